@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ALUMET_CONFIG_H
+#define ALUMET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "export.h"
+#include "time.h"
+
+/* A table of the configuration (for a plugin: its `[plugins.NAME]` section).
+ * Owned by the agent; valid during the plugin's init only unless stated.
+ *
+ * Every getter marks the key as read. After a plugin's init, the agent
+ * reports every key that was never read as an unknown key, with a "did you
+ * mean" suggestion, so each plugin is strict without extra code.
+ *
+ * Getters return 0 and write *ret when the key is present with the right
+ * type, 0 and write the default when the key is absent, or -EINVAL with err
+ * naming file:line:col, the key path, what was expected and what was found:
+ *   alumet-config.toml:12:17: plugins.rapl.poll_interval: expected a duration
+ *   such as "1s", got integer 5
+ * Strings returned are borrowed from the config tree (copy them in init). */
+struct alumet_config;
+
+ALUMET_API int alumet_config_get_string(struct alumet_config *t, const char *key,
+                                        const char *def, const char **ret,
+                                        struct alumet_error *err);
+ALUMET_API int alumet_config_get_bool(struct alumet_config *t, const char *key, bool def,
+                                      bool *ret, struct alumet_error *err);
+ALUMET_API int alumet_config_get_int(struct alumet_config *t, const char *key, int64_t def,
+                                     int64_t *ret, struct alumet_error *err);
+/* An integer is accepted where a float is expected. */
+ALUMET_API int alumet_config_get_float(struct alumet_config *t, const char *key, double def,
+                                       double *ret, struct alumet_error *err);
+/* A humantime string ("1s", "500ms", "1h 30m"). */
+ALUMET_API int alumet_config_get_duration(struct alumet_config *t, const char *key,
+                                          alumet_time_ns def, alumet_time_ns *ret,
+                                          struct alumet_error *err);
+/* A single character string (such as a CSV delimiter). */
+ALUMET_API int alumet_config_get_char(struct alumet_config *t, const char *key, char def,
+                                      char *ret, struct alumet_error *err);
+
+/* An array of strings: *ret_items is a borrowed NULL-terminated array valid
+ * as long as the tree (caller frees the array itself with free(), not the
+ * strings). When absent, *ret_items = NULL and *ret_len = 0. */
+ALUMET_API int alumet_config_get_string_array(struct alumet_config *t, const char *key,
+                                              const char ***ret_items, size_t *ret_len,
+                                              struct alumet_error *err);
+
+/* Sub-table: *ret = the table, or NULL when absent; -EINVAL when the key
+ * holds something else. */
+ALUMET_API int alumet_config_get_table(struct alumet_config *t, const char *key,
+                                       struct alumet_config **ret, struct alumet_error *err);
+
+/* Whether key is present (does not mark it read). */
+ALUMET_API bool alumet_config_has(const struct alumet_config *t, const char *key);
+
+/* Keys of t in file order: number of keys, and the i-th key (borrowed). */
+ALUMET_API size_t alumet_config_len(const struct alumet_config *t);
+ALUMET_API const char *alumet_config_key_at(const struct alumet_config *t, size_t i);
+
+/* Format an error about key in t: "file:line:col: path.key: <message>". Use
+ * for values of the right type that a plugin rejects (out of range...). */
+ALUMET_API int alumet_config_error(struct alumet_config *t, const char *key,
+                                   struct alumet_error *err, int code, const char *fmt, ...)
+    ALUMET_PRINTF(5, 6);
+
+/* Parse a humantime duration ("1s", "1h30m", "500ms"); 0 or -EINVAL. */
+ALUMET_API int alumet_duration_parse(const char *s, alumet_time_ns *ret);
+
+/* Format a duration the humantime way ("1m", "1m 30s", "500ms", "0s"). */
+ALUMET_API size_t alumet_duration_format(alumet_time_ns d, char *buf, size_t size);
+
+#endif

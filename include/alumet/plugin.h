@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ALUMET_PLUGIN_H
+#define ALUMET_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "export.h"
+#include "log.h"
+#include "metric.h"
+#include "output.h"
+#include "resource.h"
+#include "source.h"
+#include "transform.h"
+#include "units.h"
+
+/* Bumped whenever a struct shared with plugins changes. The loader refuses a
+ * dynamic plugin built for another version and names both. */
+#define ALUMET_PLUGIN_ABI 1u
+
+/* Symbol name under which a dynamic plugin (.so) exports its struct. */
+#define ALUMET_PLUGIN_ENTRY_SYMBOL "alumet_plugin_entry"
+
+struct alumet_start_ctx;
+struct alumet_pre_start_ctx;
+struct alumet_post_start_ctx;
+
+/* A plugin: one const struct. Hooks left out are NULL.
+ * init: read the config table (keys not read become "unknown key" errors)
+ *       and allocate the plugin state into *ret_state.
+ * start: register metrics and pipeline elements.
+ * pre_pipeline_start / post_pipeline_start: optional hooks.
+ * stop: release what start acquired; free: release the state (NULL-safe). */
+struct alumet_plugin {
+    uint32_t abi_version;           /* ALUMET_PLUGIN_ABI, always the first field */
+    const char *name;
+    const char *version;            /* x.y.z */
+    const char *default_config;     /* "[plugins.NAME]\n..." commented TOML, or NULL */
+    int (*init)(struct alumet_config *cfg, void **ret_state, struct alumet_error *err);
+    int (*start)(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err);
+    int (*pre_pipeline_start)(void *state, struct alumet_pre_start_ctx *ctx,
+                              struct alumet_error *err);
+    int (*post_pipeline_start)(void *state, struct alumet_post_start_ctx *ctx,
+                               struct alumet_error *err);
+    int (*stop)(void *state, struct alumet_error *err);
+    void (*free)(void *state);
+};
+
+/* ---- start phase ---- */
+
+/* Register a metric (name and description are copied). Registering the same
+ * name with the same unit and type returns the existing id; with another unit
+ * or type it fails: "this metric has already been registered: NAME". */
+ALUMET_API int alumet_create_metric(struct alumet_start_ctx *ctx, const char *name,
+                                    enum alumet_value_type type, struct alumet_unit unit,
+                                    const char *description, alumet_metric_id *ret_id,
+                                    struct alumet_error *err);
+
+/* Register a managed source named NAME (unique in the plugin). On success
+ * the core owns data and calls ops->free once; on failure the caller keeps it. */
+ALUMET_API int alumet_add_source(struct alumet_start_ctx *ctx, const char *name,
+                                 const struct alumet_source_ops *ops, void *data,
+                                 const struct alumet_source_opts *opts, struct alumet_error *err);
+ALUMET_API int alumet_add_autonomous_source(struct alumet_start_ctx *ctx, const char *name,
+                                            const struct alumet_autonomous_ops *ops, void *data,
+                                            struct alumet_error *err);
+ALUMET_API int alumet_add_transform(struct alumet_start_ctx *ctx, const char *name,
+                                    const struct alumet_transform_ops *ops, void *data,
+                                    struct alumet_error *err);
+/* opts may be NULL (defaults). */
+ALUMET_API int alumet_add_output(struct alumet_start_ctx *ctx, const char *name,
+                                 const struct alumet_output_ops *ops, void *data,
+                                 const struct alumet_output_opts *opts, struct alumet_error *err);
+
+/* The plugin's log topic ("csv", "rapl"). */
+ALUMET_API struct alumet_log_topic *alumet_start_log_topic(struct alumet_start_ctx *ctx);
+
+/* Consumer measurement events: exec and watch publish START when the
+ * measured process starts (or is found) and END after it ended (after the
+ * last measurement). Callbacks run synchronously in the publisher's thread,
+ * in subscription order; they should only hand work off. */
+enum alumet_event_kind {
+    ALUMET_EVENT_START_CONSUMER_MEASUREMENT,
+    ALUMET_EVENT_END_CONSUMER_MEASUREMENT,
+    _ALUMET_EVENT_MAX,
+};
+typedef void (*alumet_event_fn)(void *data, enum alumet_event_kind kind,
+                                const struct alumet_consumer *consumers, size_t n);
+ALUMET_API int alumet_subscribe_event(struct alumet_start_ctx *ctx, enum alumet_event_kind kind,
+                                      alumet_event_fn fn, void *data, struct alumet_error *err);
+
+/* ---- pre-pipeline-start phase ---- */
+
+ALUMET_API const struct alumet_registry *
+alumet_pre_start_registry(struct alumet_pre_start_ctx *ctx);
+
+/* ---- post-pipeline-start phase and control ---- */
+
+struct alumet_pipeline;
+
+ALUMET_API struct alumet_pipeline *alumet_post_start_pipeline(struct alumet_post_start_ctx *ctx);
+
+/* Control requests on elements chosen by a pattern "KIND/PLUGIN/NAME" where
+ * KIND is src|source|sources, tra|transform|transforms, out|output|outputs
+ * or *; PLUGIN and NAME are `*`, `abc*`, `*abc` or exact. A pattern with one
+ * or two parts ("rapl/NAME", "rapl") means any kind and, for one part, any name.
+ * Returns the number of elements matched, or -EINVAL with err on a bad pattern. */
+enum alumet_control_op {
+    ALUMET_CONTROL_PAUSE,        /* sources: stop polling (transforms: disable) */
+    ALUMET_CONTROL_RESUME,
+    ALUMET_CONTROL_STOP,         /* sources: flush and stop */
+    ALUMET_CONTROL_TRIGGER_NOW,  /* managed sources: poll now */
+    ALUMET_CONTROL_FLUSH_NOW,    /* managed sources: flush the buffer now */
+    ALUMET_CONTROL_SET_INTERVAL, /* managed sources: change the poll interval (arg, ns) */
+    ALUMET_CONTROL_ENABLE,       /* transforms */
+    ALUMET_CONTROL_DISABLE,      /* transforms */
+};
+ALUMET_API int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
+                                       enum alumet_control_op op, alumet_time_ns arg,
+                                       struct alumet_error *err);
+
+/* Publish a consumer measurement event (exec, watch, detectors). */
+ALUMET_API void alumet_pipeline_publish(struct alumet_pipeline *p, enum alumet_event_kind kind,
+                                        const struct alumet_consumer *consumers, size_t n);
+
+/* Register metrics while running (late registration). Same rules as
+ * alumet_create_metric. Thread-safe. */
+ALUMET_API int alumet_pipeline_create_metric(struct alumet_pipeline *p, const char *name,
+                                             enum alumet_value_type type,
+                                             struct alumet_unit unit, const char *description,
+                                             alumet_metric_id *ret_id, struct alumet_error *err);
+
+ALUMET_API const struct alumet_registry *alumet_pipeline_registry(struct alumet_pipeline *p);
+
+/* Ask the agent to shut down (flushes everything). Async-signal-unsafe, thread-safe. */
+ALUMET_API void alumet_pipeline_request_shutdown(struct alumet_pipeline *p);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The CSV text of the csv plugin: header, rows, escaping, late attributes and
+ * metric names with their unit, written into a large user-space buffer that
+ * is handed to a byte sink (a file descriptor in the plugin, memory in tests).
+ * No file handling and no logging here. A writer is used by one thread. */
+#ifndef ALUMET_PLUGIN_CSV_WRITER_H
+#define ALUMET_PLUGIN_CSV_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "alumet/error.h"
+#include "alumet/measurement.h"
+#include "alumet/metric.h"
+
+/* Default size of the write buffer. */
+#define CSV_WRITER_BUFFER_SIZE (256 * 1024)
+
+struct csv_writer_opts {
+    char delimiter;             /* between cells */
+    char late_delimiter;        /* between the entries of __late_attributes */
+    bool append_unit;           /* metric cell: name_unit instead of name */
+    bool use_unit_display_name; /* the unit's display name instead of its unique name */
+    size_t buffer_size;         /* bytes buffered before the sink is called; 0 = default */
+};
+
+/* Writes all len bytes somewhere; returns 0 or a negative errno. */
+typedef int (*csv_sink_fn)(void *data, const char *bytes, size_t len);
+
+/* One cell of a row given by name (csv_writer_write_line). */
+struct csv_field {
+    const char *key;
+    const char *value;
+};
+
+struct csv_writer;
+
+/* New writer that sends its text to sink(sink_data, ...). opts is copied,
+ * sink_data is borrowed. Caller frees with csv_writer_free(). NULL on -ENOMEM. */
+struct csv_writer *csv_writer_new(const struct csv_writer_opts *opts, csv_sink_fn sink,
+                                  void *sink_data);
+
+/* Free w without flushing. NULL-safe. Returns NULL. */
+struct csv_writer *csv_writer_free(struct csv_writer *w);
+
+/* Whether the header has been written. */
+bool csv_writer_has_header(const struct csv_writer *w);
+
+/* Write the header: each of the n columns (copied) followed by the
+ * delimiter, then "__late_attributes" and a newline. Only once per writer.
+ * 0, -EALREADY, -ENOMEM, or the sink's error. */
+int csv_writer_write_header(struct csv_writer *w, const char *const *columns, size_t n);
+
+/* Write one row: for each header column the (escaped) value of the field of
+ * that name, or nothing, followed by the delimiter; then the fields that are
+ * not header columns as key=value joined by the late delimiter (escaped as
+ * one cell); then a newline. A repeated key: the last value wins, at the
+ * place of the first. Requires the header (-EINVAL without). 0, -ENOMEM, or
+ * the sink's error. */
+int csv_writer_write_line(struct csv_writer *w, const struct csv_field *fields, size_t n);
+
+/* Write a measurement buffer the way upstream's csv output does: the header
+ * first if not written yet (the 7 fixed columns, then the attribute keys of
+ * this buffer in byte order), then one row per point. The metrics are looked
+ * up in reg (borrowed) by id. 0, -ENOMEM, -EINVAL with err for a point of an
+ * unknown metric, or the sink's error (err untouched: the caller names the
+ * file). */
+int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *buf,
+                            const struct alumet_registry *reg, struct alumet_error *err);
+
+/* Hand the buffered text to the sink. 0 or the sink's error. */
+int csv_writer_flush(struct csv_writer *w);
+
+/* Escape s (len bytes) as one CSV cell (RFC 4180): when it holds the
+ * delimiter, '"', '\n' or '\r', double each '"' and wrap it in quotes.
+ * out must hold 2 * len + 3 bytes; the result is NUL-terminated. Returns its
+ * length. */
+size_t csv_escape(char delimiter, const char *s, size_t len, char *out);
+
+/* The metric cell text for a metric: name, or name_unit (display or unique
+ * unit name, whichever opts says; the bare name when that is empty). Not
+ * escaped. Same contract as snprintf. */
+size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_metric *m,
+                       char *buf, size_t size);
+
+#endif

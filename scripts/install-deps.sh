@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install every package needed to build alumet and run its tests (Debian 12).
+set -euo pipefail
+pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Build and run the whole test suite. With --sanitize, also build and run it
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+werror=false
+[ "${CI:-}" = "true" ] && werror=true
+[ -d build ] || meson setup build -Dwerror=$werror >/dev/null
+ninja -C build
+meson test -C build --print-errorlogs
+if [ "${1:-}" = "--sanitize" ]; then
+    [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dwerror=$werror -Dbench=false >/dev/null
+    ninja -C build-asan
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-asan --print-errorlogs
+fi

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* State shared by the alumet-agent commands. */
+#ifndef ALUMET_AGENT_AGENT_H
+#define ALUMET_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/agent.h"
+#include "core/config/toml.h"
+
+#define AGENT_MAX_OVERRIDES 64
+
+struct agent {
+    /* global options */
+    const char *config_path;
+    bool no_default_config;
+    const char *overrides[AGENT_MAX_OVERRIDES];
+    size_t n_overrides;
+    const char *plugins_flag;      /* --plugins (joined) */
+    char *plugins_flag_owned;
+    const char *max_update_interval;
+    const char *source_channel_size;
+    const char *output_file, *relay_out, *relay_in;
+    const char *plugin_dir;
+    const char *argv0;
+
+    struct plugin_set plugins;
+    struct toml_value *config;     /* the loaded config, after overrides */
+    int config_problems;           /* problems reported while loading */
+    struct pipeline_settings settings;
+    bool exec_summary;             /* print the end-of-exec summary */
+};
+
+/* Built-in plugins (generated table, NULL-terminated). */
+extern const struct alumet_plugin *const agent_builtin_plugins[];
+
+/* Load the config: read or generate the file, substitute, apply overrides,
+ * enable/disable and order the plugins, read the general options. Problems
+ * are logged; returns 0 or a negative errno. */
+int agent_load_config(struct agent *a, bool keep_going);
+/* Default config text for the enabled plugins (caller frees). */
+char *agent_default_config(struct agent *a);
+/* Apply --plugins (enable exactly those). */
+void agent_apply_plugins_flag(struct agent *a);
+/* Write text to path; 0 or negative errno with a logged message. */
+int agent_write_file(const char *path, const char *text);
+
+/* Start everything; returns 0 or negative errno (logged). */
+int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline);
+/* Stop the pipeline and the plugins, free the pipeline. Returns the number
+ * of errors seen while running and stopping. */
+int agent_stop(struct agent *a, struct alumet_pipeline *p);
+
+int cmd_run(int argc, char **argv, struct agent *a);
+int cmd_exec(int argc, char **argv, struct agent *a);
+int cmd_watch(int argc, char **argv, struct agent *a);
+int cmd_config(int argc, char **argv, struct agent *a);
+int cmd_plugins(int argc, char **argv, struct agent *a);
+
+/* Install SIGINT/SIGTERM handlers that request a clean shutdown of p. */
+int agent_install_signals(struct alumet_pipeline *p);
+void agent_remove_signals(void);
+/* Block SIGINT/SIGTERM in the calling thread (before any thread is created). */
+void agent_block_signals(void);
+
+#endif

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/* alumet-agent: global options, then a command from the table below. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "alumet-build-config.h"
+#include "alumet/log.h"
+#include "core/config/config-tree.h"
+
+extern struct alumet_log_topic alumet__log_agent;
+#define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv, struct agent *a);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run, "Run the agent and monitor the system"},
+    {"exec", cmd_exec, "Execute a command and observe its process"},
+    {"watch", cmd_watch, "Watch a running process"},
+    {"config", cmd_config, "Manipulate the configuration"},
+    {"plugins", cmd_plugins, "Show the plugins that are available"},
+};
+
+static const char help_text[] =
+    "Usage: alumet-agent [OPTIONS] [COMMAND]\n"
+    "\n"
+    "Commands:\n"
+    "  run      Run the agent and monitor the system\n"
+    "  exec     Execute a command and observe its process\n"
+    "  watch    Watch a running process\n"
+    "  config   Manipulate the configuration\n"
+    "  plugins  Show the plugins that are available\n"
+    "  help     Print this message or the help of the given subcommand(s)\n"
+    "\n"
+    "Options:\n"
+    "      --config <CONFIG>\n"
+    "          Path to the config file [env: ALUMET_CONFIG=] [default: alumet-config.toml]\n"
+    "      --no-default-config\n"
+    "          If set, the config file must exist, otherwise the agent will fail to start with "
+    "an error\n"
+    "      --config-override <CONFIG_OVERRIDE>\n"
+    "          Override the config file; a TOML document such as "
+    "'plugins.rapl.poll_interval=\"1ms\"' (repeatable)\n"
+    "      --plugins <PLUGINS>\n"
+    "          List of plugins to enable, separated by commas. Other plugins will be disabled\n"
+    "      --max-update-interval <MAX_UPDATE_INTERVAL>\n"
+    "          Maximum amount of time between two updates of the sources' commands\n"
+    "      --source-channel-size <SOURCE_CHANNEL_SIZE>\n"
+    "          Capacity of the buffer between the sources and the transforms, in buffers\n"
+    "      --normal-worker-threads <NORMAL_WORKER_THREADS>\n"
+    "          Accepted for compatibility (this agent uses one scheduler thread) "
+    "[env: ALUMET_NORMAL_THREADS=]\n"
+    "      --priority-worker-threads <PRIORITY_WORKER_THREADS>\n"
+    "          Accepted for compatibility [env: ALUMET_PRIORITY_THREADS=]\n"
+    "      --output-file <OUTPUT_FILE>\n"
+    "          Shortcut for --config-override 'plugins.csv.output_path=\"FILE\"'\n"
+    "      --relay-out <RELAY_OUT>\n"
+    "          Shortcut for --config-override 'plugins.relay-client.relay_server=\"ADDR\"'\n"
+    "      --relay-in <RELAY_IN>\n"
+    "          Shortcut for --config-override 'plugins.relay-server.address=\"ADDR\"'\n"
+    "      --plugin-dir <PLUGIN_DIR>\n"
+    "          Load every dynamic plugin (*.so) of this directory [env: ALUMET_PLUGIN_DIR=]\n"
+    "  -h, --help\n"
+    "          Print help\n"
+    "  -V, --version\n"
+    "          Print version\n";
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void suggest_command(const char *name)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        size_t d = alumet__edit_distance(name, commands[i].name);
+        if (d < bd) {
+            bd = d;
+            best = commands[i].name;
+        }
+    }
+    fprintf(stderr, "error: unrecognized subcommand '%s'\n", name);
+    if (best)
+        fprintf(stderr, "\n  tip: a similar subcommand exists: '%s'\n", best);
+    fprintf(stderr, "\nUsage: alumet-agent [OPTIONS] [COMMAND]\n\nFor more information, try "
+                    "'--help'.\n");
+}
+
+/* "--opt value" or "--opt=value": returns the value and advances *i. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt)
+{
+    size_t l = strlen(opt);
+    const char *arg = argv[*i];
+    if (strncmp(arg, opt, l) != 0)
+        return NULL;
+    if (arg[l] == '=')
+        return arg + l + 1;
+    if (arg[l] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "error: a value is required for '%s <%s>' but none was supplied\n", opt,
+                opt + 2);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+static int append_plugins(struct agent *a, const char *v)
+{
+    size_t old = a->plugins_flag_owned ? strlen(a->plugins_flag_owned) : 0;
+    char *n = realloc(a->plugins_flag_owned, old + strlen(v) + 2);
+    if (!n)
+        return -ENOMEM;
+    if (old)
+        n[old++] = ',';
+    memcpy(n + old, v, strlen(v) + 1);
+    a->plugins_flag_owned = n;
+    a->plugins_flag = n;
+    return 0;
+}
+
+static int parse_globals(int argc, char **argv, struct agent *a)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *arg = argv[i], *v;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            fputs(help_text, stdout);
+            exit(0);
+        } else if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+            printf("alumet-agent %s\n", ALUMET_VERSION);
+            exit(0);
+        } else if (strcmp(arg, "--no-default-config") == 0) {
+            a->no_default_config = true;
+        } else if ((v = opt_value(argc, argv, &i, "--config-override"))) {
+            if (a->n_overrides == AGENT_MAX_OVERRIDES) {
+                fprintf(stderr, "error: too many --config-override (max %d)\n",
+                        AGENT_MAX_OVERRIDES);
+                exit(2);
+            }
+            a->overrides[a->n_overrides++] = v;
+        } else if ((v = opt_value(argc, argv, &i, "--config"))) {
+            a->config_path = v;
+        } else if ((v = opt_value(argc, argv, &i, "--plugins"))) {
+            if (append_plugins(a, v) < 0)
+                exit(1);
+        } else if ((v = opt_value(argc, argv, &i, "--max-update-interval"))) {
+            a->max_update_interval = v;
+        } else if ((v = opt_value(argc, argv, &i, "--source-channel-size"))) {
+            a->source_channel_size = v;
+        } else if ((v = opt_value(argc, argv, &i, "--normal-worker-threads")) ||
+                   (v = opt_value(argc, argv, &i, "--priority-worker-threads"))) {
+            alumet_log_debug("worker thread options are accepted for compatibility only");
+        } else if ((v = opt_value(argc, argv, &i, "--output-file"))) {
+            a->output_file = v;
+        } else if ((v = opt_value(argc, argv, &i, "--relay-out"))) {
+            a->relay_out = v;
+        } else if ((v = opt_value(argc, argv, &i, "--relay-in"))) {
+            a->relay_in = v;
+        } else if ((v = opt_value(argc, argv, &i, "--plugin-dir"))) {
+            a->plugin_dir = v;
+        } else {
+            fprintf(stderr,
+                    "error: unexpected argument '%s' found\n\nUsage: alumet-agent [OPTIONS] "
+                    "[COMMAND]\n\nFor more information, try '--help'.\n",
+                    arg);
+            exit(2);
+        }
+    }
+    return i;
+}
+
+static void load_dir_report(void *data, const char *msg)
+{
+    int *failures = data;
+    (*failures)++;
+    alumet_log_error("%s", msg);
+}
+
+int main(int argc, char **argv)
+{
+    struct agent a = {.config_path = "alumet-config.toml", .argv0 = argv[0], .exec_summary = true};
+    const char *env;
+    alumet_log_configure(secure_getenv("ALUMET_LOG"));
+    if ((env = secure_getenv("ALUMET_CONFIG")) && *env)
+        a.config_path = env;
+    if ((env = secure_getenv("ALUMET_PLUGIN_DIR")) && *env)
+        a.plugin_dir = env;
+
+    int first = parse_globals(argc, argv, &a);
+    const char *name = first < argc ? argv[first] : "run";
+    if (strcmp(name, "help") == 0) {
+        if (first + 1 < argc && find_command(argv[first + 1])) {
+            char *hargv[] = {argv[first + 1], "--help", NULL};
+            return find_command(argv[first + 1])->fn(2, hargv, &a);
+        }
+        fputs(help_text, stdout);
+        return 0;
+    }
+    const struct command *cmd = find_command(name);
+    if (!cmd) {
+        suggest_command(name);
+        return 2;
+    }
+    alumet_log_info("Starting Alumet agent 'alumet-agent' v%s", ALUMET_VERSION);
+
+    struct alumet_error err = {0};
+    int r = 0;
+    for (size_t i = 0; agent_builtin_plugins[i] && r == 0; i++)
+        r = alumet__plugins_add(&a.plugins, agent_builtin_plugins[i], NULL, &err);
+    if (r == 0 && a.plugin_dir) {
+        int failures = 0;
+        r = alumet__plugins_load_dir(&a.plugins, a.plugin_dir, load_dir_report, &failures, &err);
+        if (r < 0)
+            alumet_log_error("%s", err.msg);
+        else
+            r = failures ? -EINVAL : 0;
+    }
+    int status = 1;
+    if (r == 0) {
+        agent_apply_plugins_flag(&a);
+        char **sub_argv = first < argc ? argv + first : (char *[]){"run", NULL};
+        int sub_argc = first < argc ? argc - first : 1;
+        status = cmd->fn(sub_argc, sub_argv, &a);
+    }
+    toml_free(a.config);
+    alumet__plugins_done(&a.plugins);
+    free(a.plugins_flag_owned);
+    return status;
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* Plugin lifecycle and the contexts handed to plugins in each phase. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "config/config-tree.h"
+#include "log-internal.h"
+#include "registry.h"
+
+#define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
+
+struct alumet_log_topic alumet__log_agent = ALUMET_LOG_TOPIC_INIT("agent");
+struct alumet_log_topic alumet__log_core = ALUMET_LOG_TOPIC_INIT("core");
+
+struct alumet_start_ctx {
+    struct alumet_pipeline *p;
+    struct agent_plugin *plugin;
+};
+
+struct alumet_pre_start_ctx {
+    struct alumet_pipeline *p;
+};
+
+struct alumet_post_start_ctx {
+    struct alumet_pipeline *p;
+};
+
+/* ---- contexts ---- */
+
+int alumet_create_metric(struct alumet_start_ctx *ctx, const char *name,
+                         enum alumet_value_type type, struct alumet_unit unit,
+                         const char *description, alumet_metric_id *ret_id,
+                         struct alumet_error *err)
+{
+    return alumet__registry_add(alumet__pipeline_registry(ctx->p), name, type, unit, description,
+                                ret_id, err);
+}
+
+int alumet_add_source(struct alumet_start_ctx *ctx, const char *name,
+                      const struct alumet_source_ops *ops, void *data,
+                      const struct alumet_source_opts *opts, struct alumet_error *err)
+{
+    return alumet__pipeline_add_source(ctx->p, ctx->plugin->def->name, name, ops, data, opts, err);
+}
+
+int alumet_add_autonomous_source(struct alumet_start_ctx *ctx, const char *name,
+                                 const struct alumet_autonomous_ops *ops, void *data,
+                                 struct alumet_error *err)
+{
+    return alumet__pipeline_add_autonomous(ctx->p, ctx->plugin->def->name, name, ops, data, err);
+}
+
+int alumet_add_transform(struct alumet_start_ctx *ctx, const char *name,
+                         const struct alumet_transform_ops *ops, void *data,
+                         struct alumet_error *err)
+{
+    return alumet__pipeline_add_transform(ctx->p, ctx->plugin->def->name, name, ops, data, err);
+}
+
+int alumet_add_output(struct alumet_start_ctx *ctx, const char *name,
+                      const struct alumet_output_ops *ops, void *data,
+                      const struct alumet_output_opts *opts, struct alumet_error *err)
+{
+    return alumet__pipeline_add_output(ctx->p, ctx->plugin->def->name, name, ops, data, opts, err);
+}
+
+struct alumet_log_topic *alumet_start_log_topic(struct alumet_start_ctx *ctx)
+{
+    return &ctx->plugin->topic;
+}
+
+int alumet_subscribe_event(struct alumet_start_ctx *ctx, enum alumet_event_kind kind,
+                           alumet_event_fn fn, void *data, struct alumet_error *err)
+{
+    if (kind < 0 || kind >= _ALUMET_EVENT_MAX || !fn)
+        return alumet_error_set(err, -EINVAL, "invalid event subscription");
+    return alumet__pipeline_subscribe(ctx->p, kind, fn, data, err);
+}
+
+const struct alumet_registry *alumet_pre_start_registry(struct alumet_pre_start_ctx *ctx)
+{
+    return alumet__pipeline_registry(ctx->p);
+}
+
+struct alumet_pipeline *alumet_post_start_pipeline(struct alumet_post_start_ctx *ctx)
+{
+    return ctx->p;
+}
+
+/* ---- phases ---- */
+
+int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
+                               void (*report)(void *data, const char *msg), void *data,
+                               struct alumet_error *err)
+{
+    int failures = 0;
+    int first = 0;
+    for (size_t i = 0; i < set->len; i++) {
+        struct agent_plugin *ap = &set->items[i];
+        if (!ap->enabled)
+            continue;
+        struct alumet_error e = {0};
+        if (!ap->config) {
+            const char *def = ap->def->default_config;
+            struct toml_value *root = NULL;
+            int r = alumet__config_load_text(def ? def : "", def ? strlen(def) : 0,
+                                             "<default config>", 0, &root, &e);
+            if (r < 0) {
+                report(data, e.msg);
+                failures++;
+                first = first ? first : r;
+                continue;
+            }
+            struct toml_value *plugins = toml_table_get(root, "plugins");
+            struct toml_value *sect = plugins ? toml_table_take(plugins, ap->def->name) : NULL;
+            toml_free(root);
+            if (!sect)
+                sect = toml_table_new();
+            if (!sect)
+                return alumet_error_set(err, -ENOMEM, "out of memory");
+            ap->config = ap->owned_config = sect;
+        }
+        int r = 0;
+        if (ap->def->init)
+            r = ap->def->init(alumet__config_from_value(ap->config), &ap->state, &e);
+        if (r >= 0) {
+            char msg[ALUMET_ERROR_MSG_MAX + 128];
+            int unknown = alumet__config_report_unused(ap->config, report, data);
+            if (unknown > 0) {
+                snprintf(msg, sizeof(msg),
+                         "plugin %s v%s: invalid configuration: %d unknown key%s (see above)",
+                         ap->def->name, ap->def->version, unknown, unknown > 1 ? "s" : "");
+                report(data, msg);
+                if (ap->def->free)
+                    ap->def->free(ap->state);
+                ap->state = NULL;
+                r = -EINVAL;
+            } else {
+                ap->initialized = true;
+            }
+        } else {
+            char msg[ALUMET_ERROR_MSG_MAX + 128];
+            snprintf(msg, sizeof(msg), "plugin %s v%s failed to initialize: invalid configuration: %s",
+                     ap->def->name, ap->def->version, e.msg[0] ? e.msg : strerror(-r));
+            report(data, msg);
+        }
+        if (r < 0) {
+            failures++;
+            first = first ? first : r;
+            if (!keep_going)
+                break;
+        }
+    }
+    if (failures)
+        return alumet_error_set(err, first, "%d plugin%s failed to initialize", failures,
+                                failures > 1 ? "s" : "");
+    return 0;
+}
+
+int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p,
+                        struct alumet_error *err)
+{
+    int r;
+    alumet_log_info("Starting the plugins...");
+    for (size_t i = 0; i < set->len; i++) {
+        struct agent_plugin *ap = &set->items[i];
+        if (!ap->initialized)
+            continue;
+        struct alumet_start_ctx ctx = {p, ap};
+        r = ap->def->start ? ap->def->start(ap->state, &ctx, err) : 0;
+        if (r < 0)
+            return alumet_error_prefix(err, "plugin failed to start: %s v%s", ap->def->name,
+                                       ap->def->version);
+        ap->started = true;
+    }
+    alumet_log_info("Running pre-pipeline-start hooks...");
+    for (size_t i = 0; i < set->len; i++) {
+        struct agent_plugin *ap = &set->items[i];
+        if (!ap->started || !ap->def->pre_pipeline_start)
+            continue;
+        struct alumet_pre_start_ctx ctx = {p};
+        r = ap->def->pre_pipeline_start(ap->state, &ctx, err);
+        if (r < 0)
+            return alumet_error_prefix(err, "plugin pre_pipeline_start failed: %s v%s",
+                                       ap->def->name, ap->def->version);
+    }
+    alumet_log_info("Starting the measurement pipeline...");
+    r = alumet__pipeline_start(p, err);
+    if (r < 0)
+        return alumet_error_prefix(err, "Pipeline failed to build");
+    alumet_log_info("The measurement pipeline has started.");
+    alumet_log_info("Running post-pipeline-start hooks...");
+    for (size_t i = 0; i < set->len; i++) {
+        struct agent_plugin *ap = &set->items[i];
+        if (!ap->started || !ap->def->post_pipeline_start)
+            continue;
+        struct alumet_post_start_ctx ctx = {p};
+        r = ap->def->post_pipeline_start(ap->state, &ctx, err);
+        if (r < 0)
+            return alumet_error_prefix(err, "plugin post_pipeline_start method failed: %s v%s",
+                                       ap->def->name, ap->def->version);
+    }
+    return 0;
+}
+
+int alumet__agent_stop_plugins(struct plugin_set *set)
+{
+    int failures = 0;
+    alumet_log_info("Stopping the plugins...");
+    for (size_t i = 0; i < set->len; i++) {
+        struct agent_plugin *ap = &set->items[i];
+        if (ap->started) {
+            alumet_log_info("Stopping plugin %s v%s", ap->def->name, ap->def->version);
+            struct alumet_error e = {0};
+            int r = ap->def->stop ? ap->def->stop(ap->state, &e) : 0;
+            if (r < 0) {
+                alumet_log_error("Error while stopping plugin %s v%s: %s", ap->def->name,
+                                 ap->def->version, e.msg);
+                failures++;
+            }
+            ap->started = false;
+        }
+    }
+    for (size_t i = 0; i < set->len; i++) {
+        struct agent_plugin *ap = &set->items[i];
+        if (ap->initialized && ap->def->free)
+            ap->def->free(ap->state);
+        ap->state = NULL;
+        ap->initialized = false;
+    }
+    alumet_log_info("All plugins have stopped.");
+    return failures;
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/* Measurement buffers: an array of points, an array of attributes and an
+ * arena of chunks for strings. Nothing is allocated per point once the
+ * arrays have grown to their working size. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffer.h"
+#include "util/format.h"
+
+#define ARENA_MIN_CHUNK 4096
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+struct alumet_buffer {
+    struct alumet_point *points;
+    size_t len, cap;
+    struct alumet_attr *attrs;
+    size_t attr_len, attr_cap;
+    struct arena_chunk *arena;
+    atomic_int refs;
+};
+
+struct alumet_buffer *alumet__buffer_new(size_t cap)
+{
+    struct alumet_buffer *buf = calloc(1, sizeof(*buf));
+    if (!buf)
+        return NULL;
+    if (cap) {
+        buf->points = malloc(cap * sizeof(*buf->points));
+        if (!buf->points) {
+            free(buf);
+            return NULL;
+        }
+        buf->cap = cap;
+    }
+    atomic_init(&buf->refs, 1);
+    return buf;
+}
+
+static void arena_free_from(struct arena_chunk *c)
+{
+    while (c) {
+        struct arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
+void alumet__buffer_free(struct alumet_buffer *buf)
+{
+    if (!buf)
+        return;
+    free(buf->points);
+    free(buf->attrs);
+    arena_free_from(buf->arena);
+    free(buf);
+}
+
+void alumet__buffer_clear(struct alumet_buffer *buf)
+{
+    buf->len = 0;
+    buf->attr_len = 0;
+    if (buf->arena) {
+        /* keep the newest (largest) chunk only */
+        arena_free_from(buf->arena->next);
+        buf->arena->next = NULL;
+        buf->arena->used = 0;
+    }
+}
+
+struct alumet_buffer *alumet__buffer_ref(struct alumet_buffer *buf)
+{
+    atomic_fetch_add_explicit(&buf->refs, 1, memory_order_relaxed);
+    return buf;
+}
+
+void alumet__buffer_unref(struct alumet_buffer *buf)
+{
+    if (buf && atomic_fetch_sub_explicit(&buf->refs, 1, memory_order_acq_rel) == 1)
+        alumet__buffer_free(buf);
+}
+
+size_t alumet_buffer_len(const struct alumet_buffer *buf)
+{
+    return buf->len;
+}
+
+struct alumet_point *alumet_buffer_at(struct alumet_buffer *buf, size_t i)
+{
+    return i < buf->len ? &buf->points[i] : NULL;
+}
+
+const struct alumet_point *alumet_buffer_get(const struct alumet_buffer *buf, size_t i)
+{
+    return i < buf->len ? &buf->points[i] : NULL;
+}
+
+void *alumet_buffer_alloc(struct alumet_buffer *buf, size_t size)
+{
+    size = (size + 7) & ~(size_t)7;
+    struct arena_chunk *c = buf->arena;
+    if (!c || c->size - c->used < size) {
+        size_t csize = c ? c->size * 2 : ARENA_MIN_CHUNK;
+        while (csize < size)
+            csize *= 2;
+        struct arena_chunk *n = malloc(sizeof(*n) + csize);
+        if (!n)
+            return NULL;
+        n->size = csize;
+        n->used = 0;
+        n->next = c;
+        buf->arena = c = n;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+const char *alumet_buffer_strdup(struct alumet_buffer *buf, const char *s, size_t len)
+{
+    if (len == (size_t)-1)
+        len = strlen(s);
+    char *d = alumet_buffer_alloc(buf, len + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+static struct alumet_point *buffer_grow(struct alumet_buffer *buf)
+{
+    if (buf->len == buf->cap) {
+        size_t ncap = buf->cap ? buf->cap * 2 : 64;
+        struct alumet_point *np = realloc(buf->points, ncap * sizeof(*np));
+        if (!np)
+            return NULL;
+        buf->points = np;
+        buf->cap = ncap;
+    }
+    return &buf->points[buf->len++];
+}
+
+static struct alumet_point *buffer_push(struct alumet_buffer *buf, alumet_time_ns ts,
+                                        alumet_metric_id m, const struct alumet_resource *r,
+                                        const struct alumet_consumer *c)
+{
+    struct alumet_point *p = buffer_grow(buf);
+    if (!p)
+        return NULL;
+    p->timestamp = ts;
+    p->metric = m;
+    p->resource = *r;
+    p->consumer = *c;
+    p->attr_first = (uint32_t)buf->attr_len;
+    p->attr_count = 0;
+    return p;
+}
+
+struct alumet_point *alumet_buffer_push_u64(struct alumet_buffer *buf, alumet_time_ns ts,
+                                            alumet_metric_id m, const struct alumet_resource *r,
+                                            const struct alumet_consumer *c, uint64_t value)
+{
+    struct alumet_point *p = buffer_push(buf, ts, m, r, c);
+    if (p) {
+        p->value_type = ALUMET_VALUE_U64;
+        p->value.u64 = value;
+    }
+    return p;
+}
+
+struct alumet_point *alumet_buffer_push_f64(struct alumet_buffer *buf, alumet_time_ns ts,
+                                            alumet_metric_id m, const struct alumet_resource *r,
+                                            const struct alumet_consumer *c, double value)
+{
+    struct alumet_point *p = buffer_push(buf, ts, m, r, c);
+    if (p) {
+        p->value_type = ALUMET_VALUE_F64;
+        p->value.f64 = value;
+    }
+    return p;
+}
+
+static int buffer_reserve_attrs(struct alumet_buffer *buf, size_t more)
+{
+    if (buf->attr_len + more <= buf->attr_cap)
+        return 0;
+    size_t ncap = buf->attr_cap ? buf->attr_cap * 2 : 64;
+    while (ncap < buf->attr_len + more)
+        ncap *= 2;
+    if (ncap > UINT32_MAX)
+        return -ENOMEM;
+    struct alumet_attr *na = realloc(buf->attrs, ncap * sizeof(*na));
+    if (!na)
+        return -ENOMEM;
+    buf->attrs = na;
+    buf->attr_cap = ncap;
+    return 0;
+}
+
+int alumet_point_add_attr(struct alumet_buffer *buf, struct alumet_point *p,
+                          const struct alumet_attr *attr)
+{
+    bool at_end = p->attr_count == 0 || p->attr_first + p->attr_count == buf->attr_len;
+    size_t need = at_end ? 1 : (size_t)p->attr_count + 1;
+    if (buffer_reserve_attrs(buf, need) < 0)
+        return -ENOMEM;
+    if (!at_end) {
+        /* the point's attributes are not last: move them to the end */
+        memcpy(&buf->attrs[buf->attr_len], &buf->attrs[p->attr_first],
+               p->attr_count * sizeof(*buf->attrs));
+        p->attr_first = (uint32_t)buf->attr_len;
+        buf->attr_len += p->attr_count;
+    } else if (p->attr_count == 0) {
+        p->attr_first = (uint32_t)buf->attr_len;
+    }
+    buf->attrs[buf->attr_len++] = *attr;
+    p->attr_count++;
+    return 0;
+}
+
+int alumet_point_add_attr_str(struct alumet_buffer *buf, struct alumet_point *p, const char *key,
+                              const char *value)
+{
+    struct alumet_attr a = {.key = key, .type = ALUMET_ATTR_STR, .v.str = value};
+    return alumet_point_add_attr(buf, p, &a);
+}
+
+int alumet_point_add_attr_u64(struct alumet_buffer *buf, struct alumet_point *p, const char *key,
+                              uint64_t value)
+{
+    struct alumet_attr a = {.key = key, .type = ALUMET_ATTR_U64, .v.u64 = value};
+    return alumet_point_add_attr(buf, p, &a);
+}
+
+int alumet_point_add_attr_f64(struct alumet_buffer *buf, struct alumet_point *p, const char *key,
+                              double value)
+{
+    struct alumet_attr a = {.key = key, .type = ALUMET_ATTR_F64, .v.f64 = value};
+    return alumet_point_add_attr(buf, p, &a);
+}
+
+int alumet_point_add_attr_bool(struct alumet_buffer *buf, struct alumet_point *p, const char *key,
+                               bool value)
+{
+    struct alumet_attr a = {.key = key, .type = ALUMET_ATTR_BOOL, .v.b = value};
+    return alumet_point_add_attr(buf, p, &a);
+}
+
+int alumet_point_set_attr(struct alumet_buffer *buf, struct alumet_point *p,
+                          const struct alumet_attr *attr)
+{
+    for (uint32_t i = 0; i < p->attr_count; i++) {
+        struct alumet_attr *a = &buf->attrs[p->attr_first + i];
+        if (strcmp(a->key, attr->key) == 0) {
+            *a = *attr;
+            return 0;
+        }
+    }
+    return alumet_point_add_attr(buf, p, attr);
+}
+
+const struct alumet_attr *alumet_point_attrs(const struct alumet_buffer *buf,
+                                             const struct alumet_point *p)
+{
+    return p->attr_count ? &buf->attrs[p->attr_first] : NULL;
+}
+
+const struct alumet_attr *alumet_point_find_attr(const struct alumet_buffer *buf,
+                                                 const struct alumet_point *p, const char *key)
+{
+    for (uint32_t i = p->attr_count; i > 0; i--) {
+        const struct alumet_attr *a = &buf->attrs[p->attr_first + i - 1];
+        if (strcmp(a->key, key) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+void alumet_buffer_retain(struct alumet_buffer *buf,
+                          bool (*keep)(void *data, const struct alumet_buffer *buf,
+                                       const struct alumet_point *p),
+                          void *data)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < buf->len; i++) {
+        if (keep(data, buf, &buf->points[i])) {
+            if (w != i)
+                buf->points[w] = buf->points[i];
+            w++;
+        }
+    }
+    buf->len = w;
+}
+
+static const char *buffer_copy_str(struct alumet_buffer *buf, const char *s, bool *oom)
+{
+    if (!s)
+        return NULL;
+    const char *d = alumet_buffer_strdup(buf, s, (size_t)-1);
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+struct alumet_point *alumet_buffer_push_copy(struct alumet_buffer *buf,
+                                             const struct alumet_buffer *from,
+                                             const struct alumet_point *p)
+{
+    if (from == buf) {
+        /* same arena: strings stay valid; copy p first, as growing may move it */
+        struct alumet_point tmp = *p;
+        struct alumet_point *np = buffer_grow(buf);
+        if (!np)
+            return NULL;
+        *np = tmp;
+        return np;
+    }
+    bool oom = false;
+    struct alumet_point tmp = *p;
+    tmp.resource.str = buffer_copy_str(buf, p->resource.str, &oom);
+    tmp.resource.custom_kind = buffer_copy_str(buf, p->resource.custom_kind, &oom);
+    tmp.consumer.str = buffer_copy_str(buf, p->consumer.str, &oom);
+    tmp.consumer.custom_kind = buffer_copy_str(buf, p->consumer.custom_kind, &oom);
+    if (oom || buffer_reserve_attrs(buf, p->attr_count) < 0)
+        return NULL;
+    tmp.attr_first = (uint32_t)buf->attr_len;
+    for (uint32_t i = 0; i < p->attr_count; i++) {
+        struct alumet_attr a = from->attrs[p->attr_first + i];
+        a.key = buffer_copy_str(buf, a.key, &oom);
+        if (a.type == ALUMET_ATTR_STR) {
+            a.v.str = buffer_copy_str(buf, a.v.str, &oom);
+        } else if (a.type == ALUMET_ATTR_LIST_U64 && a.v.list.len) {
+            uint64_t *items = alumet_buffer_alloc(buf, a.v.list.len * sizeof(uint64_t));
+            if (!items)
+                return NULL;
+            memcpy(items, a.v.list.items, a.v.list.len * sizeof(uint64_t));
+            a.v.list.items = items;
+        }
+        if (oom)
+            return NULL;
+        buf->attrs[buf->attr_len++] = a;
+    }
+    struct alumet_point *np = buffer_grow(buf);
+    if (!np)
+        return NULL;
+    *np = tmp;
+    return np;
+}
+
+int alumet__buffer_append(struct alumet_buffer *to, struct alumet_buffer *from)
+{
+    for (size_t i = 0; i < from->len; i++)
+        if (!alumet_buffer_push_copy(to, from, &from->points[i]))
+            return -ENOMEM;
+    alumet__buffer_clear(from);
+    return 0;
+}
+
+size_t alumet_attr_text(const struct alumet_attr *a, char *out, size_t size)
+{
+    char tmp[FORMAT_F64_MAX];
+    size_t n;
+    switch (a->type) {
+    case ALUMET_ATTR_F64:
+        n = format_f64(a->v.f64, tmp, sizeof(tmp));
+        break;
+    case ALUMET_ATTR_U64:
+        n = format_u64(a->v.u64, tmp);
+        break;
+    case ALUMET_ATTR_BOOL:
+        n = (size_t)snprintf(tmp, sizeof(tmp), "%s", a->v.b ? "true" : "false");
+        break;
+    case ALUMET_ATTR_STR:
+        return (size_t)snprintf(out, size, "%s", a->v.str ? a->v.str : "");
+    case ALUMET_ATTR_LIST_U64: {
+        /* "[1, 2, 3]" (upstream prints "[12, 3, ]", a bug we do not copy) */
+        size_t w = 0;
+        char num[24];
+        if (size)
+            out[0] = '\0';
+#define PUT(s, l)                                                                                \
+    do {                                                                                         \
+        if (w + (l) < size) {                                                                    \
+            memcpy(out + w, (s), (l));                                                           \
+            out[w + (l)] = '\0';                                                                 \
+        }                                                                                        \
+        w += (l);                                                                                \
+    } while (0)
+        PUT("[", 1);
+        for (size_t i = 0; i < a->v.list.len; i++) {
+            if (i)
+                PUT(", ", 2);
+            size_t l = format_u64(a->v.list.items[i], num);
+            PUT(num, l);
+        }
+        PUT("]", 1);
+#undef PUT
+        return w;
+    }
+    default:
+        n = 0;
+        tmp[0] = '\0';
+    }
+    snprintf(out, size, "%s", tmp);
+    return n;
+}

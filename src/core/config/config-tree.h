@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration layer over the TOML tree. Private to libalumet.
+ * `struct alumet_config` (public, opaque) is a `struct toml_value` of type
+ * TOML_TABLE; config-tree.c casts between the two. */
+#ifndef ALUMET_CORE_CONFIG_TREE_H
+#define ALUMET_CORE_CONFIG_TREE_H
+
+#include <stddef.h>
+
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "toml.h"
+
+static inline struct toml_value *alumet__config_value(struct alumet_config *c)
+{
+    return (struct toml_value *)(void *)c;
+}
+static inline struct alumet_config *alumet__config_from_value(struct toml_value *v)
+{
+    return (struct alumet_config *)(void *)v;
+}
+
+/* Replace ${NAME} by the value of the environment variable NAME (read with
+ * secure_getenv); `\${` is kept as a literal `${`. Unlike upstream, text in
+ * TOML comments is left alone. Errors (with file:line:col):
+ *   the environment variable NAME does not exist
+ *   wrong use of the substitution syntax, it should be ${ENV_VAR}
+ * On success *ret is a new NUL-terminated string (caller frees). */
+int alumet__config_substitute(const char *text, size_t len, const char *file, char **ret,
+                              size_t *ret_len, struct alumet_error *err);
+
+/* Read the file at path, substitute, parse. On success *ret is the root
+ * table (caller frees with toml_free). -ENOENT when the file does not exist
+ * (err names the path), other negative errno otherwise. file_name is stored
+ * in positions and must outlive the tree. */
+int alumet__config_load_file(const char *path, struct toml_value **ret, struct alumet_error *err);
+
+/* Parse text (substituting first when substitute is true) into a root table. */
+int alumet__config_load_text(const char *text, size_t len, const char *file, int substitute,
+                             struct toml_value **ret, struct alumet_error *err);
+
+/* Deep merge: for every key of over, when both values are tables merge
+ * recursively, else the value of over replaces the one of base. Takes the
+ * values out of over (over is left empty; caller still frees it). 0 or -ENOMEM. */
+int alumet__config_merge(struct toml_value *base, struct toml_value *over);
+
+/* Report every key below t that no getter read, one message per key:
+ *   file:line:col: plugins.csv.outptu_path: unknown key, did you mean 'output_path'?
+ * (suggestions come from the keys that getters asked for in that table, by
+ * edit distance; no suggestion when nothing is close). report is called once
+ * per problem. Returns the number of unknown keys. */
+int alumet__config_report_unused(struct toml_value *t,
+                                 void (*report)(void *data, const char *msg), void *data);
+
+/* Dotted key path of v from the root ("plugins.csv.output_path"), written
+ * into buf. Returns the needed length (like snprintf). */
+size_t alumet__config_path(const struct toml_value *v, char *buf, size_t size);
+
+/* Damerau-Levenshtein distance with adjacent transpositions (used for "did
+ * you mean" suggestions of keys and of commands). */
+size_t alumet__edit_distance(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,1032 @@
+/* SPDX-License-Identifier: MIT */
+/* The measurement pipeline.
+ *
+ *  scheduler thread (managed sources) ─┐
+ *  autonomous source threads ──────────┼─► input queue ─► transform thread ─┬─► output queue ─► output thread
+ *                                      ┘                                    └─► ...
+ *
+ * Control requests mutate element state under the pipeline lock and wake
+ * the scheduler; nothing else is shared between threads. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buffer.h"
+#include "log-internal.h"
+#include "output-queue.h"
+#include "pipeline.h"
+#include "registry.h"
+#include "scheduler.h"
+
+#define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_pipeline)
+
+struct alumet_log_topic alumet__log_pipeline = ALUMET_LOG_TOPIC_INIT("pipeline");
+
+enum elem_kind { ELEM_SOURCE, ELEM_TRANSFORM, ELEM_OUTPUT };
+
+enum source_state { SRC_RUN, SRC_PAUSE, SRC_STOP, SRC_DONE };
+
+struct source {
+    char *plugin, *name; /* "plugin", "name" */
+    const struct alumet_source_ops *ops;
+    void *data;
+    alumet_time_ns period;
+    uint64_t flush_rounds, round;
+    bool manual_only;
+    enum source_state state;
+    bool polling;         /* being polled, outside the lock */
+    bool manual_pending;  /* trigger-now requested */
+    bool flush_pending;   /* flush-now requested */
+    alumet_time_ns deadline; /* monotonic */
+    struct alumet_buffer *buf;
+    size_t last_len;      /* size hint for the next buffer */
+    unsigned retries;     /* consecutive non-fatal failures */
+    uint64_t polls;
+};
+
+struct alumet_autonomous {
+    char *plugin, *name;
+    const struct alumet_autonomous_ops *ops;
+    void *data;
+    struct alumet_pipeline *p;
+    int stop_fd;
+    atomic_bool stop;
+    pthread_t thread;
+    bool started;
+};
+
+struct transform {
+    char *plugin, *name;
+    const struct alumet_transform_ops *ops;
+    void *data;
+    atomic_bool enabled;
+    bool failed;
+};
+
+struct output {
+    char *plugin, *name;
+    const struct alumet_output_ops *ops;
+    void *data;
+    struct bqueue queue;
+    pthread_t thread;
+    bool started;
+    atomic_bool failed;
+    struct alumet_pipeline *p;
+    uint64_t retried, written_points;
+};
+
+struct subscriber {
+    enum alumet_event_kind kind;
+    alumet_event_fn fn;
+    void *data;
+};
+
+#define VEC(T)                                                                                   \
+    struct {                                                                                     \
+        T *items;                                                                                \
+        size_t len, cap;                                                                         \
+    }
+
+struct alumet_pipeline {
+    struct pipeline_settings settings;
+    struct alumet_registry *registry;
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake;       /* scheduler: state changed */
+    pthread_cond_t polled;     /* a trigger-now poll completed */
+    VEC(struct source *) sources;
+    VEC(struct alumet_autonomous *) autonomous;
+    VEC(struct transform *) transforms;
+    VEC(struct output *) outputs;
+    VEC(struct subscriber) subscribers;
+
+    struct bqueue input;
+    pthread_t scheduler, transformer;
+    bool started, stopping;
+    bool scheduler_exit;
+
+    pthread_mutex_t shutdown_lock;
+    pthread_cond_t shutdown_cond;
+    bool shutdown_requested;
+
+    atomic_int errors;
+    bool warned_input_full;
+};
+
+#define VEC_PUSH(v, x)                                                                           \
+    ({                                                                                           \
+        int r_ = 0;                                                                              \
+        if ((v).len == (v).cap) {                                                                \
+            size_t ncap_ = (v).cap ? (v).cap * 2 : 8;                                            \
+            void *n_ = realloc((v).items, ncap_ * sizeof(*(v).items));                           \
+            if (!n_)                                                                             \
+                r_ = -ENOMEM;                                                                    \
+            else {                                                                               \
+                (v).items = n_;                                                                  \
+                (v).cap = ncap_;                                                                 \
+            }                                                                                    \
+        }                                                                                        \
+        if (r_ == 0)                                                                             \
+            (v).items[(v).len++] = (x);                                                          \
+        r_;                                                                                      \
+    })
+
+static void pipeline_record_error(struct alumet_pipeline *p)
+{
+    atomic_fetch_add(&p->errors, 1);
+}
+
+struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
+{
+    struct alumet_pipeline *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->settings = *s;
+    if (!p->settings.source_queue_size)
+        p->settings.source_queue_size = 2048;
+    if (!p->settings.output_queue_size)
+        p->settings.output_queue_size = 256;
+    if (!p->settings.max_update_interval)
+        p->settings.max_update_interval = 2 * ALUMET_NSEC_PER_SEC;
+    p->registry = alumet__registry_new();
+    if (!p->registry || alumet__bqueue_init(&p->input, p->settings.source_queue_size,
+                                            ALUMET_QUEUE_BLOCK) < 0) {
+        alumet__registry_free(p->registry);
+        free(p);
+        return NULL;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, &ca);
+    pthread_cond_init(&p->polled, &ca);
+    pthread_mutex_init(&p->shutdown_lock, NULL);
+    pthread_cond_init(&p->shutdown_cond, NULL);
+    pthread_condattr_destroy(&ca);
+    return p;
+}
+
+struct alumet_registry *alumet__pipeline_registry(struct alumet_pipeline *p)
+{
+    return p->registry;
+}
+
+const struct alumet_registry *alumet_pipeline_registry(struct alumet_pipeline *p)
+{
+    return p->registry;
+}
+
+int alumet_pipeline_create_metric(struct alumet_pipeline *p, const char *name,
+                                  enum alumet_value_type type, struct alumet_unit unit,
+                                  const char *description, alumet_metric_id *ret_id,
+                                  struct alumet_error *err)
+{
+    return alumet__registry_add(p->registry, name, type, unit, description, ret_id, err);
+}
+
+/* ---- registration ---- */
+
+static int pipeline_check_name(struct alumet_pipeline *p, enum elem_kind kind, const char *plugin,
+                               const char *name, struct alumet_error *err)
+{
+    if (!name || !*name || strchr(name, '/'))
+        return alumet_error_set(err, -EINVAL, "invalid element name '%s' in plugin '%s'",
+                                name ? name : "", plugin);
+#define CHECK(vec)                                                                               \
+    for (size_t i = 0; i < (vec).len; i++)                                                       \
+        if (strcmp((vec).items[i]->plugin, plugin) == 0 &&                                       \
+            strcmp((vec).items[i]->name, name) == 0)                                             \
+            return alumet_error_set(err, -EEXIST, "duplicate name: %s/%s", plugin, name);
+    if (kind == ELEM_SOURCE) {
+        CHECK(p->sources);
+        CHECK(p->autonomous);
+    } else if (kind == ELEM_TRANSFORM) {
+        CHECK(p->transforms);
+    } else {
+        CHECK(p->outputs);
+    }
+#undef CHECK
+    if (p->started)
+        return alumet_error_set(err, -EBUSY,
+                                "cannot add %s/%s: the pipeline is already running", plugin,
+                                name);
+    return 0;
+}
+
+static int pipeline_names(const char *plugin, const char *name, char **ret_plugin,
+                          char **ret_name)
+{
+    *ret_plugin = strdup(plugin);
+    *ret_name = strdup(name);
+    return *ret_plugin && *ret_name ? 0 : -ENOMEM;
+}
+
+int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                const struct alumet_source_ops *ops, void *data,
+                                const struct alumet_source_opts *opts, struct alumet_error *err)
+{
+    int r = pipeline_check_name(p, ELEM_SOURCE, plugin, name, err);
+    if (r < 0)
+        return r;
+    if (!ops || !ops->poll)
+        return alumet_error_set(err, -EINVAL, "source %s/%s has no poll function", plugin, name);
+    if (!opts->manual_only && opts->poll_interval <= 0)
+        return alumet_error_set(err, -EINVAL,
+                                "invalid trigger config for %s/%s: poll_interval must be non-zero",
+                                plugin, name);
+    struct source *s = calloc(1, sizeof(*s));
+    if (!s)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    r = pipeline_names(plugin, name, &s->plugin, &s->name);
+    s->buf = alumet__buffer_new(0);
+    if (r < 0 || !s->buf || VEC_PUSH(p->sources, s) < 0) {
+        alumet__buffer_free(s->buf);
+        free(s->plugin);
+        free(s->name);
+        free(s);
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    }
+    s->ops = ops;
+    s->data = data;
+    s->period = opts->poll_interval;
+    s->manual_only = opts->manual_only;
+    s->flush_rounds = alumet__sched_flush_rounds(opts->poll_interval, opts->flush_interval);
+    s->state = opts->start_paused ? SRC_PAUSE : SRC_RUN;
+    return 0;
+}
+
+int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugin,
+                                    const char *name, const struct alumet_autonomous_ops *ops,
+                                    void *data, struct alumet_error *err)
+{
+    int r = pipeline_check_name(p, ELEM_SOURCE, plugin, name, err);
+    if (r < 0)
+        return r;
+    if (!ops || !ops->run)
+        return alumet_error_set(err, -EINVAL, "source %s/%s has no run function", plugin, name);
+    struct alumet_autonomous *a = calloc(1, sizeof(*a));
+    if (!a)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    r = pipeline_names(plugin, name, &a->plugin, &a->name);
+    if (a->stop_fd < 0 || r < 0 || VEC_PUSH(p->autonomous, a) < 0) {
+        if (a->stop_fd >= 0)
+            close(a->stop_fd);
+        free(a->plugin);
+        free(a->name);
+        free(a);
+        return alumet_error_set(err, -ENOMEM, "cannot create source %s/%s", plugin, name);
+    }
+    a->ops = ops;
+    a->data = data;
+    a->p = p;
+    return 0;
+}
+
+int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin,
+                                   const char *name, const struct alumet_transform_ops *ops,
+                                   void *data, struct alumet_error *err)
+{
+    int r = pipeline_check_name(p, ELEM_TRANSFORM, plugin, name, err);
+    if (r < 0)
+        return r;
+    if (!ops || !ops->apply)
+        return alumet_error_set(err, -EINVAL, "transform %s/%s has no apply function", plugin,
+                                name);
+    struct transform *t = calloc(1, sizeof(*t));
+    if (!t)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    r = pipeline_names(plugin, name, &t->plugin, &t->name);
+    if (r < 0 || VEC_PUSH(p->transforms, t) < 0) {
+        free(t->plugin);
+        free(t->name);
+        free(t);
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    }
+    t->ops = ops;
+    t->data = data;
+    atomic_init(&t->enabled, true);
+    return 0;
+}
+
+int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                const struct alumet_output_ops *ops, void *data,
+                                const struct alumet_output_opts *opts, struct alumet_error *err)
+{
+    int r = pipeline_check_name(p, ELEM_OUTPUT, plugin, name, err);
+    if (r < 0)
+        return r;
+    if (!ops || !ops->write)
+        return alumet_error_set(err, -EINVAL, "output %s/%s has no write function", plugin,
+                                name);
+    struct output *o = calloc(1, sizeof(*o));
+    if (!o)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    size_t qsize = opts && opts->queue_size ? opts->queue_size : p->settings.output_queue_size;
+    enum alumet_queue_policy pol =
+        opts && opts->policy_set ? opts->policy : p->settings.output_policy;
+    r = pipeline_names(plugin, name, &o->plugin, &o->name);
+    if (r < 0 || alumet__bqueue_init(&o->queue, qsize, pol) < 0 ||
+        VEC_PUSH(p->outputs, o) < 0) {
+        alumet__bqueue_done(&o->queue);
+        free(o->plugin);
+        free(o->name);
+        free(o);
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    }
+    o->ops = ops;
+    o->data = data;
+    o->p = p;
+    return 0;
+}
+
+int alumet__pipeline_subscribe(struct alumet_pipeline *p, enum alumet_event_kind kind,
+                               alumet_event_fn fn, void *data, struct alumet_error *err)
+{
+    struct subscriber s = {kind, fn, data};
+    if (VEC_PUSH(p->subscribers, s) < 0)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+void alumet_pipeline_publish(struct alumet_pipeline *p, enum alumet_event_kind kind,
+                             const struct alumet_consumer *consumers, size_t n)
+{
+    for (size_t i = 0; i < p->subscribers.len; i++)
+        if (p->subscribers.items[i].kind == kind)
+            p->subscribers.items[i].fn(p->subscribers.items[i].data, kind, consumers, n);
+}
+
+void alumet__pipeline_counts(struct alumet_pipeline *p, size_t *sources, size_t *transforms,
+                             size_t *outputs)
+{
+    *sources = p->sources.len + p->autonomous.len;
+    *transforms = p->transforms.len;
+    *outputs = p->outputs.len;
+}
+
+/* ---- sources ---- */
+
+/* Hand the source's buffer to the transform thread (lock held by caller is
+ * released while a full queue blocks). */
+static void source_flush(struct alumet_pipeline *p, struct source *s)
+{
+    if (alumet_buffer_len(s->buf) == 0)
+        return;
+    struct alumet_buffer *full = s->buf;
+    size_t hint = alumet_buffer_len(full);
+    s->last_len = hint;
+    s->buf = alumet__buffer_new(hint);
+    if (!s->buf) {
+        /* keep measuring into the old buffer rather than losing it */
+        s->buf = full;
+        alumet_log_error("out of memory while flushing source %s/%s, will retry", s->plugin,
+                         s->name);
+        return;
+    }
+    if (p->input.len == p->input.cap && !p->warned_input_full) {
+        p->warned_input_full = true;
+        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
+                        "outputs are too slow; consider a larger poll_interval or "
+                        "source_channel_size");
+    }
+    if (alumet__bqueue_push(&p->input, full) < 0)
+        alumet_log_error("source %s/%s: pipeline closed, points lost", s->plugin, s->name);
+}
+
+static void source_poll(struct alumet_pipeline *p, struct source *s)
+{
+    struct alumet_error err = {0};
+    s->polling = true;
+    pthread_mutex_unlock(&p->lock);
+
+    alumet_time_ns now = alumet_time_now();
+    int r = s->ops->poll(s->data, s->buf, now, &err);
+
+    pthread_mutex_lock(&p->lock);
+    s->polling = false;
+    s->polls++;
+    if (r == ALUMET_POLL_OK) {
+        if (s->retries)
+            alumet_log_info("source %s/%s recovered after %u failed polls", s->plugin, s->name,
+                            s->retries);
+        s->retries = 0;
+    } else if (r == ALUMET_POLL_RETRY) {
+        s->retries++;
+        /* rate-limited: the first failure, then every power of two */
+        if ((s->retries & (s->retries - 1)) == 0)
+            alumet_log_error("non-fatal error when polling %s/%s (will retry, %u failures so "
+                             "far): %s",
+                             s->plugin, s->name, s->retries, err.msg);
+    } else if (r == ALUMET_POLL_DONE) {
+        alumet_log_info("source %s/%s stopped itself", s->plugin, s->name);
+        s->state = SRC_DONE;
+    } else {
+        alumet_log_error("source %s/%s failed and is removed: %s", s->plugin, s->name,
+                         err.msg[0] ? err.msg : strerror(-r));
+        pipeline_record_error(p);
+        s->state = SRC_DONE;
+    }
+    s->round++;
+    if (s->state == SRC_DONE || s->flush_pending || s->round % s->flush_rounds == 0) {
+        s->flush_pending = false;
+        source_flush(p, s);
+    }
+}
+
+static void *scheduler_main(void *arg)
+{
+    struct alumet_pipeline *p = arg;
+    pthread_mutex_lock(&p->lock);
+    alumet_time_ns start = alumet_time_monotonic();
+    for (size_t i = 0; i < p->sources.len; i++)
+        p->sources.items[i]->deadline = start;
+    while (!p->scheduler_exit) {
+        alumet_time_ns now = alumet_time_monotonic();
+        alumet_time_ns next = INT64_MAX;
+        bool polled_manual = false;
+        for (size_t i = 0; i < p->sources.len && !p->scheduler_exit; i++) {
+            struct source *s = p->sources.items[i];
+            if (s->state == SRC_DONE)
+                continue;
+            if (s->state == SRC_STOP) {
+                source_flush(p, s);
+                s->state = SRC_DONE;
+                continue;
+            }
+            if (s->flush_pending && !s->polling) {
+                s->flush_pending = false;
+                source_flush(p, s);
+            }
+            bool due = !s->manual_only && s->state == SRC_RUN && s->deadline <= now;
+            if (s->manual_pending || due) {
+                bool manual = s->manual_pending;
+                s->manual_pending = false;
+                source_poll(p, s);
+                polled_manual |= manual;
+                now = alumet_time_monotonic();
+                if (due)
+                    s->deadline = alumet__sched_next_deadline(s->deadline, s->period, now);
+            }
+            if (!s->manual_only && s->state == SRC_RUN && s->deadline < next)
+                next = s->deadline;
+        }
+        if (polled_manual)
+            pthread_cond_broadcast(&p->polled);
+        if (p->scheduler_exit)
+            break;
+        bool any_pending = false;
+        for (size_t i = 0; i < p->sources.len; i++)
+            any_pending |= p->sources.items[i]->manual_pending ||
+                           p->sources.items[i]->state == SRC_STOP;
+        if (any_pending)
+            continue;
+        if (next == INT64_MAX) {
+            pthread_cond_wait(&p->wake, &p->lock);
+        } else if (next > alumet_time_monotonic()) {
+            struct timespec ts = {.tv_sec = next / ALUMET_NSEC_PER_SEC,
+                                  .tv_nsec = next % ALUMET_NSEC_PER_SEC};
+            pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+        }
+    }
+    /* final flush: nothing measured is lost */
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        source_flush(p, s);
+        s->state = SRC_DONE;
+    }
+    pthread_cond_broadcast(&p->polled);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns timeout)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = 0;
+    uint64_t *before = calloc(p->sources.len ? p->sources.len : 1, sizeof(*before));
+    if (!before) {
+        pthread_mutex_unlock(&p->lock);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        before[i] = s->polls;
+        if (s->state == SRC_RUN || s->state == SRC_PAUSE) {
+            s->manual_pending = true;
+            n++;
+        }
+    }
+    pthread_cond_broadcast(&p->wake);
+    alumet_time_ns limit = alumet_time_monotonic() + timeout;
+    for (;;) {
+        bool all = true;
+        for (size_t i = 0; i < p->sources.len; i++) {
+            struct source *s = p->sources.items[i];
+            if (s->state != SRC_DONE && s->manual_pending)
+                all = false;
+            else if (s->state != SRC_DONE && s->polling && s->polls == before[i])
+                all = false;
+        }
+        if (all || p->scheduler_exit)
+            break;
+        struct timespec ts = {.tv_sec = limit / ALUMET_NSEC_PER_SEC,
+                              .tv_nsec = limit % ALUMET_NSEC_PER_SEC};
+        if (pthread_cond_timedwait(&p->polled, &p->lock, &ts) == ETIMEDOUT) {
+            alumet_log_warn("some sources did not finish their triggered measurement in time");
+            break;
+        }
+    }
+    free(before);
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+/* ---- autonomous sources ---- */
+
+struct alumet_buffer *alumet_autonomous_buffer(struct alumet_autonomous *ctx)
+{
+    (void)ctx;
+    return alumet__buffer_new(0);
+}
+
+int alumet_autonomous_push(struct alumet_autonomous *ctx, struct alumet_buffer *buf)
+{
+    if (alumet_buffer_len(buf) == 0) {
+        alumet__buffer_free(buf);
+        return 0;
+    }
+    return alumet__bqueue_push(&ctx->p->input, buf);
+}
+
+bool alumet_autonomous_should_stop(struct alumet_autonomous *ctx)
+{
+    return atomic_load(&ctx->stop);
+}
+
+int alumet_autonomous_stop_fd(struct alumet_autonomous *ctx)
+{
+    return ctx->stop_fd;
+}
+
+const struct alumet_registry *alumet_autonomous_registry(struct alumet_autonomous *ctx)
+{
+    return ctx->p->registry;
+}
+
+static void *autonomous_main(void *arg)
+{
+    struct alumet_autonomous *a = arg;
+    struct alumet_error err = {0};
+    int r = a->ops->run(a->data, a, &err);
+    if (r < 0) {
+        alumet_log_error("source %s/%s failed: %s", a->plugin, a->name,
+                         err.msg[0] ? err.msg : strerror(-r));
+        pipeline_record_error(a->p);
+    } else {
+        alumet_log_debug("source %s/%s stops", a->plugin, a->name);
+    }
+    return NULL;
+}
+
+/* ---- transforms and outputs ---- */
+
+static void pipeline_broadcast(struct alumet_pipeline *p, struct alumet_buffer *buf)
+{
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        struct output *o = p->outputs.items[i];
+        if (atomic_load(&o->failed))
+            continue;
+        alumet__bqueue_push(&o->queue, alumet__buffer_ref(buf));
+    }
+    alumet__buffer_unref(buf);
+}
+
+static void transform_run(struct alumet_pipeline *p, struct alumet_buffer *buf)
+{
+    for (size_t i = 0; i < p->transforms.len; i++) {
+        struct transform *t = p->transforms.items[i];
+        if (!atomic_load(&t->enabled) || t->failed)
+            continue;
+        struct alumet_error err = {0};
+        int r = t->ops->apply(t->data, buf, p->registry, &err);
+        if (r == ALUMET_TRANSFORM_SKIP) {
+            alumet_log_error("transform %s/%s: unexpected input: %s", t->plugin, t->name,
+                             err.msg);
+        } else if (r < 0) {
+            /* upstream stops the whole data path here; we only drop this transform */
+            alumet_log_error("transform %s/%s failed and is disabled, the others go on: %s",
+                             t->plugin, t->name, err.msg[0] ? err.msg : strerror(-r));
+            t->failed = true;
+            pipeline_record_error(p);
+        }
+    }
+}
+
+static void *transformer_main(void *arg)
+{
+    struct alumet_pipeline *p = arg;
+    struct alumet_buffer *buf;
+    while ((buf = alumet__bqueue_pop(&p->input)))
+        if (alumet_buffer_len(buf) > 0) {
+            transform_run(p, buf);
+            pipeline_broadcast(p, buf);
+        } else {
+            alumet__buffer_unref(buf);
+        }
+    /* finish: transforms may emit what they still hold */
+    for (size_t i = 0; i < p->transforms.len; i++) {
+        struct transform *t = p->transforms.items[i];
+        if (!t->ops->finish)
+            continue;
+        struct alumet_buffer *fin = alumet__buffer_new(0);
+        struct alumet_error err = {0};
+        int r = fin ? t->ops->finish(t->data, fin, p->registry, &err) : -ENOMEM;
+        if (r < 0) {
+            alumet_log_error("transform %s/%s failed to finish: %s", t->plugin, t->name,
+                             err.msg[0] ? err.msg : strerror(-r));
+            pipeline_record_error(p);
+        }
+        if (fin && alumet_buffer_len(fin) > 0) {
+            /* only the transforms after this one see what it emitted */
+            for (size_t j = i + 1; j < p->transforms.len; j++) {
+                struct transform *u = p->transforms.items[j];
+                if (atomic_load(&u->enabled) && !u->failed)
+                    u->ops->apply(u->data, fin, p->registry, &err);
+            }
+            pipeline_broadcast(p, fin);
+        } else {
+            alumet__buffer_free(fin);
+        }
+    }
+    for (size_t i = 0; i < p->outputs.len; i++)
+        alumet__bqueue_close(&p->outputs.items[i]->queue);
+    return NULL;
+}
+
+static void *output_main(void *arg)
+{
+    struct output *o = arg;
+    struct alumet_buffer *buf;
+    while ((buf = alumet__bqueue_pop(&o->queue))) {
+        if (atomic_load(&o->failed)) {
+            alumet__buffer_unref(buf);
+            continue;
+        }
+        struct alumet_error err = {0};
+        int r = o->ops->write(o->data, buf, o->p->registry, &err);
+        if (r == ALUMET_WRITE_RETRY) {
+            o->retried++;
+            alumet_log_error("non-fatal error when writing to %s/%s (%zu points dropped): %s",
+                             o->plugin, o->name, alumet_buffer_len(buf), err.msg);
+        } else if (r < 0) {
+            alumet_log_error("output %s/%s failed and stops: %s", o->plugin, o->name,
+                             err.msg[0] ? err.msg : strerror(-r));
+            atomic_store(&o->failed, true);
+            pipeline_record_error(o->p);
+        } else {
+            o->written_points += alumet_buffer_len(buf);
+        }
+        alumet__buffer_unref(buf);
+    }
+    if (o->ops->close && !atomic_load(&o->failed)) {
+        struct alumet_error err = {0};
+        int r = o->ops->close(o->data, &err);
+        if (r < 0) {
+            alumet_log_error("output %s/%s failed to close: %s", o->plugin, o->name,
+                             err.msg[0] ? err.msg : strerror(-r));
+            pipeline_record_error(o->p);
+        }
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
+{
+    int r;
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        struct output *o = p->outputs.items[i];
+        r = pthread_create(&o->thread, NULL, output_main, o);
+        if (r)
+            return alumet_error_set(err, -r, "cannot start output %s/%s: %s", o->plugin,
+                                    o->name, strerror(r));
+        o->started = true;
+    }
+    r = pthread_create(&p->transformer, NULL, transformer_main, p);
+    if (r)
+        return alumet_error_set(err, -r, "cannot start the transform thread: %s", strerror(r));
+    p->started = true;
+    r = pthread_create(&p->scheduler, NULL, scheduler_main, p);
+    if (r)
+        return alumet_error_set(err, -r, "cannot start the scheduler: %s", strerror(r));
+    for (size_t i = 0; i < p->autonomous.len; i++) {
+        struct alumet_autonomous *a = p->autonomous.items[i];
+        r = pthread_create(&a->thread, NULL, autonomous_main, a);
+        if (r)
+            return alumet_error_set(err, -r, "cannot start source %s/%s: %s", a->plugin,
+                                    a->name, strerror(r));
+        a->started = true;
+    }
+    return 0;
+}
+
+void alumet_pipeline_request_shutdown(struct alumet_pipeline *p)
+{
+    pthread_mutex_lock(&p->shutdown_lock);
+    p->shutdown_requested = true;
+    pthread_cond_broadcast(&p->shutdown_cond);
+    pthread_mutex_unlock(&p->shutdown_lock);
+}
+
+bool alumet__pipeline_shutdown_requested(struct alumet_pipeline *p)
+{
+    pthread_mutex_lock(&p->shutdown_lock);
+    bool r = p->shutdown_requested;
+    pthread_mutex_unlock(&p->shutdown_lock);
+    return r;
+}
+
+void alumet__pipeline_wait_shutdown_request(struct alumet_pipeline *p)
+{
+    pthread_mutex_lock(&p->shutdown_lock);
+    while (!p->shutdown_requested)
+        pthread_cond_wait(&p->shutdown_cond, &p->shutdown_lock);
+    pthread_mutex_unlock(&p->shutdown_lock);
+}
+
+int alumet__pipeline_stop(struct alumet_pipeline *p)
+{
+    if (!p->started)
+        return atomic_load(&p->errors);
+    /* 1. sources: autonomous ones are told to stop, the scheduler flushes */
+    for (size_t i = 0; i < p->autonomous.len; i++) {
+        struct alumet_autonomous *a = p->autonomous.items[i];
+        uint64_t one = 1;
+        atomic_store(&a->stop, true);
+        if (write(a->stop_fd, &one, sizeof(one)) < 0)
+            alumet_log_debug("eventfd write failed: %s", strerror(errno));
+    }
+    for (size_t i = 0; i < p->autonomous.len; i++)
+        if (p->autonomous.items[i]->started)
+            pthread_join(p->autonomous.items[i]->thread, NULL);
+    pthread_mutex_lock(&p->lock);
+    p->scheduler_exit = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->scheduler, NULL);
+    /* 2. transforms drain the queue, then close the output queues */
+    alumet__bqueue_close(&p->input);
+    pthread_join(p->transformer, NULL);
+    /* 3. outputs write what remains */
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        struct output *o = p->outputs.items[i];
+        if (o->started)
+            pthread_join(o->thread, NULL);
+        if (o->queue.dropped_buffers)
+            alumet_log_warn("output %s/%s was too slow: %llu buffers (%llu points) dropped "
+                            "because its queue was full (output_queue_policy = "
+                            "\"drop_oldest\")",
+                            o->plugin, o->name, (unsigned long long)o->queue.dropped_buffers,
+                            (unsigned long long)o->queue.dropped_points);
+    }
+    p->started = false;
+    return atomic_load(&p->errors);
+}
+
+void alumet__pipeline_free(struct alumet_pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        if (s->ops->free)
+            s->ops->free(s->data);
+        alumet__buffer_free(s->buf);
+        free(s->plugin);
+        free(s->name);
+        free(s);
+    }
+    for (size_t i = 0; i < p->autonomous.len; i++) {
+        struct alumet_autonomous *a = p->autonomous.items[i];
+        if (a->ops->free)
+            a->ops->free(a->data);
+        close(a->stop_fd);
+        free(a->plugin);
+        free(a->name);
+        free(a);
+    }
+    for (size_t i = 0; i < p->transforms.len; i++) {
+        struct transform *t = p->transforms.items[i];
+        if (t->ops->free)
+            t->ops->free(t->data);
+        free(t->plugin);
+        free(t->name);
+        free(t);
+    }
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        struct output *o = p->outputs.items[i];
+        if (o->ops->free)
+            o->ops->free(o->data);
+        alumet__bqueue_done(&o->queue);
+        free(o->plugin);
+        free(o->name);
+        free(o);
+    }
+    free(p->sources.items);
+    free(p->autonomous.items);
+    free(p->transforms.items);
+    free(p->outputs.items);
+    free(p->subscribers.items);
+    alumet__bqueue_done(&p->input);
+    alumet__registry_free(p->registry);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->polled);
+    pthread_mutex_destroy(&p->shutdown_lock);
+    pthread_cond_destroy(&p->shutdown_cond);
+    free(p);
+}
+
+/* ---- control ---- */
+
+bool alumet__pattern_match_str(const char *pat, const char *s)
+{
+    size_t pl = strlen(pat), sl = strlen(s);
+    if (strcmp(pat, "*") == 0)
+        return true;
+    if (pl && pat[pl - 1] == '*')
+        return strncmp(pat, s, pl - 1) == 0;
+    if (pat[0] == '*')
+        return sl >= pl - 1 && strcmp(s + sl - (pl - 1), pat + 1) == 0;
+    return strcmp(pat, s) == 0;
+}
+
+static int pattern_check(const char *what, const char *s, struct alumet_error *err)
+{
+    size_t l = strlen(s);
+    if (l == 0)
+        return alumet_error_set(err, -EINVAL, "invalid %s pattern: the string is empty", what);
+    const char *star = strchr(s, '*');
+    if (star && l > 1 && star != s && star != s + l - 1)
+        return alumet_error_set(err, -EINVAL,
+                                "invalid %s pattern '%s': asterisk '*' in the middle of the string",
+                                what, s);
+    if (star && l > 1 && star == s && strchr(s + 1, '*'))
+        return alumet_error_set(err, -EINVAL,
+                                "invalid %s pattern '%s': asterisk '*' in the middle of the string",
+                                what, s);
+    return 0;
+}
+
+int alumet__pattern_parse(const char *s, struct element_pattern *ret, struct alumet_error *err)
+{
+    struct element_pattern pat = {.kind = -1};
+    char tmp[400];
+    if (snprintf(tmp, sizeof(tmp), "%s", s) >= (int)sizeof(tmp))
+        return alumet_error_set(err, -EINVAL, "element pattern too long: '%s'", s);
+    char *parts[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(tmp, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (n == 3)
+            return alumet_error_set(err, -EINVAL,
+                                    "invalid element pattern '%s': expected KIND/PLUGIN/NAME", s);
+        parts[n++] = tok;
+    }
+    if (n == 0)
+        return alumet_error_set(err, -EINVAL, "invalid element pattern: the string is empty");
+    const char *plugin = "*", *name = "*";
+    if (n == 3) {
+        static const struct {
+            const char *w;
+            int k;
+        } kinds[] = {{"src", 0}, {"source", 0}, {"sources", 0}, {"tra", 1}, {"transform", 1},
+                     {"transforms", 1}, {"out", 2}, {"output", 2}, {"outputs", 2}, {"*", -1},
+                     {"all", -1}, {"any", -1}};
+        bool found = false;
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+            if (strcmp(parts[0], kinds[i].w) == 0) {
+                pat.kind = kinds[i].k;
+                found = true;
+            }
+        if (!found)
+            return alumet_error_set(err, -EINVAL, "invalid element kind '%s' in pattern '%s'",
+                                    parts[0], s);
+        plugin = parts[1];
+        name = parts[2];
+    } else if (n == 2) {
+        plugin = parts[0];
+        name = parts[1];
+    } else {
+        plugin = parts[0];
+    }
+    int r = pattern_check("plugin", plugin, err);
+    if (r < 0)
+        return r;
+    r = pattern_check("element name", name, err);
+    if (r < 0)
+        return r;
+    snprintf(pat.plugin, sizeof(pat.plugin), "%s", plugin);
+    snprintf(pat.name, sizeof(pat.name), "%s", name);
+    *ret = pat;
+    return 0;
+}
+
+static bool pattern_match(const struct element_pattern *pat, int kind, const char *plugin,
+                          const char *name)
+{
+    return (pat->kind < 0 || pat->kind == kind) && alumet__pattern_match_str(pat->plugin, plugin) &&
+           alumet__pattern_match_str(pat->name, name);
+}
+
+int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
+                            enum alumet_control_op op, alumet_time_ns arg,
+                            struct alumet_error *err)
+{
+    struct element_pattern pat;
+    int r = alumet__pattern_parse(pattern, &pat, err);
+    if (r < 0)
+        return r;
+    if (op == ALUMET_CONTROL_SET_INTERVAL && arg <= 0)
+        return alumet_error_set(err, -EINVAL, "the new poll interval must be positive");
+    int n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        if (!pattern_match(&pat, 0, s->plugin, s->name) || s->state == SRC_DONE)
+            continue;
+        n++;
+        switch (op) {
+        case ALUMET_CONTROL_PAUSE:
+            if (s->state == SRC_RUN) {
+                s->state = SRC_PAUSE;
+                if (s->ops->reset)
+                    s->ops->reset(s->data);
+            }
+            break;
+        case ALUMET_CONTROL_RESUME:
+            if (s->state == SRC_PAUSE) {
+                s->state = SRC_RUN;
+                s->deadline = alumet_time_monotonic();
+            }
+            break;
+        case ALUMET_CONTROL_STOP:
+            s->state = SRC_STOP;
+            break;
+        case ALUMET_CONTROL_TRIGGER_NOW:
+            s->manual_pending = true;
+            break;
+        case ALUMET_CONTROL_FLUSH_NOW:
+            s->flush_pending = true;
+            break;
+        case ALUMET_CONTROL_SET_INTERVAL:
+            s->period = arg;
+            s->manual_only = false;
+            s->deadline = alumet_time_monotonic() + arg;
+            break;
+        default:
+            n--;
+        }
+    }
+    for (size_t i = 0; i < p->autonomous.len; i++) {
+        struct alumet_autonomous *a = p->autonomous.items[i];
+        if (!pattern_match(&pat, 0, a->plugin, a->name))
+            continue;
+        if (op == ALUMET_CONTROL_STOP) {
+            uint64_t one = 1;
+            atomic_store(&a->stop, true);
+            if (write(a->stop_fd, &one, sizeof(one)) < 0)
+                alumet_log_debug("eventfd write failed: %s", strerror(errno));
+            n++;
+        } else {
+            alumet_log_warn("source %s/%s is autonomous: only 'stop' applies to it, ignoring",
+                            a->plugin, a->name);
+        }
+    }
+    for (size_t i = 0; i < p->transforms.len; i++) {
+        struct transform *t = p->transforms.items[i];
+        if (!pattern_match(&pat, 1, t->plugin, t->name))
+            continue;
+        if (op == ALUMET_CONTROL_ENABLE || op == ALUMET_CONTROL_RESUME) {
+            atomic_store(&t->enabled, true);
+            n++;
+        } else if (op == ALUMET_CONTROL_DISABLE || op == ALUMET_CONTROL_PAUSE) {
+            atomic_store(&t->enabled, false);
+            n++;
+        }
+    }
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}

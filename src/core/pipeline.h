@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* The measurement pipeline: scheduler thread for managed sources, a thread
+ * per autonomous source, one transform thread, one thread and one bounded
+ * queue per output. Private to libalumet. */
+#ifndef ALUMET_CORE_PIPELINE_H
+#define ALUMET_CORE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "alumet/plugin.h"
+
+struct pipeline_settings {
+    size_t source_queue_size;            /* buffers between sources and transforms */
+    size_t output_queue_size;            /* default per-output queue, in buffers */
+    enum alumet_queue_policy output_policy;
+    alumet_time_ns max_update_interval;  /* upper bound on control latency */
+};
+
+struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s);
+/* Frees every element (calls their free ops) and the pipeline. NULL-safe.
+ * The pipeline must have been stopped (or never started). */
+void alumet__pipeline_free(struct alumet_pipeline *p);
+
+/* Element registration (before start). `plugin` is borrowed and must outlive p.
+ * On success p owns data. */
+int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                const struct alumet_source_ops *ops, void *data,
+                                const struct alumet_source_opts *opts, struct alumet_error *err);
+int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugin,
+                                    const char *name, const struct alumet_autonomous_ops *ops,
+                                    void *data, struct alumet_error *err);
+int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin,
+                                   const char *name, const struct alumet_transform_ops *ops,
+                                   void *data, struct alumet_error *err);
+int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                const struct alumet_output_ops *ops, void *data,
+                                const struct alumet_output_opts *opts, struct alumet_error *err);
+int alumet__pipeline_subscribe(struct alumet_pipeline *p, enum alumet_event_kind kind,
+                               alumet_event_fn fn, void *data, struct alumet_error *err);
+
+struct alumet_registry *alumet__pipeline_registry(struct alumet_pipeline *p);
+
+/* Start every thread: outputs, transforms, then sources (so that nothing
+ * measured early is lost). */
+int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err);
+
+/* Poll every managed source now and wait (up to timeout) until they all
+ * polled. Returns the number of sources triggered. */
+int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns timeout);
+
+/* Block until a shutdown is requested (signal, control, plugin). */
+void alumet__pipeline_wait_shutdown_request(struct alumet_pipeline *p);
+bool alumet__pipeline_shutdown_requested(struct alumet_pipeline *p);
+
+/* Stop the sources, flush every buffered point through the transforms to
+ * every output, close the outputs and join every thread. Returns the number
+ * of element errors seen during the whole run (0 = clean). */
+int alumet__pipeline_stop(struct alumet_pipeline *p);
+
+/* Counts for the startup summary. */
+void alumet__pipeline_counts(struct alumet_pipeline *p, size_t *sources, size_t *transforms,
+                             size_t *outputs);
+
+/* Match "kind/plugin/name" patterns (exposed for tests). */
+struct element_pattern {
+    int kind; /* -1 any, else 0 source, 1 transform, 2 output */
+    char plugin[128];
+    char name[128];
+};
+int alumet__pattern_parse(const char *s, struct element_pattern *ret, struct alumet_error *err);
+bool alumet__pattern_match_str(const char *pattern, const char *s);
+
+#endif

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* The one thin header over cmocka used by every C test. */
+#ifndef ALUMET_TEST_H
+#define ALUMET_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <unistd.h>
+#include <limits.h>
+
+/* Fixture path: ALUMET_TEST_FIXTURES (env, set by Meson) or the compiled-in default. */
+static inline const char *alumet_test_fixtures(void)
+{
+    const char *e = getenv("ALUMET_TEST_FIXTURES");
+    return e && *e ? e : ALUMET_TEST_FIXTURES;
+}
+
+static inline int alumet_test__rm(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+/* Make a fresh temporary directory under $TMPDIR (or /tmp); caller removes it
+ * with alumet_test_rmtree and frees the string. */
+static inline char *alumet_test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof(tmpl), "%s/alumet-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    char *r = strdup(d);
+    assert_non_null(r);
+    return r;
+}
+
+static inline void alumet_test_rmtree(char *dir)
+{
+    if (dir) {
+        nftw(dir, alumet_test__rm, 16, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+    }
+}
+
+/* Read a whole file into a NUL-terminated malloc'd string (NULL if missing). */
+static inline char *alumet_test_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    size_t n;
+    while (s && (n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *t = realloc(s, cap *= 2);
+            if (!t) {
+                free(s);
+                s = NULL;
+            }
+            s = t;
+        }
+    }
+    fclose(f);
+    if (s)
+        s[len] = '\0';
+    return s;
+}
+
+/* Run the tests and print the summary line "N passed, N failed, N skipped". */
+#define alumet_run_tests(group)                                                                  \
+    ({                                                                                           \
+        int failed_ = cmocka_run_group_tests(group, NULL, NULL);                                 \
+        size_t n_ = sizeof(group) / sizeof((group)[0]);                                          \
+        printf("%zu passed, %d failed, 0 skipped\n", n_ - (size_t)failed_, failed_);             \
+        failed_;                                                                                 \
+    })
+
+#endif
