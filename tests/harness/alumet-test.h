@@ -78,13 +78,15 @@ static inline char *alumet_test_read_file(const char *path)
     return s;
 }
 
+static inline int alumet_test__summary(int failed, size_t n)
+{
+    printf("%zu passed, %d failed, 0 skipped\n", n - (size_t)failed, failed);
+    return failed;
+}
+
 /* Run the tests and print the summary line "N passed, N failed, N skipped". */
 #define alumet_run_tests(group)                                                                  \
-    ({                                                                                           \
-        int failed_ = cmocka_run_group_tests(group, NULL, NULL);                                 \
-        size_t n_ = sizeof(group) / sizeof((group)[0]);                                          \
-        printf("%zu passed, %d failed, 0 skipped\n", n_ - (size_t)failed_, failed_);             \
-        failed_;                                                                                 \
-    })
+    alumet_test__summary(cmocka_run_group_tests(group, NULL, NULL),                              \
+                         sizeof(group) / sizeof((group)[0]))
 
 #endif

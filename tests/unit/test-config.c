@@ -12,10 +12,10 @@
 
 static struct toml_value *load(const char *text)
 {
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     struct toml_value *root = NULL;
-    int r = alumet__config_load_text(text, strlen(text), FILE_NAME, /* substitute= */ 0, &root,
-                                     &err);
+    int r =
+        alumet__config_load_text(text, strlen(text), FILE_NAME, /* substitute= */ 0, &root, &err);
     if (r != 0)
         fail_msg("load: %d %s", r, err.msg);
     assert_non_null(root);
@@ -65,7 +65,7 @@ static void test_get_string(void **state)
 {
     (void)state;
     struct toml_value *root = load("s = \"hello\"\nn = 3\nz = \"a\\u0000b\"\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     const char *v = NULL;
 
     assert_int_equal(alumet_config_get_string(cfg(root), "s", "dflt", &v, &err), 0);
@@ -87,7 +87,7 @@ static void test_get_bool(void **state)
 {
     (void)state;
     struct toml_value *root = load("b = true\ns = \"yes\"\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     bool v = false;
 
     assert_int_equal(alumet_config_get_bool(cfg(root), "b", false, &v, &err), 0);
@@ -103,7 +103,7 @@ static void test_get_int(void **state)
 {
     (void)state;
     struct toml_value *root = load("i = -42\nf = 1.5\ng = 5.0\nh = 1e100\nk = -inf\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     int64_t v = 0;
 
     assert_int_equal(alumet_config_get_int(cfg(root), "i", 7, &v, &err), 0);
@@ -126,7 +126,7 @@ static void test_get_float(void **state)
 {
     (void)state;
     struct toml_value *root = load("f = 2.5\ni = 3\nb = true\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     double v = 0;
 
     assert_int_equal(alumet_config_get_float(cfg(root), "f", 1.0, &v, &err), 0);
@@ -158,7 +158,7 @@ static void test_get_duration(void **state)
                                    "huge = \"300years\"\n"
                                    "poll_interval = 5\n");
     struct alumet_config *rapl = table(root, "plugins", "rapl");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     alumet_time_ns v = 0;
 
     assert_int_equal(alumet_config_get_duration(rapl, "flush_interval", 1, &v, &err), 0);
@@ -183,7 +183,7 @@ static void test_get_char(void **state)
 {
     (void)state;
     struct toml_value *root = load("d = \";\"\nlong = \"ab\"\nempty = \"\"\nn = 1\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     char v = 0;
 
     assert_int_equal(alumet_config_get_char(cfg(root), "d", ',', &v, &err), 0);
@@ -206,7 +206,7 @@ static void test_get_string_array(void **state)
     (void)state;
     struct toml_value *root = load("a = [\"x\", \"y\"]\ne = []\nm = [\"x\", 1]\n"
                                    "s = \"x\\ty\\\"\"\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     const char **items = NULL;
     size_t n = 99;
 
@@ -231,8 +231,8 @@ static void test_get_string_array(void **state)
     assert_int_equal(alumet_config_get_string_array(cfg(root), "m", &items, &n, &err), -EINVAL);
     assert_string_equal(err.msg, FILE_NAME ":3:11: m[1]: expected a string, got integer 1");
     assert_int_equal(alumet_config_get_string_array(cfg(root), "s", &items, &n, &err), -EINVAL);
-    assert_string_equal(err.msg,
-                        FILE_NAME ":4:5: s: expected an array of strings, got string \"x\\ty\\\"\"");
+    assert_string_equal(err.msg, FILE_NAME
+                        ":4:5: s: expected an array of strings, got string \"x\\ty\\\"\"");
     toml_free(root);
 }
 
@@ -240,7 +240,7 @@ static void test_get_table(void **state)
 {
     (void)state;
     struct toml_value *root = load("v = 3\narr = [1, 2]\nit = { a = 1 }\n[t]\nk = 1\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     struct alumet_config *t = NULL;
     int64_t k = 0;
 
@@ -265,7 +265,7 @@ static void test_get_table(void **state)
 static void test_null_and_unpositioned(void **state)
 {
     (void)state;
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     int64_t i = 0;
     const char *s = NULL;
 
@@ -286,9 +286,8 @@ static void test_null_and_unpositioned(void **state)
     assert_int_equal(toml_table_set(root, "sub", sub), 0);
     assert_int_equal(alumet_config_get_int(cfg(root), "sub", 0, &i, &err), -EINVAL);
     assert_string_equal(err.msg, "sub: expected an integer, got table");
-    assert_int_equal(alumet_config_error(cfg(sub), "port", &err, -ERANGE, "must be below %d",
-                                         65536),
-                     -ERANGE);
+    assert_int_equal(
+        alumet_config_error(cfg(sub), "port", &err, -ERANGE, "must be below %d", 65536), -ERANGE);
     assert_string_equal(err.msg, "sub.port: must be below 65536");
     toml_free(root);
 }
@@ -314,7 +313,7 @@ static void test_config_error(void **state)
     (void)state;
     struct toml_value *root = load("[plugins.x]\nport = 70000\n");
     struct alumet_config *x = table(root, "plugins", "x");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
 
     assert_int_equal(alumet_config_error(x, "port", &err, -ERANGE, "%d is out of range", 70000),
                      -ERANGE);
@@ -341,7 +340,7 @@ static void test_unknown_keys(void **state)
     bool append = false;
     alumet_time_ns flush = 0;
     char delim = 0;
-    struct reports rep = { .n = 0 };
+    struct reports rep = {.n = 0};
 
     assert_int_equal(alumet_config_get_string(csv, "output_path", "o.csv", &path, NULL), 0);
     assert_int_equal(alumet_config_get_bool(csv, "append_unit_to_metric_name", 0, &append, NULL),
@@ -355,13 +354,13 @@ static void test_unknown_keys(void **state)
     assert_int_equal(n, 4);
     assert_int_equal(rep.n, 4);
     assert_string_equal(rep.msgs[0], FILE_NAME ":2:1: plugins.csv.outptu_path: unknown key, did "
-                                     "you mean 'output_path'?");
+                                               "you mean 'output_path'?");
     assert_string_equal(rep.msgs[1], FILE_NAME ":4:1: plugins.csv.totally_different: unknown key");
     /* a present key that was read is a candidate too */
     assert_string_equal(rep.msgs[2], FILE_NAME ":5:1: plugins.csv.flush_intervall: unknown key, "
-                                     "did you mean 'flush_interval'?");
+                                               "did you mean 'flush_interval'?");
     assert_string_equal(rep.msgs[3], FILE_NAME ":7:1: plugins.csv.Csv_delimiter: unknown key, did "
-                                     "you mean 'csv_delimiter'?");
+                                               "you mean 'csv_delimiter'?");
     reports_free(&rep);
 
     /* without a callback, only the count */
@@ -385,7 +384,7 @@ static void test_unknown_keys_nested(void **state)
     struct alumet_config *x = table(root, "plugins", "x");
     struct alumet_config *sub = NULL;
     int64_t i = 0;
-    struct reports rep = { .n = 0 };
+    struct reports rep = {.n = 0};
 
     assert_int_equal(alumet_config_get_int(x, "a", 0, &i, NULL), 0);
     assert_int_equal(alumet_config_get_table(x, "sub", &sub, NULL), 0);
@@ -400,7 +399,7 @@ static void test_unknown_keys_nested(void **state)
                         FILE_NAME ":6:1: plugins.x.sub.c: unknown key, did you mean 'cc'?");
     /* a table never fetched is reported once, as a whole */
     assert_string_equal(rep.msgs[2], FILE_NAME ":7:12: plugins.x.other: unknown key, did you mean "
-                                     "'others'?");
+                                               "'others'?");
     reports_free(&rep);
     toml_free(root);
 }
@@ -453,7 +452,7 @@ static void test_merge(void **state)
                                    "z = 1\n"
                                    "[u]\n"
                                    "k = 1\n");
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     struct toml_value *over = NULL;
     const char *text = "a = \"now a string\"\n"
                        "b = 2\n"
@@ -533,7 +532,7 @@ static void test_load_file(void **state)
 {
     (void)state;
     char *dir = alumet_test_tmpdir();
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     struct toml_value *root = NULL;
     char expected[PATH_MAX + 200];
 
@@ -562,7 +561,7 @@ static void test_load_file(void **state)
     assert_int_equal(alumet__config_load_file(opath, &over, &err), 0);
     assert_int_equal(alumet__config_merge(root, over), 0);
     toml_free(over);
-    struct reports rep = { .n = 0 };
+    struct reports rep = {.n = 0};
     assert_int_equal(alumet__config_report_unused(alumet__config_value(csv), report_cb, &rep), 1);
     snprintf(expected, sizeof(expected), "%s:2:1: plugins.csv.extra: unknown key", opath);
     assert_string_equal(rep.msgs[0], expected);
@@ -610,7 +609,7 @@ static void test_load_file(void **state)
 static void test_load_text_substitute(void **state)
 {
     (void)state;
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     struct toml_value *root = NULL;
     const char *text = "a = \"${ALUMET_TEST_CSV}\"\n";
     const char *s = NULL;

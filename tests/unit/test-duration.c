@@ -147,8 +147,8 @@ static void test_format(void **state)
     assert_format(31557600 * SEC, "1year");
     assert_format(2 * 31557600 * SEC, "2years");
     /* 1 year 2 months 3 days 4h 5m 6s 7ms 8us 9ns */
-    assert_format((31557600 + 2 * 2630016 + 3 * 86400 + 4 * 3600 + 5 * 60 + 6) * SEC +
-                      7000000 + 8000 + 9,
+    assert_format((31557600 + 2 * 2630016 + 3 * 86400 + 4 * 3600 + 5 * 60 + 6) * SEC + 7000000 +
+                      8000 + 9,
                   "1year 2months 3days 4h 5m 6s 7ms 8us 9ns");
     assert_format(INT64_MAX, "292years 3months 7days 16h 6m 28s 854ms 775us 807ns");
     assert_format(-1500000000, "-1s 500ms");
@@ -173,9 +173,23 @@ static void test_roundtrip(void **state)
     (void)state;
     /* every format parses back to the same value */
     static const alumet_time_ns values[] = {
-        1, 999, 1000, 1000000, SEC - 1, SEC, 59 * SEC, 61 * SEC, 3599 * SEC, 86399 * SEC,
-        86401 * SEC + 1, 2630015 * SEC, 2630017 * SEC, 31557599 * SEC, 31557601 * SEC + 7,
-        123456789012345678, INT64_MAX,
+        1,
+        999,
+        1000,
+        1000000,
+        SEC - 1,
+        SEC,
+        59 * SEC,
+        61 * SEC,
+        3599 * SEC,
+        86399 * SEC,
+        86401 * SEC + 1,
+        2630015 * SEC,
+        2630017 * SEC,
+        31557599 * SEC,
+        31557601 * SEC + 7,
+        123456789012345678,
+        INT64_MAX,
     };
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char buf[128];
@@ -192,9 +206,9 @@ static void test_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest group[] = {
-        cmocka_unit_test(test_parse_units),    cmocka_unit_test(test_parse_combos),
-        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_parse_overflow),
-        cmocka_unit_test(test_format),         cmocka_unit_test(test_format_truncation),
+        cmocka_unit_test(test_parse_units),  cmocka_unit_test(test_parse_combos),
+        cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_parse_overflow),
+        cmocka_unit_test(test_format),       cmocka_unit_test(test_format_truncation),
         cmocka_unit_test(test_roundtrip),
     };
     return alumet_run_tests(group);

@@ -21,7 +21,7 @@ static int setup_env(void **state)
 /* Substitute text, expecting success and exactly `expected`. */
 static void assert_subst(const char *text, const char *expected)
 {
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     char *out = NULL;
     size_t len = 0;
     int r = alumet__config_substitute(text, strlen(text), "alumet-config.toml", &out, &len, &err);
@@ -35,7 +35,7 @@ static void assert_subst(const char *text, const char *expected)
 /* Substitute text, expecting -EINVAL with exactly `msg`. */
 static void assert_subst_fails(const char *text, const char *msg)
 {
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     char *out = (char *)"untouched";
     int r = alumet__config_substitute(text, strlen(text), "alumet-config.toml", &out, NULL, &err);
     assert_int_equal(r, -EINVAL);
@@ -48,7 +48,8 @@ static void test_no_substitution(void **state)
 {
     (void)state;
     assert_subst("", "");
-    assert_subst("a = 1\n[plugins.csv]\nx = \"$HOME {}\"\n", "a = 1\n[plugins.csv]\nx = \"$HOME {}\"\n");
+    assert_subst("a = 1\n[plugins.csv]\nx = \"$HOME {}\"\n",
+                 "a = 1\n[plugins.csv]\nx = \"$HOME {}\"\n");
     assert_subst("x = \"$\"\ny = '{'", "x = \"$\"\ny = '{'");
 }
 
@@ -66,8 +67,7 @@ static void test_variable(void **state)
 static void test_inside_strings(void **state)
 {
     (void)state;
-    assert_subst("path = \"${ALUMET_TEST_PATH}/out.csv\"",
-                 "path = \"/var/lib/alumet/out.csv\"");
+    assert_subst("path = \"${ALUMET_TEST_PATH}/out.csv\"", "path = \"/var/lib/alumet/out.csv\"");
     assert_subst("path = '${ALUMET_TEST_PATH}/out.csv'", "path = '/var/lib/alumet/out.csv'");
     assert_subst("s = \"\"\"\n${ALUMET_TEST_A}\n\"\"\"", "s = \"\"\"\nalpha\n\"\"\"");
     assert_subst("s = '''\n${ALUMET_TEST_A}'''", "s = '''\nalpha'''");
@@ -168,7 +168,7 @@ static void test_not_nul_terminated(void **state)
     assert_int_equal(len, 6);
     free(out);
 
-    struct alumet_error err = { 0 };
+    struct alumet_error err = {0};
     r = alumet__config_substitute(text, 8, NULL, &out, &len, &err);
     assert_int_equal(r, -EINVAL);
     assert_string_equal(err.msg,
@@ -186,7 +186,8 @@ static void test_long_value(void **state)
     setenv("ALUMET_TEST_BIG", big, 1);
     char *out = NULL;
     size_t len = 0;
-    int r = alumet__config_substitute("x${ALUMET_TEST_BIG}y", strlen("x${ALUMET_TEST_BIG}y"), "f", &out, &len, NULL);
+    int r = alumet__config_substitute("x${ALUMET_TEST_BIG}y", strlen("x${ALUMET_TEST_BIG}y"), "f",
+                                      &out, &len, NULL);
     assert_int_equal(r, 0);
     assert_int_equal(len, 10002);
     assert_int_equal(out[0], 'x');

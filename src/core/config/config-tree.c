@@ -204,7 +204,7 @@ static void config_msg_value(struct config_msg *m, const struct toml_value *v)
 static int config_type_error(const struct toml_value *v, const char *expected,
                              struct alumet_error *err)
 {
-    struct config_msg m = { .len = 0 };
+    struct config_msg m = {.len = 0};
 
     config_msg_pos(&m, v->file, v->line, v->col);
     config_msg_path(&m, v);
@@ -332,7 +332,7 @@ int alumet_config_get_duration(struct alumet_config *t, const char *key, alumet_
     else
         r = alumet_duration_parse(v->u.str.ptr, &d);
     if (r < 0) {
-        struct config_msg m = { .len = 0 };
+        struct config_msg m = {.len = 0};
         config_msg_pos(&m, v->file, v->line, v->col);
         config_msg_path(&m, v);
         if (r == -ERANGE) {
@@ -526,7 +526,7 @@ int alumet_config_error(struct alumet_config *t, const char *key, struct alumet_
 {
     struct toml_value *tv = t ? alumet__config_value(t) : NULL;
     struct toml_value *v = tv && key ? toml_table_get(tv, key) : NULL;
-    struct config_msg m = { .len = 0 };
+    struct config_msg m = {.len = 0};
 
     if (v) {
         config_msg_pos(&m, v->file, v->line, v->col);
@@ -545,9 +545,8 @@ int alumet_config_error(struct alumet_config *t, const char *key, struct alumet_
 
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(m.buf + m.len, sizeof(m.buf) - m.len, fmt, ap);
+    vsnprintf(m.buf + m.len, sizeof(m.buf) - m.len, fmt, ap);
     va_end(ap);
-    (void)n;
     return alumet_error_set(err, code, "%s", m.buf);
 }
 
@@ -574,8 +573,7 @@ size_t alumet__edit_distance(const char *a, const char *b)
                 d = r0[j - 1] + 1;
             if (r1[j - 1] + cost < d)
                 d = r1[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                r2[j - 2] + 1 < d)
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && r2[j - 2] + 1 < d)
                 d = r2[j - 2] + 1;
             r0[j] = d;
         }
@@ -622,8 +620,8 @@ static const char *config_suggest(const struct toml_value *t, const char *key)
     return best;
 }
 
-int alumet__config_report_unused(struct toml_value *t,
-                                 void (*report)(void *data, const char *msg), void *data)
+int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data, const char *msg),
+                                 void *data)
 {
     int count = 0;
 
@@ -641,7 +639,7 @@ int alumet__config_report_unused(struct toml_value *t,
         count++;
         if (!report)
             continue;
-        struct config_msg m = { .len = 0 };
+        struct config_msg m = {.len = 0};
         config_msg_pos(&m, v->file ? v->file : t->file, kv->line, kv->col);
         config_msg_path(&m, v);
         const char *best = config_suggest(t, kv->key);
@@ -737,15 +735,13 @@ err_free_rest:
     return r;
 }
 
-static int config_read_file(const char *path, char **ret, size_t *ret_len,
-                            struct alumet_error *err)
+static int config_read_file(const char *path, char **ret, size_t *ret_len, struct alumet_error *err)
 {
     int r;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         r = -errno;
-        return alumet_error_set(err, r, "could not load config from '%s': %s", path,
-                                strerror(-r));
+        return alumet_error_set(err, r, "could not load config from '%s': %s", path, strerror(-r));
     }
 
     size_t cap = 4096, len = 0;
@@ -768,8 +764,8 @@ static int config_read_file(const char *path, char **ret, size_t *ret_len,
             }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                r = alumet_error_set(err, -ENOMEM, "could not load config from '%s': %s",
-                                     path, strerror(ENOMEM));
+                r = alumet_error_set(err, -ENOMEM, "could not load config from '%s': %s", path,
+                                     strerror(ENOMEM));
                 goto err_free;
             }
             buf = nb;
@@ -780,8 +776,7 @@ static int config_read_file(const char *path, char **ret, size_t *ret_len,
             if (errno == EINTR)
                 continue;
             r = -errno;
-            alumet_error_set(err, r, "could not load config from '%s': %s", path,
-                             strerror(-r));
+            alumet_error_set(err, r, "could not load config from '%s': %s", path, strerror(-r));
             goto err_free;
         }
         if (n == 0)
@@ -829,8 +824,8 @@ int alumet__config_load_text(const char *text, size_t len, const char *file, int
 
 int alumet__config_load_file(const char *path, struct toml_value **ret, struct alumet_error *err)
 {
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     struct toml_value *root;
 
     int r = config_read_file(path, &text, &len, err);

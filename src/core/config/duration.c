@@ -18,43 +18,43 @@ struct duration_unit {
 };
 
 static const struct duration_unit duration_units[] = {
-    { "nanos", 1 },
-    { "nsec", 1 },
-    { "ns", 1 },
-    { "usec", 1000 },
-    { "us", 1000 },
-    { "\xc2\xb5s", 1000 }, /* "µs", U+00B5 MICRO SIGN */
-    { "millis", 1000000 },
-    { "msec", 1000000 },
-    { "ms", 1000000 },
-    { "seconds", NS_PER_SEC },
-    { "second", NS_PER_SEC },
-    { "secs", NS_PER_SEC },
-    { "sec", NS_PER_SEC },
-    { "s", NS_PER_SEC },
-    { "minutes", 60 * NS_PER_SEC },
-    { "minute", 60 * NS_PER_SEC },
-    { "mins", 60 * NS_PER_SEC },
-    { "min", 60 * NS_PER_SEC },
-    { "m", 60 * NS_PER_SEC },
-    { "hours", 3600 * NS_PER_SEC },
-    { "hour", 3600 * NS_PER_SEC },
-    { "hrs", 3600 * NS_PER_SEC },
-    { "hr", 3600 * NS_PER_SEC },
-    { "h", 3600 * NS_PER_SEC },
-    { "days", 86400 * NS_PER_SEC },
-    { "day", 86400 * NS_PER_SEC },
-    { "d", 86400 * NS_PER_SEC },
-    { "weeks", 7 * 86400 * NS_PER_SEC },
-    { "week", 7 * 86400 * NS_PER_SEC },
-    { "w", 7 * 86400 * NS_PER_SEC },
+    {"nanos", 1},
+    {"nsec", 1},
+    {"ns", 1},
+    {"usec", 1000},
+    {"us", 1000},
+    {"\xc2\xb5s", 1000}, /* "µs", U+00B5 MICRO SIGN */
+    {"millis", 1000000},
+    {"msec", 1000000},
+    {"ms", 1000000},
+    {"seconds", NS_PER_SEC},
+    {"second", NS_PER_SEC},
+    {"secs", NS_PER_SEC},
+    {"sec", NS_PER_SEC},
+    {"s", NS_PER_SEC},
+    {"minutes", 60 * NS_PER_SEC},
+    {"minute", 60 * NS_PER_SEC},
+    {"mins", 60 * NS_PER_SEC},
+    {"min", 60 * NS_PER_SEC},
+    {"m", 60 * NS_PER_SEC},
+    {"hours", 3600 * NS_PER_SEC},
+    {"hour", 3600 * NS_PER_SEC},
+    {"hrs", 3600 * NS_PER_SEC},
+    {"hr", 3600 * NS_PER_SEC},
+    {"h", 3600 * NS_PER_SEC},
+    {"days", 86400 * NS_PER_SEC},
+    {"day", 86400 * NS_PER_SEC},
+    {"d", 86400 * NS_PER_SEC},
+    {"weeks", 7 * 86400 * NS_PER_SEC},
+    {"week", 7 * 86400 * NS_PER_SEC},
+    {"w", 7 * 86400 * NS_PER_SEC},
     /* 30.44 days and 365.25 days, as humantime defines them */
-    { "months", 2630016 * NS_PER_SEC },
-    { "month", 2630016 * NS_PER_SEC },
-    { "M", 2630016 * NS_PER_SEC },
-    { "years", 31557600 * NS_PER_SEC },
-    { "year", 31557600 * NS_PER_SEC },
-    { "y", 31557600 * NS_PER_SEC },
+    {"months", 2630016 * NS_PER_SEC},
+    {"month", 2630016 * NS_PER_SEC},
+    {"M", 2630016 * NS_PER_SEC},
+    {"years", 31557600 * NS_PER_SEC},
+    {"year", 31557600 * NS_PER_SEC},
+    {"y", 31557600 * NS_PER_SEC},
 };
 
 static bool duration_is_space(char c)
@@ -198,7 +198,7 @@ static void duration_item(struct duration_out *o, uint64_t value, const char *na
  * leading '-'. */
 size_t alumet_duration_format(alumet_time_ns d, char *buf, size_t size)
 {
-    struct duration_out o = { .buf = buf, .size = buf ? size : 0 };
+    struct duration_out o = {.buf = buf, .size = buf ? size : 0};
     uint64_t mag = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
 
     if (d < 0)

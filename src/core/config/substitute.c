@@ -127,8 +127,7 @@ static int subst_error(const struct subst *s, const char *file, struct alumet_er
         return alumet_error_set(err, -EINVAL, "%s%s%d:%d: %s", file ? file : "", file ? ":" : "",
                                 line, col, msg);
     return alumet_error_set(err, -EINVAL, "%s%s%d:%d: the environment variable %.*s %s",
-                            file ? file : "", file ? ":" : "", line, col, (int)name_len, name,
-                            msg);
+                            file ? file : "", file ? ":" : "", line, col, (int)name_len, name, msg);
 }
 
 /* At "${": replace it and the name up to '}' by the variable's value. */
@@ -139,9 +138,8 @@ static int subst_variable(struct subst *s, const char *file, struct alumet_error
     const char *close = memchr(name, '}', avail);
 
     if (!close)
-        return subst_error(s, file, err,
-                           "wrong use of the substitution syntax, it should be ${ENV_VAR}", NULL,
-                           0);
+        return subst_error(
+            s, file, err, "wrong use of the substitution syntax, it should be ${ENV_VAR}", NULL, 0);
 
     size_t name_len = (size_t)(close - name);
     if (memchr(name, '\0', name_len))
@@ -181,7 +179,7 @@ static bool subst_at(const struct subst *s, size_t off, const char *what)
 int alumet__config_substitute(const char *text, size_t len, const char *file, char **ret,
                               size_t *ret_len, struct alumet_error *err)
 {
-    struct subst s = { .text = text, .len = len, .line = 1, .out_cap = len + 64 };
+    struct subst s = {.text = text, .len = len, .line = 1, .out_cap = len + 64};
     enum subst_state st = SUBST_NORMAL;
     int r = 0;
 

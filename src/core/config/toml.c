@@ -34,6 +34,11 @@ struct pos {
     int line, col;
 };
 
+struct kv_slot {
+    const struct toml_value *t; /* NULL: empty slot */
+    size_t idx;                 /* index in t->u.tab.items */
+};
+
 struct parser {
     const char *s;
     size_t len;
@@ -48,6 +53,8 @@ struct parser {
     bool failed;
     struct toml_value *root;
     struct toml_value *cur; /* table that receives key/value pairs */
+    struct kv_slot *slots;  /* hash index of (table, key) -> item, keeps lookups O(1) */
+    size_t nslots, nused;
 };
 
 struct buf {
@@ -306,6 +313,88 @@ static int arr_append(struct toml_value *a, struct toml_value *v)
     a->u.arr.items[a->u.arr.len++] = v;
     v->parent = a;
     v->key = NULL;
+    return 0;
+}
+
+/* Parser-private hash index over all tables being built: key lookups while
+ * parsing stay O(1) however many keys a table has. */
+static size_t kv_hash(const struct toml_value *t, const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull);
+
+    for (size_t k = 0; k < len; k++) {
+        h ^= (unsigned char)key[k];
+        h *= 0x100000001b3ull;
+    }
+    return (size_t)(h ^ (h >> 29));
+}
+
+static void index_put(struct parser *p, const struct toml_value *t, size_t idx)
+{
+    const struct toml_kv *kv = &t->u.tab.items[idx];
+    size_t mask = p->nslots - 1;
+    size_t h = kv_hash(t, kv->key, kv->key_len) & mask;
+
+    while (p->slots[h].t)
+        h = (h + 1) & mask;
+    p->slots[h].t = t;
+    p->slots[h].idx = idx;
+    p->nused++;
+}
+
+/* Make room for one more entry. */
+static int index_reserve(struct parser *p)
+{
+    if ((p->nused + 1) * 2 <= p->nslots)
+        return 0;
+    size_t n = p->nslots ? p->nslots * 2 : 64;
+    struct kv_slot *old = p->slots;
+    size_t nold = p->nslots;
+    if (n > SIZE_MAX / sizeof(*old))
+        return -ENOMEM;
+    p->slots = calloc(n, sizeof(*old));
+    if (!p->slots) {
+        p->slots = old;
+        return -ENOMEM;
+    }
+    p->nslots = n;
+    p->nused = 0;
+    for (size_t k = 0; k < nold; k++)
+        if (old[k].t)
+            index_put(p, old[k].t, old[k].idx);
+    free(old);
+    return 0;
+}
+
+static struct toml_kv *p_find(const struct parser *p, const struct toml_value *t,
+                              const char *key, size_t len)
+{
+    if (!p->nslots)
+        return NULL;
+    size_t mask = p->nslots - 1;
+    for (size_t h = kv_hash(t, key, len) & mask; p->slots[h].t; h = (h + 1) & mask) {
+        if (p->slots[h].t != t)
+            continue;
+        struct toml_kv *kv = &t->u.tab.items[p->slots[h].idx];
+        if (kv->key_len == len && memcmp(kv->key, key, len) == 0)
+            return kv;
+    }
+    return NULL;
+}
+
+/* tab_append for tables of the document being parsed (keeps the index). Takes
+ * key and v only on success. */
+static int p_append(struct parser *p, struct toml_value *t, char *key, size_t len, struct pos at,
+                    struct toml_value *v)
+{
+    int r = index_reserve(p);
+
+    if (r < 0)
+        return r;
+    r = tab_append(t, key, len, at, v);
+    if (r < 0)
+        return r;
+    index_put(p, t, t->u.tab.len - 1);
     return 0;
 }
 
@@ -1051,6 +1140,11 @@ static int parse_inline_table(struct parser *p, unsigned depth, struct toml_valu
     }
     for (;;) {
         struct key k = {0};
+        skip_ws(p);
+        if (at_newline(p)) {
+            r = fail_here(p, "newline in inline table");
+            goto err;
+        }
         r = parse_key(p, &k);
         if (r == 0)
             r = insert_keyval(p, t, &k, depth);
@@ -1161,7 +1255,7 @@ static int insert_keyval(struct parser *p, struct toml_value *t, struct key *k, 
     skip_ws(p);
     for (size_t j = 0; j + 1 < k->n; j++) {
         struct key_part *kp = &k->parts[j];
-        struct toml_kv *kv = tab_find(t, kp->s, kp->len);
+        struct toml_kv *kv = p_find(p, t, kp->s, kp->len);
         depth++;
         if (!kv) {
             if (depth > TOML_MAX_DEPTH)
@@ -1170,7 +1264,7 @@ static int insert_keyval(struct parser *p, struct toml_value *t, struct key *k, 
             if (!nt)
                 return fail_nomem(p);
             nt->flags = TF_DOTTED | (depth << TF_DEPTH_SHIFT);
-            if (tab_append(t, kp->s, kp->len, kp->at, nt) < 0) {
+            if (p_append(p, t, kp->s, kp->len, kp->at, nt) < 0) {
                 toml_free(nt);
                 return fail_nomem(p);
             }
@@ -1191,14 +1285,14 @@ static int insert_keyval(struct parser *p, struct toml_value *t, struct key *k, 
         t = v;
     }
     struct key_part *last = &k->parts[k->n - 1];
-    if (tab_find(t, last->s, last->len))
+    if (p_find(p, t, last->s, last->len))
         return fail(p, k->parts[0].at, "duplicate key '%s'",
                     key_text(k, k->n - 1, name, sizeof(name)));
     struct toml_value *v = NULL;
     r = parse_value(p, depth + 1, &v);
     if (r < 0)
         return r;
-    if (tab_append(t, last->s, last->len, last->at, v) < 0) {
+    if (p_append(p, t, last->s, last->len, last->at, v) < 0) {
         toml_free(v);
         return fail_nomem(p);
     }
@@ -1232,7 +1326,7 @@ static int parse_header(struct parser *p)
     struct toml_value *t = p->root;
     for (size_t j = 0; j + 1 < k.n; j++) {
         struct key_part *kp = &k.parts[j];
-        struct toml_kv *kv = tab_find(t, kp->s, kp->len);
+        struct toml_kv *kv = p_find(p, t, kp->s, kp->len);
         if (!kv) {
             if (depth_of(t) + 1 > TOML_MAX_DEPTH) {
                 r = fail(p, kp->at, "nesting too deep");
@@ -1244,7 +1338,7 @@ static int parse_header(struct parser *p)
                 goto out;
             }
             nt->flags = TF_IMPLICIT | ((depth_of(t) + 1) << TF_DEPTH_SHIFT);
-            if (tab_append(t, kp->s, kp->len, kp->at, nt) < 0) {
+            if (p_append(p, t, kp->s, kp->len, kp->at, nt) < 0) {
                 toml_free(nt);
                 r = fail_nomem(p);
                 goto out;
@@ -1275,7 +1369,7 @@ static int parse_header(struct parser *p)
     }
 
     struct key_part *last = &k.parts[k.n - 1];
-    struct toml_kv *kv = tab_find(t, last->s, last->len);
+    struct toml_kv *kv = p_find(p, t, last->s, last->len);
     struct toml_value *nt;
     if (depth_of(t) + 2 > TOML_MAX_DEPTH) {
         r = fail(p, last->at, "nesting too deep");
@@ -1308,7 +1402,7 @@ static int parse_header(struct parser *p)
             goto out;
         }
         nt->flags = TF_DEFINED | ((depth_of(t) + 1) << TF_DEPTH_SHIFT);
-        if (tab_append(t, last->s, last->len, last->at, nt) < 0) {
+        if (p_append(p, t, last->s, last->len, last->at, nt) < 0) {
             toml_free(nt);
             r = fail_nomem(p);
             goto out;
@@ -1341,7 +1435,7 @@ static int parse_header(struct parser *p)
             goto out;
         }
         arr->flags = TF_AOT | ((depth_of(t) + 1) << TF_DEPTH_SHIFT);
-        if (tab_append(t, last->s, last->len, last->at, arr) < 0) {
+        if (p_append(p, t, last->s, last->len, last->at, arr) < 0) {
             toml_free(arr);
             r = fail_nomem(p);
             goto out;
@@ -1437,6 +1531,7 @@ struct toml_value *toml_parse(const char *text, size_t len, const char *file, ch
     r = check_text(&p);
     if (r == 0)
         r = parse_document(&p);
+    free(p.slots);
     if (r < 0) {
         toml_free(p.root);
         return NULL;

@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: MIT */
+/* CSV text of the csv plugin, byte-compatible with upstream Alumet's csv
+ * output (plugins/csv/src/csv.rs and output.rs):
+ *
+ *   metric;timestamp;value;resource_kind;resource_id;consumer_kind;consumer_id;attr;__late_attributes
+ *   rapl_consumed_energy_J;2025-04-25T15:08:53.99636522Z;12.5;cpu_package;0;local_machine;;x;k=v
+ *
+ * Upstream puts every cell of a point into a map (the seven fixed cells, then
+ * the attributes, so an attribute named like a fixed column replaces it, and
+ * the last of a repeated key wins), takes out one entry per header column
+ * and joins what is left into __late_attributes. The same rules are followed
+ * here without a map or an allocation per point: cells are matched to header
+ * columns through a small hash table built with the header. */
+#include "csv-writer.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alumet/resource.h"
+#include "util/format.h"
+
+#define CSV_FIXED_COLUMNS 7
+#define CSV_COL_UNKNOWN (-2) /* not looked up yet */
+#define CSV_COL_LATE (-1)    /* not a header column */
+
+static const char *const csv_fixed_columns[CSV_FIXED_COLUMNS] = {
+    "metric",      "timestamp",     "value",       "resource_kind",
+    "resource_id", "consumer_kind", "consumer_id",
+};
+
+/* A cell of the row being written: a ready text (val, len) or an attribute
+ * to format when it is written. */
+struct csv_cell {
+    const char *key;
+    int32_t col;
+    const char *val;
+    size_t len;
+    const struct alumet_attr *attr;
+};
+
+/* A growable byte array. */
+struct csv_bytes {
+    char *s;
+    size_t len;
+    size_t cap;
+};
+
+struct csv_name {
+    char *text; /* metric cell text, NULL until first needed */
+    size_t len;
+};
+
+struct csv_writer {
+    struct csv_writer_opts opts;
+    csv_sink_fn sink;
+    void *sink_data;
+    int failed; /* first sink or allocation error, sticky */
+    bool special[256]; /* bytes that make a cell need quotes */
+
+    char *out; /* the write buffer */
+    size_t out_len;
+    size_t out_cap;
+
+    bool has_header;
+    bool fixed_header; /* the header starts with the seven fixed columns */
+    char **columns;
+    size_t ncols;
+    int32_t *col_hash; /* open addressing: column index + 1, 0 when empty */
+    size_t hash_mask;
+    int32_t *slot; /* per column: index of the cell going there, -1 if none */
+
+    struct csv_cell *cells;
+    size_t cells_cap;
+    int32_t *late; /* indices of the cells going to __late_attributes */
+    size_t late_cap;
+    struct csv_bytes late_text;
+    struct csv_bytes list_text;
+    struct csv_bytes resource_id;
+    struct csv_bytes consumer_id;
+
+    struct csv_name *names; /* by metric id */
+    size_t names_len;
+
+    bool ts_valid;
+    int64_t ts_last;
+    size_t ts_len;
+    char ts_text[FORMAT_RFC3339_MAX];
+    char value_text[FORMAT_F64_MAX];
+    char attr_text[FORMAT_F64_MAX];
+};
+
+/* ---- small helpers ---- */
+
+static int csv_bytes_reserve(struct csv_bytes *b, size_t need)
+{
+    if (b->cap >= need)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s)
+        return -ENOMEM;
+    b->s = s;
+    b->cap = cap;
+    return 0;
+}
+
+static int csv_bytes_append(struct csv_bytes *b, const char *s, size_t len)
+{
+    int r = csv_bytes_reserve(b, b->len + len + 1);
+    if (r < 0)
+        return r;
+    memcpy(b->s + b->len, s, len);
+    b->len += len;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+static void csv_bytes_done(struct csv_bytes *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+static uint32_t csv_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static size_t csv_escape_table(const bool *special, const char *s, size_t len, char *out)
+{
+    size_t i = 0;
+    while (i < len && !special[(unsigned char)s[i]])
+        i++;
+    if (i == len) {
+        memcpy(out, s, len);
+        return len;
+    }
+    char *p = out;
+    *p++ = '"';
+    memcpy(p, s, i);
+    p += i;
+    for (; i < len; i++) {
+        if (s[i] == '"')
+            *p++ = '"';
+        *p++ = s[i];
+    }
+    *p++ = '"';
+    return (size_t)(p - out);
+}
+
+size_t csv_escape(char delimiter, const char *s, size_t len, char *out)
+{
+    bool special[256] = {false};
+    special[(unsigned char)delimiter] = true;
+    special['"'] = special['\n'] = special['\r'] = true;
+    size_t n = csv_escape_table(special, s, len, out);
+    out[n] = '\0';
+    return n;
+}
+
+size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_metric *m,
+                       char *buf, size_t size)
+{
+    char unit[256];
+    const char *u = "";
+
+    if (opts->append_unit) {
+        u = opts->use_unit_display_name ? m->unit_display : m->unit_unique;
+        if (!u) {
+            if (opts->use_unit_display_name)
+                alumet_unit_display_name(&m->unit, unit, sizeof(unit));
+            else
+                alumet_unit_unique_name(&m->unit, unit, sizeof(unit));
+            u = unit;
+        }
+    }
+    int n = *u ? snprintf(buf, size, "%s_%s", m->name, u) : snprintf(buf, size, "%s", m->name);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* ---- the write buffer ---- */
+
+int csv_writer_flush(struct csv_writer *w)
+{
+    if (w->failed)
+        return w->failed;
+    if (w->out_len == 0)
+        return 0;
+    int r = w->sink(w->sink_data, w->out, w->out_len);
+    w->out_len = 0;
+    if (r < 0)
+        w->failed = r;
+    return r;
+}
+
+/* Room for need more bytes: flushes, or grows the buffer for a huge cell.
+ * NULL once the writer has failed (the error is in w->failed). */
+static char *csv_out_reserve_slow(struct csv_writer *w, size_t need)
+{
+    if (csv_writer_flush(w) < 0) {
+        w->out_len = 0;
+        return NULL;
+    }
+    if (need > w->out_cap) {
+        char *o = realloc(w->out, need);
+        if (!o) {
+            w->failed = -ENOMEM;
+            return NULL;
+        }
+        w->out = o;
+        w->out_cap = need;
+    }
+    return w->out;
+}
+
+static inline char *csv_out_reserve(struct csv_writer *w, size_t need)
+{
+    if (w->out_cap - w->out_len >= need)
+        return w->out + w->out_len;
+    return csv_out_reserve_slow(w, need);
+}
+
+/* Append one escaped cell then the byte `after` (delimiter or newline). */
+static int csv_put_cell(struct csv_writer *w, const char *s, size_t len, char after)
+{
+    char *p = csv_out_reserve(w, 2 * len + 3);
+    if (!p)
+        return w->failed;
+    size_t n = csv_escape_table(w->special, s, len, p);
+    p[n] = after;
+    w->out_len += n + 1;
+    return 0;
+}
+
+static int csv_put_raw(struct csv_writer *w, const char *s, size_t len)
+{
+    char *p = csv_out_reserve(w, len);
+    if (!p)
+        return w->failed;
+    memcpy(p, s, len);
+    w->out_len += len;
+    return 0;
+}
+
+/* ---- lifetime ---- */
+
+static void csv_header_done(struct csv_writer *w)
+{
+    for (size_t i = 0; i < w->ncols; i++)
+        free(w->columns[i]);
+    free(w->columns);
+    free(w->col_hash);
+    free(w->slot);
+    w->columns = NULL;
+    w->col_hash = NULL;
+    w->slot = NULL;
+    w->ncols = 0;
+}
+
+
+struct csv_writer *csv_writer_new(const struct csv_writer_opts *opts, csv_sink_fn sink,
+                                  void *sink_data)
+{
+    struct csv_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->opts = *opts;
+    if (!w->opts.buffer_size)
+        w->opts.buffer_size = CSV_WRITER_BUFFER_SIZE;
+    w->sink = sink;
+    w->sink_data = sink_data;
+    w->special[(unsigned char)opts->delimiter] = true;
+    w->special['"'] = w->special['\n'] = w->special['\r'] = true;
+    w->out_cap = w->opts.buffer_size;
+    w->out = malloc(w->out_cap);
+    if (!w->out)
+        return csv_writer_free(w);
+    return w;
+}
+
+struct csv_writer *csv_writer_free(struct csv_writer *w)
+{
+    if (!w)
+        return NULL;
+    csv_header_done(w);
+    free(w->cells);
+    free(w->late);
+    csv_bytes_done(&w->late_text);
+    csv_bytes_done(&w->list_text);
+    csv_bytes_done(&w->resource_id);
+    csv_bytes_done(&w->consumer_id);
+    for (size_t i = 0; i < w->names_len; i++)
+        free(w->names[i].text);
+    free(w->names);
+    free(w->out);
+    free(w);
+    return NULL;
+}
+
+bool csv_writer_has_header(const struct csv_writer *w)
+{
+    return w->has_header;
+}
+
+/* ---- header ---- */
+
+static int32_t csv_lookup_column(const struct csv_writer *w, const char *key)
+{
+    for (size_t h = csv_hash(key) & w->hash_mask;; h = (h + 1) & w->hash_mask) {
+        int32_t e = w->col_hash[h];
+        if (e == 0)
+            return CSV_COL_LATE;
+        if (strcmp(w->columns[e - 1], key) == 0)
+            return e - 1;
+    }
+}
+
+int csv_writer_write_header(struct csv_writer *w, const char *const *columns, size_t n)
+{
+    if (w->has_header)
+        return -EALREADY;
+    if (n > INT32_MAX / 4)
+        return -E2BIG;
+
+    size_t hcap = 8;
+    while (hcap < 2 * n + 2)
+        hcap *= 2;
+    w->columns = calloc(n ? n : 1, sizeof(*w->columns));
+    w->slot = calloc(n ? n : 1, sizeof(*w->slot));
+    w->col_hash = calloc(hcap, sizeof(*w->col_hash));
+    if (!w->columns || !w->slot || !w->col_hash)
+        goto err_nomem;
+    w->hash_mask = hcap - 1;
+    for (size_t i = 0; i < n; i++) {
+        w->columns[i] = strdup(columns[i]);
+        if (!w->columns[i])
+            goto err_nomem;
+        w->ncols = i + 1;
+        /* a repeated column name keeps its first column (upstream takes the
+         * value out of its map there, the later one stays empty) */
+        if (csv_lookup_column(w, columns[i]) != CSV_COL_LATE)
+            continue;
+        size_t h = csv_hash(columns[i]) & w->hash_mask;
+        while (w->col_hash[h])
+            h = (h + 1) & w->hash_mask;
+        w->col_hash[h] = (int32_t)i + 1;
+    }
+    w->fixed_header = n >= CSV_FIXED_COLUMNS;
+    for (size_t i = 0; i < CSV_FIXED_COLUMNS && w->fixed_header; i++)
+        w->fixed_header = strcmp(columns[i], csv_fixed_columns[i]) == 0;
+    w->has_header = true;
+
+    /* column names are written as they are, like upstream */
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        r = csv_put_raw(w, columns[i], strlen(columns[i]));
+        if (r == 0)
+            r = csv_put_raw(w, &w->opts.delimiter, 1);
+    }
+    if (r == 0)
+        r = csv_put_raw(w, "__late_attributes\n", 18);
+    return r;
+
+err_nomem:
+    csv_header_done(w);
+    return -ENOMEM;
+}
+
+/* ---- rows ---- */
+
+static int csv_reserve_cells(struct csv_writer *w, size_t n)
+{
+    if (n <= w->cells_cap)
+        return 0;
+    size_t cap = w->cells_cap ? w->cells_cap : 16;
+    while (cap < n)
+        cap *= 2;
+    struct csv_cell *c = realloc(w->cells, cap * sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    w->cells = c;
+    int32_t *l = realloc(w->late, cap * sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    w->late = l;
+    w->cells_cap = w->late_cap = cap;
+    return 0;
+}
+
+/* Text of an attribute value, as upstream's Display prints it. Borrowed from
+ * the attribute or the writer, valid until the next call. NULL on -ENOMEM. */
+static const char *csv_attr_text(struct csv_writer *w, const struct alumet_attr *a,
+                                 size_t *ret_len)
+{
+    switch (a->type) {
+    case ALUMET_ATTR_F64:
+        *ret_len = format_f64(a->v.f64, w->attr_text, sizeof(w->attr_text));
+        return w->attr_text;
+    case ALUMET_ATTR_U64:
+        *ret_len = format_u64(a->v.u64, w->attr_text);
+        return w->attr_text;
+    case ALUMET_ATTR_BOOL:
+        *ret_len = a->v.b ? 4 : 5;
+        return a->v.b ? "true" : "false";
+    case ALUMET_ATTR_STR:
+        *ret_len = a->v.str ? strlen(a->v.str) : 0;
+        return a->v.str ? a->v.str : "";
+    case ALUMET_ATTR_LIST_U64: {
+        /* "[1, 2, 3]" (upstream prints "[12, 3, ]", a bug not reproduced) */
+        struct csv_bytes *b = &w->list_text;
+        char num[FORMAT_U64_MAX];
+        b->len = 0;
+        if (csv_bytes_append(b, "[", 1) < 0)
+            return NULL;
+        for (size_t i = 0; i < a->v.list.len; i++) {
+            if (i && csv_bytes_append(b, ", ", 2) < 0)
+                return NULL;
+            size_t n = format_u64(a->v.list.items[i], num);
+            if (csv_bytes_append(b, num, n) < 0)
+                return NULL;
+        }
+        if (csv_bytes_append(b, "]", 1) < 0)
+            return NULL;
+        *ret_len = b->len;
+        return b->s;
+    }
+    }
+    *ret_len = 0;
+    return "";
+}
+
+static const char *csv_cell_text(struct csv_writer *w, const struct csv_cell *c, size_t *ret_len)
+{
+    if (!c->attr) {
+        *ret_len = c->len;
+        return c->val;
+    }
+    return csv_attr_text(w, c->attr, ret_len);
+}
+
+/* Build "k=v,k=v" (values with the late delimiter escaped as \<delim>) into
+ * w->late_text. */
+static int csv_build_late(struct csv_writer *w, const struct csv_cell *cells, size_t nlate)
+{
+    struct csv_bytes *b = &w->late_text;
+    char ld = w->opts.late_delimiter;
+
+    b->len = 0;
+    for (size_t i = 0; i < nlate; i++) {
+        const struct csv_cell *c = &cells[w->late[i]];
+        size_t len;
+        const char *v = csv_cell_text(w, c, &len);
+        if (!v)
+            return -ENOMEM;
+        size_t klen = strlen(c->key);
+        /* worst case: every byte of the value escaped, '=' and delimiter */
+        if (csv_bytes_reserve(b, b->len + klen + 2 * len + 3) < 0)
+            return -ENOMEM;
+        if (i)
+            b->s[b->len++] = ld;
+        memcpy(b->s + b->len, c->key, klen);
+        b->len += klen;
+        b->s[b->len++] = '=';
+        for (size_t j = 0; j < len; j++) {
+            if (v[j] == ld)
+                b->s[b->len++] = '\\';
+            b->s[b->len++] = v[j];
+        }
+    }
+    return 0;
+}
+
+/* Write one row from n cells (see csv_writer_write_line for the rules). */
+static int csv_emit_row(struct csv_writer *w, struct csv_cell *cells, size_t n)
+{
+    size_t nlate = 0;
+    int r;
+
+    memset(w->slot, 0xff, w->ncols * sizeof(*w->slot));
+    for (size_t i = 0; i < n; i++) {
+        struct csv_cell *c = &cells[i];
+        if (c->col == CSV_COL_UNKNOWN)
+            c->col = csv_lookup_column(w, c->key);
+        if (c->col >= 0) {
+            w->slot[c->col] = (int32_t)i;
+            continue;
+        }
+        /* a repeated late key: last value, first place */
+        size_t j = 0;
+        while (j < nlate && strcmp(cells[w->late[j]].key, c->key) != 0)
+            j++;
+        w->late[j] = (int32_t)i;
+        if (j == nlate)
+            nlate++;
+    }
+
+    for (size_t col = 0; col < w->ncols; col++) {
+        int32_t s = w->slot[col];
+        if (s < 0) {
+            r = csv_put_raw(w, &w->opts.delimiter, 1);
+        } else {
+            size_t len;
+            const char *v = csv_cell_text(w, &cells[s], &len);
+            r = v ? csv_put_cell(w, v, len, w->opts.delimiter) : -ENOMEM;
+        }
+        if (r < 0)
+            return r;
+    }
+    if (nlate == 0)
+        return csv_put_raw(w, "\n", 1);
+    r = csv_build_late(w, cells, nlate);
+    if (r < 0)
+        return r;
+    return csv_put_cell(w, w->late_text.s, w->late_text.len, '\n');
+}
+
+int csv_writer_write_line(struct csv_writer *w, const struct csv_field *fields, size_t n)
+{
+    if (!w->has_header)
+        return -EINVAL;
+    int r = csv_reserve_cells(w, n);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        w->cells[i] = (struct csv_cell){
+            .key = fields[i].key,
+            .col = CSV_COL_UNKNOWN,
+            .val = fields[i].value,
+            .len = strlen(fields[i].value),
+        };
+    }
+    return csv_emit_row(w, w->cells, n);
+}
+
+/* ---- measurements ---- */
+
+static int csv_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Header of a measurement buffer: the fixed columns, then the distinct
+ * attribute keys of buf in byte order. */
+static int csv_write_measurement_header(struct csv_writer *w, const struct alumet_buffer *buf)
+{
+    size_t len = alumet_buffer_len(buf);
+    size_t nkeys = 0, cap = 0;
+    const char **keys = NULL;
+    const char **set = NULL; /* open addressing set of the keys */
+    size_t set_mask = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        const struct alumet_point *p = alumet_buffer_get(buf, i);
+        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
+        for (uint32_t j = 0; j < p->attr_count; j++) {
+            const char *k = attrs[j].key;
+            if (nkeys + 1 > cap) {
+                /* grow both the list and the set (rehash) */
+                size_t ncap = cap ? cap * 2 : 16;
+                const char **nk = realloc(keys, (CSV_FIXED_COLUMNS + ncap) * sizeof(*nk));
+                if (!nk) {
+                    r = -ENOMEM;
+                    goto out_free;
+                }
+                keys = nk;
+                cap = ncap;
+                free(set);
+                set_mask = 4 * ncap - 1;
+                set = calloc(set_mask + 1, sizeof(*set));
+                if (!set) {
+                    r = -ENOMEM;
+                    goto out_free;
+                }
+                for (size_t q = 0; q < nkeys; q++) {
+                    const char *kk = keys[CSV_FIXED_COLUMNS + q];
+                    size_t h = csv_hash(kk) & set_mask;
+                    while (set[h])
+                        h = (h + 1) & set_mask;
+                    set[h] = kk;
+                }
+            }
+            size_t h = csv_hash(k) & set_mask;
+            while (set[h] && strcmp(set[h], k) != 0)
+                h = (h + 1) & set_mask;
+            if (set[h])
+                continue;
+            set[h] = k;
+            keys[CSV_FIXED_COLUMNS + nkeys++] = k;
+        }
+    }
+    if (!keys) {
+        keys = malloc(CSV_FIXED_COLUMNS * sizeof(*keys));
+        if (!keys) {
+            r = -ENOMEM;
+            goto out_free;
+        }
+    }
+    memcpy(keys, csv_fixed_columns, sizeof(csv_fixed_columns));
+    qsort(keys + CSV_FIXED_COLUMNS, nkeys, sizeof(*keys), csv_cmp_str);
+    r = csv_writer_write_header(w, keys, CSV_FIXED_COLUMNS + nkeys);
+out_free:
+    free(set);
+    free(keys);
+    return r;
+}
+
+/* Metric cell of metric id, cached (metrics may be registered late: the
+ * cache grows as new ids show up). NULL with *ret_r set on failure. */
+static const struct csv_name *csv_metric_cell(struct csv_writer *w,
+                                              const struct alumet_registry *reg,
+                                              alumet_metric_id id, int *ret_r)
+{
+    if (id < w->names_len && w->names[id].text)
+        return &w->names[id];
+
+    const struct alumet_metric *m = alumet_registry_get(reg, id);
+    if (!m) {
+        *ret_r = -EINVAL;
+        return NULL;
+    }
+    if (id >= w->names_len) {
+        size_t n = w->names_len ? w->names_len : 16;
+        while (n <= id)
+            n *= 2;
+        struct csv_name *names = realloc(w->names, n * sizeof(*names));
+        if (!names) {
+            *ret_r = -ENOMEM;
+            return NULL;
+        }
+        memset(names + w->names_len, 0, (n - w->names_len) * sizeof(*names));
+        w->names = names;
+        w->names_len = n;
+    }
+    size_t len = csv_metric_name(&w->opts, m, NULL, 0);
+    char *text = malloc(len + 1);
+    if (!text) {
+        *ret_r = -ENOMEM;
+        return NULL;
+    }
+    csv_metric_name(&w->opts, m, text, len + 1);
+    w->names[id].text = text;
+    w->names[id].len = len;
+    return &w->names[id];
+}
+
+/* Id text of a resource or consumer into b. */
+static const char *csv_id_text(struct csv_bytes *b, const void *rc, bool resource,
+                               size_t *ret_len)
+{
+    size_t n = resource ? alumet_resource_id_text(rc, b->s, b->cap)
+                        : alumet_consumer_id_text(rc, b->s, b->cap);
+    if (n >= b->cap) {
+        if (csv_bytes_reserve(b, n + 1) < 0)
+            return NULL;
+        n = resource ? alumet_resource_id_text(rc, b->s, b->cap)
+                     : alumet_consumer_id_text(rc, b->s, b->cap);
+    }
+    *ret_len = n;
+    return b->s;
+}
+
+int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *buf,
+                            const struct alumet_registry *reg, struct alumet_error *err)
+{
+    int r;
+
+    if (w->failed)
+        return w->failed;
+    if (!w->has_header) {
+        r = csv_write_measurement_header(w, buf);
+        if (r < 0)
+            return r;
+    }
+    if (csv_bytes_reserve(&w->resource_id, 64) < 0 || csv_bytes_reserve(&w->consumer_id, 64) < 0)
+        return -ENOMEM;
+
+    size_t len = alumet_buffer_len(buf);
+    for (size_t i = 0; i < len; i++) {
+        const struct alumet_point *p = alumet_buffer_get(buf, i);
+        size_t n = CSV_FIXED_COLUMNS + p->attr_count;
+        r = csv_reserve_cells(w, n);
+        if (r < 0)
+            return r;
+        struct csv_cell *c = w->cells;
+
+        const struct csv_name *name = csv_metric_cell(w, reg, p->metric, &r);
+        if (!name) {
+            if (r == -EINVAL)
+                return alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer",
+                                        (unsigned)p->metric);
+            return r;
+        }
+        c[0] = (struct csv_cell){.key = "metric", .val = name->text, .len = name->len};
+
+        if (!w->ts_valid || w->ts_last != p->timestamp) {
+            w->ts_len = format_rfc3339(p->timestamp, w->ts_text, sizeof(w->ts_text));
+            w->ts_last = p->timestamp;
+            w->ts_valid = true;
+        }
+        c[1] = (struct csv_cell){.key = "timestamp", .val = w->ts_text, .len = w->ts_len};
+
+        size_t vlen = p->value_type == ALUMET_VALUE_F64
+                          ? format_f64(p->value.f64, w->value_text, sizeof(w->value_text))
+                          : format_u64(p->value.u64, w->value_text);
+        c[2] = (struct csv_cell){.key = "value", .val = w->value_text, .len = vlen};
+
+        const char *kind = alumet_resource_kind_name(&p->resource);
+        c[3] = (struct csv_cell){.key = "resource_kind", .val = kind, .len = strlen(kind)};
+        if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
+            c[4] = (struct csv_cell){.key = "resource_id", .val = "", .len = 0};
+        } else {
+            size_t l;
+            const char *id = csv_id_text(&w->resource_id, &p->resource, true, &l);
+            if (!id)
+                return -ENOMEM;
+            c[4] = (struct csv_cell){.key = "resource_id", .val = id, .len = l};
+        }
+
+        kind = alumet_consumer_kind_name(&p->consumer);
+        c[5] = (struct csv_cell){.key = "consumer_kind", .val = kind, .len = strlen(kind)};
+        if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
+            c[6] = (struct csv_cell){.key = "consumer_id", .val = "", .len = 0};
+        } else {
+            size_t l;
+            const char *id = csv_id_text(&w->consumer_id, &p->consumer, false, &l);
+            if (!id)
+                return -ENOMEM;
+            c[6] = (struct csv_cell){.key = "consumer_id", .val = id, .len = l};
+        }
+        for (int k = 0; k < CSV_FIXED_COLUMNS; k++)
+            c[k].col = w->fixed_header ? k : CSV_COL_UNKNOWN;
+
+        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
+        for (uint32_t j = 0; j < p->attr_count; j++) {
+            c[CSV_FIXED_COLUMNS + j] = (struct csv_cell){
+                .key = attrs[j].key,
+                .col = CSV_COL_UNKNOWN,
+                .attr = &attrs[j],
+            };
+        }
+
+        r = csv_emit_row(w, c, n);
+        if (r < 0)
+            return r;
+    }
+    return w->failed;
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* csv: writes every measurement to a CSV file, in the format of upstream
+ * Alumet's csv plugin 0.2.0 (see README.md). The text is built by
+ * csv-writer.c; this file holds the options and the file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "alumet/output.h"
+#include "alumet/plugin.h"
+#include "csv-writer.h"
+
+#define CSV_DEFAULT_CONFIG                                                                        \
+    "[plugins.csv]\n"                                                                            \
+    "# Path of the CSV file, relative to the working directory (truncated at startup)\n"         \
+    "output_path = \"alumet-output.csv\"\n"                                                      \
+    "# Write to the file after every buffer of measurements (false: every 256 KiB)\n"            \
+    "force_flush = true\n"                                                                       \
+    "# Append the unit to the metric name (rapl_consumed_energy_J)\n"                            \
+    "append_unit_to_metric_name = true\n"                                                        \
+    "# Use the unit's display name (ms) rather than its unique name (millis)\n"                  \
+    "use_unit_display_name = true\n"                                                             \
+    "# Delimiter between the cells (one character)\n"                                            \
+    "csv_delimiter = \";\"\n"                                                                    \
+    "# Delimiter between the entries of the __late_attributes column (one character)\n"          \
+    "csv_late_delimiter = \",\"\n"
+
+/* Plugin state: the options, read in init. */
+struct csv {
+    char *output_path;
+    bool force_flush;
+    struct csv_writer_opts opts;
+};
+
+/* The output "out": owned by the core once registered, freed by
+ * csv_output_free after the output thread has been joined. */
+struct csv_output {
+    char *path;
+    int fd;
+    bool force_flush;
+    struct csv_writer *writer;
+};
+
+static void csv_free(void *state)
+{
+    struct csv *csv = state;
+    if (!csv)
+        return;
+    free(csv->output_path);
+    free(csv);
+}
+
+static int csv_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+{
+    struct csv *csv = calloc(1, sizeof(*csv));
+    const char *path;
+    int r;
+
+    if (!csv)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    r = alumet_config_get_string(cfg, "output_path", "alumet-output.csv", &path, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_bool(cfg, "force_flush", true, &csv->force_flush, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", true, &csv->opts.append_unit,
+                               err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_bool(cfg, "use_unit_display_name", true,
+                               &csv->opts.use_unit_display_name, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_char(cfg, "csv_delimiter", ';', &csv->opts.delimiter, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_char(cfg, "csv_late_delimiter", ',', &csv->opts.late_delimiter, err);
+    if (r < 0)
+        goto err_free;
+    if (!*path) {
+        r = alumet_config_error(cfg, "output_path", err, -EINVAL,
+                                "expected the path of a file, got an empty string");
+        goto err_free;
+    }
+    csv->output_path = strdup(path);
+    if (!csv->output_path) {
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+        goto err_free;
+    }
+    csv->opts.buffer_size = CSV_WRITER_BUFFER_SIZE;
+    *ret_state = csv;
+    return 0;
+
+err_free:
+    csv_free(csv);
+    return r;
+}
+
+/* Sink of the writer: write(2) everything, across short writes. */
+static int csv_output_sink(void *data, const char *bytes, size_t len)
+{
+    struct csv_output *o = data;
+
+    while (len > 0) {
+        ssize_t n = write(o->fd, bytes, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        bytes += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int csv_output_fail(struct csv_output *o, int r, struct alumet_error *err)
+{
+    if (err && err->code)
+        return r; /* already explained (unknown metric) */
+    if (r == -ENOMEM)
+        return alumet_error_set(err, r, "out of memory");
+    return alumet_error_set(err, r, "failed to write to '%s': %s", o->path, strerror(-r));
+}
+
+static int csv_output_write(void *data, const struct alumet_buffer *buf,
+                            const struct alumet_registry *reg, struct alumet_error *err)
+{
+    struct csv_output *o = data;
+
+    int r = csv_writer_write_buffer(o->writer, buf, reg, err);
+    if (r == 0 && o->force_flush)
+        r = csv_writer_flush(o->writer);
+    if (r < 0)
+        return csv_output_fail(o, r, err);
+    return 0;
+}
+
+static int csv_output_close(void *data, struct alumet_error *err)
+{
+    struct csv_output *o = data;
+
+    int r = csv_writer_flush(o->writer);
+    if (r < 0)
+        return csv_output_fail(o, r, err);
+    r = close(o->fd);
+    o->fd = -1;
+    if (r < 0) {
+        r = -errno;
+        return csv_output_fail(o, r, err);
+    }
+    return 0;
+}
+
+static void csv_output_free(void *data)
+{
+    struct csv_output *o = data;
+    if (!o)
+        return;
+    csv_writer_free(o->writer);
+    if (o->fd >= 0)
+        close(o->fd);
+    free(o->path);
+    free(o);
+}
+
+static const struct alumet_output_ops csv_output_ops = {
+    .version = ALUMET_OUTPUT_OPS_V1,
+    .write = csv_output_write,
+    .close = csv_output_close,
+    .free = csv_output_free,
+};
+
+static int csv_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    struct csv *csv = state;
+    int r;
+
+    struct csv_output *o = calloc(1, sizeof(*o));
+    if (!o)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    o->fd = -1;
+    o->force_flush = csv->force_flush;
+    o->path = strdup(csv->output_path);
+    if (!o->path) {
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+        goto err_free;
+    }
+    o->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (o->fd < 0) {
+        r = -errno;
+        alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->path,
+                         strerror(-r));
+        goto err_free;
+    }
+    o->writer = csv_writer_new(&csv->opts, csv_output_sink, o);
+    if (!o->writer) {
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+        goto err_free;
+    }
+    r = alumet_add_output(ctx, "out", &csv_output_ops, o, /* opts= */ NULL, err);
+    if (r < 0)
+        goto err_free;
+    return 0;
+
+err_free:
+    csv_output_free(o);
+    return r;
+}
+
+/* The output belongs to the core once registered (it is closed and freed
+ * after its thread ends), so start leaves nothing for stop to release. */
+static int csv_stop(void *state, struct alumet_error *err)
+{
+    (void)state;
+    (void)err;
+    return 0;
+}
+
+const struct alumet_plugin alumet_plugin_csv = {
+    .abi_version = ALUMET_PLUGIN_ABI,
+    .name = "csv",
+    .version = "0.2.0",
+    .default_config = CSV_DEFAULT_CONFIG,
+    .init = csv_init,
+    .start = csv_start,
+    .stop = csv_stop,
+    .free = csv_free,
+};
