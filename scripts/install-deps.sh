@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install every package needed to build alumet and run its tests (Debian 12).
 set -euo pipefail
-pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3)
+pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -29,7 +29,6 @@ struct agent {
     struct toml_value *config;     /* the loaded config, after overrides */
     int config_problems;           /* problems reported while loading */
     struct pipeline_settings settings;
-    bool exec_summary;             /* print the end-of-exec summary */
 };
 
 /* Built-in plugins (generated table, NULL-terminated). */

@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,6 @@
 
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
-
-extern char **environ;
 
 #define TRIGGER_TIMEOUT (1 * ALUMET_NSEC_PER_SEC)
 
@@ -97,22 +95,78 @@ static void exec_hint_permission(const char *prog)
                      prog, need_r && need_x ? "+rx" : need_r ? "+r" : "+x", prog);
 }
 
-static int exec_spawn(char **argv, pid_t *ret_pid)
+/* The child is created stopped at a gate: it waits until the agent has
+ * announced it (START event: perf attaches its counters, procfs adds it)
+ * and taken the "before" measurement, then execs. So the child and its
+ * descendants are measured from their first instruction. An exec failure is
+ * reported back through a close-on-exec pipe. */
+struct exec_child {
+    pid_t pid;
+    int gate_fd;   /* write end: one byte releases the child */
+    int status_fd; /* read end: errno of a failed execvp, or EOF on success */
+};
+
+static int exec_fork(char **argv, struct exec_child *ret)
 {
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, dflt;
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    sigaddset(&dflt, SIGINT);
-    sigaddset(&dflt, SIGTERM);
-    sigaddset(&dflt, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dflt);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int r = posix_spawnp(ret_pid, argv[0], NULL, &attr, argv, environ);
-    posix_spawnattr_destroy(&attr);
-    return -r;
+    int gate[2], status[2];
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        return -errno;
+    if (pipe2(status, O_CLOEXEC) < 0) {
+        int r = -errno;
+        close(gate[0]);
+        close(gate[1]);
+        return r;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int r = -errno;
+        close(gate[0]);
+        close(gate[1]);
+        close(status[0]);
+        close(status[1]);
+        return r;
+    }
+    if (pid == 0) {
+        /* child: default signal dispositions and mask, wait at the gate */
+        sigset_t none;
+        sigemptyset(&none);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close(gate[1]);
+        close(status[0]);
+        char c;
+        ssize_t n;
+        while ((n = read(gate[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        if (n != 1)
+            _exit(127); /* the agent went away */
+        execvp(argv[0], argv);
+        int e = errno;
+        if (write(status[1], &e, sizeof(e)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(gate[0]);
+    close(status[1]);
+    *ret = (struct exec_child){.pid = pid, .gate_fd = gate[1], .status_fd = status[0]};
+    return 0;
+}
+
+/* Release the child; 0 when it exec'd, else the negative errno of execvp. */
+static int exec_release(struct exec_child *c)
+{
+    char go = 1;
+    int e = 0;
+    ssize_t n = write(c->gate_fd, &go, 1);
+    close(c->gate_fd);
+    if (n == 1) {
+        while ((n = read(c->status_fd, &e, sizeof(e))) < 0 && errno == EINTR)
+            ;
+    }
+    close(c->status_fd);
+    return n == (ssize_t)sizeof(e) ? -e : (n == 0 ? 0 : -EIO);
 }
 
 int cmd_exec(int argc, char **argv, struct agent *a)
@@ -152,11 +206,24 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         return 1;
     agent_install_signals(p);
 
+    struct exec_child child = {.pid = -1, .gate_fd = -1, .status_fd = -1};
+    int r = exec_fork(child_argv, &child);
+    if (r < 0) {
+        alumet_log_error("cannot create the child process: %s", strerror(-r));
+        alumet_pipeline_request_shutdown(p);
+        agent_stop(a, p);
+        agent_remove_signals();
+        return 1;
+    }
+    pid_t pid = child.pid;
+    struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
+    alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
     if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger a first measurement before the child spawn");
-    pid_t pid;
-    int r = exec_spawn(child_argv, &pid);
+    r = exec_release(&child);
     if (r < 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
         alumet_log_error("failed to spawn '%s': %s", child_argv[0], strerror(-r));
         if (r == -ENOENT)
             exec_hint_not_found(child_argv[0], child_argc, child_argv);
@@ -168,8 +235,6 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         return 101;
     }
     alumet_log_info("Child process '%s' spawned with pid %d.", child_argv[0], (int)pid);
-    struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
-    alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
 
     int wstatus = 0;
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)

@@ -190,7 +190,7 @@ static void load_dir_report(void *data, const char *msg)
 
 int main(int argc, char **argv)
 {
-    struct agent a = {.config_path = "alumet-config.toml", .argv0 = argv[0], .exec_summary = true};
+    struct agent a = {.config_path = "alumet-config.toml", .argv0 = argv[0]};
     const char *env;
     alumet_log_configure(secure_getenv("ALUMET_LOG"));
     if ((env = secure_getenv("ALUMET_CONFIG")) && *env)
