@@ -2,15 +2,20 @@
 #ifndef ALUMET_OUTPUT_H
 #define ALUMET_OUTPUT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "error.h"
 #include "export.h"
 #include "measurement.h"
 #include "metric.h"
+#include "time.h"
 
 #define ALUMET_OUTPUT_OPS_V1 1u
 
-/* write() returns 0, ALUMET_WRITE_RETRY (non-fatal, logged; the buffer is
- * dropped and counted), or a negative errno (fatal: the output stops, the
+/* write() returns 0, ALUMET_WRITE_RETRY (a transient failure: see the
+ * delivery options below), or a negative errno (fatal: the output stops, the
  * agent exits non-zero). Each output has its own thread: write is never
  * called concurrently with itself. The buffer is read-only and borrowed.
  * close: optional, called once after the last write (flush files, ...).
@@ -31,10 +36,35 @@ enum alumet_queue_policy {
     ALUMET_QUEUE_DROP_OLDEST,  /* drop the oldest queued buffer, count it */
 };
 
+/* Delivery of an output that can fail transiently (a network server).
+ * When retry is false, a buffer whose write returned ALUMET_WRITE_RETRY is
+ * dropped and counted (upstream's behaviour). When retry is true, the core
+ * keeps it and retries, oldest first, with exponential backoff and jitter;
+ * buffers that arrive meanwhile wait behind it, in order. At most max_points
+ * points wait: past that the oldest buffer is dropped and counted. The first
+ * failure is logged, then a summary at most once a minute, and one line when
+ * delivery recovers. At shutdown, waiting buffers get until drain_timeout. */
+struct alumet_delivery_opts {
+    bool retry;
+    size_t max_points;              /* 0 = 1000000 */
+    alumet_time_ns initial_backoff; /* 0 = 500 ms */
+    alumet_time_ns max_backoff;     /* 0 = 30 s */
+    alumet_time_ns drain_timeout;   /* 0 = 5 s */
+};
+
 struct alumet_output_opts {
     size_t queue_size;                /* in buffers; 0 = the agent's default */
     enum alumet_queue_policy policy;  /* default: the agent's default (block) */
     bool policy_set;                  /* false: use the agent's configured policy */
+    struct alumet_delivery_opts delivery;
+};
+
+/* Counters of one output, for health metrics and tests. */
+struct alumet_output_stats {
+    uint64_t written_points;  /* points written successfully */
+    uint64_t retried_writes;  /* writes that returned ALUMET_WRITE_RETRY */
+    uint64_t dropped_points;  /* lost: queue policy, retry limit, or no retry */
+    uint64_t pending_points;  /* waiting for a retry now */
 };
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "buffer.h"
 #include "output-queue.h"
@@ -14,7 +15,11 @@ int alumet__bqueue_init(struct bqueue *q, size_t cap, enum alumet_queue_policy p
     q->cap = cap ? cap : 1;
     q->policy = policy;
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->not_empty, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&q->not_full, NULL);
     return 0;
 }
@@ -66,6 +71,29 @@ struct alumet_buffer *alumet__bqueue_pop(struct bqueue *q)
     pthread_mutex_lock(&q->lock);
     while (q->len == 0 && !q->closed)
         pthread_cond_wait(&q->not_empty, &q->lock);
+    struct alumet_buffer *b = NULL;
+    if (q->len) {
+        b = q->items[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+        pthread_cond_signal(&q->not_full);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return b;
+}
+
+struct alumet_buffer *alumet__bqueue_pop_until(struct bqueue *q, int64_t deadline,
+                                               bool *timed_out)
+{
+    struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
+    *timed_out = false;
+    pthread_mutex_lock(&q->lock);
+    while (q->len == 0 && !q->closed) {
+        if (pthread_cond_timedwait(&q->not_empty, &q->lock, &ts) == ETIMEDOUT) {
+            *timed_out = q->len == 0;
+            break;
+        }
+    }
     struct alumet_buffer *b = NULL;
     if (q->len) {
         b = q->items[q->head];

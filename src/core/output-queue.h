@@ -29,6 +29,10 @@ void alumet__bqueue_done(struct bqueue *q);
 int alumet__bqueue_push(struct bqueue *q, struct alumet_buffer *buf);
 /* Oldest buffer (caller owns the reference), or NULL once closed and empty. */
 struct alumet_buffer *alumet__bqueue_pop(struct bqueue *q);
+/* Like pop, but gives up at deadline (CLOCK_MONOTONIC ns): returns NULL
+ * with *timed_out set. */
+struct alumet_buffer *alumet__bqueue_pop_until(struct bqueue *q, int64_t deadline,
+                                               bool *timed_out);
 /* No more pushes; pops drain what is left. */
 void alumet__bqueue_close(struct bqueue *q);
 

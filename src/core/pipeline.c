@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "delivery.h"
 #include "log-internal.h"
 #include "output-queue.h"
 #include "pipeline.h"
@@ -80,7 +81,8 @@ struct output {
     bool started;
     atomic_bool failed;
     struct alumet_pipeline *p;
-    uint64_t retried, written_points;
+    char *full_name; /* "plugin/name", for logs */
+    struct delivery delivery;
 };
 
 struct subscriber {
@@ -121,23 +123,24 @@ struct alumet_pipeline {
     bool warned_input_full;
 };
 
+/* Make room for one more item; 0 or -ENOMEM. */
+static int vec_reserve(void **items, size_t *cap, size_t len, size_t elem)
+{
+    if (len < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *n = realloc(*items, ncap * elem);
+    if (!n)
+        return -ENOMEM;
+    *items = n;
+    *cap = ncap;
+    return 0;
+}
+
 #define VEC_PUSH(v, x)                                                                           \
-    ({                                                                                           \
-        int r_ = 0;                                                                              \
-        if ((v).len == (v).cap) {                                                                \
-            size_t ncap_ = (v).cap ? (v).cap * 2 : 8;                                            \
-            void *n_ = realloc((v).items, ncap_ * sizeof(*(v).items));                           \
-            if (!n_)                                                                             \
-                r_ = -ENOMEM;                                                                    \
-            else {                                                                               \
-                (v).items = n_;                                                                  \
-                (v).cap = ncap_;                                                                 \
-            }                                                                                    \
-        }                                                                                        \
-        if (r_ == 0)                                                                             \
-            (v).items[(v).len++] = (x);                                                          \
-        r_;                                                                                      \
-    })
+    (vec_reserve((void **)&(v).items, &(v).cap, (v).len, sizeof(*(v).items)) < 0                 \
+         ? -ENOMEM                                                                               \
+         : ((v).items[(v).len++] = (x), 0))
 
 static void pipeline_record_error(struct alumet_pipeline *p)
 {
@@ -318,6 +321,12 @@ int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin
     return 0;
 }
 
+static int output_write_cb(void *ctx, const struct alumet_buffer *buf, struct alumet_error *err)
+{
+    struct output *o = ctx;
+    return o->ops->write(o->data, buf, o->p->registry, err);
+}
+
 int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, const char *name,
                                 const struct alumet_output_ops *ops, void *data,
                                 const struct alumet_output_opts *opts, struct alumet_error *err)
@@ -335,9 +344,13 @@ int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, c
     enum alumet_queue_policy pol =
         opts && opts->policy_set ? opts->policy : p->settings.output_policy;
     r = pipeline_names(plugin, name, &o->plugin, &o->name);
-    if (r < 0 || alumet__bqueue_init(&o->queue, qsize, pol) < 0 ||
+    if (r == 0 && asprintf(&o->full_name, "%s/%s", plugin, name) < 0)
+        o->full_name = NULL;
+    struct alumet_delivery_opts dopts = opts ? opts->delivery : (struct alumet_delivery_opts){0};
+    if (r < 0 || !o->full_name || alumet__bqueue_init(&o->queue, qsize, pol) < 0 ||
         VEC_PUSH(p->outputs, o) < 0) {
         alumet__bqueue_done(&o->queue);
+        free(o->full_name);
         free(o->plugin);
         free(o->name);
         free(o);
@@ -346,6 +359,7 @@ int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, c
     o->ops = ops;
     o->data = data;
     o->p = p;
+    alumet__delivery_init(&o->delivery, &dopts, o->full_name, output_write_cb, o);
     return 0;
 }
 
@@ -676,33 +690,35 @@ static void *transformer_main(void *arg)
 static void *output_main(void *arg)
 {
     struct output *o = arg;
-    struct alumet_buffer *buf;
-    while ((buf = alumet__bqueue_pop(&o->queue))) {
+    for (;;) {
+        alumet_time_ns deadline = alumet__delivery_deadline(&o->delivery);
+        bool timed_out = false;
+        struct alumet_buffer *buf = deadline == INT64_MAX
+                                        ? alumet__bqueue_pop(&o->queue)
+                                        : alumet__bqueue_pop_until(&o->queue, deadline, &timed_out);
+        if (!buf && !timed_out)
+            break; /* closed and drained */
         if (atomic_load(&o->failed)) {
             alumet__buffer_unref(buf);
             continue;
         }
         struct alumet_error err = {0};
-        int r = o->ops->write(o->data, buf, o->p->registry, &err);
-        if (r == ALUMET_WRITE_RETRY) {
-            o->retried++;
-            alumet_log_error("non-fatal error when writing to %s/%s (%zu points dropped): %s",
-                             o->plugin, o->name, alumet_buffer_len(buf), err.msg);
-        } else if (r < 0) {
-            alumet_log_error("output %s/%s failed and stops: %s", o->plugin, o->name,
+        int r = buf ? alumet__delivery_submit(&o->delivery, buf, &err)
+                    : alumet__delivery_service(&o->delivery, &err);
+        if (r < 0) {
+            alumet_log_error("output %s failed and stops: %s", o->full_name,
                              err.msg[0] ? err.msg : strerror(-r));
             atomic_store(&o->failed, true);
             pipeline_record_error(o->p);
-        } else {
-            o->written_points += alumet_buffer_len(buf);
         }
-        alumet__buffer_unref(buf);
     }
+    if (!atomic_load(&o->failed))
+        alumet__delivery_drain(&o->delivery);
     if (o->ops->close && !atomic_load(&o->failed)) {
         struct alumet_error err = {0};
         int r = o->ops->close(o->data, &err);
         if (r < 0) {
-            alumet_log_error("output %s/%s failed to close: %s", o->plugin, o->name,
+            alumet_log_error("output %s failed to close: %s", o->full_name,
                              err.msg[0] ? err.msg : strerror(-r));
             pipeline_record_error(o->p);
         }
@@ -839,6 +855,8 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
         if (o->ops->free)
             o->ops->free(o->data);
         alumet__bqueue_done(&o->queue);
+        alumet__delivery_done(&o->delivery);
+        free(o->full_name);
         free(o->plugin);
         free(o->name);
         free(o);
