@@ -27,15 +27,16 @@
 #define CSV_COL_LATE (-1)    /* not a header column */
 
 static const char *const csv_fixed_columns[CSV_FIXED_COLUMNS] = {
-    "metric",      "timestamp",     "value",       "resource_kind",
-    "resource_id", "consumer_kind", "consumer_id",
+    "metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind", "consumer_id",
 };
 
 /* A cell of the row being written: a ready text (val, len) or an attribute
- * to format when it is written. */
+ * to format when it is written. raw: val is already escaped (or known not
+ * to need it). */
 struct csv_cell {
     const char *key;
     int32_t col;
+    bool raw;
     const char *val;
     size_t len;
     const struct alumet_attr *attr;
@@ -49,7 +50,7 @@ struct csv_bytes {
 };
 
 struct csv_name {
-    char *text; /* metric cell text, NULL until first needed */
+    char *text; /* escaped metric cell text, NULL until first needed */
     size_t len;
 };
 
@@ -57,8 +58,11 @@ struct csv_writer {
     struct csv_writer_opts opts;
     csv_sink_fn sink;
     void *sink_data;
-    int failed; /* first sink or allocation error, sticky */
-    bool special[256]; /* bytes that make a cell need quotes */
+    int failed;                                   /* first sink or allocation error, sticky */
+    bool special[256];                            /* bytes that make a cell need quotes */
+    bool numbers_raw;                             /* numbers and timestamps never need quotes */
+    bool resource_kind_raw[_ALUMET_RESOURCE_MAX]; /* the kind name never needs quotes */
+    bool consumer_kind_raw[_ALUMET_CONSUMER_MAX];
 
     char *out; /* the write buffer */
     size_t out_len;
@@ -87,7 +91,7 @@ struct csv_writer {
     bool ts_valid;
     int64_t ts_last;
     size_t ts_len;
-    char ts_text[FORMAT_RFC3339_MAX];
+    char ts_text[2 * FORMAT_RFC3339_MAX + 3]; /* escaped */
     char value_text[FORMAT_F64_MAX];
     char attr_text[FORMAT_F64_MAX];
 };
@@ -167,8 +171,8 @@ size_t csv_escape(char delimiter, const char *s, size_t len, char *out)
     return n;
 }
 
-size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_metric *m,
-                       char *buf, size_t size)
+size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_metric *m, char *buf,
+                       size_t size)
 {
     char unit[256];
     const char *u = "";
@@ -241,6 +245,18 @@ static int csv_put_cell(struct csv_writer *w, const char *s, size_t len, char af
     return 0;
 }
 
+/* Append a cell that needs no escaping, then the byte `after`. */
+static int csv_put_raw_cell(struct csv_writer *w, const char *s, size_t len, char after)
+{
+    char *p = csv_out_reserve(w, len + 1);
+    if (!p)
+        return w->failed;
+    memcpy(p, s, len);
+    p[len] = after;
+    w->out_len += len + 1;
+    return 0;
+}
+
 static int csv_put_raw(struct csv_writer *w, const char *s, size_t len)
 {
     char *p = csv_out_reserve(w, len);
@@ -249,6 +265,14 @@ static int csv_put_raw(struct csv_writer *w, const char *s, size_t len)
     memcpy(p, s, len);
     w->out_len += len;
     return 0;
+}
+
+static bool csv_needs_escape(const struct csv_writer *w, const char *s)
+{
+    for (; *s; s++)
+        if (w->special[(unsigned char)*s])
+            return true;
+    return false;
 }
 
 /* ---- lifetime ---- */
@@ -266,7 +290,6 @@ static void csv_header_done(struct csv_writer *w)
     w->ncols = 0;
 }
 
-
 struct csv_writer *csv_writer_new(const struct csv_writer_opts *opts, csv_sink_fn sink,
                                   void *sink_data)
 {
@@ -280,6 +303,19 @@ struct csv_writer *csv_writer_new(const struct csv_writer_opts *opts, csv_sink_f
     w->sink_data = sink_data;
     w->special[(unsigned char)opts->delimiter] = true;
     w->special['"'] = w->special['\n'] = w->special['\r'] = true;
+    /* what numbers, timestamps and the built-in kind names are made of */
+    const char *number_chars = "0123456789.-+eEinfNaTZ:";
+    w->numbers_raw = !strchr(number_chars, opts->delimiter);
+    for (int k = 0; k < _ALUMET_RESOURCE_MAX; k++) {
+        struct alumet_resource r = {.kind = (enum alumet_resource_kind)k};
+        const char *name = alumet_resource_kind_name(&r);
+        w->resource_kind_raw[k] = k != ALUMET_RESOURCE_CUSTOM && !csv_needs_escape(w, name);
+    }
+    for (int k = 0; k < _ALUMET_CONSUMER_MAX; k++) {
+        struct alumet_consumer c = {.kind = (enum alumet_consumer_kind)k};
+        const char *name = alumet_consumer_kind_name(&c);
+        w->consumer_kind_raw[k] = k != ALUMET_CONSUMER_CUSTOM && !csv_needs_escape(w, name);
+    }
     w->out_cap = w->opts.buffer_size;
     w->out = malloc(w->out_cap);
     if (!w->out)
@@ -398,8 +434,7 @@ static int csv_reserve_cells(struct csv_writer *w, size_t n)
 
 /* Text of an attribute value, as upstream's Display prints it. Borrowed from
  * the attribute or the writer, valid until the next call. NULL on -ENOMEM. */
-static const char *csv_attr_text(struct csv_writer *w, const struct alumet_attr *a,
-                                 size_t *ret_len)
+static const char *csv_attr_text(struct csv_writer *w, const struct alumet_attr *a, size_t *ret_len)
 {
     switch (a->type) {
     case ALUMET_ATTR_F64:
@@ -479,11 +514,36 @@ static int csv_build_late(struct csv_writer *w, const struct csv_cell *cells, si
     return 0;
 }
 
+static int csv_put_cell_of(struct csv_writer *w, const struct csv_cell *c, char after)
+{
+    if (c->raw)
+        return csv_put_raw_cell(w, c->val, c->len, after);
+    size_t len;
+    const char *v = csv_cell_text(w, c, &len);
+    return v ? csv_put_cell(w, v, len, after) : -ENOMEM;
+}
+
 /* Write one row from n cells (see csv_writer_write_line for the rules). */
 static int csv_emit_row(struct csv_writer *w, struct csv_cell *cells, size_t n)
 {
     size_t nlate = 0;
     int r;
+
+    if (n == CSV_FIXED_COLUMNS && w->fixed_header && cells[0].col == 0 && cells[0].raw) {
+        /* a point without attributes: the fixed cells, in order */
+        for (size_t col = 0; col < CSV_FIXED_COLUMNS; col++) {
+            r = csv_put_cell_of(w, &cells[col], w->opts.delimiter);
+            if (r < 0)
+                return r;
+        }
+        char *p = csv_out_reserve(w, w->ncols - CSV_FIXED_COLUMNS + 1);
+        if (!p)
+            return w->failed;
+        memset(p, w->opts.delimiter, w->ncols - CSV_FIXED_COLUMNS);
+        p[w->ncols - CSV_FIXED_COLUMNS] = '\n';
+        w->out_len += w->ncols - CSV_FIXED_COLUMNS + 1;
+        return 0;
+    }
 
     memset(w->slot, 0xff, w->ncols * sizeof(*w->slot));
     for (size_t i = 0; i < n; i++) {
@@ -505,13 +565,10 @@ static int csv_emit_row(struct csv_writer *w, struct csv_cell *cells, size_t n)
 
     for (size_t col = 0; col < w->ncols; col++) {
         int32_t s = w->slot[col];
-        if (s < 0) {
+        if (s < 0)
             r = csv_put_raw(w, &w->opts.delimiter, 1);
-        } else {
-            size_t len;
-            const char *v = csv_cell_text(w, &cells[s], &len);
-            r = v ? csv_put_cell(w, v, len, w->opts.delimiter) : -ENOMEM;
-        }
+        else
+            r = csv_put_cell_of(w, &cells[s], w->opts.delimiter);
         if (r < 0)
             return r;
     }
@@ -574,13 +631,14 @@ static int csv_write_measurement_header(struct csv_writer *w, const struct alume
                 }
                 keys = nk;
                 cap = ncap;
-                free(set);
-                set_mask = 4 * ncap - 1;
-                set = calloc(set_mask + 1, sizeof(*set));
-                if (!set) {
+                const char **nset = calloc(4 * ncap, sizeof(*nset));
+                if (!nset) {
                     r = -ENOMEM;
                     goto out_free;
                 }
+                free(set);
+                set = nset;
+                set_mask = 4 * ncap - 1;
                 for (size_t q = 0; q < nkeys; q++) {
                     const char *kk = keys[CSV_FIXED_COLUMNS + q];
                     size_t h = csv_hash(kk) & set_mask;
@@ -641,21 +699,24 @@ static const struct csv_name *csv_metric_cell(struct csv_writer *w,
         w->names = names;
         w->names_len = n;
     }
-    size_t len = csv_metric_name(&w->opts, m, NULL, 0);
-    char *text = malloc(len + 1);
-    if (!text) {
+    size_t len = csv_metric_name(&w->opts, m, /* buf= */ NULL, /* size= */ 0);
+    char *name = malloc(len + 1);
+    char *text = malloc(2 * len + 3);
+    if (!name || !text) {
+        free(name);
+        free(text);
         *ret_r = -ENOMEM;
         return NULL;
     }
-    csv_metric_name(&w->opts, m, text, len + 1);
+    csv_metric_name(&w->opts, m, name, len + 1);
+    w->names[id].len = csv_escape_table(w->special, name, len, text);
     w->names[id].text = text;
-    w->names[id].len = len;
+    free(name);
     return &w->names[id];
 }
 
 /* Id text of a resource or consumer into b. */
-static const char *csv_id_text(struct csv_bytes *b, const void *rc, bool resource,
-                               size_t *ret_len)
+static const char *csv_id_text(struct csv_bytes *b, const void *rc, bool resource, size_t *ret_len)
 {
     size_t n = resource ? alumet_resource_id_text(rc, b->s, b->cap)
                         : alumet_consumer_id_text(rc, b->s, b->cap);
@@ -681,6 +742,8 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         if (r < 0)
             return r;
     }
+    if (!w->fixed_header)
+        return -EINVAL; /* a header from csv_writer_write_header */
     if (csv_bytes_reserve(&w->resource_id, 64) < 0 || csv_bytes_reserve(&w->consumer_id, 64) < 0)
         return -ENOMEM;
 
@@ -700,45 +763,55 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
                                         (unsigned)p->metric);
             return r;
         }
-        c[0] = (struct csv_cell){.key = "metric", .val = name->text, .len = name->len};
+        c[0] = (struct csv_cell){.key = "metric", .raw = true, .val = name->text, .len = name->len};
 
         if (!w->ts_valid || w->ts_last != p->timestamp) {
-            w->ts_len = format_rfc3339(p->timestamp, w->ts_text, sizeof(w->ts_text));
+            char ts[FORMAT_RFC3339_MAX];
+            size_t tl = format_rfc3339(p->timestamp, ts, sizeof(ts));
+            w->ts_len = csv_escape_table(w->special, ts, tl, w->ts_text);
             w->ts_last = p->timestamp;
             w->ts_valid = true;
         }
-        c[1] = (struct csv_cell){.key = "timestamp", .val = w->ts_text, .len = w->ts_len};
+        c[1] =
+            (struct csv_cell){.key = "timestamp", .raw = true, .val = w->ts_text, .len = w->ts_len};
 
         size_t vlen = p->value_type == ALUMET_VALUE_F64
                           ? format_f64(p->value.f64, w->value_text, sizeof(w->value_text))
                           : format_u64(p->value.u64, w->value_text);
-        c[2] = (struct csv_cell){.key = "value", .val = w->value_text, .len = vlen};
+        c[2] = (struct csv_cell){
+            .key = "value", .raw = w->numbers_raw, .val = w->value_text, .len = vlen};
 
         const char *kind = alumet_resource_kind_name(&p->resource);
-        c[3] = (struct csv_cell){.key = "resource_kind", .val = kind, .len = strlen(kind)};
+        bool raw = p->resource.kind >= 0 && p->resource.kind < _ALUMET_RESOURCE_MAX &&
+                   w->resource_kind_raw[p->resource.kind];
+        c[3] =
+            (struct csv_cell){.key = "resource_kind", .raw = raw, .val = kind, .len = strlen(kind)};
         if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
-            c[4] = (struct csv_cell){.key = "resource_id", .val = "", .len = 0};
+            c[4] = (struct csv_cell){.key = "resource_id", .raw = true, .val = "", .len = 0};
         } else {
             size_t l;
-            const char *id = csv_id_text(&w->resource_id, &p->resource, true, &l);
+            const char *id = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &l);
             if (!id)
                 return -ENOMEM;
             c[4] = (struct csv_cell){.key = "resource_id", .val = id, .len = l};
         }
 
         kind = alumet_consumer_kind_name(&p->consumer);
-        c[5] = (struct csv_cell){.key = "consumer_kind", .val = kind, .len = strlen(kind)};
+        raw = p->consumer.kind >= 0 && p->consumer.kind < _ALUMET_CONSUMER_MAX &&
+              w->consumer_kind_raw[p->consumer.kind];
+        c[5] =
+            (struct csv_cell){.key = "consumer_kind", .raw = raw, .val = kind, .len = strlen(kind)};
         if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
-            c[6] = (struct csv_cell){.key = "consumer_id", .val = "", .len = 0};
+            c[6] = (struct csv_cell){.key = "consumer_id", .raw = true, .val = "", .len = 0};
         } else {
             size_t l;
-            const char *id = csv_id_text(&w->consumer_id, &p->consumer, false, &l);
+            const char *id = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &l);
             if (!id)
                 return -ENOMEM;
             c[6] = (struct csv_cell){.key = "consumer_id", .val = id, .len = l};
         }
         for (int k = 0; k < CSV_FIXED_COLUMNS; k++)
-            c[k].col = w->fixed_header ? k : CSV_COL_UNKNOWN;
+            c[k].col = k;
 
         const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
         for (uint32_t j = 0; j < p->attr_count; j++) {

@@ -63,8 +63,9 @@ int csv_writer_write_line(struct csv_writer *w, const struct csv_field *fields, 
  * first if not written yet (the 7 fixed columns, then the attribute keys of
  * this buffer in byte order), then one row per point. The metrics are looked
  * up in reg (borrowed) by id. 0, -ENOMEM, -EINVAL with err for a point of an
- * unknown metric, or the sink's error (err untouched: the caller names the
- * file). */
+ * unknown metric, -EINVAL after a header of csv_writer_write_header() (the
+ * two ways are not mixed), or the sink's error (err untouched: the caller
+ * names the file). */
 int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *buf,
                             const struct alumet_registry *reg, struct alumet_error *err);
 
@@ -80,7 +81,7 @@ size_t csv_escape(char delimiter, const char *s, size_t len, char *out);
 /* The metric cell text for a metric: name, or name_unit (display or unique
  * unit name, whichever opts says; the bare name when that is empty). Not
  * escaped. Same contract as snprintf. */
-size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_metric *m,
-                       char *buf, size_t size);
+size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_metric *m, char *buf,
+                       size_t size);
 
 #endif

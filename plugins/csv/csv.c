@@ -14,19 +14,19 @@
 #include "alumet/plugin.h"
 #include "csv-writer.h"
 
-#define CSV_DEFAULT_CONFIG                                                                        \
-    "[plugins.csv]\n"                                                                            \
-    "# Path of the CSV file, relative to the working directory (truncated at startup)\n"         \
-    "output_path = \"alumet-output.csv\"\n"                                                      \
-    "# Write to the file after every buffer of measurements (false: every 256 KiB)\n"            \
-    "force_flush = true\n"                                                                       \
-    "# Append the unit to the metric name (rapl_consumed_energy_J)\n"                            \
-    "append_unit_to_metric_name = true\n"                                                        \
-    "# Use the unit's display name (ms) rather than its unique name (millis)\n"                  \
-    "use_unit_display_name = true\n"                                                             \
-    "# Delimiter between the cells (one character)\n"                                            \
-    "csv_delimiter = \";\"\n"                                                                    \
-    "# Delimiter between the entries of the __late_attributes column (one character)\n"          \
+#define CSV_DEFAULT_CONFIG                                                                         \
+    "[plugins.csv]\n"                                                                              \
+    "# Path of the CSV file, relative to the working directory (truncated at startup)\n"           \
+    "output_path = \"alumet-output.csv\"\n"                                                        \
+    "# Write to the file after every buffer of measurements (false: every 256 KiB)\n"              \
+    "force_flush = true\n"                                                                         \
+    "# Append the unit to the metric name (rapl_consumed_energy_J)\n"                              \
+    "append_unit_to_metric_name = true\n"                                                          \
+    "# Use the unit's display name (ms) rather than its unique name (millis)\n"                    \
+    "use_unit_display_name = true\n"                                                               \
+    "# Delimiter between the cells (one character)\n"                                              \
+    "csv_delimiter = \";\"\n"                                                                      \
+    "# Delimiter between the entries of the __late_attributes column (one character)\n"            \
     "csv_late_delimiter = \",\"\n"
 
 /* Plugin state: the options, read in init. */
@@ -65,14 +65,14 @@ static int csv_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
     r = alumet_config_get_string(cfg, "output_path", "alumet-output.csv", &path, err);
     if (r < 0)
         goto err_free;
-    r = alumet_config_get_bool(cfg, "force_flush", true, &csv->force_flush, err);
+    r = alumet_config_get_bool(cfg, "force_flush", /* def= */ true, &csv->force_flush, err);
     if (r < 0)
         goto err_free;
-    r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", true, &csv->opts.append_unit,
-                               err);
+    r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", /* def= */ true,
+                               &csv->opts.append_unit, err);
     if (r < 0)
         goto err_free;
-    r = alumet_config_get_bool(cfg, "use_unit_display_name", true,
+    r = alumet_config_get_bool(cfg, "use_unit_display_name", /* def= */ true,
                                &csv->opts.use_unit_display_name, err);
     if (r < 0)
         goto err_free;
@@ -146,8 +146,18 @@ static int csv_output_write(void *data, const struct alumet_buffer *buf,
 static int csv_output_close(void *data, struct alumet_error *err)
 {
     struct csv_output *o = data;
+    int r = 0;
 
-    int r = csv_writer_flush(o->writer);
+    /* nothing was measured: still write the header, as upstream does when
+     * its sources flush empty buffers, so that scripts find the columns */
+    if (!csv_writer_has_header(o->writer)) {
+        static const char *const columns[] = {"metric",        "timestamp",   "value",
+                                              "resource_kind", "resource_id", "consumer_kind",
+                                              "consumer_id"};
+        r = csv_writer_write_header(o->writer, columns, sizeof(columns) / sizeof(columns[0]));
+    }
+    if (r == 0)
+        r = csv_writer_flush(o->writer);
     if (r < 0)
         return csv_output_fail(o, r, err);
     r = close(o->fd);
@@ -196,8 +206,7 @@ static int csv_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     o->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (o->fd < 0) {
         r = -errno;
-        alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->path,
-                         strerror(-r));
+        alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->path, strerror(-r));
         goto err_free;
     }
     o->writer = csv_writer_new(&csv->opts, csv_output_sink, o);

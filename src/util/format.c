@@ -128,7 +128,7 @@ static bool format_try_precision(double a, int p, char *d, int *ret_n, int *ret_
         return false;
     *ret_exp10 = atoi(s + 1);
     *ret_n = n;
-    return strtod(tmp, NULL) == a;
+    return strtod(tmp, /* endptr= */ NULL) == a;
 }
 
 /* Whether the p digits d x 10^exp10 read back as a. */
@@ -139,7 +139,7 @@ static bool format_digits_read_back(double a, const char *d, int p, int exp10)
     int len = p + snprintf(tmp + p, sizeof(tmp) - (size_t)p, "e%d", exp10 - (p - 1));
     if (len <= p || (size_t)len >= sizeof(tmp))
         return false;
-    return strtod(tmp, NULL) == a;
+    return strtod(tmp, /* endptr= */ NULL) == a;
 }
 
 /* At an exact power of two the gap to the next double below is half the gap

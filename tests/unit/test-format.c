@@ -55,9 +55,9 @@ static void test_f64_examples(void **state)
         {0x1p-20, "0.00000095367431640625"},
         {1e15 + 0.3, "1000000000000000.2"},
         {4503599627370495.5, "4503599627370495.5"},
-        {0x1p52 + 0.5, "4503599627370496"},     /* rounds to even on input */
+        {0x1p52 + 0.5, "4503599627370496"},       /* rounds to even on input */
         {9007199254740993.0, "9007199254740992"}, /* 2^53 + 1 is not a double */
-        {0x1p60, "1152921504606847000"},        /* shortest digits, then zeros */
+        {0x1p60, "1152921504606847000"},          /* shortest digits, then zeros */
         {18446744073709551615.0, "18446744073709552000"},
         /* powers of two whose shortest text lies above the nearest 16 digits */
         {0x1p-24, "0.00000005960464477539063"},
@@ -318,16 +318,11 @@ static void test_rfc3339_against_gmtime(void **state)
 int main(void)
 {
     const struct CMUnitTest group[] = {
-        cmocka_unit_test(test_f64_examples),
-        cmocka_unit_test(test_f64_special),
-        cmocka_unit_test(test_f64_extremes),
-        cmocka_unit_test(test_f64_truncation),
-        cmocka_unit_test(test_f64_round_trip),
-        cmocka_unit_test(test_u64),
-        cmocka_unit_test(test_rfc3339_examples),
-        cmocka_unit_test(test_rfc3339_negative),
-        cmocka_unit_test(test_rfc3339_truncation),
-        cmocka_unit_test(test_rfc3339_against_gmtime),
+        cmocka_unit_test(test_f64_examples),       cmocka_unit_test(test_f64_special),
+        cmocka_unit_test(test_f64_extremes),       cmocka_unit_test(test_f64_truncation),
+        cmocka_unit_test(test_f64_round_trip),     cmocka_unit_test(test_u64),
+        cmocka_unit_test(test_rfc3339_examples),   cmocka_unit_test(test_rfc3339_negative),
+        cmocka_unit_test(test_rfc3339_truncation), cmocka_unit_test(test_rfc3339_against_gmtime),
     };
     return alumet_run_tests(group);
 }

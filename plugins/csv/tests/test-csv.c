@@ -91,8 +91,8 @@ static void fixture_done(struct fixture *f)
     free(f->sink.s);
 }
 
-static alumet_metric_id add_metric(struct fixture *f, const char *name,
-                                   enum alumet_value_type type, struct alumet_unit unit)
+static alumet_metric_id add_metric(struct fixture *f, const char *name, enum alumet_value_type type,
+                                   struct alumet_unit unit)
 {
     alumet_metric_id id = ALUMET_METRIC_ID_INVALID;
     struct alumet_error err = {0};
@@ -182,7 +182,7 @@ static void test_writer_lines(void **state)
     assert_int_equal(csv_writer_write_header(w, header, 5), -EALREADY);
 
     const struct csv_field row1[] = {
-        {"timestamp", "123456"}, {"value", "25"},      {"metric", "test"},
+        {"timestamp", "123456"},   {"value", "25"},    {"metric", "test"},
         {"sensor", "petits;pois"}, {"pc", "thinkpad"},
     };
     const struct csv_field row2[] = {
@@ -220,8 +220,8 @@ static void test_writer_late_rules(void **state)
     static const char *const header[] = {"a"};
     assert_int_equal(csv_writer_write_header(w, header, 1), 0);
     const struct csv_field row1[] = {{"x", "1;2"}, {"y=", "say \"hi\""}};
-    const struct csv_field row2[] = {{"k", "1"}, {"a", "first"}, {"j", "2"}, {"k", "3"},
-                                     {"a", "last"}};
+    const struct csv_field row2[] = {
+        {"k", "1"}, {"a", "first"}, {"j", "2"}, {"k", "3"}, {"a", "last"}};
     const struct csv_field row3[] = {{"l", "a,b,,c"}};
     assert_int_equal(csv_writer_write_line(w, row1, 2), 0);
     assert_int_equal(csv_writer_write_line(w, row2, 5), 0);
@@ -263,30 +263,30 @@ static void test_reference_output(void **state)
     reference_points(&f, mu, mf);
     write_and_clear(&f);
     assert_string_equal(
-        mem_sink_text(&f.sink),
-        FIXED_HEADER "attributes_1;attributes_2;__late_attributes\n"
-                     "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;value1;"
-                     "value2;\n"
-                     "test_metric_u64;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;value1;;\n"
-                     "test_metric_f64;1970-01-01T00:00:00Z;0.5;local_machine;;local_machine;;;"
-                     "value2;\n"
-                     "test_metric_f64;1970-01-01T00:00:00Z;0.75;local_machine;;local_machine;;;;\n");
+        mem_sink_text(&f.sink), FIXED_HEADER
+        "attributes_1;attributes_2;__late_attributes\n"
+        "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;value1;"
+        "value2;\n"
+        "test_metric_u64;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;value1;;\n"
+        "test_metric_f64;1970-01-01T00:00:00Z;0.5;local_machine;;local_machine;;;"
+        "value2;\n"
+        "test_metric_f64;1970-01-01T00:00:00Z;0.75;local_machine;;local_machine;;;;\n");
 
     struct alumet_point *p = push_u64(&f, mu, 0);
     add_str(&f, p, "late_attributes_1", "value1");
     add_str(&f, p, "late_attributes_2", "value2");
     write_and_clear(&f);
     assert_string_equal(
-        mem_sink_text(&f.sink),
-        FIXED_HEADER "attributes_1;attributes_2;__late_attributes\n"
-                     "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;value1;"
-                     "value2;\n"
-                     "test_metric_u64;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;value1;;\n"
-                     "test_metric_f64;1970-01-01T00:00:00Z;0.5;local_machine;;local_machine;;;"
-                     "value2;\n"
-                     "test_metric_f64;1970-01-01T00:00:00Z;0.75;local_machine;;local_machine;;;;\n"
-                     "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;;;"
-                     "late_attributes_1=value1,late_attributes_2=value2\n");
+        mem_sink_text(&f.sink), FIXED_HEADER
+        "attributes_1;attributes_2;__late_attributes\n"
+        "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;value1;"
+        "value2;\n"
+        "test_metric_u64;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;value1;;\n"
+        "test_metric_f64;1970-01-01T00:00:00Z;0.5;local_machine;;local_machine;;;"
+        "value2;\n"
+        "test_metric_f64;1970-01-01T00:00:00Z;0.75;local_machine;;local_machine;;;;\n"
+        "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;;;"
+        "late_attributes_1=value1,late_attributes_2=value2\n");
     fixture_done(&f);
 }
 
@@ -316,8 +316,7 @@ static void test_reference_no_unit(void **state)
     opts.append_unit = false;
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id mu =
-        add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND));
+    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND));
     add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
 
     push_u64(&f, mu, 0);
@@ -346,7 +345,10 @@ static void test_metric_units(void **state)
         {ALUMET_UNIT(UNITY), "x", "x_1"},
         {ALUMET_UNIT(BYTE), "x_B", "x_By"},
         {ALUMET_UNIT_PREFIXED(MICRO, SECOND), "x_\xce\xbcs", "x_micros"},
-        {ALUMET_UNIT(DEGREE_CELSIUS), "x_\xc2\xb0" "C", "x_Cel"},
+        {ALUMET_UNIT(DEGREE_CELSIUS),
+         "x_\xc2\xb0"
+         "C",
+         "x_Cel"},
         {ALUMET_UNIT_PREFIXED(KILO, WATT_HOUR), "x_kWh", "x_kiloW.h"},
         {ALUMET_UNIT(PERCENT), "x_%", "x_%"},
         {{ALUMET_UNIT_CUSTOM, ALUMET_PREFIX_PLAIN, "g_CO2", "gCO\xe2\x82\x82"},
@@ -427,30 +429,30 @@ static void test_values_and_timestamps(void **state)
         {1, true, 100.0, 0},
     };
     for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
-        struct alumet_point *p =
-            pts[i].f64 ? alumet_buffer_push_f64(f.buf, pts[i].ts, mf, &local_resource,
-                                                &local_consumer, pts[i].f)
-                       : alumet_buffer_push_u64(f.buf, pts[i].ts, mu, &local_resource,
-                                                &local_consumer, pts[i].u);
+        struct alumet_point *p = pts[i].f64
+                                     ? alumet_buffer_push_f64(f.buf, pts[i].ts, mf, &local_resource,
+                                                              &local_consumer, pts[i].f)
+                                     : alumet_buffer_push_u64(f.buf, pts[i].ts, mu, &local_resource,
+                                                              &local_consumer, pts[i].u);
         assert_non_null(p);
     }
     write_and_clear(&f);
     assert_string_equal(
-        mem_sink_text(&f.sink),
-        FIXED_HEADER "__late_attributes\n"
-                     "f_W;2025-04-25T15:08:53.99636522Z;1000000000000000000000;local_machine;;"
-                     "local_machine;;\n"
-                     "f_W;2025-04-25T15:08:53.99636522Z;0.30000000000000004;local_machine;;"
-                     "local_machine;;\n"
-                     "f_W;2025-04-25T15:08:53.5Z;-0;local_machine;;local_machine;;\n"
-                     "f_W;2025-04-25T15:08:53.5Z;NaN;local_machine;;local_machine;;\n"
-                     "f_W;2025-04-25T15:08:53Z;-inf;local_machine;;local_machine;;\n"
-                     "f_W;1969-12-31T23:59:59.999999999Z;0.0000001;local_machine;;local_machine;;\n"
-                     "u_J;1969-12-31T23:59:59.999999999Z;18446744073709551615;local_machine;;"
-                     "local_machine;;\n"
-                     "u_J;1970-01-01T00:00:00.000000001Z;42;local_machine;;local_machine;;\n"
-                     "f_W;1970-01-01T00:00:00.000000001Z;123456.789;local_machine;;local_machine;;\n"
-                     "f_W;1970-01-01T00:00:00.000000001Z;100;local_machine;;local_machine;;\n");
+        mem_sink_text(&f.sink), FIXED_HEADER
+        "__late_attributes\n"
+        "f_W;2025-04-25T15:08:53.99636522Z;1000000000000000000000;local_machine;;"
+        "local_machine;;\n"
+        "f_W;2025-04-25T15:08:53.99636522Z;0.30000000000000004;local_machine;;"
+        "local_machine;;\n"
+        "f_W;2025-04-25T15:08:53.5Z;-0;local_machine;;local_machine;;\n"
+        "f_W;2025-04-25T15:08:53.5Z;NaN;local_machine;;local_machine;;\n"
+        "f_W;2025-04-25T15:08:53Z;-inf;local_machine;;local_machine;;\n"
+        "f_W;1969-12-31T23:59:59.999999999Z;0.0000001;local_machine;;local_machine;;\n"
+        "u_J;1969-12-31T23:59:59.999999999Z;18446744073709551615;local_machine;;"
+        "local_machine;;\n"
+        "u_J;1970-01-01T00:00:00.000000001Z;42;local_machine;;local_machine;;\n"
+        "f_W;1970-01-01T00:00:00.000000001Z;123456.789;local_machine;;local_machine;;\n"
+        "f_W;1970-01-01T00:00:00.000000001Z;100;local_machine;;local_machine;;\n");
     fixture_done(&f);
 }
 
@@ -470,13 +472,16 @@ static void test_odd_delimiters(void **state)
     p = push_f64(&f, m, 2);
     add_str(&f, p, "b", "x|y.z");
     add_str(&f, p, "c", "1,2");
+    assert_non_null(
+        alumet_buffer_push_f64(f.buf, 500000000, m, &local_resource, &local_consumer, 3));
     write_and_clear(&f);
     assert_string_equal(mem_sink_text(&f.sink),
                         "metric.timestamp.value.resource_kind.resource_id.consumer_kind."
                         "consumer_id.a.__late_attributes\n"
                         "m.1970-01-01T00:00:00Z.\"0.5\".local_machine..local_machine..\"x|y.z\".\n"
                         "m.1970-01-01T00:00:00Z.2.local_machine..local_machine...\"b=x\\|y.z|c=1,"
-                        "2\"\n");
+                        "2\"\n"
+                        "m.\"1970-01-01T00:00:00.5Z\".3.local_machine..local_machine...\n");
     fixture_done(&f);
 }
 
@@ -631,14 +636,14 @@ static void test_attribute_overrides(void **state)
     write_and_clear(&f);
     /* "resource_id" and "value" appear twice in the header, like upstream:
      * the fixed column gets the value, the later one stays empty */
-    assert_string_equal(mem_sink_text(&f.sink),
-                        FIXED_HEADER "k;resource_id;value;__late_attributes\n"
-                                     "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;second;"
-                                     ";;\n"
-                                     "m;1970-01-01T00:00:00Z;replaced;local_machine;rid;"
-                                     "local_machine;;;;;\n"
-                                     "m;1970-01-01T00:00:00Z;3;local_machine;;local_machine;;;;;"
-                                     "late=3,other=x\n");
+    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER
+                        "k;resource_id;value;__late_attributes\n"
+                        "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;second;"
+                        ";;\n"
+                        "m;1970-01-01T00:00:00Z;replaced;local_machine;rid;"
+                        "local_machine;;;;;\n"
+                        "m;1970-01-01T00:00:00Z;3;local_machine;;local_machine;;;;;"
+                        "late=3,other=x\n");
     fixture_done(&f);
 }
 
@@ -656,9 +661,9 @@ static void test_empty_first_buffer(void **state)
     add_str(&f, p, "a", "1");
     write_and_clear(&f);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
-                        FIXED_HEADER "__late_attributes\n"
-                                     "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;a=1\n");
+    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER
+                        "__late_attributes\n"
+                        "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;a=1\n");
     fixture_done(&f);
 }
 
@@ -687,6 +692,7 @@ static void test_resources(void **state)
         {{ALUMET_RESOURCE_GPU, 0, "0000:3b:00.0", NULL},
          {ALUMET_CONSUMER_CUSTOM, 0, "id\"1", "my_kind"}},
         {{ALUMET_RESOURCE_CUSTOM, 0, "rid", "rkind"}, {ALUMET_CONSUMER_CGROUP, 0, long_path, NULL}},
+        {{ALUMET_RESOURCE_CUSTOM, 0, "a\nb", "r;kind"}, {ALUMET_CONSUMER_CUSTOM, 0, "", "c\"kind"}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_non_null(alumet_buffer_push_u64(f.buf, 0, m, &cases[i].r, &cases[i].c, i));
@@ -699,7 +705,8 @@ static void test_resources(void **state)
                           "m;1970-01-01T00:00:00Z;1;cpu_core;17;cgroup;\"/sys/fs/cgroup/a;b\";\n"
                           "m;1970-01-01T00:00:00Z;2;dram;1;local_machine;;\n"
                           "m;1970-01-01T00:00:00Z;3;gpu;0000:3b:00.0;my_kind;\"id\"\"1\";\n"
-                          "m;1970-01-01T00:00:00Z;4;rkind;rid;cgroup;%s;\n",
+                          "m;1970-01-01T00:00:00Z;4;rkind;rid;cgroup;%s;\n"
+                          "m;1970-01-01T00:00:00Z;5;\"r;kind\";\"a\nb\";\"c\"\"kind\";;\n",
              long_path);
     assert_string_equal(mem_sink_text(&f.sink), expected);
     fixture_done(&f);
@@ -727,11 +734,11 @@ static void test_late_metrics(void **state)
     push_u64(&f, last, 300);
     push_u64(&f, m0, 1);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
-                        FIXED_HEADER "__late_attributes\n"
-                                     "m0;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;\n"
-                                     "m300_J;1970-01-01T00:00:00Z;300;local_machine;;local_machine;;\n"
-                                     "m0;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;\n");
+    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER
+                        "__late_attributes\n"
+                        "m0;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;\n"
+                        "m300_J;1970-01-01T00:00:00Z;300;local_machine;;local_machine;;\n"
+                        "m0;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;\n");
     fixture_done(&f);
 }
 
@@ -745,6 +752,22 @@ static void test_unknown_metric(void **state)
     struct alumet_error err = {0};
     assert_int_equal(csv_writer_write_buffer(f.w, f.buf, f.reg, &err), -EINVAL);
     assert_string_equal(err.msg, "unknown metric id 7 in a buffer");
+    fixture_done(&f);
+}
+
+/* A writer used for lines cannot take measurements. */
+static void test_no_mixing(void **state)
+{
+    (void)state;
+    struct csv_writer_opts opts = default_opts();
+    struct fixture f;
+    fixture_init(&f, &opts);
+    static const char *const header[] = {"a", "b"};
+    assert_int_equal(csv_writer_write_header(f.w, header, 2), 0);
+    struct alumet_error err = {0};
+    assert_int_equal(csv_writer_write_buffer(f.w, f.buf, f.reg, &err), -EINVAL);
+    assert_int_equal(csv_writer_flush(f.w), 0);
+    assert_string_equal(mem_sink_text(&f.sink), "a;b;__late_attributes\n");
     fixture_done(&f);
 }
 
@@ -826,8 +849,8 @@ static int test_source_poll(void *data, struct alumet_buffer *buf, alumet_time_n
     struct test_source *s = data;
     (void)now;
     (void)err;
-    struct alumet_point *p =
-        alumet_buffer_push_u64(buf, 1745593733996365220, s->mu, &local_resource, &local_consumer, 12);
+    struct alumet_point *p = alumet_buffer_push_u64(buf, 1745593733996365220, s->mu,
+                                                    &local_resource, &local_consumer, 12);
     assert_non_null(p);
     assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package"), 0);
     p = alumet_buffer_push_f64(buf, 1745593733996365220, s->mf, &local_resource, &local_consumer,
@@ -876,9 +899,9 @@ static int agent_run_start(struct agent_run *a, const char *config)
                                           &a->src.mf, &a->err),
                      0);
     struct alumet_source_opts so = {.manual_only = true};
-    assert_int_equal(alumet__pipeline_add_source(a->p, "test", "src", &test_source_ops, &a->src,
-                                                 &so, &a->err),
-                     0);
+    assert_int_equal(
+        alumet__pipeline_add_source(a->p, "test", "src", &test_source_ops, &a->src, &so, &a->err),
+        0);
     return alumet__agent_start(&a->set, a->p, &a->err);
 }
 
@@ -899,9 +922,12 @@ static void test_plugin_default_config(void **state)
     const char *def = alumet_plugin_csv.default_config;
     assert_memory_equal(def, "[plugins.csv]\n", 14);
     const char *keys[] = {
-        "\noutput_path = \"alumet-output.csv\"\n",  "\nforce_flush = true\n",
-        "\nappend_unit_to_metric_name = true\n",    "\nuse_unit_display_name = true\n",
-        "\ncsv_delimiter = \";\"\n",                "\ncsv_late_delimiter = \",\"\n",
+        "\noutput_path = \"alumet-output.csv\"\n",
+        "\nforce_flush = true\n",
+        "\nappend_unit_to_metric_name = true\n",
+        "\nuse_unit_display_name = true\n",
+        "\ncsv_delimiter = \";\"\n",
+        "\ncsv_late_delimiter = \",\"\n",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         assert_non_null(strstr(def, keys[i]));
@@ -1016,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_resources),
         cmocka_unit_test(test_late_metrics),
         cmocka_unit_test(test_unknown_metric),
+        cmocka_unit_test(test_no_mixing),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_sink_error),
         cmocka_unit_test(test_plugin_default_config),

@@ -42,11 +42,11 @@ struct kv_slot {
 struct parser {
     const char *s;
     size_t len;
-    size_t i;            /* current offset */
-    int line;            /* line of offset i */
-    size_t line_start;   /* offset of the first byte of the current line */
-    size_t col_off;      /* column cache: offset col_off (on the current line)... */
-    int col_at;          /* ...is at column col_at */
+    size_t i;          /* current offset */
+    int line;          /* line of offset i */
+    size_t line_start; /* offset of the first byte of the current line */
+    size_t col_off;    /* column cache: offset col_off (on the current line)... */
+    int col_at;        /* ...is at column col_at */
     const char *file;
     char *err;
     size_t errsize;
@@ -86,8 +86,8 @@ static void vfail(struct parser *p, struct pos at, const char *fmt, va_list ap)
     p->failed = true;
     if (!p->err || p->errsize == 0)
         return;
-    int n = snprintf(p->err, p->errsize, "%s:%d:%d: ", p->file ? p->file : "<input>", at.line,
-                     at.col);
+    int n =
+        snprintf(p->err, p->errsize, "%s:%d:%d: ", p->file ? p->file : "<input>", at.line, at.col);
     if (n < 0 || (size_t)n >= p->errsize)
         return;
     vsnprintf(p->err + n, p->errsize - (size_t)n, fmt, ap);
@@ -241,6 +241,8 @@ void toml_free(struct toml_value *v)
 {
     if (!v)
         return;
+    if (v->cfg_private_free)
+        v->cfg_private_free(v->cfg_private);
     switch (v->type) {
     case TOML_STRING:
     case TOML_DATETIME:
@@ -366,8 +368,8 @@ static int index_reserve(struct parser *p)
     return 0;
 }
 
-static struct toml_kv *p_find(const struct parser *p, const struct toml_value *t,
-                              const char *key, size_t len)
+static struct toml_kv *p_find(const struct parser *p, const struct toml_value *t, const char *key,
+                              size_t len)
 {
     if (!p->nslots)
         return NULL;
@@ -419,8 +421,7 @@ static bool is_digit(int c)
 
 static bool is_bare_key_char(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' ||
-           c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
 }
 
 /* Newline at the current offset? (A '\r' is always followed by '\n': checked upfront.) */
@@ -593,7 +594,7 @@ static int parse_escape(struct parser *p, struct buf *b)
     return buf_addc(b, out) < 0 ? fail_nomem(p) : 0;
 }
 
-/* Basic or literal string at p->i, single- or multi-line (allowed when multi is true).
+/* Basic or literal string at p->i, single-line or (when allow_multi) multi-line.
  * The result is in b (NUL-terminated). */
 static int parse_string(struct parser *p, struct buf *b, bool allow_multi)
 {
@@ -623,8 +624,8 @@ static int parse_string(struct parser *p, struct buf *b, bool allow_multi)
             }
             /* Copy a run of plain bytes at once. */
             size_t start = p->i;
-            while (p->i < p->len && p->s[p->i] != q && p->s[p->i] != '\n' &&
-                   p->s[p->i] != '\r' && !(basic && p->s[p->i] == '\\'))
+            while (p->i < p->len && p->s[p->i] != q && p->s[p->i] != '\n' && p->s[p->i] != '\r' &&
+                   !(basic && p->s[p->i] == '\\'))
                 p->i++;
             if (buf_add(b, p->s + start, p->i - start) < 0)
                 return fail_nomem(p);
@@ -729,6 +730,18 @@ static const char *key_text(const struct key *k, size_t upto, char *out, size_t 
     }
     out[o] = '\0';
     return out;
+}
+
+/* Error "<pre>'<parts [0, upto] of k>'<post>". Kept out of line so that the
+ * recursive parsing functions do not carry the name buffer on the stack. */
+static int fail_key(struct parser *p, struct pos at, const char *pre, const struct key *k,
+                    size_t upto, const char *post) __attribute__((noinline));
+static int fail_key(struct parser *p, struct pos at, const char *pre, const struct key *k,
+                    size_t upto, const char *post)
+{
+    char name[256];
+
+    return fail(p, at, "%s'%s'%s", pre, key_text(k, upto, name, sizeof(name)), post);
 }
 
 /* key = simple-key *( ws '.' ws simple-key ), leading and trailing ws skipped. */
@@ -1246,7 +1259,6 @@ static int parse_value(struct parser *p, unsigned depth, struct toml_value **out
  * '=' and the value and insert it below table t (depth: t's depth). */
 static int insert_keyval(struct parser *p, struct toml_value *t, struct key *k, unsigned depth)
 {
-    char name[256];
     int r;
 
     if (peek(p) != '=')
@@ -1274,20 +1286,16 @@ static int insert_keyval(struct parser *p, struct toml_value *t, struct key *k, 
         }
         struct toml_value *v = kv->val;
         if (v->type != TOML_TABLE)
-            return fail(p, k->parts[0].at, "key '%s' is not a table",
-                        key_text(k, j, name, sizeof(name)));
+            return fail_key(p, k->parts[0].at, "key ", k, j, " is not a table");
         if (v->flags & TF_INLINE)
-            return fail(p, k->parts[0].at, "cannot extend inline table '%s'",
-                        key_text(k, j, name, sizeof(name)));
+            return fail_key(p, k->parts[0].at, "cannot extend inline table ", k, j, "");
         if (!(v->flags & TF_DOTTED))
-            return fail(p, k->parts[0].at, "table '%s' already defined",
-                        key_text(k, j, name, sizeof(name)));
+            return fail_key(p, k->parts[0].at, "table ", k, j, " already defined");
         t = v;
     }
     struct key_part *last = &k->parts[k->n - 1];
     if (p_find(p, t, last->s, last->len))
-        return fail(p, k->parts[0].at, "duplicate key '%s'",
-                    key_text(k, k->n - 1, name, sizeof(name)));
+        return fail_key(p, k->parts[0].at, "duplicate key ", k, k->n - 1, "");
     struct toml_value *v = NULL;
     r = parse_value(p, depth + 1, &v);
     if (r < 0)
@@ -1309,7 +1317,6 @@ static int parse_header(struct parser *p)
     struct pos at = here(p);
     bool aot = peek_at(p, 1) == '[';
     struct key k = {0};
-    char name[256];
     int r;
 
     p->i += aot ? 2 : 1;
@@ -1351,18 +1358,15 @@ static int parse_header(struct parser *p)
         if (v->type == TOML_ARRAY && (v->flags & TF_AOT) && v->u.arr.len > 0)
             v = v->u.arr.items[v->u.arr.len - 1];
         if (v->type == TOML_ARRAY && !(v->flags & TF_AOT)) {
-            r = fail(p, k.parts[0].at, "cannot extend static array '%s'",
-                     key_text(&k, j, name, sizeof(name)));
+            r = fail_key(p, k.parts[0].at, "cannot extend static array ", &k, j, "");
             goto out;
         }
         if (v->type != TOML_TABLE) {
-            r = fail(p, k.parts[0].at, "key '%s' is not a table",
-                     key_text(&k, j, name, sizeof(name)));
+            r = fail_key(p, k.parts[0].at, "key ", &k, j, " is not a table");
             goto out;
         }
         if (v->flags & TF_INLINE) {
-            r = fail(p, k.parts[0].at, "cannot extend inline table '%s'",
-                     key_text(&k, j, name, sizeof(name)));
+            r = fail_key(p, k.parts[0].at, "cannot extend inline table ", &k, j, "");
             goto out;
         }
         t = v;
@@ -1389,11 +1393,9 @@ static int parse_header(struct parser *p)
                 goto out;
             }
             if (v->type == TOML_TABLE || (v->type == TOML_ARRAY && (v->flags & TF_AOT)))
-                r = fail(p, k.parts[0].at, "table '%s' already defined",
-                         key_text(&k, k.n - 1, name, sizeof(name)));
+                r = fail_key(p, k.parts[0].at, "table ", &k, k.n - 1, " already defined");
             else
-                r = fail(p, k.parts[0].at, "duplicate key '%s'",
-                         key_text(&k, k.n - 1, name, sizeof(name)));
+                r = fail_key(p, k.parts[0].at, "duplicate key ", &k, k.n - 1, "");
             goto out;
         }
         nt = value_new(p, TOML_TABLE, at);
@@ -1418,14 +1420,11 @@ static int parse_header(struct parser *p)
         arr = kv->val;
         if (arr->type != TOML_ARRAY || !(arr->flags & TF_AOT)) {
             if (arr->type == TOML_ARRAY)
-                r = fail(p, k.parts[0].at, "cannot extend static array '%s'",
-                         key_text(&k, k.n - 1, name, sizeof(name)));
+                r = fail_key(p, k.parts[0].at, "cannot extend static array ", &k, k.n - 1, "");
             else if (arr->type == TOML_TABLE)
-                r = fail(p, k.parts[0].at, "table '%s' already defined",
-                         key_text(&k, k.n - 1, name, sizeof(name)));
+                r = fail_key(p, k.parts[0].at, "table ", &k, k.n - 1, " already defined");
             else
-                r = fail(p, k.parts[0].at, "duplicate key '%s'",
-                         key_text(&k, k.n - 1, name, sizeof(name)));
+                r = fail_key(p, k.parts[0].at, "duplicate key ", &k, k.n - 1, "");
             goto out;
         }
     } else {
