@@ -407,8 +407,9 @@ static void test_integers(void **state)
     assert_true(parse_int("v = -9223372036854775808") == INT64_MIN);
     assert_true(parse_int("v = 0x7fffffffffffffff") == INT64_MAX);
     assert_true(parse_int("v = 0o777777777777777777777") == INT64_MAX);
-    assert_true(parse_int("v = 0b" "111111111111111111111111111111111111111111111111111111111111111")
-                == INT64_MAX);
+    assert_true(parse_int("v = 0b"
+                          "111111111111111111111111111111111111111111111111111111111111111") ==
+                INT64_MAX);
 
     check_error("v = 9223372036854775808", FILE_NAME ":1:5: integer out of range");
     check_error("v = -9223372036854775809", FILE_NAME ":1:5: integer out of range");
@@ -473,16 +474,19 @@ static void test_strings(void **state)
     (void)state;
     check_str("s = \"\"", "");
     check_str("s = ''", "");
-    check_str("s = \"a \\\"quoted\\\" \\\\ \\b\\t\\n\\f\\r end\"", "a \"quoted\" \\ \b\t\n\f\r end");
+    check_str("s = \"a \\\"quoted\\\" \\\\ \\b\\t\\n\\f\\r end\"",
+              "a \"quoted\" \\ \b\t\n\f\r end");
     check_str("s = 'C:\\Users\\nodejs\\templates'", "C:\\Users\\nodejs\\templates");
     check_str("s = '<\\i\\c*\\s*>'", "<\\i\\c*\\s*>");
     check_str("s = \"tab\there\"", "tab\there");
     check_str("s = \"\\u00e9\\u20AC\"", "\xc3\xa9\xe2\x82\xac");
-    check_str("s = \"\\U0001F600\\U00000041\"", "\xf0\x9f\x98\x80" "A");
+    check_str("s = \"\\U0001F600\\U00000041\"", "\xf0\x9f\x98\x80"
+                                                "A");
     check_str("s = \"caf\xc3\xa9\"", "caf\xc3\xa9");
 
     /* Multi-line: the first newline is trimmed, newlines kept (CRLF as LF). */
-    check_str("s = \"\"\"\nRoses are red\nViolets are blue\"\"\"", "Roses are red\nViolets are blue");
+    check_str("s = \"\"\"\nRoses are red\nViolets are blue\"\"\"",
+              "Roses are red\nViolets are blue");
     check_str("s = \"\"\"\r\none\r\ntwo\"\"\"", "one\ntwo");
     check_str("s = '''\nfirst\n  second '\\n' \"\" '' \n'''", "first\n  second '\\n' \"\" '' \n");
     check_str("s = \"\"\"\"\"\"", "");
@@ -501,7 +505,8 @@ static void test_strings(void **state)
     assert_memory_equal(s->u.str.ptr, "a\0b", 4);
     toml_free(root);
 
-    check_error("s = '''a''''''", FILE_NAME ":1:14: too many quotes at the end of a multi-line string");
+    check_error("s = '''a''''''",
+                FILE_NAME ":1:14: too many quotes at the end of a multi-line string");
     check_error("s = \"\"\"a\\ b\"\"\"", FILE_NAME ":1:9: invalid escape sequence");
     check_error("s = \"\\x41\"", FILE_NAME ":1:6: invalid escape sequence '\\x'");
     check_error("s = \"\\U00110000\"", FILE_NAME ":1:6: invalid unicode scalar value in escape");
@@ -833,8 +838,8 @@ static void test_robustness(void **state)
         memcpy(buf, doc, k);
         toml_free(toml_parse(buf, k, FILE_NAME, errbuf, sizeof(errbuf)));
     }
-    static const char bytes[] = {'\0', '\n', '"', '\'', '[', ']', '{', '}', '=', '.', ',', '#',
-                                 '\\', 'x', '0', '\x80', '\xff', ' ', '\r', '_'};
+    static const char bytes[] = {'\0', '\n', '"',  '\'', '[', ']',    '{',    '}', '=',  '.',
+                                 ',',  '#',  '\\', 'x',  '0', '\x80', '\xff', ' ', '\r', '_'};
     for (size_t k = 0; k < len; k++) {
         for (size_t m = 0; m < sizeof(bytes); m++) {
             memcpy(buf, doc, len);

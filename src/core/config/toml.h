@@ -23,7 +23,7 @@ enum toml_type {
 struct toml_value;
 
 struct toml_kv {
-    char *key;                /* owned, NUL-terminated (may contain no NUL: keys with \u0000 are rejected) */
+    char *key;                /* owned, NUL-terminated; "\u0000" keys hold NULs: use key_len */
     size_t key_len;
     int line, col;            /* position of the key */
     struct toml_value *val;   /* owned */
