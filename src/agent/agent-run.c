@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,12 @@ int agent_stop(struct agent *a, struct alumet_pipeline *p)
 
 static pthread_t signal_thread;
 static bool signal_thread_running;
+static _Atomic pid_t signal_forward_pid;
+
+void agent_forward_signals_to(pid_t pid)
+{
+    signal_forward_pid = pid;
+}
 
 static void *signal_main(void *arg)
 {
@@ -130,6 +138,14 @@ static void *signal_main(void *arg)
             continue;
         if (sig == SIGUSR1)
             break; /* agent_remove_signals */
+        pid_t child = signal_forward_pid;
+        if (child > 0) {
+            /* exec: the child ends first, then the agent measures and stops */
+            alumet_log_info("%s received, forwarding it to the child process %d",
+                            sig == SIGINT ? "Ctrl+C" : "SIGTERM", (int)child);
+            kill(child, sig);
+            continue;
+        }
         alumet_log_info("%s received, shutting down...", sig == SIGINT ? "Ctrl+C" : "SIGTERM");
         alumet_pipeline_request_shutdown(p);
     }

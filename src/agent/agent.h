@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "core/agent.h"
 #include "core/config/toml.h"
@@ -60,6 +61,8 @@ int cmd_plugins(int argc, char **argv, struct agent *a);
 /* Install SIGINT/SIGTERM handlers that request a clean shutdown of p. */
 int agent_install_signals(struct alumet_pipeline *p);
 void agent_remove_signals(void);
+/* exec: SIGINT/SIGTERM received by the agent go to this child (0: none). */
+void agent_forward_signals_to(pid_t pid);
 /* Block SIGINT/SIGTERM in the calling thread (before any thread is created). */
 void agent_block_signals(void);
 

@@ -35,6 +35,13 @@ static const char exec_help[] =
 /* Upstream's hints when the program cannot be spawned. */
 static void exec_hint_not_found(const char *prog, int argc, char **argv)
 {
+    struct stat pst;
+    if (strchr(prog, '/') && stat(prog, &pst) == 0 && S_ISREG(pst.st_mode)) {
+        alumet_log_error("hint: '%s' exists, but its interpreter (the '#!' line) or its dynamic "
+                         "loader was not found",
+                         prog);
+        return;
+    }
     alumet_log_error("Command '%s' not found", prog);
     const char *base = strncmp(prog, "./", 2) == 0 ? prog + 2 : prog;
     if (base[0] == '/')
@@ -90,7 +97,17 @@ static void exec_hint_permission(const char *prog)
         }
         return;
     }
+    if (S_ISDIR(st.st_mode)) {
+        alumet_log_error("hint: '%s' is a directory, not a program", prog);
+        return;
+    }
     bool need_r = (st.st_mode & 0444) != 0444, need_x = (st.st_mode & 0111) != 0111;
+    if (!need_r && !need_x) {
+        alumet_log_error("hint: '%s' has its r and x permissions: its file system may be mounted "
+                         "noexec, or its '#!' interpreter is not executable",
+                         prog);
+        return;
+    }
     alumet_log_error("hint: the file '%s' is not readable and executable; try chmod %s %s",
                      prog, need_r && need_x ? "+rx" : need_r ? "+r" : "+x", prog);
 }
@@ -235,18 +252,24 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         return 101;
     }
     alumet_log_info("Child process '%s' spawned with pid %d.", child_argv[0], (int)pid);
+    agent_forward_signals_to(pid);
 
+    /* wait for the end without reaping the child: until the last measurement
+     * it stays a zombie whose /proc/<pid>/stat still holds its final CPU times */
     int wstatus = 0;
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+    siginfo_t info = {0};
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
         ;
-    if (WIFEXITED(wstatus))
+    if (info.si_code == CLD_EXITED)
         alumet_log_info("Child process exited with exit status: %d, Alumet will now stop.",
-                        WEXITSTATUS(wstatus));
+                        info.si_status);
     else
         alumet_log_info("Child process was killed by signal %d, Alumet will now stop.",
-                        WTERMSIG(wstatus));
+                        info.si_status);
     if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger one last measurement after the child exit");
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
     alumet_pipeline_request_shutdown(p);
     int errors = agent_stop(a, p);

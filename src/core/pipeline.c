@@ -390,8 +390,8 @@ void alumet__pipeline_counts(struct alumet_pipeline *p, size_t *sources, size_t 
 
 /* ---- sources ---- */
 
-/* Hand the source's buffer to the transform thread (lock held by caller is
- * released while a full queue blocks). */
+/* Hand the source's buffer to the transform thread. Called with p->lock
+ * held; the lock is released while a full queue blocks. */
 static void source_flush(struct alumet_pipeline *p, struct source *s)
 {
     if (alumet_buffer_len(s->buf) == 0)
@@ -407,13 +407,20 @@ static void source_flush(struct alumet_pipeline *p, struct source *s)
                          s->name);
         return;
     }
-    if (p->input.len == p->input.cap && !p->warned_input_full) {
+    pthread_mutex_lock(&p->input.lock);
+    bool full_queue = p->input.len == p->input.cap;
+    pthread_mutex_unlock(&p->input.lock);
+    if (full_queue && !p->warned_input_full) {
         p->warned_input_full = true;
         alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
                         "outputs are too slow; consider a larger poll_interval or "
                         "source_channel_size");
     }
-    if (alumet__bqueue_push(&p->input, full) < 0)
+    /* a full queue blocks (backpressure): let control requests through meanwhile */
+    pthread_mutex_unlock(&p->lock);
+    int r = alumet__bqueue_push(&p->input, full);
+    pthread_mutex_lock(&p->lock);
+    if (r < 0)
         alumet_log_error("source %s/%s: pipeline closed, points lost", s->plugin, s->name);
 }
 

@@ -12,8 +12,8 @@
 #include "alumet/export.h"
 #include "alumet/plugin.h"
 
-#define FAILING_OUTPUT_DEFAULT_CONFIG                                                            \
-    "[plugins.failing-output]\n"                                                                 \
+#define FAILING_OUTPUT_DEFAULT_CONFIG                                                              \
+    "[plugins.failing-output]\n"                                                                   \
     "fail_after = 0\n"
 
 /* Plugin state: the options, read in init. */
@@ -74,8 +74,7 @@ static const struct alumet_output_ops failing_output_out_ops = {
     .free = failing_output_out_free,
 };
 
-static int failing_output_start(void *state, struct alumet_start_ctx *ctx,
-                                struct alumet_error *err)
+static int failing_output_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
 {
     struct failing_output *fo = state;
     struct failing_output_out *o = calloc(1, sizeof(*o));

@@ -18,9 +18,9 @@
 #include "alumet/export.h"
 #include "alumet/plugin.h"
 
-#define SLOW_OUTPUT_DEFAULT_CONFIG                                                               \
-    "[plugins.slow-output]\n"                                                                    \
-    "delay = \"100ms\"\n"                                                                        \
+#define SLOW_OUTPUT_DEFAULT_CONFIG                                                                 \
+    "[plugins.slow-output]\n"                                                                      \
+    "delay = \"100ms\"\n"                                                                          \
     "output_path = \"slow-output.txt\"\n"
 
 /* Plugin state: the options, read in init. */

@@ -4,7 +4,8 @@
  * can check that every point reached the outputs exactly once. The number of
  * points produced so far is published in `count_file` after every poll and
  * when the source is freed, so a test knows how many points the agent made
- * before it was stopped. */
+ * before it was stopped. With `fail_at_poll = N`, the Nth poll fails (fatal
+ * error "test-source: simulated failure") and produces nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,10 +20,10 @@
 #include "alumet/export.h"
 #include "alumet/plugin.h"
 
-#define TEST_SOURCE_DEFAULT_CONFIG                                                               \
-    "[plugins.test-source]\n"                                                                    \
-    "poll_interval = \"100ms\"\n"                                                                \
-    "points_per_poll = 1\n"                                                                      \
+#define TEST_SOURCE_DEFAULT_CONFIG                                                                 \
+    "[plugins.test-source]\n"                                                                      \
+    "poll_interval = \"100ms\"\n"                                                                  \
+    "points_per_poll = 1\n"                                                                        \
     "max_polls = 0\n"
 
 /* Plugin state: the options, read in init. */
@@ -31,6 +32,7 @@ struct test_source {
     alumet_time_ns flush_interval;
     int64_t points_per_poll;
     int64_t max_polls;
+    int64_t fail_at_poll;
     char *count_file; /* NULL: do not publish the count */
 };
 
@@ -38,9 +40,10 @@ struct test_source {
 struct test_source_counter {
     alumet_metric_id metric;
     uint64_t points_per_poll;
-    uint64_t max_polls; /* 0 = unlimited */
+    uint64_t max_polls;    /* 0 = unlimited */
+    uint64_t fail_at_poll; /* 0 = never */
     uint64_t polls;
-    uint64_t next;      /* next sequence number = points produced so far */
+    uint64_t next; /* next sequence number = points produced so far */
     char *count_file;
     char *count_tmp;
 };
@@ -75,12 +78,14 @@ static int test_source_init(struct alumet_config *cfg, void **ret_state, struct 
     r = alumet_config_get_int(cfg, "max_polls", 0, &ts->max_polls, err);
     if (r < 0)
         goto err_free;
-    r = alumet_config_get_string(cfg, "count_file", NULL, &count_file, err);
+    r = alumet_config_get_int(cfg, "fail_at_poll", 0, &ts->fail_at_poll, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_string(cfg, "count_file", /* def= */ NULL, &count_file, err);
     if (r < 0)
         goto err_free;
     if (ts->poll_interval <= 0) {
-        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL,
-                                "expected a positive duration");
+        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL, "expected a positive duration");
         goto err_free;
     }
     if (ts->points_per_poll < 0 || ts->points_per_poll > 1000000) {
@@ -88,9 +93,9 @@ static int test_source_init(struct alumet_config *cfg, void **ret_state, struct 
                                 "expected an integer between 0 and 1000000");
         goto err_free;
     }
-    if (ts->max_polls < 0) {
-        r = alumet_config_error(cfg, "max_polls", err, -EINVAL,
-                                "expected a positive integer (0 = unlimited)");
+    if (ts->max_polls < 0 || ts->fail_at_poll < 0) {
+        r = alumet_config_error(cfg, ts->max_polls < 0 ? "max_polls" : "fail_at_poll", err, -EINVAL,
+                                "expected a positive integer (0 = never)");
         goto err_free;
     }
     if (count_file && !(ts->count_file = strdup(count_file))) {
@@ -131,6 +136,8 @@ static int test_source_counter_poll(void *data, struct alumet_buffer *buf, alume
     if (c->max_polls && c->polls >= c->max_polls)
         return ALUMET_POLL_DONE;
     c->polls++;
+    if (c->polls == c->fail_at_poll)
+        return alumet_error_set(err, -EIO, "test-source: simulated failure");
     for (uint64_t i = 0; i < c->points_per_poll; i++) {
         if (!alumet_buffer_push_u64(buf, now, c->metric, &res, &cons, c->next))
             return alumet_error_set(err, -ENOMEM, "out of memory");
@@ -167,6 +174,7 @@ static int test_source_start(void *state, struct alumet_start_ctx *ctx, struct a
         return alumet_error_set(err, -ENOMEM, "out of memory");
     c->points_per_poll = (uint64_t)ts->points_per_poll;
     c->max_polls = (uint64_t)ts->max_polls;
+    c->fail_at_poll = (uint64_t)ts->fail_at_poll;
     if (ts->count_file) {
         size_t len = strlen(ts->count_file) + sizeof(".tmp");
         c->count_file = strdup(ts->count_file);

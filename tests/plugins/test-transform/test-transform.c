@@ -4,8 +4,11 @@
  * tag is appended to the string attribute `chain` ("a", then "a,b" after the
  * next transform). Built twice (the plugin name comes from
  * TEST_TRANSFORM_NAME), because a plugin runs once: the order of the two
- * plugin sections in the config must be the order of the chain. */
+ * plugin sections in the config must be the order of the chain. With
+ * `fail_at_buffer = N`, the Nth buffer makes the transform fail (fatal error
+ * "test-transform: simulated failure"): the core disables it. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +22,8 @@
 #define TEST_TRANSFORM_NAME "test-transform"
 #endif
 
-#define TEST_TRANSFORM_DEFAULT_CONFIG                                                            \
-    "[plugins." TEST_TRANSFORM_NAME "]\n"                                                        \
+#define TEST_TRANSFORM_DEFAULT_CONFIG                                                              \
+    "[plugins." TEST_TRANSFORM_NAME "]\n"                                                          \
     "tag = \"transformed\"\n"
 
 /* Plugin state, and the data of the transform (a copy owned by the core). The
@@ -28,6 +31,8 @@
  * only after every output thread has been joined, so it outlives them. */
 struct test_transform {
     char *tag;
+    uint64_t fail_at_buffer; /* this buffer (1 = the first) fails; 0 = never */
+    uint64_t buffers;
 };
 
 static void test_transform_free(void *state)
@@ -39,11 +44,12 @@ static void test_transform_free(void *state)
     free(tt);
 }
 
-static struct test_transform *test_transform_new(const char *tag)
+static struct test_transform *test_transform_new(const char *tag, uint64_t fail_at_buffer)
 {
     struct test_transform *tt = calloc(1, sizeof(*tt));
     if (!tt)
         return NULL;
+    tt->fail_at_buffer = fail_at_buffer;
     tt->tag = strdup(tag);
     if (!tt->tag) {
         free(tt);
@@ -56,13 +62,20 @@ static int test_transform_init(struct alumet_config *cfg, void **ret_state,
                                struct alumet_error *err)
 {
     const char *tag;
+    int64_t fail_at_buffer;
     int r = alumet_config_get_string(cfg, "tag", "transformed", &tag, err);
     if (r < 0)
         return r;
+    r = alumet_config_get_int(cfg, "fail_at_buffer", 0, &fail_at_buffer, err);
+    if (r < 0)
+        return r;
+    if (fail_at_buffer < 0)
+        return alumet_config_error(cfg, "fail_at_buffer", err, -EINVAL,
+                                   "expected a buffer number (0 = never fail)");
     if (!*tag || strcmp(tag, "chain") == 0)
         return alumet_config_error(cfg, "tag", err, -EINVAL,
                                    "expected a non-empty attribute name other than 'chain'");
-    struct test_transform *tt = test_transform_new(tag);
+    struct test_transform *tt = test_transform_new(tag, (uint64_t)fail_at_buffer);
     if (!tt)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     *ret_state = tt;
@@ -76,6 +89,8 @@ static int test_transform_apply(void *data, struct alumet_buffer *buf,
     size_t len = alumet_buffer_len(buf);
     (void)reg;
 
+    if (++tt->buffers == tt->fail_at_buffer)
+        return alumet_error_set(err, -EIO, "test-transform: simulated failure");
     for (size_t i = 0; i < len; i++) {
         struct alumet_point *p = alumet_buffer_at(buf, i);
         const struct alumet_attr *prev = alumet_point_find_attr(buf, p, "chain");
@@ -102,11 +117,10 @@ static const struct alumet_transform_ops test_transform_ops = {
     .free = test_transform_free,
 };
 
-static int test_transform_start(void *state, struct alumet_start_ctx *ctx,
-                                struct alumet_error *err)
+static int test_transform_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
 {
     struct test_transform *tt = state;
-    struct test_transform *data = test_transform_new(tt->tag);
+    struct test_transform *data = test_transform_new(tt->tag, tt->fail_at_buffer);
     if (!data)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     int r = alumet_add_transform(ctx, "tag", &test_transform_ops, data, err);
