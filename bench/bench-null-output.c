@@ -13,9 +13,9 @@
 
 #include "alumet/alumet.h"
 
-#define BENCH_NULL_OUTPUT_DEFAULT_CONFIG                                                         \
-    "[plugins.bench-null-output]\n"                                                              \
-    "# file that receives the totals at close (\"\" = log them only)\n"                          \
+#define BENCH_NULL_OUTPUT_DEFAULT_CONFIG                                                           \
+    "[plugins.bench-null-output]\n"                                                                \
+    "# file that receives the totals at close (\"\" = log them only)\n"                            \
     "result_path = \"\"\n"
 
 struct bench_null_output {

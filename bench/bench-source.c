@@ -16,17 +16,17 @@
 
 #include "alumet/alumet.h"
 
-#define BENCH_SOURCE_DEFAULT_CONFIG                                                              \
-    "[plugins.bench-source]\n"                                                                   \
-    "# points appended by each poll\n"                                                           \
-    "points_per_poll = 10000\n"                                                                  \
-    "# the source stops after this many points\n"                                                \
-    "total_points = 20000000\n"                                                                  \
-    "# a poll that takes longer than this is followed by the next one at once\n"                 \
-    "poll_interval = \"1ms\"\n"                                                                  \
-    "# number of string attributes per point (0, 1 or 2)\n"                                      \
-    "attributes = 2\n"                                                                           \
-    "# ask the agent to shut down once every point was produced\n"                               \
+#define BENCH_SOURCE_DEFAULT_CONFIG                                                                \
+    "[plugins.bench-source]\n"                                                                     \
+    "# points appended by each poll\n"                                                             \
+    "points_per_poll = 10000\n"                                                                    \
+    "# the source stops after this many points\n"                                                  \
+    "total_points = 20000000\n"                                                                    \
+    "# a poll that takes longer than this is followed by the next one at once\n"                   \
+    "poll_interval = \"1ms\"\n"                                                                    \
+    "# number of string attributes per point (0, 1 or 2)\n"                                        \
+    "attributes = 2\n"                                                                             \
+    "# ask the agent to shut down once every point was produced\n"                                 \
     "shutdown_when_done = true\n"
 
 struct bench_source {
@@ -110,8 +110,7 @@ static void bench_source_free(void *state)
     free(state);
 }
 
-static int bench_source_init(struct alumet_config *cfg, void **ret_state,
-                             struct alumet_error *err)
+static int bench_source_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
 {
     struct bench_source *bench = calloc(1, sizeof(*bench));
     if (!bench)
@@ -120,10 +119,9 @@ static int bench_source_init(struct alumet_config *cfg, void **ret_state,
     atomic_init(&bench->done, false);
 
     int r;
-    if ((r = alumet_config_get_int(cfg, "points_per_poll", 10000, &bench->points_per_poll,
-                                   err)) < 0 ||
-        (r = alumet_config_get_int(cfg, "total_points", 20000000, &bench->total_points, err)) <
+    if ((r = alumet_config_get_int(cfg, "points_per_poll", 10000, &bench->points_per_poll, err)) <
             0 ||
+        (r = alumet_config_get_int(cfg, "total_points", 20000000, &bench->total_points, err)) < 0 ||
         (r = alumet_config_get_int(cfg, "attributes", 2, &bench->attributes, err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "poll_interval", ALUMET_NSEC_PER_MSEC,
                                         &bench->poll_interval, err)) < 0 ||
@@ -142,13 +140,12 @@ static int bench_source_init(struct alumet_config *cfg, void **ret_state,
         goto err_free;
     }
     if (bench->attributes < 0 || bench->attributes > 2) {
-        r = alumet_config_error(cfg, "attributes", err, -EINVAL,
-                                "expected 0, 1 or 2, got %" PRId64, bench->attributes);
+        r = alumet_config_error(cfg, "attributes", err, -EINVAL, "expected 0, 1 or 2, got %" PRId64,
+                                bench->attributes);
         goto err_free;
     }
     if (bench->poll_interval <= 0) {
-        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL,
-                                "expected a positive duration");
+        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL, "expected a positive duration");
         goto err_free;
     }
     *ret_state = bench;
@@ -170,9 +167,9 @@ static int bench_source_start(void *state, struct alumet_start_ctx *ctx, struct 
     if (!s)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     s->bench = bench;
-    int r = alumet_create_metric(ctx, "bench_counter", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
-                                 "synthetic counter of the throughput benchmark", &s->metric_u64,
-                                 err);
+    int r =
+        alumet_create_metric(ctx, "bench_counter", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+                             "synthetic counter of the throughput benchmark", &s->metric_u64, err);
     if (r >= 0)
         r = alumet_create_metric(ctx, "bench_power", ALUMET_VALUE_F64, ALUMET_UNIT(WATT),
                                  "synthetic power of the throughput benchmark", &s->metric_f64,

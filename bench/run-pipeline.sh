@@ -24,9 +24,12 @@ Usage: $0 [OPTIONS]
   --null-points N        points for the null-output scenario (default 20000000)
   --csv-points N         points for the csv scenario (default 5000000)
   --points-per-poll N    points appended by each poll (default 10000)
-  --poll-interval D      bench-source poll interval (default "1ms")
+  --poll-interval D      bench-source poll interval (default "10us": far more points
+                         are offered than the pipeline can take, so the source is
+                         never the limit; with "1ms" the rate is capped at
+                         points-per-poll * 1000 points/s)
   --queue-size N         source_channel_size and output_queue_size, in buffers
-                         (default 64)
+                         (default 16; 0 = the agent's defaults, 2048 and 256)
   --cpus LIST            CPUs for taskset (default 0); "" runs unpinned
   --repeat K             runs per scenario; the median wall time is reported (default 3)
   --work-dir DIR         where the config and the CSV file go (default: a new
@@ -42,8 +45,8 @@ do_build=1
 null_points=20000000
 csv_points=5000000
 per_poll=10000
-interval=1ms
-queue=64
+interval=10us
+queue=16
 cpus=0
 repeat=3
 work_dir=
@@ -99,29 +102,32 @@ if [ -n "$cpus" ]; then
 fi
 
 # Run the command given as arguments, with stdout and stderr into $log;
-# print "wall_s utime_s stime_s maxrss_kib exit_status" for that process
-# (taskset execs the agent, so wait4 reports the agent itself).
+# print "wall_s utime_s stime_s maxrss_kib exit_status" for that process.
+# GNU time reports the agent's own rusage (taskset execs the agent); its
+# small fork adds about 1 MiB to the peak RSS before the exec, much less than
+# a fork of python3 would (~14 MiB).
 measure() {
-    local log=$1
+    local log=$1 tf="$work_dir/time.txt"
     shift
-    python3 - "$log" "$@" <<'EOF'
-import os, subprocess, sys, time
-log = open(sys.argv[1], "wb")
-t0 = time.monotonic()
-child = subprocess.Popen(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
-_, status, ru = os.wait4(child.pid, 0)
-wall = time.monotonic() - t0
-code = os.waitstatus_to_exitcode(status)
-print(f"{wall:.4f} {ru.ru_utime:.4f} {ru.ru_stime:.4f} {ru.ru_maxrss} {code}")
-EOF
+    local t0 t1
+    t0=$(date +%s%N)
+    /usr/bin/time -o "$tf" -f '%U %S %M %x' "$@" >"$log" 2>&1 || true
+    t1=$(date +%s%N)
+    local ut st rss code
+    read -r ut st rss code < <(tail -n 1 "$tf")
+    echo "$(((t1 - t0) / 1000000)) $ut $st $rss $code" |
+        awk '{ printf "%.3f %s %s %s %s\n", $1 / 1000, $2, $3, $4, $5 }'
 }
 
 # write_config FILE SCENARIO POINTS
 write_config() {
     local file=$1 scenario=$2 points=$3
-    cat >"$file" <<EOF
-source_channel_size = $queue
-output_queue_size = $queue
+    if [ "$queue" != 0 ]; then
+        printf 'source_channel_size = %s\noutput_queue_size = %s\n' "$queue" "$queue" >"$file"
+    else
+        : >"$file"
+    fi
+    cat >>"$file" <<EOF
 output_queue_policy = "block"
 
 [plugins.bench-source]
@@ -157,7 +163,8 @@ run_scenario() {
     local walls=() line
     for ((i = 1; i <= repeat; i++)); do
         rm -f "$work_dir/null-result.txt" "$work_dir/output.csv"
-        line=$(ALUMET_LOG=warn,bench-source=info measure "$log" "${pin[@]}" "$agent" \
+        sync # so that writeback of an earlier run does not land in this one
+        line=$(measure "$log" env ALUMET_LOG=warn,bench-source=info "${pin[@]}" "$agent" \
             --config "$cfg" --no-default-config --plugin-dir "$plugin_dir" \
             --plugins "$plugins" run)
         read -r wall ut st rss code <<<"$line"
@@ -202,10 +209,10 @@ if [ -z "$only" ] || [ "$only" = csv ]; then
 fi
 
 echo
-printf '| %-26s | %10s | %7s | %12s | %13s | %13s |\n' scenario points "wall s" points/s \
-    "CPU s / Mpt" "peak RSS MiB"
-printf '|%s|%s|%s|%s|%s|%s|\n' "----------------------------" "-----------:" "--------:" \
-    "-------------:" "--------------:" "--------------:"
+printf '| %-22s | %9s | %6s | %10s | %11s | %12s | %8s |\n' scenario points "wall s" \
+    points/s "CPU s/Mpt" "points/CPU-s" "RSS MiB"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "----------:" "-------:" \
+    "-----------:" "------------:" "-------------:" "---------:"
 for r in "${results[@]}"; do
     read -r name points wall ut st rss <<<"$r"
     case "$name" in
@@ -213,6 +220,7 @@ for r in "${results[@]}"; do
     csv) label="bench-source -> csv" ;;
     esac
     awk -v l="$label" -v n="$points" -v w="$wall" -v u="$ut" -v s="$st" -v m="$rss" 'BEGIN {
-        printf "| %-26s | %10d | %7.3f | %12.0f | %13.3f | %13.1f |\n",
-            l, n, w, n / w, (u + s) / (n / 1e6), m / 1024 }'
+        cpu = u + s
+        printf "| %-22s | %9d | %6.3f | %10.0f | %11.3f | %12.0f | %8.1f |\n",
+            l, n, w, n / w, cpu / (n / 1e6), (cpu > 0 ? n / cpu : 0), m / 1024 }'
 done

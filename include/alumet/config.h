@@ -50,10 +50,39 @@ ALUMET_API int alumet_config_get_string_array(struct alumet_config *t, const cha
                                               const char ***ret_items, size_t *ret_len,
                                               struct alumet_error *err);
 
+/* An array whose items may have different types (TOML 1.0 allows
+ * `["A", { event = "B" }]`): *ret_array = the array (borrowed, valid as long
+ * as the tree) and *ret_len = its number of items; NULL and 0 when absent,
+ * -EINVAL when the key holds something else. Read the items with the
+ * alumet_config_array_* functions below. */
+ALUMET_API int alumet_config_get_array(struct alumet_config *t, const char *key,
+                                       struct alumet_config **ret_array, size_t *ret_len,
+                                       struct alumet_error *err);
+/* Whether item i of an array is a table (false when out of range). */
+ALUMET_API bool alumet_config_array_is_table(const struct alumet_config *arr, size_t i);
+/* Item i of an array as a string, or as a table (whose keys not read are then
+ * reported as unknown keys, as for any table). -EINVAL with err when the item
+ * has another type ("file:line:col: plugins.x.events[2]: expected a string,
+ * got integer 5"), -ERANGE when i is out of range. */
+ALUMET_API int alumet_config_array_string(struct alumet_config *arr, size_t i, const char **ret,
+                                          struct alumet_error *err);
+ALUMET_API int alumet_config_array_table(struct alumet_config *arr, size_t i,
+                                         struct alumet_config **ret, struct alumet_error *err);
+
 /* Sub-table: *ret = the table, or NULL when absent; -EINVAL when the key
  * holds something else. */
 ALUMET_API int alumet_config_get_table(struct alumet_config *t, const char *key,
                                        struct alumet_config **ret, struct alumet_error *err);
+
+/* An array of tables (`[[a.b]]` headers, or an array of inline tables):
+ * *ret_items is a NULL-terminated array of borrowed tables, valid as long as
+ * the tree (caller frees the array itself with free()); keys of these tables
+ * that are never read are reported as unknown keys. When absent,
+ * *ret_items = NULL and *ret_len = 0. -EINVAL when the key holds something
+ * else or an element is not a table; -ENOMEM. */
+ALUMET_API int alumet_config_get_table_array(struct alumet_config *t, const char *key,
+                                             struct alumet_config ***ret_items, size_t *ret_len,
+                                             struct alumet_error *err);
 
 /* Whether key is present (does not mark it read). */
 ALUMET_API bool alumet_config_has(const struct alumet_config *t, const char *key);

@@ -15,19 +15,6 @@
 struct alumet_log_topic alumet__log_agent = ALUMET_LOG_TOPIC_INIT("agent");
 struct alumet_log_topic alumet__log_core = ALUMET_LOG_TOPIC_INIT("core");
 
-struct alumet_start_ctx {
-    struct alumet_pipeline *p;
-    struct agent_plugin *plugin;
-};
-
-struct alumet_pre_start_ctx {
-    struct alumet_pipeline *p;
-};
-
-struct alumet_post_start_ctx {
-    struct alumet_pipeline *p;
-};
-
 /* ---- contexts ---- */
 
 int alumet_create_metric(struct alumet_start_ctx *ctx, const char *name,

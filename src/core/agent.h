@@ -22,6 +22,21 @@ struct agent_plugin {
     struct toml_value *owned_config; /* parsed default config, freed with the plugin */
 };
 
+/* The contexts handed to plugins in each phase (defined here so that plugin
+ * tests can start a plugin into a pipeline of their own). */
+struct alumet_start_ctx {
+    struct alumet_pipeline *p;
+    struct agent_plugin *plugin;
+};
+
+struct alumet_pre_start_ctx {
+    struct alumet_pipeline *p;
+};
+
+struct alumet_post_start_ctx {
+    struct alumet_pipeline *p;
+};
+
 struct plugin_set {
     struct agent_plugin *items;
     size_t len, cap;

@@ -18,4 +18,13 @@ void alumet__buffer_unref(struct alumet_buffer *buf);
 /* Move every point of from to the end of to (from is left empty). 0 or -ENOMEM. */
 int alumet__buffer_append(struct alumet_buffer *to, struct alumet_buffer *from);
 
+/* A pool of reusable buffers (thread-safe). A buffer got from a pool goes
+ * back to it, cleared, when its last reference is dropped (or is freed when
+ * the pool is full). The pool must outlive its buffers. */
+struct alumet__buffer_pool;
+struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap);
+void alumet__buffer_pool_free(struct alumet__buffer_pool *pool);
+/* A buffer from the pool, or a new one with room for cap points. NULL on -ENOMEM. */
+struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, size_t cap);
+
 #endif

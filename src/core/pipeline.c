@@ -111,6 +111,7 @@ struct alumet_pipeline {
     VEC(struct subscriber) subscribers;
 
     struct bqueue input;
+    struct alumet__buffer_pool *pool; /* recycled source buffers */
     pthread_t scheduler, transformer;
     bool started, stopping;
     bool scheduler_exit;
@@ -160,9 +161,11 @@ struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
     if (!p->settings.max_update_interval)
         p->settings.max_update_interval = 2 * ALUMET_NSEC_PER_SEC;
     p->registry = alumet__registry_new();
-    if (!p->registry || alumet__bqueue_init(&p->input, p->settings.source_queue_size,
+    p->pool = alumet__buffer_pool_new(16);
+    if (!p->registry || !p->pool || alumet__bqueue_init(&p->input, p->settings.source_queue_size,
                                             ALUMET_QUEUE_BLOCK) < 0) {
         alumet__registry_free(p->registry);
+        alumet__buffer_pool_free(p->pool);
         free(p);
         return NULL;
     }
@@ -399,7 +402,7 @@ static void source_flush(struct alumet_pipeline *p, struct source *s)
     struct alumet_buffer *full = s->buf;
     size_t hint = alumet_buffer_len(full);
     s->last_len = hint;
-    s->buf = alumet__buffer_new(hint);
+    s->buf = alumet__buffer_pool_get(p->pool, hint);
     if (!s->buf) {
         /* keep measuring into the old buffer rather than losing it */
         s->buf = full;
@@ -874,6 +877,7 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
     free(p->outputs.items);
     free(p->subscribers.items);
     alumet__bqueue_done(&p->input);
+    alumet__buffer_pool_free(p->pool);
     alumet__registry_free(p->registry);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);

@@ -21,7 +21,10 @@ struct fsroot {
     char *path; /* owned copy of the root without its trailing '/' ("" for "/") */
 };
 
-#define FSROOT_INIT {-1, NULL}
+#define FSROOT_INIT                                                                                \
+    {                                                                                              \
+        -1, NULL                                                                                   \
+    }
 
 /* Open the directory path (borrowed) as the root. 0, or a negative errno
  * (-ENOENT, -ENOTDIR, -EACCES, -ENOMEM); root is left closed on failure. */

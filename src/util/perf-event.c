@@ -9,8 +9,7 @@
 int perf_event_open_fd(const struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
                        unsigned long flags)
 {
-    long fd = syscall(SYS_perf_event_open, attr, pid, cpu, group_fd,
-                      flags | PERF_FLAG_FD_CLOEXEC);
+    long fd = syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags | PERF_FLAG_FD_CLOEXEC);
     if (fd < 0)
         return -errno;
     return (int)fd;

@@ -23,16 +23,19 @@
 #include <stdint.h>
 
 struct procfile {
-    int fd;        /* -1 when closed */
-    int dirfd;     /* borrowed directory descriptor that path is relative to */
-    char *path;    /* owned, relative to dirfd, to reopen */
-    char *buf;     /* owned; text of the last read, NUL-terminated */
-    size_t len;    /* bytes in buf, without the NUL */
-    size_t cap;    /* allocated size of buf */
-    bool reopen;   /* pread is not supported: reopen for every read */
+    int fd;      /* -1 when closed */
+    int dirfd;   /* borrowed directory descriptor that path is relative to */
+    char *path;  /* owned, relative to dirfd, to reopen */
+    char *buf;   /* owned; text of the last read, NUL-terminated */
+    size_t len;  /* bytes in buf, without the NUL */
+    size_t cap;  /* allocated size of buf */
+    bool reopen; /* pread is not supported: reopen for every read */
 };
 
-#define PROCFILE_INIT {-1, -1, NULL, NULL, 0, 0, false}
+#define PROCFILE_INIT                                                                              \
+    {                                                                                              \
+        -1, -1, NULL, NULL, 0, 0, false                                                            \
+    }
 
 /* Open path (borrowed, relative to dirfd; dirfd is borrowed and must stay
  * open while pf is used) with a buffer of size_hint bytes (grown when the

@@ -397,6 +397,72 @@ int alumet_config_get_string_array(struct alumet_config *t, const char *key,
     return 0;
 }
 
+int alumet_config_get_array(struct alumet_config *t, const char *key,
+                            struct alumet_config **ret_array, size_t *ret_len,
+                            struct alumet_error *err)
+{
+    struct toml_value *v;
+    int r = config_lookup(t, key, &v, err);
+    if (r < 0)
+        return r;
+    if (!v) {
+        *ret_array = NULL;
+        *ret_len = 0;
+        return 0;
+    }
+    if (v->type != TOML_ARRAY)
+        return config_type_error(v, "an array", err);
+    *ret_array = alumet__config_from_value(v);
+    *ret_len = v->u.arr.len;
+    return 0;
+}
+
+/* Item i of the array arr, marked read; NULL (with err) when out of range. */
+static struct toml_value *config_array_item(struct alumet_config *arr, size_t i,
+                                            struct alumet_error *err)
+{
+    struct toml_value *a = arr ? alumet__config_value(arr) : NULL;
+
+    if (!a || a->type != TOML_ARRAY || i >= a->u.arr.len) {
+        alumet_error_set(err, -ERANGE, "config array item %zu out of range", i);
+        return NULL;
+    }
+    a->u.arr.items[i]->used = true;
+    return a->u.arr.items[i];
+}
+
+bool alumet_config_array_is_table(const struct alumet_config *arr, size_t i)
+{
+    const struct toml_value *a = (const struct toml_value *)(const void *)arr;
+
+    return a && a->type == TOML_ARRAY && i < a->u.arr.len &&
+           a->u.arr.items[i]->type == TOML_TABLE;
+}
+
+int alumet_config_array_string(struct alumet_config *arr, size_t i, const char **ret,
+                               struct alumet_error *err)
+{
+    struct toml_value *v = config_array_item(arr, i, err);
+    if (!v)
+        return -ERANGE;
+    if (v->type != TOML_STRING)
+        return config_type_error(v, "a string", err);
+    *ret = v->u.str.ptr;
+    return 0;
+}
+
+int alumet_config_array_table(struct alumet_config *arr, size_t i, struct alumet_config **ret,
+                              struct alumet_error *err)
+{
+    struct toml_value *v = config_array_item(arr, i, err);
+    if (!v)
+        return -ERANGE;
+    if (v->type != TOML_TABLE)
+        return config_type_error(v, "a table", err);
+    *ret = alumet__config_from_value(v);
+    return 0;
+}
+
 int alumet_config_get_table(struct alumet_config *t, const char *key, struct alumet_config **ret,
                             struct alumet_error *err)
 {
@@ -411,6 +477,38 @@ int alumet_config_get_table(struct alumet_config *t, const char *key, struct alu
     if (v->type != TOML_TABLE)
         return config_type_error(v, "a table", err);
     *ret = alumet__config_from_value(v);
+    return 0;
+}
+
+int alumet_config_get_table_array(struct alumet_config *t, const char *key,
+                                  struct alumet_config ***ret_items, size_t *ret_len,
+                                  struct alumet_error *err)
+{
+    struct toml_value *v;
+    int r = config_lookup(t, key, &v, err);
+    if (r < 0)
+        return r;
+    if (!v) {
+        *ret_items = NULL;
+        *ret_len = 0;
+        return 0;
+    }
+    if (v->type != TOML_ARRAY)
+        return config_type_error(v, "an array of tables", err);
+    for (size_t i = 0; i < v->u.arr.len; i++)
+        if (v->u.arr.items[i]->type != TOML_TABLE)
+            return config_type_error(v->u.arr.items[i], "a table", err);
+
+    struct alumet_config **items = calloc(v->u.arr.len + 1, sizeof(*items));
+    if (!items)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        /* the keys of these tables that the plugin does not read are unknown keys */
+        v->u.arr.items[i]->used = true;
+        items[i] = alumet__config_from_value(v->u.arr.items[i]);
+    }
+    *ret_items = items;
+    *ret_len = v->u.arr.len;
     return 0;
 }
 
@@ -634,6 +732,10 @@ int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data
         if (v->used) {
             if (v->type == TOML_TABLE)
                 count += alumet__config_report_unused(v, report, data);
+            /* tables of an array that a plugin read (alumet_config_array_table) */
+            for (size_t j = 0; v->type == TOML_ARRAY && j < v->u.arr.len; j++)
+                if (v->u.arr.items[j]->used)
+                    count += alumet__config_report_unused(v->u.arr.items[j], report, data);
             continue;
         }
         count++;
