@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install every package needed to build alumet and run its tests (Debian 12).
 set -euo pipefail
-pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev)
+pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev
+      libmicrohttpd-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler
+      prometheus influxdb)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -11,5 +13,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
 fi

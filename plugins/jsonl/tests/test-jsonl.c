@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/* The jsonl writer: exact lines (escaping, numbers, timestamps, attributes,
+ * resources), buffering and errors. The plugin through the agent lifecycle:
+ * test-jsonl-plugin.c. */
+#include "alumet-test.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+
+#include "core/buffer.h"
+#include "core/registry.h"
+#include "plugins/jsonl/jsonl-writer.h"
+
+#define LOCAL                                                                                      \
+    "\"resource_kind\":\"local_machine\",\"resource_id\":\"\",\"consumer_kind\":"                  \
+    "\"local_machine\",\"consumer_id\":\"\""
+#define EPOCH "\"timestamp\":\"1970-01-01T00:00:00Z\",\"timestamp_ns\":0"
+
+/* ---- helpers ---- */
+
+struct mem_sink {
+    char *s;
+    size_t len;
+    size_t calls;
+    int fail; /* error to return, 0 = none */
+};
+
+static int mem_sink_write(void *data, const char *bytes, size_t len)
+{
+    struct mem_sink *m = data;
+    m->calls++;
+    if (m->fail)
+        return m->fail;
+    char *s = realloc(m->s, m->len + len + 1);
+    assert_non_null(s);
+    memcpy(s + m->len, bytes, len);
+    m->s = s;
+    m->len += len;
+    m->s[m->len] = '\0';
+    return 0;
+}
+
+struct fixture {
+    struct alumet_registry *reg;
+    struct alumet_buffer *buf;
+    struct jsonl_writer *w;
+    struct mem_sink sink;
+};
+
+static void fixture_init(struct fixture *f, size_t buffer_size)
+{
+    memset(f, 0, sizeof(*f));
+    f->reg = alumet__registry_new();
+    f->buf = alumet__buffer_new(16);
+    f->w = jsonl_writer_new(buffer_size, mem_sink_write, &f->sink);
+    assert_non_null(f->reg);
+    assert_non_null(f->buf);
+    assert_non_null(f->w);
+}
+
+static void fixture_done(struct fixture *f)
+{
+    jsonl_writer_free(f->w);
+    alumet__buffer_free(f->buf);
+    alumet__registry_free(f->reg);
+    free(f->sink.s);
+}
+
+static alumet_metric_id add_metric(struct fixture *f, const char *name, enum alumet_value_type type,
+                                   struct alumet_unit unit)
+{
+    alumet_metric_id id = ALUMET_METRIC_ID_INVALID;
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__registry_add(f->reg, name, type, unit, "test metric", &id, &err), 0);
+    return id;
+}
+
+static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+
+static struct alumet_point *push_u64(struct fixture *f, alumet_metric_id m, uint64_t v)
+{
+    struct alumet_point *p =
+        alumet_buffer_push_u64(f->buf, 0, m, &local_resource, &local_consumer, v);
+    assert_non_null(p);
+    return p;
+}
+
+static struct alumet_point *push_f64(struct fixture *f, alumet_metric_id m, double v)
+{
+    struct alumet_point *p =
+        alumet_buffer_push_f64(f->buf, 0, m, &local_resource, &local_consumer, v);
+    assert_non_null(p);
+    return p;
+}
+
+static void add_str(struct fixture *f, struct alumet_point *p, const char *k, const char *v)
+{
+    assert_int_equal(alumet_point_add_attr_str(f->buf, p, k, v), 0);
+}
+
+static void write_and_clear(struct fixture *f)
+{
+    struct alumet_error err = {0};
+    assert_int_equal(jsonl_writer_write_buffer(f->w, f->buf, f->reg, &err), 0);
+    assert_int_equal(jsonl_writer_flush(f->w), 0);
+    alumet__buffer_clear(f->buf);
+}
+
+static const char *text(struct fixture *f)
+{
+    return f->sink.s ? f->sink.s : "";
+}
+
+/* ---- strings and numbers ---- */
+
+static void check_escape(const char *in, size_t len, const char *expected)
+{
+    char out[256];
+    assert_int_equal(jsonl_escape(in, len, out), strlen(expected));
+    assert_string_equal(out, expected);
+}
+
+static void test_escape(void **state)
+{
+    (void)state;
+    check_escape("plain", 5, "plain");
+    check_escape("", 0, "");
+    check_escape("a\"b\\c/d", 7, "a\\\"b\\\\c/d");
+    check_escape("\n\r\t\b\f", 5, "\\n\\r\\t\\b\\f");
+    check_escape("\x01\x1f\x7f", 3, "\\u0001\\u001f\x7f");
+    check_escape("nul\0here", 8, "nul\\u0000here");
+    /* valid UTF-8 is copied: é, μ, ₂, 😀 */
+    check_escape("\xc3\xa9\xce\xbc\xe2\x82\x82\xf0\x9f\x98\x80", 11,
+                 "\xc3\xa9\xce\xbc\xe2\x82\x82\xf0\x9f\x98\x80");
+    /* invalid bytes become U+FFFD, one per byte */
+    check_escape("a\xff"
+                 "b",
+                 3, "a\\ufffdb");
+    check_escape("\xc3", 1, "\\ufffd");
+    check_escape("\xc0\x80", 2, "\\ufffd\\ufffd");
+    check_escape("\xed\xa0\x80", 3, "\\ufffd\\ufffd\\ufffd");
+    check_escape("\xf4\x90\x80\x80", 4, "\\ufffd\\ufffd\\ufffd\\ufffd");
+    check_escape("\xe2\x82"
+                 "x",
+                 3, "\\ufffd\\ufffdx");
+}
+
+static void check_f64(double v, const char *expected)
+{
+    char buf[32];
+    assert_int_equal(jsonl_format_f64(v, buf, sizeof(buf)), strlen(expected));
+    assert_string_equal(buf, expected);
+}
+
+/* serde_json's (ryu's) layout */
+static void test_format_f64(void **state)
+{
+    (void)state;
+    check_f64(1.0, "1.0");
+    check_f64(0.5, "0.5");
+    check_f64(0.0, "0.0");
+    check_f64(-0.0, "-0.0");
+    check_f64(-2.5, "-2.5");
+    check_f64(100.0, "100.0");
+    check_f64(1e15, "1000000000000000.0");
+    check_f64(1e16, "1e16");
+    check_f64(1.5e16, "1.5e16");
+    check_f64(1e21, "1e21");
+    check_f64(1e-5, "0.00001");
+    check_f64(1.25e-5, "0.0000125");
+    check_f64(1e-6, "1e-6");
+    check_f64(1e-7, "1e-7");
+    check_f64(1.5e-7, "1.5e-7");
+    check_f64(0.1 + 0.2, "0.30000000000000004");
+    check_f64(123456.789, "123456.789");
+    check_f64(1.5e300, "1.5e300");
+    check_f64(5e-324, "5e-324");
+    check_f64(DBL_MAX, "1.7976931348623157e308");
+    check_f64(NAN, "null");
+    check_f64(INFINITY, "null");
+    check_f64(-INFINITY, "null");
+}
+
+/* ---- lines ---- */
+
+static void test_reference_lines(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mf = add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    struct alumet_point *p = push_u64(&f, mu, 0);
+    add_str(&f, p, "attributes_1", "value1");
+    add_str(&f, p, "attributes_2", "value2");
+    p = push_u64(&f, mu, 1);
+    add_str(&f, p, "attributes_1", "value1");
+    p = push_f64(&f, mf, 0.5);
+    add_str(&f, p, "attributes_2", "value2");
+    push_f64(&f, mf, 0.75);
+    write_and_clear(&f);
+    write_and_clear(&f); /* an empty buffer writes nothing */
+    assert_int_equal(f.sink.calls, 1);
+    assert_string_equal(
+        text(&f),
+        "{\"metric\":\"test_metric_u64\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+        ",\"value\":0," LOCAL ",\"attributes\":{\"attributes_1\":\"value1\",\"attributes_2\":"
+        "\"value2\"}}\n"
+        "{\"metric\":\"test_metric_u64\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+        ",\"value\":1," LOCAL ",\"attributes\":{\"attributes_1\":\"value1\"}}\n"
+        "{\"metric\":\"test_metric_f64\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+        ",\"value\":0.5," LOCAL ",\"attributes\":{\"attributes_2\":\"value2\"}}\n"
+        "{\"metric\":\"test_metric_f64\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+        ",\"value\":0.75," LOCAL ",\"attributes\":{}}\n");
+    fixture_done(&f);
+}
+
+static void test_values_and_timestamps(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id e =
+        add_metric(&f, "energy", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(MILLI, JOULE));
+    alumet_metric_id t = add_metric(&f, "temp", ALUMET_VALUE_F64, ALUMET_UNIT(DEGREE_CELSIUS));
+    alumet_metric_id d =
+        add_metric(&f, "delay", ALUMET_VALUE_F64, ALUMET_UNIT_PREFIXED(MICRO, SECOND));
+    const struct {
+        alumet_time_ns ts;
+        alumet_metric_id m;
+        double f;
+        uint64_t u;
+    } pts[] = {
+        {1745593733996365220, e, 0, UINT64_MAX},
+        {1745593733500000000, t, 1e21, 0},
+        {-1, t, NAN, 0},
+        {1, t, 0.1 + 0.2, 0},
+        {1, d, -0.0, 0},
+        {INT64_MAX, d, 100, 0},
+    };
+    for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
+        struct alumet_point *p =
+            pts[i].m == e ? alumet_buffer_push_u64(f.buf, pts[i].ts, pts[i].m, &local_resource,
+                                                   &local_consumer, pts[i].u)
+                          : alumet_buffer_push_f64(f.buf, pts[i].ts, pts[i].m, &local_resource,
+                                                   &local_consumer, pts[i].f);
+        assert_non_null(p);
+    }
+    write_and_clear(&f);
+#define TEMP                                                                                       \
+    "{\"metric\":\"temp\",\"unit\":\"Cel\",\"unit_display\":\"\xc2\xb0"                            \
+    "C\","
+#define DELAY "{\"metric\":\"delay\",\"unit\":\"micros\",\"unit_display\":\"\xce\xbcs\","
+    assert_string_equal(
+        text(&f),
+        "{\"metric\":\"energy\",\"unit\":\"milliJ\",\"unit_display\":\"mJ\","
+        "\"timestamp\":\"2025-04-25T15:08:53.99636522Z\",\"timestamp_ns\":1745593733996365220,"
+        "\"value\":18446744073709551615," LOCAL ",\"attributes\":{}}\n" TEMP
+        "\"timestamp\":\"2025-04-25T15:08:53.5Z\",\"timestamp_ns\":1745593733500000000,"
+        "\"value\":1e21," LOCAL ",\"attributes\":{}}\n" TEMP
+        "\"timestamp\":\"1969-12-31T23:59:59.999999999Z\",\"timestamp_ns\":-1,"
+        "\"value\":null," LOCAL ",\"attributes\":{}}\n" TEMP
+        "\"timestamp\":\"1970-01-01T00:00:00.000000001Z\",\"timestamp_ns\":1,"
+        "\"value\":0.30000000000000004," LOCAL ",\"attributes\":{}}\n" DELAY
+        "\"timestamp\":\"1970-01-01T00:00:00.000000001Z\",\"timestamp_ns\":1,"
+        "\"value\":-0.0," LOCAL ",\"attributes\":{}}\n" DELAY
+        "\"timestamp\":\"2262-04-11T23:47:16.854775807Z\",\"timestamp_ns\":9223372036854775807,"
+        "\"value\":100.0," LOCAL ",\"attributes\":{}}\n");
+    fixture_done(&f);
+}
+
+/* Typed attribute values; a repeated key keeps its first place and its last
+ * value; keys and strings escaped. */
+static void test_attributes(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    static const uint64_t items[] = {1, 2, 18446744073709551615ull};
+    struct alumet_attr list = {.key = "l", .type = ALUMET_ATTR_LIST_U64};
+    list.v.list.items = items;
+    list.v.list.len = 3;
+
+    struct alumet_point *p = push_u64(&f, m, 1);
+    add_str(&f, p, "k", "first");
+    assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "f", 0.45), 0);
+    assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "u", 69), 0);
+    assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "b", true), 0);
+    assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "nb", false), 0);
+    add_str(&f, p, "s", "elastic search");
+    assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
+    list.key = "empty";
+    list.v.list.len = 0;
+    assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
+    assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "nan", NAN), 0);
+    add_str(&f, p, "k", "second");
+    add_str(&f, p, "we\"ird\n", "va\\lue\x01");
+    add_str(&f, p, "k", "third");
+    write_and_clear(&f);
+    assert_string_equal(text(&f),
+                        "{\"metric\":\"m\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+                        ",\"value\":1," LOCAL ",\"attributes\":{\"k\":\"third\",\"f\":0.45,"
+                        "\"u\":69,\"b\":true,\"nb\":false,\"s\":\"elastic search\","
+                        "\"l\":[1,2,18446744073709551615],\"empty\":[],\"nan\":null,"
+                        "\"we\\\"ird\\n\":\"va\\\\lue\\u0001\"}}\n");
+    fixture_done(&f);
+}
+
+static void test_resources(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    const struct {
+        struct alumet_resource r;
+        struct alumet_consumer c;
+    } cases[] = {
+        {{ALUMET_RESOURCE_CPU_PACKAGE, 0, NULL, NULL}, {ALUMET_CONSUMER_PROCESS, 42, NULL, NULL}},
+        {{ALUMET_RESOURCE_GPU, 0, "0000:3b:00.0", NULL},
+         {ALUMET_CONSUMER_CGROUP, 0, "/sys/fs/cgroup/a\"b", NULL}},
+        {{ALUMET_RESOURCE_CUSTOM, 0, "a\nb", "r\tkind"}, {ALUMET_CONSUMER_CUSTOM, 0, "", "c"}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_non_null(alumet_buffer_push_u64(f.buf, 0, m, &cases[i].r, &cases[i].c, i));
+    write_and_clear(&f);
+#define HEAD_M "{\"metric\":\"m\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+    assert_string_equal(
+        text(&f),
+        HEAD_M ",\"value\":0,\"resource_kind\":\"cpu_package\",\"resource_id\":\"0\","
+               "\"consumer_kind\":\"process\",\"consumer_id\":\"42\",\"attributes\":{}}\n" HEAD_M
+               ",\"value\":1,\"resource_kind\":\"gpu\",\"resource_id\":\"0000:3b:00.0\","
+               "\"consumer_kind\":\"cgroup\",\"consumer_id\":\"/sys/fs/cgroup/a\\\"b\","
+               "\"attributes\":{}}\n" HEAD_M
+               ",\"value\":2,\"resource_kind\":\"r\\tkind\",\"resource_id\":\"a\\nb\","
+               "\"consumer_kind\":\"c\",\"consumer_id\":\"\",\"attributes\":{}}\n");
+    fixture_done(&f);
+}
+
+/* Metrics registered after the first write (late registration). */
+static void test_late_metrics(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id m0 = add_metric(&f, "m0", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    push_u64(&f, m0, 0);
+    write_and_clear(&f);
+    char name[16];
+    alumet_metric_id last = m0;
+    for (int i = 1; i <= 300; i++) {
+        snprintf(name, sizeof(name), "m%d", i);
+        last = add_metric(&f, name, ALUMET_VALUE_U64, ALUMET_UNIT(BYTE));
+    }
+    push_u64(&f, last, 300);
+    write_and_clear(&f);
+    assert_string_equal(text(&f),
+                        "{\"metric\":\"m0\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+                        ",\"value\":0," LOCAL ",\"attributes\":{}}\n"
+                        "{\"metric\":\"m300\",\"unit\":\"By\",\"unit_display\":\"B\"," EPOCH
+                        ",\"value\":300," LOCAL ",\"attributes\":{}}\n");
+    fixture_done(&f);
+}
+
+static void test_unknown_metric(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    push_u64(&f, m, 1);
+    push_u64(&f, 7, 0);
+    struct alumet_error err = {0};
+    assert_int_equal(jsonl_writer_write_buffer(f.w, f.buf, f.reg, &err), -EINVAL);
+    assert_string_equal(err.msg, "unknown metric id 7 in a buffer");
+    /* the lines before the bad point are kept, whole */
+    assert_int_equal(jsonl_writer_flush(f.w), 0);
+    assert_string_equal(text(&f), "{\"metric\":\"m\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
+                                  ",\"value\":1," LOCAL ",\"attributes\":{}}\n");
+    fixture_done(&f);
+}
+
+/* A tiny write buffer: the same bytes, in many sink calls. */
+static void test_small_buffer(void **state)
+{
+    (void)state;
+    struct fixture small, big;
+    fixture_init(&small, 16);
+    fixture_init(&big, 0);
+    for (int i = 0; i < 2; i++) {
+        struct fixture *f = i ? &big : &small;
+        alumet_metric_id m = add_metric(f, "m", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
+        for (int k = 0; k < 50; k++) {
+            struct alumet_point *p = push_f64(f, m, k / 3.0);
+            add_str(f, p, "k", "a somewhat long attribute value");
+        }
+        struct alumet_error err = {0};
+        assert_int_equal(jsonl_writer_write_buffer(f->w, f->buf, f->reg, &err), 0);
+        assert_int_equal(jsonl_writer_flush(f->w), 0);
+    }
+    assert_true(small.sink.calls >= 50);
+    assert_int_equal(big.sink.calls, 1);
+    assert_string_equal(text(&small), text(&big));
+    fixture_done(&small);
+    fixture_done(&big);
+}
+
+/* A sink error is returned, then sticks. */
+static void test_sink_error(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 64);
+    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    for (int i = 0; i < 10; i++)
+        push_u64(&f, m, (uint64_t)i);
+    f.sink.fail = -ENOSPC;
+    struct alumet_error err = {0};
+    assert_int_equal(jsonl_writer_write_buffer(f.w, f.buf, f.reg, &err), -ENOSPC);
+    assert_int_equal(err.code, 0);
+    f.sink.fail = 0;
+    assert_int_equal(jsonl_writer_flush(f.w), -ENOSPC);
+    assert_int_equal(jsonl_writer_write_buffer(f.w, f.buf, f.reg, &err), -ENOSPC);
+    assert_int_equal(f.sink.len, 0);
+    fixture_done(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest group[] = {
+        cmocka_unit_test(test_escape),          cmocka_unit_test(test_format_f64),
+        cmocka_unit_test(test_reference_lines), cmocka_unit_test(test_values_and_timestamps),
+        cmocka_unit_test(test_attributes),      cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_late_metrics),    cmocka_unit_test(test_unknown_metric),
+        cmocka_unit_test(test_small_buffer),    cmocka_unit_test(test_sink_error),
+    };
+    return alumet_run_tests(group);
+}

@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/* The series table of prometheus-exporter: the latest value of every
+ * (family, label set), written by the output thread and rendered by the HTTP
+ * thread under one mutex. A family is one exported metric name; a series is
+ * identified by its family and its label text `k="v",...` (keys sorted,
+ * values escaped), which is also what the exposition prints.
+ *
+ * Memory: series live in one array (indices, not pointers, so that it can
+ * grow), chained from a power-of-two bucket array by a hash of their key;
+ * removed slots go to a free list. The writer builds the key of each point
+ * in scratch buffers of the table: no allocation per point once a series
+ * exists. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prometheus-exporter.h"
+
+/* One label of the point being written: offsets into the scratch text. */
+struct prometheus_label {
+    size_t key, key_len;
+    size_t value, value_len;
+};
+
+struct prometheus_family {
+    char *name;     /* sanitize(prefix + metric name + suffix): the family key */
+    char *exported; /* name, or name_unit: the name printed */
+    char *unit;     /* sanitized unit word, "" when the unit has none */
+    char *help;     /* description of the first metric, with a '.' appended */
+    size_t series;  /* series of this family in the table */
+};
+
+struct prometheus_series {
+    char *labels; /* NULL: a free slot */
+    size_t labels_len;
+    uint64_t hash;
+    alumet_time_ns updated;
+    double value;
+    uint32_t family;
+    uint32_t next; /* next in the bucket chain or the free list: index + 1, 0 = none */
+};
+
+struct prometheus_table {
+    pthread_mutex_t lock;
+    atomic_uint refs;
+    char *prefix;
+    char *suffix;
+    bool add_attributes;
+    alumet_time_ns expiry;
+    alumet_time_ns last_sweep;
+
+    struct prometheus_family *families; /* in first-seen order */
+    size_t n_families, cap_families;
+    uint32_t *metric_family; /* metric id -> family index + 1, 0 = not seen yet */
+    size_t n_metric_family;
+
+    struct prometheus_series *series;
+    size_t n_series, cap_series; /* slots used (live or free), allocated */
+    uint32_t free_list;
+    size_t live;
+    uint32_t *buckets; /* index + 1 of the first series of the chain */
+    size_t n_buckets;  /* a power of two */
+
+    /* the writer's scratch (used under the lock) */
+    struct prometheus_text scratch;
+    struct prometheus_text key;
+    struct prometheus_label *labels;
+    size_t cap_labels;
+};
+
+static const char *const prometheus_fixed_keys[] = {
+    "resource_kind",
+    "resource_id",
+    "resource_consumer_kind",
+    "resource_consumer_id",
+};
+
+#define PROMETHEUS_ATTR_RENAME "alumet_attribute__"
+
+static const char *const prometheus_prefix_words[] = {
+#define PROMETHEUS_X(id, unique, display, exp) [ALUMET_PREFIX_##id] = unique,
+    ALUMET_UNIT_PREFIXES(PROMETHEUS_X)
+#undef PROMETHEUS_X
+};
+
+static const char *const prometheus_base_words[ALUMET_UNIT_CUSTOM] = {
+    [ALUMET_UNIT_UNITY] = "",
+    [ALUMET_UNIT_SECOND] = "seconds",
+    [ALUMET_UNIT_WATT] = "watts",
+    [ALUMET_UNIT_JOULE] = "joules",
+    [ALUMET_UNIT_VOLT] = "volts",
+    [ALUMET_UNIT_AMPERE] = "amperes",
+    [ALUMET_UNIT_HERTZ] = "hertz",
+    [ALUMET_UNIT_DEGREE_CELSIUS] = "celsius",
+    [ALUMET_UNIT_DEGREE_FAHRENHEIT] = "fahrenheit",
+    [ALUMET_UNIT_WATT_HOUR] = "watt_hours",
+    [ALUMET_UNIT_BYTE] = "bytes",
+    [ALUMET_UNIT_PERCENT] = "ratio",
+};
+
+/* ---- table life ---- */
+
+struct prometheus_table *prometheus_table_new(const struct prometheus_table_opts *opts)
+{
+    struct prometheus_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    atomic_init(&t->refs, 1);
+    t->add_attributes = opts->add_attributes_to_labels;
+    t->expiry = opts->series_expiry;
+    t->prefix = strdup(opts->prefix ? opts->prefix : "");
+    t->suffix = strdup(opts->suffix ? opts->suffix : "");
+    t->n_buckets = 64;
+    t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+    if (!t->prefix || !t->suffix || !t->buckets || pthread_mutex_init(&t->lock, NULL) != 0) {
+        free(t->prefix);
+        free(t->suffix);
+        free(t->buckets);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+struct prometheus_table *prometheus_table_ref(struct prometheus_table *t)
+{
+    atomic_fetch_add(&t->refs, 1);
+    return t;
+}
+
+void prometheus_table_unref(struct prometheus_table *t)
+{
+    if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < t->n_families; i++) {
+        free(t->families[i].name);
+        free(t->families[i].exported);
+        free(t->families[i].unit);
+        free(t->families[i].help);
+    }
+    for (size_t i = 0; i < t->n_series; i++)
+        free(t->series[i].labels);
+    free(t->families);
+    free(t->metric_family);
+    free(t->series);
+    free(t->buckets);
+    free(t->scratch.s);
+    free(t->key.s);
+    free(t->labels);
+    free(t->prefix);
+    free(t->suffix);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+size_t prometheus_table_series_count(struct prometheus_table *t)
+{
+    pthread_mutex_lock(&t->lock);
+    size_t n = t->live;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+/* ---- families ---- */
+
+static char *prometheus_sanitized_dup(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    if (out)
+        prometheus_sanitize(s, len, out);
+    return out;
+}
+
+/* The unit word of a metric, sanitized ("milliseconds", "g_CO2", ""). */
+static char *prometheus_unit_word(const struct alumet_unit *u)
+{
+    const char *prefix = "", *base = "";
+    if (u->prefix >= 0 && u->prefix < _ALUMET_PREFIX_MAX)
+        prefix = prometheus_prefix_words[u->prefix];
+    if (u->base == ALUMET_UNIT_CUSTOM)
+        base = u->custom_unique ? u->custom_unique : "";
+    else if (u->base >= 0 && u->base < ALUMET_UNIT_CUSTOM && prometheus_base_words[u->base])
+        base = prometheus_base_words[u->base];
+    struct prometheus_text w = {0};
+    if (prometheus_text_adds(&w, prefix) < 0 || prometheus_text_adds(&w, base) < 0) {
+        free(w.s);
+        return NULL;
+    }
+    char *out = prometheus_sanitized_dup(w.s ? w.s : "", w.len);
+    free(w.s);
+    return out;
+}
+
+static int prometheus_family_init(struct prometheus_family *f, char *name,
+                                  const struct alumet_metric *m)
+{
+    struct prometheus_text text = {0};
+
+    f->name = name;
+    f->unit = prometheus_unit_word(&m->unit);
+    if (!f->unit)
+        return -ENOMEM;
+    int r = prometheus_text_adds(&text, name);
+    if (r == 0 && *f->unit)
+        r = prometheus_text_adds(&text, "_");
+    if (r == 0)
+        r = prometheus_text_adds(&text, f->unit);
+    f->exported = text.s;
+    if (r < 0)
+        return r;
+    text = (struct prometheus_text){0};
+    r = prometheus_text_adds(&text, m->description ? m->description : "");
+    if (r == 0)
+        r = prometheus_text_adds(&text, ".");
+    f->help = text.s;
+    return r;
+}
+
+/* Index of the family of metric id (created when first seen), or a negative
+ * errno. Metrics whose names sanitize alike share the first one's family. */
+static int prometheus_table_family(struct prometheus_table *t, const struct alumet_registry *reg,
+                                   alumet_metric_id id, struct alumet_error *err)
+{
+    if (id < t->n_metric_family && t->metric_family[id])
+        return (int)t->metric_family[id] - 1;
+    const struct alumet_metric *m = alumet_registry_get(reg, id);
+    if (!m)
+        return alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer", (unsigned)id);
+
+    struct prometheus_text full = {0};
+    int r = prometheus_text_adds(&full, t->prefix);
+    if (r == 0)
+        r = prometheus_text_adds(&full, m->name);
+    if (r == 0)
+        r = prometheus_text_adds(&full, t->suffix);
+    char *name = r == 0 ? prometheus_sanitized_dup(full.s, full.len) : NULL;
+    free(full.s);
+    if (!name)
+        return -ENOMEM;
+
+    size_t fi = 0;
+    while (fi < t->n_families && strcmp(t->families[fi].name, name) != 0)
+        fi++;
+    if (fi < t->n_families) {
+        free(name);
+    } else {
+        if (t->n_families == t->cap_families) {
+            size_t cap = t->cap_families ? 2 * t->cap_families : 16;
+            struct prometheus_family *fs = realloc(t->families, cap * sizeof(*fs));
+            if (!fs) {
+                free(name);
+                return -ENOMEM;
+            }
+            t->families = fs;
+            t->cap_families = cap;
+        }
+        struct prometheus_family *f = &t->families[fi];
+        memset(f, 0, sizeof(*f));
+        r = prometheus_family_init(f, name, m);
+        if (r < 0) {
+            free(f->name);
+            free(f->unit);
+            free(f->exported);
+            free(f->help);
+            return r;
+        }
+        t->n_families++;
+    }
+
+    if (id >= t->n_metric_family) {
+        size_t n =
+            (size_t)id + 1 > 2 * t->n_metric_family ? (size_t)id + 1 : 2 * t->n_metric_family;
+        uint32_t *mf = realloc(t->metric_family, n * sizeof(*mf));
+        if (!mf)
+            return -ENOMEM;
+        memset(mf + t->n_metric_family, 0, (n - t->n_metric_family) * sizeof(*mf));
+        t->metric_family = mf;
+        t->n_metric_family = n;
+    }
+    t->metric_family[id] = (uint32_t)fi + 1;
+    return (int)fi;
+}
+
+/* ---- the labels of a point ---- */
+
+/* Append a label whose key and value are already at the end of scratch. */
+static int prometheus_label_push(struct prometheus_table *t, size_t *n, size_t key, size_t key_len,
+                                 size_t value, size_t value_len)
+{
+    if (*n == t->cap_labels) {
+        size_t cap = t->cap_labels ? 2 * t->cap_labels : 16;
+        struct prometheus_label *l = realloc(t->labels, cap * sizeof(*l));
+        if (!l)
+            return -ENOMEM;
+        t->labels = l;
+        t->cap_labels = cap;
+    }
+    t->labels[(*n)++] = (struct prometheus_label){key, key_len, value, value_len};
+    return 0;
+}
+
+/* Copy s into scratch; *ret_off = its offset. */
+static int prometheus_scratch_add(struct prometheus_table *t, const char *s, size_t len,
+                                  size_t *ret_off)
+{
+    *ret_off = t->scratch.len;
+    return prometheus_text_add(&t->scratch, s, len);
+}
+
+/* Free room for at least min bytes at the end of scratch; returns the room. */
+static size_t prometheus_scratch_room(struct prometheus_table *t, size_t min)
+{
+    if (prometheus_text_reserve(&t->scratch, min) < 0)
+        return 0;
+    return t->scratch.cap - t->scratch.len;
+}
+
+/* The text writers of the library, under one signature. */
+typedef size_t (*prometheus_text_fn)(const void *obj, char *buf, size_t size);
+
+static size_t prometheus_resource_id(const void *obj, char *buf, size_t size)
+{
+    return alumet_resource_id_text(obj, buf, size);
+}
+
+static size_t prometheus_consumer_id(const void *obj, char *buf, size_t size)
+{
+    return alumet_consumer_id_text(obj, buf, size);
+}
+
+static size_t prometheus_attr_value(const void *obj, char *buf, size_t size)
+{
+    return alumet_attr_text(obj, buf, size);
+}
+
+/* Append the text that fn writes for obj to scratch; *ret_off and *ret_len
+ * locate it. */
+static int prometheus_scratch_text(struct prometheus_table *t, prometheus_text_fn fn,
+                                   const void *obj, size_t *ret_off, size_t *ret_len)
+{
+    size_t room = prometheus_scratch_room(t, 32);
+    if (!room)
+        return -ENOMEM;
+    size_t need = fn(obj, t->scratch.s + t->scratch.len, room);
+    if (need >= room) {
+        room = prometheus_scratch_room(t, need + 1);
+        if (!room)
+            return -ENOMEM;
+        fn(obj, t->scratch.s + t->scratch.len, room);
+    }
+    *ret_off = t->scratch.len;
+    *ret_len = need;
+    t->scratch.len += need;
+    return 0;
+}
+
+static int prometheus_fixed_label(struct prometheus_table *t, size_t *n, int which,
+                                  const char *value, size_t value_len, size_t value_off)
+{
+    size_t k;
+    const char *key = prometheus_fixed_keys[which];
+    int r = prometheus_scratch_add(t, key, strlen(key), &k);
+    if (r < 0)
+        return r;
+    size_t v = value_off;
+    if (value) {
+        r = prometheus_scratch_add(t, value, value_len, &v);
+        if (r < 0)
+            return r;
+    }
+    return prometheus_label_push(t, n, k, strlen(key), v, value_len);
+}
+
+static int prometheus_attr_label(struct prometheus_table *t, size_t *n, const struct alumet_attr *a)
+{
+    size_t klen = strlen(a->key);
+    size_t room = prometheus_scratch_room(t, klen + sizeof(PROMETHEUS_ATTR_RENAME) + 1);
+    if (!room)
+        return -ENOMEM;
+    size_t k = t->scratch.len;
+    size_t kn = prometheus_sanitize(a->key, klen, t->scratch.s + k);
+    if (kn == 0)
+        t->scratch.s[k + kn++] = '_';
+    for (size_t i = 0; i < 4; i++) {
+        if (strlen(prometheus_fixed_keys[i]) == kn &&
+            memcmp(prometheus_fixed_keys[i], t->scratch.s + k, kn) == 0) {
+            /* never two labels of the same name: Prometheus rejects the scrape */
+            memmove(t->scratch.s + k + strlen(PROMETHEUS_ATTR_RENAME), t->scratch.s + k, kn);
+            memcpy(t->scratch.s + k, PROMETHEUS_ATTR_RENAME, strlen(PROMETHEUS_ATTR_RENAME));
+            kn += strlen(PROMETHEUS_ATTR_RENAME);
+            break;
+        }
+    }
+    t->scratch.len += kn;
+
+    size_t v, vn;
+    int r = prometheus_scratch_text(t, prometheus_attr_value, a, &v, &vn);
+    if (r < 0)
+        return r;
+    return prometheus_label_push(t, n, k, kn, v, vn);
+}
+
+static int prometheus_label_cmp(const struct prometheus_table *t, const struct prometheus_label *a,
+                                const struct prometheus_label *b)
+{
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(t->scratch.s + a->key, t->scratch.s + b->key, n);
+    if (c)
+        return c;
+    return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
+}
+
+/* Build the label text of p into t->key: the four fixed labels and the
+ * attributes, sorted by key (byte order, stable); of attributes with the
+ * same key the last one wins. */
+static int prometheus_point_key(struct prometheus_table *t, const struct alumet_buffer *buf,
+                                const struct alumet_point *p)
+{
+    size_t n = 0, off, len;
+    int r;
+
+    t->scratch.len = 0;
+    t->key.len = 0;
+    const char *rk = alumet_resource_kind_name(&p->resource);
+    r = prometheus_fixed_label(t, &n, 0, rk, strlen(rk), 0);
+    if (r < 0)
+        return r;
+    r = prometheus_scratch_text(t, prometheus_resource_id, &p->resource, &off, &len);
+    if (r < 0)
+        return r;
+    r = prometheus_fixed_label(t, &n, 1, NULL, len, off);
+    if (r < 0)
+        return r;
+    const char *ck = alumet_consumer_kind_name(&p->consumer);
+    r = prometheus_fixed_label(t, &n, 2, ck, strlen(ck), 0);
+    if (r < 0)
+        return r;
+    r = prometheus_scratch_text(t, prometheus_consumer_id, &p->consumer, &off, &len);
+    if (r < 0)
+        return r;
+    r = prometheus_fixed_label(t, &n, 3, NULL, len, off);
+    if (r < 0)
+        return r;
+    if (t->add_attributes) {
+        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
+        for (uint32_t i = 0; i < p->attr_count; i++) {
+            r = prometheus_attr_label(t, &n, &attrs[i]);
+            if (r < 0)
+                return r;
+        }
+    }
+
+    /* insertion sort: a handful of labels, and stable */
+    for (size_t i = 1; i < n; i++) {
+        struct prometheus_label x = t->labels[i];
+        size_t j = i;
+        while (j > 0 && prometheus_label_cmp(t, &t->labels[j - 1], &x) > 0) {
+            t->labels[j] = t->labels[j - 1];
+            j--;
+        }
+        t->labels[j] = x;
+    }
+
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct prometheus_label *l = &t->labels[i];
+        if (i + 1 < n && prometheus_label_cmp(t, l, &t->labels[i + 1]) == 0)
+            continue; /* a later attribute of the same name wins */
+        if (!first && (r = prometheus_text_add(&t->key, ",", 1)) < 0)
+            return r;
+        first = false;
+        if ((r = prometheus_text_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
+            (r = prometheus_text_add(&t->key, "=\"", 2)) < 0 ||
+            (r = prometheus_text_add_escaped(&t->key, t->scratch.s + l->value, l->value_len,
+                                             /* quote= */ true)) < 0 ||
+            (r = prometheus_text_add(&t->key, "\"", 1)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- series ---- */
+
+static uint64_t prometheus_hash(uint32_t family, const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037ull ^ family;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static int prometheus_rehash(struct prometheus_table *t, size_t n_buckets)
+{
+    uint32_t *b = calloc(n_buckets, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->n_series; i++) {
+        struct prometheus_series *s = &t->series[i];
+        if (!s->labels)
+            continue;
+        size_t h = (size_t)(s->hash & (n_buckets - 1));
+        s->next = b[h];
+        b[h] = (uint32_t)i + 1;
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->n_buckets = n_buckets;
+    return 0;
+}
+
+/* Set the series (family, t->key) to value, creating it when new. */
+static int prometheus_series_set(struct prometheus_table *t, uint32_t family, double value,
+                                 alumet_time_ns now)
+{
+    uint64_t h = prometheus_hash(family, t->key.s, t->key.len);
+    uint32_t *head = &t->buckets[h & (t->n_buckets - 1)];
+    for (uint32_t i = *head; i; i = t->series[i - 1].next) {
+        struct prometheus_series *s = &t->series[i - 1];
+        if (s->hash == h && s->family == family && s->labels_len == t->key.len &&
+            memcmp(s->labels, t->key.s, t->key.len) == 0) {
+            s->value = value;
+            s->updated = now;
+            return 0;
+        }
+    }
+
+    char *labels = malloc(t->key.len + 1);
+    if (!labels)
+        return -ENOMEM;
+    memcpy(labels, t->key.s, t->key.len + 1);
+    uint32_t idx = t->free_list;
+    if (idx) {
+        t->free_list = t->series[idx - 1].next;
+    } else {
+        if (t->n_series == t->cap_series) {
+            size_t cap = t->cap_series ? 2 * t->cap_series : 64;
+            struct prometheus_series *s =
+                cap <= UINT32_MAX - 1 ? realloc(t->series, cap * sizeof(*s)) : NULL;
+            if (!s) {
+                free(labels);
+                return -ENOMEM;
+            }
+            t->series = s;
+            t->cap_series = cap;
+        }
+        idx = (uint32_t)++t->n_series;
+    }
+    struct prometheus_series *s = &t->series[idx - 1];
+    *s = (struct prometheus_series){labels, t->key.len, h, now, value, family, *head};
+    *head = idx;
+    t->live++;
+    t->families[family].series++;
+    if (t->live > t->n_buckets / 4 * 3)
+        (void)prometheus_rehash(t, 2 * t->n_buckets); /* on failure the chains just grow */
+    return 0;
+}
+
+/* Remove the series not updated for the expiry time. */
+static void prometheus_sweep(struct prometheus_table *t, alumet_time_ns now)
+{
+    t->last_sweep = now;
+    if (t->expiry <= 0)
+        return;
+    for (size_t b = 0; b < t->n_buckets; b++) {
+        uint32_t *link = &t->buckets[b];
+        while (*link) {
+            uint32_t idx = *link;
+            struct prometheus_series *s = &t->series[idx - 1];
+            if (now - s->updated < t->expiry) {
+                link = &s->next;
+                continue;
+            }
+            *link = s->next;
+            free(s->labels);
+            s->labels = NULL;
+            s->next = t->free_list;
+            t->free_list = idx;
+            t->live--;
+            t->families[s->family].series--;
+        }
+    }
+}
+
+int prometheus_table_write(struct prometheus_table *t, const struct alumet_buffer *buf,
+                           const struct alumet_registry *reg, alumet_time_ns now,
+                           struct alumet_error *err)
+{
+    int r = 0;
+    size_t len = alumet_buffer_len(buf);
+
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < len; i++) {
+        const struct alumet_point *p = alumet_buffer_get(buf, i);
+        int family = prometheus_table_family(t, reg, p->metric, err);
+        if (family < 0) {
+            r = family;
+            break;
+        }
+        r = prometheus_point_key(t, buf, p);
+        if (r < 0)
+            break;
+        double v = p->value_type == ALUMET_VALUE_U64 ? (double)p->value.u64 : p->value.f64;
+        r = prometheus_series_set(t, (uint32_t)family, v, now);
+        if (r < 0)
+            break;
+    }
+    /* sweep now and then, so that a table nobody scrapes stays bounded too */
+    if (t->expiry > 0 && now - t->last_sweep >= t->expiry / 4)
+        prometheus_sweep(t, now);
+    pthread_mutex_unlock(&t->lock);
+    if (r == -ENOMEM)
+        return alumet_error_set(err, r, "out of memory");
+    return r;
+}
+
+/* ---- exposition ---- */
+
+struct prometheus_sort_item {
+    uint32_t family;
+    uint32_t series;
+    const char *labels;
+};
+
+static int prometheus_sort_cmp(const void *a, const void *b)
+{
+    const struct prometheus_sort_item *x = a, *y = b;
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    return strcmp(x->labels, y->labels);
+}
+
+static int prometheus_render_family(struct prometheus_text *out, const struct prometheus_family *f,
+                                    enum prometheus_format fmt)
+{
+    bool om = fmt == PROMETHEUS_FORMAT_OPENMETRICS;
+    int r = 0;
+    if ((r = prometheus_text_adds(out, "# HELP ")) < 0 ||
+        (r = prometheus_text_adds(out, f->exported)) < 0 ||
+        (r = prometheus_text_adds(out, " ")) < 0 ||
+        (r = prometheus_text_add_escaped(out, f->help, strlen(f->help), om)) < 0 ||
+        (r = prometheus_text_adds(out, "\n# TYPE ")) < 0 ||
+        (r = prometheus_text_adds(out, f->exported)) < 0 ||
+        (r = prometheus_text_adds(out, " gauge\n")) < 0)
+        return r;
+    if (om && *f->unit) {
+        if ((r = prometheus_text_adds(out, "# UNIT ")) < 0 ||
+            (r = prometheus_text_adds(out, f->exported)) < 0 ||
+            (r = prometheus_text_adds(out, " ")) < 0 ||
+            (r = prometheus_text_adds(out, f->unit)) < 0 ||
+            (r = prometheus_text_adds(out, "\n")) < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int prometheus_render_locked(struct prometheus_table *t, enum prometheus_format fmt,
+                                    struct prometheus_text *out)
+{
+    struct prometheus_sort_item *items = NULL;
+    size_t n = 0, bytes = 64;
+    int r;
+
+    if (t->live) {
+        items = malloc(t->live * sizeof(*items));
+        if (!items)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < t->n_series; i++) {
+        const struct prometheus_series *s = &t->series[i];
+        if (!s->labels)
+            continue;
+        items[n++] = (struct prometheus_sort_item){s->family, (uint32_t)i, s->labels};
+        bytes += s->labels_len + 64;
+    }
+    if (n > 1)
+        qsort(items, n, sizeof(*items), prometheus_sort_cmp);
+    r = prometheus_text_reserve(out, bytes);
+    if (r < 0)
+        goto out_free;
+
+    uint32_t family = UINT32_MAX;
+    size_t exported_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct prometheus_family *f = &t->families[items[i].family];
+        const struct prometheus_series *s = &t->series[items[i].series];
+        if (items[i].family != family) {
+            family = items[i].family;
+            exported_len = strlen(f->exported);
+            r = prometheus_render_family(out, f, fmt);
+            if (r < 0)
+                goto out_free;
+        }
+        char value[32];
+        size_t vn = prometheus_format_value(s->value, value, sizeof(value));
+        if ((r = prometheus_text_add(out, f->exported, exported_len)) < 0 ||
+            (r = prometheus_text_add(out, "{", 1)) < 0 ||
+            (r = prometheus_text_add(out, s->labels, s->labels_len)) < 0 ||
+            (r = prometheus_text_add(out, "} ", 2)) < 0 ||
+            (r = prometheus_text_add(out, value, vn)) < 0 ||
+            (r = prometheus_text_add(out, "\n", 1)) < 0)
+            goto out_free;
+    }
+    if (fmt == PROMETHEUS_FORMAT_OPENMETRICS)
+        r = prometheus_text_adds(out, "# EOF\n");
+    else
+        out->s[out->len] = '\0'; /* reserved above: an empty text is still a string */
+
+out_free:
+    free(items);
+    return r;
+}
+
+int prometheus_table_render(struct prometheus_table *t, enum prometheus_format fmt,
+                            alumet_time_ns now, char **ret_text, size_t *ret_len)
+{
+    struct prometheus_text out = {0};
+
+    pthread_mutex_lock(&t->lock);
+    prometheus_sweep(t, now);
+    int r = prometheus_render_locked(t, fmt, &out);
+    pthread_mutex_unlock(&t->lock);
+    if (r < 0) {
+        free(out.s);
+        return r;
+    }
+    *ret_text = out.s;
+    *ret_len = out.len;
+    return 0;
+}

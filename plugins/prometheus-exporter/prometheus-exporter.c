@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* prometheus-exporter: serves the latest value of every series on an HTTP
+ * endpoint that Prometheus scrapes (/metrics), in the exposition of upstream
+ * Alumet's plugin 0.1.0 (see README.md). The output "out" updates the table
+ * (prometheus-exporter-table.c); the HTTP thread (prometheus-exporter-http.c)
+ * renders it on every scrape. This file holds the options and the lifecycle. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "alumet/log.h"
+#include "alumet/output.h"
+#include "alumet/plugin.h"
+#include "prometheus-exporter.h"
+
+#define PROMETHEUS_EXPORTER_DEFAULT_CONFIG                                                         \
+    "[plugins.prometheus-exporter]\n"                                                              \
+    "# Address of the HTTP endpoint: an IP address, IPv6 in brackets (\"[::]\")\n"                 \
+    "host = \"0.0.0.0\"\n"                                                                         \
+    "# Text put before every metric name\n"                                                        \
+    "prefix = \"\"\n"                                                                              \
+    "# Text put after every metric name, before the unit\n"                                        \
+    "suffix = \"_alumet\"\n"                                                                       \
+    "# TCP port of the endpoint http://HOST:PORT/metrics (0: any free port)\n"                     \
+    "port = 9091\n"                                                                                \
+    "# Export the attributes of the measurements as labels\n"                                      \
+    "add_attributes_to_labels = true\n"                                                            \
+    "# Forget a series not updated for this long, such as the series of a process that\n"          \
+    "# ended (\"0s\": keep every series forever)\n"                                                \
+    "series_expiry = \"5m\"\n"
+
+#define PROMETHEUS_EXPORTER_DEFAULT_EXPIRY (5 * 60 * ALUMET_NSEC_PER_SEC)
+
+/* Plugin state: the options (read in init) and, between start and stop,
+ * the HTTP server. */
+struct prometheus_exporter {
+    char *host;
+    uint16_t port;
+    char *prefix;
+    char *suffix;
+    bool add_attributes_to_labels;
+    alumet_time_ns series_expiry;
+    struct prometheus_http *http;
+};
+
+/* The output "out": owned by the core once registered. */
+struct prometheus_exporter_output {
+    struct prometheus_table *table; /* one reference */
+};
+
+static void prometheus_exporter_free(void *state)
+{
+    struct prometheus_exporter *pe = state;
+    if (!pe)
+        return;
+    prometheus_http_stop(pe->http);
+    free(pe->host);
+    free(pe->prefix);
+    free(pe->suffix);
+    free(pe);
+}
+
+static int prometheus_exporter_dup(const char *s, char **ret, struct alumet_error *err)
+{
+    *ret = strdup(s);
+    return *ret ? 0 : alumet_error_set(err, -ENOMEM, "out of memory");
+}
+
+static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
+                                    struct alumet_error *err)
+{
+    struct prometheus_exporter *pe = calloc(1, sizeof(*pe));
+    const char *host, *prefix, *suffix;
+    int64_t port;
+    int r;
+
+    if (!pe)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    r = alumet_config_get_string(cfg, "host", "0.0.0.0", &host, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_string(cfg, "prefix", "", &prefix, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_string(cfg, "suffix", "_alumet", &suffix, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_int(cfg, "port", 9091, &port, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_bool(cfg, "add_attributes_to_labels", true, &pe->add_attributes_to_labels,
+                               err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_duration(cfg, "series_expiry", PROMETHEUS_EXPORTER_DEFAULT_EXPIRY,
+                                   &pe->series_expiry, err);
+    if (r < 0)
+        goto err_free;
+
+    if (port < 0 || port > 65535) {
+        r = alumet_config_error(cfg, "port", err, -EINVAL,
+                                "expected a port number between 0 and 65535 (0: any free port), "
+                                "got %lld",
+                                (long long)port);
+        goto err_free;
+    }
+    pe->port = (uint16_t)port;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    if (prometheus_parse_address(host, pe->port, &addr, &addr_len) < 0) {
+        r = alumet_config_error(cfg, "host", err, -EINVAL,
+                                "invalid host:port configuration: expected an IP address such as "
+                                "\"0.0.0.0\" or \"127.0.0.1\", or an IPv6 address in brackets "
+                                "such as \"[::]\", got '%s'",
+                                host);
+        goto err_free;
+    }
+    if ((r = prometheus_exporter_dup(host, &pe->host, err)) < 0 ||
+        (r = prometheus_exporter_dup(prefix, &pe->prefix, err)) < 0 ||
+        (r = prometheus_exporter_dup(suffix, &pe->suffix, err)) < 0)
+        goto err_free;
+    *ret_state = pe;
+    return 0;
+
+err_free:
+    prometheus_exporter_free(pe);
+    return r;
+}
+
+static int prometheus_exporter_output_write(void *data, const struct alumet_buffer *buf,
+                                            const struct alumet_registry *reg,
+                                            struct alumet_error *err)
+{
+    struct prometheus_exporter_output *o = data;
+    return prometheus_table_write(o->table, buf, reg, alumet_time_monotonic(), err);
+}
+
+static void prometheus_exporter_output_free(void *data)
+{
+    struct prometheus_exporter_output *o = data;
+    if (!o)
+        return;
+    prometheus_table_unref(o->table);
+    free(o);
+}
+
+static const struct alumet_output_ops prometheus_exporter_output_ops = {
+    .version = ALUMET_OUTPUT_OPS_V1,
+    .write = prometheus_exporter_output_write,
+    .free = prometheus_exporter_output_free,
+};
+
+static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
+                                     struct alumet_error *err)
+{
+    struct prometheus_exporter *pe = state;
+    struct alumet_log_topic *topic = alumet_start_log_topic(ctx);
+    const struct prometheus_table_opts opts = {
+        .prefix = pe->prefix,
+        .suffix = pe->suffix,
+        .add_attributes_to_labels = pe->add_attributes_to_labels,
+        .series_expiry = pe->series_expiry,
+    };
+    int r;
+
+    struct prometheus_table *table = prometheus_table_new(&opts);
+    if (!table)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    struct prometheus_exporter_output *o = calloc(1, sizeof(*o));
+    if (!o) {
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+        goto out_unref;
+    }
+    o->table = prometheus_table_ref(table);
+    r = prometheus_http_start(pe->host, pe->port, table, topic, &pe->http, err);
+    if (r < 0) {
+        prometheus_exporter_output_free(o);
+        goto out_unref;
+    }
+    r = alumet_add_output(ctx, "out", &prometheus_exporter_output_ops, o, /* opts= */ NULL, err);
+    if (r < 0) {
+        prometheus_exporter_output_free(o);
+        prometheus_http_stop(pe->http);
+        pe->http = NULL;
+        goto out_unref;
+    }
+    alumet_log_at(topic, ALUMET_LOG_INFO, "serving the metrics on '%s:%u', path '/metrics'",
+                  pe->host, (unsigned)prometheus_http_port(pe->http));
+
+out_unref:
+    prometheus_table_unref(table); /* the output and the server hold their own */
+    return r;
+}
+
+/* Stop serving; the output belongs to the core and is freed after its thread
+ * ends (it keeps the table alive until then). */
+static int prometheus_exporter_stop(void *state, struct alumet_error *err)
+{
+    struct prometheus_exporter *pe = state;
+    (void)err;
+    prometheus_http_stop(pe->http);
+    pe->http = NULL;
+    return 0;
+}
+
+const struct alumet_plugin alumet_plugin_prometheus_exporter = {
+    .abi_version = ALUMET_PLUGIN_ABI,
+    .name = "prometheus-exporter",
+    .version = "0.1.0",
+    .default_config = PROMETHEUS_EXPORTER_DEFAULT_CONFIG,
+    .init = prometheus_exporter_init,
+    .start = prometheus_exporter_start,
+    .stop = prometheus_exporter_stop,
+    .free = prometheus_exporter_free,
+};

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* prometheus-exporter: the table of the latest value of every series (filled
+ * by the output thread, read by the HTTP thread), its text exposition in the
+ * OpenMetrics 1.0 and Prometheus 0.0.4 formats, and the HTTP endpoint.
+ * See README.md for the format and its differences with upstream. */
+#ifndef ALUMET_PLUGIN_PROMETHEUS_EXPORTER_H
+#define ALUMET_PLUGIN_PROMETHEUS_EXPORTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "alumet/error.h"
+#include "alumet/log.h"
+#include "alumet/measurement.h"
+#include "alumet/metric.h"
+#include "alumet/time.h"
+
+/* ---- the table (prometheus-exporter-table.c) ---- */
+
+struct prometheus_table_opts {
+    const char *prefix;            /* before every metric name (copied) */
+    const char *suffix;            /* after every metric name, before the unit (copied) */
+    bool add_attributes_to_labels; /* attributes become labels */
+    alumet_time_ns series_expiry;  /* forget a series not updated for this long; 0 = never */
+};
+
+enum prometheus_format {
+    PROMETHEUS_FORMAT_OPENMETRICS, /* application/openmetrics-text; version=1.0.0 */
+    PROMETHEUS_FORMAT_TEXT,        /* text/plain; version=0.0.4 */
+};
+
+struct prometheus_table;
+
+/* New empty table with one reference. opts is copied. NULL on -ENOMEM. */
+struct prometheus_table *prometheus_table_new(const struct prometheus_table_opts *opts);
+
+/* Take one more reference (the output and the HTTP server share the table).
+ * Thread-safe. Returns t. */
+struct prometheus_table *prometheus_table_ref(struct prometheus_table *t);
+
+/* Drop a reference; the last one frees the table. NULL-safe, thread-safe. */
+void prometheus_table_unref(struct prometheus_table *t);
+
+/* Set the latest value of the series of every point of buf (metrics looked up
+ * in reg, borrowed). now is a monotonic time (alumet_time_monotonic() in the
+ * plugin, any clock in tests): it dates the updates, and series older than
+ * the expiry are removed. Thread-safe (locks the table). 0, -ENOMEM, or
+ * -EINVAL with err for a point of an unknown metric. */
+int prometheus_table_write(struct prometheus_table *t, const struct alumet_buffer *buf,
+                           const struct alumet_registry *reg, alumet_time_ns now,
+                           struct alumet_error *err);
+
+/* Render the exposition text in format fmt, after removing the series expired
+ * at now. *ret_text is NUL-terminated, caller frees it with free(). Families
+ * in first-seen order, series sorted by their labels. Thread-safe. 0 or
+ * -ENOMEM. */
+int prometheus_table_render(struct prometheus_table *t, enum prometheus_format fmt,
+                            alumet_time_ns now, char **ret_text, size_t *ret_len);
+
+/* Number of series in the table (expired ones included until removed). */
+size_t prometheus_table_series_count(struct prometheus_table *t);
+
+/* ---- text (prometheus-exporter-text.c) ---- */
+
+/* A growable NUL-terminated text; zero-initialised is empty. The owner frees s. */
+struct prometheus_text {
+    char *s;
+    size_t len;
+    size_t cap;
+};
+
+/* Make room for more bytes and a NUL. 0 or -ENOMEM. */
+int prometheus_text_reserve(struct prometheus_text *b, size_t more);
+
+/* Append len bytes of s (NUL-terminated after). 0 or -ENOMEM. */
+int prometheus_text_add(struct prometheus_text *b, const char *s, size_t len);
+int prometheus_text_adds(struct prometheus_text *b, const char *s);
+
+/* Append s with '\\' and newline escaped (as \\ and \n), and '"' too when
+ * quote is set (label values always; HELP text in OpenMetrics only).
+ * 0 or -ENOMEM. */
+int prometheus_text_add_escaped(struct prometheus_text *b, const char *s, size_t len, bool quote);
+
+/* Write s (len bytes) as a Prometheus name: the first character kept if it is
+ * an ASCII letter, the others if ASCII alphanumeric, every other character
+ * (one UTF-8 sequence counts as one) replaced by '_'. out holds len + 1
+ * bytes; NUL-terminated. Returns the length written. */
+size_t prometheus_sanitize(const char *s, size_t len, char *out);
+
+/* Write a sample value the way upstream's dtoa prints it ("4950.0", "0.5",
+ * "1e21", "1.5e-7"), with the exposition's words for the non-finite values
+ * ("NaN", "+Inf", "-Inf"). Same contract as snprintf; 32 bytes always suffice. */
+size_t prometheus_format_value(double v, char *buf, size_t size);
+
+/* ---- HTTP (prometheus-exporter-http.c) ---- */
+
+/* Which format a scraper asks for, from its Accept header (NULL when absent):
+ * OpenMetrics when application/openmetrics-text is acceptable at least as
+ * much as text/plain (q values), else the Prometheus text format. */
+enum prometheus_format prometheus_negotiate(const char *accept);
+
+/* The Content-Type header of format f. */
+const char *prometheus_content_type(enum prometheus_format f);
+
+/* Parse "host" (an IP address literal, IPv6 in brackets: "[::1]") and port
+ * into *ret_addr / *ret_len. 0 or -EINVAL. */
+int prometheus_parse_address(const char *host, uint16_t port, struct sockaddr_storage *ret_addr,
+                             socklen_t *ret_len);
+
+struct prometheus_http;
+
+/* Bind host:port now (a failure is returned with the address and the reason
+ * in err) and serve GET /metrics from t (a reference is taken) on a thread of
+ * its own. topic: borrowed, for the server's messages. Caller stops with
+ * prometheus_http_stop(). 0 or a negative errno. */
+int prometheus_http_start(const char *host, uint16_t port, struct prometheus_table *t,
+                          struct alumet_log_topic *topic, struct prometheus_http **ret,
+                          struct alumet_error *err);
+
+/* The port actually bound (the chosen one when the option was 0). */
+uint16_t prometheus_http_port(const struct prometheus_http *h);
+
+/* Stop serving (waits for the server thread), release the table. NULL-safe. */
+void prometheus_http_stop(struct prometheus_http *h);
+
+#endif

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/* The prometheus-exporter plugin through the agent lifecycle: options, the
+ * default config, the HTTP endpoint on 127.0.0.1 (a real socket: status,
+ * content negotiation, exact bodies), a port in use failing the startup. */
+#include "alumet-test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "alumet/plugin.h"
+#include "core/agent.h"
+#include "core/config/config-tree.h"
+#include "core/pipeline.h"
+#include "core/registry.h"
+
+extern const struct alumet_plugin alumet_plugin_prometheus_exporter;
+
+static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+
+/* ---- a log sink that finds the port the endpoint listens on ---- */
+
+struct log_capture {
+    pthread_mutex_t lock;
+    unsigned port;
+    char last[1024];
+};
+
+static void capture_sink(void *data, enum alumet_log_level level, const char *topic,
+                         const char *msg)
+{
+    struct log_capture *c = data;
+    static const char prefix[] = "serving the metrics on '127.0.0.1:";
+    (void)level;
+    pthread_mutex_lock(&c->lock);
+    snprintf(c->last, sizeof(c->last), "%s: %s", topic, msg);
+    if (strncmp(msg, prefix, strlen(prefix)) == 0)
+        c->port = (unsigned)strtoul(msg + strlen(prefix), NULL, 10);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- a minimal HTTP client ---- */
+
+struct http_reply {
+    int status;
+    char *raw; /* the whole reply */
+    const char *body;
+};
+
+static int http_connect(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static void http_request(unsigned port, const char *request, struct http_reply *ret)
+{
+    int fd = http_connect(port);
+    assert_true(fd >= 0);
+    size_t len = strlen(request);
+    assert_int_equal(write(fd, request, len), (ssize_t)len);
+    size_t cap = 4096, n = 0;
+    char *raw = malloc(cap);
+    assert_non_null(raw);
+    for (;;) {
+        if (n + 1 == cap) {
+            raw = realloc(raw, cap *= 2);
+            assert_non_null(raw);
+        }
+        ssize_t k = read(fd, raw + n, cap - n - 1);
+        assert_true(k >= 0);
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    raw[n] = '\0';
+    close(fd);
+    assert_memory_equal(raw, "HTTP/1.1 ", 9);
+    ret->status = atoi(raw + 9);
+    ret->raw = raw;
+    const char *sep = strstr(raw, "\r\n\r\n");
+    assert_non_null(sep);
+    ret->body = sep + 4;
+}
+
+/* GET path with an Accept header (NULL: none). */
+static void http_get(unsigned port, const char *path, const char *accept, struct http_reply *ret)
+{
+    char req[512];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n%s%s%sConnection: close\r\n\r\n",
+             path, accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "");
+    http_request(port, req, ret);
+}
+
+static void assert_header(const struct http_reply *r, const char *line)
+{
+    if (!strcasestr(r->raw, line))
+        fail_msg("header '%s' missing from the reply:\n%s", line, r->raw);
+}
+
+/* ---- the agent ---- */
+
+static void report_ignore(void *data, const char *msg)
+{
+    (void)data;
+    (void)msg;
+}
+
+/* Keep the last problem the agent reported about the config. */
+static void report_keep(void *data, const char *msg)
+{
+    snprintf(data, ALUMET_ERROR_MSG_MAX, "%s", msg);
+}
+
+struct test_source {
+    alumet_metric_id energy, ratio;
+};
+
+static int test_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                            struct alumet_error *err)
+{
+    struct test_source *s = data;
+    (void)now;
+    (void)err;
+    struct alumet_point *p =
+        alumet_buffer_push_u64(buf, now, s->energy, &local_resource, &local_consumer, 12);
+    assert_non_null(p);
+    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package"), 0);
+    assert_non_null(
+        alumet_buffer_push_f64(buf, now, s->ratio, &local_resource, &local_consumer, 0.25));
+    return ALUMET_POLL_OK;
+}
+
+static const struct alumet_source_ops test_source_ops = {
+    .version = ALUMET_SOURCE_OPS_V1,
+    .poll = test_source_poll,
+};
+
+struct agent_run {
+    struct toml_value *root;
+    struct plugin_set set;
+    struct alumet_pipeline *p;
+    struct test_source src;
+    struct alumet_error err;
+    char report[ALUMET_ERROR_MSG_MAX];
+};
+
+/* Init the plugin with config (its [plugins.prometheus-exporter] table),
+ * build a pipeline with a manual source, start. Returns the start status. */
+static int agent_run_start(struct agent_run *a, const char *config)
+{
+    memset(a, 0, sizeof(*a));
+    assert_int_equal(
+        alumet__config_load_text(config, strlen(config), "test.toml", 0, &a->root, &a->err), 0);
+    assert_int_equal(
+        alumet__plugins_add(&a->set, &alumet_plugin_prometheus_exporter, NULL, &a->err), 0);
+    struct toml_value *plugins = toml_table_get(a->root, "plugins");
+    assert_non_null(plugins);
+    alumet__plugins_find(&a->set, "prometheus-exporter")->config =
+        toml_table_get(plugins, "prometheus-exporter");
+    int r = alumet__agent_init_plugins(&a->set, false, report_keep, a->report, &a->err);
+    if (r < 0)
+        return r;
+
+    struct pipeline_settings ps = {0};
+    a->p = alumet__pipeline_new(&ps);
+    assert_non_null(a->p);
+    struct alumet_registry *reg = alumet__pipeline_registry(a->p);
+    assert_int_equal(alumet__registry_add(reg, "energy", ALUMET_VALUE_U64,
+                                          ALUMET_UNIT_PREFIXED(MILLI, JOULE), "consumed energy",
+                                          &a->src.energy, &a->err),
+                     0);
+    assert_int_equal(alumet__registry_add(reg, "ratio", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY),
+                                          "a ratio", &a->src.ratio, &a->err),
+                     0);
+    struct alumet_source_opts so = {.manual_only = true};
+    assert_int_equal(
+        alumet__pipeline_add_source(a->p, "test", "src", &test_source_ops, &a->src, &so, &a->err),
+        0);
+    return alumet__agent_start(&a->set, a->p, &a->err);
+}
+
+static void agent_run_done(struct agent_run *a)
+{
+    alumet__agent_stop_plugins(&a->set);
+    alumet__pipeline_free(a->p);
+    alumet__plugins_done(&a->set);
+    toml_free(a->root);
+}
+
+/* ---- tests ---- */
+
+static void test_plugin_default_config(void **state)
+{
+    (void)state;
+    const struct alumet_plugin *pl = &alumet_plugin_prometheus_exporter;
+    assert_string_equal(pl->name, "prometheus-exporter");
+    assert_string_equal(pl->version, "0.1.0");
+    assert_int_equal(pl->abi_version, ALUMET_PLUGIN_ABI);
+    const char *def = pl->default_config;
+    assert_memory_equal(def, "[plugins.prometheus-exporter]\n", 30);
+    const char *keys[] = {
+        "\nhost = \"0.0.0.0\"\n",
+        "\nprefix = \"\"\n",
+        "\nsuffix = \"_alumet\"\n",
+        "\nport = 9091\n",
+        "\nadd_attributes_to_labels = true\n",
+        "\nseries_expiry = \"5m\"\n",
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        assert_non_null(strstr(def, keys[i]));
+
+    /* it parses, and init accepts every key of it */
+    struct toml_value *root = NULL;
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__config_load_text(def, strlen(def), "<default>", 0, &root, &err), 0);
+    struct toml_value *sect =
+        toml_table_get(toml_table_get(root, "plugins"), "prometheus-exporter");
+    assert_non_null(sect);
+    void *st = NULL;
+    assert_int_equal(pl->init(alumet__config_from_value(sect), &st, &err), 0);
+    assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
+    pl->free(st);
+    toml_free(root);
+}
+
+#define LOCAL_LABELS                                                                               \
+    "resource_consumer_id=\"\",resource_consumer_kind=\"local_machine\",resource_id=\"\","         \
+    "resource_kind=\"local_machine\""
+#define BODY_HEAD                                                                                  \
+    "# HELP energy_alumet_millijoules consumed energy.\n"                                          \
+    "# TYPE energy_alumet_millijoules gauge\n"
+#define BODY_ENERGY "energy_alumet_millijoules{domain=\"package\"," LOCAL_LABELS "} 12.0\n"
+#define BODY_RATIO                                                                                 \
+    "# HELP ratio_alumet a ratio.\n# TYPE ratio_alumet gauge\n"                                    \
+    "ratio_alumet{" LOCAL_LABELS "} 0.25\n"
+#define ACCEPT_OM "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+static void test_plugin_http(void **state)
+{
+    (void)state;
+    struct log_capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    alumet_log_set_sink(capture_sink, &cap);
+    struct agent_run a;
+    int r = agent_run_start(&a, "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\nport = 0\n"
+                                "suffix = \"_alumet\"\n");
+    if (r < 0)
+        fail_msg("start failed: %s", a.err.msg);
+    pthread_mutex_lock(&cap.lock);
+    unsigned port = cap.port;
+    pthread_mutex_unlock(&cap.lock);
+    assert_true(port > 0 && port < 65536);
+
+    struct http_reply rep;
+    http_get(port, "/metrics", ACCEPT_OM, &rep);
+    assert_int_equal(rep.status, 200);
+    assert_header(&rep, "\r\nContent-Type: application/openmetrics-text; version=1.0.0; "
+                        "charset=utf-8\r\n");
+    assert_string_equal(rep.body, "# EOF\n");
+    free(rep.raw);
+
+    assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
+    assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
+    /* the points reach the output thread a little later */
+    const char *expected =
+        BODY_HEAD "# UNIT energy_alumet_millijoules millijoules\n" BODY_ENERGY BODY_RATIO "# EOF\n";
+    for (int i = 0;; i++) {
+        http_get(port, "/metrics", ACCEPT_OM, &rep);
+        assert_int_equal(rep.status, 200);
+        if (strcmp(rep.body, expected) == 0 || i == 500)
+            break;
+        free(rep.raw);
+        usleep(10000);
+    }
+    assert_string_equal(rep.body, expected);
+    free(rep.raw);
+
+    /* no Accept header: the Prometheus text format */
+    http_get(port, "/metrics?x=1", NULL, &rep);
+    assert_int_equal(rep.status, 200);
+    assert_header(&rep, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
+    assert_string_equal(rep.body, BODY_HEAD BODY_ENERGY BODY_RATIO);
+    free(rep.raw);
+
+    http_get(port, "/", NULL, &rep);
+    assert_int_equal(rep.status, 404);
+    assert_string_equal(rep.body, "Not Found");
+    free(rep.raw);
+    http_get(port, "/metrics/x", ACCEPT_OM, &rep);
+    assert_int_equal(rep.status, 404);
+    free(rep.raw);
+
+    /* any method; a request body is read and ignored */
+    http_request(port,
+                 "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                 "Connection: close\r\n\r\nhello",
+                 &rep);
+    assert_int_equal(rep.status, 200);
+    assert_string_equal(rep.body, BODY_HEAD BODY_ENERGY BODY_RATIO);
+    free(rep.raw);
+    http_request(port, "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rep);
+    assert_int_equal(rep.status, 200);
+    assert_string_equal(rep.body, "");
+    free(rep.raw);
+
+    assert_int_equal(alumet__pipeline_stop(a.p), 0);
+    agent_run_done(&a);
+    alumet_log_set_sink(NULL, NULL);
+    /* the plugin stopped: nobody listens any more */
+    assert_int_equal(http_connect(port), -ECONNREFUSED);
+}
+
+/* A port in use fails the startup, naming the address and the reason. */
+static void test_plugin_bind_error(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t len = sizeof(addr);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    unsigned port = ntohs(addr.sin_port);
+
+    char config[256];
+    snprintf(config, sizeof(config),
+             "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\n"
+             "port = %u\n",
+             port);
+    struct agent_run a;
+    assert_int_equal(agent_run_start(&a, config), -EADDRINUSE);
+    char expected[256];
+    snprintf(expected, sizeof(expected),
+             "failed to bind the metrics endpoint to '127.0.0.1:%u': Address already in use; "
+             "another program listens on this port",
+             port);
+    if (!strstr(a.err.msg, expected))
+        fail_msg("unexpected error message: %s", a.err.msg);
+    agent_run_done(&a);
+    close(fd);
+}
+
+static void test_plugin_bad_options(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *config;
+        const char *message;
+    } cases[] = {
+        {"host = \"localhost\"", "plugins.prometheus-exporter.host: invalid host:port "
+                                 "configuration: expected an IP address"},
+        {"host = \"::1\"", "got '::1'"},
+        {"port = 70000", "plugins.prometheus-exporter.port: expected a port number between 0 "
+                         "and 65535 (0: any free port), got 70000"},
+        {"port = -1", "got -1"},
+        {"series_expiry = 5", "plugins.prometheus-exporter.series_expiry"},
+        {"prefix = 3", "plugins.prometheus-exporter.prefix"},
+        {"add_attributes_to_labels = \"yes\"", "add_attributes_to_labels"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char config[256];
+        snprintf(config, sizeof(config), "[plugins.prometheus-exporter]\n%s\n", cases[i].config);
+        struct agent_run a;
+        assert_int_equal(agent_run_start(&a, config), -EINVAL);
+        if (!strstr(a.report, cases[i].message))
+            fail_msg("config '%s': message '%s' lacks '%s'", cases[i].config, a.report,
+                     cases[i].message);
+        agent_run_done(&a);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest group[] = {
+        cmocka_unit_test(test_plugin_default_config),
+        cmocka_unit_test(test_plugin_http),
+        cmocka_unit_test(test_plugin_bind_error),
+        cmocka_unit_test(test_plugin_bad_options),
+    };
+    return alumet_run_tests(group);
+}
