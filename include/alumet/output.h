@@ -15,12 +15,16 @@
 #define ALUMET_OUTPUT_OPS_V1 1u
 
 /* write() returns 0, ALUMET_WRITE_RETRY (a transient failure: see the
- * delivery options below), or a negative errno (fatal: the output stops, the
+ * delivery options below), ALUMET_WRITE_DROP, or a negative errno (fatal: the output stops, the
  * agent exits non-zero). Each output has its own thread: write is never
  * called concurrently with itself. The buffer is read-only and borrowed.
  * close: optional, called once after the last write (flush files, ...).
  * free: optional, called exactly once after the output thread was joined. */
 #define ALUMET_WRITE_RETRY 1
+/* The data was refused for good (the server rejected it: sending it again
+ * cannot help): the buffer is dropped and counted, the output goes on. The
+ * plugin logs why (rate-limited). */
+#define ALUMET_WRITE_DROP 2
 
 struct alumet_output_ops {
     unsigned version;

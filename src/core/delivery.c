@@ -150,6 +150,12 @@ static int delivery_try_oldest(struct delivery *d, struct alumet_error *err)
         return 1;
     }
     delivery_pop(d);
+    if (r == ALUMET_WRITE_DROP) {
+        d->stats.dropped_points += alumet_buffer_len(b);
+        alumet__buffer_unref(b);
+        delivery_recovered(d);
+        return 0;
+    }
     if (r < 0) {
         d->stats.dropped_points += alumet_buffer_len(b);
         alumet__buffer_unref(b);
@@ -206,11 +212,12 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
         }
         return 0;
     }
-    if (r < 0) {
+    if (r < 0 || r == ALUMET_WRITE_DROP) {
         d->stats.dropped_points += alumet_buffer_len(buf);
         alumet__buffer_unref(buf);
-        *err = e;
-        return r;
+        if (r < 0)
+            *err = e;
+        return r < 0 ? r : 0;
     }
     d->stats.written_points += alumet_buffer_len(buf);
     alumet__buffer_unref(buf);

@@ -23,6 +23,8 @@ static int server_write(void *ctx, const struct alumet_buffer *buf, struct alume
         return alumet_error_set(err, -EIO, "broken");
     if (s->down)
         return alumet_error_set(err, ALUMET_WRITE_RETRY, "connection refused");
+    if (alumet_buffer_get(buf, 0)->value.u64 == 666)
+        return ALUMET_WRITE_DROP;
     s->received[s->n++] = alumet_buffer_get(buf, 0)->value.u64;
     return 0;
 }
@@ -110,6 +112,9 @@ static void test_no_retry_drops_and_fatal(void **state)
     assert_int_equal(d.stats.dropped_points, 3);
     assert_int_equal(d.stats.pending_points, 0);
     s.down = false;
+    assert_int_equal(alumet__delivery_submit(&d, make(666, 5), &err), 0); /* refused for good */
+    assert_int_equal(d.stats.dropped_points, 8);
+    assert_int_equal(d.stats.written_points, 0);
     s.fatal_at = 1;
     assert_int_equal(alumet__delivery_submit(&d, make(1, 1), &err), 0);
     assert_int_equal(alumet__delivery_submit(&d, make(2, 1), &err), -EIO);

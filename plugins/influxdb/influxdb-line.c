@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+/* InfluxDB line protocol writer (see influxdb-line.h and README.md). The
+ * escaping rules are upstream's: measurement `,` and space; tag keys, tag
+ * values and field keys `,` `=` and space; string field values `"` and `\`.
+ * A backslash in a tag value is not escaped, like upstream (InfluxDB reads
+ * it literally unless it precedes one of the escaped characters). */
+#include "influxdb-line.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alumet/resource.h"
+#include "util/format.h"
+
+/* The characters to escape with a backslash, as lookup tables (the
+ * escaping is most of the work of an output that writes many points). */
+static const bool influxdb_esc_measurement[256] = {[','] = true, [' '] = true};
+static const bool influxdb_esc_key[256] = {[','] = true, ['='] = true, [' '] = true};
+static const bool influxdb_esc_string[256] = {['"'] = true, ['\\'] = true};
+
+#define INFLUXDB_ESC_MEASUREMENT influxdb_esc_measurement
+#define INFLUXDB_ESC_KEY influxdb_esc_key
+#define INFLUXDB_ESC_STRING influxdb_esc_string
+#define INFLUXDB_RENAMED_PREFIX "alumet_attribute__"
+
+/* Text of a small value: in the stack buffer when it fits, else on the heap
+ * (long cgroup paths, long lists). */
+#define INFLUXDB_SMALL_TEXT 256
+
+struct influxdb_small_text {
+    char stack[INFLUXDB_SMALL_TEXT];
+    char *heap;
+    const char *s;
+    size_t len;
+};
+
+static const char *const influxdb_reserved_tags[] = {
+    "resource_kind",
+    "resource_id",
+    "resource_consumer_kind",
+    "resource_consumer_id",
+};
+
+int influxdb_text_reserve(struct influxdb_text *t, size_t n)
+{
+    if (n > SIZE_MAX / 2 - t->len - 1)
+        return -ENOMEM;
+    if (t->len + n + 1 <= t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap : 4096;
+    while (cap < t->len + n + 1)
+        cap *= 2;
+    char *s = realloc(t->s, cap);
+    if (!s)
+        return -ENOMEM;
+    t->s = s;
+    t->cap = cap;
+    return 0;
+}
+
+void influxdb_text_done(struct influxdb_text *t)
+{
+    free(t->s);
+    *t = (struct influxdb_text){0};
+}
+
+static int influxdb_put(struct influxdb_text *t, const char *s, size_t n)
+{
+    int r = influxdb_text_reserve(t, n);
+    if (r < 0)
+        return r;
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+    return 0;
+}
+
+static int influxdb_putc(struct influxdb_text *t, char c)
+{
+    return influxdb_put(t, &c, 1);
+}
+
+static int influxdb_puts(struct influxdb_text *t, const char *s)
+{
+    return influxdb_put(t, s, strlen(s));
+}
+
+/* Append s with a backslash before every character marked in special. */
+static int influxdb_put_escaped(struct influxdb_text *t, const char *s, size_t n,
+                                const bool special[256])
+{
+    if (n > SIZE_MAX / 2)
+        return -ENOMEM;
+    int r = influxdb_text_reserve(t, 2 * n);
+    if (r < 0)
+        return r;
+    char *d = t->s + t->len;
+    for (size_t i = 0; i < n; i++) {
+        if (special[(unsigned char)s[i]])
+            *d++ = '\\';
+        *d++ = s[i];
+    }
+    t->len = (size_t)(d - t->s);
+    t->s[t->len] = '\0';
+    return 0;
+}
+
+static void influxdb_small_text_done(struct influxdb_small_text *st)
+{
+    free(st->heap);
+    st->heap = NULL;
+}
+
+/* Text functions with the snprintf convention (return the full length). */
+typedef size_t (*influxdb_text_fn)(const void *obj, char *buf, size_t size);
+
+static size_t influxdb_resource_id_fn(const void *obj, char *buf, size_t size)
+{
+    return alumet_resource_id_text(obj, buf, size);
+}
+
+static size_t influxdb_consumer_id_fn(const void *obj, char *buf, size_t size)
+{
+    return alumet_consumer_id_text(obj, buf, size);
+}
+
+static size_t influxdb_attr_text_fn(const void *obj, char *buf, size_t size)
+{
+    return alumet_attr_text(obj, buf, size);
+}
+
+/* Fill st with the text of obj; release it with influxdb_small_text_done. */
+static int influxdb_small_text_fill(struct influxdb_small_text *st, influxdb_text_fn fn,
+                                    const void *obj)
+{
+    st->heap = NULL;
+    st->s = st->stack;
+    st->len = fn(obj, st->stack, sizeof(st->stack));
+    if (st->len < sizeof(st->stack))
+        return 0;
+    st->heap = malloc(st->len + 1);
+    if (!st->heap)
+        return -ENOMEM;
+    fn(obj, st->heap, st->len + 1);
+    st->s = st->heap;
+    return 0;
+}
+
+static int influxdb_attr_value_text(struct influxdb_small_text *st, const struct alumet_attr *a)
+{
+    if (a->type == ALUMET_ATTR_STR) {
+        st->heap = NULL;
+        st->s = a->v.str ? a->v.str : "";
+        st->len = strlen(st->s);
+        return 0;
+    }
+    return influxdb_small_text_fill(st, influxdb_attr_text_fn, a);
+}
+
+static bool influxdb_in_list(const char *const *list, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], key) == 0)
+            return true;
+    return false;
+}
+
+bool influxdb_line_is_tag(const struct influxdb_line_opts *o, const char *key)
+{
+    if (o->attributes_as_tags)
+        return !influxdb_in_list(o->as_fields, o->n_as_fields, key);
+    return influxdb_in_list(o->as_tags, o->n_as_tags, key);
+}
+
+/* ",key=value", omitted when the value is empty (InfluxDB refuses empty tag
+ * values). */
+static int influxdb_put_tag(struct influxdb_text *t, const char *prefix, const char *key,
+                            const char *value, size_t value_len)
+{
+    int r;
+
+    if (value_len == 0)
+        return 0;
+    r = influxdb_putc(t, ',');
+    if (r == 0 && prefix)
+        r = influxdb_puts(t, prefix);
+    if (r == 0)
+        r = influxdb_put_escaped(t, key, strlen(key), INFLUXDB_ESC_KEY);
+    if (r == 0)
+        r = influxdb_putc(t, '=');
+    if (r == 0)
+        r = influxdb_put_escaped(t, value, value_len, INFLUXDB_ESC_KEY);
+    return r;
+}
+
+static int influxdb_put_u64(struct influxdb_text *t, uint64_t v, bool v1_integers)
+{
+    char num[FORMAT_F64_MAX];
+    size_t n;
+
+    if (!v1_integers) {
+        n = format_u64(v, num);
+        num[n++] = 'u';
+    } else if (v <= INT64_MAX) {
+        n = format_u64(v, num);
+        num[n++] = 'i';
+    } else {
+        /* no int64 holds it: a float (without suffix) is the best 1.x can store */
+        n = format_f64((double)v, num, sizeof(num));
+    }
+    return influxdb_put(t, num, n);
+}
+
+static int influxdb_put_f64(struct influxdb_text *t, double v)
+{
+    char num[FORMAT_F64_MAX];
+    size_t n = format_f64(v, num, sizeof(num));
+    return influxdb_put(t, num, n);
+}
+
+/* The value of an attribute field. */
+static int influxdb_put_attr_field_value(struct influxdb_text *t, const struct alumet_attr *a,
+                                         bool v1_integers)
+{
+    char num[FORMAT_U64_MAX];
+    int r = 0;
+
+    switch (a->type) {
+    case ALUMET_ATTR_F64:
+        return influxdb_put_f64(t, a->v.f64);
+    case ALUMET_ATTR_U64:
+        return influxdb_put_u64(t, a->v.u64, v1_integers);
+    case ALUMET_ATTR_BOOL:
+        return influxdb_putc(t, a->v.b ? 'T' : 'F');
+    case ALUMET_ATTR_STR: {
+        const char *s = a->v.str ? a->v.str : "";
+        r = influxdb_putc(t, '"');
+        if (r == 0)
+            r = influxdb_put_escaped(t, s, strlen(s), INFLUXDB_ESC_STRING);
+        if (r == 0)
+            r = influxdb_putc(t, '"');
+        return r;
+    }
+    case ALUMET_ATTR_LIST_U64:
+        /* a string of the numbers joined by ',' (no escaping needed) */
+        r = influxdb_putc(t, '"');
+        for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
+            if (i > 0)
+                r = influxdb_putc(t, ',');
+            if (r == 0)
+                r = influxdb_put(t, num, format_u64(a->v.list.items[i], num));
+        }
+        if (r == 0)
+            r = influxdb_putc(t, '"');
+        return r;
+    }
+    return -EINVAL;
+}
+
+static int influxdb_put_tags(struct influxdb_text *t, const struct influxdb_line_opts *o,
+                             const struct alumet_point *p, const struct alumet_attr *attrs)
+{
+    struct influxdb_small_text st;
+    const char *kind;
+    int r;
+
+    kind = alumet_resource_kind_name(&p->resource);
+    r = influxdb_put_tag(t, NULL, "resource_kind", kind, strlen(kind));
+    if (r < 0)
+        return r;
+    r = influxdb_small_text_fill(&st, influxdb_resource_id_fn, &p->resource);
+    if (r == 0)
+        r = influxdb_put_tag(t, NULL, "resource_id", st.s, st.len);
+    influxdb_small_text_done(&st);
+    if (r < 0)
+        return r;
+    kind = alumet_consumer_kind_name(&p->consumer);
+    r = influxdb_put_tag(t, NULL, "resource_consumer_kind", kind, strlen(kind));
+    if (r < 0)
+        return r;
+    r = influxdb_small_text_fill(&st, influxdb_consumer_id_fn, &p->consumer);
+    if (r == 0)
+        r = influxdb_put_tag(t, NULL, "resource_consumer_id", st.s, st.len);
+    influxdb_small_text_done(&st);
+    if (r < 0)
+        return r;
+
+    for (uint32_t i = 0; i < p->attr_count; i++) {
+        const struct alumet_attr *a = &attrs[i];
+        if (!influxdb_line_is_tag(o, a->key))
+            continue;
+        const char *prefix = NULL;
+        for (size_t k = 0; k < sizeof(influxdb_reserved_tags) / sizeof(*influxdb_reserved_tags);
+             k++)
+            if (strcmp(a->key, influxdb_reserved_tags[k]) == 0)
+                prefix = INFLUXDB_RENAMED_PREFIX;
+        r = influxdb_attr_value_text(&st, a);
+        if (r == 0)
+            r = influxdb_put_tag(t, prefix, a->key, st.s, st.len);
+        influxdb_small_text_done(&st);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int influxdb_put_fields(struct influxdb_text *t, const struct influxdb_line_opts *o,
+                               const struct alumet_point *p, const struct alumet_attr *attrs)
+{
+    char sep = ' ';
+    int r;
+
+    for (uint32_t i = 0; i < p->attr_count; i++) {
+        const struct alumet_attr *a = &attrs[i];
+        if (influxdb_line_is_tag(o, a->key))
+            continue;
+        if (a->type == ALUMET_ATTR_F64 && !isfinite(a->v.f64))
+            continue; /* InfluxDB has no NaN nor infinity */
+        const char *key = strcmp(a->key, "value") == 0 ? INFLUXDB_RENAMED_PREFIX "value" : a->key;
+        r = influxdb_putc(t, sep);
+        if (r == 0)
+            r = influxdb_put_escaped(t, key, strlen(key), INFLUXDB_ESC_KEY);
+        if (r == 0)
+            r = influxdb_putc(t, '=');
+        if (r == 0)
+            r = influxdb_put_attr_field_value(t, a, o->v1_integers);
+        if (r < 0)
+            return r;
+        sep = ',';
+    }
+    r = influxdb_putc(t, sep);
+    if (r == 0)
+        r = influxdb_puts(t, "value=");
+    if (r < 0)
+        return r;
+    if (p->value_type == ALUMET_VALUE_U64)
+        return influxdb_put_u64(t, p->value.u64, o->v1_integers);
+    return influxdb_put_f64(t, p->value.f64);
+}
+
+static int influxdb_put_line(struct influxdb_text *t, const struct influxdb_line_opts *o,
+                             const struct alumet_metric *m, const struct alumet_point *p,
+                             const struct alumet_attr *attrs)
+{
+    char num[FORMAT_U64_MAX + 1];
+    int r;
+
+    r = influxdb_put_escaped(t, m->name, strlen(m->name), INFLUXDB_ESC_MEASUREMENT);
+    if (r == 0)
+        r = influxdb_put_tags(t, o, p, attrs);
+    if (r == 0)
+        r = influxdb_put_fields(t, o, p, attrs);
+    if (r < 0)
+        return r;
+    /* timestamp: integer nanoseconds since the epoch (negative before 1970) */
+    if (p->timestamp < 0) {
+        num[0] = '-';
+        size_t n = format_u64((uint64_t)0 - (uint64_t)p->timestamp, num + 1);
+        num[n + 1] = '\0';
+    } else {
+        format_u64((uint64_t)p->timestamp, num);
+    }
+    r = influxdb_putc(t, ' ');
+    if (r == 0)
+        r = influxdb_puts(t, num);
+    return r;
+}
+
+int influxdb_line_write_buffer(struct influxdb_text *out, const struct influxdb_line_opts *o,
+                               const struct alumet_buffer *buf, const struct alumet_registry *reg,
+                               size_t *ret_lines, size_t *ret_skipped, struct alumet_error *err)
+{
+    size_t n = alumet_buffer_len(buf);
+    size_t lines = 0, skipped = 0;
+    int r;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct alumet_point *p = alumet_buffer_get(buf, i);
+        const struct alumet_metric *m = alumet_registry_get(reg, p->metric);
+        if (!m)
+            return alumet_error_set(err, -EINVAL, "unknown metric id '%" PRIu32 "' in a point",
+                                    p->metric);
+        if (p->value_type == ALUMET_VALUE_F64 && !isfinite(p->value.f64)) {
+            skipped++;
+            continue;
+        }
+        size_t mark = out->len;
+        if (out->len > 0) {
+            r = influxdb_putc(out, '\n');
+            if (r < 0)
+                return alumet_error_set(err, r, "out of memory");
+        }
+        r = influxdb_put_line(out, o, m, p, alumet_point_attrs(buf, p));
+        if (r < 0) {
+            out->len = mark;
+            if (out->s)
+                out->s[mark] = '\0';
+            return alumet_error_set(err, r, "out of memory");
+        }
+        lines++;
+    }
+    *ret_lines = lines;
+    *ret_skipped = skipped;
+    return 0;
+}

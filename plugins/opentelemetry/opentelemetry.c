@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* opentelemetry: pushes every measurement to an OpenTelemetry collector
+ * (OTLP metrics), with the request layout of upstream Alumet's
+ * opentelemetry plugin 0.1.0, over OTLP/HTTP with a protobuf body (upstream
+ * uses OTLP/gRPC; see README.md). The request is built by
+ * opentelemetry-encode.c and sent by opentelemetry-http.c; a transient
+ * failure is retried by the core (delivery policy). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "alumet/log.h"
+#include "alumet/output.h"
+#include "alumet/plugin.h"
+#include "opentelemetry.h"
+
+#define OTEL_DEFAULT_CONFIG                                                                        \
+    "[plugins.opentelemetry]\n"                                                                    \
+    "# Base URL of the collector's OTLP/HTTP receiver (\"/v1/metrics\" is appended)\n"             \
+    "collector_host = \"http://localhost:4318\"\n"                                                 \
+    "# Metric name = prefix + Alumet metric name + suffix\n"                                       \
+    "prefix = \"\"\n"                                                                              \
+    "suffix = \"_alumet\"\n"                                                                       \
+    "# Use the unit's display name (ms) rather than its unique name (millis)\n"                    \
+    "use_unit_display_name = true\n"                                                               \
+    "# Add the attributes of the measurements to the data point attributes\n"                      \
+    "add_attributes_to_labels = true\n"                                                            \
+    "# Time limits of an export request\n"                                                         \
+    "connect_timeout = \"5s\"\n"                                                                   \
+    "request_timeout = \"10s\"\n"                                                                  \
+    "# Measurements kept while the collector cannot be reached, retried until it\n"                \
+    "# can (past this, the oldest are dropped; 0: keep nothing, drop what fails)\n"                \
+    "max_buffered_points = 1000000\n"                                                              \
+    "# HTTP headers sent with every request (an API key...)\n"                                     \
+    "# [plugins.opentelemetry.headers]\n"                                                          \
+    "# api-key = \"FILL ME\"\n"
+
+#define OTEL_COMPLAINT_PERIOD (60 * ALUMET_NSEC_PER_SEC)
+
+/* Plugin state: the settings, read in init. */
+struct otel {
+    struct otel_settings settings;
+};
+
+/* Points lost by the output itself, reported with a rate limit: one line
+ * at once, then at most a summary a minute. */
+struct otel_complaint {
+    alumet_time_ns last;
+    uint64_t unreported;
+    uint64_t total;
+};
+
+/* The output "out": owned by the core once registered. */
+struct otel_output {
+    struct alumet_log_topic *log;
+    struct otel_settings settings;
+    struct otel_encoder encoder;
+    struct otel_http http;
+    bool curl_ref;                  /* holds a reference to libcurl's global state */
+    struct otel_complaint rejected; /* refused by the collector */
+    struct otel_complaint partial;  /* partial successes */
+};
+
+static void otel_free(void *state)
+{
+    struct otel *o = state;
+    if (!o)
+        return;
+    otel_settings_done(&o->settings);
+    free(o);
+}
+
+static int otel_get_string(struct alumet_config *cfg, const char *key, const char *def, char **ret,
+                           struct alumet_error *err)
+{
+    const char *v = NULL;
+    int r = alumet_config_get_string(cfg, key, def, &v, err);
+    if (r < 0)
+        return r;
+    *ret = strdup(v ? v : "");
+    if (!*ret)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+/* An HTTP header name is a token (RFC 9110). */
+static bool otel_is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(*s > 32 && *s < 127 && !strchr("\"(),/:;<=>?@[\\]{}", *s)))
+            return false;
+    return true;
+}
+
+/* [plugins.opentelemetry.headers]: name = "value" lines. */
+static int otel_read_headers(struct alumet_config *cfg, struct otel_settings *s,
+                             struct alumet_error *err)
+{
+    struct alumet_config *t = NULL;
+    int r = alumet_config_get_table(cfg, "headers", &t, err);
+    if (r < 0 || !t)
+        return r;
+    size_t n = alumet_config_len(t);
+    s->headers = calloc(n + 1, sizeof(*s->headers));
+    if (!s->headers)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = alumet_config_key_at(t, i);
+        const char *value = NULL;
+        r = alumet_config_get_string(t, name, NULL, &value, err);
+        if (r < 0)
+            return r;
+        if (!otel_is_token(name))
+            return alumet_config_error(t, name, err, -EINVAL,
+                                       "expected an HTTP header name (letters, digits and "
+                                       "!#$%%&'*+-.^_`|~), got '%s'",
+                                       name);
+        if (strpbrk(value, "\r\n"))
+            return alumet_config_error(t, name, err, -EINVAL,
+                                       "expected a header value on one line, got a line break");
+        if (asprintf(&s->headers[i], "%s: %s", name, value) < 0) {
+            s->headers[i] = NULL;
+            return alumet_error_set(err, -ENOMEM, "out of memory");
+        }
+        s->n_headers = i + 1;
+    }
+    return 0;
+}
+
+static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
+                             struct alumet_error *err)
+{
+    int64_t max_points = 0;
+    int r;
+
+    r = otel_get_string(cfg, "collector_host", "http://localhost:4318", &s->collector_host, err);
+    if (r == 0)
+        r = otel_get_string(cfg, "prefix", "", &s->prefix, err);
+    if (r == 0)
+        r = otel_get_string(cfg, "suffix", "_alumet", &s->suffix, err);
+    if (r == 0)
+        r = alumet_config_get_bool(cfg, "use_unit_display_name", true, &s->use_unit_display_name,
+                                   err);
+    if (r == 0)
+        r = alumet_config_get_bool(cfg, "add_attributes_to_labels", true,
+                                   &s->add_attributes_to_labels, err);
+    if (r == 0)
+        r = alumet_config_get_duration(cfg, "connect_timeout", 5 * ALUMET_NSEC_PER_SEC,
+                                       &s->connect_timeout, err);
+    if (r == 0)
+        r = alumet_config_get_duration(cfg, "request_timeout", 10 * ALUMET_NSEC_PER_SEC,
+                                       &s->request_timeout, err);
+    if (r == 0)
+        r = alumet_config_get_int(cfg, "max_buffered_points", 1000000, &max_points, err);
+    if (r == 0)
+        r = otel_read_headers(cfg, s, err);
+    if (r < 0)
+        return r;
+
+    size_t len = strlen(s->collector_host);
+    while (len > 0 && s->collector_host[len - 1] == '/')
+        s->collector_host[--len] = '\0';
+    if (len == 0)
+        return alumet_config_error(cfg, "collector_host", err, -EINVAL,
+                                   "expected the base URL of the collector's OTLP/HTTP receiver, "
+                                   "such as \"http://localhost:4318\", got an empty string");
+    if (s->connect_timeout <= 0 || s->request_timeout <= 0)
+        return alumet_config_error(cfg,
+                                   s->connect_timeout <= 0 ? "connect_timeout" : "request_timeout",
+                                   err, -EINVAL, "expected a duration longer than 0");
+    if (max_points < 0)
+        return alumet_config_error(cfg, "max_buffered_points", err, -EINVAL,
+                                   "expected a number of points (0 or more), got %lld",
+                                   (long long)max_points);
+    s->max_buffered_points = (uint64_t)max_points;
+    return 0;
+}
+
+static int otel_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+{
+    struct otel *o;
+    int r;
+
+    o = calloc(1, sizeof(*o));
+    if (!o)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    r = otel_read_options(cfg, &o->settings, err);
+    if (r < 0)
+        goto err_free;
+    *ret_state = o;
+    return 0;
+
+err_free:
+    otel_free(o);
+    return r;
+}
+
+static void otel_complain(struct otel_output *o, struct otel_complaint *c, uint64_t n,
+                          const char *what, const char *why)
+{
+    alumet_time_ns now = alumet_time_monotonic();
+
+    c->total += n;
+    c->unreported += n;
+    if (c->last != 0 && now - c->last < OTEL_COMPLAINT_PERIOD)
+        return;
+    if (c->last == 0)
+        alumet_log_at(o->log, ALUMET_LOG_ERROR, "%llu points %s: %s",
+                      (unsigned long long)c->unreported, what, why);
+    else
+        alumet_log_at(o->log, ALUMET_LOG_ERROR,
+                      "%llu more points %s in the last minute (%llu in total); last reason: %s",
+                      (unsigned long long)c->unreported, what, (unsigned long long)c->total, why);
+    c->last = now;
+    c->unreported = 0;
+}
+
+static int otel_output_write(void *data, const struct alumet_buffer *buf,
+                             const struct alumet_registry *reg, struct alumet_error *err)
+{
+    struct otel_output *o = data;
+    const uint8_t *body = NULL;
+    size_t len = 0, points = 0;
+    int64_t rejected = 0;
+    char msg[256];
+    long status = 0;
+    int r;
+
+    if (alumet_buffer_len(buf) == 0)
+        return 0;
+    r = otel_encode(&o->encoder, buf, reg, &body, &len, &points, err);
+    if (r < 0)
+        return r;
+    r = otel_http_post(&o->http, body, len, &status, &rejected, msg, sizeof(msg), err);
+    if (r == OTEL_HTTP_REJECTED) {
+        /* OTLP: must not be sent again; drop it, but say so */
+        otel_complain(o, &o->rejected, points, "were refused by the collector, dropping them",
+                      err->msg);
+        alumet_error_clear(err);
+        return ALUMET_WRITE_DROP;
+    }
+    if (r == 0 && (rejected > 0 || msg[0])) {
+        char why[320];
+        snprintf(why, sizeof(why), "'%s'", msg[0] ? msg : "no message");
+        otel_complain(o, &o->partial, rejected > 0 ? (uint64_t)rejected : 0,
+                      "were rejected by the collector (partial success)", why);
+    }
+    return r;
+}
+
+static void otel_output_free(void *data)
+{
+    struct otel_output *o = data;
+    if (!o)
+        return;
+    otel_http_done(&o->http);
+    otel_encoder_done(&o->encoder);
+    otel_settings_done(&o->settings);
+    if (o->curl_ref)
+        curl_global_cleanup();
+    free(o);
+}
+
+static const struct alumet_output_ops otel_output_ops = {
+    .version = ALUMET_OUTPUT_OPS_V1,
+    .write = otel_output_write,
+    .free = otel_output_free,
+};
+
+/* Upstream connects lazily. This plugin sends an empty export at start, so
+ * that a wrong path or credentials (401, 403, 404) stop the agent at once; a
+ * collector that cannot be reached only gives a warning (the measurements
+ * wait for it), and any other answer is left to the writes. */
+static int otel_check_connection(struct otel_output *o, struct alumet_error *err)
+{
+    struct alumet_error e = {0};
+    int64_t rejected = 0;
+    char msg[8];
+    long status = 0;
+    int r = otel_http_post(&o->http, NULL, 0, &status, &rejected, msg, sizeof(msg), &e);
+
+    if (r == 0) {
+        alumet_log_at(o->log, ALUMET_LOG_INFO, "connected to the OTLP collector at '%s'",
+                      o->http.url);
+        return 0;
+    }
+    if (r < 0 || status == 401 || status == 403 || status == 404)
+        return alumet_error_set(err, r < 0 ? r : -EINVAL,
+                                "%s; please check collector_host (the base URL of an OTLP/HTTP "
+                                "receiver) and the headers in the configuration",
+                                e.msg);
+    if (o->settings.max_buffered_points > 0)
+        alumet_log_at(o->log, ALUMET_LOG_WARN,
+                      "%s; starting anyway: the measurements are kept (up to %llu points) and "
+                      "sent when the collector is back",
+                      e.msg, (unsigned long long)o->settings.max_buffered_points);
+    else
+        alumet_log_at(o->log, ALUMET_LOG_WARN,
+                      "%s; starting anyway: measurements are dropped until the collector is "
+                      "back (max_buffered_points = 0)",
+                      e.msg);
+    return 0;
+}
+
+static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    struct otel *p = state;
+    int r;
+
+    struct otel_output *o = calloc(1, sizeof(*o));
+    if (!o)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    o->log = alumet_start_log_topic(ctx);
+    /* libcurl's global state is counted: each output holds a reference,
+     * released after its handle, whatever the order in which the core
+     * frees the plugins and the outputs */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        r = alumet_error_set(err, -ENOMEM, "cannot initialize libcurl");
+        goto err_free;
+    }
+    o->curl_ref = true;
+    r = otel_settings_copy(&o->settings, &p->settings);
+    if (r < 0) {
+        alumet_error_set(err, r, "out of memory");
+        goto err_free;
+    }
+    o->encoder.prefix = o->settings.prefix;
+    o->encoder.suffix = o->settings.suffix;
+    o->encoder.use_unit_display_name = o->settings.use_unit_display_name;
+    o->encoder.add_attributes_to_labels = o->settings.add_attributes_to_labels;
+    size_t len = strlen(o->settings.collector_host);
+    if (len >= 5 && strcmp(o->settings.collector_host + len - 5, ":4317") == 0)
+        alumet_log_at(o->log, ALUMET_LOG_WARN,
+                      "collector_host '%s' names port 4317, the usual OTLP/gRPC port; this "
+                      "plugin speaks OTLP/HTTP (usually port 4318)",
+                      o->settings.collector_host);
+    r = otel_http_init(&o->http, &o->settings, err);
+    if (r < 0)
+        goto err_free;
+    r = otel_check_connection(o, err);
+    if (r < 0)
+        goto err_free;
+
+    struct alumet_output_opts opts = {0};
+    opts.delivery.retry = o->settings.max_buffered_points > 0;
+    opts.delivery.max_points = (size_t)o->settings.max_buffered_points;
+    r = alumet_add_output(ctx, "out", &otel_output_ops, o, &opts, err);
+    if (r < 0)
+        goto err_free;
+    return 0;
+
+err_free:
+    otel_output_free(o);
+    return r;
+}
+
+/* The output belongs to the core once registered (it is freed after its
+ * thread ends), so start leaves nothing for stop to release. */
+static int otel_stop(void *state, struct alumet_error *err)
+{
+    (void)state;
+    (void)err;
+    return 0;
+}
+
+const struct alumet_plugin alumet_plugin_opentelemetry = {
+    .abi_version = ALUMET_PLUGIN_ABI,
+    .name = "opentelemetry",
+    .version = "0.1.0",
+    .default_config = OTEL_DEFAULT_CONFIG,
+    .init = otel_init,
+    .start = otel_start,
+    .stop = otel_stop,
+    .free = otel_free,
+};
