@@ -134,6 +134,15 @@ ALUMET_API int alumet_pipeline_create_metric(struct alumet_pipeline *p, const ch
 
 ALUMET_API const struct alumet_registry *alumet_pipeline_registry(struct alumet_pipeline *p);
 
+/* Delivery counters of the outputs, for health metrics: the number of
+ * outputs, and the name ("plugin/output", borrowed, valid while the pipeline
+ * lives) and counters of output i (dropped_points includes the buffers its
+ * full queue dropped). 0, or -ERANGE when i is out of range. Thread-safe. */
+ALUMET_API size_t alumet_pipeline_output_count(struct alumet_pipeline *p);
+ALUMET_API int alumet_pipeline_output_stats(struct alumet_pipeline *p, size_t i,
+                                            const char **ret_name,
+                                            struct alumet_output_stats *ret);
+
 /* Ask the agent to shut down (flushes everything). Async-signal-unsafe, thread-safe. */
 ALUMET_API void alumet_pipeline_request_shutdown(struct alumet_pipeline *p);
 

@@ -12,6 +12,19 @@
 
 #define SUMMARY_PERIOD (60 * ALUMET_NSEC_PER_SEC)
 
+/* Counters are written by the output thread and read by the health source:
+ * relaxed atomics, each counter on its own. */
+#define STAT_ADD(d, field, n) __atomic_fetch_add(&(d)->stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define STAT_SUB(d, field, n) __atomic_fetch_sub(&(d)->stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+void alumet__delivery_stats(const struct delivery *d, struct alumet_output_stats *ret)
+{
+    ret->written_points = __atomic_load_n(&d->stats.written_points, __ATOMIC_RELAXED);
+    ret->retried_writes = __atomic_load_n(&d->stats.retried_writes, __ATOMIC_RELAXED);
+    ret->dropped_points = __atomic_load_n(&d->stats.dropped_points, __ATOMIC_RELAXED);
+    ret->pending_points = __atomic_load_n(&d->stats.pending_points, __ATOMIC_RELAXED);
+}
+
 int alumet__delivery_init(struct delivery *d, const struct alumet_delivery_opts *opts,
                           const char *name, delivery_write_fn write, void *ctx)
 {
@@ -33,14 +46,14 @@ static struct alumet_buffer *delivery_pop(struct delivery *d)
     struct alumet_buffer *b = d->pending[d->head];
     d->head = (d->head + 1) % d->cap;
     d->len--;
-    d->stats.pending_points -= alumet_buffer_len(b);
+    STAT_SUB(d, pending_points, alumet_buffer_len(b));
     return b;
 }
 
 static void delivery_drop_oldest(struct delivery *d)
 {
     struct alumet_buffer *b = delivery_pop(d);
-    d->stats.dropped_points += alumet_buffer_len(b);
+    STAT_ADD(d, dropped_points, alumet_buffer_len(b));
     alumet__buffer_unref(b);
 }
 
@@ -68,7 +81,7 @@ static int delivery_keep(struct delivery *d, struct alumet_buffer *buf)
     }
     d->pending[(d->head + d->len) % d->cap] = buf;
     d->len++;
-    d->stats.pending_points += alumet_buffer_len(buf);
+    STAT_ADD(d, pending_points, alumet_buffer_len(buf));
     /* bounded: drop the oldest, but never the buffer just kept */
     while (d->stats.pending_points > d->opts.max_points && d->len > 1)
         delivery_drop_oldest(d);
@@ -103,7 +116,7 @@ static uint64_t delivery_rand(struct delivery *d)
 static void delivery_failed(struct delivery *d, const char *msg)
 {
     alumet_time_ns now = alumet_time_monotonic();
-    d->stats.retried_writes++;
+    STAT_ADD(d, retried_writes, 1);
     d->backoff = alumet__delivery_next_backoff(d->backoff, d->opts.initial_backoff,
                                                d->opts.max_backoff);
     alumet_time_ns wait = alumet__delivery_jitter(d->backoff, delivery_rand(d));
@@ -151,18 +164,18 @@ static int delivery_try_oldest(struct delivery *d, struct alumet_error *err)
     }
     delivery_pop(d);
     if (r == ALUMET_WRITE_DROP) {
-        d->stats.dropped_points += alumet_buffer_len(b);
+        STAT_ADD(d, dropped_points, alumet_buffer_len(b));
         alumet__buffer_unref(b);
         delivery_recovered(d);
         return 0;
     }
     if (r < 0) {
-        d->stats.dropped_points += alumet_buffer_len(b);
+        STAT_ADD(d, dropped_points, alumet_buffer_len(b));
         alumet__buffer_unref(b);
         *err = e;
         return r;
     }
-    d->stats.written_points += alumet_buffer_len(b);
+    STAT_ADD(d, written_points, alumet_buffer_len(b));
     alumet__buffer_unref(b);
     delivery_recovered(d);
     return 0;
@@ -189,7 +202,7 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
     if (d->len) {
         /* keep the order: behind what already waits */
         if (delivery_keep(d, buf) < 0) {
-            d->stats.dropped_points += alumet_buffer_len(buf);
+            STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
             alumet__buffer_unref(buf);
         }
         return alumet__delivery_service(d, err);
@@ -198,8 +211,8 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
     int r = d->write(d->ctx, buf, &e);
     if (r == ALUMET_WRITE_RETRY) {
         if (!d->opts.retry) {
-            d->stats.retried_writes++;
-            d->stats.dropped_points += alumet_buffer_len(buf);
+            STAT_ADD(d, retried_writes, 1);
+            STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
             alumet_log_error("non-fatal error when writing to %s (%zu points dropped): %s",
                              d->name, alumet_buffer_len(buf), e.msg);
             alumet__buffer_unref(buf);
@@ -207,19 +220,19 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
         }
         delivery_failed(d, e.msg);
         if (delivery_keep(d, buf) < 0) {
-            d->stats.dropped_points += alumet_buffer_len(buf);
+            STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
             alumet__buffer_unref(buf);
         }
         return 0;
     }
     if (r < 0 || r == ALUMET_WRITE_DROP) {
-        d->stats.dropped_points += alumet_buffer_len(buf);
+        STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
         alumet__buffer_unref(buf);
         if (r < 0)
             *err = e;
         return r < 0 ? r : 0;
     }
-    d->stats.written_points += alumet_buffer_len(buf);
+    STAT_ADD(d, written_points, alumet_buffer_len(buf));
     alumet__buffer_unref(buf);
     return 0;
 }

@@ -47,6 +47,9 @@ alumet_time_ns alumet__delivery_deadline(const struct delivery *d);
  * count the rest. */
 void alumet__delivery_drain(struct delivery *d);
 
+/* A consistent-enough snapshot of the counters, from any thread. */
+void alumet__delivery_stats(const struct delivery *d, struct alumet_output_stats *ret);
+
 /* Pure backoff arithmetic (tested): the next backoff after `cur`, doubled
  * and capped, and the delay actually waited, with up to 25 % jitter from rnd. */
 alumet_time_ns alumet__delivery_next_backoff(alumet_time_ns cur, alumet_time_ns initial,

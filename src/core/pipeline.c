@@ -887,6 +887,25 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
     free(p);
 }
 
+size_t alumet_pipeline_output_count(struct alumet_pipeline *p)
+{
+    return p->outputs.len;
+}
+
+int alumet_pipeline_output_stats(struct alumet_pipeline *p, size_t i, const char **ret_name,
+                                 struct alumet_output_stats *ret)
+{
+    if (i >= p->outputs.len)
+        return -ERANGE;
+    struct output *o = p->outputs.items[i];
+    alumet__delivery_stats(&o->delivery, ret);
+    pthread_mutex_lock(&o->queue.lock);
+    ret->dropped_points += o->queue.dropped_points;
+    pthread_mutex_unlock(&o->queue.lock);
+    *ret_name = o->full_name;
+    return 0;
+}
+
 /* ---- control ---- */
 
 bool alumet__pattern_match_str(const char *pat, const char *s)
