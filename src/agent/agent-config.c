@@ -263,7 +263,8 @@ static int config_general(struct agent *a)
     if (alumet_config_get_duration(root, "max_update_interval", mui, &mui, &err) < 0 ||
         alumet_config_get_int(root, "source_channel_size", chan, &chan, &err) < 0 ||
         alumet_config_get_int(root, "output_queue_size", oq, &oq, &err) < 0 ||
-        alumet_config_get_string(root, "output_queue_policy", policy, &policy, &err) < 0) {
+        alumet_config_get_string(root, "output_queue_policy", policy, &policy, &err) < 0 ||
+        alumet_config_get_bool(root, "exec_summary", true, &a->exec_summary, &err) < 0) {
         alumet_log_error("invalid general config: %s", err.msg);
         return -EINVAL;
     }

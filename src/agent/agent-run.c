@@ -65,7 +65,8 @@ static void run_log_summary(struct agent *a, struct alumet_pipeline *p)
     alumet_log_info("%s", text);
 }
 
-int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline)
+int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_hook_fn before_start,
+                void *hook_data)
 {
     struct alumet_error err = {0};
     size_t n = 0;
@@ -88,7 +89,9 @@ int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline)
         alumet__agent_stop_plugins(&a->plugins);
         return -ENOMEM;
     }
-    r = alumet__agent_start(&a->plugins, p, &err);
+    r = before_start ? before_start(p, hook_data, &err) : 0;
+    if (r == 0)
+        r = alumet__agent_start(&a->plugins, p, &err);
     if (r < 0) {
         alumet_log_error("startup failure: %s", err.msg);
         alumet__pipeline_stop(p);

@@ -30,6 +30,7 @@ struct agent {
     struct toml_value *config;     /* the loaded config, after overrides */
     int config_problems;           /* problems reported while loading */
     struct pipeline_settings settings;
+    bool exec_summary;             /* general option exec_summary */
 };
 
 /* Built-in plugins (generated table, NULL-terminated). */
@@ -46,8 +47,12 @@ void agent_apply_plugins_flag(struct agent *a);
 /* Write text to path; 0 or negative errno with a logged message. */
 int agent_write_file(const char *path, const char *text);
 
-/* Start everything; returns 0 or negative errno (logged). */
-int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline);
+/* Start everything; returns 0 or negative errno (logged). before_start,
+ * when not NULL, may register more elements into the pipeline before the
+ * plugins start. */
+typedef int (*agent_hook_fn)(struct alumet_pipeline *p, void *data, struct alumet_error *err);
+int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_hook_fn before_start,
+                void *hook_data);
 /* Stop the pipeline and the plugins, free the pipeline. Returns the number
  * of errors seen while running and stopping. */
 int agent_stop(struct agent *a, struct alumet_pipeline *p);

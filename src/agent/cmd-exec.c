@@ -19,6 +19,7 @@
 #include "agent.h"
 #include "alumet/log.h"
 #include "core/config/config-tree.h"
+#include "exec-summary.h"
 
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
@@ -29,8 +30,9 @@ static const char exec_help[] =
     "Execute a command and observe its process\n\nUsage: alumet-agent exec [OPTIONS] <PROGRAM> "
     "[ARGS]...\n\nArguments:\n  <PROGRAM>  The program to run\n  [ARGS]...  Arguments to pass "
     "to the program\n\nOptions:\n      --ignore-exit-code  Return a zero exit status even if the "
-    "child fails (the agent still fails if it cannot measure)\n  -h, --help              Print "
-    "help\n";
+    "child fails (the agent still fails if it cannot measure)\n      --no-summary        Do not "
+    "print the energy summary at the end (also: exec_summary = false)\n  -h, --help              "
+    "Print help\n";
 
 /* Upstream's hints when the program cannot be spawned. */
 static void exec_hint_not_found(const char *prog, int argc, char **argv)
@@ -186,9 +188,35 @@ static int exec_release(struct exec_child *c)
     return n == (ssize_t)sizeof(e) ? -e : (n == 0 ? 0 : -EIO);
 }
 
+/* Where the full data goes: the files of the enabled file outputs, else the
+ * names of the enabled output plugins. */
+static void exec_data_where(struct agent *a, char *buf, size_t size)
+{
+    static const char *const file_outputs[] = {"csv", "jsonl"};
+    size_t w = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(file_outputs) / sizeof(file_outputs[0]); i++) {
+        struct agent_plugin *ap = alumet__plugins_find(&a->plugins, file_outputs[i]);
+        if (!ap || !ap->enabled)
+            continue;
+        struct toml_value *path = ap->config ? toml_table_get(ap->config, "output_path") : NULL;
+        const char *p = path && path->type == TOML_STRING ? path->u.str.ptr
+                        : i == 0                         ? "alumet-output.csv"
+                                                         : "alumet-output.jsonl";
+        if (w < size)
+            w += (size_t)snprintf(buf + w, size - w, "%s%s (%s)", w ? ", " : "", p,
+                                  file_outputs[i]);
+    }
+}
+
+static int exec_register_summary(struct alumet_pipeline *p, void *data, struct alumet_error *err)
+{
+    return data ? exec_summary_register(data, p, err) : 0;
+}
+
 int cmd_exec(int argc, char **argv, struct agent *a)
 {
-    bool ignore = false;
+    bool ignore = false, summary = true;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0) {
@@ -196,6 +224,8 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             break;
         } else if (strcmp(argv[i], "--ignore-exit-code") == 0) {
             ignore = true;
+        } else if (strcmp(argv[i], "--no-summary") == 0) {
+            summary = false;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(exec_help, stdout);
             return 0;
@@ -217,10 +247,13 @@ int cmd_exec(int argc, char **argv, struct agent *a)
 
     if (agent_load_config(a, false) < 0)
         return 1;
+    struct exec_summary *sum = summary && a->exec_summary ? exec_summary_new() : NULL;
     agent_block_signals();
     struct alumet_pipeline *p;
-    if (agent_start(a, &p) < 0)
+    if (agent_start(a, &p, exec_register_summary, sum) < 0) {
+        exec_summary_free(sum);
         return 1;
+    }
     agent_install_signals(p);
 
     struct exec_child child = {.pid = -1, .gate_fd = -1, .status_fd = -1};
@@ -230,6 +263,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         alumet_pipeline_request_shutdown(p);
         agent_stop(a, p);
         agent_remove_signals();
+        exec_summary_free(sum);
         return 1;
     }
     pid_t pid = child.pid;
@@ -237,6 +271,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
     if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger a first measurement before the child spawn");
+    alumet_time_ns t0 = alumet_time_monotonic();
     r = exec_release(&child);
     if (r < 0) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -249,6 +284,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         alumet_pipeline_request_shutdown(p);
         agent_stop(a, p);
         agent_remove_signals();
+        exec_summary_free(sum);
         return 101;
     }
     alumet_log_info("Child process '%s' spawned with pid %d.", child_argv[0], (int)pid);
@@ -260,6 +296,8 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     siginfo_t info = {0};
     while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
         ;
+    alumet_time_ns t1 = alumet_time_monotonic();
+    agent_forward_signals_to(0);
     if (info.si_code == CLD_EXITED)
         alumet_log_info("Child process exited with exit status: %d, Alumet will now stop.",
                         info.si_status);
@@ -274,6 +312,17 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     alumet_pipeline_request_shutdown(p);
     int errors = agent_stop(a, p);
     agent_remove_signals();
+    if (sum) {
+        char status[64], where[1024];
+        if (WIFEXITED(wstatus))
+            snprintf(status, sizeof(status), "exit status %d", WEXITSTATUS(wstatus));
+        else
+            snprintf(status, sizeof(status), "killed by signal %d", WTERMSIG(wstatus));
+        exec_data_where(a, where, sizeof(where));
+        exec_summary_print(sum, stderr, (const char *const *)child_argv, status,
+                           (double)(t1 - t0) / 1e9, where);
+        exec_summary_free(sum);
+    }
 
     if (errors)
         return 1; /* upstream returns 0 here and loses the failure */
@@ -336,7 +385,7 @@ int cmd_watch(int argc, char **argv, struct agent *a)
         return 1;
     agent_block_signals();
     struct alumet_pipeline *p;
-    if (agent_start(a, &p) < 0)
+    if (agent_start(a, &p, NULL, NULL) < 0)
         return 1;
     agent_install_signals(p);
     /* unlike upstream, watch triggers every source, as exec does */

@@ -21,7 +21,7 @@ int cmd_run(int argc, char **argv, struct agent *a)
         return 1;
     agent_block_signals();
     struct alumet_pipeline *p;
-    if (agent_start(a, &p) < 0)
+    if (agent_start(a, &p, NULL, NULL) < 0)
         return 1;
     if (agent_install_signals(p) < 0) {
         agent_stop(a, p);
