@@ -66,6 +66,11 @@ def main():
         actual = open(out, encoding="utf-8").read() if os.path.exists(out) else "<no file>"
         if proc.returncode != 0 or actual != "\n".join(EXPECTED) + "\n":
             failures += fail("printed points", "\n".join(EXPECTED), actual, proc)
+        # the end-of-exec summary adds the energies: 1.5 J + 3 J
+        want = re.compile(r"^ +4\.500 J +[0-9.]+ W +example_energy +cpu_package 0$", re.M)
+        if not want.search(proc.stderr) or "Energy summary of 'sleep 0.2' (exit status 0)" \
+                not in proc.stderr:
+            failures += fail("exec energy summary", want.pattern, proc.stderr)
 
         # 2. with timestamps: the same lines, each after a nanosecond timestamp
         if os.path.exists(out):

@@ -18,6 +18,7 @@
 
 struct summary_row {
     alumet_metric_id metric;
+    char name[96]; /* copied: the registry is gone when the summary prints */
     char key[160]; /* domain, or resource, and consumer */
     double joules;
 };
@@ -27,7 +28,6 @@ struct exec_summary {
     struct summary_row rows[SUMMARY_MAX_ROWS];
     size_t n;
     bool truncated;
-    const struct alumet_registry *reg;
 };
 
 static double summary_scale(const struct alumet_metric *m)
@@ -69,7 +69,6 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
     (void)err;
     struct exec_summary *s = data;
     pthread_mutex_lock(&s->lock);
-    s->reg = reg;
     for (size_t i = 0; i < alumet_buffer_len(buf); i++) {
         const struct alumet_point *pt = alumet_buffer_get(buf, i);
         const struct alumet_metric *m = alumet_registry_get(reg, pt->metric);
@@ -87,6 +86,7 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
                 continue;
             }
             s->rows[j] = (struct summary_row){.metric = pt->metric};
+            snprintf(s->rows[j].name, sizeof(s->rows[j].name), "%s", m->name);
             snprintf(s->rows[j].key, sizeof(s->rows[j].key), "%s", key);
             s->n++;
         }
@@ -126,7 +126,7 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
     struct alumet_output_opts opts = {.queue_size = 1024,
                                       .policy = ALUMET_QUEUE_BLOCK,
                                       .policy_set = true};
-    return alumet__pipeline_add_output(p, "agent", "exec-summary", &summary_ops, s, &opts, err);
+    return alumet__pipeline_add_internal_output(p, "exec-summary", &summary_ops, s, &opts, err);
 }
 
 static int summary_cmp(const void *a, const void *b)
@@ -162,14 +162,12 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const char *const *argv
                    "on this machine (see the warnings above; without RAPL, try the "
                    "energy-estimation-tdp plugin)\n");
     else
-        fprintf(f, "\n   %-15s %10s   %-40s %s\n", "energy", "avg power", "metric", "domain");
+        fprintf(f, "\n   %14s  %11s   %-40s %s\n", "energy", "avg power", "metric", "domain");
     for (size_t i = 0; i < s->n; i++) {
-        const struct alumet_metric *m = s->reg ? alumet_registry_get(s->reg, s->rows[i].metric)
-                                               : NULL;
         fprintf(f, "   ");
         summary_energy(f, s->rows[i].joules);
         fprintf(f, " %10.3f W   %-40s %s\n", seconds > 0 ? s->rows[i].joules / seconds : 0.0,
-                m ? m->name : "?", s->rows[i].key);
+                s->rows[i].name, s->rows[i].key);
     }
     if (s->truncated)
         fprintf(f, "   (more series were measured than this summary shows)\n");

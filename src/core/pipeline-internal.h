@@ -63,6 +63,7 @@ struct output {
     atomic_bool failed;
     struct alumet_pipeline *p;
     char *full_name; /* "plugin/name", for logs */
+    bool internal;   /* the agent's own (exec summary): not listed, not counted */
     struct delivery delivery;
 };
 

@@ -272,6 +272,17 @@ int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, c
     return 0;
 }
 
+int alumet__pipeline_add_internal_output(struct alumet_pipeline *p, const char *name,
+                                         const struct alumet_output_ops *ops, void *data,
+                                         const struct alumet_output_opts *opts,
+                                         struct alumet_error *err)
+{
+    int r = alumet__pipeline_add_output(p, "agent", name, ops, data, opts, err);
+    if (r == 0)
+        p->outputs.items[p->outputs.len - 1]->internal = true;
+    return r;
+}
+
 int alumet__pipeline_subscribe(struct alumet_pipeline *p, enum alumet_event_kind kind,
                                alumet_event_fn fn, void *data, struct alumet_error *err)
 {
@@ -294,7 +305,9 @@ void alumet__pipeline_counts(struct alumet_pipeline *p, size_t *sources, size_t 
 {
     *sources = p->sources.len + p->autonomous.len;
     *transforms = p->transforms.len;
-    *outputs = p->outputs.len;
+    *outputs = 0;
+    for (size_t i = 0; i < p->outputs.len; i++)
+        *outputs += !p->outputs.items[i]->internal;
 }
 
 /* ---- sources ---- */
@@ -795,15 +808,22 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
 
 size_t alumet_pipeline_output_count(struct alumet_pipeline *p)
 {
-    return p->outputs.len;
+    size_t n = 0;
+    for (size_t i = 0; i < p->outputs.len; i++)
+        n += !p->outputs.items[i]->internal;
+    return n;
 }
 
 int alumet_pipeline_output_stats(struct alumet_pipeline *p, size_t i, const char **ret_name,
                                  struct alumet_output_stats *ret)
 {
-    if (i >= p->outputs.len)
+    size_t k = 0;
+    for (; k < p->outputs.len && (p->outputs.items[k]->internal || i > 0); k++)
+        if (!p->outputs.items[k]->internal)
+            i--;
+    if (k >= p->outputs.len)
         return -ERANGE;
-    struct output *o = p->outputs.items[i];
+    struct output *o = p->outputs.items[k];
     alumet__delivery_stats(&o->delivery, ret);
     pthread_mutex_lock(&o->queue.lock);
     ret->dropped_points += o->queue.dropped_points;

@@ -36,6 +36,12 @@ int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin
 int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, const char *name,
                                 const struct alumet_output_ops *ops, void *data,
                                 const struct alumet_output_opts *opts, struct alumet_error *err);
+/* An output of the agent itself (the exec summary): like any output, but
+ * not counted in the startup summary nor in the health counters. */
+int alumet__pipeline_add_internal_output(struct alumet_pipeline *p, const char *name,
+                                         const struct alumet_output_ops *ops, void *data,
+                                         const struct alumet_output_opts *opts,
+                                         struct alumet_error *err);
 int alumet__pipeline_subscribe(struct alumet_pipeline *p, enum alumet_event_kind kind,
                                alumet_event_fn fn, void *data, struct alumet_error *err);
 
