@@ -53,8 +53,10 @@ static ssize_t procfile_pread(struct procfile *pf, size_t off)
     return n < 0 ? -errno : n;
 }
 
-static int procfile_reopen(struct procfile *pf)
+int procfile_reopen(struct procfile *pf)
 {
+    if (!pf->path)
+        return -EBADF;
     if (pf->fd >= 0)
         close(pf->fd);
     pf->fd = openat(pf->dirfd, pf->path, O_RDONLY | O_CLOEXEC);
@@ -63,7 +65,7 @@ static int procfile_reopen(struct procfile *pf)
 
 int procfile_read(struct procfile *pf)
 {
-    if (!pf->buf)
+    if (!pf->buf || (pf->fd < 0 && !pf->reopen))
         return -EBADF;
     pf->len = 0;
     pf->buf[0] = '\0';

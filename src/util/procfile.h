@@ -49,6 +49,11 @@ int procfile_open(struct procfile *pf, int dirfd, const char *path, size_t size_
  * -ENOENT when the process of a /proc/<pid> file has gone, -ENOMEM. */
 int procfile_read(struct procfile *pf);
 
+/* Open the file again by its path (after -ENODEV, -ESTALE or -ENOENT from
+ * procfile_read: the object it was open on has gone). 0 or a negative errno;
+ * the file stays closed (fd -1) on failure and the next reopen tries again. */
+int procfile_reopen(struct procfile *pf);
+
 /* Close the file and release its memory (idempotent). */
 void procfile_close(struct procfile *pf);
 

@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: MIT */
+/* procfs: system and process metrics read from /proc, as upstream Alumet's
+ * procfs plugin 0.3.0 (see README.md). This file holds the plugin struct,
+ * the options, the metrics, the lifecycle, the consumer events and the
+ * advice given when /proc cannot be read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "alumet/plugin.h"
+#include "procfs.h"
+
+/* What `config regen` writes: upstream's defaults, with comments. The hidden
+ * options proc_root and sys_root are documented in README.md only. */
+#define PROCFS_DEFAULT_CONFIG                                                                      \
+    "[plugins.procfs]\n"                                                                           \
+    "\n"                                                                                           \
+    "# Kernel statistics from /proc/stat: kernel_cpu_time (ms, per cpu_state, for the\n"           \
+    "# machine and per CPU), kernel_context_switches, kernel_new_forks,\n"                         \
+    "# kernel_n_procs_running and kernel_n_procs_blocked\n"                                        \
+    "[plugins.procfs.kernel]\n"                                                                    \
+    "enabled = true\n"                                                                             \
+    "poll_interval = \"5s\"\n"                                                                     \
+    "\n"                                                                                           \
+    "# Memory statistics from /proc/meminfo, in bytes\n"                                           \
+    "[plugins.procfs.memory]\n"                                                                    \
+    "enabled = true\n"                                                                             \
+    "poll_interval = \"5s\"\n"                                                                     \
+    "# Entries of /proc/meminfo to measure; each one is a metric named in snake case\n"            \
+    "# (MemTotal: mem_total, SwapCached: swap_cached, HugePages_Total: hugepages_total)\n"         \
+    "metrics = [\n"                                                                                \
+    "    \"MemTotal\",\n"                                                                          \
+    "    \"MemFree\",\n"                                                                           \
+    "    \"MemAvailable\",\n"                                                                      \
+    "    \"Cached\",\n"                                                                            \
+    "    \"SwapCached\",\n"                                                                        \
+    "    \"Active\",\n"                                                                            \
+    "    \"Inactive\",\n"                                                                          \
+    "    \"Mapped\",\n"                                                                            \
+    "]\n"                                                                                          \
+    "\n"                                                                                           \
+    "# Network statistics from /proc/net/dev, per interface and direction (rx, tx):\n"             \
+    "# network_bytes, network_packets, network_packet_drops and network_errors\n"                  \
+    "[plugins.procfs.network]\n"                                                                   \
+    "enabled = true\n"                                                                             \
+    "poll_interval = \"5s\"\n"                                                                     \
+    "\n"                                                                                           \
+    "# Process statistics: cpu_time_delta (ns), cpu_percent and memory_usage (bytes)\n"            \
+    "[plugins.procfs.processes]\n"                                                                 \
+    "enabled = true\n"                                                                             \
+    "# How often the \"watcher\" strategy looks for new processes\n"                               \
+    "refresh_interval = \"2s\"\n"                                                                  \
+    "# \"watcher\": scan /proc and measure the processes chosen by the groups below;\n"            \
+    "# \"event\": measure the processes that the agent announces (the child of `exec`,\n"          \
+    "# the process of `watch`) and their descendants, with the settings of `events`\n"             \
+    "strategy = \"watcher\"\n"                                                                     \
+    "\n"                                                                                           \
+    "# A group of processes: a new process joins the first group whose filters all\n"              \
+    "# accept it. Optional filters: pid = 1234 (this process only), ppid = 1 (the\n"               \
+    "# children of this process only)\n"                                                           \
+    "[[plugins.procfs.processes.groups]]\n"                                                        \
+    "# Regular expression (POSIX extended) matched against the executable of the process\n"        \
+    "# (the target of /proc/<pid>/exe); an empty string accepts every process\n"                   \
+    "exe_regex = \"\"\n"                                                                           \
+    "poll_interval = \"2s\"\n"                                                                     \
+    "flush_interval = \"4s\"\n"                                                                    \
+    "# \"quick\" (/proc/<pid>/statm) or \"slow_but_accurate\" (/proc/<pid>/smaps_rollup,\n"        \
+    "# which adds the proportional set size and needs ptrace access to the process)\n"             \
+    "memory_mode = \"quick\"\n"                                                                    \
+    "\n"                                                                                           \
+    "# Settings of the processes measured with strategy = \"event\"\n"                             \
+    "[plugins.procfs.processes.events]\n"                                                          \
+    "poll_interval = \"1s\"\n"                                                                     \
+    "flush_interval = \"4s\"\n"                                                                    \
+    "memory_mode = \"quick\"\n"
+
+static const char *const procfs_default_meminfo[] = {
+    "MemTotal", "MemFree", "MemAvailable", "Cached", "SwapCached", "Active", "Inactive", "Mapped",
+};
+
+#define PROCFS_SEC ALUMET_NSEC_PER_SEC
+
+/* CAP_SYS_PTRACE, from linux/capability.h */
+#define PROCFS_CAP_SYS_PTRACE 19
+
+/* ---- shared helpers ---- */
+
+void *procfs_grow(void *items, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap && items)
+        return items;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *n = reallocarray(items, ncap, size);
+    if (n)
+        *cap = ncap;
+    return n;
+}
+
+static alumet_time_ns procfs_monotonic(void *data)
+{
+    (void)data;
+    return alumet_time_monotonic();
+}
+
+alumet_time_ns procfs_now(const struct procfs *pfs)
+{
+    return pfs->clock(pfs->clock_data);
+}
+
+void procfs_warn_access(struct procfs *pfs, const char *rel, int r)
+{
+    char path[PATH_MAX];
+
+    fsroot_path(&pfs->proc, rel, path, sizeof(path));
+    if (pfs->warned_access) {
+        procfs_debug(pfs, "cannot read '%s': %s, skipping", path, strerror(-r));
+        return;
+    }
+    pfs->warned_access = true;
+    procfs_warn(pfs,
+                "cannot read '%s': %s; /proc hides the processes of other users when it is "
+                "mounted with hidepid=1 or hidepid=2 (or ptrace rules forbid access): run the "
+                "agent as root or with CAP_SYS_PTRACE, run it as the user who owns the "
+                "processes, or remount /proc with 'mount -o remount,hidepid=0 /proc', skipping "
+                "the processes that cannot be read",
+                path, strerror(-r));
+}
+
+/* ---- options ---- */
+
+static int procfs_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
+                               alumet_time_ns *ret, struct alumet_error *err)
+{
+    int r = alumet_config_get_duration(t, key, def, ret, err);
+    if (r < 0)
+        return r;
+    if (*ret <= 0)
+        return alumet_config_error(t, key, err, -EINVAL,
+                                   "expected a duration greater than zero such as \"1s\"");
+    return 0;
+}
+
+static int procfs_get_memory_mode(struct alumet_config *t, enum procfs_memory_mode *ret,
+                                  struct alumet_error *err)
+{
+    const char *s;
+    int r = alumet_config_get_string(t, "memory_mode", "quick", &s, err);
+    if (r < 0)
+        return r;
+    if (strcmp(s, "quick") == 0)
+        *ret = PROCFS_MEMORY_QUICK;
+    else if (strcmp(s, "slow_but_accurate") == 0)
+        *ret = PROCFS_MEMORY_ACCURATE;
+    else
+        return alumet_config_error(t, "memory_mode", err, -EINVAL,
+                                   "expected \"quick\" or \"slow_but_accurate\", got '%s'", s);
+    return 0;
+}
+
+/* A pid filter: absent → -1 (any); above i32::MAX → -2, which never matches
+ * (as upstream, where the value becomes -1). */
+static int procfs_get_pid(struct alumet_config *t, const char *key, int64_t *ret,
+                          struct alumet_error *err)
+{
+    int64_t v;
+    int r = alumet_config_get_int(t, key, -1, &v, err);
+    if (r < 0)
+        return r;
+    if (!alumet_config_has(t, key)) {
+        *ret = -1;
+        return 0;
+    }
+    if (v < 0 || v > UINT32_MAX)
+        return alumet_config_error(t, key, err, -EINVAL,
+                                   "expected a process id between 0 and 4294967295, got %lld",
+                                   (long long)v);
+    *ret = v > INT32_MAX ? -2 : v;
+    return 0;
+}
+
+/* A group table ([[processes.groups]], or processes.events without the filters). */
+static int procfs_parse_group(struct alumet_config *t, struct procfs_group *g, bool filters,
+                              alumet_time_ns def_poll, struct alumet_error *err)
+{
+    int r;
+
+    g->pid = g->ppid = -1;
+    if (filters) {
+        const char *re;
+        r = procfs_get_pid(t, "pid", &g->pid, err);
+        if (r < 0)
+            return r;
+        r = procfs_get_pid(t, "ppid", &g->ppid, err);
+        if (r < 0)
+            return r;
+        r = alumet_config_get_string(t, "exe_regex", "", &re, err);
+        if (r < 0)
+            return r;
+        g->exe_regex = strdup(re);
+        if (!g->exe_regex)
+            return alumet_error_set(err, -ENOMEM, "out of memory");
+        if (*re) {
+            int e = regcomp(&g->regex, re, REG_EXTENDED | REG_NOSUB);
+            if (e != 0) {
+                char msg[256];
+                regerror(e, &g->regex, msg, sizeof(msg));
+                /* upstream panics here */
+                return alumet_config_error(t, "exe_regex", err, -EINVAL,
+                                           "invalid regular expression '%s': %s", re, msg);
+            }
+            g->has_regex = true;
+        }
+    }
+    r = procfs_get_interval(t, "poll_interval", def_poll, &g->poll_interval, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_interval(t, "flush_interval", 4 * PROCFS_SEC, &g->flush_interval, err);
+    if (r < 0)
+        return r;
+    return procfs_get_memory_mode(t, &g->memory_mode, err);
+}
+
+static int procfs_group_init_lock(struct procfs_group *g)
+{
+    if (pthread_mutex_init(&g->lock, NULL) != 0)
+        return -ENOMEM;
+    g->lock_ready = true;
+    return 0;
+}
+
+/* [plugins.procfs.processes] */
+static int procfs_parse_processes(struct procfs *pfs, struct alumet_config *t,
+                                  struct alumet_error *err)
+{
+    struct procfs_config *c = &pfs->cfg;
+    const char *strategy;
+    struct alumet_config **groups = NULL;
+    size_t n_groups = 0;
+
+    int r = alumet_config_get_bool(t, "enabled", true, &c->processes_enabled, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_interval(t, "refresh_interval", 2 * PROCFS_SEC, &c->refresh_interval, err);
+    if (r < 0)
+        return r;
+    r = alumet_config_get_string(t, "strategy", "watcher", &strategy, err);
+    if (r < 0)
+        return r;
+    if (strcmp(strategy, "watcher") == 0)
+        c->strategy = PROCFS_STRATEGY_WATCHER;
+    else if (strcmp(strategy, "event") == 0)
+        c->strategy = PROCFS_STRATEGY_EVENT;
+    else
+        return alumet_config_error(t, "strategy", err, -EINVAL,
+                                   "expected \"watcher\" or \"event\", got '%s'", strategy);
+
+    r = alumet_config_get_table_array(t, "groups", &groups, &n_groups, err);
+    if (r < 0)
+        return r;
+    bool default_group = !t || !alumet_config_has(t, "groups");
+    size_t n = default_group ? 1 : n_groups;
+    if (n > 0) {
+        pfs->groups = calloc(n, sizeof(*pfs->groups));
+        if (!pfs->groups) {
+            r = alumet_error_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct procfs_group *g = &pfs->groups[i];
+        pfs->n_groups = i + 1;
+        snprintf(g->name, sizeof(g->name), "process-group-%zu", i);
+        r = procfs_group_init_lock(g);
+        if (r < 0) {
+            alumet_error_set(err, r, "out of memory");
+            goto out;
+        }
+        /* a missing groups key means upstream's default: one group for every process */
+        r = procfs_parse_group(default_group ? NULL : groups[i], g, true, 2 * PROCFS_SEC, err);
+        if (r < 0)
+            goto out;
+    }
+
+    struct alumet_config *ev;
+    r = alumet_config_get_table(t, "events", &ev, err);
+    if (r < 0)
+        goto out;
+    snprintf(pfs->events.name, sizeof(pfs->events.name), "process-events");
+    pfs->events.descendants = true;
+    r = procfs_parse_group(ev, &pfs->events, false, 1 * PROCFS_SEC, err);
+out:
+    free(groups);
+    return r;
+}
+
+static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
+                               struct alumet_error *err)
+{
+    struct procfs_config *c = &pfs->cfg;
+    struct alumet_config *t;
+    const char *root;
+    int r;
+
+    /* hidden options: where /proc and /sys are (tests, containers) */
+    r = alumet_config_get_string(cfg, "proc_root", "/", &root, err);
+    if (r < 0)
+        return r;
+    if (!*root)
+        return alumet_config_error(cfg, "proc_root", err, -EINVAL,
+                                   "expected a directory, got an empty string");
+    c->proc_root = strdup(root);
+    r = alumet_config_get_string(cfg, "sys_root", "/", &root, err);
+    if (r < 0)
+        return r;
+    if (!*root)
+        return alumet_config_error(cfg, "sys_root", err, -EINVAL,
+                                   "expected a directory, got an empty string");
+    c->sys_root = strdup(root);
+    if (!c->proc_root || !c->sys_root)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+
+    /* every sub-table and key is optional: what is missing takes upstream's default */
+    r = alumet_config_get_table(cfg, "kernel", &t, err);
+    if (r < 0)
+        return r;
+    r = alumet_config_get_bool(t, "enabled", true, &c->kernel_enabled, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->kernel_poll, err);
+    if (r < 0)
+        return r;
+
+    r = alumet_config_get_table(cfg, "memory", &t, err);
+    if (r < 0)
+        return r;
+    r = alumet_config_get_bool(t, "enabled", true, &c->memory_enabled, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->memory_poll, err);
+    if (r < 0)
+        return r;
+    const char **keys = NULL;
+    size_t n_keys = 0;
+    r = alumet_config_get_string_array(t, "metrics", &keys, &n_keys, err);
+    if (r < 0)
+        return r;
+    bool defaults = !t || !alumet_config_has(t, "metrics");
+    size_t n =
+        defaults ? sizeof(procfs_default_meminfo) / sizeof(procfs_default_meminfo[0]) : n_keys;
+    c->meminfo_keys = calloc(n ? n : 1, sizeof(*c->meminfo_keys));
+    if (!c->meminfo_keys) {
+        free(keys);
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *k = defaults ? procfs_default_meminfo[i] : keys[i];
+        if (!*k || strchr(k, ':') || strchr(k, ' ')) {
+            free(keys);
+            return alumet_config_error(t, "metrics", err, -EINVAL,
+                                       "expected names of /proc/meminfo entries such as "
+                                       "\"MemTotal\", got '%s'",
+                                       k);
+        }
+        c->meminfo_keys[i] = strdup(k);
+        if (!c->meminfo_keys[i]) {
+            free(keys);
+            return alumet_error_set(err, -ENOMEM, "out of memory");
+        }
+        c->n_meminfo_keys = i + 1;
+    }
+    free(keys);
+
+    r = alumet_config_get_table(cfg, "network", &t, err);
+    if (r < 0)
+        return r;
+    r = alumet_config_get_bool(t, "enabled", true, &c->network_enabled, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->network_poll, err);
+    if (r < 0)
+        return r;
+
+    r = alumet_config_get_table(cfg, "processes", &t, err);
+    if (r < 0)
+        return r;
+    return procfs_parse_processes(pfs, t, err);
+}
+
+/* ---- lifecycle ---- */
+
+static void procfs_group_free(struct procfs_group *g)
+{
+    procfs_group_done(g);
+    if (g->lock_ready)
+        pthread_mutex_destroy(&g->lock);
+    g->lock_ready = false;
+}
+
+static void procfs_release(struct procfs *pfs)
+{
+    fsroot_close(&pfs->proc);
+    fsroot_close(&pfs->sys);
+    free(pfs->m.meminfo);
+    pfs->m.meminfo = NULL;
+    pfs->kernel = NULL;
+    pfs->memory = NULL;
+    pfs->network = NULL;
+    pfs->watcher = NULL;
+    pfs->log = &pfs->fallback_log;
+}
+
+static void procfs_free(void *state)
+{
+    struct procfs *pfs = state;
+    if (!pfs)
+        return;
+    procfs_release(pfs);
+    for (size_t i = 0; i < pfs->n_groups; i++)
+        procfs_group_free(&pfs->groups[i]);
+    free(pfs->groups);
+    procfs_group_free(&pfs->events);
+    for (size_t i = 0; i < pfs->cfg.n_meminfo_keys; i++)
+        free(pfs->cfg.meminfo_keys[i]);
+    free(pfs->cfg.meminfo_keys);
+    free(pfs->cfg.proc_root);
+    free(pfs->cfg.sys_root);
+    free(pfs);
+}
+
+static int procfs_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+{
+    struct procfs *pfs = calloc(1, sizeof(*pfs));
+    int r;
+
+    if (!pfs)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    pfs->proc = (struct fsroot)FSROOT_INIT;
+    pfs->sys = (struct fsroot)FSROOT_INIT;
+    pfs->fallback_log = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("procfs");
+    pfs->log = &pfs->fallback_log;
+    pfs->clock = procfs_monotonic;
+    pfs->clk_tck = sysconf(_SC_CLK_TCK);
+    pfs->page_size = sysconf(_SC_PAGESIZE);
+    if (pfs->clk_tck <= 0 || pfs->page_size <= 0) {
+        r = alumet_error_set(err, -EINVAL,
+                             "cannot get the clock tick rate or the page size of "
+                             "the system (sysconf)");
+        goto err_free;
+    }
+    r = procfs_group_init_lock(&pfs->events);
+    if (r < 0) {
+        alumet_error_set(err, r, "out of memory");
+        goto err_free;
+    }
+    r = procfs_parse_config(pfs, cfg, err);
+    if (r < 0)
+        goto err_free;
+    *ret_state = pfs;
+    return 0;
+
+err_free:
+    procfs_free(pfs);
+    return r;
+}
+
+/* Number of online CPUs, for cpu_percent. */
+static void procfs_read_cpus(struct procfs *pfs)
+{
+    static const char rel[] = "sys/devices/system/cpu/online";
+    char buf[1024], path[PATH_MAX];
+    ssize_t n;
+
+    if (pfs->sys.fd < 0)
+        return; /* start said why */
+    fsroot_path(&pfs->sys, rel, path, sizeof(path));
+    int fd = fsroot_openat(&pfs->sys, rel, O_RDONLY);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+            n = -errno;
+        close(fd);
+    } else {
+        n = fd;
+    }
+    int count = n >= 0 ? procfs_cpu_list_count(buf, (size_t)n) : (int)n;
+    if (count <= 0) {
+        procfs_warn(pfs,
+                    "cannot read the online CPUs from '%s': %s, skipping the cpu_percent "
+                    "metric of processes",
+                    path, count < 0 ? strerror(-count) : "empty list");
+        pfs->n_cpus = 0;
+        return;
+    }
+    pfs->n_cpus = (unsigned)count;
+}
+
+/* CapEff of proc/self/status holds CAP_SYS_PTRACE:
+ *   CapEff:	000001ffffffffff */
+static bool procfs_has_ptrace_cap(struct procfs *pfs)
+{
+    struct procfile pf = PROCFILE_INIT;
+    bool has = false;
+
+    if (procfile_open(&pf, pfs->proc.fd, "proc/self/status", 2048) < 0)
+        return geteuid() == 0;
+    if (procfile_read(&pf) < 0) {
+        procfile_close(&pf);
+        return geteuid() == 0;
+    }
+    const char *at = strstr(pf.buf, "\nCapEff:");
+    if (at) {
+        at += 8;
+        while (*at == ' ' || *at == '\t')
+            at++;
+        char *end;
+        unsigned long long caps = strtoull(at, &end, 16);
+        has = end != at && (caps >> PROCFS_CAP_SYS_PTRACE) & 1;
+    }
+    procfile_close(&pf);
+    return has;
+}
+
+/* With hidepid, /proc shows the processes of other users as unreadable
+ * (hidepid=1) or not at all (hidepid=2): nothing fails, they are just
+ * missing. Tell the user once, at start. proc/self/mounts:
+ *   proc /proc proc rw,nosuid,nodev,noexec,relatime,hidepid=invisible 0 0 */
+static void procfs_check_hidepid(struct procfs *pfs)
+{
+    struct procfile pf = PROCFILE_INIT;
+    char value[32] = "";
+
+    if (procfile_open(&pf, pfs->proc.fd, "proc/self/mounts", 4096) < 0)
+        return;
+    if (procfile_read(&pf) < 0) {
+        procfile_close(&pf);
+        return;
+    }
+    struct procfile_scan s = procfile_scan_of(pf.buf, pf.len);
+    for (; !procfile_scan_eof(&s) && !value[0]; procfile_scan_next_line(&s)) {
+        const char *dev, *mnt, *type, *opts;
+        size_t ld = procfile_scan_word(&s, &dev);
+        size_t lm = procfile_scan_word(&s, &mnt);
+        size_t lt = procfile_scan_word(&s, &type);
+        size_t lo = procfile_scan_word(&s, &opts);
+        (void)ld;
+        if (lt != 4 || memcmp(type, "proc", 4) != 0 || lm < 5 ||
+            memcmp(mnt + lm - 5, "/proc", 5) != 0)
+            continue;
+        for (size_t i = 0; i < lo;) {
+            size_t j = i;
+            while (j < lo && opts[j] != ',')
+                j++;
+            if (j - i > 8 && memcmp(opts + i, "hidepid=", 8) == 0) {
+                size_t vl = j - i - 8;
+                if (!(vl == 1 && opts[i + 8] == '0') &&
+                    !(vl == 3 && !memcmp(opts + i + 8, "off", 3)))
+                    snprintf(value, sizeof(value), "%.*s", (int)vl, opts + i + 8);
+            }
+            i = j + 1;
+        }
+    }
+    procfile_close(&pf);
+    if (!value[0] || procfs_has_ptrace_cap(pfs))
+        return;
+    pfs->warned_access = true;
+    procfs_warn(pfs,
+                "/proc is mounted with 'hidepid=%s' and the agent lacks CAP_SYS_PTRACE: the "
+                "processes of other users are hidden from it and are not measured; run the "
+                "agent as root or with CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep alumet-agent), "
+                "or remount /proc with 'mount -o remount,hidepid=0 /proc'",
+                value);
+}
+
+/* Every process file stays open: make room for many descriptors (upstream
+ * does this too). Only for the watcher, which may measure every process. */
+static void procfs_raise_fd_limit(struct procfs *pfs)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        procfs_debug(pfs, "cannot raise the limit of open files: %s", strerror(errno));
+}
+
+struct procfs_metric_def {
+    alumet_metric_id *id;
+    const char *name;
+    enum alumet_value_type type;
+    struct alumet_unit unit;
+    const char *description;
+};
+
+static int procfs_create_metrics(struct alumet_start_ctx *ctx, const struct procfs_metric_def *defs,
+                                 size_t n, struct alumet_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = alumet_create_metric(ctx, defs[i].name, defs[i].type, defs[i].unit,
+                                     defs[i].description, defs[i].id, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+#define PROCFS_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Register a source; on failure free it (the caller still owned it). */
+static int procfs_add(struct alumet_start_ctx *ctx, const char *name,
+                      const struct alumet_source_ops *ops, void *src, alumet_time_ns poll,
+                      alumet_time_ns flush, struct alumet_error *err)
+{
+    struct alumet_source_opts o = {.poll_interval = poll, .flush_interval = flush};
+    int r = alumet_add_source(ctx, name, ops, src, &o, err);
+    if (r < 0)
+        ops->free(src);
+    return r;
+}
+
+/* A system file that cannot be opened disables its part only. */
+static int procfs_unavailable(struct procfs *pfs, int r, const char *rel, const char *part,
+                              struct alumet_error *err)
+{
+    char path[PATH_MAX];
+
+    if (r == -ENOMEM)
+        return alumet_error_set(err, r, "out of memory");
+    fsroot_path(&pfs->proc, rel, path, sizeof(path));
+    procfs_warn(pfs,
+                "cannot open '%s': %s; set plugins.procfs.%s.enabled = false to silence this "
+                "warning, skipping the %s metrics",
+                path, strerror(-r), part, part);
+    return 0;
+}
+
+static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
+                               struct alumet_error *err)
+{
+    const struct procfs_config *c = &pfs->cfg;
+    int r;
+
+    if (c->kernel_enabled) {
+        const struct procfs_metric_def defs[] = {
+            {&pfs->m.cpu_time, "kernel_cpu_time", ALUMET_VALUE_U64,
+             ALUMET_UNIT_PREFIXED(MILLI, SECOND), "busy CPU time"},
+            {&pfs->m.ctx_switches, "kernel_context_switches", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of context switches"},
+            {&pfs->m.new_forks, "kernel_new_forks", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of fork operations"},
+            {&pfs->m.procs_running, "kernel_n_procs_running", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of processes in a runnable state"},
+            {&pfs->m.procs_blocked, "kernel_n_procs_blocked", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of processes blocked waiting for I/O"},
+        };
+        struct procfs_kernel_source *k;
+        r = procfs_create_metrics(ctx, defs, PROCFS_N(defs), err);
+        if (r < 0)
+            return r;
+        r = procfs_kernel_source_new(pfs, &k);
+        if (r < 0) {
+            r = procfs_unavailable(pfs, r, "proc/stat", "kernel", err);
+            if (r < 0)
+                return r;
+        } else {
+            r = procfs_add(ctx, "kernel", &procfs_kernel_source_ops, k, c->kernel_poll, 0, err);
+            if (r < 0)
+                return r;
+            pfs->kernel = k;
+        }
+    }
+
+    if (c->memory_enabled) {
+        pfs->m.meminfo = calloc(c->n_meminfo_keys ? c->n_meminfo_keys : 1, sizeof(*pfs->m.meminfo));
+        if (!pfs->m.meminfo)
+            return alumet_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < c->n_meminfo_keys; i++) {
+            char name[256], desc[320];
+            const char *key = c->meminfo_keys[i];
+            if (procfs_meminfo_metric_name(key, name, sizeof(name)) >= sizeof(name))
+                return alumet_error_set(err, -EINVAL, "the /proc/meminfo entry '%s' is too long",
+                                        key);
+            snprintf(desc, sizeof(desc), "%s entry in /proc/meminfo, converted to bytes", key);
+            r = alumet_create_metric(ctx, name, ALUMET_VALUE_U64, ALUMET_UNIT(BYTE), desc,
+                                     &pfs->m.meminfo[i], err);
+            if (r < 0)
+                return r;
+        }
+        struct procfs_memory_source *m;
+        r = procfs_memory_source_new(pfs, &m);
+        if (r < 0) {
+            r = procfs_unavailable(pfs, r, "proc/meminfo", "memory", err);
+            if (r < 0)
+                return r;
+        } else {
+            r = procfs_add(ctx, "memory", &procfs_memory_source_ops, m, c->memory_poll, 0, err);
+            if (r < 0)
+                return r;
+            pfs->memory = m;
+        }
+    }
+
+    if (c->network_enabled) {
+        const struct procfs_metric_def defs[] = {
+            {&pfs->m.net_bytes, "network_bytes", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+             "number of bytes received or transmitted"},
+            {&pfs->m.net_packets, "network_packets", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of packets received or transmitted"},
+            {&pfs->m.net_drops, "network_packet_drops", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of packets dropped"},
+            {&pfs->m.net_errors, "network_errors", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+             "number of transmission or reception errors"},
+        };
+        struct procfs_network_source *n;
+        r = procfs_create_metrics(ctx, defs, PROCFS_N(defs), err);
+        if (r < 0)
+            return r;
+        r = procfs_network_source_new(pfs, &n);
+        if (r < 0) {
+            r = procfs_unavailable(pfs, r, "proc/net/dev", "network", err);
+            if (r < 0)
+                return r;
+        } else {
+            r = procfs_add(ctx, "network", &procfs_network_source_ops, n, c->network_poll, 0, err);
+            if (r < 0)
+                return r;
+            pfs->network = n;
+        }
+    }
+    return 0;
+}
+
+/* START_CONSUMER_MEASUREMENT: measure the announced processes (and their
+ * descendants); END: forget them. Runs in the publisher's thread: only
+ * queue the request, the source of the events group does the work. */
+static void procfs_on_event(void *data, enum alumet_event_kind kind,
+                            const struct alumet_consumer *consumers, size_t n)
+{
+    struct procfs *pfs = data;
+
+    for (size_t i = 0; i < n; i++) {
+        if (consumers[i].kind != ALUMET_CONSUMER_PROCESS || consumers[i].num == 0 ||
+            consumers[i].num > INT32_MAX)
+            continue;
+        struct procfs_request req = {
+            .pid = (pid_t)consumers[i].num,
+            .remove = kind == ALUMET_EVENT_END_CONSUMER_MEASUREMENT,
+        };
+        if (procfs_group_push(&pfs->events, &req) < 0)
+            alumet_log_at(pfs->log, ALUMET_LOG_ERROR,
+                          "out of memory: cannot measure process %u, skipping it",
+                          consumers[i].num);
+    }
+}
+
+static int procfs_add_group(struct procfs *pfs, struct alumet_start_ctx *ctx,
+                            struct procfs_group *g, struct alumet_error *err)
+{
+    struct procfs_group_source *src;
+    int r = procfs_group_source_new(pfs, g, &src);
+    if (r < 0)
+        return alumet_error_set(err, r, "out of memory");
+    r = procfs_add(ctx, g->name, &procfs_group_source_ops, src, g->poll_interval, g->flush_interval,
+                   err);
+    if (r < 0)
+        return r;
+    g->source = src;
+    return 0;
+}
+
+static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *ctx,
+                                  struct alumet_error *err)
+{
+    const struct procfs_metric_def defs[] = {
+        {&pfs->m.cpu_time_delta, "cpu_time_delta", ALUMET_VALUE_U64,
+         ALUMET_UNIT_PREFIXED(NANO, SECOND),
+         "Time spent executing on the CPU since the previous measurement"},
+        {&pfs->m.cpu_percent, "cpu_percent", ALUMET_VALUE_F64, ALUMET_UNIT(PERCENT),
+         "CPU usage percent"},
+        {&pfs->m.memory_usage, "memory_usage", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE), "Memory usage"},
+    };
+    int r = procfs_create_metrics(ctx, defs, PROCFS_N(defs), err);
+    if (r < 0)
+        return r;
+
+    procfs_read_cpus(pfs);
+    procfs_check_hidepid(pfs);
+
+    if (pfs->cfg.strategy == PROCFS_STRATEGY_EVENT) {
+        r = procfs_add_group(pfs, ctx, &pfs->events, err);
+        if (r < 0)
+            return r;
+        r = alumet_subscribe_event(ctx, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, procfs_on_event,
+                                   pfs, err);
+        if (r < 0)
+            return r;
+        return alumet_subscribe_event(ctx, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, procfs_on_event,
+                                      pfs, err);
+    }
+
+    if (pfs->n_groups == 0) {
+        procfs_info(pfs, "no process group is configured (plugins.procfs.processes.groups), "
+                         "skipping the process metrics");
+        return 0;
+    }
+    procfs_raise_fd_limit(pfs);
+    /* the watcher comes first: when every source is triggered at once (exec),
+     * the groups measure the processes that it has just found */
+    struct procfs_watcher_source *w;
+    r = procfs_watcher_source_new(pfs, &w);
+    if (r < 0) {
+        char path[PATH_MAX];
+        fsroot_path(&pfs->proc, "proc", path, sizeof(path));
+        return alumet_error_set(err, r, "cannot list the processes in '%s': %s", path,
+                                strerror(-r));
+    }
+    r = procfs_add(ctx, "process-watcher", &procfs_watcher_source_ops, w, pfs->cfg.refresh_interval,
+                   0, err);
+    if (r < 0)
+        return r;
+    pfs->watcher = w;
+    for (size_t i = 0; i < pfs->n_groups; i++) {
+        r = procfs_add_group(pfs, ctx, &pfs->groups[i], err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int procfs_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    struct procfs *pfs = state;
+
+    pfs->log = alumet_start_log_topic(ctx);
+    int r = fsroot_open(&pfs->proc, pfs->cfg.proc_root);
+    if (r < 0)
+        return alumet_error_set(err, r,
+                                "cannot open the proc root '%s': %s; the hidden option "
+                                "plugins.procfs.proc_root must name the directory that holds "
+                                "proc/ (default \"/\")",
+                                pfs->cfg.proc_root, strerror(-r));
+    r = fsroot_open(&pfs->sys, pfs->cfg.sys_root);
+    if (r < 0 && r != -ENOMEM)
+        procfs_warn(pfs, "cannot open the sys root '%s': %s, skipping the cpu_percent metric",
+                    pfs->cfg.sys_root, strerror(-r));
+    else if (r < 0)
+        return alumet_error_set(err, r, "out of memory");
+
+    r = procfs_start_system(pfs, ctx, err);
+    if (r < 0)
+        return r;
+    if (pfs->cfg.processes_enabled)
+        return procfs_start_processes(pfs, ctx, err);
+    return 0;
+}
+
+/* The sources borrowed the state and have been freed by now (the core frees
+ * the pipeline before stopping the plugins): release what start opened, so
+ * that start can run again. */
+static int procfs_stop(void *state, struct alumet_error *err)
+{
+    struct procfs *pfs = state;
+    (void)err;
+
+    procfs_release(pfs);
+    for (size_t i = 0; i < pfs->n_groups; i++) {
+        procfs_group_clear(&pfs->groups[i]);
+        pfs->groups[i].source = NULL;
+    }
+    procfs_group_clear(&pfs->events);
+    pfs->events.source = NULL;
+    pfs->warned_access = false;
+    pfs->warned_fd_limit = false;
+    return 0;
+}
+
+const struct alumet_plugin alumet_plugin_procfs = {
+    .abi_version = ALUMET_PLUGIN_ABI,
+    .name = "procfs",
+    .version = "0.3.0",
+    .default_config = PROCFS_DEFAULT_CONFIG,
+    .init = procfs_init,
+    .start = procfs_start,
+    .stop = procfs_stop,
+    .free = procfs_free,
+};

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* Private header of the procfs plugin, shared by its files and its tests.
+ *
+ * Layout:
+ *   procfs.c          plugin struct, options, metrics, lifecycle, events, advice
+ *   procfs-system.c   sources "kernel" (/proc/stat), "memory" (/proc/meminfo),
+ *                     "network" (/proc/net/dev)
+ *   procfs-process.c  source "process-watcher" and one source per process group
+ *                     ("process-group-<i>", "process-events")
+ *
+ * Ownership: the plugin state (struct procfs) is allocated by init and freed
+ * by free. Every source registered in start is owned by the core, which frees
+ * the sources when the pipeline is freed, before the plugins are stopped; the
+ * sources therefore borrow the plugin state (roots, options, metric ids, the
+ * queues of the groups) without holding a reference. Functions shared between
+ * the files of the plugin are not static (they stay hidden: the build uses
+ * -fvisibility=hidden) and carry the procfs_ prefix. */
+#ifndef ALUMET_PLUGIN_PROCFS_H
+#define ALUMET_PLUGIN_PROCFS_H
+
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "alumet/plugin.h"
+#include "util/fsroot.h"
+#include "util/procfile.h"
+
+/* ---- options ---- */
+
+enum procfs_memory_mode {
+    PROCFS_MEMORY_QUICK,    /* "quick": /proc/<pid>/statm */
+    PROCFS_MEMORY_ACCURATE, /* "slow_but_accurate": /proc/<pid>/smaps_rollup */
+};
+
+enum procfs_strategy {
+    PROCFS_STRATEGY_WATCHER, /* "watcher": scan /proc every refresh_interval */
+    PROCFS_STRATEGY_EVENT,   /* "event": the processes announced by the agent */
+};
+
+/* What a group of processes measures, and for the event group the queue of
+ * pids announced by the agent. The watcher (or the event callback) pushes
+ * requests into `queue` under `lock`; the group's source drains it. */
+struct procfs_group {
+    /* options */
+    int64_t pid;     /* -1: any pid; -2: a configured value that never matches */
+    int64_t ppid;    /* same */
+    char *exe_regex; /* owned, "" = no filter */
+    regex_t regex;   /* compiled exe_regex when has_regex */
+    bool has_regex;
+    alumet_time_ns poll_interval, flush_interval;
+    enum procfs_memory_mode memory_mode;
+    bool descendants; /* also measure the descendants (event group) */
+
+    /* runtime */
+    char name[32]; /* source name */
+    pthread_mutex_t lock;
+    bool lock_ready;
+    struct procfs_request *queue; /* owned, n_queue used of cap_queue */
+    size_t n_queue, cap_queue;
+    struct procfs_group_source *source; /* borrowed while registered (core owns it) */
+};
+
+struct procfs_proc;
+
+/* A request in a group's queue: a process that the watcher has opened and
+ * measured once (proc, owned by the request), a pid announced by an event
+ * (proc NULL), or a pid to forget (remove). */
+struct procfs_request {
+    pid_t pid;
+    uint64_t starttime;       /* the fingerprint the watcher saw, 0 = unknown */
+    bool remove;              /* END event: forget this pid */
+    struct procfs_proc *proc; /* owned, or NULL */
+};
+
+struct procfs_config {
+    bool kernel_enabled;
+    alumet_time_ns kernel_poll;
+    bool memory_enabled;
+    alumet_time_ns memory_poll;
+    char **meminfo_keys; /* owned strings */
+    size_t n_meminfo_keys;
+    bool network_enabled;
+    alumet_time_ns network_poll;
+    bool processes_enabled;
+    alumet_time_ns refresh_interval;
+    enum procfs_strategy strategy;
+    char *proc_root; /* hidden option, default "/" */
+    char *sys_root;  /* hidden option, default "/" */
+};
+
+/* ---- metric ids (registered in start) ---- */
+
+struct procfs_metrics {
+    alumet_metric_id cpu_time, ctx_switches, new_forks, procs_running, procs_blocked;
+    alumet_metric_id *meminfo; /* owned, one per configured key */
+    alumet_metric_id net_bytes, net_packets, net_drops, net_errors;
+    alumet_metric_id cpu_time_delta, cpu_percent, memory_usage;
+};
+
+/* ---- plugin state ---- */
+
+struct procfs_kernel_source;
+struct procfs_memory_source;
+struct procfs_network_source;
+struct procfs_watcher_source;
+struct procfs_group_source;
+
+struct procfs {
+    struct procfs_config cfg;
+    struct procfs_group *groups; /* owned, n_groups */
+    size_t n_groups;
+    struct procfs_group events;
+
+    /* taken from the system in init; tests may change them before polling */
+    long clk_tck;    /* sysconf(_SC_CLK_TCK) */
+    long page_size;  /* sysconf(_SC_PAGESIZE) */
+    unsigned n_cpus; /* online CPUs (sys/devices/system/cpu/online), 0 = unknown */
+    /* monotonic clock for intervals (alumet_time_monotonic), replaced by tests */
+    alumet_time_ns (*clock)(void *data);
+    void *clock_data;
+
+    struct alumet_log_topic *log; /* borrowed from the start context (or a test) */
+    struct alumet_log_topic fallback_log;
+    struct fsroot proc, sys; /* opened by start, closed by stop */
+    struct procfs_metrics m;
+
+    /* borrowed pointers to the registered sources (owned by the core) */
+    struct procfs_kernel_source *kernel;
+    struct procfs_memory_source *memory;
+    struct procfs_network_source *network;
+    struct procfs_watcher_source *watcher;
+
+    /* warnings given once */
+    bool warned_access;
+    bool warned_fd_limit;
+    bool no_children_file; /* /proc/<pid>/task/<tid>/children is missing: scan ppids */
+};
+
+#define procfs_log(pfs, level, ...) alumet_log_at((pfs)->log, (level), __VA_ARGS__)
+#define procfs_warn(pfs, ...) procfs_log((pfs), ALUMET_LOG_WARN, __VA_ARGS__)
+#define procfs_info(pfs, ...) procfs_log((pfs), ALUMET_LOG_INFO, __VA_ARGS__)
+#define procfs_debug(pfs, ...) procfs_log((pfs), ALUMET_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- procfs.c ---- */
+
+/* Warn once that a /proc/<pid> entry could not be read (permission), with
+ * the advice (hidepid mount option, CAP_SYS_PTRACE, owner). rel is borrowed. */
+void procfs_warn_access(struct procfs *pfs, const char *rel, int r);
+
+/* The monotonic time for interval arithmetic. */
+alumet_time_ns procfs_now(const struct procfs *pfs);
+
+/* Make room for need items of size bytes in the array items of *cap items
+ * (doubling). Returns the array, possibly moved (*cap updated), or NULL on
+ * -ENOMEM (items is then unchanged and still owned by the caller). */
+void *procfs_grow(void *items, size_t *cap, size_t need, size_t size);
+
+/* ---- procfs-system.c ---- */
+
+/* Write the metric name of a /proc/meminfo key (MemTotal → mem_total,
+ * HugePages_Total → hugepages_total, SReclaimable → s_reclaimable) into buf.
+ * Returns the length the full name needs, like snprintf. */
+size_t procfs_meminfo_metric_name(const char *key, char *buf, size_t size);
+
+/* Count the CPUs of a list such as "0-3,5-6\n" (→ 6). Returns the count or
+ * -EINVAL ("invalid cpu_list", e.g. "1-2-3"). */
+int procfs_cpu_list_count(const char *text, size_t len);
+
+/* Sources: *_new allocates the source and opens its file (the caller frees
+ * it with the ops' free until it is registered). 0, -ENOMEM, or the negative
+ * errno of opening the file (the part is then unavailable). */
+int procfs_kernel_source_new(struct procfs *pfs, struct procfs_kernel_source **ret);
+int procfs_memory_source_new(struct procfs *pfs, struct procfs_memory_source **ret);
+int procfs_network_source_new(struct procfs *pfs, struct procfs_network_source **ret);
+extern const struct alumet_source_ops procfs_kernel_source_ops;
+extern const struct alumet_source_ops procfs_memory_source_ops;
+extern const struct alumet_source_ops procfs_network_source_ops;
+
+/* ---- procfs-process.c ---- */
+
+/* The watcher lists proc/ (kept open); a group source measures group g
+ * (borrowed, owned by the plugin state). 0 or a negative errno. */
+int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source **ret);
+int procfs_group_source_new(struct procfs *pfs, struct procfs_group *g,
+                            struct procfs_group_source **ret);
+extern const struct alumet_source_ops procfs_watcher_source_ops;
+extern const struct alumet_source_ops procfs_group_source_ops;
+
+/* Queue a request for the group (thread-safe). 0, or -ENOMEM (the caller
+ * then still owns req->proc). */
+int procfs_group_push(struct procfs_group *g, const struct procfs_request *req);
+
+/* Drop the queued requests of a group (thread-safe). */
+void procfs_group_clear(struct procfs_group *g);
+
+/* Release the queue and the compiled regex of a group (not the lock). */
+void procfs_group_done(struct procfs_group *g);
+
+/* Number of processes a group source measures now, and the i-th pid (tests). */
+size_t procfs_group_source_count(const struct procfs_group_source *src);
+pid_t procfs_group_source_pid(const struct procfs_group_source *src, size_t i);
+
+/* The fields of /proc/<pid>/stat that the plugin uses. */
+struct procfs_pid_stat {
+    pid_t pid;
+    int64_t ppid;
+    uint64_t utime, stime;   /* clock ticks */
+    uint64_t cutime, cstime; /* clock ticks of the children it has waited for */
+    uint64_t starttime;      /* clock ticks after boot */
+    uint64_t vsize;          /* bytes */
+    uint64_t guest_time;     /* clock ticks, when has_guest */
+    bool has_guest;
+};
+
+/* Parse the text of /proc/<pid>/stat. 0 or -EINVAL. */
+int procfs_pid_stat_parse(const char *text, size_t len, struct procfs_pid_stat *ret);
+
+#endif
