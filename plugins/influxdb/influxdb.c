@@ -18,6 +18,8 @@
 
 #define INFLUXDB_DEFAULT_CONFIG                                                                    \
     "[plugins.influxdb]\n"                                                                         \
+    "# Off by default: it needs a server (or opens a port); set to true to use it\n"               \
+    "enabled = false\n"                                                                            \
     "# Base URL of the InfluxDB server\n"                                                          \
     "host = \"http://localhost:8086\"\n"                                                           \
     "# Write API: 2 (InfluxDB 2.x, 3.x, 1.8+: token, org, bucket) or 1 (InfluxDB 1.x:\n"           \

@@ -19,6 +19,8 @@
 
 #define OTEL_DEFAULT_CONFIG                                                                        \
     "[plugins.opentelemetry]\n"                                                                    \
+    "# Off by default: it needs a server (or opens a port); set to true to use it\n"               \
+    "enabled = false\n"                                                                            \
     "# Base URL of the collector's OTLP/HTTP receiver (\"/v1/metrics\" is appended)\n"             \
     "collector_host = \"http://localhost:4318\"\n"                                                 \
     "# Metric name = prefix + Alumet metric name + suffix\n"                                       \

@@ -195,6 +195,15 @@ static void perf_explain_denied(int errnum, const struct perf_explain_ctx *ctx, 
                         "modifiers");
 }
 
+const char *perf_unsupported_reason(int errnum)
+{
+    if (errnum < 0)
+        errnum = -errnum;
+    return errnum == ENOENT   ? "ENOENT: unknown event type or configuration"
+           : errnum == ENODEV ? "ENODEV: no PMU for this event on this CPU"
+                              : "EOPNOTSUPP: the PMU lacks a feature that the event needs";
+}
+
 size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, size_t size)
 {
     struct perf_msg m = {buf, size, 0};
@@ -212,15 +221,9 @@ size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, s
     case EOPNOTSUPP:
     case ENODEV:
         perf_msg_add(&m, "perf event '%s' is not supported by this CPU or kernel (%s)", ctx->event,
-                     errnum == ENOENT   ? "ENOENT: unknown event type or configuration"
-                     : errnum == ENODEV ? "ENODEV: no PMU for this event on this CPU"
-                                        : "EOPNOTSUPP: the PMU lacks a feature that the event "
-                                          "needs");
+                     perf_unsupported_reason(errnum));
         if (ctx->hardware)
-            perf_msg_add(&m, "; in a virtual machine the hardware counters are usually not "
-                             "exposed (no 'cpu' entry in /sys/bus/event_source/devices): only "
-                             "software events such as PAGE_FAULTS, CONTEXT_SWITCHES or "
-                             "TASK_CLOCK work there");
+            perf_msg_add(&m, "%s", PERF_VM_HINT);
         break;
     case EINVAL:
         perf_msg_add(&m,

@@ -708,6 +708,9 @@ size_t perf_probe_events(struct perf *perf)
 {
     struct perf_target self = {.kind = PERF_TARGET_PROCESS, .label = "the agent itself"};
     size_t usable = 0;
+    /* unsupported events are told in one warning (a VM refuses them all) */
+    size_t unsupported[64], n_unsupported = 0;
+    int unsupported_err[64];
 
     for (size_t i = 0; i < perf->n_events; i++) {
         struct perf_event_attr attr;
@@ -721,7 +724,10 @@ size_t perf_probe_events(struct perf *perf)
             continue;
         }
         enum perf_failure f = perf_failure_of(fd);
-        if (f == PERF_FAILURE_UNSUPPORTED) {
+        if (f == PERF_FAILURE_UNSUPPORTED && n_unsupported < 64) {
+            unsupported_err[n_unsupported] = -fd;
+            unsupported[n_unsupported++] = i;
+        } else if (f == PERF_FAILURE_UNSUPPORTED) {
             perf_report_failure(perf, &self, i, -fd);
         } else if (f == PERF_FAILURE_DENIED) {
             /* the processes of this user will be denied too: say why once */
@@ -741,6 +747,26 @@ size_t perf_probe_events(struct perf *perf)
                      strerror(-fd));
             usable++;
         }
+    }
+    if (n_unsupported == 1) {
+        perf_report_failure(perf, &self, unsupported[0], unsupported_err[0]);
+    } else if (n_unsupported > 1) {
+        /* one warning for all of them: a VM refuses every hardware event */
+        char names[2048];
+        size_t w = 0;
+        bool hardware = false;
+        for (size_t k = 0; k < n_unsupported; k++) {
+            size_t i = unsupported[k];
+            perf->ev[i].unsupported = true;
+            hardware |= perf_event_spec_is_hardware(&perf->events[i]);
+            if (w < sizeof(names))
+                w += (size_t)snprintf(names + w, sizeof(names) - w, "%s'%s' (%s)",
+                                      k ? ", " : "", perf->events[i].input,
+                                      perf_unsupported_reason(unsupported_err[k]));
+        }
+        perf_log(perf, ALUMET_LOG_WARN,
+                 "perf events not supported by this CPU or kernel: %s%s, skipping them", names,
+                 hardware ? PERF_VM_HINT : "");
     }
     return usable;
 }

@@ -31,7 +31,9 @@
     "# event that libpfm4 knows (RESOURCE_STALLS:ANY), with optional modifiers after '#'\n"        \
     "# (INSTRUCTIONS#u:k); { event = \"CONTEXT_SWITCHES\", rename = \"ctxsw\" } names the\n"       \
     "# metric perf_ctxsw\n"                                                                        \
-    "events = [\"REF_CPU_CYCLES\", \"CACHE_MISSES\", \"BRANCH_MISSES\", \"LL_READ_MISS\"]\n"       \
+    "# The hardware events work on real machines; the software events everywhere\n"              \
+    "events = [\"REF_CPU_CYCLES\", \"CACHE_MISSES\", \"BRANCH_MISSES\", \"LL_READ_MISS\",\n"     \
+    "          \"TASK_CLOCK\", \"PAGE_FAULTS\", \"CONTEXT_SWITCHES#u:k\"]\n"                       \
     "# Create the source paused, for a control plugin that resumes it\n"                           \
     "add_source_in_pause_state = false\n"                                                          \
     "# Scale the counts of multiplexed events (value * enabled / running), like perf stat\n"       \
@@ -487,7 +489,7 @@ static int perf_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     }
     size_t usable = perf_probe_events(perf);
     if (usable == 0) {
-        perf_log(perf, ALUMET_LOG_ERROR,
+        perf_log(perf, ALUMET_LOG_WARN,
                  "none of the %zu configured perf events can be opened on this machine (see "
                  "above): the perf plugin measures nothing, the other plugins go on",
                  perf->n_events);

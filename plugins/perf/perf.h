@@ -152,6 +152,14 @@ struct perf_explain_ctx {
 /* Turn a perf_event_open errno (positive or negative) and its context into
  * one message that says what is wrong and the exact command that fixes it.
  * Writes into buf like snprintf and returns the length. */
+/* Why an event is unsupported, from the errno of perf_event_open
+ * ("ENOENT: unknown event type or configuration"). */
+const char *perf_unsupported_reason(int errnum);
+#define PERF_VM_HINT                                                                               \
+    "; in a virtual machine the hardware counters are usually not exposed (no 'cpu' entry in "    \
+    "/sys/bus/event_source/devices): only software events such as PAGE_FAULTS, "                 \
+    "CONTEXT_SWITCHES or TASK_CLOCK work there"
+
 size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, size_t size);
 
 /* kernel.perf_event_paranoid read below root_fd: 0 and *ret, or a negative errno. */

@@ -17,6 +17,8 @@
 
 #define PROMETHEUS_EXPORTER_DEFAULT_CONFIG                                                         \
     "[plugins.prometheus-exporter]\n"                                                              \
+    "# Off by default: it needs a server (or opens a port); set to true to use it\n"               \
+    "enabled = false\n"                                                                            \
     "# Address of the HTTP endpoint: an IP address, IPv6 in brackets (\"[::]\")\n"                 \
     "host = \"0.0.0.0\"\n"                                                                         \
     "# Text put before every metric name\n"                                                        \

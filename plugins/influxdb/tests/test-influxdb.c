@@ -410,6 +410,8 @@ static int init_with(const char *text, void **ret_state, struct alumet_error *er
     assert_int_equal(alumet__config_load_text(text, strlen(text), "test.toml", 0, &root, err), 0);
     struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "influxdb");
     assert_non_null(sect);
+    /* the agent takes the enabled switch out before init */
+    toml_free(toml_table_take(sect, "enabled"));
     int r = alumet_plugin_influxdb.init(alumet__config_from_value(sect), ret_state, err);
     if (r == 0)
         assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
@@ -425,7 +427,7 @@ static void test_plugin_default_config(void **state)
     assert_int_equal(alumet_plugin_influxdb.abi_version, ALUMET_PLUGIN_ABI);
     const char *def = alumet_plugin_influxdb.default_config;
     const char *keys[] = {
-        "[plugins.influxdb]\n",         "\nhost = \"http://localhost:8086\"\n",
+        "[plugins.influxdb]\n# Off by default: it needs a server (or opens a port); set to true to use it\nenabled = false\n",         "\nhost = \"http://localhost:8086\"\n",
         "\ntoken = \"FILL ME\"\n",      "\norg = \"FILL ME\"\n",
         "\nbucket = \"FILL ME\"\n",     "\nattributes_as = \"field\"\n",
         "\napi_version = 2\n",          "\nmax_buffered_points = 1000000\n",

@@ -380,6 +380,8 @@ static int init_with(const char *text, void **ret_state, struct alumet_error *er
     struct toml_value *root = NULL;
     assert_int_equal(alumet__config_load_text(text, strlen(text), "test.toml", 0, &root, err), 0);
     struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "opentelemetry");
+    /* the agent takes the enabled switch out before init */
+    toml_free(toml_table_take(sect, "enabled"));
     assert_non_null(sect);
     int r = alumet_plugin_opentelemetry.init(alumet__config_from_value(sect), ret_state, err);
     if (r == 0)

@@ -252,10 +252,10 @@ class PerfE2E(unittest.TestCase):
                           'events = ["INSTRUCTIONS", "LL_READ_MISS"]\n')
         p = self.agent("exec", "true")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("ERROR perf: none of the 2 configured perf events can be opened on this "
+        self.assertIn("WARN  perf: none of the 2 configured perf events can be opened on this "
                       "machine (see above): the perf plugin measures nothing, the other plugins "
                       "go on", p.stderr)
-        self.assertEqual(p.stderr.count("is not supported by this CPU or kernel"), 2, p.stderr)
+        self.assertEqual(p.stderr.count("not supported by this CPU or kernel"), 1, p.stderr)
 
     def test_invalid_event_is_a_config_error(self):
         self.write_config('[plugins.perf]\npoll_interval = "1s"\nflush_interval = "1s"\n'
@@ -275,7 +275,8 @@ class PerfE2E(unittest.TestCase):
             text = f.read()
         self.assertIn('[plugins.perf]\n', text)
         self.assertIn('events = ["REF_CPU_CYCLES", "CACHE_MISSES", "BRANCH_MISSES", '
-                      '"LL_READ_MISS"]\n', text)
+                      '"LL_READ_MISS",\n          "TASK_CLOCK", "PAGE_FAULTS", '
+                      '"CONTEXT_SWITCHES#u:k"]\n', text)
 
 
 if __name__ == "__main__":
