@@ -1,0 +1,627 @@
+/* SPDX-License-Identifier: MIT */
+/* The transform `attribution-<formula>`: for every buffer, keep the points of
+ * the formula's inputs, then, per resource and per consumer, evaluate the
+ * formula at each reference timestamp that every input covers, the other
+ * series being interpolated linearly onto it (README.md, "Algorithm"). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alumet/time.h"
+#include "energy-attribution.h"
+#include "util/format.h"
+
+#define ALUMET_LOG_DEFAULT_TOPIC (t->log)
+
+/* The first skipped point is logged, then one message every 10 s, 20 s...
+ * up to every 10 min, with the number of the others. */
+#define EA_BACKOFF_FIRST (10 * ALUMET_NSEC_PER_SEC)
+#define EA_BACKOFF_MAX (600 * ALUMET_NSEC_PER_SEC)
+
+struct energy_attribution_transform *
+energy_attribution_transform_new(const struct energy_attribution_formula *formula,
+                                 alumet_metric_id out_metric, struct alumet_log_topic *log)
+{
+    struct energy_attribution_transform *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->formula = formula;
+    t->log = log;
+    t->out_metric = out_metric;
+    t->problems.backoff = EA_BACKOFF_FIRST;
+    energy_attribution_state_init(&t->state, formula->n_resource_inputs,
+                                  formula->n_inputs - formula->n_resource_inputs);
+    size_t n = formula->n_inputs;
+    size_t scratch = 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct energy_attribution_input *in = &formula->inputs[i];
+        if (in->resource_id && strlen(in->resource_id) + 1 > scratch)
+            scratch = strlen(in->resource_id) + 1;
+        if (in->consumer_id && strlen(in->consumer_id) + 1 > scratch)
+            scratch = strlen(in->consumer_id) + 1;
+    }
+    t->in_metrics = calloc(n, sizeof(*t->in_metrics));
+    t->vars = calloc(n, sizeof(*t->vars));
+    t->series = calloc(n, sizeof(*t->series));
+    t->sets = calloc(n, sizeof(*t->sets));
+    t->id_scratch = malloc(scratch);
+    t->id_scratch_size = scratch;
+    if (!t->in_metrics || !t->vars || !t->series || !t->sets || !t->id_scratch) {
+        energy_attribution_transform_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void energy_attribution_transform_free(void *data)
+{
+    struct energy_attribution_transform *t = data;
+    if (!t)
+        return;
+    energy_attribution_state_done(&t->state);
+    free(t->in_metrics);
+    free(t->vars);
+    free(t->series);
+    free(t->sets);
+    free(t->id_scratch);
+    free(t);
+}
+
+int energy_attribution_transform_resolve(struct energy_attribution_transform *t,
+                                         const struct alumet_registry *reg,
+                                         struct alumet_error *err)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        const struct energy_attribution_input *in = &f->inputs[i];
+        const struct alumet_metric *m = alumet_registry_find(reg, in->metric_name);
+        if (!m)
+            return alumet_error_set(err, -ENOENT,
+                                    "formula '%s': could not find metric '%s' for %s formula "
+                                    "input '%s'; enable the plugins that produce it (such as "
+                                    "rapl or procfs) and check the configuration",
+                                    f->name, in->metric_name,
+                                    in->per_consumer ? "per_consumer" : "per_resource", in->ident);
+        t->in_metrics[i] = m->id;
+    }
+    t->resolved = true;
+    return 0;
+}
+
+/* ---- problems, rate-limited ---- */
+
+static void energy_attribution_problem(struct energy_attribution_transform *t,
+                                       enum alumet_log_level level, const char *fmt, ...)
+    ALUMET_PRINTF(3, 4);
+static void energy_attribution_problem(struct energy_attribution_transform *t,
+                                       enum alumet_log_level level, const char *fmt, ...)
+{
+    struct energy_attribution_ratelimit *rl = &t->problems;
+    alumet_time_ns now = alumet_time_monotonic();
+
+    t->skipped++;
+    t->apply_problems++;
+    if (rl->failing && now < rl->next) {
+        rl->suppressed++;
+        return;
+    }
+    if (alumet_log_enabled(t->log, level)) {
+        char msg[ALUMET_ERROR_MSG_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (rl->suppressed)
+            alumet_log_write(t->log, level,
+                             "%s, skipping the point (and %" PRIu64 " other points since the "
+                             "last message)",
+                             msg, rl->suppressed);
+        else
+            alumet_log_write(t->log, level, "%s, skipping the point", msg);
+    }
+    rl->failing = true;
+    rl->suppressed = 0;
+    rl->next = now + rl->backoff;
+    rl->backoff = rl->backoff * 2 > EA_BACKOFF_MAX ? EA_BACKOFF_MAX : rl->backoff * 2;
+}
+
+/* "process/42", "local_machine" */
+static void energy_attribution_describe(const struct alumet_resource *r,
+                                        const struct alumet_consumer *c, alumet_time_ns ts,
+                                        char *buf, size_t size)
+{
+    /* a consumer id may be a cgroup path; the message may cut it */
+    char rid[128], cid[PATH_MAX], when[FORMAT_RFC3339_MAX];
+    alumet_resource_id_text(r, rid, sizeof(rid));
+    alumet_consumer_id_text(c, cid, sizeof(cid));
+    format_rfc3339(ts, when, sizeof(when));
+    snprintf(buf, size, "resource '%s%s%s', consumer '%s%s%s' at '%s'",
+             alumet_resource_kind_name(r), rid[0] ? "/" : "", rid, alumet_consumer_kind_name(c),
+             cid[0] ? "/" : "", cid, when);
+}
+
+/* ---- ingestion ---- */
+
+static bool energy_attribution_id_matches(struct energy_attribution_transform *t, const char *want,
+                                          size_t len)
+{
+    /* len is the length of the full id text: compare only when it can match */
+    return len == strlen(want) && strcmp(t->id_scratch, want) == 0;
+}
+
+static bool energy_attribution_filter_matches(const struct energy_attribution_filter *f,
+                                              const struct alumet_attr *attrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct alumet_attr *a = &attrs[i];
+        if (strcmp(a->key, f->key) != 0)
+            continue;
+        /* only the first attribute with that key counts, as upstream */
+        if (a->type != f->type)
+            return false;
+        switch (a->type) {
+        case ALUMET_ATTR_F64:
+            return a->v.f64 == f->v.f64;
+        case ALUMET_ATTR_U64:
+            return a->v.u64 == f->v.u64;
+        case ALUMET_ATTR_BOOL:
+            return a->v.b == f->v.b;
+        case ALUMET_ATTR_STR:
+            return a->v.str && strcmp(a->v.str, f->v.str) == 0;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool energy_attribution_accepts(struct energy_attribution_transform *t,
+                                       const struct energy_attribution_input *in,
+                                       const struct alumet_buffer *buf,
+                                       const struct alumet_point *p)
+{
+    if (in->resource_kind && strcmp(alumet_resource_kind_name(&p->resource), in->resource_kind))
+        return false;
+    if (in->consumer_kind && strcmp(alumet_consumer_kind_name(&p->consumer), in->consumer_kind))
+        return false;
+    if (in->resource_id) {
+        size_t len = alumet_resource_id_text(&p->resource, t->id_scratch, t->id_scratch_size);
+        if (!energy_attribution_id_matches(t, in->resource_id, len))
+            return false;
+    }
+    if (in->consumer_id) {
+        size_t len = alumet_consumer_id_text(&p->consumer, t->id_scratch, t->id_scratch_size);
+        if (!energy_attribution_id_matches(t, in->consumer_id, len))
+            return false;
+    }
+    if (in->n_filters) {
+        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
+        for (size_t k = 0; k < in->n_filters; k++)
+            if (!energy_attribution_filter_matches(&in->filters[k], attrs, p->attr_count))
+                return false;
+    }
+    return true;
+}
+
+/* Keep p in every series whose input accepts it. The number of series that
+ * took it, or -ENOMEM. */
+static int energy_attribution_ingest(struct energy_attribution_transform *t,
+                                     const struct alumet_buffer *buf, const struct alumet_point *p)
+{
+    int taken = 0;
+    const struct energy_attribution_formula *f = t->formula;
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        const struct energy_attribution_input *in = &f->inputs[i];
+        if (p->metric != t->in_metrics[i] || !energy_attribution_accepts(t, in, buf, p))
+            continue;
+        struct energy_attribution_resource *res =
+            energy_attribution_state_resource(&t->state, &p->resource);
+        if (!res)
+            return -ENOMEM;
+        struct energy_attribution_series *s;
+        if (in->per_consumer) {
+            struct energy_attribution_consumer *c =
+                energy_attribution_state_consumer(&t->state, res, &p->consumer);
+            if (!c)
+                return -ENOMEM;
+            s = &c->series[i - f->n_resource_inputs];
+        } else {
+            s = &res->general[i];
+        }
+        int r = energy_attribution_series_insert(s, buf, p, in->keep_attributes);
+        if (r < 0)
+            return r;
+        taken++;
+    }
+    return taken;
+}
+
+/* ---- attribution ---- */
+
+/* The value of series s at time t (within its first and last points): the
+ * point at t, or the linear interpolation between its neighbours, which
+ * keeps the type and the attributes of the earlier one. -ERANGE when an
+ * integer does not fit in the expression's 64-bit signed integers. */
+static int energy_attribution_value_at(const struct energy_attribution_series *s, alumet_time_ns t,
+                                       struct energy_attribution_value *ret, uint32_t *ret_set,
+                                       uint64_t *ret_big)
+{
+    size_t n = energy_attribution_series_count(s);
+    size_t k = energy_attribution_series_lower_bound(s, t);
+    /* the point at t, or the nearest one if t is out of range (never: the
+     * caller only asks for times between the first and the last point) */
+    bool exact = k == n || k == 0 || energy_attribution_series_at(s, k)->t == t;
+    const struct energy_attribution_sample *p0 = energy_attribution_series_at(s, k < n ? k : n - 1);
+
+    if (exact) {
+        *ret_set = p0->attrs;
+        if (p0->type == ALUMET_VALUE_F64) {
+            ret->type = EA_VALUE_FLOAT;
+            ret->v.f = p0->value.f64;
+            return 0;
+        }
+        if (p0->value.u64 > INT64_MAX) {
+            *ret_big = p0->value.u64;
+            return -ERANGE;
+        }
+        ret->type = EA_VALUE_INT;
+        ret->v.i = (int64_t)p0->value.u64;
+        return 0;
+    }
+    p0 = energy_attribution_series_at(s, k - 1);
+    const struct energy_attribution_sample *p1 = energy_attribution_series_at(s, k);
+    double u = (double)(t - p0->t) / (double)(p1->t - p0->t);
+    double v0 = p0->type == ALUMET_VALUE_F64 ? p0->value.f64 : (double)p0->value.u64;
+    double v1 = p1->type == ALUMET_VALUE_F64 ? p1->value.f64 : (double)p1->value.u64;
+    double v = (1.0 - u) * v0 + u * v1;
+    *ret_set = p0->attrs;
+    if (p0->type == ALUMET_VALUE_F64) {
+        ret->type = EA_VALUE_FLOAT;
+        ret->v.f = v;
+        return 0;
+    }
+    v = round(v); /* half away from zero, as upstream */
+    if (!(v < 9223372036854775808.0)) {
+        *ret_big = v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
+        return -ERANGE;
+    }
+    ret->type = EA_VALUE_INT;
+    ret->v.i = v < 0 ? 0 : (int64_t)v;
+    return 0;
+}
+
+/* Copy res/con ids into buf (their strings must live as long as the buffer). */
+static int energy_attribution_ids_in_buf(struct alumet_buffer *buf,
+                                         const struct energy_attribution_resource *res,
+                                         const struct energy_attribution_consumer *c,
+                                         struct alumet_resource *rid, struct alumet_consumer *cid)
+{
+    *rid = res->id;
+    *cid = c->id;
+    if ((rid->str && !(rid->str = alumet_buffer_strdup(buf, rid->str, (size_t)-1))) ||
+        (rid->custom_kind &&
+         !(rid->custom_kind = alumet_buffer_strdup(buf, rid->custom_kind, (size_t)-1))) ||
+        (cid->str && !(cid->str = alumet_buffer_strdup(buf, cid->str, (size_t)-1))) ||
+        (cid->custom_kind &&
+         !(cid->custom_kind = alumet_buffer_strdup(buf, cid->custom_kind, (size_t)-1))))
+        return -ENOMEM;
+    return 0;
+}
+
+/* The attributes of set, copied into buf once per apply. */
+static const struct alumet_attr *
+energy_attribution_set_in_buf(struct energy_attribution_transform *t, struct alumet_buffer *buf,
+                              struct energy_attribution_attrset *set)
+{
+    if (set->in_buf && set->gen == t->gen)
+        return set->in_buf;
+    struct alumet_attr *a = alumet_buffer_alloc(buf, set->len * sizeof(*a));
+    if (!a)
+        return NULL;
+    for (size_t i = 0; i < set->len; i++) {
+        a[i] = set->attrs[i];
+        if (!(a[i].key = alumet_buffer_strdup(buf, a[i].key, (size_t)-1)))
+            return NULL;
+        if (a[i].type == ALUMET_ATTR_STR && a[i].v.str &&
+            !(a[i].v.str = alumet_buffer_strdup(buf, a[i].v.str, (size_t)-1)))
+            return NULL;
+        if (a[i].type == ALUMET_ATTR_LIST_U64 && a[i].v.list.len) {
+            uint64_t *items = alumet_buffer_alloc(buf, a[i].v.list.len * sizeof(*items));
+            if (!items)
+                return NULL;
+            memcpy(items, a[i].v.list.items, a[i].v.list.len * sizeof(*items));
+            a[i].v.list.items = items;
+        }
+    }
+    set->in_buf = a;
+    set->gen = t->gen;
+    return a;
+}
+
+/* Append the attributed point; its attributes are those of the inputs that
+ * keep them (the reference first), each key once. 0 or -ENOMEM. */
+static int energy_attribution_emit(struct energy_attribution_transform *t,
+                                   struct alumet_buffer *buf, alumet_time_ns ts, double value,
+                                   const struct alumet_resource *rid,
+                                   const struct alumet_consumer *cid)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    struct alumet_point *p = alumet_buffer_push_f64(buf, ts, t->out_metric, rid, cid, value);
+    if (!p)
+        return -ENOMEM;
+    for (size_t n = 0; n < f->n_inputs; n++) {
+        /* the reference first, then the inputs in declaration order */
+        size_t i = n == 0 ? f->ref : n <= f->ref ? n - 1 : n;
+        if (!t->series[i] || !f->inputs[i].keep_attributes || t->sets[i] == UINT32_MAX)
+            continue;
+        struct energy_attribution_attrset *set = &t->series[i]->sets[t->sets[i]];
+        const struct alumet_attr *attrs = energy_attribution_set_in_buf(t, buf, set);
+        if (!attrs)
+            return -ENOMEM;
+        for (size_t k = 0; k < set->len; k++) {
+            if (alumet_point_find_attr(buf, p, attrs[k].key))
+                continue;
+            if (alumet_point_add_attr(buf, p, &attrs[k]) < 0)
+                return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Evaluate the formula for consumer c at the reference point number k. */
+static int energy_attribution_point(struct energy_attribution_transform *t,
+                                    struct alumet_buffer *buf,
+                                    const struct energy_attribution_resource *res,
+                                    const struct energy_attribution_consumer *c, alumet_time_ns ts,
+                                    struct alumet_resource *rid, struct alumet_consumer *cid,
+                                    bool *ids_ready)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    char where[PATH_MAX + 256];
+    struct alumet_error e = {0};
+    int r;
+
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        uint64_t big = 0;
+        t->sets[i] = UINT32_MAX;
+        if (!t->series[i])
+            continue;
+        r = energy_attribution_value_at(t->series[i], ts, &t->vars[i], &t->sets[i], &big);
+        if (r < 0) {
+            energy_attribution_describe(&res->id, &c->id, ts, where, sizeof(where));
+            energy_attribution_problem(t, ALUMET_LOG_ERROR,
+                                       "formula '%s', %s: the value '%" PRIu64 "' of '%s' does "
+                                       "not fit in a 64-bit signed integer",
+                                       f->name, where, big, f->inputs[i].ident);
+            return 0;
+        }
+    }
+    struct energy_attribution_value v = {EA_VALUE_FLOAT, {.f = 0.0}};
+    r = energy_attribution_expr_eval(f->expr, t->vars, &v, &e);
+    double value = v.type == EA_VALUE_INT ? (double)v.v.i : v.v.f;
+    if (r >= 0 && v.type == EA_VALUE_BOOL)
+        r = alumet_error_set(&e, -EINVAL, "the expression gave a boolean, not a number");
+    else if (r >= 0 && !isfinite(value))
+        r = alumet_error_set(&e, -EDOM, "the expression gave '%g'", value);
+    if (r < 0) {
+        energy_attribution_describe(&res->id, &c->id, ts, where, sizeof(where));
+        energy_attribution_problem(t, ALUMET_LOG_WARN, "formula '%s', %s: %s", f->name, where,
+                                   e.msg);
+        return 0;
+    }
+    if (!*ids_ready) {
+        r = energy_attribution_ids_in_buf(buf, res, c, rid, cid);
+        if (r < 0)
+            return r;
+        *ids_ready = true;
+    }
+    r = energy_attribution_emit(t, buf, ts, value, rid, cid);
+    if (r < 0)
+        return r;
+    t->emitted++;
+    t->apply_emitted++;
+    return 0;
+}
+
+/* Prune every series of consumer c. */
+static void energy_attribution_prune_consumer(struct energy_attribution_transform *t,
+                                              struct energy_attribution_consumer *c,
+                                              alumet_time_ns before, bool keep_anchor)
+{
+    for (size_t i = 0; i < t->state.n_per_consumer; i++)
+        energy_attribution_series_prune(&c->series[i], before, keep_anchor);
+}
+
+/* Attribute what can be attributed to consumer c of res, then drop the
+ * points that will never be needed again. 0 or -ENOMEM. */
+static int energy_attribution_consumer_run(struct energy_attribution_transform *t,
+                                           struct alumet_buffer *buf,
+                                           struct energy_attribution_resource *res,
+                                           struct energy_attribution_consumer *c,
+                                           alumet_time_ns expired)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    const struct energy_attribution_series *ref = &res->general[f->ref];
+    bool ready = true;
+    alumet_time_ns inf = INT64_MIN, sup = INT64_MAX;
+
+    /* the series that meet: every per_resource one and those of c */
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        struct energy_attribution_series *s =
+            i < f->n_resource_inputs ? &res->general[i] : &c->series[i - f->n_resource_inputs];
+        size_t n = energy_attribution_series_count(s);
+        t->series[i] = n ? s : NULL;
+        if (!n) {
+            /* an input that the formula reads has no point yet: wait */
+            if (energy_attribution_expr_uses(f->expr, i) || i == f->ref)
+                ready = false;
+            continue;
+        }
+        alumet_time_ns first = energy_attribution_series_at(s, 0)->t;
+        alumet_time_ns last = energy_attribution_series_at(s, n - 1)->t;
+        inf = first > inf ? first : inf;
+        sup = last < sup ? last : sup;
+    }
+    size_t from = 0, to = 0; /* reference points [from, to) */
+    if (ready) {
+        from = energy_attribution_series_lower_bound(ref, inf);
+        if (c->attributed && c->last_attributed != INT64_MAX) {
+            size_t after = energy_attribution_series_lower_bound(ref, c->last_attributed + 1);
+            from = after > from ? after : from;
+        }
+        to = sup == INT64_MAX ? energy_attribution_series_count(ref)
+                              : energy_attribution_series_lower_bound(ref, sup + 1);
+    }
+    if (from >= to) {
+        energy_attribution_prune_consumer(t, c, expired, false);
+        return 0;
+    }
+    struct alumet_resource rid;
+    struct alumet_consumer cid;
+    bool ids_ready = false;
+    for (size_t k = from; k < to; k++) {
+        int r = energy_attribution_point(t, buf, res, c, energy_attribution_series_at(ref, k)->t,
+                                         &rid, &cid, &ids_ready);
+        if (r < 0)
+            return r;
+    }
+    c->attributed = true;
+    c->last_attributed = energy_attribution_series_at(ref, to - 1)->t;
+    if (expired > c->last_attributed)
+        energy_attribution_prune_consumer(t, c, expired, false);
+    else
+        energy_attribution_prune_consumer(t, c, c->last_attributed, true);
+    return 0;
+}
+
+static bool energy_attribution_consumer_alive(const struct energy_attribution_state *st,
+                                              const struct energy_attribution_consumer *c)
+{
+    for (size_t i = 0; i < st->n_per_consumer; i++)
+        if (energy_attribution_series_count(&c->series[i]))
+            return true;
+    return false;
+}
+
+/* Newest timestamp of the series of res and of its consumers, INT64_MIN when
+ * they are all empty. */
+static alumet_time_ns energy_attribution_newest(const struct energy_attribution_state *st,
+                                                const struct energy_attribution_resource *res)
+{
+    alumet_time_ns newest = INT64_MIN;
+    for (size_t g = 0; g < st->n_general; g++) {
+        size_t n = energy_attribution_series_count(&res->general[g]);
+        if (n && energy_attribution_series_at(&res->general[g], n - 1)->t > newest)
+            newest = energy_attribution_series_at(&res->general[g], n - 1)->t;
+    }
+    for (size_t k = 0; k < res->n_consumers; k++) {
+        for (size_t i = 0; i < st->n_per_consumer; i++) {
+            const struct energy_attribution_series *s = &res->consumers[k]->series[i];
+            size_t n = energy_attribution_series_count(s);
+            if (n && energy_attribution_series_at(s, n - 1)->t > newest)
+                newest = energy_attribution_series_at(s, n - 1)->t;
+        }
+    }
+    return newest;
+}
+
+static int energy_attribution_resource_run(struct energy_attribution_transform *t,
+                                           struct alumet_buffer *buf,
+                                           struct energy_attribution_resource *res)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    struct energy_attribution_state *st = &t->state;
+    bool no_ref = energy_attribution_series_count(&res->general[f->ref]) == 0;
+    /* the newest point of any series: when the reference stops (its source
+     * failed), the consumers' points still expire */
+    alumet_time_ns newest = energy_attribution_newest(st, res);
+    alumet_time_ns expired = newest < INT64_MIN + f->retention ? INT64_MIN : newest - f->retention;
+
+    if (no_ref) {
+        /* nothing to attribute yet: only forget what is too old */
+        for (size_t g = 0; g < st->n_general; g++)
+            energy_attribution_series_prune(&res->general[g], expired, false);
+        for (size_t k = 0; k < res->n_consumers; k++)
+            energy_attribution_prune_consumer(t, res->consumers[k], expired, false);
+        return 0;
+    }
+    for (size_t k = 0; k < res->n_consumers; k++) {
+        int r = energy_attribution_consumer_run(t, buf, res, res->consumers[k], expired);
+        if (r < 0)
+            return r;
+    }
+    /* The general series are kept back to the oldest point that a consumer may
+     * still need: its last attributed time, or the retention limit. */
+    size_t alive = 0;
+    bool all_attributed = true;
+    alumet_time_ns threshold = INT64_MAX;
+    for (size_t k = 0; k < res->n_consumers; k++) {
+        const struct energy_attribution_consumer *c = res->consumers[k];
+        if (!energy_attribution_consumer_alive(st, c))
+            continue;
+        alive++;
+        if (!c->attributed)
+            all_attributed = false;
+        else if (c->last_attributed < threshold)
+            threshold = c->last_attributed;
+    }
+    if (!all_attributed || threshold < expired)
+        threshold = expired;
+    for (size_t g = 0; g < st->n_general; g++)
+        energy_attribution_series_prune(&res->general[g], alive ? threshold : expired, alive > 0);
+    return 0;
+}
+
+static int energy_attribution_transform_apply(void *data, struct alumet_buffer *buf,
+                                              const struct alumet_registry *reg,
+                                              struct alumet_error *err)
+{
+    struct energy_attribution_transform *t = data;
+    size_t n = alumet_buffer_len(buf);
+    int r;
+
+    if (!t->resolved && (r = energy_attribution_transform_resolve(t, reg, err)) < 0)
+        return r;
+    size_t taken = 0;
+    for (size_t i = 0; i < n; i++) {
+        r = energy_attribution_ingest(t, buf, alumet_buffer_get(buf, i));
+        if (r < 0)
+            return alumet_error_set(err, r, "formula '%s': out of memory", t->formula->name);
+        taken += (size_t)r;
+    }
+    /* nothing new (a buffer of other sources): nothing more to attribute or to
+     * forget than after the previous buffer */
+    if (!taken)
+        return 0;
+    t->gen++;
+    t->apply_problems = t->apply_emitted = 0;
+    for (size_t i = 0; i < t->state.n_resources; i++) {
+        r = energy_attribution_resource_run(t, buf, t->state.resources[i]);
+        if (r < 0)
+            return alumet_error_set(err, r, "formula '%s': out of memory", t->formula->name);
+    }
+    energy_attribution_state_compact(&t->state);
+    if (t->problems.failing && !t->apply_problems && t->apply_emitted) {
+        alumet_log_info("formula '%s': the attribution works again (%" PRIu64
+                        " points skipped so far)",
+                        t->formula->name, t->skipped);
+        t->problems.failing = false;
+        t->problems.suppressed = 0;
+        t->problems.backoff = EA_BACKOFF_FIRST;
+    }
+    if (t->apply_emitted)
+        alumet_log_trace("formula '%s': %" PRIu64 " points attributed from a buffer of %zu",
+                         t->formula->name, t->apply_emitted, n);
+    return 0;
+}
+
+const struct alumet_transform_ops energy_attribution_transform_ops = {
+    .version = ALUMET_TRANSFORM_OPS_V1,
+    .apply = energy_attribution_transform_apply,
+    .free = energy_attribution_transform_free,
+};

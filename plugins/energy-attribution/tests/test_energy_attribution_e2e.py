@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: MIT
+"""End to end: the built agent runs `exec` of a CPU-bound child with the rapl
+plugin on a copy of a fixture tree (tests/fixtures/rapl/intel-xeon-2s, through
+the hidden sys_root and proc_root options), procfs on the real /proc (strategy
+"event": the child's cpu_percent), the energy-attribution formula of upstream's
+user guide, and csv.
+
+The child is the "hardware": while it burns CPU, it advances the powercap
+counters of the fixture copy at known rates (package-0 at 40 W, package-1 at
+10 W, so package_total at 50 W) and writes its pid and its final elapsed time.
+
+Checks:
+  - `config check` accepts the configuration;
+  - the CSV has attributed_energy points for the child, and each one equals
+    the package_total energy at its timestamp times the child's cpu_percent
+    interpolated at that timestamp / 100, within 0.1 % (the ground truth
+    recomputed from the CSV's own inputs);
+  - the package_total energy adds up to 50 W x the time the counters ran,
+    within 0.1 %, and the attributed energy is positive and no more than it.
+
+Skipped (exit 77) when the agent lacks the rapl or procfs plugin.
+Needs ALUMET_E2E_AGENT and ALUMET_E2E_FIXTURES (set by Meson). Python 3
+standard library only."""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+AGENT = os.environ.get("ALUMET_E2E_AGENT")
+FIXTURES = os.environ.get("ALUMET_E2E_FIXTURES", "")
+FIXTURE = "rapl/intel-xeon-2s"
+POWERCAP = "sys/devices/virtual/powercap/intel-rapl"
+RATES_W = {"intel-rapl:0": 40.0, "intel-rapl:1": 10.0}  # package-0, package-1
+
+# The child: busy for about 1.5 s, rewriting the counters every ~2 ms in
+# place (the plugin keeps the files open and re-reads them).
+CHILD = r"""
+import os, sys, time
+root, out = sys.argv[1], sys.argv[2]
+rates = {%s}
+files, base = {}, {}
+for zone in rates:
+    path = os.path.join(root, zone, "energy_uj")
+    files[zone] = open(path, "r+")
+    base[zone] = int(files[zone].read())
+with open(os.path.join(out, "child.pid"), "w") as f:
+    f.write(str(os.getpid()))
+def write(elapsed):
+    for zone, f in files.items():
+        f.seek(0)
+        f.write("%%d\n" %% (base[zone] + round(rates[zone] * 1e6 * elapsed)))
+        f.truncate()
+        f.flush()
+t0 = time.monotonic()
+while True:
+    elapsed = time.monotonic() - t0
+    write(elapsed)
+    if elapsed > 1.5:
+        break
+    end = time.monotonic() + 0.002
+    while time.monotonic() < end:
+        pass
+with open(os.path.join(out, "child.elapsed"), "w") as f:
+    f.write(repr(elapsed))
+""" % ", ".join("%r: %r" % kv for kv in RATES_W.items())
+
+CONFIG = """\
+[plugins.rapl]
+poll_interval = "100ms"
+flush_interval = "100ms"
+no_perf_events = true
+sys_root = "{root}"
+proc_root = "{root}"
+
+[plugins.procfs.kernel]
+enabled = false
+poll_interval = "1s"
+[plugins.procfs.memory]
+enabled = false
+poll_interval = "1s"
+[plugins.procfs.network]
+enabled = false
+poll_interval = "1s"
+[plugins.procfs.processes]
+strategy = "event"
+[plugins.procfs.processes.events]
+poll_interval = "100ms"
+flush_interval = "100ms"
+memory_mode = "quick"
+
+[plugins.energy-attribution.formulas.attributed_energy]
+expr = "cpu_energy * cpu_usage / 100.0"
+ref = "cpu_energy"
+retention_time = "60s"
+
+[plugins.energy-attribution.formulas.attributed_energy.per_resource]
+cpu_energy = {{ metric = "rapl_consumed_energy", resource_kind = "local_machine", domain = "package_total" }}
+
+[plugins.energy-attribution.formulas.attributed_energy.per_consumer]
+cpu_usage = {{ metric = "cpu_percent", kind = "total" }}
+
+[plugins.csv]
+output_path = "{out}"
+"""
+
+FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
+         "consumer_id"]
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL: " + what, file=sys.stderr)
+    return cond
+
+
+def read_rows(path):
+    """The CSV rows as dicts, with the attributes from their columns and from
+    __late_attributes."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter=";")
+        header = next(reader)
+        rows = []
+        for cells in reader:
+            row = dict(zip(FIXED, cells[:7]))
+            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
+            for item in filter(None, (cells[-1] if len(cells) >= len(header) else "").split(",")):
+                key, _, value = item.partition("=")
+                attrs[key] = value
+            row["attrs"] = attrs
+            rows.append(row)
+        return rows
+
+
+def interpolate(series, t):
+    """Value of [(t, v)] (sorted) at t: exact, or linear between neighbours."""
+    for i, (ti, vi) in enumerate(series):
+        if ti == t:
+            return vi
+        if ti > t:
+            if i == 0:
+                return None
+            t0, v0 = series[i - 1]
+            u = (t - t0) / (ti - t0)
+            return (1 - u) * v0 + u * vi
+    return None
+
+
+def plugins_available():
+    out = subprocess.run([AGENT, "plugins", "list"], capture_output=True, text=True,
+                         errors="replace", timeout=30).stdout
+    return [p for p in ("rapl", "procfs", "energy-attribution", "csv") if "- %s v" % p not in out]
+
+
+def run(tmp):
+    root = os.path.join(tmp, "fixture")
+    shutil.copytree(os.path.join(FIXTURES, FIXTURE), root, symlinks=True)
+    out = os.path.join(tmp, "out.csv")
+    cfg = os.path.join(tmp, "alumet.toml")
+    with open(cfg, "w") as f:
+        f.write(CONFIG.format(root=root, out=out))
+    base = [AGENT, "--plugins", "rapl,procfs,energy-attribution,csv", "--config", cfg,
+            "--no-default-config"]
+
+    proc = subprocess.run(base + ["config", "check"], capture_output=True, text=True,
+                          errors="replace", timeout=60, cwd=tmp)
+    check(proc.returncode == 0, "config check: exit status %d\n%s" % (proc.returncode,
+                                                                     proc.stderr[-3000:]))
+
+    child = [sys.executable, "-c", CHILD, os.path.join(root, POWERCAP), tmp]
+    proc = subprocess.run(base + ["exec"] + child, capture_output=True, text=True,
+                          errors="replace", timeout=60, cwd=tmp)
+    if not check(proc.returncode == 0, "exec: exit status %d\n%s" % (proc.returncode,
+                                                                    proc.stderr[-3000:])):
+        return
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith("ERROR") or ("WARN" in line and "energy-attribution" in line)]
+    check(not errors, "errors or attribution warnings:\n" + "\n".join(errors))
+    with open(os.path.join(tmp, "child.pid")) as f:
+        pid = f.read().strip()
+    with open(os.path.join(tmp, "child.elapsed")) as f:
+        elapsed = float(f.read())
+
+    rows = read_rows(out)
+    energy = {r["timestamp"]: float(r["value"]) for r in rows
+              if r["metric"] == "rapl_consumed_energy_J" and r["resource_kind"] == "local_machine"
+              and r["attrs"].get("domain") == "package_total"}
+    from_ts = {t: i for i, t in enumerate(sorted(energy))}
+    usage = sorted((r["timestamp"], float(r["value"])) for r in rows
+                   if r["metric"] == "cpu_percent_%" and r["consumer_kind"] == "process"
+                   and r["consumer_id"] == pid and r["attrs"].get("kind") == "total")
+    attributed = [r for r in rows if r["metric"] == "attributed_energy_J"]
+    mine = [r for r in attributed if r["consumer_kind"] == "process" and r["consumer_id"] == pid]
+
+    total = sum(energy.values())
+    expected_total = sum(RATES_W.values()) * elapsed
+    check(abs(total - expected_total) <= 0.001 * expected_total,
+          "package_total adds up to %.6f J, expected %.6f J (50 W x %.4f s)"
+          % (total, expected_total, elapsed))
+    if not check(len(mine) >= 3, "%d attributed_energy points for the child %s (%d in all, "
+                 "%d cpu_percent points, %d package_total points)"
+                 % (len(mine), pid, len(attributed), len(usage), len(energy))):
+        return
+
+    # RFC 3339 timestamps of one day sort and subtract as nanoseconds
+    def ns(ts):
+        hms, _, frac = ts.rstrip("Z").partition(".")
+        h, m, s = hms.split("T")[1].split(":")
+        return ((int(h) * 60 + int(m)) * 60 + int(s)) * 10**9 + int(frac.ljust(9, "0") or 0)
+
+    usage_ns = [(ns(t), v) for t, v in usage]
+    sum_mine = 0.0
+    for r in mine:
+        t = r["timestamp"]
+        check(t in from_ts, "attributed point at %s has no package_total point" % t)
+        u = interpolate(usage_ns, ns(t))
+        if not check(u is not None, "attributed point at %s outside the child's usage" % t):
+            continue
+        want = energy.get(t, 0.0) * u / 100.0
+        got = float(r["value"])
+        check(abs(got - want) <= 0.001 * abs(want) + 1e-9,
+              "attributed at %s: %.9f J, expected %.9f J (%.6f J x %.4f %%)"
+              % (t, got, want, energy.get(t, 0.0), u))
+        check(r["resource_kind"] == "local_machine" and r["attrs"].get("domain") == "package_total"
+              and r["attrs"].get("kind") == "total", "attributes of the point at %s: %r"
+              % (t, r["attrs"]))
+        sum_mine += got
+    check(0 < sum_mine <= total * 1.001, "the child got %.6f J of %.6f J" % (sum_mine, total))
+    print("child %s: %d attributed points, %.3f J of %.3f J (%.2f s at 50 W)"
+          % (pid, len(mine), sum_mine, total, elapsed))
+
+
+def main():
+    if not AGENT or not os.path.exists(AGENT):
+        print("skipped: ALUMET_E2E_AGENT is not set to the built agent")
+        return 77
+    if not os.path.isdir(os.path.join(FIXTURES, FIXTURE)):
+        print("skipped: no fixture tree %s under ALUMET_E2E_FIXTURES" % FIXTURE)
+        return 77
+    missing = plugins_available()
+    if missing:
+        print("skipped: the agent was built without the plugin(s) %s" % ", ".join(missing))
+        return 77
+    if not os.path.exists("/proc/self/stat"):
+        print("skipped: no /proc")
+        return 77
+    with tempfile.TemporaryDirectory(prefix="alumet-ea-e2e-") as tmp:
+        run(tmp)
+    print("%d passed, %d failed, 0 skipped" % (0 if failures else 1, 1 if failures else 0))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
