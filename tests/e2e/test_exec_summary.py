@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The energy summary that exec prints at the end, and the options that turn it off."""
+import re
+import subprocess
+import unittest
+
+from e2e_common import AGENT, RUN_TIMEOUT, AgentTestCase, clean_env, main, needs_csv
+
+BUSY = "import time\nt = time.time()\nwhile time.time() - t < 0.4: pass\n"
+TDP_CONFIG = ('[plugins.procfs]\n[plugins.procfs.processes]\nenabled = false\n\n'
+              '[plugins.energy-estimation-tdp]\ntdp = 20.0\nnb_cpu = 2.0\n\n'
+              '[plugins.csv]\noutput_path = "out.csv"\n')
+
+
+def has_plugins(*names):
+    out = subprocess.run([AGENT, "plugins", "list"], capture_output=True, text=True,
+                         env=clean_env(), timeout=RUN_TIMEOUT).stdout
+    return all(f"- {n} v" in out for n in names)
+
+
+@needs_csv
+class TestExecSummary(AgentTestCase):
+    def test_summary_without_energy(self):
+        res = self.agent("--plugins", "csv", "exec", "true")
+        self.assert_exit(res, 0)
+        self.assert_in_stderr(" Energy summary of 'true' (exit status 0):", res)
+        self.assert_in_stderr("no energy was measured", res)
+        self.assert_in_stderr("full data: alumet-output.csv (csv)", res)
+
+    def test_summary_names_the_child_status(self):
+        res = self.agent("--plugins", "csv", "exec", "--ignore-exit-code", "sh", "-c", "exit 3")
+        self.assert_exit(res, 0)
+        self.assert_in_stderr(" Energy summary of 'sh -c exit 3' (exit status 3):", res)
+
+    def test_no_summary_flag(self):
+        res = self.agent("--plugins", "csv", "exec", "--no-summary", "true")
+        self.assert_exit(res, 0)
+        self.assert_not_in_stderr("Energy summary", res)
+
+    def test_exec_summary_false_in_config(self):
+        self.write_config('exec_summary = false\n\n[plugins.csv]\n')
+        res = self.agent("exec", "true")
+        self.assert_exit(res, 0)
+        self.assert_not_in_stderr("Energy summary", res)
+
+    @unittest.skipUnless(has_plugins("procfs", "energy-estimation-tdp"),
+                         "needs the procfs and energy-estimation-tdp plugins")
+    def test_estimated_energy_in_summary(self):
+        # on a VM without RAPL: the TDP estimate of a 0.4 s busy loop shows up,
+        # and the total equals the sum of the CSV rows
+        self.write_config(TDP_CONFIG)
+        self.write("busy.py", BUSY)
+        res = self.agent("exec", "python3", "busy.py")
+        self.assert_exit(res, 0)
+        m = re.search(r"^ +([0-9.]+) (m?J) +([0-9.]+) W +estimated_consumed_energy +"
+                      r"local_machine$", res.stderr, re.M)
+        self.assertIsNotNone(m, res)
+        shown = float(m.group(1)) / (1000 if m.group(2) == "mJ" else 1)
+        header, rows = self.read_csv("out.csv")
+        total = sum(float(r[2]) for r in rows
+                    if r[0] == "estimated_consumed_energy_J" and r[3] == "local_machine")
+        self.assertGreater(total, 0)
+        self.assertAlmostEqual(shown, total, delta=0.0005 + total * 1e-3)
+        # 20 W over 2 CPUs: one busy CPU for ~0.4 s is about 4 J, at most 20 W x duration
+        duration = float(re.search(r"^ +([0-9.]+) s +duration$", res.stderr, re.M).group(1))
+        self.assertLessEqual(total, 20.0 * duration * 1.1)
+
+
+if __name__ == "__main__":
+    main()
