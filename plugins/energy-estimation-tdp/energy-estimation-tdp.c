@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -29,8 +30,9 @@
     "tdp = 100.0\n"                                                                                \
     "# Virtual CPUs of this machine (1 on bare metal); the estimate does not depend on it\n"       \
     "nb_vcpu = 1.0\n"                                                                              \
-    "# Logical CPUs of the host (all sockets): a busy one uses tdp / nb_cpu watts\n"               \
-    "nb_cpu = 1.0\n"
+    "# Logical CPUs of the host (all sockets): a busy one uses tdp / nb_cpu watts;\n"              \
+    "# default: the CPUs online here (set it in a VM: the host has more)\n"                        \
+    "# nb_cpu = 8.0\n"
 
 static void energy_estimation_tdp_free(void *state)
 {
@@ -60,9 +62,12 @@ static int energy_estimation_tdp_init(struct alumet_config *cfg, void **ret_stat
 
     if (!eet)
         return alumet_error_set(err, -ENOMEM, "out of memory");
-    /* tdp and nb_cpu make the estimate; upstream also requires the other two */
+    /* tdp and nb_cpu make the estimate; upstream requires all four keys, we
+     * default nb_cpu to the CPUs online here (right on bare metal) */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
     if ((r = energy_estimation_tdp_positive(cfg, "tdp", true, 0.0, &eet->tdp, err)) < 0 ||
-        (r = energy_estimation_tdp_positive(cfg, "nb_cpu", true, 0.0, &eet->nb_cpu, err)) < 0 ||
+        (r = energy_estimation_tdp_positive(cfg, "nb_cpu", false, online > 0 ? (double)online : 1.0,
+                                            &eet->nb_cpu, err)) < 0 ||
         (r = energy_estimation_tdp_positive(cfg, "nb_vcpu", false, 1.0, &eet->nb_vcpu, err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "poll_interval", 5 * ALUMET_NSEC_PER_SEC,
                                         &eet->poll_interval, err)) < 0)

@@ -18,6 +18,8 @@
 
 #define JSONL_DEFAULT_CONFIG                                                                       \
     "[plugins.jsonl]\n"                                                                            \
+    "# Off by default (the csv output has the same data); set to true to use it\n"                 \
+    "enabled = false\n"                                                                            \
     "# Path of the JSON Lines file, relative to the working directory (truncated at\n"             \
     "# startup); \"-\" is the standard output\n"                                                   \
     "output_path = \"alumet-output.jsonl\"\n"                                                      \

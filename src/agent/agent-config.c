@@ -223,20 +223,12 @@ static int config_plugins(struct agent *a)
             problems++;
             continue;
         }
-        struct toml_value *sw = toml_table_take(sect, "enabled");
-        if (!sw)
-            sw = toml_table_take(sect, "enable");
         bool on = true;
-        if (sw && sw->type != TOML_BOOL) {
-            alumet_log_error("%s:%d:%d: unexpected type for plugins.%s.enabled: expected "
-                             "boolean, got %s",
-                             sw->file ? sw->file : "?", sw->line, sw->col, kv->key,
-                             toml_type_name(sw->type));
+        struct alumet_error err = {0};
+        if (alumet__config_take_switch(sect, kv->key, &on, &err) < 0) {
+            alumet_log_error("%s", err.msg);
             problems++;
-        } else if (sw) {
-            on = sw->u.b;
         }
-        toml_free(sw);
         if (!a->plugins_flag)
             ap->enabled = on;
         ap->config = sect;

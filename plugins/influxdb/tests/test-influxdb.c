@@ -411,7 +411,8 @@ static int init_with(const char *text, void **ret_state, struct alumet_error *er
     struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "influxdb");
     assert_non_null(sect);
     /* the agent takes the enabled switch out before init */
-    toml_free(toml_table_take(sect, "enabled"));
+    bool enabled;
+    assert_int_equal(alumet__config_take_switch(sect, "x", &enabled, NULL), 0);
     int r = alumet_plugin_influxdb.init(alumet__config_from_value(sect), ret_state, err);
     if (r == 0)
         assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);

@@ -145,6 +145,10 @@ static void test_plugin_default_config(void **state)
     assert_int_equal(alumet__config_load_text(def, strlen(def), "<default>", 0, &root, &err), 0);
     struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "jsonl");
     assert_non_null(sect);
+    /* off by default: the agent takes the switch out before init */
+    bool enabled = true;
+    assert_int_equal(alumet__config_take_switch(sect, "jsonl", &enabled, NULL), 0);
+    assert_false(enabled);
     void *st = NULL;
     assert_int_equal(pl->init(alumet__config_from_value(sect), &st, &err), 0);
     assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);

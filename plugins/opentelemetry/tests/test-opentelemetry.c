@@ -381,7 +381,8 @@ static int init_with(const char *text, void **ret_state, struct alumet_error *er
     assert_int_equal(alumet__config_load_text(text, strlen(text), "test.toml", 0, &root, err), 0);
     struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "opentelemetry");
     /* the agent takes the enabled switch out before init */
-    toml_free(toml_table_take(sect, "enabled"));
+    bool enabled;
+    assert_int_equal(alumet__config_take_switch(sect, "x", &enabled, NULL), 0);
     assert_non_null(sect);
     int r = alumet_plugin_opentelemetry.init(alumet__config_from_value(sect), ret_state, err);
     if (r == 0)

@@ -965,3 +965,25 @@ out_free_text:
     free(text);
     return r;
 }
+
+int alumet__config_take_switch(struct toml_value *section, const char *plugin, bool *ret_enabled,
+                               struct alumet_error *err)
+{
+    struct toml_value *sw = toml_table_take(section, "enabled");
+    if (!sw)
+        sw = toml_table_take(section, "enable");
+    int r = 0;
+    bool on = true;
+    if (sw && sw->type != TOML_BOOL)
+        r = alumet_error_set(err, -EINVAL,
+                             "%s:%d:%d: unexpected type for plugins.%s.enabled: expected boolean, "
+                             "got %s",
+                             sw->file ? sw->file : "?", sw->line, sw->col, plugin,
+                             toml_type_name(sw->type));
+    else if (sw)
+        on = sw->u.b;
+    toml_free(sw);
+    if (r == 0)
+        *ret_enabled = on;
+    return r;
+}

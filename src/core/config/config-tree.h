@@ -5,6 +5,7 @@
 #ifndef ALUMET_CORE_CONFIG_TREE_H
 #define ALUMET_CORE_CONFIG_TREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "alumet/config.h"
@@ -51,6 +52,14 @@ int alumet__config_merge(struct toml_value *base, struct toml_value *over);
  * per problem. Returns the number of unknown keys. */
 int alumet__config_report_unused(struct toml_value *t,
                                  void (*report)(void *data, const char *msg), void *data);
+
+/* Take the on/off switch out of a plugin section, as the agent does before
+ * the plugin's init: `enabled`, else `enable` (upstream accepts both; when
+ * both are present only `enabled` is taken). *ret_enabled is true when
+ * there is no switch. -EINVAL when the switch is not a boolean:
+ *   file:line:col: unexpected type for plugins.NAME.enabled: expected boolean, got T */
+int alumet__config_take_switch(struct toml_value *section, const char *plugin, bool *ret_enabled,
+                               struct alumet_error *err);
 
 /* Dotted key path of v from the root ("plugins.csv.output_path"), written
  * into buf. Returns the needed length (like snprintf). */
