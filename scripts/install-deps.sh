@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install every package needed to build alumet and run its tests (Debian 12).
 set -euo pipefail
-pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev
+pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev clang-format
       libmicrohttpd-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler
       prometheus influxdb)
 missing=()

@@ -25,11 +25,10 @@
  * Strings returned are borrowed from the config tree (copy them in init). */
 struct alumet_config;
 
-ALUMET_API int alumet_config_get_string(struct alumet_config *t, const char *key,
-                                        const char *def, const char **ret,
-                                        struct alumet_error *err);
-ALUMET_API int alumet_config_get_bool(struct alumet_config *t, const char *key, bool def,
-                                      bool *ret, struct alumet_error *err);
+ALUMET_API int alumet_config_get_string(struct alumet_config *t, const char *key, const char *def,
+                                        const char **ret, struct alumet_error *err);
+ALUMET_API int alumet_config_get_bool(struct alumet_config *t, const char *key, bool def, bool *ret,
+                                      struct alumet_error *err);
 ALUMET_API int alumet_config_get_int(struct alumet_config *t, const char *key, int64_t def,
                                      int64_t *ret, struct alumet_error *err);
 /* An integer is accepted where a float is expected. */
@@ -40,8 +39,8 @@ ALUMET_API int alumet_config_get_duration(struct alumet_config *t, const char *k
                                           alumet_time_ns def, alumet_time_ns *ret,
                                           struct alumet_error *err);
 /* A single character string (such as a CSV delimiter). */
-ALUMET_API int alumet_config_get_char(struct alumet_config *t, const char *key, char def,
-                                      char *ret, struct alumet_error *err);
+ALUMET_API int alumet_config_get_char(struct alumet_config *t, const char *key, char def, char *ret,
+                                      struct alumet_error *err);
 
 /* An array of strings: *ret_items is a borrowed NULL-terminated array valid
  * as long as the tree (caller frees the array itself with free(), not the

@@ -9,8 +9,8 @@
 /* The user-facing reason of a failure. Functions that can fail take a
  * `struct alumet_error *err` as their last parameter (it may be NULL). */
 struct alumet_error {
-    int code;                        /* negative errno, 0 when unset */
-    char msg[ALUMET_ERROR_MSG_MAX];  /* what went wrong and what to do */
+    int code;                       /* negative errno, 0 when unset */
+    char msg[ALUMET_ERROR_MSG_MAX]; /* what went wrong and what to do */
 };
 
 /* Fill err (if not NULL) with code and the formatted message; returns code,

@@ -18,11 +18,14 @@ enum alumet_log_level {
  * time it is used and whenever the log configuration changes. */
 struct alumet_log_topic {
     const char *name;
-    int level;      /* resolved level, 0 = not resolved yet */
+    int level; /* resolved level, 0 = not resolved yet */
     unsigned generation;
 };
 
-#define ALUMET_LOG_TOPIC_INIT(topic_name) {(topic_name), 0, 0}
+#define ALUMET_LOG_TOPIC_INIT(topic_name)                                                          \
+    {                                                                                              \
+        (topic_name), 0, 0                                                                         \
+    }
 
 /* True when messages of `level` on `topic` would be printed. Thread-safe. */
 ALUMET_API int alumet_log_enabled(struct alumet_log_topic *topic, enum alumet_log_level level);
@@ -46,10 +49,10 @@ ALUMET_API int alumet_log_configure(const char *spec);
 /* Per-file topic: a .c file defines ALUMET_LOG_DEFAULT_TOPIC to a topic
  * pointer, then uses the short macros. The level is checked before the
  * arguments are evaluated. */
-#define alumet_log_at(topic, level, ...)                                                         \
-    do {                                                                                         \
-        if (alumet_log_enabled((topic), (level)))                                                \
-            alumet_log_write((topic), (level), __VA_ARGS__);                                     \
+#define alumet_log_at(topic, level, ...)                                                           \
+    do {                                                                                           \
+        if (alumet_log_enabled((topic), (level)))                                                  \
+            alumet_log_write((topic), (level), __VA_ARGS__);                                       \
     } while (0)
 
 #define alumet_log_error(...) alumet_log_at(ALUMET_LOG_DEFAULT_TOPIC, ALUMET_LOG_ERROR, __VA_ARGS__)

@@ -44,14 +44,14 @@ union alumet_value {
 /* A measurement point. Its attributes live in the buffer that holds it:
  * use alumet_point_attrs() to read them. */
 struct alumet_point {
-    alumet_time_ns timestamp;  /* wall clock, ns since the UNIX epoch */
+    alumet_time_ns timestamp; /* wall clock, ns since the UNIX epoch */
     alumet_metric_id metric;
     enum alumet_value_type value_type;
     union alumet_value value;
     struct alumet_resource resource;
     struct alumet_consumer consumer;
-    uint32_t attr_first;  /* private: index of the first attribute in the buffer */
-    uint32_t attr_count;  /* number of attributes */
+    uint32_t attr_first; /* private: index of the first attribute in the buffer */
+    uint32_t attr_count; /* number of attributes */
 };
 
 /* A buffer of points with an arena for their strings and attributes.
@@ -64,18 +64,17 @@ ALUMET_API size_t alumet_buffer_len(const struct alumet_buffer *buf);
 
 /* Borrowed point i (i < len), NULL when out of range. */
 ALUMET_API struct alumet_point *alumet_buffer_at(struct alumet_buffer *buf, size_t i);
-ALUMET_API const struct alumet_point *alumet_buffer_get(const struct alumet_buffer *buf,
-                                                        size_t i);
+ALUMET_API const struct alumet_point *alumet_buffer_get(const struct alumet_buffer *buf, size_t i);
 
 /* Append a point; the returned pointer stays valid until the next push.
  * Returns NULL only on -ENOMEM. */
-ALUMET_API struct alumet_point *alumet_buffer_push_u64(struct alumet_buffer *buf,
-                                                       alumet_time_ns ts, alumet_metric_id m,
+ALUMET_API struct alumet_point *alumet_buffer_push_u64(struct alumet_buffer *buf, alumet_time_ns ts,
+                                                       alumet_metric_id m,
                                                        const struct alumet_resource *r,
                                                        const struct alumet_consumer *c,
                                                        uint64_t value);
-ALUMET_API struct alumet_point *alumet_buffer_push_f64(struct alumet_buffer *buf,
-                                                       alumet_time_ns ts, alumet_metric_id m,
+ALUMET_API struct alumet_point *alumet_buffer_push_f64(struct alumet_buffer *buf, alumet_time_ns ts,
+                                                       alumet_metric_id m,
                                                        const struct alumet_resource *r,
                                                        const struct alumet_consumer *c,
                                                        double value);

@@ -31,8 +31,8 @@ struct alumet_metric {
     const char *description;
     enum alumet_value_type value_type;
     struct alumet_unit unit;
-    const char *unit_unique;   /* precomputed prefixed unique name */
-    const char *unit_display;  /* precomputed prefixed display name */
+    const char *unit_unique;  /* precomputed prefixed unique name */
+    const char *unit_display; /* precomputed prefixed display name */
 };
 
 /* The metric registry. Readers never block: metrics can be added while
@@ -44,8 +44,8 @@ ALUMET_API const struct alumet_metric *alumet_registry_get(const struct alumet_r
                                                            alumet_metric_id id);
 
 /* Borrowed metric by name, NULL when absent. Thread-safe. */
-ALUMET_API const struct alumet_metric *
-alumet_registry_find(const struct alumet_registry *reg, const char *name);
+ALUMET_API const struct alumet_metric *alumet_registry_find(const struct alumet_registry *reg,
+                                                            const char *name);
 
 /* Number of registered metrics. Thread-safe. */
 ALUMET_API size_t alumet_registry_count(const struct alumet_registry *reg);

@@ -36,8 +36,8 @@ struct alumet_output_ops {
 
 /* What an output's queue does when it is full. */
 enum alumet_queue_policy {
-    ALUMET_QUEUE_BLOCK,        /* lossless: the transform thread waits */
-    ALUMET_QUEUE_DROP_OLDEST,  /* drop the oldest queued buffer, count it */
+    ALUMET_QUEUE_BLOCK,       /* lossless: the transform thread waits */
+    ALUMET_QUEUE_DROP_OLDEST, /* drop the oldest queued buffer, count it */
 };
 
 /* Delivery of an output that can fail transiently (a network server).
@@ -57,18 +57,18 @@ struct alumet_delivery_opts {
 };
 
 struct alumet_output_opts {
-    size_t queue_size;                /* in buffers; 0 = the agent's default */
-    enum alumet_queue_policy policy;  /* default: the agent's default (block) */
-    bool policy_set;                  /* false: use the agent's configured policy */
+    size_t queue_size;               /* in buffers; 0 = the agent's default */
+    enum alumet_queue_policy policy; /* default: the agent's default (block) */
+    bool policy_set;                 /* false: use the agent's configured policy */
     struct alumet_delivery_opts delivery;
 };
 
 /* Counters of one output, for health metrics and tests. */
 struct alumet_output_stats {
-    uint64_t written_points;  /* points written successfully */
-    uint64_t retried_writes;  /* writes that returned ALUMET_WRITE_RETRY */
-    uint64_t dropped_points;  /* lost: queue policy, retry limit, or no retry */
-    uint64_t pending_points;  /* waiting for a retry now */
+    uint64_t written_points; /* points written successfully */
+    uint64_t retried_writes; /* writes that returned ALUMET_WRITE_RETRY */
+    uint64_t dropped_points; /* lost: queue policy, retry limit, or no retry */
+    uint64_t pending_points; /* waiting for a retry now */
 };
 
 #endif

@@ -34,10 +34,10 @@ struct alumet_post_start_ctx;
  * pre_pipeline_start / post_pipeline_start: optional hooks.
  * stop: release what start acquired; free: release the state (NULL-safe). */
 struct alumet_plugin {
-    uint32_t abi_version;           /* ALUMET_PLUGIN_ABI, always the first field */
+    uint32_t abi_version; /* ALUMET_PLUGIN_ABI, always the first field */
     const char *name;
-    const char *version;            /* x.y.z */
-    const char *default_config;     /* "[plugins.NAME]\n..." commented TOML, or NULL */
+    const char *version;        /* x.y.z */
+    const char *default_config; /* "[plugins.NAME]\n..." commented TOML, or NULL */
     int (*init)(struct alumet_config *cfg, void **ret_state, struct alumet_error *err);
     int (*start)(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err);
     int (*pre_pipeline_start)(void *state, struct alumet_pre_start_ctx *ctx,
@@ -108,7 +108,7 @@ ALUMET_API struct alumet_pipeline *alumet_post_start_pipeline(struct alumet_post
  * or two parts ("rapl/NAME", "rapl") means any kind and, for one part, any name.
  * Returns the number of elements matched, or -EINVAL with err on a bad pattern. */
 enum alumet_control_op {
-    ALUMET_CONTROL_PAUSE,        /* sources: stop polling (transforms: disable) */
+    ALUMET_CONTROL_PAUSE, /* sources: stop polling (transforms: disable) */
     ALUMET_CONTROL_RESUME,
     ALUMET_CONTROL_STOP,         /* sources: flush and stop */
     ALUMET_CONTROL_TRIGGER_NOW,  /* managed sources: poll now */
@@ -128,9 +128,9 @@ ALUMET_API void alumet_pipeline_publish(struct alumet_pipeline *p, enum alumet_e
 /* Register metrics while running (late registration). Same rules as
  * alumet_create_metric. Thread-safe. */
 ALUMET_API int alumet_pipeline_create_metric(struct alumet_pipeline *p, const char *name,
-                                             enum alumet_value_type type,
-                                             struct alumet_unit unit, const char *description,
-                                             alumet_metric_id *ret_id, struct alumet_error *err);
+                                             enum alumet_value_type type, struct alumet_unit unit,
+                                             const char *description, alumet_metric_id *ret_id,
+                                             struct alumet_error *err);
 
 ALUMET_API const struct alumet_registry *alumet_pipeline_registry(struct alumet_pipeline *p);
 
@@ -140,8 +140,7 @@ ALUMET_API const struct alumet_registry *alumet_pipeline_registry(struct alumet_
  * full queue dropped). 0, or -ERANGE when i is out of range. Thread-safe. */
 ALUMET_API size_t alumet_pipeline_output_count(struct alumet_pipeline *p);
 ALUMET_API int alumet_pipeline_output_stats(struct alumet_pipeline *p, size_t i,
-                                            const char **ret_name,
-                                            struct alumet_output_stats *ret);
+                                            const char **ret_name, struct alumet_output_stats *ret);
 
 /* Ask the agent to shut down (flushes everything). Async-signal-unsafe, thread-safe. */
 ALUMET_API void alumet_pipeline_request_shutdown(struct alumet_pipeline *p);

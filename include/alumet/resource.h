@@ -7,34 +7,34 @@
 
 #include "export.h"
 
-#define ALUMET_RESOURCE_KINDS(X)                                                                 \
-    X(LOCAL_MACHINE, "local_machine")                                                            \
-    X(CPU_PACKAGE, "cpu_package")                                                                \
-    X(CPU_CORE, "cpu_core")                                                                      \
-    X(DRAM, "dram")                                                                              \
-    X(GPU, "gpu")                                                                                \
-    X(GPU_PARTITION, "gpu_partition")                                                            \
+#define ALUMET_RESOURCE_KINDS(X)                                                                   \
+    X(LOCAL_MACHINE, "local_machine")                                                              \
+    X(CPU_PACKAGE, "cpu_package")                                                                  \
+    X(CPU_CORE, "cpu_core")                                                                        \
+    X(DRAM, "dram")                                                                                \
+    X(GPU, "gpu")                                                                                  \
+    X(GPU_PARTITION, "gpu_partition")                                                              \
     X(CUSTOM, NULL)
 
 enum alumet_resource_kind {
 #define ALUMET_X_ENUM(id, name) ALUMET_RESOURCE_##id,
     ALUMET_RESOURCE_KINDS(ALUMET_X_ENUM)
 #undef ALUMET_X_ENUM
-    _ALUMET_RESOURCE_MAX,
+        _ALUMET_RESOURCE_MAX,
     _ALUMET_RESOURCE_INVALID = -22
 };
 
-#define ALUMET_CONSUMER_KINDS(X)                                                                 \
-    X(LOCAL_MACHINE, "local_machine")                                                            \
-    X(PROCESS, "process")                                                                        \
-    X(CGROUP, "cgroup")                                                                          \
+#define ALUMET_CONSUMER_KINDS(X)                                                                   \
+    X(LOCAL_MACHINE, "local_machine")                                                              \
+    X(PROCESS, "process")                                                                          \
+    X(CGROUP, "cgroup")                                                                            \
     X(CUSTOM, NULL)
 
 enum alumet_consumer_kind {
 #define ALUMET_X_ENUM(id, name) ALUMET_CONSUMER_##id,
     ALUMET_CONSUMER_KINDS(ALUMET_X_ENUM)
 #undef ALUMET_X_ENUM
-    _ALUMET_CONSUMER_MAX,
+        _ALUMET_CONSUMER_MAX,
     _ALUMET_CONSUMER_INVALID = -22
 };
 
@@ -61,8 +61,14 @@ struct alumet_consumer {
     const char *custom_kind;
 };
 
-#define ALUMET_RESOURCE_LOCAL_MACHINE_INIT {ALUMET_RESOURCE_LOCAL_MACHINE, 0, NULL, NULL}
-#define ALUMET_CONSUMER_LOCAL_MACHINE_INIT {ALUMET_CONSUMER_LOCAL_MACHINE, 0, NULL, NULL}
+#define ALUMET_RESOURCE_LOCAL_MACHINE_INIT                                                         \
+    {                                                                                              \
+        ALUMET_RESOURCE_LOCAL_MACHINE, 0, NULL, NULL                                               \
+    }
+#define ALUMET_CONSUMER_LOCAL_MACHINE_INIT                                                         \
+    {                                                                                              \
+        ALUMET_CONSUMER_LOCAL_MACHINE, 0, NULL, NULL                                               \
+    }
 
 /* Kind string ("cpu_package", or the custom kind). Never NULL. */
 ALUMET_API const char *alumet_resource_kind_name(const struct alumet_resource *r);

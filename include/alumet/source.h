@@ -32,9 +32,9 @@ struct alumet_source_ops {
 
 /* How a managed source is triggered. */
 struct alumet_source_opts {
-    alumet_time_ns poll_interval;   /* > 0; 0 with manual_only */
-    alumet_time_ns flush_interval;  /* 0 = flush after every poll */
-    bool manual_only;               /* polled only on trigger-now requests */
+    alumet_time_ns poll_interval;  /* > 0; 0 with manual_only */
+    alumet_time_ns flush_interval; /* 0 = flush after every poll */
+    bool manual_only;              /* polled only on trigger-now requests */
     bool start_paused;
 };
 

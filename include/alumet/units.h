@@ -6,43 +6,47 @@
 
 #include "export.h"
 
-#define ALUMET_BASE_UNITS(X)                                                                     \
-    X(UNITY, "1", "")                                                                            \
-    X(SECOND, "s", "s")                                                                          \
-    X(WATT, "W", "W")                                                                            \
-    X(JOULE, "J", "J")                                                                           \
-    X(VOLT, "V", "V")                                                                            \
-    X(AMPERE, "A", "A")                                                                          \
-    X(HERTZ, "Hz", "Hz")                                                                         \
-    X(DEGREE_CELSIUS, "Cel", "\xc2\xb0" "C")                                                     \
-    X(DEGREE_FAHRENHEIT, "[degF]", "\xc2\xb0" "F")                                               \
-    X(WATT_HOUR, "W.h", "Wh")                                                                    \
-    X(BYTE, "By", "B")                                                                           \
+#define ALUMET_BASE_UNITS(X)                                                                       \
+    X(UNITY, "1", "")                                                                              \
+    X(SECOND, "s", "s")                                                                            \
+    X(WATT, "W", "W")                                                                              \
+    X(JOULE, "J", "J")                                                                             \
+    X(VOLT, "V", "V")                                                                              \
+    X(AMPERE, "A", "A")                                                                            \
+    X(HERTZ, "Hz", "Hz")                                                                           \
+    X(DEGREE_CELSIUS, "Cel",                                                                       \
+      "\xc2\xb0"                                                                                   \
+      "C")                                                                                         \
+    X(DEGREE_FAHRENHEIT, "[degF]",                                                                 \
+      "\xc2\xb0"                                                                                   \
+      "F")                                                                                         \
+    X(WATT_HOUR, "W.h", "Wh")                                                                      \
+    X(BYTE, "By", "B")                                                                             \
     X(PERCENT, "%", "%")
 
 enum alumet_base_unit {
 #define ALUMET_X_ENUM(id, unique, display) ALUMET_UNIT_##id,
     ALUMET_BASE_UNITS(ALUMET_X_ENUM)
 #undef ALUMET_X_ENUM
-    ALUMET_UNIT_CUSTOM,
+        ALUMET_UNIT_CUSTOM,
     _ALUMET_UNIT_MAX,
     _ALUMET_UNIT_INVALID = -22
 };
 
-#define ALUMET_UNIT_PREFIXES(X)                                                                  \
-    X(NANO, "nano", "n", -9)                                                                     \
-    X(MICRO, "micro", "\xce\xbc", -6)                                                            \
-    X(MILLI, "milli", "m", -3)                                                                   \
-    X(PLAIN, "", "", 0)                                                                          \
-    X(KILO, "kilo", "k", 3)                                                                      \
-    X(MEGA, "mega", "M", 6)                                                                      \
+#define ALUMET_UNIT_PREFIXES(X)                                                                    \
+    X(NANO, "nano", "n", -9)                                                                       \
+    X(MICRO, "micro", "\xce\xbc", -6)                                                              \
+    X(MILLI, "milli", "m", -3)                                                                     \
+    X(PLAIN, "", "", 0)                                                                            \
+    X(KILO, "kilo", "k", 3)                                                                        \
+    X(MEGA, "mega", "M", 6)                                                                        \
     X(GIGA, "giga", "G", 9)
 
 enum alumet_unit_prefix {
 #define ALUMET_X_ENUM(id, unique, display, exp) ALUMET_PREFIX_##id,
     ALUMET_UNIT_PREFIXES(ALUMET_X_ENUM)
 #undef ALUMET_X_ENUM
-    _ALUMET_PREFIX_MAX,
+        _ALUMET_PREFIX_MAX,
     _ALUMET_PREFIX_INVALID = -22
 };
 
@@ -56,7 +60,7 @@ struct alumet_unit {
 };
 
 #define ALUMET_UNIT(b) ((struct alumet_unit){ALUMET_UNIT_##b, ALUMET_PREFIX_PLAIN, NULL, NULL})
-#define ALUMET_UNIT_PREFIXED(p, b)                                                               \
+#define ALUMET_UNIT_PREFIXED(p, b)                                                                 \
     ((struct alumet_unit){ALUMET_UNIT_##b, ALUMET_PREFIX_##p, NULL, NULL})
 
 /* Unique (UCUM) name of the unit with its prefix ("milliJ", "1", "kiloBy").

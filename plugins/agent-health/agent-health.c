@@ -13,10 +13,10 @@
 #include "alumet/alumet.h"
 #include "util/format.h"
 
-#define AGENT_HEALTH_DEFAULT_CONFIG                                                              \
-    "[plugins.agent-health]\n"                                                                   \
-    "# How often the agent measures itself\n"                                                    \
-    "poll_interval = \"10s\"\n"                                                                  \
+#define AGENT_HEALTH_DEFAULT_CONFIG                                                                \
+    "[plugins.agent-health]\n"                                                                     \
+    "# How often the agent measures itself\n"                                                      \
+    "poll_interval = \"10s\"\n"                                                                    \
     "flush_interval = \"10s\"\n"
 
 enum {
@@ -37,8 +37,7 @@ struct agent_health {
     long page_size;
 };
 
-static int agent_health_init(struct alumet_config *cfg, void **ret_state,
-                             struct alumet_error *err)
+static int agent_health_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
 {
     struct agent_health *h = calloc(1, sizeof(*h));
     if (!h)
@@ -47,11 +46,10 @@ static int agent_health_init(struct alumet_config *cfg, void **ret_state,
     int r = alumet_config_get_duration(cfg, "poll_interval", 10 * ALUMET_NSEC_PER_SEC,
                                        &h->poll_interval, err);
     if (r == 0)
-        r = alumet_config_get_duration(cfg, "flush_interval", h->poll_interval,
-                                       &h->flush_interval, err);
+        r = alumet_config_get_duration(cfg, "flush_interval", h->poll_interval, &h->flush_interval,
+                                       err);
     if (r == 0 && h->poll_interval <= 0)
-        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL,
-                                "expected a positive duration");
+        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL, "expected a positive duration");
     if (r < 0) {
         free(h);
         return r;
@@ -113,8 +111,7 @@ static int agent_health_poll(void *data, struct alumet_buffer *buf, alumet_time_
     uint64_t cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
                       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
     if (!alumet_buffer_push_u64(buf, now, h->metrics[HEALTH_CPU], &res, &self, cpu_ms) ||
-        !alumet_buffer_push_u64(buf, now, h->metrics[HEALTH_RSS], &res, &self,
-                                agent_health_rss(h)))
+        !alumet_buffer_push_u64(buf, now, h->metrics[HEALTH_RSS], &res, &self, agent_health_rss(h)))
         return alumet_error_set(err, -ENOMEM, "out of memory");
     return ALUMET_POLL_OK;
 }
@@ -138,11 +135,11 @@ static int agent_health_start(void *state, struct alumet_start_ctx *ctx, struct 
                             "points an output lost (full queue, retry limit, refused data)",
                             ALUMET_UNIT_UNITY, ALUMET_PREFIX_PLAIN},
         [HEALTH_PENDING] = {"alumet_output_points_pending",
-                            "points waiting for a retry of an output right now",
-                            ALUMET_UNIT_UNITY, ALUMET_PREFIX_PLAIN},
+                            "points waiting for a retry of an output right now", ALUMET_UNIT_UNITY,
+                            ALUMET_PREFIX_PLAIN},
         [HEALTH_RETRIES] = {"alumet_output_write_retries",
-                            "writes of an output that failed transiently",
-                            ALUMET_UNIT_UNITY, ALUMET_PREFIX_PLAIN},
+                            "writes of an output that failed transiently", ALUMET_UNIT_UNITY,
+                            ALUMET_PREFIX_PLAIN},
         [HEALTH_CPU] = {"alumet_cpu_time", "CPU time (user + system) used by the agent",
                         ALUMET_UNIT_SECOND, ALUMET_PREFIX_MILLI},
         [HEALTH_RSS] = {"alumet_memory_rss", "resident memory of the agent", ALUMET_UNIT_BYTE,

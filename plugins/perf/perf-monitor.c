@@ -760,8 +760,8 @@ size_t perf_probe_events(struct perf *perf)
             perf->ev[i].unsupported = true;
             hardware |= perf_event_spec_is_hardware(&perf->events[i]);
             if (w < sizeof(names))
-                w += (size_t)snprintf(names + w, sizeof(names) - w, "%s'%s' (%s)",
-                                      k ? ", " : "", perf->events[i].input,
+                w += (size_t)snprintf(names + w, sizeof(names) - w, "%s'%s' (%s)", k ? ", " : "",
+                                      perf->events[i].input,
                                       perf_unsupported_reason(unsupported_err[k]));
         }
         perf_log(perf, ALUMET_LOG_WARN,

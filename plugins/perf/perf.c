@@ -31,8 +31,8 @@
     "# event that libpfm4 knows (RESOURCE_STALLS:ANY), with optional modifiers after '#'\n"        \
     "# (INSTRUCTIONS#u:k); { event = \"CONTEXT_SWITCHES\", rename = \"ctxsw\" } names the\n"       \
     "# metric perf_ctxsw\n"                                                                        \
-    "# The hardware events work on real machines; the software events everywhere\n"              \
-    "events = [\"REF_CPU_CYCLES\", \"CACHE_MISSES\", \"BRANCH_MISSES\", \"LL_READ_MISS\",\n"     \
+    "# The hardware events work on real machines; the software events everywhere\n"                \
+    "events = [\"REF_CPU_CYCLES\", \"CACHE_MISSES\", \"BRANCH_MISSES\", \"LL_READ_MISS\",\n"       \
     "          \"TASK_CLOCK\", \"PAGE_FAULTS\", \"CONTEXT_SWITCHES#u:k\"]\n"                       \
     "# Create the source paused, for a control plugin that resumes it\n"                           \
     "add_source_in_pause_state = false\n"                                                          \

@@ -156,8 +156,8 @@ struct perf_explain_ctx {
  * ("ENOENT: unknown event type or configuration"). */
 const char *perf_unsupported_reason(int errnum);
 #define PERF_VM_HINT                                                                               \
-    "; in a virtual machine the hardware counters are usually not exposed (no 'cpu' entry in "    \
-    "/sys/bus/event_source/devices): only software events such as PAGE_FAULTS, "                 \
+    "; in a virtual machine the hardware counters are usually not exposed (no 'cpu' entry in "     \
+    "/sys/bus/event_source/devices): only software events such as PAGE_FAULTS, "                   \
     "CONTEXT_SWITCHES or TASK_CLOCK work there"
 
 size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, size_t size);

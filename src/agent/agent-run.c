@@ -4,10 +4,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "agent.h"
 #include "alumet/log.h"
@@ -31,10 +31,10 @@ static void run_log_summary(struct agent *a, struct alumet_pipeline *p)
 {
     char text[16384];
     size_t w = 0, n_on = 0, n_off = 0;
-#define ADD(...)                                                                                 \
-    do {                                                                                         \
-        if (w < sizeof(text))                                                                    \
-            w += (size_t)snprintf(text + w, sizeof(text) - w, __VA_ARGS__);                      \
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (w < sizeof(text))                                                                      \
+            w += (size_t)snprintf(text + w, sizeof(text) - w, __VA_ARGS__);                        \
     } while (0)
     for (size_t i = 0; i < a->plugins.len; i++)
         a->plugins.items[i].enabled ? n_on++ : n_off++;
@@ -51,8 +51,7 @@ static void run_log_summary(struct agent *a, struct alumet_pipeline *p)
     ADD("\n\xf0\x9f\x93\x8f %zu metric%s registered:\n", nm, plural(nm));
     for (size_t i = 0; i < nm; i++) {
         const struct alumet_metric *m = alumet_registry_get(reg, (alumet_metric_id)i);
-        ADD("    - %s: %s (%s)\n", m->name, alumet_value_type_name(m->value_type),
-            m->unit_display);
+        ADD("    - %s: %s (%s)\n", m->name, alumet_value_type_name(m->value_type), m->unit_display);
     }
     if (nm == 0)
         ADD("    \xe2\x88\x85\n");
@@ -111,8 +110,8 @@ int agent_stop(struct agent *a, struct alumet_pipeline *p)
     alumet__pipeline_free(p);
     errors += alumet__agent_stop_plugins(&a->plugins);
     if (errors)
-        alumet_log_error("%d error%s while running or shutting the agent down (see above)",
-                         errors, plural((size_t)errors));
+        alumet_log_error("%d error%s while running or shutting the agent down (see above)", errors,
+                         plural((size_t)errors));
     return errors;
 }
 

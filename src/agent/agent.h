@@ -18,7 +18,7 @@ struct agent {
     bool no_default_config;
     const char *overrides[AGENT_MAX_OVERRIDES];
     size_t n_overrides;
-    const char *plugins_flag;      /* --plugins (joined) */
+    const char *plugins_flag; /* --plugins (joined) */
     char *plugins_flag_owned;
     const char *max_update_interval;
     const char *source_channel_size;
@@ -27,10 +27,10 @@ struct agent {
     const char *argv0;
 
     struct plugin_set plugins;
-    struct toml_value *config;     /* the loaded config, after overrides */
-    int config_problems;           /* problems reported while loading */
+    struct toml_value *config; /* the loaded config, after overrides */
+    int config_problems;       /* problems reported while loading */
     struct pipeline_settings settings;
-    bool exec_summary;             /* general option exec_summary */
+    bool exec_summary; /* general option exec_summary */
 };
 
 /* Built-in plugins (generated table, NULL-terminated). */

@@ -51,8 +51,7 @@ static int config_check(struct agent *a)
         problems++;
     alumet__agent_stop_plugins(&a->plugins);
     if (problems) {
-        fprintf(stderr, "configuration '%s' is invalid (see the errors above)\n",
-                a->config_path);
+        fprintf(stderr, "configuration '%s' is invalid (see the errors above)\n", a->config_path);
         return 1;
     }
     printf("configuration '%s' is valid\n", a->config_path);

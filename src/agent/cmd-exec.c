@@ -3,10 +3,10 @@
  * ends, propagate its exit status. watch: the same for an existing PID. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,8 +110,11 @@ static void exec_hint_permission(const char *prog)
                          prog);
         return;
     }
-    alumet_log_error("hint: the file '%s' is not readable and executable; try chmod %s %s",
-                     prog, need_r && need_x ? "+rx" : need_r ? "+r" : "+x", prog);
+    alumet_log_error("hint: the file '%s' is not readable and executable; try chmod %s %s", prog,
+                     need_r && need_x ? "+rx"
+                     : need_r         ? "+r"
+                                      : "+x",
+                     prog);
 }
 
 /* The child is created stopped at a gate: it waits until the agent has
@@ -201,11 +204,11 @@ static void exec_data_where(struct agent *a, char *buf, size_t size)
             continue;
         struct toml_value *path = ap->config ? toml_table_get(ap->config, "output_path") : NULL;
         const char *p = path && path->type == TOML_STRING ? path->u.str.ptr
-                        : i == 0                         ? "alumet-output.csv"
-                                                         : "alumet-output.jsonl";
+                        : i == 0                          ? "alumet-output.csv"
+                                                          : "alumet-output.jsonl";
         if (w < size)
-            w += (size_t)snprintf(buf + w, size - w, "%s%s (%s)", w ? ", " : "", p,
-                                  file_outputs[i]);
+            w +=
+                (size_t)snprintf(buf + w, size - w, "%s%s (%s)", w ? ", " : "", p, file_outputs[i]);
     }
 }
 
@@ -230,9 +233,10 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             fputs(exec_help, stdout);
             return 0;
         } else {
-            fprintf(stderr, "error: unexpected argument '%s' found\n\n  tip: to pass '%s' as a "
-                            "value, use '-- %s'\n\nUsage: alumet-agent exec [OPTIONS] <PROGRAM> "
-                            "[ARGS]...\n",
+            fprintf(stderr,
+                    "error: unexpected argument '%s' found\n\n  tip: to pass '%s' as a "
+                    "value, use '-- %s'\n\nUsage: alumet-agent exec [OPTIONS] <PROGRAM> "
+                    "[ARGS]...\n",
                     argv[i], argv[i], argv[i]);
             return 2;
         }
@@ -375,8 +379,9 @@ int cmd_watch(int argc, char **argv, struct agent *a)
     char *end = NULL;
     long long v = argc == 2 ? strtoll(argv[1], &end, 10) : -1;
     if (argc != 2 || *end || v <= 0 || v > INT32_MAX) {
-        fprintf(stderr, "error: invalid value '%s' for '<PID>': expected a process id\n\nUsage: "
-                        "alumet-agent watch <PID>\n",
+        fprintf(stderr,
+                "error: invalid value '%s' for '<PID>': expected a process id\n\nUsage: "
+                "alumet-agent watch <PID>\n",
                 argc > 1 ? argv[1] : "");
         return 2;
     }

@@ -15,8 +15,7 @@ static void plugins_print(struct agent *a, bool enabled)
 {
     for (size_t i = 0; i < a->plugins.len; i++)
         if (a->plugins.items[i].enabled == enabled)
-            printf("- %s v%s\n", a->plugins.items[i].def->name,
-                   a->plugins.items[i].def->version);
+            printf("- %s v%s\n", a->plugins.items[i].def->name, a->plugins.items[i].def->version);
 }
 
 int cmd_plugins(int argc, char **argv, struct agent *a)
@@ -47,8 +46,7 @@ int cmd_plugins(int argc, char **argv, struct agent *a)
     if (!status) {
         printf("Available plugins:\n");
         for (size_t i = 0; i < a->plugins.len; i++)
-            printf("- %s v%s\n", a->plugins.items[i].def->name,
-                   a->plugins.items[i].def->version);
+            printf("- %s v%s\n", a->plugins.items[i].def->name, a->plugins.items[i].def->version);
         fputs(closing, stdout);
         return 0;
     }

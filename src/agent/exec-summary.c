@@ -123,9 +123,8 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
 {
     /* lossless (the totals must be exact), with room so that it never
      * holds the transform thread back */
-    struct alumet_output_opts opts = {.queue_size = 1024,
-                                      .policy = ALUMET_QUEUE_BLOCK,
-                                      .policy_set = true};
+    struct alumet_output_opts opts = {
+        .queue_size = 1024, .policy = ALUMET_QUEUE_BLOCK, .policy_set = true};
     return alumet__pipeline_add_internal_output(p, "exec-summary", &summary_ops, s, &opts, err);
 }
 

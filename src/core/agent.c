@@ -130,8 +130,9 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
             }
         } else {
             char msg[ALUMET_ERROR_MSG_MAX + 128];
-            snprintf(msg, sizeof(msg), "plugin %s v%s failed to initialize: invalid configuration: %s",
-                     ap->def->name, ap->def->version, e.msg[0] ? e.msg : strerror(-r));
+            snprintf(msg, sizeof(msg),
+                     "plugin %s v%s failed to initialize: invalid configuration: %s", ap->def->name,
+                     ap->def->version, e.msg[0] ? e.msg : strerror(-r));
             report(data, msg);
         }
         if (r < 0) {
@@ -147,8 +148,7 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
     return 0;
 }
 
-int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p,
-                        struct alumet_error *err)
+int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p, struct alumet_error *err)
 {
     int r;
     alumet_log_info("Starting the plugins...");

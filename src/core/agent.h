@@ -16,9 +16,9 @@ struct agent_plugin {
     bool enabled;
     bool initialized, started;
     void *state;
-    void *dl_handle;             /* dynamic plugins only */
+    void *dl_handle; /* dynamic plugins only */
     struct alumet_log_topic topic;
-    struct toml_value *config;   /* borrowed: its section, or the parsed default */
+    struct toml_value *config;       /* borrowed: its section, or the parsed default */
     struct toml_value *owned_config; /* parsed default config, freed with the plugin */
 };
 

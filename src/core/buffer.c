@@ -491,13 +491,13 @@ size_t alumet_attr_text(const struct alumet_attr *a, char *out, size_t size)
         char num[24];
         if (size)
             out[0] = '\0';
-#define PUT(s, l)                                                                                \
-    do {                                                                                         \
-        if (w + (l) < size) {                                                                    \
-            memcpy(out + w, (s), (l));                                                           \
-            out[w + (l)] = '\0';                                                                 \
-        }                                                                                        \
-        w += (l);                                                                                \
+#define PUT(s, l)                                                                                  \
+    do {                                                                                           \
+        if (w + (l) < size) {                                                                      \
+            memcpy(out + w, (s), (l));                                                             \
+            out[w + (l)] = '\0';                                                                   \
+        }                                                                                          \
+        w += (l);                                                                                  \
     } while (0)
         PUT("[", 1);
         for (size_t i = 0; i < a->v.list.len; i++) {

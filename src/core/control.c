@@ -61,9 +61,9 @@ int alumet__pattern_parse(const char *s, struct element_pattern *ret, struct alu
         static const struct {
             const char *w;
             int k;
-        } kinds[] = {{"src", 0}, {"source", 0}, {"sources", 0}, {"tra", 1}, {"transform", 1},
-                     {"transforms", 1}, {"out", 2}, {"output", 2}, {"outputs", 2}, {"*", -1},
-                     {"all", -1}, {"any", -1}};
+        } kinds[] = {{"src", 0},       {"source", 0},     {"sources", 0}, {"tra", 1},
+                     {"transform", 1}, {"transforms", 1}, {"out", 2},     {"output", 2},
+                     {"outputs", 2},   {"*", -1},         {"all", -1},    {"any", -1}};
         bool found = false;
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
             if (strcmp(parts[0], kinds[i].w) == 0) {
@@ -101,8 +101,7 @@ static bool pattern_match(const struct element_pattern *pat, int kind, const cha
 }
 
 int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
-                            enum alumet_control_op op, alumet_time_ns arg,
-                            struct alumet_error *err)
+                            enum alumet_control_op op, alumet_time_ns arg, struct alumet_error *err)
 {
     struct element_pattern pat;
     int r = alumet__pattern_parse(pattern, &pat, err);

@@ -117,8 +117,8 @@ static void delivery_failed(struct delivery *d, const char *msg)
 {
     alumet_time_ns now = alumet_time_monotonic();
     STAT_ADD(d, retried_writes, 1);
-    d->backoff = alumet__delivery_next_backoff(d->backoff, d->opts.initial_backoff,
-                                               d->opts.max_backoff);
+    d->backoff =
+        alumet__delivery_next_backoff(d->backoff, d->opts.initial_backoff, d->opts.max_backoff);
     alumet_time_ns wait = alumet__delivery_jitter(d->backoff, delivery_rand(d));
     d->next_retry = now + wait;
     if (!d->failing) {
@@ -196,8 +196,7 @@ alumet_time_ns alumet__delivery_deadline(const struct delivery *d)
     return d->len ? d->next_retry : INT64_MAX;
 }
 
-int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
-                            struct alumet_error *err)
+int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf, struct alumet_error *err)
 {
     if (d->len) {
         /* keep the order: behind what already waits */
@@ -213,8 +212,8 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
         if (!d->opts.retry) {
             STAT_ADD(d, retried_writes, 1);
             STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
-            alumet_log_error("non-fatal error when writing to %s (%zu points dropped): %s",
-                             d->name, alumet_buffer_len(buf), e.msg);
+            alumet_log_error("non-fatal error when writing to %s (%zu points dropped): %s", d->name,
+                             alumet_buffer_len(buf), e.msg);
             alumet__buffer_unref(buf);
             return 0;
         }

@@ -15,12 +15,12 @@ typedef int (*delivery_write_fn)(void *ctx, const struct alumet_buffer *buf,
 
 struct delivery {
     struct alumet_delivery_opts opts;
-    const char *name;                  /* "plugin/output", borrowed */
+    const char *name; /* "plugin/output", borrowed */
     delivery_write_fn write;
     void *ctx;
-    struct alumet_buffer **pending;    /* ring of waiting buffers (refs) */
+    struct alumet_buffer **pending; /* ring of waiting buffers (refs) */
     size_t cap, head, len;
-    alumet_time_ns backoff, next_retry;   /* monotonic */
+    alumet_time_ns backoff, next_retry; /* monotonic */
     alumet_time_ns last_summary;
     uint64_t failures_since_summary;
     bool failing;

@@ -30,7 +30,7 @@ static alumet_log_sink_fn log_sink;
 static void *log_sink_data;
 
 static const char *const log_level_names[] = {
-    [ALUMET_LOG_ERROR] = "ERROR", [ALUMET_LOG_WARN] = "WARN", [ALUMET_LOG_INFO] = "INFO",
+    [ALUMET_LOG_ERROR] = "ERROR", [ALUMET_LOG_WARN] = "WARN",   [ALUMET_LOG_INFO] = "INFO",
     [ALUMET_LOG_DEBUG] = "DEBUG", [ALUMET_LOG_TRACE] = "TRACE",
 };
 
@@ -93,8 +93,7 @@ static int log_resolve(const char *name)
         const char *g = log_rules[i].glob;
         size_t gl = strlen(g);
         /* "rapl" matches "rapl" and its sub-topics "rapl.perf" */
-        if (fnmatch(g, name, 0) == 0 ||
-            (strncmp(g, name, gl) == 0 && name[gl] == '.'))
+        if (fnmatch(g, name, 0) == 0 || (strncmp(g, name, gl) == 0 && name[gl] == '.'))
             lvl = log_rules[i].level;
     }
     return lvl;
@@ -121,8 +120,8 @@ void alumet_log_set_sink(alumet_log_sink_fn sink, void *data)
     pthread_mutex_unlock(&log_lock);
 }
 
-void alumet_log_writev(struct alumet_log_topic *topic, enum alumet_log_level level,
-                       const char *fmt, va_list ap)
+void alumet_log_writev(struct alumet_log_topic *topic, enum alumet_log_level level, const char *fmt,
+                       va_list ap)
 {
     char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -130,9 +129,8 @@ void alumet_log_writev(struct alumet_log_topic *topic, enum alumet_log_level lev
     if (log_sink) {
         log_sink(log_sink_data, level, topic->name, msg);
     } else {
-        const char *lv = (level >= ALUMET_LOG_ERROR && level <= ALUMET_LOG_TRACE)
-                             ? log_level_names[level]
-                             : "?";
+        const char *lv =
+            (level >= ALUMET_LOG_ERROR && level <= ALUMET_LOG_TRACE) ? log_level_names[level] : "?";
         fprintf(stderr, "%-5s %s: %s\n", lv, topic->name, msg);
     }
     pthread_mutex_unlock(&log_lock);

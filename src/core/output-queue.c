@@ -82,8 +82,7 @@ struct alumet_buffer *alumet__bqueue_pop(struct bqueue *q)
     return b;
 }
 
-struct alumet_buffer *alumet__bqueue_pop_until(struct bqueue *q, int64_t deadline,
-                                               bool *timed_out)
+struct alumet_buffer *alumet__bqueue_pop_until(struct bqueue *q, int64_t deadline, bool *timed_out)
 {
     struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
     *timed_out = false;

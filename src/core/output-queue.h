@@ -31,8 +31,7 @@ int alumet__bqueue_push(struct bqueue *q, struct alumet_buffer *buf);
 struct alumet_buffer *alumet__bqueue_pop(struct bqueue *q);
 /* Like pop, but gives up at deadline (CLOCK_MONOTONIC ns): returns NULL
  * with *timed_out set. */
-struct alumet_buffer *alumet__bqueue_pop_until(struct bqueue *q, int64_t deadline,
-                                               bool *timed_out);
+struct alumet_buffer *alumet__bqueue_pop_until(struct bqueue *q, int64_t deadline, bool *timed_out);
 /* No more pushes; pops drain what is left. */
 void alumet__bqueue_close(struct bqueue *q);
 

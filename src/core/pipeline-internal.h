@@ -24,13 +24,13 @@ struct source {
     uint64_t flush_rounds, round;
     bool manual_only;
     enum source_state state;
-    bool polling;         /* being polled, outside the lock */
-    bool manual_pending;  /* trigger-now requested */
-    bool flush_pending;   /* flush-now requested */
+    bool polling;            /* being polled, outside the lock */
+    bool manual_pending;     /* trigger-now requested */
+    bool flush_pending;      /* flush-now requested */
     alumet_time_ns deadline; /* monotonic */
     struct alumet_buffer *buf;
-    size_t last_len;      /* size hint for the next buffer */
-    unsigned retries;     /* consecutive non-fatal failures */
+    size_t last_len;  /* size hint for the next buffer */
+    unsigned retries; /* consecutive non-fatal failures */
     uint64_t polls;
 };
 
@@ -73,10 +73,10 @@ struct subscriber {
     void *data;
 };
 
-#define VEC(T)                                                                                   \
-    struct {                                                                                     \
-        T *items;                                                                                \
-        size_t len, cap;                                                                         \
+#define VEC(T)                                                                                     \
+    struct {                                                                                       \
+        T *items;                                                                                  \
+        size_t len, cap;                                                                           \
     }
 
 struct alumet_pipeline {
@@ -84,8 +84,8 @@ struct alumet_pipeline {
     struct alumet_registry *registry;
 
     pthread_mutex_t lock;
-    pthread_cond_t wake;       /* scheduler: state changed */
-    pthread_cond_t polled;     /* a trigger-now poll completed */
+    pthread_cond_t wake;   /* scheduler: state changed */
+    pthread_cond_t polled; /* a trigger-now poll completed */
     VEC(struct source *) sources;
     VEC(struct alumet_autonomous *) autonomous;
     VEC(struct transform *) transforms;

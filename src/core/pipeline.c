@@ -2,8 +2,8 @@
 /* The measurement pipeline.
  *
  *  scheduler thread (managed sources) ─┐
- *  autonomous source threads ──────────┼─► input queue ─► transform thread ─┬─► output queue ─► output thread
- *                                      ┘                                    └─► ...
+ *  autonomous source threads ──────────┼─► input queue ─► transform thread ─┬─► output queue ─►
+ * output thread ┘                                    └─► ...
  *
  * Control requests mutate element state under the pipeline lock and wake
  * the scheduler; nothing else is shared between threads. */
@@ -45,9 +45,9 @@ static int vec_reserve(void **items, size_t *cap, size_t len, size_t elem)
     return 0;
 }
 
-#define VEC_PUSH(v, x)                                                                           \
-    (vec_reserve((void **)&(v).items, &(v).cap, (v).len, sizeof(*(v).items)) < 0                 \
-         ? -ENOMEM                                                                               \
+#define VEC_PUSH(v, x)                                                                             \
+    (vec_reserve((void **)&(v).items, &(v).cap, (v).len, sizeof(*(v).items)) < 0                   \
+         ? -ENOMEM                                                                                 \
          : ((v).items[(v).len++] = (x), 0))
 
 static void pipeline_record_error(struct alumet_pipeline *p)
@@ -68,8 +68,8 @@ struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
         p->settings.max_update_interval = 2 * ALUMET_NSEC_PER_SEC;
     p->registry = alumet__registry_new();
     p->pool = alumet__buffer_pool_new(16);
-    if (!p->registry || !p->pool || alumet__bqueue_init(&p->input, p->settings.source_queue_size,
-                                            ALUMET_QUEUE_BLOCK) < 0) {
+    if (!p->registry || !p->pool ||
+        alumet__bqueue_init(&p->input, p->settings.source_queue_size, ALUMET_QUEUE_BLOCK) < 0) {
         alumet__registry_free(p->registry);
         alumet__buffer_pool_free(p->pool);
         free(p);
@@ -113,10 +113,10 @@ static int pipeline_check_name(struct alumet_pipeline *p, enum elem_kind kind, c
     if (!name || !*name || strchr(name, '/'))
         return alumet_error_set(err, -EINVAL, "invalid element name '%s' in plugin '%s'",
                                 name ? name : "", plugin);
-#define CHECK(vec)                                                                               \
-    for (size_t i = 0; i < (vec).len; i++)                                                       \
-        if (strcmp((vec).items[i]->plugin, plugin) == 0 &&                                       \
-            strcmp((vec).items[i]->name, name) == 0)                                             \
+#define CHECK(vec)                                                                                 \
+    for (size_t i = 0; i < (vec).len; i++)                                                         \
+        if (strcmp((vec).items[i]->plugin, plugin) == 0 &&                                         \
+            strcmp((vec).items[i]->name, name) == 0)                                               \
             return alumet_error_set(err, -EEXIST, "duplicate name: %s/%s", plugin, name);
     if (kind == ELEM_SOURCE) {
         CHECK(p->sources);
@@ -128,14 +128,12 @@ static int pipeline_check_name(struct alumet_pipeline *p, enum elem_kind kind, c
     }
 #undef CHECK
     if (p->started)
-        return alumet_error_set(err, -EBUSY,
-                                "cannot add %s/%s: the pipeline is already running", plugin,
-                                name);
+        return alumet_error_set(err, -EBUSY, "cannot add %s/%s: the pipeline is already running",
+                                plugin, name);
     return 0;
 }
 
-static int pipeline_names(const char *plugin, const char *name, char **ret_plugin,
-                          char **ret_name)
+static int pipeline_names(const char *plugin, const char *name, char **ret_plugin, char **ret_name)
 {
     *ret_plugin = strdup(plugin);
     *ret_name = strdup(name);
@@ -176,9 +174,9 @@ int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, c
     return 0;
 }
 
-int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugin,
-                                    const char *name, const struct alumet_autonomous_ops *ops,
-                                    void *data, struct alumet_error *err)
+int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                    const struct alumet_autonomous_ops *ops, void *data,
+                                    struct alumet_error *err)
 {
     int r = pipeline_check_name(p, ELEM_SOURCE, plugin, name, err);
     if (r < 0)
@@ -204,9 +202,9 @@ int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugi
     return 0;
 }
 
-int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin,
-                                   const char *name, const struct alumet_transform_ops *ops,
-                                   void *data, struct alumet_error *err)
+int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                   const struct alumet_transform_ops *ops, void *data,
+                                   struct alumet_error *err)
 {
     int r = pipeline_check_name(p, ELEM_TRANSFORM, plugin, name, err);
     if (r < 0)
@@ -244,8 +242,7 @@ int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, c
     if (r < 0)
         return r;
     if (!ops || !ops->write)
-        return alumet_error_set(err, -EINVAL, "output %s/%s has no write function", plugin,
-                                name);
+        return alumet_error_set(err, -EINVAL, "output %s/%s has no write function", plugin, name);
     struct output *o = calloc(1, sizeof(*o));
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
@@ -429,8 +426,8 @@ static void *scheduler_main(void *arg)
             break;
         bool any_pending = false;
         for (size_t i = 0; i < p->sources.len; i++)
-            any_pending |= p->sources.items[i]->manual_pending ||
-                           p->sources.items[i]->state == SRC_STOP;
+            any_pending |=
+                p->sources.items[i]->manual_pending || p->sources.items[i]->state == SRC_STOP;
         if (any_pending)
             continue;
         if (next == INT64_MAX) {
@@ -563,8 +560,7 @@ static void transform_run(struct alumet_pipeline *p, struct alumet_buffer *buf)
         struct alumet_error err = {0};
         int r = t->ops->apply(t->data, buf, p->registry, &err);
         if (r == ALUMET_TRANSFORM_SKIP) {
-            alumet_log_error("transform %s/%s: unexpected input: %s", t->plugin, t->name,
-                             err.msg);
+            alumet_log_error("transform %s/%s: unexpected input: %s", t->plugin, t->name, err.msg);
         } else if (r < 0) {
             /* upstream stops the whole data path here; we only drop this transform */
             alumet_log_error("transform %s/%s failed and is disabled, the others go on: %s",
@@ -664,8 +660,8 @@ int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
         struct output *o = p->outputs.items[i];
         r = pthread_create(&o->thread, NULL, output_main, o);
         if (r)
-            return alumet_error_set(err, -r, "cannot start output %s/%s: %s", o->plugin,
-                                    o->name, strerror(r));
+            return alumet_error_set(err, -r, "cannot start output %s/%s: %s", o->plugin, o->name,
+                                    strerror(r));
         o->started = true;
     }
     r = pthread_create(&p->transformer, NULL, transformer_main, p);
@@ -679,8 +675,8 @@ int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
         struct alumet_autonomous *a = p->autonomous.items[i];
         r = pthread_create(&a->thread, NULL, autonomous_main, a);
         if (r)
-            return alumet_error_set(err, -r, "cannot start source %s/%s: %s", a->plugin,
-                                    a->name, strerror(r));
+            return alumet_error_set(err, -r, "cannot start source %s/%s: %s", a->plugin, a->name,
+                                    strerror(r));
         a->started = true;
     }
     return 0;

@@ -11,10 +11,10 @@
 #include "alumet/plugin.h"
 
 struct pipeline_settings {
-    size_t source_queue_size;            /* buffers between sources and transforms */
-    size_t output_queue_size;            /* default per-output queue, in buffers */
+    size_t source_queue_size; /* buffers between sources and transforms */
+    size_t output_queue_size; /* default per-output queue, in buffers */
     enum alumet_queue_policy output_policy;
-    alumet_time_ns max_update_interval;  /* upper bound on control latency */
+    alumet_time_ns max_update_interval; /* upper bound on control latency */
 };
 
 struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s);
@@ -27,12 +27,12 @@ void alumet__pipeline_free(struct alumet_pipeline *p);
 int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, const char *name,
                                 const struct alumet_source_ops *ops, void *data,
                                 const struct alumet_source_opts *opts, struct alumet_error *err);
-int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugin,
-                                    const char *name, const struct alumet_autonomous_ops *ops,
-                                    void *data, struct alumet_error *err);
-int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin,
-                                   const char *name, const struct alumet_transform_ops *ops,
-                                   void *data, struct alumet_error *err);
+int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                    const struct alumet_autonomous_ops *ops, void *data,
+                                    struct alumet_error *err);
+int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin, const char *name,
+                                   const struct alumet_transform_ops *ops, void *data,
+                                   struct alumet_error *err);
 int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, const char *name,
                                 const struct alumet_output_ops *ops, void *data,
                                 const struct alumet_output_opts *opts, struct alumet_error *err);

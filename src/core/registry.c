@@ -55,8 +55,7 @@ void alumet__registry_free(struct alumet_registry *reg)
 const struct alumet_metric *alumet_registry_get(const struct alumet_registry *reg,
                                                 alumet_metric_id id)
 {
-    size_t n = atomic_load_explicit(&((struct alumet_registry *)reg)->count,
-                                    memory_order_acquire);
+    size_t n = atomic_load_explicit(&((struct alumet_registry *)reg)->count, memory_order_acquire);
     if (id >= n)
         return NULL;
     return &reg->chunks[id / REG_CHUNK][id % REG_CHUNK];
@@ -100,9 +99,9 @@ static char *registry_dup_unit_name(const struct alumet_unit *u, bool unique)
     return strdup(tmp);
 }
 
-int alumet__registry_add(struct alumet_registry *reg, const char *name,
-                         enum alumet_value_type type, struct alumet_unit unit, const char *desc,
-                         alumet_metric_id *ret_id, struct alumet_error *err)
+int alumet__registry_add(struct alumet_registry *reg, const char *name, enum alumet_value_type type,
+                         struct alumet_unit unit, const char *desc, alumet_metric_id *ret_id,
+                         struct alumet_error *err)
 {
     int r = 0;
     if (!name || !*name)
@@ -116,8 +115,7 @@ int alumet__registry_add(struct alumet_registry *reg, const char *name,
             if (ret_id)
                 *ret_id = old->id;
         } else {
-            r = alumet_error_set(err, -EEXIST, "this metric has already been registered: %s",
-                                 name);
+            r = alumet_error_set(err, -EEXIST, "this metric has already been registered: %s", name);
         }
         goto out;
     }

@@ -13,8 +13,8 @@ void alumet__registry_free(struct alumet_registry *reg);
  * Same name with same unit and type: returns the existing id. Same name with
  * another unit or type: -EEXIST, "this metric has already been registered: NAME".
  * Thread-safe: readers see the new metric only once it is complete. */
-int alumet__registry_add(struct alumet_registry *reg, const char *name,
-                         enum alumet_value_type type, struct alumet_unit unit, const char *desc,
-                         alumet_metric_id *ret_id, struct alumet_error *err);
+int alumet__registry_add(struct alumet_registry *reg, const char *name, enum alumet_value_type type,
+                         struct alumet_unit unit, const char *desc, alumet_metric_id *ret_id,
+                         struct alumet_error *err);
 
 #endif

@@ -46,8 +46,7 @@ size_t alumet_unit_display_name(const struct alumet_unit *u, char *buf, size_t s
     const char *b = u->base == ALUMET_UNIT_CUSTOM
                         ? (u->custom_display ? u->custom_display : "")
                         : unit_part(unit_display, N(unit_display), u->base);
-    int n =
-        snprintf(buf, size, "%s%s", unit_part(prefix_display, N(prefix_display), u->prefix), b);
+    int n = snprintf(buf, size, "%s%s", unit_part(prefix_display, N(prefix_display), u->prefix), b);
     return n < 0 ? 0 : (size_t)n;
 }
 

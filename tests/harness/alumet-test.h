@@ -3,6 +3,8 @@
 #ifndef ALUMET_TEST_H
 #define ALUMET_TEST_H
 
+#include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
-#include <ftw.h>
 #include <unistd.h>
-#include <limits.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 /* Fixture path: ALUMET_TEST_FIXTURES (env, set by Meson) or the compiled-in default. */
 static inline const char *alumet_test_fixtures(void)
@@ -85,8 +87,8 @@ static inline int alumet_test__summary(int failed, size_t n)
 }
 
 /* Run the tests and print the summary line "N passed, N failed, N skipped". */
-#define alumet_run_tests(group)                                                                  \
-    alumet_test__summary(cmocka_run_group_tests(group, NULL, NULL),                              \
+#define alumet_run_tests(group)                                                                    \
+    alumet_test__summary(cmocka_run_group_tests(group, NULL, NULL),                                \
                          sizeof(group) / sizeof((group)[0]))
 
 #endif

@@ -83,8 +83,8 @@ static void test_bounded_drops_oldest(void **state)
     (void)state;
     struct server s = {.down = true};
     struct delivery d;
-    struct alumet_delivery_opts o = {.retry = true, .max_points = 6,
-                                     .initial_backoff = ALUMET_NSEC_PER_SEC};
+    struct alumet_delivery_opts o = {
+        .retry = true, .max_points = 6, .initial_backoff = ALUMET_NSEC_PER_SEC};
     alumet__delivery_init(&d, &o, "test/out", server_write, &s);
     struct alumet_error err = {0};
     for (uint64_t i = 0; i < 5; i++)
@@ -127,7 +127,8 @@ static void test_drain_gives_up_and_counts(void **state)
     (void)state;
     struct server s = {.down = true};
     struct delivery d;
-    struct alumet_delivery_opts o = {.retry = true, .initial_backoff = ALUMET_NSEC_PER_MSEC,
+    struct alumet_delivery_opts o = {.retry = true,
+                                     .initial_backoff = ALUMET_NSEC_PER_MSEC,
                                      .drain_timeout = 20 * ALUMET_NSEC_PER_MSEC};
     alumet__delivery_init(&d, &o, "test/out", server_write, &s);
     struct alumet_error err = {0};

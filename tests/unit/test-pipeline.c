@@ -54,8 +54,8 @@ struct out {
     int i;
 };
 
-static int out_write(void *data, const struct alumet_buffer *buf,
-                     const struct alumet_registry *reg, struct alumet_error *err)
+static int out_write(void *data, const struct alumet_buffer *buf, const struct alumet_registry *reg,
+                     struct alumet_error *err)
 {
     (void)reg;
     (void)err;
@@ -126,16 +126,13 @@ static void test_trigger_and_controls(void **state)
     assert_int_equal(atomic_load(&c.polls), 0); /* manual only: never polled by itself */
     assert_int_equal(alumet__pipeline_trigger_all_wait(p, ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(atomic_load(&c.polls), 1); /* polled once, before the call returned */
-    assert_int_equal(alumet_pipeline_control(p, "src/t/*", ALUMET_CONTROL_TRIGGER_NOW, 0, &err),
-                     1);
+    assert_int_equal(alumet_pipeline_control(p, "src/t/*", ALUMET_CONTROL_TRIGGER_NOW, 0, &err), 1);
     assert_int_equal(alumet_pipeline_control(p, "tra/t/double", ALUMET_CONTROL_DISABLE, 0, &err),
                      1);
-    assert_int_equal(alumet_pipeline_control(p, "out/nope/*", ALUMET_CONTROL_DISABLE, 0, &err),
-                     0);
-    assert_int_equal(alumet_pipeline_control(p, "foo/t/x", ALUMET_CONTROL_PAUSE, 0, &err),
+    assert_int_equal(alumet_pipeline_control(p, "out/nope/*", ALUMET_CONTROL_DISABLE, 0, &err), 0);
+    assert_int_equal(alumet_pipeline_control(p, "foo/t/x", ALUMET_CONTROL_PAUSE, 0, &err), -EINVAL);
+    assert_int_equal(alumet_pipeline_control(p, "t/src", ALUMET_CONTROL_SET_INTERVAL, 0, &err),
                      -EINVAL);
-    assert_int_equal(
-        alumet_pipeline_control(p, "t/src", ALUMET_CONTROL_SET_INTERVAL, 0, &err), -EINVAL);
     assert_int_equal(alumet_pipeline_control(p, "t/src", ALUMET_CONTROL_FLUSH_NOW, 0, &err), 1);
     sleep_ms(30);
     assert_int_equal(alumet__pipeline_stop(p), 0);

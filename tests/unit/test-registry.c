@@ -39,25 +39,23 @@ static void test_duplicates(void **state)
     struct alumet_registry *reg = alumet__registry_new();
     struct alumet_error err = {0};
     alumet_metric_id a, b = 99;
-    assert_int_equal(alumet__registry_add(reg, "x", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND), "d1",
-                                          &a, &err),
-                     0);
+    assert_int_equal(
+        alumet__registry_add(reg, "x", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND), "d1", &a, &err), 0);
     /* same name, unit and type (description ignored): the existing id */
-    assert_int_equal(alumet__registry_add(reg, "x", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND), "d2",
-                                          &b, &err),
-                     0);
+    assert_int_equal(
+        alumet__registry_add(reg, "x", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND), "d2", &b, &err), 0);
     assert_int_equal(a, b);
     /* another type or unit: refused */
-    assert_int_equal(alumet__registry_add(reg, "x", ALUMET_VALUE_F64, ALUMET_UNIT(SECOND), "",
-                                          &b, &err),
-                     -EEXIST);
+    assert_int_equal(
+        alumet__registry_add(reg, "x", ALUMET_VALUE_F64, ALUMET_UNIT(SECOND), "", &b, &err),
+        -EEXIST);
     assert_string_equal(err.msg, "this metric has already been registered: x");
     assert_int_equal(alumet__registry_add(reg, "x", ALUMET_VALUE_U64,
                                           ALUMET_UNIT_PREFIXED(MILLI, SECOND), "", &b, &err),
                      -EEXIST);
-    assert_int_equal(alumet__registry_add(reg, "", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND), "", &b,
-                                          &err),
-                     -EINVAL);
+    assert_int_equal(
+        alumet__registry_add(reg, "", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND), "", &b, &err),
+        -EINVAL);
     assert_int_equal(alumet_registry_count(reg), 1);
     alumet__registry_free(reg);
 }
@@ -92,9 +90,9 @@ static void test_late_registration_concurrent(void **state)
     char name[32];
     for (int i = 0; i < 3000; i++) {
         snprintf(name, sizeof(name), "metric_%d", i);
-        assert_int_equal(alumet__registry_add(reg, name, ALUMET_VALUE_U64, ALUMET_UNIT(UNITY), "",
-                                              NULL, NULL),
-                         0);
+        assert_int_equal(
+            alumet__registry_add(reg, name, ALUMET_VALUE_U64, ALUMET_UNIT(UNITY), "", NULL, NULL),
+            0);
     }
     pthread_join(t, NULL);
     assert_int_equal(ra.bad, 0);

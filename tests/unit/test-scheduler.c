@@ -43,8 +43,8 @@ static void test_flush_rounds(void **state)
     const struct {
         int poll, flush;
         uint64_t rounds;
-    } cases[] = {{1, 1, 1}, {1, 2, 2}, {2, 1, 1}, {2, 2, 1}, {22, 44, 2},
-                 {21, 44, 2}, {22, 88, 4}, {1, 0, 1}};
+    } cases[] = {{1, 1, 1},   {1, 2, 2},   {2, 1, 1},   {2, 2, 1},
+                 {22, 44, 2}, {21, 44, 2}, {22, 88, 4}, {1, 0, 1}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(alumet__sched_flush_rounds(cases[i].poll * ALUMET_NSEC_PER_SEC,
                                                     cases[i].flush * ALUMET_NSEC_PER_SEC),

@@ -23,10 +23,12 @@ static void test_unit_names(void **state)
     check(ALUMET_UNIT_PREFIXED(NANO, SECOND), "nanos", "ns");
     check(ALUMET_UNIT_PREFIXED(MICRO, SECOND), "micros", "\xce\xbcs");
     check(ALUMET_UNIT_PREFIXED(KILO, UNITY), "kilo1", "k");
-    check(ALUMET_UNIT(DEGREE_CELSIUS), "Cel", "\xc2\xb0"
-                                              "C");
-    check(ALUMET_UNIT(DEGREE_FAHRENHEIT), "[degF]", "\xc2\xb0"
-                                                    "F");
+    check(ALUMET_UNIT(DEGREE_CELSIUS), "Cel",
+          "\xc2\xb0"
+          "C");
+    check(ALUMET_UNIT(DEGREE_FAHRENHEIT), "[degF]",
+          "\xc2\xb0"
+          "F");
     check(ALUMET_UNIT(WATT_HOUR), "W.h", "Wh");
     check(ALUMET_UNIT(PERCENT), "%", "%");
     check(ALUMET_UNIT(HERTZ), "Hz", "Hz");

@@ -5,9 +5,9 @@
 #include "alumet-test.h"
 
 #include <errno.h>
-#include <unistd.h>
 #include <math.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "alumet/plugin.h"
 #include "core/agent.h"

@@ -428,11 +428,17 @@ static void test_plugin_default_config(void **state)
     assert_int_equal(alumet_plugin_influxdb.abi_version, ALUMET_PLUGIN_ABI);
     const char *def = alumet_plugin_influxdb.default_config;
     const char *keys[] = {
-        "[plugins.influxdb]\n# Off by default: it needs a server (or opens a port); set to true to use it\nenabled = false\n",         "\nhost = \"http://localhost:8086\"\n",
-        "\ntoken = \"FILL ME\"\n",      "\norg = \"FILL ME\"\n",
-        "\nbucket = \"FILL ME\"\n",     "\nattributes_as = \"field\"\n",
-        "\napi_version = 2\n",          "\nmax_buffered_points = 1000000\n",
-        "\nconnect_timeout = \"5s\"\n", "\nrequest_timeout = \"10s\"\n",
+        "[plugins.influxdb]\n# Off by default: it needs a server (or opens a port); set to true to "
+        "use it\nenabled = false\n",
+        "\nhost = \"http://localhost:8086\"\n",
+        "\ntoken = \"FILL ME\"\n",
+        "\norg = \"FILL ME\"\n",
+        "\nbucket = \"FILL ME\"\n",
+        "\nattributes_as = \"field\"\n",
+        "\napi_version = 2\n",
+        "\nmax_buffered_points = 1000000\n",
+        "\nconnect_timeout = \"5s\"\n",
+        "\nrequest_timeout = \"10s\"\n",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         assert_non_null(strstr(def, keys[i]));

@@ -435,8 +435,7 @@ bool alumet_config_array_is_table(const struct alumet_config *arr, size_t i)
 {
     const struct toml_value *a = (const struct toml_value *)(const void *)arr;
 
-    return a && a->type == TOML_ARRAY && i < a->u.arr.len &&
-           a->u.arr.items[i]->type == TOML_TABLE;
+    return a && a->type == TOML_ARRAY && i < a->u.arr.len && a->u.arr.items[i]->type == TOML_TABLE;
 }
 
 int alumet_config_array_string(struct alumet_config *arr, size_t i, const char **ret,

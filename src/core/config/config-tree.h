@@ -50,8 +50,8 @@ int alumet__config_merge(struct toml_value *base, struct toml_value *over);
  * (suggestions come from the keys that getters asked for in that table, by
  * edit distance; no suggestion when nothing is close). report is called once
  * per problem. Returns the number of unknown keys. */
-int alumet__config_report_unused(struct toml_value *t,
-                                 void (*report)(void *data, const char *msg), void *data);
+int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data, const char *msg),
+                                 void *data);
 
 /* Take the on/off switch out of a plugin section, as the agent does before
  * the plugin's init: `enabled`, else `enable` (upstream accepts both; when

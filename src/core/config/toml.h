@@ -12,10 +12,10 @@ enum toml_type {
     TOML_INTEGER,
     TOML_FLOAT,
     TOML_BOOL,
-    TOML_DATETIME,        /* offset date-time: 1979-05-27T07:32:00Z */
-    TOML_DATETIME_LOCAL,  /* 1979-05-27T07:32:00 */
-    TOML_DATE_LOCAL,      /* 1979-05-27 */
-    TOML_TIME_LOCAL,      /* 07:32:00 */
+    TOML_DATETIME,       /* offset date-time: 1979-05-27T07:32:00Z */
+    TOML_DATETIME_LOCAL, /* 1979-05-27T07:32:00 */
+    TOML_DATE_LOCAL,     /* 1979-05-27 */
+    TOML_TIME_LOCAL,     /* 07:32:00 */
     TOML_ARRAY,
     TOML_TABLE,
 };
@@ -23,25 +23,26 @@ enum toml_type {
 struct toml_value;
 
 struct toml_kv {
-    char *key;                /* owned, NUL-terminated; "\u0000" keys hold NULs: use key_len */
+    char *key; /* owned, NUL-terminated; "\u0000" keys hold NULs: use key_len */
     size_t key_len;
-    int line, col;            /* position of the key */
-    struct toml_value *val;   /* owned */
+    int line, col;          /* position of the key */
+    struct toml_value *val; /* owned */
 };
 
 struct toml_value {
     enum toml_type type;
-    int line, col;            /* 1-based position where the value starts */
-    const char *file;         /* borrowed file name given to toml_parse */
-    struct toml_value *parent;/* NULL for the root */
-    const char *key;          /* borrowed key under which it sits in its parent table, NULL in arrays/root */
-    bool used;                /* set by the config getters (unknown-key detection) */
-    unsigned flags;           /* parser-private bits (defined/implicit/inline/array-of-tables) */
+    int line, col;             /* 1-based position where the value starts */
+    const char *file;          /* borrowed file name given to toml_parse */
+    struct toml_value *parent; /* NULL for the root */
+    const char *key; /* borrowed key under which it sits in its parent table, NULL in arrays/root */
+    bool used;       /* set by the config getters (unknown-key detection) */
+    unsigned flags;  /* parser-private bits (defined/implicit/inline/array-of-tables) */
     union {
         struct {
-            char *ptr;        /* owned, NUL-terminated; len excludes the NUL (may contain NUL bytes) */
+            char *ptr; /* owned, NUL-terminated; len excludes the NUL (may contain NUL bytes) */
             size_t len;
-        } str;                /* TOML_STRING, and the datetime types (their text, normalized: 'T' separator upper-case, 'Z' upper-case) */
+        } str; /* TOML_STRING, and the datetime types (their text, normalized: 'T' separator
+                  upper-case, 'Z' upper-case) */
         int64_t i;
         double f;
         bool b;
@@ -50,7 +51,7 @@ struct toml_value {
             size_t len, cap;
         } arr;
         struct {
-            struct toml_kv *items;  /* in insertion (file) order */
+            struct toml_kv *items; /* in insertion (file) order */
             size_t len, cap;
         } tab;
     } u;
