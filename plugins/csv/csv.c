@@ -3,16 +3,15 @@
  * Alumet's csv plugin 0.2.0 (see README.md). The text is built by
  * csv-writer.c; this file holds the options and the file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/output.h"
 #include "alumet/plugin.h"
 #include "csv-writer.h"
+#include "util/filesink.h"
 
 #define CSV_DEFAULT_CONFIG                                                                         \
     "[plugins.csv]\n"                                                                              \
@@ -39,8 +38,7 @@ struct csv {
 /* The output "out": owned by the core once registered, freed by
  * csv_output_free after the output thread has been joined. */
 struct csv_output {
-    char *path;
-    int fd;
+    struct filesink file;
     bool force_flush;
     struct csv_writer *writer;
 };
@@ -101,33 +99,13 @@ err_free:
     return r;
 }
 
-/* Sink of the writer: write(2) everything, across short writes. */
-static int csv_output_sink(void *data, const char *bytes, size_t len)
-{
-    struct csv_output *o = data;
-
-    while (len > 0) {
-        ssize_t n = write(o->fd, bytes, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        bytes += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int csv_output_fail(struct csv_output *o, int r, struct alumet_error *err)
 {
     if (err && err->code)
         return r; /* already explained (unknown metric) */
     if (r == -ENOMEM)
         return alumet_error_set(err, r, "out of memory");
-    return alumet_error_set(err, r, "failed to write to '%s': %s", o->path, strerror(-r));
+    return alumet_error_set(err, r, "failed to write to '%s': %s", o->file.path, strerror(-r));
 }
 
 static int csv_output_write(void *data, const struct alumet_buffer *buf,
@@ -158,14 +136,10 @@ static int csv_output_close(void *data, struct alumet_error *err)
     }
     if (r == 0)
         r = csv_writer_flush(o->writer);
+    if (r == 0)
+        r = filesink_close(&o->file);
     if (r < 0)
         return csv_output_fail(o, r, err);
-    r = close(o->fd);
-    o->fd = -1;
-    if (r < 0) {
-        r = -errno;
-        return csv_output_fail(o, r, err);
-    }
     return 0;
 }
 
@@ -175,9 +149,7 @@ static void csv_output_free(void *data)
     if (!o)
         return;
     csv_writer_free(o->writer);
-    if (o->fd >= 0)
-        close(o->fd);
-    free(o->path);
+    filesink_done(&o->file);
     free(o);
 }
 
@@ -196,20 +168,19 @@ static int csv_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     struct csv_output *o = calloc(1, sizeof(*o));
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
-    o->fd = -1;
+    o->file = (struct filesink)FILESINK_INIT;
     o->force_flush = csv->force_flush;
-    o->path = strdup(csv->output_path);
-    if (!o->path) {
-        r = alumet_error_set(err, -ENOMEM, "out of memory");
+    r = filesink_open(&o->file, csv->output_path);
+    if (r < 0 && !o->file.path) {
+        alumet_error_set(err, r, "out of memory");
         goto err_free;
     }
-    o->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (o->fd < 0) {
-        r = -errno;
-        alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->path, strerror(-r));
+    if (r < 0) {
+        alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->file.path,
+                         strerror(-r));
         goto err_free;
     }
-    o->writer = csv_writer_new(&csv->opts, csv_output_sink, o);
+    o->writer = csv_writer_new(&csv->opts, filesink_write, &o->file);
     if (!o->writer) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");
         goto err_free;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP client of the influxdb plugin: libcurl, one easy handle per output
- * (keep-alive), the write URL built once. */
+/* HTTP client of the influxdb plugin: the write URL, its headers and the
+ * meaning of InfluxDB's answers, over the shared client of
+ * src/util/http/httpclient.c (one libcurl handle per output, keep-alive). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,25 +85,11 @@ void influxdb_settings_done(struct influxdb_settings *s)
     *s = (struct influxdb_settings){0};
 }
 
-/* Keep the beginning of the response body, for the error messages. */
-static size_t influxdb_http_on_body(char *ptr, size_t size, size_t nmemb, void *data)
-{
-    struct influxdb_http *h = data;
-    size_t n = size * nmemb;
-    size_t room = sizeof(h->response) - 1 - h->response_len;
-    size_t keep = n < room ? n : room;
-
-    memcpy(h->response + h->response_len, ptr, keep);
-    h->response_len += keep;
-    h->response[h->response_len] = '\0';
-    return n;
-}
-
 /* "name=<escaped value>" appended to the query being built in url. */
-static int influxdb_http_add_param(CURL *curl, char *url, size_t size, const char *name,
-                                   const char *value)
+static int influxdb_http_add_param(char *url, size_t size, const char *name, const char *value)
 {
-    char *esc = curl_easy_escape(curl, value, 0);
+    /* libcurl ignores the handle of curl_easy_escape */
+    char *esc = curl_easy_escape(/* curl= */ NULL, value, 0);
     if (!esc)
         return -ENOMEM;
     size_t len = strlen(url);
@@ -113,7 +100,8 @@ static int influxdb_http_add_param(CURL *curl, char *url, size_t size, const cha
     return 0;
 }
 
-static int influxdb_http_build_url(struct influxdb_http *h, const struct influxdb_settings *s)
+/* The write URL with its query; caller frees *ret_url. */
+static int influxdb_http_build_url(char **ret_url, const struct influxdb_settings *s)
 {
     size_t size = strlen(s->host) + 64;
     int r;
@@ -123,21 +111,22 @@ static int influxdb_http_build_url(struct influxdb_http *h, const struct influxd
         size += 3 * (strlen(s->org) + strlen(s->bucket));
     else
         size += 3 * (strlen(s->database) + (s->retention_policy ? strlen(s->retention_policy) : 0));
-    h->url = malloc(size);
-    if (!h->url)
+    char *url = malloc(size);
+    if (!url)
         return -ENOMEM;
-    snprintf(h->url, size, "%s%s", s->host, s->api == INFLUXDB_API_V2 ? "/api/v2/write" : "/write");
+    *ret_url = url;
+    snprintf(url, size, "%s%s", s->host, s->api == INFLUXDB_API_V2 ? "/api/v2/write" : "/write");
     if (s->api == INFLUXDB_API_V2) {
-        r = influxdb_http_add_param(h->curl, h->url, size, "org", s->org);
+        r = influxdb_http_add_param(url, size, "org", s->org);
         if (r == 0)
-            r = influxdb_http_add_param(h->curl, h->url, size, "bucket", s->bucket);
+            r = influxdb_http_add_param(url, size, "bucket", s->bucket);
     } else {
-        r = influxdb_http_add_param(h->curl, h->url, size, "db", s->database);
+        r = influxdb_http_add_param(url, size, "db", s->database);
         if (r == 0 && s->retention_policy && *s->retention_policy)
-            r = influxdb_http_add_param(h->curl, h->url, size, "rp", s->retention_policy);
+            r = influxdb_http_add_param(url, size, "rp", s->retention_policy);
     }
     if (r == 0)
-        r = influxdb_http_add_param(h->curl, h->url, size, "precision", "ns");
+        r = influxdb_http_add_param(url, size, "precision", "ns");
     return r;
 }
 
@@ -156,121 +145,71 @@ static int influxdb_http_build_where(struct influxdb_http *h, const struct influ
     return 0;
 }
 
-static int influxdb_http_add_header(struct influxdb_http *h, const char *line)
-{
-    struct curl_slist *l = curl_slist_append(h->headers, line);
-    if (!l)
-        return -ENOMEM;
-    h->headers = l;
-    return 0;
-}
-
-static int influxdb_http_build_headers(struct influxdb_http *h, const struct influxdb_settings *s)
-{
-    int r = influxdb_http_add_header(h, "Content-Type: text/plain; charset=utf-8");
-    if (r == 0)
-        r = influxdb_http_add_header(h, "Accept: application/json");
-    /* no "Expect: 100-continue" round trip before large bodies */
-    if (r == 0)
-        r = influxdb_http_add_header(h, "Expect:");
-    if (r == 0 && s->api == INFLUXDB_API_V2) {
-        char *auth = NULL;
-        if (asprintf(&auth, "Authorization: Token %s", s->token) < 0)
-            return -ENOMEM;
-        r = influxdb_http_add_header(h, auth);
-        explicit_bzero(auth, strlen(auth));
-        free(auth);
-    }
-    return r;
-}
-
-static long influxdb_ms(alumet_time_ns d)
-{
-    alumet_time_ns ms = (d + ALUMET_NSEC_PER_MSEC - 1) / ALUMET_NSEC_PER_MSEC;
-    return ms > 0 && ms < (alumet_time_ns)LONG_MAX ? (long)ms : 0;
-}
-
 int influxdb_http_init(struct influxdb_http *h, const struct influxdb_settings *s,
                        struct alumet_error *err)
 {
-    CURLcode c = CURLE_OK;
-    int r;
+    char *url = NULL, *auth = NULL;
 
     *h = (struct influxdb_http){0};
-    h->curl = curl_easy_init();
-    if (!h->curl)
-        return alumet_error_set(err, -ENOMEM, "cannot create an HTTP client (curl_easy_init)");
-    r = influxdb_http_build_url(h, s);
+    int r = influxdb_http_build_url(&url, s);
     if (r == 0)
         r = influxdb_http_build_where(h, s);
-    if (r == 0)
-        r = influxdb_http_build_headers(h, s);
+    if (r == 0 && s->api == INFLUXDB_API_V2 &&
+        asprintf(&auth, "Authorization: Token %s", s->token) < 0) {
+        auth = NULL;
+        r = -ENOMEM;
+    }
     if (r < 0) {
         alumet_error_set(err, r, "out of memory");
-        goto err_done;
+        goto out;
     }
 
-#define INFLUXDB_SETOPT(opt, val)                                                                  \
-    do {                                                                                           \
-        if (c == CURLE_OK)                                                                         \
-            c = curl_easy_setopt(h->curl, (opt), (val));                                           \
-    } while (0)
-    INFLUXDB_SETOPT(CURLOPT_URL, h->url);
-    INFLUXDB_SETOPT(CURLOPT_POST, 1L);
-    INFLUXDB_SETOPT(CURLOPT_HTTPHEADER, h->headers);
-    INFLUXDB_SETOPT(CURLOPT_USERAGENT, INFLUXDB_USER_AGENT);
-    INFLUXDB_SETOPT(CURLOPT_NOSIGNAL, 1L);
-    INFLUXDB_SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-    INFLUXDB_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, influxdb_ms(s->connect_timeout));
-    INFLUXDB_SETOPT(CURLOPT_TIMEOUT_MS, influxdb_ms(s->request_timeout));
-    INFLUXDB_SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
-    INFLUXDB_SETOPT(CURLOPT_WRITEFUNCTION, influxdb_http_on_body);
-    INFLUXDB_SETOPT(CURLOPT_WRITEDATA, h);
-    if (s->api == INFLUXDB_API_V1 && s->username && *s->username) {
-        INFLUXDB_SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        INFLUXDB_SETOPT(CURLOPT_USERNAME, s->username);
-        INFLUXDB_SETOPT(CURLOPT_PASSWORD, s->password ? s->password : "");
-    }
-#undef INFLUXDB_SETOPT
-    if (c != CURLE_OK) {
-        r = alumet_error_set(err, c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL,
-                             "cannot configure the HTTP client for %s: %s", h->where,
-                             curl_easy_strerror(c));
-        goto err_done;
-    }
-    return 0;
+    const char *headers[] = {auth};
+    struct httpclient_opts opts = {
+        .url = url,
+        .user_agent = INFLUXDB_USER_AGENT,
+        .content_type = "text/plain; charset=utf-8",
+        .accept = "application/json",
+        .headers = headers,
+        .n_headers = auth ? 1 : 0,
+        .username = s->api == INFLUXDB_API_V1 ? s->username : NULL,
+        .password = s->password,
+        .connect_timeout = s->connect_timeout,
+        .request_timeout = s->request_timeout,
+        .max_response = INFLUXDB_HTTP_MAX_RESPONSE,
+    };
+    r = httpclient_init(&h->client, &opts);
+    if (r < 0 && h->client.setopt_error != CURLE_OK)
+        alumet_error_set(err, r, "cannot configure the HTTP client for %s: %s", h->where,
+                         curl_easy_strerror(h->client.setopt_error));
+    else if (r < 0)
+        alumet_error_set(err, r, "cannot create an HTTP client (libcurl): out of memory");
 
-err_done:
-    influxdb_http_done(h);
+out:
+    free(url);
+    if (auth) {
+        explicit_bzero(auth, strlen(auth));
+        free(auth);
+    }
+    if (r < 0)
+        influxdb_http_done(h);
     return r;
 }
 
 void influxdb_http_done(struct influxdb_http *h)
 {
-    if (h->curl)
-        curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->headers);
-    free(h->url);
+    httpclient_done(&h->client);
     free(h->where);
-    *h = (struct influxdb_http){0};
+    h->where = NULL;
 }
 
 int influxdb_http_classify(CURLcode res, long status)
 {
-    switch (res) {
-    case CURLE_OK:
-        break;
-    case CURLE_OUT_OF_MEMORY:
-        return -ENOMEM;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-        return -EINVAL;
-    default:
-        /* refused, reset, timed out, DNS, TLS handshake...: may pass */
+    int r = httpclient_classify(res, status);
+    if (r == -EAGAIN)
         return ALUMET_WRITE_RETRY;
-    }
-    if (status >= 200 && status < 300)
-        return 0;
+    if (r <= 0)
+        return r;
     if (status == 400 || status == 413 || status == 422)
         return INFLUXDB_HTTP_REJECTED;
     /* 401/403/404 may be fixed by an administrator (token, database), 429
@@ -281,38 +220,25 @@ int influxdb_http_classify(CURLcode res, long status)
 /* The response without its trailing newline, for a message. */
 static const char *influxdb_http_answer(struct influxdb_http *h)
 {
-    while (h->response_len > 0 &&
-           (h->response[h->response_len - 1] == '\n' || h->response[h->response_len - 1] == '\r'))
-        h->response[--h->response_len] = '\0';
-    return h->response_len ? h->response : "(empty response)";
+    struct httpclient *c = &h->client;
+    while (c->response_len > 0 &&
+           (c->response[c->response_len - 1] == '\n' || c->response[c->response_len - 1] == '\r'))
+        c->response[--c->response_len] = '\0';
+    return c->response_len ? c->response : "(empty response)";
 }
 
 int influxdb_http_post(struct influxdb_http *h, const char *body, size_t len, long *ret_status,
                        struct alumet_error *err)
 {
-    long status = 0;
-    CURLcode res;
-
-    h->response_len = 0;
-    h->response[0] = '\0';
-    h->errbuf[0] = '\0';
-    res = curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    if (res == CURLE_OK)
-        res = curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body ? body : "");
-    if (res == CURLE_OK)
-        res = curl_easy_perform(h->curl);
-    if (res == CURLE_OK)
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-    *ret_status = status;
-
-    int r = influxdb_http_classify(res, status);
+    CURLcode res = httpclient_post(&h->client, body, len, ret_status);
+    int r = influxdb_http_classify(res, *ret_status);
     if (r == 0)
         return 0;
     if (res != CURLE_OK)
         alumet_error_set(err, r < 0 ? r : -EIO, "cannot reach InfluxDB at %s: %s", h->where,
-                         h->errbuf[0] ? h->errbuf : curl_easy_strerror(res));
+                         httpclient_strerror(&h->client, res));
     else
-        alumet_error_set(err, -EIO, "InfluxDB at %s answered HTTP %ld: %s", h->where, status,
+        alumet_error_set(err, -EIO, "InfluxDB at %s answered HTTP %ld: %s", h->where, *ret_status,
                          influxdb_http_answer(h));
     return r;
 }

@@ -15,6 +15,7 @@
 #include "alumet/plugin.h"
 #include "influxdb-line.h"
 #include "influxdb.h"
+#include "util/http/httpoutput.h"
 
 #define INFLUXDB_DEFAULT_CONFIG                                                                    \
     "[plugins.influxdb]\n"                                                                         \
@@ -47,19 +48,9 @@
     "# (past this, the oldest are dropped; 0: keep nothing, drop what fails)\n"                    \
     "max_buffered_points = 1000000\n"
 
-#define INFLUXDB_COMPLAINT_PERIOD (60 * ALUMET_NSEC_PER_SEC)
-
 /* Plugin state: the settings, read in init. */
 struct influxdb {
     struct influxdb_settings settings;
-};
-
-/* Points the output could not write itself, reported with a rate limit: one
- * line at once, then at most a summary a minute. */
-struct influxdb_complaint {
-    alumet_time_ns last; /* monotonic time of the last report, 0: never */
-    uint64_t unreported; /* points since the last report */
-    uint64_t total;
 };
 
 /* The output "out": owned by the core once registered. */
@@ -68,10 +59,9 @@ struct influxdb_output {
     struct influxdb_settings settings;
     struct influxdb_line_opts line;
     struct influxdb_http http;
-    bool curl_ref;                      /* holds a reference to libcurl's global state */
-    struct influxdb_text body;          /* reused from one write to the next */
-    struct influxdb_complaint rejected; /* refused by the server (HTTP 400, ...) */
-    struct influxdb_complaint skipped;  /* NaN or infinite values */
+    struct influxdb_text body;            /* reused from one write to the next */
+    struct httpoutput_complaint rejected; /* refused by the server (HTTP 400, ...) */
+    struct httpoutput_complaint skipped;  /* NaN or infinite values */
 };
 
 static void influxdb_free(void *state)
@@ -173,13 +163,7 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
     if (r == 0)
         r = influxdb_get_list(cfg, "attributes_as_fields", &s->as_fields, &s->n_as_fields, err);
     if (r == 0)
-        r = alumet_config_get_duration(cfg, "connect_timeout", 5 * ALUMET_NSEC_PER_SEC,
-                                       &s->connect_timeout, err);
-    if (r == 0)
-        r = alumet_config_get_duration(cfg, "request_timeout", 10 * ALUMET_NSEC_PER_SEC,
-                                       &s->request_timeout, err);
-    if (r == 0)
-        r = alumet_config_get_int(cfg, "max_buffered_points", 1000000, &max_points, err);
+        r = httpoutput_get_limits(cfg, &s->connect_timeout, &s->request_timeout, &max_points, err);
     if (r < 0)
         return r;
 
@@ -204,14 +188,9 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
     else
         return alumet_config_error(cfg, "attributes_as", err, -EINVAL,
                                    "expected \"field\" or \"tag\", got \"%s\"", attributes_as);
-    if (s->connect_timeout <= 0 || s->request_timeout <= 0)
-        return alumet_config_error(cfg,
-                                   s->connect_timeout <= 0 ? "connect_timeout" : "request_timeout",
-                                   err, -EINVAL, "expected a duration longer than 0");
-    if (max_points < 0)
-        return alumet_config_error(cfg, "max_buffered_points", err, -EINVAL,
-                                   "expected a number of points (0 or more), got %lld",
-                                   (long long)max_points);
+    r = httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err);
+    if (r < 0)
+        return r;
     s->max_buffered_points = (uint64_t)max_points;
     if (s->api == INFLUXDB_API_V2) {
         r = influxdb_check_required(cfg, "org", s->org, "api_version = 2", err);
@@ -241,28 +220,6 @@ err_free:
     return r;
 }
 
-/* Count n points in c and report them with a rate limit. */
-static void influxdb_complain(struct influxdb_output *o, struct influxdb_complaint *c, uint64_t n,
-                              const char *what, const char *why)
-{
-    alumet_time_ns now = alumet_time_monotonic();
-
-    c->total += n;
-    c->unreported += n;
-    if (c->last != 0 && now - c->last < INFLUXDB_COMPLAINT_PERIOD)
-        return;
-    if (c->last == 0)
-        alumet_log_at(o->log, ALUMET_LOG_ERROR, "%llu points %s, dropping them: %s",
-                      (unsigned long long)c->unreported, what, why);
-    else
-        alumet_log_at(o->log, ALUMET_LOG_ERROR,
-                      "%llu more points %s in the last minute (%llu in total), dropping them; "
-                      "last reason: %s",
-                      (unsigned long long)c->unreported, what, (unsigned long long)c->total, why);
-    c->last = now;
-    c->unreported = 0;
-}
-
 static int influxdb_output_write(void *data, const struct alumet_buffer *buf,
                                  const struct alumet_registry *reg, struct alumet_error *err)
 {
@@ -276,14 +233,15 @@ static int influxdb_output_write(void *data, const struct alumet_buffer *buf,
     if (r < 0)
         return r;
     if (skipped > 0)
-        influxdb_complain(o, &o->skipped, skipped, "have a value that InfluxDB cannot store",
-                          "NaN or infinite");
+        httpoutput_complain(o->log, &o->skipped, skipped, "have a value that InfluxDB cannot store",
+                            ", dropping them", "NaN or infinite");
     if (lines == 0)
         return 0;
     r = influxdb_http_post(&o->http, o->body.s, o->body.len, &status, err);
     if (r == INFLUXDB_HTTP_REJECTED) {
         /* sending it again cannot help: drop it, but say so */
-        influxdb_complain(o, &o->rejected, lines, "were refused by InfluxDB", err->msg);
+        httpoutput_complain(o->log, &o->rejected, lines, "were refused by InfluxDB",
+                            ", dropping them", err->msg);
         alumet_error_clear(err);
         return ALUMET_WRITE_DROP;
     }
@@ -300,8 +258,6 @@ static void influxdb_output_free(void *data)
     influxdb_http_done(&o->http);
     influxdb_text_done(&o->body);
     influxdb_settings_done(&o->settings);
-    if (o->curl_ref)
-        curl_global_cleanup();
     free(o);
 }
 
@@ -336,16 +292,7 @@ static int influxdb_check_connection(struct influxdb_output *o, struct alumet_er
                                 "configuration",
                                 e.msg,
                                 o->settings.api == INFLUXDB_API_V1 ? "database" : "org and bucket");
-    if (o->settings.max_buffered_points > 0)
-        alumet_log_at(o->log, ALUMET_LOG_WARN,
-                      "%s; starting anyway: the measurements are kept (up to %llu points) and "
-                      "sent when InfluxDB is back",
-                      e.msg, (unsigned long long)o->settings.max_buffered_points);
-    else
-        alumet_log_at(o->log, ALUMET_LOG_WARN,
-                      "%s; starting anyway: measurements are dropped until InfluxDB is back "
-                      "(max_buffered_points = 0)",
-                      e.msg);
+    httpoutput_warn_unreachable(o->log, e.msg, "InfluxDB", o->settings.max_buffered_points);
     return 0;
 }
 
@@ -358,14 +305,6 @@ static int influxdb_start(void *state, struct alumet_start_ctx *ctx, struct alum
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     o->log = alumet_start_log_topic(ctx);
-    /* libcurl's global state is counted: each output holds a reference,
-     * released after its handle, whatever the order in which the core
-     * frees the plugins and the outputs */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        r = alumet_error_set(err, -ENOMEM, "cannot initialize libcurl");
-        goto err_free;
-    }
-    o->curl_ref = true;
     r = influxdb_settings_copy(&o->settings, &db->settings);
     if (r < 0) {
         alumet_error_set(err, r, "out of memory");

@@ -12,6 +12,7 @@
 
 #include "alumet/error.h"
 #include "alumet/time.h"
+#include "util/http/httpclient.h"
 
 /* The HTTP API of the server. */
 enum influxdb_api {
@@ -50,16 +51,14 @@ void influxdb_settings_done(struct influxdb_settings *s);
  * again cannot help. */
 #define INFLUXDB_HTTP_REJECTED 2
 
-/* One HTTP client per output: one CURL handle, so that the connection is
- * kept alive from one write to the next. Not thread-safe (one output thread). */
+/* The bytes of a response body kept for the messages. */
+#define INFLUXDB_HTTP_MAX_RESPONSE 511
+
+/* One HTTP client per output (see httpclient.h). Not thread-safe (one output
+ * thread). */
 struct influxdb_http {
-    CURL *curl;
-    struct curl_slist *headers;
-    char *url;   /* the write URL, with its query */
-    char *where; /* for messages: "http://h:8086 (database 'x')" */
-    char errbuf[CURL_ERROR_SIZE];
-    char response[512];
-    size_t response_len;
+    struct httpclient client;
+    char *where; /* for messages: "'http://h:8086' (database 'x')" */
 };
 
 /* Prepare h for s (borrowed during the call only). 0, -ENOMEM or -EINVAL

@@ -3,7 +3,6 @@
  * The start of every line, {"metric":…,"unit":…,"unit_display":…, depends
  * only on the metric: it is built once per metric id and copied. */
 #include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -179,103 +178,6 @@ size_t jsonl_escape(const char *s, size_t len, char *out)
     return n;
 }
 
-static size_t jsonl_copy_out(const char *s, size_t n, char *buf, size_t size)
-{
-    if (size > 0) {
-        size_t c = n < size ? n : size - 1;
-        memcpy(buf, s, c);
-        buf[c] = '\0';
-    }
-    return n;
-}
-
-size_t jsonl_format_f64(double v, char *buf, size_t size)
-{
-    if (!isfinite(v))
-        return jsonl_copy_out("null", 4, buf, size);
-    if (v == 0)
-        return signbit(v) ? jsonl_copy_out("-0.0", 4, buf, size)
-                          : jsonl_copy_out("0.0", 3, buf, size);
-
-    /* the shortest round-trip digits, from the positional Display text
-     * ("12.34", "0.0000123", "12300000": format_f64 never uses exponents) */
-    char text[FORMAT_F64_MAX];
-    size_t tlen = format_f64(v, text, sizeof(text));
-    char d[24];
-    int nd = 0, seen = 0, point = -1, lead = 0, zeros = 0;
-    for (size_t i = 0; i < tlen; i++) {
-        char c = text[i];
-        if (c == '.') {
-            point = seen;
-        } else if (c == '0') {
-            seen++;
-            if (nd == 0)
-                lead++;
-            else
-                zeros++;
-        } else if (c >= '1' && c <= '9') {
-            seen++;
-            for (; zeros > 0 && nd < 20; zeros--)
-                d[nd++] = '0';
-            if (nd < 20)
-                d[nd++] = c;
-        }
-    }
-    if (point < 0)
-        point = seen;
-    int kk = point - lead; /* 10^(kk-1) <= |v| < 10^kk */
-    int k = kk - nd;       /* |v| = d x 10^k */
-
-    /* ryu's layout, as serde_json writes it */
-    char out[48];
-    size_t n = 0;
-    if (v < 0)
-        out[n++] = '-';
-    if (k >= 0 && kk <= 16) {
-        memcpy(out + n, d, (size_t)nd);
-        n += (size_t)nd;
-        memset(out + n, '0', (size_t)k);
-        n += (size_t)k;
-        memcpy(out + n, ".0", 2);
-        n += 2;
-    } else if (kk > 0 && kk <= 16) {
-        memcpy(out + n, d, (size_t)kk);
-        n += (size_t)kk;
-        out[n++] = '.';
-        memcpy(out + n, d + kk, (size_t)(nd - kk));
-        n += (size_t)(nd - kk);
-    } else if (kk > -5 && kk <= 0) {
-        out[n++] = '0';
-        out[n++] = '.';
-        memset(out + n, '0', (size_t)-kk);
-        n += (size_t)-kk;
-        memcpy(out + n, d, (size_t)nd);
-        n += (size_t)nd;
-    } else {
-        out[n++] = d[0];
-        if (nd > 1) {
-            out[n++] = '.';
-            memcpy(out + n, d + 1, (size_t)(nd - 1));
-            n += (size_t)(nd - 1);
-        }
-        out[n++] = 'e';
-        int e = kk - 1;
-        if (e < 0) {
-            out[n++] = '-';
-            e = -e;
-        }
-        char digits[8];
-        size_t nd_e = 0;
-        do {
-            digits[nd_e++] = (char)('0' + e % 10);
-            e /= 10;
-        } while (e > 0);
-        while (nd_e > 0)
-            out[n++] = digits[--nd_e];
-    }
-    return jsonl_copy_out(out, n, buf, size);
-}
-
 static int jsonl_text_add_u64(struct jsonl_text *b, uint64_t v)
 {
     char num[FORMAT_U64_MAX];
@@ -284,8 +186,8 @@ static int jsonl_text_add_u64(struct jsonl_text *b, uint64_t v)
 
 static int jsonl_text_add_f64(struct jsonl_text *b, double v)
 {
-    char num[32];
-    return jsonl_text_add(b, num, jsonl_format_f64(v, num, sizeof(num)));
+    char num[FORMAT_F64_POINT_MAX];
+    return jsonl_text_add(b, num, format_f64_json(v, num, sizeof(num)));
 }
 
 /* ---- writer ---- */

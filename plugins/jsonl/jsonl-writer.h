@@ -48,10 +48,4 @@ int jsonl_writer_flush(struct jsonl_writer *w);
  * bytes; NUL-terminated. Returns the length written. */
 size_t jsonl_escape(const char *s, size_t len, char *out);
 
-/* Write v the way serde_json (ryu) prints an f64: shortest round-trip
- * digits, "1.0" for integral values, an exponent below 1e-5 and from 1e16
- * ("1e16", "1.5e-7"); "null" for NaN and infinities. Same contract as
- * snprintf; 32 bytes always suffice. */
-size_t jsonl_format_f64(double v, char *buf, size_t size);
-
 #endif

@@ -5,16 +5,15 @@
  * format is in README.md. The text is built by jsonl-writer.c; this file
  * holds the options and the file. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/output.h"
 #include "alumet/plugin.h"
 #include "jsonl-writer.h"
+#include "util/filesink.h"
 
 #define JSONL_DEFAULT_CONFIG                                                                       \
     "[plugins.jsonl]\n"                                                                            \
@@ -38,8 +37,7 @@ struct jsonl {
 /* The output "out": owned by the core once registered, freed by
  * jsonl_output_free after the output thread has been joined. */
 struct jsonl_output {
-    char *path; /* NULL: the standard output */
-    int fd;     /* for the standard output, a duplicate of it */
+    struct filesink file; /* path NULL: (a duplicate of) the standard output */
     bool force_flush;
     struct jsonl_writer *writer;
 };
@@ -89,35 +87,15 @@ err_free:
     return r;
 }
 
-/* Sink of the writer: write(2) everything, across short writes. */
-static int jsonl_output_sink(void *data, const char *bytes, size_t len)
-{
-    struct jsonl_output *o = data;
-
-    while (len > 0) {
-        ssize_t n = write(o->fd, bytes, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        bytes += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int jsonl_output_fail(struct jsonl_output *o, int r, struct alumet_error *err)
 {
     if (err && err->code)
         return r; /* already explained (unknown metric) */
     if (r == -ENOMEM)
         return alumet_error_set(err, r, "out of memory");
-    if (!o->path)
+    if (!o->file.path)
         return alumet_error_set(err, r, "failed to write to the standard output: %s", strerror(-r));
-    return alumet_error_set(err, r, "failed to write to '%s': %s", o->path, strerror(-r));
+    return alumet_error_set(err, r, "failed to write to '%s': %s", o->file.path, strerror(-r));
 }
 
 static int jsonl_output_write(void *data, const struct alumet_buffer *buf,
@@ -136,15 +114,9 @@ static int jsonl_output_close(void *data, struct alumet_error *err)
     struct jsonl_output *o = data;
 
     int r = jsonl_writer_flush(o->writer);
-    if (r < 0)
-        return jsonl_output_fail(o, r, err);
-    r = close(o->fd);
-    o->fd = -1;
-    if (r < 0) {
-        r = -errno;
-        return jsonl_output_fail(o, r, err);
-    }
-    return 0;
+    if (r == 0)
+        r = filesink_close(&o->file);
+    return r < 0 ? jsonl_output_fail(o, r, err) : 0;
 }
 
 static void jsonl_output_free(void *data)
@@ -153,9 +125,7 @@ static void jsonl_output_free(void *data)
     if (!o)
         return;
     jsonl_writer_free(o->writer);
-    if (o->fd >= 0)
-        close(o->fd);
-    free(o->path);
+    filesink_done(&o->file);
     free(o);
 }
 
@@ -174,31 +144,21 @@ static int jsonl_start(void *state, struct alumet_start_ctx *ctx, struct alumet_
     struct jsonl_output *o = calloc(1, sizeof(*o));
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
-    o->fd = -1;
+    o->file = (struct filesink)FILESINK_INIT;
     o->force_flush = j->force_flush;
-    if (j->output_path) {
-        o->path = strdup(j->output_path);
-        if (!o->path) {
-            r = alumet_error_set(err, -ENOMEM, "out of memory");
-            goto err_free;
-        }
-        o->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (o->fd < 0) {
-            r = -errno;
-            alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->path,
-                             strerror(-r));
-            goto err_free;
-        }
-    } else {
-        /* a duplicate, so that closing the output leaves the agent's stdout alone */
-        o->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-        if (o->fd < 0) {
-            r = -errno;
-            alumet_error_set(err, r, "cannot write to the standard output: %s", strerror(-r));
-            goto err_free;
-        }
-    }
-    o->writer = jsonl_writer_new(JSONL_WRITER_BUFFER_SIZE, jsonl_output_sink, o);
+    /* for the standard output, a duplicate, so that closing the output
+     * leaves the agent's stdout alone */
+    r = filesink_open(&o->file, j->output_path);
+    if (r < 0 && !j->output_path)
+        alumet_error_set(err, r, "cannot write to the standard output: %s", strerror(-r));
+    else if (r < 0 && !o->file.path)
+        alumet_error_set(err, r, "out of memory");
+    else if (r < 0)
+        alumet_error_set(err, r, "failed to open file for writing '%s': %s", o->file.path,
+                         strerror(-r));
+    if (r < 0)
+        goto err_free;
+    o->writer = jsonl_writer_new(JSONL_WRITER_BUFFER_SIZE, filesink_write, &o->file);
     if (!o->writer) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");
         goto err_free;

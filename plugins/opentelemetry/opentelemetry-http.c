@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* OTLP/HTTP client of the opentelemetry plugin: libcurl, one easy handle
- * per output (keep-alive), POST <collector_host>/v1/metrics with a binary
- * protobuf body, retry rules of the OTLP specification. */
+/* OTLP/HTTP client of the opentelemetry plugin: POST
+ * <collector_host>/v1/metrics with a binary protobuf body, retry rules of the
+ * OTLP specification, over the shared client of src/util/http/httpclient.c
+ * (one libcurl handle per output, keep-alive). */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "alumet/output.h"
 #include "opentelemetry.h"
@@ -63,147 +63,49 @@ void otel_settings_done(struct otel_settings *s)
     *s = (struct otel_settings){0};
 }
 
-static size_t otel_http_on_body(char *ptr, size_t size, size_t nmemb, void *data)
-{
-    struct otel_http *h = data;
-    size_t n = size * nmemb;
-    size_t keep = n;
-
-    if (h->response_len + keep > OTEL_HTTP_MAX_RESPONSE)
-        keep = OTEL_HTTP_MAX_RESPONSE - h->response_len;
-    if (h->response_len + keep > h->response_cap) {
-        size_t cap = h->response_cap ? h->response_cap : 1024;
-        while (cap < h->response_len + keep)
-            cap *= 2;
-        uint8_t *r = realloc(h->response, cap);
-        if (!r)
-            return 0; /* curl reports CURLE_WRITE_ERROR */
-        h->response = r;
-        h->response_cap = cap;
-    }
-    memcpy(h->response + h->response_len, ptr, keep);
-    h->response_len += keep;
-    return n;
-}
-
-static size_t otel_http_on_header(char *line, size_t size, size_t nmemb, void *data)
-{
-    struct otel_http *h = data;
-    size_t n = size * nmemb;
-    static const char name[] = "content-type:";
-
-    if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0) {
-        size_t i = sizeof(name) - 1;
-        while (i < n && (line[i] == ' ' || line[i] == '\t'))
-            i++;
-        size_t len = 0;
-        while (i < n && line[i] != '\r' && line[i] != '\n' && len < sizeof(h->content_type) - 1)
-            h->content_type[len++] = line[i++];
-        h->content_type[len] = '\0';
-    }
-    return n;
-}
-
-static int otel_http_add_header(struct otel_http *h, const char *line)
-{
-    struct curl_slist *l = curl_slist_append(h->headers, line);
-    if (!l)
-        return -ENOMEM;
-    h->headers = l;
-    return 0;
-}
-
-static long otel_ms(alumet_time_ns d)
-{
-    alumet_time_ns ms = (d + ALUMET_NSEC_PER_MSEC - 1) / ALUMET_NSEC_PER_MSEC;
-    return ms > 0 && ms < (alumet_time_ns)LONG_MAX ? (long)ms : 0;
-}
-
 int otel_http_init(struct otel_http *h, const struct otel_settings *s, struct alumet_error *err)
 {
-    CURLcode c = CURLE_OK;
-    int r = 0;
-
     *h = (struct otel_http){0};
-    h->curl = curl_easy_init();
-    if (!h->curl)
-        return alumet_error_set(err, -ENOMEM, "cannot create an HTTP client (curl_easy_init)");
     if (asprintf(&h->url, "%s/v1/metrics", s->collector_host) < 0) {
         h->url = NULL;
-        r = -ENOMEM;
+        return alumet_error_set(err, -ENOMEM, "out of memory");
     }
-    if (r == 0)
-        r = otel_http_add_header(h, "Content-Type: application/x-protobuf");
-    if (r == 0)
-        r = otel_http_add_header(h, "Accept: application/x-protobuf");
-    /* no "Expect: 100-continue" round trip before large bodies */
-    if (r == 0)
-        r = otel_http_add_header(h, "Expect:");
-    for (size_t i = 0; r == 0 && i < s->n_headers; i++)
-        r = otel_http_add_header(h, s->headers[i]);
-    if (r < 0) {
-        alumet_error_set(err, r, "out of memory");
-        goto err_done;
-    }
-
-#define OTEL_SETOPT(opt, val)                                                                      \
-    do {                                                                                           \
-        if (c == CURLE_OK)                                                                         \
-            c = curl_easy_setopt(h->curl, (opt), (val));                                           \
-    } while (0)
-    OTEL_SETOPT(CURLOPT_URL, h->url);
-    OTEL_SETOPT(CURLOPT_POST, 1L);
-    OTEL_SETOPT(CURLOPT_HTTPHEADER, h->headers);
-    OTEL_SETOPT(CURLOPT_USERAGENT, OTEL_USER_AGENT);
-    OTEL_SETOPT(CURLOPT_NOSIGNAL, 1L);
-    OTEL_SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-    OTEL_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, otel_ms(s->connect_timeout));
-    OTEL_SETOPT(CURLOPT_TIMEOUT_MS, otel_ms(s->request_timeout));
-    OTEL_SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
-    OTEL_SETOPT(CURLOPT_WRITEFUNCTION, otel_http_on_body);
-    OTEL_SETOPT(CURLOPT_WRITEDATA, h);
-    OTEL_SETOPT(CURLOPT_HEADERFUNCTION, otel_http_on_header);
-    OTEL_SETOPT(CURLOPT_HEADERDATA, h);
-#undef OTEL_SETOPT
-    if (c != CURLE_OK) {
-        r = alumet_error_set(err, c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL,
-                             "cannot configure the HTTP client for '%s': %s", h->url,
-                             curl_easy_strerror(c));
-        goto err_done;
-    }
-    return 0;
-
-err_done:
-    otel_http_done(h);
+    struct httpclient_opts opts = {
+        .url = h->url,
+        .user_agent = OTEL_USER_AGENT,
+        .content_type = "application/x-protobuf",
+        .accept = "application/x-protobuf",
+        .headers = (const char *const *)s->headers,
+        .n_headers = s->n_headers,
+        .connect_timeout = s->connect_timeout,
+        .request_timeout = s->request_timeout,
+        .max_response = OTEL_HTTP_MAX_RESPONSE,
+    };
+    int r = httpclient_init(&h->client, &opts);
+    if (r < 0 && h->client.setopt_error != CURLE_OK)
+        alumet_error_set(err, r, "cannot configure the HTTP client for '%s': %s", h->url,
+                         curl_easy_strerror(h->client.setopt_error));
+    else if (r < 0)
+        alumet_error_set(err, r, "cannot create an HTTP client (libcurl): out of memory");
+    if (r < 0)
+        otel_http_done(h);
     return r;
 }
 
 void otel_http_done(struct otel_http *h)
 {
-    if (h->curl)
-        curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->headers);
+    httpclient_done(&h->client);
     free(h->url);
-    free(h->response);
-    *h = (struct otel_http){0};
+    h->url = NULL;
 }
 
 int otel_http_classify(CURLcode res, long status)
 {
-    switch (res) {
-    case CURLE_OK:
-        break;
-    case CURLE_OUT_OF_MEMORY:
-        return -ENOMEM;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-        return -EINVAL;
-    default:
-        /* refused, reset, timed out, DNS, TLS handshake...: may pass */
+    int r = httpclient_classify(res, status);
+    if (r == -EAGAIN)
         return ALUMET_WRITE_RETRY;
-    }
-    if (status >= 200 && status < 300)
-        return 0;
+    if (r <= 0)
+        return r;
     /* OTLP/HTTP: "429, 502, 503, 504 SHOULD be retried; all other 4xx or
      * 5xx response status codes MUST NOT be retried" */
     if (status == 429 || status == 502 || status == 503 || status == 504)
@@ -262,34 +164,36 @@ const char *otel_http_status_message(const uint8_t *data, size_t len, char *buf,
 
 /* The response for a message: the Status message of a protobuf body, else
  * the start of the text with control characters replaced. */
-static const char *otel_http_answer(struct otel_http *h, char *buf, size_t size)
+static const char *otel_http_answer(const struct httpclient *c, char *buf, size_t size)
 {
-    if (h->response_len == 0)
+    const uint8_t *response = (const uint8_t *)c->response;
+    if (c->response_len == 0)
         return "(empty response)";
-    if (strstr(h->content_type, "protobuf")) {
-        const char *m = otel_http_status_message(h->response, h->response_len, buf, size);
+    if (strstr(c->content_type, "protobuf")) {
+        const char *m = otel_http_status_message(response, c->response_len, buf, size);
         return m ? m : "(no message)";
     }
-    size_t n = h->response_len < size - 1 ? h->response_len : size - 1;
-    while (n > 0 && (h->response[n - 1] == '\n' || h->response[n - 1] == '\r'))
+    size_t n = c->response_len < size - 1 ? c->response_len : size - 1;
+    while (n > 0 && (response[n - 1] == '\n' || response[n - 1] == '\r'))
         n--;
     for (size_t i = 0; i < n; i++)
-        buf[i] = isprint(h->response[i]) ? (char)h->response[i] : ' ';
+        buf[i] = isprint(response[i]) ? (char)response[i] : ' ';
     buf[n] = '\0';
     return buf;
 }
 
 /* The partial success of a 2xx response, if any. */
-static void otel_http_partial(struct otel_http *h, int64_t *ret_rejected, char *msg, size_t size)
+static void otel_http_partial(const struct httpclient *c, int64_t *ret_rejected, char *msg,
+                              size_t size)
 {
     *ret_rejected = 0;
     if (size)
         msg[0] = '\0';
-    if (h->response_len == 0 || !strstr(h->content_type, "protobuf"))
+    if (c->response_len == 0 || !strstr(c->content_type, "protobuf"))
         return;
     otel_response *res =
         opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(
-            NULL, h->response_len, h->response);
+            NULL, c->response_len, (const uint8_t *)c->response);
     if (!res)
         return;
     if (res->partial_success) {
@@ -305,31 +209,17 @@ int otel_http_post(struct otel_http *h, const uint8_t *body, size_t len, long *r
                    int64_t *ret_rejected, char *ret_msg, size_t size, struct alumet_error *err)
 {
     char answer[512];
-    long status = 0;
-    CURLcode res;
-
-    h->response_len = 0;
-    h->content_type[0] = '\0';
-    h->errbuf[0] = '\0';
-    res = curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    if (res == CURLE_OK)
-        res = curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, len ? (const char *)body : "");
-    if (res == CURLE_OK)
-        res = curl_easy_perform(h->curl);
-    if (res == CURLE_OK)
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-    *ret_status = status;
-
-    int r = otel_http_classify(res, status);
+    CURLcode res = httpclient_post(&h->client, body, len, ret_status);
+    int r = otel_http_classify(res, *ret_status);
     if (r == 0) {
-        otel_http_partial(h, ret_rejected, ret_msg, size);
+        otel_http_partial(&h->client, ret_rejected, ret_msg, size);
         return 0;
     }
     if (res != CURLE_OK)
         alumet_error_set(err, r < 0 ? r : -EIO, "cannot reach the OTLP collector at '%s': %s",
-                         h->url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(res));
+                         h->url, httpclient_strerror(&h->client, res));
     else
         alumet_error_set(err, -EIO, "the OTLP collector at '%s' answered HTTP %ld: %s", h->url,
-                         status, otel_http_answer(h, answer, sizeof(answer)));
+                         *ret_status, otel_http_answer(&h->client, answer, sizeof(answer)));
     return r;
 }

@@ -16,6 +16,7 @@
 #include "alumet/output.h"
 #include "alumet/plugin.h"
 #include "opentelemetry.h"
+#include "util/http/httpoutput.h"
 
 #define OTEL_DEFAULT_CONFIG                                                                        \
     "[plugins.opentelemetry]\n"                                                                    \
@@ -40,19 +41,9 @@
     "# [plugins.opentelemetry.headers]\n"                                                          \
     "# api-key = \"FILL ME\"\n"
 
-#define OTEL_COMPLAINT_PERIOD (60 * ALUMET_NSEC_PER_SEC)
-
 /* Plugin state: the settings, read in init. */
 struct otel {
     struct otel_settings settings;
-};
-
-/* Points lost by the output itself, reported with a rate limit: one line
- * at once, then at most a summary a minute. */
-struct otel_complaint {
-    alumet_time_ns last;
-    uint64_t unreported;
-    uint64_t total;
 };
 
 /* The output "out": owned by the core once registered. */
@@ -61,9 +52,8 @@ struct otel_output {
     struct otel_settings settings;
     struct otel_encoder encoder;
     struct otel_http http;
-    bool curl_ref;                  /* holds a reference to libcurl's global state */
-    struct otel_complaint rejected; /* refused by the collector */
-    struct otel_complaint partial;  /* partial successes */
+    struct httpoutput_complaint rejected; /* refused by the collector */
+    struct httpoutput_complaint partial;  /* partial successes */
 };
 
 static void otel_free(void *state)
@@ -152,13 +142,7 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
         r = alumet_config_get_bool(cfg, "add_attributes_to_labels", true,
                                    &s->add_attributes_to_labels, err);
     if (r == 0)
-        r = alumet_config_get_duration(cfg, "connect_timeout", 5 * ALUMET_NSEC_PER_SEC,
-                                       &s->connect_timeout, err);
-    if (r == 0)
-        r = alumet_config_get_duration(cfg, "request_timeout", 10 * ALUMET_NSEC_PER_SEC,
-                                       &s->request_timeout, err);
-    if (r == 0)
-        r = alumet_config_get_int(cfg, "max_buffered_points", 1000000, &max_points, err);
+        r = httpoutput_get_limits(cfg, &s->connect_timeout, &s->request_timeout, &max_points, err);
     if (r == 0)
         r = otel_read_headers(cfg, s, err);
     if (r < 0)
@@ -171,14 +155,9 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
         return alumet_config_error(cfg, "collector_host", err, -EINVAL,
                                    "expected the base URL of the collector's OTLP/HTTP receiver, "
                                    "such as \"http://localhost:4318\", got an empty string");
-    if (s->connect_timeout <= 0 || s->request_timeout <= 0)
-        return alumet_config_error(cfg,
-                                   s->connect_timeout <= 0 ? "connect_timeout" : "request_timeout",
-                                   err, -EINVAL, "expected a duration longer than 0");
-    if (max_points < 0)
-        return alumet_config_error(cfg, "max_buffered_points", err, -EINVAL,
-                                   "expected a number of points (0 or more), got %lld",
-                                   (long long)max_points);
+    r = httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err);
+    if (r < 0)
+        return r;
     s->max_buffered_points = (uint64_t)max_points;
     return 0;
 }
@@ -202,26 +181,6 @@ err_free:
     return r;
 }
 
-static void otel_complain(struct otel_output *o, struct otel_complaint *c, uint64_t n,
-                          const char *what, const char *why)
-{
-    alumet_time_ns now = alumet_time_monotonic();
-
-    c->total += n;
-    c->unreported += n;
-    if (c->last != 0 && now - c->last < OTEL_COMPLAINT_PERIOD)
-        return;
-    if (c->last == 0)
-        alumet_log_at(o->log, ALUMET_LOG_ERROR, "%llu points %s: %s",
-                      (unsigned long long)c->unreported, what, why);
-    else
-        alumet_log_at(o->log, ALUMET_LOG_ERROR,
-                      "%llu more points %s in the last minute (%llu in total); last reason: %s",
-                      (unsigned long long)c->unreported, what, (unsigned long long)c->total, why);
-    c->last = now;
-    c->unreported = 0;
-}
-
 static int otel_output_write(void *data, const struct alumet_buffer *buf,
                              const struct alumet_registry *reg, struct alumet_error *err)
 {
@@ -241,16 +200,16 @@ static int otel_output_write(void *data, const struct alumet_buffer *buf,
     r = otel_http_post(&o->http, body, len, &status, &rejected, msg, sizeof(msg), err);
     if (r == OTEL_HTTP_REJECTED) {
         /* OTLP: must not be sent again; drop it, but say so */
-        otel_complain(o, &o->rejected, points, "were refused by the collector, dropping them",
-                      err->msg);
+        httpoutput_complain(o->log, &o->rejected, points,
+                            "were refused by the collector, dropping them", "", err->msg);
         alumet_error_clear(err);
         return ALUMET_WRITE_DROP;
     }
     if (r == 0 && (rejected > 0 || msg[0])) {
         char why[320];
         snprintf(why, sizeof(why), "'%s'", msg[0] ? msg : "no message");
-        otel_complain(o, &o->partial, rejected > 0 ? (uint64_t)rejected : 0,
-                      "were rejected by the collector (partial success)", why);
+        httpoutput_complain(o->log, &o->partial, rejected > 0 ? (uint64_t)rejected : 0,
+                            "were rejected by the collector (partial success)", "", why);
     }
     return r;
 }
@@ -263,8 +222,6 @@ static void otel_output_free(void *data)
     otel_http_done(&o->http);
     otel_encoder_done(&o->encoder);
     otel_settings_done(&o->settings);
-    if (o->curl_ref)
-        curl_global_cleanup();
     free(o);
 }
 
@@ -296,16 +253,7 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
                                 "%s; please check collector_host (the base URL of an OTLP/HTTP "
                                 "receiver) and the headers in the configuration",
                                 e.msg);
-    if (o->settings.max_buffered_points > 0)
-        alumet_log_at(o->log, ALUMET_LOG_WARN,
-                      "%s; starting anyway: the measurements are kept (up to %llu points) and "
-                      "sent when the collector is back",
-                      e.msg, (unsigned long long)o->settings.max_buffered_points);
-    else
-        alumet_log_at(o->log, ALUMET_LOG_WARN,
-                      "%s; starting anyway: measurements are dropped until the collector is "
-                      "back (max_buffered_points = 0)",
-                      e.msg);
+    httpoutput_warn_unreachable(o->log, e.msg, "the collector", o->settings.max_buffered_points);
     return 0;
 }
 
@@ -318,14 +266,6 @@ static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     o->log = alumet_start_log_topic(ctx);
-    /* libcurl's global state is counted: each output holds a reference,
-     * released after its handle, whatever the order in which the core
-     * frees the plugins and the outputs */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        r = alumet_error_set(err, -ENOMEM, "cannot initialize libcurl");
-        goto err_free;
-    }
-    o->curl_ref = true;
     r = otel_settings_copy(&o->settings, &p->settings);
     if (r < 0) {
         alumet_error_set(err, r, "out of memory");

@@ -15,6 +15,7 @@
 #include "alumet/metric.h"
 #include "alumet/time.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "util/http/httpclient.h"
 
 /* Short names of the generated protobuf-c types. */
 #define otel_request Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest
@@ -102,18 +103,15 @@ void otel_encoder_done(struct otel_encoder *e);
  * 504): OTLP says it must not be sent again. */
 #define OTEL_HTTP_REJECTED 2
 
-struct otel_http {
-    CURL *curl;
-    struct curl_slist *headers;
-    char *url; /* <collector_host>/v1/metrics */
-    char errbuf[CURL_ERROR_SIZE];
-    uint8_t *response; /* response body, up to OTEL_HTTP_MAX_RESPONSE bytes */
-    size_t response_len;
-    size_t response_cap;
-    char content_type[128];
-};
-
+/* The bytes of a response body kept (for its Status message). */
 #define OTEL_HTTP_MAX_RESPONSE (64 * 1024)
+
+/* One HTTP client per output (see httpclient.h). Not thread-safe (one output
+ * thread). */
+struct otel_http {
+    struct httpclient client;
+    char *url; /* <collector_host>/v1/metrics */
+};
 
 /* Prepare h for s (borrowed during the call). 0, -ENOMEM or -EINVAL with err;
  * on failure h holds nothing to release. */

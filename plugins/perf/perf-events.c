@@ -6,7 +6,6 @@
  *   4. libpfm4: anything else, [pmu::]event[:umask...], e.g. RESOURCE_STALLS:ANY
  * and modifiers u, k, h, H, G, I separated by ':' (INSTRUCTIONS#u:k). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <perfmon/pfmlib_perf_event.h>
 
 #include "perf.h"
+#include "util/strbuf.h"
 
 struct perf_native {
     const char *name;
@@ -113,25 +113,6 @@ static char *perf_strndup(const char *s, size_t len)
     return d;
 }
 
-/* A malloc'd formatted string. */
-static char *perf_asprintf(const char *fmt, ...) ALUMET_PRINTF(1, 2);
-static char *perf_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 size_t perf_sanitize(const char *s, char *buf, size_t size)
 {
     /* skip the leading characters that would become '_' */
@@ -212,9 +193,8 @@ static int perf_parse_cache(const char *name, size_t len, struct perf_event_spec
         return 0;
     e->type = PERF_TYPE_HW_CACHE;
     e->config = id->config | op->config << 8 | res->config << 16;
-    e->name = perf_asprintf("%s_%s_%s", id->name, op->name, res->name);
-    e->description =
-        perf_asprintf("%s, %s, %s.", id->description, op->description, res->description);
+    e->name = strbuf_newf("%s_%s_%s", id->name, op->name, res->name);
+    e->description = strbuf_newf("%s, %s, %s.", id->description, op->description, res->description);
     return e->name && e->description ? 1 : -ENOMEM;
 }
 
@@ -338,7 +318,7 @@ static int perf_resolve(const char *input, const char *name, size_t len, perf_pf
         e->type = PERF_TYPE_RAW;
         e->config = raw;
         e->name = perf_strndup(name, len);
-        e->description = perf_asprintf("raw event 0x%llx", (unsigned long long)raw);
+        e->description = strbuf_newf("raw event 0x%llx", (unsigned long long)raw);
         return e->name && e->description ? 0 : alumet_error_set(err, -ENOMEM, "out of memory");
     }
     if (memchr(name, '/', len))
@@ -382,7 +362,7 @@ static int perf_resolve(const char *input, const char *name, size_t len, perf_pf
     e->config = attr.config;
     e->config1 = attr.config1;
     e->config2 = attr.config2;
-    e->description = perf_asprintf("%s (encoded via libpfm)", e->name);
+    e->description = strbuf_newf("%s (encoded via libpfm)", e->name);
     return e->description ? 0 : alumet_error_set(err, -ENOMEM, "out of memory");
 }
 
@@ -433,7 +413,7 @@ int perf_event_spec_parse(const char *input, const char *rename, enum perf_namin
             perf_sanitize(base, e.metric + 5, n + 1);
         }
     } else {
-        e.metric = perf_asprintf("perf_%s_%s", perf_naming_category[naming], e.name);
+        e.metric = strbuf_newf("perf_%s_%s", perf_naming_category[naming], e.name);
     }
     if (!e.metric) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

@@ -7,102 +7,14 @@
  *   - a whole CPU (cgroup or system-wide mode): <= 0
  * and Debian/Ubuntu kernels add 3 and 4: no perf event at all. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "perf.h"
-
-#define PERF_PARANOID_FILE "proc/sys/kernel/perf_event_paranoid"
-#define PERF_CAP_SYS_ADMIN 21
-#define PERF_CAP_PERFMON 38
-
-/* A message built like snprintf: len is the length the full text needs. */
-struct perf_msg {
-    char *buf;
-    size_t size;
-    size_t len;
-};
-
-static void perf_msg_add(struct perf_msg *m, const char *fmt, ...) ALUMET_PRINTF(2, 3);
-static void perf_msg_add(struct perf_msg *m, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *at = m->len < m->size ? m->buf + m->len : NULL;
-    size_t room = m->len < m->size ? m->size - m->len : 0;
-    int n = vsnprintf(at, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->len += (size_t)n;
-}
-
-/* Open rel ("proc/...") below root_fd, or below "/" when root_fd < 0. */
-static int perf_root_open(int root_fd, const char *rel)
-{
-    char path[PATH_MAX];
-    if (root_fd >= 0)
-        return openat(root_fd, rel, O_RDONLY | O_CLOEXEC);
-    snprintf(path, sizeof(path), "/%s", rel);
-    return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-/* Read a small file below root_fd into buf (NUL-terminated). 0 or -errno. */
-static int perf_read_small(int root_fd, const char *rel, char *buf, size_t size)
-{
-    int fd = perf_root_open(root_fd, rel);
-    if (fd < 0)
-        return -errno;
-    ssize_t n;
-    while ((n = read(fd, buf, size - 1)) < 0 && errno == EINTR)
-        ;
-    int r = n < 0 ? -errno : 0;
-    close(fd);
-    if (r < 0)
-        return r;
-    buf[n] = '\0';
-    return 0;
-}
-
-int perf_read_paranoid(int root_fd, int *ret)
-{
-    char buf[32];
-    int r = perf_read_small(root_fd, PERF_PARANOID_FILE, buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    char *end;
-    errno = 0;
-    long v = strtol(buf, &end, 10);
-    if (end == buf || errno || v < INT_MIN || v > INT_MAX || (*end && *end != '\n'))
-        return -EINVAL;
-    *ret = (int)v;
-    return 0;
-}
-
-/* The effective capabilities of the agent (proc/self/status, CapEff:). */
-static int perf_read_caps(int root_fd, uint64_t *ret)
-{
-    char buf[4096];
-    int r = perf_read_small(root_fd, "proc/self/status", buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    /* CapEff:\t000001ffffffffff */
-    const char *p = strstr(buf, "\nCapEff:");
-    if (!p)
-        return -EINVAL;
-    p += strlen("\nCapEff:");
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 16);
-    if (end == p || errno)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
+#include "util/privileges.h"
+#include "util/strbuf.h"
 
 /* The path of the agent, for setcap (the link proc/self/exe). */
 static void perf_agent_path(int root_fd, char *buf, size_t size)
@@ -134,65 +46,65 @@ enum perf_failure perf_failure_of(int errnum)
     }
 }
 
-static void perf_explain_denied(int errnum, const struct perf_explain_ctx *ctx, struct perf_msg *m)
+static void perf_explain_denied(int errnum, const struct perf_explain_ctx *ctx, struct strbuf *m)
 {
     int paranoid = 0;
     uint64_t caps = 0;
     char exe[PATH_MAX];
-    int pr = perf_read_paranoid(ctx->root_fd, &paranoid);
-    int cr = perf_read_caps(ctx->root_fd, &caps);
-    bool privileged =
-        cr == 0 && ((caps & (1ull << PERF_CAP_PERFMON)) || (caps & (1ull << PERF_CAP_SYS_ADMIN)));
+    int pr = privileges_read_paranoid(ctx->root_fd, &paranoid);
+    int cr = privileges_read_capeff(ctx->root_fd, &caps);
+    bool privileged = cr == 0 && (privileges_has_cap(caps, PRIVILEGES_CAP_PERFMON) ||
+                                  privileges_has_cap(caps, PRIVILEGES_CAP_SYS_ADMIN));
     int needed = ctx->cpu_wide ? 0 : ctx->kernel ? 1 : 2;
     const char *what = ctx->cpu_wide ? "counting per CPU (cgroup or system-wide mode)"
                        : ctx->kernel ? "counting kernel or hypervisor space (modifiers 'k', 'h')"
                                      : "counting a process";
 
     perf_agent_path(ctx->root_fd, exe, sizeof(exe));
-    perf_msg_add(m, "permission denied (%s) opening perf event '%s' for %s: ",
-                 errnum == EPERM ? "EPERM" : "EACCES", ctx->event, ctx->target);
+    strbuf_printf(m, "permission denied (%s) opening perf event '%s' for %s: ",
+                  errnum == EPERM ? "EPERM" : "EACCES", ctx->event, ctx->target);
     if (privileged) {
-        perf_msg_add(m, "the agent has CAP_PERFMON or CAP_SYS_ADMIN, so a security policy "
-                        "(SELinux, AppArmor, kernel lockdown) or a seccomp filter denies "
-                        "perf_event_open; in a container, allow it (for example 'docker run "
-                        "--cap-add PERFMON --security-opt seccomp=unconfined')");
+        strbuf_printf(m, "the agent has CAP_PERFMON or CAP_SYS_ADMIN, so a security policy "
+                         "(SELinux, AppArmor, kernel lockdown) or a seccomp filter denies "
+                         "perf_event_open; in a container, allow it (for example 'docker run "
+                         "--cap-add PERFMON --security-opt seccomp=unconfined')");
     } else if (pr < 0) {
-        perf_msg_add(m,
-                     "kernel.perf_event_paranoid cannot be read ('/%s': %s) and the agent has "
-                     "neither CAP_PERFMON nor CAP_SYS_ADMIN; fix: grant the capability with "
-                     "'sudo setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than 5.8)",
-                     PERF_PARANOID_FILE, strerror(-pr), exe);
+        strbuf_printf(m,
+                      "kernel.perf_event_paranoid cannot be read ('/%s': %s) and the agent has "
+                      "neither CAP_PERFMON nor CAP_SYS_ADMIN; fix: grant the capability with "
+                      "'sudo setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than 5.8)",
+                      PRIVILEGES_PARANOID_FILE, strerror(-pr), exe);
     } else if (paranoid > needed) {
-        perf_msg_add(m, "kernel.perf_event_paranoid is %d", paranoid);
+        strbuf_printf(m, "kernel.perf_event_paranoid is %d", paranoid);
         if (paranoid > 2)
-            perf_msg_add(m, " (a distribution setting that forbids perf events to "
-                            "unprivileged users entirely)");
-        perf_msg_add(m,
-                     " but %s needs %d or less, and the agent has neither CAP_PERFMON nor "
-                     "CAP_SYS_ADMIN; fix: 'sudo sysctl -w kernel.perf_event_paranoid=%d' (to keep "
-                     "it after a reboot: echo 'kernel.perf_event_paranoid = %d' | sudo tee "
-                     "/etc/sysctl.d/99-alumet-perf.conf), or grant the capability to the agent: "
-                     "'sudo setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than 5.8)",
-                     what, needed, needed, needed, exe);
+            strbuf_printf(m, " (a distribution setting that forbids perf events to "
+                             "unprivileged users entirely)");
+        strbuf_printf(m,
+                      " but %s needs %d or less, and the agent has neither CAP_PERFMON nor "
+                      "CAP_SYS_ADMIN; fix: 'sudo sysctl -w kernel.perf_event_paranoid=%d' (to keep "
+                      "it after a reboot: echo 'kernel.perf_event_paranoid = %d' | sudo tee "
+                      "/etc/sysctl.d/99-alumet-perf.conf), or grant the capability to the agent: "
+                      "'sudo setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than 5.8)",
+                      what, needed, needed, needed, exe);
     } else if (!ctx->cpu_wide) {
-        perf_msg_add(m,
-                     "kernel.perf_event_paranoid is %d, which allows %s, so the process most "
-                     "likely belongs to another user (perf needs the right to ptrace it); fix: "
-                     "run the agent as the owner of the process, or grant the capability to the "
-                     "agent: 'sudo setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than "
-                     "5.8)",
-                     paranoid, what, exe);
+        strbuf_printf(m,
+                      "kernel.perf_event_paranoid is %d, which allows %s, so the process most "
+                      "likely belongs to another user (perf needs the right to ptrace it); fix: "
+                      "run the agent as the owner of the process, or grant the capability to the "
+                      "agent: 'sudo setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than "
+                      "5.8)",
+                      paranoid, what, exe);
     } else {
-        perf_msg_add(m,
-                     "kernel.perf_event_paranoid is %d, which allows %s, so a security policy or "
-                     "a seccomp filter denies it; fix: grant the capability to the agent: 'sudo "
-                     "setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than 5.8)",
-                     paranoid, what, exe);
+        strbuf_printf(m,
+                      "kernel.perf_event_paranoid is %d, which allows %s, so a security policy or "
+                      "a seccomp filter denies it; fix: grant the capability to the agent: 'sudo "
+                      "setcap cap_perfmon+ep %s' (cap_sys_admin on Linux older than 5.8)",
+                      paranoid, what, exe);
     }
     if (errnum == EPERM && ctx->modifiers)
-        perf_msg_add(m, "; EPERM can also mean that this PMU cannot exclude the privilege "
-                        "levels that the modifiers exclude: try the event without its '#' "
-                        "modifiers");
+        strbuf_printf(m, "; EPERM can also mean that this PMU cannot exclude the privilege "
+                         "levels that the modifiers exclude: try the event without its '#' "
+                         "modifiers");
 }
 
 const char *perf_unsupported_reason(int errnum)
@@ -206,10 +118,8 @@ const char *perf_unsupported_reason(int errnum)
 
 size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, size_t size)
 {
-    struct perf_msg m = {buf, size, 0};
+    struct strbuf m = strbuf_of(buf, size);
 
-    if (size > 0)
-        buf[0] = '\0';
     if (errnum < 0)
         errnum = -errnum;
     switch (errnum) {
@@ -220,54 +130,54 @@ size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, s
     case ENOENT:
     case EOPNOTSUPP:
     case ENODEV:
-        perf_msg_add(&m, "perf event '%s' is not supported by this CPU or kernel (%s)", ctx->event,
-                     perf_unsupported_reason(errnum));
+        strbuf_printf(&m, "perf event '%s' is not supported by this CPU or kernel (%s)", ctx->event,
+                      perf_unsupported_reason(errnum));
         if (ctx->hardware)
-            perf_msg_add(&m, "%s", PERF_VM_HINT);
+            strbuf_printf(&m, "%s", PERF_VM_HINT);
         break;
     case EINVAL:
-        perf_msg_add(&m,
-                     "the kernel rejected perf event '%s' (EINVAL: an encoding or a modifier "
-                     "that this PMU does not accept)",
-                     ctx->event);
+        strbuf_printf(&m,
+                      "the kernel rejected perf event '%s' (EINVAL: an encoding or a modifier "
+                      "that this PMU does not accept)",
+                      ctx->event);
         break;
     case ESRCH:
-        perf_msg_add(&m,
-                     "cannot open perf event '%s' for %s: the process does not exist "
-                     "(anymore)",
-                     ctx->event, ctx->target);
+        strbuf_printf(&m,
+                      "cannot open perf event '%s' for %s: the process does not exist "
+                      "(anymore)",
+                      ctx->event, ctx->target);
         break;
     case EMFILE:
     case ENFILE:
-        perf_msg_add(&m,
-                     "cannot open perf event '%s' for %s: too many open files (the plugin opens "
-                     "one file per event and per thread or CPU); raise the limit: 'ulimit -n' "
-                     "in the shell, LimitNOFILE= in a systemd unit",
-                     ctx->event, ctx->target);
+        strbuf_printf(&m,
+                      "cannot open perf event '%s' for %s: too many open files (the plugin opens "
+                      "one file per event and per thread or CPU); raise the limit: 'ulimit -n' "
+                      "in the shell, LimitNOFILE= in a systemd unit",
+                      ctx->event, ctx->target);
         break;
     case EBUSY:
-        perf_msg_add(&m,
-                     "cannot open perf event '%s' for %s: the PMU is busy, another tool uses it "
-                     "exclusively (a profiler, or the NMI watchdog: 'sudo sysctl -w "
-                     "kernel.nmi_watchdog=0')",
-                     ctx->event, ctx->target);
+        strbuf_printf(&m,
+                      "cannot open perf event '%s' for %s: the PMU is busy, another tool uses it "
+                      "exclusively (a profiler, or the NMI watchdog: 'sudo sysctl -w "
+                      "kernel.nmi_watchdog=0')",
+                      ctx->event, ctx->target);
         break;
     case EBADF:
-        perf_msg_add(&m,
-                     "cannot open perf event '%s' for %s: not a usable cgroup directory (perf "
-                     "needs a cgroup v2 directory, or one of a v1 perf_event hierarchy; see the "
-                     "option cgroup_root)",
-                     ctx->event, ctx->target);
+        strbuf_printf(&m,
+                      "cannot open perf event '%s' for %s: not a usable cgroup directory (perf "
+                      "needs a cgroup v2 directory, or one of a v1 perf_event hierarchy; see the "
+                      "option cgroup_root)",
+                      ctx->event, ctx->target);
         break;
     case ENOSYS:
-        perf_msg_add(&m,
-                     "cannot open perf event '%s': this kernel has no perf_event_open "
-                     "(CONFIG_PERF_EVENTS is off) or a seccomp filter hides it",
-                     ctx->event);
+        strbuf_printf(&m,
+                      "cannot open perf event '%s': this kernel has no perf_event_open "
+                      "(CONFIG_PERF_EVENTS is off) or a seccomp filter hides it",
+                      ctx->event);
         break;
     default:
-        perf_msg_add(&m, "cannot open perf event '%s' for %s: %s", ctx->event, ctx->target,
-                     strerror(errnum));
+        strbuf_printf(&m, "cannot open perf event '%s' for %s: %s", ctx->event, ctx->target,
+                      strerror(errnum));
         break;
     }
     return m.len;

@@ -162,9 +162,6 @@ const char *perf_unsupported_reason(int errnum);
 
 size_t perf_explain(int errnum, const struct perf_explain_ctx *ctx, char *buf, size_t size);
 
-/* kernel.perf_event_paranoid read below root_fd: 0 and *ret, or a negative errno. */
-int perf_read_paranoid(int root_fd, int *ret);
-
 /* ---- the plugin state (perf.c) and its targets (perf-monitor.c) ---- */
 
 enum perf_target_kind {

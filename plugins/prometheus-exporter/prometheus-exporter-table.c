@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "prometheus-exporter.h"
+#include "util/format.h"
 
 /* One label of the point being written: offsets into the scratch text. */
 struct prometheus_label {
@@ -695,8 +696,9 @@ static int prometheus_render_locked(struct prometheus_table *t, enum prometheus_
             if (r < 0)
                 goto out_free;
         }
-        char value[32];
-        size_t vn = prometheus_format_value(s->value, value, sizeof(value));
+        /* upstream's dtoa layout ("4950.0", "1e21"), "NaN", "+Inf", "-Inf" */
+        char value[FORMAT_F64_POINT_MAX];
+        size_t vn = format_f64_dtoa(s->value, value, sizeof(value));
         if ((r = prometheus_text_add(out, f->exported, exported_len)) < 0 ||
             (r = prometheus_text_add(out, "{", 1)) < 0 ||
             (r = prometheus_text_add(out, s->labels, s->labels_len)) < 0 ||

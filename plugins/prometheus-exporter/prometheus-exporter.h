@@ -89,11 +89,6 @@ int prometheus_text_add_escaped(struct prometheus_text *b, const char *s, size_t
  * bytes; NUL-terminated. Returns the length written. */
 size_t prometheus_sanitize(const char *s, size_t len, char *out);
 
-/* Write a sample value the way upstream's dtoa prints it ("4950.0", "0.5",
- * "1e21", "1.5e-7"), with the exposition's words for the non-finite values
- * ("NaN", "+Inf", "-Inf"). Same contract as snprintf; 32 bytes always suffice. */
-size_t prometheus_format_value(double v, char *buf, size_t size);
-
 /* ---- HTTP (prometheus-exporter-http.c) ---- */
 
 /* Which format a scraper asks for, from its Accept header (NULL when absent):

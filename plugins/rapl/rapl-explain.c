@@ -11,61 +11,16 @@
  *     stay readable by everybody. */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rapl.h"
-
-#define RAPL_CAP_SYS_ADMIN 21
-#define RAPL_CAP_PERFMON 38
-
-/* A message built like snprintf: len is the length the full text needs. */
-struct rapl_msg {
-    char *buf;
-    size_t size;
-    size_t len;
-};
-
-static void rapl_msg_add(struct rapl_msg *m, const char *fmt, ...) ALUMET_PRINTF(2, 3);
-static void rapl_msg_add(struct rapl_msg *m, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *at = m->len < m->size ? m->buf + m->len : NULL;
-    size_t room = m->len < m->size ? m->size - m->len : 0;
-    int n = vsnprintf(at, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->len += (size_t)n;
-}
-
-static struct rapl_msg rapl_msg_of(char *buf, size_t size)
-{
-    if (size > 0)
-        buf[0] = '\0';
-    return (struct rapl_msg){buf, size, 0};
-}
+#include "util/privileges.h"
+#include "util/strbuf.h"
 
 /* ---- facts ---- */
-
-/* proc/self/status: "CapEff:\t000001ffffffffff" */
-static int rapl_parse_capeff(const char *status, uint64_t *ret)
-{
-    const char *p = strstr(status, "CapEff:");
-    if (!p || (p != status && p[-1] != '\n'))
-        return -EINVAL;
-    p += strlen("CapEff:");
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 16);
-    if (end == p || errno)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
 
 void rapl_privileges_read(const struct rapl *rapl, struct rapl_privileges *ret)
 {
@@ -73,22 +28,14 @@ void rapl_privileges_read(const struct rapl *rapl, struct rapl_privileges *ret)
     memset(ret, 0, sizeof(*ret));
     ret->root = geteuid() == 0;
 
-    if (rapl_read_text(&rapl->proc, "proc/sys/kernel/perf_event_paranoid", text, sizeof(text)) >
-        0) {
-        char *end;
-        errno = 0;
-        long v = strtol(text, &end, 10);
-        if (end != text && !*end && !errno && v >= INT_MIN && v <= INT_MAX) {
-            ret->paranoid = (int)v;
-            ret->has_paranoid = true;
-        }
-    }
+    /* (a closed proc root, -1, would mean "/" to privileges_read_*) */
     uint64_t caps;
-    if (rapl_read_text(&rapl->proc, "proc/self/status", text, sizeof(text)) > 0 &&
-        rapl_parse_capeff(text, &caps) == 0) {
+    ret->has_paranoid =
+        rapl->proc.fd >= 0 && privileges_read_paranoid(rapl->proc.fd, &ret->paranoid) == 0;
+    if (rapl->proc.fd >= 0 && privileges_read_capeff(rapl->proc.fd, &caps) == 0) {
         ret->caps_known = true;
-        ret->cap_perfmon = (caps >> RAPL_CAP_PERFMON) & 1;
-        ret->cap_sys_admin = (caps >> RAPL_CAP_SYS_ADMIN) & 1;
+        ret->cap_perfmon = privileges_has_cap(caps, PRIVILEGES_CAP_PERFMON);
+        ret->cap_sys_admin = privileges_has_cap(caps, PRIVILEGES_CAP_SYS_ADMIN);
     }
     /* "6.1.0-18-amd64" */
     if (rapl_read_text(&rapl->proc, "proc/sys/kernel/osrelease", text, sizeof(text)) > 0) {
@@ -149,7 +96,7 @@ int rapl_cpuinfo_read(const struct rapl *rapl, bool *ret_amd, bool *ret_hypervis
 
 /* ---- explanations ---- */
 
-static void rapl_explain_perf_denied(const struct rapl_privileges *priv, struct rapl_msg *m)
+static void rapl_explain_perf_denied(const struct rapl_privileges *priv, struct strbuf *m)
 {
     bool old_kernel =
         priv->kernel_major != 0 &&
@@ -159,93 +106,94 @@ static void rapl_explain_perf_denied(const struct rapl_privileges *priv, struct 
     bool capable = priv->caps_known && (priv->cap_perfmon || priv->cap_sys_admin);
 
     if (capable || priv->root) {
-        rapl_msg_add(m,
-                     "the agent has %s, yet the kernel refused: a security module (SELinux, "
-                     "AppArmor) or the seccomp profile of a container forbids perf_event_open; "
-                     "allow it (docker: --cap-add PERFMON and a seccomp profile that allows "
-                     "perf_event_open), or set plugins.rapl.no_perf_events = true to read "
-                     "powercap",
-                     priv->root ? "root privileges" : cap);
+        strbuf_printf(m,
+                      "the agent has %s, yet the kernel refused: a security module (SELinux, "
+                      "AppArmor) or the seccomp profile of a container forbids perf_event_open; "
+                      "allow it (docker: --cap-add PERFMON and a seccomp profile that allows "
+                      "perf_event_open), or set plugins.rapl.no_perf_events = true to read "
+                      "powercap",
+                      priv->root ? "root privileges" : cap);
         return;
     }
     if (priv->has_paranoid && priv->paranoid >= 3)
-        rapl_msg_add(m,
-                     "kernel.perf_event_paranoid is %d here, a Debian/Ubuntu level that forbids "
-                     "perf_event_open to every process without %s; ",
-                     priv->paranoid, cap);
+        strbuf_printf(m,
+                      "kernel.perf_event_paranoid is %d here, a Debian/Ubuntu level that forbids "
+                      "perf_event_open to every process without %s; ",
+                      priv->paranoid, cap);
     else if (priv->has_paranoid)
-        rapl_msg_add(m,
-                     "RAPL events count whole CPUs, which a process without %s may do only when "
-                     "kernel.perf_event_paranoid <= 0 (it is %d here); ",
-                     cap, priv->paranoid);
+        strbuf_printf(m,
+                      "RAPL events count whole CPUs, which a process without %s may do only when "
+                      "kernel.perf_event_paranoid <= 0 (it is %d here); ",
+                      cap, priv->paranoid);
     else
-        rapl_msg_add(m,
-                     "RAPL events count whole CPUs, which a process without %s may do only when "
-                     "kernel.perf_event_paranoid <= 0; ",
-                     cap);
-    rapl_msg_add(m,
-                 "fix it with one of: 'sudo sysctl -w kernel.perf_event_paranoid=0' (until the "
-                 "next reboot; write 'kernel.perf_event_paranoid = 0' into "
-                 "/etc/sysctl.d/99-alumet.conf to keep it), 'sudo setcap %s=ep %s' (gives the "
-                 "agent %s%s), or run the agent as root",
-                 setcap, priv->exe, cap,
-                 priv->kernel_major == 0 ? "; CAP_SYS_ADMIN before Linux 5.8" : "");
+        strbuf_printf(m,
+                      "RAPL events count whole CPUs, which a process without %s may do only when "
+                      "kernel.perf_event_paranoid <= 0; ",
+                      cap);
+    strbuf_printf(m,
+                  "fix it with one of: 'sudo sysctl -w kernel.perf_event_paranoid=0' (until the "
+                  "next reboot; write 'kernel.perf_event_paranoid = 0' into "
+                  "/etc/sysctl.d/99-alumet.conf to keep it), 'sudo setcap %s=ep %s' (gives the "
+                  "agent %s%s), or run the agent as root",
+                  setcap, priv->exe, cap,
+                  priv->kernel_major == 0 ? "; CAP_SYS_ADMIN before Linux 5.8" : "");
 }
 
-static void rapl_explain_powercap_denied(const struct rapl_privileges *priv, struct rapl_msg *m)
+static void rapl_explain_powercap_denied(const struct rapl_privileges *priv, struct strbuf *m)
 {
     if (priv->root) {
-        rapl_msg_add(m,
-                     "the agent runs as root, yet the file cannot be read: in a container with a "
-                     "user namespace, root does not own the files of /sys; give read access on "
-                     "the host with 'sudo chmod a+r %s/intel-rapl*:*/energy_uj', or run the "
-                     "container without user namespace remapping",
-                     priv->class_dir);
+        strbuf_printf(m,
+                      "the agent runs as root, yet the file cannot be read: in a container with a "
+                      "user namespace, root does not own the files of /sys; give read access on "
+                      "the host with 'sudo chmod a+r %s/intel-rapl*:*/energy_uj', or run the "
+                      "container without user namespace remapping",
+                      priv->class_dir);
         return;
     }
-    rapl_msg_add(m,
-                 "since Linux 5.10 the RAPL energy counters (energy_uj) are readable by root "
-                 "only: run the agent as root, or let every user read them (until the next "
-                 "reboot) with 'sudo chmod a+r %s/intel-rapl*:*/energy_uj' (the rapl plugin's "
-                 "README gives udev rules that last), or let the "
-                 "plugin use perf_events (no_perf_events = false, with "
-                 "kernel.perf_event_paranoid <= 0 or CAP_PERFMON)",
-                 priv->class_dir);
+    strbuf_printf(m,
+                  "since Linux 5.10 the RAPL energy counters (energy_uj) are readable by root "
+                  "only: run the agent as root, or let every user read them (until the next "
+                  "reboot) with 'sudo chmod a+r %s/intel-rapl*:*/energy_uj' (the rapl plugin's "
+                  "README gives udev rules that last), or let the "
+                  "plugin use perf_events (no_perf_events = false, with "
+                  "kernel.perf_event_paranoid <= 0 or CAP_PERFMON)",
+                  priv->class_dir);
 }
 
 size_t rapl_explain(int errnum, enum rapl_iface iface, const char *what,
                     const struct rapl_privileges *priv, char *buf, size_t size)
 {
-    struct rapl_msg m = rapl_msg_of(buf, size);
+    struct strbuf m = strbuf_of(buf, size);
     int e = errnum < 0 ? -errnum : errnum;
 
     if (iface == RAPL_IFACE_PERF) {
         switch (e) {
         case EACCES:
         case EPERM:
-            rapl_msg_add(&m, "perf_event_open refused the RAPL event %s: %s; ", what, strerror(e));
+            strbuf_printf(&m, "perf_event_open refused the RAPL event %s: %s; ", what, strerror(e));
             rapl_explain_perf_denied(priv, &m);
             break;
         case ENOENT:
         case ENODEV:
         case EOPNOTSUPP:
         case EINVAL:
-            rapl_msg_add(&m,
-                         "perf_event_open cannot count the RAPL event %s: %s; the power PMU "
-                         "advertises it but the CPU or the kernel does not support it (old "
-                         "kernels on AMD CPUs, virtual machines); set "
-                         "plugins.rapl.no_perf_events = true to read powercap",
-                         what, strerror(e));
+            strbuf_printf(&m,
+                          "perf_event_open cannot count the RAPL event %s: %s; the power PMU "
+                          "advertises it but the CPU or the kernel does not support it (old "
+                          "kernels on AMD CPUs, virtual machines); set "
+                          "plugins.rapl.no_perf_events = true to read powercap",
+                          what, strerror(e));
             break;
         case EMFILE:
         case ENFILE:
-            rapl_msg_add(&m,
-                         "perf_event_open failed for the RAPL event %s: %s; raise the limit of "
-                         "open files ('ulimit -n', LimitNOFILE= in a systemd unit)",
-                         what, strerror(e));
+            strbuf_printf(&m,
+                          "perf_event_open failed for the RAPL event %s: %s; raise the limit of "
+                          "open files ('ulimit -n', LimitNOFILE= in a systemd unit)",
+                          what, strerror(e));
             break;
         default:
-            rapl_msg_add(&m, "perf_event_open failed for the RAPL event %s: %s", what, strerror(e));
+            strbuf_printf(&m, "perf_event_open failed for the RAPL event %s: %s", what,
+                          strerror(e));
             break;
         }
         return m.len;
@@ -254,29 +202,29 @@ size_t rapl_explain(int errnum, enum rapl_iface iface, const char *what,
     switch (e) {
     case EACCES:
     case EPERM:
-        rapl_msg_add(&m, "cannot read '%s': %s; ", what, strerror(e));
+        strbuf_printf(&m, "cannot read '%s': %s; ", what, strerror(e));
         rapl_explain_powercap_denied(priv, &m);
         break;
     case ENOENT:
     case ENODEV:
-        rapl_msg_add(&m,
-                     "cannot read '%s': %s; the powercap zone has gone (was the intel_rapl_msr "
-                     "driver unloaded?)",
-                     what, strerror(e));
+        strbuf_printf(&m,
+                      "cannot read '%s': %s; the powercap zone has gone (was the intel_rapl_msr "
+                      "driver unloaded?)",
+                      what, strerror(e));
         break;
     case EIO:
     case ENODATA:
-        rapl_msg_add(&m,
-                     "cannot read '%s': %s; the hardware refused to read the RAPL counter "
-                     "(virtual machines do not emulate RAPL)",
-                     what, strerror(e));
+        strbuf_printf(&m,
+                      "cannot read '%s': %s; the hardware refused to read the RAPL counter "
+                      "(virtual machines do not emulate RAPL)",
+                      what, strerror(e));
         break;
     case EINVAL:
     case ERANGE:
-        rapl_msg_add(&m, "cannot read '%s': it does not hold a number of microjoules", what);
+        strbuf_printf(&m, "cannot read '%s': it does not hold a number of microjoules", what);
         break;
     default:
-        rapl_msg_add(&m, "cannot read '%s': %s", what, strerror(e));
+        strbuf_printf(&m, "cannot read '%s': %s", what, strerror(e));
         break;
     }
     return m.len;
@@ -285,21 +233,21 @@ size_t rapl_explain(int errnum, enum rapl_iface iface, const char *what,
 size_t rapl_explain_absent(const struct rapl *rapl, bool hypervisor, char *buf, size_t size)
 {
     char power[PATH_MAX], powercap[PATH_MAX];
-    struct rapl_msg m = rapl_msg_of(buf, size);
+    struct strbuf m = strbuf_of(buf, size);
 
     fsroot_path(&rapl->sys, RAPL_POWER_DIR, power, sizeof(power));
     fsroot_path(&rapl->sys, RAPL_POWERCAP_DIR, powercap, sizeof(powercap));
-    rapl_msg_add(&m,
-                 "RAPL is not exposed here: no RAPL perf PMU in '%s' and no intel-rapl "
-                 "powercap zone in '%s'; ",
-                 power, powercap);
+    strbuf_printf(&m,
+                  "RAPL is not exposed here: no RAPL perf PMU in '%s' and no intel-rapl "
+                  "powercap zone in '%s'; ",
+                  power, powercap);
     if (hypervisor)
-        rapl_msg_add(&m, "this is a virtual machine ('hypervisor' flag in /proc/cpuinfo) and "
-                         "hypervisors do not give RAPL to their guests; ");
+        strbuf_printf(&m, "this is a virtual machine ('hypervisor' flag in /proc/cpuinfo) and "
+                          "hypervisors do not give RAPL to their guests; ");
     else
-        rapl_msg_add(&m, "on an Intel or AMD machine, load the drivers with 'sudo modprobe -a "
-                         "rapl intel_rapl_msr', and in a container mount the host's /sys; ");
-    rapl_msg_add(&m, "to estimate the energy of the CPU without RAPL, use the "
-                     "energy-estimation-tdp plugin; the rapl plugin measures nothing");
+        strbuf_printf(&m, "on an Intel or AMD machine, load the drivers with 'sudo modprobe -a "
+                          "rapl intel_rapl_msr', and in a container mount the host's /sys; ");
+    strbuf_printf(&m, "to estimate the energy of the CPU without RAPL, use the "
+                      "energy-estimation-tdp plugin; the rapl plugin measures nothing");
     return m.len;
 }

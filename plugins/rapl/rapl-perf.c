@@ -18,6 +18,7 @@
 
 #include "rapl.h"
 #include "util/perf-event.h"
+#include "util/strbuf.h"
 
 /* ---- the real system calls ---- */
 
@@ -330,7 +331,7 @@ static int rapl_perf_open_one(struct rapl *rapl, const struct rapl_pmu *pmu,
         .read_format = PERF_EVENT_READ_FORMAT,
     };
     int cpu = pmu->cpus[i];
-    char *what = rapl_format("'%s' on CPU %d", ev->name, cpu);
+    char *what = strbuf_newf("'%s' on CPU %d", ev->name, cpu);
     if (!what)
         return alumet_error_set(err, -ENOMEM, "out of memory");
 

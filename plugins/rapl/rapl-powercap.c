@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rapl.h"
+#include "util/strbuf.h"
 
 /* intel-rapl:0, intel-rapl:0:1, intel-rapl-mmio:0 (not the control type itself) */
 static bool rapl_is_zone(const char *name)
@@ -214,7 +215,7 @@ static int rapl_powercap_open_one(struct rapl *rapl, const struct rapl_zone *z,
     snprintf(rel, sizeof(rel), "%s/energy_uj", z->rel);
     fsroot_path(&rapl->sys, rel, path, sizeof(path));
     c->rel = strdup(rel);
-    c->what = rapl_format("'%s'", path);
+    c->what = strbuf_newf("'%s'", path);
     if (!c->rel || !c->what)
         return alumet_error_set(err, -ENOMEM, "out of memory");
 

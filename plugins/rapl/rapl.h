@@ -85,9 +85,6 @@ int rapl_read_text(const struct fsroot *root, const char *rel, char *buf, size_t
 /* Parse a whole decimal number (surrounding white space allowed). 0 or -EINVAL. */
 int rapl_parse_u64(const char *text, uint64_t *ret);
 
-/* A new string formatted like printf (caller frees), NULL on -ENOMEM. */
-char *rapl_format(const char *fmt, ...) ALUMET_PRINTF(1, 2);
-
 /* ---- configuration and state ---- */
 
 struct rapl_config {

@@ -314,10 +314,32 @@ static int format_shortest_fast(double a, uint64_t *ret_m, int *ret_k)
     return 1;
 }
 
+/* The shortest round-trip digits d[0..n) of a (finite, > 0), without
+ * trailing zeros, and its decimal exponent: a = d[0].d[1..] x 10^exp10. d
+ * holds FORMAT_U64_MAX bytes. Returns n. */
+static int format_shortest(double a, char *d, int *ret_exp10)
+{
+    uint64_t m;
+    int k, n;
+
+    if (a < 0x1p53 && a == (double)(uint64_t)a) {
+        /* integers below 2^53 are exact and are their own shortest text */
+        n = (int)format_u64((uint64_t)a, d);
+        *ret_exp10 = n - 1;
+    } else if (a >= 1e-5 && a < 0x1p53 && format_shortest_fast(a, &m, &k)) {
+        n = (int)format_u64(m, d);
+        *ret_exp10 = n - 1 - k;
+    } else {
+        return format_shortest_slow(a, d, ret_exp10);
+    }
+    while (n > 1 && d[n - 1] == '0')
+        n--;
+    return n;
+}
+
 size_t format_f64(double v, char *buf, size_t size)
 {
     char out[FORMAT_F64_MAX];
-    size_t n;
     bool neg = signbit(v) != 0;
     double a = fabs(v);
 
@@ -328,32 +350,91 @@ size_t format_f64(double v, char *buf, size_t size)
     if (a == 0)
         return neg ? format_copy_out("-0", 2, buf, size) : format_copy_out("0", 1, buf, size);
 
-    char *p = out;
-    if (a < 0x1p53 && a == (double)(uint64_t)a) {
-        /* integers below 2^53 are exact and are their own shortest text */
-        if (neg)
-            *p++ = '-';
-        n = (size_t)(p - out) + format_u64((uint64_t)a, p);
-        return format_copy_out(out, n, buf, size);
-    }
-
-    uint64_t m;
-    int k;
-    if (a >= 1e-5 && a < 0x1p53 && format_shortest_fast(a, &m, &k)) {
-        char digits[FORMAT_U64_MAX];
-        int nd = (int)format_u64(m, digits);
-        int exp10 = nd - 1 - k;
-        while (nd > 1 && digits[nd - 1] == '0')
-            nd--;
-        n = format_layout(neg, digits, nd, exp10, out);
-        return format_copy_out(out, n, buf, size);
-    }
-
-    char d[20];
+    char d[FORMAT_U64_MAX];
     int exp10 = 0;
-    int nd = format_shortest_slow(a, d, &exp10);
-    n = format_layout(neg, d, nd, exp10, out);
+    int nd = format_shortest(a, d, &exp10);
+    size_t n = format_layout(neg, d, nd, exp10, out);
     return format_copy_out(out, n, buf, size);
+}
+
+/* v (finite) with its shortest round-trip digits, in the layout that ryu and
+ * RapidJSON's dtoa share: positional from 10^min_kk to 10^max_kk (integral
+ * values end with ".0"), exponent form ("1e21", "1.5e-7") outside. */
+static size_t format_f64_point(double v, int max_kk, int min_kk, char *buf, size_t size)
+{
+    if (v == 0)
+        return signbit(v) ? format_copy_out("-0.0", 4, buf, size)
+                          : format_copy_out("0.0", 3, buf, size);
+
+    char d[FORMAT_U64_MAX];
+    int exp10 = 0;
+    int nd = format_shortest(fabs(v), d, &exp10);
+    int kk = exp10 + 1; /* 10^(kk-1) <= |v| < 10^kk */
+    int k = kk - nd;    /* |v| = d x 10^k */
+
+    char out[FORMAT_F64_POINT_MAX];
+    size_t n = 0;
+    if (v < 0)
+        out[n++] = '-';
+    if (k >= 0 && kk <= max_kk) {
+        memcpy(out + n, d, (size_t)nd);
+        n += (size_t)nd;
+        memset(out + n, '0', (size_t)k);
+        n += (size_t)k;
+        memcpy(out + n, ".0", 2);
+        n += 2;
+    } else if (kk > 0 && kk <= max_kk) {
+        memcpy(out + n, d, (size_t)kk);
+        n += (size_t)kk;
+        out[n++] = '.';
+        memcpy(out + n, d + kk, (size_t)(nd - kk));
+        n += (size_t)(nd - kk);
+    } else if (kk > min_kk && kk <= 0) {
+        out[n++] = '0';
+        out[n++] = '.';
+        memset(out + n, '0', (size_t)-kk);
+        n += (size_t)-kk;
+        memcpy(out + n, d, (size_t)nd);
+        n += (size_t)nd;
+    } else {
+        out[n++] = d[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            memcpy(out + n, d + 1, (size_t)(nd - 1));
+            n += (size_t)(nd - 1);
+        }
+        out[n++] = 'e';
+        int e = kk - 1;
+        if (e < 0) {
+            out[n++] = '-';
+            e = -e;
+        }
+        char digits[8];
+        size_t ne = 0;
+        do {
+            digits[ne++] = (char)('0' + e % 10);
+            e /= 10;
+        } while (e > 0);
+        while (ne > 0)
+            out[n++] = digits[--ne];
+    }
+    return format_copy_out(out, n, buf, size);
+}
+
+size_t format_f64_json(double v, char *buf, size_t size)
+{
+    if (!isfinite(v))
+        return format_copy_out("null", 4, buf, size);
+    return format_f64_point(v, /* max_kk= */ 16, /* min_kk= */ -5, buf, size);
+}
+
+size_t format_f64_dtoa(double v, char *buf, size_t size)
+{
+    if (isnan(v))
+        return format_copy_out("NaN", 3, buf, size);
+    if (isinf(v))
+        return format_copy_out(v > 0 ? "+Inf" : "-Inf", 4, buf, size);
+    return format_f64_point(v, /* max_kk= */ 21, /* min_kk= */ -6, buf, size);
 }
 
 /* ---- RFC 3339 ---- */

@@ -26,6 +26,24 @@
  * FORMAT_F64_MAX the text is never truncated. Thread-safe. */
 size_t format_f64(double v, char *buf, size_t size);
 
+/* A buffer of this size holds any format_f64_json() or format_f64_dtoa()
+ * text and its NUL (the longest is "-0.00000xxxxxxxxxxxxxxxxx": 26 bytes). */
+#define FORMAT_F64_POINT_MAX 32
+
+/* Write v the way serde_json (ryu) prints an f64: shortest round-trip
+ * digits, "1.0" for integral values, an exponent below 1e-5 and from 1e16
+ * ("1e16", "1.5e-7"); "null" for NaN and infinities. Same contract as
+ * format_f64(); FORMAT_F64_POINT_MAX bytes always suffice. Thread-safe. */
+size_t format_f64_json(double v, char *buf, size_t size);
+
+/* Write v the way RapidJSON's dtoa prints it (the layout of upstream's
+ * prometheus exporter): shortest round-trip digits, "4950.0" for integral
+ * values, an exponent below 1e-6 and from 1e21 ("1e21", "1.5e-7"); NaN,
+ * infinities as the Prometheus text formats spell them ("NaN", "+Inf",
+ * "-Inf"). Same contract as format_f64(); FORMAT_F64_POINT_MAX bytes always
+ * suffice. Thread-safe. */
+size_t format_f64_dtoa(double v, char *buf, size_t size);
+
 /* Write v in decimal into buf, which must hold FORMAT_U64_MAX bytes.
  * NUL-terminates and returns the length. Thread-safe. */
 size_t format_u64(uint64_t v, char *buf);

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Shared helpers of the end-to-end tests: run the built alumet-agent in a
 fresh temporary directory, wait for it to be ready, signal it, and read what
-it wrote (CSV file, test-source count file, slow-output values).
+it wrote (CSV file, test-source count file, slow-output values); and, for
+the one-shot scripts of the plugins (a main() that runs the agent once),
+recorded checks, the summary line and the CSV rows as dicts.
 
 Meson passes the paths in the environment:
   ALUMET_E2E_AGENT           the alumet-agent executable
@@ -18,6 +20,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -275,3 +278,59 @@ def needs_csv(cls):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# ---- one-shot scripts ----
+
+failures = []
+
+
+def check(cond, what):
+    """Record a failed check (and print it); returns cond."""
+    if not cond:
+        failures.append(what)
+        print("FAIL: " + what, file=sys.stderr)
+    return cond
+
+
+def summary(cases=1):
+    """Print the summary line of a script of `cases` cases (the failed checks
+    counted as failed cases, at most all of them); returns the exit status."""
+    failed = min(cases, len(failures))
+    print("%d passed, %d failed, 0 skipped" % (cases - failed, failed))
+    return 1 if failures else 0
+
+
+def skip_reason(plugins=()):
+    """Why a script cannot run here: no built agent, or an agent built without
+    some of the plugins; None when it can."""
+    if not AGENT or not os.path.exists(AGENT):
+        return "ALUMET_E2E_AGENT is not set to the built agent"
+    if plugins:
+        out = subprocess.run([AGENT, "plugins", "list"], capture_output=True, text=True,
+                             errors="replace", timeout=30).stdout
+        missing = [p for p in plugins if "- %s v" % p not in out]
+        if missing:
+            return "the agent was built without the plugin(s) %s" % ", ".join(missing)
+    return None
+
+
+def read_csv_rows(path):
+    """The rows of a CSV file of the csv plugin as dicts of the fixed columns,
+    with "attrs": the attributes from their columns and from
+    __late_attributes. The header is checked."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter=";")
+        header = next(reader)
+        check(header[:7] == CSV_COLUMNS and header[-1] == "__late_attributes",
+              "CSV header: %r" % header)
+        rows = []
+        for cells in reader:
+            row = dict(zip(CSV_COLUMNS, cells[:7]))
+            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
+            for item in filter(None, (cells[-1] if len(cells) >= len(header) else "").split(",")):
+                key, _, value = item.partition("=")
+                attrs[key] = value
+            row["attrs"] = attrs
+            rows.append(row)
+        return rows

@@ -46,10 +46,18 @@ static inline char *alumet_test_tmpdir(void)
     return r;
 }
 
+/* Remove the tree path (borrowed). 0, or -1 when a part of it could not be
+ * removed. */
+static inline int alumet_test_remove_tree(const char *path)
+{
+    return nftw(path, alumet_test__rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Remove the tree dir (from alumet_test_tmpdir) and free the string. */
 static inline void alumet_test_rmtree(char *dir)
 {
     if (dir) {
-        nftw(dir, alumet_test__rm, 16, FTW_DEPTH | FTW_PHYS);
+        alumet_test_remove_tree(dir);
         free(dir);
     }
 }

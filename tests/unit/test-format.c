@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* src/util/format.c: Rust Display of f64, decimal u64, RFC 3339 timestamps. */
+/* src/util/format.c: Rust Display of f64, its JSON (ryu) and dtoa layouts,
+ * decimal u64, RFC 3339 timestamps. */
 #include "alumet-test.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -315,12 +317,92 @@ static void test_rfc3339_against_gmtime(void **state)
     }
 }
 
+static void check_f64_json(double v, const char *expected)
+{
+    char buf[FORMAT_F64_POINT_MAX];
+    assert_int_equal(format_f64_json(v, buf, sizeof(buf)), strlen(expected));
+    assert_string_equal(buf, expected);
+}
+
+/* serde_json's (ryu's) layout (the jsonl plugin) */
+static void test_f64_json(void **state)
+{
+    (void)state;
+    check_f64_json(1.0, "1.0");
+    check_f64_json(0.5, "0.5");
+    check_f64_json(0.0, "0.0");
+    check_f64_json(-0.0, "-0.0");
+    check_f64_json(-2.5, "-2.5");
+    check_f64_json(100.0, "100.0");
+    check_f64_json(1e15, "1000000000000000.0");
+    check_f64_json(1e16, "1e16");
+    check_f64_json(1.5e16, "1.5e16");
+    check_f64_json(1e21, "1e21");
+    check_f64_json(1e-5, "0.00001");
+    check_f64_json(1.25e-5, "0.0000125");
+    check_f64_json(1e-6, "1e-6");
+    check_f64_json(1e-7, "1e-7");
+    check_f64_json(1.5e-7, "1.5e-7");
+    check_f64_json(0.1 + 0.2, "0.30000000000000004");
+    check_f64_json(123456.789, "123456.789");
+    check_f64_json(1.5e300, "1.5e300");
+    check_f64_json(5e-324, "5e-324");
+    check_f64_json(DBL_MAX, "1.7976931348623157e308");
+    check_f64_json(NAN, "null");
+    check_f64_json(INFINITY, "null");
+    check_f64_json(-INFINITY, "null");
+}
+
+static void check_f64_dtoa(double v, const char *expected)
+{
+    char buf[FORMAT_F64_POINT_MAX];
+    size_t n = format_f64_dtoa(v, buf, sizeof(buf));
+    assert_string_equal(buf, expected);
+    assert_int_equal(n, strlen(expected));
+}
+
+/* upstream's dtoa (RapidJSON layout, the prometheus-exporter plugin) and its test
+ * cases */
+static void test_f64_dtoa(void **state)
+{
+    (void)state;
+    check_f64_dtoa(4950.0, "4950.0");
+    check_f64_dtoa(0.5, "0.5");
+    check_f64_dtoa(0.0, "0.0");
+    check_f64_dtoa(-0.0, "-0.0");
+    check_f64_dtoa(-2.5, "-2.5");
+    check_f64_dtoa(1e21, "1e21");
+    check_f64_dtoa(1e20, "100000000000000000000.0");
+    check_f64_dtoa(1.234e20, "123400000000000000000.0");
+    check_f64_dtoa(1.234e21, "1.234e21");
+    check_f64_dtoa(2.71828, "2.71828");
+    check_f64_dtoa(1.1e128, "1.1e128");
+    check_f64_dtoa(1.1e-64, "1.1e-64");
+    check_f64_dtoa(2.718281828459045, "2.718281828459045");
+    check_f64_dtoa(5e-324, "5e-324");
+    check_f64_dtoa(DBL_MAX, "1.7976931348623157e308");
+    check_f64_dtoa(1e-7, "1e-7");
+    check_f64_dtoa(1.5e-7, "1.5e-7");
+    check_f64_dtoa(1e-6, "0.000001");
+    check_f64_dtoa(0.000123, "0.000123");
+    check_f64_dtoa(123456.789, "123456.789");
+    check_f64_dtoa(0.1 + 0.2, "0.30000000000000004");
+    check_f64_dtoa((double)UINT64_MAX, "18446744073709552000.0");
+    check_f64_dtoa(NAN, "NaN");
+    check_f64_dtoa(INFINITY, "+Inf");
+    check_f64_dtoa(-INFINITY, "-Inf");
+    char small[4];
+    assert_int_equal(format_f64_dtoa(123456.5, small, sizeof(small)), 8);
+    assert_string_equal(small, "123");
+}
+
 int main(void)
 {
     const struct CMUnitTest group[] = {
         cmocka_unit_test(test_f64_examples),       cmocka_unit_test(test_f64_special),
         cmocka_unit_test(test_f64_extremes),       cmocka_unit_test(test_f64_truncation),
-        cmocka_unit_test(test_f64_round_trip),     cmocka_unit_test(test_u64),
+        cmocka_unit_test(test_f64_round_trip),     cmocka_unit_test(test_f64_json),
+        cmocka_unit_test(test_f64_dtoa),           cmocka_unit_test(test_u64),
         cmocka_unit_test(test_rfc3339_examples),   cmocka_unit_test(test_rfc3339_negative),
         cmocka_unit_test(test_rfc3339_truncation), cmocka_unit_test(test_rfc3339_against_gmtime),
     };

@@ -1,58 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The csv plugin: the writer (exact bytes, against upstream's reference
  * outputs) and the plugin through the agent lifecycle. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 
-#include "alumet/plugin.h"
-#include "core/agent.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
-#include "core/registry.h"
 #include "plugins/csv/csv-writer.h"
 
 extern const struct alumet_plugin alumet_plugin_csv;
 
 /* ---- test helpers ---- */
-
-/* A sink into memory, which can be told to fail. */
-struct mem_sink {
-    char *s;
-    size_t len;
-    size_t cap;
-    size_t calls;
-    int fail; /* error to return, 0 = none */
-};
-
-static int mem_sink_write(void *data, const char *bytes, size_t len)
-{
-    struct mem_sink *m = data;
-    m->calls++;
-    if (m->fail)
-        return m->fail;
-    if (m->len + len + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap : 256;
-        while (cap < m->len + len + 1)
-            cap *= 2;
-        char *s = realloc(m->s, cap);
-        assert_non_null(s);
-        m->s = s;
-        m->cap = cap;
-    }
-    memcpy(m->s + m->len, bytes, len);
-    m->len += len;
-    m->s[m->len] = '\0';
-    return 0;
-}
-
-static const char *mem_sink_text(struct mem_sink *m)
-{
-    return m->s ? m->s : "";
-}
 
 static struct csv_writer_opts default_opts(void)
 {
@@ -69,7 +29,7 @@ struct fixture {
     struct alumet_registry *reg;
     struct alumet_buffer *buf;
     struct csv_writer *w;
-    struct mem_sink sink;
+    struct alumet_test_mem_sink sink;
 };
 
 static void fixture_init(struct fixture *f, const struct csv_writer_opts *opts)
@@ -79,7 +39,7 @@ static void fixture_init(struct fixture *f, const struct csv_writer_opts *opts)
     assert_non_null(f->reg);
     f->buf = alumet__buffer_new(16);
     assert_non_null(f->buf);
-    f->w = csv_writer_new(opts, mem_sink_write, &f->sink);
+    f->w = csv_writer_new(opts, alumet_test_mem_sink_write, &f->sink);
     assert_non_null(f->w);
 }
 
@@ -89,39 +49,6 @@ static void fixture_done(struct fixture *f)
     alumet__buffer_free(f->buf);
     alumet__registry_free(f->reg);
     free(f->sink.s);
-}
-
-static alumet_metric_id add_metric(struct fixture *f, const char *name, enum alumet_value_type type,
-                                   struct alumet_unit unit)
-{
-    alumet_metric_id id = ALUMET_METRIC_ID_INVALID;
-    struct alumet_error err = {0};
-    assert_int_equal(alumet__registry_add(f->reg, name, type, unit, "test metric", &id, &err), 0);
-    return id;
-}
-
-static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
-static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
-
-static struct alumet_point *push_u64(struct fixture *f, alumet_metric_id m, uint64_t v)
-{
-    struct alumet_point *p =
-        alumet_buffer_push_u64(f->buf, 0, m, &local_resource, &local_consumer, v);
-    assert_non_null(p);
-    return p;
-}
-
-static struct alumet_point *push_f64(struct fixture *f, alumet_metric_id m, double v)
-{
-    struct alumet_point *p =
-        alumet_buffer_push_f64(f->buf, 0, m, &local_resource, &local_consumer, v);
-    assert_non_null(p);
-    return p;
-}
-
-static void add_str(struct fixture *f, struct alumet_point *p, const char *k, const char *v)
-{
-    assert_int_equal(alumet_point_add_attr_str(f->buf, p, k, v), 0);
 }
 
 /* Write the fixture buffer, flush, clear the buffer. */
@@ -170,8 +97,8 @@ static void test_writer_lines(void **state)
 {
     (void)state;
     struct csv_writer_opts opts = default_opts();
-    struct mem_sink sink = {0};
-    struct csv_writer *w = csv_writer_new(&opts, mem_sink_write, &sink);
+    struct alumet_test_mem_sink sink = {0};
+    struct csv_writer *w = csv_writer_new(&opts, alumet_test_mem_sink_write, &sink);
     assert_non_null(w);
 
     static const char *const header[] = {"timestamp", "metric", "value", "sensor", "pc"};
@@ -199,10 +126,11 @@ static void test_writer_lines(void **state)
     assert_int_equal(csv_writer_write_line(w, row2, 5), 0);
     assert_int_equal(csv_writer_write_line(w, row3, 4), 0);
     assert_int_equal(csv_writer_flush(w), 0);
-    assert_string_equal(mem_sink_text(&sink), "timestamp;metric;value;sensor;pc;__late_attributes\n"
-                                              "123456;test;25;\"petits;pois\";thinkpad;\n"
-                                              ";testtttt;7;local;;gpu=H200,cpu=EPYC\\,AMD\n"
-                                              "42;amd;7;carottes;;\n");
+    assert_string_equal(alumet_test_mem_sink_text(&sink),
+                        "timestamp;metric;value;sensor;pc;__late_attributes\n"
+                        "123456;test;25;\"petits;pois\";thinkpad;\n"
+                        ";testtttt;7;local;;gpu=H200,cpu=EPYC\\,AMD\n"
+                        "42;amd;7;carottes;;\n");
     csv_writer_free(w);
     free(sink.s);
 }
@@ -213,8 +141,8 @@ static void test_writer_late_rules(void **state)
 {
     (void)state;
     struct csv_writer_opts opts = default_opts();
-    struct mem_sink sink = {0};
-    struct csv_writer *w = csv_writer_new(&opts, mem_sink_write, &sink);
+    struct alumet_test_mem_sink sink = {0};
+    struct csv_writer *w = csv_writer_new(&opts, alumet_test_mem_sink_write, &sink);
     assert_non_null(w);
 
     static const char *const header[] = {"a"};
@@ -228,11 +156,11 @@ static void test_writer_late_rules(void **state)
     assert_int_equal(csv_writer_write_line(w, row3, 1), 0);
     assert_int_equal(csv_writer_write_line(w, NULL, 0), 0);
     assert_int_equal(csv_writer_flush(w), 0);
-    assert_string_equal(mem_sink_text(&sink), "a;__late_attributes\n"
-                                              ";\"x=1;2,y==say \"\"hi\"\"\"\n"
-                                              "last;k=3,j=2\n"
-                                              ";l=a\\,b\\,\\,c\n"
-                                              ";\n");
+    assert_string_equal(alumet_test_mem_sink_text(&sink), "a;__late_attributes\n"
+                                                          ";\"x=1;2,y==say \"\"hi\"\"\"\n"
+                                                          "last;k=3,j=2\n"
+                                                          ";l=a\\,b\\,\\,c\n"
+                                                          ";\n");
     csv_writer_free(w);
     free(sink.s);
 }
@@ -241,14 +169,14 @@ static void test_writer_late_rules(void **state)
 
 static void reference_points(struct fixture *f, alumet_metric_id mu, alumet_metric_id mf)
 {
-    struct alumet_point *p = push_u64(f, mu, 0);
-    add_str(f, p, "attributes_1", "value1");
-    add_str(f, p, "attributes_2", "value2");
-    p = push_u64(f, mu, 1);
-    add_str(f, p, "attributes_1", "value1");
-    p = push_f64(f, mf, 0.5);
-    add_str(f, p, "attributes_2", "value2");
-    push_f64(f, mf, 0.75);
+    struct alumet_point *p = alumet_test_push_u64(f->buf, mu, 0);
+    alumet_test_add_str(f->buf, p, "attributes_1", "value1");
+    alumet_test_add_str(f->buf, p, "attributes_2", "value2");
+    p = alumet_test_push_u64(f->buf, mu, 1);
+    alumet_test_add_str(f->buf, p, "attributes_1", "value1");
+    p = alumet_test_push_f64(f->buf, mf, 0.5);
+    alumet_test_add_str(f->buf, p, "attributes_2", "value2");
+    alumet_test_push_f64(f->buf, mf, 0.75);
 }
 
 static void test_reference_output(void **state)
@@ -257,13 +185,15 @@ static void test_reference_output(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    alumet_metric_id mf = add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mu =
+        alumet_test_add_metric(f.reg, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mf =
+        alumet_test_add_metric(f.reg, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
 
     reference_points(&f, mu, mf);
     write_and_clear(&f);
     assert_string_equal(
-        mem_sink_text(&f.sink), FIXED_HEADER
+        alumet_test_mem_sink_text(&f.sink), FIXED_HEADER
         "attributes_1;attributes_2;__late_attributes\n"
         "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;value1;"
         "value2;\n"
@@ -272,12 +202,12 @@ static void test_reference_output(void **state)
         "value2;\n"
         "test_metric_f64;1970-01-01T00:00:00Z;0.75;local_machine;;local_machine;;;;\n");
 
-    struct alumet_point *p = push_u64(&f, mu, 0);
-    add_str(&f, p, "late_attributes_1", "value1");
-    add_str(&f, p, "late_attributes_2", "value2");
+    struct alumet_point *p = alumet_test_push_u64(f.buf, mu, 0);
+    alumet_test_add_str(f.buf, p, "late_attributes_1", "value1");
+    alumet_test_add_str(f.buf, p, "late_attributes_2", "value2");
     write_and_clear(&f);
     assert_string_equal(
-        mem_sink_text(&f.sink), FIXED_HEADER
+        alumet_test_mem_sink_text(&f.sink), FIXED_HEADER
         "attributes_1;attributes_2;__late_attributes\n"
         "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;value1;"
         "value2;\n"
@@ -297,12 +227,13 @@ static void test_reference_unique_unit_name(void **state)
     opts.use_unit_display_name = false;
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mu =
+        alumet_test_add_metric(f.reg, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_test_add_metric(f.reg, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
 
-    push_u64(&f, mu, 0);
+    alumet_test_push_u64(f.buf, mu, 0);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
                         FIXED_HEADER "__late_attributes\n"
                                      "test_metric_u64_1;1970-01-01T00:00:00Z;0;local_machine;;"
                                      "local_machine;;\n");
@@ -316,12 +247,13 @@ static void test_reference_no_unit(void **state)
     opts.append_unit = false;
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND));
-    add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mu =
+        alumet_test_add_metric(f.reg, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(SECOND));
+    alumet_test_add_metric(f.reg, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
 
-    push_u64(&f, mu, 0);
+    alumet_test_push_u64(f.buf, mu, 0);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
                         FIXED_HEADER "__late_attributes\n"
                                      "test_metric_u64;1970-01-01T00:00:00Z;0;local_machine;;"
                                      "local_machine;;\n");
@@ -361,15 +293,16 @@ static void test_metric_units(void **state)
             opts.use_unit_display_name = !unique;
             struct fixture f;
             fixture_init(&f, &opts);
-            alumet_metric_id m = add_metric(&f, "x", ALUMET_VALUE_U64, cases[i].unit);
-            push_u64(&f, m, 5);
+            alumet_metric_id m =
+                alumet_test_add_metric(f.reg, "x", ALUMET_VALUE_U64, cases[i].unit);
+            alumet_test_push_u64(f.buf, m, 5);
             write_and_clear(&f);
             char expected[256];
             snprintf(expected, sizeof(expected),
                      FIXED_HEADER "__late_attributes\n"
                                   "%s;1970-01-01T00:00:00Z;5;local_machine;;local_machine;;\n",
                      unique ? cases[i].unique : cases[i].display);
-            assert_string_equal(mem_sink_text(&f.sink), expected);
+            assert_string_equal(alumet_test_mem_sink_text(&f.sink), expected);
 
             char name[64];
             const struct alumet_metric *metric = alumet_registry_get(f.reg, m);
@@ -387,11 +320,12 @@ static void test_metric_name_escaped(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "odd;\"name\"", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
-    push_u64(&f, m, 1);
-    push_u64(&f, m, 2);
+    alumet_metric_id m =
+        alumet_test_add_metric(f.reg, "odd;\"name\"", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
+    alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_push_u64(f.buf, m, 2);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
                         FIXED_HEADER "__late_attributes\n"
                                      "\"odd;\"\"name\"\"_J\";1970-01-01T00:00:00Z;1;local_machine;;"
                                      "local_machine;;\n"
@@ -408,8 +342,8 @@ static void test_values_and_timestamps(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id mf = add_metric(&f, "f", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
-    alumet_metric_id mu = add_metric(&f, "u", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
+    alumet_metric_id mf = alumet_test_add_metric(f.reg, "f", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
+    alumet_metric_id mu = alumet_test_add_metric(f.reg, "u", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
 
     const struct {
         alumet_time_ns ts;
@@ -429,16 +363,16 @@ static void test_values_and_timestamps(void **state)
         {1, true, 100.0, 0},
     };
     for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
-        struct alumet_point *p = pts[i].f64
-                                     ? alumet_buffer_push_f64(f.buf, pts[i].ts, mf, &local_resource,
-                                                              &local_consumer, pts[i].f)
-                                     : alumet_buffer_push_u64(f.buf, pts[i].ts, mu, &local_resource,
-                                                              &local_consumer, pts[i].u);
+        struct alumet_point *p =
+            pts[i].f64 ? alumet_buffer_push_f64(f.buf, pts[i].ts, mf, &alumet_test_local_resource,
+                                                &alumet_test_local_consumer, pts[i].f)
+                       : alumet_buffer_push_u64(f.buf, pts[i].ts, mu, &alumet_test_local_resource,
+                                                &alumet_test_local_consumer, pts[i].u);
         assert_non_null(p);
     }
     write_and_clear(&f);
     assert_string_equal(
-        mem_sink_text(&f.sink), FIXED_HEADER
+        alumet_test_mem_sink_text(&f.sink), FIXED_HEADER
         "__late_attributes\n"
         "f_W;2025-04-25T15:08:53.99636522Z;1000000000000000000000;local_machine;;"
         "local_machine;;\n"
@@ -465,17 +399,17 @@ static void test_odd_delimiters(void **state)
     opts.late_delimiter = '|';
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
-    struct alumet_point *p = push_f64(&f, m, 0.5);
-    add_str(&f, p, "a", "x|y.z");
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    struct alumet_point *p = alumet_test_push_f64(f.buf, m, 0.5);
+    alumet_test_add_str(f.buf, p, "a", "x|y.z");
     write_and_clear(&f);
-    p = push_f64(&f, m, 2);
-    add_str(&f, p, "b", "x|y.z");
-    add_str(&f, p, "c", "1,2");
-    assert_non_null(
-        alumet_buffer_push_f64(f.buf, 500000000, m, &local_resource, &local_consumer, 3));
+    p = alumet_test_push_f64(f.buf, m, 2);
+    alumet_test_add_str(f.buf, p, "b", "x|y.z");
+    alumet_test_add_str(f.buf, p, "c", "1,2");
+    assert_non_null(alumet_buffer_push_f64(f.buf, 500000000, m, &alumet_test_local_resource,
+                                           &alumet_test_local_consumer, 3));
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
                         "metric.timestamp.value.resource_kind.resource_id.consumer_kind."
                         "consumer_id.a.__late_attributes\n"
                         "m.1970-01-01T00:00:00Z.\"0.5\".local_machine..local_machine..\"x|y.z\".\n"
@@ -493,21 +427,21 @@ static void test_attribute_types(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     static const uint64_t items[] = {1, 2, 3};
     static const uint64_t one[] = {18446744073709551615ull};
 
-    struct alumet_point *p = push_u64(&f, m, 1);
+    struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
     assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "f", 0.45), 0);
     assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "u", 69), 0);
     assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "b", true), 0);
-    add_str(&f, p, "s", "elastic search");
+    alumet_test_add_str(f.buf, p, "s", "elastic search");
     struct alumet_attr list = {.key = "l", .type = ALUMET_ATTR_LIST_U64};
     list.v.list.items = items;
     list.v.list.len = 3;
     assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
 
-    p = push_u64(&f, m, 2);
+    p = alumet_test_push_u64(f.buf, m, 2);
     assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "f", 1e21), 0);
     assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "b", false), 0);
     list.v.list.items = one;
@@ -516,7 +450,7 @@ static void test_attribute_types(void **state)
     write_and_clear(&f);
 
     /* then as late attributes: the list's ", " is escaped */
-    p = push_u64(&f, m, 3);
+    p = alumet_test_push_u64(f.buf, m, 3);
     list.key = "late_list";
     list.v.list.items = items;
     list.v.list.len = 3;
@@ -528,7 +462,7 @@ static void test_attribute_types(void **state)
     assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "late_b", true), 0);
     write_and_clear(&f);
 
-    assert_string_equal(mem_sink_text(&f.sink),
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
                         FIXED_HEADER "b;f;l;s;u;__late_attributes\n"
                                      "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;true;"
                                      "0.45;[1, 2, 3];elastic search;69;\n"
@@ -547,22 +481,22 @@ static void test_header_sorted_union(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
 
-    struct alumet_point *p = push_u64(&f, m, 1);
-    add_str(&f, p, "zeta", "z");
-    add_str(&f, p, "alpha", "a");
-    p = push_u64(&f, m, 2);
-    add_str(&f, p, "Beta", "B");
-    add_str(&f, p, "alpha", "a2");
-    add_str(&f, p, "_under", "u");
-    add_str(&f, p, "al", "x");
+    struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_add_str(f.buf, p, "zeta", "z");
+    alumet_test_add_str(f.buf, p, "alpha", "a");
+    p = alumet_test_push_u64(f.buf, m, 2);
+    alumet_test_add_str(f.buf, p, "Beta", "B");
+    alumet_test_add_str(f.buf, p, "alpha", "a2");
+    alumet_test_add_str(f.buf, p, "_under", "u");
+    alumet_test_add_str(f.buf, p, "al", "x");
     write_and_clear(&f);
-    p = push_u64(&f, m, 3);
-    add_str(&f, p, "new", "n");
-    add_str(&f, p, "zeta", "z3");
+    p = alumet_test_push_u64(f.buf, m, 3);
+    alumet_test_add_str(f.buf, p, "new", "n");
+    alumet_test_add_str(f.buf, p, "zeta", "z3");
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink),
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
                         FIXED_HEADER "Beta;_under;al;alpha;zeta;__late_attributes\n"
                                      "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;;;;a;"
                                      "z;\n"
@@ -580,18 +514,18 @@ static void test_header_many_keys(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     char key[16];
     for (int i = 99; i >= 0; i--) {
-        struct alumet_point *p = push_u64(&f, m, (uint64_t)i);
+        struct alumet_point *p = alumet_test_push_u64(f.buf, m, (uint64_t)i);
         snprintf(key, sizeof(key), "k%02d", i);
         const char *k = alumet_buffer_strdup(f.buf, key, (size_t)-1);
         assert_non_null(k);
-        add_str(&f, p, k, "v");
-        add_str(&f, p, "k00", "again");
+        alumet_test_add_str(f.buf, p, k, "v");
+        alumet_test_add_str(f.buf, p, "k00", "again");
     }
     write_and_clear(&f);
-    const char *text = mem_sink_text(&f.sink);
+    const char *text = alumet_test_mem_sink_text(&f.sink);
     char expected[2048];
     size_t n = (size_t)snprintf(expected, sizeof(expected), "%s", FIXED_HEADER);
     for (int i = 0; i < 100; i++)
@@ -619,24 +553,24 @@ static void test_attribute_overrides(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
 
-    struct alumet_point *p = push_u64(&f, m, 1);
-    add_str(&f, p, "k", "first");
-    add_str(&f, p, "k", "second");
-    p = push_u64(&f, m, 2);
-    add_str(&f, p, "value", "replaced");
-    add_str(&f, p, "resource_id", "rid");
+    struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_add_str(f.buf, p, "k", "first");
+    alumet_test_add_str(f.buf, p, "k", "second");
+    p = alumet_test_push_u64(f.buf, m, 2);
+    alumet_test_add_str(f.buf, p, "value", "replaced");
+    alumet_test_add_str(f.buf, p, "resource_id", "rid");
     write_and_clear(&f);
-    p = push_u64(&f, m, 3);
-    add_str(&f, p, "late", "1");
-    add_str(&f, p, "late", "2");
-    add_str(&f, p, "other", "x");
-    add_str(&f, p, "late", "3");
+    p = alumet_test_push_u64(f.buf, m, 3);
+    alumet_test_add_str(f.buf, p, "late", "1");
+    alumet_test_add_str(f.buf, p, "late", "2");
+    alumet_test_add_str(f.buf, p, "other", "x");
+    alumet_test_add_str(f.buf, p, "late", "3");
     write_and_clear(&f);
     /* "resource_id" and "value" appear twice in the header, like upstream:
      * the fixed column gets the value, the later one stays empty */
-    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), FIXED_HEADER
                         "k;resource_id;value;__late_attributes\n"
                         "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;second;"
                         ";;\n"
@@ -654,14 +588,14 @@ static void test_empty_first_buffer(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER "__late_attributes\n");
-    struct alumet_point *p = push_u64(&f, m, 1);
-    add_str(&f, p, "a", "1");
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), FIXED_HEADER "__late_attributes\n");
+    struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_add_str(f.buf, p, "a", "1");
     write_and_clear(&f);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), FIXED_HEADER
                         "__late_attributes\n"
                         "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;a=1\n");
     fixture_done(&f);
@@ -675,7 +609,7 @@ static void test_resources(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     char long_path[400];
     memset(long_path, 'p', sizeof(long_path) - 1);
     long_path[0] = '/';
@@ -708,7 +642,7 @@ static void test_resources(void **state)
                           "m;1970-01-01T00:00:00Z;4;rkind;rid;cgroup;%s;\n"
                           "m;1970-01-01T00:00:00Z;5;\"r;kind\";\"a\nb\";\"c\"\"kind\";;\n",
              long_path);
-    assert_string_equal(mem_sink_text(&f.sink), expected);
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), expected);
     fixture_done(&f);
 }
 
@@ -721,20 +655,20 @@ static void test_late_metrics(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m0 = add_metric(&f, "m0", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    push_u64(&f, m0, 0);
+    alumet_metric_id m0 = alumet_test_add_metric(f.reg, "m0", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_test_push_u64(f.buf, m0, 0);
     write_and_clear(&f);
 
     char name[16];
     alumet_metric_id last = m0;
     for (int i = 1; i <= 300; i++) {
         snprintf(name, sizeof(name), "m%d", i);
-        last = add_metric(&f, name, ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
+        last = alumet_test_add_metric(f.reg, name, ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
     }
-    push_u64(&f, last, 300);
-    push_u64(&f, m0, 1);
+    alumet_test_push_u64(f.buf, last, 300);
+    alumet_test_push_u64(f.buf, m0, 1);
     write_and_clear(&f);
-    assert_string_equal(mem_sink_text(&f.sink), FIXED_HEADER
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), FIXED_HEADER
                         "__late_attributes\n"
                         "m0;1970-01-01T00:00:00Z;0;local_machine;;local_machine;;\n"
                         "m300_J;1970-01-01T00:00:00Z;300;local_machine;;local_machine;;\n"
@@ -748,7 +682,7 @@ static void test_unknown_metric(void **state)
     struct csv_writer_opts opts = default_opts();
     struct fixture f;
     fixture_init(&f, &opts);
-    push_u64(&f, 7, 0);
+    alumet_test_push_u64(f.buf, 7, 0);
     struct alumet_error err = {0};
     assert_int_equal(csv_writer_write_buffer(f.w, f.buf, f.reg, &err), -EINVAL);
     assert_string_equal(err.msg, "unknown metric id 7 in a buffer");
@@ -767,7 +701,7 @@ static void test_no_mixing(void **state)
     struct alumet_error err = {0};
     assert_int_equal(csv_writer_write_buffer(f.w, f.buf, f.reg, &err), -EINVAL);
     assert_int_equal(csv_writer_flush(f.w), 0);
-    assert_string_equal(mem_sink_text(&f.sink), "a;b;__late_attributes\n");
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), "a;b;__late_attributes\n");
     fixture_done(&f);
 }
 
@@ -781,20 +715,22 @@ static void test_small_buffer(void **state)
     struct fixture f;
     fixture_init(&f, &opts);
     struct csv_writer_opts big = default_opts();
-    struct mem_sink ref = {0};
-    struct csv_writer *wref = csv_writer_new(&big, mem_sink_write, &ref);
+    struct alumet_test_mem_sink ref = {0};
+    struct csv_writer *wref = csv_writer_new(&big, alumet_test_mem_sink_write, &ref);
     assert_non_null(wref);
 
-    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    alumet_metric_id mf = add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mu =
+        alumet_test_add_metric(f.reg, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mf =
+        alumet_test_add_metric(f.reg, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
     reference_points(&f, mu, mf);
     char huge[1000];
     memset(huge, 'h', sizeof(huge) - 1);
     huge[sizeof(huge) - 1] = '\0';
     huge[500] = '"';
-    struct alumet_point *p = push_u64(&f, mu, 9);
-    add_str(&f, p, "attributes_1", huge);
-    add_str(&f, p, "late", huge);
+    struct alumet_point *p = alumet_test_push_u64(f.buf, mu, 9);
+    alumet_test_add_str(f.buf, p, "attributes_1", huge);
+    alumet_test_add_str(f.buf, p, "late", huge);
 
     struct alumet_error err = {0};
     assert_int_equal(csv_writer_write_buffer(wref, f.buf, f.reg, &err), 0);
@@ -802,7 +738,7 @@ static void test_small_buffer(void **state)
     write_and_clear(&f);
     assert_true(f.sink.calls > 20);
     assert_int_equal(f.sink.len, ref.len);
-    assert_string_equal(mem_sink_text(&f.sink), mem_sink_text(&ref));
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink), alumet_test_mem_sink_text(&ref));
     assert_true(strstr(ref.s, "hh\"\"hh") != NULL);
     csv_writer_free(wref);
     free(ref.s);
@@ -817,9 +753,9 @@ static void test_sink_error(void **state)
     opts.buffer_size = 64;
     struct fixture f;
     fixture_init(&f, &opts);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     for (int i = 0; i < 10; i++)
-        push_u64(&f, m, (uint64_t)i);
+        alumet_test_push_u64(f.buf, m, (uint64_t)i);
     f.sink.fail = -ENOSPC;
     struct alumet_error err = {0};
     assert_int_equal(csv_writer_write_buffer(f.w, f.buf, f.reg, &err), -ENOSPC);
@@ -833,85 +769,8 @@ static void test_sink_error(void **state)
 
 /* ---- the plugin, through the agent lifecycle ---- */
 
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
-
-struct test_source {
-    alumet_metric_id mu, mf;
-};
-
-static int test_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
-                            struct alumet_error *err)
-{
-    struct test_source *s = data;
-    (void)now;
-    (void)err;
-    struct alumet_point *p = alumet_buffer_push_u64(buf, 1745593733996365220, s->mu,
-                                                    &local_resource, &local_consumer, 12);
-    assert_non_null(p);
-    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package"), 0);
-    p = alumet_buffer_push_f64(buf, 1745593733996365220, s->mf, &local_resource, &local_consumer,
-                               0.25);
-    assert_non_null(p);
-    return ALUMET_POLL_OK;
-}
-
-static const struct alumet_source_ops test_source_ops = {
-    .version = ALUMET_SOURCE_OPS_V1,
-    .poll = test_source_poll,
-};
-
-/* Init the csv plugin with config text (the [plugins.csv] table), create a
- * pipeline with a manual source, start. Returns the start status. */
-struct agent_run {
-    struct toml_value *root;
-    struct plugin_set set;
-    struct alumet_pipeline *p;
-    struct test_source src;
-    struct alumet_error err;
-};
-
-static int agent_run_start(struct agent_run *a, const char *config)
-{
-    memset(a, 0, sizeof(*a));
-    assert_int_equal(
-        alumet__config_load_text(config, strlen(config), "test.toml", 0, &a->root, &a->err), 0);
-    assert_int_equal(alumet__plugins_add(&a->set, &alumet_plugin_csv, NULL, &a->err), 0);
-    struct toml_value *plugins = toml_table_get(a->root, "plugins");
-    assert_non_null(plugins);
-    alumet__plugins_find(&a->set, "csv")->config = toml_table_get(plugins, "csv");
-    int r = alumet__agent_init_plugins(&a->set, false, report_ignore, NULL, &a->err);
-    if (r < 0)
-        return r;
-
-    struct pipeline_settings ps = {0};
-    a->p = alumet__pipeline_new(&ps);
-    assert_non_null(a->p);
-    struct alumet_registry *reg = alumet__pipeline_registry(a->p);
-    assert_int_equal(alumet__registry_add(reg, "energy", ALUMET_VALUE_U64,
-                                          ALUMET_UNIT_PREFIXED(MILLI, JOULE), "", &a->src.mu,
-                                          &a->err),
-                     0);
-    assert_int_equal(alumet__registry_add(reg, "ratio", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY), "",
-                                          &a->src.mf, &a->err),
-                     0);
-    struct alumet_source_opts so = {.manual_only = true};
-    assert_int_equal(
-        alumet__pipeline_add_source(a->p, "test", "src", &test_source_ops, &a->src, &so, &a->err),
-        0);
-    return alumet__agent_start(&a->set, a->p, &a->err);
-}
-
-static void agent_run_done(struct agent_run *a)
-{
-    alumet__agent_stop_plugins(&a->set);
-    alumet__pipeline_free(a->p);
-    alumet__plugins_done(&a->set);
-    toml_free(a->root);
-}
+/* The time of the points of the test source (alumet_test_run) */
+#define T_RUN 1745593733996365220
 
 static void test_plugin_default_config(void **state)
 {
@@ -933,16 +792,10 @@ static void test_plugin_default_config(void **state)
         assert_non_null(strstr(def, keys[i]));
 
     /* it parses, and init accepts every key of it */
-    struct toml_value *root = NULL;
     struct alumet_error err = {0};
-    assert_int_equal(alumet__config_load_text(def, strlen(def), "<default>", 0, &root, &err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "csv");
-    assert_non_null(sect);
     void *st = NULL;
-    assert_int_equal(alumet_plugin_csv.init(alumet__config_from_value(sect), &st, &err), 0);
-    assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_csv, def, NULL, &st, &err), 0);
     alumet_plugin_csv.free(st);
-    toml_free(root);
 }
 
 static void test_plugin_writes_file(void **state)
@@ -962,15 +815,15 @@ static void test_plugin_writes_file(void **state)
              "[plugins.csv]\noutput_path = \"%s\"\nforce_flush = false\n"
              "use_unit_display_name = false\ncsv_delimiter = \",\"\ncsv_late_delimiter = \"|\"\n",
              path);
-    struct agent_run a;
-    assert_int_equal(agent_run_start(&a, config), 0);
+    struct alumet_test_run a;
+    assert_int_equal(alumet_test_run_start(&a, &alumet_plugin_csv, config, T_RUN), 0);
     char *text = alumet_test_read_file(path);
     assert_string_equal(text, "");
     free(text);
     assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(alumet__pipeline_stop(a.p), 0);
-    agent_run_done(&a);
+    alumet_test_run_done(&a);
 
     text = alumet_test_read_file(path);
     assert_string_equal(text, "metric,timestamp,value,resource_kind,resource_id,consumer_kind,"
@@ -993,15 +846,15 @@ static void test_plugin_open_error(void **state)
     char *dir = alumet_test_tmpdir();
     char config[PATH_MAX + 128];
     snprintf(config, sizeof(config), "[plugins.csv]\noutput_path = \"%s/missing/out.csv\"\n", dir);
-    struct agent_run a;
-    int r = agent_run_start(&a, config);
+    struct alumet_test_run a;
+    int r = alumet_test_run_start(&a, &alumet_plugin_csv, config, T_RUN);
     assert_int_equal(r, -ENOENT);
     char expected[PATH_MAX + 256];
     snprintf(expected, sizeof(expected),
              "failed to open file for writing '%s/missing/out.csv': No such file or directory",
              dir);
     assert_non_null(strstr(a.err.msg, expected));
-    agent_run_done(&a);
+    alumet_test_run_done(&a);
     alumet_test_rmtree(dir);
 }
 
@@ -1015,9 +868,9 @@ static void test_plugin_bad_options(void **state)
         "[plugins.csv]\noutput_path = 3\n",
     };
     for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
-        struct agent_run a;
-        assert_int_equal(agent_run_start(&a, configs[i]), -EINVAL);
-        agent_run_done(&a);
+        struct alumet_test_run a;
+        assert_int_equal(alumet_test_run_start(&a, &alumet_plugin_csv, configs[i], T_RUN), -EINVAL);
+        alumet_test_run_done(&a);
     }
 }
 

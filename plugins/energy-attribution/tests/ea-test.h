@@ -6,19 +6,14 @@
 #ifndef EA_TEST_H
 #define EA_TEST_H
 
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 
-#include "alumet/plugin.h"
-#include "core/agent.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
-#include "core/registry.h"
 #include "plugins/energy-attribution/energy-attribution.h"
 
 extern const struct alumet_plugin alumet_plugin_energy_attribution;
@@ -55,12 +50,6 @@ struct ea_run {
     struct alumet_error err;
 };
 
-static inline void ea_report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
-
 /* Init the plugin with config, TOML text holding [plugins.energy-attribution].
  * Returns init's status (err in r->err); on success, every key was read. */
 static inline int ea_run_init(struct ea_run *r, const char *config)
@@ -81,7 +70,7 @@ static inline int ea_run_init(struct ea_run *r, const char *config)
     if (rc < 0)
         return rc;
     r->ea = st;
-    assert_int_equal(alumet__config_report_unused(sect, ea_report_ignore, NULL), 0);
+    assert_int_equal(alumet__config_report_unused(sect, alumet_test_report_ignore, NULL), 0);
     return 0;
 }
 

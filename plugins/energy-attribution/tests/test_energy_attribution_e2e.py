@@ -19,16 +19,16 @@ Checks:
     within 0.1 %, and the attributed energy is positive and no more than it.
 
 Skipped (exit 77) when the agent lacks the rapl or procfs plugin.
-Needs ALUMET_E2E_AGENT and ALUMET_E2E_FIXTURES (set by Meson). Python 3
-standard library only."""
-import csv
+Needs ALUMET_E2E_AGENT, ALUMET_E2E_FIXTURES and PYTHONPATH = tests/e2e (set by
+Meson). Python 3 standard library only."""
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 
-AGENT = os.environ.get("ALUMET_E2E_AGENT")
+from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+
 FIXTURES = os.environ.get("ALUMET_E2E_FIXTURES", "")
 FIXTURE = "rapl/intel-xeon-2s"
 POWERCAP = "sys/devices/virtual/powercap/intel-rapl"
@@ -105,37 +105,6 @@ cpu_usage = {{ metric = "cpu_percent", kind = "total" }}
 output_path = "{out}"
 """
 
-FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
-         "consumer_id"]
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what, file=sys.stderr)
-    return cond
-
-
-def read_rows(path):
-    """The CSV rows as dicts, with the attributes from their columns and from
-    __late_attributes."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter=";")
-        header = next(reader)
-        rows = []
-        for cells in reader:
-            row = dict(zip(FIXED, cells[:7]))
-            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
-            for item in filter(None, (cells[-1] if len(cells) >= len(header) else "").split(",")):
-                key, _, value = item.partition("=")
-                attrs[key] = value
-            row["attrs"] = attrs
-            rows.append(row)
-        return rows
-
-
 def interpolate(series, t):
     """Value of [(t, v)] (sorted) at t: exact, or linear between neighbours."""
     for i, (ti, vi) in enumerate(series):
@@ -148,12 +117,6 @@ def interpolate(series, t):
             u = (t - t0) / (ti - t0)
             return (1 - u) * v0 + u * vi
     return None
-
-
-def plugins_available():
-    out = subprocess.run([AGENT, "plugins", "list"], capture_output=True, text=True,
-                         errors="replace", timeout=30).stdout
-    return [p for p in ("rapl", "procfs", "energy-attribution", "csv") if "- %s v" % p not in out]
 
 
 def run(tmp):
@@ -185,7 +148,7 @@ def run(tmp):
     with open(os.path.join(tmp, "child.elapsed")) as f:
         elapsed = float(f.read())
 
-    rows = read_rows(out)
+    rows = read_csv_rows(out)
     energy = {r["timestamp"]: float(r["value"]) for r in rows
               if r["metric"] == "rapl_consumed_energy_J" and r["resource_kind"] == "local_machine"
               and r["attrs"].get("domain") == "package_total"}
@@ -235,23 +198,19 @@ def run(tmp):
 
 
 def main():
-    if not AGENT or not os.path.exists(AGENT):
-        print("skipped: ALUMET_E2E_AGENT is not set to the built agent")
+    why = skip_reason(("rapl", "procfs", "energy-attribution", "csv"))
+    if why:
+        print("skipped: " + why)
         return 77
     if not os.path.isdir(os.path.join(FIXTURES, FIXTURE)):
         print("skipped: no fixture tree %s under ALUMET_E2E_FIXTURES" % FIXTURE)
-        return 77
-    missing = plugins_available()
-    if missing:
-        print("skipped: the agent was built without the plugin(s) %s" % ", ".join(missing))
         return 77
     if not os.path.exists("/proc/self/stat"):
         print("skipped: no /proc")
         return 77
     with tempfile.TemporaryDirectory(prefix="alumet-ea-e2e-") as tmp:
         run(tmp)
-    print("%d passed, %d failed, 0 skipped" % (0 if failures else 1, 1 if failures else 0))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -2,30 +2,19 @@
 /* energy-estimation-tdp: the options, and exact joules from synthetic
  * kernel_cpu_time points in every time unit, through the plugin lifecycle
  * (init, start, pre_pipeline_start) and the transform fed directly. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <unistd.h>
 
-#include "alumet/plugin.h"
-#include "core/agent.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
-#include "core/registry.h"
 #include "plugins/energy-estimation-tdp/energy-estimation-tdp.h"
 
 extern const struct alumet_plugin alumet_plugin_energy_estimation_tdp;
 
 #define T0 ((alumet_time_ns)1746144000 * ALUMET_NSEC_PER_SEC)
-
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
 
 struct run {
     struct toml_value *root;
@@ -46,19 +35,11 @@ static int run_init(struct run *r, const char *config)
     memset(r, 0, sizeof(*r));
     if (!config)
         config = alumet_plugin_energy_estimation_tdp.default_config;
-    assert_int_equal(
-        alumet__config_load_text(config, strlen(config), "test.toml", 0, &r->root, &r->err), 0);
-    struct toml_value *sect =
-        toml_table_get(toml_table_get(r->root, "plugins"), "energy-estimation-tdp");
-    assert_non_null(sect);
     void *st = NULL;
-    int rc =
-        alumet_plugin_energy_estimation_tdp.init(alumet__config_from_value(sect), &st, &r->err);
-    if (rc < 0)
-        return rc;
-    assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
+    int rc = alumet_test_plugin_init(&alumet_plugin_energy_estimation_tdp, config, &r->root, &st,
+                                     &r->err);
     r->eet = st;
-    return 0;
+    return rc;
 }
 
 /* Start with kernel_cpu_time registered in unit (unless NULL) and type. */

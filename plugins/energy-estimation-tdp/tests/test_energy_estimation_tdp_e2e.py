@@ -11,15 +11,16 @@ about 0.5 CPU-second, 50 J / nb_cpu), the other states (idle, steal, guest)
 nothing, and all together no more than tdp x the duration of the run x 1.1.
 
 Skipped (exit 77) when the agent lacks the procfs plugin.
-Needs ALUMET_E2E_AGENT (set by Meson). Python 3 standard library only."""
-import csv
+Needs ALUMET_E2E_AGENT and PYTHONPATH = tests/e2e (set by Meson). Python 3
+standard library only."""
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
-AGENT = os.environ.get("ALUMET_E2E_AGENT")
+from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+
 TDP = 100.0
 # the states that are work of this machine's CPUs (guest is inside user, steal
 # is another machine's work): the others get 0 J
@@ -52,44 +53,10 @@ nb_cpu = {n}
 output_path = "{out}"
 """
 
-FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
-         "consumer_id"]
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what, file=sys.stderr)
-    return cond
-
-
-def read_rows(path):
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter=";")
-        header = next(reader)
-        rows = []
-        for cells in reader:
-            row = dict(zip(FIXED, cells[:7]))
-            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
-            for item in filter(None, (cells[-1] if len(cells) >= len(header) else "").split(",")):
-                key, _, value = item.partition("=")
-                attrs[key] = value
-            row["attrs"] = attrs
-            rows.append(row)
-        return rows
-
-
 def main():
-    if not AGENT or not os.path.exists(AGENT):
-        print("skipped: ALUMET_E2E_AGENT is not set to the built agent")
-        return 77
-    listed = subprocess.run([AGENT, "plugins", "list"], capture_output=True, text=True,
-                            errors="replace", timeout=30).stdout
-    missing = [p for p in ("procfs", "energy-estimation-tdp", "csv") if "- %s v" % p not in listed]
-    if missing:
-        print("skipped: the agent was built without the plugin(s) %s" % ", ".join(missing))
+    why = skip_reason(("procfs", "energy-estimation-tdp", "csv"))
+    if why:
+        print("skipped: " + why)
         return 77
     if not os.path.exists("/proc/stat"):
         print("skipped: no /proc/stat")
@@ -108,7 +75,7 @@ def main():
         elapsed = time.monotonic() - t0
         if check(proc.returncode == 0, "agent exit status %d\n%s" % (proc.returncode,
                                                                     proc.stderr[-3000:])):
-            rows = read_rows(out)
+            rows = read_csv_rows(out)
             cpu = {(r["timestamp"], r["resource_kind"], r["resource_id"],
                     r["attrs"].get("cpu_state")): float(r["value"]) for r in rows
                    if r["metric"] == "kernel_cpu_time_ms"}
@@ -138,8 +105,7 @@ def main():
                                                                            elapsed))
             print("%d CPUs: %.3f J busy, %.3f J in all over %.2f s (at most %.1f J)"
                   % (n, busy, everything, elapsed, TDP * elapsed))
-    print("%d passed, %d failed, 0 skipped" % (0 if failures else 1, 1 if failures else 0))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

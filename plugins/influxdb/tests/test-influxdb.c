@@ -4,25 +4,19 @@
  * outcomes, and the options. The HTTP client against a server is tested by
  * test_influxdb_v2.py (protocol-level fake) and test_influxdb_v1.py (a real
  * InfluxDB 1.x). */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 
-#include "alumet/plugin.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/registry.h"
 #include "plugins/influxdb/influxdb-line.h"
 #include "plugins/influxdb/influxdb.h"
 
 extern const struct alumet_plugin alumet_plugin_influxdb;
 
 #define T0 1755604520429334196
-
-static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
-static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
 
 struct fixture {
     struct alumet_registry *reg;
@@ -58,16 +52,16 @@ static alumet_metric_id add_metric(struct fixture *f, const char *name, enum alu
 
 static struct alumet_point *push_u64(struct fixture *f, alumet_metric_id m, uint64_t v)
 {
-    struct alumet_point *p =
-        alumet_buffer_push_u64(f->buf, T0, m, &local_resource, &local_consumer, v);
+    struct alumet_point *p = alumet_buffer_push_u64(f->buf, T0, m, &alumet_test_local_resource,
+                                                    &alumet_test_local_consumer, v);
     assert_non_null(p);
     return p;
 }
 
 static struct alumet_point *push_f64(struct fixture *f, alumet_metric_id m, double v)
 {
-    struct alumet_point *p =
-        alumet_buffer_push_f64(f->buf, T0, m, &local_resource, &local_consumer, v);
+    struct alumet_point *p = alumet_buffer_push_f64(f->buf, T0, m, &alumet_test_local_resource,
+                                                    &alumet_test_local_consumer, v);
     assert_non_null(p);
     return p;
 }
@@ -96,7 +90,8 @@ static void test_upstream_examples(void **state)
     alumet_metric_id m = add_metric(&f, "rapl_consumed_energy", ALUMET_VALUE_U64);
     const struct alumet_resource pkg = {ALUMET_RESOURCE_CPU_PACKAGE, 0, NULL, NULL};
 
-    struct alumet_point *p = alumet_buffer_push_u64(f.buf, T0, m, &pkg, &local_consumer, 123);
+    struct alumet_point *p =
+        alumet_buffer_push_u64(f.buf, T0, m, &pkg, &alumet_test_local_consumer, 123);
     assert_int_equal(alumet_point_add_attr_str(f.buf, p, "domain", "package"), 0);
     check_lines(&f,
                 "rapl_consumed_energy,resource_kind=cpu_package,resource_id=0,"
@@ -107,7 +102,7 @@ static void test_upstream_examples(void **state)
     static const char *const tags[] = {"domain"};
     f.opts.as_tags = tags;
     f.opts.n_as_tags = 1;
-    p = alumet_buffer_push_u64(f.buf, T0, m, &pkg, &local_consumer, 123);
+    p = alumet_buffer_push_u64(f.buf, T0, m, &pkg, &alumet_test_local_consumer, 123);
     assert_int_equal(alumet_point_add_attr_str(f.buf, p, "domain", "package"), 0);
     check_lines(&f,
                 "rapl_consumed_energy,resource_kind=cpu_package,resource_id=0,"
@@ -270,7 +265,8 @@ static void test_reserved_and_empty(void **state)
     f.opts.n_as_tags = 5;
     alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64);
     const struct alumet_consumer proc = {ALUMET_CONSUMER_PROCESS, 42, NULL, NULL};
-    struct alumet_point *p = alumet_buffer_push_u64(f.buf, 0, m, &local_resource, &proc, 3);
+    struct alumet_point *p =
+        alumet_buffer_push_u64(f.buf, 0, m, &alumet_test_local_resource, &proc, 3);
     assert_non_null(p);
     assert_int_equal(alumet_point_add_attr_str(f.buf, p, "value", "v"), 0);
     assert_int_equal(alumet_point_add_attr_str(f.buf, p, "resource_kind", "rk"), 0);
@@ -307,7 +303,8 @@ static void test_resources_and_timestamps(void **state)
 
     assert_non_null(alumet_buffer_push_u64(f.buf, 1, m, &core, &cg, 1));
     assert_non_null(alumet_buffer_push_u64(f.buf, -1, m, &gpu, &custom, 2));
-    assert_non_null(alumet_buffer_push_u64(f.buf, INT64_MAX, m, &dram, &local_consumer, 3));
+    assert_non_null(
+        alumet_buffer_push_u64(f.buf, INT64_MAX, m, &dram, &alumet_test_local_consumer, 3));
     char expected[2048];
     snprintf(expected, sizeof(expected),
              "m,resource_kind=cpu_core,resource_id=17,resource_consumer_kind=cgroup,"
@@ -397,29 +394,6 @@ static void test_classify(void **state)
 
 /* ---- the plugin: options ---- */
 
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
-
-/* Init the plugin with the [plugins.influxdb] table of text. */
-static int init_with(const char *text, void **ret_state, struct alumet_error *err)
-{
-    struct toml_value *root = NULL;
-    assert_int_equal(alumet__config_load_text(text, strlen(text), "test.toml", 0, &root, err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "influxdb");
-    assert_non_null(sect);
-    /* the agent takes the enabled switch out before init */
-    bool enabled;
-    assert_int_equal(alumet__config_take_switch(sect, "x", &enabled, NULL), 0);
-    int r = alumet_plugin_influxdb.init(alumet__config_from_value(sect), ret_state, err);
-    if (r == 0)
-        assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
-    toml_free(root);
-    return r;
-}
-
 static void test_plugin_default_config(void **state)
 {
     (void)state;
@@ -445,7 +419,7 @@ static void test_plugin_default_config(void **state)
 
     void *st = NULL;
     struct alumet_error err = {0};
-    assert_int_equal(init_with(def, &st, &err), 0);
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb, def, NULL, &st, &err), 0);
     const struct influxdb_settings *s = st; /* struct influxdb starts with its settings */
     assert_string_equal(s->host, "http://localhost:8086");
     assert_int_equal(s->api, INFLUXDB_API_V2);
@@ -460,14 +434,16 @@ static void test_plugin_options(void **state)
     (void)state;
     void *st = NULL;
     struct alumet_error err = {0};
-    assert_int_equal(init_with("[plugins.influxdb]\nhost = \"https://h:1/\"\napi_version = 1\n"
-                               "database = \"d b\"\nretention_policy = \"rp\"\n"
-                               "username = \"u\"\npassword = \"p\"\nattributes_as = \"tag\"\n"
-                               "attributes_as_fields = [\"x\", \"y\"]\n"
-                               "attributes_as_tags = []\nmax_buffered_points = 0\n"
-                               "request_timeout = \"250ms\"\n",
-                               &st, &err),
-                     0);
+    assert_int_equal(
+        alumet_test_plugin_init(&alumet_plugin_influxdb,
+                                "[plugins.influxdb]\nhost = \"https://h:1/\"\napi_version = 1\n"
+                                "database = \"d b\"\nretention_policy = \"rp\"\n"
+                                "username = \"u\"\npassword = \"p\"\nattributes_as = \"tag\"\n"
+                                "attributes_as_fields = [\"x\", \"y\"]\n"
+                                "attributes_as_tags = []\nmax_buffered_points = 0\n"
+                                "request_timeout = \"250ms\"\n",
+                                NULL, &st, &err),
+        0);
     const struct influxdb_settings *s = st;
     assert_string_equal(s->host, "https://h:1");
     assert_int_equal(s->api, INFLUXDB_API_V1);
@@ -520,7 +496,8 @@ static void test_plugin_bad_options(void **state)
             snprintf(text, sizeof(text), "[plugins.influxdb]\nbucket = \"b\"\n%s", cases[i].config);
         void *st = NULL;
         struct alumet_error err = {0};
-        assert_int_equal(init_with(text, &st, &err), -EINVAL);
+        assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb, text, NULL, &st, &err),
+                         -EINVAL);
         if (!strstr(err.msg, cases[i].message))
             fail_msg("case %zu: expected '%s' in '%s'", i, cases[i].message, err.msg);
     }

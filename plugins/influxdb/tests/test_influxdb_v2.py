@@ -5,19 +5,18 @@ every line of the line protocol, the connection check, keep-alive, and the
 delivery policy (retries on 5xx/429, timeouts and refused connections, drops
 on 400, startup refused on 401)."""
 
-import http.server
-import threading
 import time
 import urllib.parse
 
-from influxdb_test_lib import AgentTestCase, free_port, parse_line, run_tests, wait_until
+from e2e_http import SKIP, AgentTestCase, FakeServer, free_port, run_tests, wait_until
+from influxdb_test_lib import parse_line
 
 TOKEN = "s3cr=t tok"
 ORG = "my org"
 BUCKET = "b&1/x"
 
 
-class FakeInflux:
+class FakeInflux(FakeServer):
     """POST /api/v2/write. policy(n, body) -> (status, body) for the n-th data
     request (0-based, empty-body checks are not counted), or None to answer
     204. Every problem with a request is recorded in errors."""
@@ -25,36 +24,10 @@ class FakeInflux:
     def __init__(self, port=0, policy=None, delay=None):
         self.requests = []      # (body, accepted)
         self.lines = []         # parsed lines of accepted requests
-        self.errors = []
-        self.connections = set()
         self.data_requests = 0
         self.policy = policy
         self.delay = delay      # delay(n) -> seconds to wait before answering
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                fake.handle(self)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def check(self, req, what, cond):
-        if not cond:
-            self.errors.append(f"{what}: {req.command} {req.path} {dict(req.headers)!r}")
+        super().__init__(port)
 
     def handle(self, req):
         url = urllib.parse.urlsplit(req.path)
@@ -132,6 +105,8 @@ attributes_as = "field"
 
 
 class TestInfluxV2(AgentTestCase):
+    tmp_prefix = "alumet-influxdb-"
+
     def fake(self, **kw):
         f = FakeInflux(**kw)
         self.addCleanup(f.close)
@@ -285,4 +260,4 @@ class TestInfluxV2(AgentTestCase):
 
 
 if __name__ == "__main__":
-    run_tests()
+    run_tests(all_skipped_exit=SKIP)

@@ -2,119 +2,28 @@
 /* The jsonl plugin through the agent lifecycle: the default config, a file
  * (truncated at start, exact lines), the standard output (fd 1 redirected
  * for the test), errors and options. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 
-#include "alumet/plugin.h"
-#include "core/agent.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
-#include "core/registry.h"
-
 extern const struct alumet_plugin alumet_plugin_jsonl;
 
-static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
-static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
-
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
-
-static void report_keep(void *data, const char *msg)
-{
-    snprintf(data, ALUMET_ERROR_MSG_MAX, "%s", msg);
-}
-
-struct test_source {
-    alumet_metric_id energy, ratio;
-};
-
-static int test_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
-                            struct alumet_error *err)
-{
-    struct test_source *s = data;
-    (void)now;
-    (void)err;
-    struct alumet_point *p = alumet_buffer_push_u64(buf, 1745593733996365220, s->energy,
-                                                    &local_resource, &local_consumer, 12);
-    assert_non_null(p);
-    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package"), 0);
-    assert_non_null(alumet_buffer_push_f64(buf, 1745593733996365220, s->ratio, &local_resource,
-                                           &local_consumer, 0.25));
-    return ALUMET_POLL_OK;
-}
-
-static const struct alumet_source_ops test_source_ops = {
-    .version = ALUMET_SOURCE_OPS_V1,
-    .poll = test_source_poll,
-};
-
-struct agent_run {
-    struct toml_value *root;
-    struct plugin_set set;
-    struct alumet_pipeline *p;
-    struct test_source src;
-    struct alumet_error err;
-    char report[ALUMET_ERROR_MSG_MAX];
-};
-
-/* Init the plugin with config (its [plugins.jsonl] table), build a pipeline
- * with a manual source, start. Returns the start status. */
-static int agent_run_start(struct agent_run *a, const char *config)
-{
-    memset(a, 0, sizeof(*a));
-    assert_int_equal(
-        alumet__config_load_text(config, strlen(config), "test.toml", 0, &a->root, &a->err), 0);
-    assert_int_equal(alumet__plugins_add(&a->set, &alumet_plugin_jsonl, NULL, &a->err), 0);
-    struct toml_value *plugins = toml_table_get(a->root, "plugins");
-    assert_non_null(plugins);
-    alumet__plugins_find(&a->set, "jsonl")->config = toml_table_get(plugins, "jsonl");
-    int r = alumet__agent_init_plugins(&a->set, false, report_keep, a->report, &a->err);
-    if (r < 0)
-        return r;
-
-    struct pipeline_settings ps = {0};
-    a->p = alumet__pipeline_new(&ps);
-    assert_non_null(a->p);
-    struct alumet_registry *reg = alumet__pipeline_registry(a->p);
-    assert_int_equal(alumet__registry_add(reg, "energy", ALUMET_VALUE_U64,
-                                          ALUMET_UNIT_PREFIXED(MILLI, JOULE), "", &a->src.energy,
-                                          &a->err),
-                     0);
-    assert_int_equal(alumet__registry_add(reg, "ratio", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY), "",
-                                          &a->src.ratio, &a->err),
-                     0);
-    struct alumet_source_opts so = {.manual_only = true};
-    assert_int_equal(
-        alumet__pipeline_add_source(a->p, "test", "src", &test_source_ops, &a->src, &so, &a->err),
-        0);
-    return alumet__agent_start(&a->set, a->p, &a->err);
-}
-
-static void agent_run_done(struct agent_run *a)
-{
-    alumet__agent_stop_plugins(&a->set);
-    alumet__pipeline_free(a->p);
-    alumet__plugins_done(&a->set);
-    toml_free(a->root);
-}
+/* The time of the points of the test source (alumet_test_run) */
+#define T_RUN 1745593733996365220
 
 /* Start, poll twice, stop. */
 static void agent_run_twice(const char *config)
 {
-    struct agent_run a;
-    int r = agent_run_start(&a, config);
+    struct alumet_test_run a;
+    int r = alumet_test_run_start(&a, &alumet_plugin_jsonl, config, T_RUN);
     if (r < 0)
         fail_msg("start failed: %s %s", a.err.msg, a.report);
     assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(alumet__pipeline_stop(a.p), 0);
-    agent_run_done(&a);
+    alumet_test_run_done(&a);
 }
 
 #define TS "\"timestamp\":\"2025-04-25T15:08:53.99636522Z\",\"timestamp_ns\":1745593733996365220,"
@@ -143,15 +52,14 @@ static void test_plugin_default_config(void **state)
     struct toml_value *root = NULL;
     struct alumet_error err = {0};
     assert_int_equal(alumet__config_load_text(def, strlen(def), "<default>", 0, &root, &err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "jsonl");
-    assert_non_null(sect);
+    struct toml_value *sect = alumet_test_plugin_section(root, "jsonl");
     /* off by default: the agent takes the switch out before init */
     bool enabled = true;
     assert_int_equal(alumet__config_take_switch(sect, "jsonl", &enabled, NULL), 0);
     assert_false(enabled);
     void *st = NULL;
     assert_int_equal(pl->init(alumet__config_from_value(sect), &st, &err), 0);
-    assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
+    assert_int_equal(alumet__config_report_unused(sect, alumet_test_report_ignore, NULL), 0);
     pl->free(st);
     toml_free(root);
 }
@@ -217,15 +125,15 @@ static void test_plugin_open_error(void **state)
     char config[PATH_MAX + 128];
     snprintf(config, sizeof(config), "[plugins.jsonl]\noutput_path = \"%s/missing/x.jsonl\"\n",
              dir);
-    struct agent_run a;
-    assert_int_equal(agent_run_start(&a, config), -ENOENT);
+    struct alumet_test_run a;
+    assert_int_equal(alumet_test_run_start(&a, &alumet_plugin_jsonl, config, T_RUN), -ENOENT);
     char expected[PATH_MAX + 256];
     snprintf(expected, sizeof(expected),
              "failed to open file for writing '%s/missing/x.jsonl': No such file or directory",
              dir);
     if (!strstr(a.err.msg, expected))
         fail_msg("unexpected message: %s", a.err.msg);
-    agent_run_done(&a);
+    alumet_test_run_done(&a);
     alumet_test_rmtree(dir);
 }
 
@@ -245,12 +153,12 @@ static void test_plugin_bad_options(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char config[256];
         snprintf(config, sizeof(config), "[plugins.jsonl]\n%s\n", cases[i].config);
-        struct agent_run a;
-        assert_int_equal(agent_run_start(&a, config), -EINVAL);
+        struct alumet_test_run a;
+        assert_int_equal(alumet_test_run_start(&a, &alumet_plugin_jsonl, config, T_RUN), -EINVAL);
         if (!strstr(a.report, cases[i].message))
             fail_msg("config '%s': message '%s' lacks '%s'", cases[i].config, a.report,
                      cases[i].message);
-        agent_run_done(&a);
+        alumet_test_run_done(&a);
     }
 }
 

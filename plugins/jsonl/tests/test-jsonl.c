@@ -2,15 +2,13 @@
 /* The jsonl writer: exact lines (escaping, numbers, timestamps, attributes,
  * resources), buffering and errors. The plugin through the agent lifecycle:
  * test-jsonl-plugin.c. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 
 #include "core/buffer.h"
-#include "core/registry.h"
 #include "plugins/jsonl/jsonl-writer.h"
 
 #define LOCAL                                                                                      \
@@ -20,33 +18,11 @@
 
 /* ---- helpers ---- */
 
-struct mem_sink {
-    char *s;
-    size_t len;
-    size_t calls;
-    int fail; /* error to return, 0 = none */
-};
-
-static int mem_sink_write(void *data, const char *bytes, size_t len)
-{
-    struct mem_sink *m = data;
-    m->calls++;
-    if (m->fail)
-        return m->fail;
-    char *s = realloc(m->s, m->len + len + 1);
-    assert_non_null(s);
-    memcpy(s + m->len, bytes, len);
-    m->s = s;
-    m->len += len;
-    m->s[m->len] = '\0';
-    return 0;
-}
-
 struct fixture {
     struct alumet_registry *reg;
     struct alumet_buffer *buf;
     struct jsonl_writer *w;
-    struct mem_sink sink;
+    struct alumet_test_mem_sink sink;
 };
 
 static void fixture_init(struct fixture *f, size_t buffer_size)
@@ -54,7 +30,7 @@ static void fixture_init(struct fixture *f, size_t buffer_size)
     memset(f, 0, sizeof(*f));
     f->reg = alumet__registry_new();
     f->buf = alumet__buffer_new(16);
-    f->w = jsonl_writer_new(buffer_size, mem_sink_write, &f->sink);
+    f->w = jsonl_writer_new(buffer_size, alumet_test_mem_sink_write, &f->sink);
     assert_non_null(f->reg);
     assert_non_null(f->buf);
     assert_non_null(f->w);
@@ -66,39 +42,6 @@ static void fixture_done(struct fixture *f)
     alumet__buffer_free(f->buf);
     alumet__registry_free(f->reg);
     free(f->sink.s);
-}
-
-static alumet_metric_id add_metric(struct fixture *f, const char *name, enum alumet_value_type type,
-                                   struct alumet_unit unit)
-{
-    alumet_metric_id id = ALUMET_METRIC_ID_INVALID;
-    struct alumet_error err = {0};
-    assert_int_equal(alumet__registry_add(f->reg, name, type, unit, "test metric", &id, &err), 0);
-    return id;
-}
-
-static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
-static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
-
-static struct alumet_point *push_u64(struct fixture *f, alumet_metric_id m, uint64_t v)
-{
-    struct alumet_point *p =
-        alumet_buffer_push_u64(f->buf, 0, m, &local_resource, &local_consumer, v);
-    assert_non_null(p);
-    return p;
-}
-
-static struct alumet_point *push_f64(struct fixture *f, alumet_metric_id m, double v)
-{
-    struct alumet_point *p =
-        alumet_buffer_push_f64(f->buf, 0, m, &local_resource, &local_consumer, v);
-    assert_non_null(p);
-    return p;
-}
-
-static void add_str(struct fixture *f, struct alumet_point *p, const char *k, const char *v)
-{
-    assert_int_equal(alumet_point_add_attr_str(f->buf, p, k, v), 0);
 }
 
 static void write_and_clear(struct fixture *f)
@@ -148,42 +91,6 @@ static void test_escape(void **state)
                  3, "\\ufffd\\ufffdx");
 }
 
-static void check_f64(double v, const char *expected)
-{
-    char buf[32];
-    assert_int_equal(jsonl_format_f64(v, buf, sizeof(buf)), strlen(expected));
-    assert_string_equal(buf, expected);
-}
-
-/* serde_json's (ryu's) layout */
-static void test_format_f64(void **state)
-{
-    (void)state;
-    check_f64(1.0, "1.0");
-    check_f64(0.5, "0.5");
-    check_f64(0.0, "0.0");
-    check_f64(-0.0, "-0.0");
-    check_f64(-2.5, "-2.5");
-    check_f64(100.0, "100.0");
-    check_f64(1e15, "1000000000000000.0");
-    check_f64(1e16, "1e16");
-    check_f64(1.5e16, "1.5e16");
-    check_f64(1e21, "1e21");
-    check_f64(1e-5, "0.00001");
-    check_f64(1.25e-5, "0.0000125");
-    check_f64(1e-6, "1e-6");
-    check_f64(1e-7, "1e-7");
-    check_f64(1.5e-7, "1.5e-7");
-    check_f64(0.1 + 0.2, "0.30000000000000004");
-    check_f64(123456.789, "123456.789");
-    check_f64(1.5e300, "1.5e300");
-    check_f64(5e-324, "5e-324");
-    check_f64(DBL_MAX, "1.7976931348623157e308");
-    check_f64(NAN, "null");
-    check_f64(INFINITY, "null");
-    check_f64(-INFINITY, "null");
-}
-
 /* ---- lines ---- */
 
 static void test_reference_lines(void **state)
@@ -191,16 +98,18 @@ static void test_reference_lines(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 0);
-    alumet_metric_id mu = add_metric(&f, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    alumet_metric_id mf = add_metric(&f, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
-    struct alumet_point *p = push_u64(&f, mu, 0);
-    add_str(&f, p, "attributes_1", "value1");
-    add_str(&f, p, "attributes_2", "value2");
-    p = push_u64(&f, mu, 1);
-    add_str(&f, p, "attributes_1", "value1");
-    p = push_f64(&f, mf, 0.5);
-    add_str(&f, p, "attributes_2", "value2");
-    push_f64(&f, mf, 0.75);
+    alumet_metric_id mu =
+        alumet_test_add_metric(f.reg, "test_metric_u64", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id mf =
+        alumet_test_add_metric(f.reg, "test_metric_f64", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY));
+    struct alumet_point *p = alumet_test_push_u64(f.buf, mu, 0);
+    alumet_test_add_str(f.buf, p, "attributes_1", "value1");
+    alumet_test_add_str(f.buf, p, "attributes_2", "value2");
+    p = alumet_test_push_u64(f.buf, mu, 1);
+    alumet_test_add_str(f.buf, p, "attributes_1", "value1");
+    p = alumet_test_push_f64(f.buf, mf, 0.5);
+    alumet_test_add_str(f.buf, p, "attributes_2", "value2");
+    alumet_test_push_f64(f.buf, mf, 0.75);
     write_and_clear(&f);
     write_and_clear(&f); /* an empty buffer writes nothing */
     assert_int_equal(f.sink.calls, 1);
@@ -223,11 +132,12 @@ static void test_values_and_timestamps(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 0);
-    alumet_metric_id e =
-        add_metric(&f, "energy", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(MILLI, JOULE));
-    alumet_metric_id t = add_metric(&f, "temp", ALUMET_VALUE_F64, ALUMET_UNIT(DEGREE_CELSIUS));
-    alumet_metric_id d =
-        add_metric(&f, "delay", ALUMET_VALUE_F64, ALUMET_UNIT_PREFIXED(MICRO, SECOND));
+    alumet_metric_id e = alumet_test_add_metric(f.reg, "energy", ALUMET_VALUE_U64,
+                                                ALUMET_UNIT_PREFIXED(MILLI, JOULE));
+    alumet_metric_id t =
+        alumet_test_add_metric(f.reg, "temp", ALUMET_VALUE_F64, ALUMET_UNIT(DEGREE_CELSIUS));
+    alumet_metric_id d = alumet_test_add_metric(f.reg, "delay", ALUMET_VALUE_F64,
+                                                ALUMET_UNIT_PREFIXED(MICRO, SECOND));
     const struct {
         alumet_time_ns ts;
         alumet_metric_id m;
@@ -243,10 +153,11 @@ static void test_values_and_timestamps(void **state)
     };
     for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
         struct alumet_point *p =
-            pts[i].m == e ? alumet_buffer_push_u64(f.buf, pts[i].ts, pts[i].m, &local_resource,
-                                                   &local_consumer, pts[i].u)
-                          : alumet_buffer_push_f64(f.buf, pts[i].ts, pts[i].m, &local_resource,
-                                                   &local_consumer, pts[i].f);
+            pts[i].m == e
+                ? alumet_buffer_push_u64(f.buf, pts[i].ts, pts[i].m, &alumet_test_local_resource,
+                                         &alumet_test_local_consumer, pts[i].u)
+                : alumet_buffer_push_f64(f.buf, pts[i].ts, pts[i].m, &alumet_test_local_resource,
+                                         &alumet_test_local_consumer, pts[i].f);
         assert_non_null(p);
     }
     write_and_clear(&f);
@@ -279,27 +190,27 @@ static void test_attributes(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 0);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     static const uint64_t items[] = {1, 2, 18446744073709551615ull};
     struct alumet_attr list = {.key = "l", .type = ALUMET_ATTR_LIST_U64};
     list.v.list.items = items;
     list.v.list.len = 3;
 
-    struct alumet_point *p = push_u64(&f, m, 1);
-    add_str(&f, p, "k", "first");
+    struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_add_str(f.buf, p, "k", "first");
     assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "f", 0.45), 0);
     assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "u", 69), 0);
     assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "b", true), 0);
     assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "nb", false), 0);
-    add_str(&f, p, "s", "elastic search");
+    alumet_test_add_str(f.buf, p, "s", "elastic search");
     assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
     list.key = "empty";
     list.v.list.len = 0;
     assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
     assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "nan", NAN), 0);
-    add_str(&f, p, "k", "second");
-    add_str(&f, p, "we\"ird\n", "va\\lue\x01");
-    add_str(&f, p, "k", "third");
+    alumet_test_add_str(f.buf, p, "k", "second");
+    alumet_test_add_str(f.buf, p, "we\"ird\n", "va\\lue\x01");
+    alumet_test_add_str(f.buf, p, "k", "third");
     write_and_clear(&f);
     assert_string_equal(text(&f),
                         "{\"metric\":\"m\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
@@ -315,7 +226,7 @@ static void test_resources(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 0);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     const struct {
         struct alumet_resource r;
         struct alumet_consumer c;
@@ -347,16 +258,16 @@ static void test_late_metrics(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 0);
-    alumet_metric_id m0 = add_metric(&f, "m0", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    push_u64(&f, m0, 0);
+    alumet_metric_id m0 = alumet_test_add_metric(f.reg, "m0", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_test_push_u64(f.buf, m0, 0);
     write_and_clear(&f);
     char name[16];
     alumet_metric_id last = m0;
     for (int i = 1; i <= 300; i++) {
         snprintf(name, sizeof(name), "m%d", i);
-        last = add_metric(&f, name, ALUMET_VALUE_U64, ALUMET_UNIT(BYTE));
+        last = alumet_test_add_metric(f.reg, name, ALUMET_VALUE_U64, ALUMET_UNIT(BYTE));
     }
-    push_u64(&f, last, 300);
+    alumet_test_push_u64(f.buf, last, 300);
     write_and_clear(&f);
     assert_string_equal(text(&f),
                         "{\"metric\":\"m0\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH
@@ -371,9 +282,9 @@ static void test_unknown_metric(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 0);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
-    push_u64(&f, m, 1);
-    push_u64(&f, 7, 0);
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_push_u64(f.buf, 7, 0);
     struct alumet_error err = {0};
     assert_int_equal(jsonl_writer_write_buffer(f.w, f.buf, f.reg, &err), -EINVAL);
     assert_string_equal(err.msg, "unknown metric id 7 in a buffer");
@@ -393,10 +304,11 @@ static void test_small_buffer(void **state)
     fixture_init(&big, 0);
     for (int i = 0; i < 2; i++) {
         struct fixture *f = i ? &big : &small;
-        alumet_metric_id m = add_metric(f, "m", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
+        alumet_metric_id m =
+            alumet_test_add_metric(f->reg, "m", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
         for (int k = 0; k < 50; k++) {
-            struct alumet_point *p = push_f64(f, m, k / 3.0);
-            add_str(f, p, "k", "a somewhat long attribute value");
+            struct alumet_point *p = alumet_test_push_f64(f->buf, m, k / 3.0);
+            alumet_test_add_str(f->buf, p, "k", "a somewhat long attribute value");
         }
         struct alumet_error err = {0};
         assert_int_equal(jsonl_writer_write_buffer(f->w, f->buf, f->reg, &err), 0);
@@ -415,9 +327,9 @@ static void test_sink_error(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, 64);
-    alumet_metric_id m = add_metric(&f, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
     for (int i = 0; i < 10; i++)
-        push_u64(&f, m, (uint64_t)i);
+        alumet_test_push_u64(f.buf, m, (uint64_t)i);
     f.sink.fail = -ENOSPC;
     struct alumet_error err = {0};
     assert_int_equal(jsonl_writer_write_buffer(f.w, f.buf, f.reg, &err), -ENOSPC);
@@ -432,11 +344,15 @@ static void test_sink_error(void **state)
 int main(void)
 {
     const struct CMUnitTest group[] = {
-        cmocka_unit_test(test_escape),          cmocka_unit_test(test_format_f64),
-        cmocka_unit_test(test_reference_lines), cmocka_unit_test(test_values_and_timestamps),
-        cmocka_unit_test(test_attributes),      cmocka_unit_test(test_resources),
-        cmocka_unit_test(test_late_metrics),    cmocka_unit_test(test_unknown_metric),
-        cmocka_unit_test(test_small_buffer),    cmocka_unit_test(test_sink_error),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_reference_lines),
+        cmocka_unit_test(test_values_and_timestamps),
+        cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_late_metrics),
+        cmocka_unit_test(test_unknown_metric),
+        cmocka_unit_test(test_small_buffer),
+        cmocka_unit_test(test_sink_error),
     };
     return alumet_run_tests(group);
 }

@@ -3,16 +3,13 @@
  * protobuf-c and checked field by field; the HTTP outcomes (OTLP retry
  * rules, google.rpc.Status messages); the options. The agent against a
  * collector is tested by test_opentelemetry_collector.py. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 
-#include "alumet/plugin.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/registry.h"
 #include "plugins/opentelemetry/opentelemetry.h"
 
 extern const struct alumet_plugin alumet_plugin_opentelemetry;
@@ -369,28 +366,6 @@ static void test_status_message(void **state)
 
 /* ---- the plugin: options ---- */
 
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
-
-static int init_with(const char *text, void **ret_state, struct alumet_error *err)
-{
-    struct toml_value *root = NULL;
-    assert_int_equal(alumet__config_load_text(text, strlen(text), "test.toml", 0, &root, err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "opentelemetry");
-    /* the agent takes the enabled switch out before init */
-    bool enabled;
-    assert_int_equal(alumet__config_take_switch(sect, "x", &enabled, NULL), 0);
-    assert_non_null(sect);
-    int r = alumet_plugin_opentelemetry.init(alumet__config_from_value(sect), ret_state, err);
-    if (r == 0)
-        assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
-    toml_free(root);
-    return r;
-}
-
 static void test_plugin_default_config(void **state)
 {
     (void)state;
@@ -411,7 +386,8 @@ static void test_plugin_default_config(void **state)
         assert_non_null(strstr(def, keys[i]));
     void *st = NULL;
     struct alumet_error err = {0};
-    assert_int_equal(init_with(def, &st, &err), 0);
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_opentelemetry, def, NULL, &st, &err),
+                     0);
     const struct otel_settings *s = st; /* struct otel starts with its settings */
     assert_string_equal(s->collector_host, "http://localhost:4318");
     assert_string_equal(s->prefix, "");
@@ -428,13 +404,15 @@ static void test_plugin_options(void **state)
     (void)state;
     void *st = NULL;
     struct alumet_error err = {0};
-    assert_int_equal(init_with("[plugins.opentelemetry]\ncollector_host = \"https://c:1/otlp//\"\n"
-                               "prefix = \"p_\"\nsuffix = \"\"\nuse_unit_display_name = false\n"
-                               "add_attributes_to_labels = false\nmax_buffered_points = 0\n"
-                               "[plugins.opentelemetry.headers]\napi-key = \"s3cr t\"\n"
-                               "X-Scope-OrgID = \"tenant\"\n",
-                               &st, &err),
-                     0);
+    assert_int_equal(
+        alumet_test_plugin_init(&alumet_plugin_opentelemetry,
+                                "[plugins.opentelemetry]\ncollector_host = \"https://c:1/otlp//\"\n"
+                                "prefix = \"p_\"\nsuffix = \"\"\nuse_unit_display_name = false\n"
+                                "add_attributes_to_labels = false\nmax_buffered_points = 0\n"
+                                "[plugins.opentelemetry.headers]\napi-key = \"s3cr t\"\n"
+                                "X-Scope-OrgID = \"tenant\"\n",
+                                NULL, &st, &err),
+        0);
     const struct otel_settings *s = st;
     assert_string_equal(s->collector_host, "https://c:1/otlp");
     assert_string_equal(s->prefix, "p_");
@@ -479,7 +457,8 @@ static void test_plugin_bad_options(void **state)
         snprintf(text, sizeof(text), "[plugins.opentelemetry]\n%s", cases[i].config);
         void *st = NULL;
         struct alumet_error err = {0};
-        assert_int_equal(init_with(text, &st, &err), -EINVAL);
+        assert_int_equal(
+            alumet_test_plugin_init(&alumet_plugin_opentelemetry, text, NULL, &st, &err), -EINVAL);
         if (!strstr(err.msg, cases[i].message))
             fail_msg("case %zu: expected '%s' in '%s'", i, cases[i].message, err.msg);
     }

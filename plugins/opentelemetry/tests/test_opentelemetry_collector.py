@@ -6,52 +6,25 @@ the startup check, keep-alive, and the OTLP retry rules (429/502/503/504
 and refused connections retried, other statuses dropped, partial success
 reported)."""
 
-import http.server
-import threading
 import time
 
-from otel_test_lib import (AgentTestCase, DecodeError, decode, export_response, free_port,
-                           rpc_status, run_tests, wait_until)
+from e2e_http import AgentTestCase, FakeServer, free_port, run_tests, wait_until
+from otel_test_lib import DecodeError, decode, export_response, rpc_status
 
 API_KEY = "k3y with spaces"
 
 
-class FakeCollector:
+class FakeCollector(FakeServer):
     """POST /v1/metrics. policy(n, request) -> (status, content type, body)
     for the n-th non-empty request (0-based), or None for 200 with an empty
     ExportMetricsServiceResponse. Every problem is recorded in errors."""
 
     def __init__(self, port=0, policy=None, headers=None):
         self.requests = []   # (decoded request, accepted)
-        self.errors = []
-        self.connections = set()
         self.data_requests = 0
         self.policy = policy
         self.headers = headers if headers is not None else {"api-key": API_KEY}
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                fake.handle(self)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def check(self, req, what, cond):
-        if not cond:
-            self.errors.append(f"{what}: {req.command} {req.path} {dict(req.headers)!r}")
+        super().__init__(port)
 
     def handle(self, req):
         self.check(req, "path", req.path == "/v1/metrics")
@@ -121,6 +94,8 @@ LOCAL_ATTRIBUTES = [
 
 
 class TestCollector(AgentTestCase):
+    tmp_prefix = "alumet-otel-"
+
     def fake(self, **kw):
         f = FakeCollector(**kw)
         self.addCleanup(f.close)

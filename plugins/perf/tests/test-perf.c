@@ -3,7 +3,7 @@
  * scaling, the explanations of perf_event_open failures, unsupported events,
  * targets and polls with mocked system calls, the plugin through the agent
  * lifecycle, and one real software counter on a child when the kernel allows. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,71 +13,13 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "alumet/plugin.h"
-#include "core/agent.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
-#include "core/registry.h"
 #include "perf.h"
+#include "util/privileges.h"
 
 extern const struct alumet_plugin alumet_plugin_perf;
 
 /* ---- helpers ---- */
-
-/* Log lines captured from the sink ("WARN perf: ..."). */
-struct log_capture {
-    pthread_mutex_t lock;
-    char *lines[256];
-    size_t n;
-};
-
-static struct log_capture logs = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void log_sink(void *data, enum alumet_log_level level, const char *topic, const char *msg)
-{
-    (void)data;
-    static const char *const names[] = {"", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
-    char line[4096];
-    snprintf(line, sizeof(line), "%s %s: %s", names[level], topic, msg);
-    pthread_mutex_lock(&logs.lock);
-    if (logs.n < sizeof(logs.lines) / sizeof(logs.lines[0]))
-        logs.lines[logs.n++] = strdup(line);
-    pthread_mutex_unlock(&logs.lock);
-}
-
-static void logs_clear(void)
-{
-    pthread_mutex_lock(&logs.lock);
-    for (size_t i = 0; i < logs.n; i++)
-        free(logs.lines[i]);
-    logs.n = 0;
-    pthread_mutex_unlock(&logs.lock);
-}
-
-/* Number of captured lines that contain text. */
-static size_t logs_count(const char *text)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&logs.lock);
-    for (size_t i = 0; i < logs.n; i++)
-        if (strstr(logs.lines[i], text))
-            n++;
-    pthread_mutex_unlock(&logs.lock);
-    return n;
-}
-
-static void logs_dump(void)
-{
-    for (size_t i = 0; i < logs.n; i++)
-        fprintf(stderr, "  log: %s\n", logs.lines[i]);
-}
-
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
 
 /* A report that keeps the messages in a log_capture-like list of strings. */
 struct reports {
@@ -90,22 +32,6 @@ static void report_keep(void *data, const char *msg)
     struct reports *r = data;
     if (r->n < 8)
         snprintf(r->msgs[r->n++], sizeof(r->msgs[0]), "%s", msg);
-}
-
-static void write_file(const char *dir, const char *rel, const char *text)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    /* mkdir -p of the parent */
-    for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-        *p = '\0';
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static void make_dir(const char *dir, const char *rel)
@@ -224,15 +150,9 @@ static int fixture_init_config(struct fixture *f, const char *events_toml, const
              "[plugins.perf]\npoll_interval = \"1s\"\nflush_interval = \"5s\"\n%s\n"
              "proc_root = \"%s\"\nsys_root = \"%s\"\ncgroup_root = \"%s/cg\"\n%s",
              events_toml, f->dir, f->dir, f->dir, extra ? extra : "");
-    assert_int_equal(
-        alumet__config_load_text(config, strlen(config), "test.toml", 0, &f->root, err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(f->root, "plugins"), "perf");
     void *st = NULL;
-    int r = alumet_plugin_perf.init(alumet__config_from_value(sect), &st, err);
-    if (r == 0) {
-        assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
-        f->perf = st;
-    }
+    int r = alumet_test_plugin_init(&alumet_plugin_perf, config, &f->root, &st, err);
+    f->perf = st;
     return r;
 }
 
@@ -245,9 +165,10 @@ static void fixture_init(struct fixture *f, const char *events_toml, const char 
     make_dir(f->dir, "proc/4242/task/4242");
     make_dir(f->dir, "proc/4242/task/4243");
     make_dir(f->dir, "proc/77/task/77");
-    write_file(f->dir, "sys/devices/system/cpu/online", "0-1,3\n");
-    write_file(f->dir, "proc/sys/kernel/perf_event_paranoid", "2\n");
-    write_file(f->dir, "proc/self/status", "Name:\talumet-agent\nCapEff:\t0000000000000000\n");
+    alumet_test_write_at(f->dir, "sys/devices/system/cpu/online", "0-1,3\n");
+    alumet_test_write_at(f->dir, "proc/sys/kernel/perf_event_paranoid", "2\n");
+    alumet_test_write_at(f->dir, "proc/self/status",
+                         "Name:\talumet-agent\nCapEff:\t0000000000000000\n");
     make_dir(f->dir, "cg/app");
     struct alumet_error err = {0};
     int r = fixture_init_config(f, events_toml, extra, &err);
@@ -268,7 +189,7 @@ static void fixture_init(struct fixture *f, const char *events_toml, const char 
     perf->running = true;
     f->buf = alumet__buffer_new(16);
     assert_non_null(f->buf);
-    logs_clear();
+    alumet_test_log_clear();
 }
 
 static void fixture_done(struct fixture *f)
@@ -280,7 +201,7 @@ static void fixture_done(struct fixture *f)
     alumet__buffer_free(f->buf);
     toml_free(f->root);
     alumet_test_rmtree(f->dir);
-    logs_clear();
+    alumet_test_log_clear();
 }
 
 /* ---- event grammar ---- */
@@ -895,13 +816,13 @@ static void explain_setup(struct explain_fixture *f, const char *paranoid, const
 {
     f->dir = alumet_test_tmpdir();
     if (paranoid)
-        write_file(f->dir, "proc/sys/kernel/perf_event_paranoid", paranoid);
+        alumet_test_write_at(f->dir, "proc/sys/kernel/perf_event_paranoid", paranoid);
     char status[256];
     snprintf(status, sizeof(status),
              "Name:\talumet-agent\nUmask:\t0022\nCapInh:\t0\nCapEff:\t%s\n"
              "CapBnd:\t000001ffffffffff\n",
              capeff);
-    write_file(f->dir, "proc/self/status", status);
+    alumet_test_write_at(f->dir, "proc/self/status", status);
     char link[PATH_MAX];
     snprintf(link, sizeof(link), "%s/proc/self/exe", f->dir);
     assert_int_equal(symlink("/opt/alumet/bin/alumet-agent", link), 0);
@@ -1097,7 +1018,7 @@ static void test_explain_others(void **state)
     int p = 99;
     struct explain_fixture f;
     explain_setup(&f, "  ", "0");
-    assert_int_equal(perf_read_paranoid(f.fd, &p), -EINVAL);
+    assert_int_equal(privileges_read_paranoid(f.fd, &p), -EINVAL);
     explain_done(&f);
 }
 
@@ -1139,14 +1060,15 @@ static void test_unsupported_skipped(void **state)
 
     /* the probe: one warning for the unsupported events, the others go on */
     assert_int_equal(perf_probe_events(f.perf), 2);
-    assert_int_equal(logs_count("WARN perf: "), 1);
-    assert_int_equal(logs_count("WARN perf: perf events not supported by this CPU or kernel: "
-                                "'INSTRUCTIONS' (ENOENT: unknown event type or configuration), "
-                                "'LL_READ_MISS' (EOPNOTSUPP: the PMU lacks a feature that the "
-                                "event needs), 'r3c' (ENODEV: no PMU for this event on this CPU); "
-                                "in a virtual machine"),
+    assert_int_equal(alumet_test_log_count_lines("WARN perf: "), 1);
+    assert_int_equal(alumet_test_log_count_lines(
+                         "WARN perf: perf events not supported by this CPU or kernel: "
+                         "'INSTRUCTIONS' (ENOENT: unknown event type or configuration), "
+                         "'LL_READ_MISS' (EOPNOTSUPP: the PMU lacks a feature that the "
+                         "event needs), 'r3c' (ENODEV: no PMU for this event on this CPU); "
+                         "in a virtual machine"),
                      1);
-    assert_int_equal(logs_count(", skipping them"), 1);
+    assert_int_equal(alumet_test_log_count_lines(", skipping them"), 1);
     /* the probe counts the agent itself, without inherit, and closes its fds */
     assert_int_equal(f.mock.opens[1].pid, 0);
     assert_int_equal(f.mock.opens[1].cpu, -1);
@@ -1172,10 +1094,11 @@ static void test_unsupported_skipped(void **state)
     assert_int_equal(t->n_series, 2);
     assert_int_equal(t->series[0].n_fds, 2);
     /* the unsupported events were told once, at the probe */
-    assert_int_equal(logs_count("WARN"), 1);
-    assert_int_equal(logs_count("INFO perf: measuring process '4242' (2 threads) with 2 perf "
-                                "events"),
-                     1);
+    assert_int_equal(alumet_test_log_count_lines("WARN"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("INFO perf: measuring process '4242' (2 threads) with 2 perf "
+                                    "events"),
+        1);
     perf_target_free(f.perf, t);
     assert_int_equal(mock_open_fds(&f.mock), 0);
     fixture_done(&f);
@@ -1191,11 +1114,12 @@ static void test_unsupported_at_open(void **state)
     struct perf_target *t1, *t2;
     assert_int_equal(perf_target_new_process(f.perf, 4242, &t1), 0);
     assert_int_equal(perf_target_new_process(f.perf, 77, &t2), 0);
-    assert_int_equal(logs_count("WARN perf: the kernel rejected perf event 'INSTRUCTIONS' "
-                                "(EINVAL: an encoding or a modifier that this PMU does not "
-                                "accept), skipping"),
-                     1);
-    assert_int_equal(logs_count("WARN"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: the kernel rejected perf event 'INSTRUCTIONS' "
+                                    "(EINVAL: an encoding or a modifier that this PMU does not "
+                                    "accept), skipping"),
+        1);
+    assert_int_equal(alumet_test_log_count_lines("WARN"), 1);
     assert_int_equal(t1->n_series, 1);
     assert_int_equal(t2->n_series, 1);
     perf_target_free(f.perf, t1);
@@ -1210,13 +1134,14 @@ static void test_all_unsupported(void **state)
     fixture_init(&f, "events = [\"INSTRUCTIONS\", \"CACHE_MISSES\"]", NULL);
     f.mock.fail_by_type[PERF_TYPE_HARDWARE] = ENOENT;
     assert_int_equal(perf_probe_events(f.perf), 0);
-    assert_int_equal(logs_count("WARN"), 1);
+    assert_int_equal(alumet_test_log_count_lines("WARN"), 1);
     struct perf_target *t = NULL;
     assert_int_equal(perf_target_new_process(f.perf, 4242, &t), -ENOENT);
     assert_null(t);
-    assert_int_equal(logs_count("WARN perf: no perf event could be opened for process '4242', "
-                                "skipping it"),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: no perf event could be opened for process '4242', "
+                                    "skipping it"),
+        1);
     fixture_done(&f);
 }
 
@@ -1225,32 +1150,37 @@ static void test_denied(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, "events = [\"PAGE_FAULTS\", \"TASK_CLOCK\"]", NULL);
-    write_file(f.dir, "proc/sys/kernel/perf_event_paranoid", "3\n");
+    alumet_test_write_at(f.dir, "proc/sys/kernel/perf_event_paranoid", "3\n");
     f.mock.fail_all = EACCES;
     struct perf_target *t = NULL;
     assert_int_equal(perf_target_new_process(f.perf, 4242, &t), -ENOENT);
     /* the whole explanation once, then a short line */
-    assert_int_equal(logs_count("WARN perf: permission denied (EACCES) opening perf event "
-                                "'PAGE_FAULTS' for process '4242': kernel.perf_event_paranoid is "
-                                "3"),
+    assert_int_equal(alumet_test_log_count_lines(
+                         "WARN perf: permission denied (EACCES) opening perf event "
+                         "'PAGE_FAULTS' for process '4242': kernel.perf_event_paranoid is "
+                         "3"),
                      1);
-    assert_int_equal(logs_count("'sudo sysctl -w kernel.perf_event_paranoid=2'"), 1);
-    assert_int_equal(logs_count("WARN perf: permission denied opening perf event 'TASK_CLOCK' "
-                                "for process '4242' (see the explanation above), skipping"),
+    assert_int_equal(alumet_test_log_count_lines("'sudo sysctl -w kernel.perf_event_paranoid=2'"),
                      1);
-    assert_int_equal(logs_count("no perf event could be opened for process '4242'"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: permission denied opening perf event 'TASK_CLOCK' "
+                                    "for process '4242' (see the explanation above), skipping"),
+        1);
+    assert_int_equal(
+        alumet_test_log_count_lines("no perf event could be opened for process '4242'"), 1);
     /* a cgroup (per CPU) gets its own explanation */
     assert_int_equal(perf_target_new_cgroup(f.perf, "/app", &t), -ENOENT);
-    assert_int_equal(logs_count("for cgroup '/app': kernel.perf_event_paranoid is 3 (a "
-                                "distribution setting that forbids perf events to unprivileged "
-                                "users entirely) but counting per CPU (cgroup or system-wide "
-                                "mode) needs 0 or less"),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count_lines("for cgroup '/app': kernel.perf_event_paranoid is 3 (a "
+                                    "distribution setting that forbids perf events to unprivileged "
+                                    "users entirely) but counting per CPU (cgroup or system-wide "
+                                    "mode) needs 0 or less"),
+        1);
     /* more targets, same cause: nothing more at warning level */
-    size_t warnings = logs_count("WARN");
+    size_t warnings = alumet_test_log_count_lines("WARN");
     assert_int_equal(perf_target_new_process(f.perf, 77, &t), -ENOENT);
     assert_int_equal(perf_target_new_cgroup(f.perf, "/app", &t), -ENOENT);
-    assert_int_equal(logs_count("WARN"), warnings);
+    assert_int_equal(alumet_test_log_count_lines("WARN"), warnings);
     assert_int_equal(mock_open_fds(&f.mock), 0);
     fixture_done(&f);
 }
@@ -1260,19 +1190,22 @@ static void test_probe_denied(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, "events = [\"PAGE_FAULTS\", \"TASK_CLOCK\"]", NULL);
-    write_file(f.dir, "proc/sys/kernel/perf_event_paranoid", "4\n");
+    alumet_test_write_at(f.dir, "proc/sys/kernel/perf_event_paranoid", "4\n");
     f.mock.fail_all = EACCES;
     assert_int_equal(perf_probe_events(f.perf), 0);
-    assert_int_equal(logs_count("WARN perf: permission denied (EACCES) opening perf event "
-                                "'PAGE_FAULTS' for the agent itself: kernel.perf_event_paranoid "
-                                "is 4"),
+    assert_int_equal(alumet_test_log_count_lines(
+                         "WARN perf: permission denied (EACCES) opening perf event "
+                         "'PAGE_FAULTS' for the agent itself: kernel.perf_event_paranoid "
+                         "is 4"),
                      1);
-    assert_int_equal(logs_count("WARN"), 1);
+    assert_int_equal(alumet_test_log_count_lines("WARN"), 1);
     /* a process is then denied without another warning for these events */
     struct perf_target *t = NULL;
     assert_int_equal(perf_target_new_process(f.perf, 4242, &t), -ENOENT);
-    assert_int_equal(logs_count("WARN perf: no perf event could be opened for process '4242'"), 1);
-    assert_int_equal(logs_count("WARN"), 2);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: no perf event could be opened for process '4242'"),
+        1);
+    assert_int_equal(alumet_test_log_count_lines("WARN"), 2);
     fixture_done(&f);
 }
 
@@ -1284,11 +1217,13 @@ static void test_process_gone(void **state)
     struct perf_target *t = NULL;
     /* no /proc/999: not there */
     assert_int_equal(perf_target_new_process(f.perf, 999, &t), -ESRCH);
-    assert_int_equal(logs_count("WARN perf: process '999' does not exist, skipping"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: process '999' does not exist, skipping"), 1);
     /* listed, then gone before perf_event_open */
     f.mock.fail_all = ESRCH;
     assert_int_equal(perf_target_new_process(f.perf, 77, &t), -ESRCH);
-    assert_int_equal(logs_count("WARN perf: process '77' does not exist anymore, skipping"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: process '77' does not exist anymore, skipping"), 1);
     /* one thread of two gone: the other is measured */
     f.mock.fail_all = 0;
     f.mock.gone_tid = 4243;
@@ -1346,11 +1281,12 @@ static void test_poll_process(void **state)
     assert_int_equal(p->metric, 1);
     assert_int_equal(p->value.u64, 2000); /* 1000 counted half the time */
     assert_string_equal(point_accuracy(f.buf, p), "extrapolated");
-    assert_int_equal(logs_count("INFO perf: perf event 'INSTRUCTIONS' of process '4242' is "
-                                "multiplexed: on the PMU 50.0% of the time during the last "
-                                "interval; its values are scaled (attribute accuracy = "
-                                "'extrapolated')"),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count_lines("INFO perf: perf event 'INSTRUCTIONS' of process '4242' is "
+                                    "multiplexed: on the PMU 50.0% of the time during the last "
+                                    "interval; its values are scaled (attribute accuracy = "
+                                    "'extrapolated')"),
+        1);
 
     /* poll 2: cumulative totals, each interval scaled on its own */
     alumet__buffer_clear(f.buf);
@@ -1362,7 +1298,7 @@ static void test_poll_process(void **state)
     assert_int_equal(point_at(f.buf, 1)->value.u64, 2300);
     assert_string_equal(point_accuracy(f.buf, point_at(f.buf, 1)), "extrapolated");
     /* the multiplexing message is not repeated */
-    assert_int_equal(logs_count("is multiplexed"), 1);
+    assert_int_equal(alumet_test_log_count_lines("is multiplexed"), 1);
 
     /* poll 3: nothing happened */
     alumet__buffer_clear(f.buf);
@@ -1376,12 +1312,13 @@ static void test_poll_process(void **state)
     assert_int_equal(perf_target_poll(f.perf, t, f.buf, 45), 0);
     assert_true(t->dead);
     assert_int_equal(alumet_buffer_len(f.buf), 0);
-    assert_int_equal(logs_count("WARN perf: cannot read perf event 'PAGE_FAULTS' of process "
-                                "'4242': Input/output error; no longer measuring process "
-                                "'4242'"),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: cannot read perf event 'PAGE_FAULTS' of process "
+                                    "'4242': Input/output error; no longer measuring process "
+                                    "'4242'"),
+        1);
     assert_int_equal(perf_target_poll(f.perf, t, f.buf, 46), 0);
-    assert_int_equal(logs_count("cannot read"), 1);
+    assert_int_equal(alumet_test_log_count_lines("cannot read"), 1);
     perf_target_free(f.perf, t);
     fixture_done(&f);
 }
@@ -1398,15 +1335,17 @@ static void test_poll_no_auto_scale(void **state)
     assert_int_equal(perf_target_poll(f.perf, t, f.buf, 1), 0);
     assert_int_equal(point_at(f.buf, 0)->value.u64, 1000);
     assert_string_equal(point_accuracy(f.buf, point_at(f.buf, 0)), "underestimated");
-    assert_int_equal(logs_count("its values are not scaled (multiplexing_auto_scale = false) and "
-                                "are too low"),
+    assert_int_equal(alumet_test_log_count_lines(
+                         "its values are not scaled (multiplexing_auto_scale = false) and "
+                         "are too low"),
                      1);
     /* starved: told once */
     alumet__buffer_clear(f.buf);
     f.mock.values[0] = cnt(1000, 200, 25);
     assert_int_equal(perf_target_poll(f.perf, t, f.buf, 2), 0);
-    assert_int_equal(logs_count("WARN perf: perf event 'INSTRUCTIONS' of process '77' was never "
-                                "on the PMU during the last interval"),
+    assert_int_equal(alumet_test_log_count_lines(
+                         "WARN perf: perf event 'INSTRUCTIONS' of process '77' was never "
+                         "on the PMU during the last interval"),
                      1);
     perf_target_free(f.perf, t);
     fixture_done(&f);
@@ -1429,9 +1368,10 @@ static void test_cgroup_target(void **state)
         assert_true(f.mock.opens[i].pid >= 0); /* the cgroup directory's fd */
     }
     assert_int_equal(t->n_series, 6);
-    assert_int_equal(logs_count("INFO perf: measuring cgroup '/app' (3 CPUs) with 2 perf "
-                                "events"),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count_lines("INFO perf: measuring cgroup '/app' (3 CPUs) with 2 perf "
+                                    "events"),
+        1);
     for (size_t i = 0; i < 6; i++)
         f.mock.values[i] = cnt(10 * (i + 1), 100, 100);
     assert_int_equal(perf_target_poll(f.perf, t, f.buf, 7), 0);
@@ -1455,10 +1395,11 @@ static void test_cgroup_target(void **state)
 
     /* a cgroup that is not there: told, skipped (upstream panics) */
     assert_int_equal(perf_target_new_cgroup(f.perf, "/nope", &t), -ENOENT);
-    assert_int_equal(logs_count("WARN perf: cannot open the directory '"), 1);
-    assert_int_equal(logs_count("/cg/nope' of cgroup '/nope': No such file or directory (is "
-                                "cgroup_root '"),
-                     1);
+    assert_int_equal(alumet_test_log_count_lines("WARN perf: cannot open the directory '"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("/cg/nope' of cgroup '/nope': No such file or directory (is "
+                                    "cgroup_root '"),
+        1);
     fixture_done(&f);
 }
 
@@ -1488,7 +1429,9 @@ static void test_system_target(void **state)
     snprintf(path, sizeof(path), "%s/sys/devices/system/cpu/online", f.dir);
     unlink(path);
     assert_int_equal(perf_target_new_system(f.perf, &t), -ENOENT);
-    assert_int_equal(logs_count("/sys/devices/system/cpu/online': No such file or directory"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("/sys/devices/system/cpu/online': No such file or directory"),
+        1);
     fixture_done(&f);
 }
 
@@ -1632,11 +1575,8 @@ static void test_default_config(void **state)
         assert_non_null(strstr(def, keys[i]));
     struct toml_value *root = NULL;
     struct alumet_error err = {0};
-    assert_int_equal(alumet__config_load_text(def, strlen(def), "<default>", 0, &root, &err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "perf");
     void *st = NULL;
-    assert_int_equal(alumet_plugin_perf.init(alumet__config_from_value(sect), &st, &err), 0);
-    assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_perf, def, &root, &st, &err), 0);
     struct perf *perf = st;
     assert_int_equal(perf->n_events, 7);
     assert_string_equal(perf->events[3].metric, "perf_ll_read_miss");
@@ -1691,7 +1631,7 @@ static void test_lifecycle(void **state)
     (void)state;
     char *dir = alumet_test_tmpdir();
     make_dir(dir, "proc/4242/task/4242");
-    write_file(dir, "sys/devices/system/cpu/online", "0\n");
+    alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0\n");
     char config[2048];
     snprintf(config, sizeof(config),
              "[plugins.perf]\npoll_interval = \"1h\"\nflush_interval = \"1h\"\n"
@@ -1709,7 +1649,8 @@ static void test_lifecycle(void **state)
     assert_int_equal(alumet__plugins_add(&set, &alumet_plugin_perf, NULL, &err), 0);
     struct agent_plugin *ap = alumet__plugins_find(&set, "perf");
     ap->config = toml_table_get(toml_table_get(root, "plugins"), "perf");
-    assert_int_equal(alumet__agent_init_plugins(&set, false, report_ignore, NULL, &err), 0);
+    assert_int_equal(alumet__agent_init_plugins(&set, false, alumet_test_report_ignore, NULL, &err),
+                     0);
     struct perf *perf = ap->state;
     perf->sys = &mock_ops;
     perf->sys_data = &mock;
@@ -1719,7 +1660,7 @@ static void test_lifecycle(void **state)
     assert_non_null(p);
     assert_int_equal(
         alumet__pipeline_add_output(p, "test", "collect", &collect_ops, &col, NULL, &err), 0);
-    logs_clear();
+    alumet_test_log_clear();
     if (alumet__agent_start(&set, p, &err) < 0)
         fail_msg("start: %s", err.msg);
     /* the metrics, with their units */
@@ -1732,7 +1673,8 @@ static void test_lifecycle(void **state)
     assert_non_null(m);
     assert_int_equal(m->unit.base, ALUMET_UNIT_UNITY);
     assert_string_equal(m->description, "Page faults.");
-    assert_int_equal(logs_count("WARN perf: perf event 'INSTRUCTIONS' is not supported"), 1);
+    assert_int_equal(
+        alumet_test_log_count_lines("WARN perf: perf event 'INSTRUCTIONS' is not supported"), 1);
 
     /* exec: START attaches the counters, the first trigger reads them */
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = 4242};
@@ -1768,7 +1710,7 @@ static void test_lifecycle(void **state)
     toml_free(root);
 
     if (col.n != 4) {
-        logs_dump();
+        alumet_test_log_dump();
         fail_msg("expected 4 points, got %zu", col.n);
     }
     assert_string_equal(col.pts[0].metric, "perf_page_faults");
@@ -1783,7 +1725,7 @@ static void test_lifecycle(void **state)
     assert_string_equal(col.pts[3].metric, "perf_task_clock");
     assert_int_equal(col.pts[3].value, 200000000);
     alumet_test_rmtree(dir);
-    logs_clear();
+    alumet_test_log_clear();
 }
 
 static void test_lifecycle_nothing_usable(void **state)
@@ -1804,17 +1746,19 @@ static void test_lifecycle_nothing_usable(void **state)
     assert_int_equal(alumet__plugins_add(&set, &alumet_plugin_perf, NULL, &err), 0);
     struct agent_plugin *ap = alumet__plugins_find(&set, "perf");
     ap->config = toml_table_get(toml_table_get(root, "plugins"), "perf");
-    assert_int_equal(alumet__agent_init_plugins(&set, false, report_ignore, NULL, &err), 0);
+    assert_int_equal(alumet__agent_init_plugins(&set, false, alumet_test_report_ignore, NULL, &err),
+                     0);
     ((struct perf *)ap->state)->sys = &mock_ops;
     ((struct perf *)ap->state)->sys_data = &mock;
     struct pipeline_settings ps = {0};
     struct alumet_pipeline *p = alumet__pipeline_new(&ps);
-    logs_clear();
+    alumet_test_log_clear();
     /* the plugin starts, says so, and registers no source */
     assert_int_equal(alumet__agent_start(&set, p, &err), 0);
-    assert_int_equal(logs_count("WARN perf: none of the 2 configured perf events can be opened "
-                                "on this machine (see above): the perf plugin measures nothing, "
-                                "the other plugins go on"),
+    assert_int_equal(alumet_test_log_count_lines(
+                         "WARN perf: none of the 2 configured perf events can be opened "
+                         "on this machine (see above): the perf plugin measures nothing, "
+                         "the other plugins go on"),
                      1);
     size_t ns, nt, no;
     alumet__pipeline_counts(p, &ns, &nt, &no);
@@ -1827,7 +1771,7 @@ static void test_lifecycle_nothing_usable(void **state)
     alumet__plugins_done(&set);
     toml_free(root);
     alumet_test_rmtree(dir);
-    logs_clear();
+    alumet_test_log_clear();
 }
 
 /* ---- the real thing, when the kernel lets us ---- */
@@ -1871,7 +1815,7 @@ static void test_real_child(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (r < 0) {
         /* no perf_event_open here (paranoid level, seccomp): the message said why */
-        logs_dump();
+        alumet_test_log_dump();
         fixture_done(&f);
         skip();
     }
@@ -1881,7 +1825,7 @@ static void test_real_child(void **state)
     uint64_t faults = point_at(f.buf, 0)->value.u64;
     uint64_t ns = point_at(f.buf, 1)->value.u64;
     if (faults < 256 || ns == 0) {
-        logs_dump();
+        alumet_test_log_dump();
         fail_msg("page faults %llu (want >= 256), task clock %llu ns", (unsigned long long)faults,
                  (unsigned long long)ns);
     }
@@ -2013,8 +1957,7 @@ static void test_real_system(void **state)
 
 int main(void)
 {
-    alumet_log_set_sink(log_sink, NULL);
-    alumet_log_configure("info");
+    alumet_test_log_capture("info");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_native_hardware),
         cmocka_unit_test(test_native_software),

@@ -19,12 +19,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include "alumet-test.h"
-#include "alumet/plugin.h"
-#include "core/agent.h"
+#include "alumet-test-plugin.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
 #include "procfs.h"
 
 extern const struct alumet_plugin alumet_plugin_procfs;
@@ -32,127 +28,6 @@ extern const struct alumet_plugin alumet_plugin_procfs;
 #define SEC ALUMET_NSEC_PER_SEC
 #define MS ALUMET_NSEC_PER_MSEC
 #define T0 ((alumet_time_ns)1700000000 * SEC)
-
-/* ---- log capture ---- */
-
-#define LOG_MAX 64
-
-struct log_capture {
-    char msg[LOG_MAX][1536];
-    enum alumet_log_level level[LOG_MAX];
-    int n;
-};
-
-static struct log_capture captured;
-
-static void log_sink(void *data, enum alumet_log_level level, const char *topic, const char *msg)
-{
-    struct log_capture *c = data;
-    (void)topic;
-    if (c->n < LOG_MAX) {
-        snprintf(c->msg[c->n], sizeof(c->msg[c->n]), "%s", msg);
-        c->level[c->n] = level;
-    }
-    c->n++;
-}
-
-/* Number of captured warnings or errors containing every non-NULL needle. */
-static int log_count(const char *a, const char *b)
-{
-    int n = 0;
-    for (int i = 0; i < captured.n && i < LOG_MAX; i++)
-        if (captured.level[i] <= ALUMET_LOG_WARN && (!a || strstr(captured.msg[i], a)) &&
-            (!b || strstr(captured.msg[i], b)))
-            n++;
-    return n;
-}
-
-static void log_dump(void)
-{
-    for (int i = 0; i < captured.n && i < LOG_MAX; i++)
-        print_message("log %d: %s\n", (int)captured.level[i], captured.msg[i]);
-}
-
-/* ---- fixture trees ---- */
-
-static void path_join(char *buf, size_t size, const char *a, const char *b)
-{
-    int n = snprintf(buf, size, "%s/%s", a, b);
-    assert_true(n > 0 && (size_t)n < size);
-}
-
-static void write_file(const char *path, const char *text, size_t len)
-{
-    /* O_TRUNC keeps the inode: a descriptor opened earlier sees the new text */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    close(fd);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    char *text = alumet_test_read_file(from);
-    assert_non_null(text);
-    write_file(to, text, strlen(text));
-    free(text);
-}
-
-/* Make the tree dst look like src: create and rewrite in place what src has,
- * empty then remove what it lacks. */
-static void sync_tree(const char *dst, const char *src)
-{
-    DIR *d = opendir(src); /* NULL when src is missing: then dst is emptied */
-    struct dirent *e;
-    if (d)
-        mkdir(dst, 0755);
-    while (d && (e = readdir(d))) {
-        char s[PATH_MAX], t[PATH_MAX];
-        struct stat st;
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        path_join(s, sizeof(s), src, e->d_name);
-        path_join(t, sizeof(t), dst, e->d_name);
-        assert_int_equal(lstat(s, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            sync_tree(t, s);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
-            ssize_t n = readlink(s, target, sizeof(target) - 1);
-            assert_true(n > 0);
-            target[n] = '\0';
-            unlink(t);
-            assert_int_equal(symlink(target, t), 0);
-        } else {
-            copy_file(s, t);
-        }
-    }
-    if (d)
-        closedir(d);
-
-    d = opendir(dst);
-    assert_non_null(d);
-    while ((e = readdir(d))) {
-        char s[PATH_MAX], t[PATH_MAX];
-        struct stat st;
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        path_join(s, sizeof(s), src, e->d_name);
-        path_join(t, sizeof(t), dst, e->d_name);
-        if (lstat(s, &st) == 0)
-            continue;
-        assert_int_equal(lstat(t, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            sync_tree(t, s); /* s is missing: empties t */
-            rmdir(t);
-        } else {
-            if (S_ISREG(st.st_mode))
-                assert_int_equal(truncate(t, 0), 0);
-            unlink(t);
-        }
-    }
-    closedir(d);
-}
 
 /* ---- a started plugin ---- */
 
@@ -168,15 +43,6 @@ struct env {
     alumet_time_ns now;
 };
 
-static void report_unused(void *data, const char *msg)
-{
-    struct alumet_error *err = data;
-    if (err)
-        alumet_error_set(err, -EINVAL, "%s", msg);
-    else
-        print_error("%s\n", msg);
-}
-
 static alumet_time_ns env_clock(void *data)
 {
     return *(const alumet_time_ns *)data;
@@ -186,8 +52,8 @@ static alumet_time_ns env_clock(void *data)
 static void env_step(struct env *e, const char *step)
 {
     char src[PATH_MAX];
-    path_join(src, sizeof(src), e->scenario, step);
-    sync_tree(e->tmp, src);
+    alumet_test_path_join(src, sizeof(src), e->scenario, step);
+    alumet_test_sync_tree(e->tmp, src);
 }
 
 static int env_init(struct env *e, const char *scenario, const char *extra,
@@ -195,28 +61,21 @@ static int env_init(struct env *e, const char *scenario, const char *extra,
 {
     memset(e, 0, sizeof(*e));
     e->tmp = alumet_test_tmpdir();
-    path_join(e->scenario, sizeof(e->scenario), alumet_test_fixtures(), "procfs");
-    path_join(e->scenario + strlen(e->scenario), sizeof(e->scenario) - strlen(e->scenario), "",
-              scenario);
+    int n = snprintf(e->scenario, sizeof(e->scenario), "%s/procfs/%s", alumet_test_fixtures(),
+                     scenario);
+    assert_true(n > 0 && (size_t)n < sizeof(e->scenario));
     e->mono = 1000 * SEC;
     e->now = T0;
 
     char text[8192];
-    int n =
-        snprintf(text, sizeof(text), "[plugins.procfs]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s",
+    n = snprintf(text, sizeof(text), "[plugins.procfs]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s",
                  e->tmp, e->tmp, extra ? extra : "");
     assert_true(n > 0 && (size_t)n < sizeof(text));
-    int r = alumet__config_load_text(text, (size_t)n, "test.toml", 0, &e->root, err);
-    assert_int_equal(r, 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(e->root, "plugins"), "procfs");
-    assert_non_null(sect);
     void *state = NULL;
-    r = alumet_plugin_procfs.init(alumet__config_from_value(sect), &state, err);
+    int r = alumet_test_plugin_init(&alumet_plugin_procfs, text, &e->root, &state, err);
+    e->pfs = state;
     if (r < 0)
         return r;
-    e->pfs = state;
-    if (alumet__config_report_unused(sect, report_unused, err) > 0)
-        return -EINVAL;
     e->pfs->clk_tck = 100;
     e->pfs->page_size = 4096;
     e->pfs->clock = env_clock;
@@ -248,9 +107,7 @@ static void env_start(struct env *e)
 static void env_setup(struct env *e, const char *scenario, const char *first, const char *extra)
 {
     struct alumet_error err = {0};
-    captured.n = 0;
-    alumet_log_set_sink(log_sink, &captured);
-    assert_int_equal(alumet_log_configure("info"), 0);
+    alumet_test_log_capture("info");
     int r = env_init(e, scenario, extra, &err);
     if (r < 0)
         print_error("init: %s\n", err.msg);
@@ -276,7 +133,7 @@ static void env_done(struct env *e)
     toml_free(e->root);
     alumet__buffer_free(e->buf);
     alumet_test_rmtree(e->tmp);
-    alumet_log_set_sink(NULL, NULL);
+    alumet_test_log_release();
 }
 
 /* Poll a source into the (cleared) buffer; returns the number of points. */
@@ -480,7 +337,8 @@ static void test_pid_stat_parse(void **state)
     (void)state;
     struct procfs_pid_stat st;
     char path[PATH_MAX];
-    path_join(path, sizeof(path), alumet_test_fixtures(), "procfs/busy-host/t0/proc/4300/stat");
+    alumet_test_path_join(path, sizeof(path), alumet_test_fixtures(),
+                          "procfs/busy-host/t0/proc/4300/stat");
     char *text = alumet_test_read_file(path);
     assert_non_null(text);
     /* the command name "my (weird) proc" has spaces and parentheses */
@@ -518,12 +376,9 @@ static void test_default_config(void **state)
     const char *text = alumet_plugin_procfs.default_config;
 
     assert_int_equal(strncmp(text, "[plugins.procfs]\n", 17), 0);
-    assert_int_equal(alumet__config_load_text(text, strlen(text), "default", 0, &root, &err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "procfs");
-    void *st = NULL;
-    assert_int_equal(alumet_plugin_procfs.init(alumet__config_from_value(sect), &st, &err), 0);
     /* every key of the default is an option */
-    assert_int_equal(alumet__config_report_unused(sect, report_unused, NULL), 0);
+    void *st = NULL;
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_procfs, text, &root, &st, &err), 0);
     struct procfs *pfs = st;
     assert_true(pfs->cfg.kernel_enabled && pfs->cfg.memory_enabled && pfs->cfg.network_enabled);
     assert_int_equal(pfs->cfg.kernel_poll, 5 * SEC);
@@ -550,9 +405,8 @@ static void test_default_config(void **state)
     toml_free(root);
 
     /* an empty section means the same defaults */
-    assert_int_equal(alumet__config_load_text("[plugins.procfs]\n", 17, "t", 0, &root, &err), 0);
-    sect = toml_table_get(toml_table_get(root, "plugins"), "procfs");
-    assert_int_equal(alumet_plugin_procfs.init(alumet__config_from_value(sect), &st, &err), 0);
+    assert_int_equal(
+        alumet_test_plugin_init(&alumet_plugin_procfs, "[plugins.procfs]\n", &root, &st, &err), 0);
     pfs = st;
     assert_int_equal(pfs->n_groups, 1);
     assert_int_equal(pfs->cfg.n_meminfo_keys, 8);
@@ -631,13 +485,16 @@ static void test_missing_proc_root(void **state)
     e.ap.def = &alumet_plugin_procfs;
     e.ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("procfs");
     struct alumet_start_ctx ctx = {e.p, &e.ap};
-    captured.n = 0;
-    alumet_log_set_sink(log_sink, &captured);
+    alumet_test_log_capture(/* spec= */ NULL);
     assert_int_equal(alumet_plugin_procfs.start(e.pfs, &ctx, &err), 0);
     /* each part says which file is missing and how to silence it */
-    assert_int_equal(log_count("proc/stat", "plugins.procfs.kernel.enabled = false"), 1);
-    assert_int_equal(log_count("proc/meminfo", "skipping the memory metrics"), 1);
-    assert_int_equal(log_count("proc/net/dev", "skipping the network metrics"), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "proc/stat",
+                                           "plugins.procfs.kernel.enabled = false"),
+                     1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN, "proc/meminfo", "skipping the memory metrics"), 1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN, "proc/net/dev", "skipping the network metrics"), 1);
     assert_null(e.pfs->kernel);
     env_done(&e);
 
@@ -718,7 +575,7 @@ static void test_kernel(void **state)
     assert_int_equal(env_poll(&e, &procfs_kernel_source_ops, e.pfs->kernel), 0);
     assert_int_equal(env_poll(&e, &procfs_kernel_source_ops, e.pfs->kernel), 31);
     expect_u64(&e, (struct query)CPU_TIME(MACHINE, "user"), 0);
-    assert_int_equal(log_count(NULL, NULL), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
 }
 
@@ -821,9 +678,9 @@ static void test_memory(void **state)
 
     /* an unparsable configured line makes the poll fail, but not fatally */
     char path[PATH_MAX];
-    path_join(path, sizeof(path), e.tmp, "proc/meminfo");
+    alumet_test_path_join(path, sizeof(path), e.tmp, "proc/meminfo");
     const char *broken = "Committed_AS:    oops kB\n";
-    write_file(path, broken, strlen(broken));
+    alumet_test_write_file(path, broken);
     struct alumet_error err = {0};
     alumet__buffer_clear(e.buf);
     assert_int_equal(procfs_memory_source_ops.poll(e.pfs->memory, e.buf, e.now, &err),
@@ -1008,9 +865,9 @@ static void test_watcher_groups(void **state)
     assert_int_equal(poll_group(&e, 1), 9);
     expect_u64(&e, (struct query)PROC_CPU(4242, "user"), 0);
     expect_f64(&e, (struct query)PROC_PCT(4242, "total"), 0.0);
-    if (log_count(NULL, NULL) != 0)
-        log_dump();
-    assert_int_equal(log_count(NULL, NULL), 0);
+    if (alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL) != 0)
+        alumet_test_log_dump();
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
 }
 
@@ -1136,7 +993,7 @@ static void test_event_strategy(void **state)
     poll_events(&e);
     assert_int_equal(count_consumer(&e, 7000), 0);
     assert_int_equal(procfs_group_source_count(src), 2);
-    assert_int_equal(log_count(NULL, NULL), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
 }
 
@@ -1172,7 +1029,7 @@ static void test_event_unknown_pid(void **state)
     publish(&e, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, ALUMET_CONSUMER_PROCESS, 31337);
     assert_int_equal(poll_events(&e), 0);
     assert_int_equal(procfs_group_source_count(e.pfs->events.source), 0);
-    assert_int_equal(log_count(NULL, NULL), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
 }
 
@@ -1183,18 +1040,19 @@ static void test_hidepid_mount(void **state)
     (void)state;
     struct env e;
     env_setup(&e, "hidepid", "t0", NULL);
-    if (log_count("hidepid=invisible", NULL) != 1)
-        log_dump();
-    assert_int_equal(log_count("/proc is mounted with 'hidepid=invisible'",
-                               "'mount -o remount,hidepid=0 /proc'"),
+    if (alumet_test_log_count(ALUMET_LOG_WARN, "hidepid=invisible", NULL) != 1)
+        alumet_test_log_dump();
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
+                                           "/proc is mounted with 'hidepid=invisible'",
+                                           "'mount -o remount,hidepid=0 /proc'"),
                      1);
-    assert_int_equal(log_count("CAP_SYS_PTRACE", NULL), 1);
-    assert_int_equal(log_count(NULL, NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "CAP_SYS_PTRACE", NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
     /* the one process of our user is measured */
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
     expect_u64(&e, (struct query)PROC_CPU(1234, "user"), 200 * MS);
     assert_int_equal(poll_group(&e, 0), 6);
-    assert_int_equal(log_count(NULL, NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
     env_done(&e);
 }
 
@@ -1204,7 +1062,7 @@ static void test_no_hidepid(void **state)
     (void)state;
     struct env e;
     env_setup(&e, "busy-host", "t0", NULL);
-    assert_int_equal(log_count(NULL, NULL), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
 }
 
@@ -1218,9 +1076,11 @@ static int unreadable_check(struct env *e)
     bool measured = count_consumer(e, 4242) == 6 && count_consumer(e, 4300) == 0;
     env_poll(e, &procfs_group_source_ops, e->pfs->groups[0].source);
     env_poll(e, &procfs_watcher_source_ops, e->pfs->watcher); /* no second warning */
-    int warnings = log_count("hidepid", "mount -o remount,hidepid=0 /proc");
-    if (!measured || warnings != 1 || log_count(NULL, NULL) != 1 || n == 0) {
-        log_dump();
+    int warnings =
+        alumet_test_log_count(ALUMET_LOG_WARN, "hidepid", "mount -o remount,hidepid=0 /proc");
+    if (!measured || warnings != 1 || alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL) != 1 ||
+        n == 0) {
+        alumet_test_log_dump();
         return 1;
     }
     return 0;
@@ -1235,7 +1095,7 @@ static void test_unreadable_process(void **state)
               "[plugins.procfs.memory]\nenabled = false\n"
               "[plugins.procfs.network]\nenabled = false\n");
     char dir[PATH_MAX];
-    path_join(dir, sizeof(dir), e.tmp, "proc/4300");
+    alumet_test_path_join(dir, sizeof(dir), e.tmp, "proc/4300");
     assert_int_equal(chmod(dir, 0), 0);
     assert_int_equal(chmod(e.tmp, 0755), 0);
 

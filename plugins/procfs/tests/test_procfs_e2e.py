@@ -4,14 +4,14 @@
 strategy, and the CSV must hold the system metrics and the metrics of the
 child, whose CPU time must be positive.
 
-Needs ALUMET_E2E_AGENT (set by Meson). Python 3 standard library only."""
-import csv
+Needs ALUMET_E2E_AGENT and PYTHONPATH = tests/e2e (set by Meson). Python 3
+standard library only."""
 import os
 import subprocess
 import sys
 import tempfile
 
-AGENT = os.environ.get("ALUMET_E2E_AGENT")
+from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
 
 # A busy loop of about 0.3 s that prints its pid first.
 CHILD = ("import os, sys, time\n"
@@ -19,42 +19,6 @@ CHILD = ("import os, sys, time\n"
          "t = time.monotonic()\n"
          "while time.monotonic() - t < 0.3:\n"
          "    pass\n")
-
-FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
-         "consumer_id"]
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what, file=sys.stderr)
-
-
-def read_rows(path):
-    """The CSV rows as dicts, with the attributes merged from their columns and
-    from __late_attributes."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter=";")
-        header = next(reader)
-        check(header[:7] == FIXED and header[-1] == "__late_attributes",
-              "CSV header: %r" % header)
-        rows = []
-        for cells in reader:
-            row = dict(zip(FIXED, cells[:7]))
-            attrs = {}
-            for key, value in zip(header[7:-1], cells[7:-1]):
-                if value != "":
-                    attrs[key] = value
-            late = cells[-1] if len(cells) > len(header) - 1 else ""
-            for item in filter(None, late.split(",")):
-                key, _, value = item.partition("=")
-                attrs[key] = value
-            row["attrs"] = attrs
-            rows.append(row)
-        return rows
-
 
 def meminfo_total():
     with open("/proc/meminfo") as f:
@@ -86,7 +50,7 @@ def run(strategy, tmp):
     noise = [line for line in proc.stderr.splitlines()
              if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
     check(not noise, "%s: warnings or errors:\n%s" % (strategy, "\n".join(noise)))
-    rows = read_rows(out)
+    rows = read_csv_rows(out)
     metrics = {r["metric"] for r in rows}
 
     # system metrics
@@ -122,8 +86,9 @@ def run(strategy, tmp):
 
 
 def main():
-    if not AGENT or not os.path.exists(AGENT):
-        print("skipped: ALUMET_E2E_AGENT is not set to the built agent")
+    why = skip_reason()
+    if why:
+        print("skipped: " + why)
         return 77
     if not os.path.exists("/proc/self/stat"):
         print("skipped: no /proc")
@@ -131,9 +96,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="alumet-procfs-e2e-") as tmp:
         for strategy in ("event", "watcher"):
             run(strategy, tmp)
-    print("%d passed, %d failed, 0 skipped" % (2 - min(2, len(failures)),
-                                                min(2, len(failures))))
-    return 1 if failures else 0
+    return summary(cases=2)
 
 
 if __name__ == "__main__":

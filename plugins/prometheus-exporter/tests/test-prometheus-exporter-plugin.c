@@ -2,7 +2,7 @@
 /* The prometheus-exporter plugin through the agent lifecycle: options, the
  * default config, the HTTP endpoint on 127.0.0.1 (a real socket: status,
  * content negotiation, exact bodies), a port in use failing the startup. */
-#include "alumet-test.h"
+#include "alumet-test-plugin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,16 +12,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "alumet/plugin.h"
-#include "core/agent.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
-#include "core/registry.h"
-
 extern const struct alumet_plugin alumet_plugin_prometheus_exporter;
-
-static const struct alumet_resource local_resource = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
-static const struct alumet_consumer local_consumer = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
 
 /* ---- a log sink that finds the port the endpoint listens on ---- */
 
@@ -111,96 +102,6 @@ static void assert_header(const struct http_reply *r, const char *line)
         fail_msg("header '%s' missing from the reply:\n%s", line, r->raw);
 }
 
-/* ---- the agent ---- */
-
-static void report_ignore(void *data, const char *msg)
-{
-    (void)data;
-    (void)msg;
-}
-
-/* Keep the last problem the agent reported about the config. */
-static void report_keep(void *data, const char *msg)
-{
-    snprintf(data, ALUMET_ERROR_MSG_MAX, "%s", msg);
-}
-
-struct test_source {
-    alumet_metric_id energy, ratio;
-};
-
-static int test_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
-                            struct alumet_error *err)
-{
-    struct test_source *s = data;
-    (void)now;
-    (void)err;
-    struct alumet_point *p =
-        alumet_buffer_push_u64(buf, now, s->energy, &local_resource, &local_consumer, 12);
-    assert_non_null(p);
-    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package"), 0);
-    assert_non_null(
-        alumet_buffer_push_f64(buf, now, s->ratio, &local_resource, &local_consumer, 0.25));
-    return ALUMET_POLL_OK;
-}
-
-static const struct alumet_source_ops test_source_ops = {
-    .version = ALUMET_SOURCE_OPS_V1,
-    .poll = test_source_poll,
-};
-
-struct agent_run {
-    struct toml_value *root;
-    struct plugin_set set;
-    struct alumet_pipeline *p;
-    struct test_source src;
-    struct alumet_error err;
-    char report[ALUMET_ERROR_MSG_MAX];
-};
-
-/* Init the plugin with config (its [plugins.prometheus-exporter] table),
- * build a pipeline with a manual source, start. Returns the start status. */
-static int agent_run_start(struct agent_run *a, const char *config)
-{
-    memset(a, 0, sizeof(*a));
-    assert_int_equal(
-        alumet__config_load_text(config, strlen(config), "test.toml", 0, &a->root, &a->err), 0);
-    assert_int_equal(
-        alumet__plugins_add(&a->set, &alumet_plugin_prometheus_exporter, NULL, &a->err), 0);
-    struct toml_value *plugins = toml_table_get(a->root, "plugins");
-    assert_non_null(plugins);
-    alumet__plugins_find(&a->set, "prometheus-exporter")->config =
-        toml_table_get(plugins, "prometheus-exporter");
-    int r = alumet__agent_init_plugins(&a->set, false, report_keep, a->report, &a->err);
-    if (r < 0)
-        return r;
-
-    struct pipeline_settings ps = {0};
-    a->p = alumet__pipeline_new(&ps);
-    assert_non_null(a->p);
-    struct alumet_registry *reg = alumet__pipeline_registry(a->p);
-    assert_int_equal(alumet__registry_add(reg, "energy", ALUMET_VALUE_U64,
-                                          ALUMET_UNIT_PREFIXED(MILLI, JOULE), "consumed energy",
-                                          &a->src.energy, &a->err),
-                     0);
-    assert_int_equal(alumet__registry_add(reg, "ratio", ALUMET_VALUE_F64, ALUMET_UNIT(UNITY),
-                                          "a ratio", &a->src.ratio, &a->err),
-                     0);
-    struct alumet_source_opts so = {.manual_only = true};
-    assert_int_equal(
-        alumet__pipeline_add_source(a->p, "test", "src", &test_source_ops, &a->src, &so, &a->err),
-        0);
-    return alumet__agent_start(&a->set, a->p, &a->err);
-}
-
-static void agent_run_done(struct agent_run *a)
-{
-    alumet__agent_stop_plugins(&a->set);
-    alumet__pipeline_free(a->p);
-    alumet__plugins_done(&a->set);
-    toml_free(a->root);
-}
-
 /* ---- tests ---- */
 
 static void test_plugin_default_config(void **state)
@@ -223,21 +124,12 @@ static void test_plugin_default_config(void **state)
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         assert_non_null(strstr(def, keys[i]));
 
-    /* it parses, and init accepts every key of it */
-    struct toml_value *root = NULL;
+    /* it parses, and init accepts every key of it (the agent takes the
+     * enabled switch out before init) */
     struct alumet_error err = {0};
-    assert_int_equal(alumet__config_load_text(def, strlen(def), "<default>", 0, &root, &err), 0);
-    struct toml_value *sect =
-        toml_table_get(toml_table_get(root, "plugins"), "prometheus-exporter");
-    /* the agent takes the enabled switch out before init */
-    bool enabled;
-    assert_int_equal(alumet__config_take_switch(sect, "x", &enabled, NULL), 0);
-    assert_non_null(sect);
     void *st = NULL;
-    assert_int_equal(pl->init(alumet__config_from_value(sect), &st, &err), 0);
-    assert_int_equal(alumet__config_report_unused(sect, report_ignore, NULL), 0);
+    assert_int_equal(alumet_test_plugin_init(pl, def, NULL, &st, &err), 0);
     pl->free(st);
-    toml_free(root);
 }
 
 #define LOCAL_LABELS                                                                               \
@@ -257,9 +149,11 @@ static void test_plugin_http(void **state)
     (void)state;
     struct log_capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
     alumet_log_set_sink(capture_sink, &cap);
-    struct agent_run a;
-    int r = agent_run_start(&a, "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\nport = 0\n"
-                                "suffix = \"_alumet\"\n");
+    struct alumet_test_run a;
+    int r = alumet_test_run_start(&a, &alumet_plugin_prometheus_exporter,
+                                  "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\nport = 0\n"
+                                  "suffix = \"_alumet\"\n",
+                                  /* timestamp= */ 0);
     if (r < 0)
         fail_msg("start failed: %s", a.err.msg);
     pthread_mutex_lock(&cap.lock);
@@ -320,7 +214,7 @@ static void test_plugin_http(void **state)
     free(rep.raw);
 
     assert_int_equal(alumet__pipeline_stop(a.p), 0);
-    agent_run_done(&a);
+    alumet_test_run_done(&a);
     alumet_log_set_sink(NULL, NULL);
     /* the plugin stopped: nobody listens any more */
     assert_int_equal(http_connect(port), -ECONNREFUSED);
@@ -345,8 +239,10 @@ static void test_plugin_bind_error(void **state)
              "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\n"
              "port = %u\n",
              port);
-    struct agent_run a;
-    assert_int_equal(agent_run_start(&a, config), -EADDRINUSE);
+    struct alumet_test_run a;
+    assert_int_equal(
+        alumet_test_run_start(&a, &alumet_plugin_prometheus_exporter, config, /* timestamp= */ 0),
+        -EADDRINUSE);
     char expected[256];
     snprintf(expected, sizeof(expected),
              "failed to bind the metrics endpoint to '127.0.0.1:%u': Address already in use; "
@@ -354,7 +250,7 @@ static void test_plugin_bind_error(void **state)
              port);
     if (!strstr(a.err.msg, expected))
         fail_msg("unexpected error message: %s", a.err.msg);
-    agent_run_done(&a);
+    alumet_test_run_done(&a);
     close(fd);
 }
 
@@ -378,12 +274,14 @@ static void test_plugin_bad_options(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char config[256];
         snprintf(config, sizeof(config), "[plugins.prometheus-exporter]\n%s\n", cases[i].config);
-        struct agent_run a;
-        assert_int_equal(agent_run_start(&a, config), -EINVAL);
+        struct alumet_test_run a;
+        assert_int_equal(alumet_test_run_start(&a, &alumet_plugin_prometheus_exporter, config,
+                                               /* timestamp= */ 0),
+                         -EINVAL);
         if (!strstr(a.report, cases[i].message))
             fail_msg("config '%s': message '%s' lacks '%s'", cases[i].config, a.report,
                      cases[i].message);
-        agent_run_done(&a);
+        alumet_test_run_done(&a);
     }
 }
 

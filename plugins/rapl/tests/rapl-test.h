@@ -10,20 +10,13 @@
 #ifndef RAPL_TEST_H
 #define RAPL_TEST_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 
-#include "alumet-test.h"
-#include "alumet/plugin.h"
-#include "core/agent.h"
+#include "alumet-test-plugin.h"
 #include "core/buffer.h"
-#include "core/config/config-tree.h"
-#include "core/pipeline.h"
 #include "rapl.h"
 
 extern const struct alumet_plugin alumet_plugin_rapl;
@@ -32,115 +25,6 @@ extern const struct alumet_plugin alumet_plugin_rapl;
 #define TWO32 4294967296.0 /* counts per joule of a perf RAPL event */
 
 #define PC "sys/devices/virtual/powercap/intel-rapl/"
-
-/* ---- log capture ---- */
-
-#define LOG_MAX 64
-
-struct log_capture {
-    char msg[LOG_MAX][2048];
-    enum alumet_log_level level[LOG_MAX];
-    int n;
-};
-
-static struct log_capture captured;
-
-static void log_sink(void *data, enum alumet_log_level level, const char *topic, const char *msg)
-{
-    struct log_capture *c = data;
-    (void)topic;
-    if (c->n < LOG_MAX) {
-        snprintf(c->msg[c->n], sizeof(c->msg[c->n]), "%s", msg);
-        c->level[c->n] = level;
-    }
-    c->n++;
-}
-
-/* Number of captured messages at level or more severe containing every non-NULL needle. */
-static inline int log_count(enum alumet_log_level level, const char *a, const char *b)
-{
-    int n = 0;
-    for (int i = 0; i < captured.n && i < LOG_MAX; i++)
-        if (captured.level[i] <= level && (!a || strstr(captured.msg[i], a)) &&
-            (!b || strstr(captured.msg[i], b)))
-            n++;
-    return n;
-}
-
-/* The first captured message containing needle, or "". */
-static inline const char *log_find(const char *needle)
-{
-    for (int i = 0; i < captured.n && i < LOG_MAX; i++)
-        if (strstr(captured.msg[i], needle))
-            return captured.msg[i];
-    return "";
-}
-
-static inline void log_dump(void)
-{
-    for (int i = 0; i < captured.n && i < LOG_MAX; i++)
-        print_message("log %d: %s\n", (int)captured.level[i], captured.msg[i]);
-}
-
-/* ---- fixture trees ---- */
-
-static inline void path_join(char *buf, size_t size, const char *a, const char *b)
-{
-    int n = snprintf(buf, size, "%s/%s", a, b);
-    assert_true(n > 0 && (size_t)n < size);
-}
-
-static inline void write_text(const char *path, const char *text)
-{
-    /* O_TRUNC keeps the inode: a descriptor opened earlier sees the new text */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        print_error("cannot write '%s': %s\n", path, strerror(errno));
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-}
-
-/* Copy the tree src into dst (created), symbolic links as links. */
-static inline void copy_tree(const char *src, const char *dst)
-{
-    DIR *d = opendir(src);
-    struct dirent *e;
-    assert_non_null(d);
-    mkdir(dst, 0755);
-    while ((e = readdir(d))) {
-        char s[PATH_MAX], t[PATH_MAX];
-        struct stat st;
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        path_join(s, sizeof(s), src, e->d_name);
-        path_join(t, sizeof(t), dst, e->d_name);
-        assert_int_equal(lstat(s, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(s, t);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
-            ssize_t n = readlink(s, target, sizeof(target) - 1);
-            assert_true(n > 0);
-            target[n] = '\0';
-            assert_int_equal(symlink(target, t), 0);
-        } else {
-            char *text = alumet_test_read_file(s);
-            assert_non_null(text);
-            write_text(t, text);
-            free(text);
-        }
-    }
-    closedir(d);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
 
 /* ---- fake perf_event_open ---- */
 
@@ -211,43 +95,26 @@ struct env {
     alumet_time_ns now;
 };
 
-static void report_unused(void *data, const char *msg)
-{
-    (void)data;
-    print_error("%s\n", msg);
-}
-
 /* Copy scenario (NULL: an empty root) into a temp dir and init the plugin
  * with sys_root = proc_root = the copy and the extra config lines. */
 static inline int env_init(struct env *e, const char *scenario, const char *extra,
                            struct alumet_error *err)
 {
     memset(e, 0, sizeof(*e));
-    captured.n = 0;
-    alumet_log_set_sink(log_sink, &captured);
-    assert_int_equal(alumet_log_configure("debug"), 0);
+    alumet_test_log_capture("debug");
     e->tmp = alumet_test_tmpdir();
     e->now = T0;
-    if (scenario) {
-        char src[PATH_MAX];
-        path_join(src, sizeof(src), alumet_test_fixtures(), "rapl");
-        path_join(src + strlen(src), sizeof(src) - strlen(src), "", scenario);
-        copy_tree(src, e->tmp);
-    }
+    if (scenario)
+        alumet_test_copy_fixture("rapl", scenario, e->tmp);
     char text[4096];
     int n =
         snprintf(text, sizeof(text), "[plugins.rapl]\nsys_root = \"%s\"\nproc_root = \"%s\"\n%s",
                  e->tmp, e->tmp, extra ? extra : "");
     assert_true(n > 0 && (size_t)n < sizeof(text));
-    int r = alumet__config_load_text(text, (size_t)n, "test.toml", 0, &e->root, err);
-    assert_int_equal(r, 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(e->root, "plugins"), "rapl");
-    assert_non_null(sect);
     void *state = NULL;
-    r = alumet_plugin_rapl.init(alumet__config_from_value(sect), &state, err);
+    int r = alumet_test_plugin_init(&alumet_plugin_rapl, text, &e->root, &state, err);
     if (r < 0)
         return r;
-    assert_int_equal(alumet__config_report_unused(sect, report_unused, NULL), 0);
     e->rapl = state;
     e->rapl->perf_ops = (struct rapl_perf_ops){fake_open, fake_read, &e->perf};
     return 0;
@@ -275,7 +142,7 @@ static inline void env_start(struct env *e)
     int r = env_start_r(e, &err);
     if (r < 0) {
         print_error("start: %s\n", err.msg);
-        log_dump();
+        alumet_test_log_dump();
     }
     assert_int_equal(r, 0);
 }
@@ -306,7 +173,7 @@ static inline void env_done(struct env *e)
     toml_free(e->root);
     alumet__buffer_free(e->buf);
     alumet_test_rmtree(e->tmp);
-    alumet_log_set_sink(NULL, NULL);
+    alumet_test_log_release();
 }
 
 /* Poll the source into the (cleared) buffer; returns the poll result. */
@@ -332,24 +199,21 @@ static inline size_t env_poll(struct env *e)
 /* Rewrite a counter file of the copy (rel below the root). */
 static inline void env_set(struct env *e, const char *rel, uint64_t value)
 {
-    char path[PATH_MAX], text[32];
-    path_join(path, sizeof(path), e->tmp, rel);
+    char text[32];
     snprintf(text, sizeof(text), "%" PRIu64 "\n", value);
-    write_text(path, text);
+    alumet_test_write_at(e->tmp, rel, text);
 }
 
 static inline void env_write(struct env *e, const char *rel, const char *text)
 {
-    char path[PATH_MAX];
-    path_join(path, sizeof(path), e->tmp, rel);
-    write_text(path, text);
+    alumet_test_write_at(e->tmp, rel, text);
 }
 
 static inline void env_rmtree(struct env *e, const char *rel)
 {
     char path[PATH_MAX];
-    path_join(path, sizeof(path), e->tmp, rel);
-    assert_int_equal(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    alumet_test_path_join(path, sizeof(path), e->tmp, rel);
+    assert_int_equal(alumet_test_remove_tree(path), 0);
 }
 
 /* ---- finding points ---- */

@@ -25,10 +25,7 @@ static void test_default_config(void **state)
     assert_string_equal(alumet_plugin_rapl.name, "rapl");
     assert_string_equal(alumet_plugin_rapl.version, "0.3.1");
     const char *text = alumet_plugin_rapl.default_config;
-    assert_int_equal(alumet__config_load_text(text, strlen(text), "d.toml", 0, &root, &err), 0);
-    struct toml_value *sect = toml_table_get(toml_table_get(root, "plugins"), "rapl");
-    assert_int_equal(alumet_plugin_rapl.init(alumet__config_from_value(sect), &st, &err), 0);
-    assert_int_equal(alumet__config_report_unused(sect, report_unused, NULL), 0);
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_rapl, text, &root, &st, &err), 0);
     struct rapl *rapl = st;
     assert_int_equal(rapl->cfg.poll_interval, ALUMET_NSEC_PER_SEC);
     assert_int_equal(rapl->cfg.flush_interval, 5 * ALUMET_NSEC_PER_SEC);
@@ -94,21 +91,24 @@ static void test_consistency_intel(void **state)
     assert_int_equal(env_init(&e, "intel-xeon-2s", NULL, &err), 0);
     e.perf.type = 22;
     env_start(&e);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
-    assert_int_equal(log_count(ALUMET_LOG_WARN,
-                               "perf_events and powercap do not report the same RAPL domains "
-                               "(perf_events: 'package, pp0, dram, platform'; powercap: "
-                               "'package, dram, platform')",
-                               "measuring only the domains that both report ('package, dram, "
-                               "platform'), skipping 'pp0'"),
-                     1);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, "AMD", NULL), 0);
-    assert_int_equal(log_count(ALUMET_LOG_INFO,
-                               "available RAPL domains (\"safe subset\"): package, dram, "
-                               "platform",
-                               NULL),
-                     1);
-    assert_int_equal(log_count(ALUMET_LOG_INFO, "through perf_events (5 counters)", NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN,
+                              "perf_events and powercap do not report the same RAPL domains "
+                              "(perf_events: 'package, pp0, dram, platform'; powercap: "
+                              "'package, dram, platform')",
+                              "measuring only the domains that both report ('package, dram, "
+                              "platform'), skipping 'pp0'"),
+        1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "AMD", NULL), 0);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_INFO,
+                              "available RAPL domains (\"safe subset\"): package, dram, "
+                              "platform",
+                              NULL),
+        1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_INFO, "through perf_events (5 counters)", NULL), 1);
     env_done(&e);
 }
 
@@ -118,13 +118,14 @@ static void test_consistency_amd(void **state)
     (void)state;
     struct env e;
     env_setup(&e, "amd-epyc-1s", "no_perf_events = true\n");
-    const char *w = log_find("do not report the same RAPL domains");
+    const char *w = alumet_test_log_find("do not report the same RAPL domains");
     assert_non_null(strstr(w, "(perf_events: 'package'; powercap: 'package, pp0')"));
     assert_non_null(strstr(w, "on AMD CPUs only 'package' is reliable"));
     assert_non_null(strstr(w, "skipping 'pp0'"));
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
     assert_int_equal(e.rapl->domains, RAPL_DOMAIN_BIT(RAPL_DOMAIN_PACKAGE));
-    assert_int_equal(log_count(ALUMET_LOG_INFO, "through powercap (1 counters)", NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "through powercap (1 counters)", NULL),
+                     1);
     env_done(&e);
 }
 
@@ -136,10 +137,11 @@ static void test_consistency_equal(void **state)
     assert_int_equal(env_init(&e, "intel-laptop-mmio", NULL, &err), 0);
     e.perf.type = 14;
     env_start(&e);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
-    assert_int_equal(log_count(ALUMET_LOG_INFO,
-                               "available RAPL domains: package, pp0, pp1, dram, platform", NULL),
-                     1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_INFO,
+                              "available RAPL domains: package, pp0, pp1, dram, platform", NULL),
+        1);
     assert_true(e.rapl->using_perf);
     assert_int_equal(e.perf.n, 5);
     env_done(&e);
@@ -157,14 +159,16 @@ static void test_unknown_names(void **state)
     env_write(&e, "sys/devices/power/events/energy-foo.scale", "2.3283064365386962890625e-10\n");
     env_write(&e, "sys/devices/power/events/energy-foo.unit", "Joules\n");
     char dir[PATH_MAX];
-    path_join(dir, sizeof(dir), e.tmp, PC "intel-rapl:7");
+    alumet_test_path_join(dir, sizeof(dir), e.tmp, PC "intel-rapl:7");
     assert_int_equal(mkdir(dir, 0755), 0);
     env_write(&e, PC "intel-rapl:7/name", "weird-zone\n");
     env_start(&e);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, "unknown RAPL perf event 'energy-foo'", "skipping"),
-                     1);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, "unknown RAPL powercap zone 'weird-zone'",
-                               "intel-rapl:7', skipping it"),
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN, "unknown RAPL perf event 'energy-foo'", "skipping"),
+        1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
+                                           "unknown RAPL powercap zone 'weird-zone'",
+                                           "intel-rapl:7', skipping it"),
                      1);
     assert_int_equal(e.perf.n, 5);
     env_done(&e);
@@ -181,10 +185,11 @@ static void test_pmu_absent(void **state)
     env_rmtree(&e, "sys/devices/power");
     env_start(&e);
     assert_false(e.rapl->using_perf);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, "no RAPL perf PMU in '", "using powercap"), 1);
-    assert_int_equal(log_count(ALUMET_LOG_INFO,
-                               "available RAPL domains (from powercap): package, dram, platform",
-                               NULL),
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN, "no RAPL perf PMU in '", "using powercap"), 1);
+    assert_int_equal(alumet_test_log_count(
+                         ALUMET_LOG_INFO,
+                         "available RAPL domains (from powercap): package, dram, platform", NULL),
                      1);
     env_done(&e);
 }
@@ -198,10 +203,10 @@ static void test_pmu_broken(void **state)
     env_write(&e, "sys/devices/power/type", "abc\n");
     env_start(&e);
     assert_false(e.rapl->using_perf);
-    assert_int_equal(log_count(ALUMET_LOG_WARN,
-                               "cannot read the RAPL perf PMU: invalid PMU type "
-                               "'abc'",
-                               "using powercap"),
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
+                                           "cannot read the RAPL perf PMU: invalid PMU type "
+                                           "'abc'",
+                                           "using powercap"),
                      1);
     env_done(&e);
 }
@@ -218,9 +223,10 @@ static void test_powercap_absent(void **state)
     env_start(&e);
     assert_true(e.rapl->using_perf);
     assert_int_equal(e.perf.n, 7); /* (cores, pkg, ram) x 2 sockets + psys */
-    assert_int_equal(
-        log_count(ALUMET_LOG_INFO, "no intel-rapl powercap zone in '", "not cross-checked"), 1);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "no intel-rapl powercap zone in '",
+                                           "not cross-checked"),
+                     1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
 
     /* and no_perf_events = true cannot be honoured */
@@ -242,13 +248,14 @@ static void test_both_fail(void **state)
     assert_int_equal(env_init(&e, "intel-xeon-2s", NULL, &err), 0);
     e.perf.type = 22;
     e.perf.open_error = -EACCES;
-    path_join(path, sizeof(path), e.tmp, PC "intel-rapl:0/energy_uj");
+    alumet_test_path_join(path, sizeof(path), e.tmp, PC "intel-rapl:0/energy_uj");
     assert_int_equal(unlink(path), 0);
     assert_int_equal(env_start_r(&e, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "perf_events was refused (see the warning above) and"));
     assert_non_null(strstr(err.msg, "intel-rapl:0/energy_uj': No such file or directory; the "
                                     "powercap zone has gone"));
-    assert_int_equal(log_count(ALUMET_LOG_WARN, "perf_event_open refused the RAPL event", NULL), 1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN, "perf_event_open refused the RAPL event", NULL), 1);
     env_done(&e);
 }
 
@@ -270,7 +277,7 @@ static void test_powercap_permission(void **state)
     for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
         char rel[PATH_MAX], path[PATH_MAX];
         snprintf(rel, sizeof(rel), PC "%s/energy_uj", zones[i]);
-        path_join(path, sizeof(path), e.tmp, rel);
+        alumet_test_path_join(path, sizeof(path), e.tmp, rel);
         assert_int_equal(chmod(path, root ? 0400 : 0000), 0);
     }
     assert_int_equal(chmod(e.tmp, 0755), 0);
@@ -286,7 +293,8 @@ static void test_powercap_permission(void **state)
             _exit(0);
         }
         int r = env_start_r(&e, &err);
-        snprintf(out, sizeof(out), "%d\n%s\n%s", r, err.msg, log_find("perf_event_open refused"));
+        snprintf(out, sizeof(out), "%d\n%s\n%s", r, err.msg,
+                 alumet_test_log_find("perf_event_open refused"));
         (void)!write(fds[1], out, strlen(out));
         _exit(0);
     }
@@ -337,8 +345,8 @@ static void test_no_rapl(void **state)
              "container mount the host's /sys; to estimate the energy of the CPU without RAPL, "
              "use the energy-estimation-tdp plugin; the rapl plugin measures nothing",
              e.tmp, e.tmp);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
-    assert_string_equal(log_find("RAPL is not exposed"), want);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
+    assert_string_equal(alumet_test_log_find("RAPL is not exposed"), want);
     /* nothing registered: the other plugins go on */
     assert_null(e.rapl->source);
     alumet__pipeline_counts(e.p, &sources, &transforms, &outputs);
@@ -358,16 +366,17 @@ static void test_no_rapl_vm(void **state)
     assert_int_equal(env_init(&e, "intel-xeon-2s", NULL, &err), 0);
     env_rmtree(&e, "sys/devices/power");
     env_rmtree(&e, "sys/devices/virtual/powercap/intel-rapl");
-    path_join(dir, sizeof(dir), e.tmp, "sys/devices/virtual/powercap/intel-rapl");
+    alumet_test_path_join(dir, sizeof(dir), e.tmp, "sys/devices/virtual/powercap/intel-rapl");
     assert_int_equal(mkdir(dir, 0755), 0);
     env_write(&e, "proc/cpuinfo",
               "processor\t: 0\nvendor_id\t: GenuineIntel\n"
               "flags\t\t: fpu vme de pse tsc msr hypervisor lahf_lm\n\n");
     env_start(&e);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, "RAPL is not exposed here",
-                               "this is a virtual machine ('hypervisor' flag in /proc/cpuinfo)"),
-                     1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN, "RAPL is not exposed here",
+                              "this is a virtual machine ('hypervisor' flag in /proc/cpuinfo)"),
+        1);
     assert_null(e.rapl->source);
     env_done(&e);
 }
@@ -480,7 +489,7 @@ static void test_privileges_read(void **state)
     struct rapl_privileges p;
     char want[PATH_MAX];
     env_setup(&e, "amd-epyc-1s", "no_perf_events = true\n");
-    path_join(want, sizeof(want), e.tmp, "proc/self");
+    alumet_test_path_join(want, sizeof(want), e.tmp, "proc/self");
     assert_int_equal(mkdir(want, 0755), 0);
     env_write(&e, "proc/self/status",
               "Name:\talumet-agent\nCapInh:\t0000000000000000\n"
@@ -494,7 +503,7 @@ static void test_privileges_read(void **state)
     assert_true(p.cap_perfmon);
     assert_false(p.cap_sys_admin);
     assert_string_equal(p.exe, "/usr/bin/alumet-agent"); /* no proc/self/exe in the fixture */
-    path_join(want, sizeof(want), e.tmp, "sys/class/powercap");
+    alumet_test_path_join(want, sizeof(want), e.tmp, "sys/class/powercap");
     assert_string_equal(p.class_dir, want);
 
     bool amd, hypervisor;

@@ -168,7 +168,8 @@ static void test_powercap_wrap(void **state)
     expect_joules(&e, "package", PKG(1), 0.330085); /* 262143328850 - 262143000000 + 1234 + 1 */
     expect_joules(&e, "package", PKG(0), 30.0);
     expect_joules(&e, "package_total", MACHINE, 30.0 + 0.330085);
-    assert_int_equal(log_count(ALUMET_LOG_DEBUG, "wrapped around", "intel-rapl:1/energy_uj"), 1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_DEBUG, "wrapped around", "intel-rapl:1/energy_uj"), 1);
 
     /* sources.md 2.6: package-0 from 124629532281 down to 100 */
     env_set(&e, P0, 100);
@@ -272,7 +273,7 @@ static void test_powercap_laptop_mmio(void **state)
     (void)state;
     struct env e;
     env_setup(&e, "intel-laptop-mmio", powercap_only);
-    assert_int_equal(log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     assert_int_equal(e.rapl->source->n, 5);
     assert_int_equal(env_poll(&e), 0);
     env_set(&e, PC "intel-rapl:0/energy_uj", 16253718209ull);
@@ -416,11 +417,12 @@ static void test_perf_refused_falls_back(void **state)
     e.perf.open_error = -EACCES;
     env_start(&e);
     assert_false(e.rapl->using_perf);
-    assert_int_equal(log_count(ALUMET_LOG_WARN,
-                               "perf_event_open refused the RAPL event 'energy-pkg' on CPU 0: "
-                               "Permission denied",
-                               "falling back to powercap"),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_WARN,
+                              "perf_event_open refused the RAPL event 'energy-pkg' on CPU 0: "
+                              "Permission denied",
+                              "falling back to powercap"),
+        1);
     assert_int_equal(env_poll(&e), 0);
     env_set(&e, P0, 124629532281ull);
     assert_int_equal(env_poll(&e), 8);

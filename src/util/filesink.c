@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#include "filesink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+int filesink_open(struct filesink *s, const char *path)
+{
+    if (!path) {
+        s->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        return s->fd < 0 ? -errno : 0;
+    }
+    s->path = strdup(path);
+    if (!s->path)
+        return -ENOMEM;
+    s->fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    return s->fd < 0 ? -errno : 0;
+}
+
+int filesink_write(void *data, const char *bytes, size_t len)
+{
+    struct filesink *s = data;
+
+    while (len > 0) {
+        ssize_t n = write(s->fd, bytes, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        bytes += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int filesink_close(struct filesink *s)
+{
+    int r = close(s->fd);
+    s->fd = -1;
+    return r < 0 ? -errno : 0;
+}
+
+void filesink_done(struct filesink *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    free(s->path);
+    s->path = NULL;
+}

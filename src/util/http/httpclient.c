@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+#include "httpclient.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTPCLIENT_NSEC_PER_MSEC 1000000
+
+/* Keep the start of the response body (up to max_response bytes), for the
+ * messages. */
+static size_t httpclient_on_body(char *ptr, size_t size, size_t nmemb, void *data)
+{
+    struct httpclient *c = data;
+    size_t n = size * nmemb;
+    size_t room = c->max_response - c->response_len;
+    size_t keep = n < room ? n : room;
+
+    if (c->response_len + keep + 1 > c->response_cap) {
+        size_t cap = c->response_cap ? c->response_cap : 1024;
+        while (cap < c->response_len + keep + 1)
+            cap *= 2;
+        char *r = realloc(c->response, cap);
+        if (!r)
+            return 0; /* curl reports CURLE_WRITE_ERROR */
+        c->response = r;
+        c->response_cap = cap;
+    }
+    memcpy(c->response + c->response_len, ptr, keep);
+    c->response_len += keep;
+    c->response[c->response_len] = '\0';
+    return n;
+}
+
+/* "Content-Type: application/x-protobuf\r\n" */
+static size_t httpclient_on_header(char *line, size_t size, size_t nmemb, void *data)
+{
+    struct httpclient *c = data;
+    size_t n = size * nmemb;
+    static const char name[] = "content-type:";
+
+    if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0) {
+        size_t i = sizeof(name) - 1;
+        while (i < n && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        size_t len = 0;
+        while (i < n && line[i] != '\r' && line[i] != '\n' && len < sizeof(c->content_type) - 1)
+            c->content_type[len++] = line[i++];
+        c->content_type[len] = '\0';
+    }
+    return n;
+}
+
+static int httpclient_add_header(struct httpclient *c, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(c->headers, line);
+    if (!l)
+        return -ENOMEM;
+    c->headers = l;
+    return 0;
+}
+
+static int httpclient_build_headers(struct httpclient *c, const struct httpclient_opts *opts)
+{
+    char line[256];
+    int r = 0;
+
+    if (opts->content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s", opts->content_type);
+        r = httpclient_add_header(c, line);
+    }
+    if (r == 0 && opts->accept) {
+        snprintf(line, sizeof(line), "Accept: %s", opts->accept);
+        r = httpclient_add_header(c, line);
+    }
+    /* no "Expect: 100-continue" round trip before large bodies */
+    if (r == 0)
+        r = httpclient_add_header(c, "Expect:");
+    for (size_t i = 0; r == 0 && i < opts->n_headers; i++)
+        r = httpclient_add_header(c, opts->headers[i]);
+    return r;
+}
+
+static long httpclient_ms(int64_t ns)
+{
+    int64_t ms = (ns + HTTPCLIENT_NSEC_PER_MSEC - 1) / HTTPCLIENT_NSEC_PER_MSEC;
+    return ms > 0 && ms < (int64_t)LONG_MAX ? (long)ms : 0;
+}
+
+int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
+{
+    CURLcode e = CURLE_OK;
+    int r;
+
+    *c = (struct httpclient){0};
+    c->max_response = opts->max_response;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -ENOMEM;
+    c->global_ref = true;
+    c->curl = curl_easy_init();
+    c->url = strdup(opts->url);
+    r = c->curl && c->url ? httpclient_build_headers(c, opts) : -ENOMEM;
+    if (r < 0)
+        goto err_done;
+
+#define HTTPCLIENT_SETOPT(opt, val)                                                                \
+    do {                                                                                           \
+        if (e == CURLE_OK)                                                                         \
+            e = curl_easy_setopt(c->curl, (opt), (val));                                           \
+    } while (0)
+    HTTPCLIENT_SETOPT(CURLOPT_URL, c->url);
+    HTTPCLIENT_SETOPT(CURLOPT_POST, 1L);
+    HTTPCLIENT_SETOPT(CURLOPT_HTTPHEADER, c->headers);
+    HTTPCLIENT_SETOPT(CURLOPT_USERAGENT, opts->user_agent);
+    HTTPCLIENT_SETOPT(CURLOPT_NOSIGNAL, 1L);
+    HTTPCLIENT_SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    HTTPCLIENT_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, httpclient_ms(opts->connect_timeout));
+    HTTPCLIENT_SETOPT(CURLOPT_TIMEOUT_MS, httpclient_ms(opts->request_timeout));
+    HTTPCLIENT_SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+    HTTPCLIENT_SETOPT(CURLOPT_WRITEFUNCTION, httpclient_on_body);
+    HTTPCLIENT_SETOPT(CURLOPT_WRITEDATA, c);
+    HTTPCLIENT_SETOPT(CURLOPT_HEADERFUNCTION, httpclient_on_header);
+    HTTPCLIENT_SETOPT(CURLOPT_HEADERDATA, c);
+    if (opts->username && *opts->username) {
+        HTTPCLIENT_SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        HTTPCLIENT_SETOPT(CURLOPT_USERNAME, opts->username);
+        HTTPCLIENT_SETOPT(CURLOPT_PASSWORD, opts->password ? opts->password : "");
+    }
+#undef HTTPCLIENT_SETOPT
+    if (e != CURLE_OK) {
+        r = e == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+        goto err_done;
+    }
+    return 0;
+
+err_done:
+    httpclient_done(c);
+    c->setopt_error = e;
+    return r;
+}
+
+void httpclient_done(struct httpclient *c)
+{
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->headers);
+    free(c->url);
+    free(c->response);
+    if (c->global_ref)
+        curl_global_cleanup();
+    *c = (struct httpclient){0};
+}
+
+CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status)
+{
+    long status = 0;
+    CURLcode res;
+
+    c->response_len = 0;
+    if (c->response)
+        c->response[0] = '\0';
+    c->content_type[0] = '\0';
+    c->errbuf[0] = '\0';
+    res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (res == CURLE_OK)
+        res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, len && body ? body : "");
+    if (res == CURLE_OK)
+        res = curl_easy_perform(c->curl);
+    if (res == CURLE_OK)
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    *ret_status = status;
+    return res;
+}
+
+int httpclient_classify(CURLcode res, long status)
+{
+    switch (res) {
+    case CURLE_OK:
+        return status >= 200 && status < 300 ? 0 : HTTPCLIENT_ANSWERED;
+    case CURLE_OUT_OF_MEMORY:
+        return -ENOMEM;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return -EINVAL;
+    default:
+        /* refused, reset, timed out, DNS, TLS handshake...: may pass */
+        return -EAGAIN;
+    }
+}
+
+const char *httpclient_strerror(const struct httpclient *c, CURLcode res)
+{
+    return c->errbuf[0] ? c->errbuf : curl_easy_strerror(res);
+}

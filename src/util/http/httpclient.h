@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP client of the output plugins (influxdb, opentelemetry): one
+ * libcurl easy handle per output, so that the connection is kept alive from
+ * one POST to the next, with the plugin's URL, headers and time limits.
+ *
+ *     struct httpclient c;
+ *     r = httpclient_init(&c, &opts);
+ *     res = httpclient_post(&c, body, len, &status);
+ *     r = httpclient_classify(res, status);   (0: 2xx, HTTPCLIENT_ANSWERED, -EAGAIN...)
+ *     httpclient_done(&c);
+ *
+ * Part of libalumet-http, the static library that only the plugins that
+ * speak HTTP link (it needs libcurl). No logging: the plugin words the
+ * messages. Not thread-safe: one output thread per client. */
+#ifndef ALUMET_UTIL_HTTPCLIENT_H
+#define ALUMET_UTIL_HTTPCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+/* What a client is made for; every pointer is borrowed during
+ * httpclient_init only (libcurl and the client keep copies). */
+struct httpclient_opts {
+    const char *url;
+    const char *user_agent;
+    const char *content_type;   /* of the request body */
+    const char *accept;         /* the Accept header */
+    const char *const *headers; /* more "Name: value" lines, n_headers of them */
+    size_t n_headers;
+    const char *username;    /* basic authentication when neither NULL nor "" */
+    const char *password;    /* NULL: "" */
+    int64_t connect_timeout; /* ns, rounded up to ms; 0: libcurl's default */
+    int64_t request_timeout; /* ns, the whole request; 0: no limit */
+    size_t max_response;     /* bytes of a response body kept for the messages */
+};
+
+struct httpclient {
+    CURL *curl;
+    struct curl_slist *headers;
+    char *url;             /* owned copy of opts.url */
+    bool global_ref;       /* holds a reference to libcurl's global state */
+    CURLcode setopt_error; /* after a failed init: the option libcurl refused, else CURLE_OK */
+    char errbuf[CURL_ERROR_SIZE];
+    char *response; /* the start of the last response body, NUL-terminated (NULL: none yet) */
+    size_t response_len;
+    size_t response_cap;
+    size_t max_response;
+    char content_type[128]; /* of the last response, "" when none */
+};
+
+/* Prepare c for opts (borrowed during the call). Takes a reference to
+ * libcurl's global state, released by httpclient_done after the handle,
+ * whatever the order in which the outputs are freed. Returns 0, or -ENOMEM
+ * (libcurl could not start, or out of memory) or -EINVAL with
+ * c->setopt_error set when libcurl refused an option. On failure c holds
+ * nothing to release (c->setopt_error stays readable). */
+int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts);
+
+/* Release c (accepts a zeroed or released client). */
+void httpclient_done(struct httpclient *c);
+
+/* POST body (len bytes, borrowed; NULL when len is 0) to the URL. The
+ * response body (its start) and Content-Type land in c. *ret_status
+ * receives the HTTP status, 0 when no response came. Returns the libcurl
+ * code of the transfer. */
+CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status);
+
+/* httpclient_classify: an answer other than 2xx, whose status the caller judges. */
+#define HTTPCLIENT_ANSWERED 1
+
+/* What the outcome of a POST (res, status) means: 0 (a 2xx answer),
+ * HTTPCLIENT_ANSWERED (another answer), -EAGAIN (no answer: refused, reset,
+ * timed out, DNS, TLS...: may pass), -EINVAL (a URL that libcurl cannot use)
+ * or -ENOMEM. */
+int httpclient_classify(CURLcode res, long status);
+
+/* The reason of a failed transfer: libcurl's detailed message of the last
+ * transfer, else the text of res. Borrowed from c or libcurl. */
+const char *httpclient_strerror(const struct httpclient *c, CURLcode res);
+
+#endif

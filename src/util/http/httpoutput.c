@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#include "httpoutput.h"
+
+#include <errno.h>
+
+#define HTTPOUTPUT_COMPLAINT_PERIOD (60 * ALUMET_NSEC_PER_SEC)
+
+int httpoutput_get_limits(struct alumet_config *t, alumet_time_ns *ret_connect_timeout,
+                          alumet_time_ns *ret_request_timeout, int64_t *ret_max_points,
+                          struct alumet_error *err)
+{
+    int r = alumet_config_get_duration(t, "connect_timeout", 5 * ALUMET_NSEC_PER_SEC,
+                                       ret_connect_timeout, err);
+    if (r == 0)
+        r = alumet_config_get_duration(t, "request_timeout", 10 * ALUMET_NSEC_PER_SEC,
+                                       ret_request_timeout, err);
+    if (r == 0)
+        r = alumet_config_get_int(t, "max_buffered_points", 1000000, ret_max_points, err);
+    return r;
+}
+
+int httpoutput_check_limits(struct alumet_config *t, alumet_time_ns connect_timeout,
+                            alumet_time_ns request_timeout, int64_t max_points,
+                            struct alumet_error *err)
+{
+    if (connect_timeout <= 0 || request_timeout <= 0)
+        return alumet_config_error(t, connect_timeout <= 0 ? "connect_timeout" : "request_timeout",
+                                   err, -EINVAL, "expected a duration longer than 0");
+    if (max_points < 0)
+        return alumet_config_error(t, "max_buffered_points", err, -EINVAL,
+                                   "expected a number of points (0 or more), got %lld",
+                                   (long long)max_points);
+    return 0;
+}
+
+void httpoutput_complain(struct alumet_log_topic *log, struct httpoutput_complaint *c, uint64_t n,
+                         const char *what, const char *verdict, const char *why)
+{
+    alumet_time_ns now = alumet_time_monotonic();
+
+    c->total += n;
+    c->unreported += n;
+    if (c->last != 0 && now - c->last < HTTPOUTPUT_COMPLAINT_PERIOD)
+        return;
+    if (c->last == 0)
+        alumet_log_at(log, ALUMET_LOG_ERROR, "%llu points %s%s: %s",
+                      (unsigned long long)c->unreported, what, verdict, why);
+    else
+        alumet_log_at(log, ALUMET_LOG_ERROR,
+                      "%llu more points %s in the last minute (%llu in total)%s; last reason: %s",
+                      (unsigned long long)c->unreported, what, (unsigned long long)c->total,
+                      verdict, why);
+    c->last = now;
+    c->unreported = 0;
+}
+
+void httpoutput_warn_unreachable(struct alumet_log_topic *log, const char *why, const char *server,
+                                 uint64_t max_points)
+{
+    if (max_points > 0)
+        alumet_log_at(log, ALUMET_LOG_WARN,
+                      "%s; starting anyway: the measurements are kept (up to %llu points) and "
+                      "sent when %s is back",
+                      why, (unsigned long long)max_points, server);
+    else
+        alumet_log_at(log, ALUMET_LOG_WARN,
+                      "%s; starting anyway: measurements are dropped until %s is back "
+                      "(max_buffered_points = 0)",
+                      why, server);
+}
