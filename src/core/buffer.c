@@ -70,8 +70,20 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 {
     struct alumet_buffer *buf = NULL;
     pthread_mutex_lock(&pool->lock);
-    if (pool->len)
-        buf = pool->items[--pool->len];
+    if (pool->len) {
+        /* best fit: the smallest buffer that holds cap points, else the
+         * largest; so a small source does not take (and keep) the large
+         * buffer of another one */
+        size_t best = 0;
+        for (size_t i = 1; i < pool->len; i++) {
+            size_t c = pool->items[i]->cap, b = pool->items[best]->cap;
+            bool fits = c >= cap, bfits = b >= cap;
+            if ((fits && (!bfits || c < b)) || (!fits && !bfits && c > b))
+                best = i;
+        }
+        buf = pool->items[best];
+        pool->items[best] = pool->items[--pool->len];
+    }
     pthread_mutex_unlock(&pool->lock);
     if (!buf) {
         buf = alumet__buffer_new(cap);
