@@ -40,6 +40,11 @@ void agent_apply_plugins_flag(struct agent *a)
 char *agent_default_config(struct agent *a)
 {
     size_t len = 0;
+    for (size_t i = 0; i < a->plugins.len; i++) {
+        struct alumet_error err = {0};
+        if (a->plugins.items[i].enabled && alumet__plugins_resolve(&a->plugins.items[i], &err) < 0)
+            alumet_log_error("%s", err.msg);
+    }
     for (size_t i = 0; i < a->plugins.len; i++)
         if (a->plugins.items[i].enabled && a->plugins.items[i].def->default_config)
             len += strlen(a->plugins.items[i].def->default_config) + 2;

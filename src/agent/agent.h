@@ -33,8 +33,14 @@ struct agent {
     bool exec_summary; /* general option exec_summary */
 };
 
-/* Built-in plugins (generated table, NULL-terminated). */
-extern const struct alumet_plugin *const agent_builtin_plugins[];
+/* Built-in plugins (generated table, ends with an all-NULL entry): either
+ * linked in (def), or a module next to the agent (name, version and the
+ * symbol of its struct), loaded only when it is enabled. */
+struct agent_builtin {
+    const struct alumet_plugin *def;
+    const char *name, *version, *symbol;
+};
+extern const struct agent_builtin agent_builtin_plugins[];
 
 /* Load the config: read or generate the file, substitute, apply overrides,
  * enable/disable and order the plugins, read the general options. Problems

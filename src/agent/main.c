@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* alumet-agent: global options, then a command from the table below. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "alumet-build-config.h"
@@ -181,6 +183,24 @@ static int parse_globals(int argc, char **argv, struct agent *a)
     return i;
 }
 
+/* A bundled module: next to the agent (build tree), else where it is installed. */
+static void agent_module_path(const char *name, char *path, size_t size)
+{
+    char exe[PATH_MAX / 2];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(path, size, "%s/alumet-plugin-%s.so", exe, name);
+            if (access(path, R_OK) == 0)
+                return;
+        }
+    }
+    snprintf(path, size, "%s/alumet-plugin-%s.so", ALUMET_MODULE_DIR, name);
+}
+
 static void load_dir_report(void *data, const char *msg)
 {
     int *failures = data;
@@ -217,8 +237,18 @@ int main(int argc, char **argv)
 
     struct alumet_error err = {0};
     int r = 0;
-    for (size_t i = 0; agent_builtin_plugins[i] && r == 0; i++)
-        r = alumet__plugins_add(&a.plugins, agent_builtin_plugins[i], NULL, &err);
+    for (const struct agent_builtin *b = agent_builtin_plugins; (b->def || b->name) && r == 0;
+         b++) {
+        if (b->def) {
+            r = alumet__plugins_add(&a.plugins, b->def, NULL, &err);
+        } else {
+            char path[PATH_MAX];
+            agent_module_path(b->name, path, sizeof(path));
+            r = alumet__plugins_add_module(&a.plugins, b->name, b->version, path, b->symbol, &err);
+        }
+    }
+    if (r < 0)
+        alumet_log_error("%s", err.msg);
     if (r == 0 && a.plugin_dir) {
         int failures = 0;
         r = alumet__plugins_load_dir(&a.plugins, a.plugin_dir, load_dir_report, &failures, &err);

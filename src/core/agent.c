@@ -90,6 +90,14 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
         if (!ap->enabled)
             continue;
         struct alumet_error e = {0};
+        if (alumet__plugins_resolve(ap, &e) < 0) {
+            report(data, e.msg);
+            failures++;
+            first = first ? first : -ENOEXEC;
+            if (!keep_going)
+                break;
+            continue;
+        }
         if (!ap->config) {
             const char *def = ap->def->default_config;
             struct toml_value *root = NULL;

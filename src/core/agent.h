@@ -20,6 +20,9 @@ struct agent_plugin {
     struct alumet_log_topic topic;
     struct toml_value *config;       /* borrowed: its section, or the parsed default */
     struct toml_value *owned_config; /* parsed default config, freed with the plugin */
+    /* a bundled module not loaded yet: def is a stub (name and version) */
+    struct alumet_plugin *stub;
+    char *module_path, *module_symbol;
 };
 
 /* The contexts handed to plugins in each phase (defined here so that plugin
@@ -45,6 +48,12 @@ struct plugin_set {
 /* Add a plugin definition (borrowed) to the set. Duplicate names → -EEXIST. */
 int alumet__plugins_add(struct plugin_set *set, const struct alumet_plugin *def, void *dl_handle,
                         struct alumet_error *err);
+/* Add a bundled module by name and version; it is loaded (dlopen of path,
+ * then the struct named symbol) by alumet__plugins_resolve, only when needed. */
+int alumet__plugins_add_module(struct plugin_set *set, const char *name, const char *version,
+                               const char *path, const char *symbol, struct alumet_error *err);
+/* Load the module of ap if it is not loaded yet (else nothing); 0 or -errno. */
+int alumet__plugins_resolve(struct agent_plugin *ap, struct alumet_error *err);
 struct agent_plugin *alumet__plugins_find(struct plugin_set *set, const char *name);
 /* dlclose dynamic plugins and free the set's memory. */
 void alumet__plugins_done(struct plugin_set *set);

@@ -40,6 +40,14 @@ struct agent_plugin *alumet__plugins_find(struct plugin_set *set, const char *na
 void alumet__plugins_done(struct plugin_set *set)
 {
     for (size_t i = 0; i < set->len; i++) {
+        struct alumet_plugin *stub = set->items[i].stub;
+        if (stub) {
+            free((char *)stub->name);
+            free((char *)stub->version);
+            free(stub);
+        }
+        free(set->items[i].module_path);
+        free(set->items[i].module_symbol);
         toml_free(set->items[i].owned_config);
         if (set->items[i].dl_handle)
             dlclose(set->items[i].dl_handle);
@@ -79,6 +87,66 @@ int alumet__plugins_load_file(struct plugin_set *set, const char *path, struct a
         dlclose(h);
         return alumet_error_prefix(err, "cannot load '%s'", path);
     }
+    return 0;
+}
+
+int alumet__plugins_add_module(struct plugin_set *set, const char *name, const char *version,
+                               const char *path, const char *symbol, struct alumet_error *err)
+{
+    struct alumet_plugin *stub = calloc(1, sizeof(*stub));
+    char *p = strdup(path), *sym = strdup(symbol);
+    if (stub) {
+        stub->abi_version = ALUMET_PLUGIN_ABI;
+        stub->name = strdup(name);
+        stub->version = strdup(version);
+    }
+    if (!stub || !stub->name || !stub->version || !p || !sym) {
+        if (stub) {
+            free((char *)stub->name);
+            free((char *)stub->version);
+        }
+        free(stub);
+        free(p);
+        free(sym);
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    }
+    int r = alumet__plugins_add(set, stub, NULL, err);
+    if (r < 0) {
+        free((char *)stub->name);
+        free((char *)stub->version);
+        free(stub);
+        free(p);
+        free(sym);
+        return r;
+    }
+    struct agent_plugin *ap = &set->items[set->len - 1];
+    ap->stub = stub;
+    ap->module_path = p;
+    ap->module_symbol = sym;
+    return 0;
+}
+
+int alumet__plugins_resolve(struct agent_plugin *ap, struct alumet_error *err)
+{
+    if (!ap->module_path || ap->dl_handle)
+        return 0;
+    void *h = dlopen(ap->module_path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return alumet_error_set(err, -ENOEXEC,
+                                "cannot load the module of plugin '%s': %s; reinstall alumet or "
+                                "rebuild it",
+                                ap->stub->name, dlerror());
+    const struct alumet_plugin *def = dlsym(h, ap->module_symbol);
+    if (!def || def->abi_version != ALUMET_PLUGIN_ABI || !def->name ||
+        strcmp(def->name, ap->stub->name) != 0) {
+        dlclose(h);
+        return alumet_error_set(err, -EPROTO,
+                                "'%s' is not the module of plugin '%s' for this agent (symbol "
+                                "'%s' missing or of another ABI version); reinstall alumet",
+                                ap->module_path, ap->stub->name, ap->module_symbol);
+    }
+    ap->def = def;
+    ap->dl_handle = h;
     return 0;
 }
 
