@@ -368,12 +368,32 @@ int alumet_config_get_char(struct alumet_config *t, const char *key, char def, c
     return 0;
 }
 
+/* The array under key whose items all have type item_type, or *ret = NULL
+ * when absent; -EINVAL naming the array or the first wrong item. */
+static int config_lookup_array(struct alumet_config *t, const char *key, enum toml_type item_type,
+                               const char *what, const char *item_what, struct toml_value **ret,
+                               struct alumet_error *err)
+{
+    struct toml_value *v;
+    int r = config_lookup(t, key, &v, err);
+    *ret = NULL;
+    if (r < 0 || !v)
+        return r;
+    if (v->type != TOML_ARRAY)
+        return config_type_error(v, what, err);
+    for (size_t i = 0; i < v->u.arr.len; i++)
+        if (v->u.arr.items[i]->type != item_type)
+            return config_type_error(v->u.arr.items[i], item_what, err);
+    *ret = v;
+    return 0;
+}
+
 int alumet_config_get_string_array(struct alumet_config *t, const char *key,
                                    const char ***ret_items, size_t *ret_len,
                                    struct alumet_error *err)
 {
     struct toml_value *v;
-    int r = config_lookup(t, key, &v, err);
+    int r = config_lookup_array(t, key, TOML_STRING, "an array of strings", "a string", &v, err);
     if (r < 0)
         return r;
     if (!v) {
@@ -381,11 +401,6 @@ int alumet_config_get_string_array(struct alumet_config *t, const char *key,
         *ret_len = 0;
         return 0;
     }
-    if (v->type != TOML_ARRAY)
-        return config_type_error(v, "an array of strings", err);
-    for (size_t i = 0; i < v->u.arr.len; i++)
-        if (v->u.arr.items[i]->type != TOML_STRING)
-            return config_type_error(v->u.arr.items[i], "a string", err);
 
     const char **items = calloc(v->u.arr.len + 1, sizeof(*items));
     if (!items)
@@ -484,7 +499,7 @@ int alumet_config_get_table_array(struct alumet_config *t, const char *key,
                                   struct alumet_error *err)
 {
     struct toml_value *v;
-    int r = config_lookup(t, key, &v, err);
+    int r = config_lookup_array(t, key, TOML_TABLE, "an array of tables", "a table", &v, err);
     if (r < 0)
         return r;
     if (!v) {
@@ -492,11 +507,6 @@ int alumet_config_get_table_array(struct alumet_config *t, const char *key,
         *ret_len = 0;
         return 0;
     }
-    if (v->type != TOML_ARRAY)
-        return config_type_error(v, "an array of tables", err);
-    for (size_t i = 0; i < v->u.arr.len; i++)
-        if (v->u.arr.items[i]->type != TOML_TABLE)
-            return config_type_error(v->u.arr.items[i], "a table", err);
 
     struct alumet_config **items = calloc(v->u.arr.len + 1, sizeof(*items));
     if (!items)
