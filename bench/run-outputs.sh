@@ -38,6 +38,7 @@ EOF
 }
 
 src_dir=$(cd "$(dirname "$0")/.." && pwd)
+. "$src_dir/bench/lib.sh"
 build_dir="$src_dir/build-outputs"
 do_build=1
 points=2000000
@@ -74,30 +75,15 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$do_build" = 1 ]; then
-    if [ ! -f "$build_dir/build.ninja" ]; then
-        meson setup "$build_dir" "$src_dir" --buildtype=release >/dev/null
-    fi
-    ninja -C "$build_dir" >/dev/null
+    bench_build "$build_dir" "$src_dir"
 fi
 
 agent="$build_dir/src/agent/alumet-agent"
 plugin_dir="$build_dir/bench"
 helpers="$src_dir/bench/outputs"
-for f in "$agent" "$plugin_dir/bench-source.so" "$plugin_dir/bench-null-output.so"; do
-    if [ ! -e "$f" ]; then
-        echo "error: '$f' is missing; build with: meson setup build-outputs --buildtype=release" \
-            "&& ninja -C build-outputs" >&2
-        exit 1
-    fi
-done
+bench_require "$agent" "$plugin_dir/bench-source.so" "$plugin_dir/bench-null-output.so"
 
-cleanup_dir=
-if [ -z "$work_dir" ]; then
-    work_dir=$(mktemp -d "${TMPDIR:-/tmp}/alumet-bench-outputs.XXXXXX")
-    cleanup_dir=$work_dir
-fi
-mkdir -p "$work_dir"
-work_dir=$(cd "$work_dir" && pwd)
+bench_work_dir alumet-bench-outputs
 
 # Background processes started by this script, killed (by pid) at exit.
 bg_pids=()

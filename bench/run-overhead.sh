@@ -39,6 +39,7 @@ EOF
 }
 
 src_dir=$(cd "$(dirname "$0")/.." && pwd)
+. "$src_dir/bench/lib.sh"
 build_dir="$src_dir/build-bench"
 do_build=1
 duration=30
@@ -91,16 +92,9 @@ has_tool() { case ",$tools," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 agent="$build_dir/src/agent/alumet-agent"
 if has_tool agent; then
     if [ "$do_build" = 1 ]; then
-        if [ ! -f "$build_dir/build.ninja" ]; then
-            meson setup "$build_dir" "$src_dir" --buildtype=release >/dev/null
-        fi
-        ninja -C "$build_dir" >/dev/null
+        bench_build "$build_dir" "$src_dir"
     fi
-    if [ ! -x "$agent" ]; then
-        echo "error: '$agent' is missing; build with: meson setup build-bench" \
-            "--buildtype=release && ninja -C build-bench" >&2
-        exit 1
-    fi
+    bench_require "$agent"
     if ! "$agent" plugins list 2>/dev/null | grep -qw procfs ||
         ! "$agent" plugins list 2>/dev/null | grep -qw csv; then
         echo "skipping: this agent lacks the procfs or the csv plugin" >&2
@@ -173,16 +167,10 @@ if has_tool collectd && { [ ! -x "$collectd_bin" ] || [ ! -e "$collectd_plugin_d
 fi
 
 # ---- work dir, cleanup --------------------------------------------------------
-cleanup_dir=
-if [ -z "$work_dir" ]; then
-    work_dir=$(mktemp -d "${TMPDIR:-/tmp}/alumet-overhead.XXXXXX")
-    cleanup_dir=$work_dir
-    if [ "$do_perf" = 1 ]; then
-        echo "note: --perf without --work-dir: the profile is printed, then removed" >&2
-    fi
+bench_work_dir alumet-overhead
+if [ -n "$cleanup_dir" ] && [ "$do_perf" = 1 ]; then
+    echo "note: --perf without --work-dir: the profile is printed, then removed" >&2
 fi
-mkdir -p "$work_dir"
-work_dir=$(cd "$work_dir" && pwd)
 
 workload_pgid=
 tool_pid=

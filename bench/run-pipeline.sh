@@ -40,6 +40,7 @@ EOF
 }
 
 src_dir=$(cd "$(dirname "$0")/.." && pwd)
+. "$src_dir/bench/lib.sh"
 build_dir="$src_dir/build-bench"
 do_build=1
 null_points=20000000
@@ -72,29 +73,15 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$do_build" = 1 ]; then
-    if [ ! -f "$build_dir/build.ninja" ]; then
-        meson setup "$build_dir" "$src_dir" --buildtype=release >/dev/null
-    fi
-    ninja -C "$build_dir" >/dev/null
+    bench_build "$build_dir" "$src_dir"
 fi
 
 agent="$build_dir/src/agent/alumet-agent"
 plugin_dir="$build_dir/bench"
-for f in "$agent" "$plugin_dir/bench-source.so" "$plugin_dir/bench-null-output.so"; do
-    if [ ! -e "$f" ]; then
-        echo "error: '$f' is missing; build with: meson setup build-bench --buildtype=release" \
-            "&& ninja -C build-bench" >&2
-        exit 1
-    fi
-done
+bench_require "$agent" "$plugin_dir/bench-source.so" "$plugin_dir/bench-null-output.so"
 
-cleanup_dir=
-if [ -z "$work_dir" ]; then
-    work_dir=$(mktemp -d "${TMPDIR:-/tmp}/alumet-bench.XXXXXX")
-    cleanup_dir=$work_dir
-    trap 'rm -rf -- "$cleanup_dir"' EXIT
-fi
-mkdir -p "$work_dir"
+bench_work_dir alumet-bench
+trap '[ -z "$cleanup_dir" ] || rm -rf -- "$cleanup_dir"' EXIT
 
 pin=()
 if [ -n "$cpus" ]; then
