@@ -116,37 +116,33 @@ int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
         if (!pattern_match(&pat, 0, s->plugin, s->name) || s->state == SRC_DONE)
             continue;
         n++;
+        /* a request: the source's own thread applies it between two polls */
         switch (op) {
         case ALUMET_CONTROL_PAUSE:
-            if (s->state == SRC_RUN) {
-                s->state = SRC_PAUSE;
-                if (s->ops->reset)
-                    s->ops->reset(s->data);
-            }
+            s->req_pause = true;
+            s->req_resume = false;
             break;
         case ALUMET_CONTROL_RESUME:
-            if (s->state == SRC_PAUSE) {
-                s->state = SRC_RUN;
-                s->deadline = alumet_time_monotonic();
-            }
+            s->req_resume = true;
+            s->req_pause = false;
             break;
         case ALUMET_CONTROL_STOP:
-            s->state = SRC_STOP;
+            s->req_stop = true;
             break;
         case ALUMET_CONTROL_TRIGGER_NOW:
-            s->manual_pending = true;
+            s->triggers_requested++;
             break;
         case ALUMET_CONTROL_FLUSH_NOW:
-            s->flush_pending = true;
+            s->req_flush = true;
             break;
         case ALUMET_CONTROL_SET_INTERVAL:
-            s->period = arg;
-            s->manual_only = false;
-            s->deadline = alumet_time_monotonic() + arg;
+            s->req_interval = arg;
             break;
         default:
             n--;
+            continue;
         }
+        alumet__source_wake(s);
     }
     for (size_t i = 0; i < p->autonomous.len; i++) {
         struct alumet_autonomous *a = p->autonomous.items[i];
@@ -175,7 +171,6 @@ int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
             n++;
         }
     }
-    pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     return n;
 }

@@ -236,9 +236,17 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf, struc
     return 0;
 }
 
-void alumet__delivery_drain(struct delivery *d)
+void alumet__delivery_drop(struct delivery *d, struct alumet_buffer *buf)
+{
+    STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
+    alumet__buffer_unref(buf);
+}
+
+void alumet__delivery_drain(struct delivery *d, alumet_time_ns deadline)
 {
     alumet_time_ns limit = alumet_time_monotonic() + d->opts.drain_timeout;
+    if (deadline < limit)
+        limit = deadline;
     struct alumet_error err = {0};
     while (d->len && alumet_time_monotonic() < limit) {
         alumet_time_ns now = alumet_time_monotonic();

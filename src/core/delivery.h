@@ -43,9 +43,12 @@ int alumet__delivery_service(struct delivery *d, struct alumet_error *err);
 /* Monotonic time of the next retry, or INT64_MAX when nothing waits. */
 alumet_time_ns alumet__delivery_deadline(const struct delivery *d);
 
-/* At shutdown: retry what waits until the drain timeout, then drop and
- * count the rest. */
-void alumet__delivery_drain(struct delivery *d);
+/* At shutdown: retry what waits until the drain timeout or the deadline
+ * (monotonic), whichever comes first, then drop and count the rest. */
+void alumet__delivery_drain(struct delivery *d, alumet_time_ns deadline);
+
+/* Drop buf without writing it (the shutdown deadline passed): counted. */
+void alumet__delivery_drop(struct delivery *d, struct alumet_buffer *buf);
 
 /* A consistent-enough snapshot of the counters, from any thread. */
 void alumet__delivery_stats(const struct delivery *d, struct alumet_output_stats *ret);

@@ -16,22 +16,33 @@ enum elem_kind { ELEM_SOURCE, ELEM_TRANSFORM, ELEM_OUTPUT };
 
 enum source_state { SRC_RUN, SRC_PAUSE, SRC_STOP, SRC_DONE };
 
+/* A managed source runs on a thread of its own, so that a slow or blocked
+ * source never delays another one or the final measurement. Control
+ * requests (pause, interval, trigger, flush, stop) are set by other threads
+ * under p->lock and applied by the source's own thread between two polls:
+ * no source callback ever runs on two threads at once. */
 struct source {
     char *plugin, *name; /* "plugin", "name" */
     const struct alumet_source_ops *ops;
     void *data;
+    struct alumet_pipeline *p;
+    pthread_t thread;
+    bool started;        /* thread created */
+    pthread_cond_t wake; /* a request arrived (CLOCK_MONOTONIC) */
+    /* owned by the source thread (read by others under p->lock) */
     alumet_time_ns period;
     uint64_t flush_rounds, round;
     bool manual_only;
     enum source_state state;
-    bool polling;            /* being polled, outside the lock */
-    bool manual_pending;     /* trigger-now requested */
-    bool flush_pending;      /* flush-now requested */
     alumet_time_ns deadline; /* monotonic */
     struct alumet_buffer *buf;
     size_t last_len;  /* size hint for the next buffer */
     unsigned retries; /* consecutive non-fatal failures */
     uint64_t polls;
+    /* requests, written by any thread under p->lock */
+    bool req_pause, req_resume, req_stop, req_flush;
+    alumet_time_ns req_interval; /* 0: none */
+    uint64_t triggers_requested, triggers_done;
 };
 
 struct alumet_autonomous {
@@ -60,7 +71,8 @@ struct output {
     struct bqueue queue;
     pthread_t thread;
     bool started;
-    atomic_bool failed;
+    uint64_t failures; /* failed writes (output thread only) */
+    bool failing;      /* the last write failed */
     struct alumet_pipeline *p;
     char *full_name; /* "plugin/name", for logs */
     bool internal;   /* the agent's own (exec summary): not listed, not counted */
@@ -84,8 +96,7 @@ struct alumet_pipeline {
     struct alumet_registry *registry;
 
     pthread_mutex_t lock;
-    pthread_cond_t wake;   /* scheduler: state changed */
-    pthread_cond_t polled; /* a trigger-now poll completed */
+    pthread_cond_t polled; /* a triggered poll completed */
     VEC(struct source *) sources;
     VEC(struct alumet_autonomous *) autonomous;
     VEC(struct transform *) transforms;
@@ -94,16 +105,30 @@ struct alumet_pipeline {
 
     struct bqueue input;
     struct alumet__buffer_pool *pool; /* recycled source buffers */
-    pthread_t scheduler, transformer;
-    bool started, stopping;
-    bool scheduler_exit;
+    pthread_t transformer;
+    bool started, transformer_started;
+    bool sources_exit; /* under lock: source threads finish (pending triggers first) */
+    /* monotonic; INT64_MAX until the stop begins, then the time after which
+     * outputs drop (and count) what they could not write yet */
+    _Atomic alumet_time_ns shutdown_deadline;
 
     pthread_mutex_t shutdown_lock;
     pthread_cond_t shutdown_cond;
     bool shutdown_requested;
 
     atomic_int errors;
-    bool warned_input_full;
+    atomic_bool warned_input_full;
+    atomic_uint_fast64_t lost_points; /* sources to transforms: the pipeline was closed */
 };
+
+/* pipeline-sources.c */
+int alumet__sources_start(struct alumet_pipeline *p, struct alumet_error *err);
+/* Ask every source thread to finish (pending triggers are honoured, then
+ * the buffers are flushed) and join them. */
+void alumet__sources_stop(struct alumet_pipeline *p);
+void alumet__source_free(struct source *s);
+/* Wake a source's thread after a request was set (p->lock held). */
+void alumet__source_wake(struct source *s);
+void alumet__pipeline_record_error(struct alumet_pipeline *p);
 
 #endif

@@ -50,10 +50,6 @@ static int vec_reserve(void **items, size_t *cap, size_t len, size_t elem)
          ? -ENOMEM                                                                                 \
          : ((v).items[(v).len++] = (x), 0))
 
-static void pipeline_record_error(struct alumet_pipeline *p)
-{
-    atomic_fetch_add(&p->errors, 1);
-}
 struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
 {
     struct alumet_pipeline *p = calloc(1, sizeof(*p));
@@ -66,6 +62,8 @@ struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
         p->settings.output_queue_size = 256;
     if (!p->settings.max_update_interval)
         p->settings.max_update_interval = 2 * ALUMET_NSEC_PER_SEC;
+    if (!p->settings.shutdown_timeout)
+        p->settings.shutdown_timeout = 30 * ALUMET_NSEC_PER_SEC;
     p->registry = alumet__registry_new();
     p->pool = alumet__buffer_pool_new(16);
     if (!p->registry || !p->pool ||
@@ -79,11 +77,11 @@ struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, &ca);
     pthread_cond_init(&p->polled, &ca);
     pthread_mutex_init(&p->shutdown_lock, NULL);
     pthread_cond_init(&p->shutdown_cond, NULL);
     pthread_condattr_destroy(&ca);
+    atomic_init(&p->shutdown_deadline, INT64_MAX);
     return p;
 }
 
@@ -171,6 +169,12 @@ int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, c
     s->manual_only = opts->manual_only;
     s->flush_rounds = alumet__sched_flush_rounds(opts->poll_interval, opts->flush_interval);
     s->state = opts->start_paused ? SRC_PAUSE : SRC_RUN;
+    s->p = p;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
     return 0;
 }
 
@@ -307,190 +311,6 @@ void alumet__pipeline_counts(struct alumet_pipeline *p, size_t *sources, size_t 
         *outputs += !p->outputs.items[i]->internal;
 }
 
-/* ---- sources ---- */
-
-/* Hand the source's buffer to the transform thread. Called with p->lock
- * held; the lock is released while a full queue blocks. */
-static void source_flush(struct alumet_pipeline *p, struct source *s)
-{
-    if (alumet_buffer_len(s->buf) == 0)
-        return;
-    struct alumet_buffer *full = s->buf;
-    size_t hint = alumet_buffer_len(full);
-    s->last_len = hint;
-    s->buf = alumet__buffer_pool_get(p->pool, hint);
-    if (!s->buf) {
-        /* keep measuring into the old buffer rather than losing it */
-        s->buf = full;
-        alumet_log_error("out of memory while flushing source %s/%s, will retry", s->plugin,
-                         s->name);
-        return;
-    }
-    pthread_mutex_lock(&p->input.lock);
-    bool full_queue = p->input.len == p->input.cap;
-    pthread_mutex_unlock(&p->input.lock);
-    if (full_queue && !p->warned_input_full) {
-        p->warned_input_full = true;
-        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
-                        "outputs are too slow; consider a larger poll_interval or "
-                        "source_channel_size");
-    }
-    /* a full queue blocks (backpressure): let control requests through meanwhile */
-    pthread_mutex_unlock(&p->lock);
-    int r = alumet__bqueue_push(&p->input, full);
-    pthread_mutex_lock(&p->lock);
-    if (r < 0)
-        alumet_log_error("source %s/%s: pipeline closed, points lost", s->plugin, s->name);
-}
-
-static void source_poll(struct alumet_pipeline *p, struct source *s)
-{
-    struct alumet_error err = {0};
-    s->polling = true;
-    pthread_mutex_unlock(&p->lock);
-
-    alumet_time_ns now = alumet_time_now();
-    int r = s->ops->poll(s->data, s->buf, now, &err);
-
-    pthread_mutex_lock(&p->lock);
-    s->polling = false;
-    s->polls++;
-    if (r == ALUMET_POLL_OK) {
-        if (s->retries)
-            alumet_log_info("source %s/%s recovered after %u failed polls", s->plugin, s->name,
-                            s->retries);
-        s->retries = 0;
-    } else if (r == ALUMET_POLL_RETRY) {
-        s->retries++;
-        /* rate-limited: the first failure, then every power of two */
-        if ((s->retries & (s->retries - 1)) == 0)
-            alumet_log_error("non-fatal error when polling %s/%s (will retry, %u failures so "
-                             "far): %s",
-                             s->plugin, s->name, s->retries, err.msg);
-    } else if (r == ALUMET_POLL_DONE) {
-        alumet_log_info("source %s/%s stopped itself", s->plugin, s->name);
-        s->state = SRC_DONE;
-    } else {
-        alumet_log_error("source %s/%s failed and is removed: %s", s->plugin, s->name,
-                         err.msg[0] ? err.msg : strerror(-r));
-        pipeline_record_error(p);
-        s->state = SRC_DONE;
-    }
-    s->round++;
-    if (s->state == SRC_DONE || s->flush_pending || s->round % s->flush_rounds == 0) {
-        s->flush_pending = false;
-        source_flush(p, s);
-    }
-}
-
-static void *scheduler_main(void *arg)
-{
-    struct alumet_pipeline *p = arg;
-    pthread_mutex_lock(&p->lock);
-    alumet_time_ns start = alumet_time_monotonic();
-    for (size_t i = 0; i < p->sources.len; i++)
-        p->sources.items[i]->deadline = start;
-    while (!p->scheduler_exit) {
-        alumet_time_ns now = alumet_time_monotonic();
-        alumet_time_ns next = INT64_MAX;
-        bool polled_manual = false;
-        for (size_t i = 0; i < p->sources.len && !p->scheduler_exit; i++) {
-            struct source *s = p->sources.items[i];
-            if (s->state == SRC_DONE)
-                continue;
-            if (s->state == SRC_STOP) {
-                source_flush(p, s);
-                s->state = SRC_DONE;
-                continue;
-            }
-            if (s->flush_pending && !s->polling) {
-                s->flush_pending = false;
-                source_flush(p, s);
-            }
-            bool due = !s->manual_only && s->state == SRC_RUN && s->deadline <= now;
-            if (s->manual_pending || due) {
-                bool manual = s->manual_pending;
-                s->manual_pending = false;
-                source_poll(p, s);
-                polled_manual |= manual;
-                now = alumet_time_monotonic();
-                if (due)
-                    s->deadline = alumet__sched_next_deadline(s->deadline, s->period, now);
-            }
-            if (!s->manual_only && s->state == SRC_RUN && s->deadline < next)
-                next = s->deadline;
-        }
-        if (polled_manual)
-            pthread_cond_broadcast(&p->polled);
-        if (p->scheduler_exit)
-            break;
-        bool any_pending = false;
-        for (size_t i = 0; i < p->sources.len; i++)
-            any_pending |=
-                p->sources.items[i]->manual_pending || p->sources.items[i]->state == SRC_STOP;
-        if (any_pending)
-            continue;
-        if (next == INT64_MAX) {
-            pthread_cond_wait(&p->wake, &p->lock);
-        } else if (next > alumet_time_monotonic()) {
-            struct timespec ts = {.tv_sec = next / ALUMET_NSEC_PER_SEC,
-                                  .tv_nsec = next % ALUMET_NSEC_PER_SEC};
-            pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-        }
-    }
-    /* final flush: nothing measured is lost */
-    for (size_t i = 0; i < p->sources.len; i++) {
-        struct source *s = p->sources.items[i];
-        source_flush(p, s);
-        s->state = SRC_DONE;
-    }
-    pthread_cond_broadcast(&p->polled);
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns timeout)
-{
-    pthread_mutex_lock(&p->lock);
-    int n = 0;
-    uint64_t *before = calloc(p->sources.len ? p->sources.len : 1, sizeof(*before));
-    if (!before) {
-        pthread_mutex_unlock(&p->lock);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < p->sources.len; i++) {
-        struct source *s = p->sources.items[i];
-        before[i] = s->polls;
-        if (s->state == SRC_RUN || s->state == SRC_PAUSE) {
-            s->manual_pending = true;
-            n++;
-        }
-    }
-    pthread_cond_broadcast(&p->wake);
-    alumet_time_ns limit = alumet_time_monotonic() + timeout;
-    for (;;) {
-        bool all = true;
-        for (size_t i = 0; i < p->sources.len; i++) {
-            struct source *s = p->sources.items[i];
-            if (s->state != SRC_DONE && s->manual_pending)
-                all = false;
-            else if (s->state != SRC_DONE && s->polling && s->polls == before[i])
-                all = false;
-        }
-        if (all || p->scheduler_exit)
-            break;
-        struct timespec ts = {.tv_sec = limit / ALUMET_NSEC_PER_SEC,
-                              .tv_nsec = limit % ALUMET_NSEC_PER_SEC};
-        if (pthread_cond_timedwait(&p->polled, &p->lock, &ts) == ETIMEDOUT) {
-            alumet_log_warn("some sources did not finish their triggered measurement in time");
-            break;
-        }
-    }
-    free(before);
-    pthread_mutex_unlock(&p->lock);
-    return n;
-}
-
 /* ---- autonomous sources ---- */
 
 struct alumet_buffer *alumet_autonomous_buffer(struct alumet_autonomous *ctx)
@@ -505,7 +325,11 @@ int alumet_autonomous_push(struct alumet_autonomous *ctx, struct alumet_buffer *
         alumet__buffer_free(buf);
         return 0;
     }
-    return alumet__bqueue_push(&ctx->p->input, buf);
+    size_t n = alumet_buffer_len(buf);
+    int r = alumet__bqueue_push(&ctx->p->input, buf);
+    if (r < 0)
+        atomic_fetch_add(&ctx->p->lost_points, n);
+    return r;
 }
 
 bool alumet_autonomous_should_stop(struct alumet_autonomous *ctx)
@@ -531,7 +355,7 @@ static void *autonomous_main(void *arg)
     if (r < 0) {
         alumet_log_error("source %s/%s failed: %s", a->plugin, a->name,
                          err.msg[0] ? err.msg : strerror(-r));
-        pipeline_record_error(a->p);
+        alumet__pipeline_record_error(a->p);
     } else {
         alumet_log_debug("source %s/%s stops", a->plugin, a->name);
     }
@@ -542,12 +366,8 @@ static void *autonomous_main(void *arg)
 
 static void pipeline_broadcast(struct alumet_pipeline *p, struct alumet_buffer *buf)
 {
-    for (size_t i = 0; i < p->outputs.len; i++) {
-        struct output *o = p->outputs.items[i];
-        if (atomic_load(&o->failed))
-            continue;
-        alumet__bqueue_push(&o->queue, alumet__buffer_ref(buf));
-    }
+    for (size_t i = 0; i < p->outputs.len; i++)
+        alumet__bqueue_push(&p->outputs.items[i]->queue, alumet__buffer_ref(buf));
     alumet__buffer_unref(buf);
 }
 
@@ -566,7 +386,7 @@ static void transform_run(struct alumet_pipeline *p, struct alumet_buffer *buf)
             alumet_log_error("transform %s/%s failed and is disabled, the others go on: %s",
                              t->plugin, t->name, err.msg[0] ? err.msg : strerror(-r));
             t->failed = true;
-            pipeline_record_error(p);
+            alumet__pipeline_record_error(p);
         }
     }
 }
@@ -593,7 +413,7 @@ static void *transformer_main(void *arg)
         if (r < 0) {
             alumet_log_error("transform %s/%s failed to finish: %s", t->plugin, t->name,
                              err.msg[0] ? err.msg : strerror(-r));
-            pipeline_record_error(p);
+            alumet__pipeline_record_error(p);
         }
         if (fin && alumet_buffer_len(fin) > 0) {
             /* only the transforms after this one see what it emitted */
@@ -612,9 +432,38 @@ static void *transformer_main(void *arg)
     return NULL;
 }
 
+/* A failed write loses that buffer (counted by the delivery), never the
+ * output: the next buffers are written as usual, so an output that failed
+ * once (a full disk, a bad reply) comes back by itself. */
+static void output_write_failed(struct output *o, const struct alumet_error *err, int r)
+{
+    o->failures++;
+    if (o->failures == 1)
+        alumet__pipeline_record_error(o->p);
+    /* rate-limited: the first failure, then every power of two */
+    if ((o->failures & (o->failures - 1)) == 0)
+        alumet_log_error("output %s: write failed (%llu failure%s so far; the points of the "
+                         "failed writes are lost and counted, the output goes on): %s",
+                         o->full_name, (unsigned long long)o->failures, o->failures > 1 ? "s" : "",
+                         err->msg[0] ? err->msg : strerror(r < 0 ? -r : EIO));
+    o->failing = true;
+}
+
+static void output_write_ok(struct output *o)
+{
+    if (!o->failing)
+        return;
+    o->failing = false;
+    struct alumet_output_stats st;
+    alumet__delivery_stats(&o->delivery, &st);
+    alumet_log_info("output %s writes again (%llu points lost so far)", o->full_name,
+                    (unsigned long long)st.dropped_points);
+}
+
 static void *output_main(void *arg)
 {
     struct output *o = arg;
+    struct alumet_pipeline *p = o->p;
     for (;;) {
         alumet_time_ns deadline = alumet__delivery_deadline(&o->delivery);
         bool timed_out = false;
@@ -623,29 +472,26 @@ static void *output_main(void *arg)
                                         : alumet__bqueue_pop_until(&o->queue, deadline, &timed_out);
         if (!buf && !timed_out)
             break; /* closed and drained */
-        if (atomic_load(&o->failed)) {
-            alumet__buffer_unref(buf);
+        if (buf && alumet_time_monotonic() > atomic_load(&p->shutdown_deadline)) {
+            alumet__delivery_drop(&o->delivery, buf); /* counted */
             continue;
         }
         struct alumet_error err = {0};
         int r = buf ? alumet__delivery_submit(&o->delivery, buf, &err)
                     : alumet__delivery_service(&o->delivery, &err);
-        if (r < 0) {
-            alumet_log_error("output %s failed and stops: %s", o->full_name,
-                             err.msg[0] ? err.msg : strerror(-r));
-            atomic_store(&o->failed, true);
-            pipeline_record_error(o->p);
-        }
+        if (r < 0)
+            output_write_failed(o, &err, r);
+        else if (buf)
+            output_write_ok(o);
     }
-    if (!atomic_load(&o->failed))
-        alumet__delivery_drain(&o->delivery);
-    if (o->ops->close && !atomic_load(&o->failed)) {
+    alumet__delivery_drain(&o->delivery, atomic_load(&p->shutdown_deadline));
+    if (o->ops->close) {
         struct alumet_error err = {0};
         int r = o->ops->close(o->data, &err);
         if (r < 0) {
             alumet_log_error("output %s failed to close: %s", o->full_name,
                              err.msg[0] ? err.msg : strerror(-r));
-            pipeline_record_error(o->p);
+            alumet__pipeline_record_error(o->p);
         }
     }
     return NULL;
@@ -653,9 +499,13 @@ static void *output_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* Start every thread: outputs, then transforms, then sources, so that
+ * nothing measured early is lost. On failure, what was started is stopped
+ * by alumet__pipeline_stop, which joins exactly the threads created. */
 int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
 {
     int r;
+    p->started = true;
     for (size_t i = 0; i < p->outputs.len; i++) {
         struct output *o = p->outputs.items[i];
         r = pthread_create(&o->thread, NULL, output_main, o);
@@ -667,10 +517,10 @@ int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
     r = pthread_create(&p->transformer, NULL, transformer_main, p);
     if (r)
         return alumet_error_set(err, -r, "cannot start the transform thread: %s", strerror(r));
-    p->started = true;
-    r = pthread_create(&p->scheduler, NULL, scheduler_main, p);
-    if (r)
-        return alumet_error_set(err, -r, "cannot start the scheduler: %s", strerror(r));
+    p->transformer_started = true;
+    r = alumet__sources_start(p, err);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < p->autonomous.len; i++) {
         struct alumet_autonomous *a = p->autonomous.items[i];
         r = pthread_create(&a->thread, NULL, autonomous_main, a);
@@ -706,11 +556,65 @@ void alumet__pipeline_wait_shutdown_request(struct alumet_pipeline *p)
     pthread_mutex_unlock(&p->shutdown_lock);
 }
 
+/* Join an output thread, saying every few seconds what it still has to do. */
+static void output_join(struct alumet_pipeline *p, struct output *o)
+{
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        if (pthread_timedjoin_np(o->thread, NULL, &ts) == 0)
+            break;
+        pthread_mutex_lock(&o->queue.lock);
+        size_t queued = o->queue.len;
+        pthread_mutex_unlock(&o->queue.lock);
+        alumet_time_ns left = atomic_load(&p->shutdown_deadline) - alumet_time_monotonic();
+        if (left > 0)
+            alumet_log_warn("shutdown: output %s is still writing (%zu buffers queued); what is "
+                            "not written in %lld s is dropped (shutdown_timeout)",
+                            o->full_name, queued, (long long)(left / ALUMET_NSEC_PER_SEC) + 1);
+        else
+            alumet_log_warn("shutdown: output %s is finishing its last write", o->full_name);
+    }
+    o->started = false;
+}
+
+/* After the stop: say exactly what was lost, where; each loss is an error. */
+static void pipeline_report_losses(struct alumet_pipeline *p)
+{
+    uint64_t lost = atomic_load(&p->lost_points);
+    if (lost) {
+        alumet_log_error("%llu points were lost between the sources and the transforms",
+                         (unsigned long long)lost);
+        alumet__pipeline_record_error(p);
+    }
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        struct output *o = p->outputs.items[i];
+        struct alumet_output_stats st;
+        alumet__delivery_stats(&o->delivery, &st);
+        uint64_t q = o->queue.dropped_points;
+        if (!st.dropped_points && !q)
+            continue;
+        alumet_log_error("output %s lost %llu points: %llu in %llu buffers dropped because its "
+                         "queue was full (output_queue_policy = \"drop_oldest\"), %llu not "
+                         "written (write errors, retry limit or shutdown_timeout); %llu points "
+                         "written",
+                         o->full_name, (unsigned long long)(st.dropped_points + q),
+                         (unsigned long long)q, (unsigned long long)o->queue.dropped_buffers,
+                         (unsigned long long)st.dropped_points,
+                         (unsigned long long)st.written_points);
+        alumet__pipeline_record_error(p);
+    }
+}
+
 int alumet__pipeline_stop(struct alumet_pipeline *p)
 {
     if (!p->started)
         return atomic_load(&p->errors);
-    /* 1. sources: autonomous ones are told to stop, the scheduler flushes */
+    alumet_time_ns limit = p->settings.shutdown_timeout;
+    atomic_store(&p->shutdown_deadline, alumet_time_monotonic() + limit);
+    /* 1. sources: autonomous ones are told to stop; managed ones honour
+     * their pending triggers, flush and end */
     for (size_t i = 0; i < p->autonomous.len; i++) {
         struct alumet_autonomous *a = p->autonomous.items[i];
         uint64_t one = 1;
@@ -719,28 +623,25 @@ int alumet__pipeline_stop(struct alumet_pipeline *p)
             alumet_log_debug("eventfd write failed: %s", strerror(errno));
     }
     for (size_t i = 0; i < p->autonomous.len; i++)
-        if (p->autonomous.items[i]->started)
+        if (p->autonomous.items[i]->started) {
             pthread_join(p->autonomous.items[i]->thread, NULL);
-    pthread_mutex_lock(&p->lock);
-    p->scheduler_exit = true;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->scheduler, NULL);
+            p->autonomous.items[i]->started = false;
+        }
+    alumet__sources_stop(p);
     /* 2. transforms drain the queue, then close the output queues */
     alumet__bqueue_close(&p->input);
-    pthread_join(p->transformer, NULL);
-    /* 3. outputs write what remains */
-    for (size_t i = 0; i < p->outputs.len; i++) {
-        struct output *o = p->outputs.items[i];
-        if (o->started)
-            pthread_join(o->thread, NULL);
-        if (o->queue.dropped_buffers)
-            alumet_log_warn("output %s/%s was too slow: %llu buffers (%llu points) dropped "
-                            "because its queue was full (output_queue_policy = "
-                            "\"drop_oldest\")",
-                            o->plugin, o->name, (unsigned long long)o->queue.dropped_buffers,
-                            (unsigned long long)o->queue.dropped_points);
+    if (p->transformer_started) {
+        pthread_join(p->transformer, NULL);
+        p->transformer_started = false;
+    } else {
+        for (size_t i = 0; i < p->outputs.len; i++)
+            alumet__bqueue_close(&p->outputs.items[i]->queue);
     }
+    /* 3. outputs write what remains, until the shutdown deadline */
+    for (size_t i = 0; i < p->outputs.len; i++)
+        if (p->outputs.items[i]->started)
+            output_join(p, p->outputs.items[i]);
+    pipeline_report_losses(p);
     p->started = false;
     return atomic_load(&p->errors);
 }
@@ -749,15 +650,8 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->sources.len; i++) {
-        struct source *s = p->sources.items[i];
-        if (s->ops->free)
-            s->ops->free(s->data);
-        alumet__buffer_free(s->buf);
-        free(s->plugin);
-        free(s->name);
-        free(s);
-    }
+    for (size_t i = 0; i < p->sources.len; i++)
+        alumet__source_free(p->sources.items[i]);
     for (size_t i = 0; i < p->autonomous.len; i++) {
         struct alumet_autonomous *a = p->autonomous.items[i];
         if (a->ops->free)
@@ -795,7 +689,6 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
     alumet__buffer_pool_free(p->pool);
     alumet__registry_free(p->registry);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->polled);
     pthread_mutex_destroy(&p->shutdown_lock);
     pthread_cond_destroy(&p->shutdown_cond);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The measurement pipeline: scheduler thread for managed sources, a thread
- * per autonomous source, one transform thread, one thread and one bounded
+/* The measurement pipeline: a thread per managed source (polled on its own
+ * deadline) and per autonomous source, one transform thread, one thread and one bounded
  * queue per output. Private to libalumet. */
 #ifndef ALUMET_CORE_PIPELINE_H
 #define ALUMET_CORE_PIPELINE_H
@@ -15,6 +15,7 @@ struct pipeline_settings {
     size_t output_queue_size; /* default per-output queue, in buffers */
     enum alumet_queue_policy output_policy;
     alumet_time_ns max_update_interval; /* upper bound on control latency */
+    alumet_time_ns shutdown_timeout;    /* outputs drop (and count) what waits longer; 0 = 30 s */
 };
 
 struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s);

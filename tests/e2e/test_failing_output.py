@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""A failing output stops alone: the other outputs get every point, the
-failure is logged, and the agent exits with status 1 when it stops. The
+"""A failing output loses only the buffers it failed to write (counted) and
+goes on with the next ones: the other outputs get every point, the failure
+is logged (rate-limited), and the agent exits with status 1 when it stops. The
 same for a failing source (removed) and a failing transform (disabled)."""
 
+import re
 import time
 
 from e2e_common import AgentTestCase, main, needs_csv
@@ -21,8 +23,13 @@ output_path = "out.csv"
 force_flush = false
 """
 
-FAILURE = ("ERROR pipeline: output failing-output/out failed and stops: "
+FAILURE = ("ERROR pipeline: output failing-output/out: write failed (1 failure so far; the points "
+           "of the failed writes are lost and counted, the output goes on): "
            "failing-output: simulated failure")
+LOSS = re.compile(r"^ERROR pipeline: output failing-output/out lost (\d+) points: 0 in 0 buffers "
+                  r"dropped because its queue was full \(output_queue_policy = \"drop_oldest\"\), "
+                  r"\1 not written \(write errors, retry limit or shutdown_timeout\); "
+                  r"(\d+) points written$", re.M)
 
 
 @needs_csv
@@ -45,8 +52,13 @@ class TestFailingOutput(AgentTestCase):
         self.assert_in_stderr("failing-output: simulated failure", res)
         self.assertEqual(res.stderr.splitlines().count(FAILURE), 1, res)
         self.assert_log("ERROR", "agent",
-                        "1 error while running or shutting the agent down (see above)", res)
-        self.assert_sequence(self.csv_values("out.csv"), self.read_count())
+                        "2 errors while running or shutting the agent down (see above)", res)
+        count = self.read_count()
+        self.assert_sequence(self.csv_values("out.csv"), count)
+        # every point produced is either written (3 buffers of 5) or counted as lost
+        lost, written = map(int, LOSS.search(res.stderr).groups())
+        self.assertEqual(written, 15, res)
+        self.assertEqual(lost + written, count, res)
 
     def test_fails_at_first_buffer(self):
         self.write_config(CONFIG_TEXT.format(fail_after=0))
@@ -55,7 +67,9 @@ class TestFailingOutput(AgentTestCase):
         res = self.stop(p)
         self.assert_exit(res, 1)
         self.assertEqual(res.stderr.splitlines().count(FAILURE), 1, res)
-        self.assert_sequence(self.csv_values("out.csv"), self.read_count())
+        count = self.read_count()
+        self.assert_sequence(self.csv_values("out.csv"), count)
+        self.assertEqual(LOSS.search(res.stderr).groups(), (str(count), "0"), res)
 
     def test_exec_reports_the_failure(self):
         # upstream exits 0 and loses the failure; this agent exits 1

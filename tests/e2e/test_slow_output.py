@@ -36,9 +36,10 @@ force_flush = true
 """
 
 
-DROP_RE = re.compile(r"^WARN  pipeline: output ([\w-]+)/(\w+) was too slow: (\d+) buffers "
-                     r"\((\d+) points\) dropped because its queue was full "
-                     r'\(output_queue_policy = "drop_oldest"\)$', re.M)
+DROP_RE = re.compile(r"^ERROR pipeline: output ([\w-]+)/(\w+) lost (\d+) points: \3 in (\d+) "
+                     r"buffers dropped because its queue was full "
+                     r'\(output_queue_policy = "drop_oldest"\), 0 not written \(write errors, '
+                     r"retry limit or shutdown_timeout\); \d+ points written$", re.M)
 
 
 @needs_csv
@@ -53,7 +54,8 @@ class TestSlowOutput(AgentTestCase):
         slow_rows = len(self.read_slow_values())
         t_mid = time.monotonic()
         res = self.stop(p)
-        self.assert_exit(res, 0)
+        # points were lost (by the user's choice of policy, but lost): exit 1
+        self.assert_exit(res, 1)
 
         self.assertGreaterEqual(csv_rows, produced - 5,
                                 f"csv is late: {csv_rows} rows, {produced} points produced")
@@ -75,12 +77,17 @@ class TestSlowOutput(AgentTestCase):
         self.assertTrue(set(slow) <= set(range(count)))
         drops = DROP_RE.findall(res.stderr)
         self.assertEqual(len(drops), 1, f"expected one drop report (slow-output only)\n{res!r}")
-        plugin, name, buffers, points = drops[0]
+        plugin, name, points, buffers = drops[0]
         self.assertEqual((plugin, name), ("slow-output", "out"))
         # one point per poll: one point per buffer, and written + dropped = produced
         self.assertEqual(int(points), count - len(slow), res)
         self.assertEqual(int(buffers), int(points))
-        self.assert_not_in_stderr("ERROR", res)
+        # the loss is the only error, and it makes the exit status 1
+        errors = [line for line in res.stderr.splitlines() if line.startswith("ERROR")]
+        self.assertEqual(len(errors), 2, res)
+        self.assertRegex(errors[0], DROP_RE)
+        self.assertEqual(errors[1], "ERROR agent: 1 error while running or shutting the agent "
+                         "down (see above)")
 
     def test_block_is_lossless(self):
         self.write_config(config("block", "50ms"))

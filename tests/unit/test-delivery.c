@@ -133,7 +133,7 @@ static void test_drain_gives_up_and_counts(void **state)
     alumet__delivery_init(&d, &o, "test/out", server_write, &s);
     struct alumet_error err = {0};
     assert_int_equal(alumet__delivery_submit(&d, make(0, 4), &err), 0);
-    alumet__delivery_drain(&d);
+    alumet__delivery_drain(&d, INT64_MAX);
     assert_int_equal(d.stats.dropped_points, 4);
     assert_int_equal(d.len, 0);
     alumet__delivery_done(&d);

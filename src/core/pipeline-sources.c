@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/* Managed sources: one thread per source.
+ *
+ * Each thread sleeps until its own absolute deadline (CLOCK_MONOTONIC, so
+ * the period never drifts and missed ticks collapse), polls, and flushes
+ * its buffer to the transform queue every `flush_rounds` polls. A source
+ * that blocks (a hung NFS read, a GPU driver call that takes seconds) only
+ * delays itself: the other sources and the final measurement go on.
+ *
+ * Requests from other threads (control, exec's triggers, the stop) are
+ * flags set under p->lock; the source's thread applies them between two
+ * polls, so a source's callbacks never run on two threads at once. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buffer.h"
+#include "log-internal.h"
+#include "output-queue.h"
+#include "pipeline-internal.h"
+#include "scheduler.h"
+
+#define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_pipeline)
+
+void alumet__pipeline_record_error(struct alumet_pipeline *p)
+{
+    atomic_fetch_add(&p->errors, 1);
+}
+
+void alumet__source_wake(struct source *s)
+{
+    pthread_cond_signal(&s->wake);
+}
+
+/* Hand the source's buffer to the transform thread. Called with p->lock
+ * held; the lock is released while a full queue blocks. */
+static void source_flush(struct alumet_pipeline *p, struct source *s)
+{
+    if (alumet_buffer_len(s->buf) == 0)
+        return;
+    struct alumet_buffer *full = s->buf;
+    size_t hint = alumet_buffer_len(full);
+    s->last_len = hint;
+    s->buf = alumet__buffer_pool_get(p->pool, hint);
+    if (!s->buf) {
+        /* keep measuring into the old buffer rather than losing it */
+        s->buf = full;
+        alumet_log_error("out of memory while flushing source %s/%s, will retry", s->plugin,
+                         s->name);
+        return;
+    }
+    pthread_mutex_lock(&p->input.lock);
+    bool full_queue = p->input.len == p->input.cap;
+    pthread_mutex_unlock(&p->input.lock);
+    if (full_queue && !atomic_exchange(&p->warned_input_full, true))
+        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
+                        "outputs are too slow; consider a larger poll_interval or "
+                        "source_channel_size");
+    /* a full queue blocks (backpressure): let control requests through meanwhile */
+    pthread_mutex_unlock(&p->lock);
+    int r = alumet__bqueue_push(&p->input, full);
+    pthread_mutex_lock(&p->lock);
+    if (r < 0) {
+        atomic_fetch_add(&p->lost_points, hint);
+        alumet_log_error("source %s/%s: pipeline closed, %zu points lost", s->plugin, s->name,
+                         hint);
+    }
+}
+
+/* Poll once (p->lock held, released during the call). */
+static void source_poll(struct alumet_pipeline *p, struct source *s)
+{
+    struct alumet_error err = {0};
+    pthread_mutex_unlock(&p->lock);
+    int r = s->ops->poll(s->data, s->buf, alumet_time_now(), &err);
+    pthread_mutex_lock(&p->lock);
+    s->polls++;
+    if (r == ALUMET_POLL_OK) {
+        if (s->retries)
+            alumet_log_info("source %s/%s recovered after %u failed polls", s->plugin, s->name,
+                            s->retries);
+        s->retries = 0;
+    } else if (r == ALUMET_POLL_RETRY) {
+        s->retries++;
+        /* rate-limited: the first failure, then every power of two */
+        if ((s->retries & (s->retries - 1)) == 0)
+            alumet_log_error("non-fatal error when polling %s/%s (will retry, %u failures so "
+                             "far): %s",
+                             s->plugin, s->name, s->retries, err.msg);
+    } else if (r == ALUMET_POLL_DONE) {
+        alumet_log_info("source %s/%s stopped itself", s->plugin, s->name);
+        s->state = SRC_DONE;
+    } else {
+        /* any negative value is a failure, whether err was filled or not */
+        alumet_log_error("source %s/%s failed and is removed: %s", s->plugin, s->name,
+                         err.msg[0] ? err.msg : strerror(r < 0 ? -r : EIO));
+        alumet__pipeline_record_error(p);
+        s->state = SRC_DONE;
+    }
+    s->round++;
+    if (s->state == SRC_DONE || s->req_flush || s->round % s->flush_rounds == 0) {
+        s->req_flush = false;
+        source_flush(p, s);
+    }
+}
+
+/* Apply the requests of other threads (p->lock held). */
+static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
+{
+    if (s->req_stop) {
+        s->req_stop = false;
+        s->state = SRC_STOP;
+    }
+    if (s->req_pause) {
+        s->req_pause = false;
+        if (s->state == SRC_RUN) {
+            s->state = SRC_PAUSE;
+            if (s->ops->reset) {
+                pthread_mutex_unlock(&p->lock);
+                s->ops->reset(s->data);
+                pthread_mutex_lock(&p->lock);
+            }
+        }
+    }
+    if (s->req_resume) {
+        s->req_resume = false;
+        if (s->state == SRC_PAUSE) {
+            s->state = SRC_RUN;
+            s->deadline = alumet_time_monotonic();
+        }
+    }
+    if (s->req_interval) {
+        /* a manual source keeps being polled on demand only: the new period
+         * applies if it is later made periodic */
+        s->period = s->req_interval;
+        s->req_interval = 0;
+        s->deadline = alumet_time_monotonic() + s->period;
+    }
+    if (s->req_flush) {
+        s->req_flush = false;
+        source_flush(p, s);
+    }
+}
+
+static void *source_main(void *arg)
+{
+    struct source *s = arg;
+    struct alumet_pipeline *p = s->p;
+    pthread_mutex_lock(&p->lock);
+    while (!p->sources_exit) {
+        source_apply_requests(p, s);
+        if (s->state == SRC_STOP || s->state == SRC_DONE)
+            break;
+        alumet_time_ns now = alumet_time_monotonic();
+        bool periodic = !s->manual_only && s->state == SRC_RUN;
+        bool triggered = s->triggers_requested > s->triggers_done;
+        if (triggered || (periodic && s->deadline <= now)) {
+            uint64_t target = s->triggers_requested;
+            source_poll(p, s);
+            if (triggered) {
+                s->triggers_done = target;
+                pthread_cond_broadcast(&p->polled);
+            }
+            if (periodic && s->deadline <= now)
+                s->deadline =
+                    alumet__sched_next_deadline(s->deadline, s->period, alumet_time_monotonic());
+            continue;
+        }
+        if (periodic) {
+            struct timespec ts = {.tv_sec = s->deadline / ALUMET_NSEC_PER_SEC,
+                                  .tv_nsec = s->deadline % ALUMET_NSEC_PER_SEC};
+            pthread_cond_timedwait(&s->wake, &p->lock, &ts);
+        } else {
+            pthread_cond_wait(&s->wake, &p->lock);
+        }
+    }
+    /* the final measurement: a pending trigger is honoured before the flush */
+    if (s->state != SRC_DONE && s->triggers_requested > s->triggers_done) {
+        uint64_t target = s->triggers_requested;
+        source_poll(p, s);
+        s->triggers_done = target;
+    }
+    source_flush(p, s);
+    s->state = SRC_DONE;
+    s->triggers_done = s->triggers_requested;
+    pthread_cond_broadcast(&p->polled);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int alumet__sources_start(struct alumet_pipeline *p, struct alumet_error *err)
+{
+    alumet_time_ns start = alumet_time_monotonic();
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        /* every source starts on the same tick, so that sources of the same
+         * period are polled together */
+        s->deadline = start;
+        s->p = p;
+        int r = pthread_create(&s->thread, NULL, source_main, s);
+        if (r)
+            return alumet_error_set(err, -r, "cannot start source %s/%s: %s", s->plugin, s->name,
+                                    strerror(r));
+        s->started = true;
+    }
+    return 0;
+}
+
+void alumet__sources_stop(struct alumet_pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->sources_exit = true;
+    for (size_t i = 0; i < p->sources.len; i++)
+        alumet__source_wake(p->sources.items[i]);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        if (!s->started)
+            continue;
+        /* a source blocked in its poll delays the stop: say which one */
+        for (unsigned waited = 0;; waited += 5) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 5;
+            if (pthread_timedjoin_np(s->thread, NULL, &ts) == 0)
+                break;
+            alumet_log_warn("shutdown: source %s/%s has not finished its last poll after %u s, "
+                            "still waiting for it",
+                            s->plugin, s->name, waited + 5);
+        }
+        s->started = false;
+    }
+}
+
+int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns timeout)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = 0;
+    uint64_t *target = calloc(p->sources.len ? p->sources.len : 1, sizeof(*target));
+    if (!target) {
+        pthread_mutex_unlock(&p->lock);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < p->sources.len; i++) {
+        struct source *s = p->sources.items[i];
+        if (s->state == SRC_RUN || s->state == SRC_PAUSE) {
+            target[i] = ++s->triggers_requested;
+            alumet__source_wake(s);
+            n++;
+        }
+    }
+    alumet_time_ns limit = alumet_time_monotonic() + timeout;
+    for (;;) {
+        const char *late = NULL;
+        for (size_t i = 0; i < p->sources.len && !late; i++) {
+            struct source *s = p->sources.items[i];
+            if (target[i] && s->state != SRC_DONE && s->triggers_done < target[i])
+                late = s->name;
+        }
+        if (!late || p->sources_exit)
+            break;
+        struct timespec ts = {.tv_sec = limit / ALUMET_NSEC_PER_SEC,
+                              .tv_nsec = limit % ALUMET_NSEC_PER_SEC};
+        if (pthread_cond_timedwait(&p->polled, &p->lock, &ts) == ETIMEDOUT) {
+            /* the trigger stays pending: the source measures when it can,
+             * and at the latest before its final flush */
+            alumet_log_warn("source %s has not finished its triggered measurement after %lld ms; "
+                            "going on without waiting for it",
+                            late, (long long)(timeout / ALUMET_NSEC_PER_MSEC));
+            break;
+        }
+    }
+    free(target);
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void alumet__source_free(struct source *s)
+{
+    if (s->ops->free)
+        s->ops->free(s->data);
+    alumet__buffer_free(s->buf);
+    pthread_cond_destroy(&s->wake);
+    free(s->plugin);
+    free(s->name);
+    free(s);
+}
