@@ -253,7 +253,7 @@ static int config_general(struct agent *a)
 {
     struct alumet_config *root = alumet__config_from_value(a->config);
     struct alumet_error err = {0};
-    alumet_time_ns mui = 2 * ALUMET_NSEC_PER_SEC;
+    alumet_time_ns mui = 2 * ALUMET_NSEC_PER_SEC, shutdown = 30 * ALUMET_NSEC_PER_SEC;
     int64_t chan = 2048, oq = 256;
     const char *policy = "block";
     int r = 0;
@@ -282,6 +282,7 @@ static int config_general(struct agent *a)
         return -EINVAL;
     }
     a->settings.max_update_interval = mui;
+    a->settings.shutdown_timeout = shutdown;
     a->settings.source_queue_size = (size_t)chan;
     a->settings.output_queue_size = (size_t)oq;
     /* command-line values win over the file */

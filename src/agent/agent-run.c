@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Starting and stopping the agent, shared by run, exec and watch. */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,12 +98,15 @@ int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_ho
     run_log_summary(a, p);
     alumet_log_info("The agent is ready.");
     *ret_pipeline = p;
+    agent_signals_attach(p);
     return 0;
 }
 
 int agent_stop(struct agent *a, struct alumet_pipeline *p)
 {
+    /* a signal during the stop is still received (and only logged) */
     int errors = alumet__pipeline_stop(p);
+    agent_signals_detach();
     alumet__pipeline_free(p);
     errors += alumet__agent_stop_plugins(&a->plugins);
     if (errors)
@@ -115,78 +115,3 @@ int agent_stop(struct agent *a, struct alumet_pipeline *p)
     return errors;
 }
 
-/* ---- signals: a thread waits for SIGINT/SIGTERM and requests a clean stop ---- */
-
-static pthread_t signal_thread;
-static bool signal_thread_running;
-static _Atomic pid_t signal_forward_pid;
-
-void agent_forward_signals_to(pid_t pid)
-{
-    signal_forward_pid = pid;
-}
-
-static void *signal_main(void *arg)
-{
-    struct alumet_pipeline *p = arg;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGUSR1)
-            break; /* agent_remove_signals */
-        pid_t child = signal_forward_pid;
-        if (child > 0) {
-            /* exec: the child ends first, then the agent measures and stops */
-            alumet_log_info("%s received, forwarding it to the child process %d",
-                            sig == SIGINT ? "Ctrl+C" : "SIGTERM", (int)child);
-            kill(child, sig);
-            continue;
-        }
-        alumet_log_info("%s received, shutting down...", sig == SIGINT ? "Ctrl+C" : "SIGTERM");
-        alumet_pipeline_request_shutdown(p);
-    }
-    return NULL;
-}
-
-int agent_install_signals(struct alumet_pipeline *p)
-{
-    /* every thread created afterwards inherits the blocked mask */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    int r = pthread_create(&signal_thread, NULL, signal_main, p);
-    if (r)
-        return -r;
-    signal_thread_running = true;
-    return 0;
-}
-
-void agent_remove_signals(void)
-{
-    if (!signal_thread_running)
-        return;
-    pthread_kill(signal_thread, SIGUSR1);
-    pthread_join(signal_thread, NULL);
-    signal_thread_running = false;
-}
-
-/* Block the signals before any pipeline thread exists (called by commands
- * before agent_start), so that only the signal thread receives them. */
-void agent_block_signals(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-}

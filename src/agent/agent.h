@@ -70,11 +70,18 @@ int cmd_config(int argc, char **argv, struct agent *a);
 int cmd_plugins(int argc, char **argv, struct agent *a);
 
 /* Install SIGINT/SIGTERM handlers that request a clean shutdown of p. */
-int agent_install_signals(struct alumet_pipeline *p);
+/* Signals (agent-signals.c): install before agent_start, remove after
+ * agent_stop. agent_start attaches the pipeline, agent_stop detaches it
+ * before freeing it. A SIGINT/SIGTERM requests a clean stop. */
+int agent_install_signals(void);
+void agent_signals_attach(struct alumet_pipeline *p);
+void agent_signals_detach(void);
+bool agent_signals_stop_requested(void);
 void agent_remove_signals(void);
-/* exec: SIGINT/SIGTERM received by the agent go to this child (0: none). */
+/* exec: SIGINT/SIGTERM sent to the agent alone go to this child (0: none);
+ * those from the terminal already reached it. */
 void agent_forward_signals_to(pid_t pid);
-/* Block SIGINT/SIGTERM in the calling thread (before any thread is created). */
-void agent_block_signals(void);
+/* On a crash inside a plugin's init, start or stop: name the plugin. */
+void agent_install_crash_report(void);
 
 #endif

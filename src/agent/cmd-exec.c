@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,7 +26,12 @@
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
 
+/* The measurement just before the child starts: how long its release may
+ * wait for a slow source (whose measurement then comes as soon as it can). */
 #define TRIGGER_TIMEOUT (1 * ALUMET_NSEC_PER_SEC)
+/* The measurement after the child ended: every source takes it before the
+ * child is reaped (its /proc entry holds its final CPU times until then). */
+#define FINAL_TRIGGER_TIMEOUT (30 * ALUMET_NSEC_PER_SEC)
 
 static const char exec_help[] =
     "Execute a command and observe its process\n\nUsage: alumet-agent exec [OPTIONS] <PROGRAM> "
@@ -128,8 +135,9 @@ struct exec_child {
     int status_fd; /* read end: errno of a failed execvp, or EOF on success */
 };
 
-static int exec_fork(char **argv, struct exec_child *ret)
+static int exec_fork(char **argv, const struct rlimit *nofile, struct exec_child *ret)
 {
+    pid_t agent = getpid();
     int gate[2], status[2];
     if (pipe2(gate, O_CLOEXEC) < 0)
         return -errno;
@@ -156,6 +164,13 @@ static int exec_fork(char **argv, struct exec_child *ret)
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* the child does not outlive a killed agent (SIGKILL: certain,
+         * even for a program that ignores SIGTERM) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != agent)
+            _exit(127);
+        /* the limits of the user's shell, not the ones plugins raised */
+        setrlimit(RLIMIT_NOFILE, nofile);
         close(gate[1]);
         close(status[0]);
         char c;
@@ -249,22 +264,24 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     char **child_argv = argv + i;
     int child_argc = argc - i;
 
+    struct rlimit nofile;
+    getrlimit(RLIMIT_NOFILE, &nofile);
     if (agent_load_config(a, false) < 0)
         return 1;
+    if (agent_install_signals() < 0)
+        return 1;
     struct exec_summary *sum = summary && a->exec_summary ? exec_summary_new() : NULL;
-    agent_block_signals();
     struct alumet_pipeline *p;
     if (agent_start(a, &p, exec_register_summary, sum) < 0) {
+        agent_remove_signals();
         exec_summary_free(sum);
         return 1;
     }
-    agent_install_signals(p);
 
     struct exec_child child = {.pid = -1, .gate_fd = -1, .status_fd = -1};
-    int r = exec_fork(child_argv, &child);
+    int r = exec_fork(child_argv, &nofile, &child);
     if (r < 0) {
         alumet_log_error("cannot create the child process: %s", strerror(-r));
-        alumet_pipeline_request_shutdown(p);
         agent_stop(a, p);
         agent_remove_signals();
         exec_summary_free(sum);
@@ -275,24 +292,37 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
     if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger a first measurement before the child spawn");
+    /* forward from now on: a signal before the release stops the agent */
+    agent_forward_signals_to(pid);
     alumet_time_ns t0 = alumet_time_monotonic();
-    r = exec_release(&child);
+    r = agent_signals_stop_requested() ? -ECANCELED : exec_release(&child);
     if (r < 0) {
+        agent_forward_signals_to(0);
+        if (r == -ECANCELED) {
+            kill(pid, SIGKILL);
+            close(child.gate_fd);
+            close(child.status_fd);
+        }
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        if (r == -ECANCELED) {
+            alumet_log_info("stopped before the child process was started");
+            agent_stop(a, p);
+            agent_remove_signals();
+            exec_summary_free(sum);
+            return 1;
+        }
         alumet_log_error("failed to spawn '%s': %s", child_argv[0], strerror(-r));
         if (r == -ENOENT)
             exec_hint_not_found(child_argv[0], child_argc, child_argv);
         else if (r == -EACCES)
             exec_hint_permission(child_argv[0]);
-        alumet_pipeline_request_shutdown(p);
         agent_stop(a, p);
         agent_remove_signals();
         exec_summary_free(sum);
         return 101;
     }
     alumet_log_info("Child process '%s' spawned with pid %d.", child_argv[0], (int)pid);
-    agent_forward_signals_to(pid);
 
     /* wait for the end without reaping the child: until the last measurement
      * it stays a zombie whose /proc/<pid>/stat still holds its final CPU times */
@@ -308,12 +338,11 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     else
         alumet_log_info("Child process was killed by signal %d, Alumet will now stop.",
                         info.si_status);
-    if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
+    if (alumet__pipeline_trigger_all_wait(p, FINAL_TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger one last measurement after the child exit");
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
         ;
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
-    alumet_pipeline_request_shutdown(p);
     int errors = agent_stop(a, p);
     agent_remove_signals();
     if (sum) {
@@ -388,11 +417,13 @@ int cmd_watch(int argc, char **argv, struct agent *a)
     pid_t pid = (pid_t)v;
     if (agent_load_config(a, false) < 0)
         return 1;
-    agent_block_signals();
-    struct alumet_pipeline *p;
-    if (agent_start(a, &p, NULL, NULL) < 0)
+    if (agent_install_signals() < 0)
         return 1;
-    agent_install_signals(p);
+    struct alumet_pipeline *p;
+    if (agent_start(a, &p, NULL, NULL) < 0) {
+        agent_remove_signals();
+        return 1;
+    }
     /* unlike upstream, watch triggers every source, as exec does */
     alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT);
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
@@ -400,9 +431,9 @@ int cmd_watch(int argc, char **argv, struct agent *a)
     alumet_log_info("Watching process %d.", (int)pid);
     watch_wait(p, pid);
     alumet_log_info("Process %d has ended, Alumet will now stop.", (int)pid);
-    alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT);
+    /* the final measurement, before the sources forget the process */
+    alumet__pipeline_trigger_all_wait(p, FINAL_TRIGGER_TIMEOUT);
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
-    alumet_pipeline_request_shutdown(p);
     int errors = agent_stop(a, p);
     agent_remove_signals();
     return errors ? 1 : 0;

@@ -19,12 +19,11 @@ int cmd_run(int argc, char **argv, struct agent *a)
     }
     if (agent_load_config(a, false) < 0)
         return 1;
-    agent_block_signals();
-    struct alumet_pipeline *p;
-    if (agent_start(a, &p, NULL, NULL) < 0)
+    if (agent_install_signals() < 0)
         return 1;
-    if (agent_install_signals(p) < 0) {
-        agent_stop(a, p);
+    struct alumet_pipeline *p;
+    if (agent_start(a, &p, NULL, NULL) < 0) {
+        agent_remove_signals();
         return 1;
     }
     alumet__pipeline_wait_shutdown_request(p);

@@ -2,6 +2,7 @@
 /* alumet-agent: global options, then a command from the table below. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,10 @@ int main(int argc, char **argv)
     struct agent a = {.config_path = "alumet-config.toml", .argv0 = argv[0]};
     const char *env;
     alumet_log_configure(secure_getenv("ALUMET_LOG"));
+    /* a closed pipe (jsonl to a reader that went away, a child that died at
+     * its gate) is an error to report, not a silent death */
+    signal(SIGPIPE, SIG_IGN);
+    agent_install_crash_report();
     if ((env = secure_getenv("ALUMET_CONFIG")) && *env)
         a.config_path = env;
     if ((env = secure_getenv("ALUMET_PLUGIN_DIR")) && *env)

@@ -79,6 +79,35 @@ struct alumet_pipeline *alumet_post_start_pipeline(struct alumet_post_start_ctx 
 
 /* ---- phases ---- */
 
+/* The plugin whose callback the agent runs now, for crash reports: a plugin
+ * that crashes in init, start or stop is named before the process dies. */
+static const char *volatile crash_plugin, *volatile crash_phase;
+
+const char *alumet__agent_crash_context(const char **ret_phase)
+{
+    *ret_phase = crash_phase;
+    return crash_plugin;
+}
+
+#define IN_PLUGIN(ap, phase, call)                                                                 \
+    (crash_phase = (phase), crash_plugin = (ap)->def->name, plugin_call_done((call)))
+
+static int plugin_call_done(int r)
+{
+    crash_plugin = NULL;
+    return r;
+}
+
+/* A negative result is a failure whether the plugin filled err or not. */
+static int plugin_failed(struct alumet_error *err, int r, const char *what,
+                         const struct agent_plugin *ap)
+{
+    if (!err->code || !err->msg[0])
+        alumet_error_set(err, r, "%s", strerror(-r));
+    alumet_error_prefix(err, "%s: %s v%s", what, ap->def->name, ap->def->version);
+    return r;
+}
+
 int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
                                void (*report)(void *data, const char *msg), void *data,
                                struct alumet_error *err)
@@ -120,7 +149,8 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
         }
         int r = 0;
         if (ap->def->init)
-            r = ap->def->init(alumet__config_from_value(ap->config), &ap->state, &e);
+            r = IN_PLUGIN(ap, "init", ap->def->init(alumet__config_from_value(ap->config),
+                                                    &ap->state, &e));
         if (r >= 0) {
             char msg[ALUMET_ERROR_MSG_MAX + 128];
             int unknown = alumet__config_report_unused(ap->config, report, data);
@@ -165,10 +195,9 @@ int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p, struc
         if (!ap->initialized)
             continue;
         struct alumet_start_ctx ctx = {p, ap};
-        r = ap->def->start ? ap->def->start(ap->state, &ctx, err) : 0;
+        r = ap->def->start ? IN_PLUGIN(ap, "start", ap->def->start(ap->state, &ctx, err)) : 0;
         if (r < 0)
-            return alumet_error_prefix(err, "plugin failed to start: %s v%s", ap->def->name,
-                                       ap->def->version);
+            return plugin_failed(err, r, "plugin failed to start", ap);
         ap->started = true;
     }
     alumet_log_info("Running pre-pipeline-start hooks...");
@@ -177,15 +206,18 @@ int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p, struc
         if (!ap->started || !ap->def->pre_pipeline_start)
             continue;
         struct alumet_pre_start_ctx ctx = {p};
-        r = ap->def->pre_pipeline_start(ap->state, &ctx, err);
+        r = IN_PLUGIN(ap, "pre_pipeline_start", ap->def->pre_pipeline_start(ap->state, &ctx, err));
         if (r < 0)
-            return alumet_error_prefix(err, "plugin pre_pipeline_start failed: %s v%s",
-                                       ap->def->name, ap->def->version);
+            return plugin_failed(err, r, "plugin pre_pipeline_start failed", ap);
     }
     alumet_log_info("Starting the measurement pipeline...");
     r = alumet__pipeline_start(p, err);
-    if (r < 0)
-        return alumet_error_prefix(err, "Pipeline failed to build");
+    if (r < 0) {
+        if (!err->code)
+            alumet_error_set(err, r, "%s", strerror(-r));
+        alumet_error_prefix(err, "Pipeline failed to build");
+        return r;
+    }
     alumet_log_info("The measurement pipeline has started.");
     alumet_log_info("Running post-pipeline-start hooks...");
     for (size_t i = 0; i < set->len; i++) {
@@ -193,10 +225,10 @@ int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p, struc
         if (!ap->started || !ap->def->post_pipeline_start)
             continue;
         struct alumet_post_start_ctx ctx = {p};
-        r = ap->def->post_pipeline_start(ap->state, &ctx, err);
+        r = IN_PLUGIN(ap, "post_pipeline_start",
+                      ap->def->post_pipeline_start(ap->state, &ctx, err));
         if (r < 0)
-            return alumet_error_prefix(err, "plugin post_pipeline_start method failed: %s v%s",
-                                       ap->def->name, ap->def->version);
+            return plugin_failed(err, r, "plugin post_pipeline_start method failed", ap);
     }
     return 0;
 }
@@ -210,7 +242,7 @@ int alumet__agent_stop_plugins(struct plugin_set *set)
         if (ap->started) {
             alumet_log_info("Stopping plugin %s v%s", ap->def->name, ap->def->version);
             struct alumet_error e = {0};
-            int r = ap->def->stop ? ap->def->stop(ap->state, &e) : 0;
+            int r = ap->def->stop ? IN_PLUGIN(ap, "stop", ap->def->stop(ap->state, &e)) : 0;
             if (r < 0) {
                 alumet_log_error("Error while stopping plugin %s v%s: %s", ap->def->name,
                                  ap->def->version, e.msg);

@@ -86,4 +86,8 @@ int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p,
  * Returns the number of plugins that failed to stop. */
 int alumet__agent_stop_plugins(struct plugin_set *set);
 
+/* The plugin (and phase: "init", "start", ...) whose callback runs now on
+ * the agent's thread, or NULL. Async-signal-safe: for crash reports. */
+const char *alumet__agent_crash_context(const char **ret_phase);
+
 #endif

@@ -252,7 +252,7 @@ int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns 
         }
     }
     alumet_time_ns limit = alumet_time_monotonic() + timeout;
-    for (;;) {
+    for (; timeout > 0;) {
         const char *late = NULL;
         for (size_t i = 0; i < p->sources.len && !late; i++) {
             struct source *s = p->sources.items[i];

@@ -52,8 +52,10 @@ struct alumet_registry *alumet__pipeline_registry(struct alumet_pipeline *p);
  * measured early is lost). */
 int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err);
 
-/* Poll every managed source now and wait (up to timeout) until they all
- * polled. Returns the number of sources triggered. */
+/* Poll every managed source now and wait (up to timeout; 0: do not wait)
+ * until they all polled. A trigger not done in time stays pending: the
+ * source measures as soon as it can, at the latest before its final flush.
+ * Returns the number of sources triggered. */
 int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns timeout);
 
 /* Block until a shutdown is requested (signal, control, plugin). */
