@@ -258,6 +258,7 @@ static int config_general(struct agent *a)
     const char *policy = "block";
     int r = 0;
     if (alumet_config_get_duration(root, "max_update_interval", mui, &mui, &err) < 0 ||
+        alumet_config_get_duration(root, "shutdown_timeout", shutdown, &shutdown, &err) < 0 ||
         alumet_config_get_int(root, "source_channel_size", chan, &chan, &err) < 0 ||
         alumet_config_get_int(root, "output_queue_size", oq, &oq, &err) < 0 ||
         alumet_config_get_string(root, "output_queue_policy", policy, &policy, &err) < 0 ||

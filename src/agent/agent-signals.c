@@ -185,11 +185,9 @@ static void crash_handler(int signo)
         crash_write(plugin);
         crash_write(".enabled = false) and report the crash to its authors\n");
     }
-    /* the previous handler (the default, or a sanitizer's) takes over: for
-     * a fault, the instruction faults again on return */
+    /* the previous handler (the default, or a sanitizer's) takes over */
     sigaction(signo, &crash_old[signo], NULL);
-    if (signo == SIGABRT || signo == SIGFPE)
-        raise(signo);
+    raise(signo);
 }
 
 void agent_install_crash_report(void)

@@ -19,12 +19,13 @@
 /* Plugin state: the options, read in init. */
 struct failing_output {
     int64_t fail_after;
+    int64_t fail_count; /* 0: every write after fail_after fails */
 };
 
 /* The output "out": owned by the core once registered. */
 struct failing_output_out {
-    uint64_t fail_after;
-    uint64_t written;
+    uint64_t fail_after, fail_count;
+    uint64_t written, failed;
 };
 
 static void failing_output_free(void *state)
@@ -39,6 +40,11 @@ static int failing_output_init(struct alumet_config *cfg, void **ret_state,
     if (!fo)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     int r = alumet_config_get_int(cfg, "fail_after", 0, &fo->fail_after, err);
+    if (r == 0)
+        r = alumet_config_get_int(cfg, "fail_count", 0, &fo->fail_count, err);
+    if (r == 0 && fo->fail_count < 0)
+        r = alumet_config_error(cfg, "fail_count", err, -EINVAL,
+                                "expected a number of writes (0: all)");
     if (r == 0 && fo->fail_after < 0)
         r = alumet_config_error(cfg, "fail_after", err, -EINVAL,
                                 "expected a number of buffers (0 or more)");
@@ -57,8 +63,10 @@ static int failing_output_out_write(void *data, const struct alumet_buffer *buf,
     (void)buf;
     (void)reg;
 
-    if (o->written >= o->fail_after)
+    if (o->written >= o->fail_after && (!o->fail_count || o->failed < o->fail_count)) {
+        o->failed++;
         return alumet_error_set(err, -EIO, "failing-output: simulated failure");
+    }
     o->written++;
     return 0;
 }
@@ -81,6 +89,7 @@ static int failing_output_start(void *state, struct alumet_start_ctx *ctx, struc
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     o->fail_after = (uint64_t)fo->fail_after;
+    o->fail_count = (uint64_t)fo->fail_count;
     int r = alumet_add_output(ctx, "out", &failing_output_out_ops, o, /* opts= */ NULL, err);
     if (r < 0)
         failing_output_out_free(o);

@@ -7,6 +7,9 @@
  * before it was stopped. With `fail_at_poll = N`, the Nth poll fails (fatal
  * error "test-source: simulated failure") and produces nothing. */
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <time.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -33,7 +36,10 @@ struct test_source {
     int64_t points_per_poll;
     int64_t max_polls;
     int64_t fail_at_poll;
-    char *count_file; /* NULL: do not publish the count */
+    alumet_time_ns poll_delay; /* each poll sleeps this long (a slow source) */
+    bool fail_start;           /* start returns -EIO without filling err */
+    bool crash_start;          /* start crashes (SIGSEGV) */
+    char *count_file;          /* NULL: do not publish the count */
 };
 
 /* The source "counter": owned by the core once registered. */
@@ -42,6 +48,7 @@ struct test_source_counter {
     uint64_t points_per_poll;
     uint64_t max_polls;    /* 0 = unlimited */
     uint64_t fail_at_poll; /* 0 = never */
+    alumet_time_ns poll_delay;
     uint64_t polls;
     uint64_t next; /* next sequence number = points produced so far */
     char *count_file;
@@ -82,6 +89,15 @@ static int test_source_init(struct alumet_config *cfg, void **ret_state, struct 
     if (r < 0)
         goto err_free;
     r = alumet_config_get_string(cfg, "count_file", /* def= */ NULL, &count_file, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_duration(cfg, "poll_delay", 0, &ts->poll_delay, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_bool(cfg, "fail_start", false, &ts->fail_start, err);
+    if (r < 0)
+        goto err_free;
+    r = alumet_config_get_bool(cfg, "crash_start", false, &ts->crash_start, err);
     if (r < 0)
         goto err_free;
     if (ts->poll_interval <= 0) {
@@ -135,6 +151,12 @@ static int test_source_counter_poll(void *data, struct alumet_buffer *buf, alume
 
     if (c->max_polls && c->polls >= c->max_polls)
         return ALUMET_POLL_DONE;
+    if (c->poll_delay > 0) {
+        struct timespec ts = {c->poll_delay / ALUMET_NSEC_PER_SEC,
+                              c->poll_delay % ALUMET_NSEC_PER_SEC};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
     c->polls++;
     if (c->polls == c->fail_at_poll)
         return alumet_error_set(err, -EIO, "test-source: simulated failure");
@@ -169,12 +191,17 @@ static int test_source_start(void *state, struct alumet_start_ctx *ctx, struct a
     struct test_source *ts = state;
     int r;
 
+    if (ts->fail_start)
+        return -EIO; /* err left empty on purpose: still a failure */
+    if (ts->crash_start)
+        raise(SIGSEGV);
     struct test_source_counter *c = calloc(1, sizeof(*c));
     if (!c)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     c->points_per_poll = (uint64_t)ts->points_per_poll;
     c->max_polls = (uint64_t)ts->max_polls;
     c->fail_at_poll = (uint64_t)ts->fail_at_poll;
+    c->poll_delay = ts->poll_delay;
     if (ts->count_file) {
         size_t len = strlen(ts->count_file) + sizeof(".tmp");
         c->count_file = strdup(ts->count_file);
