@@ -341,9 +341,11 @@ static int influxdb_put_fields(struct influxdb_text *t, const struct influxdb_li
     return influxdb_put_f64(t, p->value.f64);
 }
 
+/* One line; *ret_series_end receives the offset in t where the series
+ * (measurement and tags) ends. */
 static int influxdb_put_line(struct influxdb_text *t, const struct influxdb_line_opts *o,
                              const struct alumet_metric *m, const struct alumet_point *p,
-                             const struct alumet_attr *attrs)
+                             const struct alumet_attr *attrs, size_t *ret_series_end)
 {
     char num[FORMAT_U64_MAX + 1];
     int r;
@@ -351,6 +353,7 @@ static int influxdb_put_line(struct influxdb_text *t, const struct influxdb_line
     r = influxdb_put_escaped(t, m->name, strlen(m->name), INFLUXDB_ESC_MEASUREMENT);
     if (r == 0)
         r = influxdb_put_tags(t, o, p, attrs);
+    *ret_series_end = t->len;
     if (r == 0)
         r = influxdb_put_fields(t, o, p, attrs);
     if (r < 0)
@@ -369,14 +372,166 @@ static int influxdb_put_line(struct influxdb_text *t, const struct influxdb_line
     return r;
 }
 
+/* ---- the overwrite check ---- */
+
+/* A line of the buffer being written: its series is out->s[start, start +
+ * len), its point the index-th of the buffer. index + 1, 0: empty slot. */
+struct influxdb_line_slot {
+    uint64_t hash;
+    size_t start;
+    size_t len;
+    size_t index1;
+};
+
+void influxdb_line_check_done(struct influxdb_line_check *c)
+{
+    free(c->slots);
+    free(c->reported);
+    c->slots = NULL;
+    c->reported = NULL;
+    c->cap = c->n_reported = c->cap_reported = 0;
+}
+
+/* Whether some attribute can be a field (else no line can overwrite
+ * another one unless the source made the same point twice). */
+static bool influxdb_line_has_fields(const struct influxdb_line_opts *o)
+{
+    return !o->attributes_as_tags || o->n_as_fields > 0;
+}
+
+/* An empty table of at least 2 * n slots. 0 or -ENOMEM. */
+static int influxdb_check_begin(struct influxdb_line_check *c, size_t n)
+{
+    size_t cap = 64;
+    while (cap < 2 * n && cap < SIZE_MAX / 4 / sizeof(*c->slots))
+        cap *= 2;
+    if (cap > c->cap) {
+        struct influxdb_line_slot *slots = malloc(cap * sizeof(*slots));
+        if (!slots)
+            return -ENOMEM;
+        free(c->slots);
+        c->slots = slots;
+        c->cap = cap;
+    }
+    memset(c->slots, 0, c->cap * sizeof(*c->slots));
+    return 0;
+}
+
+static uint64_t influxdb_hash(const char *s, size_t n, alumet_time_ns t)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, then the timestamp mixed in */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+    h ^= (uint64_t)t * 0x9e3779b97f4a7c15u;
+    return h ^ (h >> 29);
+}
+
+static bool influxdb_attr_equal(const struct alumet_attr *a, const struct alumet_attr *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case ALUMET_ATTR_F64:
+        return a->v.f64 == b->v.f64;
+    case ALUMET_ATTR_U64:
+        return a->v.u64 == b->v.u64;
+    case ALUMET_ATTR_BOOL:
+        return a->v.b == b->v.b;
+    case ALUMET_ATTR_STR:
+        return strcmp(a->v.str ? a->v.str : "", b->v.str ? b->v.str : "") == 0;
+    case ALUMET_ATTR_LIST_U64:
+        return a->v.list.len == b->v.list.len &&
+               (a->v.list.len == 0 || memcmp(a->v.list.items, b->v.list.items,
+                                             a->v.list.len * sizeof(*a->v.list.items)) == 0);
+    }
+    return false;
+}
+
+/* The first attribute field of p (n attributes) that q (nq) lacks or has
+ * with another value; NULL when none. */
+static const char *influxdb_field_not_in(const struct influxdb_line_opts *o,
+                                         const struct alumet_attr *p, uint32_t n,
+                                         const struct alumet_attr *q, uint32_t nq)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (influxdb_line_is_tag(o, p[i].key))
+            continue;
+        uint32_t k = 0;
+        while (k < nq && strcmp(q[k].key, p[i].key) != 0)
+            k++;
+        if (k == nq || !influxdb_attr_equal(&p[i], &q[k]))
+            return p[i].key;
+    }
+    return NULL;
+}
+
+static int influxdb_check_report(struct influxdb_line_check *c, const struct alumet_metric *m,
+                                 alumet_metric_id id, const char *attribute)
+{
+    for (size_t i = 0; i < c->n_reported; i++)
+        if (c->reported[i] == id)
+            return 0;
+    if (c->n_reported == c->cap_reported) {
+        size_t cap = c->cap_reported ? 2 * c->cap_reported : 8;
+        alumet_metric_id *v = realloc(c->reported, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        c->reported = v;
+        c->cap_reported = cap;
+    }
+    c->reported[c->n_reported++] = id;
+    if (c->report)
+        c->report(c->ctx, m->name, attribute);
+    return 0;
+}
+
+/* Note the line of the index-th point of buf, whose series is
+ * out->s[start, start + len); report the metric when an earlier line of
+ * the buffer has the same series and timestamp and another value of an
+ * attribute field. */
+static int influxdb_check_line(struct influxdb_line_check *c, const struct influxdb_line_opts *o,
+                               const struct influxdb_text *out, size_t start, size_t len,
+                               const struct alumet_buffer *buf, size_t index,
+                               const struct alumet_metric *m)
+{
+    const struct alumet_point *p = alumet_buffer_get(buf, index);
+    uint64_t h = influxdb_hash(out->s + start, len, p->timestamp);
+    size_t mask = c->cap - 1;
+
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        struct influxdb_line_slot *sl = &c->slots[i];
+        if (sl->index1 == 0) {
+            *sl = (struct influxdb_line_slot){h, start, len, index + 1};
+            return 0;
+        }
+        if (sl->hash != h || sl->len != len || memcmp(out->s + sl->start, out->s + start, len))
+            continue;
+        const struct alumet_point *q = alumet_buffer_get(buf, sl->index1 - 1);
+        if (q->timestamp != p->timestamp)
+            continue;
+        const struct alumet_attr *pa = alumet_point_attrs(buf, p);
+        const struct alumet_attr *qa = alumet_point_attrs(buf, q);
+        const char *attr = influxdb_field_not_in(o, pa, p->attr_count, qa, q->attr_count);
+        if (!attr)
+            attr = influxdb_field_not_in(o, qa, q->attr_count, pa, p->attr_count);
+        /* the same point twice is the source's doing, not the placement's */
+        return attr ? influxdb_check_report(c, m, p->metric, attr) : 0;
+    }
+}
+
 int influxdb_line_write_buffer(struct influxdb_text *out, const struct influxdb_line_opts *o,
                                const struct alumet_buffer *buf, const struct alumet_registry *reg,
-                               size_t *ret_lines, size_t *ret_skipped, struct alumet_error *err)
+                               struct influxdb_line_check *check, size_t *ret_lines,
+                               size_t *ret_skipped, struct alumet_error *err)
 {
     size_t n = alumet_buffer_len(buf);
     size_t lines = 0, skipped = 0;
     int r;
 
+    if (check && !influxdb_line_has_fields(o))
+        check = NULL;
+    if (check && influxdb_check_begin(check, n) < 0)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const struct alumet_point *p = alumet_buffer_get(buf, i);
         const struct alumet_metric *m = alumet_registry_get(reg, p->metric);
@@ -387,13 +542,13 @@ int influxdb_line_write_buffer(struct influxdb_text *out, const struct influxdb_
             skipped++;
             continue;
         }
-        size_t mark = out->len;
-        if (out->len > 0) {
-            r = influxdb_putc(out, '\n');
-            if (r < 0)
-                return alumet_error_set(err, r, "out of memory");
-        }
-        r = influxdb_put_line(out, o, m, p, alumet_point_attrs(buf, p));
+        size_t mark = out->len, series_end = 0;
+        r = out->len > 0 ? influxdb_putc(out, '\n') : 0;
+        size_t start = out->len;
+        if (r == 0)
+            r = influxdb_put_line(out, o, m, p, alumet_point_attrs(buf, p), &series_end);
+        if (r == 0 && check)
+            r = influxdb_check_line(check, o, out, start, series_end - start, buf, i, m);
         if (r < 0) {
             out->len = mark;
             if (out->s)

@@ -5,6 +5,7 @@
  * The lines are built by influxdb-line.c, sent by influxdb-http.c; a
  * transient failure is retried by the core (delivery policy). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,10 @@
     "# retention_policy = \"\"\n"                                                                  \
     "# username = \"\"\n"                                                                          \
     "# password = \"\"\n"                                                                          \
-    "# Where the attributes go by default: \"field\" or \"tag\"\n"                                 \
-    "attributes_as = \"field\"\n"                                                                  \
+    "# Where the attributes go by default: \"tag\" (every point is kept) or \"field\"\n"           \
+    "# (upstream's default: points that differ only by an attribute field have the\n"              \
+    "# same series and timestamp, and InfluxDB keeps one of them)\n"                               \
+    "attributes_as = \"tag\"\n"                                                                    \
     "# Attributes that are always tags, or always fields\n"                                        \
     "# attributes_as_tags = [\"domain\"]\n"                                                        \
     "# attributes_as_fields = [\"comment\"]\n"                                                     \
@@ -60,6 +63,7 @@ struct influxdb_output {
     struct influxdb_line_opts line;
     struct influxdb_http http;
     struct influxdb_text body;            /* reused from one write to the next */
+    struct influxdb_line_check check;     /* points that would overwrite each other */
     struct httpoutput_complaint rejected; /* refused by the server (HTTP 400, ...) */
     struct httpoutput_complaint skipped;  /* NaN or infinite values */
 };
@@ -157,7 +161,7 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
     if (r == 0)
         r = influxdb_get_string(cfg, "password", "", &s->password, err);
     if (r == 0)
-        r = alumet_config_get_string(cfg, "attributes_as", "field", &attributes_as, err);
+        r = alumet_config_get_string(cfg, "attributes_as", "tag", &attributes_as, err);
     if (r == 0)
         r = influxdb_get_list(cfg, "attributes_as_tags", &s->as_tags, &s->n_as_tags, err);
     if (r == 0)
@@ -229,7 +233,7 @@ static int influxdb_output_write(void *data, const struct alumet_buffer *buf,
     int r;
 
     o->body.len = 0;
-    r = influxdb_line_write_buffer(&o->body, &o->line, buf, reg, &lines, &skipped, err);
+    r = influxdb_line_write_buffer(&o->body, &o->line, buf, reg, &o->check, &lines, &skipped, err);
     if (r < 0)
         return r;
     if (skipped > 0)
@@ -257,8 +261,31 @@ static void influxdb_output_free(void *data)
         return;
     influxdb_http_done(&o->http);
     influxdb_text_done(&o->body);
+    influxdb_line_check_done(&o->check);
     influxdb_settings_done(&o->settings);
     free(o);
+}
+
+/* Points of metric that differ by attribute, written as a field, have the
+ * same series and timestamp: InfluxDB keeps one of them. Once per metric. */
+static void influxdb_report_overwrite(void *ctx, const char *metric, const char *attribute)
+{
+    struct influxdb_output *o = ctx;
+    char fix[256];
+    bool listed = false;
+
+    for (size_t i = 0; i < o->settings.n_as_fields; i++)
+        listed = listed || strcmp(o->settings.as_fields[i], attribute) == 0;
+    if (listed)
+        snprintf(fix, sizeof(fix), "remove it from attributes_as_fields");
+    else
+        snprintf(fix, sizeof(fix), "attributes_as_tags = [\"%s\"], or attributes_as = \"tag\"",
+                 attribute);
+    alumet_log_at(o->log, ALUMET_LOG_WARN,
+                  "points of metric '%s' with the same series and timestamp differ by the "
+                  "attribute '%s', written as a field: InfluxDB keeps one of them, the others are "
+                  "overwritten; make it a tag (%s)",
+                  metric, attribute, fix);
 }
 
 static const struct alumet_output_ops influxdb_output_ops = {
@@ -318,6 +345,8 @@ static int influxdb_start(void *state, struct alumet_start_ctx *ctx, struct alum
         .n_as_fields = o->settings.n_as_fields,
         .v1_integers = o->settings.api == INFLUXDB_API_V1,
     };
+    o->check.report = influxdb_report_overwrite;
+    o->check.ctx = o;
     r = influxdb_http_init(&o->http, &o->settings, err);
     if (r < 0)
         goto err_free;

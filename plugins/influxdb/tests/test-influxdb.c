@@ -23,7 +23,16 @@ struct fixture {
     struct alumet_buffer *buf;
     struct influxdb_text out;
     struct influxdb_line_opts opts;
+    struct influxdb_line_check check;
+    char reports[512]; /* "metric/attribute;" per report of the check */
 };
+
+static void record_report(void *ctx, const char *metric, const char *attribute)
+{
+    struct fixture *f = ctx;
+    size_t n = strlen(f->reports);
+    snprintf(f->reports + n, sizeof(f->reports) - n, "%s/%s;", metric, attribute);
+}
 
 static void fixture_init(struct fixture *f)
 {
@@ -32,10 +41,13 @@ static void fixture_init(struct fixture *f)
     assert_non_null(f->reg);
     f->buf = alumet__buffer_new(16);
     assert_non_null(f->buf);
+    f->check.report = record_report;
+    f->check.ctx = f;
 }
 
 static void fixture_done(struct fixture *f)
 {
+    influxdb_line_check_done(&f->check);
     influxdb_text_done(&f->out);
     alumet__buffer_free(f->buf);
     alumet__registry_free(f->reg);
@@ -66,18 +78,28 @@ static struct alumet_point *push_f64(struct fixture *f, alumet_metric_id m, doub
     return p;
 }
 
-/* Encode the buffer, compare with expected, clear both. */
-static void check_lines(struct fixture *f, const char *expected, size_t lines, size_t skipped)
+/* Encode the buffer with the overwrite check, compare the lines with
+ * expected and the reports of the check with reports, clear them all. */
+static void check_lines_reports(struct fixture *f, const char *expected, size_t lines,
+                                size_t skipped, const char *reports)
 {
     struct alumet_error err = {0};
     size_t n = 99, s = 99;
     f->out.len = 0;
-    assert_int_equal(influxdb_line_write_buffer(&f->out, &f->opts, f->buf, f->reg, &n, &s, &err),
-                     0);
+    f->reports[0] = '\0';
+    assert_int_equal(
+        influxdb_line_write_buffer(&f->out, &f->opts, f->buf, f->reg, &f->check, &n, &s, &err), 0);
     assert_string_equal(f->out.len ? f->out.s : "", expected);
     assert_int_equal(n, lines);
     assert_int_equal(s, skipped);
+    assert_string_equal(f->reports, reports);
     alumet__buffer_clear(f->buf);
+}
+
+/* The same, where no point overwrites another one. */
+static void check_lines(struct fixture *f, const char *expected, size_t lines, size_t skipped)
+{
+    check_lines_reports(f, expected, lines, skipped, "");
 }
 
 /* ---- the examples of upstream's README and spec ---- */
@@ -143,6 +165,160 @@ static void test_attribute_placement(void **state)
                 "m,resource_kind=local_machine,resource_consumer_kind=local_machine,a=x,b=7 "
                 "f1=\"y\",value=0.5 1755604520429334196",
                 1, 0);
+    fixture_done(&f);
+}
+
+/* ---- the default placement: every attribute a tag ---- */
+
+/* kernel_cpu_time as procfs makes it: one point per cpu_state, same
+ * resource and timestamp. As tags, every point is its own series. */
+static void test_default_tags(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f);
+    f.opts.attributes_as_tags = true;
+    alumet_metric_id m = add_metric(&f, "kernel_cpu_time", ALUMET_VALUE_U64);
+    const struct alumet_resource core = {ALUMET_RESOURCE_CPU_CORE, 1, NULL, NULL};
+    static const char *const states[] = {"user", "nice", "system"};
+    for (size_t i = 0; i < 3; i++) {
+        struct alumet_point *p =
+            alumet_buffer_push_u64(f.buf, T0, m, &core, &alumet_test_local_consumer, 10 * i);
+        assert_non_null(p);
+        assert_int_equal(alumet_point_add_attr_str(f.buf, p, "cpu_state", states[i]), 0);
+    }
+    check_lines(&f,
+                "kernel_cpu_time,resource_kind=cpu_core,resource_id=1,"
+                "resource_consumer_kind=local_machine,cpu_state=user value=0u "
+                "1755604520429334196\n"
+                "kernel_cpu_time,resource_kind=cpu_core,resource_id=1,"
+                "resource_consumer_kind=local_machine,cpu_state=nice value=10u "
+                "1755604520429334196\n"
+                "kernel_cpu_time,resource_kind=cpu_core,resource_id=1,"
+                "resource_consumer_kind=local_machine,cpu_state=system value=20u "
+                "1755604520429334196",
+                3, 0);
+
+    /* tag values of every type, escaped (`,` `=` space; a backslash as is);
+     * an empty one is left out */
+    alumet_metric_id e = add_metric(&f, "e", ALUMET_VALUE_F64);
+    static const uint64_t items[] = {1, 2};
+    struct alumet_point *p = push_f64(&f, e, 2.5);
+    assert_int_equal(alumet_point_add_attr_str(f.buf, p, "domain", "a b,c=d\\e"), 0);
+    assert_int_equal(alumet_point_add_attr_str(f.buf, p, "k e=y,", "v"), 0);
+    assert_int_equal(alumet_point_add_attr_str(f.buf, p, "none", ""), 0);
+    assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "u", 18446744073709551615u), 0);
+    assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "f", 1e21), 0);
+    assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "b", true), 0);
+    struct alumet_attr list = {.key = "l", .type = ALUMET_ATTR_LIST_U64};
+    list.v.list.items = items;
+    list.v.list.len = 2;
+    assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
+    assert_int_equal(alumet_point_add_attr_str(f.buf, p, "value", "v"), 0);
+    check_lines(&f,
+                "e,resource_kind=local_machine,resource_consumer_kind=local_machine,"
+                "domain=a\\ b\\,c\\=d\\e,k\\ e\\=y\\,=v,u=18446744073709551615,"
+                "f=1000000000000000000000,b=true,l=[1\\,\\ 2],value=v value=2.5 "
+                "1755604520429334196",
+                1, 0);
+    fixture_done(&f);
+}
+
+/* ---- the overwrite check ---- */
+
+static struct alumet_point *push_at(struct fixture *f, alumet_metric_id m, alumet_time_ns t,
+                                    uint64_t v, const char *k1, const char *v1, const char *k2,
+                                    const char *v2)
+{
+    struct alumet_point *p = alumet_buffer_push_u64(f->buf, t, m, &alumet_test_local_resource,
+                                                    &alumet_test_local_consumer, v);
+    assert_non_null(p);
+    if (k1)
+        assert_int_equal(alumet_point_add_attr_str(f->buf, p, k1, v1), 0);
+    if (k2)
+        assert_int_equal(alumet_point_add_attr_str(f->buf, p, k2, v2), 0);
+    return p;
+}
+
+/* Encode, check only the reports and the number of lines. */
+static void check_reports(struct fixture *f, size_t lines, const char *reports)
+{
+    struct alumet_error err = {0};
+    size_t n = 0, s = 0;
+    f->out.len = 0;
+    f->reports[0] = '\0';
+    assert_int_equal(
+        influxdb_line_write_buffer(&f->out, &f->opts, f->buf, f->reg, &f->check, &n, &s, &err), 0);
+    assert_int_equal(n, lines);
+    assert_string_equal(f->reports, reports);
+    alumet__buffer_clear(f->buf);
+}
+
+static void test_overwrite_check(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f);
+    alumet_metric_id cpu = add_metric(&f, "kernel_cpu_time", ALUMET_VALUE_U64);
+    alumet_metric_id net = add_metric(&f, "network_bytes", ALUMET_VALUE_U64);
+
+    /* attributes_as = "field" (upstream): the cpu_state values overwrite
+     * each other; the lines are written all the same */
+    push_at(&f, cpu, T0, 1, "cpu_state", "user", NULL, NULL);
+    push_at(&f, cpu, T0, 2, "cpu_state", "system", NULL, NULL);
+    check_lines_reports(&f,
+                        "kernel_cpu_time,resource_kind=local_machine,resource_consumer_kind="
+                        "local_machine cpu_state=\"user\",value=1u 1755604520429334196\n"
+                        "kernel_cpu_time,resource_kind=local_machine,resource_consumer_kind="
+                        "local_machine cpu_state=\"system\",value=2u 1755604520429334196",
+                        2, 0, "kernel_cpu_time/cpu_state;");
+    /* once per metric, also in the next writes */
+    push_at(&f, cpu, T0, 1, "cpu_state", "user", NULL, NULL);
+    push_at(&f, cpu, T0, 2, "cpu_state", "idle", NULL, NULL);
+    check_reports(&f, 2, "");
+
+    /* no overwrite: other timestamps, the same point twice (the source's
+     * doing), an attribute that differs only as a tag */
+    static const char *const tags[] = {"interface"};
+    f.opts.as_tags = tags;
+    f.opts.n_as_tags = 1;
+    push_at(&f, net, T0, 1, "direction", "rx", NULL, NULL);
+    push_at(&f, net, T0 + 1, 2, "direction", "tx", NULL, NULL);
+    push_at(&f, net, T0 + 2, 3, "direction", "rx", NULL, NULL);
+    push_at(&f, net, T0 + 2, 3, "direction", "rx", NULL, NULL);
+    push_at(&f, net, T0 + 3, 3, "interface", "lo", "direction", "rx");
+    push_at(&f, net, T0 + 3, 3, "interface", "eth0", "direction", "rx");
+    check_reports(&f, 6, "");
+    /* the second field differs; the report names it */
+    push_at(&f, net, T0, 3, "interface", "lo", "direction", "rx");
+    push_at(&f, net, T0, 3, "interface", "lo", "direction", "tx");
+    check_reports(&f, 2, "network_bytes/direction;");
+
+    /* attributes_as = "tag" with attributes_as_fields: only the listed
+     * attributes can make points collide; many lines (the table grows) */
+    alumet_metric_id proc = add_metric(&f, "cpu_time_delta", ALUMET_VALUE_U64);
+    static const char *const fields[] = {"kind"};
+    f.opts.attributes_as_tags = true;
+    f.opts.as_fields = fields;
+    f.opts.n_as_fields = 1;
+    char id[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "%d", i);
+        push_at(&f, proc, T0, 1, "pid", id, "kind", "user");
+    }
+    check_reports(&f, 300, "");
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "%d", i);
+        push_at(&f, proc, T0, 1, "pid", id, "kind", i == 299 ? "system" : "user");
+    }
+    push_at(&f, proc, T0, 1, "pid", "299", "kind", "user");
+    check_reports(&f, 301, "cpu_time_delta/kind;");
+
+    /* every attribute a tag: nothing to check */
+    f.opts.n_as_fields = 0;
+    push_at(&f, cpu, T0, 1, "cpu_state", "user", NULL, NULL);
+    push_at(&f, cpu, T0, 2, "cpu_state", "system", NULL, NULL);
+    check_reports(&f, 2, "");
     fixture_done(&f);
 }
 
@@ -238,17 +414,19 @@ static void test_v1_integers(void **state)
     push_u64(&f, mu, 9223372036854775808u);
     push_u64(&f, mu, 18446744073709551615u);
     push_u64(&f, mu, 42);
-    check_lines(&f,
-                "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
-                "a=0i,b=9223372036854776000,c=2.5,value=9223372036854775807i "
-                "1755604520429334196\n"
-                "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
-                "value=9223372036854776000 1755604520429334196\n"
-                "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
-                "value=18446744073709552000 1755604520429334196\n"
-                "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
-                "value=42i 1755604520429334196",
-                4, 0);
+    /* the points have the same series and timestamp: the first one, the
+     * only one with attribute fields, is overwritten */
+    check_lines_reports(&f,
+                        "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
+                        "a=0i,b=9223372036854776000,c=2.5,value=9223372036854775807i "
+                        "1755604520429334196\n"
+                        "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
+                        "value=9223372036854776000 1755604520429334196\n"
+                        "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
+                        "value=18446744073709552000 1755604520429334196\n"
+                        "u,resource_kind=local_machine,resource_consumer_kind=local_machine "
+                        "value=42i 1755604520429334196",
+                        4, 0, "u/a;");
     fixture_done(&f);
 }
 
@@ -321,8 +499,10 @@ static void test_resources_and_timestamps(void **state)
     size_t n, s;
     push_u64(&f, m, 5);
     f.out.len = 0;
-    assert_int_equal(influxdb_line_write_buffer(&f.out, &f.opts, f.buf, f.reg, &n, &s, &err), 0);
-    assert_int_equal(influxdb_line_write_buffer(&f.out, &f.opts, f.buf, f.reg, &n, &s, &err), 0);
+    assert_int_equal(influxdb_line_write_buffer(&f.out, &f.opts, f.buf, f.reg, NULL, &n, &s, &err),
+                     0);
+    assert_int_equal(influxdb_line_write_buffer(&f.out, &f.opts, f.buf, f.reg, NULL, &n, &s, &err),
+                     0);
     assert_string_equal(f.out.s,
                         "m,resource_kind=local_machine,resource_consumer_kind=local_machine "
                         "value=5u 1755604520429334196\n"
@@ -363,7 +543,7 @@ static void test_unknown_metric(void **state)
     push_u64(&f, 7, 1);
     struct alumet_error err = {0};
     size_t n, s;
-    assert_int_equal(influxdb_line_write_buffer(&f.out, &f.opts, f.buf, f.reg, &n, &s, &err),
+    assert_int_equal(influxdb_line_write_buffer(&f.out, &f.opts, f.buf, f.reg, NULL, &n, &s, &err),
                      -EINVAL);
     assert_string_equal(err.msg, "unknown metric id '7' in a point");
     fixture_done(&f);
@@ -408,7 +588,7 @@ static void test_plugin_default_config(void **state)
         "\ntoken = \"FILL ME\"\n",
         "\norg = \"FILL ME\"\n",
         "\nbucket = \"FILL ME\"\n",
-        "\nattributes_as = \"field\"\n",
+        "\nattributes_as = \"tag\"\n",
         "\napi_version = 2\n",
         "\nmax_buffered_points = 1000000\n",
         "\nconnect_timeout = \"5s\"\n",
@@ -423,7 +603,7 @@ static void test_plugin_default_config(void **state)
     const struct influxdb_settings *s = st; /* struct influxdb starts with its settings */
     assert_string_equal(s->host, "http://localhost:8086");
     assert_int_equal(s->api, INFLUXDB_API_V2);
-    assert_false(s->attributes_as_tags);
+    assert_true(s->attributes_as_tags);
     assert_int_equal(s->max_buffered_points, 1000000);
     assert_int_equal(s->connect_timeout, 5 * ALUMET_NSEC_PER_SEC);
     alumet_plugin_influxdb.free(st);
@@ -464,6 +644,21 @@ static void test_plugin_options(void **state)
     assert_null(copy.as_fields[2]);
     assert_ptr_not_equal(copy.host, s->host);
     influxdb_settings_done(&copy);
+    alumet_plugin_influxdb.free(st);
+
+    /* attributes_as: "tag" when absent, "field" for upstream's placement */
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb,
+                                             "[plugins.influxdb]\norg = \"o\"\nbucket = \"b\"\n",
+                                             NULL, &st, &err),
+                     0);
+    assert_true(((const struct influxdb_settings *)st)->attributes_as_tags);
+    alumet_plugin_influxdb.free(st);
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb,
+                                             "[plugins.influxdb]\norg = \"o\"\nbucket = \"b\"\n"
+                                             "attributes_as = \"field\"\n",
+                                             NULL, &st, &err),
+                     0);
+    assert_false(((const struct influxdb_settings *)st)->attributes_as_tags);
     alumet_plugin_influxdb.free(st);
 }
 
@@ -508,6 +703,8 @@ int main(void)
     const struct CMUnitTest group[] = {
         cmocka_unit_test(test_upstream_examples),
         cmocka_unit_test(test_attribute_placement),
+        cmocka_unit_test(test_default_tags),
+        cmocka_unit_test(test_overwrite_check),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_field_types),
         cmocka_unit_test(test_v1_integers),

@@ -8,112 +8,16 @@ timestamp. Then the server is killed during a run and restarted on the same
 port a few seconds later: every point made while it was down must arrive,
 none dropped. Exits 77 (skipped) when influxd is not installed."""
 
-import base64
-import json
-import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 
-from e2e_http import SKIP, AgentTestCase, free_port, run_tests, wait_until
+from e2e_http import SKIP, AgentTestCase, run_tests, wait_until
+from e2e_influxd import INFLUXD, NO_INFLUXD, Influxd
 
-INFLUXD = shutil.which("influxd")
 DB = "alumet test"
 USER = "alumet"
 PASSWORD = "p@ss word"
-
-
-class Influxd:
-    """A private influxd: data in dir, HTTP and RPC on free loopback ports."""
-
-    def __init__(self, workdir):
-        self.dir = workdir
-        self.port = free_port()
-        self.rpc_port = free_port()
-        self.conf = os.path.join(workdir, "influxdb.conf")
-        with open(self.conf, "w", encoding="utf-8") as f:
-            f.write(f"""\
-reporting-disabled = true
-bind-address = "127.0.0.1:{self.rpc_port}"
-[meta]
-  dir = "{workdir}/meta"
-  logging-enabled = false
-[data]
-  dir = "{workdir}/data"
-  wal-dir = "{workdir}/wal"
-  query-log-enabled = false
-  wal-fsync-delay = "0s"
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:{self.port}"
-  auth-enabled = true
-  log-enabled = false
-  pprof-enabled = false
-  bind-socket = "{workdir}/influxdb.sock"
-[continuous_queries]
-  enabled = false
-[subscriber]
-  enabled = false
-[retention]
-  enabled = false
-[shard-precreation]
-  enabled = false
-""")
-        self.proc = None
-        self.log = os.path.join(workdir, "influxd.log")
-
-    def start(self):
-        with open(self.log, "a", encoding="utf-8") as log:
-            self.proc = subprocess.Popen([INFLUXD, "run", "-config", self.conf],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        wait_until(self.ping, 30, f"influxd to answer on port {self.port}")
-
-    def ping(self):
-        if self.proc.poll() is not None:
-            with open(self.log, encoding="utf-8") as f:
-                raise AssertionError(f"influxd exited with {self.proc.returncode}:\n{f.read()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=1) as r:
-                return r.status == 204
-        except OSError:
-            return False
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def query(self, q, auth=True, db=True):
-        params = {"q": q, "epoch": "ns"}
-        if db:
-            params["db"] = DB
-        url = f"http://127.0.0.1:{self.port}/query"
-        req = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode())
-        if auth:
-            cred = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            req.add_header("Authorization", "Basic " + cred)
-        with urllib.request.urlopen(req, timeout=10) as r:
-            res = json.loads(r.read())
-        for st in res.get("results", []):
-            if "error" in st:
-                raise AssertionError(f"query {q!r}: {st['error']}")
-        return res
-
-    def points(self, measurement):
-        """Every point of measurement: list of dicts, in time order."""
-        res = self.query(f'SELECT * FROM "{measurement}"')
-        series = res["results"][0].get("series", [])
-        out = []
-        for s in series:
-            cols = s["columns"]
-            out += [dict(zip(cols, v)) for v in s["values"]]
-        return sorted(out, key=lambda p: p["time"])
 
 
 def config(port, extra=""):
@@ -140,7 +44,7 @@ class TestInfluxV1(AgentTestCase):
         super().setUpClass()
         cls.tmp = tempfile.TemporaryDirectory(prefix="alumet-influxd-")
         cls.addClassCleanup(cls.tmp.cleanup)
-        cls.influxd = Influxd(cls.tmp.name)
+        cls.influxd = Influxd(cls.tmp.name, DB, USER, PASSWORD)
         # class cleanups run even when setUpClass fails (tearDownClass does not)
         cls.addClassCleanup(cls.influxd.kill)
         cls.influxd.start()
@@ -238,6 +142,6 @@ class TestInfluxV1(AgentTestCase):
 
 if __name__ == "__main__":
     if not INFLUXD:
-        print("influxd not found: install the Debian package 'influxdb' to run this test")
+        print(NO_INFLUXD)
         sys.exit(SKIP)
     run_tests(all_skipped_exit=SKIP)
