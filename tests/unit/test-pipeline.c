@@ -144,11 +144,108 @@ static void test_trigger_and_controls(void **state)
     alumet__pipeline_free(p);
 }
 
+/* A source whose poll takes 30 ms and whose reset checks that no poll runs
+ * at the same time (control requests are applied by the source's thread). */
+struct slow {
+    atomic_int in_poll, overlaps, resets;
+    atomic_ulong polls;
+};
+
+static int slow_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                     struct alumet_error *err)
+{
+    (void)err;
+    struct slow *s = data;
+    atomic_store(&s->in_poll, 1);
+    sleep_ms(30);
+    alumet_buffer_push_u64(buf, now, 0, &res, &con, 1);
+    atomic_store(&s->in_poll, 0);
+    atomic_fetch_add(&s->polls, 1);
+    return ALUMET_POLL_OK;
+}
+
+static void slow_reset(void *data)
+{
+    struct slow *s = data;
+    if (atomic_load(&s->in_poll))
+        atomic_fetch_add(&s->overlaps, 1);
+    atomic_fetch_add(&s->resets, 1);
+}
+
+static const struct alumet_source_ops slow_ops = {ALUMET_SOURCE_OPS_V1, slow_poll, slow_reset,
+                                                  NULL};
+
+static void test_control_never_overlaps_a_poll(void **state)
+{
+    (void)state;
+    struct slow sl = {0};
+    struct pipeline_settings st = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&st);
+    struct alumet_error err = {0};
+    struct alumet_source_opts o = {.poll_interval = ALUMET_NSEC_PER_MSEC};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "slow", &slow_ops, &sl, &o, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    for (int i = 0; i < 20; i++) {
+        /* the poll runs nearly all the time: each pause lands during one */
+        sleep_ms(7);
+        assert_int_equal(alumet_pipeline_control(p, "t/slow", ALUMET_CONTROL_PAUSE, 0, &err), 1);
+        sleep_ms(7);
+        assert_int_equal(alumet_pipeline_control(p, "t/slow", ALUMET_CONTROL_RESUME, 0, &err), 1);
+    }
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    assert_int_equal(atomic_load(&sl.overlaps), 0);
+    assert_true(atomic_load(&sl.resets) > 0);
+    alumet__pipeline_free(p);
+}
+
+static void test_set_interval_keeps_a_manual_source_manual(void **state)
+{
+    (void)state;
+    struct counters c = {0};
+    struct out outs[2];
+    struct alumet_pipeline *p = make(&c, outs, true);
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    assert_int_equal(
+        alumet_pipeline_control(p, "t/src", ALUMET_CONTROL_SET_INTERVAL, ALUMET_NSEC_PER_MSEC, &err),
+        1);
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&c.polls), 0); /* still polled on demand only */
+    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 5 * ALUMET_NSEC_PER_SEC), 1);
+    assert_int_equal(atomic_load(&c.polls), 1);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+}
+
+/* A trigger on a source that is busy in a long poll is not lost: it is
+ * honoured before the final flush, even when the stop comes first. */
+static void test_pending_trigger_honoured_at_stop(void **state)
+{
+    (void)state;
+    struct slow sl = {0};
+    struct pipeline_settings st = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&st);
+    struct alumet_error err = {0};
+    struct alumet_source_opts o = {.poll_interval = 10 * ALUMET_NSEC_PER_SEC};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "slow", &slow_ops, &sl, &o, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    /* the first periodic poll is running (30 ms): trigger, do not wait */
+    while (!atomic_load(&sl.in_poll))
+        sleep_ms(1);
+    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 0), 1);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    assert_int_equal(atomic_load(&sl.polls), 2);
+    alumet__pipeline_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conservation),
         cmocka_unit_test(test_trigger_and_controls),
+        cmocka_unit_test(test_control_never_overlaps_a_poll),
+        cmocka_unit_test(test_set_interval_keeps_a_manual_source_manual),
+        cmocka_unit_test(test_pending_trigger_honoured_at_stop),
     };
     return alumet_run_tests(tests);
 }
