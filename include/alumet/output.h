@@ -57,6 +57,7 @@ struct alumet_delivery_opts {
 };
 
 struct alumet_output_opts {
+    uint32_t size; /* sizeof(struct alumet_output_opts) when built, or 0: see alumet_source_opts */
     size_t queue_size;               /* in buffers; 0 = the agent's default */
     enum alumet_queue_policy policy; /* default: the agent's default (block) */
     bool policy_set;                 /* false: use the agent's configured policy */

@@ -18,7 +18,7 @@
 
 /* Bumped whenever a struct shared with plugins changes. The loader refuses a
  * dynamic plugin built for another version and names both. */
-#define ALUMET_PLUGIN_ABI 1u
+#define ALUMET_PLUGIN_ABI 2u
 
 /* Symbol name under which a dynamic plugin (.so) exports its struct. */
 #define ALUMET_PLUGIN_ENTRY_SYMBOL "alumet_plugin_entry"
@@ -32,7 +32,25 @@ struct alumet_post_start_ctx;
  *       and allocate the plugin state into *ret_state.
  * start: register metrics and pipeline elements.
  * pre_pipeline_start / post_pipeline_start: optional hooks.
- * stop: release what start acquired; free: release the state (NULL-safe). */
+ * stop: release what start acquired; free: release the state (NULL-safe).
+ *
+ * Any negative result is a failure, whether err was filled or not.
+ *
+ * Order, as a transaction. Start: init of every enabled plugin (in config
+ * order), then start of each, then pre_pipeline_start of each, then the
+ * pipeline threads (outputs, transform thread, sources), then
+ * post_pipeline_start. If any step fails, what was done is undone in
+ * reverse: the threads created are joined, stop is called for every plugin
+ * whose start succeeded, free for every plugin whose init succeeded.
+ * Teardown: the sources end (each takes its pending measurement and
+ * flushes), the transforms drain, the outputs write what remains (until
+ * shutdown_timeout) and close; then the elements' free ops run (sources,
+ * transforms, outputs); then stop of every started plugin, then free of
+ * every initialised plugin. An element's ops never run after its plugin's
+ * stop.
+ *
+ * Ops tables carry a version (ALUMET_SOURCE_OPS_V1, ...): registration fails
+ * for a version this core does not know, naming it. */
 struct alumet_plugin {
     uint32_t abi_version; /* ALUMET_PLUGIN_ABI, always the first field */
     const char *name;

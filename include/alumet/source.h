@@ -32,6 +32,10 @@ struct alumet_source_ops {
 
 /* How a managed source is triggered. */
 struct alumet_source_opts {
+    /* sizeof(struct alumet_source_opts) when the plugin was built, or 0
+     * (= the first version's size): fields added later are read only when
+     * the plugin's struct has them */
+    uint32_t size;
     alumet_time_ns poll_interval;  /* > 0; 0 with manual_only */
     alumet_time_ns flush_interval; /* 0 = flush after every poll */
     bool manual_only;              /* polled only on trigger-now requests */

@@ -105,6 +105,15 @@ int alumet_pipeline_create_metric(struct alumet_pipeline *p, const char *name,
 
 /* ---- registration ---- */
 
+static int ops_version_error(struct alumet_error *err, const char *kind, const char *plugin,
+                             const char *name, unsigned got, unsigned known)
+{
+    return alumet_error_set(err, -ENOTSUP,
+                            "%s %s/%s: its operations table has version %u, this agent knows "
+                            "version %u; rebuild the plugin against this agent's headers",
+                            kind, plugin, name, got, known);
+}
+
 static int pipeline_check_name(struct alumet_pipeline *p, enum elem_kind kind, const char *plugin,
                                const char *name, struct alumet_error *err)
 {
@@ -147,6 +156,11 @@ int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, c
         return r;
     if (!ops || !ops->poll)
         return alumet_error_set(err, -EINVAL, "source %s/%s has no poll function", plugin, name);
+    if (ops->version != ALUMET_SOURCE_OPS_V1)
+        return ops_version_error(err, "source", plugin, name, ops->version, ALUMET_SOURCE_OPS_V1);
+    if (opts->size && opts->size < sizeof(uint32_t) + sizeof(alumet_time_ns))
+        return alumet_error_set(err, -EINVAL, "source %s/%s: invalid options size %u", plugin,
+                                name, (unsigned)opts->size);
     if (!opts->manual_only && opts->poll_interval <= 0)
         return alumet_error_set(err, -EINVAL,
                                 "invalid trigger config for %s/%s: poll_interval must be non-zero",
@@ -187,6 +201,8 @@ int alumet__pipeline_add_autonomous(struct alumet_pipeline *p, const char *plugi
         return r;
     if (!ops || !ops->run)
         return alumet_error_set(err, -EINVAL, "source %s/%s has no run function", plugin, name);
+    if (ops->version != ALUMET_SOURCE_OPS_V1)
+        return ops_version_error(err, "source", plugin, name, ops->version, ALUMET_SOURCE_OPS_V1);
     struct alumet_autonomous *a = calloc(1, sizeof(*a));
     if (!a)
         return alumet_error_set(err, -ENOMEM, "out of memory");
@@ -216,6 +232,9 @@ int alumet__pipeline_add_transform(struct alumet_pipeline *p, const char *plugin
     if (!ops || !ops->apply)
         return alumet_error_set(err, -EINVAL, "transform %s/%s has no apply function", plugin,
                                 name);
+    if (ops->version != ALUMET_TRANSFORM_OPS_V1)
+        return ops_version_error(err, "transform", plugin, name, ops->version,
+                                 ALUMET_TRANSFORM_OPS_V1);
     struct transform *t = calloc(1, sizeof(*t));
     if (!t)
         return alumet_error_set(err, -ENOMEM, "out of memory");
@@ -247,6 +266,8 @@ int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, c
         return r;
     if (!ops || !ops->write)
         return alumet_error_set(err, -EINVAL, "output %s/%s has no write function", plugin, name);
+    if (ops->version != ALUMET_OUTPUT_OPS_V1)
+        return ops_version_error(err, "output", plugin, name, ops->version, ALUMET_OUTPUT_OPS_V1);
     struct output *o = calloc(1, sizeof(*o));
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");

@@ -238,6 +238,22 @@ static void test_pending_trigger_honoured_at_stop(void **state)
     alumet__pipeline_free(p);
 }
 
+static void test_unknown_ops_version_is_refused(void **state)
+{
+    (void)state;
+    struct pipeline_settings st = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&st);
+    struct alumet_error err = {0};
+    static const struct alumet_source_ops v7 = {7, src_poll, NULL, NULL};
+    struct alumet_source_opts o = {.poll_interval = ALUMET_NSEC_PER_MSEC};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "src", &v7, NULL, &o, &err), -ENOTSUP);
+    assert_string_equal(err.msg, "source t/src: its operations table has version 7, this agent "
+                                 "knows version 1; rebuild the plugin against this agent's headers");
+    static const struct alumet_output_ops o0 = {0, out_write, NULL, NULL};
+    assert_int_equal(alumet__pipeline_add_output(p, "t", "out", &o0, NULL, NULL, &err), -ENOTSUP);
+    alumet__pipeline_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_control_never_overlaps_a_poll),
         cmocka_unit_test(test_set_interval_keeps_a_manual_source_manual),
         cmocka_unit_test(test_pending_trigger_honoured_at_stop),
+        cmocka_unit_test(test_unknown_ops_version_is_refused),
     };
     return alumet_run_tests(tests);
 }
