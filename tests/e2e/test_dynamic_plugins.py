@@ -10,7 +10,7 @@ from e2e_common import ABI_PLUGIN_DIR, PLUGIN_DIR, AgentTestCase, main, needs_cs
 DYNAMIC = ["- failing-output v0.1.0", "- slow-output v0.1.0", "- test-source v0.1.0",
            "- test-transform-b v0.1.0", "- test-transform v0.1.0"]
 ABI_ERROR = ("ERROR agent: cannot load plugin '{dir}/abi-mismatch.so': it was built for "
-             "plugin ABI version 2, but this agent has ABI version 1; rebuild the plugin "
+             "plugin ABI version 3, but this agent has ABI version 2; rebuild the plugin "
              "against this version of alumet")
 
 
@@ -46,15 +46,15 @@ class TestDynamicPlugins(AgentTestCase):
             res = self.agent(*args, "plugins", "list", env=env)
             self.assertNotEqual(res.returncode, 0, res)
             self.assert_exit(res, 1)
-            self.assert_in_stderr("built for plugin ABI version 2, but this agent has ABI "
-                                  "version 1", res)
+            self.assert_in_stderr("built for plugin ABI version 3, but this agent has ABI "
+                                  "version 2", res)
             self.assertIn(ABI_ERROR.format(dir=ABI_PLUGIN_DIR), res.stderr.splitlines(), res)
             self.assertEqual(res.stdout, "")
 
     def test_abi_mismatch_refused_for_run(self):
         res = self.agent("--plugin-dir", ABI_PLUGIN_DIR, "run")
         self.assert_exit(res, 1)
-        self.assert_in_stderr("ABI version 2", res)
+        self.assert_in_stderr("ABI version 3", res)
         # nothing was started
         self.assert_not_in_stderr("Initializing the plugins...", res)
         self.assertFalse(os.path.exists(self.path("alumet-config.toml")))
