@@ -227,6 +227,29 @@ static void exec_data_where(struct agent *a, char *buf, size_t size)
     }
 }
 
+static void exec_print_summary(struct agent *a, struct exec_summary *sum, const char *const *argv,
+                               const char *status, double cpu, double machine_busy)
+{
+    char where[1024], source[256];
+    bool estimated = false;
+    double machine = exec_summary_machine_joules(sum, &estimated);
+    exec_data_where(a, where, sizeof(where));
+    exec_energy_source(a, estimated, source, sizeof(source));
+    /* /proc/stat counts in ticks: the share is at most 1 */
+    double share = machine_busy > 0 ? cpu / machine_busy : (cpu > 0 ? 1 : 0);
+    struct exec_summary_info info = {
+        .argv = argv,
+        .status = status,
+        .cpu_seconds = cpu,
+        .cpu_share = share > 1 ? 1 : share,
+        .machine_joules = machine,
+        .energy_source = source,
+        .data_where = where,
+    };
+    exec_summary_print(sum, stderr, &info);
+    exec_summary_free(sum);
+}
+
 static int exec_register_summary(struct alumet_pipeline *p, void *data, struct alumet_error *err)
 {
     return data ? exec_summary_register(data, p, err) : 0;
@@ -294,7 +317,9 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         alumet_log_warn("Could not trigger a first measurement before the child spawn");
     /* forward from now on: a signal before the release stops the agent */
     agent_forward_signals_to(pid);
-    alumet_time_ns t0 = alumet_time_monotonic();
+    double busy0 = exec_cpu_machine_busy();
+    if (sum)
+        exec_summary_child_started(sum, pid, alumet_time_now());
     r = agent_signals_stop_requested() ? -ECANCELED : exec_release(&child);
     if (r < 0) {
         agent_forward_signals_to(0);
@@ -330,7 +355,9 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     siginfo_t info = {0};
     while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
         ;
-    alumet_time_ns t1 = alumet_time_monotonic();
+    if (sum)
+        exec_summary_child_ended(sum, alumet_time_now());
+    double busy1 = exec_cpu_machine_busy();
     agent_forward_signals_to(0);
     if (info.si_code == CLD_EXITED)
         alumet_log_info("Child process exited with exit status: %d, Alumet will now stop.",
@@ -340,21 +367,21 @@ int cmd_exec(int argc, char **argv, struct agent *a)
                         info.si_status);
     if (alumet__pipeline_trigger_all_wait(p, FINAL_TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger one last measurement after the child exit");
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+    struct rusage ru = {0};
+    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
     int errors = agent_stop(a, p);
     agent_remove_signals();
     if (sum) {
-        char status[64], where[1024];
+        char status[64];
         if (WIFEXITED(wstatus))
             snprintf(status, sizeof(status), "exit status %d", WEXITSTATUS(wstatus));
         else
             snprintf(status, sizeof(status), "killed by signal %d", WTERMSIG(wstatus));
-        exec_data_where(a, where, sizeof(where));
-        exec_summary_print(sum, stderr, (const char *const *)child_argv, status,
-                           (double)(t1 - t0) / 1e9, where);
-        exec_summary_free(sum);
+        double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        exec_print_summary(a, sum, (const char *const *)child_argv, status, cpu, busy1 - busy0);
     }
 
     if (errors)

@@ -1,25 +1,45 @@
 /* SPDX-License-Identifier: MIT */
-/* The summary printed at the end of exec, like `perf stat` does: duration,
- * energy per measured domain and consumer, average power, where the data is.
+/* The summary printed at the end of exec (and watch), like `perf stat`
+ * does: duration, energy per measured domain and consumer, average power,
+ * the child's CPU time and its share of the CPU energy, where the data is.
+ *
  * It is an output of the pipeline: it sees every point after the transforms
- * (RAPL, estimated and attributed energies alike) and sums the energies. */
+ * (RAPL, estimated and attributed energies alike). An energy point covers
+ * the interval from the previous point of its series to its own timestamp;
+ * the summary integrates over exactly the child's lifetime [t0, t1],
+ * prorating the intervals that straddle t0 and t1, so it never bills the
+ * child for energy spent before it started or after it ended (and an
+ * average power is never above what the sources measured). */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "agent.h"
 #include "core/pipeline.h"
 #include "exec-summary.h"
 
 #define SUMMARY_MAX_ROWS 64
+#define SUMMARY_MAX_SERIES 4096
 
 struct summary_row {
     alumet_metric_id metric;
     char name[96]; /* copied: the registry is gone when the summary prints */
     char key[160]; /* domain, or resource, and consumer */
+    bool machine;  /* a total of the machine's CPUs (package_total, or the estimate) */
+    bool estimated;
+    double joules; /* settled: intervals that ended while the child was alive */
+};
+
+/* An interval that ended after the child (or once its end is known):
+ * prorated at print time, when t1 is known. */
+struct summary_pending {
+    size_t row;
+    alumet_time_ns from, to;
     double joules;
 };
 
@@ -28,6 +48,17 @@ struct exec_summary {
     struct summary_row rows[SUMMARY_MAX_ROWS];
     size_t n;
     bool truncated;
+    /* the previous timestamp of each series (metric, resource, consumer, attributes) */
+    struct {
+        uint64_t hash;
+        alumet_time_ns last;
+    } series[SUMMARY_MAX_SERIES];
+    size_t n_series;
+    struct summary_pending *pending;
+    size_t n_pending, cap_pending;
+    alumet_time_ns t_start; /* when the sources took their first measurement */
+    _Atomic alumet_time_ns t0, t1;
+    _Atomic pid_t child;
 };
 
 static double summary_scale(const struct alumet_metric *m)
@@ -63,11 +94,107 @@ static void summary_key(const struct alumet_buffer *buf, const struct alumet_poi
     }
 }
 
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull;
+}
+
+/* The series of a point: its row key, metric and every attribute. */
+static uint64_t summary_series_hash(const struct alumet_buffer *buf, const struct alumet_point *pt,
+                                    const char *key)
+{
+    char text[128];
+    uint64_t h = fnv(1469598103934665603ull, key);
+    snprintf(text, sizeof(text), "%u", (unsigned)pt->metric);
+    h = fnv(h, text);
+    const struct alumet_attr *a = alumet_point_attrs(buf, pt);
+    for (uint32_t i = 0; i < pt->attr_count; i++) {
+        h = fnv(h, a[i].key);
+        alumet_attr_text(&a[i], text, sizeof(text));
+        h = fnv(h, text);
+    }
+    return h;
+}
+
+/* The start of the interval a point covers (its series' previous point, or
+ * the first measurement of the agent), and remember this one. */
+static alumet_time_ns summary_interval_start(struct exec_summary *s, uint64_t hash,
+                                             alumet_time_ns ts)
+{
+    for (size_t i = 0; i < s->n_series; i++)
+        if (s->series[i].hash == hash) {
+            alumet_time_ns from = s->series[i].last;
+            s->series[i].last = ts;
+            return from;
+        }
+    if (s->n_series < SUMMARY_MAX_SERIES) {
+        s->series[s->n_series].hash = hash;
+        s->series[s->n_series].last = ts;
+        s->n_series++;
+    }
+    return s->t_start;
+}
+
+/* The part of [from, to] inside [t0, t1] (t1 = INT64_MAX: not ended). */
+static double summary_overlap(alumet_time_ns from, alumet_time_ns to, alumet_time_ns t0,
+                              alumet_time_ns t1)
+{
+    if (to <= from)
+        return to >= t0 && to <= t1 ? 1.0 : 0.0; /* an instant: in or out */
+    alumet_time_ns a = from > t0 ? from : t0, b = to < t1 ? to : t1;
+    return b > a ? (double)(b - a) / (double)(to - from) : 0.0;
+}
+
+/* Is the child still running (not even a zombie yet)? */
+static bool summary_child_alive(struct exec_summary *s)
+{
+    pid_t pid = atomic_load(&s->child);
+    if (pid <= 0)
+        return false;
+    siginfo_t info = {0};
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return false;
+    return info.si_pid == 0;
+}
+
+static size_t summary_row(struct exec_summary *s, const struct alumet_buffer *buf,
+                          const struct alumet_point *pt, const struct alumet_metric *m,
+                          const char *key)
+{
+    size_t j = 0;
+    while (j < s->n && !(s->rows[j].metric == pt->metric && strcmp(s->rows[j].key, key) == 0))
+        j++;
+    if (j < s->n)
+        return j;
+    if (s->n == SUMMARY_MAX_ROWS) {
+        s->truncated = true;
+        return SIZE_MAX;
+    }
+    struct summary_row *r = &s->rows[j];
+    *r = (struct summary_row){.metric = pt->metric};
+    snprintf(r->name, sizeof(r->name), "%s", m->name);
+    snprintf(r->key, sizeof(r->key), "%s", key);
+    const struct alumet_attr *dom = alumet_point_find_attr(buf, pt, "domain");
+    bool local = pt->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
+    r->estimated = strstr(m->name, "estimated") != NULL;
+    r->machine = local && ((dom && dom->type == ALUMET_ATTR_STR &&
+                            strcmp(dom->v.str, "package_total") == 0) ||
+                           (r->estimated && pt->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE));
+    s->n++;
+    return j;
+}
+
 static int summary_write(void *data, const struct alumet_buffer *buf,
                          const struct alumet_registry *reg, struct alumet_error *err)
 {
     (void)err;
     struct exec_summary *s = data;
+    /* checked after the points were made: an interval that ended while the
+     * child still ran is settled now, the others wait for t1 */
+    bool alive = summary_child_alive(s);
+    alumet_time_ns t0 = atomic_load(&s->t0);
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < alumet_buffer_len(buf); i++) {
         const struct alumet_point *pt = alumet_buffer_get(buf, i);
@@ -77,21 +204,26 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
         double v = pt->value_type == ALUMET_VALUE_F64 ? pt->value.f64 : (double)pt->value.u64;
         char key[160];
         summary_key(buf, pt, key, sizeof(key));
-        size_t j = 0;
-        while (j < s->n && !(s->rows[j].metric == pt->metric && strcmp(s->rows[j].key, key) == 0))
-            j++;
-        if (j == s->n) {
-            if (s->n == SUMMARY_MAX_ROWS) {
-                s->truncated = true;
-                continue;
+        alumet_time_ns from =
+            summary_interval_start(s, summary_series_hash(buf, pt, key), pt->timestamp);
+        size_t j = summary_row(s, buf, pt, m, key);
+        if (j == SIZE_MAX || !isfinite(v))
+            continue;
+        double joules = v * summary_scale(m);
+        if (alive && t0 > 0) {
+            s->rows[j].joules += joules * summary_overlap(from, pt->timestamp, t0, INT64_MAX);
+        } else if (t0 > 0 || !alive) {
+            if (s->n_pending == s->cap_pending) {
+                size_t cap = s->cap_pending ? 2 * s->cap_pending : 64;
+                struct summary_pending *n = realloc(s->pending, cap * sizeof(*n));
+                if (!n)
+                    continue;
+                s->pending = n;
+                s->cap_pending = cap;
             }
-            s->rows[j] = (struct summary_row){.metric = pt->metric};
-            snprintf(s->rows[j].name, sizeof(s->rows[j].name), "%s", m->name);
-            snprintf(s->rows[j].key, sizeof(s->rows[j].key), "%s", key);
-            s->n++;
+            s->pending[s->n_pending++] = (struct summary_pending){j, from, pt->timestamp, joules};
         }
-        if (isfinite(v))
-            s->rows[j].joules += v * summary_scale(m);
+        /* else: the child has not started: nothing of it is billed */
     }
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -105,8 +237,10 @@ static const struct alumet_output_ops summary_ops = {
 struct exec_summary *exec_summary_new(void)
 {
     struct exec_summary *s = calloc(1, sizeof(*s));
-    if (s)
+    if (s) {
         pthread_mutex_init(&s->lock, NULL);
+        s->t_start = alumet_time_now();
+    }
     return s;
 }
 
@@ -115,6 +249,7 @@ void exec_summary_free(struct exec_summary *s)
     if (!s)
         return;
     pthread_mutex_destroy(&s->lock);
+    free(s->pending);
     free(s);
 }
 
@@ -126,6 +261,17 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
     struct alumet_output_opts opts = {
         .queue_size = 1024, .policy = ALUMET_QUEUE_BLOCK, .policy_set = true};
     return alumet__pipeline_add_internal_output(p, "exec-summary", &summary_ops, s, &opts, err);
+}
+
+void exec_summary_child_started(struct exec_summary *s, pid_t pid, alumet_time_ns t0)
+{
+    atomic_store(&s->child, pid);
+    atomic_store(&s->t0, t0);
+}
+
+void exec_summary_child_ended(struct exec_summary *s, alumet_time_ns t1)
+{
+    atomic_store(&s->t1, t1);
 }
 
 static int summary_cmp(const void *a, const void *b)
@@ -146,16 +292,47 @@ static void summary_energy(FILE *f, double j)
         fprintf(f, "%12.3f mJ", j * 1e3);
 }
 
-void exec_summary_print(struct exec_summary *s, FILE *f, const char *const *argv,
-                        const char *status, double seconds, const char *data_where)
+/* Settle what waited for t1: the prorated part inside [t0, t1]. */
+static void summary_settle(struct exec_summary *s)
+{
+    alumet_time_ns t0 = atomic_load(&s->t0), t1 = atomic_load(&s->t1);
+    for (size_t i = 0; i < s->n_pending; i++) {
+        struct summary_pending *p = &s->pending[i];
+        s->rows[p->row].joules += p->joules * summary_overlap(p->from, p->to, t0, t1);
+    }
+    s->n_pending = 0;
+}
+
+double exec_summary_machine_joules(struct exec_summary *s, bool *ret_estimated)
 {
     pthread_mutex_lock(&s->lock);
+    summary_settle(s);
+    double j = -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rows[i].machine && (j < 0 || !s->rows[i].estimated)) {
+            /* a measurement (RAPL) wins over an estimate */
+            j = s->rows[i].joules;
+            *ret_estimated = s->rows[i].estimated;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return j;
+}
+
+void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summary_info *info)
+{
+    pthread_mutex_lock(&s->lock);
+    summary_settle(s);
+    double seconds = (double)(atomic_load(&s->t1) - atomic_load(&s->t0)) / 1e9;
     qsort(s->rows, s->n, sizeof(s->rows[0]), summary_cmp);
     fprintf(f, "\n Energy summary of '");
-    for (size_t i = 0; argv[i]; i++)
-        fprintf(f, "%s%s", i ? " " : "", argv[i]);
-    fprintf(f, "' (%s):\n\n", status);
-    fprintf(f, "   %12.3f s   duration\n", seconds);
+    for (size_t i = 0; info->argv[i]; i++)
+        fprintf(f, "%s%s", i ? " " : "", info->argv[i]);
+    fprintf(f, "' (%s):\n\n", info->status);
+    fprintf(f, "   %12.3f s   duration (from the start of the process to its end)\n", seconds);
+    if (info->cpu_seconds >= 0)
+        fprintf(f, "   %12.3f s   CPU time of the process and its descendants (%.1f %% of the "
+                   "machine's CPU time meanwhile)\n",
+                info->cpu_seconds, 100.0 * info->cpu_share);
     if (s->n == 0)
         fprintf(f, "\n   no energy was measured: no energy source is enabled, or none works "
                    "on this machine (see the warnings above; without RAPL, try the "
@@ -165,13 +342,28 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const char *const *argv
     for (size_t i = 0; i < s->n; i++) {
         fprintf(f, "   ");
         summary_energy(f, s->rows[i].joules);
-        fprintf(f, " %10.3f W   %-40s %s\n", seconds > 0 ? s->rows[i].joules / seconds : 0.0,
-                s->rows[i].name, s->rows[i].key);
+        fprintf(f, " %10.3f W   %-40s %s%s\n", seconds > 0 ? s->rows[i].joules / seconds : 0.0,
+                s->rows[i].name, s->rows[i].key, s->rows[i].estimated ? " (estimate)" : "");
     }
     if (s->truncated)
         fprintf(f, "   (more series were measured than this summary shows)\n");
-    if (data_where && *data_where)
-        fprintf(f, "\n   full data: %s\n", data_where);
+    if (info->machine_joules >= 0 && info->cpu_seconds >= 0) {
+        double child = info->machine_joules * info->cpu_share;
+        fprintf(f, "\n   the process's share of the CPU energy (its CPU time / the machine's):\n");
+        fprintf(f, "   ");
+        summary_energy(f, child);
+        fprintf(f, " %10.3f W   process and its descendants\n", seconds > 0 ? child / seconds : 0);
+        fprintf(f, "   ");
+        summary_energy(f, info->machine_joules - child);
+        fprintf(f, " %10.3f W   the rest (other processes, idle)\n",
+                seconds > 0 ? (info->machine_joules - child) / seconds : 0);
+        fprintf(f, "   ");
+        summary_energy(f, info->machine_joules);
+        fprintf(f, " %10.3f W   machine CPUs, %s\n",
+                seconds > 0 ? info->machine_joules / seconds : 0, info->energy_source);
+    }
+    if (info->data_where && *info->data_where)
+        fprintf(f, "\n   full data: %s\n", info->data_where);
     fprintf(f, "\n");
     pthread_mutex_unlock(&s->lock);
 }

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* CPU time for the exec/watch summary: the machine's busy CPU time from
+ * /proc/stat, a process's own from /proc/<pid>/stat, and the words that say
+ * where the machine's energy figure comes from. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "core/config/config-tree.h"
+#include "exec-summary.h"
+
+/* Busy CPU time of the whole machine in seconds (everything but idle and
+ * iowait; guest time is already in user), -1 if unreadable. */
+double exec_cpu_machine_busy(void)
+{
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 4)
+        return -1;
+    /* user nice system idle iowait irq softirq steal */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time of pid and of the children it waited for, in seconds; -1 if
+ * the process is gone. */
+double exec_cpu_process(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')');
+    if (!p)
+        return -1;
+    /* fields after the comm: 3 state ... 14 utime 15 stime 16 cutime 17 cstime */
+    unsigned long long t[4];
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &t[0],
+               &t[1], &t[2], &t[3]) != 4)
+        return -1;
+    return (double)(t[0] + t[1] + t[2] + t[3]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* "measured by RAPL", or the estimate and its parameters. */
+void exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size)
+{
+    if (!estimated) {
+        snprintf(buf, size, "measured by RAPL (package_total)");
+        return;
+    }
+    double tdp = 100, nb_cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    struct agent_plugin *ap = alumet__plugins_find(&a->plugins, "energy-estimation-tdp");
+    struct toml_value *cfg = ap ? ap->config : NULL;
+    struct toml_value *v;
+    if (cfg && (v = toml_table_get(cfg, "tdp")) && v->type == TOML_FLOAT)
+        tdp = v->u.f;
+    else if (cfg && v && v->type == TOML_INTEGER)
+        tdp = (double)v->u.i;
+    if (cfg && (v = toml_table_get(cfg, "nb_cpu")) && v->type == TOML_FLOAT)
+        nb_cpu = v->u.f;
+    else if (cfg && v && v->type == TOML_INTEGER)
+        nb_cpu = (double)v->u.i;
+    snprintf(buf, size,
+             "ESTIMATED by energy-estimation-tdp (tdp = %g W, nb_cpu = %g: %g W per busy CPU)",
+             tdp, nb_cpu, tdp / nb_cpu);
+}
