@@ -64,15 +64,13 @@ static uint64_t energy_attribution_consumer_hash(const struct alumet_consumer *c
     return energy_attribution_hash_str(h, c->custom_kind);
 }
 
-static bool energy_attribution_consumer_eq(const struct alumet_consumer *a,
-                                           const struct alumet_consumer *b)
+bool energy_attribution_consumer_eq(const struct alumet_consumer *a, const struct alumet_consumer *b)
 {
     return a->kind == b->kind && a->num == b->num && energy_attribution_str_eq(a->str, b->str) &&
            energy_attribution_str_eq(a->custom_kind, b->custom_kind);
 }
 
-static bool energy_attribution_resource_eq(const struct alumet_resource *a,
-                                           const struct alumet_resource *b)
+bool energy_attribution_resource_eq(const struct alumet_resource *a, const struct alumet_resource *b)
 {
     return a->kind == b->kind && a->num == b->num && energy_attribution_str_eq(a->str, b->str) &&
            energy_attribution_str_eq(a->custom_kind, b->custom_kind);
@@ -249,6 +247,8 @@ int energy_attribution_series_insert(struct energy_attribution_series *s,
         .type = p->value_type,
         .attrs = UINT32_MAX,
     };
+    if (!s->items) /* a new series (zeroed): no point dropped yet */
+        s->dropped_t = INT64_MIN;
     if (keep_attrs && p->attr_count > 0) {
         int r = energy_attribution_series_intern(s, alumet_point_attrs(buf, p), p->attr_count,
                                                  &sample.attrs);
@@ -273,8 +273,11 @@ int energy_attribution_series_insert(struct energy_attribution_series *s,
     size_t at = s->len;
     while (at > s->head && s->items[at - 1].t > sample.t)
         at--;
-    if (at < s->len)
+    sample.prev = at > s->head ? s->items[at - 1].t : s->dropped_t;
+    if (at < s->len) {
         memmove(&s->items[at + 1], &s->items[at], (s->len - at) * sizeof(*s->items));
+        s->items[at + 1].prev = sample.t;
+    }
     s->items[at] = sample;
     s->len++;
     return 0;
@@ -288,6 +291,8 @@ void energy_attribution_series_prune(struct energy_attribution_series *s, alumet
 
     if (keep_anchor && k > 0 && (k == n || s->items[s->head + k].t != t))
         k--;
+    if (k > 0)
+        s->dropped_t = s->items[s->head + k - 1].t;
     s->head += k;
     if (s->head == s->len) {
         s->head = s->len = 0;

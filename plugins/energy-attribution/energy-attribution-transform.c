@@ -25,7 +25,8 @@
 
 struct energy_attribution_transform *
 energy_attribution_transform_new(const struct energy_attribution_formula *formula,
-                                 alumet_metric_id out_metric, struct alumet_log_topic *log)
+                                 alumet_metric_id out_metric, alumet_metric_id rest_metric,
+                                 struct alumet_log_topic *log)
 {
     struct energy_attribution_transform *t = calloc(1, sizeof(*t));
     if (!t)
@@ -33,6 +34,7 @@ energy_attribution_transform_new(const struct energy_attribution_formula *formul
     t->formula = formula;
     t->log = log;
     t->out_metric = out_metric;
+    t->rest_metric = rest_metric;
     t->problems.backoff = EA_BACKOFF_FIRST;
     energy_attribution_state_init(&t->state, formula->n_resource_inputs,
                                   formula->n_inputs - formula->n_resource_inputs);
@@ -51,10 +53,13 @@ energy_attribution_transform_new(const struct energy_attribution_formula *formul
     t->sets = calloc(n, sizeof(*t->sets));
     t->id_scratch = malloc(scratch);
     t->id_scratch_size = scratch;
-    if (!t->in_metrics || !t->vars || !t->series || !t->sets || !t->id_scratch) {
+    t->diags = calloc(n, sizeof(*t->diags));
+    if (!t->in_metrics || !t->vars || !t->series || !t->sets || !t->id_scratch || !t->diags) {
         energy_attribution_transform_free(t);
         return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        t->diags[i].criterion = -1;
     return t;
 }
 
@@ -69,6 +74,7 @@ void energy_attribution_transform_free(void *data)
     free(t->series);
     free(t->sets);
     free(t->id_scratch);
+    free(t->diags);
     free(t);
 }
 
@@ -147,95 +153,45 @@ static void energy_attribution_describe(const struct alumet_resource *r,
 
 /* ---- ingestion ---- */
 
-static bool energy_attribution_id_matches(struct energy_attribution_transform *t, const char *want,
-                                          size_t len)
-{
-    /* len is the length of the full id text: compare only when it can match */
-    return len == strlen(want) && strcmp(t->id_scratch, want) == 0;
-}
-
-static bool energy_attribution_filter_matches(const struct energy_attribution_filter *f,
-                                              const struct alumet_attr *attrs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct alumet_attr *a = &attrs[i];
-        if (strcmp(a->key, f->key) != 0)
-            continue;
-        /* only the first attribute with that key counts, as upstream */
-        if (a->type != f->type)
-            return false;
-        switch (a->type) {
-        case ALUMET_ATTR_F64:
-            return a->v.f64 == f->v.f64;
-        case ALUMET_ATTR_U64:
-            return a->v.u64 == f->v.u64;
-        case ALUMET_ATTR_BOOL:
-            return a->v.b == f->v.b;
-        case ALUMET_ATTR_STR:
-            return a->v.str && strcmp(a->v.str, f->v.str) == 0;
-        default:
-            return false;
-        }
-    }
-    return false;
-}
-
-static bool energy_attribution_accepts(struct energy_attribution_transform *t,
-                                       const struct energy_attribution_input *in,
-                                       const struct alumet_buffer *buf,
-                                       const struct alumet_point *p)
-{
-    if (in->resource_kind && strcmp(alumet_resource_kind_name(&p->resource), in->resource_kind))
-        return false;
-    if (in->consumer_kind && strcmp(alumet_consumer_kind_name(&p->consumer), in->consumer_kind))
-        return false;
-    if (in->resource_id) {
-        size_t len = alumet_resource_id_text(&p->resource, t->id_scratch, t->id_scratch_size);
-        if (!energy_attribution_id_matches(t, in->resource_id, len))
-            return false;
-    }
-    if (in->consumer_id) {
-        size_t len = alumet_consumer_id_text(&p->consumer, t->id_scratch, t->id_scratch_size);
-        if (!energy_attribution_id_matches(t, in->consumer_id, len))
-            return false;
-    }
-    if (in->n_filters) {
-        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
-        for (size_t k = 0; k < in->n_filters; k++)
-            if (!energy_attribution_filter_matches(&in->filters[k], attrs, p->attr_count))
-                return false;
-    }
-    return true;
-}
-
 /* Keep p in every series whose input accepts it. The number of series that
- * took it, or -ENOMEM. */
+ * took it, -ENOMEM, or -EINVAL (err set) when the filter of an input matches
+ * several series at one timestamp. */
 static int energy_attribution_ingest(struct energy_attribution_transform *t,
-                                     const struct alumet_buffer *buf, const struct alumet_point *p)
+                                     const struct alumet_buffer *buf, const struct alumet_point *p,
+                                     struct alumet_error *err)
 {
     int taken = 0;
     const struct energy_attribution_formula *f = t->formula;
     for (size_t i = 0; i < f->n_inputs; i++) {
         const struct energy_attribution_input *in = &f->inputs[i];
-        if (p->metric != t->in_metrics[i] || !energy_attribution_accepts(t, in, buf, p))
+        if (p->metric != t->in_metrics[i])
+            continue;
+        int why = energy_attribution_reject(t, in, buf, p);
+        energy_attribution_diag_note(t, i, buf, p, why);
+        if (why >= 0)
             continue;
         struct energy_attribution_resource *res =
             energy_attribution_state_resource(&t->state, &p->resource);
         if (!res)
-            return -ENOMEM;
+            return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory", f->name);
         struct energy_attribution_series *s;
         if (in->per_consumer) {
             struct energy_attribution_consumer *c =
                 energy_attribution_state_consumer(&t->state, res, &p->consumer);
             if (!c)
-                return -ENOMEM;
+                return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory", f->name);
             s = &c->series[i - f->n_resource_inputs];
         } else {
             s = &res->general[i];
         }
-        int r = energy_attribution_series_insert(s, buf, p, in->keep_attributes);
-        if (r < 0)
-            return r;
+        /* one series has one point per timestamp: two mean that the filter
+         * mixes series (the cpu_state values of a metric) */
+        size_t k = energy_attribution_series_lower_bound(s, p->timestamp);
+        if (k < energy_attribution_series_count(s) &&
+            energy_attribution_series_at(s, k)->t == p->timestamp)
+            return energy_attribution_ambiguity(t, i, buf, p, err);
+        if (energy_attribution_series_insert(s, buf, p, in->keep_attributes) < 0)
+            return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory", f->name);
         taken++;
     }
     return taken;
@@ -373,14 +329,22 @@ static int energy_attribution_emit(struct energy_attribution_transform *t,
     return 0;
 }
 
-/* Evaluate the formula for consumer c at the reference point number k. */
+static int energy_attribution_emit_rest(struct energy_attribution_transform *t,
+                                        struct alumet_buffer *buf,
+                                        const struct energy_attribution_resource *res,
+                                        struct energy_attribution_sample *refp, double value);
+
+/* Evaluate the formula for consumer c at the reference point refp, whose
+ * share grows by the result. */
 static int energy_attribution_point(struct energy_attribution_transform *t,
                                     struct alumet_buffer *buf,
                                     const struct energy_attribution_resource *res,
-                                    const struct energy_attribution_consumer *c, alumet_time_ns ts,
+                                    const struct energy_attribution_consumer *c,
+                                    struct energy_attribution_sample *refp,
                                     struct alumet_resource *rid, struct alumet_consumer *cid,
                                     bool *ids_ready)
 {
+    alumet_time_ns ts = refp->t;
     const struct energy_attribution_formula *f = t->formula;
     char where[PATH_MAX + 256];
     struct alumet_error e = {0};
@@ -423,6 +387,11 @@ static int energy_attribution_point(struct energy_attribution_transform *t,
     r = energy_attribution_emit(t, buf, ts, value, rid, cid);
     if (r < 0)
         return r;
+    refp->share += value;
+    /* a consumer late to a reference point already closed: the remainder
+     * is corrected, so that the points at t still add up to the reference */
+    if (refp->closed && (r = energy_attribution_emit_rest(t, buf, res, refp, -value)) < 0)
+        return r;
     t->emitted++;
     t->apply_emitted++;
     return 0;
@@ -437,6 +406,38 @@ static void energy_attribution_prune_consumer(struct energy_attribution_transfor
         energy_attribution_series_prune(&c->series[i], before, keep_anchor);
 }
 
+/* Where the reference timestamp ts (interval since ref_prev) stands for
+ * consumer c of res: covered when every series that meets gives a value
+ * there (t->series is set to those that have points). */
+static enum energy_attribution_cover
+energy_attribution_consumer_cover(struct energy_attribution_transform *t,
+                                  struct energy_attribution_resource *res,
+                                  struct energy_attribution_consumer *c, alumet_time_ns ts,
+                                  alumet_time_ns ref_prev)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    enum energy_attribution_cover worst = EA_COVERED;
+
+    /* the series that meet: every per_resource one and those of c */
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        struct energy_attribution_series *s =
+            i < f->n_resource_inputs ? &res->general[i] : &c->series[i - f->n_resource_inputs];
+        bool empty = energy_attribution_series_count(s) == 0;
+        t->series[i] = empty ? NULL : s;
+        if (i == f->ref)
+            continue;
+        /* an input that the formula does not read may lack points */
+        if (empty && !energy_attribution_expr_uses(f->expr, i))
+            continue;
+        enum energy_attribution_cover cv = energy_attribution_cover(s, ts, ref_prev);
+        if (cv == EA_TOO_EARLY)
+            return EA_TOO_EARLY;
+        if (cv == EA_TOO_LATE)
+            worst = EA_TOO_LATE;
+    }
+    return worst;
+}
+
 /* Attribute what can be attributed to consumer c of res, then drop the
  * points that will never be needed again. 0 or -ENOMEM. */
 static int energy_attribution_consumer_run(struct energy_attribution_transform *t,
@@ -445,53 +446,35 @@ static int energy_attribution_consumer_run(struct energy_attribution_transform *
                                            struct energy_attribution_consumer *c,
                                            alumet_time_ns expired)
 {
-    const struct energy_attribution_formula *f = t->formula;
-    const struct energy_attribution_series *ref = &res->general[f->ref];
-    bool ready = true;
-    alumet_time_ns inf = INT64_MIN, sup = INT64_MAX;
+    struct energy_attribution_series *ref = &res->general[t->formula->ref];
+    size_t n = energy_attribution_series_count(ref);
+    size_t k = c->attributed ? energy_attribution_series_lower_bound(ref, c->last_attributed + 1)
+                             : 0;
+    struct alumet_resource rid;
+    struct alumet_consumer cid;
+    bool ids_ready = false, any = false;
+    alumet_time_ns last = 0;
 
-    /* the series that meet: every per_resource one and those of c */
-    for (size_t i = 0; i < f->n_inputs; i++) {
-        struct energy_attribution_series *s =
-            i < f->n_resource_inputs ? &res->general[i] : &c->series[i - f->n_resource_inputs];
-        size_t n = energy_attribution_series_count(s);
-        t->series[i] = n ? s : NULL;
-        if (!n) {
-            /* an input that the formula reads has no point yet: wait */
-            if (energy_attribution_expr_uses(f->expr, i) || i == f->ref)
-                ready = false;
-            continue;
-        }
-        alumet_time_ns first = energy_attribution_series_at(s, 0)->t;
-        alumet_time_ns last = energy_attribution_series_at(s, n - 1)->t;
-        inf = first > inf ? first : inf;
-        sup = last < sup ? last : sup;
+    for (; k < n; k++) {
+        struct energy_attribution_sample *refp = &ref->items[ref->head + k];
+        enum energy_attribution_cover cv =
+            energy_attribution_consumer_cover(t, res, c, refp->t, refp->prev);
+        if (cv == EA_TOO_EARLY)
+            continue; /* before the consumer's data: never its energy */
+        if (cv == EA_TOO_LATE)
+            break; /* wait for its next points */
+        int r = energy_attribution_point(t, buf, res, c, refp, &rid, &cid, &ids_ready);
+        if (r < 0)
+            return r;
+        any = true;
+        last = refp->t;
     }
-    size_t from = 0, to = 0; /* reference points [from, to) */
-    if (ready) {
-        from = energy_attribution_series_lower_bound(ref, inf);
-        if (c->attributed && c->last_attributed != INT64_MAX) {
-            size_t after = energy_attribution_series_lower_bound(ref, c->last_attributed + 1);
-            from = after > from ? after : from;
-        }
-        to = sup == INT64_MAX ? energy_attribution_series_count(ref)
-                              : energy_attribution_series_lower_bound(ref, sup + 1);
-    }
-    if (from >= to) {
+    if (!any) {
         energy_attribution_prune_consumer(t, c, expired, false);
         return 0;
     }
-    struct alumet_resource rid;
-    struct alumet_consumer cid;
-    bool ids_ready = false;
-    for (size_t k = from; k < to; k++) {
-        int r = energy_attribution_point(t, buf, res, c, energy_attribution_series_at(ref, k)->t,
-                                         &rid, &cid, &ids_ready);
-        if (r < 0)
-            return r;
-    }
     c->attributed = true;
-    c->last_attributed = energy_attribution_series_at(ref, to - 1)->t;
+    c->last_attributed = last;
     if (expired > c->last_attributed)
         energy_attribution_prune_consumer(t, c, expired, false);
     else
@@ -528,6 +511,100 @@ static alumet_time_ns energy_attribution_newest(const struct energy_attribution_
         }
     }
     return newest;
+}
+
+/* ---- the remainder ---- */
+
+/* Emit the remainder point of refp: `<formula>_unattributed` at its
+ * timestamp, for the whole machine, with value (and the reference's
+ * attributes). 0 or -ENOMEM. */
+static int energy_attribution_emit_rest(struct energy_attribution_transform *t,
+                                        struct alumet_buffer *buf,
+                                        const struct energy_attribution_resource *res,
+                                        struct energy_attribution_sample *refp, double value)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    const struct alumet_consumer machine = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+    struct alumet_resource rid = res->id;
+
+    if (!f->unattributed)
+        return 0;
+    if ((rid.str && !(rid.str = alumet_buffer_strdup(buf, rid.str, (size_t)-1))) ||
+        (rid.custom_kind &&
+         !(rid.custom_kind = alumet_buffer_strdup(buf, rid.custom_kind, (size_t)-1))))
+        return -ENOMEM;
+    struct alumet_point *p = alumet_buffer_push_f64(buf, refp->t, t->rest_metric, &rid, &machine,
+                                                    value);
+    if (!p)
+        return -ENOMEM;
+    if (!f->inputs[f->ref].keep_attributes || refp->attrs == UINT32_MAX)
+        return 0;
+    struct energy_attribution_attrset *set = &res->general[f->ref].sets[refp->attrs];
+    const struct alumet_attr *attrs = energy_attribution_set_in_buf(t, buf, set);
+    if (!attrs)
+        return -ENOMEM;
+    for (size_t k = 0; k < set->len; k++)
+        if (!alumet_point_find_attr(buf, p, attrs[k].key) &&
+            alumet_point_add_attr(buf, p, &attrs[k]) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+static alumet_time_ns energy_attribution_consumer_newest(const struct energy_attribution_state *st,
+                                                         const struct energy_attribution_consumer *c)
+{
+    alumet_time_ns newest = INT64_MIN;
+    for (size_t i = 0; i < st->n_per_consumer; i++) {
+        size_t n = energy_attribution_series_count(&c->series[i]);
+        if (n && energy_attribution_series_at(&c->series[i], n - 1)->t > newest)
+            newest = energy_attribution_series_at(&c->series[i], n - 1)->t;
+    }
+    return newest;
+}
+
+/* Emit the remainder of the reference points of res that no consumer will
+ * add to any more, in time order: those before `before`, and those that the
+ * consumer data has reached (a consumer point at or after them) and that
+ * every consumer has attributed, or cannot (it started later, or it ended:
+ * its data stops before the others'). 0 or -ENOMEM. */
+static int energy_attribution_close(struct energy_attribution_transform *t,
+                                    struct alumet_buffer *buf,
+                                    struct energy_attribution_resource *res,
+                                    alumet_time_ns before)
+{
+    const struct energy_attribution_formula *f = t->formula;
+    struct energy_attribution_series *ref = &res->general[f->ref];
+    alumet_time_ns newest_all = INT64_MIN;
+
+    for (size_t j = 0; j < res->n_consumers; j++) {
+        alumet_time_ns cn = energy_attribution_consumer_newest(&t->state, res->consumers[j]);
+        newest_all = cn > newest_all ? cn : newest_all;
+    }
+    for (size_t k = 0; k < energy_attribution_series_count(ref); k++) {
+        struct energy_attribution_sample *refp = &ref->items[ref->head + k];
+        if (refp->closed)
+            continue;
+        bool done = refp->t < before || (f->n_resource_inputs < f->n_inputs ? newest_all >= refp->t
+                                                                            : true);
+        for (size_t j = 0; done && j < res->n_consumers && refp->t >= before; j++) {
+            struct energy_attribution_consumer *c = res->consumers[j];
+            if (c->attributed && c->last_attributed >= refp->t)
+                continue;
+            alumet_time_ns cn = energy_attribution_consumer_newest(&t->state, c);
+            if (cn == INT64_MIN)
+                continue;
+            enum energy_attribution_cover cv =
+                energy_attribution_consumer_cover(t, res, c, refp->t, refp->prev);
+            done = cv == EA_TOO_EARLY || (cv == EA_TOO_LATE && cn < newest_all);
+        }
+        if (!done)
+            break;
+        double e = refp->type == ALUMET_VALUE_F64 ? refp->value.f64 : (double)refp->value.u64;
+        refp->closed = true;
+        if (energy_attribution_emit_rest(t, buf, res, refp, e - refp->share) < 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 static int energy_attribution_resource_run(struct energy_attribution_transform *t,
@@ -572,6 +649,9 @@ static int energy_attribution_resource_run(struct energy_attribution_transform *
     }
     if (!all_attributed || threshold < expired)
         threshold = expired;
+    int r = energy_attribution_close(t, buf, res, alive ? threshold : expired);
+    if (r < 0)
+        return r;
     for (size_t g = 0; g < st->n_general; g++)
         energy_attribution_series_prune(&res->general[g], alive ? threshold : expired, alive > 0);
     return 0;
@@ -589,11 +669,12 @@ static int energy_attribution_transform_apply(void *data, struct alumet_buffer *
         return r;
     size_t taken = 0;
     for (size_t i = 0; i < n; i++) {
-        r = energy_attribution_ingest(t, buf, alumet_buffer_get(buf, i));
+        r = energy_attribution_ingest(t, buf, alumet_buffer_get(buf, i), err);
         if (r < 0)
-            return alumet_error_set(err, r, "formula '%s': out of memory", t->formula->name);
+            return r;
         taken += (size_t)r;
     }
+    energy_attribution_diag_report(t, /* at_end= */ false);
     /* nothing new (a buffer of other sources): nothing more to attribute or to
      * forget than after the previous buffer */
     if (!taken)
@@ -620,8 +701,26 @@ static int energy_attribution_transform_apply(void *data, struct alumet_buffer *
     return 0;
 }
 
+/* At shutdown: the remainder of every reference point still open, and the
+ * inputs that never matched. */
+static int energy_attribution_transform_finish(void *data, struct alumet_buffer *buf,
+                                               const struct alumet_registry *reg,
+                                               struct alumet_error *err)
+{
+    struct energy_attribution_transform *t = data;
+    (void)reg;
+    t->gen++;
+    for (size_t i = 0; i < t->state.n_resources; i++)
+        if (energy_attribution_close(t, buf, t->state.resources[i], INT64_MAX) < 0)
+            return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory",
+                                    t->formula->name);
+    energy_attribution_diag_report(t, /* at_end= */ true);
+    return 0;
+}
+
 const struct alumet_transform_ops energy_attribution_transform_ops = {
     .version = ALUMET_TRANSFORM_OPS_V1,
     .apply = energy_attribution_transform_apply,
+    .finish = energy_attribution_transform_finish,
     .free = energy_attribution_transform_free,
 };

@@ -24,6 +24,9 @@
 #define EA_METRIC_DESCRIPTION                                                                      \
     "Energy attribution (since the previous value) per consumer and per resource"
 
+#define EA_REST_DESCRIPTION                                                                        \
+    "Energy of the resource that the formula gave to no consumer (since the previous value)"
+
 /* ---- formulas ---- */
 
 static void energy_attribution_input_done(struct energy_attribution_input *in)
@@ -237,6 +240,8 @@ static int energy_attribution_formula_parse(struct alumet_config *formulas, cons
         return alumet_config_error(ft, "ref", err, -EINVAL,
                                    "missing field 'ref': the per_resource time series whose "
                                    "timestamps the results take, such as \"cpu_energy\"");
+    if ((r = alumet_config_get_bool(ft, "unattributed", true, &f->unattributed, err)) < 0)
+        return r;
     if (f->retention < 0)
         return alumet_config_error(ft, "retention_time", err, -EINVAL,
                                    "expected a non-negative duration");
@@ -330,11 +335,20 @@ static int energy_attribution_start(void *state, struct alumet_start_ctx *ctx,
                                  EA_METRIC_DESCRIPTION, &out, err);
         if (r < 0)
             return r;
+        alumet_metric_id rest = out;
+        if (f->unattributed) {
+            char rest_name[512];
+            snprintf(rest_name, sizeof(rest_name), "%s_unattributed", f->name);
+            r = alumet_create_metric(ctx, rest_name, ALUMET_VALUE_F64, ALUMET_UNIT(JOULE),
+                                     EA_REST_DESCRIPTION, &rest, err);
+            if (r < 0)
+                return r;
+        }
         /* upstream's name `attribution/<formula>` cannot be an element name here,
          * where '/' separates the plugin from the element in control patterns */
         size_t len = strlen(f->name) + sizeof("attribution-");
         char *name = malloc(len);
-        struct energy_attribution_transform *t = energy_attribution_transform_new(f, out, log);
+        struct energy_attribution_transform *t = energy_attribution_transform_new(f, out, rest, log);
         if (!name || !t) {
             free(name);
             energy_attribution_transform_free(t);

@@ -5,7 +5,9 @@
  *   energy-attribution.c            the plugin struct, the options, the lifecycle
  *   energy-attribution-expr.c       the expression language (parser, evaluator)
  *   energy-attribution-state.c      the time series kept between two buffers
- *   energy-attribution-transform.c  the attribution algorithm (apply) */
+ *   energy-attribution-align.c      which reference points a series covers (edges)
+ *   energy-attribution-check.c      input filters, and the diagnostics of bad ones
+ *   energy-attribution-transform.c  the attribution algorithm (apply, remainder) */
 #ifndef ENERGY_ATTRIBUTION_H
 #define ENERGY_ATTRIBUTION_H
 
@@ -107,6 +109,7 @@ struct energy_attribution_formula {
     struct energy_attribution_input *inputs;
     size_t n_inputs;
     size_t n_resource_inputs; /* inputs[0 .. n_resource_inputs) are per_resource */
+    bool unattributed;        /* emit <name>_unattributed per reference point */
 };
 
 /* The plugin state. */
@@ -134,12 +137,20 @@ struct energy_attribution_sample {
     union alumet_value value;
     enum alumet_value_type type;
     uint32_t attrs; /* index in the series' attribute sets, UINT32_MAX: none kept */
+    /* the timestamp of the point before it in the series, even a dropped one
+     * (INT64_MIN: none): the point covers (prev, t] */
+    alumet_time_ns prev;
+    /* reference points only: the sum of the results at t, and whether its
+     * remainder (<formula>_unattributed) has been emitted */
+    double share;
+    bool closed;
 };
 
 /* Points of one input, sorted by timestamp: items[head .. len) are alive. */
 struct energy_attribution_series {
     struct energy_attribution_sample *items;
     size_t head, len, cap;
+    alumet_time_ns dropped_t; /* timestamp of the newest dropped point, INT64_MIN: none */
     struct energy_attribution_attrset *sets;
     size_t n_sets, cap_sets;
 };
@@ -209,9 +220,26 @@ size_t energy_attribution_series_lower_bound(const struct energy_attribution_ser
 void energy_attribution_series_prune(struct energy_attribution_series *s, alumet_time_ns t,
                                      bool keep_anchor);
 
+/* Whether the resources (or consumers) a and b are the same. */
+bool energy_attribution_resource_eq(const struct alumet_resource *a, const struct alumet_resource *b);
+bool energy_attribution_consumer_eq(const struct alumet_consumer *a, const struct alumet_consumer *b);
+
 /* Remove the consumers with no point left and the resources with neither
  * points nor consumers. */
 void energy_attribution_state_compact(struct energy_attribution_state *st);
+
+/* ---- alignment onto the reference (energy-attribution-align.c) ---- */
+
+enum energy_attribution_cover {
+    EA_COVERED,   /* s gives a value at t: interpolated inside, its edge point outside */
+    EA_TOO_EARLY, /* t is before what s covers: never attributable */
+    EA_TOO_LATE,  /* t is after what s covers yet: wait for its next point */
+};
+
+/* Whether series s gives a value at the reference timestamp t, whose
+ * reference interval starts at ref_prev (INT64_MIN: unknown). */
+enum energy_attribution_cover energy_attribution_cover(const struct energy_attribution_series *s,
+                                                       alumet_time_ns t, alumet_time_ns ref_prev);
 
 /* ---- the transform (energy-attribution-transform.c) ---- */
 
@@ -244,15 +272,46 @@ struct energy_attribution_transform {
     uint32_t *sets;
     char *id_scratch; /* holds any resource_id or consumer_id of the filters */
     size_t id_scratch_size;
+    alumet_metric_id rest_metric; /* <formula>_unattributed, when formula->unattributed */
+    struct energy_attribution_diag *diags; /* per input */
+};
+
+/* What an input has seen, to say why it matches nothing (per input). */
+struct energy_attribution_diag {
+    uint64_t seen, taken;             /* points of its metric, points accepted */
+    alumet_time_ns first_seen, newest; /* timestamps of those points */
+    int criterion;                    /* the first criterion that rejected a point, -1: none */
+    char values[240];                 /* the values of that criterion seen, quoted */
+    bool reported;
 };
 
 extern const struct alumet_transform_ops energy_attribution_transform_ops;
+
+/* ---- filters and their diagnostics (energy-attribution-check.c) ---- */
+
+/* -1 when input in accepts point p of buf, else the criterion that rejects it. */
+int energy_attribution_reject(struct energy_attribution_transform *t,
+                              const struct energy_attribution_input *in,
+                              const struct alumet_buffer *buf, const struct alumet_point *p);
+/* Count point p of input i's metric, taken (criterion -1) or not. */
+void energy_attribution_diag_note(struct energy_attribution_transform *t, size_t i,
+                                  const struct alumet_buffer *buf, const struct alumet_point *p,
+                                  int criterion);
+/* Warn once per input that has seen its metric for a while (or at all, when
+ * at_end) without taking a point, naming the filter and the values seen. */
+void energy_attribution_diag_report(struct energy_attribution_transform *t, bool at_end);
+/* The error for point p of input i, which has a point at its timestamp
+ * already: -EINVAL with err naming the attribute that tells them apart. */
+int energy_attribution_ambiguity(struct energy_attribution_transform *t, size_t i,
+                                 const struct alumet_buffer *buf, const struct alumet_point *p,
+                                 struct alumet_error *err);
 
 /* New transform for formula (borrowed: it must outlive the transform). NULL
  * on -ENOMEM. Free with energy_attribution_transform_free(). */
 struct energy_attribution_transform *
 energy_attribution_transform_new(const struct energy_attribution_formula *formula,
-                                 alumet_metric_id out_metric, struct alumet_log_topic *log);
+                                 alumet_metric_id out_metric, alumet_metric_id rest_metric,
+                                 struct alumet_log_topic *log);
 void energy_attribution_transform_free(void *data);
 
 /* Look up every input metric by name in reg. -ENOENT with err naming the

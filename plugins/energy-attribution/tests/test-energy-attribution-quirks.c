@@ -68,12 +68,13 @@ static void test_second_per_resource_series(void **state)
         ea_push(&r, r.ids[1], &machine, 7, 0.5 * k, 50.0);
     }
     ea_apply(&r, 0);
-    /* the reference points within [0.25, 4.0]: 0.5 .. 4.0 */
+    /* every reference point: 0.5 .. 4.0 within the dram series, and 0 s,
+     * covered by the first dram point (its interval is (-0.25, 0.25]) */
     size_t n = ea_outputs(&r, m, 0, out, 32);
-    assert_int_equal(n, 8);
+    assert_int_equal(n, 9);
     for (size_t i = 0; i < n; i++) {
-        double t = 0.5 * (double)(i + 1);
-        double ram = 4.0 + (t - 0.25) * 2.0;
+        double t = 0.5 * (double)i;
+        double ram = i == 0 ? 4.0 : 4.0 + (t - 0.25) * 2.0;
         assert_int_equal(out[i].t, ea_t(t));
         ea_check_close(out[i].value, (30.0 + ram) * 0.5, 1e-12, "pkg + ram");
         /* one domain attribute: the reference's comes first, the key once */

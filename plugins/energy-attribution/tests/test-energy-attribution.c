@@ -4,12 +4,14 @@
 #include "ea-test.h"
 
 /* The configuration of upstream's test (plugins/energy-attribution/tests/transform.rs),
- * with the kind filter of the spec's worked example. */
+ * with the kind filter of the spec's worked example; without the remainder
+ * points, the output is exactly upstream's. */
 static const char worked_config[] =
     "[plugins.energy-attribution.formulas.attributed_energy]\n"
     "expr = \"cpu_energy * cpu_usage / 100.0\"\n"
     "ref = \"cpu_energy\"\n"
     "retention_time = \"60s\"\n"
+    "unattributed = false\n"
     "[plugins.energy-attribution.formulas.attributed_energy.per_resource]\n"
     "cpu_energy = { metric = \"rapl_consumed_energy\", resource_kind = \"local_machine\", "
     "domain = \"package_total\" }\n"
@@ -47,6 +49,7 @@ static void test_config_parsed(void **state)
     assert_int_equal(f->n_inputs, 2);
     assert_int_equal(f->n_resource_inputs, 1);
     assert_int_equal(f->ref, 0);
+    assert_false(f->unattributed);
     const struct energy_attribution_input *e = &f->inputs[0], *u = &f->inputs[1];
     assert_string_equal(e->ident, "cpu_energy");
     assert_string_equal(e->metric_name, "rapl_consumed_energy");
@@ -73,6 +76,7 @@ static void test_config_parsed(void **state)
     assert_int_equal(ea_run_init(&r, no_retention), 0);
     f = &r.ea->formulas[0];
     assert_int_equal(f->retention, 60 * ALUMET_NSEC_PER_SEC);
+    assert_true(f->unattributed); /* the remainder is on by default */
     u = &f->inputs[1];
     assert_false(u->keep_attributes);
     assert_string_equal(u->consumer_kind, "process");
@@ -338,7 +342,9 @@ static void test_out_of_order(void **state)
  *   pid 100: 25 %, all along                   -> 40 points x 7.5 J  = 300 J
  *   pid 200: 20 % + 1 %/s (linear, exact)      -> sum 0.3 (20 + t)   = 363 J
  *   pid 300: 10 %, until 10.25 s               -> 20 points x 3 J    = 60 J
- *   pid 400: 5 %, from 12.25 s                 -> 16 points x 1.5 J  = 24 J
+ *   pid 400: 5 %, from 12.25 s                 -> 17 points x 1.5 J  = 25.5 J
+ * (its first point, at 12.25 s, is its usage since 11.25 s: it covers the
+ * reference point at 12.0 s, the energy of (11.5 s, 12.0 s])
  * with decoys that the filters must reject: per-package RAPL points, the
  * dram_total domain, and cpu_percent of kind "user". */
 static void test_known_joules(void **state)
@@ -406,11 +412,11 @@ static void test_known_joules(void **state)
     assert_int_equal(count[1], 40);
     assert_int_equal(count[2], 40);
     assert_int_equal(count[3], 20);
-    assert_int_equal(count[4], 16);
+    assert_int_equal(count[4], 17);
     ea_check_close(total[1], 300.0, 0.001, "pid 100");
     ea_check_close(total[2], 363.0, 0.001, "pid 200");
     ea_check_close(total[3], 60.0, 0.001, "pid 300");
-    ea_check_close(total[4], 24.0, 0.001, "pid 400");
+    ea_check_close(total[4], 25.5, 0.001, "pid 400");
     /* pid 300 ended more than retention_time ago: forgotten; the package
      * resource never had a reference point and its data expired */
     const struct energy_attribution_state *st = &r.ea->running[0]->state;

@@ -13,7 +13,8 @@ Checks:
   - `config check` accepts the configuration;
   - the CSV has attributed_energy points for the child, and each one equals
     the package_total energy at its timestamp times the child's cpu_percent
-    interpolated at that timestamp / 100, within 0.1 % (the ground truth
+    interpolated at that timestamp (or, at the edges, that of the point
+    stamped within a poll round of it) / 100, within 0.1 % (the ground truth
     recomputed from the CSV's own inputs);
   - the package_total energy adds up to 50 W x the time the counters ran,
     within 0.1 %, and the attributed energy is positive and no more than it.
@@ -106,17 +107,20 @@ output_path = "{out}"
 """
 
 def interpolate(series, t):
-    """Value of [(t, v)] (sorted) at t: exact, or linear between neighbours."""
+    """Value of [(t, v)] (sorted) at t: exact, or linear between neighbours;
+    at the edges, the value of the point that covers t (the first point
+    covers the reference point stamped just before it, the last one the
+    reference point stamped just after it)."""
     for i, (ti, vi) in enumerate(series):
         if ti == t:
             return vi
         if ti > t:
             if i == 0:
-                return None
+                return vi if ti - t < 0.05e9 else None
             t0, v0 = series[i - 1]
             u = (t - t0) / (ti - t0)
             return (1 - u) * v0 + u * vi
-    return None
+    return series[-1][1] if series and t - series[-1][0] < 0.01e9 else None
 
 
 def run(tmp):
@@ -181,7 +185,8 @@ def run(tmp):
         t = r["timestamp"]
         check(t in from_ts, "attributed point at %s has no package_total point" % t)
         u = interpolate(usage_ns, ns(t))
-        if not check(u is not None, "attributed point at %s outside the child's usage" % t):
+        if not check(u is not None, "attributed point at %s outside the child's usage "
+                     "(usage %r .. %r)" % (t, usage[:1], usage[-1:])):
             continue
         want = energy.get(t, 0.0) * u / 100.0
         got = float(r["value"])

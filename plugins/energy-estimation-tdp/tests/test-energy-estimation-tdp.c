@@ -217,10 +217,17 @@ static void test_exact_joules(void **state)
                              k == 3 ? ALUMET_RESOURCE_CPU_CORE : ALUMET_RESOURCE_LOCAL_MACHINE);
             assert_int_equal(e->resource.num, k == 3 ? 3 : 0);
             assert_int_equal(e->consumer.kind, ALUMET_CONSUMER_LOCAL_MACHINE);
-            assert_int_equal(e->attr_count, 1);
-            const struct alumet_attr *a = alumet_point_find_attr(r.buf, e, "cpu_state");
-            assert_non_null(a);
-            assert_string_equal(a->v.str, points[k].state);
+            /* the input's cpu_state, then the estimate's labels */
+            assert_int_equal(e->attr_count, 4);
+            const struct alumet_attr *a = alumet_point_attrs(r.buf, e);
+            assert_string_equal(a[0].key, "cpu_state");
+            assert_string_equal(a[0].v.str, points[k].state);
+            assert_string_equal(a[1].key, "estimate");
+            assert_string_equal(a[1].v.str, "tdp");
+            assert_string_equal(a[2].key, "tdp");
+            assert_true(a[2].type == ALUMET_ATTR_F64 && a[2].v.f64 == 100.0);
+            assert_string_equal(a[3].key, "nb_cpu");
+            assert_true(a[3].type == ALUMET_ATTR_F64 && a[3].v.f64 == 4.0);
         }
         run_done(&r);
     }
@@ -295,6 +302,97 @@ static void test_missing_or_odd_metric(void **state)
     run_done(&r);
 }
 
+/* A fixture tree of tests/fixtures/tdp as both roots, then the config. */
+static int run_init_in(struct run *r, const char *tree, const char *keys)
+{
+    char config[4096];
+    snprintf(config, sizeof(config),
+             "[plugins.energy-estimation-tdp]\n%ssys_root = \"%s/tdp/%s\"\n"
+             "proc_root = \"%s/tdp/%s\"\n",
+             keys, alumet_test_fixtures(), tree, alumet_test_fixtures(), tree);
+    return run_init(r, config);
+}
+
+/* Start r and return the number of VM warnings logged. */
+static size_t vm_warnings(struct run *r)
+{
+    const struct alumet_unit ms = {ALUMET_UNIT_SECOND, ALUMET_PREFIX_MILLI, NULL, NULL};
+    alumet_test_log_capture("info");
+    assert_int_equal(run_start(r, &ms, ALUMET_VALUE_U64), 0);
+    alumet_test_log_release();
+    return alumet_test_log_count(ALUMET_LOG_WARN, "virtual machine", NULL);
+}
+
+/* In a VM (DMI of QEMU, or only the hypervisor CPU flag), the placeholder
+ * tdp and the default nb_cpu are reported once, with the keys to set; on
+ * bare metal, or with both keys set, nothing is said. */
+static void test_vm_warning(void **state)
+{
+    (void)state;
+    struct run r;
+
+    assert_int_equal(run_init_in(&r, "kvm-guest", "tdp = 100.0\n"), 0);
+    assert_int_equal(vm_warnings(&r), 1);
+    assert_string_equal(
+        alumet_test_log_find("virtual machine"),
+        "this machine looks like a virtual machine (DMI 'QEMU' 'Standard PC (Q35 + ICH9, "
+        "2009)') and the estimate uses the placeholder tdp = 100 and nb_cpu = the vCPUs of "
+        "this VM: set plugins.energy-estimation-tdp.tdp to the TDP of the host's processors "
+        "(W) and plugins.energy-estimation-tdp.nb_cpu to the host's logical CPUs");
+    run_done(&r);
+
+    assert_int_equal(run_init_in(&r, "kvm-guest", "tdp = 240.0\n"), 0);
+    assert_int_equal(vm_warnings(&r), 1);
+    assert_non_null(strstr(alumet_test_log_find("virtual machine"),
+                           "the estimate uses nb_cpu = the vCPUs of this VM: set"));
+    run_done(&r);
+
+    assert_int_equal(run_init_in(&r, "kvm-guest", "tdp = 240.0\nnb_cpu = 64\n"), 0);
+    assert_int_equal(vm_warnings(&r), 0);
+    run_done(&r);
+
+    assert_int_equal(run_init_in(&r, "bare-metal", "tdp = 100.0\n"), 0);
+    assert_int_equal(vm_warnings(&r), 0);
+    run_done(&r);
+}
+
+/* total = true adds, per timestamp and resource, the sum of the states. */
+static void test_total(void **state)
+{
+    (void)state;
+    const struct alumet_unit ms = {ALUMET_UNIT_SECOND, ALUMET_PREFIX_MILLI, NULL, NULL};
+    const struct alumet_resource machine = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+    const struct alumet_resource core1 = {ALUMET_RESOURCE_CPU_CORE, 1, NULL, NULL};
+    struct run r;
+    assert_int_equal(run_init_in(&r, "bare-metal", "tdp = 80.0\nnb_cpu = 8\ntotal = true\n"),
+                     0);
+    assert_int_equal(run_start(&r, &ms, ALUMET_VALUE_U64), 0);
+    const struct alumet_metric *m = alumet_registry_find(r.reg, "estimated_consumed_energy_total");
+    assert_non_null(m);
+    /* 10 W per busy CPU: user 1500 ms + system 500 ms = 20 J; idle 0 J */
+    push_cpu(&r, &machine, "user", 1500, ALUMET_VALUE_U64);
+    push_cpu(&r, &machine, "system", 500, ALUMET_VALUE_U64);
+    push_cpu(&r, &machine, "idle", 6000, ALUMET_VALUE_U64);
+    push_cpu(&r, &core1, "user", 250, ALUMET_VALUE_U64);
+    apply(&r);
+    double totals[2] = {-1, -1};
+    size_t count = 0;
+    for (size_t i = 0; i < alumet_buffer_len(r.buf); i++) {
+        const struct alumet_point *p = alumet_buffer_get(r.buf, i);
+        if (p->metric != m->id)
+            continue;
+        count++;
+        assert_int_equal(p->timestamp, T0);
+        assert_null(alumet_point_find_attr(r.buf, p, "cpu_state"));
+        assert_string_equal(alumet_point_find_attr(r.buf, p, "estimate")->v.str, "tdp");
+        totals[p->resource.kind == ALUMET_RESOURCE_CPU_CORE] = p->value.f64;
+    }
+    assert_int_equal(count, 2);
+    assert_true(totals[0] == 20.0);
+    assert_true(totals[1] == 2.5);
+    run_done(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_states_that_are_not_work),
         cmocka_unit_test(test_sub_second_interval),
         cmocka_unit_test(test_missing_or_odd_metric),
+        cmocka_unit_test(test_vm_warning),
+        cmocka_unit_test(test_total),
     };
     return alumet_run_tests(tests);
 }
