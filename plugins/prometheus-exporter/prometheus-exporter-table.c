@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The series table of prometheus-exporter: the latest value of every
- * (family, label set), written by the output thread and rendered by the HTTP
- * thread under one mutex. A family is one exported metric name; a series is
- * identified by its family and its label text `k="v",...` (keys sorted,
- * values escaped), which is also what the exposition prints.
+ * (family, label set), and for delta metrics the sum of the values too,
+ * written by the output thread and rendered by the HTTP thread
+ * (prometheus-exporter-render.c) under one mutex. A family is one exported
+ * metric name; a series is identified by its family and its label text
+ * `k="v",...` (keys sorted, values escaped), which is also what the
+ * exposition prints.
  *
  * Memory: series live in one array (indices, not pointers, so that it can
  * grow), chained from a power-of-two bucket array by a hash of their key;
@@ -17,60 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prometheus-exporter.h"
-#include "util/format.h"
-
-/* One label of the point being written: offsets into the scratch text. */
-struct prometheus_label {
-    size_t key, key_len;
-    size_t value, value_len;
-};
-
-struct prometheus_family {
-    char *name;     /* sanitize(prefix + metric name + suffix): the family key */
-    char *exported; /* name, or name_unit: the name printed */
-    char *unit;     /* sanitized unit word, "" when the unit has none */
-    char *help;     /* description of the first metric, with a '.' appended */
-    size_t series;  /* series of this family in the table */
-};
-
-struct prometheus_series {
-    char *labels; /* NULL: a free slot */
-    size_t labels_len;
-    uint64_t hash;
-    alumet_time_ns updated;
-    double value;
-    uint32_t family;
-    uint32_t next; /* next in the bucket chain or the free list: index + 1, 0 = none */
-};
-
-struct prometheus_table {
-    pthread_mutex_t lock;
-    atomic_uint refs;
-    char *prefix;
-    char *suffix;
-    bool add_attributes;
-    alumet_time_ns expiry;
-    alumet_time_ns last_sweep;
-
-    struct prometheus_family *families; /* in first-seen order */
-    size_t n_families, cap_families;
-    uint32_t *metric_family; /* metric id -> family index + 1, 0 = not seen yet */
-    size_t n_metric_family;
-
-    struct prometheus_series *series;
-    size_t n_series, cap_series; /* slots used (live or free), allocated */
-    uint32_t free_list;
-    size_t live;
-    uint32_t *buckets; /* index + 1 of the first series of the chain */
-    size_t n_buckets;  /* a power of two */
-
-    /* the writer's scratch (used under the lock) */
-    struct prometheus_text scratch;
-    struct prometheus_text key;
-    struct prometheus_label *labels;
-    size_t cap_labels;
-};
+#include "prometheus-exporter-table.h"
 
 static const char *const prometheus_fixed_keys[] = {
     "resource_kind",
@@ -114,9 +63,22 @@ struct prometheus_table *prometheus_table_new(const struct prometheus_table_opts
     t->expiry = opts->series_expiry;
     t->prefix = strdup(opts->prefix ? opts->prefix : "");
     t->suffix = strdup(opts->suffix ? opts->suffix : "");
+    t->topic = opts->topic;
     t->n_buckets = 64;
     t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-    if (!t->prefix || !t->suffix || !t->buckets || pthread_mutex_init(&t->lock, NULL) != 0) {
+    bool ok = t->prefix && t->suffix && t->buckets;
+    if (ok && opts->n_counter_metrics) {
+        t->counter_metrics = calloc(opts->n_counter_metrics, sizeof(char *));
+        ok = t->counter_metrics != NULL;
+        for (size_t i = 0; ok && i < opts->n_counter_metrics; i++) {
+            ok = (t->counter_metrics[i] = strdup(opts->counter_metrics[i])) != NULL;
+            t->n_counter_metrics = i + 1;
+        }
+    }
+    if (!ok || pthread_mutex_init(&t->lock, NULL) != 0) {
+        for (size_t i = 0; i < t->n_counter_metrics; i++)
+            free(t->counter_metrics[i]);
+        free(t->counter_metrics);
         free(t->prefix);
         free(t->suffix);
         free(t->buckets);
@@ -141,9 +103,14 @@ void prometheus_table_unref(struct prometheus_table *t)
         free(t->families[i].exported);
         free(t->families[i].unit);
         free(t->families[i].help);
+        free(t->families[i].counter);
+        free(t->families[i].counter_help);
     }
     for (size_t i = 0; i < t->n_series; i++)
         free(t->series[i].labels);
+    for (size_t i = 0; i < t->n_counter_metrics; i++)
+        free(t->counter_metrics[i]);
+    free(t->counter_metrics);
     free(t->families);
     free(t->metric_family);
     free(t->series);
@@ -195,8 +162,52 @@ static char *prometheus_unit_word(const struct alumet_unit *u)
     return out;
 }
 
+bool prometheus_unit_is_energy(const struct alumet_unit *u)
+{
+    return u->base == ALUMET_UNIT_JOULE || u->base == ALUMET_UNIT_WATT_HOUR;
+}
+
+/* Whether the values of metric m are per-interval deltas. */
+static bool prometheus_table_is_delta(const struct prometheus_table *t,
+                                      const struct alumet_metric *m)
+{
+    if (prometheus_unit_is_energy(&m->unit))
+        return true;
+    for (size_t i = 0; i < t->n_counter_metrics; i++) {
+        if (strcmp(t->counter_metrics[i], m->name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The counter of a delta metric: name_cumulative[_unit]_total, the name of
+ * its samples (the OpenMetrics family is the name without _total, never the
+ * name of the gauge family), and its help text. */
+static int prometheus_family_counter(struct prometheus_family *f, const struct alumet_metric *m)
+{
+    struct prometheus_text text = {0};
+    int r = prometheus_text_adds(&text, f->name);
+    if (r == 0)
+        r = prometheus_text_adds(&text, "_cumulative");
+    if (r == 0 && *f->unit)
+        r = prometheus_text_adds(&text, "_");
+    if (r == 0)
+        r = prometheus_text_adds(&text, f->unit);
+    if (r == 0)
+        r = prometheus_text_adds(&text, "_total");
+    f->counter = text.s;
+    if (r < 0)
+        return r;
+    text = (struct prometheus_text){0};
+    r = prometheus_text_adds(&text, m->description ? m->description : "");
+    if (r == 0)
+        r = prometheus_text_adds(&text, ", summed since the series appeared.");
+    f->counter_help = text.s;
+    return r;
+}
+
 static int prometheus_family_init(struct prometheus_family *f, char *name,
-                                  const struct alumet_metric *m)
+                                  const struct alumet_metric *m, bool delta)
 {
     struct prometheus_text text = {0};
 
@@ -217,6 +228,9 @@ static int prometheus_family_init(struct prometheus_family *f, char *name,
     if (r == 0)
         r = prometheus_text_adds(&text, ".");
     f->help = text.s;
+    f->delta = delta;
+    if (r == 0 && delta)
+        r = prometheus_family_counter(f, m);
     return r;
 }
 
@@ -260,12 +274,14 @@ static int prometheus_table_family(struct prometheus_table *t, const struct alum
         }
         struct prometheus_family *f = &t->families[fi];
         memset(f, 0, sizeof(*f));
-        r = prometheus_family_init(f, name, m);
+        r = prometheus_family_init(f, name, m, prometheus_table_is_delta(t, m));
         if (r < 0) {
             free(f->name);
             free(f->unit);
             free(f->exported);
             free(f->help);
+            free(f->counter);
+            free(f->counter_help);
             return r;
         }
         t->n_families++;
@@ -514,18 +530,81 @@ static int prometheus_rehash(struct prometheus_table *t, size_t n_buckets)
     return 0;
 }
 
-/* Set the series (family, t->key) to value, creating it when new. */
-static int prometheus_series_set(struct prometheus_table *t, uint32_t family, double value,
-                                 alumet_time_ns now)
+/* The update interval of a delta series: the larger of the gaps between its
+ * last two points (the poll interval of the source) and between its last two
+ * writes (the flush interval, when the source flushes several polls at
+ * once). A longer interval is taken at once, a shorter one a quarter at a
+ * time and once per write, so that neither a late point nor the points of
+ * several polls in one write make the series stale. */
+static void prometheus_series_interval(struct prometheus_series *s, struct prometheus_family *f,
+                                       alumet_time_ns ts, alumet_time_ns now)
 {
+    alumet_time_ns gap = ts - s->ts;
+    if (gap <= 0)
+        return; /* same poll, or a clock step back: nothing learnt */
+    if (now - s->updated > gap)
+        gap = now - s->updated;
+    if (gap >= s->interval)
+        s->interval = gap;
+    else if (now != s->updated)
+        s->interval -= (s->interval - gap) / 4;
+    f->interval = s->interval;
+}
+
+/* When the gauge of delta series s, just written at now, goes stale: after
+ * PROMETHEUS_DELTA_STALE_INTERVALS times its interval, or its family's for a
+ * series with a single point so far; 0 while neither is known. Fixed now, so
+ * that a longer interval learnt later from another series does not bring
+ * back a gauge already left out. */
+static void prometheus_series_deadline(struct prometheus_series *s,
+                                       const struct prometheus_family *f, alumet_time_ns now)
+{
+    alumet_time_ns interval = s->interval ? s->interval : f->interval;
+    s->stale_at = interval ? now + PROMETHEUS_DELTA_STALE_INTERVALS * interval : 0;
+}
+
+/* Points collapse onto one series when their attributes are not labels:
+ * warn once per family when its values are not deltas (a sum of levels, such
+ * as temperatures, is rarely what one wants). */
+static void prometheus_warn_sum(struct prometheus_table *t, struct prometheus_family *f)
+{
+    if (f->delta || f->warned_sum || !t->topic)
+        return;
+    f->warned_sum = true;
+    alumet_log_at(t->topic, ALUMET_LOG_WARN,
+                  "points of '%s' with the same timestamp and different attributes are summed "
+                  "onto one series, because add_attributes_to_labels = false: set it to true to "
+                  "export one series per attribute value",
+                  f->exported);
+}
+
+/* Write a point of value v and timestamp ts to the series (family, t->key),
+ * created when new: its gauge takes v (or adds it, for a point of the same
+ * timestamp when attributes are not labels), its counter adds v. */
+static int prometheus_series_set(struct prometheus_table *t, uint32_t family, double v,
+                                 alumet_time_ns ts, alumet_time_ns now)
+{
+    struct prometheus_family *f = &t->families[family];
     uint64_t h = prometheus_hash(family, t->key.s, t->key.len);
     uint32_t *head = &t->buckets[h & (t->n_buckets - 1)];
     for (uint32_t i = *head; i; i = t->series[i - 1].next) {
         struct prometheus_series *s = &t->series[i - 1];
         if (s->hash == h && s->family == family && s->labels_len == t->key.len &&
             memcmp(s->labels, t->key.s, t->key.len) == 0) {
-            s->value = value;
+            if (!t->add_attributes && ts == s->ts) {
+                s->value += v;
+                prometheus_warn_sum(t, f);
+            } else {
+                s->value = v;
+            }
+            if (f->delta) {
+                s->total += v;
+                prometheus_series_interval(s, f, ts, now);
+            }
+            s->ts = ts;
             s->updated = now;
+            if (f->delta)
+                prometheus_series_deadline(s, f, now);
             return 0;
         }
     }
@@ -552,10 +631,22 @@ static int prometheus_series_set(struct prometheus_table *t, uint32_t family, do
         idx = (uint32_t)++t->n_series;
     }
     struct prometheus_series *s = &t->series[idx - 1];
-    *s = (struct prometheus_series){labels, t->key.len, h, now, value, family, *head};
+    *s = (struct prometheus_series){
+        .labels = labels,
+        .labels_len = t->key.len,
+        .hash = h,
+        .updated = now,
+        .ts = ts,
+        .value = v,
+        .total = f->delta ? v : 0,
+        .family = family,
+        .next = *head,
+    };
+    if (f->delta)
+        prometheus_series_deadline(s, f, now);
     *head = idx;
     t->live++;
-    t->families[family].series++;
+    f->series++;
     if (t->live > t->n_buckets / 4 * 3)
         (void)prometheus_rehash(t, 2 * t->n_buckets); /* on failure the chains just grow */
     return 0;
@@ -606,7 +697,7 @@ int prometheus_table_write(struct prometheus_table *t, const struct alumet_buffe
         if (r < 0)
             break;
         double v = p->value_type == ALUMET_VALUE_U64 ? (double)p->value.u64 : p->value.f64;
-        r = prometheus_series_set(t, (uint32_t)family, v, now);
+        r = prometheus_series_set(t, (uint32_t)family, v, p->timestamp, now);
         if (r < 0)
             break;
     }
@@ -619,104 +710,6 @@ int prometheus_table_write(struct prometheus_table *t, const struct alumet_buffe
     return r;
 }
 
-/* ---- exposition ---- */
-
-struct prometheus_sort_item {
-    uint32_t family;
-    uint32_t series;
-    const char *labels;
-};
-
-static int prometheus_sort_cmp(const void *a, const void *b)
-{
-    const struct prometheus_sort_item *x = a, *y = b;
-    if (x->family != y->family)
-        return x->family < y->family ? -1 : 1;
-    return strcmp(x->labels, y->labels);
-}
-
-static int prometheus_render_family(struct prometheus_text *out, const struct prometheus_family *f,
-                                    enum prometheus_format fmt)
-{
-    bool om = fmt == PROMETHEUS_FORMAT_OPENMETRICS;
-    int r = 0;
-    if ((r = prometheus_text_adds(out, "# HELP ")) < 0 ||
-        (r = prometheus_text_adds(out, f->exported)) < 0 ||
-        (r = prometheus_text_adds(out, " ")) < 0 ||
-        (r = prometheus_text_add_escaped(out, f->help, strlen(f->help), om)) < 0 ||
-        (r = prometheus_text_adds(out, "\n# TYPE ")) < 0 ||
-        (r = prometheus_text_adds(out, f->exported)) < 0 ||
-        (r = prometheus_text_adds(out, " gauge\n")) < 0)
-        return r;
-    if (om && *f->unit) {
-        if ((r = prometheus_text_adds(out, "# UNIT ")) < 0 ||
-            (r = prometheus_text_adds(out, f->exported)) < 0 ||
-            (r = prometheus_text_adds(out, " ")) < 0 ||
-            (r = prometheus_text_adds(out, f->unit)) < 0 ||
-            (r = prometheus_text_adds(out, "\n")) < 0)
-            return r;
-    }
-    return 0;
-}
-
-static int prometheus_render_locked(struct prometheus_table *t, enum prometheus_format fmt,
-                                    struct prometheus_text *out)
-{
-    struct prometheus_sort_item *items = NULL;
-    size_t n = 0, bytes = 64;
-    int r;
-
-    if (t->live) {
-        items = malloc(t->live * sizeof(*items));
-        if (!items)
-            return -ENOMEM;
-    }
-    for (size_t i = 0; i < t->n_series; i++) {
-        const struct prometheus_series *s = &t->series[i];
-        if (!s->labels)
-            continue;
-        items[n++] = (struct prometheus_sort_item){s->family, (uint32_t)i, s->labels};
-        bytes += s->labels_len + 64;
-    }
-    if (n > 1)
-        qsort(items, n, sizeof(*items), prometheus_sort_cmp);
-    r = prometheus_text_reserve(out, bytes);
-    if (r < 0)
-        goto out_free;
-
-    uint32_t family = UINT32_MAX;
-    size_t exported_len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct prometheus_family *f = &t->families[items[i].family];
-        const struct prometheus_series *s = &t->series[items[i].series];
-        if (items[i].family != family) {
-            family = items[i].family;
-            exported_len = strlen(f->exported);
-            r = prometheus_render_family(out, f, fmt);
-            if (r < 0)
-                goto out_free;
-        }
-        /* upstream's dtoa layout ("4950.0", "1e21"), "NaN", "+Inf", "-Inf" */
-        char value[FORMAT_F64_POINT_MAX];
-        size_t vn = format_f64_dtoa(s->value, value, sizeof(value));
-        if ((r = prometheus_text_add(out, f->exported, exported_len)) < 0 ||
-            (r = prometheus_text_add(out, "{", 1)) < 0 ||
-            (r = prometheus_text_add(out, s->labels, s->labels_len)) < 0 ||
-            (r = prometheus_text_add(out, "} ", 2)) < 0 ||
-            (r = prometheus_text_add(out, value, vn)) < 0 ||
-            (r = prometheus_text_add(out, "\n", 1)) < 0)
-            goto out_free;
-    }
-    if (fmt == PROMETHEUS_FORMAT_OPENMETRICS)
-        r = prometheus_text_adds(out, "# EOF\n");
-    else
-        out->s[out->len] = '\0'; /* reserved above: an empty text is still a string */
-
-out_free:
-    free(items);
-    return r;
-}
-
 int prometheus_table_render(struct prometheus_table *t, enum prometheus_format fmt,
                             alumet_time_ns now, char **ret_text, size_t *ret_len)
 {
@@ -724,7 +717,7 @@ int prometheus_table_render(struct prometheus_table *t, enum prometheus_format f
 
     pthread_mutex_lock(&t->lock);
     prometheus_sweep(t, now);
-    int r = prometheus_render_locked(t, fmt, &out);
+    int r = prometheus_render_locked(t, fmt, now, &out);
     pthread_mutex_unlock(&t->lock);
     if (r < 0) {
         free(out.s);

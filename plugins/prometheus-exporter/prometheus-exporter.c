@@ -31,7 +31,10 @@
     "add_attributes_to_labels = true\n"                                                            \
     "# Forget a series not updated for this long, such as the series of a process that\n"          \
     "# ended (\"0s\": keep every series forever)\n"                                                \
-    "series_expiry = \"5m\"\n"
+    "series_expiry = \"5m\"\n"                                                                     \
+    "# Metrics whose values are per-interval deltas, also exported as counters\n"                  \
+    "# NAME_cumulative_UNIT_total (energies in joules or watt-hours always are)\n"                 \
+    "counter_metrics = []\n"
 
 #define PROMETHEUS_EXPORTER_DEFAULT_EXPIRY (5 * 60 * ALUMET_NSEC_PER_SEC)
 
@@ -44,6 +47,9 @@ struct prometheus_exporter {
     char *suffix;
     bool add_attributes_to_labels;
     alumet_time_ns series_expiry;
+    char **counter_metrics; /* the option, NULL-terminated */
+    size_t n_counter_metrics;
+    struct alumet_log_topic *topic; /* from start: the plugin's, borrowed */
     struct prometheus_http *http;
 };
 
@@ -58,6 +64,9 @@ static void prometheus_exporter_free(void *state)
     if (!pe)
         return;
     prometheus_http_stop(pe->http);
+    for (size_t i = 0; i < pe->n_counter_metrics; i++)
+        free(pe->counter_metrics[i]);
+    free(pe->counter_metrics);
     free(pe->host);
     free(pe->prefix);
     free(pe->suffix);
@@ -68,6 +77,31 @@ static int prometheus_exporter_dup(const char *s, char **ret, struct alumet_erro
 {
     *ret = strdup(s);
     return *ret ? 0 : alumet_error_set(err, -ENOMEM, "out of memory");
+}
+
+/* The option counter_metrics: metric names, none empty. */
+static int prometheus_exporter_counter_metrics(struct prometheus_exporter *pe,
+                                               struct alumet_config *cfg, struct alumet_error *err)
+{
+    const char **items = NULL;
+    size_t n = 0;
+    int r = alumet_config_get_string_array(cfg, "counter_metrics", &items, &n, err);
+    if (r < 0 || !items)
+        return r;
+    pe->counter_metrics = calloc(n + 1, sizeof(char *));
+    if (!pe->counter_metrics)
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (!*items[i])
+            r = alumet_config_error(cfg, "counter_metrics", err, -EINVAL,
+                                    "item %zu is empty: expected a metric name", i + 1);
+        else if (!(pe->counter_metrics[i] = strdup(items[i])))
+            r = alumet_error_set(err, -ENOMEM, "out of memory");
+        else
+            pe->n_counter_metrics = i + 1;
+    }
+    free(items);
+    return r;
 }
 
 static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
@@ -98,6 +132,9 @@ static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
         goto err_free;
     r = alumet_config_get_duration(cfg, "series_expiry", PROMETHEUS_EXPORTER_DEFAULT_EXPIRY,
                                    &pe->series_expiry, err);
+    if (r < 0)
+        goto err_free;
+    r = prometheus_exporter_counter_metrics(pe, cfg, err);
     if (r < 0)
         goto err_free;
 
@@ -159,11 +196,15 @@ static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
 {
     struct prometheus_exporter *pe = state;
     struct alumet_log_topic *topic = alumet_start_log_topic(ctx);
+    pe->topic = topic;
     const struct prometheus_table_opts opts = {
         .prefix = pe->prefix,
         .suffix = pe->suffix,
         .add_attributes_to_labels = pe->add_attributes_to_labels,
         .series_expiry = pe->series_expiry,
+        .counter_metrics = (const char *const *)pe->counter_metrics,
+        .n_counter_metrics = pe->n_counter_metrics,
+        .topic = topic,
     };
     int r;
 
@@ -196,6 +237,26 @@ out_unref:
     return r;
 }
 
+/* Every metric is registered now: a name of counter_metrics that matches
+ * none is likely a typo, which would leave that metric without its counter. */
+static int prometheus_exporter_pre_pipeline_start(void *state, struct alumet_pre_start_ctx *ctx,
+                                                  struct alumet_error *err)
+{
+    struct prometheus_exporter *pe = state;
+    const struct alumet_registry *reg = alumet_pre_start_registry(ctx);
+    (void)err;
+    for (size_t i = 0; i < pe->n_counter_metrics; i++) {
+        if (!alumet_registry_find(reg, pe->counter_metrics[i]))
+            alumet_log_at(pe->topic, ALUMET_LOG_WARN,
+                          "option 'counter_metrics' of [plugins.prometheus-exporter]: no metric "
+                          "named '%s' is registered, it will have no counter; check the name "
+                          "(the metric's own name, without prefix, suffix nor unit) and that the "
+                          "plugin measuring it is enabled",
+                          pe->counter_metrics[i]);
+    }
+    return 0;
+}
+
 /* Stop serving; the output belongs to the core and is freed after its thread
  * ends (it keeps the table alive until then). */
 static int prometheus_exporter_stop(void *state, struct alumet_error *err)
@@ -214,6 +275,7 @@ const struct alumet_plugin alumet_plugin_prometheus_exporter = {
     .default_config = PROMETHEUS_EXPORTER_DEFAULT_CONFIG,
     .init = prometheus_exporter_init,
     .start = prometheus_exporter_start,
+    .pre_pipeline_start = prometheus_exporter_pre_pipeline_start,
     .stop = prometheus_exporter_stop,
     .free = prometheus_exporter_free,
 };

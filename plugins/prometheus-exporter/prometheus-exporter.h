@@ -24,7 +24,23 @@ struct prometheus_table_opts {
     const char *suffix;            /* after every metric name, before the unit (copied) */
     bool add_attributes_to_labels; /* attributes become labels */
     alumet_time_ns series_expiry;  /* forget a series not updated for this long; 0 = never */
+    /* names of the metrics whose values are per-interval deltas, besides the
+     * energy metrics (joules, watt-hours): copied */
+    const char *const *counter_metrics;
+    size_t n_counter_metrics;
+    /* where to warn that points were summed onto one series (borrowed,
+     * outlives the table); NULL: no message */
+    struct alumet_log_topic *topic;
 };
+
+/* Stale delta gauges: the gauge of a delta metric is no longer exported once
+ * its series has not been written for this many times its update interval
+ * (its counter stays until the series expires). */
+#define PROMETHEUS_DELTA_STALE_INTERVALS 2
+
+/* Whether a metric of unit u is an energy, whose values are deltas: joules
+ * and watt-hours, any prefix. */
+bool prometheus_unit_is_energy(const struct alumet_unit *u);
 
 enum prometheus_format {
     PROMETHEUS_FORMAT_OPENMETRICS, /* application/openmetrics-text; version=1.0.0 */
@@ -44,18 +60,22 @@ struct prometheus_table *prometheus_table_ref(struct prometheus_table *t);
 void prometheus_table_unref(struct prometheus_table *t);
 
 /* Set the latest value of the series of every point of buf (metrics looked up
- * in reg, borrowed). now is a monotonic time (alumet_time_monotonic() in the
- * plugin, any clock in tests): it dates the updates, and series older than
- * the expiry are removed. Thread-safe (locks the table). 0, -ENOMEM, or
- * -EINVAL with err for a point of an unknown metric. */
+ * in reg, borrowed), and add it to the counter of the series when its metric
+ * is a delta (an energy or one of counter_metrics). Points of one series with
+ * the same timestamp (attributes dropped by add_attributes_to_labels = false)
+ * are summed. now is a monotonic time (alumet_time_monotonic() in the plugin,
+ * any clock in tests): it dates the updates, and series older than the expiry
+ * are removed. Thread-safe (locks the table). 0, -ENOMEM, or -EINVAL with err
+ * for a point of an unknown metric. */
 int prometheus_table_write(struct prometheus_table *t, const struct alumet_buffer *buf,
                            const struct alumet_registry *reg, alumet_time_ns now,
                            struct alumet_error *err);
 
 /* Render the exposition text in format fmt, after removing the series expired
  * at now. *ret_text is NUL-terminated, caller frees it with free(). Families
- * in first-seen order, series sorted by their labels. Thread-safe. 0 or
- * -ENOMEM. */
+ * in first-seen order, series sorted by their labels; the counter family of a
+ * delta metric right after its gauge family, whose stale series are left out.
+ * Thread-safe. 0 or -ENOMEM. */
 int prometheus_table_render(struct prometheus_table *t, enum prometheus_format fmt,
                             alumet_time_ns now, char **ret_text, size_t *ret_len);
 

@@ -120,6 +120,7 @@ static void test_plugin_default_config(void **state)
         "\nport = 9091\n",
         "\nadd_attributes_to_labels = true\n",
         "\nseries_expiry = \"5m\"\n",
+        "\ncounter_metrics = []\n",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         assert_non_null(strstr(def, keys[i]));
@@ -139,6 +140,17 @@ static void test_plugin_default_config(void **state)
     "# HELP energy_alumet_millijoules consumed energy.\n"                                          \
     "# TYPE energy_alumet_millijoules gauge\n"
 #define BODY_ENERGY "energy_alumet_millijoules{domain=\"package\"," LOCAL_LABELS "} 12.0\n"
+/* an energy: the counter of the two polls follows the gauge */
+#define BODY_COUNTER_NAME "energy_alumet_cumulative_millijoules"
+#define BODY_COUNTER_HELP " consumed energy, summed since the series appeared.\n"
+#define BODY_COUNTER_SERIES BODY_COUNTER_NAME "_total{domain=\"package\"," LOCAL_LABELS "} 24.0\n"
+#define BODY_COUNTER_OM                                                                            \
+    "# HELP " BODY_COUNTER_NAME BODY_COUNTER_HELP "# TYPE " BODY_COUNTER_NAME " counter\n"         \
+    "# UNIT " BODY_COUNTER_NAME " millijoules\n" BODY_COUNTER_SERIES
+#define BODY_COUNTER_TEXT                                                                          \
+    "# HELP " BODY_COUNTER_NAME "_total" BODY_COUNTER_HELP "# TYPE " BODY_COUNTER_NAME             \
+    "_total counter\n" BODY_COUNTER_SERIES
+#define BODY_TEXT BODY_HEAD BODY_ENERGY BODY_COUNTER_TEXT BODY_RATIO
 #define BODY_RATIO                                                                                 \
     "# HELP ratio_alumet a ratio.\n# TYPE ratio_alumet gauge\n"                                    \
     "ratio_alumet{" LOCAL_LABELS "} 0.25\n"
@@ -153,7 +165,8 @@ static void test_plugin_http(void **state)
     int r = alumet_test_run_start(&a, &alumet_plugin_prometheus_exporter,
                                   "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\nport = 0\n"
                                   "suffix = \"_alumet\"\n",
-                                  /* timestamp= */ 0);
+                                  /* one timestamp: no interval, the gauge never stale */
+                                  /* timestamp= */ 1000 * ALUMET_NSEC_PER_SEC);
     if (r < 0)
         fail_msg("start failed: %s", a.err.msg);
     pthread_mutex_lock(&cap.lock);
@@ -172,8 +185,9 @@ static void test_plugin_http(void **state)
     assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
     /* the points reach the output thread a little later */
-    const char *expected =
-        BODY_HEAD "# UNIT energy_alumet_millijoules millijoules\n" BODY_ENERGY BODY_RATIO "# EOF\n";
+    const char *expected = BODY_HEAD
+        "# UNIT energy_alumet_millijoules millijoules\n" BODY_ENERGY BODY_COUNTER_OM BODY_RATIO
+        "# EOF\n";
     for (int i = 0;; i++) {
         http_get(port, "/metrics", ACCEPT_OM, &rep);
         assert_int_equal(rep.status, 200);
@@ -189,7 +203,7 @@ static void test_plugin_http(void **state)
     http_get(port, "/metrics?x=1", NULL, &rep);
     assert_int_equal(rep.status, 200);
     assert_header(&rep, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
-    assert_string_equal(rep.body, BODY_HEAD BODY_ENERGY BODY_RATIO);
+    assert_string_equal(rep.body, BODY_TEXT);
     free(rep.raw);
 
     http_get(port, "/", NULL, &rep);
@@ -206,7 +220,7 @@ static void test_plugin_http(void **state)
                  "Connection: close\r\n\r\nhello",
                  &rep);
     assert_int_equal(rep.status, 200);
-    assert_string_equal(rep.body, BODY_HEAD BODY_ENERGY BODY_RATIO);
+    assert_string_equal(rep.body, BODY_TEXT);
     free(rep.raw);
     http_request(port, "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rep);
     assert_int_equal(rep.status, 200);
@@ -270,6 +284,10 @@ static void test_plugin_bad_options(void **state)
         {"series_expiry = 5", "plugins.prometheus-exporter.series_expiry"},
         {"prefix = 3", "plugins.prometheus-exporter.prefix"},
         {"add_attributes_to_labels = \"yes\"", "add_attributes_to_labels"},
+        {"counter_metrics = \"energy\"", "plugins.prometheus-exporter.counter_metrics"},
+        {"counter_metrics = [\"energy\", 3]", "plugins.prometheus-exporter.counter_metrics"},
+        {"counter_metrics = [\"energy\", \"\"]",
+         "plugins.prometheus-exporter.counter_metrics: item 2 is empty: expected a metric name"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char config[256];
@@ -285,6 +303,30 @@ static void test_plugin_bad_options(void **state)
     }
 }
 
+/* A name of counter_metrics that no metric has is a warning at startup (a
+ * typo would leave its metric without a counter); a known one is not. */
+static void test_plugin_unknown_counter_metric(void **state)
+{
+    (void)state;
+    alumet_test_log_capture("warn");
+    struct alumet_test_run a;
+    int r = alumet_test_run_start(&a, &alumet_plugin_prometheus_exporter,
+                                  "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\nport = 0\n"
+                                  "counter_metrics = [\"ratio\", \"enrgy\"]\n",
+                                  /* timestamp= */ 0);
+    alumet_test_log_release();
+    if (r < 0)
+        fail_msg("start failed: %s", a.err.msg);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "counter_metrics", NULL), 1);
+    assert_string_equal(alumet_test_log_find("counter_metrics"),
+                        "option 'counter_metrics' of [plugins.prometheus-exporter]: no metric "
+                        "named 'enrgy' is registered, it will have no counter; check the name "
+                        "(the metric's own name, without prefix, suffix nor unit) and that the "
+                        "plugin measuring it is enabled");
+    assert_int_equal(alumet__pipeline_stop(a.p), 0);
+    alumet_test_run_done(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest group[] = {
@@ -292,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_plugin_http),
         cmocka_unit_test(test_plugin_bind_error),
         cmocka_unit_test(test_plugin_bad_options),
+        cmocka_unit_test(test_plugin_unknown_counter_metric),
     };
     return alumet_run_tests(group);
 }
