@@ -128,7 +128,10 @@ struct nvml {
     alumet_metric_id metrics[_NVML_M_MAX];
     struct alumet_log_topic *log; /* the start context's topic, or fallback_log */
     struct alumet_log_topic fallback_log;
-    size_t n_sources; /* registered by start */
+    /* the sources registered by start (borrowed: the core owns them; each
+     * clears its slot when freed), for the tests */
+    struct nvml_device **sources;
+    size_t n_sources;
 };
 
 /* Resolve the entry points of the library opened in lib->handle. 0, or
@@ -168,10 +171,11 @@ enum nvml_split_method nvml_split_energy(double energy_mj, double idle_mj,
 struct nvml_device {
     struct nvml *nvml; /* borrowed */
     unsigned index;
+    size_t slot; /* in nvml->sources */
     nvmlDevice_t handle;
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
     char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
-    unsigned features; /* NVML_FEATURE_BIT set */
+    unsigned features;                                              /* NVML_FEATURE_BIT set */
     nvmlDeviceGetRunningProcesses_fn compute_procs, graphics_procs; /* _v3 or _v2 */
     const char *compute_symbol, *graphics_symbol;
 
@@ -196,9 +200,9 @@ struct nvml_device {
     /* per-process energy: what the polls of the current interval saw */
     struct nvml_share *shares;
     size_t n_shares, shares_cap;
-    bool busy;                 /* utilisation above 0 in the interval */
-    bool has_idle_estimate;    /* estimated idle power: lowest mean power of */
-    double idle_estimate_mw;   /*   the intervals with 0 % utilisation      */
+    bool busy;               /* utilisation above 0 in the interval */
+    bool has_idle_estimate;  /* estimated idle power: lowest mean power of */
+    double idle_estimate_mw; /*   the intervals with 0 % utilisation      */
 };
 
 /* A new device source for index (calloc'd, fields zero), NULL on -ENOMEM. */

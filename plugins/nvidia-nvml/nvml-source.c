@@ -29,6 +29,9 @@ static void nvml_source_free(void *data)
     struct nvml_device *d = data;
     if (!d)
         return;
+    struct nvml *nvml = d->nvml;
+    if (nvml && d->slot < nvml->n_sources && nvml->sources[d->slot] == d)
+        nvml->sources[d->slot] = NULL;
     free(d->samples);
     free(d->procs[0]);
     free(d->procs[1]);
@@ -190,8 +193,8 @@ static int nvml_push_process_memory(struct nvml_poll *p, const unsigned n[2], co
                 res.num = info.gpuInstanceId;
             }
             struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, info.pid, NULL, NULL};
-            struct alumet_point *pt = nvml_push_u64(p, NVML_M_USED_MEMORY, &res, &c,
-                                                    info.usedGpuMemory);
+            struct alumet_point *pt =
+                nvml_push_u64(p, NVML_M_USED_MEMORY, &res, &c, info.usedGpuMemory);
             if (!pt || alumet_point_add_attr_str(p->buf, pt, "context", contexts[w]) < 0)
                 return -ENOMEM;
             if (info.computeInstanceId != NVML_INSTANCE_NONE &&
@@ -274,7 +277,7 @@ static int nvml_attribute(struct nvml_poll *p, double mj, double dt)
             d->has_idle_estimate = true;
         }
     }
-    double idle_mw = cfg->idle_power_set ? cfg->idle_power_mw
+    double idle_mw = cfg->idle_power_set    ? cfg->idle_power_mw
                      : d->has_idle_estimate ? d->idle_estimate_mw
                                             : 0;
     double idle, rest;

@@ -39,7 +39,7 @@ int nvml_lib_resolve(struct nvml_lib *lib, struct alumet_error *err)
     do {                                                                                           \
         *(void **)(&lib->field) = dlsym(lib->handle, sym);                                         \
         if (!lib->field)                                                                           \
-            return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);         \
+            return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);          \
     } while (0)
 #define OPTIONAL(field, sym) (*(void **)(&lib->field) = dlsym(lib->handle, sym))
     REQUIRED(init, "nvmlInit_v2");
@@ -213,7 +213,7 @@ static int nvml_probe(struct nvml_device *d, struct alumet_error *err)
 #define PROBE(feature, fn, call, ...)                                                              \
     do {                                                                                           \
         if (r == 0 && lib->fn)                                                                     \
-            r = nvml_probe_result(d, NVML_FEATURE_##feature, lib->fn(h, __VA_ARGS__), call, err); \
+            r = nvml_probe_result(d, NVML_FEATURE_##feature, lib->fn(h, __VA_ARGS__), call, err);  \
     } while (0)
     unsigned long long e;
     unsigned u, v;
@@ -303,15 +303,15 @@ static const struct {
     [NVML_M_ENERGY] = {"nvml_energy_consumption", ALUMET_VALUE_F64, ALUMET_UNIT_JOULE,
                        ALUMET_PREFIX_MILLI,
                        "energy consumed by the GPU since the previous measurement"},
-    [NVML_M_POWER] = {"nvml_instant_power", ALUMET_VALUE_U64, ALUMET_UNIT_WATT,
-                      ALUMET_PREFIX_MILLI, "instantaneous power of the GPU"},
+    [NVML_M_POWER] = {"nvml_instant_power", ALUMET_VALUE_U64, ALUMET_UNIT_WATT, ALUMET_PREFIX_MILLI,
+                      "instantaneous power of the GPU"},
     [NVML_M_TEMPERATURE] = {"nvml_temperature_gpu", ALUMET_VALUE_U64, ALUMET_UNIT_DEGREE_CELSIUS,
                             ALUMET_PREFIX_PLAIN, "temperature of the GPU die"},
     [NVML_M_GPU_UTILIZATION] = {"nvml_gpu_utilization", ALUMET_VALUE_U64, ALUMET_UNIT_PERCENT,
                                 ALUMET_PREFIX_PLAIN,
                                 "share of time during which kernels were running on the GPU"},
-    [NVML_M_MEMORY_UTILIZATION] = {"nvml_memory_utilization", ALUMET_VALUE_U64,
-                                   ALUMET_UNIT_PERCENT, ALUMET_PREFIX_PLAIN,
+    [NVML_M_MEMORY_UTILIZATION] = {"nvml_memory_utilization", ALUMET_VALUE_U64, ALUMET_UNIT_PERCENT,
+                                   ALUMET_PREFIX_PLAIN,
                                    "share of time during which the GPU memory was read or "
                                    "written"},
     [NVML_M_MEMORY_INFO] = {"nvml_gpu_memory_info", ALUMET_VALUE_U64, ALUMET_UNIT_BYTE,
@@ -319,15 +319,13 @@ static const struct {
     [NVML_M_DECODER_UTILIZATION] = {"nvml_decoder_utilization", ALUMET_VALUE_U64,
                                     ALUMET_UNIT_PERCENT, ALUMET_PREFIX_PLAIN,
                                     "utilisation of the video decoder"},
-    [NVML_M_DECODER_PERIOD] = {"nvml_decoder_sampling_period", ALUMET_VALUE_U64,
-                               ALUMET_UNIT_SECOND, ALUMET_PREFIX_MICRO,
-                               "sampling period of the decoder utilisation"},
+    [NVML_M_DECODER_PERIOD] = {"nvml_decoder_sampling_period", ALUMET_VALUE_U64, ALUMET_UNIT_SECOND,
+                               ALUMET_PREFIX_MICRO, "sampling period of the decoder utilisation"},
     [NVML_M_ENCODER_UTILIZATION] = {"nvml_encoder_utilization", ALUMET_VALUE_U64,
                                     ALUMET_UNIT_PERCENT, ALUMET_PREFIX_PLAIN,
                                     "utilisation of the video encoder"},
-    [NVML_M_ENCODER_PERIOD] = {"nvml_encoder_sampling_period", ALUMET_VALUE_U64,
-                               ALUMET_UNIT_SECOND, ALUMET_PREFIX_MICRO,
-                               "sampling period of the encoder utilisation"},
+    [NVML_M_ENCODER_PERIOD] = {"nvml_encoder_sampling_period", ALUMET_VALUE_U64, ALUMET_UNIT_SECOND,
+                               ALUMET_PREFIX_MICRO, "sampling period of the encoder utilisation"},
     [NVML_M_N_COMPUTE] = {"nvml_n_compute_processes", ALUMET_VALUE_U64, ALUMET_UNIT_UNITY,
                           ALUMET_PREFIX_PLAIN, "number of compute processes on the GPU"},
     [NVML_M_N_GRAPHICS] = {"nvml_n_graphic_processes", ALUMET_VALUE_U64, ALUMET_UNIT_UNITY,
@@ -349,17 +347,15 @@ static int nvml_create_metrics(struct nvml *nvml, struct alumet_start_ctx *ctx,
                                struct alumet_error *err)
 {
     for (int m = 0; m < _NVML_M_MAX; m++) {
-        bool wanted = nvml->cfg.mode == NVML_MODE_FULL ||
-                      (m == NVML_M_ENERGY || m == NVML_M_POWER);
+        bool wanted = nvml->cfg.mode == NVML_MODE_FULL || (m == NVML_M_ENERGY || m == NVML_M_POWER);
         if (m == NVML_M_ATTRIBUTED)
             wanted = nvml->cfg.mode == NVML_MODE_FULL && nvml->cfg.process_energy;
         if (!wanted)
             continue;
         struct alumet_unit unit = {nvml_metric_defs[m].base, nvml_metric_defs[m].prefix, NULL,
                                    NULL};
-        int r = alumet_create_metric(ctx, nvml_metric_defs[m].name, nvml_metric_defs[m].type,
-                                     unit, nvml_metric_defs[m].description, &nvml->metrics[m],
-                                     err);
+        int r = alumet_create_metric(ctx, nvml_metric_defs[m].name, nvml_metric_defs[m].type, unit,
+                                     nvml_metric_defs[m].description, &nvml->metrics[m], err);
         if (r < 0)
             return r;
     }
@@ -392,8 +388,8 @@ static int nvml_parse_config(struct nvml_config *c, struct alumet_config *cfg,
     r = nvml_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, &c->flush_interval, err);
     if (r < 0)
         return r;
-    r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true,
-                               &c->skip_failed_devices, err);
+    r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true, &c->skip_failed_devices,
+                               err);
     if (r < 0)
         return r;
     r = alumet_config_get_string(cfg, "mode", "full", &mode, err);
@@ -441,6 +437,7 @@ static void nvml_free(void *state)
     if (!nvml)
         return;
     nvml_lib_close(&nvml->lib);
+    free(nvml->sources);
     free(nvml->cfg.library);
     free(nvml);
 }
@@ -571,12 +568,18 @@ static int nvml_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     r = nvml_create_metrics(nvml, ctx, err);
     if (r < 0)
         goto out_free;
+    nvml->sources = calloc(n_found, sizeof(*nvml->sources));
+    if (!nvml->sources) {
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+        goto out_free;
+    }
     for (unsigned i = 0; i < n_found; i++) {
+        found[i]->slot = nvml->n_sources;
         r = nvml_add_device(nvml, ctx, found[i], err);
         if (r < 0)
             goto out_free;
+        nvml->sources[nvml->n_sources++] = found[i];
         found[i] = NULL; /* owned by the core */
-        nvml->n_sources++;
     }
     free(found);
     return 0;
@@ -587,6 +590,8 @@ out_free:
     free(found);
     if (nvml->n_sources)
         return r; /* sources already registered use the library: stop closes it */
+    free(nvml->sources);
+    nvml->sources = NULL;
 out_close:
     nvml_lib_close(&nvml->lib);
     return r;
@@ -599,6 +604,8 @@ static int nvml_stop(void *state, struct alumet_error *err)
     struct nvml *nvml = state;
     (void)err;
     nvml_lib_close(&nvml->lib);
+    free(nvml->sources);
+    nvml->sources = NULL;
     nvml->n_sources = 0;
     nvml->log = &nvml->fallback_log;
     return 0;
