@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: MIT
+"""End to end: the built agent with `--plugins nvml,csv` on the stub library
+(tests/fixtures/nvml-stub/, scripted through NVML_STUB_SCRIPT).
+
+1. `config regen` writes upstream's four lines.
+2. `exec` with a GPU whose counter advances 5000 mJ per read and two
+   processes at 75 % and 25 % SM: every energy row is 5000 mJ, every interval
+   is split 3750 / 1250 mJ (idle_power = 0), the parts add up to the energy.
+3. A failing GPU among two: one warning with the reason, rows for the other.
+4. No library: one warning, the agent runs and exits 0.
+
+Needs ALUMET_E2E_AGENT and ALUMET_E2E_NVML_STUB (set by Meson). Python 3
+standard library only."""
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+AGENT = os.environ.get("ALUMET_E2E_AGENT")
+STUB = os.environ.get("ALUMET_E2E_NVML_STUB")
+BUS = "00000000:65:00.0"
+DEFAULT_CONFIG = ('[plugins.nvml]\n'
+                  'poll_interval = "1s"\n'
+                  'flush_interval = "5s"\n'
+                  'skip_failed_devices = true\n'
+                  'mode = "full"\n')
+FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
+         "consumer_id"]
+
+results = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def run_case(name, fn):
+    try:
+        fn()
+    except AssertionError as e:
+        results["failed"] += 1
+        print("FAIL %s: %s" % (name, e), file=sys.stderr)
+        return
+    results["passed"] += 1
+    print("ok   %s" % name)
+
+
+def agent(tmp, script, *args, library=None):
+    path = os.path.join(tmp, "stub-script")
+    with open(path, "w") as f:
+        f.write(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMET_")}
+    env["NVML_STUB_SCRIPT"] = path
+    return subprocess.run(
+        [AGENT, "--plugins", "nvml,csv", "--config", "alumet-config.toml",
+         "--config-override", 'plugins.nvml.library="%s"' % (library or STUB),
+         "--config-override", 'plugins.nvml.poll_interval="100ms"',
+         "--config-override", 'plugins.nvml.flush_interval="100ms"',
+         "--config-override", 'plugins.csv.output_path="%s"' % os.path.join(tmp, "out.csv")]
+        + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
+        cwd=tmp, env=env)
+
+
+def read_rows(path):
+    """CSV rows as dicts, attributes merged from their columns and __late_attributes."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter=";")
+        header = next(reader)
+        check(header[:7] == FIXED and header[-1] == "__late_attributes", "header %r" % header)
+        rows = []
+        for cells in reader:
+            row = dict(zip(FIXED, cells[:7]))
+            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
+            for item in filter(None, (cells[-1] if len(cells) == len(header) else "").split(",")):
+                k, _, v = item.partition("=")
+                attrs[k] = v
+            row["attrs"] = attrs
+            rows.append(row)
+        return rows
+
+
+def warnings(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("WARN")]
+
+
+def test_config_regen():
+    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
+        res = subprocess.run([AGENT, "--plugins", "nvml", "--config", "regen.toml", "config",
+                              "regen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, timeout=60, cwd=tmp)
+        check(res.returncode == 0, "regen exited %d: %s" % (res.returncode, res.stderr))
+        with open(os.path.join(tmp, "regen.toml")) as f:
+            text = f.read()
+        check(text == DEFAULT_CONFIG, "regen wrote %r" % text)
+
+
+SPLIT = ("devices 1\ndevice 0\nname Stub H200\nbus " + BUS + "\n"
+         "energy 1000000 5000\npower 250000\ntemperature 40\nutilization 90 30\n"
+         "memory 100 0 200 100\nclocks 1980 1980 3201 1700\n"
+         "compute 111 1048576 - -\ncompute 222 2097152 - -\n"
+         "sample 111 75 10 0 0\nsample 222 25 5 0 0\n")
+
+
+def test_exact_split():
+    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
+        res = agent(tmp, SPLIT, "--config-override", "plugins.nvml.idle_power=0",
+                    "exec", "sleep", "0.5")
+        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
+        check(warnings(res.stderr) == [], "warnings: %r" % warnings(res.stderr))
+        check('Found NVML device %s "Stub H200" with features:' % BUS in res.stderr,
+              "no detection line:\n" + res.stderr[-3000:])
+        rows = read_rows(os.path.join(tmp, "out.csv"))
+        energy = [r for r in rows if r["metric"] == "nvml_energy_consumption_mJ"]
+        check(len(energy) >= 2, "only %d energy rows" % len(energy))
+        for r in energy:
+            check(float(r["value"]) == 5000.0, "energy row %r" % r)
+            check((r["resource_kind"], r["resource_id"]) == ("gpu", BUS), "resource %r" % r)
+        parts = {}
+        for r in rows:
+            if r["metric"] != "nvml_attributed_energy_mJ":
+                continue
+            key = (r["attrs"]["part"], r["consumer_kind"], r["consumer_id"])
+            parts.setdefault(r["timestamp"], {})[key] = (float(r["value"]), r["attrs"]["method"])
+        check(sorted(parts) == sorted(r["timestamp"] for r in energy),
+              "attributed intervals %r, energy intervals %r"
+              % (sorted(parts), [r["timestamp"] for r in energy]))
+        want = {("idle", "local_machine", ""): (0.0, "sm_share"),
+                ("process", "process", "111"): (3750.0, "sm_share"),
+                ("process", "process", "222"): (1250.0, "sm_share"),
+                ("unattributed", "local_machine", ""): (0.0, "sm_share")}
+        for ts, got in parts.items():
+            check(got == want, "interval %s: %r" % (ts, got))
+            check(sum(v for v, _ in got.values()) == 5000.0, "sum at %s" % ts)
+        power = [r for r in rows if r["metric"] == "nvml_instant_power_mW"]
+        check(power and all(r["value"] == "250000" for r in power), "power rows %r" % power[:2])
+        mem = [r for r in rows if r["metric"] == "nvml_used_gpu_memory_B"
+               and r["consumer_id"] == "222"]
+        check(mem and all(r["value"] == "2097152" and r["attrs"].get("context") == "compute"
+                          for r in mem), "process memory rows %r" % mem[:2])
+
+
+def test_failing_device():
+    script = ("devices 2\ndevice 0\nname Good\nbus " + BUS + "\nenergy 0 10\npower 1000\n"
+              "device 1\nname Bad\nbus 00000000:66:00.0\nerror temperature 15\n")
+    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
+        res = agent(tmp, script, "exec", "true")
+        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
+        want = ['WARN  nvml: GPU device 1 00000000:66:00.0 ("Bad") cannot be measured: '
+                'nvmlDeviceGetTemperature failed: GPU is lost, skipping']
+        check(warnings(res.stderr) == want, "warnings: %r" % warnings(res.stderr))
+        rows = read_rows(os.path.join(tmp, "out.csv"))
+        check(rows and all(r["resource_id"] == BUS for r in rows),
+              "rows of another GPU: %r" % [r for r in rows if r["resource_id"] != BUS][:2])
+
+
+def test_no_library():
+    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
+        res = agent(tmp, "devices 1\n", "exec", "true",
+                    library="/nonexistent/libnvidia-ml.so.1")
+        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
+        w = warnings(res.stderr)
+        check(len(w) == 1 and w[0].startswith(
+            "WARN  nvml: no NVIDIA driver: cannot load the NVML library "
+            "'/nonexistent/libnvidia-ml.so.1' (") and
+            w[0].endswith("the nvml plugin measures nothing"), "warnings: %r" % w)
+
+
+def main():
+    if not AGENT or not os.access(AGENT, os.X_OK) or not STUB:
+        print("skipped: ALUMET_E2E_AGENT or ALUMET_E2E_NVML_STUB is not set")
+        return 77
+    run_case("config regen", test_config_regen)
+    run_case("exact energy split", test_exact_split)
+    run_case("failing device", test_failing_device)
+    run_case("no library", test_no_library)
+    print("%d passed, %d failed, %d skipped" % (results["passed"], results["failed"],
+                                                results["skipped"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
