@@ -149,7 +149,7 @@ def csv_energy(path, merged):
         if r["resource_id"]:
             key["resource_id"] = r["resource_id"]
         if not merged:
-            key["cpu_state"] = r["attrs"]["cpu_state"]
+            key.update(r["attrs"])  # cpu_state, and the estimate's parameters
         series.setdefault(frozenset(key.items()), []).append(float(r["value"]))
     return series
 
