@@ -58,15 +58,16 @@ struct csv_writer {
     struct csv_writer_opts opts;
     csv_sink_fn sink;
     void *sink_data;
-    int failed;                                   /* first sink or allocation error, sticky */
+    int failed;                                   /* -ENOMEM while building a row */
     bool special[256];                            /* bytes that make a cell need quotes */
     bool numbers_raw;                             /* numbers and timestamps never need quotes */
     bool resource_kind_raw[_ALUMET_RESOURCE_MAX]; /* the kind name never needs quotes */
     bool consumer_kind_raw[_ALUMET_CONSUMER_MAX];
 
-    char *out; /* the write buffer */
+    char *out; /* the write buffer: whole rows only, grown for a large buffer */
     size_t out_len;
     size_t out_cap;
+    size_t out_rows; /* rows in out */
 
     bool has_header;
     bool fixed_header; /* the header starts with the seven fixed columns */
@@ -195,35 +196,42 @@ size_t csv_metric_name(const struct csv_writer_opts *opts, const struct alumet_m
 
 int csv_writer_flush(struct csv_writer *w)
 {
-    if (w->failed)
-        return w->failed;
     if (w->out_len == 0)
         return 0;
+    /* the sink writes all or nothing: on failure the text stays for the next try */
     int r = w->sink(w->sink_data, w->out, w->out_len);
-    w->out_len = 0;
     if (r < 0)
-        w->failed = r;
-    return r;
+        return r;
+    w->out_len = 0;
+    w->out_rows = 0;
+    return 0;
 }
 
-/* Room for need more bytes: flushes, or grows the buffer for a huge cell.
- * NULL once the writer has failed (the error is in w->failed). */
+size_t csv_writer_pending_rows(const struct csv_writer *w)
+{
+    return w->out_rows;
+}
+
+/* Room for need more bytes: the buffer grows (a row is never split between
+ * two sink calls). NULL on -ENOMEM (also in w->failed). */
 static char *csv_out_reserve_slow(struct csv_writer *w, size_t need)
 {
-    if (csv_writer_flush(w) < 0) {
-        w->out_len = 0;
-        return NULL;
-    }
-    if (need > w->out_cap) {
-        char *o = realloc(w->out, need);
-        if (!o) {
+    size_t cap = w->out_cap ? w->out_cap : 4096;
+    while (cap - w->out_len < need) {
+        if (cap > SIZE_MAX / 2) {
             w->failed = -ENOMEM;
             return NULL;
         }
-        w->out = o;
-        w->out_cap = need;
+        cap *= 2;
     }
-    return w->out;
+    char *o = realloc(w->out, cap);
+    if (!o) {
+        w->failed = -ENOMEM;
+        return NULL;
+    }
+    w->out = o;
+    w->out_cap = cap;
+    return w->out + w->out_len;
 }
 
 static inline char *csv_out_reserve(struct csv_writer *w, size_t need)
@@ -231,6 +239,26 @@ static inline char *csv_out_reserve(struct csv_writer *w, size_t need)
     if (w->out_cap - w->out_len >= need)
         return w->out + w->out_len;
     return csv_out_reserve_slow(w, need);
+}
+
+/* Take back what was appended since mark (a failed buffer or row). */
+static void csv_out_rollback(struct csv_writer *w, size_t mark, size_t mark_rows)
+{
+    w->out_len = mark;
+    w->out_rows = mark_rows;
+    w->failed = 0;
+}
+
+/* After whole rows: hand the text to the sink when it is time. On a sink
+ * error, the rows since mark are taken back. */
+static int csv_out_commit(struct csv_writer *w, bool flush, size_t mark, size_t mark_rows)
+{
+    if (!flush && w->out_len < w->opts.buffer_size)
+        return 0;
+    int r = csv_writer_flush(w);
+    if (r < 0)
+        csv_out_rollback(w, mark, mark_rows);
+    return r;
 }
 
 /* Append one escaped cell then the byte `after` (delimiter or newline). */
@@ -396,6 +424,7 @@ int csv_writer_write_header(struct csv_writer *w, const char *const *columns, si
     w->has_header = true;
 
     /* column names are written as they are, like upstream */
+    size_t mark = w->out_len;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         r = csv_put_raw(w, columns[i], strlen(columns[i]));
@@ -404,6 +433,11 @@ int csv_writer_write_header(struct csv_writer *w, const char *const *columns, si
     }
     if (r == 0)
         r = csv_put_raw(w, "__late_attributes\n", 18);
+    if (r < 0) {
+        csv_out_rollback(w, mark, w->out_rows);
+        csv_header_done(w);
+        w->has_header = false;
+    }
     return r;
 
 err_nomem:
@@ -595,7 +629,14 @@ int csv_writer_write_line(struct csv_writer *w, const struct csv_field *fields, 
             .len = strlen(fields[i].value),
         };
     }
-    return csv_emit_row(w, w->cells, n);
+    size_t mark = w->out_len, mark_rows = w->out_rows;
+    r = csv_emit_row(w, w->cells, n);
+    if (r < 0) {
+        csv_out_rollback(w, mark, mark_rows);
+        return r;
+    }
+    w->out_rows++;
+    return csv_out_commit(w, /* flush= */ false, mark, mark_rows);
 }
 
 /* ---- measurements ---- */
@@ -735,8 +776,6 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
 {
     int r;
 
-    if (w->failed)
-        return w->failed;
     if (!w->has_header) {
         r = csv_write_measurement_header(w, buf);
         if (r < 0)
@@ -747,21 +786,23 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
     if (csv_bytes_reserve(&w->resource_id, 64) < 0 || csv_bytes_reserve(&w->consumer_id, 64) < 0)
         return -ENOMEM;
 
+    /* all the rows of buf or none: taken back on any error */
+    size_t mark = w->out_len, mark_rows = w->out_rows;
     size_t len = alumet_buffer_len(buf);
     for (size_t i = 0; i < len; i++) {
         const struct alumet_point *p = alumet_buffer_get(buf, i);
         size_t n = CSV_FIXED_COLUMNS + p->attr_count;
         r = csv_reserve_cells(w, n);
         if (r < 0)
-            return r;
+            goto err_rollback;
         struct csv_cell *c = w->cells;
 
         const struct csv_name *name = csv_metric_cell(w, reg, p->metric, &r);
         if (!name) {
             if (r == -EINVAL)
-                return alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer",
-                                        (unsigned)p->metric);
-            return r;
+                alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer",
+                                 (unsigned)p->metric);
+            goto err_rollback;
         }
         c[0] = (struct csv_cell){.key = "metric", .raw = true, .val = name->text, .len = name->len};
 
@@ -791,8 +832,10 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         } else {
             size_t l;
             const char *id = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &l);
-            if (!id)
-                return -ENOMEM;
+            if (!id) {
+                r = -ENOMEM;
+                goto err_rollback;
+            }
             c[4] = (struct csv_cell){.key = "resource_id", .val = id, .len = l};
         }
 
@@ -806,8 +849,10 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         } else {
             size_t l;
             const char *id = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &l);
-            if (!id)
-                return -ENOMEM;
+            if (!id) {
+                r = -ENOMEM;
+                goto err_rollback;
+            }
             c[6] = (struct csv_cell){.key = "consumer_id", .val = id, .len = l};
         }
         for (int k = 0; k < CSV_FIXED_COLUMNS; k++)
@@ -824,7 +869,12 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
 
         r = csv_emit_row(w, c, n);
         if (r < 0)
-            return r;
+            goto err_rollback;
+        w->out_rows++;
     }
-    return w->failed;
+    return csv_out_commit(w, w->opts.flush_each_buffer, mark, mark_rows);
+
+err_rollback:
+    csv_out_rollback(w, mark, mark_rows);
+    return r;
 }

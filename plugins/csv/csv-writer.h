@@ -2,6 +2,9 @@
 /* The CSV text of the csv plugin: header, rows, escaping, late attributes and
  * metric names with their unit, written into a large user-space buffer that
  * is handed to a byte sink (a file descriptor in the plugin, memory in tests).
+ * The sink only ever gets whole rows, and a measurement buffer goes out whole
+ * or not at all: on a sink error (a full disk) its rows are taken back, so
+ * the same buffer can be written again later without duplicating a row.
  * No file handling and no logging here. A writer is used by one thread. */
 #ifndef ALUMET_PLUGIN_CSV_WRITER_H
 #define ALUMET_PLUGIN_CSV_WRITER_H
@@ -21,10 +24,13 @@ struct csv_writer_opts {
     char late_delimiter;        /* between the entries of __late_attributes */
     bool append_unit;           /* metric cell: name_unit instead of name */
     bool use_unit_display_name; /* the unit's display name instead of its unique name */
-    size_t buffer_size;         /* bytes buffered before the sink is called; 0 = default */
+    size_t buffer_size;         /* bytes buffered before the sink is called (checked after
+                                   each buffer or line); 0 = default */
+    bool flush_each_buffer;     /* call the sink after every measurement buffer */
 };
 
-/* Writes all len bytes somewhere; returns 0 or a negative errno. */
+/* Writes all len bytes somewhere, or nothing: 0 or a negative errno. After
+ * an error, the same bytes are handed again on the next flush. */
 typedef int (*csv_sink_fn)(void *data, const char *bytes, size_t len);
 
 /* One cell of a row given by name (csv_writer_write_line). */
@@ -51,7 +57,7 @@ bool csv_writer_has_header(const struct csv_writer *w);
  * 0, -EALREADY, -ENOMEM, or the sink's error. */
 int csv_writer_write_header(struct csv_writer *w, const char *const *columns, size_t n);
 
-/* Write one row: for each header column the (escaped) value of the field of
+/* Write one row (taken back on error): for each header column the (escaped) value of the field of
  * that name, or nothing, followed by the delimiter; then the fields that are
  * not header columns as key=value joined by the late delimiter (escaped as
  * one cell); then a newline. A repeated key: the last value wins, at the
@@ -61,16 +67,22 @@ int csv_writer_write_line(struct csv_writer *w, const struct csv_field *fields, 
 
 /* Write a measurement buffer the way upstream's csv output does: the header
  * first if not written yet (the 7 fixed columns, then the attribute keys of
- * this buffer in byte order), then one row per point. The metrics are looked
- * up in reg (borrowed) by id. 0, -ENOMEM, -EINVAL with err for a point of an
- * unknown metric, -EINVAL after a header of csv_writer_write_header() (the
- * two ways are not mixed), or the sink's error (err untouched: the caller
- * names the file). */
+ * this buffer in byte order), then one row per point, then the text goes to
+ * the sink if flush_each_buffer is set or buffer_size is reached. The
+ * metrics are looked up in reg (borrowed) by id. 0, -ENOMEM, -EINVAL with err
+ * for a point of an unknown metric, -EINVAL after a header of
+ * csv_writer_write_header() (the two ways are not mixed), or the sink's
+ * error (err untouched: the caller names the file). On error no row of buf
+ * is kept (the text of the earlier buffers and the header stay buffered). */
 int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *buf,
                             const struct alumet_registry *reg, struct alumet_error *err);
 
-/* Hand the buffered text to the sink. 0 or the sink's error. */
+/* Hand the buffered text to the sink. 0 or the sink's error (the text is
+ * kept for the next flush). */
 int csv_writer_flush(struct csv_writer *w);
+
+/* Rows buffered and not yet handed to the sink. */
+size_t csv_writer_pending_rows(const struct csv_writer *w);
 
 /* Escape s (len bytes) as one CSV cell (RFC 4180): when it holds the
  * delimiter, '"', '\n' or '\r', double each '"' and wrap it in quotes.

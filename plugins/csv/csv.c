@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* csv: writes every measurement to a CSV file, in the format of upstream
  * Alumet's csv plugin 0.2.0 (see README.md). The text is built by
- * csv-writer.c; this file holds the options and the file. */
+ * csv-writer.c; this file holds the options and the file.
+ *
+ * A write error on a regular file (a full disk) is transient: the file is
+ * truncated back to its last whole row, and the buffer is kept and retried by
+ * the core's delivery policy (at most max_buffered_points points wait, the
+ * rest are dropped and counted). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +34,13 @@
     "# Delimiter between the entries of the __late_attributes column (one character)\n"            \
     "csv_late_delimiter = \",\"\n"
 
+/* Points kept while the file cannot be written (a full disk) by default. */
+#define CSV_MAX_BUFFERED_POINTS 100000
+
 /* Plugin state: the options, read in init. */
 struct csv {
     char *output_path;
-    bool force_flush;
+    int64_t max_buffered_points;
     struct csv_writer_opts opts;
 };
 
@@ -39,7 +48,6 @@ struct csv {
  * csv_output_free after the output thread has been joined. */
 struct csv_output {
     struct filesink file;
-    bool force_flush;
     struct csv_writer *writer;
 };
 
@@ -63,9 +71,20 @@ static int csv_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
     r = alumet_config_get_string(cfg, "output_path", "alumet-output.csv", &path, err);
     if (r < 0)
         goto err_free;
-    r = alumet_config_get_bool(cfg, "force_flush", /* def= */ true, &csv->force_flush, err);
+    r = alumet_config_get_bool(cfg, "force_flush", /* def= */ true, &csv->opts.flush_each_buffer,
+                               err);
     if (r < 0)
         goto err_free;
+    r = alumet_config_get_int(cfg, "max_buffered_points", CSV_MAX_BUFFERED_POINTS,
+                              &csv->max_buffered_points, err);
+    if (r < 0)
+        goto err_free;
+    if (csv->max_buffered_points < 0) {
+        r = alumet_config_error(cfg, "max_buffered_points", err, -EINVAL,
+                                "expected a number of points (0 or more), got %lld",
+                                (long long)csv->max_buffered_points);
+        goto err_free;
+    }
     r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", /* def= */ true,
                                &csv->opts.append_unit, err);
     if (r < 0)
@@ -105,7 +124,12 @@ static int csv_output_fail(struct csv_output *o, int r, struct alumet_error *err
         return r; /* already explained (unknown metric) */
     if (r == -ENOMEM)
         return alumet_error_set(err, r, "out of memory");
-    return alumet_error_set(err, r, "failed to write to '%s': %s", o->file.path, strerror(-r));
+    const char *path = o->file.path ? o->file.path : "<stdout>";
+    /* nothing of the buffer stayed in the file: it can be written again */
+    if (o->file.truncatable)
+        return alumet_error_set(err, ALUMET_WRITE_RETRY, "failed to write to '%s': %s", path,
+                                strerror(-r));
+    return alumet_error_set(err, r, "failed to write to '%s': %s", path, strerror(-r));
 }
 
 static int csv_output_write(void *data, const struct alumet_buffer *buf,
@@ -114,8 +138,6 @@ static int csv_output_write(void *data, const struct alumet_buffer *buf,
     struct csv_output *o = data;
 
     int r = csv_writer_write_buffer(o->writer, buf, reg, err);
-    if (r == 0 && o->force_flush)
-        r = csv_writer_flush(o->writer);
     if (r < 0)
         return csv_output_fail(o, r, err);
     return 0;
@@ -136,6 +158,10 @@ static int csv_output_close(void *data, struct alumet_error *err)
     }
     if (r == 0)
         r = csv_writer_flush(o->writer);
+    if (r < 0 && r != -ENOMEM)
+        return alumet_error_set(err, r, "failed to write to '%s': %s; %zu rows lost",
+                                o->file.path ? o->file.path : "<stdout>", strerror(-r),
+                                csv_writer_pending_rows(o->writer));
     if (r == 0)
         r = filesink_close(&o->file);
     if (r < 0)
@@ -169,7 +195,6 @@ static int csv_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     o->file = (struct filesink)FILESINK_INIT;
-    o->force_flush = csv->force_flush;
     r = filesink_open(&o->file, csv->output_path);
     if (r < 0 && !o->file.path) {
         alumet_error_set(err, r, "out of memory");
@@ -180,12 +205,15 @@ static int csv_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
                          strerror(-r));
         goto err_free;
     }
-    o->writer = csv_writer_new(&csv->opts, filesink_write, &o->file);
+    o->writer = csv_writer_new(&csv->opts, filesink_write_whole, &o->file);
     if (!o->writer) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");
         goto err_free;
     }
-    r = alumet_add_output(ctx, "out", &csv_output_ops, o, /* opts= */ NULL, err);
+    struct alumet_output_opts opts = {0};
+    opts.delivery.retry = csv->max_buffered_points > 0;
+    opts.delivery.max_points = (size_t)csv->max_buffered_points;
+    r = alumet_add_output(ctx, "out", &csv_output_ops, o, &opts, err);
     if (r < 0)
         goto err_free;
     return 0;

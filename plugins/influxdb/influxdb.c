@@ -46,7 +46,7 @@
     "# attributes_as_fields = [\"comment\"]\n"                                                     \
     "# Time limits of a write request\n"                                                           \
     "connect_timeout = \"5s\"\n"                                                                   \
-    "request_timeout = \"10s\"\n"                                                                  \
+    "request_timeout = \"30s\"\n"                                                                  \
     "# Measurements kept while InfluxDB cannot be reached, retried until it can\n"                 \
     "# (past this, the oldest are dropped; 0: keep nothing, drop what fails)\n"                    \
     "max_buffered_points = 1000000\n"
@@ -242,6 +242,8 @@ static int influxdb_output_write(void *data, const struct alumet_buffer *buf,
     if (lines == 0)
         return 0;
     r = influxdb_http_post(&o->http, o->body.s, o->body.len, &status, err);
+    httpoutput_warn_timeout(o->log, &o->http.client, "InfluxDB",
+                            "InfluxDB overwrites identical points: no point is stored twice");
     if (r == INFLUXDB_HTTP_REJECTED) {
         /* sending it again cannot help: drop it, but say so */
         httpoutput_complain(o->log, &o->rejected, lines, "were refused by InfluxDB",

@@ -33,7 +33,7 @@
     "add_attributes_to_labels = true\n"                                                            \
     "# Time limits of an export request\n"                                                         \
     "connect_timeout = \"5s\"\n"                                                                   \
-    "request_timeout = \"10s\"\n"                                                                  \
+    "request_timeout = \"30s\"\n"                                                                  \
     "# Measurements kept while the collector cannot be reached, retried until it\n"                \
     "# can (past this, the oldest are dropped; 0: keep nothing, drop what fails)\n"                \
     "max_buffered_points = 1000000\n"                                                              \
@@ -198,6 +198,8 @@ static int otel_output_write(void *data, const struct alumet_buffer *buf,
     if (r < 0)
         return r;
     r = otel_http_post(&o->http, body, len, &status, &rejected, msg, sizeof(msg), err);
+    httpoutput_warn_timeout(o->log, &o->http.client, "the collector",
+                            "the backend may count these points twice");
     if (r == OTEL_HTTP_REJECTED) {
         /* OTLP: must not be sent again; drop it, but say so */
         httpoutput_complain(o->log, &o->rejected, points,

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -18,7 +19,11 @@ int filesink_open(struct filesink *s, const char *path)
     if (!s->path)
         return -ENOMEM;
     s->fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    return s->fd < 0 ? -errno : 0;
+    if (s->fd < 0)
+        return -errno;
+    struct stat st;
+    s->truncatable = fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
+    return 0;
 }
 
 int filesink_write(void *data, const char *bytes, size_t len)
@@ -38,6 +43,20 @@ int filesink_write(void *data, const char *bytes, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+int filesink_write_whole(void *data, const char *bytes, size_t len)
+{
+    struct filesink *s = data;
+    off_t start = s->truncatable ? lseek(s->fd, 0, SEEK_CUR) : -1;
+
+    int r = filesink_write(s, bytes, len);
+    if (r < 0 && start >= 0) {
+        /* shrinking needs no space: this works on a full disk */
+        if (ftruncate(s->fd, start) == 0)
+            lseek(s->fd, start, SEEK_SET);
+    }
+    return r;
 }
 
 int filesink_close(struct filesink *s)

@@ -15,16 +15,18 @@
 #ifndef ALUMET_UTIL_FILESINK_H
 #define ALUMET_UTIL_FILESINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct filesink {
-    int fd;     /* -1 when closed */
-    char *path; /* owned copy of the path; NULL: the standard output */
+    int fd;           /* -1 when closed */
+    char *path;       /* owned copy of the path; NULL: the standard output */
+    bool truncatable; /* a regular file: filesink_write_whole can undo a part */
 };
 
 #define FILESINK_INIT                                                                              \
     {                                                                                              \
-        -1, NULL                                                                                   \
+        -1, NULL, false                                                                            \
     }
 
 /* Open path (borrowed, copied) for writing: created with mode 0666 (less the
@@ -38,6 +40,14 @@ int filesink_open(struct filesink *s, const char *path);
  * short writes and EINTR. 0, -EIO when nothing could be written, or the
  * errno of write. Its signature is the one of the writers' sink functions. */
 int filesink_write(void *s, const char *bytes, size_t len);
+
+/* Like filesink_write, but all or nothing, so that a reader never finds half
+ * a record and the same bytes can be written again once the cause is gone (a
+ * full disk): when an error stops the write after a part of bytes went out,
+ * the file is truncated back to where it was. Only when s->truncatable (a
+ * regular file); otherwise a part may stay, as with filesink_write. 0 or the
+ * errno of write. */
+int filesink_write_whole(void *s, const char *bytes, size_t len);
 
 /* Close the file and report the error of close(2). 0 or a negative errno;
  * the sink is closed either way. */

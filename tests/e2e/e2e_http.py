@@ -25,6 +25,9 @@ from e2e_common import AGENT, CONFIG, PLUGIN_DIR, READY, clean_env
 
 SKIP = 77
 
+# What a fake server's policy returns to answer with bytes that are not HTTP.
+GARBAGE = "garbage"
+
 
 def free_port():
     """A TCP port of the loopback interface that is free now."""
@@ -156,6 +159,16 @@ class FakeServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def garbage(self, req):
+        """Answer req with bytes that are not HTTP (a broken proxy, a server
+        that crashed mid-reply), then close the connection."""
+        req.close_connection = True
+        try:
+            req.wfile.write(b"\x00\x01 this is not HTTP\r\n\r\n")
+            req.wfile.flush()
+        except OSError:
+            pass
 
     def check(self, req, what, cond):
         if not cond:

@@ -404,6 +404,109 @@ static void test_unknown_keys_nested(void **state)
     toml_free(root);
 }
 
+/* A NUL cannot travel in a C string: the getters refuse it at the value. */
+static void test_nul_in_string(void **state)
+{
+    (void)state;
+    struct toml_value *root = load("[plugins.csv]\n"
+                                   "output_path = \"out\\u0000.csv\"\n"
+                                   "list = [\"ok\", \"\\u0000\"]\n"
+                                   "d = \"\\u0000\"\n");
+    struct alumet_config *csv = table(root, "plugins", "csv");
+    struct alumet_error err = {0};
+    const char *s = "unchanged";
+    const char **items = NULL;
+    size_t n = 0;
+    char c = 'x';
+
+    assert_int_equal(alumet_config_get_string(csv, "output_path", NULL, &s, &err), -EINVAL);
+    assert_string_equal(err.msg, FILE_NAME ":2:15: plugins.csv.output_path: string "
+                                           "\"out\\u0000.csv\" contains a NUL character "
+                                           "(\\u0000), which cannot be used here; remove it");
+    assert_string_equal(s, "unchanged");
+    assert_int_equal(alumet_config_get_string_array(csv, "list", &items, &n, &err), -EINVAL);
+    assert_string_equal(err.msg, FILE_NAME ":3:15: plugins.csv.list[1]: string \"\\u0000\" "
+                                           "contains a NUL character (\\u0000), which cannot be "
+                                           "used here; remove it");
+    assert_null(items);
+    assert_int_equal(alumet_config_get_char(csv, "d", ',', &c, &err), -EINVAL);
+    assert_string_equal(err.msg, FILE_NAME ":4:5: plugins.csv.d: string \"\\u0000\" contains a "
+                                           "NUL character (\\u0000), which cannot be used here; "
+                                           "remove it");
+    assert_int_equal(c, 'x');
+
+    struct alumet_config *arr = NULL;
+    assert_int_equal(alumet_config_get_array(csv, "list", &arr, &n, &err), 0);
+    assert_int_equal(alumet_config_array_string(arr, 0, &s, &err), 0);
+    assert_string_equal(s, "ok");
+    assert_int_equal(alumet_config_array_string(arr, 1, &s, &err), -EINVAL);
+    assert_string_equal(err.msg, FILE_NAME ":3:15: plugins.csv.list[1]: string \"\\u0000\" "
+                                           "contains a NUL character (\\u0000), which cannot be "
+                                           "used here; remove it");
+    toml_free(root);
+
+    /* a raw NUL byte in the text is a parse error */
+    char errbuf[ALUMET_ERROR_MSG_MAX];
+    static const char raw[] = "a = \"out\0.csv\"\n";
+    assert_null(toml_parse(raw, sizeof(raw) - 1, FILE_NAME, errbuf, sizeof(errbuf)));
+    assert_string_equal(errbuf, FILE_NAME ":1:9: invalid control character U+0000");
+}
+
+/* Many unknown keys: every one reported, the suggestions still right (this
+ * took minutes when each report scanned the whole table). */
+struct many_reports {
+    size_t n;
+    char *first, *typo;
+};
+
+static void many_report_cb(void *data, const char *msg)
+{
+    struct many_reports *m = data;
+    char **slot = NULL;
+
+    if (m->n == 0)
+        slot = &m->first;
+    else if (strstr(msg, "outptu_path"))
+        slot = &m->typo;
+    m->n++;
+    if (slot) {
+        *slot = strdup(msg);
+        assert_non_null(*slot);
+    }
+}
+
+static void test_unknown_keys_many(void **state)
+{
+    (void)state;
+    const size_t n_keys = 200000;
+    size_t cap = 32 * n_keys, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len, "[plugins.csv]\noutput_path = \"o.csv\"\n");
+    for (size_t i = 0; i < n_keys - 1; i++)
+        len += (size_t)snprintf(text + len, cap - len, "key_%zu = %zu\n", i, i);
+    len += (size_t)snprintf(text + len, cap - len, "outptu_path = 1\n");
+    assert_true(len < cap);
+    struct toml_value *root = load(text);
+    free(text);
+    struct alumet_config *csv = table(root, "plugins", "csv");
+    const char *path = NULL;
+    int64_t i = 0;
+    assert_int_equal(alumet_config_get_string(csv, "output_path", NULL, &path, NULL), 0);
+    assert_int_equal(alumet_config_get_int(csv, "key_threshold", 0, &i, NULL), 0);
+
+    struct many_reports m = {.n = 0};
+    int n = alumet__config_report_unused(alumet__config_value(csv), many_report_cb, &m);
+    assert_int_equal(n, n_keys);
+    assert_int_equal(m.n, n_keys);
+    assert_string_equal(m.first, FILE_NAME ":3:1: plugins.csv.key_0: unknown key");
+    assert_string_equal(m.typo, FILE_NAME ":200002:1: plugins.csv.outptu_path: unknown key, did "
+                                          "you mean 'output_path'?");
+    free(m.first);
+    free(m.typo);
+    toml_free(root);
+}
+
 static void test_edit_distance(void **state)
 {
     (void)state;
@@ -606,6 +709,53 @@ static void test_load_file(void **state)
     alumet_test_rmtree(dir);
 }
 
+/* A config is read up to 16 MiB, whatever the file is (/dev/zero never ends). */
+static void test_load_size_limit(void **state)
+{
+    (void)state;
+    char *dir = alumet_test_tmpdir();
+    struct alumet_error err = {0};
+    struct toml_value *root = NULL;
+    char expected[PATH_MAX + 200];
+    char path[PATH_MAX];
+    const size_t limit = 16u << 20;
+
+    /* exactly the limit: comments, accepted */
+    snprintf(path, sizeof(path), "%s/big.toml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    static const char line[] = "# 64 bytes of comment, repeated to fill the file to its limit..\n";
+    assert_int_equal(sizeof(line) - 1, 64);
+    for (size_t i = 0; i < limit / 64; i++)
+        assert_int_equal(fwrite(line, 1, 64, f), 64);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(alumet__config_load_file(path, &root, &err), 0);
+    toml_free(root);
+    root = NULL;
+
+    /* one byte more */
+    f = fopen(path, "a");
+    assert_non_null(f);
+    assert_int_equal(fputc('\n', f), '\n');
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(alumet__config_load_file(path, &root, &err), -EFBIG);
+    snprintf(expected, sizeof(expected),
+             "%s: configuration larger than 16 MiB; is this the right file? A configuration is a "
+             "TOML text file of a few KiB: point --config (or ALUMET_CONFIG) at one",
+             path);
+    assert_string_equal(err.msg, expected);
+    assert_null(root);
+
+    /* a device that never ends */
+    assert_int_equal(alumet__config_load_file("/dev/zero", &root, &err), -EFBIG);
+    assert_string_equal(err.msg,
+                        "/dev/zero: configuration larger than 16 MiB; is this the right file? A "
+                        "configuration is a TOML text file of a few KiB: point --config (or "
+                        "ALUMET_CONFIG) at one");
+    assert_null(root);
+    alumet_test_rmtree(dir);
+}
+
 static void test_load_text_substitute(void **state)
 {
     (void)state;
@@ -641,10 +791,13 @@ int main(void)
         cmocka_unit_test(test_config_error),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_unknown_keys_nested),
+        cmocka_unit_test(test_unknown_keys_many),
+        cmocka_unit_test(test_nul_in_string),
         cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_path),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_load_size_limit),
         cmocka_unit_test(test_load_text_substitute),
     };
     return alumet_run_tests(group);

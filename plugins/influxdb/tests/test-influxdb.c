@@ -562,14 +562,45 @@ static void test_classify(void **state)
     static const long retry[] = {301, 401, 403, 404, 408, 429, 500, 502, 503, 504};
     for (size_t i = 0; i < sizeof(retry) / sizeof(*retry); i++)
         assert_int_equal(influxdb_http_classify(CURLE_OK, retry[i]), ALUMET_WRITE_RETRY);
-    static const CURLcode transient[] = {CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT,
-                                         CURLE_GOT_NOTHING,     CURLE_RECV_ERROR,
-                                         CURLE_SEND_ERROR,      CURLE_COULDNT_RESOLVE_HOST};
+    /* a reply that is not HTTP ("Received HTTP/0.9 when not allowed" is
+     * CURLE_UNSUPPORTED_PROTOCOL: the URL's scheme was checked at init) */
+    static const CURLcode transient[] = {
+        CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT,   CURLE_GOT_NOTHING,
+        CURLE_RECV_ERROR,      CURLE_SEND_ERROR,           CURLE_COULDNT_RESOLVE_HOST,
+        CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL, CURLE_HTTP2,
+    };
     for (size_t i = 0; i < sizeof(transient) / sizeof(*transient); i++)
         assert_int_equal(influxdb_http_classify(transient[i], 0), ALUMET_WRITE_RETRY);
     assert_int_equal(influxdb_http_classify(CURLE_URL_MALFORMAT, 0), -EINVAL);
-    assert_int_equal(influxdb_http_classify(CURLE_UNSUPPORTED_PROTOCOL, 0), -EINVAL);
     assert_int_equal(influxdb_http_classify(CURLE_OUT_OF_MEMORY, 0), -ENOMEM);
+}
+
+/* A URL that libcurl cannot use is a configuration error at start. */
+static void test_http_bad_url(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *host, *message;
+    } cases[] = {
+        {"ftp://h:1", "cannot configure the HTTP client for 'ftp://h:1' (org 'o', bucket 'b'): "
+                      "Unsupported protocol"},
+        {"gopher+x://h", "cannot configure the HTTP client for 'gopher+x://h' (org 'o', bucket "
+                         "'b'): Unsupported protocol"},
+        {"http://h:99999", "cannot configure the HTTP client for 'http://h:99999' (org 'o', "
+                           "bucket 'b'): URL using bad/illegal format or missing URL"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "[plugins.influxdb]\nhost = \"%s\"\norg = \"o\"\n"
+                 "bucket = \"b\"\n", cases[i].host);
+        void *st = NULL;
+        struct alumet_error err = {0};
+        assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb, text, NULL, &st, &err), 0);
+        struct influxdb_http h;
+        assert_int_equal(influxdb_http_init(&h, st, &err), -EINVAL);
+        assert_string_equal(err.msg, cases[i].message);
+        alumet_plugin_influxdb.free(st);
+    }
 }
 
 /* ---- the plugin: options ---- */
@@ -592,7 +623,7 @@ static void test_plugin_default_config(void **state)
         "\napi_version = 2\n",
         "\nmax_buffered_points = 1000000\n",
         "\nconnect_timeout = \"5s\"\n",
-        "\nrequest_timeout = \"10s\"\n",
+        "\nrequest_timeout = \"30s\"\n",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         assert_non_null(strstr(def, keys[i]));
@@ -606,6 +637,7 @@ static void test_plugin_default_config(void **state)
     assert_true(s->attributes_as_tags);
     assert_int_equal(s->max_buffered_points, 1000000);
     assert_int_equal(s->connect_timeout, 5 * ALUMET_NSEC_PER_SEC);
+    assert_int_equal(s->request_timeout, 30 * ALUMET_NSEC_PER_SEC);
     alumet_plugin_influxdb.free(st);
 }
 
@@ -713,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_non_finite),
         cmocka_unit_test(test_unknown_metric),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_http_bad_url),
         cmocka_unit_test(test_plugin_default_config),
         cmocka_unit_test(test_plugin_options),
         cmocka_unit_test(test_plugin_bad_options),

@@ -8,7 +8,8 @@ on 400, startup refused on 401)."""
 import time
 import urllib.parse
 
-from e2e_http import SKIP, AgentTestCase, FakeServer, free_port, run_tests, wait_until
+from e2e_http import (GARBAGE, SKIP, AgentTestCase, FakeServer, free_port, run_tests,
+                      wait_until)
 from influxdb_test_lib import parse_line
 
 TOKEN = "s3cr=t tok"
@@ -18,15 +19,17 @@ BUCKET = "b&1/x"
 
 class FakeInflux(FakeServer):
     """POST /api/v2/write. policy(n, body) -> (status, body) for the n-th data
-    request (0-based, empty-body checks are not counted), or None to answer
-    204. Every problem with a request is recorded in errors."""
+    request (0-based, empty-body checks are not counted), GARBAGE for a reply
+    that is not HTTP, or None to answer 204. Every problem with a request is
+    recorded in errors."""
 
-    def __init__(self, port=0, policy=None, delay=None):
+    def __init__(self, port=0, policy=None, delay=None, slow=0):
         self.requests = []      # (body, accepted)
         self.lines = []         # parsed lines of accepted requests
         self.data_requests = 0
         self.policy = policy
         self.delay = delay      # delay(n) -> seconds to wait before answering
+        self.slow = slow        # seconds each data request takes, stored all the same
         super().__init__(port)
 
     def handle(self, req):
@@ -55,8 +58,15 @@ class FakeInflux(FakeServer):
                 self.requests.append((body, False))
             self.reply(req, 503, "")
             return
+        if body and self.slow:
+            time.sleep(self.slow)
         if body and self.policy:
             answer = self.policy(n, body)
+        if answer == GARBAGE:
+            with self.lock:
+                self.requests.append((body, False))
+            self.garbage(req)
+            return
         accepted = answer is None
         with self.lock:
             self.requests.append((body, accepted))
@@ -188,6 +198,57 @@ class TestInfluxV2(AgentTestCase):
         self.assertEqual(agent.stop(), 0, agent.stderr())
         self.assert_all_points(fake, agent, time.time_ns())
         self.assertIn("Operation timed out after", agent.stderr())
+
+    def test_retries_garbage_reply(self):
+        # one reply that is not HTTP is a passing fault: kept and sent again
+        fake = self.fake(policy=lambda n, body: GARBAGE if n == 0 else None)
+        agent = self.agent(config(fake.port))
+        agent.wait_ready()
+        wait_until(lambda: "recovered" in agent.stderr(), 20, "the delivery to recover")
+        wait_until(lambda: len(fake.values()) >= 50, 10, "50 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        # every point arrived exactly once, in order
+        self.assert_all_points(fake, agent, time.time_ns())
+        self.assertEqual([ok for _, ok in fake.requests].count(False), 1)
+        err = agent.stderr()
+        self.assertIn(f"ERROR pipeline: cannot write to influxdb/out: cannot reach InfluxDB at "
+                      f"'http://127.0.0.1:{fake.port}' (org '{ORG}', bucket '{BUCKET}'): "
+                      f"Received HTTP/0.9 when not allowed; keeping the data and retrying", err)
+        self.assertIn("INFO  pipeline: delivery to influxdb/out recovered (0 points dropped in "
+                      "total)", err)
+        self.assertNotIn("failed and stops", err)
+
+    def test_slow_server_few_duplicates(self):
+        # The server takes 1 s per write and stores it even when the client
+        # gave up after request_timeout: what timed out is sent again (at
+        # least once; InfluxDB overwrites identical points), with a time limit
+        # that doubles, so only the first write is stored more than once.
+        fake = self.fake(slow=1.0)
+        text = config(fake.port, 'request_timeout = "300ms"\n', poll="100ms", per_poll=1)
+        # a buffer every 1.5 s: the slow server keeps up once the limit is right
+        agent = self.agent(text.replace('count_file = "count"\n',
+                                        'count_file = "count"\nflush_interval = "1500ms"\n'))
+        agent.wait_ready()
+        wait_until(lambda: "recovered" in agent.stderr(), 30, "the delivery to recover")
+
+        def bodies():
+            with fake.lock:
+                return [body for body, ok in fake.requests if ok and body]
+
+        wait_until(lambda: len(set(bodies())) >= 4, 30, "4 distinct writes")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        count = agent.count()
+        values = fake.values()
+        self.assertEqual(sorted(set(values)), list(range(count)), "points missing")
+        # the first write is stored again after the 300 ms and 600 ms limits
+        # (1.2 s is enough, unless the machine is very loaded): a copy or two,
+        # not one per write (which a fixed limit gives, and no recovery)
+        stored = bodies()
+        self.assertGreaterEqual(stored.count(stored[0]), 2, stored)
+        self.assertLessEqual(len(stored) - len(set(stored)), 3, "many writes stored twice")
+        err = agent.stderr()
+        self.assertIn("the time limit of a request (request_timeout) is raised to 600 ms", err)
+        self.assertIn("the time limit of a request (request_timeout) is raised to 1200 ms", err)
 
     def test_drops_refused_data(self):
         # the 2nd data request is refused (a bad line): dropped, said, the rest goes on

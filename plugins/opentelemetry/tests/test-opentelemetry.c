@@ -339,6 +339,9 @@ static void test_classify(void **state)
     assert_int_equal(otel_http_classify(CURLE_COULDNT_CONNECT, 0), ALUMET_WRITE_RETRY);
     assert_int_equal(otel_http_classify(CURLE_OPERATION_TIMEDOUT, 0), ALUMET_WRITE_RETRY);
     assert_int_equal(otel_http_classify(CURLE_GOT_NOTHING, 0), ALUMET_WRITE_RETRY);
+    /* a reply that is not HTTP (the URL's scheme was checked at init) */
+    assert_int_equal(otel_http_classify(CURLE_UNSUPPORTED_PROTOCOL, 0), ALUMET_WRITE_RETRY);
+    assert_int_equal(otel_http_classify(CURLE_WEIRD_SERVER_REPLY, 0), ALUMET_WRITE_RETRY);
     assert_int_equal(otel_http_classify(CURLE_URL_MALFORMAT, 0), -EINVAL);
     assert_int_equal(otel_http_classify(CURLE_OUT_OF_MEMORY, 0), -ENOMEM);
 }

@@ -8,7 +8,7 @@ reported)."""
 
 import time
 
-from e2e_http import AgentTestCase, FakeServer, free_port, run_tests, wait_until
+from e2e_http import GARBAGE, AgentTestCase, FakeServer, free_port, run_tests, wait_until
 from otel_test_lib import DecodeError, decode, export_response, rpc_status
 
 API_KEY = "k3y with spaces"
@@ -16,8 +16,9 @@ API_KEY = "k3y with spaces"
 
 class FakeCollector(FakeServer):
     """POST /v1/metrics. policy(n, request) -> (status, content type, body)
-    for the n-th non-empty request (0-based), or None for 200 with an empty
-    ExportMetricsServiceResponse. Every problem is recorded in errors."""
+    for the n-th non-empty request (0-based), GARBAGE for a reply that is not
+    HTTP, or None for 200 with an empty ExportMetricsServiceResponse. Every
+    problem is recorded in errors."""
 
     def __init__(self, port=0, policy=None, headers=None):
         self.requests = []   # (decoded request, accepted)
@@ -47,6 +48,9 @@ class FakeCollector(FakeServer):
         answer = self.policy(n, decoded) if body and self.policy else None
         with self.lock:
             self.requests.append((decoded, answer is None))
+        if answer == GARBAGE:
+            self.garbage(req)
+            return
         if answer is None:
             answer = (200, "application/x-protobuf", export_response())
         status, ctype, data = answer
@@ -186,6 +190,25 @@ class TestCollector(AgentTestCase):
                       f"keeping the data and retrying", err)
         self.assertIn("INFO  pipeline: delivery to opentelemetry/out recovered (0 points dropped "
                       "in total)", err)
+
+    def test_retries_garbage_reply(self):
+        # one reply that is not HTTP is a passing fault: kept and sent again
+        fake = self.fake(policy=lambda n, request: GARBAGE if n == 0 else None)
+        agent = self.agent(config(fake.port))
+        agent.wait_ready()
+        wait_until(lambda: "recovered" in agent.stderr(), 20, "the delivery to recover")
+        wait_until(lambda: len(fake.points()) >= 50, 10, "50 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        # every point arrived exactly once, in order
+        self.assert_all_points(fake, agent, time.time_ns())
+        self.assertEqual([ok for _, ok in fake.requests].count(False), 1)
+        err = agent.stderr()
+        self.assertIn(f"ERROR pipeline: cannot write to opentelemetry/out: cannot reach the OTLP "
+                      f"collector at 'http://127.0.0.1:{fake.port}/v1/metrics': Received HTTP/0.9 "
+                      f"when not allowed; keeping the data and retrying", err)
+        self.assertIn("INFO  pipeline: delivery to opentelemetry/out recovered (0 points dropped "
+                      "in total)", err)
+        self.assertNotIn("failed and stops", err)
 
     def test_refused_data_is_dropped(self):
         refused = []

@@ -213,6 +213,23 @@ static int config_type_error(const struct toml_value *v, const char *expected,
     return alumet_error_set(err, -EINVAL, "%s", m.buf);
 }
 
+/* A string value goes out as a C string: one holding a NUL (TOML allows
+ * "\u0000") would be cut there, so it is refused at the value. */
+static int config_check_string(const struct toml_value *v, struct alumet_error *err)
+{
+    if (memchr(v->u.str.ptr, '\0', v->u.str.len) == NULL)
+        return 0;
+
+    struct config_msg m = {.len = 0};
+    config_msg_pos(&m, v->file, v->line, v->col);
+    config_msg_path(&m, v);
+    config_msg_add(&m, ": string ");
+    config_msg_string(&m, v->u.str.ptr, v->u.str.len);
+    config_msg_add(&m, " contains a NUL character (\\u0000), which cannot be used here; "
+                       "remove it");
+    return alumet_error_set(err, -EINVAL, "%s", m.buf);
+}
+
 /* Find key in c. *ret = its value, or NULL when absent (then the key is
  * remembered for suggestions). A NULL c counts as an empty table. */
 static int config_lookup(struct alumet_config *c, const char *key, struct toml_value **ret,
@@ -254,6 +271,9 @@ int alumet_config_get_string(struct alumet_config *t, const char *key, const cha
     }
     if (v->type != TOML_STRING)
         return config_type_error(v, "a string", err);
+    r = config_check_string(v, err);
+    if (r < 0)
+        return r;
     *ret = v->u.str.ptr;
     return 0;
 }
@@ -364,6 +384,9 @@ int alumet_config_get_char(struct alumet_config *t, const char *key, char def, c
     }
     if (v->type != TOML_STRING || v->u.str.len != 1)
         return config_type_error(v, "a single character", err);
+    r = config_check_string(v, err);
+    if (r < 0)
+        return r;
     *ret = v->u.str.ptr[0];
     return 0;
 }
@@ -381,9 +404,12 @@ static int config_lookup_array(struct alumet_config *t, const char *key, enum to
         return r;
     if (v->type != TOML_ARRAY)
         return config_type_error(v, what, err);
-    for (size_t i = 0; i < v->u.arr.len; i++)
+    for (size_t i = 0; i < v->u.arr.len; i++) {
         if (v->u.arr.items[i]->type != item_type)
             return config_type_error(v->u.arr.items[i], item_what, err);
+        if (item_type == TOML_STRING && (r = config_check_string(v->u.arr.items[i], err)) < 0)
+            return r;
+    }
     *ret = v;
     return 0;
 }
@@ -461,6 +487,9 @@ int alumet_config_array_string(struct alumet_config *arr, size_t i, const char *
         return -ERANGE;
     if (v->type != TOML_STRING)
         return config_type_error(v, "a string", err);
+    int r = config_check_string(v, err);
+    if (r < 0)
+        return r;
     *ret = v->u.str.ptr;
     return 0;
 }
@@ -694,33 +723,106 @@ size_t alumet__edit_distance(const char *a, const char *b)
     return d;
 }
 
-/* The closest known key of t to key, NULL when none is close enough. Known:
- * keys asked by getters and absent (preferred on a tie: the user most likely
- * meant one of those), then present keys that were read. */
-static const char *config_suggest(const struct toml_value *t, const char *key)
+/* "did you mean": the known keys of a table, gathered once per table so that
+ * reporting n unknown keys costs O(n * known), not O(n * table size). Keys
+ * longer than SUGGEST_KEY_MAX get no suggestion, and after SUGGEST_BUDGET
+ * distance computations in one table the rest are reported without one: a
+ * config with 100k stray keys is reported in well under a second. */
+#define SUGGEST_KEY_MAX 64
+#define SUGGEST_BUDGET ((size_t)1 << 20)
+
+struct config_known {
+    const char **keys; /* borrowed from the table or its config_private */
+    size_t n;
+    size_t budget; /* distance computations left */
+};
+
+/* Known keys of t: keys asked by getters and absent (first: on a tie the user
+ * most likely meant one of those), then present keys that were read. Out of
+ * memory, there are none (budget 0). */
+static void config_known_init(struct config_known *k, const struct toml_value *t)
+{
+    const struct config_private *cp =
+        t->cfg_private_free == config_private_free ? t->cfg_private : NULL;
+    size_t n = cp ? cp->n_asked : 0;
+
+    for (size_t i = 0; i < t->u.tab.len; i++)
+        n += t->u.tab.items[i].val->used;
+    k->n = 0;
+    k->budget = SUGGEST_BUDGET;
+    k->keys = n ? calloc(n, sizeof(*k->keys)) : NULL;
+    if (n && !k->keys) {
+        k->budget = 0;
+        return;
+    }
+    for (size_t i = 0; cp && i < cp->n_asked; i++)
+        k->keys[k->n++] = cp->asked[i];
+    for (size_t i = 0; i < t->u.tab.len; i++)
+        if (t->u.tab.items[i].val->used)
+            k->keys[k->n++] = t->u.tab.items[i].key;
+}
+
+/* Optimal string alignment distance of a and b when it is at most max,
+ * else max + 1 (early exit once a whole row exceeds max). Both lengths are
+ * at most SUGGEST_KEY_MAX. */
+static size_t config_distance_within(const char *a, size_t la, const char *b, size_t lb,
+                                     size_t max)
+{
+    size_t rows[3][SUGGEST_KEY_MAX + 1];
+    size_t *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];
+
+    if ((la > lb ? la - lb : lb - la) > max)
+        return max + 1;
+    for (size_t j = 0; j <= lb; j++)
+        r1[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t row_min = r0[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t d = r1[j] + 1;
+            if (r0[j - 1] + 1 < d)
+                d = r0[j - 1] + 1;
+            if (r1[j - 1] + cost < d)
+                d = r1[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && r2[j - 2] + 1 < d)
+                d = r2[j - 2] + 1;
+            r0[j] = d;
+            if (d < row_min)
+                row_min = d;
+        }
+        /* rows never decrease by more than one from the row before (a transposition
+         * adds one to the row two above): past max, they stay past it */
+        if (row_min > max)
+            return max + 1;
+        size_t *tmp = r2;
+        r2 = r1;
+        r1 = r0;
+        r0 = tmp;
+    }
+    return r1[lb] <= max ? r1[lb] : max + 1;
+}
+
+/* The closest known key to key, NULL when none is close enough. */
+static const char *config_suggest(struct config_known *k, const char *key)
 {
     size_t len = strlen(key);
     size_t best_d = len / 3 > 2 ? len / 3 : 2;
     const char *best = NULL;
-    const struct config_private *cp =
-        t->cfg_private_free == config_private_free ? t->cfg_private : NULL;
 
-    for (size_t i = 0; cp && i < cp->n_asked; i++) {
-        if (strcmp(cp->asked[i], key) == 0)
+    if (len > SUGGEST_KEY_MAX)
+        return NULL;
+    for (size_t i = 0; i < k->n && k->budget > 0; i++) {
+        size_t klen = strlen(k->keys[i]);
+        if (klen > SUGGEST_KEY_MAX || strcmp(k->keys[i], key) == 0)
             continue;
-        size_t d = alumet__edit_distance(key, cp->asked[i]);
-        if (d <= best_d && (!best || d < best_d)) {
-            best = cp->asked[i];
-            best_d = d;
-        }
-    }
-    for (size_t i = 0; i < t->u.tab.len; i++) {
-        const struct toml_kv *kv = &t->u.tab.items[i];
-        if (!kv->val->used || strcmp(kv->key, key) == 0)
-            continue;
-        size_t d = alumet__edit_distance(key, kv->key);
-        if (d <= best_d && (!best || d < best_d)) {
-            best = kv->key;
+        /* a tie keeps the first found: only closer ones once there is a best */
+        if (best && best_d <= 1)
+            break;
+        size_t max = best ? best_d - 1 : best_d;
+        k->budget--;
+        size_t d = config_distance_within(key, len, k->keys[i], klen, max);
+        if (d <= max) {
+            best = k->keys[i];
             best_d = d;
         }
     }
@@ -730,6 +832,8 @@ static const char *config_suggest(const struct toml_value *t, const char *key)
 int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data, const char *msg),
                                  void *data)
 {
+    struct config_known known = {.keys = NULL};
+    bool known_ready = false;
     int count = 0;
 
     if (!t || t->type != TOML_TABLE)
@@ -750,16 +854,21 @@ int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data
         count++;
         if (!report)
             continue;
+        /* out of memory, no suggestions: the keys are reported all the same */
+        if (!known_ready)
+            config_known_init(&known, t);
+        known_ready = true;
         struct config_msg m = {.len = 0};
         config_msg_pos(&m, v->file ? v->file : t->file, kv->line, kv->col);
         config_msg_path(&m, v);
-        const char *best = config_suggest(t, kv->key);
+        const char *best = config_suggest(&known, kv->key);
         if (best)
             config_msg_add(&m, ": unknown key, did you mean '%s'?", best);
         else
             config_msg_add(&m, ": unknown key");
         report(data, m.buf);
     }
+    free(known.keys);
     return count;
 }
 
@@ -846,6 +955,12 @@ err_free_rest:
     return r;
 }
 
+/* The largest config read: real ones are a few KiB, and a path such as
+ * /dev/zero or a log file given by mistake must not fill the memory. */
+#define CONFIG_FILE_MAX ((size_t)16 << 20)
+
+/* Read at most CONFIG_FILE_MAX + 1 bytes of path (any kind of file), to tell
+ * "too large" without reading the rest. */
 static int config_read_file(const char *path, char **ret, size_t *ret_len, struct alumet_error *err)
 {
     int r;
@@ -855,32 +970,28 @@ static int config_read_file(const char *path, char **ret, size_t *ret_len, struc
         return alumet_error_set(err, r, "could not load config from '%s': %s", path, strerror(-r));
     }
 
+    /* room for CONFIG_FILE_MAX + 1 bytes and the final NUL */
     size_t cap = 4096, len = 0;
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uint64_t)st.st_size < SIZE_MAX - 1)
-        cap = (size_t)st.st_size + 1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        cap = (uint64_t)st.st_size < CONFIG_FILE_MAX ? (size_t)st.st_size + 2 : CONFIG_FILE_MAX + 2;
     char *buf = malloc(cap);
     if (!buf) {
         r = alumet_error_set(err, -ENOMEM, "could not load config from '%s': %s", path,
                              strerror(ENOMEM));
         goto out_close;
     }
-    for (;;) {
+    while (len <= CONFIG_FILE_MAX) {
         if (len + 1 >= cap) {
-            if (cap > SIZE_MAX / 2) {
-                r = alumet_error_set(err, -EFBIG, "could not load config from '%s': %s", path,
-                                     strerror(EFBIG));
-                goto err_free;
-            }
-            char *nb = realloc(buf, cap * 2);
+            size_t ncap = cap * 2 < CONFIG_FILE_MAX + 2 ? cap * 2 : CONFIG_FILE_MAX + 2;
+            char *nb = realloc(buf, ncap);
             if (!nb) {
                 r = alumet_error_set(err, -ENOMEM, "could not load config from '%s': %s", path,
                                      strerror(ENOMEM));
                 goto err_free;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
         ssize_t n = read(fd, buf + len, cap - len - 1);
         if (n < 0) {
@@ -893,6 +1004,14 @@ static int config_read_file(const char *path, char **ret, size_t *ret_len, struc
         if (n == 0)
             break;
         len += (size_t)n;
+    }
+    if (len > CONFIG_FILE_MAX) {
+        r = alumet_error_set(err, -EFBIG,
+                             "%s: configuration larger than %zu MiB; is this the right file? A "
+                             "configuration is a TOML text file of a few KiB: point --config (or "
+                             "ALUMET_CONFIG) at one",
+                             path, CONFIG_FILE_MAX >> 20);
+        goto err_free;
     }
     buf[len] = '\0';
     *ret = buf;

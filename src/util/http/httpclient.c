@@ -8,6 +8,11 @@
 #include <strings.h>
 
 #define HTTPCLIENT_NSEC_PER_MSEC 1000000
+#define HTTPCLIENT_NSEC_PER_SEC 1000000000
+
+/* How far a request time limit grows after requests that timed out once
+ * sent (unless the configured one is longer). */
+#define HTTPCLIENT_MAX_REQUEST_TIMEOUT ((int64_t)120 * HTTPCLIENT_NSEC_PER_SEC)
 
 /* Keep the start of the response body (up to max_response bytes), for the
  * messages. */
@@ -89,6 +94,32 @@ static long httpclient_ms(int64_t ns)
     return ms > 0 && ms < (int64_t)LONG_MAX ? (long)ms : 0;
 }
 
+/* A URL that libcurl can use, http or https: checked once here, so that a
+ * transfer error can only come from the network or the server. */
+static CURLcode httpclient_check_url(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    CURLcode e = CURLE_OK;
+
+    if (!u)
+        return CURLE_OUT_OF_MEMORY;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME);
+    if (uc == CURLUE_OK)
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (uc == CURLUE_OUT_OF_MEMORY)
+        e = CURLE_OUT_OF_MEMORY;
+    else if (uc == CURLUE_UNSUPPORTED_SCHEME)
+        e = CURLE_UNSUPPORTED_PROTOCOL;
+    else if (uc != CURLUE_OK)
+        e = CURLE_URL_MALFORMAT;
+    else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+        e = CURLE_UNSUPPORTED_PROTOCOL;
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return e;
+}
+
 int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
 {
     CURLcode e = CURLE_OK;
@@ -96,6 +127,10 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
 
     *c = (struct httpclient){0};
     c->max_response = opts->max_response;
+    c->request_timeout = opts->request_timeout > 0 ? opts->request_timeout : 0;
+    c->max_request_timeout = opts->request_timeout > HTTPCLIENT_MAX_REQUEST_TIMEOUT
+                                 ? opts->request_timeout
+                                 : HTTPCLIENT_MAX_REQUEST_TIMEOUT;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -ENOMEM;
     c->global_ref = true;
@@ -104,6 +139,7 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
     r = c->curl && c->url ? httpclient_build_headers(c, opts) : -ENOMEM;
     if (r < 0)
         goto err_done;
+    e = httpclient_check_url(c->url);
 
 #define HTTPCLIENT_SETOPT(opt, val)                                                                \
     do {                                                                                           \
@@ -153,6 +189,26 @@ void httpclient_done(struct httpclient *c)
     *c = (struct httpclient){0};
 }
 
+/* A request that timed out after it was sent may have reached the server,
+ * which will get it again (at least once): double the time limit, so that a
+ * slow server does not get every request twice. */
+static void httpclient_raise_timeout(struct httpclient *c)
+{
+    long sent = 0;
+
+    if (c->request_timeout <= 0 || c->request_timeout >= c->max_request_timeout)
+        return;
+    if (curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK || sent <= 0)
+        return; /* not connected: the server has nothing */
+    int64_t t = c->request_timeout > c->max_request_timeout / 2 ? c->max_request_timeout
+                                                                 : 2 * c->request_timeout;
+    if (curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, httpclient_ms(t)) != CURLE_OK)
+        return;
+    c->raised_from = c->request_timeout;
+    c->raised_timeout = t;
+    c->request_timeout = t;
+}
+
 CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status)
 {
     long status = 0;
@@ -170,6 +226,9 @@ CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, lon
         res = curl_easy_perform(c->curl);
     if (res == CURLE_OK)
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    c->raised_timeout = 0;
+    if (res == CURLE_OPERATION_TIMEDOUT)
+        httpclient_raise_timeout(c);
     *ret_status = status;
     return res;
 }
@@ -181,11 +240,14 @@ int httpclient_classify(CURLcode res, long status)
         return status >= 200 && status < 300 ? 0 : HTTPCLIENT_ANSWERED;
     case CURLE_OUT_OF_MEMORY:
         return -ENOMEM;
-    case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
         return -EINVAL;
     default:
-        /* refused, reset, timed out, DNS, TLS handshake...: may pass */
+        /* refused, reset, timed out, DNS, TLS handshake, a reply that is not
+         * HTTP (CURLE_UNSUPPORTED_PROTOCOL "Received HTTP/0.9", since the URL's
+         * scheme was checked by httpclient_init), ...: may pass */
         return -EAGAIN;
     }
 }

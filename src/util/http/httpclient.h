@@ -9,6 +9,26 @@
  *     r = httpclient_classify(res, status);   (0: 2xx, HTTPCLIENT_ANSWERED, -EAGAIN...)
  *     httpclient_done(&c);
  *
+ * Failures, and what the outputs do with them (the core's delivery policy
+ * retries ALUMET_WRITE_RETRY with backoff, bounded by max_buffered_points):
+ *
+ *   - permanent, only what retrying cannot fix: a URL that libcurl cannot use
+ *     (refused by httpclient_init, at start), and answers that refuse the data
+ *     itself (4xx other than 408 and 429, judged by each plugin);
+ *   - transient, everything else: no connection, a reset, a timeout, TLS,
+ *     a reply that is not HTTP at all (a broken proxy, a server that crashed
+ *     mid-reply), 5xx.
+ *
+ * Delivery is at least once. A request that timed out after it was sent may
+ * have been stored by a slow server: it is sent again, and the client
+ * doubles its time limit (up to 2 minutes, or the configured one when
+ * longer) so that a server slower than request_timeout gets one or two
+ * copies of a request, not every request twice. The default limit (30 s,
+ * httpoutput.h) is far above a healthy server's time. A copy is harmless for
+ * InfluxDB (a point with the same measurement, tag set, field and timestamp
+ * overwrites the stored one); an OTLP collector may count it twice, as OTLP
+ * itself allows (its exporters retry the same way).
+ *
  * Part of libalumet-http, the static library that only the plugins that
  * speak HTTP link (it needs libcurl). No logging: the plugin words the
  * messages. Not thread-safe: one output thread per client. */
@@ -48,10 +68,17 @@ struct httpclient {
     size_t response_len;
     size_t response_cap;
     size_t max_response;
-    char content_type[128]; /* of the last response, "" when none */
+    char content_type[128];      /* of the last response, "" when none */
+    int64_t request_timeout;     /* ns, the limit now (0: none) */
+    int64_t max_request_timeout; /* ns, how far it may grow */
+    int64_t raised_timeout;      /* ns: the last POST timed out once sent and raised the
+                                    limit to this; 0 otherwise */
+    int64_t raised_from;         /* ns: the limit it had then */
 };
 
-/* Prepare c for opts (borrowed during the call). Takes a reference to
+/* Prepare c for opts (borrowed during the call). The URL is checked: a
+ * malformed one, or one whose scheme libcurl does not speak, is -EINVAL with
+ * c->setopt_error CURLE_URL_MALFORMAT or CURLE_UNSUPPORTED_PROTOCOL. Takes a reference to
  * libcurl's global state, released by httpclient_done after the handle,
  * whatever the order in which the outputs are freed. Returns 0, or -ENOMEM
  * (libcurl could not start, or out of memory) or -EINVAL with
@@ -65,7 +92,8 @@ void httpclient_done(struct httpclient *c);
 /* POST body (len bytes, borrowed; NULL when len is 0) to the URL. The
  * response body (its start) and Content-Type land in c. *ret_status
  * receives the HTTP status, 0 when no response came. Returns the libcurl
- * code of the transfer. */
+ * code of the transfer. After a timeout once the request was sent, the time
+ * limit of the next requests doubles (c->raised_timeout, see above). */
 CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status);
 
 /* httpclient_classify: an answer other than 2xx, whose status the caller judges. */

@@ -12,7 +12,7 @@ int httpoutput_get_limits(struct alumet_config *t, alumet_time_ns *ret_connect_t
     int r = alumet_config_get_duration(t, "connect_timeout", 5 * ALUMET_NSEC_PER_SEC,
                                        ret_connect_timeout, err);
     if (r == 0)
-        r = alumet_config_get_duration(t, "request_timeout", 10 * ALUMET_NSEC_PER_SEC,
+        r = alumet_config_get_duration(t, "request_timeout", 30 * ALUMET_NSEC_PER_SEC,
                                        ret_request_timeout, err);
     if (r == 0)
         r = alumet_config_get_int(t, "max_buffered_points", 1000000, ret_max_points, err);
@@ -67,4 +67,17 @@ void httpoutput_warn_unreachable(struct alumet_log_topic *log, const char *why, 
                       "%s; starting anyway: measurements are dropped until %s is back "
                       "(max_buffered_points = 0)",
                       why, server);
+}
+
+void httpoutput_warn_timeout(struct alumet_log_topic *log, const struct httpclient *c,
+                             const char *server, const char *copy)
+{
+    if (!c->raised_timeout)
+        return;
+    alumet_log_at(log, ALUMET_LOG_WARN,
+                  "a request to %s timed out after %lld ms, once sent: %s may have received it, "
+                  "and it will be sent again (%s); the time limit of a request (request_timeout) "
+                  "is raised to %lld ms",
+                  server, (long long)(c->raised_from / ALUMET_NSEC_PER_MSEC), server, copy,
+                  (long long)(c->raised_timeout / ALUMET_NSEC_PER_MSEC));
 }

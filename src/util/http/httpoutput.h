@@ -12,12 +12,14 @@
 
 #include <stdint.h>
 
+#include "httpclient.h"
+
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/log.h"
 #include "alumet/time.h"
 
-/* Read connect_timeout ("5s"), request_timeout ("10s") and
+/* Read connect_timeout ("5s"), request_timeout ("30s") and
  * max_buffered_points (1000000) from t, unchecked: httpoutput_check_limits
  * checks them, after the plugin's own checks. 0 or a negative errno with err. */
 int httpoutput_get_limits(struct alumet_config *t, alumet_time_ns *ret_connect_timeout,
@@ -54,5 +56,12 @@ void httpoutput_complain(struct alumet_log_topic *log, struct httpoutput_complai
  * max_points, or dropped when it is 0). */
 void httpoutput_warn_unreachable(struct alumet_log_topic *log, const char *why, const char *server,
                                  uint64_t max_points);
+
+/* After a POST of c: when it timed out once sent and c raised its time limit
+ * (httpclient.h), warn on log that the server (its name: "InfluxDB") may have
+ * received it, that it will be sent again, what a copy means to that server
+ * (copy: "InfluxDB overwrites identical points"), and the new limit. */
+void httpoutput_warn_timeout(struct alumet_log_topic *log, const struct httpclient *c,
+                             const char *server, const char *copy);
 
 #endif
