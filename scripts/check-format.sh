@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=$(git ls-files '*.c' '*.h' | grep -v '^tests/fixtures/')
-bad=$(clang-format --dry-run $files 2>&1 | grep -o '^[^:]*: warning' | cut -d: -f1 | sort -u || true)
+bad=$(clang-format --dry-run $files 2>&1 | grep -oE '^[^:]+:[0-9]+:[0-9]+: warning' | cut -d: -f1 | sort -u || true)
 if [ -n "$bad" ]; then
     echo "not formatted (run: clang-format -i FILE):"
     echo "$bad"

@@ -27,18 +27,20 @@ static inline alumet_time_ns bench_distinct_ts(alumet_time_ns now)
     return bench_distinct_last;
 }
 
-static inline struct alumet_point *
-bench_distinct_push_u64(struct alumet_buffer *buf, alumet_time_ns ts, alumet_metric_id m,
-                        const struct alumet_resource *r, const struct alumet_consumer *c,
-                        uint64_t value)
+static inline struct alumet_point *bench_distinct_push_u64(struct alumet_buffer *buf,
+                                                           alumet_time_ns ts, alumet_metric_id m,
+                                                           const struct alumet_resource *r,
+                                                           const struct alumet_consumer *c,
+                                                           uint64_t value)
 {
     return alumet_buffer_push_u64(buf, bench_distinct_ts(ts), m, r, c, value);
 }
 
-static inline struct alumet_point *
-bench_distinct_push_f64(struct alumet_buffer *buf, alumet_time_ns ts, alumet_metric_id m,
-                        const struct alumet_resource *r, const struct alumet_consumer *c,
-                        double value)
+static inline struct alumet_point *bench_distinct_push_f64(struct alumet_buffer *buf,
+                                                           alumet_time_ns ts, alumet_metric_id m,
+                                                           const struct alumet_resource *r,
+                                                           const struct alumet_consumer *c,
+                                                           double value)
 {
     return alumet_buffer_push_f64(buf, bench_distinct_ts(ts), m, r, c, value);
 }

@@ -49,7 +49,7 @@ enum energy_attribution_cover energy_attribution_cover(const struct energy_attri
     }
     /* after the last point: the same poll round (within a tenth of the
      * interval) is covered by it; otherwise wait for the next point */
-    alumet_time_ns tol = ref_prev != INT64_MIN    ? (t - ref_prev) / 10
+    alumet_time_ns tol = ref_prev != INT64_MIN     ? (t - ref_prev) / 10
                          : last->prev != INT64_MIN ? (last->t - last->prev) / 10
                                                    : EA_SAME_POLL;
     return t - last->t <= tol ? EA_COVERED : EA_TOO_LATE;

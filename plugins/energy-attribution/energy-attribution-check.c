@@ -132,8 +132,7 @@ static void energy_attribution_criterion_text(const struct energy_attribution_in
 {
     static const char *const names[] = {"resource_kind", "consumer_kind", "resource_id",
                                         "consumer_id"};
-    const char *values[] = {in->resource_kind, in->consumer_kind, in->resource_id,
-                            in->consumer_id};
+    const char *values[] = {in->resource_kind, in->consumer_kind, in->resource_id, in->consumer_id};
     if (c < EA_CRIT_FILTERS) {
         snprintf(out, size, "%s = \"%s\"", names[c], values[c]);
         return;

@@ -64,13 +64,15 @@ static uint64_t energy_attribution_consumer_hash(const struct alumet_consumer *c
     return energy_attribution_hash_str(h, c->custom_kind);
 }
 
-bool energy_attribution_consumer_eq(const struct alumet_consumer *a, const struct alumet_consumer *b)
+bool energy_attribution_consumer_eq(const struct alumet_consumer *a,
+                                    const struct alumet_consumer *b)
 {
     return a->kind == b->kind && a->num == b->num && energy_attribution_str_eq(a->str, b->str) &&
            energy_attribution_str_eq(a->custom_kind, b->custom_kind);
 }
 
-bool energy_attribution_resource_eq(const struct alumet_resource *a, const struct alumet_resource *b)
+bool energy_attribution_resource_eq(const struct alumet_resource *a,
+                                    const struct alumet_resource *b)
 {
     return a->kind == b->kind && a->num == b->num && energy_attribution_str_eq(a->str, b->str) &&
            energy_attribution_str_eq(a->custom_kind, b->custom_kind);

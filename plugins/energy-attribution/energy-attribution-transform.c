@@ -409,11 +409,9 @@ static void energy_attribution_prune_consumer(struct energy_attribution_transfor
 /* Where the reference timestamp ts (interval since ref_prev) stands for
  * consumer c of res: covered when every series that meets gives a value
  * there (t->series is set to those that have points). */
-static enum energy_attribution_cover
-energy_attribution_consumer_cover(struct energy_attribution_transform *t,
-                                  struct energy_attribution_resource *res,
-                                  struct energy_attribution_consumer *c, alumet_time_ns ts,
-                                  alumet_time_ns ref_prev)
+static enum energy_attribution_cover energy_attribution_consumer_cover(
+    struct energy_attribution_transform *t, struct energy_attribution_resource *res,
+    struct energy_attribution_consumer *c, alumet_time_ns ts, alumet_time_ns ref_prev)
 {
     const struct energy_attribution_formula *f = t->formula;
     enum energy_attribution_cover worst = EA_COVERED;
@@ -448,8 +446,8 @@ static int energy_attribution_consumer_run(struct energy_attribution_transform *
 {
     struct energy_attribution_series *ref = &res->general[t->formula->ref];
     size_t n = energy_attribution_series_count(ref);
-    size_t k = c->attributed ? energy_attribution_series_lower_bound(ref, c->last_attributed + 1)
-                             : 0;
+    size_t k =
+        c->attributed ? energy_attribution_series_lower_bound(ref, c->last_attributed + 1) : 0;
     struct alumet_resource rid;
     struct alumet_consumer cid;
     bool ids_ready = false, any = false;
@@ -533,8 +531,8 @@ static int energy_attribution_emit_rest(struct energy_attribution_transform *t,
         (rid.custom_kind &&
          !(rid.custom_kind = alumet_buffer_strdup(buf, rid.custom_kind, (size_t)-1))))
         return -ENOMEM;
-    struct alumet_point *p = alumet_buffer_push_f64(buf, refp->t, t->rest_metric, &rid, &machine,
-                                                    value);
+    struct alumet_point *p =
+        alumet_buffer_push_f64(buf, refp->t, t->rest_metric, &rid, &machine, value);
     if (!p)
         return -ENOMEM;
     if (!f->inputs[f->ref].keep_attributes || refp->attrs == UINT32_MAX)
@@ -550,8 +548,9 @@ static int energy_attribution_emit_rest(struct energy_attribution_transform *t,
     return 0;
 }
 
-static alumet_time_ns energy_attribution_consumer_newest(const struct energy_attribution_state *st,
-                                                         const struct energy_attribution_consumer *c)
+static alumet_time_ns
+energy_attribution_consumer_newest(const struct energy_attribution_state *st,
+                                   const struct energy_attribution_consumer *c)
 {
     alumet_time_ns newest = INT64_MIN;
     for (size_t i = 0; i < st->n_per_consumer; i++) {
@@ -569,8 +568,7 @@ static alumet_time_ns energy_attribution_consumer_newest(const struct energy_att
  * its data stops before the others'). 0 or -ENOMEM. */
 static int energy_attribution_close(struct energy_attribution_transform *t,
                                     struct alumet_buffer *buf,
-                                    struct energy_attribution_resource *res,
-                                    alumet_time_ns before)
+                                    struct energy_attribution_resource *res, alumet_time_ns before)
 {
     const struct energy_attribution_formula *f = t->formula;
     struct energy_attribution_series *ref = &res->general[f->ref];
@@ -584,8 +582,8 @@ static int energy_attribution_close(struct energy_attribution_transform *t,
         struct energy_attribution_sample *refp = &ref->items[ref->head + k];
         if (refp->closed)
             continue;
-        bool done = refp->t < before || (f->n_resource_inputs < f->n_inputs ? newest_all >= refp->t
-                                                                            : true);
+        bool done =
+            refp->t < before || (f->n_resource_inputs < f->n_inputs ? newest_all >= refp->t : true);
         for (size_t j = 0; done && j < res->n_consumers && refp->t >= before; j++) {
             struct energy_attribution_consumer *c = res->consumers[j];
             if (c->attributed && c->last_attributed >= refp->t)
@@ -712,8 +710,7 @@ static int energy_attribution_transform_finish(void *data, struct alumet_buffer 
     t->gen++;
     for (size_t i = 0; i < t->state.n_resources; i++)
         if (energy_attribution_close(t, buf, t->state.resources[i], INT64_MAX) < 0)
-            return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory",
-                                    t->formula->name);
+            return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory", t->formula->name);
     energy_attribution_diag_report(t, /* at_end= */ true);
     return 0;
 }

@@ -348,7 +348,8 @@ static int energy_attribution_start(void *state, struct alumet_start_ctx *ctx,
          * where '/' separates the plugin from the element in control patterns */
         size_t len = strlen(f->name) + sizeof("attribution-");
         char *name = malloc(len);
-        struct energy_attribution_transform *t = energy_attribution_transform_new(f, out, rest, log);
+        struct energy_attribution_transform *t =
+            energy_attribution_transform_new(f, out, rest, log);
         if (!name || !t) {
             free(name);
             energy_attribution_transform_free(t);

@@ -221,8 +221,10 @@ void energy_attribution_series_prune(struct energy_attribution_series *s, alumet
                                      bool keep_anchor);
 
 /* Whether the resources (or consumers) a and b are the same. */
-bool energy_attribution_resource_eq(const struct alumet_resource *a, const struct alumet_resource *b);
-bool energy_attribution_consumer_eq(const struct alumet_consumer *a, const struct alumet_consumer *b);
+bool energy_attribution_resource_eq(const struct alumet_resource *a,
+                                    const struct alumet_resource *b);
+bool energy_attribution_consumer_eq(const struct alumet_consumer *a,
+                                    const struct alumet_consumer *b);
 
 /* Remove the consumers with no point left and the resources with neither
  * points nor consumers. */
@@ -272,16 +274,16 @@ struct energy_attribution_transform {
     uint32_t *sets;
     char *id_scratch; /* holds any resource_id or consumer_id of the filters */
     size_t id_scratch_size;
-    alumet_metric_id rest_metric; /* <formula>_unattributed, when formula->unattributed */
+    alumet_metric_id rest_metric;          /* <formula>_unattributed, when formula->unattributed */
     struct energy_attribution_diag *diags; /* per input */
 };
 
 /* What an input has seen, to say why it matches nothing (per input). */
 struct energy_attribution_diag {
-    uint64_t seen, taken;             /* points of its metric, points accepted */
+    uint64_t seen, taken;              /* points of its metric, points accepted */
     alumet_time_ns first_seen, newest; /* timestamps of those points */
-    int criterion;                    /* the first criterion that rejected a point, -1: none */
-    char values[240];                 /* the values of that criterion seen, quoted */
+    int criterion;                     /* the first criterion that rejected a point, -1: none */
+    char values[240];                  /* the values of that criterion seen, quoted */
     bool reported;
 };
 

@@ -35,9 +35,9 @@
     "nb_vcpu = 1.0\n"                                                                              \
     "# Logical CPUs of the host (all sockets): a busy one uses tdp / nb_cpu watts;\n"              \
     "# default: the CPUs online here (set it in a VM: the host has more)\n"                        \
-    "# nb_cpu = 8.0\n"                                                                            \
-    "# Also emit estimated_consumed_energy_total: one point per poll and resource\n"            \
-    "# with the energy of all the CPU states (the reference of energy-attribution)\n"          \
+    "# nb_cpu = 8.0\n"                                                                             \
+    "# Also emit estimated_consumed_energy_total: one point per poll and resource\n"               \
+    "# with the energy of all the CPU states (the reference of energy-attribution)\n"              \
     "# total = true\n"
 
 static void energy_estimation_tdp_free(void *state)
@@ -100,8 +100,8 @@ static bool energy_estimation_tdp_hypervisor_flag(const struct fsroot *proc)
 static void energy_estimation_tdp_detect_vm(const char *sys_root, const char *proc_root, char *why,
                                             size_t size)
 {
-    static const char *const vendors[] = {"QEMU",   "KVM",       "VMware",    "VirtualBox",
-                                          "innotek", "Xen",      "Bochs",     "Parallels",
+    static const char *const vendors[] = {"QEMU",       "KVM",    "VMware",    "VirtualBox",
+                                          "innotek",    "Xen",    "Bochs",     "Parallels",
                                           "Amazon EC2", "Google", "OpenStack", "Virtual Machine"};
     struct fsroot sys = {0}, proc = {0};
     char vendor[128], product[128];
@@ -109,8 +109,7 @@ static void energy_estimation_tdp_detect_vm(const char *sys_root, const char *pr
     why[0] = '\0';
     if (fsroot_open(&sys, sys_root) == 0) {
         energy_estimation_tdp_read(&sys, "sys/class/dmi/id/sys_vendor", vendor, sizeof(vendor));
-        energy_estimation_tdp_read(&sys, "sys/class/dmi/id/product_name", product,
-                                   sizeof(product));
+        energy_estimation_tdp_read(&sys, "sys/class/dmi/id/product_name", product, sizeof(product));
         fsroot_close(&sys);
         for (size_t i = 0; !why[0] && i < sizeof(vendors) / sizeof(vendors[0]); i++)
             if (strstr(vendor, vendors[i]) || strstr(product, vendors[i]))

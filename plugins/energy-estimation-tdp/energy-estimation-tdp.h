@@ -17,7 +17,7 @@
 struct energy_estimation_tdp {
     alumet_time_ns poll_interval;
     double tdp, nb_vcpu, nb_cpu;
-    bool total;          /* also emit EET_TOTAL_METRIC */
+    bool total;           /* also emit EET_TOTAL_METRIC */
     char vm_warning[512]; /* the warning to print at start, "" when none */
     struct energy_estimation_tdp_transform *running; /* owned by the core while it runs */
 };

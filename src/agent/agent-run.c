@@ -114,4 +114,3 @@ int agent_stop(struct agent *a, struct alumet_pipeline *p)
                          plural((size_t)errors));
     return errors;
 }
-

@@ -80,7 +80,8 @@ static void signal_received(const struct signalfd_siginfo *si)
 static void *signal_main(void *arg)
 {
     (void)arg;
-    struct pollfd fds[2] = {{.fd = sig.sfd, .events = POLLIN}, {.fd = sig.stop_fd, .events = POLLIN}};
+    struct pollfd fds[2] = {{.fd = sig.sfd, .events = POLLIN},
+                            {.fd = sig.stop_fd, .events = POLLIN}};
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
@@ -104,7 +105,8 @@ int agent_install_signals(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     sig.sfd = signalfd(-1, &set, SFD_CLOEXEC);
     sig.stop_fd = eventfd(0, EFD_CLOEXEC);
-    int r = sig.sfd < 0 || sig.stop_fd < 0 ? errno : pthread_create(&sig.thread, NULL, signal_main, NULL);
+    int r = sig.sfd < 0 || sig.stop_fd < 0 ? errno
+                                           : pthread_create(&sig.thread, NULL, signal_main, NULL);
     if (r) {
         alumet_log_error("cannot set up the signal handling: %s", strerror(r));
         agent_remove_signals();

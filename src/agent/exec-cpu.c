@@ -72,6 +72,6 @@ void exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size)
     else if (cfg && v && v->type == TOML_INTEGER)
         nb_cpu = (double)v->u.i;
     snprintf(buf, size,
-             "ESTIMATED by energy-estimation-tdp (tdp = %g W, nb_cpu = %g: %g W per busy CPU)",
-             tdp, nb_cpu, tdp / nb_cpu);
+             "ESTIMATED by energy-estimation-tdp (tdp = %g W, nb_cpu = %g: %g W per busy CPU)", tdp,
+             nb_cpu, tdp / nb_cpu);
 }

@@ -179,9 +179,10 @@ static size_t summary_row(struct exec_summary *s, const struct alumet_buffer *bu
     const struct alumet_attr *dom = alumet_point_find_attr(buf, pt, "domain");
     bool local = pt->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
     r->estimated = strstr(m->name, "estimated") != NULL;
-    r->machine = local && ((dom && dom->type == ALUMET_ATTR_STR &&
-                            strcmp(dom->v.str, "package_total") == 0) ||
-                           (r->estimated && pt->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE));
+    r->machine =
+        local &&
+        ((dom && dom->type == ALUMET_ATTR_STR && strcmp(dom->v.str, "package_total") == 0) ||
+         (r->estimated && pt->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE));
     s->n++;
     return j;
 }
@@ -330,8 +331,9 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
     fprintf(f, "' (%s):\n\n", info->status);
     fprintf(f, "   %12.3f s   duration (from the start of the process to its end)\n", seconds);
     if (info->cpu_seconds >= 0)
-        fprintf(f, "   %12.3f s   CPU time of the process and its descendants (%.1f %% of the "
-                   "machine's CPU time meanwhile)\n",
+        fprintf(f,
+                "   %12.3f s   CPU time of the process and its descendants (%.1f %% of the "
+                "machine's CPU time meanwhile)\n",
                 info->cpu_seconds, 100.0 * info->cpu_share);
     if (s->n == 0)
         fprintf(f, "\n   no energy was measured: no energy source is enabled, or none works "

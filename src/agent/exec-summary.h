@@ -27,13 +27,13 @@ void exec_summary_child_ended(struct exec_summary *s, alumet_time_ns t1);
 double exec_summary_machine_joules(struct exec_summary *s, bool *ret_estimated);
 
 struct exec_summary_info {
-    const char *const *argv; /* the command, NULL-terminated */
-    const char *status;      /* "exit status 0" */
-    double cpu_seconds;      /* CPU time of the process and its descendants, -1: unknown */
-    double cpu_share;        /* its share of the machine's busy CPU time, 0..1 */
-    double machine_joules;   /* exec_summary_machine_joules, -1: none */
+    const char *const *argv;   /* the command, NULL-terminated */
+    const char *status;        /* "exit status 0" */
+    double cpu_seconds;        /* CPU time of the process and its descendants, -1: unknown */
+    double cpu_share;          /* its share of the machine's busy CPU time, 0..1 */
+    double machine_joules;     /* exec_summary_machine_joules, -1: none */
     const char *energy_source; /* "measured by RAPL", "estimated: tdp = 100 W, ..." */
-    const char *data_where;  /* where the full data was written */
+    const char *data_where;    /* where the full data was written */
 };
 
 /* Print the summary (after the pipeline stopped). */

@@ -149,8 +149,8 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
         }
         int r = 0;
         if (ap->def->init)
-            r = IN_PLUGIN(ap, "init", ap->def->init(alumet__config_from_value(ap->config),
-                                                    &ap->state, &e));
+            r = IN_PLUGIN(ap, "init",
+                          ap->def->init(alumet__config_from_value(ap->config), &ap->state, &e));
         if (r >= 0) {
             char msg[ALUMET_ERROR_MSG_MAX + 128];
             int unknown = alumet__config_report_unused(ap->config, report, data);

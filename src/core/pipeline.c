@@ -159,8 +159,8 @@ int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, c
     if (ops->version != ALUMET_SOURCE_OPS_V1)
         return ops_version_error(err, "source", plugin, name, ops->version, ALUMET_SOURCE_OPS_V1);
     if (opts->size && opts->size < sizeof(uint32_t) + sizeof(alumet_time_ns))
-        return alumet_error_set(err, -EINVAL, "source %s/%s: invalid options size %u", plugin,
-                                name, (unsigned)opts->size);
+        return alumet_error_set(err, -EINVAL, "source %s/%s: invalid options size %u", plugin, name,
+                                (unsigned)opts->size);
     if (!opts->manual_only && opts->poll_interval <= 0)
         return alumet_error_set(err, -EINVAL,
                                 "invalid trigger config for %s/%s: poll_interval must be non-zero",

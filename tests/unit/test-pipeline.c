@@ -206,9 +206,9 @@ static void test_set_interval_keeps_a_manual_source_manual(void **state)
     struct alumet_pipeline *p = make(&c, outs, true);
     struct alumet_error err = {0};
     assert_int_equal(alumet__pipeline_start(p, &err), 0);
-    assert_int_equal(
-        alumet_pipeline_control(p, "t/src", ALUMET_CONTROL_SET_INTERVAL, ALUMET_NSEC_PER_MSEC, &err),
-        1);
+    assert_int_equal(alumet_pipeline_control(p, "t/src", ALUMET_CONTROL_SET_INTERVAL,
+                                             ALUMET_NSEC_PER_MSEC, &err),
+                     1);
     sleep_ms(100);
     assert_int_equal(atomic_load(&c.polls), 0); /* still polled on demand only */
     assert_int_equal(alumet__pipeline_trigger_all_wait(p, 5 * ALUMET_NSEC_PER_SEC), 1);
@@ -247,8 +247,9 @@ static void test_unknown_ops_version_is_refused(void **state)
     static const struct alumet_source_ops v7 = {7, src_poll, NULL, NULL};
     struct alumet_source_opts o = {.poll_interval = ALUMET_NSEC_PER_MSEC};
     assert_int_equal(alumet__pipeline_add_source(p, "t", "src", &v7, NULL, &o, &err), -ENOTSUP);
-    assert_string_equal(err.msg, "source t/src: its operations table has version 7, this agent "
-                                 "knows version 1; rebuild the plugin against this agent's headers");
+    assert_string_equal(err.msg,
+                        "source t/src: its operations table has version 7, this agent "
+                        "knows version 1; rebuild the plugin against this agent's headers");
     static const struct alumet_output_ops o0 = {0, out_write, NULL, NULL};
     assert_int_equal(alumet__pipeline_add_output(p, "t", "out", &o0, NULL, NULL, &err), -ENOTSUP);
     alumet__pipeline_free(p);

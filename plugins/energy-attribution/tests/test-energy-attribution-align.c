@@ -155,8 +155,7 @@ static void test_remainder_exact(void **state)
             n_rest[k]++;
             assert_int_equal(p->consumer.kind, ALUMET_CONSUMER_LOCAL_MACHINE);
             assert_int_equal(p->resource.kind, ALUMET_RESOURCE_LOCAL_MACHINE);
-            assert_string_equal(alumet_point_find_attr(r.buf, p, "domain")->v.str,
-                                "package_total");
+            assert_string_equal(alumet_point_find_attr(r.buf, p, "domain")->v.str, "package_total");
         }
     }
     for (int k = 1; k <= 4; k++) {
@@ -182,8 +181,8 @@ static void test_ambiguous_filter(void **state)
         {"estimated_consumed_energy", ALUMET_VALUE_F64, EA_UNIT(JOULE)},
         {"cpu_percent", ALUMET_VALUE_F64, EA_UNIT(PERCENT)},
     };
-    static const char *const states[] = {"user",    "nice",    "system", "idle",      "irq",
-                                         "softirq", "steal",   "guest",  "guest_nice"};
+    static const char *const states[] = {"user",    "nice",  "system", "idle",      "irq",
+                                         "softirq", "steal", "guest",  "guest_nice"};
     struct ea_run r;
     assert_int_equal(ea_run_init(&r, vm), 0);
     assert_int_equal(ea_run_start(&r, defs, 2), 0);

@@ -364,8 +364,7 @@ static void test_total(void **state)
     const struct alumet_resource machine = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
     const struct alumet_resource core1 = {ALUMET_RESOURCE_CPU_CORE, 1, NULL, NULL};
     struct run r;
-    assert_int_equal(run_init_in(&r, "bare-metal", "tdp = 80.0\nnb_cpu = 8\ntotal = true\n"),
-                     0);
+    assert_int_equal(run_init_in(&r, "bare-metal", "tdp = 80.0\nnb_cpu = 8\ntotal = true\n"), 0);
     assert_int_equal(run_start(&r, &ms, ALUMET_VALUE_U64), 0);
     const struct alumet_metric *m = alumet_registry_find(r.reg, "estimated_consumed_energy_total");
     assert_non_null(m);

@@ -565,8 +565,8 @@ static void test_classify(void **state)
     /* a reply that is not HTTP ("Received HTTP/0.9 when not allowed" is
      * CURLE_UNSUPPORTED_PROTOCOL: the URL's scheme was checked at init) */
     static const CURLcode transient[] = {
-        CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT,   CURLE_GOT_NOTHING,
-        CURLE_RECV_ERROR,      CURLE_SEND_ERROR,           CURLE_COULDNT_RESOLVE_HOST,
+        CURLE_COULDNT_CONNECT,    CURLE_OPERATION_TIMEDOUT,   CURLE_GOT_NOTHING,
+        CURLE_RECV_ERROR,         CURLE_SEND_ERROR,           CURLE_COULDNT_RESOLVE_HOST,
         CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL, CURLE_HTTP2,
     };
     for (size_t i = 0; i < sizeof(transient) / sizeof(*transient); i++)
@@ -591,11 +591,14 @@ static void test_http_bad_url(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[256];
-        snprintf(text, sizeof(text), "[plugins.influxdb]\nhost = \"%s\"\norg = \"o\"\n"
-                 "bucket = \"b\"\n", cases[i].host);
+        snprintf(text, sizeof(text),
+                 "[plugins.influxdb]\nhost = \"%s\"\norg = \"o\"\n"
+                 "bucket = \"b\"\n",
+                 cases[i].host);
         void *st = NULL;
         struct alumet_error err = {0};
-        assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb, text, NULL, &st, &err), 0);
+        assert_int_equal(alumet_test_plugin_init(&alumet_plugin_influxdb, text, NULL, &st, &err),
+                         0);
         struct influxdb_http h;
         assert_int_equal(influxdb_http_init(&h, st, &err), -EINVAL);
         assert_string_equal(err.msg, cases[i].message);

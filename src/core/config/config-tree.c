@@ -765,8 +765,7 @@ static void config_known_init(struct config_known *k, const struct toml_value *t
 /* Optimal string alignment distance of a and b when it is at most max,
  * else max + 1 (early exit once a whole row exceeds max). Both lengths are
  * at most SUGGEST_KEY_MAX. */
-static size_t config_distance_within(const char *a, size_t la, const char *b, size_t lb,
-                                     size_t max)
+static size_t config_distance_within(const char *a, size_t la, const char *b, size_t lb, size_t max)
 {
     size_t rows[3][SUGGEST_KEY_MAX + 1];
     size_t *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];

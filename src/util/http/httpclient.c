@@ -201,7 +201,7 @@ static void httpclient_raise_timeout(struct httpclient *c)
     if (curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK || sent <= 0)
         return; /* not connected: the server has nothing */
     int64_t t = c->request_timeout > c->max_request_timeout / 2 ? c->max_request_timeout
-                                                                 : 2 * c->request_timeout;
+                                                                : 2 * c->request_timeout;
     if (curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, httpclient_ms(t)) != CURLE_OK)
         return;
     c->raised_from = c->request_timeout;

@@ -7,15 +7,15 @@
  * before it was stopped. With `fail_at_poll = N`, the Nth poll fails (fatal
  * error "test-source: simulated failure") and produces nothing. */
 #include <errno.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <time.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alumet/config.h"
