@@ -68,7 +68,7 @@ class TestCsvDiskFull(AgentTestCase):
         for line in text.splitlines():
             self.assertEqual(line.count(";") + 1, CELLS, f"cut row: {line!r}")
 
-    def fill_then_free(self):
+    def fill_then_free(self, exit_code):
         p = self.start("run")
         self.wait_for(FAILING, "the disk-full error")
         # the disk stays full a while: the rows wait, the file holds whole rows
@@ -80,19 +80,19 @@ class TestCsvDiskFull(AgentTestCase):
         m = self.wait_for(RECOVERED, "the recovery")
         self.assert_whole_rows()
         res = self.stop(p)
-        self.assert_exit(res, 0)
+        self.assert_exit(res, exit_code)  # 1 when points were lost
         self.assertEqual(len(FAILING.findall(res.stderr)), 1, res)
         return res, int(m.group(1))
 
     def test_every_row_once_when_space_returns(self):
         self.write_config(CONFIG_TEXT.format(extra=""))
-        res, dropped = self.fill_then_free()
+        res, dropped = self.fill_then_free(0)
         self.assertEqual(dropped, 0, res)
         self.assert_sequence(self.csv_values("disk/out.csv"), self.read_count())
 
     def test_bounded_and_drops_counted(self):
         self.write_config(CONFIG_TEXT.format(extra="max_buffered_points = 20"))
-        res, dropped = self.fill_then_free()
+        res, dropped = self.fill_then_free(1)
         self.assertGreater(dropped, 0, res)
         values = self.csv_values("disk/out.csv")
         count = self.read_count()
@@ -100,6 +100,9 @@ class TestCsvDiskFull(AgentTestCase):
         # what is missing is exactly what was reported dropped
         self.assertEqual(count - len(values), dropped, res)
         self.assertEqual(values[-1], count - 1, "the last rows are missing")
+        # and the agent's loss report says the same
+        self.assertIn(f"ERROR pipeline: output csv/out lost {dropped} points: 0 in 0 buffers "
+                      f"dropped because its queue was full", res.stderr)
 
 
 if __name__ == "__main__":
