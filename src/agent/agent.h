@@ -87,6 +87,6 @@ void agent_install_crash_report(void);
 /* exec-cpu.c: CPU time (seconds) for the exec/watch summary. */
 double exec_cpu_machine_busy(void);
 double exec_cpu_process(pid_t pid);
-void exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size);
+double exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size);
 
 #endif

@@ -234,9 +234,13 @@ static void exec_print_summary(struct agent *a, struct exec_summary *sum, const 
     bool estimated = false;
     double machine = exec_summary_machine_joules(sum, &estimated);
     exec_data_where(a, where, sizeof(where));
-    exec_energy_source(a, estimated, source, sizeof(source));
-    /* /proc/stat counts in ticks: the share is at most 1 */
+    double w_per_cpu = exec_energy_source(a, estimated, source, sizeof(source));
+    /* measured: the share of the machine's busy CPU time (/proc/stat counts
+     * in ticks, so at most 1); estimated: the estimate's own model applied
+     * to the process's exact CPU time (rusage), cpu x tdp / nb_cpu */
     double share = machine_busy > 0 ? cpu / machine_busy : (cpu > 0 ? 1 : 0);
+    if (estimated && machine > 0)
+        share = cpu * w_per_cpu / machine;
     struct exec_summary_info info = {
         .argv = argv,
         .status = status,

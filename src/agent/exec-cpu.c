@@ -52,12 +52,13 @@ double exec_cpu_process(pid_t pid)
     return (double)(t[0] + t[1] + t[2] + t[3]) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* "measured by RAPL", or the estimate and its parameters. */
-void exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size)
+/* "measured by RAPL", or the estimate and its parameters; returns the
+ * estimate's watts per busy CPU (0 for a measurement). */
+double exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size)
 {
     if (!estimated) {
         snprintf(buf, size, "measured by RAPL (package_total)");
-        return;
+        return 0;
     }
     double tdp = 100, nb_cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
     struct agent_plugin *ap = alumet__plugins_find(&a->plugins, "energy-estimation-tdp");
@@ -74,4 +75,5 @@ void exec_energy_source(struct agent *a, bool estimated, char *buf, size_t size)
     snprintf(buf, size,
              "ESTIMATED by energy-estimation-tdp (tdp = %g W, nb_cpu = %g: %g W per busy CPU)", tdp,
              nb_cpu, tdp / nb_cpu);
+    return nb_cpu > 0 ? tdp / nb_cpu : 0;
 }
