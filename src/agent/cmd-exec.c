@@ -228,7 +228,8 @@ static void exec_data_where(struct agent *a, char *buf, size_t size)
 }
 
 static void exec_print_summary(struct agent *a, struct exec_summary *sum, const char *const *argv,
-                               const char *status, double cpu, double machine_busy)
+                               const char *status, const char *duration_what, double cpu,
+                               double machine_busy)
 {
     char where[1024], source[256];
     bool estimated = false;
@@ -244,6 +245,7 @@ static void exec_print_summary(struct agent *a, struct exec_summary *sum, const 
     struct exec_summary_info info = {
         .argv = argv,
         .status = status,
+        .duration_what = duration_what,
         .cpu_seconds = cpu,
         .cpu_share = share > 1 ? 1 : share,
         .machine_joules = machine,
@@ -385,7 +387,8 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             snprintf(status, sizeof(status), "killed by signal %d", WTERMSIG(wstatus));
         double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-        exec_print_summary(a, sum, (const char *const *)child_argv, status, cpu, busy1 - busy0);
+        exec_print_summary(a, sum, (const char *const *)child_argv, status,
+                           "from the start of the process to its end", cpu, busy1 - busy0);
     }
 
     if (errors)
@@ -405,27 +408,35 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     return 1;
 }
 
-/* Wait until pid ends or a shutdown is requested (Ctrl+C, SIGTERM). */
-static void watch_wait(struct alumet_pipeline *p, pid_t pid)
+/* Wait until pid ends or a shutdown is requested (Ctrl+C, SIGTERM). Returns
+ * the last CPU time of pid seen (its final one when it was still a zombie),
+ * -1 if it could never be read. Sets *ended. */
+static double watch_wait(struct alumet_pipeline *p, pid_t pid, bool *ended)
 {
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+    double cpu = exec_cpu_process(pid), c;
+    *ended = false;
     while (!alumet__pipeline_shutdown_requested(p)) {
         if (fd >= 0) {
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
-            if (poll(&pfd, 1, 200) > 0)
-                break;
+            *ended = poll(&pfd, 1, 100) > 0;
         } else {
             /* old kernel without pidfd_open: look at /proc/<pid> */
             struct stat st;
-            if (stat(path, &st) < 0)
-                break;
-            usleep(200 * 1000);
+            *ended = stat(path, &st) < 0;
+            if (!*ended)
+                usleep(100 * 1000);
         }
+        if ((c = exec_cpu_process(pid)) >= 0)
+            cpu = c;
+        if (*ended)
+            break;
     }
     if (fd >= 0)
         close(fd);
+    return cpu;
 }
 
 int cmd_watch(int argc, char **argv, struct agent *a)
@@ -450,9 +461,11 @@ int cmd_watch(int argc, char **argv, struct agent *a)
         return 1;
     if (agent_install_signals() < 0)
         return 1;
+    struct exec_summary *sum = a->exec_summary ? exec_summary_new() : NULL;
     struct alumet_pipeline *p;
-    if (agent_start(a, &p, NULL, NULL) < 0) {
+    if (agent_start(a, &p, exec_register_summary, sum) < 0) {
         agent_remove_signals();
+        exec_summary_free(sum);
         return 1;
     }
     /* unlike upstream, watch triggers every source, as exec does */
@@ -460,12 +473,30 @@ int cmd_watch(int argc, char **argv, struct agent *a)
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
     alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
     alumet_log_info("Watching process %d.", (int)pid);
-    watch_wait(p, pid);
-    alumet_log_info("Process %d has ended, Alumet will now stop.", (int)pid);
+    double cpu0 = exec_cpu_process(pid), busy0 = exec_cpu_machine_busy();
+    if (sum)
+        exec_summary_child_started(sum, pid, alumet_time_now());
+    bool ended;
+    double cpu1 = watch_wait(p, pid, &ended);
+    if (sum)
+        exec_summary_child_ended(sum, alumet_time_now());
+    double busy1 = exec_cpu_machine_busy();
+    if (ended)
+        alumet_log_info("Process %d has ended, Alumet will now stop.", (int)pid);
     /* the final measurement, before the sources forget the process */
     alumet__pipeline_trigger_all_wait(p, FINAL_TRIGGER_TIMEOUT);
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
     int errors = agent_stop(a, p);
     agent_remove_signals();
+    if (sum) {
+        char argv0[32];
+        snprintf(argv0, sizeof(argv0), "process %d", (int)pid);
+        const char *const sargv[] = {argv0, NULL};
+        double cpu = cpu0 >= 0 && cpu1 >= cpu0 ? cpu1 - cpu0 : -1;
+        exec_print_summary(a, sum, sargv, ended ? "ended" : "still running, the watch stopped",
+                           ended ? "from the start of the watch to the end of the process"
+                                 : "of the watch",
+                           cpu, busy1 - busy0);
+    }
     return errors ? 1 : 0;
 }

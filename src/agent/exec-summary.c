@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,7 +156,7 @@ static bool summary_child_alive(struct exec_summary *s)
         return false;
     siginfo_t info = {0};
     if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
-        return false;
+        return errno == ECHILD && kill(pid, 0) == 0; /* watch: not our child */
     return info.si_pid == 0;
 }
 
@@ -329,7 +330,7 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
     for (size_t i = 0; info->argv[i]; i++)
         fprintf(f, "%s%s", i ? " " : "", info->argv[i]);
     fprintf(f, "' (%s):\n\n", info->status);
-    fprintf(f, "   %12.3f s   duration (from the start of the process to its end)\n", seconds);
+    fprintf(f, "   %12.3f s   duration (%s)\n", seconds, info->duration_what);
     if (info->cpu_seconds >= 0)
         fprintf(f,
                 "   %12.3f s   CPU time of the process and its descendants (%.1f %% of the "

@@ -29,6 +29,7 @@ double exec_summary_machine_joules(struct exec_summary *s, bool *ret_estimated);
 struct exec_summary_info {
     const char *const *argv;   /* the command, NULL-terminated */
     const char *status;        /* "exit status 0" */
+    const char *duration_what; /* "from the start of the process to its end" */
     double cpu_seconds;        /* CPU time of the process and its descendants, -1: unknown */
     double cpu_share;          /* its share of the machine's busy CPU time, 0..1 */
     double machine_joules;     /* exec_summary_machine_joules, -1: none */

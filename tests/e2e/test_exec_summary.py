@@ -3,6 +3,7 @@
 """The energy summary that exec prints at the end, and the options that turn it off."""
 import re
 import subprocess
+import sys
 import unittest
 
 from e2e_common import AGENT, RUN_TIMEOUT, AgentTestCase, clean_env, main, needs_csv
@@ -69,6 +70,33 @@ class TestExecSummary(AgentTestCase):
         self.assertLessEqual(float(m.group(3)), 20.0 * 1.0001)
         self.assert_in_stderr("machine CPUs, ESTIMATED by energy-estimation-tdp (tdp = 20 W, "
                               "nb_cpu = 2: 10 W per busy CPU)", res)
+
+    @unittest.skipUnless(has_plugins("procfs", "energy-estimation-tdp"),
+                         "needs the procfs and energy-estimation-tdp plugins")
+    def test_watch_prints_the_summary(self):
+        # a busy process started by the test; watch measures it until it ends
+        self.write_config(TDP_CONFIG)
+        child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\n"
+                                  "while time.time() - t < 1.5: pass\n"], cwd=self.dir)
+        self._procs.append(child)
+        res = self.agent("watch", str(child.pid))
+        self.assert_exit(res, 0)
+        self.assert_in_stderr(f" Energy summary of 'process {child.pid}' (ended):", res)
+        m = re.search(r"^ +([0-9.]+) s +duration \(from the start of the watch to the end of the "
+                      r"process\)$", res.stderr, re.M)
+        self.assertIsNotNone(m, res)
+        self.assertLess(float(m.group(1)), 1.6)
+        cpu = re.search(r"^ +([0-9.]+) s +CPU time of the process and its descendants", res.stderr,
+                        re.M)
+        self.assertIsNotNone(cpu, res)
+        # busy all along the watch (minus its start-up): about the watch's duration
+        self.assertGreater(float(cpu.group(1)), 0.5 * float(m.group(1)), res)
+        share = re.search(r"^ +([0-9.]+) (m?J) +([0-9.]+) W +process and its descendants$",
+                          res.stderr, re.M)
+        self.assertIsNotNone(share, res)
+        # 20 W / 2 CPUs: the estimate's model on the CPU time (10 ms ticks of /proc)
+        got = float(share.group(1)) / (1000 if share.group(2) == "mJ" else 1)
+        self.assertAlmostEqual(got, float(cpu.group(1)) * 10.0, delta=0.002)
 
 
 if __name__ == "__main__":
