@@ -740,6 +740,52 @@ static void test_network(void **state)
     env_done(&e);
 }
 
+/* An interface whose driver was reloaded between two reads (fixture
+ * procfs/net-reset): its counters went backwards, so each gives its new
+ * value (the traffic since the reload), never a wrapped 2^64 - n; a counter
+ * that did not move gives 0; the other interfaces are not affected. */
+static void test_network_counter_reset(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "net-reset", "t0",
+              "[plugins.procfs.kernel]\nenabled = false\n"
+              "[plugins.procfs.memory]\nenabled = false\n"
+              "[plugins.procfs.processes]\nenabled = false\n");
+    assert_int_equal(env_poll(&e, &procfs_network_source_ops, e.pfs->network), 0);
+
+    env_advance(&e, 5 * SEC);
+    env_step(&e, "t1");
+    assert_int_equal(env_poll(&e, &procfs_network_source_ops, e.pfs->network), 16);
+    expect_u64(&e, (struct query)NET("network_bytes", "lo", "rx"), 500);
+    expect_u64(&e, (struct query)NET("network_packets", "lo", "tx"), 5);
+    expect_u64(&e, (struct query)NET("network_bytes", "eth0", "rx"), 4000);
+    expect_u64(&e, (struct query)NET("network_packets", "eth0", "rx"), 40);
+    expect_u64(&e, (struct query)NET("network_errors", "eth0", "rx"), 1);
+    expect_u64(&e, (struct query)NET("network_packet_drops", "eth0", "rx"), 2);
+    expect_u64(&e, (struct query)NET("network_bytes", "eth0", "tx"), 2000);
+    expect_u64(&e, (struct query)NET("network_packets", "eth0", "tx"), 20);
+    expect_u64(&e, (struct query)NET("network_errors", "eth0", "tx"), 0);
+    expect_u64(&e, (struct query)NET("network_packet_drops", "eth0", "tx"), 1);
+
+    env_advance(&e, 5 * SEC);
+    env_step(&e, "t2");
+    assert_int_equal(env_poll(&e, &procfs_network_source_ops, e.pfs->network), 16);
+    expect_u64(&e, (struct query)NET("network_bytes", "lo", "rx"), 200);
+    expect_u64(&e, (struct query)NET("network_packets", "lo", "rx"), 2);
+    expect_u64(&e, (struct query)NET("network_bytes", "lo", "tx"), 200);
+    expect_u64(&e, (struct query)NET("network_packets", "lo", "tx"), 2);
+    expect_u64(&e, (struct query)NET("network_bytes", "eth0", "rx"), 800);
+    expect_u64(&e, (struct query)NET("network_packets", "eth0", "rx"), 8);
+    expect_u64(&e, (struct query)NET("network_errors", "eth0", "rx"), 0);
+    expect_u64(&e, (struct query)NET("network_packet_drops", "eth0", "rx"), 1);
+    expect_u64(&e, (struct query)NET("network_bytes", "eth0", "tx"), 600);
+    expect_u64(&e, (struct query)NET("network_packets", "eth0", "tx"), 6);
+    expect_u64(&e, (struct query)NET("network_errors", "eth0", "tx"), 0); /* 1 -> 1 */
+    expect_u64(&e, (struct query)NET("network_packet_drops", "eth0", "tx"), 0);
+    env_done(&e);
+}
+
 /* ---- processes: watcher ---- */
 
 static const char *const watcher_groups = "[plugins.procfs.kernel]\nenabled = false\n"
@@ -1174,6 +1220,7 @@ int main(void)
         cmocka_unit_test(test_kernel_offline_cpu),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_network),
+        cmocka_unit_test(test_network_counter_reset),
         cmocka_unit_test(test_watcher_groups),
         cmocka_unit_test(test_watcher_pid_reuse_first),
         cmocka_unit_test(test_accurate_memory),

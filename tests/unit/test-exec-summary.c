@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* The energy summary of exec (src/agent/exec-summary.c) as an output of a
+ * real pipeline: energies in Wh, mWh, kWh and mJ are summed in joules (1 Wh
+ * = 3600 J), other units are left out, and the printed text is exact. */
+#include <stdio.h>
+
+#include "alumet-test.h"
+#include "agent/exec-summary.h"
+#include "core/pipeline.h"
+#include "core/registry.h"
+
+static const struct alumet_resource res = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+static const struct alumet_consumer con = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+
+struct meter {
+    alumet_metric_id wh, mwh, kwh, mj, watts;
+};
+
+/* Each poll: battery 0.25 Wh, cell 1 mWh, grid 0.0005 kWh, cpu 250 mJ, and a
+ * power of 40 W that is not an energy. */
+static int meter_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                      struct alumet_error *err)
+{
+    (void)err;
+    struct meter *m = data;
+    struct alumet_point *p = alumet_buffer_push_f64(buf, now, m->wh, &res, &con, 0.25);
+    assert_non_null(p);
+    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "battery"), 0);
+    assert_non_null(alumet_buffer_push_u64(buf, now, m->mwh, &res, &con, 1));
+    assert_non_null(alumet_buffer_push_f64(buf, now, m->kwh, &res, &con, 0.0005));
+    assert_non_null(alumet_buffer_push_u64(buf, now, m->mj, &res, &con, 250));
+    assert_non_null(alumet_buffer_push_f64(buf, now, m->watts, &res, &con, 40.0));
+    return ALUMET_POLL_OK;
+}
+
+static const struct alumet_source_ops meter_ops = {ALUMET_SOURCE_OPS_V1, meter_poll, NULL, NULL};
+
+static alumet_metric_id add_metric(struct alumet_pipeline *p, const char *name,
+                                   enum alumet_value_type type, struct alumet_unit unit)
+{
+    alumet_metric_id id;
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__registry_add(alumet__pipeline_registry(p), name, type, unit,
+                                          "test energy", &id, &err),
+                     0);
+    return id;
+}
+
+static void test_watt_hours_in_joules(void **state)
+{
+    (void)state;
+    struct pipeline_settings s = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&s);
+    struct alumet_error err = {0};
+    struct meter m;
+    assert_non_null(p);
+    m.wh = add_metric(p, "battery_energy", ALUMET_VALUE_F64, ALUMET_UNIT(WATT_HOUR));
+    m.mwh = add_metric(p, "cell_energy", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(MILLI, WATT_HOUR));
+    m.kwh = add_metric(p, "grid_energy", ALUMET_VALUE_F64, ALUMET_UNIT_PREFIXED(KILO, WATT_HOUR));
+    m.mj = add_metric(p, "cpu_energy", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(MILLI, JOULE));
+    m.watts = add_metric(p, "cpu_power", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
+    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "meter", &meter_ops, &m, &o, &err), 0);
+    struct exec_summary *sum = exec_summary_new();
+    assert_non_null(sum);
+    assert_int_equal(exec_summary_register(sum, p, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    const char *const argv[] = {"sleep", "1", NULL};
+    exec_summary_print(sum, f, argv, "exit status 0", 2.0, "out.csv (csv)");
+    fclose(f);
+    /* two polls over 2 s: battery 0.5 Wh = 1800 J (900 W); cell 2 mWh =
+     * 7.2 J (3.6 W); grid 0.001 kWh = 3600 J (1800 W); cpu 500 mJ (0.25 W);
+     * rows in the order of the metrics */
+    static const char want[] =
+        "\n"
+        " Energy summary of 'sleep 1' (exit status 0):\n"
+        "\n"
+        "          2.000 s   duration\n"
+        "\n"
+        "           energy    avg power   metric                                   domain\n"
+        "          1.800 kJ    900.000 W   battery_energy                           battery\n"
+        "          7.200 J       3.600 W   cell_energy                              local_machine\n"
+        "          3.600 kJ   1800.000 W   grid_energy                              local_machine\n"
+        "        500.000 mJ      0.250 W   cpu_energy                               local_machine\n"
+        "\n"
+        "   full data: out.csv (csv)\n"
+        "\n";
+    if (strcmp(text, want) != 0)
+        print_error("got:\n%s", text);
+    assert_string_equal(text, want);
+    free(text);
+    exec_summary_free(sum);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_watt_hours_in_joules),
+    };
+    return alumet_run_tests(tests);
+}
