@@ -4,8 +4,8 @@
  * = 3600 J), other units are left out, and the printed text is exact. */
 #include <stdio.h>
 
-#include "alumet-test.h"
 #include "agent/exec-summary.h"
+#include "alumet-test.h"
 #include "core/pipeline.h"
 #include "core/registry.h"
 
@@ -61,21 +61,34 @@ static void test_watt_hours_in_joules(void **state)
     m.watts = add_metric(p, "cpu_power", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
     struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
     assert_int_equal(alumet__pipeline_add_source(p, "t", "meter", &meter_ops, &m, &o, &err), 0);
+    /* the process's lifetime: 2 s from before the summary exists (every
+     * interval inside it, whatever the speed of the machine) */
+    alumet_time_ns t0 = alumet_time_now();
     struct exec_summary *sum = exec_summary_new();
     assert_non_null(sum);
+    exec_summary_child_started(sum, 0, t0);
     assert_int_equal(exec_summary_register(sum, p, &err), 0);
     assert_int_equal(alumet__pipeline_start(p, &err), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(alumet__pipeline_stop(p), 0);
     alumet__pipeline_free(p);
+    exec_summary_child_ended(sum, t0 + 2 * ALUMET_NSEC_PER_SEC);
 
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
     const char *const argv[] = {"sleep", "1", NULL};
-    exec_summary_print(sum, f, argv, "exit status 0", 2.0, "out.csv (csv)");
+    struct exec_summary_info info = {
+        .argv = argv,
+        .status = "exit status 0",
+        .duration_what = "from the start of the process to its end",
+        .cpu_seconds = -1,
+        .machine_joules = -1,
+        .data_where = "out.csv (csv)",
+    };
+    exec_summary_print(sum, f, &info);
     fclose(f);
     /* two polls over 2 s: battery 0.5 Wh = 1800 J (900 W); cell 2 mWh =
      * 7.2 J (3.6 W); grid 0.001 kWh = 3600 J (1800 W); cpu 500 mJ (0.25 W);
@@ -84,7 +97,7 @@ static void test_watt_hours_in_joules(void **state)
         "\n"
         " Energy summary of 'sleep 1' (exit status 0):\n"
         "\n"
-        "          2.000 s   duration\n"
+        "          2.000 s   duration (from the start of the process to its end)\n"
         "\n"
         "           energy    avg power   metric                                   domain\n"
         "          1.800 kJ    900.000 W   battery_energy                           battery\n"
