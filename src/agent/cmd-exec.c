@@ -227,29 +227,27 @@ static void exec_data_where(struct agent *a, char *buf, size_t size)
     }
 }
 
-static void exec_print_summary(struct agent *a, struct exec_summary *sum, const char *const *argv,
-                               const char *status, const char *duration_what, double cpu,
-                               double machine_busy)
+/* Before the stop: the process's CPU figures (the summary turns them into
+ * its share of the energy, and into points). */
+static void exec_set_process(struct agent *a, struct exec_summary *sum, double cpu,
+                             double machine_busy)
 {
-    char where[1024], source[256];
-    bool estimated = false;
-    double machine = exec_summary_machine_joules(sum, &estimated);
+    char measured[128], estimated[256];
+    /* both texts: the summary says the one of what it found */
+    exec_energy_source(a, false, measured, sizeof(measured));
+    double w = exec_energy_source(a, true, estimated, sizeof(estimated));
+    exec_summary_set_process(sum, cpu, machine_busy, w, measured, estimated);
+}
+
+static void exec_print_summary(struct agent *a, struct exec_summary *sum, const char *const *argv,
+                               const char *status, const char *duration_what)
+{
+    char where[1024];
     exec_data_where(a, where, sizeof(where));
-    double w_per_cpu = exec_energy_source(a, estimated, source, sizeof(source));
-    /* measured: the share of the machine's busy CPU time (/proc/stat counts
-     * in ticks, so at most 1); estimated: the estimate's own model applied
-     * to the process's exact CPU time (rusage), cpu x tdp / nb_cpu */
-    double share = machine_busy > 0 ? cpu / machine_busy : (cpu > 0 ? 1 : 0);
-    if (estimated && machine > 0)
-        share = cpu * w_per_cpu / machine;
     struct exec_summary_info info = {
         .argv = argv,
         .status = status,
         .duration_what = duration_what,
-        .cpu_seconds = cpu,
-        .cpu_share = share > 1 ? 1 : share,
-        .machine_joules = machine,
-        .energy_source = source,
         .data_where = where,
     };
     exec_summary_print(sum, stderr, &info);
@@ -377,6 +375,11 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
+    if (sum)
+        exec_set_process(a, sum,
+                         (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+                         busy1 - busy0);
     int errors = agent_stop(a, p);
     agent_remove_signals();
     if (sum) {
@@ -385,10 +388,8 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             snprintf(status, sizeof(status), "exit status %d", WEXITSTATUS(wstatus));
         else
             snprintf(status, sizeof(status), "killed by signal %d", WTERMSIG(wstatus));
-        double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
         exec_print_summary(a, sum, (const char *const *)child_argv, status,
-                           "from the start of the process to its end", cpu, busy1 - busy0);
+                           "from the start of the process to its end");
     }
 
     if (errors)
@@ -486,17 +487,17 @@ int cmd_watch(int argc, char **argv, struct agent *a)
     /* the final measurement, before the sources forget the process */
     alumet__pipeline_trigger_all_wait(p, FINAL_TRIGGER_TIMEOUT);
     alumet_pipeline_publish(p, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, &c, 1);
+    if (sum)
+        exec_set_process(a, sum, cpu0 >= 0 && cpu1 >= cpu0 ? cpu1 - cpu0 : -1, busy1 - busy0);
     int errors = agent_stop(a, p);
     agent_remove_signals();
     if (sum) {
         char argv0[32];
         snprintf(argv0, sizeof(argv0), "process %d", (int)pid);
         const char *const sargv[] = {argv0, NULL};
-        double cpu = cpu0 >= 0 && cpu1 >= cpu0 ? cpu1 - cpu0 : -1;
         exec_print_summary(a, sum, sargv, ended ? "ended" : "still running, the watch stopped",
                            ended ? "from the start of the watch to the end of the process"
-                                 : "of the watch",
-                           cpu, busy1 - busy0);
+                                 : "of the watch");
     }
     return errors ? 1 : 0;
 }

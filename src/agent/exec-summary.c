@@ -22,6 +22,7 @@
 
 #include "agent.h"
 #include "core/pipeline.h"
+#include "core/registry.h"
 #include "exec-summary.h"
 
 #define SUMMARY_MAX_ROWS 64
@@ -60,7 +61,13 @@ struct exec_summary {
     alumet_time_ns t_start; /* when the sources took their first measurement */
     _Atomic alumet_time_ns t0, t1;
     _Atomic pid_t child;
+    /* the process's figures (exec_summary_set_process), -1: unknown */
+    double cpu, machine_busy, w_per_cpu;
+    char measured_by[128], estimated_by[256];
 };
+
+static void summary_final_points(void *data, struct alumet_buffer *buf,
+                                 struct alumet_registry *reg);
 
 static double summary_scale(const struct alumet_metric *m)
 {
@@ -242,6 +249,7 @@ struct exec_summary *exec_summary_new(void)
     if (s) {
         pthread_mutex_init(&s->lock, NULL);
         s->t_start = alumet_time_now();
+        s->cpu = s->machine_busy = -1;
     }
     return s;
 }
@@ -262,7 +270,10 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
      * holds the transform thread back */
     struct alumet_output_opts opts = {
         .queue_size = 1024, .policy = ALUMET_QUEUE_BLOCK, .policy_set = true};
-    return alumet__pipeline_add_internal_output(p, "exec-summary", &summary_ops, s, &opts, err);
+    int r = alumet__pipeline_add_internal_output(p, "exec-summary", &summary_ops, s, &opts, err);
+    if (r == 0)
+        alumet__pipeline_set_final_hook(p, summary_final_points, s);
+    return r;
 }
 
 void exec_summary_child_started(struct exec_summary *s, pid_t pid, alumet_time_ns t0)
@@ -298,6 +309,8 @@ static void summary_energy(FILE *f, double j)
 static void summary_settle(struct exec_summary *s)
 {
     alumet_time_ns t0 = atomic_load(&s->t0), t1 = atomic_load(&s->t1);
+    if (t1 == 0)
+        return; /* the end is not known yet */
     for (size_t i = 0; i < s->n_pending; i++) {
         struct summary_pending *p = &s->pending[i];
         s->rows[p->row].joules += p->joules * summary_overlap(p->from, p->to, t0, t1);
@@ -305,9 +318,11 @@ static void summary_settle(struct exec_summary *s)
     s->n_pending = 0;
 }
 
-double exec_summary_machine_joules(struct exec_summary *s, bool *ret_estimated)
+/* Energy of the machine's CPUs over [t0, t1] (RAPL package_total, else the
+ * TDP estimate), -1 when neither was measured; *ret_estimated says which.
+ * Lock held. */
+static double summary_machine_joules(struct exec_summary *s, bool *ret_estimated)
 {
-    pthread_mutex_lock(&s->lock);
     summary_settle(s);
     double j = -1;
     for (size_t i = 0; i < s->n; i++)
@@ -316,14 +331,92 @@ double exec_summary_machine_joules(struct exec_summary *s, bool *ret_estimated)
             j = s->rows[i].joules;
             *ret_estimated = s->rows[i].estimated;
         }
-    pthread_mutex_unlock(&s->lock);
     return j;
+}
+
+void exec_summary_set_process(struct exec_summary *s, double cpu, double machine_busy,
+                              double w_per_cpu, const char *measured_by, const char *estimated_by)
+{
+    pthread_mutex_lock(&s->lock);
+    s->cpu = cpu;
+    s->machine_busy = machine_busy;
+    s->w_per_cpu = w_per_cpu;
+    snprintf(s->measured_by, sizeof(s->measured_by), "%s", measured_by);
+    snprintf(s->estimated_by, sizeof(s->estimated_by), "%s", estimated_by);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The process's joules: measured, the machine's energy x its share of the
+ * busy CPU time (/proc/stat counts in ticks: at most 1); estimated, the
+ * estimate's own model on its exact CPU time (cpu x tdp / nb_cpu). -1 when
+ * unknown. Lock held. */
+static double summary_process_joules(struct exec_summary *s, double machine, bool estimated)
+{
+    if (s->cpu < 0 || machine < 0)
+        return -1;
+    if (estimated && s->w_per_cpu > 0)
+        return s->cpu * s->w_per_cpu;
+    double share = s->machine_busy > 0 ? s->cpu / s->machine_busy : (s->cpu > 0 ? 1 : 0);
+    return machine * (share > 1 ? 1 : share);
+}
+
+static void summary_push(struct alumet_buffer *buf, struct alumet_registry *reg, const char *name,
+                         struct alumet_unit unit, const char *desc, alumet_time_ns ts,
+                         const struct alumet_consumer *c, double v, const char *method,
+                         bool estimated)
+{
+    alumet_metric_id id;
+    struct alumet_error err = {0};
+    const struct alumet_resource res = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+    if (alumet__registry_add(reg, name, ALUMET_VALUE_F64, unit, desc, &id, &err) < 0)
+        return;
+    struct alumet_point *pt = alumet_buffer_push_f64(buf, ts, id, &res, c, v);
+    if (pt && method) {
+        alumet_point_add_attr_str(buf, pt, "method", method);
+        alumet_point_add_attr_bool(buf, pt, "estimate", estimated);
+    }
+}
+
+/* The final hook of the pipeline: the summary's figures as points. */
+static void summary_final_points(void *data, struct alumet_buffer *buf, struct alumet_registry *reg)
+{
+    struct exec_summary *s = data;
+    pthread_mutex_lock(&s->lock);
+    bool estimated = false;
+    double machine = summary_machine_joules(s, &estimated);
+    double mine = summary_process_joules(s, machine, estimated);
+    alumet_time_ns t1 = atomic_load(&s->t1);
+    pid_t pid = atomic_load(&s->child);
+    struct alumet_consumer proc = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
+    const struct alumet_consumer machine_c = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+    const char *method = estimated ? "tdp_model" : "cpu_time_share";
+    /* only where energy was measured or estimated (a run of the csv output
+     * alone gets no extra rows) */
+    if (pid > 0 && t1 > 0 && mine >= 0) {
+        summary_push(buf, reg, "exec_process_cpu_time", ALUMET_UNIT(SECOND),
+                     "CPU time of the process of exec/watch and its descendants over its "
+                     "lifetime",
+                     t1, &proc, s->cpu, NULL, false);
+        summary_push(buf, reg, "exec_process_energy", ALUMET_UNIT(JOULE),
+                     "share of the CPU energy of the process of exec/watch over its lifetime", t1,
+                     &proc, mine, method, estimated);
+        summary_push(buf, reg, "exec_unattributed_energy", ALUMET_UNIT(JOULE),
+                     "CPU energy of the other processes and idle over the lifetime of the "
+                     "process of exec/watch",
+                     t1, &machine_c, machine - mine, method, estimated);
+        summary_push(buf, reg, "exec_machine_energy", ALUMET_UNIT(JOULE),
+                     "CPU energy of the machine over the lifetime of the process of exec/watch", t1,
+                     &machine_c, machine, estimated ? "tdp_model" : "rapl", estimated);
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summary_info *info)
 {
     pthread_mutex_lock(&s->lock);
-    summary_settle(s);
+    bool estimated = false;
+    double machine = summary_machine_joules(s, &estimated);
+    double child = summary_process_joules(s, machine, estimated);
     double seconds = (double)(atomic_load(&s->t1) - atomic_load(&s->t0)) / 1e9;
     qsort(s->rows, s->n, sizeof(s->rows[0]), summary_cmp);
     fprintf(f, "\n Energy summary of '");
@@ -331,11 +424,13 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
         fprintf(f, "%s%s", i ? " " : "", info->argv[i]);
     fprintf(f, "' (%s):\n\n", info->status);
     fprintf(f, "   %12.3f s   duration (%s)\n", seconds, info->duration_what);
-    if (info->cpu_seconds >= 0)
+    if (s->cpu >= 0 && s->machine_busy > 0)
         fprintf(f,
                 "   %12.3f s   CPU time of the process and its descendants (%.1f %% of the "
                 "machine's CPU time meanwhile)\n",
-                info->cpu_seconds, 100.0 * info->cpu_share);
+                s->cpu, 100.0 * (s->cpu < s->machine_busy ? s->cpu / s->machine_busy : 1.0));
+    else if (s->cpu >= 0)
+        fprintf(f, "   %12.3f s   CPU time of the process and its descendants\n", s->cpu);
     if (s->n == 0)
         fprintf(f, "\n   no energy was measured: no energy source is enabled, or none works "
                    "on this machine (see the warnings above; without RAPL, try the "
@@ -350,20 +445,19 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
     }
     if (s->truncated)
         fprintf(f, "   (more series were measured than this summary shows)\n");
-    if (info->machine_joules >= 0 && info->cpu_seconds >= 0) {
-        double child = info->machine_joules * info->cpu_share;
+    if (child >= 0) {
         fprintf(f, "\n   the process's share of the CPU energy (its CPU time / the machine's):\n");
         fprintf(f, "   ");
         summary_energy(f, child);
         fprintf(f, " %10.3f W   process and its descendants\n", seconds > 0 ? child / seconds : 0);
         fprintf(f, "   ");
-        summary_energy(f, info->machine_joules - child);
+        summary_energy(f, machine - child);
         fprintf(f, " %10.3f W   the rest (other processes, idle)\n",
-                seconds > 0 ? (info->machine_joules - child) / seconds : 0);
+                seconds > 0 ? (machine - child) / seconds : 0);
         fprintf(f, "   ");
-        summary_energy(f, info->machine_joules);
-        fprintf(f, " %10.3f W   machine CPUs, %s\n",
-                seconds > 0 ? info->machine_joules / seconds : 0, info->energy_source);
+        summary_energy(f, machine);
+        fprintf(f, " %10.3f W   machine CPUs, %s\n", seconds > 0 ? machine / seconds : 0,
+                estimated ? s->estimated_by : s->measured_by);
     }
     if (info->data_where && *info->data_where)
         fprintf(f, "\n   full data: %s\n", info->data_where);

@@ -22,18 +22,19 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
 void exec_summary_child_started(struct exec_summary *s, pid_t pid, alumet_time_ns t0);
 void exec_summary_child_ended(struct exec_summary *s, alumet_time_ns t1);
 
-/* Energy of the machine's CPUs over [t0, t1] (RAPL package_total, else the
- * TDP estimate), -1 when neither was measured; *ret_estimated says which. */
-double exec_summary_machine_joules(struct exec_summary *s, bool *ret_estimated);
+/* The process's CPU time (seconds, with its descendants), the machine's
+ * busy CPU time over its lifetime, and the TDP estimate's watts per busy
+ * CPU (0 without it); set before the pipeline stops. With them the summary
+ * gives the process its share of the CPU energy, printed and emitted as
+ * the points exec_process_cpu_time, exec_process_energy,
+ * exec_unattributed_energy and exec_machine_energy at the stop. */
+void exec_summary_set_process(struct exec_summary *s, double cpu, double machine_busy,
+                              double w_per_cpu, const char *measured_by, const char *estimated_by);
 
 struct exec_summary_info {
     const char *const *argv;   /* the command, NULL-terminated */
     const char *status;        /* "exit status 0" */
     const char *duration_what; /* "from the start of the process to its end" */
-    double cpu_seconds;        /* CPU time of the process and its descendants, -1: unknown */
-    double cpu_share;          /* its share of the machine's busy CPU time, 0..1 */
-    double machine_joules;     /* exec_summary_machine_joules, -1: none */
-    const char *energy_source; /* "measured by RAPL", "estimated: tdp = 100 W, ..." */
     const char *data_where;    /* where the full data was written */
 };
 

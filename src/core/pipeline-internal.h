@@ -116,6 +116,9 @@ struct alumet_pipeline {
     pthread_cond_t shutdown_cond;
     bool shutdown_requested;
 
+    alumet_final_hook_fn final_hook;
+    void *final_data;
+
     atomic_int errors;
     atomic_bool warned_input_full;
     atomic_uint_fast64_t lost_points; /* sources to transforms: the pipeline was closed */

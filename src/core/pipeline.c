@@ -448,8 +448,6 @@ static void *transformer_main(void *arg)
             alumet__buffer_free(fin);
         }
     }
-    for (size_t i = 0; i < p->outputs.len; i++)
-        alumet__bqueue_close(&p->outputs.items[i]->queue);
     return NULL;
 }
 
@@ -628,6 +626,37 @@ static void pipeline_report_losses(struct alumet_pipeline *p)
     }
 }
 
+void alumet__pipeline_set_final_hook(struct alumet_pipeline *p, alumet_final_hook_fn fn, void *data)
+{
+    p->final_hook = fn;
+    p->final_data = data;
+}
+
+/* The agent's last points (exec's per-process figures), computed from what
+ * its internal outputs saw: those finish first, then the hook's points go
+ * to every other output, after everything measured. */
+static void pipeline_final_points(struct alumet_pipeline *p)
+{
+    if (!p->final_hook)
+        return;
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        struct output *o = p->outputs.items[i];
+        if (o->internal) {
+            alumet__bqueue_close(&o->queue);
+            if (o->started)
+                output_join(p, o);
+        }
+    }
+    struct alumet_buffer *buf = alumet__buffer_new(0);
+    if (!buf)
+        return;
+    p->final_hook(p->final_data, buf, p->registry);
+    for (size_t i = 0; i < p->outputs.len && alumet_buffer_len(buf) > 0; i++)
+        if (!p->outputs.items[i]->internal)
+            alumet__bqueue_push(&p->outputs.items[i]->queue, alumet__buffer_ref(buf));
+    alumet__buffer_unref(buf);
+}
+
 int alumet__pipeline_stop(struct alumet_pipeline *p)
 {
     if (!p->started)
@@ -649,15 +678,15 @@ int alumet__pipeline_stop(struct alumet_pipeline *p)
             p->autonomous.items[i]->started = false;
         }
     alumet__sources_stop(p);
-    /* 2. transforms drain the queue, then close the output queues */
+    /* 2. transforms drain the queue */
     alumet__bqueue_close(&p->input);
     if (p->transformer_started) {
         pthread_join(p->transformer, NULL);
         p->transformer_started = false;
-    } else {
-        for (size_t i = 0; i < p->outputs.len; i++)
-            alumet__bqueue_close(&p->outputs.items[i]->queue);
     }
+    pipeline_final_points(p);
+    for (size_t i = 0; i < p->outputs.len; i++)
+        alumet__bqueue_close(&p->outputs.items[i]->queue);
     /* 3. outputs write what remains, until the shutdown deadline */
     for (size_t i = 0; i < p->outputs.len; i++)
         if (p->outputs.items[i]->started)

@@ -62,6 +62,14 @@ int alumet__pipeline_trigger_all_wait(struct alumet_pipeline *p, alumet_time_ns 
 void alumet__pipeline_wait_shutdown_request(struct alumet_pipeline *p);
 bool alumet__pipeline_shutdown_requested(struct alumet_pipeline *p);
 
+/* At the stop, after the transforms drained and the internal outputs
+ * finished: fn may fill buf (metrics registered in reg) with the agent's
+ * last points, which then go to every other output. */
+typedef void (*alumet_final_hook_fn)(void *data, struct alumet_buffer *buf,
+                                     struct alumet_registry *reg);
+void alumet__pipeline_set_final_hook(struct alumet_pipeline *p, alumet_final_hook_fn fn,
+                                     void *data);
+
 /* Stop the sources, flush every buffered point through the transforms to
  * every output, close the outputs and join every thread. Returns the number
  * of element errors seen during the whole run (0 = clean). */

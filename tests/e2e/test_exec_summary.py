@@ -70,6 +70,26 @@ class TestExecSummary(AgentTestCase):
         self.assertLessEqual(float(m.group(3)), 20.0 * 1.0001)
         self.assert_in_stderr("machine CPUs, ESTIMATED by energy-estimation-tdp (tdp = 20 W, "
                               "nb_cpu = 2: 10 W per busy CPU)", res)
+        # the same figures as points, at the end of the CSV
+        exec_rows = {r[0]: r for r in rows if r[0].startswith("exec_")}
+        self.assertEqual(sorted(exec_rows), ["exec_machine_energy_J", "exec_process_cpu_time_s",
+                                             "exec_process_energy_J",
+                                             "exec_unattributed_energy_J"], res)
+        self.assertEqual([r[0] for r in rows[-4:]], ["exec_process_cpu_time_s",
+                                                     "exec_process_energy_J",
+                                                     "exec_unattributed_energy_J",
+                                                     "exec_machine_energy_J"])
+        self.assertAlmostEqual(float(exec_rows["exec_machine_energy_J"][2]), shown, delta=0.0005)
+        mine = re.search(r"^ +([0-9.]+) (m?J) +[0-9.]+ W +process and its descendants$",
+                         res.stderr, re.M)
+        got = float(mine.group(1)) / (1000 if mine.group(2) == "mJ" else 1)
+        self.assertAlmostEqual(float(exec_rows["exec_process_energy_J"][2]), got, delta=0.0005)
+        self.assertEqual(exec_rows["exec_process_energy_J"][5:7],
+                         ["process", exec_rows["exec_process_cpu_time_s"][6]])
+        self.assertEqual(exec_rows["exec_process_energy_J"][-1], "method=tdp_model,estimate=true")
+        self.assertAlmostEqual(float(exec_rows["exec_process_energy_J"][2]) +
+                               float(exec_rows["exec_unattributed_energy_J"][2]),
+                               float(exec_rows["exec_machine_energy_J"][2]), places=9)
 
     @unittest.skipUnless(has_plugins("procfs", "energy-estimation-tdp"),
                          "needs the procfs and energy-estimation-tdp plugins")

@@ -71,9 +71,9 @@ static void test_watt_hours_in_joules(void **state)
     assert_int_equal(alumet__pipeline_start(p, &err), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
+    exec_summary_child_ended(sum, t0 + 2 * ALUMET_NSEC_PER_SEC);
     assert_int_equal(alumet__pipeline_stop(p), 0);
     alumet__pipeline_free(p);
-    exec_summary_child_ended(sum, t0 + 2 * ALUMET_NSEC_PER_SEC);
 
     char *text = NULL;
     size_t len = 0;
@@ -84,8 +84,6 @@ static void test_watt_hours_in_joules(void **state)
         .argv = argv,
         .status = "exit status 0",
         .duration_what = "from the start of the process to its end",
-        .cpu_seconds = -1,
-        .machine_joules = -1,
         .data_where = "out.csv (csv)",
     };
     exec_summary_print(sum, f, &info);

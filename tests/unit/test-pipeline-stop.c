@@ -151,8 +151,8 @@ static void drain_run(struct drain_run *d, unsigned fail_from, unsigned fail_upt
                                                  .initial_backoff = 1 * MS,
                                                  .max_backoff = 2 * MS,
                                                  .drain_timeout = drain_timeout}};
-    assert_int_equal(alumet__pipeline_add_output(p, "t", "flaky", &recorder_ops, &d->out, &oo, &err),
-                     0);
+    assert_int_equal(
+        alumet__pipeline_add_output(p, "t", "flaky", &recorder_ops, &d->out, &oo, &err), 0);
     assert_int_equal(alumet__pipeline_start(p, &err), 0);
     for (int k = 0; k < DRAIN_POLLS; k++)
         trigger(p, DRAIN_SOURCES);
@@ -379,7 +379,7 @@ struct auto_src {
     int buffers, points;
     int fail; /* run returns this after pushing, without waiting */
     atomic_int pushed;
-    atomic_int woken; /* 1: by stop_fd, with should_stop true; -1: by the 20 s timeout */
+    atomic_int woken;     /* 1: by stop_fd, with should_stop true; -1: by the 20 s timeout */
     atomic_int last_push; /* result of the push of the last point (99), after the wake-up */
 };
 
@@ -440,9 +440,8 @@ static void test_autonomous_sources(void **state)
     assert_int_equal(atomic_load(&good.last_push), 0);
     /* the failure of "bad" is counted and named */
     assert_int_equal(stopped, 1);
-    assert_int_equal(alumet_test_log_count(ALUMET_LOG_ERROR, "source t/bad failed: sensor gone",
-                                           NULL),
-                     1);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_ERROR, "source t/bad failed: sensor gone", NULL), 1);
     /* every pushed point reached the output, once, even those of "bad" */
     assert_int_equal(out.n, AUTO_BUFFERS * AUTO_POINTS + 1 + 2);
     for (uint64_t v = 0; v < AUTO_BUFFERS * AUTO_POINTS; v++)

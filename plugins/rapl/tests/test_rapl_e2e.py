@@ -127,6 +127,13 @@ def test_exec_fixture():
 
         rows = read_rows(out)
         check(rows, "no row in the CSV")
+        # exec's own figures come last (the summary as points)
+        check([r["metric"] for r in rows[-4:]] == [
+            "exec_process_cpu_time_s", "exec_process_energy_J", "exec_unattributed_energy_J",
+            "exec_machine_energy_J"], "exec's points: %r" % [r["metric"] for r in rows[-4:]])
+        check(rows[-1]["attrs"] == {"method": "rapl", "estimate": "false"},
+              "exec_machine_energy attributes %r" % rows[-1]["attrs"])
+        rows = rows[:-4]
         sums = {}
         for r in rows:
             check(r["metric"] == "rapl_consumed_energy_J", "metric %r" % r["metric"])
