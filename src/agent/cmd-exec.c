@@ -316,6 +316,8 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     }
     pid_t pid = child.pid;
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
+    if (sum)
+        exec_summary_set_child(sum, pid);
     alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
     if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger a first measurement before the child spawn");
@@ -469,6 +471,8 @@ int cmd_watch(int argc, char **argv, struct agent *a)
         exec_summary_free(sum);
         return 1;
     }
+    if (sum)
+        exec_summary_set_child(sum, pid);
     /* unlike upstream, watch triggers every source, as exec does */
     alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT);
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};

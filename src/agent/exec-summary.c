@@ -34,6 +34,8 @@ struct summary_row {
     char key[160]; /* domain, or resource, and consumer */
     bool machine;  /* a total of the machine's CPUs (package_total, or the estimate) */
     bool estimated;
+    bool family;   /* consumer: the process or one of its descendants (GPU joules, ...) */
+    pid_t pid;     /* consumer process, 0: another kind; family not checked yet */
     double joules; /* settled: intervals that ended while the child was alive */
 };
 
@@ -167,6 +169,43 @@ static bool summary_child_alive(struct exec_summary *s)
     return info.si_pid == 0;
 }
 
+/* Is pid the watched process or one of its descendants (its parents'
+ * chain, read from /proc while it runs)? */
+static bool summary_in_family(pid_t root, pid_t pid)
+{
+    for (int depth = 0; pid > 1 && depth < 64; depth++) {
+        if (pid == root)
+            return true;
+        char path[64], text[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            return false;
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        const char *close = strrchr(text, ')');
+        int ppid;
+        if (!close || sscanf(close + 2, "%*c %d", &ppid) != 1)
+            return false;
+        pid = ppid;
+    }
+    return false;
+}
+
+/* Once the watched process is known, and while the row's process runs:
+ * is it of the family? Checked once per row. */
+static size_t summary_check_family(struct exec_summary *s, size_t j)
+{
+    struct summary_row *r = &s->rows[j];
+    pid_t root = atomic_load(&s->child);
+    if (r->pid > 0 && root > 0) {
+        r->family = summary_in_family(root, r->pid);
+        r->pid = 0;
+    }
+    return j;
+}
+
 static size_t summary_row(struct exec_summary *s, const struct alumet_buffer *buf,
                           const struct alumet_point *pt, const struct alumet_metric *m,
                           const char *key)
@@ -175,7 +214,7 @@ static size_t summary_row(struct exec_summary *s, const struct alumet_buffer *bu
     while (j < s->n && !(s->rows[j].metric == pt->metric && strcmp(s->rows[j].key, key) == 0))
         j++;
     if (j < s->n)
-        return j;
+        return summary_check_family(s, j);
     if (s->n == SUMMARY_MAX_ROWS) {
         s->truncated = true;
         return SIZE_MAX;
@@ -186,13 +225,17 @@ static size_t summary_row(struct exec_summary *s, const struct alumet_buffer *bu
     snprintf(r->key, sizeof(r->key), "%s", key);
     const struct alumet_attr *dom = alumet_point_find_attr(buf, pt, "domain");
     bool local = pt->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
-    r->estimated = strstr(m->name, "estimated") != NULL;
+    const struct alumet_attr *est = alumet_point_find_attr(buf, pt, "estimate");
+    r->estimated = strstr(m->name, "estimated") != NULL || strstr(m->name, "attributed") ||
+                   (est && (est->type != ALUMET_ATTR_BOOL || est->v.b));
+    if (pt->consumer.kind == ALUMET_CONSUMER_PROCESS)
+        r->pid = (pid_t)pt->consumer.num;
     r->machine =
         local &&
         ((dom && dom->type == ALUMET_ATTR_STR && strcmp(dom->v.str, "package_total") == 0) ||
          (r->estimated && pt->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE));
     s->n++;
-    return j;
+    return summary_check_family(s, j);
 }
 
 static int summary_write(void *data, const struct alumet_buffer *buf,
@@ -274,6 +317,11 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
     if (r == 0)
         alumet__pipeline_set_final_hook(p, summary_final_points, s);
     return r;
+}
+
+void exec_summary_set_child(struct exec_summary *s, pid_t pid)
+{
+    atomic_store(&s->child, pid);
 }
 
 void exec_summary_child_started(struct exec_summary *s, pid_t pid, alumet_time_ns t0)
@@ -458,6 +506,19 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
         summary_energy(f, machine);
         fprintf(f, " %10.3f W   machine CPUs, %s\n", seconds > 0 ? machine / seconds : 0,
                 estimated ? s->estimated_by : s->measured_by);
+    }
+    bool family = false;
+    for (size_t i = 0; i < s->n; i++)
+        family |= s->rows[i].family;
+    if (family)
+        fprintf(f, "\n   what the sources attributed to the process and its descendants:\n");
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->rows[i].family)
+            continue;
+        fprintf(f, "   ");
+        summary_energy(f, s->rows[i].joules);
+        fprintf(f, " %10.3f W   %-40s %s%s\n", seconds > 0 ? s->rows[i].joules / seconds : 0.0,
+                s->rows[i].name, s->rows[i].key, s->rows[i].estimated ? " (estimate)" : "");
     }
     if (info->data_where && *info->data_where)
         fprintf(f, "\n   full data: %s\n", info->data_where);

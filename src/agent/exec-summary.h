@@ -20,6 +20,9 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
  * started just before it is released, ended when it exits. Energy is
  * integrated over exactly [t0, t1]. */
 void exec_summary_child_started(struct exec_summary *s, pid_t pid, alumet_time_ns t0);
+/* The process is known before its measurement starts (its descendants and
+ * the points of the sources about them are recognised from then on). */
+void exec_summary_set_child(struct exec_summary *s, pid_t pid);
 void exec_summary_child_ended(struct exec_summary *s, alumet_time_ns t1);
 
 /* The process's CPU time (seconds, with its descendants), the machine's

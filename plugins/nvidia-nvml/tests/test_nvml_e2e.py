@@ -155,6 +155,36 @@ def test_failing_device():
               "rows of another GPU: %r" % [r for r in rows if r["resource_id"] != BUS][:2])
 
 
+def test_watch_summary_gpu_share():
+    """watch of a process the stub lists at 75 % SM (another one at 25 %), the
+    counter at 300 W: the summary shows the process's GPU joules, an
+    estimate, at 75 % x 300 W = 225 W on average (idle_power = 0)."""
+    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
+        proc = subprocess.Popen(["sleep", "1.5"])
+        try:
+            script = ("devices 1\ndevice 0\nname Stub H200\nbus " + BUS + "\n"
+                      "energy_power 0 300\npower 300000\nutilization 100 30\n"
+                      "compute %d 1048576 - -\ncompute 222 2097152 - -\n"
+                      "sample %d 75 10 0 0\nsample 222 25 5 0 0\n" % (proc.pid, proc.pid))
+            res = agent(tmp, script, "--config-override", "plugins.nvml.idle_power=0",
+                        "watch", str(proc.pid))
+        finally:
+            proc.wait()
+        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
+        lines = res.stderr.splitlines()
+        head = "   what the sources attributed to the process and its descendants:"
+        check(head in lines, "no per-process block:\n" + res.stderr[-3000:])
+        mine = lines[lines.index(head) + 1:]
+        want = "nvml_attributed_energy                   gpu %s, process %d (estimate)" % (
+            BUS, proc.pid)
+        row = [line for line in mine if line.endswith(want)]
+        check(len(row) == 1, "no row %r in:\n%s" % (want, "\n".join(mine)))
+        watts = float(row[0].split()[2])
+        check(abs(watts - 225.0) <= 0.05 * 225.0, "%.3f W, expected 225 W: %s" % (watts, row[0]))
+        check(not any(line.endswith("process 222 (estimate)") for line in mine),
+              "the other process is not in the family:\n" + "\n".join(mine))
+
+
 def test_no_library():
     with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
         res = agent(tmp, "devices 1\n", "exec", "true",
@@ -175,6 +205,7 @@ def main():
     run_case("exact energy split", test_exact_split)
     run_case("failing device", test_failing_device)
     run_case("no library", test_no_library)
+    run_case("watch summary: the process's GPU joules", test_watch_summary_gpu_share)
     print("%d passed, %d failed, %d skipped" % (results["passed"], results["failed"],
                                                 results["skipped"]))
     return 1 if results["failed"] else 0
