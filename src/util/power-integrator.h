@@ -38,8 +38,7 @@ struct power_integrator {
  * power_integrator_reset, or one whose time is before the previous sample's
  * (the clock went back: that interval cannot be measured); -EINVAL (and the
  * baseline is forgotten) when power is negative or not finite. */
-int power_integrator_add(struct power_integrator *pi, int64_t t, double power,
-                         double *ret_energy);
+int power_integrator_add(struct power_integrator *pi, int64_t t, double power, double *ret_energy);
 
 /* Forget the baseline (a paused source, a failed read): the next sample gives
  * no energy. */
