@@ -69,9 +69,10 @@ static int gh_read_text(struct gh *g, const char *rel, char *buf, size_t size)
     close(fd);
     if (r < 0)
         return r;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    buf[n] = '\0';
+    size_t len = (size_t)n;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+        len--;
+    buf[len] = '\0';
     return 0;
 }
 

@@ -101,10 +101,11 @@ static int jetson_read_label(struct jetson *j, const char *rel, char *buf, size_
     close(fd);
     if (r < 0)
         return r;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    buf[n] = '\0';
-    return n > 0 ? 0 : -ENODATA;
+    size_t len = (size_t)n;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+        len--;
+    buf[len] = '\0';
+    return len > 0 ? 0 : -ENODATA;
 }
 
 /* The channel id of device (i2c, number) among src->channels[from..]; a new

@@ -16,7 +16,7 @@
 #include "util/procfile.h"
 
 /* The two layouts of the INA3221 driver, below the sys root. */
-#define JETSON_HWMON_DIR "sys/bus/i2c/drivers/ina3221" /* hwmon driver (Jetson Linux 32.x+) */
+#define JETSON_HWMON_DIR "sys/bus/i2c/drivers/ina3221" /* hwmon driver (current releases) */
 #define JETSON_IIO_DIR "sys/bus/i2c/drivers/ina3221x"  /* iio driver (older releases) */
 
 #define JETSON_SOURCE_NAME "builtin_ina_sensor"
