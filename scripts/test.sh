@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and run the whole test suite. With --sanitize, also build and run it
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# under AddressSanitizer + UndefinedBehaviorSanitizer with every CPU busy,
+# and the end-to-end suite under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,6 +14,13 @@ if [ "${1:-}" = "--sanitize" ]; then
     [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined \
         -Db_lundef=false -Dwerror=$werror -Dbench=false >/dev/null
     ninja -C build-asan
+    # under a busy loop per CPU: tests that depend on timing fail here first
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        meson test -C build-asan --print-errorlogs
+        bash scripts/load.sh meson test -C build-asan --print-errorlogs
+    # ThreadSanitizer on the end-to-end suite (the agent's threads for real)
+    [ -d build-tsan ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false \
+        -Dwerror=$werror -Dbench=false >/dev/null
+    ninja -C build-tsan
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        meson test -C build-tsan --suite e2e --print-errorlogs
 fi
