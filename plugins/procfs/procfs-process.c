@@ -769,11 +769,28 @@ static int procfs_group_descendants(struct procfs_group_source *src)
     return procfs_group_scan_ppids(src);
 }
 
+/* A group of the watcher once the agent has announced a process (exec_mode):
+ * forget its processes and what the watcher queued. */
+static void procfs_group_stand_down(struct procfs_group_source *src)
+{
+    if (src->n)
+        procfs_debug(src->pfs, "%s: measuring the announced process instead of %zu processes",
+                     src->g->name, src->n);
+    while (src->n)
+        procfs_group_remove(src, src->n - 1);
+    procfs_group_clear(src->g);
+}
+
 static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
                                     struct alumet_error *err)
 {
     struct procfs_group_source *src = data;
     alumet_time_ns mono = procfs_now(src->pfs);
+
+    if (src->g != &src->pfs->events && atomic_load(&src->pfs->exec_mode)) {
+        procfs_group_stand_down(src);
+        return ALUMET_POLL_OK;
+    }
 
     int r = procfs_group_drain(src);
     if (r == 0 && src->g->descendants)
@@ -912,9 +929,15 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
     alumet_time_ns mono = procfs_now(pfs);
     struct dirent *e;
 
+    /* under exec and watch the events group measures the announced process:
+     * no listing of /proc (exec_strategy "event") */
+    if (atomic_load(&pfs->exec_mode))
+        return ALUMET_POLL_OK;
     w->n_next = 0;
     rewinddir(w->dir);
     for (;;) {
+        if (atomic_load(&pfs->exec_mode))
+            return ALUMET_POLL_OK; /* announced during this listing */
         errno = 0;
         e = readdir(w->dir);
         if (!e)

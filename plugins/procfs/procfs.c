@@ -61,6 +61,10 @@
     "# \"event\": measure the processes that the agent announces (the child of `exec`,\n"          \
     "# the process of `watch`) and their descendants, with the settings of `events`\n"             \
     "strategy = \"watcher\"\n"                                                                     \
+    "# What the \"watcher\" strategy measures under `exec` and `watch`: \"event\" the\n"           \
+    "# announced process and its descendants only (the system metrics stay the\n"                  \
+    "# machine's), \"watcher\" every process chosen by the groups below\n"                         \
+    "exec_strategy = \"event\"\n"                                                                  \
     "\n"                                                                                           \
     "# A group of processes: a new process joins the first group whose filters all\n"              \
     "# accept it. Optional filters: pid = 1234 (this process only), ppid = 1 (the\n"               \
@@ -237,12 +241,29 @@ static int procfs_group_init_lock(struct procfs_group *g)
     return 0;
 }
 
+/* "watcher" or "event" */
+static int procfs_get_strategy(struct alumet_config *t, const char *key, const char *def,
+                               enum procfs_strategy *ret, struct alumet_error *err)
+{
+    const char *s;
+    int r = alumet_config_get_string(t, key, def, &s, err);
+    if (r < 0)
+        return r;
+    if (strcmp(s, "watcher") == 0)
+        *ret = PROCFS_STRATEGY_WATCHER;
+    else if (strcmp(s, "event") == 0)
+        *ret = PROCFS_STRATEGY_EVENT;
+    else
+        return alumet_config_error(t, key, err, -EINVAL,
+                                   "expected \"watcher\" or \"event\", got '%s'", s);
+    return 0;
+}
+
 /* [plugins.procfs.processes] */
 static int procfs_parse_processes(struct procfs *pfs, struct alumet_config *t,
                                   struct alumet_error *err)
 {
     struct procfs_config *c = &pfs->cfg;
-    const char *strategy;
     struct alumet_config **groups = NULL;
     size_t n_groups = 0;
 
@@ -252,16 +273,12 @@ static int procfs_parse_processes(struct procfs *pfs, struct alumet_config *t,
     r = procfs_get_interval(t, "refresh_interval", 2 * PROCFS_SEC, &c->refresh_interval, err);
     if (r < 0)
         return r;
-    r = alumet_config_get_string(t, "strategy", "watcher", &strategy, err);
+    r = procfs_get_strategy(t, "strategy", "watcher", &c->strategy, err);
     if (r < 0)
         return r;
-    if (strcmp(strategy, "watcher") == 0)
-        c->strategy = PROCFS_STRATEGY_WATCHER;
-    else if (strcmp(strategy, "event") == 0)
-        c->strategy = PROCFS_STRATEGY_EVENT;
-    else
-        return alumet_config_error(t, "strategy", err, -EINVAL,
-                                   "expected \"watcher\" or \"event\", got '%s'", strategy);
+    r = procfs_get_strategy(t, "exec_strategy", "event", &c->exec_strategy, err);
+    if (r < 0)
+        return r;
 
     r = alumet_config_get_table_array(t, "groups", &groups, &n_groups, err);
     if (r < 0)
@@ -740,7 +757,10 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
 
 /* START_CONSUMER_MEASUREMENT: measure the announced processes (and their
  * descendants); END: forget them. Runs in the publisher's thread: only
- * queue the request, the source of the events group does the work. */
+ * queue the request, the source of the events group does the work. With the
+ * watcher strategy (and exec_strategy "event"), the first START switches
+ * the process measurement to the announced processes: the watcher and its
+ * groups stand down from their next poll on. */
 static void procfs_on_event(void *data, enum alumet_event_kind kind,
                             const struct alumet_consumer *consumers, size_t n)
 {
@@ -750,6 +770,13 @@ static void procfs_on_event(void *data, enum alumet_event_kind kind,
         if (consumers[i].kind != ALUMET_CONSUMER_PROCESS || consumers[i].num == 0 ||
             consumers[i].num > INT32_MAX)
             continue;
+        if (kind == ALUMET_EVENT_START_CONSUMER_MEASUREMENT &&
+            pfs->cfg.strategy == PROCFS_STRATEGY_WATCHER && !atomic_exchange(&pfs->exec_mode, true))
+            procfs_info(pfs,
+                        "measuring process %u, announced by the agent, and its descendants; "
+                        "the other processes are not measured (to measure them all, set "
+                        "plugins.procfs.processes.exec_strategy = \"watcher\")",
+                        consumers[i].num);
         struct procfs_request req = {
             .pid = (pid_t)consumers[i].num,
             .remove = kind == ALUMET_EVENT_END_CONSUMER_MEASUREMENT,
@@ -794,7 +821,10 @@ static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *c
     procfs_read_cpus(pfs);
     procfs_check_hidepid(pfs);
 
-    if (pfs->cfg.strategy == PROCFS_STRATEGY_EVENT) {
+    /* the events group: for strategy "event", and for "watcher" under exec
+     * and watch (exec_strategy "event") */
+    if (pfs->cfg.strategy == PROCFS_STRATEGY_EVENT ||
+        pfs->cfg.exec_strategy == PROCFS_STRATEGY_EVENT) {
         r = procfs_add_group(pfs, ctx, &pfs->events, err);
         if (r < 0)
             return r;
@@ -802,9 +832,13 @@ static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *c
                                    pfs, err);
         if (r < 0)
             return r;
-        return alumet_subscribe_event(ctx, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, procfs_on_event,
-                                      pfs, err);
+        r = alumet_subscribe_event(ctx, ALUMET_EVENT_END_CONSUMER_MEASUREMENT, procfs_on_event, pfs,
+                                   err);
+        if (r < 0)
+            return r;
     }
+    if (pfs->cfg.strategy == PROCFS_STRATEGY_EVENT)
+        return 0;
 
     if (pfs->n_groups == 0) {
         procfs_info(pfs, "no process group is configured (plugins.procfs.processes.groups), "
@@ -877,6 +911,7 @@ static int procfs_stop(void *state, struct alumet_error *err)
     }
     procfs_group_clear(&pfs->events);
     pfs->events.source = NULL;
+    atomic_store(&pfs->exec_mode, false);
     pfs->warned_access = false;
     pfs->warned_fd_limit = false;
     return 0;

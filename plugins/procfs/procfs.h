@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -87,6 +88,9 @@ struct procfs_config {
     bool processes_enabled;
     alumet_time_ns refresh_interval;
     enum procfs_strategy strategy;
+    /* with strategy "watcher": what to measure once the agent announces a
+     * process (exec, watch): EVENT = that process and its descendants only */
+    enum procfs_strategy exec_strategy;
     char *proc_root; /* hidden option, default "/" */
     char *sys_root;  /* hidden option, default "/" */
 };
@@ -132,6 +136,12 @@ struct procfs {
     struct procfs_memory_source *memory;
     struct procfs_network_source *network;
     struct procfs_watcher_source *watcher;
+
+    /* strategy "watcher" with exec_strategy "event": the agent has announced
+     * a process (exec, watch), so the watcher and its groups stand down and
+     * the events group measures that process and its descendants. Set by the
+     * event callback, read by the sources' threads. */
+    atomic_bool exec_mode;
 
     /* warnings given once */
     bool warned_access;

@@ -62,7 +62,7 @@ static void run_log_summary(struct agent *a, struct alumet_pipeline *p)
 }
 
 int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_hook_fn before_start,
-                void *hook_data)
+                agent_hook_fn before_pipeline, void *hook_data)
 {
     struct alumet_error err = {0};
     size_t n = 0;
@@ -87,7 +87,11 @@ int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_ho
     }
     r = before_start ? before_start(p, hook_data, &err) : 0;
     if (r == 0)
-        r = alumet__agent_start(&a->plugins, p, &err);
+        r = alumet__agent_start_plugins(&a->plugins, p, &err);
+    if (r == 0 && before_pipeline)
+        r = before_pipeline(p, hook_data, &err);
+    if (r == 0)
+        r = alumet__agent_start_pipeline(&a->plugins, p, &err);
     if (r < 0) {
         alumet_log_error("startup failure: %s", err.msg);
         alumet__pipeline_stop(p);

@@ -53,12 +53,14 @@ void agent_apply_plugins_flag(struct agent *a);
 /* Write text to path; 0 or negative errno with a logged message. */
 int agent_write_file(const char *path, const char *text);
 
-/* Start everything; returns 0 or negative errno (logged). before_start,
- * when not NULL, may register more elements into the pipeline before the
- * plugins start. */
+/* Start everything; returns 0 or negative errno (logged). The hooks get
+ * hook_data and may be NULL: before_start may register more elements into
+ * the pipeline before the plugins start; before_pipeline runs after the
+ * plugins started (they have subscribed to the events) and before the
+ * sources first poll (exec and watch announce their process there). */
 typedef int (*agent_hook_fn)(struct alumet_pipeline *p, void *data, struct alumet_error *err);
 int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_hook_fn before_start,
-                void *hook_data);
+                agent_hook_fn before_pipeline, void *hook_data);
 /* Stop the pipeline and the plugins, free the pipeline. Returns the number
  * of errors seen while running and stopping. */
 int agent_stop(struct agent *a, struct alumet_pipeline *p);

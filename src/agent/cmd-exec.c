@@ -254,9 +254,49 @@ static void exec_print_summary(struct agent *a, struct exec_summary *sum, const 
     exec_summary_free(sum);
 }
 
+/* What the hooks of agent_start share with cmd_exec. */
+struct exec_ctx {
+    char **argv;                 /* the child's, borrowed */
+    const struct rlimit *nofile; /* the limit of open files to give back to the child */
+    struct exec_summary *sum;    /* NULL without the summary */
+    struct exec_child child;     /* pid -1 until forked */
+};
+
 static int exec_register_summary(struct alumet_pipeline *p, void *data, struct alumet_error *err)
 {
-    return data ? exec_summary_register(data, p, err) : 0;
+    struct exec_ctx *x = data;
+    return x->sum ? exec_summary_register(x->sum, p, err) : 0;
+}
+
+/* After the plugins started, before the sources first poll: create the child
+ * (waiting at its gate) and announce it, so that every source knows it from
+ * its first poll (procfs then measures the child without listing /proc). */
+static int exec_announce(struct alumet_pipeline *p, void *data, struct alumet_error *err)
+{
+    struct exec_ctx *x = data;
+    int r = exec_fork(x->argv, x->nofile, &x->child);
+    if (r < 0)
+        return alumet_error_set(err, r, "cannot create the child process: %s", strerror(-r));
+    struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)x->child.pid};
+    if (x->sum)
+        exec_summary_set_child(x->sum, x->child.pid);
+    alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
+    return 0;
+}
+
+/* Make a child that has not exec'd end, and reap it. */
+static void exec_abort(struct exec_child *c)
+{
+    if (c->pid <= 0)
+        return;
+    kill(c->pid, SIGKILL);
+    if (c->gate_fd >= 0)
+        close(c->gate_fd);
+    if (c->status_fd >= 0)
+        close(c->status_fd);
+    while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    *c = (struct exec_child){.pid = -1, .gate_fd = -1, .status_fd = -1};
 }
 
 int cmd_exec(int argc, char **argv, struct agent *a)
@@ -298,27 +338,23 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     if (agent_install_signals() < 0)
         return 1;
     struct exec_summary *sum = summary && a->exec_summary ? exec_summary_new() : NULL;
+    struct exec_ctx x = {
+        .argv = child_argv,
+        .nofile = &nofile,
+        .sum = sum,
+        .child = {.pid = -1, .gate_fd = -1, .status_fd = -1},
+    };
     struct alumet_pipeline *p;
-    if (agent_start(a, &p, exec_register_summary, sum) < 0) {
+    if (agent_start(a, &p, exec_register_summary, exec_announce, &x) < 0) {
+        exec_abort(&x.child);
         agent_remove_signals();
         exec_summary_free(sum);
         return 1;
     }
-
-    struct exec_child child = {.pid = -1, .gate_fd = -1, .status_fd = -1};
-    int r = exec_fork(child_argv, &nofile, &child);
-    if (r < 0) {
-        alumet_log_error("cannot create the child process: %s", strerror(-r));
-        agent_stop(a, p);
-        agent_remove_signals();
-        exec_summary_free(sum);
-        return 1;
-    }
+    struct exec_child child = x.child;
     pid_t pid = child.pid;
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
-    if (sum)
-        exec_summary_set_child(sum, pid);
-    alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
+    int r;
     if (alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT) < 0)
         alumet_log_warn("Could not trigger a first measurement before the child spawn");
     /* forward from now on: a signal before the release stops the agent */
@@ -330,12 +366,11 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     if (r < 0) {
         agent_forward_signals_to(0);
         if (r == -ECANCELED) {
-            kill(pid, SIGKILL);
-            close(child.gate_fd);
-            close(child.status_fd);
+            exec_abort(&child);
+        } else {
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
         }
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
         if (r == -ECANCELED) {
             alumet_log_info("stopped before the child process was started");
             agent_stop(a, p);
@@ -442,6 +477,17 @@ static double watch_wait(struct alumet_pipeline *p, pid_t pid, bool *ended)
     return cpu;
 }
 
+static int watch_announce(struct alumet_pipeline *p, void *data, struct alumet_error *err)
+{
+    (void)err;
+    struct exec_ctx *x = data;
+    struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)x->child.pid};
+    if (x->sum)
+        exec_summary_set_child(x->sum, x->child.pid);
+    alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
+    return 0;
+}
+
 int cmd_watch(int argc, char **argv, struct agent *a)
 {
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -466,17 +512,16 @@ int cmd_watch(int argc, char **argv, struct agent *a)
         return 1;
     struct exec_summary *sum = a->exec_summary ? exec_summary_new() : NULL;
     struct alumet_pipeline *p;
-    if (agent_start(a, &p, exec_register_summary, sum) < 0) {
+    /* the process is announced before the sources first poll (as exec does) */
+    struct exec_ctx x = {.sum = sum, .child = {.pid = pid, .gate_fd = -1, .status_fd = -1}};
+    if (agent_start(a, &p, exec_register_summary, watch_announce, &x) < 0) {
         agent_remove_signals();
         exec_summary_free(sum);
         return 1;
     }
-    if (sum)
-        exec_summary_set_child(sum, pid);
     /* unlike upstream, watch triggers every source, as exec does */
     alumet__pipeline_trigger_all_wait(p, TRIGGER_TIMEOUT);
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
-    alumet_pipeline_publish(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
     alumet_log_info("Watching process %d.", (int)pid);
     double cpu0 = exec_cpu_process(pid), busy0 = exec_cpu_machine_busy();
     if (sum)

@@ -22,7 +22,7 @@ int cmd_run(int argc, char **argv, struct agent *a)
     if (agent_install_signals() < 0)
         return 1;
     struct alumet_pipeline *p;
-    if (agent_start(a, &p, NULL, NULL) < 0) {
+    if (agent_start(a, &p, NULL, NULL, NULL) < 0) {
         agent_remove_signals();
         return 1;
     }

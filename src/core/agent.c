@@ -188,6 +188,13 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
 
 int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p, struct alumet_error *err)
 {
+    int r = alumet__agent_start_plugins(set, p, err);
+    return r < 0 ? r : alumet__agent_start_pipeline(set, p, err);
+}
+
+int alumet__agent_start_plugins(struct plugin_set *set, struct alumet_pipeline *p,
+                                struct alumet_error *err)
+{
     int r;
     alumet_log_info("Starting the plugins...");
     for (size_t i = 0; i < set->len; i++) {
@@ -210,6 +217,13 @@ int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p, struc
         if (r < 0)
             return plugin_failed(err, r, "plugin pre_pipeline_start failed", ap);
     }
+    return 0;
+}
+
+int alumet__agent_start_pipeline(struct plugin_set *set, struct alumet_pipeline *p,
+                                 struct alumet_error *err)
+{
+    int r;
     alumet_log_info("Starting the measurement pipeline...");
     r = alumet__pipeline_start(p, err);
     if (r < 0) {

@@ -81,6 +81,14 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
  * run the pre-start hooks, start the pipeline, run the post-start hooks. */
 int alumet__agent_start(struct plugin_set *set, struct alumet_pipeline *p,
                         struct alumet_error *err);
+/* The two halves of alumet__agent_start, for a caller that acts in between
+ * (exec and watch announce their process before the sources first poll):
+ * start the plugins and run the pre-start hooks; then start the pipeline and
+ * run the post-start hooks. */
+int alumet__agent_start_plugins(struct plugin_set *set, struct alumet_pipeline *p,
+                                struct alumet_error *err);
+int alumet__agent_start_pipeline(struct plugin_set *set, struct alumet_pipeline *p,
+                                 struct alumet_error *err);
 
 /* Stop (in order, each even if others fail) and free every plugin state.
  * Returns the number of plugins that failed to stop. */

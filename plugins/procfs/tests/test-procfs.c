@@ -389,6 +389,7 @@ static void test_default_config(void **state)
     assert_true(pfs->cfg.processes_enabled);
     assert_int_equal(pfs->cfg.refresh_interval, 2 * SEC);
     assert_int_equal(pfs->cfg.strategy, PROCFS_STRATEGY_WATCHER);
+    assert_int_equal(pfs->cfg.exec_strategy, PROCFS_STRATEGY_EVENT);
     assert_int_equal(pfs->n_groups, 1);
     assert_int_equal(pfs->groups[0].pid, -1);
     assert_int_equal(pfs->groups[0].ppid, -1);
@@ -432,6 +433,9 @@ static void test_config_errors(void **state)
     (void)state;
     expect_config_error("[plugins.procfs.processes]\nstrategy = \"events\"\n",
                         "plugins.procfs.processes.strategy: expected \"watcher\" or \"event\"");
+    expect_config_error("[plugins.procfs.processes]\nexec_strategy = \"all\"\n",
+                        "plugins.procfs.processes.exec_strategy: expected \"watcher\" or "
+                        "\"event\", got 'all'");
     expect_config_error("[plugins.procfs.kernel]\npoll_interval = \"0s\"\n",
                         "plugins.procfs.kernel.poll_interval: expected a duration greater");
     expect_config_error("[plugins.procfs.memory]\npoll_interval = 5\n",
@@ -1079,6 +1083,102 @@ static void test_event_unknown_pid(void **state)
     env_done(&e);
 }
 
+/* ---- processes: the watcher under exec and watch ---- */
+
+static const char *const watcher_exec = "[plugins.procfs.kernel]\nenabled = false\n"
+                                        "[plugins.procfs.memory]\nenabled = false\n"
+                                        "[plugins.procfs.network]\nenabled = false\n";
+
+/* exec_strategy "event" (the default): until the agent announces a process,
+ * the watcher measures every process; from the announcement on, only the
+ * announced process and its descendants are measured, and /proc is no longer
+ * listed. */
+static void test_exec_strategy_event(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "exec-tree", "t0", watcher_exec);
+    assert_int_equal(e.pfs->cfg.strategy, PROCFS_STRATEGY_WATCHER);
+    assert_non_null(e.pfs->watcher);
+    assert_non_null(e.pfs->events.source);
+
+    /* as `run`: the watcher hands the 4 processes to the group */
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 4 * 6);
+    assert_int_equal(e.pfs->groups[0].n_queue, 4);
+    assert_int_equal(poll_group(&e, 0), 4 * 6);
+    assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 4);
+    assert_int_equal(poll_events(&e), 0);
+    assert_false(atomic_load(&e.pfs->exec_mode));
+
+    /* exec announces its child 7000 (a cgroup consumer changes nothing) */
+    publish(&e, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, ALUMET_CONSUMER_CGROUP, 0);
+    assert_false(atomic_load(&e.pfs->exec_mode));
+    publish(&e, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, ALUMET_CONSUMER_PROCESS, 7000);
+    assert_true(atomic_load(&e.pfs->exec_mode));
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO,
+                                           "measuring process 7000, announced by the agent, and "
+                                           "its descendants; the other processes are not measured",
+                                           "exec_strategy = \"watcher\""),
+                     1);
+
+    /* 1 s later 7003 has started: the watcher does not list /proc anymore, the
+     * group forgets its processes, the events group measures 7000 and its
+     * descendants (since they started) and not the agent 6999 */
+    env_advance(&e, 1 * SEC);
+    env_step(&e, "t1");
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    assert_int_equal(e.pfs->groups[0].n_queue, 0);
+    assert_int_equal(poll_group(&e, 0), 0);
+    assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 0);
+    assert_int_equal(poll_events(&e), 4 * 6);
+    struct procfs_group_source *src = e.pfs->events.source;
+    assert_int_equal(procfs_group_source_count(src), 4);
+    assert_int_equal(procfs_group_source_pid(src, 0), 7000);
+    assert_int_equal(procfs_group_source_pid(src, 3), 7003);
+    assert_int_equal(count_consumer(&e, 6999), 0);
+    expect_u64(&e, (struct query)PROC_CPU(7003, "user"), 300 * MS);
+
+    /* a second announcement is measured too, without a second message */
+    publish(&e, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, ALUMET_CONSUMER_PROCESS, 6999);
+    assert_int_equal(poll_events(&e), 5 * 6); /* at the same instant: no cpu_percent */
+    assert_int_equal(procfs_group_source_count(src), 5);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "announced by the agent", NULL), 1);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+
+    /* a restart measures every process again until the next announcement */
+    env_stop(&e);
+    assert_false(atomic_load(&e.pfs->exec_mode));
+    env_done(&e);
+}
+
+/* exec_strategy "watcher": upstream's behaviour, every process is measured
+ * under exec too; there is no events group. */
+static void test_exec_strategy_watcher(void **state)
+{
+    (void)state;
+    struct env e;
+    char extra[512];
+    snprintf(extra, sizeof(extra), "%s[plugins.procfs.processes]\nexec_strategy = \"watcher\"\n",
+             watcher_exec);
+    env_setup(&e, "exec-tree", "t0", extra);
+    assert_int_equal(e.pfs->cfg.exec_strategy, PROCFS_STRATEGY_WATCHER);
+    assert_null(e.pfs->events.source);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 4 * 6);
+    publish(&e, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, ALUMET_CONSUMER_PROCESS, 7000);
+    assert_false(atomic_load(&e.pfs->exec_mode));
+    env_advance(&e, 1 * SEC);
+    env_step(&e, "t1");
+    /* the new process 7003 is found by the watcher; the group measures all 5 */
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    expect_u64(&e, (struct query)PROC_CPU(7003, "user"), 300 * MS);
+    poll_group(&e, 0);
+    assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 5);
+    assert_int_equal(count_consumer(&e, 6999), 6 + 3);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "announced by the agent", NULL), 0);
+    env_done(&e);
+}
+
 /* ---- permissions ---- */
 
 static void test_hidepid_mount(void **state)
@@ -1227,6 +1327,8 @@ int main(void)
         cmocka_unit_test(test_event_strategy),
         cmocka_unit_test(test_event_ppid_scan),
         cmocka_unit_test(test_event_unknown_pid),
+        cmocka_unit_test(test_exec_strategy_event),
+        cmocka_unit_test(test_exec_strategy_watcher),
         cmocka_unit_test(test_hidepid_mount),
         cmocka_unit_test(test_no_hidepid),
         cmocka_unit_test(test_unreadable_process),
