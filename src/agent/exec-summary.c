@@ -421,7 +421,9 @@ static void summary_push(struct alumet_buffer *buf, struct alumet_registry *reg,
     struct alumet_point *pt = alumet_buffer_push_f64(buf, ts, id, &res, c, v);
     if (pt && method) {
         alumet_point_add_attr_str(buf, pt, "method", method);
-        alumet_point_add_attr_bool(buf, pt, "estimate", estimated);
+        /* as energy-estimation-tdp labels its points */
+        if (estimated)
+            alumet_point_add_attr_str(buf, pt, "estimate", "tdp");
     }
 }
 

@@ -6,7 +6,8 @@ import subprocess
 import sys
 import unittest
 
-from e2e_common import AGENT, RUN_TIMEOUT, AgentTestCase, clean_env, main, needs_csv
+from e2e_common import (AGENT, RUN_TIMEOUT, AgentTestCase, clean_env, main, needs_csv,
+                        read_csv_rows)
 
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < 0.4: pass\n"
 TDP_CONFIG = ('[plugins.procfs]\n[plugins.procfs.processes]\nenabled = false\n\n'
@@ -87,7 +88,9 @@ class TestExecSummary(AgentTestCase):
         self.assertAlmostEqual(float(exec_rows["exec_process_energy_J"][2]), got, delta=0.0005)
         self.assertEqual(exec_rows["exec_process_energy_J"][5:7],
                          ["process", exec_rows["exec_process_cpu_time_s"][6]])
-        self.assertEqual(exec_rows["exec_process_energy_J"][-1], "method=tdp_model,estimate=true")
+        attrs = {r["metric"]: r["attrs"] for r in read_csv_rows(self.path("out.csv"))}
+        self.assertEqual(attrs["exec_process_energy_J"], {"method": "tdp_model", "estimate": "tdp"})
+        self.assertEqual(attrs["exec_process_cpu_time_s"], {})
         self.assertAlmostEqual(float(exec_rows["exec_process_energy_J"][2]) +
                                float(exec_rows["exec_unattributed_energy_J"][2]),
                                float(exec_rows["exec_machine_energy_J"][2]), places=9)
