@@ -289,8 +289,7 @@ int main(int argc, char **argv)
             r = failures ? -EINVAL : 0;
     }
     int status = 1;
-    if (r == 0) {
-        agent_apply_plugins_flag(&a);
+    if (r == 0 && agent_apply_plugins_flag(&a) == 0) {
         char **sub_argv = first < argc ? argv + first : (char *[]){"run", NULL};
         int sub_argc = first < argc ? argc - first : 1;
         status = cmd->fn(sub_argc, sub_argv, &a);
