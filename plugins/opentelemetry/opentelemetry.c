@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* opentelemetry: pushes every measurement to an OpenTelemetry collector
  * (OTLP metrics), with the request layout of upstream Alumet's
- * opentelemetry plugin 0.1.0, over OTLP/HTTP with a protobuf body (upstream
- * uses OTLP/gRPC; see README.md). The request is built by
- * opentelemetry-encode.c and sent by opentelemetry-http.c; a transient
- * failure is retried by the core (delivery policy). */
+ * opentelemetry plugin 0.1.0, over OTLP/gRPC as upstream (opentelemetry-grpc.c)
+ * or OTLP/HTTP with a protobuf body (opentelemetry-http.c). The request is
+ * built by opentelemetry-encode.c; a transient failure is retried by the core
+ * (delivery policy). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,11 @@
     "[plugins.opentelemetry]\n"                                                                    \
     "# Off by default: it needs a server (or opens a port); set to true to use it\n"               \
     "enabled = false\n"                                                                            \
-    "# Base URL of the collector's OTLP/HTTP receiver (\"/v1/metrics\" is appended)\n"             \
-    "collector_host = \"http://localhost:4318\"\n"                                                 \
+    "# URL of the collector's OTLP receiver: gRPC (usually port 4317), or the base\n"              \
+    "# URL of an OTLP/HTTP one (\"/v1/metrics\" is appended; usually port 4318)\n"                 \
+    "collector_host = \"http://localhost:4317\"\n"                                                 \
+    "# \"grpc\" or \"http/protobuf\" (default: \"http/protobuf\" for port 4318, else gRPC)\n"      \
+    "protocol = \"grpc\"\n"                                                                        \
     "# Metric name = prefix + Alumet metric name + suffix\n"                                       \
     "prefix = \"\"\n"                                                                              \
     "suffix = \"_alumet\"\n"                                                                       \
@@ -51,7 +54,8 @@ struct otel_output {
     struct alumet_log_topic *log;
     struct otel_settings settings;
     struct otel_encoder encoder;
-    struct otel_http http;
+    struct otel_http http;                /* protocol http/protobuf */
+    struct otel_grpc grpc;                /* protocol grpc */
     struct httpoutput_complaint rejected; /* refused by the collector */
     struct httpoutput_complaint partial;  /* partial successes */
 };
@@ -124,13 +128,30 @@ static int otel_read_headers(struct alumet_config *cfg, struct otel_settings *s,
     return 0;
 }
 
+/* Without a protocol option: OTLP/HTTP for the OTLP/HTTP port (4318) or a
+ * /v1/metrics path, gRPC (upstream's transport) otherwise. */
+static enum otel_protocol otel_default_protocol(const char *url)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *path = strchr(host, '/');
+    size_t hlen = path ? (size_t)(path - host) : strlen(host);
+    if ((hlen >= 5 && strncmp(host + hlen - 5, ":4318", 5) == 0) ||
+        (path && strstr(path, "/v1/metrics")))
+        return OTEL_PROTOCOL_HTTP_PROTOBUF;
+    return OTEL_PROTOCOL_GRPC;
+}
+
 static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
                              struct alumet_error *err)
 {
     int64_t max_points = 0;
     int r;
 
-    r = otel_get_string(cfg, "collector_host", "http://localhost:4318", &s->collector_host, err);
+    const char *protocol = NULL;
+    r = otel_get_string(cfg, "collector_host", "http://localhost:4317", &s->collector_host, err);
+    if (r == 0)
+        r = alumet_config_get_string(cfg, "protocol", NULL, &protocol, err);
     if (r == 0)
         r = otel_get_string(cfg, "prefix", "", &s->prefix, err);
     if (r == 0)
@@ -153,8 +174,19 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
         s->collector_host[--len] = '\0';
     if (len == 0)
         return alumet_config_error(cfg, "collector_host", err, -EINVAL,
-                                   "expected the base URL of the collector's OTLP/HTTP receiver, "
-                                   "such as \"http://localhost:4318\", got an empty string");
+                                   "expected the URL of the collector's OTLP receiver, such as "
+                                   "\"http://localhost:4317\", got an empty string");
+    if (!protocol)
+        s->protocol = otel_default_protocol(s->collector_host);
+    else if (strcmp(protocol, "grpc") == 0)
+        s->protocol = OTEL_PROTOCOL_GRPC;
+    else if (strcmp(protocol, "http/protobuf") == 0)
+        s->protocol = OTEL_PROTOCOL_HTTP_PROTOBUF;
+    else
+        return alumet_config_error(
+            cfg, "protocol", err, -EINVAL, "expected \"grpc\" or \"http/protobuf\", got \"%s\"%s",
+            protocol,
+            strcmp(protocol, "http/json") == 0 ? " (OTLP/HTTP with JSON is not supported)" : "");
     r = httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err);
     if (r < 0)
         return r;
@@ -181,6 +213,30 @@ err_free:
     return r;
 }
 
+static struct httpclient *otel_client(struct otel_output *o)
+{
+    return o->settings.protocol == OTEL_PROTOCOL_GRPC ? &o->grpc.client : &o->http.client;
+}
+
+static const char *otel_url(struct otel_output *o)
+{
+    return o->settings.protocol == OTEL_PROTOCOL_GRPC ? o->grpc.url : o->http.url;
+}
+
+/* One export over the configured protocol. *ret_status: the HTTP status
+ * (http/protobuf) or the gRPC status (grpc); see otel_http_post and
+ * otel_grpc_post for the rest. */
+static int otel_send(struct otel_output *o, const uint8_t *body, size_t len, long *ret_status,
+                     int64_t *ret_rejected, char *msg, size_t size, struct alumet_error *err)
+{
+    if (o->settings.protocol == OTEL_PROTOCOL_HTTP_PROTOBUF)
+        return otel_http_post(&o->http, body, len, ret_status, ret_rejected, msg, size, err);
+    int code = -1;
+    int r = otel_grpc_post(&o->grpc, body, len, &code, ret_rejected, msg, size, err);
+    *ret_status = code;
+    return r;
+}
+
 static int otel_output_write(void *data, const struct alumet_buffer *buf,
                              const struct alumet_registry *reg, struct alumet_error *err)
 {
@@ -197,8 +253,8 @@ static int otel_output_write(void *data, const struct alumet_buffer *buf,
     r = otel_encode(&o->encoder, buf, reg, &body, &len, &points, err);
     if (r < 0)
         return r;
-    r = otel_http_post(&o->http, body, len, &status, &rejected, msg, sizeof(msg), err);
-    httpoutput_warn_timeout(o->log, &o->http.client, "the collector",
+    r = otel_send(o, body, len, &status, &rejected, msg, sizeof(msg), err);
+    httpoutput_warn_timeout(o->log, otel_client(o), "the collector",
                             "the backend may count these points twice");
     if (r == OTEL_HTTP_REJECTED) {
         /* OTLP: must not be sent again; drop it, but say so */
@@ -222,6 +278,7 @@ static void otel_output_free(void *data)
     if (!o)
         return;
     otel_http_done(&o->http);
+    otel_grpc_done(&o->grpc);
     otel_encoder_done(&o->encoder);
     otel_settings_done(&o->settings);
     free(o);
@@ -243,18 +300,32 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
     int64_t rejected = 0;
     char msg[8];
     long status = 0;
-    int r = otel_http_post(&o->http, NULL, 0, &status, &rejected, msg, sizeof(msg), &e);
+    bool grpc = o->settings.protocol == OTEL_PROTOCOL_GRPC;
+    int r = otel_send(o, NULL, 0, &status, &rejected, msg, sizeof(msg), &e);
+    /* a server that refuses the call at once (UNIMPLEMENTED) may reset the
+     * stream before libcurl 7.88 hands over its answer: ask again */
+    for (int i = 0;
+         i < 3 && grpc && r == ALUMET_WRITE_RETRY && o->grpc.last_res == CURLE_HTTP2_STREAM; i++) {
+        alumet_error_clear(&e);
+        r = otel_send(o, NULL, 0, &status, &rejected, msg, sizeof(msg), &e);
+    }
 
     if (r == 0) {
-        alumet_log_at(o->log, ALUMET_LOG_INFO, "connected to the OTLP collector at '%s'",
-                      o->http.url);
+        alumet_log_at(o->log, ALUMET_LOG_INFO, "connected to the OTLP collector at '%s' (%s)",
+                      otel_url(o), grpc ? "gRPC" : "HTTP");
         return 0;
     }
-    if (r < 0 || status == 401 || status == 403 || status == 404)
+    bool refused = grpc
+                       ? status == OTEL_GRPC_UNIMPLEMENTED || status == OTEL_GRPC_UNAUTHENTICATED ||
+                             status == OTEL_GRPC_PERMISSION_DENIED
+                       : status == 401 || status == 403 || status == 404;
+    if (r < 0 || refused)
         return alumet_error_set(err, r < 0 ? r : -EINVAL,
-                                "%s; please check collector_host (the base URL of an OTLP/HTTP "
-                                "receiver) and the headers in the configuration",
-                                e.msg);
+                                "%s; please check collector_host (%s), protocol and the headers "
+                                "in the configuration",
+                                e.msg,
+                                grpc ? "the URL of an OTLP/gRPC receiver"
+                                     : "the base URL of an OTLP/HTTP receiver");
     httpoutput_warn_unreachable(o->log, e.msg, "the collector", o->settings.max_buffered_points);
     return 0;
 }
@@ -278,12 +349,16 @@ static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     o->encoder.use_unit_display_name = o->settings.use_unit_display_name;
     o->encoder.add_attributes_to_labels = o->settings.add_attributes_to_labels;
     size_t len = strlen(o->settings.collector_host);
-    if (len >= 5 && strcmp(o->settings.collector_host + len - 5, ":4317") == 0)
+    if (o->settings.protocol == OTEL_PROTOCOL_HTTP_PROTOBUF && len >= 5 &&
+        strcmp(o->settings.collector_host + len - 5, ":4317") == 0)
         alumet_log_at(o->log, ALUMET_LOG_WARN,
-                      "collector_host '%s' names port 4317, the usual OTLP/gRPC port; this "
-                      "plugin speaks OTLP/HTTP (usually port 4318)",
+                      "collector_host '%s' names port 4317, the usual OTLP/gRPC port, with "
+                      "protocol = \"http/protobuf\" (OTLP/HTTP is usually on port 4318)",
                       o->settings.collector_host);
-    r = otel_http_init(&o->http, &o->settings, err);
+    if (o->settings.protocol == OTEL_PROTOCOL_GRPC)
+        r = otel_grpc_init(&o->grpc, &o->settings, err);
+    else
+        r = otel_http_init(&o->http, &o->settings, err);
     if (r < 0)
         goto err_free;
     r = otel_check_connection(o, err);

@@ -35,9 +35,16 @@
 #define OTEL_SCOPE_VERSION "0.1.0"
 #define OTEL_SERVICE_NAME "alumet-otlp-grpc"
 
+/* How the exports travel (the OTel SDKs' OTEL_EXPORTER_OTLP_PROTOCOL names). */
+enum otel_protocol {
+    OTEL_PROTOCOL_GRPC,          /* "grpc": upstream's transport */
+    OTEL_PROTOCOL_HTTP_PROTOBUF, /* "http/protobuf" */
+};
+
 /* Everything the output needs, owned (strings are copies). */
 struct otel_settings {
     char *collector_host; /* base URL, no trailing slash; /v1/metrics is appended */
+    enum otel_protocol protocol;
     char *prefix;
     char *suffix;
     bool use_unit_display_name;
@@ -132,5 +139,44 @@ int otel_http_classify(CURLcode res, long status);
 /* The message of a google.rpc.Status (field 2), the body of OTLP/HTTP
  * errors; NULL when there is none. Written to buf (size bytes). */
 const char *otel_http_status_message(const uint8_t *data, size_t len, char *buf, size_t size);
+
+/* ---- gRPC client (opentelemetry-grpc.c) ---- */
+
+#define OTEL_GRPC_OK 0
+#define OTEL_GRPC_PERMISSION_DENIED 7
+#define OTEL_GRPC_UNIMPLEMENTED 12
+#define OTEL_GRPC_UNAVAILABLE 14
+#define OTEL_GRPC_UNAUTHENTICATED 16
+
+/* One gRPC client per output: the HTTP/2 connection is kept alive. */
+struct otel_grpc {
+    struct httpclient client;
+    char *url; /* <collector_host>/opentelemetry.proto.collector.metrics.v1.MetricsService/Export */
+    uint8_t *frame; /* the framed request, kept from one call to the next */
+    size_t frame_cap;
+    CURLcode last_res; /* of the last call */
+};
+
+/* Prepare g for s (borrowed during the call). 0, -ENOMEM or -EINVAL with err;
+ * on failure g holds nothing to release. */
+int otel_grpc_init(struct otel_grpc *g, const struct otel_settings *s, struct alumet_error *err);
+void otel_grpc_done(struct otel_grpc *g);
+
+/* Call Export with an ExportMetricsServiceRequest. *ret_code: the gRPC status
+ * (the HTTP status mapped to one when the answer is not 200), -1 when no
+ * usable answer came. Returns 0 (OK), ALUMET_WRITE_RETRY (no answer, or a
+ * retryable status: UNAVAILABLE...), OTEL_HTTP_REJECTED (another status:
+ * INVALID_ARGUMENT...), -ENOMEM or -EINVAL; err says why, with the grpc-message.
+ * On 0, *ret_rejected and ret_msg (size bytes) report a partial success. */
+int otel_grpc_post(struct otel_grpc *g, const uint8_t *body, size_t len, int *ret_code,
+                   int64_t *ret_rejected, char *ret_msg, size_t size, struct alumet_error *err);
+
+/* Exposed for the tests: what a gRPC status means for the data (0,
+ * ALUMET_WRITE_RETRY or OTEL_HTTP_REJECTED), the status of a non-200 HTTP
+ * answer, the name of a status, and the percent-decoding of grpc-message. */
+int otel_grpc_classify(int code);
+int otel_grpc_from_http(long status);
+const char *otel_grpc_status_name(int code);
+void otel_grpc_decode_message(const char *in, char *buf, size_t size);
 
 #endif

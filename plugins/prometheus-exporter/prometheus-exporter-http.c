@@ -96,33 +96,39 @@ static double prometheus_media_range(const char *s, size_t len, const char **ret
 
 enum prometheus_format prometheus_negotiate(const char *accept)
 {
-    double q_openmetrics = -1, q_text = -1;
+    /* -1: the range is absent */
+    double q_openmetrics = -1, q_text = -1, q_any = -1;
 
-    if (!accept)
-        return PROMETHEUS_FORMAT_TEXT;
-    const char *s = accept;
+    const char *s = accept ? accept : "";
     while (*s) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
         const char *type;
         size_t type_len;
         double q = prometheus_media_range(s, len, &type, &type_len);
-        if (prometheus_word_is(type, type_len, "application/openmetrics-text")) {
-            if (q > q_openmetrics)
-                q_openmetrics = q;
-        } else if (prometheus_word_is(type, type_len, "text/plain") ||
-                   prometheus_word_is(type, type_len, "text/*") ||
-                   prometheus_word_is(type, type_len, "*/*")) {
-            if (q > q_text)
-                q_text = q;
-        }
+        double *slot = NULL;
+        if (prometheus_word_is(type, type_len, "application/openmetrics-text"))
+            slot = &q_openmetrics;
+        else if (prometheus_word_is(type, type_len, "text/plain") ||
+                 prometheus_word_is(type, type_len, "text/*"))
+            slot = &q_text;
+        else if (prometheus_word_is(type, type_len, "*/*"))
+            slot = &q_any;
+        /* a malformed q counts as 0 (not acceptable) */
+        if (slot && (q < 0 ? 0 : q) > *slot)
+            *slot = q < 0 ? 0 : q;
         s += len;
         if (*s == ',')
             s++;
     }
-    if (q_openmetrics > 0 && q_openmetrics >= q_text)
-        return PROMETHEUS_FORMAT_OPENMETRICS;
-    return PROMETHEUS_FORMAT_TEXT;
+    /* OpenMetrics unless the scraper asks for text: text/plain preferred
+     * to every range OpenMetrics matches, or OpenMetrics refused (q=0) */
+    if (q_openmetrics == 0)
+        return PROMETHEUS_FORMAT_TEXT;
+    double q_om = q_openmetrics > 0 ? q_openmetrics : q_any;
+    if (q_text > 0 && q_text > q_om)
+        return PROMETHEUS_FORMAT_TEXT;
+    return PROMETHEUS_FORMAT_OPENMETRICS;
 }
 
 /* ---- address ---- */

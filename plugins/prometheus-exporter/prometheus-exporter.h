@@ -112,8 +112,9 @@ size_t prometheus_sanitize(const char *s, size_t len, char *out);
 /* ---- HTTP (prometheus-exporter-http.c) ---- */
 
 /* Which format a scraper asks for, from its Accept header (NULL when absent):
- * OpenMetrics when application/openmetrics-text is acceptable at least as
- * much as text/plain (q values), else the Prometheus text format. */
+ * OpenMetrics (as upstream, which always answers it), unless text/plain
+ * (or text/ *) is preferred to every range that matches OpenMetrics, or
+ * OpenMetrics is refused (q=0): then the Prometheus text format 0.0.4. */
 enum prometheus_format prometheus_negotiate(const char *accept);
 
 /* The Content-Type header of format f. */

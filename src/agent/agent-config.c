@@ -15,26 +15,50 @@
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
 
-void agent_apply_plugins_flag(struct agent *a)
+/* The built plugin closest to name (edit distance at most 2), or NULL: a
+ * name that close is a typo, not a plugin of another build. */
+static const char *agent_closest_plugin(struct agent *a, const char *name)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t i = 0; i < a->plugins.len; i++) {
+        size_t d = alumet__edit_distance(name, a->plugins.items[i].def->name);
+        if (d < bd) {
+            bd = d;
+            best = a->plugins.items[i].def->name;
+        }
+    }
+    return best;
+}
+
+int agent_apply_plugins_flag(struct agent *a)
 {
     if (!a->plugins_flag)
-        return;
+        return 0;
     for (size_t i = 0; i < a->plugins.len; i++)
         a->plugins.items[i].enabled = false;
     char *list = strdup(a->plugins_flag);
     if (!list)
-        return;
+        return -ENOMEM;
+    int r = 0;
     char *save = NULL;
     for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         while (*name == ' ')
             name++;
         struct agent_plugin *ap = alumet__plugins_find(&a->plugins, name);
-        if (ap)
+        if (ap) {
             ap->enabled = true;
-        else if (*name)
-            alumet_log_error("Plugin %s is not available in this binary of Alumet Agent.", name);
+        } else if (*name) {
+            /* asked for explicitly: an error (upstream only logs it) */
+            const char *best = agent_closest_plugin(a, name);
+            alumet_log_error("Plugin %s is not available in this binary of Alumet Agent.%s%s%s",
+                             name, best ? " Did you mean '" : "", best ? best : "",
+                             best ? "'?" : "");
+            r = -ENOENT;
+        }
     }
     free(list);
+    return r;
 }
 
 char *agent_default_config(struct agent *a)
@@ -154,6 +178,22 @@ static int config_shorthand(struct agent *a, const char *key, const char *value)
     return r;
 }
 
+/* --relay-out/--relay-in: shorthands for the relay plugins' addresses; an
+ * error when the plugin is not built (the option asks for it explicitly). */
+static int config_relay(struct agent *a, const char *opt, const char *plugin, const char *key,
+                        const char *value)
+{
+    if (!alumet__plugins_find(&a->plugins, plugin)) {
+        alumet_log_error("%s: the %s plugin is not built into this agent; send the measurements "
+                         "with an output plugin instead (see 'alumet-agent plugins list')",
+                         opt, plugin);
+        return -ENOENT;
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "plugins.%s.%s", plugin, key);
+    return config_shorthand(a, path, value);
+}
+
 static void config_report(void *data, const char *msg)
 {
     struct agent *a = data;
@@ -176,6 +216,33 @@ static void config_order_plugins(struct agent *a, struct toml_value *plugins)
             }
         }
     }
+}
+
+/* A section of a plugin this agent does not have: a typo of a built
+ * plugin is an error; a plugin of another build (upstream's quarch, relay...)
+ * is ignored with a warning, and an error only when it is enabled
+ * explicitly (enabled = true), as nothing would measure what it asks for. */
+static int config_missing_plugin(struct agent *a, struct toml_kv *kv)
+{
+    struct toml_value *sect = kv->val;
+    const char *file = sect->file ? sect->file : "?";
+    const char *best = agent_closest_plugin(a, kv->key);
+    if (best) {
+        alumet_log_error("%s:%d:%d: unknown plugin '%s' in configuration, did you mean '%s'?", file,
+                         kv->line, kv->col, kv->key, best);
+        return -EINVAL;
+    }
+    struct toml_value *on = sect->type == TOML_TABLE ? toml_table_get(sect, "enabled") : NULL;
+    if (on && on->type == TOML_BOOL && on->u.b) {
+        alumet_log_error("%s:%d:%d: plugins.%s.enabled: the plugin '%s' is not built into this "
+                         "agent; remove the section or set enabled = false (see 'alumet-agent "
+                         "plugins list')",
+                         file, on->line, on->col, kv->key, kv->key);
+        return -EINVAL;
+    }
+    alumet_log_warn("%s:%d:%d: plugin '%s' is not built into this agent; section ignored", file,
+                    kv->line, kv->col, kv->key);
+    return 0;
 }
 
 static int config_plugins(struct agent *a)
@@ -204,20 +271,8 @@ static int config_plugins(struct agent *a)
         struct toml_value *sect = kv->val;
         struct agent_plugin *ap = alumet__plugins_find(&a->plugins, kv->key);
         if (!ap) {
-            /* suggest the closest plugin name */
-            const char *best = NULL;
-            size_t bd = 3;
-            for (size_t i = 0; i < a->plugins.len; i++) {
-                size_t d = alumet__edit_distance(kv->key, a->plugins.items[i].def->name);
-                if (d < bd) {
-                    bd = d;
-                    best = a->plugins.items[i].def->name;
-                }
-            }
-            alumet_log_error("%s:%d:%d: unknown plugin '%s' in configuration%s%s%s",
-                             sect->file ? sect->file : "?", kv->line, kv->col, kv->key,
-                             best ? ", did you mean '" : "", best ? best : "", best ? "'?" : "");
-            problems++;
+            if (config_missing_plugin(a, kv) < 0)
+                problems++;
             continue;
         }
         mentioned[ap - a->plugins.items] = true;
@@ -345,9 +400,9 @@ int agent_load_config(struct agent *a, bool keep_going)
     if (r == 0 && a->output_file)
         r = config_shorthand(a, "plugins.csv.output_path", a->output_file);
     if (r == 0 && a->relay_out)
-        r = config_shorthand(a, "plugins.relay-client.relay_server", a->relay_out);
+        r = config_relay(a, "--relay-out", "relay-client", "relay_server", a->relay_out);
     if (r == 0 && a->relay_in)
-        r = config_shorthand(a, "plugins.relay-server.address", a->relay_in);
+        r = config_relay(a, "--relay-in", "relay-server", "address", a->relay_in);
     if (r < 0)
         return r;
     r = config_plugins(a);

@@ -48,8 +48,9 @@ extern const struct agent_builtin agent_builtin_plugins[];
 int agent_load_config(struct agent *a, bool keep_going);
 /* Default config text for the enabled plugins (caller frees). */
 char *agent_default_config(struct agent *a);
-/* Apply --plugins (enable exactly those). */
-void agent_apply_plugins_flag(struct agent *a);
+/* Apply --plugins (enable exactly those); -ENOENT (logged) when a listed
+ * plugin is not built. */
+int agent_apply_plugins_flag(struct agent *a);
 /* Write text to path; 0 or negative errno with a logged message. */
 int agent_write_file(const char *path, const char *text);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,13 @@ static const char config_help[] =
     "  check  Check the configuration with the enabled plugins, measure nothing\n"
     "  help   Print this message or the help of the given subcommand(s)\n\nOptions:\n"
     "  -h, --help  Print help\n";
+
+static const char regen_help[] =
+    "Regenerate the configuration file and stop\n\nUsage: alumet-agent config regen\n\n"
+    "Options:\n  -h, --help  Print help\n";
+static const char check_help[] =
+    "Check the configuration with the enabled plugins, measure nothing\n\nUsage: alumet-agent "
+    "config check\n\nOptions:\n  -h, --help  Print help\n";
 
 static int config_regen(struct agent *a)
 {
@@ -65,15 +73,30 @@ int cmd_config(int argc, char **argv, struct agent *a)
                         "provided\n  [subcommands: regen, check, help]\n");
         return 2;
     }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(config_help, stdout);
+    /* `config help [SUB]`, `config [SUB] -h` */
+    bool help = strcmp(argv[1], "help") == 0;
+    const char *sub = help ? (argc > 2 ? argv[2] : NULL) : argv[1];
+    for (int i = 1; i < argc; i++)
+        help = help || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0;
+    const char *text = NULL;
+    if (sub && strcmp(sub, "regen") == 0)
+        text = regen_help;
+    else if (sub && strcmp(sub, "check") == 0)
+        text = check_help;
+    else if (!sub || sub[0] == '-' || strcmp(sub, "help") == 0)
+        text = config_help;
+    if (help && text) {
+        fputs(text, stdout);
         return 0;
     }
-    if (strcmp(argv[1], "regen") == 0 && argc == 2)
+    if (text == regen_help && argc == 2)
         return config_regen(a);
-    if (strcmp(argv[1], "check") == 0 && argc == 2)
+    if (text == check_help && argc == 2)
         return config_check(a);
-    fprintf(stderr, "error: unrecognized subcommand '%s'\n\n%s", argv[1], config_help);
+    if (text && text != config_help) {
+        fprintf(stderr, "error: unexpected argument '%s' found\n\n%s", argv[2], text);
+        return 2;
+    }
+    fprintf(stderr, "error: unrecognized subcommand '%s'\n\n%s", sub ? sub : argv[1], config_help);
     return 2;
 }

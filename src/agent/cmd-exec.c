@@ -301,11 +301,12 @@ static void exec_abort(struct exec_child *c)
 
 int cmd_exec(int argc, char **argv, struct agent *a)
 {
-    bool ignore = false, summary = true;
+    bool ignore = false, summary = true, escaped = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
+            escaped = true;
             break;
         } else if (strcmp(argv[i], "--ignore-exit-code") == 0) {
             ignore = true;
@@ -327,6 +328,12 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         fprintf(stderr, "error: the following required arguments were not provided:\n  "
                         "<PROGRAM>\n\nUsage: alumet-agent exec [OPTIONS] <PROGRAM> [ARGS]...\n");
         return 2;
+    }
+    /* upstream's `exec PROGRAM -- ARGS` (clap's trailing_var_arg): a `--`
+     * right after PROGRAM ends the options and is dropped, once */
+    if (!escaped && i + 1 < argc && strcmp(argv[i + 1], "--") == 0) {
+        memmove(&argv[i + 1], &argv[i + 2], (size_t)(argc - i - 2) * sizeof(*argv));
+        argv[--argc] = NULL;
     }
     char **child_argv = argv + i;
     int child_argc = argc - i;

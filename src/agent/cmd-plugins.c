@@ -11,6 +11,11 @@ static const char plugins_help[] =
     "message or the help of the given subcommand(s)\n\nOptions:\n      --status  Show which "
     "plugins are enabled in the configuration\n  -h, --help    Print help\n";
 
+static const char list_help[] =
+    "List the plugins that are available in this agent\n\nUsage: alumet-agent plugins list "
+    "[OPTIONS]\n\nOptions:\n      --status  Show which plugins are enabled in the "
+    "configuration\n  -h, --help    Print help\n";
+
 static void plugins_print(struct agent *a, bool enabled)
 {
     for (size_t i = 0; i < a->plugins.len; i++)
@@ -20,7 +25,7 @@ static void plugins_print(struct agent *a, bool enabled)
 
 int cmd_plugins(int argc, char **argv, struct agent *a)
 {
-    bool status = false, list = false;
+    bool status = false, list = false, help = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--status") == 0) {
             status = true;
@@ -28,12 +33,15 @@ int cmd_plugins(int argc, char **argv, struct agent *a)
             list = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
                    strcmp(argv[i], "help") == 0) {
-            fputs(plugins_help, stdout);
-            return 0;
-        } else {
+            help = true;
+        } else if (!help) {
             fprintf(stderr, "error: unexpected argument '%s' found\n\n%s", argv[i], plugins_help);
             return 2;
         }
+    }
+    if (help) {
+        fputs(list ? list_help : plugins_help, stdout);
+        return 0;
     }
     if (!list) {
         fprintf(stderr, "error: 'alumet-agent plugins' requires a subcommand but one was not "

@@ -100,6 +100,28 @@ static void suggest_command(const char *name)
                     "'--help'.\n");
 }
 
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* Does the command line ask for the command's help? Then the command prints
+ * it, and nothing else runs (no welcome line, no plugin loading). For exec
+ * only the words before PROGRAM count: the rest is the child's. */
+static bool wants_help(const char *name, int argc, char **argv)
+{
+    bool exec = strcmp(name, "exec") == 0;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i]))
+            return true;
+        if (exec && (argv[i][0] != '-' || strcmp(argv[i], "--") == 0))
+            return false;
+        if (!exec && i == 1 && strcmp(argv[i], "help") == 0)
+            return true;
+    }
+    return false;
+}
+
 /* "--opt value" or "--opt=value": returns the value and advances *i. */
 static const char *opt_value(int argc, char **argv, int *i, const char *opt)
 {
@@ -213,7 +235,9 @@ int main(int argc, char **argv)
 {
     struct agent a = {.config_path = "alumet-config.toml", .argv0 = argv[0]};
     const char *env;
-    alumet_log_configure(secure_getenv("ALUMET_LOG"));
+    /* upstream's RUST_LOG, same syntax; ALUMET_LOG wins */
+    const char *log_spec = secure_getenv("ALUMET_LOG");
+    alumet_log_configure(log_spec ? log_spec : secure_getenv("RUST_LOG"));
     /* a closed pipe (jsonl to a reader that went away, a child that died at
      * its gate) is an error to report, not a silent death */
     signal(SIGPIPE, SIG_IGN);
@@ -238,6 +262,8 @@ int main(int argc, char **argv)
         suggest_command(name);
         return 2;
     }
+    if (first < argc && wants_help(name, argc - first, argv + first))
+        return cmd->fn(argc - first, argv + first, &a);
     alumet_log_info("Starting Alumet agent 'alumet-agent' v%s", ALUMET_VERSION);
 
     struct alumet_error err = {0};
@@ -263,8 +289,7 @@ int main(int argc, char **argv)
             r = failures ? -EINVAL : 0;
     }
     int status = 1;
-    if (r == 0) {
-        agent_apply_plugins_flag(&a);
+    if (r == 0 && agent_apply_plugins_flag(&a) == 0) {
         char **sub_argv = first < argc ? argv + first : (char *[]){"run", NULL};
         int sub_argc = first < argc ? argc - first : 1;
         status = cmd->fn(sub_argc, sub_argv, &a);

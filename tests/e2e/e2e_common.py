@@ -82,9 +82,11 @@ class Result:
 
 
 def clean_env(extra=None):
-    """The test's environment without any ALUMET_* variable (a developer's
-    ALUMET_CONFIG or ALUMET_LOG must not change the results), plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMET_")}
+    """The test's environment without any ALUMET_* variable nor RUST_LOG (a
+    developer's ALUMET_CONFIG or log levels must not change the results), plus
+    extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ALUMET_") and k != "RUST_LOG"}
     env["LC_ALL"] = "C"
     if extra:
         env.update(extra)

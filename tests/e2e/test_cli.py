@@ -74,6 +74,74 @@ class TestCli(AgentTestCase):
         self.assert_in_stderr("'alumet-agent plugins' requires a subcommand", res)
 
 
+    def test_subcommand_help(self):
+        # -h of any (sub)command: its own help on stdout, nothing on stderr,
+        # no config read or written
+        cases = [
+            (("run", "-h"), "Run the agent and monitor the system\n\nUsage: alumet-agent run\n"),
+            (("exec", "--help"), "Execute a command and observe its process\n\nUsage: "
+             "alumet-agent exec [OPTIONS] <PROGRAM> [ARGS]...\n"),
+            (("watch", "-h"), "Watch a running process\n\nUsage: alumet-agent watch <PID>\n"),
+            (("config", "-h"), "Manipulate the configuration\n\nUsage: alumet-agent config "
+             "<COMMAND>\n"),
+            (("config", "regen", "-h"), "Regenerate the configuration file and stop\n\nUsage: "
+             "alumet-agent config regen\n"),
+            (("config", "help", "regen"), "Regenerate the configuration file and stop\n\n"
+             "Usage: alumet-agent config regen\n"),
+            (("config", "check", "--help"), "Check the configuration with the enabled plugins, "
+             "measure nothing\n\nUsage: alumet-agent config check\n"),
+            (("plugins", "-h"), "Show the plugins that are available\n\nUsage: alumet-agent "
+             "plugins [OPTIONS] <COMMAND>\n"),
+            (("plugins", "list", "-h"), "List the plugins that are available in this agent\n\n"
+             "Usage: alumet-agent plugins list [OPTIONS]\n"),
+            (("plugins", "list", "--status", "-h"), "List the plugins that are available in "
+             "this agent\n\nUsage: alumet-agent plugins list [OPTIONS]\n"),
+            (("plugins", "help", "list"), "List the plugins that are available in this agent\n"
+             "\nUsage: alumet-agent plugins list [OPTIONS]\n"),
+        ]
+        for args, start in cases:
+            with self.subTest(args=args):
+                res = self.agent(*args)
+                self.assert_exit(res, 0)
+                self.assertTrue(res.stdout.startswith(start), res)
+                self.assertTrue(res.stdout.endswith("  -h, --help  Print help\n") or
+                                res.stdout.endswith("Print help\n"), res)
+                self.assertEqual(res.stderr, "")
+                self.assertFalse(os.path.exists(self.path(CONFIG)))
+
+    def test_exec_help_after_program_goes_to_the_child(self):
+        self.write_config("[plugins]\n")
+        res = self.agent("exec", "sh", "-c", 'echo "$0"', "-h")
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stdout, "-h\n")
+
+
+class TestLogEnv(AgentTestCase):
+    """RUST_LOG (upstream's variable) sets the levels like ALUMET_LOG, which
+    wins when both are set."""
+
+    def setUp(self):
+        super().setUp()
+        self.write_config("[plugins]\n")
+
+    def test_rust_log(self):
+        res = self.agent("exec", "--no-summary", "true", env={"RUST_LOG": "error"})
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stderr, "")
+        res = self.agent("exec", "--no-summary", "true", env={"RUST_LOG": "error,agent=info"})
+        self.assert_exit(res, 0)
+        self.assert_in_stderr("INFO  agent: Child process 'true' spawned with pid ", res)
+
+    def test_alumet_log_wins(self):
+        res = self.agent("exec", "true", env={"RUST_LOG": "error", "ALUMET_LOG": "info"})
+        self.assert_exit(res, 0)
+        self.assert_in_stderr("INFO  agent: Child process 'true' spawned with pid ", res)
+        res = self.agent("exec", "--no-summary", "true",
+                         env={"RUST_LOG": "debug", "ALUMET_LOG": "error"})
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stderr, "")
+
+
 @needs_csv
 class TestPluginsList(AgentTestCase):
     def test_plugins_list_format(self):

@@ -137,6 +137,24 @@ class TestExecStatus(AgentTestCase):
         self.assertIn(".", names)  # -a lists the dot entries
         self.assertIn("marker-file", names)
 
+    def test_double_dash_after_program_is_dropped_once(self):
+        # upstream's form (clap trailing_var_arg): `exec PROG -- ARGS`
+        res = self.agent("exec", sys.executable, "--", "-c", "print(1+1)")
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stdout, "2\n")
+        res = self.agent("exec", "echo", "--", "--", "x")
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stdout, "-- x\n")
+
+    def test_double_dash_later_goes_to_the_child(self):
+        res = self.agent("exec", "echo", "a", "--", "b")
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stdout, "a -- b\n")
+        # after `exec --`, every word is the child's, a second `--` too
+        res = self.agent("exec", "--", "echo", "--", "x")
+        self.assert_exit(res, 0)
+        self.assertEqual(res.stdout, "-- x\n")
+
     def test_options_after_program_go_to_the_child(self):
         res = self.agent("exec", "ls", "-la")
         self.assert_exit(res, 0)

@@ -7,7 +7,12 @@ usage: run-toml-test.py DECODER DATA_DIR [LIST]
 Every case named in DATA_DIR/files-toml-1.0.0 (or LIST) is run:
   valid/*.toml   must exit 0 and print JSON equal to valid/*.json
   invalid/*.toml must exit 1 (rejected cleanly: no crash, no sanitizer report)
-Prints "N passed, N failed" and exits 1 when any case fails."""
+Prints "N passed, N failed" and exits 1 when any case fails.
+
+The suite lives outside the repository (../shared/data/toml-test in the
+project's workspace). When DATA_DIR is absent the test is skipped (exit 77,
+Meson's SKIP) with the reason, so the suite passes on any clone; under CI
+(CI=true) the data is required and its absence is a failure."""
 
 import concurrent.futures
 import json
@@ -18,6 +23,7 @@ import subprocess
 import sys
 
 TIMEOUT = 30
+SKIP = 77  # Meson's "skipped" exit status
 SANITIZER_MARKS = (b"Sanitizer", b"runtime error:", b"LeakSanitizer")
 
 
@@ -134,6 +140,14 @@ def main(argv):
         sys.stderr.write("usage: %s DECODER DATA_DIR [LIST]\n" % argv[0])
         return 2
     decoder, data = argv[1], argv[2]
+    if not os.path.isdir(data):
+        if os.environ.get("CI") == "true":
+            sys.stderr.write("toml-test data not found at %s (required under CI)\n" % data)
+            return 1
+        print("SKIP: toml-test data not found at %s; fetch toml-test "
+              "(https://github.com/toml-lang/toml-test, tests/) there to run "
+              "the conformance suite" % data)
+        return SKIP
     listing = argv[3] if len(argv) == 4 else os.path.join(data, "files-toml-1.0.0")
     try:
         with open(listing, encoding="utf-8") as f:

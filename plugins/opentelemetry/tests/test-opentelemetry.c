@@ -378,7 +378,8 @@ static void test_plugin_default_config(void **state)
     const char *def = alumet_plugin_opentelemetry.default_config;
     const char *keys[] = {
         "[plugins.opentelemetry]\n",
-        "\ncollector_host = \"http://localhost:4318\"\n",
+        "\ncollector_host = \"http://localhost:4317\"\n",
+        "\nprotocol = \"grpc\"\n",
         "\nprefix = \"\"\n",
         "\nsuffix = \"_alumet\"\n",
         "\nuse_unit_display_name = true\n",
@@ -392,7 +393,8 @@ static void test_plugin_default_config(void **state)
     assert_int_equal(alumet_test_plugin_init(&alumet_plugin_opentelemetry, def, NULL, &st, &err),
                      0);
     const struct otel_settings *s = st; /* struct otel starts with its settings */
-    assert_string_equal(s->collector_host, "http://localhost:4318");
+    assert_string_equal(s->collector_host, "http://localhost:4317");
+    assert_int_equal(s->protocol, OTEL_PROTOCOL_GRPC);
     assert_string_equal(s->prefix, "");
     assert_string_equal(s->suffix, "_alumet");
     assert_true(s->use_unit_display_name);
@@ -435,6 +437,69 @@ static void test_plugin_options(void **state)
     alumet_plugin_opentelemetry.free(st);
 }
 
+/* Without protocol: gRPC (upstream's) unless the URL is OTLP/HTTP's. */
+static void test_plugin_protocol(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *config;
+        enum otel_protocol protocol;
+    } cases[] = {
+        {"collector_host = \"http://localhost:4317\"\n", OTEL_PROTOCOL_GRPC},
+        {"collector_host = \"https://otel.example:443\"\n", OTEL_PROTOCOL_GRPC},
+        {"collector_host = \"http://127.0.0.1:4318\"\n", OTEL_PROTOCOL_HTTP_PROTOBUF},
+        {"collector_host = \"http://127.0.0.1:4318/\"\n", OTEL_PROTOCOL_HTTP_PROTOBUF},
+        {"collector_host = \"https://gw.example/otlp/v1/metrics\"\n", OTEL_PROTOCOL_HTTP_PROTOBUF},
+        {"collector_host = \"http://localhost:4318\"\nprotocol = \"grpc\"\n", OTEL_PROTOCOL_GRPC},
+        {"collector_host = \"http://localhost:4317\"\nprotocol = \"http/protobuf\"\n",
+         OTEL_PROTOCOL_HTTP_PROTOBUF},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        void *st = NULL;
+        struct alumet_error err = {0};
+        snprintf(text, sizeof(text), "[plugins.opentelemetry]\n%s", cases[i].config);
+        assert_int_equal(
+            alumet_test_plugin_init(&alumet_plugin_opentelemetry, text, NULL, &st, &err), 0);
+        const struct otel_settings *s = st;
+        if (s->protocol != cases[i].protocol)
+            fail_msg("case %zu: protocol %d, expected %d", i, (int)s->protocol,
+                     (int)cases[i].protocol);
+        alumet_plugin_opentelemetry.free(st);
+    }
+}
+
+/* gRPC statuses: OTLP's retryable ones are retried, the others dropped. */
+static void test_grpc_status(void **state)
+{
+    (void)state;
+    static const int retry[] = {1, 4, 8, 10, 11, 14, 15};
+    static const int drop[] = {2, 3, 5, 6, 7, 9, 12, 13, 16, 17, 99};
+    assert_int_equal(otel_grpc_classify(0), 0);
+    for (size_t i = 0; i < sizeof(retry) / sizeof(retry[0]); i++)
+        assert_int_equal(otel_grpc_classify(retry[i]), ALUMET_WRITE_RETRY);
+    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+        assert_int_equal(otel_grpc_classify(drop[i]), OTEL_HTTP_REJECTED);
+    assert_int_equal(otel_grpc_from_http(400), 13);
+    assert_int_equal(otel_grpc_from_http(401), 16);
+    assert_int_equal(otel_grpc_from_http(403), 7);
+    assert_int_equal(otel_grpc_from_http(404), 12);
+    assert_int_equal(otel_grpc_from_http(429), 14);
+    assert_int_equal(otel_grpc_from_http(502), 14);
+    assert_int_equal(otel_grpc_from_http(503), 14);
+    assert_int_equal(otel_grpc_from_http(504), 14);
+    assert_int_equal(otel_grpc_from_http(500), 2);
+    assert_string_equal(otel_grpc_status_name(3), "INVALID_ARGUMENT");
+    assert_string_equal(otel_grpc_status_name(14), "UNAVAILABLE");
+    assert_string_equal(otel_grpc_status_name(16), "UNAUTHENTICATED");
+    assert_string_equal(otel_grpc_status_name(42), "UNKNOWN");
+    char buf[32];
+    otel_grpc_decode_message("bad%20point%3A %E2%9C%93%0a%", buf, sizeof(buf));
+    assert_string_equal(buf, "bad point: \xe2\x9c\x93 %");
+    otel_grpc_decode_message("0123456789", buf, 5);
+    assert_string_equal(buf, "0123");
+}
+
 static void test_plugin_bad_options(void **state)
 {
     (void)state;
@@ -442,7 +507,13 @@ static void test_plugin_bad_options(void **state)
         const char *config;
         const char *message;
     } cases[] = {
-        {"collector_host = \"\"\n", "plugins.opentelemetry.collector_host: expected the base URL"},
+        {"collector_host = \"\"\n", "plugins.opentelemetry.collector_host: expected the URL of "
+                                    "the collector's OTLP receiver"},
+        {"protocol = \"http/json\"\n", "plugins.opentelemetry.protocol: expected \"grpc\" or "
+                                       "\"http/protobuf\", got \"http/json\" (OTLP/HTTP with "
+                                       "JSON is not supported)"},
+        {"protocol = \"gprc\"\n", "plugins.opentelemetry.protocol: expected \"grpc\" or "
+                                  "\"http/protobuf\", got \"gprc\""},
         {"max_buffered_points = -5\n", "plugins.opentelemetry.max_buffered_points: expected a "
                                        "number of points (0 or more), got -5"},
         {"request_timeout = \"0s\"\n", "plugins.opentelemetry.request_timeout: expected a "
@@ -479,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_plugin_default_config),
         cmocka_unit_test(test_plugin_options),
         cmocka_unit_test(test_plugin_bad_options),
+        cmocka_unit_test(test_plugin_protocol),
+        cmocka_unit_test(test_grpc_status),
     };
     return alumet_run_tests(group);
 }

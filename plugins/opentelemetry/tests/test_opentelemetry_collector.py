@@ -83,6 +83,7 @@ count_file = "count"
 
 [plugins.opentelemetry]
 collector_host = "http://127.0.0.1:{port}/"
+protocol = "http/protobuf"
 {extra}"""
     if headers:
         text += f'\n[plugins.opentelemetry.headers]\napi-key = "{API_KEY}"\n'
@@ -152,7 +153,7 @@ class TestCollector(AgentTestCase):
         self.assertEqual(len(fake.connections), 1, fake.connections)
         err = agent.stderr()
         self.assertIn(f"INFO  opentelemetry: connected to the OTLP collector at "
-                      f"'http://127.0.0.1:{fake.port}/v1/metrics'", err)
+                      f"'http://127.0.0.1:{fake.port}/v1/metrics' (HTTP)", err)
         self.assertNotIn("ERROR", err)
         self.assertNotIn("WARN", err)
 
@@ -266,7 +267,7 @@ class TestCollector(AgentTestCase):
         self.assertNotEqual(agent.wait_exit(), 0)
         self.assertIn(f"the OTLP collector at 'http://127.0.0.1:{fake.port}/v1/metrics' answered "
                       f"HTTP 404: 404 page not found; please check collector_host (the base URL "
-                      f"of an OTLP/HTTP receiver) and the headers in the configuration",
+                      f"of an OTLP/HTTP receiver), protocol and the headers in the configuration",
                       agent.stderr())
 
     def test_down_at_start(self):
@@ -289,8 +290,8 @@ class TestCollector(AgentTestCase):
         # exit 1 when points were lost (0 when the source had not polled yet)
         self.assertIn(agent.stop(), (0, 1), agent.stderr())
         self.assertIn("WARN  opentelemetry: collector_host 'http://127.0.0.1:4317' names port "
-                      "4317, the usual OTLP/gRPC port; this plugin speaks OTLP/HTTP (usually port "
-                      "4318)", agent.stderr())
+                      "4317, the usual OTLP/gRPC port, with protocol = \"http/protobuf\" "
+                      "(OTLP/HTTP is usually on port 4318)", agent.stderr())
 
 
 if __name__ == "__main__":

@@ -199,8 +199,16 @@ static void test_plugin_http(void **state)
     assert_string_equal(rep.body, expected);
     free(rep.raw);
 
-    /* no Accept header: the Prometheus text format */
+    /* no Accept header: OpenMetrics, as upstream */
     http_get(port, "/metrics?x=1", NULL, &rep);
+    assert_int_equal(rep.status, 200);
+    assert_header(&rep, "\r\nContent-Type: application/openmetrics-text; version=1.0.0; "
+                        "charset=utf-8\r\n");
+    assert_string_equal(rep.body, expected);
+    free(rep.raw);
+
+    /* the Prometheus text format when asked for */
+    http_get(port, "/metrics?x=1", "text/plain", &rep);
     assert_int_equal(rep.status, 200);
     assert_header(&rep, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
     assert_string_equal(rep.body, BODY_TEXT);
@@ -220,7 +228,7 @@ static void test_plugin_http(void **state)
                  "Connection: close\r\n\r\nhello",
                  &rep);
     assert_int_equal(rep.status, 200);
-    assert_string_equal(rep.body, BODY_TEXT);
+    assert_string_equal(rep.body, expected);
     free(rep.raw);
     http_request(port, "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rep);
     assert_int_equal(rep.status, 200);

@@ -528,8 +528,12 @@ static void test_negotiate(void **state)
         const char *accept;
         enum prometheus_format fmt;
     } cases[] = {
-        {NULL, PROMETHEUS_FORMAT_TEXT},
-        {"", PROMETHEUS_FORMAT_TEXT},
+        /* no preference (no header, curl's any-type range, a browser): OpenMetrics */
+        {NULL, PROMETHEUS_FORMAT_OPENMETRICS},
+        {"", PROMETHEUS_FORMAT_OPENMETRICS},
+        {"*/*", PROMETHEUS_FORMAT_OPENMETRICS},
+        {"text/html,application/xhtml+xml,*/*;q=0.8", PROMETHEUS_FORMAT_OPENMETRICS},
+        {"image/png", PROMETHEUS_FORMAT_OPENMETRICS},
         /* what Prometheus 2.42 sends */
         {"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
          "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
@@ -538,11 +542,15 @@ static void test_negotiate(void **state)
         {"APPLICATION/OpenMetrics-Text; version=1.0.0", PROMETHEUS_FORMAT_OPENMETRICS},
         {" application/openmetrics-text ; q=0.9 , */*;q=0.8", PROMETHEUS_FORMAT_OPENMETRICS},
         {"application/openmetrics-text;q=0.5, text/plain;q=0.5", PROMETHEUS_FORMAT_OPENMETRICS},
-        {"*/*", PROMETHEUS_FORMAT_TEXT},
+        {"text/plain;q=0.5, */*", PROMETHEUS_FORMAT_OPENMETRICS},
+        /* text 0.0.4 only when asked for */
         {"text/plain", PROMETHEUS_FORMAT_TEXT},
-        {"text/html,application/xhtml+xml,*/*;q=0.8", PROMETHEUS_FORMAT_TEXT},
+        {"text/plain;version=0.0.4", PROMETHEUS_FORMAT_TEXT},
+        {"text/*", PROMETHEUS_FORMAT_TEXT},
+        {"text/plain, */*;q=0.1", PROMETHEUS_FORMAT_TEXT},
         {"text/plain;version=0.0.4;q=1, application/openmetrics-text;q=0.5",
          PROMETHEUS_FORMAT_TEXT},
+        /* OpenMetrics refused (q=0) or its q unreadable: the other format */
         {"application/openmetrics-text;q=0", PROMETHEUS_FORMAT_TEXT},
         {"application/openmetrics-text;q=abc", PROMETHEUS_FORMAT_TEXT},
         {"application/openmetrics-text;q=1.5", PROMETHEUS_FORMAT_TEXT},

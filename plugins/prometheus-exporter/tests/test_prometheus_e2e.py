@@ -131,7 +131,8 @@ def prom_api(base, path, **params):
 
 
 def check_direct_scrape(port):
-    """The endpoint itself: OpenMetrics for Prometheus, text/plain for curl."""
+    """The endpoint itself: OpenMetrics for Prometheus and for a request
+    without Accept (as upstream); the text format 0.0.4 when asked for."""
     url = f"http://127.0.0.1:{port}/metrics"
     status, ctype, body = http_get(url, ACCEPT_OPENMETRICS)
     check(status == 200, f"status {status}")
@@ -141,7 +142,12 @@ def check_direct_scrape(port):
                         "# TYPE e2e_test_counter_alumet gauge"], body)
     check(SERIES_RE.match(lines[2]), body)
     check(lines[-1] == "# EOF" and body.endswith("# EOF\n"), body)
-    status, ctype, body = http_get(url)
+    for accept in (None, "*/*"):  # urllib sends no Accept, curl "*/*"
+        status, ctype, body = http_get(url, accept)
+        check(ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8",
+              f"Accept {accept}: {ctype}")
+        check(body.endswith("# EOF\n"), body)
+    status, ctype, body = http_get(url, "text/plain")
     check(ctype == "text/plain; version=0.0.4; charset=utf-8", ctype)
     check("# EOF" not in body and "# UNIT" not in body, body)
     check(SERIES_RE.match(body.splitlines()[2]), body)
@@ -157,7 +163,7 @@ def check_promtool(promtool, target):
     and "error while linting: text format parsing error" on bad text; exit 3
     for mere naming advice (upstream's names: units in milliseconds,
     test_counter "should not include type 'counter'")."""
-    _, _, body = http_get(f"http://{target}/metrics")
+    _, _, body = http_get(f"http://{target}/metrics", "text/plain;version=0.0.4")
     p = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
                        text=True, timeout=30)
     out = p.stdout + p.stderr

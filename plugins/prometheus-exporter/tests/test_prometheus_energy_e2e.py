@@ -104,7 +104,7 @@ def check_seq(run, base, seq, logs):
     url = f"http://127.0.0.1:{seq.port}/metrics"
 
     def gauge_gone():
-        body = http_get(url)[2]
+        body = http_get(url, "text/plain")[2]
         return SEQ + "{" not in body and body
     body = wait_for("the stale gauge to leave the endpoint", gauge_gone, timeout=LONG, logs=logs)
     lines = body.splitlines()

@@ -39,12 +39,35 @@ static size_t httpclient_on_body(char *ptr, size_t size, size_t nmemb, void *dat
     return n;
 }
 
-/* "Content-Type: application/x-protobuf\r\n" */
+/* The value of line if it is the header name ("Name: value\r\n"), copied
+ * to buf (size bytes, truncated); false when it is another header. */
+static bool httpclient_header_value(const char *line, size_t n, const char *name, char *buf,
+                                    size_t size)
+{
+    size_t l = strlen(name);
+    if (n <= l || strncasecmp(line, name, l) != 0 || line[l] != ':')
+        return false;
+    size_t i = l + 1, len = 0;
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    while (i < n && line[i] != '\r' && line[i] != '\n' && len < size - 1)
+        buf[len++] = line[i++];
+    buf[len] = '\0';
+    return true;
+}
+
+/* "Content-Type: application/x-protobuf\r\n", and the captured headers;
+ * trailers come here too. */
 static size_t httpclient_on_header(char *line, size_t size, size_t nmemb, void *data)
 {
     struct httpclient *c = data;
     size_t n = size * nmemb;
     static const char name[] = "content-type:";
+
+    for (size_t k = 0; k < HTTPCLIENT_MAX_CAPTURE && c->capture_names[k]; k++)
+        if (httpclient_header_value(line, n, c->capture_names[k], c->captured[k],
+                                    sizeof(c->captured[k])))
+            c->has_captured[k] = true;
 
     if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0) {
         size_t i = sizeof(name) - 1;
@@ -137,6 +160,12 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
     c->curl = curl_easy_init();
     c->url = strdup(opts->url);
     r = c->curl && c->url ? httpclient_build_headers(c, opts) : -ENOMEM;
+    for (size_t k = 0; r == 0 && opts->capture && opts->capture[k]; k++) {
+        if (k == HTTPCLIENT_MAX_CAPTURE)
+            r = -EINVAL;
+        else if (!(c->capture_names[k] = strdup(opts->capture[k])))
+            r = -ENOMEM;
+    }
     if (r < 0)
         goto err_done;
     e = httpclient_check_url(c->url);
@@ -159,6 +188,13 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
     HTTPCLIENT_SETOPT(CURLOPT_WRITEDATA, c);
     HTTPCLIENT_SETOPT(CURLOPT_HEADERFUNCTION, httpclient_on_header);
     HTTPCLIENT_SETOPT(CURLOPT_HEADERDATA, c);
+    if (opts->http2) {
+        HTTPCLIENT_SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        /* libcurl 7.88 (Debian 12) fails the next request on an HTTP/2
+         * connection that carried a response with trailers (gRPC's) with
+         * "Error in the HTTP2 framing layer": one connection per request */
+        HTTPCLIENT_SETOPT(CURLOPT_FORBID_REUSE, 1L);
+    }
     if (opts->username && *opts->username) {
         HTTPCLIENT_SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         HTTPCLIENT_SETOPT(CURLOPT_USERNAME, opts->username);
@@ -184,6 +220,8 @@ void httpclient_done(struct httpclient *c)
     curl_slist_free_all(c->headers);
     free(c->url);
     free(c->response);
+    for (size_t k = 0; k < HTTPCLIENT_MAX_CAPTURE; k++)
+        free(c->capture_names[k]);
     if (c->global_ref)
         curl_global_cleanup();
     *c = (struct httpclient){0};
@@ -219,6 +257,7 @@ CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, lon
         c->response[0] = '\0';
     c->content_type[0] = '\0';
     c->errbuf[0] = '\0';
+    memset(c->has_captured, 0, sizeof(c->has_captured));
     res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     if (res == CURLE_OK)
         res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, len && body ? body : "");
@@ -255,4 +294,9 @@ int httpclient_classify(CURLcode res, long status)
 const char *httpclient_strerror(const struct httpclient *c, CURLcode res)
 {
     return c->errbuf[0] ? c->errbuf : curl_easy_strerror(res);
+}
+
+const char *httpclient_captured(const struct httpclient *c, size_t i)
+{
+    return i < HTTPCLIENT_MAX_CAPTURE && c->has_captured[i] ? c->captured[i] : NULL;
 }

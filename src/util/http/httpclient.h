@@ -55,7 +55,15 @@ struct httpclient_opts {
     int64_t connect_timeout; /* ns, rounded up to ms; 0: libcurl's default */
     int64_t request_timeout; /* ns, the whole request; 0: no limit */
     size_t max_response;     /* bytes of a response body kept for the messages */
+    bool http2;              /* HTTP/2 only: prior knowledge on http://, ALPN h2 on https://; one
+                                connection per request (libcurl 7.88 cannot reuse one after trailers) */
+    /* names of response headers (or trailers) to keep, NULL-terminated, at
+     * most HTTPCLIENT_MAX_CAPTURE (gRPC's grpc-status, grpc-message) */
+    const char *const *capture;
 };
+
+#define HTTPCLIENT_MAX_CAPTURE 4
+#define HTTPCLIENT_CAPTURE_SIZE 512
 
 struct httpclient {
     CURL *curl;
@@ -74,7 +82,16 @@ struct httpclient {
     int64_t raised_timeout;      /* ns: the last POST timed out once sent and raised the
                                     limit to this; 0 otherwise */
     int64_t raised_from;         /* ns: the limit it had then */
+    /* the headers or trailers named in opts.capture, of the last response
+     * (truncated to HTTPCLIENT_CAPTURE_SIZE - 1 bytes); NULL when absent */
+    char *capture_names[HTTPCLIENT_MAX_CAPTURE];
+    char captured[HTTPCLIENT_MAX_CAPTURE][HTTPCLIENT_CAPTURE_SIZE];
+    bool has_captured[HTTPCLIENT_MAX_CAPTURE];
 };
+
+/* The value of the response header (or trailer) opts.capture[i] of the last
+ * POST, NULL when it was absent. */
+const char *httpclient_captured(const struct httpclient *c, size_t i);
 
 /* Prepare c for opts (borrowed during the call). The URL is checked: a
  * malformed one, or one whose scheme libcurl does not speak, is -EINVAL with

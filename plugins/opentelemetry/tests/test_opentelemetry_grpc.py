@@ -1,0 +1,303 @@
+# SPDX-License-Identifier: MIT
+"""The opentelemetry plugin against a real gRPC server: Debian's grpcio
+(python3-grpcio) serving opentelemetry.proto.collector.metrics.v1.
+MetricsService/Export, its messages compiled by protoc (protobuf-compiler,
+python3-protobuf) from the vendored .proto files. Every field of every
+export is decoded by the protobuf runtime and checked; gRPC statuses:
+UNAVAILABLE is retried, INVALID_ARGUMENT dropped and counted; startup
+refusal (UNIMPLEMENTED); partial success. Skipped when grpcio, protobuf or
+protoc are absent (scripts/install-deps.sh installs them)."""
+
+import concurrent.futures
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from e2e_http import AgentTestCase, free_port, run_tests, wait_until
+
+PROTO_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto")
+SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+API_KEY = "k3y with spaces"
+
+grpc = None
+pb = None
+_missing = None
+
+
+def load():
+    """Import grpc and compile the OTLP messages (once)."""
+    global grpc, pb, _missing
+    if grpc or _missing:
+        return
+    try:
+        grpc = importlib.import_module("grpc")
+        importlib.import_module("google.protobuf")
+    except ImportError as e:
+        _missing = f"{e.name} is not installed (Debian: python3-grpcio, python3-protobuf)"
+        return
+    protoc = shutil.which("protoc")
+    if not protoc:
+        _missing = "protoc is not installed (Debian: protobuf-compiler)"
+        return
+    out = tempfile.mkdtemp(prefix="alumet-otel-pb-")
+    protos = [os.path.join("opentelemetry", "proto", d) for d in (
+        "common/v1/common.proto", "resource/v1/resource.proto", "metrics/v1/metrics.proto",
+        "collector/metrics/v1/metrics_service.proto")]
+    subprocess.run([protoc, "-I", PROTO_ROOT, "--python_out", out, *protos], check=True)
+    sys.path.insert(0, out)
+    pb = importlib.import_module("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2")
+
+
+class Collector:
+    """A gRPC server on 127.0.0.1 with MetricsService/Export. policy(n,
+    request, context) for the n-th non-empty request (0-based) may abort the
+    call or return a response; None: an empty ExportMetricsServiceResponse."""
+
+    def __init__(self, policy=None, port=0, metadata=None):
+        self.policy = policy
+        self.metadata = metadata if metadata is not None else {"api-key": API_KEY}
+        self.lock = threading.Lock()
+        self.requests = []  # (request, accepted)
+        self.errors = []
+        self.peers = set()
+        self.data_requests = 0
+        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4))
+        handler = grpc.method_handlers_generic_handler(SERVICE, {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                self.export,
+                request_deserializer=pb.ExportMetricsServiceRequest.FromString,
+                response_serializer=pb.ExportMetricsServiceResponse.SerializeToString)})
+        self.server.add_generic_rpc_handlers((handler,))
+        self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
+        self.server.start()
+
+    def export(self, request, context):
+        md = dict(context.invocation_metadata())
+        for k, v in self.metadata.items():
+            if md.get(k) != v:
+                self.errors.append(f"metadata {k}: {md.get(k)!r}")
+        with self.lock:
+            self.peers.add(context.peer())
+            n = self.data_requests
+            empty = not request.resource_metrics
+            if not empty:
+                self.data_requests += 1
+            self.requests.append([request, False])
+            entry = self.requests[-1]
+        response = self.policy(n, request, context) if self.policy and not empty else None
+        entry[1] = True  # an abort raised above: not accepted
+        return response if response is not None else pb.ExportMetricsServiceResponse()
+
+    def accepted(self):
+        with self.lock:
+            return [r for r, ok in self.requests if ok and r.resource_metrics]
+
+    def points(self):
+        return [(m, dp) for r in self.accepted()
+                for m in r.resource_metrics[0].scope_metrics[0].metrics
+                for dp in m.gauge.data_points]
+
+    def close(self):
+        self.server.stop(0).wait()
+
+
+def config(port, extra="", headers=True):
+    text = f"""\
+[plugins.test-source]
+poll_interval = "10ms"
+points_per_poll = 5
+count_file = "count"
+
+[plugins.opentelemetry]
+collector_host = "http://127.0.0.1:{port}"
+{extra}"""
+    if headers:
+        text += f'\n[plugins.opentelemetry.headers]\napi-key = "{API_KEY}"\n'
+    return text
+
+
+class TestGrpc(AgentTestCase):
+    tmp_prefix = "alumet-otel-grpc-"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        load()
+        if _missing:
+            raise unittest.SkipTest(_missing)
+
+    def collector(self, **kw):
+        c = Collector(**kw)
+        self.addCleanup(c.close)
+        return c
+
+    def assert_all_points(self, c, agent, t_end, name="test_counter_alumet", unit=""):
+        self.assertEqual(c.errors, [])
+        for r in c.accepted():
+            self.assertEqual(len(r.resource_metrics), 1)
+            rm = r.resource_metrics[0]
+            self.assertEqual(rm.schema_url, "")
+            self.assertEqual([(a.key, a.value.WhichOneof("value"), a.value.string_value)
+                              for a in rm.resource.attributes],
+                             [("service.name", "string_value", "alumet-otlp-grpc")])
+            self.assertEqual(len(rm.scope_metrics), 1)
+            sm = rm.scope_metrics[0]
+            self.assertEqual((sm.scope.name, sm.scope.version), ("alumet", "0.1.0"))
+            self.assertEqual([(a.key, a.value.string_value) for a in sm.scope.attributes],
+                             [("tool", "alumet")])
+            self.assertEqual(len(sm.metrics), 1)
+            m = sm.metrics[0]
+            self.assertEqual(m.name, name)
+            self.assertEqual(m.description, "sequence number of the point, from 0")
+            self.assertEqual(m.unit, unit)
+            self.assertEqual(m.WhichOneof("data"), "gauge")
+        values = []
+        for _, dp in c.points():
+            self.assertEqual([(a.key, a.value.string_value) for a in dp.attributes],
+                             [("resource_consumer_id", "empty"),
+                              ("resource_consumer_kind", "local_machine"),
+                              ("resource_id", "empty"), ("resource_kind", "local_machine")])
+            self.assertEqual(dp.start_time_unix_nano, 0)
+            self.assertGreaterEqual(dp.time_unix_nano, agent.t_start_ns)
+            self.assertLessEqual(dp.time_unix_nano, t_end)
+            self.assertEqual(dp.WhichOneof("value"), "as_double")
+            values.append(dp.as_double)
+        count = agent.count()
+        self.assertGreater(count, 0)
+        self.assertEqual(values, [float(i) for i in range(count)])
+
+    def test_exports_every_point(self):
+        c = self.collector()
+        agent = self.agent(config(c.port))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 100, 10, "100 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())
+        # the startup check is an empty export, first
+        self.assertEqual(c.requests[0][0], pb.ExportMetricsServiceRequest())
+        err = agent.stderr()
+        self.assertIn(f"INFO  opentelemetry: connected to the OTLP collector at "
+                      f"'http://127.0.0.1:{c.port}/{SERVICE}/Export' (gRPC)", err)
+        self.assertNotIn("ERROR", err)
+        self.assertNotIn("WARN", err)
+
+    def test_options(self):
+        c = self.collector(metadata={})
+        agent = self.agent(config(c.port, 'protocol = "grpc"\nprefix = "p."\nsuffix = ""\n'
+                                  "use_unit_display_name = false\n", headers=False))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 20, 10, "20 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns(), name="p.test_counter", unit="1")
+
+    def test_unavailable_is_retried(self):
+        t_fail = []
+
+        def policy(n, request, context):
+            if not t_fail:
+                t_fail.append(time.monotonic())
+            if time.monotonic() - t_fail[0] < 1.2:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "busy: try later")
+            return None
+
+        c = self.collector(policy=policy)
+        agent = self.agent(config(c.port))
+        agent.wait_ready()
+        wait_until(lambda: "recovered" in agent.stderr(), 20, "the delivery to recover")
+        time.sleep(0.2)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())
+        err = agent.stderr()
+        self.assertIn(f"ERROR pipeline: cannot write to opentelemetry/out: the OTLP collector at "
+                      f"'http://127.0.0.1:{c.port}/{SERVICE}/Export' answered gRPC status 14 "
+                      f"UNAVAILABLE: busy: try later; keeping the data and retrying", err)
+        self.assertIn("INFO  pipeline: delivery to opentelemetry/out recovered (0 points dropped "
+                      "in total)", err)
+
+    def test_invalid_argument_is_dropped(self):
+        refused = []
+
+        def policy(n, request, context):
+            if n in (1, 2):
+                refused.append(len(request.resource_metrics[0].scope_metrics[0].metrics[0]
+                                   .gauge.data_points))
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad data point ✓")
+            return None
+
+        c = self.collector(policy=policy)
+        agent = self.agent(config(c.port))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 50, 10, "50 points")
+        self.assertEqual(agent.stop(), 1, agent.stderr())  # points were lost
+        self.assertEqual(c.errors, [])
+        values = [dp.as_double for _, dp in c.points()]
+        self.assertEqual(len(values) + sum(refused), agent.count())
+        self.assertEqual(values, sorted(set(values)))
+        err = agent.stderr()
+        self.assertIn(f"ERROR opentelemetry: {refused[0]} points were refused by the collector, "
+                      f"dropping them: the OTLP collector at 'http://127.0.0.1:{c.port}/{SERVICE}"
+                      f"/Export' answered gRPC status 3 INVALID_ARGUMENT: bad data point ✓", err)
+        self.assertEqual(err.count("refused by the collector"), 1, err)
+
+    def test_partial_success(self):
+        def policy(n, request, context):
+            if n == 0:
+                r = pb.ExportMetricsServiceResponse()
+                r.partial_success.rejected_data_points = 2
+                r.partial_success.error_message = "too old"
+                return r
+            return None
+
+        c = self.collector(policy=policy)
+        agent = self.agent(config(c.port))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 20, 10, "20 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assertIn("ERROR opentelemetry: 2 points were rejected by the collector (partial "
+                      "success): 'too old'", agent.stderr())
+
+    def test_startup_unimplemented(self):
+        # a gRPC server without the metrics service
+        server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        self.addCleanup(lambda: server.stop(0).wait())
+        agent = self.agent(config(port))
+        self.assertNotEqual(agent.wait_exit(), 0)
+        self.assertIn(f"the OTLP collector at 'http://127.0.0.1:{port}/{SERVICE}/Export' "
+                      f"answered gRPC status 12 UNIMPLEMENTED: Method not found!; please check "
+                      f"collector_host (the URL of an OTLP/gRPC receiver), protocol and the "
+                      f"headers in the configuration", agent.stderr())
+
+    def test_down_at_start(self):
+        port = free_port()
+        agent = self.agent(config(port))
+        agent.wait_ready()
+        self.assertIn(f"WARN  opentelemetry: cannot reach the OTLP collector at "
+                      f"'http://127.0.0.1:{port}/{SERVICE}/Export': ", agent.stderr())
+        time.sleep(1.0)
+        c = self.collector(port=port)
+        wait_until(lambda: "recovered" in agent.stderr(), 20, "the delivery to recover")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+if __name__ == "__main__":
+    load()
+    if _missing and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) and \
+            os.access(SYSTEM_PYTHON, os.X_OK):
+        # Debian's python3-grpcio is installed for the system interpreter,
+        # not for another one first in PATH (pyenv, a virtualenv)
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, *sys.argv])
+    if _missing:
+        print(f"SKIP: {_missing}")
+        sys.exit(77)
+    run_tests()
