@@ -17,9 +17,9 @@
 #define ALUMET_POLL_RETRY 1 /* non-fatal: logged (rate-limited), polling goes on */
 #define ALUMET_POLL_DONE 2  /* the source ended normally: flushed, then removed */
 
-/* A managed source, polled by the scheduler.
+/* A managed source, polled by a thread of its own.
  * poll: append points for instant `now` (wall clock) to buf. Called from the
- *       scheduler thread, never concurrently with itself.
+ *       source's thread, never concurrently with itself or with reset.
  * reset: optional, called when the source is paused (drop deltas' baselines).
  * free: optional, called exactly once after the source stopped. */
 struct alumet_source_ops {

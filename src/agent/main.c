@@ -57,7 +57,7 @@ static const char help_text[] =
     "      --source-channel-size <SOURCE_CHANNEL_SIZE>\n"
     "          Capacity of the buffer between the sources and the transforms, in buffers\n"
     "      --normal-worker-threads <NORMAL_WORKER_THREADS>\n"
-    "          Accepted for compatibility (this agent uses one scheduler thread) "
+    "          Accepted for compatibility (this agent polls each source on its own thread) "
     "[env: ALUMET_NORMAL_THREADS=]\n"
     "      --priority-worker-threads <PRIORITY_WORKER_THREADS>\n"
     "          Accepted for compatibility [env: ALUMET_PRIORITY_THREADS=]\n"
