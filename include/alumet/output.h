@@ -62,6 +62,11 @@ struct alumet_output_opts {
     enum alumet_queue_policy policy; /* default: the agent's default (block) */
     bool policy_set;                 /* false: use the agent's configured policy */
     struct alumet_delivery_opts delivery;
+    /* 0: one write per buffer. Else the buffers are merged and written once
+     * per period (sooner when delivery.max_points are waiting), and what is
+     * merged is written at shutdown; a failed write of the batch is retried
+     * as above. Read only when size covers it. */
+    alumet_time_ns batch_period;
 };
 
 /* Counters of one output, for health metrics and tests. */
@@ -69,7 +74,7 @@ struct alumet_output_stats {
     uint64_t written_points; /* points written successfully */
     uint64_t retried_writes; /* writes that returned ALUMET_WRITE_RETRY */
     uint64_t dropped_points; /* lost: queue policy, retry limit, or no retry */
-    uint64_t pending_points; /* waiting for a retry now */
+    uint64_t pending_points; /* waiting for a retry, or in the batch, now */
 };
 
 #endif

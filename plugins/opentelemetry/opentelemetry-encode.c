@@ -353,13 +353,16 @@ static int otel_fill_metrics(struct otel_encoder *e, const struct alumet_registr
         otel_metric *om = &e->metrics[g];
 
         *om = init;
-        om->name = otel_text_concat(e, e->prefix, m->name, e->suffix);
-        if (!om->name)
-            return -ENOMEM;
-        om->description = (char *)(m->description ? m->description : "");
         om->unit = (char *)(e->use_unit_display_name ? m->unit_display : m->unit_unique);
         if (!om->unit)
             om->unit = "";
+        const char *name = m->name;
+        if (e->append_unit_to_metric_name && *om->unit)
+            name = otel_text_concat(e, m->name, "_", om->unit);
+        om->name = name ? otel_text_concat(e, e->prefix, name, e->suffix) : NULL;
+        if (!om->name)
+            return -ENOMEM;
+        om->description = (char *)(m->description ? m->description : "");
         om->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
         om->gauge = &e->gauges[g];
         e->metric_ptrs[g] = om;

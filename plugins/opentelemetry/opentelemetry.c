@@ -4,7 +4,7 @@
  * opentelemetry plugin 0.1.0, over OTLP/gRPC as upstream (opentelemetry-grpc.c)
  * or OTLP/HTTP with a protobuf body (opentelemetry-http.c). The request is
  * built by opentelemetry-encode.c; a transient failure is retried by the core
- * (delivery policy). */
+ * (delivery policy), which also merges the buffers of a push interval. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,11 @@
     "suffix = \"_alumet\"\n"                                                                       \
     "# Use the unit's display name (ms) rather than its unique name (millis)\n"                    \
     "use_unit_display_name = true\n"                                                               \
+    "# Append the unit to the metric name (rapl_consumed_energy_J_alumet)\n"                       \
+    "append_unit_to_metric_name = false\n"                                                         \
+    "# Send the measurements every this many seconds, in one export (0: one\n"                     \
+    "# export per buffer of measurements, as they come)\n"                                         \
+    "push_interval_seconds = 0\n"                                                                  \
     "# Add the attributes of the measurements to the data point attributes\n"                      \
     "add_attributes_to_labels = true\n"                                                            \
     "# Time limits of an export request\n"                                                         \
@@ -43,6 +48,9 @@
     "# HTTP headers sent with every request (an API key...)\n"                                     \
     "# [plugins.opentelemetry.headers]\n"                                                          \
     "# api-key = \"FILL ME\"\n"
+
+/* The longest push_interval_seconds: a day. */
+#define OTEL_MAX_PUSH_INTERVAL 86400
 
 /* Plugin state: the settings, read in init. */
 struct otel {
@@ -146,6 +154,7 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
                              struct alumet_error *err)
 {
     int64_t max_points = 0;
+    double push_interval = 0;
     int r;
 
     const char *protocol = NULL;
@@ -159,6 +168,11 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
     if (r == 0)
         r = alumet_config_get_bool(cfg, "use_unit_display_name", true, &s->use_unit_display_name,
                                    err);
+    if (r == 0)
+        r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", false,
+                                   &s->append_unit_to_metric_name, err);
+    if (r == 0)
+        r = alumet_config_get_float(cfg, "push_interval_seconds", 0, &push_interval, err);
     if (r == 0)
         r = alumet_config_get_bool(cfg, "add_attributes_to_labels", true,
                                    &s->add_attributes_to_labels, err);
@@ -187,6 +201,12 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
             cfg, "protocol", err, -EINVAL, "expected \"grpc\" or \"http/protobuf\", got \"%s\"%s",
             protocol,
             strcmp(protocol, "http/json") == 0 ? " (OTLP/HTTP with JSON is not supported)" : "");
+    if (!(push_interval >= 0 && push_interval <= OTEL_MAX_PUSH_INTERVAL))
+        return alumet_config_error(cfg, "push_interval_seconds", err, -EINVAL,
+                                   "expected a number of seconds between 0 and %d (0: one "
+                                   "export per buffer), got %g",
+                                   OTEL_MAX_PUSH_INTERVAL, push_interval);
+    s->push_interval = (alumet_time_ns)(push_interval * (double)ALUMET_NSEC_PER_SEC);
     r = httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err);
     if (r < 0)
         return r;
@@ -347,6 +367,7 @@ static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     o->encoder.prefix = o->settings.prefix;
     o->encoder.suffix = o->settings.suffix;
     o->encoder.use_unit_display_name = o->settings.use_unit_display_name;
+    o->encoder.append_unit_to_metric_name = o->settings.append_unit_to_metric_name;
     o->encoder.add_attributes_to_labels = o->settings.add_attributes_to_labels;
     size_t len = strlen(o->settings.collector_host);
     if (o->settings.protocol == OTEL_PROTOCOL_HTTP_PROTOBUF && len >= 5 &&
@@ -365,7 +386,8 @@ static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     if (r < 0)
         goto err_free;
 
-    struct alumet_output_opts opts = {0};
+    struct alumet_output_opts opts = {.size = sizeof(opts)};
+    opts.batch_period = o->settings.push_interval; /* the core merges the buffers */
     opts.delivery.retry = o->settings.max_buffered_points > 0;
     opts.delivery.max_points = (size_t)o->settings.max_buffered_points;
     r = alumet_add_output(ctx, "out", &otel_output_ops, o, &opts, err);

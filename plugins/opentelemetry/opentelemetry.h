@@ -48,8 +48,10 @@ struct otel_settings {
     char *prefix;
     char *suffix;
     bool use_unit_display_name;
+    bool append_unit_to_metric_name; /* name_<unit>: the book's option, not upstream's */
     bool add_attributes_to_labels;
-    char **headers; /* "Name: value" lines, NULL-terminated, may be NULL */
+    alumet_time_ns push_interval; /* 0: one export per buffer (upstream) */
+    char **headers;               /* "Name: value" lines, NULL-terminated, may be NULL */
     size_t n_headers;
     alumet_time_ns connect_timeout;
     alumet_time_ns request_timeout;
@@ -73,6 +75,7 @@ struct otel_encoder {
     const char *prefix; /* borrowed */
     const char *suffix; /* borrowed */
     bool use_unit_display_name;
+    bool append_unit_to_metric_name;
     bool add_attributes_to_labels;
 
     otel_data_point *points;

@@ -60,6 +60,7 @@ struct prometheus_table *prometheus_table_new(const struct prometheus_table_opts
         return NULL;
     atomic_init(&t->refs, 1);
     t->add_attributes = opts->add_attributes_to_labels;
+    t->unit_name = opts->unit_name;
     t->expiry = opts->series_expiry;
     t->prefix = strdup(opts->prefix ? opts->prefix : "");
     t->suffix = strdup(opts->suffix ? opts->suffix : "");
@@ -162,6 +163,26 @@ static char *prometheus_unit_word(const struct alumet_unit *u)
     return out;
 }
 
+/* "_<display name>" or "_<unique name>" of the unit of m, nothing when that
+ * name is empty (sanitized later with the rest of the name: "kB", "_C"). */
+static int prometheus_name_add_unit(struct prometheus_text *b, const struct alumet_metric *m,
+                                    bool display)
+{
+    char buf[256];
+    const char *u = display ? m->unit_display : m->unit_unique;
+    if (!u) {
+        if (display)
+            alumet_unit_display_name(&m->unit, buf, sizeof(buf));
+        else
+            alumet_unit_unique_name(&m->unit, buf, sizeof(buf));
+        u = buf;
+    }
+    if (!*u)
+        return 0;
+    int r = prometheus_text_adds(b, "_");
+    return r < 0 ? r : prometheus_text_adds(b, u);
+}
+
 bool prometheus_unit_is_energy(const struct alumet_unit *u)
 {
     return u->base == ALUMET_UNIT_JOULE || u->base == ALUMET_UNIT_WATT_HOUR;
@@ -207,12 +228,14 @@ static int prometheus_family_counter(struct prometheus_family *f, const struct a
 }
 
 static int prometheus_family_init(struct prometheus_family *f, char *name,
-                                  const struct alumet_metric *m, bool delta)
+                                  const struct alumet_metric *m, bool delta, bool unit_word)
 {
     struct prometheus_text text = {0};
 
     f->name = name;
-    f->unit = prometheus_unit_word(&m->unit);
+    /* a unit inside the name (the user book's naming) is no OpenMetrics unit:
+     * the name does not end with it */
+    f->unit = unit_word ? prometheus_unit_word(&m->unit) : strdup("");
     if (!f->unit)
         return -ENOMEM;
     int r = prometheus_text_adds(&text, name);
@@ -249,6 +272,9 @@ static int prometheus_table_family(struct prometheus_table *t, const struct alum
     int r = prometheus_text_adds(&full, t->prefix);
     if (r == 0)
         r = prometheus_text_adds(&full, m->name);
+    if (r == 0 &&
+        (t->unit_name == PROMETHEUS_UNIT_DISPLAY || t->unit_name == PROMETHEUS_UNIT_UNIQUE))
+        r = prometheus_name_add_unit(&full, m, t->unit_name == PROMETHEUS_UNIT_DISPLAY);
     if (r == 0)
         r = prometheus_text_adds(&full, t->suffix);
     char *name = r == 0 ? prometheus_sanitized_dup(full.s, full.len) : NULL;
@@ -274,7 +300,8 @@ static int prometheus_table_family(struct prometheus_table *t, const struct alum
         }
         struct prometheus_family *f = &t->families[fi];
         memset(f, 0, sizeof(*f));
-        r = prometheus_family_init(f, name, m, prometheus_table_is_delta(t, m));
+        r = prometheus_family_init(f, name, m, prometheus_table_is_delta(t, m),
+                                   t->unit_name == PROMETHEUS_UNIT_WORD);
         if (r < 0) {
             free(f->name);
             free(f->unit);

@@ -50,6 +50,7 @@ struct prometheus_table {
     char *prefix;
     char *suffix;
     bool add_attributes;
+    enum prometheus_unit_name unit_name;
     alumet_time_ns expiry;
     char **counter_metrics;
     size_t n_counter_metrics;

@@ -29,6 +29,12 @@
     "port = 9091\n"                                                                                \
     "# Export the attributes of the measurements as labels\n"                                      \
     "add_attributes_to_labels = true\n"                                                            \
+    "# Without these two options, the unit is written as a word after the suffix\n"                \
+    "# (rapl_consumed_energy_alumet_joules). append_unit_to_metric_name = false: no\n"             \
+    "# unit; use_unit_display_name = true (false): the unit's display (unique) name\n"             \
+    "# before the suffix (rapl_consumed_energy_J_alumet), as upstream's user book says\n"          \
+    "# append_unit_to_metric_name = true\n"                                                        \
+    "# use_unit_display_name = true\n"                                                             \
     "# Forget a series not updated for this long, such as the series of a process that\n"          \
     "# ended (\"0s\": keep every series forever)\n"                                                \
     "series_expiry = \"5m\"\n"                                                                     \
@@ -46,6 +52,7 @@ struct prometheus_exporter {
     char *prefix;
     char *suffix;
     bool add_attributes_to_labels;
+    enum prometheus_unit_name unit_name;
     alumet_time_ns series_expiry;
     char **counter_metrics; /* the option, NULL-terminated */
     size_t n_counter_metrics;
@@ -104,6 +111,27 @@ static int prometheus_exporter_counter_metrics(struct prometheus_exporter *pe,
     return r;
 }
 
+/* append_unit_to_metric_name and use_unit_display_name, from the user book:
+ * without them, upstream's naming (the unit word after the suffix). */
+static int prometheus_exporter_unit_name(struct prometheus_exporter *pe, struct alumet_config *cfg,
+                                         struct alumet_error *err)
+{
+    bool append = true, display = true;
+    bool has_display = alumet_config_has(cfg, "use_unit_display_name");
+    int r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", true, &append, err);
+    if (r == 0)
+        r = alumet_config_get_bool(cfg, "use_unit_display_name", true, &display, err);
+    if (r < 0)
+        return r;
+    if (!append)
+        pe->unit_name = PROMETHEUS_UNIT_NONE;
+    else if (has_display)
+        pe->unit_name = display ? PROMETHEUS_UNIT_DISPLAY : PROMETHEUS_UNIT_UNIQUE;
+    else
+        pe->unit_name = PROMETHEUS_UNIT_WORD;
+    return 0;
+}
+
 static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
                                     struct alumet_error *err)
 {
@@ -128,6 +156,9 @@ static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
         goto err_free;
     r = alumet_config_get_bool(cfg, "add_attributes_to_labels", true, &pe->add_attributes_to_labels,
                                err);
+    if (r < 0)
+        goto err_free;
+    r = prometheus_exporter_unit_name(pe, cfg, err);
     if (r < 0)
         goto err_free;
     r = alumet_config_get_duration(cfg, "series_expiry", PROMETHEUS_EXPORTER_DEFAULT_EXPIRY,
@@ -201,6 +232,7 @@ static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
         .prefix = pe->prefix,
         .suffix = pe->suffix,
         .add_attributes_to_labels = pe->add_attributes_to_labels,
+        .unit_name = pe->unit_name,
         .series_expiry = pe->series_expiry,
         .counter_metrics = (const char *const *)pe->counter_metrics,
         .n_counter_metrics = pe->n_counter_metrics,

@@ -19,11 +19,20 @@
 
 /* ---- the table (prometheus-exporter-table.c) ---- */
 
+/* How the unit goes into the exported name. */
+enum prometheus_unit_name {
+    PROMETHEUS_UNIT_WORD,    /* name_suffix_<unit word> ("joules"): upstream, the default */
+    PROMETHEUS_UNIT_DISPLAY, /* name_<display name>_suffix ("J"): use_unit_display_name = true */
+    PROMETHEUS_UNIT_UNIQUE,  /* name_<unique name>_suffix ("J"): use_unit_display_name = false */
+    PROMETHEUS_UNIT_NONE,    /* name_suffix: append_unit_to_metric_name = false */
+};
+
 struct prometheus_table_opts {
     const char *prefix;            /* before every metric name (copied) */
     const char *suffix;            /* after every metric name, before the unit (copied) */
     bool add_attributes_to_labels; /* attributes become labels */
-    alumet_time_ns series_expiry;  /* forget a series not updated for this long; 0 = never */
+    enum prometheus_unit_name unit_name;
+    alumet_time_ns series_expiry; /* forget a series not updated for this long; 0 = never */
     /* names of the metrics whose values are per-interval deltas, besides the
      * energy metrics (joules, watt-hours): copied */
     const char *const *counter_metrics;

@@ -304,6 +304,44 @@ static int config_plugins(struct agent *a)
     return 0;
 }
 
+/* Top-level tables that belong under [plugins]: [plugin.csv] (or another
+ * near miss of "plugins") and [csv] (a plugin's name), each reported once with
+ * the table it should be. */
+static int config_misplaced_tables(struct agent *a)
+{
+    int count = 0;
+    for (size_t i = 0; i < a->config->u.tab.len; i++) {
+        struct toml_kv *kv = &a->config->u.tab.items[i];
+        struct toml_value *v = kv->val;
+        if (v->used || v->type != TOML_TABLE || strcmp(kv->key, "plugins") == 0 ||
+            strlen(kv->key) >= 256)
+            continue;
+        const char *file = v->file ? v->file : "?";
+        if (alumet__edit_distance(kv->key, "plugins") <= 2) {
+            const char *sub = v->u.tab.len ? v->u.tab.items[0].key : NULL;
+            alumet_log_error("%s:%d:%d: [%s%s%s]: unknown table, did you mean [plugins%s%s]?", file,
+                             kv->line, kv->col, kv->key, sub ? "." : "", sub ? sub : "",
+                             sub ? "." : "", sub ? sub : "");
+        } else if (alumet__plugins_find(&a->plugins, kv->key) || agent_closest_plugin(a, kv->key)) {
+            const char *name = alumet__plugins_find(&a->plugins, kv->key)
+                                   ? kv->key
+                                   : agent_closest_plugin(a, kv->key);
+            alumet_log_error("%s:%d:%d: [%s]: unknown table, did you mean [plugins.%s]?", file,
+                             kv->line, kv->col, kv->key, name);
+        } else {
+            continue;
+        }
+        /* reported here, not again key by key as unknown keys */
+        char key[256];
+        snprintf(key, sizeof(key), "%s", kv->key);
+        toml_free(toml_table_take(a->config, key));
+        i--;
+        a->config_problems++;
+        count++;
+    }
+    return count;
+}
+
 static int config_general(struct agent *a)
 {
     struct alumet_config *root = alumet__config_from_value(a->config);
@@ -360,12 +398,13 @@ static int config_general(struct agent *a)
         }
         a->settings.source_queue_size = (size_t)v;
     }
+    int misplaced = config_misplaced_tables(a);
     /* unknown top-level keys (the plugins table is checked per plugin) */
     struct toml_value *plugins = toml_table_take(a->config, "plugins");
     int unknown = alumet__config_report_unused(a->config, config_report, a);
     if (plugins)
         r = toml_table_set(a->config, "plugins", plugins);
-    return unknown ? -EINVAL : r;
+    return unknown || misplaced ? -EINVAL : r;
 }
 
 int agent_load_config(struct agent *a, bool keep_going)

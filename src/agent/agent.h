@@ -12,6 +12,9 @@
 
 #define AGENT_MAX_OVERRIDES 64
 
+/* The config file when neither --config nor ALUMET_CONFIG names one. */
+#define AGENT_DEFAULT_CONFIG_PATH "alumet-config.toml"
+
 struct agent {
     /* global options */
     const char *config_path;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "alumet/log.h"
@@ -49,6 +51,16 @@ static void check_report(void *data, const char *msg)
 static int config_check(struct agent *a)
 {
     int problems = 0;
+    /* unlike the other commands, check never writes the default file */
+    if (access(a->config_path, F_OK) < 0 && errno == ENOENT) {
+        bool dflt = strcmp(a->config_path, AGENT_DEFAULT_CONFIG_PATH) == 0;
+        alumet_log_error("configuration file '%s' not found ('config check' writes nothing): "
+                         "create it with 'alumet-agent %s%s%sconfig regen', or point --config (or "
+                         "ALUMET_CONFIG) at an existing file",
+                         a->config_path, dflt ? "" : "--config ", dflt ? "" : a->config_path,
+                         dflt ? "" : " ");
+        return 1;
+    }
     int r = agent_load_config(a, true);
     if (r < 0 && !a->config)
         return 1;

@@ -231,13 +231,42 @@ static void load_dir_report(void *data, const char *msg)
     alumet_log_error("%s", msg);
 }
 
+/* Set the log levels from the variable var (value spec); a level that does
+ * not exist is an error naming the variable, the item and the valid levels. */
+static int configure_log(const char *var, const char *spec)
+{
+    if (alumet_log_configure(spec) == 0)
+        return 0;
+    /* find the first bad item to name it */
+    const char *p = spec, *bad = spec;
+    size_t bad_len = strlen(spec);
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char item[256];
+        snprintf(item, sizeof(item), "%.*s", (int)len, p);
+        if (len > 0 && alumet_log_configure(item) < 0) {
+            bad = p;
+            bad_len = len;
+            break;
+        }
+        p += len + (p[len] == ',');
+    }
+    alumet_log_configure(NULL);
+    fprintf(stderr,
+            "error: invalid %s '%s': '%.*s': expected a level (off, error, warn, info, debug, "
+            "trace) or TARGET=LEVEL items separated by commas, such as \"info,rapl=debug\"\n",
+            var, spec, (int)bad_len, bad);
+    return -EINVAL;
+}
+
 int main(int argc, char **argv)
 {
-    struct agent a = {.config_path = "alumet-config.toml", .argv0 = argv[0]};
+    struct agent a = {.config_path = AGENT_DEFAULT_CONFIG_PATH, .argv0 = argv[0]};
     const char *env;
     /* upstream's RUST_LOG, same syntax; ALUMET_LOG wins */
-    const char *log_spec = secure_getenv("ALUMET_LOG");
-    alumet_log_configure(log_spec ? log_spec : secure_getenv("RUST_LOG"));
+    const char *log_var = secure_getenv("ALUMET_LOG") ? "ALUMET_LOG" : "RUST_LOG";
+    if (configure_log(log_var, secure_getenv(log_var)) < 0)
+        return 1;
     /* a closed pipe (jsonl to a reader that went away, a child that died at
      * its gate) is an error to report, not a silent death */
     signal(SIGPIPE, SIG_IGN);

@@ -63,6 +63,10 @@ void alumet__delivery_done(struct delivery *d)
         delivery_drop_oldest(d);
     free(d->pending);
     d->pending = NULL;
+    if (d->batch)
+        STAT_ADD(d, dropped_points, alumet_buffer_len(d->batch));
+    alumet__buffer_free(d->batch);
+    d->batch = NULL;
 }
 
 static int delivery_keep(struct delivery *d, struct alumet_buffer *buf)
@@ -181,7 +185,7 @@ static int delivery_try_oldest(struct delivery *d, struct alumet_error *err)
     return 0;
 }
 
-int alumet__delivery_service(struct delivery *d, struct alumet_error *err)
+static int delivery_retry_due(struct delivery *d, struct alumet_error *err)
 {
     while (d->len && alumet_time_monotonic() >= d->next_retry) {
         int r = delivery_try_oldest(d, err);
@@ -193,10 +197,15 @@ int alumet__delivery_service(struct delivery *d, struct alumet_error *err)
 
 alumet_time_ns alumet__delivery_deadline(const struct delivery *d)
 {
-    return d->len ? d->next_retry : INT64_MAX;
+    alumet_time_ns t = d->len ? d->next_retry : INT64_MAX;
+    if (d->batch && d->batch_due < t)
+        t = d->batch_due;
+    return t;
 }
 
-int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf, struct alumet_error *err)
+/* Write buf now, or keep it behind what waits (takes the reference). */
+static int delivery_write_now(struct delivery *d, struct alumet_buffer *buf,
+                              struct alumet_error *err)
 {
     if (d->len) {
         /* keep the order: behind what already waits */
@@ -204,7 +213,7 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf, struc
             STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
             alumet__buffer_unref(buf);
         }
-        return alumet__delivery_service(d, err);
+        return delivery_retry_due(d, err);
     }
     struct alumet_error e = {0};
     int r = d->write(d->ctx, buf, &e);
@@ -236,6 +245,59 @@ int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf, struc
     return 0;
 }
 
+/* Write the batch (the next one is due a period after this one was, or a
+ * period from now when the writes fell behind). */
+static int delivery_write_batch(struct delivery *d, struct alumet_error *err)
+{
+    struct alumet_buffer *b = d->batch;
+    alumet_time_ns now = alumet_time_monotonic();
+    d->batch = NULL;
+    d->batch_due += d->batch_period;
+    if (d->batch_due <= now)
+        d->batch_due = now + d->batch_period;
+    STAT_SUB(d, pending_points, alumet_buffer_len(b));
+    return delivery_write_now(d, b, err);
+}
+
+/* Merge the points of buf into the batch (takes the reference). */
+static int delivery_merge(struct delivery *d, struct alumet_buffer *buf, struct alumet_error *err)
+{
+    size_t n = alumet_buffer_len(buf);
+    if (!d->batch && n > 0) {
+        d->batch = alumet__buffer_new(n);
+        if (d->batch && d->batch_due == 0)
+            d->batch_due = alumet_time_monotonic() + d->batch_period;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!d->batch || !alumet_buffer_push_copy(d->batch, buf, alumet_buffer_get(buf, i))) {
+            STAT_ADD(d, dropped_points, n - i);
+            alumet_log_error("%s: out of memory, %zu points dropped", d->name, n - i);
+            break;
+        }
+        STAT_ADD(d, pending_points, 1);
+    }
+    alumet__buffer_unref(buf);
+    /* bounded like what waits for a retry: a full batch is written at once */
+    if (d->batch && alumet_buffer_len(d->batch) >= d->opts.max_points)
+        return delivery_write_batch(d, err);
+    return alumet__delivery_service(d, err);
+}
+
+int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf, struct alumet_error *err)
+{
+    if (d->batch_period > 0)
+        return delivery_merge(d, buf, err);
+    return delivery_write_now(d, buf, err);
+}
+
+int alumet__delivery_service(struct delivery *d, struct alumet_error *err)
+{
+    int r = delivery_retry_due(d, err);
+    if (r == 0 && d->batch && alumet_time_monotonic() >= d->batch_due)
+        r = delivery_write_batch(d, err);
+    return r;
+}
+
 void alumet__delivery_drop(struct delivery *d, struct alumet_buffer *buf)
 {
     STAT_ADD(d, dropped_points, alumet_buffer_len(buf));
@@ -248,6 +310,8 @@ void alumet__delivery_drain(struct delivery *d, alumet_time_ns deadline)
     if (deadline < limit)
         limit = deadline;
     struct alumet_error err = {0};
+    if (d->batch && delivery_write_batch(d, &err) < 0)
+        alumet_log_error("%s: the last batch could not be written: %s", d->name, err.msg);
     while (d->len && alumet_time_monotonic() < limit) {
         alumet_time_ns now = alumet_time_monotonic();
         if (d->next_retry > now) {

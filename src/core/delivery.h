@@ -26,25 +26,32 @@ struct delivery {
     bool failing;
     uint64_t rng;
     struct alumet_output_stats stats;
+    alumet_time_ns batch_period; /* 0: write every buffer as it comes */
+    struct alumet_buffer *batch; /* the points merged since the last write */
+    alumet_time_ns batch_due;    /* monotonic: when the batch is written */
 };
 
 int alumet__delivery_init(struct delivery *d, const struct alumet_delivery_opts *opts,
                           const char *name, delivery_write_fn write, void *ctx);
 void alumet__delivery_done(struct delivery *d);
 
-/* Deliver buf (takes the reference). Returns 0, or the negative errno of a
+/* Deliver buf (takes the reference); with a batch period, merge its points
+ * into the batch, written when due. Returns 0, or the negative errno of a
  * fatal write error (err filled). */
 int alumet__delivery_submit(struct delivery *d, struct alumet_buffer *buf,
                             struct alumet_error *err);
 
-/* Retry what waits if its time has come. Returns 0 or a fatal error. */
+/* Retry what waits, and write the batch, if their time has come. Returns 0
+ * or a fatal error. */
 int alumet__delivery_service(struct delivery *d, struct alumet_error *err);
 
-/* Monotonic time of the next retry, or INT64_MAX when nothing waits. */
+/* Monotonic time of the next retry or batch write, or INT64_MAX when
+ * nothing waits. */
 alumet_time_ns alumet__delivery_deadline(const struct delivery *d);
 
-/* At shutdown: retry what waits until the drain timeout or the deadline
- * (monotonic), whichever comes first, then drop and count the rest. */
+/* At shutdown: write the batch, retry what waits until the drain timeout or
+ * the deadline (monotonic), whichever comes first, then drop and count the
+ * rest. */
 void alumet__delivery_drain(struct delivery *d, alumet_time_ns deadline);
 
 /* Drop buf without writing it (the shutdown deadline passed): counted. */

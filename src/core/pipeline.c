@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +292,11 @@ int alumet__pipeline_add_output(struct alumet_pipeline *p, const char *plugin, c
     o->data = data;
     o->p = p;
     alumet__delivery_init(&o->delivery, &dopts, o->full_name, output_write_cb, o);
+    if (opts &&
+        opts->size >=
+            offsetof(struct alumet_output_opts, batch_period) + sizeof(opts->batch_period) &&
+        opts->batch_period > 0)
+        o->delivery.batch_period = opts->batch_period;
     return 0;
 }
 

@@ -141,6 +141,18 @@ class TestLogEnv(AgentTestCase):
         self.assert_exit(res, 0)
         self.assertEqual(res.stderr, "")
 
+    def test_unknown_level_is_an_error(self):
+        valid = ("expected a level (off, error, warn, info, debug, trace) or TARGET=LEVEL "
+                 "items separated by commas, such as \"info,rapl=debug\"")
+        for var, spec, item in (("ALUMET_LOG", "verbose", "verbose"),
+                                ("RUST_LOG", "info,alumet=loud", "alumet=loud"),
+                                ("ALUMET_LOG", "=debug", "=debug")):
+            with self.subTest(var=var, spec=spec):
+                res = self.agent("exec", "--no-summary", "true", env={var: spec})
+                self.assert_exit(res, 1)
+                self.assertEqual(res.stderr, f"error: invalid {var} '{spec}': '{item}': "
+                                 f"{valid}\n")
+
 
 @needs_csv
 class TestPluginsList(AgentTestCase):

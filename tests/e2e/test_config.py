@@ -65,6 +65,28 @@ class TestConfigErrors(AgentTestCase):
         self.assert_log("ERROR", "agent", "could not load config file: alumet-config.toml:2:15: "
                         "unterminated string", res)
 
+    def test_unquoted_string_hint(self):
+        res = self.run_bad('[plugins.csv]\noutput_path = out.csv # here\n')
+        self.assert_log("ERROR", "agent", "could not load config file: alumet-config.toml:2:15: "
+                        'invalid value; strings need quotes: output_path = "out.csv"', res)
+        res = self.run_bad('[plugins.csv]\nx = [a, b]\n')
+        self.assert_log("ERROR", "agent", "could not load config file: alumet-config.toml:2:6: "
+                        'invalid value; strings need quotes: "a"', res)
+
+    def test_plugin_table_outside_plugins(self):
+        for text, line in (('[plugin.csv]\noutput_path = "o.csv"\n',
+                            "1:2: [plugin.csv]: unknown table, did you mean [plugins.csv]?"),
+                           ('[csv]\noutput_path = "o.csv"\n',
+                            "1:2: [csv]: unknown table, did you mean [plugins.csv]?"),
+                           ('[plugns.csv]\n',
+                            "1:2: [plugns.csv]: unknown table, did you mean [plugins.csv]?")):
+            with self.subTest(text=text):
+                self.write_config(text)
+                res = self.agent("config", "check")
+                self.assert_exit(res, 1)
+                self.assert_log("ERROR", "agent", f"alumet-config.toml:{line}", res)
+                self.assertEqual(res.stderr.count("ERROR"), 1, res.stderr)
+
     def test_unknown_plugin(self):
         # far from every built plugin: a plugin of another build (upstream's
         # quarch...), ignored with a warning (tests/e2e/test_upstream_config.py)
@@ -113,6 +135,19 @@ class TestConfigErrors(AgentTestCase):
         self.assert_log("ERROR", "agent", "could not load config file: could not load config "
                         f"from '{missing}': No such file or directory", res)
         self.assertFalse(os.path.exists(missing))
+
+    def test_config_check_never_writes(self):
+        for args in ((), ("--config", "other.toml")):
+            with self.subTest(args=args):
+                name = args[1] if args else CONFIG
+                res = self.agent(*args, "config", "check")
+                self.assert_exit(res, 1)
+                self.assert_log("ERROR", "agent", f"configuration file '{name}' not found "
+                                "('config check' writes nothing): create it with 'alumet-agent "
+                                f"{' '.join(args) + ' ' if args else ''}config regen', or point "
+                                "--config (or ALUMET_CONFIG) at an existing file", res)
+                self.assertFalse(os.path.exists(self.path(name)))
+                self.assertEqual(res.stdout, "")
 
     def test_config_in_missing_dir(self):
         bad = self.path("nonexistent/dir/x.toml")

@@ -109,5 +109,31 @@ class TestUpstreamConfig(AgentTestCase):
                                 "(see 'alumet-agent plugins list')", res)
 
 
+BOOK_DIR = os.path.join(SOURCE_DIR, "..", "fixtures", "upstream-book")
+
+
+class TestUpstreamBook(AgentTestCase):
+    """Every TOML snippet of upstream's user book for a plugin this agent has
+    passes `config check`, the options upstream rejects included."""
+
+    def test_book_snippets_pass_config_check(self):
+        listing = self.agent("plugins", "list", plugin_dir=True).stdout
+        built = set(re.findall(r"^- ([a-z0-9-]+) v", listing, re.M))
+        snippets = sorted(f for f in os.listdir(BOOK_DIR) if f.endswith(".toml"))
+        self.assertGreaterEqual(len(snippets), 4)
+        for name in snippets:
+            plugin = re.match(r"^(prometheus-exporter|opentelemetry|energy-attribution)",
+                              name).group(1)
+            with self.subTest(snippet=name):
+                if plugin not in built:
+                    self.skipTest(f"{plugin} is not built into this agent")
+                shutil.copy(os.path.join(BOOK_DIR, name), self.path(CONFIG))
+                res = self.agent("config", "check", plugin_dir=True)
+                self.assert_exit(res, 0)
+                self.assertEqual(res.stdout, f"configuration '{CONFIG}' is valid\n")
+                self.assertNotIn("ERROR", res.stderr)
+                self.assertNotIn("WARN", res.stderr)
+
+
 if __name__ == "__main__":
     main()

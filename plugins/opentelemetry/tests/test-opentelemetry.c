@@ -437,6 +437,50 @@ static void test_plugin_options(void **state)
     alumet_plugin_opentelemetry.free(st);
 }
 
+/* The user book's options: push_interval_seconds (a number of seconds) and
+ * append_unit_to_metric_name; absent, upstream's behaviour. */
+static void test_plugin_book_options(void **state)
+{
+    (void)state;
+    void *st = NULL;
+    struct alumet_error err = {0};
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_opentelemetry,
+                                             "[plugins.opentelemetry]\n", NULL, &st, &err),
+                     0);
+    const struct otel_settings *s = st;
+    assert_int_equal(s->push_interval, 0);
+    assert_false(s->append_unit_to_metric_name);
+    alumet_plugin_opentelemetry.free(st);
+
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_opentelemetry,
+                                             "[plugins.opentelemetry]\npush_interval_seconds = 15\n"
+                                             "append_unit_to_metric_name = true\n",
+                                             NULL, &st, &err),
+                     0);
+    s = st;
+    assert_int_equal(s->push_interval, 15 * ALUMET_NSEC_PER_SEC);
+    assert_true(s->append_unit_to_metric_name);
+    alumet_plugin_opentelemetry.free(st);
+
+    assert_int_equal(
+        alumet_test_plugin_init(&alumet_plugin_opentelemetry,
+                                "[plugins.opentelemetry]\npush_interval_seconds = 0.25\n", NULL,
+                                &st, &err),
+        0);
+    assert_int_equal(((const struct otel_settings *)st)->push_interval, 250 * ALUMET_NSEC_PER_MSEC);
+    alumet_plugin_opentelemetry.free(st);
+
+    st = NULL;
+    assert_int_equal(alumet_test_plugin_init(
+                         &alumet_plugin_opentelemetry,
+                         "[plugins.opentelemetry]\npush_interval_seconds = -1\n", NULL, &st, &err),
+                     -EINVAL);
+    assert_string_equal(err.msg,
+                        "test.toml:2:25: plugins.opentelemetry.push_interval_seconds: expected a "
+                        "number of seconds between 0 and 86400 (0: one export per "
+                        "buffer), got -1");
+}
+
 /* Without protocol: gRPC (upstream's) unless the URL is OTLP/HTTP's. */
 static void test_plugin_protocol(void **state)
 {
@@ -548,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_status_message),
         cmocka_unit_test(test_plugin_default_config),
+        cmocka_unit_test(test_plugin_book_options),
         cmocka_unit_test(test_plugin_options),
         cmocka_unit_test(test_plugin_bad_options),
         cmocka_unit_test(test_plugin_protocol),

@@ -196,6 +196,60 @@ class TestGrpc(AgentTestCase):
         self.assertEqual(agent.stop(), 0, agent.stderr())
         self.assert_all_points(c, agent, time.time_ns(), name="p.test_counter", unit="1")
 
+    def test_append_unit_to_metric_name(self):
+        # the user book's option (upstream rejects it): name_<unit> before the suffix
+        c = self.collector()
+        agent = self.agent(config(c.port, "append_unit_to_metric_name = true\n"
+                                  "use_unit_display_name = false\n"))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 20, 10, "20 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns(), name="test_counter_1_alumet", unit="1")
+
+    def test_push_interval_batches(self):
+        # push_interval_seconds (the user book's option): the buffers of a
+        # period go in one export, and what is left is pushed at shutdown
+        c = self.collector()
+        agent = self.agent(config(c.port, "push_interval_seconds = 1\n"))
+        agent.wait_ready()
+        t0 = time.monotonic()
+        wait_until(lambda: len(c.accepted()) >= 1, 10, "a first export")
+        time.sleep(0.5)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())  # nothing lost, in order
+        exports = c.accepted()
+        # the source flushes every 10 ms: one export per buffer would be ~100 a second
+        self.assertLessEqual(len(exports), int(elapsed) + 3, len(exports))
+        sizes = [len(r.resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points)
+                 for r in exports]
+        self.assertGreaterEqual(sizes[0], 5 * 10, sizes)  # at least ten polls in the first
+        self.assertNotIn("ERROR", agent.stderr())
+
+    def test_push_interval_batch_is_retried(self):
+        refused = []
+
+        def policy(n, request, context):
+            if n == 0:
+                refused.append(len(request.resource_metrics[0].scope_metrics[0].metrics[0]
+                                   .gauge.data_points))
+                context.abort(grpc.StatusCode.UNAVAILABLE, "busy: try later")
+            return None
+
+        c = self.collector(policy=policy)
+        agent = self.agent(config(c.port, "push_interval_seconds = 0.5\n"))
+        agent.wait_ready()
+        wait_until(lambda: "recovered" in agent.stderr(), 20, "the delivery to recover")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())
+        # the refused batch came again, whole, first
+        accepted = c.accepted()
+        first = accepted[0].resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points
+        self.assertEqual(len(first), refused[0])
+        self.assertEqual(first[0].as_double, 0.0)
+        self.assertIn("INFO  pipeline: delivery to opentelemetry/out recovered (0 points dropped "
+                      "in total)", agent.stderr())
+
     def test_unavailable_is_retried(self):
         t_fail = []
 

@@ -242,6 +242,65 @@ static void test_plugin_http(void **state)
     assert_int_equal(http_connect(port), -ECONNREFUSED);
 }
 
+/* The body served with these options once the test source polled twice. */
+static void check_names(const char *options, const char *expected)
+{
+    struct log_capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    alumet_log_set_sink(capture_sink, &cap);
+    char config[512];
+    snprintf(config, sizeof(config),
+             "[plugins.prometheus-exporter]\nhost = \"127.0.0.1\"\nport = 0\n%s", options);
+    struct alumet_test_run a;
+    if (alumet_test_run_start(&a, &alumet_plugin_prometheus_exporter, config,
+                              1000 * ALUMET_NSEC_PER_SEC) < 0)
+        fail_msg("start failed: %s", a.err.msg);
+    pthread_mutex_lock(&cap.lock);
+    unsigned port = cap.port;
+    pthread_mutex_unlock(&cap.lock);
+    assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
+    assert_int_equal(alumet__pipeline_trigger_all_wait(a.p, 5 * ALUMET_NSEC_PER_SEC), 1);
+    struct http_reply rep;
+    for (int i = 0;; i++) {
+        http_get(port, "/metrics", ACCEPT_OM, &rep);
+        assert_int_equal(rep.status, 200);
+        if (strcmp(rep.body, expected) == 0 || i == 500)
+            break;
+        free(rep.raw);
+        usleep(10000);
+    }
+    assert_string_equal(rep.body, expected);
+    free(rep.raw);
+    assert_int_equal(alumet__pipeline_stop(a.p), 0);
+    alumet_test_run_done(&a);
+    alumet_log_set_sink(NULL, NULL);
+}
+
+/* the energy named name, the ratio (no unit: Unity) named ratio */
+#define BOOK_BODY(name, ratio)                                                                     \
+    "# HELP " name " consumed energy.\n# TYPE " name " gauge\n" name                               \
+    "{domain=\"package\"," LOCAL_LABELS "} 12.0\n# HELP " name "_cumulative" BODY_COUNTER_HELP     \
+    "# TYPE " name "_cumulative counter\n" name                                                    \
+    "_cumulative_total{domain=\"package\"," LOCAL_LABELS "} 24.0\n"                                \
+    "# HELP " ratio " a ratio.\n# TYPE " ratio " gauge\n" ratio "{" LOCAL_LABELS "} 0.25\n# EOF\n"
+
+/* The user book's options (upstream rejects them): the unit's display or
+ * unique name before the suffix, or no unit; then no UNIT line, as the name
+ * does not end with the unit. Without them: upstream's names. */
+static void test_plugin_book_unit_names(void **state)
+{
+    (void)state;
+    check_names("append_unit_to_metric_name = true\nuse_unit_display_name = true\n",
+                BOOK_BODY("energy_mJ_alumet", "ratio_alumet"));
+    check_names("use_unit_display_name = false\n",
+                BOOK_BODY("energy_milliJ_alumet", "ratio_1_alumet"));
+    check_names("append_unit_to_metric_name = false\nuse_unit_display_name = true\n",
+                BOOK_BODY("energy_alumet", "ratio_alumet"));
+    check_names(
+        "append_unit_to_metric_name = true\n", BODY_HEAD
+        "# UNIT energy_alumet_millijoules millijoules\n" BODY_ENERGY BODY_COUNTER_OM BODY_RATIO
+        "# EOF\n");
+}
+
 /* A port in use fails the startup, naming the address and the reason. */
 static void test_plugin_bind_error(void **state)
 {
@@ -340,6 +399,7 @@ int main(void)
     const struct CMUnitTest group[] = {
         cmocka_unit_test(test_plugin_default_config),
         cmocka_unit_test(test_plugin_http),
+        cmocka_unit_test(test_plugin_book_unit_names),
         cmocka_unit_test(test_plugin_bind_error),
         cmocka_unit_test(test_plugin_bad_options),
         cmocka_unit_test(test_plugin_unknown_counter_metric),

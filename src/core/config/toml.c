@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
     TF_DEFINED = 1u << 0,
@@ -1196,6 +1197,58 @@ err:
     return r;
 }
 
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* true, false, inf or nan in any case (written wrongly: not strings) */
+static bool is_keyword_ci(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "inf", "nan"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* A bare word where a value goes is most likely a string without its
+ * quotes: say so, with the line as it should be when the word follows
+ * "key =" (output_path = out.csv -> output_path = "out.csv"). */
+static int fail_bare_word(struct parser *p)
+{
+    size_t start = p->i, end = p->i;
+    while (end < p->len && !strchr("\n\r#,]}", p->s[end]))
+        end++;
+    while (end > start && is_blank(p->s[end - 1]))
+        end--;
+    /* a word: not a malformed number (.5, _1, Inf) nor a capitalised boolean */
+    bool word = end > start && end - start <= 200 &&
+                ((p->s[start] >= 'a' && p->s[start] <= 'z') ||
+                 (p->s[start] >= 'A' && p->s[start] <= 'Z') || p->s[start] == '/') &&
+                !memchr(p->s + start, '"', end - start) &&
+                !memchr(p->s + start, '\\', end - start) &&
+                !is_keyword_ci(p->s + start, end - start);
+    if (!word)
+        return fail_here(p, "invalid value");
+    size_t eq = start;
+    while (eq > 0 && is_blank(p->s[eq - 1]))
+        eq--;
+    size_t ke = eq > 0 && p->s[eq - 1] == '=' ? eq - 1 : 0;
+    size_t ks = ke;
+    while (ks > 0 && p->s[ks - 1] != '\n')
+        ks--;
+    while (ks < ke && is_blank(p->s[ks]))
+        ks++;
+    while (ke > ks && is_blank(p->s[ke - 1]))
+        ke--;
+    if (ke > ks && ke - ks <= 100)
+        return fail_here(p, "invalid value; strings need quotes: %.*s = \"%.*s\"", (int)(ke - ks),
+                         p->s + ks, (int)(end - start), p->s + start);
+    return fail_here(p, "invalid value; strings need quotes: \"%.*s\"", (int)(end - start),
+                     p->s + start);
+}
+
 static int parse_literal(struct parser *p, const char *word, bool val, struct toml_value **out)
 {
     struct pos at = here(p);
@@ -1252,7 +1305,7 @@ static int parse_value(struct parser *p, unsigned depth, struct toml_value **out
         return parse_number(p, out);
     if (c < 0 || at_newline(p) || c == '#')
         return fail_here(p, "expected a value");
-    return fail_here(p, "invalid value");
+    return fail_bare_word(p);
 }
 
 /* Key/value pair: the key k is already parsed (ws after it skipped); parse
