@@ -23,6 +23,7 @@
 
 #include "alumet/plugin.h"
 #include "amd-smi-api.h"
+#include "util/gpu-split.h"
 
 #define AMD_GPU_LIBRARY_DEFAULT "libamd_smi.so"
 #define AMD_GPU_ATTRIBUTED_METRIC "amd_gpu_attributed_energy"
@@ -158,30 +159,16 @@ int amd_lib_resolve(struct amd_lib *lib, struct alumet_error *err);
 
 /* ---- per-process energy ---- */
 
-/* A process seen on a device during the current energy interval. */
-struct amd_share {
-    uint32_t pid;
-    double weight;    /* its GFX engine time in the interval, ns */
-    double energy_mj; /* output of amd_split_energy */
-};
-
-enum amd_split_method {
-    AMD_SPLIT_NONE,       /* no process: the active part is unattributed */
-    AMD_SPLIT_GFX_SHARE,  /* by share of the GFX engine time */
-    AMD_SPLIT_EVEN_SPLIT, /* no GFX time: evenly between the processes */
-};
+/* The split is src/util/gpu-split.h's, with a process's GFX engine time in
+ * the interval (ns) as its weight. The plugin's names for it: */
+#define amd_share gpu_share
+#define amd_split_energy gpu_split_energy
+#define AMD_SPLIT_NONE GPU_SPLIT_NONE
+#define AMD_SPLIT_GFX_SHARE GPU_SPLIT_BY_USAGE /* by share of the GFX engine time */
+#define AMD_SPLIT_EVEN_SPLIT GPU_SPLIT_EVEN    /* no GFX time: evenly */
 
 /* "none", "gfx_share", "even_split". */
-const char *amd_split_method_name(enum amd_split_method m);
-
-/* Split energy_mj (≥ 0) of one interval: the idle part is
- * min(energy, idle_mj), the rest (active) goes to the shares by their
- * weight, or evenly when no weight is above 0, or is unattributed when
- * there is no share. Writes shares[i].energy_mj, *ret_idle and
- * *ret_unattributed so that idle + Σ shares + unattributed = energy_mj (the
- * unattributed part absorbs the rounding, clamped at 0). */
-enum amd_split_method amd_split_energy(double energy_mj, double idle_mj, struct amd_share *shares,
-                                       size_t n, double *ret_idle, double *ret_unattributed);
+const char *amd_split_method_name(enum gpu_split_method m);
 
 /* ---- a device ---- */
 
@@ -210,12 +197,9 @@ struct amd_device {
     struct amd_proc_seen *seen, *seen_next;
     size_t n_seen, seen_cap;
 
-    /* per-process energy of the current interval */
-    struct amd_share *shares;
-    size_t n_shares, shares_cap;
-    bool busy;               /* activity or GFX time above 0 in the interval */
-    bool has_idle_estimate;  /* estimated idle power: lowest mean power of */
-    double idle_estimate_mw; /*   the intervals without activity          */
+    /* per-process energy of the current interval; busy when an activity or
+     * a GFX time was above 0 */
+    struct gpu_split split;
 };
 
 /* The one source: every GPU, polled in turn (the library is not reliably
@@ -228,9 +212,6 @@ struct amd_gpu_source {
 
 /* Free what a device owns (not the device itself). */
 void amd_device_clear(struct amd_device *d);
-
-/* Add (or find) pid in the interval's shares, adding weight. 0 or -ENOMEM. */
-int amd_device_add_share(struct amd_device *d, uint32_t pid, double weight);
 
 /* The energy counter step: accumulator value × resolution µJ read at now.
  * Returns 1 with *ret_mj and *ret_dt (s, 0 when the clock went back) when

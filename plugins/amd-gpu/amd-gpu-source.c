@@ -21,10 +21,9 @@ void amd_device_clear(struct amd_device *d)
     free(d->procs);
     free(d->seen);
     free(d->seen_next);
-    free(d->shares);
+    gpu_split_free(&d->split);
     d->procs = NULL;
     d->seen = d->seen_next = NULL;
-    d->shares = NULL;
 }
 
 static void amd_source_free(void *data)
@@ -49,8 +48,7 @@ static void amd_source_reset(void *data)
         d->has_energy = false;
         d->procs_polled = false;
         d->n_seen = 0;
-        d->n_shares = 0;
-        d->busy = false;
+        gpu_split_next(&d->split);
     }
 }
 
@@ -143,7 +141,7 @@ static int amd_poll_activity(struct amd_poll *p)
     for (int i = 0; i < 3; i++) {
         if (parts[i].value == 0)
             continue; /* upstream pushes no zero */
-        p->d->busy = true;
+        p->d->split.busy = true;
         struct alumet_point *pt =
             alumet_buffer_push_f64(p->buf, p->now, p->amd->metrics[AMD_M_ACTIVITY], &p->gpu,
                                    &amd_machine, (double)parts[i].value);
@@ -314,9 +312,7 @@ static int amd_poll_processes(struct amd_poll *p)
             else if (pr.gfx > (uint64_t)before)
                 weight = (double)(pr.gfx - (uint64_t)before);
         }
-        if (weight > 0)
-            d->busy = true;
-        if (amd_device_add_share(d, pr.pid, weight) < 0)
+        if (gpu_split_add(&d->split, pr.pid, weight) < 0) /* busy when above 0 */
             return -ENOMEM;
         d->seen_next[i] = (struct amd_proc_seen){pr.pid, pr.gfx};
     }
@@ -328,7 +324,7 @@ static int amd_poll_processes(struct amd_poll *p)
     return 0;
 }
 
-static int amd_push_attributed(struct amd_poll *p, enum amd_split_method method,
+static int amd_push_attributed(struct amd_poll *p, enum gpu_split_method method,
                                double idle_power_mw, const char *part,
                                const struct alumet_consumer *c, double mj)
 {
@@ -347,24 +343,18 @@ static int amd_attribute(struct amd_poll *p, double mj, double dt)
     struct amd_device *d = p->d;
     const struct amd_config *cfg = &p->amd->cfg;
 
+    struct gpu_split *s = &d->split;
     /* an interval without any activity gives the estimate of the idle power */
-    if (!d->busy && dt > 0 && (d->features & AMD_FEATURE_BIT(AMD_FEATURE_ACTIVITY))) {
-        double mean_mw = mj / dt;
-        if (!d->has_idle_estimate || mean_mw < d->idle_estimate_mw) {
-            d->idle_estimate_mw = mean_mw;
-            d->has_idle_estimate = true;
-        }
-    }
-    double idle_mw = cfg->idle_power_set    ? cfg->idle_power_mw
-                     : d->has_idle_estimate ? d->idle_estimate_mw
-                                            : 0;
+    double idle_mw =
+        gpu_split_idle_power(s, mj, dt, (d->features & AMD_FEATURE_BIT(AMD_FEATURE_ACTIVITY)) != 0,
+                             cfg->idle_power_set, cfg->idle_power_mw);
     double idle, rest;
-    enum amd_split_method method =
-        amd_split_energy(mj, idle_mw * dt, d->shares, d->n_shares, &idle, &rest);
+    enum gpu_split_method method =
+        gpu_split_energy(mj, idle_mw * dt, s->shares, s->n_shares, &idle, &rest);
     int r = amd_push_attributed(p, method, idle_mw, "idle", &amd_machine, idle);
-    for (size_t i = 0; r == 0 && i < d->n_shares; i++) {
-        struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, d->shares[i].pid, NULL, NULL};
-        r = amd_push_attributed(p, method, idle_mw, "process", &c, d->shares[i].energy_mj);
+    for (size_t i = 0; r == 0 && i < s->n_shares; i++) {
+        struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, s->shares[i].pid, NULL, NULL};
+        r = amd_push_attributed(p, method, idle_mw, "process", &c, s->shares[i].energy_mj);
     }
     if (r == 0)
         r = amd_push_attributed(p, method, idle_mw, "unattributed", &amd_machine, rest);
@@ -474,8 +464,7 @@ static int amd_poll_device(struct amd_poll *p)
     if (interval > 0 && p->amd->cfg.process_energy)
         TRY(amd_attribute(p, mj, dt));
     /* the next interval starts now (or there is no interval at all) */
-    d->n_shares = 0;
-    d->busy = false;
+    gpu_split_next(&d->split);
     return 0;
 #undef HAS
 #undef TRY

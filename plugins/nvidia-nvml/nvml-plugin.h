@@ -22,6 +22,7 @@
 
 #include "alumet/plugin.h"
 #include "nvml-api.h"
+#include "util/gpu-split.h"
 
 #define NVML_LIBRARY_DEFAULT "libnvidia-ml.so.1"
 #define NVML_ATTRIBUTED_METRIC "nvml_attributed_energy"
@@ -140,31 +141,16 @@ int nvml_lib_resolve(struct nvml_lib *lib, struct alumet_error *err);
 
 /* ---- per-process energy ---- */
 
-/* A process seen on a device during the current energy interval. */
-struct nvml_share {
-    uint32_t pid;
-    double sm_weight; /* sum of its smUtil samples */
-    double energy_mj; /* output of nvml_split_energy */
-};
-
-enum nvml_split_method {
-    NVML_SPLIT_NONE,       /* no process: the active part is unattributed */
-    NVML_SPLIT_SM_SHARE,   /* by share of the SM utilisation samples */
-    NVML_SPLIT_EVEN_SPLIT, /* no SM sample above 0: evenly between the running processes */
-};
+/* The split is src/util/gpu-split.h's, with the sum of a process's smUtil
+ * samples as its weight. The plugin's names for it: */
+#define nvml_share gpu_share
+#define nvml_split_energy gpu_split_energy
+#define NVML_SPLIT_NONE GPU_SPLIT_NONE
+#define NVML_SPLIT_SM_SHARE GPU_SPLIT_BY_USAGE /* by share of the SM utilisation samples */
+#define NVML_SPLIT_EVEN_SPLIT GPU_SPLIT_EVEN   /* no SM sample above 0: evenly */
 
 /* "none", "sm_share", "even_split". */
-const char *nvml_split_method_name(enum nvml_split_method m);
-
-/* Split energy_mj (≥ 0) of one interval: the idle part is
- * min(energy, idle_mj), the rest (active) goes to the shares by their
- * sm_weight, or evenly when no weight is above 0, or is unattributed when
- * there is no share. Writes shares[i].energy_mj, *ret_idle and
- * *ret_unattributed, computed so that idle + Σ shares + unattributed equals
- * energy_mj (the unattributed part absorbs the rounding, clamped at 0). */
-enum nvml_split_method nvml_split_energy(double energy_mj, double idle_mj,
-                                         struct nvml_share *shares, size_t n, double *ret_idle,
-                                         double *ret_unattributed);
+const char *nvml_split_method_name(enum gpu_split_method m);
 
 /* ---- a device and its source ---- */
 
@@ -197,20 +183,13 @@ struct nvml_device {
     unsigned char *procs[2]; /* compute, graphics: NVML_PROCESS_SLACK bytes per entry */
     unsigned procs_cap[2];
 
-    /* per-process energy: what the polls of the current interval saw */
-    struct nvml_share *shares;
-    size_t n_shares, shares_cap;
-    bool busy;               /* utilisation above 0 in the interval */
-    bool has_idle_estimate;  /* estimated idle power: lowest mean power of */
-    double idle_estimate_mw; /*   the intervals with 0 % utilisation      */
+    /* per-process energy: what the polls of the current interval saw; busy
+     * when the utilisation or an SM sample was above 0 */
+    struct gpu_split split;
 };
 
 /* A new device source for index (calloc'd, fields zero), NULL on -ENOMEM. */
 struct nvml_device *nvml_device_new(struct nvml *nvml, unsigned index);
-
-/* Add (or find) pid in the interval's shares, adding sm to its weight.
- * 0 or -ENOMEM. */
-int nvml_device_add_share(struct nvml_device *d, uint32_t pid, double sm);
 
 /* The energy counter step: value read at now. Returns 1 with *ret_mj and
  * *ret_dt (s, 0 when the clock went back) when an interval ends; 0 when the

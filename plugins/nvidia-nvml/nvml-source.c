@@ -35,7 +35,7 @@ static void nvml_source_free(void *data)
     free(d->samples);
     free(d->procs[0]);
     free(d->procs[1]);
-    free(d->shares);
+    gpu_split_free(&d->split);
     free(d);
 }
 
@@ -46,8 +46,7 @@ static void nvml_source_reset(void *data)
     d->has_energy = false;
     d->has_power = false;
     d->polled = false;
-    d->n_shares = 0;
-    d->busy = false;
+    gpu_split_next(&d->split);
 }
 
 int nvml_energy_update(struct nvml_device *d, uint64_t value, alumet_time_ns now, double *ret_mj,
@@ -183,7 +182,7 @@ static int nvml_push_process_memory(struct nvml_poll *p, const unsigned n[2], co
     for (int w = 0; w < 2; w++) {
         for (unsigned i = 0; ok[w] && i < n[w]; i++) {
             nvmlProcessInfo_v2_t info = nvml_process_at(d, w, i);
-            if (nvml_device_add_share(d, info.pid, 0) < 0)
+            if (gpu_split_add(&d->split, info.pid, 0) < 0)
                 return -ENOMEM;
             if (info.usedGpuMemory == NVML_VALUE_NOT_AVAILABLE)
                 continue;
@@ -240,17 +239,15 @@ static int nvml_push_process_utilization(struct nvml_poll *p)
             !nvml_push_u64(p, NVML_M_ENCODER_UTILIZATION, &p->gpu, &c, s->encUtil) ||
             !nvml_push_u64(p, NVML_M_DECODER_UTILIZATION, &p->gpu, &c, s->decUtil))
             return -ENOMEM;
-        if (nvml_device_add_share(d, s->pid, s->smUtil) < 0)
+        if (gpu_split_add(&d->split, s->pid, s->smUtil) < 0) /* busy when above 0 */
             return -ENOMEM;
-        if (s->smUtil > 0)
-            d->busy = true;
         if (s->timeStamp > d->last_seen_us)
             d->last_seen_us = s->timeStamp;
     }
     return 0;
 }
 
-static int nvml_push_attributed(struct nvml_poll *p, enum nvml_split_method method,
+static int nvml_push_attributed(struct nvml_poll *p, enum gpu_split_method method,
                                 double idle_power_mw, const char *part,
                                 const struct alumet_consumer *c, double mj)
 {
@@ -269,24 +266,18 @@ static int nvml_attribute(struct nvml_poll *p, double mj, double dt)
     struct nvml_device *d = p->d;
     const struct nvml_config *cfg = &d->nvml->cfg;
 
+    struct gpu_split *s = &d->split;
     /* an interval without any activity gives the estimate of the idle power */
-    if (!d->busy && dt > 0 && (d->features & NVML_FEATURE_BIT(NVML_FEATURE_UTILIZATION))) {
-        double mean_mw = mj / dt;
-        if (!d->has_idle_estimate || mean_mw < d->idle_estimate_mw) {
-            d->idle_estimate_mw = mean_mw;
-            d->has_idle_estimate = true;
-        }
-    }
-    double idle_mw = cfg->idle_power_set    ? cfg->idle_power_mw
-                     : d->has_idle_estimate ? d->idle_estimate_mw
-                                            : 0;
+    double idle_mw = gpu_split_idle_power(
+        s, mj, dt, (d->features & NVML_FEATURE_BIT(NVML_FEATURE_UTILIZATION)) != 0,
+        cfg->idle_power_set, cfg->idle_power_mw);
     double idle, rest;
-    enum nvml_split_method method =
-        nvml_split_energy(mj, idle_mw * dt, d->shares, d->n_shares, &idle, &rest);
+    enum gpu_split_method method =
+        gpu_split_energy(mj, idle_mw * dt, s->shares, s->n_shares, &idle, &rest);
     int r = nvml_push_attributed(p, method, idle_mw, "idle", &nvml_machine, idle);
-    for (size_t i = 0; r == 0 && i < d->n_shares; i++) {
-        struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, d->shares[i].pid, NULL, NULL};
-        r = nvml_push_attributed(p, method, idle_mw, "process", &c, d->shares[i].energy_mj);
+    for (size_t i = 0; r == 0 && i < s->n_shares; i++) {
+        struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, s->shares[i].pid, NULL, NULL};
+        r = nvml_push_attributed(p, method, idle_mw, "process", &c, s->shares[i].energy_mj);
     }
     if (r == 0)
         r = nvml_push_attributed(p, method, idle_mw, "unattributed", &nvml_machine, rest);
@@ -348,7 +339,7 @@ static int nvml_poll_full(struct nvml_poll *p)
             TRY(nvml_gauge(p, NVML_M_GPU_UTILIZATION, u.gpu));
             TRY(nvml_gauge(p, NVML_M_MEMORY_UTILIZATION, u.memory));
             if (u.gpu > 0)
-                d->busy = true;
+                d->split.busy = true;
         }
     }
     if (HAS(MEMORY)) {
@@ -422,8 +413,7 @@ static int nvml_poll_full(struct nvml_poll *p)
         TRY(nvml_attribute(p, mj, dt));
     if (interval != 0) {
         /* the next interval starts now */
-        d->n_shares = 0;
-        d->busy = false;
+        gpu_split_next(&d->split);
     }
     return 0;
 #undef HAS
