@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* Aligning a series onto a reference interval (README.md, "How it works").
+/* Aligning a series onto a reference interval (README.md, "Alignment").
  *
  * A reference point at t covers the interval (prev, t] since the reference
  * point before it; a point of another series covers (its prev, its time].
- * Inside a series (t between its first and last points) the value at t is
- * interpolated, as upstream does. At its edges the point whose interval
- * covers t gives its value: the consumer's first point covers the reference
- * point stamped a few microseconds before it (an interval that it overlaps
- * by half or more), so the first interval of a program counts, and its last
- * point covers a reference point stamped a little after it in the same poll
- * round (a tenth of the interval), so the last one counts too. */
+ * The value at t must not depend on when the points arrive (on a loaded
+ * machine the sources of one poll round flush in any order, milliseconds
+ * apart), so every rule below reads only points that are stamped before t,
+ * or waits for the point that decides:
+ *   - a point stamped within a tenth of the reference interval before t was
+ *     measured in the same poll round: its value (whether or not a later
+ *     point has come yet);
+ *   - between two points: the point at t, or the linear interpolation, as
+ *     upstream does;
+ *   - before the first point: the first point, if its interval overlaps the
+ *     reference interval by half or more;
+ *   - after the last point, once the series has ended (the agent stops): the
+ *     last point, if its interval overlaps the reference interval by half or
+ *     more; before that, wait for the next point. */
 #include <stdint.h>
 
 #include "energy-attribution.h"
@@ -18,39 +25,76 @@
  * close come from the same poll round. */
 #define EA_SAME_POLL (100 * ALUMET_NSEC_PER_MSEC)
 
+/* Whether the interval (start, end] covers the reference interval (ref_prev,
+ * t] (ref_prev INT64_MIN: as long as it) by half or more. */
+static bool energy_attribution_overlaps_half(alumet_time_ns start, alumet_time_ns end,
+                                             alumet_time_ns t, alumet_time_ns ref_prev)
+{
+    if (ref_prev == INT64_MIN)
+        ref_prev = t - (end - start);
+    alumet_time_ns from = start > ref_prev ? start : ref_prev;
+    alumet_time_ns to = end < t ? end : t;
+    return to > from && 2 * (to - from) >= t - ref_prev;
+}
+
 enum energy_attribution_cover energy_attribution_cover(const struct energy_attribution_series *s,
-                                                       alumet_time_ns t, alumet_time_ns ref_prev)
+                                                       alumet_time_ns t, alumet_time_ns ref_prev,
+                                                       bool ended, struct energy_attribution_at *at)
 {
     size_t n = energy_attribution_series_count(s);
     if (n == 0)
         return EA_TOO_LATE;
-    const struct energy_attribution_sample *first = energy_attribution_series_at(s, 0);
-    const struct energy_attribution_sample *last = energy_attribution_series_at(s, n - 1);
-    if (t >= first->t && t <= last->t)
+    size_t k = energy_attribution_series_lower_bound(s, t);
+    const struct energy_attribution_sample *next =
+        k < n ? energy_attribution_series_at(s, k) : NULL;
+    const struct energy_attribution_sample *before =
+        k > 0 ? energy_attribution_series_at(s, k - 1) : NULL;
+    at->interpolate = false;
+    if (next && next->t == t) {
+        at->k = k;
         return EA_COVERED;
-    if (t < first->t) {
-        /* the interval of the first point: known when a point before it was
-         * seen, else as long as the next one, else as long as the reference's */
-        alumet_time_ns start;
-        if (first->prev != INT64_MIN)
-            start = first->prev;
-        else if (n >= 2)
-            start = first->t - (energy_attribution_series_at(s, 1)->t - first->t);
-        else if (ref_prev != INT64_MIN)
-            start = first->t - (t - ref_prev);
-        else
-            start = first->t - EA_SAME_POLL;
-        /* the first point covers the reference interval if it overlaps at
-         * least half of it (an unknown one as long as the point's) */
-        if (ref_prev == INT64_MIN)
-            ref_prev = t - (first->t - start);
-        alumet_time_ns from = start > ref_prev ? start : ref_prev;
-        return t > from && 2 * (t - from) >= t - ref_prev ? EA_COVERED : EA_TOO_EARLY;
     }
-    /* after the last point: the same poll round (within a tenth of the
-     * interval) is covered by it; otherwise wait for the next point */
-    alumet_time_ns tol = ref_prev != INT64_MIN     ? (t - ref_prev) / 10
-                         : last->prev != INT64_MIN ? (last->t - last->prev) / 10
-                                                   : EA_SAME_POLL;
-    return t - last->t <= tol ? EA_COVERED : EA_TOO_LATE;
+    if (before) {
+        /* the same poll round: within a tenth of the reference interval (of
+         * the point's own when the reference's is unknown) */
+        alumet_time_ns tol = ref_prev != INT64_MIN       ? (t - ref_prev) / 10
+                             : before->prev != INT64_MIN ? (before->t - before->prev) / 10
+                                                         : EA_SAME_POLL;
+        if (t - before->t <= tol) {
+            at->k = k - 1;
+            return EA_COVERED;
+        }
+        if (next) {
+            at->k = k;
+            at->interpolate = true;
+            return EA_COVERED;
+        }
+        /* after the last point: its interval, or as long as the reference's */
+        if (!ended)
+            return EA_TOO_LATE;
+        alumet_time_ns start = before->prev != INT64_MIN ? before->prev
+                               : ref_prev != INT64_MIN   ? before->t - (t - ref_prev)
+                                                         : before->t - EA_SAME_POLL;
+        at->k = k - 1;
+        return energy_attribution_overlaps_half(start, before->t, t, ref_prev) ? EA_COVERED
+                                                                               : EA_TOO_LATE;
+    }
+    /* before the first point: its interval is known when a point before it
+     * was seen, else taken as long as the reference's, else as long as the
+     * time to its second point (wait for it), else (the series ended there)
+     * as a poll round */
+    alumet_time_ns start;
+    if (next->prev != INT64_MIN)
+        start = next->prev;
+    else if (ref_prev != INT64_MIN)
+        start = next->t - (t - ref_prev);
+    else if (n >= 2)
+        start = next->t - (energy_attribution_series_at(s, 1)->t - next->t);
+    else if (!ended)
+        return EA_TOO_LATE;
+    else
+        start = next->t - EA_SAME_POLL;
+    at->k = 0;
+    return energy_attribution_overlaps_half(start, next->t, t, ref_prev) ? EA_COVERED
+                                                                         : EA_TOO_EARLY;
 }

@@ -199,22 +199,23 @@ static int energy_attribution_ingest(struct energy_attribution_transform *t,
 
 /* ---- attribution ---- */
 
-/* The value of series s at time t (within its first and last points): the
- * point at t, or the linear interpolation between its neighbours, which
- * keeps the type and the attributes of the earlier one. -ERANGE when an
- * integer does not fit in the expression's 64-bit signed integers. */
-static int energy_attribution_value_at(const struct energy_attribution_series *s, alumet_time_ns t,
+/* The value of series s at the reference point refp (which s covers,
+ * energy-attribution-align.c): one of its points, or the linear
+ * interpolation between two, which keeps the type and the attributes of the
+ * earlier one. -ERANGE when an integer does not fit in the expression's
+ * 64-bit signed integers. */
+static int energy_attribution_value_at(const struct energy_attribution_transform *t,
+                                       const struct energy_attribution_series *s,
+                                       const struct energy_attribution_sample *refp,
                                        struct energy_attribution_value *ret, uint32_t *ret_set,
                                        uint64_t *ret_big)
 {
-    size_t n = energy_attribution_series_count(s);
-    size_t k = energy_attribution_series_lower_bound(s, t);
-    /* the point at t, or the nearest one if t is out of range (never: the
-     * caller only asks for times between the first and the last point) */
-    bool exact = k == n || k == 0 || energy_attribution_series_at(s, k)->t == t;
-    const struct energy_attribution_sample *p0 = energy_attribution_series_at(s, k < n ? k : n - 1);
+    struct energy_attribution_at at = {0, false};
+    (void)energy_attribution_cover(s, refp->t, refp->prev, t->ending, &at);
+    size_t k = at.k;
+    const struct energy_attribution_sample *p0 = energy_attribution_series_at(s, k);
 
-    if (exact) {
+    if (!at.interpolate) {
         *ret_set = p0->attrs;
         if (p0->type == ALUMET_VALUE_F64) {
             ret->type = EA_VALUE_FLOAT;
@@ -231,7 +232,7 @@ static int energy_attribution_value_at(const struct energy_attribution_series *s
     }
     p0 = energy_attribution_series_at(s, k - 1);
     const struct energy_attribution_sample *p1 = energy_attribution_series_at(s, k);
-    double u = (double)(t - p0->t) / (double)(p1->t - p0->t);
+    double u = (double)(refp->t - p0->t) / (double)(p1->t - p0->t);
     double v0 = p0->type == ALUMET_VALUE_F64 ? p0->value.f64 : (double)p0->value.u64;
     double v1 = p1->type == ALUMET_VALUE_F64 ? p1->value.f64 : (double)p1->value.u64;
     double v = (1.0 - u) * v0 + u * v1;
@@ -355,7 +356,7 @@ static int energy_attribution_point(struct energy_attribution_transform *t,
         t->sets[i] = UINT32_MAX;
         if (!t->series[i])
             continue;
-        r = energy_attribution_value_at(t->series[i], ts, &t->vars[i], &t->sets[i], &big);
+        r = energy_attribution_value_at(t, t->series[i], refp, &t->vars[i], &t->sets[i], &big);
         if (r < 0) {
             energy_attribution_describe(&res->id, &c->id, ts, where, sizeof(where));
             energy_attribution_problem(t, ALUMET_LOG_ERROR,
@@ -427,7 +428,9 @@ static enum energy_attribution_cover energy_attribution_consumer_cover(
         /* an input that the formula does not read may lack points */
         if (empty && !energy_attribution_expr_uses(f->expr, i))
             continue;
-        enum energy_attribution_cover cv = energy_attribution_cover(s, ts, ref_prev);
+        struct energy_attribution_at at;
+        enum energy_attribution_cover cv =
+            energy_attribution_cover(s, ts, ref_prev, t->ending, &at);
         if (cv == EA_TOO_EARLY)
             return EA_TOO_EARLY;
         if (cv == EA_TOO_LATE)
@@ -699,8 +702,9 @@ static int energy_attribution_transform_apply(void *data, struct alumet_buffer *
     return 0;
 }
 
-/* At shutdown: the remainder of every reference point still open, and the
- * inputs that never matched. */
+/* At shutdown: the reference points that the last points of the consumers
+ * cover now that no point will follow them, the remainder of every reference
+ * point still open, and the inputs that never matched. */
 static int energy_attribution_transform_finish(void *data, struct alumet_buffer *buf,
                                                const struct alumet_registry *reg,
                                                struct alumet_error *err)
@@ -708,8 +712,10 @@ static int energy_attribution_transform_finish(void *data, struct alumet_buffer 
     struct energy_attribution_transform *t = data;
     (void)reg;
     t->gen++;
+    t->ending = true;
     for (size_t i = 0; i < t->state.n_resources; i++)
-        if (energy_attribution_close(t, buf, t->state.resources[i], INT64_MAX) < 0)
+        if (energy_attribution_resource_run(t, buf, t->state.resources[i]) < 0 ||
+            energy_attribution_close(t, buf, t->state.resources[i], INT64_MAX) < 0)
             return alumet_error_set(err, -ENOMEM, "formula '%s': out of memory", t->formula->name);
     energy_attribution_diag_report(t, /* at_end= */ true);
     return 0;

@@ -233,15 +233,26 @@ void energy_attribution_state_compact(struct energy_attribution_state *st);
 /* ---- alignment onto the reference (energy-attribution-align.c) ---- */
 
 enum energy_attribution_cover {
-    EA_COVERED,   /* s gives a value at t: interpolated inside, its edge point outside */
+    EA_COVERED,   /* s gives a value at t (struct energy_attribution_at) */
     EA_TOO_EARLY, /* t is before what s covers: never attributable */
     EA_TOO_LATE,  /* t is after what s covers yet: wait for its next point */
 };
 
+/* Where the value of a series at t comes from: its point k, or the linear
+ * interpolation between its points k - 1 and k. */
+struct energy_attribution_at {
+    size_t k;
+    bool interpolate;
+};
+
 /* Whether series s gives a value at the reference timestamp t, whose
- * reference interval starts at ref_prev (INT64_MIN: unknown). */
+ * reference interval starts at ref_prev (INT64_MIN: unknown), and from
+ * which points (*at, when covered). ended: no point of s will come any more
+ * (the agent stops), so its last point may cover t. */
 enum energy_attribution_cover energy_attribution_cover(const struct energy_attribution_series *s,
-                                                       alumet_time_ns t, alumet_time_ns ref_prev);
+                                                       alumet_time_ns t, alumet_time_ns ref_prev,
+                                                       bool ended,
+                                                       struct energy_attribution_at *at);
 
 /* ---- the transform (energy-attribution-transform.c) ---- */
 
@@ -272,6 +283,7 @@ struct energy_attribution_transform {
     struct energy_attribution_value *vars;
     struct energy_attribution_series **series;
     uint32_t *sets;
+    bool ending;      /* in finish: the series have ended, their last points may cover */
     char *id_scratch; /* holds any resource_id or consumer_id of the filters */
     size_t id_scratch_size;
     alumet_metric_id rest_metric;          /* <formula>_unattributed, when formula->unattributed */

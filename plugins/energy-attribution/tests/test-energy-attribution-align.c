@@ -125,6 +125,72 @@ static void test_process_found_later(void **state)
     ea_run_done(&r);
 }
 
+/* Collect the results for pid 7 in r->buf into got[] (*n of them so far). */
+static void collect(struct ea_run *r, struct ea_out *got, size_t *n, size_t max)
+{
+    *n += ea_outputs(r, ea_metric(r, "attributed_energy"), 0, got + *n, max - *n);
+}
+
+/* The results must not depend on the order in which the buffers of one poll
+ * round arrive (on a loaded machine, either source flushes first). References
+ * every 1 s (10 J), usage stamped 50 ms before them (the same poll round: a
+ * tenth of the interval is 100 ms) at 10 % x k, so the value at k s is that
+ * of the usage point at k - 0.05 s, k J, even when the next usage point is
+ * already there (interpolating towards it would give k + 0.5 J). The last
+ * usage point, at 6.3 s (70 %, its interval (5.95, 6.3]), is 200 ms before the
+ * last reference (6.5 s, 5 J, (6, 6.5]): beyond the same round but covering
+ * more than half of its interval, it is attributed when the agent stops:
+ * 3.5 J. Modes: one buffer; each round usage first; each round energy first. */
+static void test_order_of_buffers(void **state)
+{
+    (void)state;
+    static const double want_t[] = {1, 2, 3, 4, 5, 6, 6.5};
+    static const double want_j[] = {1, 2, 3, 4, 5, 6, 3.5};
+    for (int mode = 0; mode < 3; mode++) {
+        struct ea_run r;
+        struct ea_out got[32];
+        size_t n = 0;
+        assert_int_equal(ea_run_init(&r, config), 0);
+        assert_int_equal(ea_run_start(&r, metrics, 2), 0);
+        for (int k = 1; k <= 7; k++) {
+            double tu = k < 7 ? k - 0.05 : 6.3, tr = k < 7 ? k : 6.5;
+            for (int src = 0; src < 2; src++) {
+                bool usage = (src == 0) == (mode != 2);
+                if (mode != 0)
+                    alumet__buffer_clear(r.buf);
+                if (usage)
+                    ea_attr(&r, ea_push(&r, r.ids[1], &machine, 7, tu, 10.0 * k), "kind", "total");
+                else
+                    ea_attr(&r, ea_push(&r, r.ids[0], &machine, 0, tr, k < 7 ? 10.0 : 5.0),
+                            "domain", "package_total");
+                if (mode != 0) {
+                    ea_apply(&r, 0);
+                    collect(&r, got, &n, 32);
+                }
+            }
+        }
+        if (mode == 0) {
+            ea_apply(&r, 0);
+            collect(&r, got, &n, 32);
+        }
+        /* 6.5 s waits for a next usage point until the agent stops */
+        assert_int_equal(n, 6);
+        alumet__buffer_clear(r.buf);
+        struct alumet_error err = {0};
+        assert_int_equal(
+            energy_attribution_transform_ops.finish(r.ea->running[0], r.buf, r.reg, &err), 0);
+        collect(&r, got, &n, 32);
+        assert_int_equal(n, 7);
+        for (size_t i = 0; i < n; i++) {
+            char what[64];
+            snprintf(what, sizeof(what), "mode %d, reference at %.1f s", mode, want_t[i]);
+            assert_int_equal(got[i].t, ea_t(want_t[i]));
+            ea_check_close(got[i].value, want_j[i], 1e-12, what);
+        }
+        ea_run_done(&r);
+    }
+}
+
 /* Two consumers share each reference point; the remainder is the rest, and
  * the points at one timestamp add up to the reference exactly. */
 static void test_remainder_exact(void **state)
@@ -239,6 +305,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_first_and_last_intervals),
         cmocka_unit_test(test_process_found_later),
+        cmocka_unit_test(test_order_of_buffers),
         cmocka_unit_test(test_remainder_exact),
         cmocka_unit_test(test_ambiguous_filter),
         cmocka_unit_test(test_filter_matching_nothing),

@@ -11,11 +11,13 @@ counters of the fixture copy at known rates (package-0 at 40 W, package-1 at
 
 Checks:
   - `config check` accepts the configuration;
-  - the CSV has attributed_energy points for the child, and each one equals
-    the package_total energy at its timestamp times the child's cpu_percent
-    interpolated at that timestamp (or, at the edges, that of the point
-    stamped within a poll round of it) / 100, within 0.1 % (the ground truth
-    recomputed from the CSV's own inputs);
+  - the CSV has attributed_energy points for the child at exactly the
+    package_total timestamps that the README's alignment rule gives (none
+    lost, none extra), and each one equals the package_total energy there
+    times the child's cpu_percent by that rule / 100 (the ground truth
+    recomputed here from the CSV's own inputs, to the last bits); the rule
+    reads only the timestamps, so the result must not depend on the order in
+    which the sources' buffers arrive (a loaded machine);
   - the package_total energy adds up to 50 W x the time the counters ran,
     within 0.1 %, and the attributed energy is positive and no more than it.
 
@@ -106,21 +108,62 @@ cpu_usage = {{ metric = "cpu_percent", kind = "total" }}
 output_path = "{out}"
 """
 
-def interpolate(series, t):
-    """Value of [(t, v)] (sorted) at t: exact, or linear between neighbours;
-    at the edges, the value of the point that covers t (the first point
-    covers the reference point stamped just before it, the last one the
-    reference point stamped just after it)."""
-    for i, (ti, vi) in enumerate(series):
-        if ti == t:
-            return vi
-        if ti > t:
-            if i == 0:
-                return vi if ti - t < 0.05e9 else None
-            t0, v0 = series[i - 1]
-            u = (t - t0) / (ti - t0)
-            return (1 - u) * v0 + u * vi
-    return series[-1][1] if series and t - series[-1][0] < 0.01e9 else None
+SAME_POLL = 100 * 10**6  # ns: a poll round, when no interval is known
+
+
+def overlaps_half(start, end, t, ref_prev):
+    """Whether (start, end] covers at least half of (ref_prev, t] (ref_prev
+    None: an interval as long as (start, end])."""
+    if ref_prev is None:
+        ref_prev = t - (end - start)
+    lo, hi = max(start, ref_prev), min(end, t)
+    return hi > lo and 2 * (hi - lo) >= t - ref_prev
+
+
+def usage_at(usage, t, ref_prev):
+    """The value that the README's alignment rule gives to the whole usage
+    series [(ns, value)] at the reference point t whose interval starts at
+    ref_prev (None: the first one), or None when the usage does not cover t:
+    the point at t; else the point stamped within a tenth of the reference
+    interval before t (the same poll round); else the interpolation between
+    the points around t; before the first point, that point if its interval
+    (since the point before it: none, so as long as the reference interval,
+    else as the time to the second point, else 100 ms) overlaps the
+    reference interval by half or more; after the last one, the same with
+    its interval."""
+    times = [tu for tu, _ in usage]
+    n = len(times)
+    k = next((i for i, tu in enumerate(times) if tu >= t), n)
+    if k < n and times[k] == t:
+        return usage[k][1]
+    if k > 0:
+        before = times[k - 1]
+        before_prev = times[k - 2] if k >= 2 else None
+        if ref_prev is not None:
+            tol = (t - ref_prev) // 10
+        elif before_prev is not None:
+            tol = (before - before_prev) // 10
+        else:
+            tol = SAME_POLL
+        if t - before <= tol:
+            return usage[k - 1][1]
+        if k < n:
+            u = (t - before) / (times[k] - before)
+            return (1.0 - u) * usage[k - 1][1] + u * usage[k][1]
+        if before_prev is not None:
+            start = before_prev
+        elif ref_prev is not None:
+            start = before - (t - ref_prev)
+        else:
+            start = before - SAME_POLL
+        return usage[k - 1][1] if overlaps_half(start, before, t, ref_prev) else None
+    if ref_prev is not None:
+        start = times[0] - (t - ref_prev)
+    elif n >= 2:
+        start = times[0] - (times[1] - times[0])
+    else:
+        start = times[0] - SAME_POLL
+    return usage[0][1] if overlaps_half(start, times[0], t, ref_prev) else None
 
 
 def run(tmp):
@@ -156,7 +199,6 @@ def run(tmp):
     energy = {r["timestamp"]: float(r["value"]) for r in rows
               if r["metric"] == "rapl_consumed_energy_J" and r["resource_kind"] == "local_machine"
               and r["attrs"].get("domain") == "package_total"}
-    from_ts = {t: i for i, t in enumerate(sorted(energy))}
     usage = sorted((r["timestamp"], float(r["value"])) for r in rows
                    if r["metric"] == "cpu_percent_%" and r["consumer_kind"] == "process"
                    and r["consumer_id"] == pid and r["attrs"].get("kind") == "total")
@@ -180,27 +222,29 @@ def run(tmp):
         return ((int(h) * 60 + int(m)) * 60 + int(s)) * 10**9 + int(frac.ljust(9, "0") or 0)
 
     usage_ns = [(ns(t), v) for t, v in usage]
+    ref_ns = sorted((ns(t), t) for t in energy)
+    expected = {}
+    for i, (t_ns, t) in enumerate(ref_ns):
+        u = usage_at(usage_ns, t_ns, ref_ns[i - 1][0] if i else None)
+        if u is not None:
+            expected[t] = (energy[t] * u / 100.0, u)
+    got_at = {r["timestamp"]: r for r in mine}
+    check(len(got_at) == len(mine), "several attributed points at one timestamp")
+    lost = sorted(set(expected) - set(got_at))
+    extra = sorted(set(got_at) - set(expected))
+    check(not lost and not extra, "attributed timestamps: %d missing %r, %d unexpected %r "
+          "(usage %r)" % (len(lost), lost, len(extra), extra, usage))
     sum_mine = 0.0
-    for r in mine:
-        t = r["timestamp"]
-        check(t in from_ts, "attributed point at %s has no package_total point" % t)
-        u = interpolate(usage_ns, ns(t))
-        if not check(u is not None, "attributed point at %s outside the child's usage "
-                     "(usage %r .. %r)" % (t, usage[:1], usage[-1:])):
-            continue
-        want = energy.get(t, 0.0) * u / 100.0
+    for t in sorted(set(got_at) & set(expected)):
+        r = got_at[t]
+        want, u = expected[t]
         got = float(r["value"])
-        # next to the first or last usage point, the transform may use the
-        # value of the point that covers t (the edge rule) rather than the
-        # interpolation: both are right there
-        cover = next((v for tv, v in usage_ns if tv >= ns(t)), usage_ns[-1][1])
-        edge = energy.get(t, 0.0) * cover / 100.0
-        if abs(got - edge) <= 0.001 * abs(edge) + 1e-9 and ns(t) < usage_ns[1][0] \
-                or ns(t) > usage_ns[-2][0]:
-            want = edge if abs(got - edge) < abs(got - want) else want
-        check(abs(got - want) <= 0.001 * abs(want) + 1e-9,
-              "attributed at %s: %.9f J, expected %.9f J (%.6f J x %.4f %%)"
-              % (t, got, want, energy.get(t, 0.0), 100.0 * want / energy.get(t, 1.0)))
+        # the CSV writes doubles in full (they read back exactly), and the
+        # rule's arithmetic is the transform's: the same double, up to the
+        # last bit of the interpolation
+        check(abs(got - want) <= 1e-12 * abs(want),
+              "attributed at %s: %.17g J, expected %.17g J (%.9f J x %.9f %%)"
+              % (t, got, want, energy[t], u))
         check(r["resource_kind"] == "local_machine" and r["attrs"].get("domain") == "package_total"
               and r["attrs"].get("kind") == "total", "attributes of the point at %s: %r"
               % (t, r["attrs"]))
