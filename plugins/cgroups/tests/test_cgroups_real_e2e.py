@@ -152,6 +152,8 @@ def main():
             got = sum(int(r["value"]) for r in rows_of(cpath)
                       if r["metric"] == "cpu_time_delta_ns" and r["attrs"].get("kind") == "total")
             want = sum(spent[p.pid] for p in loops) * 1e9
+            print("cgroup v%d %s: agent %.4f s, /proc %.4f s" % (version, cpath, got / 1e9,
+                                                                  want / 1e9))
             check(want > 2.5e9, "the loops spent %g s of CPU in %s" % (want / 1e9, mp))
             check(abs(got - want) <= 0.05 * want,
                   "cgroup v%d %s: agent %g s, /proc %g s (more than 5 %% apart)"
