@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the cgroups plugin on the fixture trees of
+ * tests/fixtures/cgroup/{v2,v1,hybrid} (their READMEs say what they imitate).
+ * A test copies a tree into its temp dir, starts the plugin on it
+ * (proc_root = sys_root = the copy) into a pipeline that is never run, and
+ * polls the source itself; between two polls it rewrites counters in place
+ * (the descriptors kept open see the change, as with cgroupfs) and moves its
+ * own monotonic clock. The expected points are written out in full: the
+ * numbers of the fixture files and of the rewrites, converted by hand. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "alumet-test-plugin.h"
+#include "cgroups.h"
+#include "core/buffer.h"
+
+extern const struct alumet_plugin alumet_plugin_cgroups;
+
+#define SEC ALUMET_NSEC_PER_SEC
+#define T0 ((alumet_time_ns)1700000000 * SEC)
+
+struct env {
+    char *tmp;
+    struct toml_value *root;
+    struct cgroups *cg;
+    struct alumet_pipeline *p;
+    struct agent_plugin ap;
+    struct alumet_buffer *buf;
+    alumet_time_ns mono, now;
+    char dump[16384];
+};
+
+static alumet_time_ns env_clock(void *data)
+{
+    return *(const alumet_time_ns *)data;
+}
+
+static int env_init(struct env *e, const char *scenario, const char *section,
+                    struct alumet_error *err)
+{
+    memset(e, 0, sizeof(*e));
+    e->tmp = alumet_test_tmpdir();
+    if (scenario)
+        alumet_test_copy_fixture("cgroup", scenario, e->tmp);
+    e->mono = 1000 * SEC;
+    e->now = T0;
+    char text[4096];
+    int n =
+        snprintf(text, sizeof(text), "[plugins.cgroups]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s",
+                 e->tmp, e->tmp, section);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    void *state = NULL;
+    int r = alumet_test_plugin_init(&alumet_plugin_cgroups, text, &e->root, &state, err);
+    e->cg = state;
+    if (r == 0) {
+        e->cg->clock = env_clock;
+        e->cg->clock_data = &e->mono;
+    }
+    return r;
+}
+
+static void env_setup(struct env *e, const char *scenario, const char *section)
+{
+    struct alumet_error err = {0};
+    alumet_test_log_capture("debug");
+    int r = env_init(e, scenario, section, &err);
+    if (r < 0)
+        print_error("init: %s\n", err.msg);
+    assert_int_equal(r, 0);
+    struct pipeline_settings s = {0};
+    e->p = alumet__pipeline_new(&s);
+    assert_non_null(e->p);
+    e->ap.def = &alumet_plugin_cgroups;
+    e->ap.enabled = true;
+    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("cgroups");
+    struct alumet_start_ctx ctx = {e->p, &e->ap};
+    r = alumet_plugin_cgroups.start(e->cg, &ctx, &err);
+    if (r < 0)
+        print_error("start: %s\n", err.msg);
+    assert_int_equal(r, 0);
+    e->buf = alumet__buffer_new(0);
+    assert_non_null(e->buf);
+}
+
+static void env_done(struct env *e)
+{
+    struct alumet_error err = {0};
+    if (e->p) {
+        alumet__pipeline_free(e->p);
+        assert_int_equal(alumet_plugin_cgroups.stop(e->cg, &err), 0);
+    }
+    alumet_plugin_cgroups.free(e->cg);
+    toml_free(e->root);
+    alumet__buffer_free(e->buf);
+    alumet_test_rmtree(e->tmp);
+    alumet_test_log_release();
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Poll, then write the points into e->dump, one sorted line each:
+ * "metric consumer_path [k=v] value" (F64 with %g). */
+static const char *env_poll(struct env *e)
+{
+    struct alumet_error err = {0};
+    alumet__buffer_clear(e->buf);
+    assert_non_null(e->cg->source);
+    int r = cgroups_source_ops.poll(e->cg->source, e->buf, e->now, &err);
+    if (r != ALUMET_POLL_OK)
+        print_error("poll: %d %s\n", r, err.msg);
+    assert_int_equal(r, ALUMET_POLL_OK);
+
+    size_t n = alumet_buffer_len(e->buf);
+    char **lines = calloc(n + 1, sizeof(*lines));
+    assert_non_null(lines);
+    for (size_t i = 0; i < n; i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
+        const struct alumet_metric *m =
+            alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
+        assert_non_null(m);
+        assert_int_equal(p->consumer.kind, ALUMET_CONSUMER_CGROUP);
+        assert_int_equal(p->resource.kind, ALUMET_RESOURCE_LOCAL_MACHINE);
+        assert_int_equal(p->timestamp, e->now);
+        char attrs[128] = "";
+        if (p->attr_count) {
+            assert_int_equal(p->attr_count, 1);
+            const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
+            snprintf(attrs, sizeof(attrs), " %s=%s", a->key, a->v.str);
+        }
+        char line[1024];
+        if (p->value_type == ALUMET_VALUE_U64)
+            snprintf(line, sizeof(line), "%s %s%s %llu", m->name, p->consumer.str, attrs,
+                     (unsigned long long)p->value.u64);
+        else if (p->value.f64 == (double)(long long)p->value.f64)
+            snprintf(line, sizeof(line), "%s %s%s %lld", m->name, p->consumer.str, attrs,
+                     (long long)p->value.f64);
+        else
+            snprintf(line, sizeof(line), "%s %s%s %g", m->name, p->consumer.str, attrs,
+                     p->value.f64);
+        lines[i] = strdup(line);
+        assert_non_null(lines[i]);
+    }
+    qsort(lines, n, sizeof(*lines), cmp_lines);
+    e->dump[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(e->dump);
+        snprintf(e->dump + len, sizeof(e->dump) - len, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return e->dump;
+}
+
+/* assert_string_equal with both texts in full (cmocka cuts them) */
+static void expect_dump(const char *got, const char *want)
+{
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "expected:\n%s\ngot:\n%s\n", want, got);
+        fail();
+    }
+}
+
+static void expect_in(const char *got, const char *part)
+{
+    if (!strstr(got, part)) {
+        fprintf(stderr, "expected to find:\n%s\nin:\n%s\n", part, got);
+        fail();
+    }
+}
+
+static void env_advance(struct env *e, alumet_time_ns d)
+{
+    e->mono += d;
+    e->now += d;
+}
+
+static void env_write(struct env *e, const char *rel, const char *text)
+{
+    alumet_test_write_at(e->tmp, rel, text);
+}
+
+#define APP "sys/fs/cgroup/system.slice/app.service/"
+#define POD                                                                                        \
+    "/kubepods.slice/kubepods-besteffort.slice/"                                                   \
+    "kubepods-besteffort-pod00b506dc_87ee_462c_880d_3e41d0dacd0c.slice"
+
+static void test_config(void **state)
+{
+    (void)state;
+    struct env e;
+    struct alumet_error err = {0};
+    alumet_test_log_capture("info");
+    /* upstream requires both keys when the section is present */
+    assert_int_equal(env_init(&e, NULL, "poll_interval = \"1s\"\n", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "plugins.cgroups.disable_sources: missing field "
+                                    "'disable_sources' (required when [plugins.cgroups] is "
+                                    "present)"));
+    env_done(&e);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(env_init(&e, NULL, "poll_interval = 5\ndisable_sources = false\n", &err),
+                     -EINVAL);
+    assert_non_null(strstr(err.msg, "plugins.cgroups.poll_interval: expected a duration"));
+    env_done(&e);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(
+        env_init(&e, NULL, "poll_interval = \"1s\"\ndisable_sources = false\npoll_intervall = 1\n",
+                 &err),
+        -EINVAL);
+    assert_non_null(strstr(err.msg, "poll_intervall"));
+    env_done(&e);
+
+    /* the default config is accepted as is */
+    void *st = NULL;
+    struct toml_value *root = NULL;
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_cgroups,
+                                             alumet_plugin_cgroups.default_config, &root, &st,
+                                             &err),
+                     0);
+    assert_int_equal(((struct cgroups *)st)->poll_interval, 5 * SEC);
+    alumet_plugin_cgroups.free(st);
+    toml_free(root);
+}
+
+static void test_v2_two_polls(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "v2", "poll_interval = \"5s\"\ndisable_sources = false\n");
+    assert_int_equal(e.cg->n_cpus, 4);
+    /* first poll: no CPU time nor I/O pressure (they are deltas) */
+    expect_dump(env_poll(&e), "cgroup_memory_anonymous " POD " 6307840\n"
+                              "cgroup_memory_anonymous /system.slice/app.service 6307840\n"
+                              "cgroup_memory_file " POD " 1228800\n"
+                              "cgroup_memory_file /system.slice/app.service 1228800\n"
+                              "cgroup_memory_kernel_stack " POD " 123904\n"
+                              "cgroup_memory_kernel_stack /system.slice/app.service 123904\n"
+                              "cgroup_memory_pagetables " POD " 425984\n"
+                              "cgroup_memory_pagetables /system.slice/app.service 425984\n"
+                              "cgroup_memory_swap_current " POD " 0\n"
+                              "cgroup_memory_swap_current /system.slice/app.service 0\n"
+                              "cgroup_memory_swap_max " POD " -1\n"
+                              "cgroup_memory_swap_max /system.slice/app.service -1\n"
+                              "cgroup_pswpin " POD " 79\n"
+                              "cgroup_pswpin /system.slice/app.service 79\n"
+                              "cgroup_pswpout " POD " 81\n"
+                              "cgroup_pswpout /system.slice/app.service 81\n"
+                              "cgroup_slab_reclaimable " POD " 77824\n"
+                              "cgroup_slab_reclaimable /system.slice/app.service 77824\n"
+                              "memory_max " POD " 4294967296\n"
+                              "memory_max /system.slice/app.service -1\n"
+                              "memory_usage " POD " 1073741824\n"
+                              "memory_usage /system.slice 2147483648\n"
+                              "memory_usage /system.slice/app.service 1073741824\n");
+    /* the intermediate kubepods slices of the fixture have no file */
+    assert_int_equal(cgroups_source_count(e.cg->source), 4);
+
+    /* 5 s later app.service used 1 s of CPU (0.75 user, 0.25 system) and
+     * stalled 2000 us on I/O (some), 500 us (full); its memory grew */
+    env_advance(&e, 5 * SEC);
+    env_write(&e, APP "cpu.stat",
+              "usage_usec 13849502\nuser_usec 10941064\nsystem_usec 2908438\nnr_periods 0\n");
+    env_write(&e, APP "io.pressure",
+              "some avg10=0.00 avg60=0.00 avg300=0.00 total=91489491\n"
+              "full avg10=0.00 avg60=0.00 avg300=0.00 total=84676042\n");
+    env_write(&e, APP "memory.current", "1073745920\n");
+    env_write(&e, "sys/fs/cgroup/cpu.stat",
+              "usage_usec 910000000\nuser_usec 606000000\nsystem_usec 304000000\n");
+    const char *d = env_poll(&e);
+    /* 1 s of CPU in 5 s on 4 CPUs = 5 %; v2 µs are reported as ns (x1000) */
+    expect_in(d, "cpu_percent /system.slice/app.service kind=system 1.25\n"
+                 "cpu_percent /system.slice/app.service kind=total 5\n"
+                 "cpu_percent /system.slice/app.service kind=user 3.75\n");
+    expect_in(d, "cpu_time_delta /system.slice/app.service kind=system 250000000\n"
+                 "cpu_time_delta /system.slice/app.service kind=total 1000000000\n"
+                 "cpu_time_delta /system.slice/app.service kind=user 750000000\n");
+    /* the root: 10 s of CPU in 5 s on 4 CPUs = 50 % */
+    expect_in(d, "cpu_percent / kind=system 20\n"
+                 "cpu_percent / kind=total 50\n"
+                 "cpu_percent / kind=user 30\n"
+                 "cpu_percent /kubepods.slice");
+    expect_in(d, "cpu_time_delta / kind=system 4000000000\n"
+                 "cpu_time_delta / kind=total 10000000000\n"
+                 "cpu_time_delta / kind=user 6000000000\n");
+    expect_in(d, "io_pressure_full_total /system.slice/app.service 500\n");
+    expect_in(d, "io_pressure_some_total /system.slice/app.service 2000\n");
+    expect_in(d, "io_pressure_some_total / 0\n");
+    expect_in(d, "memory_usage /system.slice/app.service 1073745920\n");
+    expect_in(d, "cpu_time_delta " POD " kind=total 0\n");
+    /* 4 cgroups with cpu.stat x 6 CPU points (/, /system.slice, app.service,
+     * the pod) + 3 with io.pressure x 2 + the 23 memory points of poll 1 */
+    assert_int_equal(alumet_buffer_len(e.buf), 24 + 6 + 23);
+    env_done(&e);
+}
+
+static void test_v2_appear_and_removal(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\n");
+    env_poll(&e);
+    /* a new cgroup (mkdir; the kernel fills it): measured from the next poll */
+    env_write(&e, "sys/fs/cgroup/batch.slice/cpu.stat",
+              "usage_usec 10\nuser_usec 10\nsystem_usec 0\n");
+    env_write(&e, "sys/fs/cgroup/batch.slice/memory.current", "8192\n");
+    env_advance(&e, SEC);
+    const char *d = env_poll(&e);
+    expect_in(d, "memory_usage /batch.slice 8192\n");
+    assert_int_equal(cgroups_source_count(e.cg->source), 5);
+    assert_int_equal(
+        alumet_test_log_count(ALUMET_LOG_DEBUG, "measuring cgroup '/batch.slice'", NULL), 1);
+
+    /* removed: its series ends, with one log line */
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/sys/fs/cgroup/batch.slice", e.tmp);
+    alumet_test_remove_tree(p);
+    env_advance(&e, SEC);
+    d = env_poll(&e);
+    assert_null(strstr(d, "/batch.slice "));
+    assert_int_equal(cgroups_source_count(e.cg->source), 4);
+    env_advance(&e, SEC);
+    env_poll(&e);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO,
+                                           "cgroup '/batch.slice' was removed, "
+                                           "its measurement ends",
+                                           NULL),
+                     1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "was removed", NULL), 1);
+
+    /* a cgroup whose files vanish before the watch reports it (the kernel
+     * answers ENODEV on its open descriptors): also ends once */
+    env_write(&e, APP "cpu.stat", "");
+    env_advance(&e, SEC);
+    d = env_poll(&e);
+    assert_null(strstr(d, "/system.slice/app.service "));
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "was removed", NULL), 2);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    env_done(&e);
+}
+
+static void test_v1(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "v1", "poll_interval = \"10s\"\ndisable_sources = false\n");
+    expect_dump(env_poll(&e), "memory_usage / 3221225472\n"
+                              "memory_usage /user.slice 536870912\n");
+    /* 10 s later: user.slice used 2 s (cpuacct.usage, ns): 1.5 s user, 0.5 s system (ticks) */
+    env_advance(&e, 10 * SEC);
+    env_write(&e, "sys/fs/cgroup/cpu,cpuacct/user.slice/cpuacct.usage", "2123456789\n");
+    env_write(&e, "sys/fs/cgroup/cpu,cpuacct/user.slice/cpuacct.stat", "user 160\nsystem 52\n");
+    /* 2 s in 10 s on 2 CPUs = 10 % */
+    expect_dump(env_poll(&e), "cpu_percent / kind=system 0\n"
+                              "cpu_percent / kind=total 0\n"
+                              "cpu_percent / kind=user 0\n"
+                              "cpu_percent /user.slice kind=system 2.5\n"
+                              "cpu_percent /user.slice kind=total 10\n"
+                              "cpu_percent /user.slice kind=user 7.5\n"
+                              "cpu_time_delta / kind=system 0\n"
+                              "cpu_time_delta / kind=total 0\n"
+                              "cpu_time_delta / kind=user 0\n"
+                              "cpu_time_delta /user.slice kind=system 500000000\n"
+                              "cpu_time_delta /user.slice kind=total 2000000000\n"
+                              "cpu_time_delta /user.slice kind=user 1500000000\n"
+                              "memory_usage / 3221225472\n"
+                              "memory_usage /user.slice 536870912\n");
+    env_done(&e);
+}
+
+static void test_hybrid(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "hybrid", "poll_interval = \"1s\"\ndisable_sources = false\n");
+    /* memory from the v1 memory hierarchy (the unified one has no memory controller) */
+    expect_dump(env_poll(&e), "memory_usage / 3221225472\n"
+                              "memory_usage /user.slice 268435456\n");
+    env_advance(&e, SEC);
+    env_write(&e, "sys/fs/cgroup/unified/user.slice/cpu.stat",
+              "usage_usec 3800000\nuser_usec 2600000\nsystem_usec 1200000\n");
+    env_write(&e, "sys/fs/cgroup/cpu,cpuacct/user.slice/cpuacct.usage", "3900000000\n");
+    const char *d = env_poll(&e);
+    /* one series per consumer: /user.slice and / are measured by the v2
+     * hierarchy (cpu.stat), not a second time by cpuacct */
+    expect_in(d, "cpu_time_delta /user.slice kind=total 800000000\n");
+    expect_in(d, "cpu_time_delta /system.slice/cron.service kind=total 0\n");
+    assert_int_equal(e.cg->n_cpus, 8);
+    expect_in(d, "cpu_percent /user.slice kind=total 10\n");
+    size_t n = 0;
+    for (const char *p = d; (p = strstr(p, "cpu_time_delta /user.slice kind=total")); p++)
+        n++;
+    assert_int_equal(n, 1);
+    /* v2 cgroups: /, /system.slice/cron.service, /user.slice (the fixture's
+     * /system.slice has no file); v1: memory / and /user.slice */
+    assert_int_equal(cgroups_source_count(e.cg->source), 5);
+    env_done(&e);
+}
+
+static void test_no_hierarchy_then_mounted(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, NULL, "poll_interval = \"1s\"\ndisable_sources = false\n");
+    alumet_test_write_at(e.tmp, "proc/self/mountinfo", "22 28 0:21 / /proc rw - proc proc rw\n");
+    expect_dump(env_poll(&e), "");
+    expect_dump(env_poll(&e), "");
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "no cgroup hierarchy is mounted", NULL),
+                     1);
+    /* mounted later: found at the next poll */
+    char src[PATH_MAX];
+    snprintf(src, sizeof(src), "%s/cgroup/v2", alumet_test_fixtures());
+    alumet_test_sync_tree(e.tmp, src);
+    assert_non_null(strstr(env_poll(&e), "memory_usage /system.slice 2147483648\n"));
+    env_done(&e);
+}
+
+static void test_disable_sources(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = true\n");
+    assert_null(e.cg->source);
+    assert_non_null(alumet_registry_find(alumet_pipeline_registry(e.p), "cgroup_pswpout"));
+    env_done(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_v2_two_polls),
+        cmocka_unit_test(test_v2_appear_and_removal),
+        cmocka_unit_test(test_v1),
+        cmocka_unit_test(test_hybrid),
+        cmocka_unit_test(test_no_hierarchy_then_mounted),
+        cmocka_unit_test(test_disable_sources),
+    };
+    return alumet_run_tests(tests);
+}
