@@ -118,6 +118,10 @@ alumet_pre_start_registry(struct alumet_pre_start_ctx *ctx);
 
 struct alumet_pipeline;
 
+/* The running pipeline (borrowed). It stays valid until the plugin's stop
+ * has returned, so a thread of the plugin may use it until then; once the
+ * elements were freed at the end of the run, control requests and listings
+ * match nothing. */
 ALUMET_API struct alumet_pipeline *alumet_post_start_pipeline(struct alumet_post_start_ctx *ctx);
 
 /* Control requests on elements chosen by a pattern "KIND/PLUGIN/NAME" where
@@ -131,13 +135,35 @@ enum alumet_control_op {
     ALUMET_CONTROL_STOP,         /* sources: flush and stop */
     ALUMET_CONTROL_TRIGGER_NOW,  /* managed sources: poll now */
     ALUMET_CONTROL_FLUSH_NOW,    /* managed sources: flush the buffer now */
-    ALUMET_CONTROL_SET_INTERVAL, /* managed sources: change the poll interval (arg, ns) */
+    ALUMET_CONTROL_SET_INTERVAL, /* managed sources: new poll interval (arg, ns); the flush
+                                  * interval is kept in time */
     ALUMET_CONTROL_ENABLE,       /* transforms */
     ALUMET_CONTROL_DISABLE,      /* transforms */
 };
 ALUMET_API int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
                                        enum alumet_control_op op, alumet_time_ns arg,
                                        struct alumet_error *err);
+
+/* The elements of the pipeline, for a status listing: fn is called once per
+ * element, sources (managed, then autonomous), transforms, outputs, in
+ * registration order, with its kind, plugin and name (borrowed, valid during
+ * the call), its state and, for a periodic managed source, its poll
+ * interval (0 for the others). States: sources "running", "paused" or
+ * "stopped"; transforms "enabled", "disabled" or "failed"; outputs
+ * "running". A control request shows once the element's thread applied it
+ * (between two polls). fn runs with the pipeline locked: it must not call
+ * back into the pipeline. Returns the number of elements listed (0 once the
+ * elements were freed at the end of the run). Thread-safe. */
+enum alumet_element_kind {
+    ALUMET_ELEMENT_SOURCE,
+    ALUMET_ELEMENT_TRANSFORM,
+    ALUMET_ELEMENT_OUTPUT,
+};
+typedef void (*alumet_element_fn)(void *data, enum alumet_element_kind kind, const char *plugin,
+                                  const char *name, const char *state,
+                                  alumet_time_ns poll_interval);
+ALUMET_API size_t alumet_pipeline_list_elements(struct alumet_pipeline *p, alumet_element_fn fn,
+                                                void *data);
 
 /* Publish a consumer measurement event (exec, watch, detectors). */
 ALUMET_API void alumet_pipeline_publish(struct alumet_pipeline *p, enum alumet_event_kind kind,

@@ -95,8 +95,9 @@ int agent_start(struct agent *a, struct alumet_pipeline **ret_pipeline, agent_ho
     if (r < 0) {
         alumet_log_error("startup failure: %s", err.msg);
         alumet__pipeline_stop(p);
-        alumet__pipeline_free(p);
+        alumet__pipeline_free_elements(p);
         alumet__agent_stop_plugins(&a->plugins);
+        alumet__pipeline_free(p);
         return r;
     }
     run_log_summary(a, p);
@@ -111,8 +112,11 @@ int agent_stop(struct agent *a, struct alumet_pipeline *p)
     /* a signal during the stop is still received (and only logged) */
     int errors = alumet__pipeline_stop(p);
     agent_signals_detach();
-    alumet__pipeline_free(p);
+    /* the elements are freed before their plugins stop, the pipeline
+     * after: a plugin's thread (socket-control) may use it until its stop */
+    alumet__pipeline_free_elements(p);
     errors += alumet__agent_stop_plugins(&a->plugins);
+    alumet__pipeline_free(p);
     if (errors)
         alumet_log_error("%d error%s while running or shutting the agent down (see above)", errors,
                          plural((size_t)errors));

@@ -174,3 +174,37 @@ int alumet_pipeline_control(struct alumet_pipeline *p, const char *pattern,
     pthread_mutex_unlock(&p->lock);
     return n;
 }
+
+size_t alumet_pipeline_list_elements(struct alumet_pipeline *p, alumet_element_fn fn, void *data)
+{
+    static const char *const source_states[] = {[SRC_RUN] = "running",
+                                                [SRC_PAUSE] = "paused",
+                                                [SRC_STOP] = "stopped",
+                                                [SRC_DONE] = "stopped"};
+    size_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->sources.len; i++, n++) {
+        const struct source *s = p->sources.items[i];
+        fn(data, ALUMET_ELEMENT_SOURCE, s->plugin, s->name, source_states[s->state],
+           s->manual_only ? 0 : s->period);
+    }
+    for (size_t i = 0; i < p->autonomous.len; i++, n++) {
+        struct alumet_autonomous *a = p->autonomous.items[i];
+        fn(data, ALUMET_ELEMENT_SOURCE, a->plugin, a->name,
+           atomic_load(&a->stop) ? "stopped" : "running", 0);
+    }
+    for (size_t i = 0; i < p->transforms.len; i++, n++) {
+        struct transform *t = p->transforms.items[i];
+        const char *state = atomic_load(&t->enabled) ? "enabled" : "disabled";
+        fn(data, ALUMET_ELEMENT_TRANSFORM, t->plugin, t->name, t->failed ? "failed" : state, 0);
+    }
+    for (size_t i = 0; i < p->outputs.len; i++) {
+        const struct output *o = p->outputs.items[i];
+        if (o->internal)
+            continue;
+        fn(data, ALUMET_ELEMENT_OUTPUT, o->plugin, o->name, "running", 0);
+        n++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}

@@ -32,6 +32,7 @@ struct source {
     /* owned by the source thread (read by others under p->lock) */
     alumet_time_ns period;
     uint64_t flush_rounds, round;
+    alumet_time_ns flush_interval; /* as configured (0: every poll), kept across new periods */
     bool manual_only;
     enum source_state state;
     alumet_time_ns deadline; /* monotonic */
@@ -61,7 +62,7 @@ struct transform {
     const struct alumet_transform_ops *ops;
     void *data;
     atomic_bool enabled;
-    bool failed;
+    atomic_bool failed; /* written by the transform thread, read by status listings */
 };
 
 struct output {

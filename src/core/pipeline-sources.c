@@ -136,6 +136,11 @@ static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
          * applies if it is later made periodic */
         s->period = s->req_interval;
         s->req_interval = 0;
+        /* the flush interval is kept in time (upstream resets it to every
+         * poll): a 1 s source flushing every 4 s, set to 1 ms, still
+         * flushes every 4 s */
+        if (!s->manual_only)
+            s->flush_rounds = alumet__sched_flush_rounds(s->period, s->flush_interval);
         s->deadline = alumet_time_monotonic() + s->period;
     }
     if (s->req_flush) {

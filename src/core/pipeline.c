@@ -183,6 +183,7 @@ int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, c
     s->period = opts->poll_interval;
     s->manual_only = opts->manual_only;
     s->flush_rounds = alumet__sched_flush_rounds(opts->poll_interval, opts->flush_interval);
+    s->flush_interval = opts->flush_interval;
     s->state = opts->start_paused ? SRC_PAUSE : SRC_RUN;
     s->p = p;
     pthread_condattr_t ca;
@@ -702,14 +703,26 @@ int alumet__pipeline_stop(struct alumet_pipeline *p)
     return atomic_load(&p->errors);
 }
 
-void alumet__pipeline_free(struct alumet_pipeline *p)
+void alumet__pipeline_free_elements(struct alumet_pipeline *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->sources.len; i++)
-        alumet__source_free(p->sources.items[i]);
-    for (size_t i = 0; i < p->autonomous.len; i++) {
-        struct alumet_autonomous *a = p->autonomous.items[i];
+    /* detached under the lock: a control request or a status listing from
+     * a plugin's thread (socket-control) then finds an empty pipeline */
+    pthread_mutex_lock(&p->lock);
+    __typeof__(p->sources) sources = p->sources;
+    __typeof__(p->autonomous) autonomous = p->autonomous;
+    __typeof__(p->transforms) transforms = p->transforms;
+    __typeof__(p->outputs) outputs = p->outputs;
+    memset(&p->sources, 0, sizeof(p->sources));
+    memset(&p->autonomous, 0, sizeof(p->autonomous));
+    memset(&p->transforms, 0, sizeof(p->transforms));
+    memset(&p->outputs, 0, sizeof(p->outputs));
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < sources.len; i++)
+        alumet__source_free(sources.items[i]);
+    for (size_t i = 0; i < autonomous.len; i++) {
+        struct alumet_autonomous *a = autonomous.items[i];
         if (a->ops->free)
             a->ops->free(a->data);
         close(a->stop_fd);
@@ -717,16 +730,16 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
         free(a->name);
         free(a);
     }
-    for (size_t i = 0; i < p->transforms.len; i++) {
-        struct transform *t = p->transforms.items[i];
+    for (size_t i = 0; i < transforms.len; i++) {
+        struct transform *t = transforms.items[i];
         if (t->ops->free)
             t->ops->free(t->data);
         free(t->plugin);
         free(t->name);
         free(t);
     }
-    for (size_t i = 0; i < p->outputs.len; i++) {
-        struct output *o = p->outputs.items[i];
+    for (size_t i = 0; i < outputs.len; i++) {
+        struct output *o = outputs.items[i];
         if (o->ops->free)
             o->ops->free(o->data);
         alumet__bqueue_done(&o->queue);
@@ -736,10 +749,17 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
         free(o->name);
         free(o);
     }
-    free(p->sources.items);
-    free(p->autonomous.items);
-    free(p->transforms.items);
-    free(p->outputs.items);
+    free(sources.items);
+    free(autonomous.items);
+    free(transforms.items);
+    free(outputs.items);
+}
+
+void alumet__pipeline_free(struct alumet_pipeline *p)
+{
+    if (!p)
+        return;
+    alumet__pipeline_free_elements(p);
     free(p->subscribers.items);
     alumet__bqueue_done(&p->input);
     alumet__buffer_pool_free(p->pool);

@@ -22,6 +22,11 @@ struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s);
 /* Frees every element (calls their free ops) and the pipeline. NULL-safe.
  * The pipeline must have been stopped (or never started). */
 void alumet__pipeline_free(struct alumet_pipeline *p);
+/* Frees the elements only (their free ops run, in the calling thread): the
+ * pipeline itself stays valid, empty, for the threads of plugins that hold
+ * it until their stop (control requests then match nothing). NULL-safe. The
+ * agent calls it, then the plugins' stop, then alumet__pipeline_free. */
+void alumet__pipeline_free_elements(struct alumet_pipeline *p);
 
 /* Element registration (before start). `plugin` is borrowed and must outlive p.
  * On success p owns data. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The pipeline in-process: conservation of points through transforms to
- * every output, clean stop, trigger-now, flush-now, pause, bad patterns. */
+ * every output, clean stop, trigger-now, flush-now, pause, bad patterns,
+ * the status listing, the flush interval kept across a new poll interval. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 
 #include "alumet-test.h"
@@ -255,6 +257,104 @@ static void test_unknown_ops_version_is_refused(void **state)
     alumet__pipeline_free(p);
 }
 
+/* The status listing: one line per element, as the element's thread
+ * applied the requests. */
+static void list_line(void *data, enum alumet_element_kind kind, const char *plugin,
+                      const char *name, const char *state, alumet_time_ns poll_interval)
+{
+    static const char *const kinds[] = {"source", "transform", "output"};
+    char *out = data;
+    size_t len = strlen(out);
+    snprintf(out + len, 512 - len, "%s %s/%s %s %lld\n", kinds[kind], plugin, name, state,
+             (long long)poll_interval);
+}
+
+static void list_wait(struct alumet_pipeline *p, const char *expected)
+{
+    char out[512];
+    for (int i = 0; i < 500; i++) {
+        out[0] = '\0';
+        alumet_pipeline_list_elements(p, list_line, out);
+        if (strcmp(out, expected) == 0)
+            return;
+        sleep_ms(10); /* the source's thread applies the request */
+    }
+    assert_string_equal(out, expected);
+}
+
+static void test_list_elements(void **state)
+{
+    (void)state;
+    struct counters c = {0};
+    struct out outs[2];
+    struct alumet_pipeline *p = make(&c, outs, false);
+    struct alumet_error err = {0};
+    char out[512] = "";
+    assert_int_equal(alumet_pipeline_list_elements(p, list_line, out), 4);
+    assert_string_equal(out, "source t/src running 5000000\n"
+                             "transform t/double enabled 0\n"
+                             "output t/out0 running 0\n"
+                             "output t/out1 running 0\n");
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    assert_int_equal(alumet_pipeline_control(p, "src/t/src", ALUMET_CONTROL_PAUSE, 0, &err), 1);
+    assert_int_equal(alumet_pipeline_control(p, "tra/t/*", ALUMET_CONTROL_DISABLE, 0, &err), 1);
+    list_wait(p, "source t/src paused 5000000\n"
+                 "transform t/double disabled 0\n"
+                 "output t/out0 running 0\n"
+                 "output t/out1 running 0\n");
+    assert_int_equal(alumet_pipeline_control(p, "src/t/src", ALUMET_CONTROL_SET_INTERVAL,
+                                             ALUMET_NSEC_PER_SEC, &err),
+                     1);
+    assert_int_equal(alumet_pipeline_control(p, "src/t/src", ALUMET_CONTROL_RESUME, 0, &err), 1);
+    list_wait(p, "source t/src running 1000000000\n"
+                 "transform t/double disabled 0\n"
+                 "output t/out0 running 0\n"
+                 "output t/out1 running 0\n");
+    assert_int_equal(alumet_pipeline_control(p, "src/t/src", ALUMET_CONTROL_STOP, 0, &err), 1);
+    list_wait(p, "source t/src stopped 1000000000\n"
+                 "transform t/double disabled 0\n"
+                 "output t/out0 running 0\n"
+                 "output t/out1 running 0\n");
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    /* the elements freed, the pipeline stays usable by plugins until their stop */
+    alumet__pipeline_free_elements(p);
+    out[0] = '\0';
+    assert_int_equal(alumet_pipeline_list_elements(p, list_line, out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(alumet_pipeline_control(p, "*", ALUMET_CONTROL_PAUSE, 0, &err), 0);
+    alumet__pipeline_free(p);
+}
+
+/* A new poll interval keeps the flush interval in time (upstream resets it
+ * to every poll): 5 ms polls flushed every 20 ms, set to 10 s, flush at
+ * every poll, so each triggered poll reaches the outputs on its own. */
+static void test_set_interval_keeps_the_flush_interval(void **state)
+{
+    (void)state;
+    struct counters c = {0};
+    struct out outs[2];
+    struct alumet_pipeline *p = make(&c, outs, false);
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    assert_int_equal(alumet_pipeline_control(p, "src/t/src", ALUMET_CONTROL_SET_INTERVAL,
+                                             10 * ALUMET_NSEC_PER_SEC, &err),
+                     1);
+    list_wait(p, "source t/src running 10000000000\n"
+                 "transform t/double enabled 0\n"
+                 "output t/out0 running 0\n"
+                 "output t/out1 running 0\n");
+    sleep_ms(100); /* what was flushed before reaches the outputs */
+    for (int k = 0; k < 3; k++) {
+        unsigned long before = atomic_load(&c.written[0]);
+        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 5 * ALUMET_NSEC_PER_SEC), 1);
+        for (int i = 0; i < 500 && atomic_load(&c.written[0]) == before; i++)
+            sleep_ms(10);
+        assert_true(atomic_load(&c.written[0]) > before);
+    }
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +364,8 @@ int main(void)
         cmocka_unit_test(test_set_interval_keeps_a_manual_source_manual),
         cmocka_unit_test(test_pending_trigger_honoured_at_stop),
         cmocka_unit_test(test_unknown_ops_version_is_refused),
+        cmocka_unit_test(test_list_elements),
+        cmocka_unit_test(test_set_interval_keeps_the_flush_interval),
     };
     return alumet_run_tests(tests);
 }
