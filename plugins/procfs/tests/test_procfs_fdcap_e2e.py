@@ -4,7 +4,8 @@ hard), watches 1000 real sleeping processes (children of this test, chosen
 with ppid) on the real /proc. procfs keeps at most half the limit open (128
 descriptors: 64 processes) and reads the others by path: every one of the
 1000 must be measured, with no warning, and the agent must never hold more
-than the limit allows.
+than the limit allows. While it runs, its threads carry their names
+(src/util/thread-name.h).
 
 Needs ALUMET_E2E_AGENT and PYTHONPATH = tests/e2e (set by Meson). Python 3
 standard library only."""
@@ -66,10 +67,17 @@ def run(tmp, sleep):
         # of a group poll, watching the agent's descriptors meanwhile
         most_fds = 0
         seen = set()
+        names = set()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and agent.poll() is None:
             try:
                 most_fds = max(most_fds, len(os.listdir("/proc/%d/fd" % agent.pid)))
+            except OSError:
+                pass
+            try:
+                for tid in os.listdir("/proc/%d/task" % agent.pid):
+                    with open("/proc/%d/task/%s/comm" % (agent.pid, tid)) as f:
+                        names.add(f.read().strip())
             except OSError:
                 pass
             seen = measured_pids(out) & pids
@@ -90,6 +98,10 @@ def run(tmp, sleep):
         # 128 kept open + the agent's own (CSV file, /proc, pipes, eventfds...)
         check(0 < most_fds <= LIMIT // 2 + 32,
               "the agent held up to %d descriptors (limit %d)" % (most_fds, LIMIT))
+        # the watcher and the group: "src:procfs/process-..." cut to 15 characters
+        want = {"signals", "transform", "out:csv", "src:procfs/proc"}
+        check(want <= names, "thread names %s, expected %s among them" % (sorted(names),
+                                                                           sorted(want)))
         print("%d sleepers measured with a limit of %d open files; the agent held at most %d"
               % (len(seen), LIMIT, most_fds))
     finally:
