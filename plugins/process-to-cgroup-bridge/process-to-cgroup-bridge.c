@@ -20,7 +20,7 @@
 
 #define P2C_DEFAULT_CONFIG                                                                         \
     "[plugins.process-to-cgroup-bridge]\n"                                                         \
-    "# Off by default (it copies every process point to its cgroup); set to true to use it\n"     \
+    "# Off by default (it copies every process point to its cgroup); set to true to use it\n"      \
     "enabled = false\n"                                                                            \
     "# Metrics of processes to copy to the cgroup of the process (consumer cgroup)\n"              \
     "processes_metrics = [\n"                                                                      \

@@ -597,16 +597,32 @@ static void procfs_check_hidepid(struct procfs *pfs)
                 value);
 }
 
-/* Every process file stays open: make room for many descriptors (upstream
- * does this too). Only for the watcher, which may measure every process. */
-static void procfs_raise_fd_limit(struct procfs *pfs)
+/* The files of the measured processes stay open, within a budget of half
+ * the soft limit of open files (procfs-proc.c). The watcher, which may
+ * measure every process, first raises the soft limit to the hard one
+ * (upstream does this too). */
+static void procfs_limit_fds(struct procfs *pfs, bool raise)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        procfs_fd_cap_set(pfs, 1024);
         return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        procfs_debug(pfs, "cannot raise the limit of open files: %s", strerror(errno));
+    }
+    if (raise && rl.rlim_cur < rl.rlim_max) {
+        rlim_t soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            procfs_debug(pfs, "cannot raise the limit of open files: %s", strerror(errno));
+            rl.rlim_cur = soft;
+        }
+    }
+    long soft =
+        rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
+    procfs_fd_cap_set(pfs, soft);
+    procfs_debug(pfs,
+                 "keeping at most %ld files of processes open (half the limit of open "
+                 "files, %ld); the other processes are read by path",
+                 pfs->fd_cap, soft);
 }
 
 struct procfs_metric_def {
@@ -792,6 +808,7 @@ static int procfs_add_group(struct procfs *pfs, struct alumet_start_ctx *ctx,
                             struct procfs_group *g, struct alumet_error *err)
 {
     struct procfs_group_source *src;
+    g->pfs = pfs;
     int r = procfs_group_source_new(pfs, g, &src);
     if (r < 0)
         return alumet_error_set(err, r, "out of memory");
@@ -820,6 +837,7 @@ static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *c
 
     procfs_read_cpus(pfs);
     procfs_check_hidepid(pfs);
+    procfs_limit_fds(pfs, pfs->cfg.strategy == PROCFS_STRATEGY_WATCHER && pfs->n_groups > 0);
 
     /* the events group: for strategy "event", and for "watcher" under exec
      * and watch (exec_strategy "event") */
@@ -845,7 +863,6 @@ static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *c
                          "skipping the process metrics");
         return 0;
     }
-    procfs_raise_fd_limit(pfs);
     /* the watcher comes first: when every source is triggered at once (exec),
      * the groups measure the processes that it has just found */
     struct procfs_watcher_source *w;

@@ -7,6 +7,8 @@
  *                     "network" (/proc/net/dev)
  *   procfs-process.c  source "process-watcher" and one source per process group
  *                     ("process-group-<i>", "process-events")
+ *   procfs-proc.c     one measured process: its files, the budget of descriptors
+ *                     kept open, its reads and its points
  *
  * Ownership: the plugin state (struct procfs) is allocated by init and freed
  * by free. Every source registered in start is owned by the core, which frees
@@ -62,6 +64,7 @@ struct procfs_group {
     struct procfs_request *queue; /* owned, n_queue used of cap_queue */
     size_t n_queue, cap_queue;
     struct procfs_group_source *source; /* borrowed while registered (core owns it) */
+    struct procfs *pfs;                 /* borrowed: the plugin state, set in start */
 };
 
 struct procfs_proc;
@@ -143,6 +146,12 @@ struct procfs {
      * event callback, read by the sources' threads. */
     atomic_bool exec_mode;
 
+    /* descriptors kept open for the files of the measured processes: at most
+     * fd_cap (set in start, procfs_fd_cap_set), fd_left of them still free;
+     * taken and given back by the sources' threads */
+    long fd_cap;
+    atomic_long fd_left;
+
     /* warnings given once */
     bool warned_access;
     bool warned_fd_limit;
@@ -189,6 +198,83 @@ extern const struct alumet_source_ops procfs_kernel_source_ops;
 extern const struct alumet_source_ops procfs_memory_source_ops;
 extern const struct alumet_source_ops procfs_network_source_ops;
 
+/* ---- procfs-proc.c ---- */
+
+/* Bytes of the buffer that one read of a /proc/<pid> file goes into. */
+#define PROCFS_SCRATCH 4096
+
+/* The fields of /proc/<pid>/stat that the plugin uses. */
+struct procfs_pid_stat {
+    pid_t pid;
+    int64_t ppid;
+    uint64_t utime, stime;   /* clock ticks */
+    uint64_t cutime, cstime; /* clock ticks of the children it has waited for */
+    uint64_t starttime;      /* clock ticks after boot */
+    uint64_t vsize;          /* bytes */
+    uint64_t guest_time;     /* clock ticks, when has_guest */
+    bool has_guest;
+};
+
+/* Parse the text of /proc/<pid>/stat. 0 or -EINVAL. */
+int procfs_pid_stat_parse(const char *text, size_t len, struct procfs_pid_stat *ret);
+
+/* A measured process: about 180 bytes, no allocation of its own. */
+struct procfs_proc {
+    pid_t pid;
+    int stat_fd;                /* /proc/<pid>/stat kept open, or -1: read by path */
+    int mem_fd;                 /* statm or smaps_rollup kept open, or -1 */
+    bool kept;                  /* the two descriptors count in the plugin's budget */
+    bool no_mem;                /* the memory file cannot be read: CPU times only */
+    bool skip;                  /* the current poll could not read it (no descriptor) */
+    bool gone;                  /* the current poll found it gone */
+    bool measured;              /* a poll already emitted the values since process start */
+    bool rebase;                /* after a pause: take a new baseline, emit no CPU point */
+    uint64_t starttime;         /* fingerprint: clock ticks after boot */
+    struct procfs_pid_stat now; /* read by the current poll */
+    /* at the previous poll, in clock ticks: user and system time (with the
+     * children's when the group measures descendants), children's times, guest */
+    uint64_t user, sys, cutime, cstime, guest;
+    int64_t ppid;
+    /* ticks already reported for descendants that have gone, to take back
+     * from the children's times when this process waits for them */
+    uint64_t credit_user, credit_sys;
+    alumet_time_ns last; /* monotonic time of the previous poll */
+};
+
+/* The budget of descriptors: half of soft_limit (the soft RLIMIT_NOFILE of
+ * the agent), 2 per process kept open. */
+void procfs_fd_cap_set(struct procfs *pfs, long soft_limit);
+
+/* Whether a failure to open or read means that the process has gone. */
+bool procfs_gone(int r);
+
+/* Report a failure to open rel (below the proc root): permission and the
+ * descriptor limit once as warnings, a vanished process never. */
+void procfs_open_failed(struct procfs *pfs, const char *rel, int r);
+
+/* Start measuring pid for group g, reading its stat once into ret->now, so
+ * that it can be emitted at once (scratch holds PROCFS_SCRATCH bytes). starttime, when not 0, is
+ * the fingerprint that the watcher saw: another process with the same pid is not ours. Returns 0,
+ * -ESRCH when the process is not there (or not the expected one), another
+ * negative errno when it cannot be read (already reported). */
+int procfs_proc_open(struct procfs *pfs, const struct procfs_group *g, pid_t pid,
+                     uint64_t starttime, char *scratch, struct procfs_proc *ret);
+
+/* Close the files of p and give its descriptors back (idempotent). */
+void procfs_proc_close(struct procfs *pfs, struct procfs_proc *p);
+
+/* Phase 1 of a poll: read the stat of the process into p->now. Returns 0
+ * (p->skip set when it could not be read for want of a descriptor), or 1
+ * when the process has gone (or its pid now belongs to another process). */
+int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     char *scratch);
+
+/* Phase 3: emit the points of a process read by procfs_proc_read (nothing
+ * when p->skip). 0 or -ENOMEM. */
+int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono,
+                     char *scratch);
+
 /* ---- procfs-process.c ---- */
 
 /* The watcher lists proc/ (kept open); a group source measures group g
@@ -212,20 +298,5 @@ void procfs_group_done(struct procfs_group *g);
 /* Number of processes a group source measures now, and the i-th pid (tests). */
 size_t procfs_group_source_count(const struct procfs_group_source *src);
 pid_t procfs_group_source_pid(const struct procfs_group_source *src, size_t i);
-
-/* The fields of /proc/<pid>/stat that the plugin uses. */
-struct procfs_pid_stat {
-    pid_t pid;
-    int64_t ppid;
-    uint64_t utime, stime;   /* clock ticks */
-    uint64_t cutime, cstime; /* clock ticks of the children it has waited for */
-    uint64_t starttime;      /* clock ticks after boot */
-    uint64_t vsize;          /* bytes */
-    uint64_t guest_time;     /* clock ticks, when has_guest */
-    bool has_guest;
-};
-
-/* Parse the text of /proc/<pid>/stat. 0 or -EINVAL. */
-int procfs_pid_stat_parse(const char *text, size_t len, struct procfs_pid_stat *ret);
 
 #endif

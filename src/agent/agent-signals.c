@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "alumet/log.h"
 #include "core/agent.h"
+#include "util/thread-name.h"
 
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
@@ -80,6 +81,7 @@ static void signal_received(const struct signalfd_siginfo *si)
 static void *signal_main(void *arg)
 {
     (void)arg;
+    alumet_thread_name("signals", NULL, NULL);
     struct pollfd fds[2] = {{.fd = sig.sfd, .events = POLLIN},
                             {.fd = sig.stop_fd, .events = POLLIN}};
     for (;;) {

@@ -3,6 +3,7 @@
  * arena of chunks for strings. Nothing is allocated per point once the
  * arrays have grown to their working size. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -66,6 +67,33 @@ void alumet__buffer_pool_free(struct alumet__buffer_pool *pool)
     free(pool);
 }
 
+static void arena_free_from(struct arena_chunk *c);
+
+/* A pooled buffer eight times larger than what its next source needs (a
+ * burst has passed: thousands of processes have ended) gives its memory
+ * back: the points shrink to twice the need, the attributes are freed (they
+ * grow again with the first points), and malloc returns the pages to the
+ * system. Small buffers are left alone. Never fails: a failed shrink keeps
+ * the larger arrays. */
+#define BUFFER_SHRINK_MIN 8192 /* points */
+static void buffer_shrink(struct alumet_buffer *buf, size_t need)
+{
+    size_t want = need < 32 ? 64 : 2 * need;
+    if (buf->cap < BUFFER_SHRINK_MIN || buf->cap / 4 < want)
+        return;
+    struct alumet_point *np = realloc(buf->points, want * sizeof(*np));
+    if (!np)
+        return;
+    buf->points = np;
+    buf->cap = want;
+    free(buf->attrs);
+    buf->attrs = NULL;
+    buf->attr_cap = 0;
+    arena_free_from(buf->arena);
+    buf->arena = NULL;
+    malloc_trim(0);
+}
+
 struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, size_t cap)
 {
     struct alumet_buffer *buf = NULL;
@@ -91,6 +119,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
             buf->pool = pool;
         return buf;
     }
+    buffer_shrink(buf, cap);
     atomic_store_explicit(&buf->refs, 1, memory_order_relaxed);
     return buf;
 }

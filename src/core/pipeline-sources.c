@@ -21,6 +21,7 @@
 #include "output-queue.h"
 #include "pipeline-internal.h"
 #include "scheduler.h"
+#include "util/thread-name.h"
 
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_pipeline)
 
@@ -153,6 +154,7 @@ static void *source_main(void *arg)
 {
     struct source *s = arg;
     struct alumet_pipeline *p = s->p;
+    alumet_thread_name("src:", s->plugin, s->name);
     pthread_mutex_lock(&p->lock);
     while (!p->sources_exit) {
         source_apply_requests(p, s);

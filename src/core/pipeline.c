@@ -27,6 +27,7 @@
 #include "pipeline-internal.h"
 #include "registry.h"
 #include "scheduler.h"
+#include "util/thread-name.h"
 
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_pipeline)
 
@@ -379,6 +380,7 @@ static void *autonomous_main(void *arg)
 {
     struct alumet_autonomous *a = arg;
     struct alumet_error err = {0};
+    alumet_thread_name("src:", a->plugin, a->name);
     int r = a->ops->run(a->data, a, &err);
     if (r < 0) {
         alumet_log_error("source %s/%s failed: %s", a->plugin, a->name,
@@ -423,6 +425,7 @@ static void *transformer_main(void *arg)
 {
     struct alumet_pipeline *p = arg;
     struct alumet_buffer *buf;
+    alumet_thread_name("transform", NULL, NULL);
     while ((buf = alumet__bqueue_pop(&p->input)))
         if (alumet_buffer_len(buf) > 0) {
             transform_run(p, buf);
@@ -490,6 +493,7 @@ static void *output_main(void *arg)
 {
     struct output *o = arg;
     struct alumet_pipeline *p = o->p;
+    alumet_thread_name("out:", o->plugin, NULL);
     for (;;) {
         alumet_time_ns deadline = alumet__delivery_deadline(&o->delivery);
         bool timed_out = false;

@@ -6,7 +6,10 @@
  * run, then polls the sources itself; moving to t1/ rewrites the copied files
  * in place, as the kernel does, so the descriptors kept open see the change,
  * and a file missing from t1/ is emptied then removed, which the plugin reads
- * as a process that has gone (a real /proc answers ESRCH). Clock ticks are
+ * as a process that has gone (a real /proc answers ESRCH). A new process
+ * under a reused pid gets a new /proc/<pid> directory (env_new_process), as
+ * the kernel gives it a new inode: the watcher lists a known pid whose inode
+ * has not changed without reading it again. Clock ticks are
  * 100 per second and pages 4 KiB, as on the imitated machines; the monotonic
  * clock is the test's. */
 #include <dirent.h>
@@ -54,6 +57,28 @@ static void env_step(struct env *e, const char *step)
     char src[PATH_MAX];
     alumet_test_path_join(src, sizeof(src), e->scenario, step);
     alumet_test_sync_tree(e->tmp, src);
+}
+
+/* Pid is a new process at the scenario's step: its directory is replaced by
+ * a new one (a new inode, made while the old one still exists), and the
+ * files of the old one are emptied, so that the descriptors opened on them
+ * read the process as gone, as the kernel does. */
+static void env_new_process(struct env *e, const char *step, int pid)
+{
+    char src[PATH_MAX], rel[64], fresh[PATH_MAX], old[PATH_MAX], gone[PATH_MAX];
+    snprintf(rel, sizeof(rel), "%s/proc/%d", step, pid);
+    alumet_test_path_join(src, sizeof(src), e->scenario, rel);
+    snprintf(rel, sizeof(rel), "new-%d", pid);
+    alumet_test_path_join(fresh, sizeof(fresh), e->tmp, rel);
+    snprintf(rel, sizeof(rel), "gone-%d", pid);
+    alumet_test_path_join(gone, sizeof(gone), e->tmp, rel);
+    snprintf(rel, sizeof(rel), "proc/%d", pid);
+    alumet_test_path_join(old, sizeof(old), e->tmp, rel);
+    alumet_test_sync_tree(fresh, src);
+    assert_int_equal(rename(old, gone), 0);
+    assert_int_equal(rename(fresh, old), 0);
+    alumet_test_sync_tree(gone, fresh); /* fresh is no more: empties gone */
+    assert_int_equal(rmdir(gone), 0);
 }
 
 static int env_init(struct env *e, const char *scenario, const char *extra,
@@ -804,6 +829,12 @@ static const char *const watcher_groups = "[plugins.procfs.kernel]\nenabled = fa
                                           "[[plugins.procfs.processes.groups]]\n"
                                           "exe_regex = \"systemd|qemu\"\n";
 
+static const char *const watcher_groups_all = "[plugins.procfs.kernel]\nenabled = false\n"
+                                              "[plugins.procfs.memory]\nenabled = false\n"
+                                              "[plugins.procfs.network]\nenabled = false\n"
+                                              "[[plugins.procfs.processes.groups]]\n"
+                                              "exe_regex = \"\"\n";
+
 static bool group_has(struct procfs_group *g, pid_t pid)
 {
     for (size_t i = 0; i < procfs_group_source_count(g->source); i++)
@@ -900,6 +931,7 @@ static void test_watcher_groups(void **state)
      * groups drop them without a word */
     env_advance(&e, 5 * SEC);
     env_step(&e, "t2");
+    env_new_process(&e, "t2", 4242);
     assert_int_equal(poll_group(&e, 0), 0);
     assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 0);
     assert_int_equal(poll_group(&e, 1), 0);
@@ -931,6 +963,7 @@ static void test_watcher_pid_reuse_first(void **state)
     poll_group(&e, 1);
     env_advance(&e, 5 * SEC);
     env_step(&e, "t2");
+    env_new_process(&e, "t2", 4242);
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
     expect_u64(&e, (struct query)PROC_CPU(4242, "user"), 7 * 10 * MS);
     /* the group replaces its old 4242 by the new one */
@@ -963,6 +996,163 @@ static void test_accurate_memory(void **state)
     for (size_t i = 0; i < 4; i++)
         assert_true(attr_is(e.buf, alumet_buffer_get(e.buf, i), "kind", kinds[i]));
     env_done(&e);
+}
+
+/* ---- processes: many more than the descriptors allow ---- */
+
+#define MANY 20000
+#define MANY_FIRST 100000
+#define MANY_CAP 1000 /* descriptors: 500 processes kept open */
+
+/* A process of the generated tree: user and system ticks and resident pages
+ * derived from the pid, start time 1000 + pid. */
+static void many_write(const char *tmp, int pid, uint64_t start)
+{
+    char rel[64], text[512];
+    snprintf(rel, sizeof(rel), "proc/%d/stat", pid);
+    snprintf(text, sizeof(text),
+             "%d (sleep) S 1 %d %d 0 -1 4194304 100 0 0 0 %d %d 0 0 20 0 1 0 %llu 8388608 "
+             "200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+             pid, pid, pid, pid % 1000, pid % 7, (unsigned long long)start);
+    alumet_test_write_at(tmp, rel, text);
+    snprintf(rel, sizeof(rel), "proc/%d/statm", pid);
+    snprintf(text, sizeof(text), "2048 %d 100 5 0 300 0\n", pid % 500 + 1);
+    alumet_test_write_at(tmp, rel, text);
+}
+
+static size_t open_fds(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Every process alive (alive[pid - MANY_FIRST]) has its points, with its
+ * values; nothing else. */
+static void expect_many(struct env *e, const unsigned char *alive, size_t per_proc)
+{
+    size_t n_alive = 0;
+    for (int i = 0; i < MANY + 1000; i++)
+        n_alive += alive[i];
+    assert_int_equal(alumet_buffer_len(e->buf), n_alive * per_proc);
+    unsigned char *seen = calloc(MANY + 1000, 1);
+    assert_non_null(seen);
+    alumet_metric_id mem = alumet_registry_find(alumet_pipeline_registry(e->p), "memory_usage")->id;
+    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
+        int pid = (int)p->consumer.num;
+        assert_true(pid >= MANY_FIRST && pid < MANY_FIRST + MANY + 1000 && alive[pid - MANY_FIRST]);
+        if (p->metric == mem && attr_is(e->buf, p, "kind", "resident")) {
+            assert_int_equal(p->value.u64, (uint64_t)(pid % 500 + 1) * 4096);
+            seen[pid - MANY_FIRST]++;
+        }
+    }
+    for (int i = 0; i < MANY + 1000; i++)
+        if (seen[i] != alive[i])
+            fail_msg("process %d: %d resident points", MANY_FIRST + i, seen[i]);
+    free(seen);
+}
+
+/* 20000 processes with a budget of 1000 descriptors (as an agent whose soft
+ * limit of open files is 2000): every process is found and measured, 500
+ * through descriptors kept open (the first listed), the others by path; the
+ * descriptors stay within the budget and go to new processes when kept ones
+ * end. The tree (40000 files) is made in /dev/shm when there is one: on a
+ * disk, with other jobs, making and removing it takes tens of seconds. */
+static void test_many_processes(void **state)
+{
+    (void)state;
+    struct env e;
+    struct alumet_error err = {0};
+    static unsigned char alive[MANY + 1000];
+    struct stat shm;
+    char *tmpdir = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    if (stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
+    alumet_test_log_capture("info");
+    int r = env_init(&e, "busy-host", watcher_groups_all, &err);
+    if (tmpdir)
+        setenv("TMPDIR", tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+    free(tmpdir);
+    assert_int_equal(r, 0);
+    memset(alive, 0, sizeof(alive));
+    for (int pid = MANY_FIRST; pid < MANY_FIRST + MANY; pid++) {
+        many_write(e.tmp, pid, 1000 + (uint64_t)pid);
+        alive[pid - MANY_FIRST] = 1;
+    }
+    alumet_test_write_at(e.tmp, "sys/devices/system/cpu/online", "0-1\n");
+    size_t fds_before = open_fds();
+    env_start(&e);
+    procfs_fd_cap_set(e.pfs, 2 * MANY_CAP);
+    assert_int_equal(e.pfs->fd_cap, MANY_CAP);
+    size_t fds = open_fds();
+
+    /* the watcher measures each one from its start: 3 memory, 3 CPU time */
+    env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher);
+    expect_many(&e, alive, 6);
+    expect_u64(&e, (struct query)PROC_CPU(MANY_FIRST + 1234, "user"), 234 * 10 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(MANY_FIRST + 1234, "system"), (101234 % 7) * 10 * MS);
+    assert_int_equal(e.pfs->fd_left, 0);
+    assert_int_equal(open_fds(), fds + MANY_CAP);
+
+    /* the group measures them all, 1 s later */
+    env_advance(&e, 1 * SEC);
+    poll_group(&e, 0);
+    struct procfs_group_source *src = e.pfs->groups[0].source;
+    assert_int_equal(procfs_group_source_count(src), MANY);
+    expect_many(&e, alive, 9);
+    assert_int_equal(open_fds(), fds + MANY_CAP);
+
+    /* the first 1000 listed end (the 500 kept open among them), 1000 new ones
+     * start: the watcher reads only the new ones, which take the freed
+     * descriptors */
+    int ended[1000];
+    for (int i = 0; i < 1000; i++)
+        ended[i] = (int)procfs_group_source_pid(src, (size_t)i);
+    for (int i = 0; i < 1000; i++) {
+        char rel[64], path[PATH_MAX];
+        snprintf(rel, sizeof(rel), "proc/%d", ended[i]);
+        alumet_test_path_join(path, sizeof(path), e.tmp, rel);
+        alumet_test_sync_tree(path, "/nonexistent"); /* empties the files */
+        assert_int_equal(rmdir(path), 0);
+        alive[ended[i] - MANY_FIRST] = 0;
+        many_write(e.tmp, MANY_FIRST + MANY + i, 5000);
+    }
+    env_advance(&e, 1 * SEC);
+    poll_group(&e, 0);
+    expect_many(&e, alive, 9);
+    assert_int_equal(e.pfs->fd_left, MANY_CAP);
+    assert_int_equal(open_fds(), fds);
+    memset(alive + MANY, 1, 1000);
+    env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher);
+    memset(alive, 0, MANY);
+    expect_many(&e, alive, 6); /* only the new ones */
+    assert_int_equal(e.pfs->fd_left, 0);
+    for (int pid = MANY_FIRST; pid < MANY_FIRST + MANY; pid++)
+        alive[pid - MANY_FIRST] = 1;
+    for (int i = 0; i < 1000; i++)
+        alive[ended[i] - MANY_FIRST] = 0;
+    env_advance(&e, 1 * SEC);
+    poll_group(&e, 0);
+    assert_int_equal(procfs_group_source_count(src), MANY);
+    expect_many(&e, alive, 9);
+    assert_int_equal(open_fds(), fds + MANY_CAP);
+
+    /* a pid listed again with the same directory inode is the same process:
+     * its stat is not read again (a new process gets a new directory) */
+    many_write(e.tmp, (int)procfs_group_source_pid(src, 0), 1);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    if (alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL) != 0)
+        alumet_test_log_dump();
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    env_done(&e);
+    assert_int_equal(open_fds(), fds_before); /* every descriptor closed */
 }
 
 /* ---- processes: event strategy ---- */
@@ -1324,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_watcher_groups),
         cmocka_unit_test(test_watcher_pid_reuse_first),
         cmocka_unit_test(test_accurate_memory),
+        cmocka_unit_test(test_many_processes),
         cmocka_unit_test(test_event_strategy),
         cmocka_unit_test(test_event_ppid_scan),
         cmocka_unit_test(test_event_unknown_pid),

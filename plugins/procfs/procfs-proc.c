@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/* One measured process: its files, the budget of descriptors kept open, its
+ * reads and its points. Used by the group sources and the watcher
+ * (procfs-process.c).
+ *
+ * Descriptors. A process keeps /proc/<pid>/stat and its memory file (statm
+ * or smaps_rollup) open, and every poll reads them with one pread each: the
+ * cheapest way to read them again (no path lookup), and a process that has
+ * ended answers ESRCH, so a reused pid is never mistaken for it. The plugin
+ * keeps at most pfs->fd_cap such descriptors (half the soft RLIMIT_NOFILE,
+ * see procfs_fd_cap_set): the processes beyond it are measured all the same,
+ * by opening, reading and closing their files at each poll, and they take
+ * the descriptors of processes that end. The start time read from stat is
+ * compared at every read as well (fixture trees are plain files, and a
+ * process read by path may be a new one under the same pid). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+
+static const struct alumet_resource procfs_machine = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+
+bool procfs_gone(int r)
+{
+    return r == -ESRCH || r == -ENOENT;
+}
+
+/* Report a failure to open a file of /proc/<pid>: permission problems and
+ * the descriptor limit once, a vanished process never. */
+void procfs_open_failed(struct procfs *pfs, const char *rel, int r)
+{
+    if (procfs_gone(r))
+        return;
+    if (r == -EACCES || r == -EPERM) {
+        procfs_warn_access(pfs, rel, r);
+    } else if ((r == -EMFILE || r == -ENFILE) && !pfs->warned_fd_limit) {
+        char path[PATH_MAX];
+        fsroot_path(&pfs->proc, rel, path, sizeof(path));
+        pfs->warned_fd_limit = true;
+        procfs_warn(pfs,
+                    "cannot open '%s': %s; the agent has run out of file descriptors "
+                    "(procfs keeps at most %ld open, other plugins use the rest): raise its "
+                    "limit of open files (ulimit -Hn, LimitNOFILE=), skipping the processes "
+                    "that cannot be read until descriptors are free again",
+                    path, strerror(-r), pfs->fd_cap);
+    } else {
+        procfs_debug(pfs, "cannot open '%s': %s, skipping", rel, strerror(-r));
+    }
+}
+
+/* ---- the budget of descriptors ---- */
+
+#define PROCFS_FDS_PER_PROC 2
+
+void procfs_fd_cap_set(struct procfs *pfs, long soft_limit)
+{
+    long cap = soft_limit > 0 ? soft_limit / 2 : 0;
+    pfs->fd_cap = cap;
+    atomic_store(&pfs->fd_left, cap);
+}
+
+static bool procfs_fd_take(struct procfs *pfs)
+{
+    long left = atomic_load(&pfs->fd_left);
+    while (left >= PROCFS_FDS_PER_PROC)
+        if (atomic_compare_exchange_weak(&pfs->fd_left, &left, left - PROCFS_FDS_PER_PROC))
+            return true;
+    return false;
+}
+
+static void procfs_fd_give(struct procfs *pfs)
+{
+    atomic_fetch_add(&pfs->fd_left, PROCFS_FDS_PER_PROC);
+}
+
+/* ---- reading a file of the process ---- */
+
+static const char *procfs_mem_file(const struct procfs_group *g)
+{
+    return g->memory_mode == PROCFS_MEMORY_ACCURATE ? "smaps_rollup" : "statm";
+}
+
+/* Read /proc/<pid>/<name> into buf (NUL-terminated) with one read: through
+ * fd when it is kept open (pread at 0), else open, read and close. These
+ * files are one record that the kernel hands over in one read (about 300
+ * bytes for stat, 1 kB for smaps_rollup; buf holds PROCFS_SCRATCH). Returns
+ * the length or a negative errno (-ESRCH, -ENOENT: gone). */
+static ssize_t procfs_proc_file(struct procfs *pfs, int fd, pid_t pid, const char *name, char *buf)
+{
+    ssize_t n;
+    if (fd >= 0) {
+        do
+            n = pread(fd, buf, PROCFS_SCRATCH - 1, 0);
+        while (n < 0 && errno == EINTR);
+    } else {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "proc/%d/%s", (int)pid, name);
+        fd = openat(pfs->proc.fd, rel, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        do
+            n = read(fd, buf, PROCFS_SCRATCH - 1);
+        while (n < 0 && errno == EINTR);
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    if (n < 0)
+        return -errno;
+    buf[n] = '\0';
+    return n;
+}
+
+/* ---- one process ---- */
+
+void procfs_proc_close(struct procfs *pfs, struct procfs_proc *p)
+{
+    if (p->stat_fd >= 0)
+        close(p->stat_fd);
+    if (p->mem_fd >= 0)
+        close(p->mem_fd);
+    if (p->kept)
+        procfs_fd_give(pfs);
+    p->stat_fd = p->mem_fd = -1;
+    p->kept = false;
+}
+
+/* Keep the files of p open when the budget allows. A process that cannot
+ * keep them (no budget, or the system is out of descriptors) is read by
+ * path. -ENOMEM never happens; returns 0, or the negative errno of opening
+ * stat when it is not about descriptors (the process has gone, permission). */
+static int procfs_proc_keep(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p)
+{
+    if (!procfs_fd_take(pfs))
+        return 0;
+    char rel[64];
+    snprintf(rel, sizeof(rel), "proc/%d/stat", (int)p->pid);
+    int fd = openat(pfs->proc.fd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int r = -errno;
+        procfs_fd_give(pfs);
+        procfs_open_failed(pfs, rel, r);
+        return r == -EMFILE || r == -ENFILE ? 0 : r;
+    }
+    int mfd = -1;
+    if (!p->no_mem) {
+        snprintf(rel, sizeof(rel), "proc/%d/%s", (int)p->pid, procfs_mem_file(g));
+        mfd = openat(pfs->proc.fd, rel, O_RDONLY | O_CLOEXEC);
+        if (mfd < 0) {
+            int r = -errno;
+            procfs_open_failed(pfs, rel, r);
+            if (r == -EMFILE || r == -ENFILE || procfs_gone(r)) {
+                close(fd);
+                procfs_fd_give(pfs);
+                return 0;
+            }
+            /* CPU times are still measured: smaps_rollup needs ptrace access */
+            p->no_mem = true;
+        }
+    }
+    p->stat_fd = fd;
+    p->mem_fd = mfd;
+    p->kept = true;
+    return 0;
+}
+
+int procfs_proc_open(struct procfs *pfs, const struct procfs_group *g, pid_t pid,
+                     uint64_t starttime, char *scratch, struct procfs_proc *ret)
+{
+    struct procfs_proc p = {.pid = pid, .stat_fd = -1, .mem_fd = -1};
+    char rel[64];
+    struct procfs_pid_stat st;
+
+    int r = procfs_proc_keep(pfs, g, &p);
+    if (r < 0)
+        return procfs_gone(r) ? -ESRCH : r;
+    ssize_t len = procfs_proc_file(pfs, p.stat_fd, pid, "stat", scratch);
+    snprintf(rel, sizeof(rel), "proc/%d/stat", (int)pid);
+    if (len == 0)
+        len = -ESRCH;
+    if (len < 0) {
+        procfs_open_failed(pfs, rel, (int)len);
+        r = (int)len;
+        goto err_close;
+    }
+    if (procfs_pid_stat_parse(scratch, (size_t)len, &st) < 0) {
+        procfs_debug(pfs, "cannot parse '%s', skipping", rel);
+        r = -EINVAL;
+        goto err_close;
+    }
+    if (starttime && st.starttime != starttime) {
+        r = -ESRCH; /* the pid was reused since the watcher saw it */
+        goto err_close;
+    }
+    p.starttime = st.starttime;
+    p.now = st; /* what procfs_proc_read would give: ready to emit */
+    if (!p.kept && !p.no_mem) {
+        /* not kept open: find out now whether the memory file can be read */
+        snprintf(rel, sizeof(rel), "proc/%d/%s", (int)pid, procfs_mem_file(g));
+        len = procfs_proc_file(pfs, -1, pid, procfs_mem_file(g), scratch);
+        if (len < 0 && !procfs_gone((int)len) && len != -EMFILE && len != -ENFILE) {
+            procfs_open_failed(pfs, rel, (int)len);
+            p.no_mem = true;
+        }
+    }
+    *ret = p;
+    return 0;
+
+err_close:
+    procfs_proc_close(pfs, &p);
+    return procfs_gone(r) ? -ESRCH : r;
+}
+
+/* ---- /proc/<pid>/stat ---- */
+
+/* Parse the fields of /proc/<pid>/stat that we need. The command name is in
+ * parentheses and may itself contain spaces and parentheses, so the fields
+ * are counted from the last ')':
+ *   4242 (sleep) S 1 4242 4242 0 -1 4194304 100 0 0 0 150 30 0 0 20 0 1 0 123456 8388608 ...
+ *   1    2       3 4 ...                              14  15             22     23
+ * (3 state, 4 ppid, 14 utime, 15 stime, 16 cutime, 17 cstime, 22 starttime, 23 vsize,
+ *  43 guest_time) */
+int procfs_pid_stat_parse(const char *text, size_t len, struct procfs_pid_stat *ret)
+{
+    struct procfile_scan s = procfile_scan_of(text, len);
+    struct procfs_pid_stat st = {0};
+    uint64_t pid;
+
+    if (procfile_scan_u64(&s, &pid) < 0 || pid == 0 || pid > INT32_MAX)
+        return -EINVAL;
+    const char *close_paren = NULL;
+    for (const char *c = s.p; c < s.end; c++)
+        if (*c == ')')
+            close_paren = c;
+    if (!close_paren)
+        return -EINVAL;
+    s.p = close_paren + 1;
+
+    const char *w;
+    if (procfile_scan_word(&s, &w) == 0) /* 3: state */
+        return -EINVAL;
+    if (procfile_scan_i64(&s, &st.ppid) < 0) /* 4 */
+        return -EINVAL;
+    if (procfile_scan_skip_words(&s, 9) != 9) /* 5..13 */
+        return -EINVAL;
+    if (procfile_scan_u64(&s, &st.utime) < 0 || procfile_scan_u64(&s, &st.stime) < 0)
+        return -EINVAL;
+    int64_t cutime, cstime;
+    if (procfile_scan_i64(&s, &cutime) < 0 || procfile_scan_i64(&s, &cstime) < 0)
+        return -EINVAL;
+    st.cutime = cutime > 0 ? (uint64_t)cutime : 0;
+    st.cstime = cstime > 0 ? (uint64_t)cstime : 0;
+    if (procfile_scan_skip_words(&s, 4) != 4) /* 18..21 */
+        return -EINVAL;
+    if (procfile_scan_u64(&s, &st.starttime) < 0 || procfile_scan_u64(&s, &st.vsize) < 0)
+        return -EINVAL;
+    /* 24..42, then guest_time (kernels since 2.6.24) */
+    if (procfile_scan_skip_words(&s, 19) == 19 && procfile_scan_u64(&s, &st.guest_time) == 0)
+        st.has_guest = true;
+    st.pid = (pid_t)pid;
+    *ret = st;
+    return 0;
+}
+
+/* The memory of the process in quick mode, in pages:
+ *   2048 200 150 5 0 300 0      (size resident shared text lib data dirty) */
+static int procfs_statm_parse(const char *text, size_t len, uint64_t ret[3])
+{
+    struct procfile_scan s = procfile_scan_of(text, len);
+    uint64_t size, resident, shared;
+
+    if (procfile_scan_u64(&s, &size) < 0 || procfile_scan_u64(&s, &resident) < 0 ||
+        procfile_scan_u64(&s, &shared) < 0)
+        return -EINVAL;
+    ret[0] = size;
+    ret[1] = resident;
+    ret[2] = shared;
+    return 0;
+}
+
+/* The memory of the process in accurate mode, in kB:
+ *   55d0c0a00000-7ffd5e3f2000 ---p 00000000 00:00 0    [rollup]
+ *   Rss:                 800 kB
+ *   Pss:                 400 kB
+ *   Shared_Clean:        300 kB
+ *   Shared_Dirty:          8 kB
+ * ret: Rss, Pss, Shared_Clean + Shared_Dirty. */
+static int procfs_smaps_parse(const char *text, size_t len, uint64_t ret[3])
+{
+    struct procfile_scan s = procfile_scan_of(text, len);
+    static const char *const keys[4] = {"Rss:", "Pss:", "Shared_Clean:", "Shared_Dirty:"};
+    uint64_t v[4] = {0};
+    unsigned found = 0;
+
+    for (; !procfile_scan_eof(&s); procfile_scan_next_line(&s)) {
+        const char *w;
+        size_t wl = procfile_scan_word(&s, &w);
+        for (unsigned k = 0; k < 4; k++) {
+            if (wl == strlen(keys[k]) && memcmp(w, keys[k], wl) == 0) {
+                if (procfile_scan_u64(&s, &v[k]) < 0)
+                    return -EINVAL;
+                found |= 1u << k;
+                break;
+            }
+        }
+    }
+    if (found != 0xf)
+        return -EINVAL;
+    ret[0] = v[0];
+    ret[1] = v[1];
+    ret[2] = v[2] + v[3];
+    return 0;
+}
+
+static int procfs_push_kind_u64(struct alumet_buffer *buf, alumet_time_ns now,
+                                alumet_metric_id metric, const struct alumet_consumer *c,
+                                const char *kind, uint64_t value)
+{
+    struct alumet_point *p = alumet_buffer_push_u64(buf, now, metric, &procfs_machine, c, value);
+    if (!p)
+        return -ENOMEM;
+    return alumet_point_add_attr_str(buf, p, "kind", kind);
+}
+
+static int procfs_push_kind_f64(struct alumet_buffer *buf, alumet_time_ns now,
+                                alumet_metric_id metric, const struct alumet_consumer *c,
+                                const char *kind, double value)
+{
+    struct alumet_point *p = alumet_buffer_push_f64(buf, now, metric, &procfs_machine, c, value);
+    if (!p)
+        return -ENOMEM;
+    return alumet_point_add_attr_str(buf, p, "kind", kind);
+}
+
+/* Emit the memory points (proportional, resident, shared, virtual). A
+ * process whose memory is gone (a zombie, a kernel thread) has none. */
+static int procfs_proc_memory(struct procfs *pfs, const struct procfs_group *g,
+                              struct procfs_proc *p, const struct procfs_pid_stat *st,
+                              struct alumet_buffer *buf, alumet_time_ns now,
+                              const struct alumet_consumer *c, char *scratch)
+{
+    alumet_metric_id m = pfs->m.memory_usage;
+    uint64_t v[3];
+
+    if (p->no_mem)
+        return 0;
+    ssize_t len = procfs_proc_file(pfs, p->mem_fd, p->pid, procfs_mem_file(g), scratch);
+    if (len <= 0)
+        return 0;
+    if (g->memory_mode == PROCFS_MEMORY_ACCURATE) {
+        if (procfs_smaps_parse(scratch, (size_t)len, v) < 0)
+            return 0;
+        if (procfs_push_kind_u64(buf, now, m, c, "proportional", v[1] * 1024) < 0 ||
+            procfs_push_kind_u64(buf, now, m, c, "resident", v[0] * 1024) < 0 ||
+            procfs_push_kind_u64(buf, now, m, c, "shared", v[2] * 1024) < 0 ||
+            procfs_push_kind_u64(buf, now, m, c, "virtual", st->vsize) < 0)
+            return -ENOMEM;
+        return 0;
+    }
+    if (procfs_statm_parse(scratch, (size_t)len, v) < 0)
+        return 0;
+    uint64_t page = (uint64_t)pfs->page_size;
+    if (procfs_push_kind_u64(buf, now, m, c, "resident", v[1] * page) < 0 ||
+        procfs_push_kind_u64(buf, now, m, c, "shared", v[2] * page) < 0 ||
+        procfs_push_kind_u64(buf, now, m, c, "virtual", v[0] * page) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static uint64_t procfs_ticks_delta(uint64_t now, uint64_t before)
+{
+    return now >= before ? now - before : 0;
+}
+
+int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     char *scratch)
+{
+    p->skip = false;
+    if (!p->kept && procfs_proc_keep(pfs, g, p) < 0)
+        return 1;
+    ssize_t len = procfs_proc_file(pfs, p->stat_fd, p->pid, "stat", scratch);
+    if (len == -EMFILE || len == -ENFILE) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "proc/%d/stat", (int)p->pid);
+        procfs_open_failed(pfs, rel, (int)len);
+        p->skip = true; /* not gone: read again at the next poll */
+        return 0;
+    }
+    if (len <= 0) {
+        if (len < 0 && !procfs_gone((int)len))
+            procfs_debug(pfs, "cannot read the stat of process %d: %s, skipping it", (int)p->pid,
+                         strerror((int)-len));
+        return 1;
+    }
+    if (procfs_pid_stat_parse(scratch, (size_t)len, &p->now) < 0 ||
+        p->now.starttime != p->starttime)
+        return 1;
+    return 0;
+}
+
+/* User and system time of the process, in ticks. With descendants, the
+ * times of the children it has waited for are included: a descendant that
+ * runs and ends between two polls is then still counted (in its parent). */
+static void procfs_proc_times(const struct procfs_group *g, const struct procfs_pid_stat *st,
+                              uint64_t *user, uint64_t *sys)
+{
+    *user = st->utime;
+    *sys = st->stime;
+    if (g->descendants) {
+        *user += st->cutime;
+        *sys += st->cstime;
+    }
+}
+
+/* Take back from the children part of a delta what was already reported for
+ * children that have gone. */
+static uint64_t procfs_apply_credit(uint64_t delta, uint64_t children_delta, uint64_t *credit)
+{
+    uint64_t take = *credit < children_delta ? *credit : children_delta;
+    *credit -= take;
+    return delta - take;
+}
+
+/* Phase 3: emit the points of a process read by procfs_proc_read. Returns 0
+ * or -ENOMEM. */
+int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono,
+                     char *scratch)
+{
+    if (p->skip)
+        return 0;
+    const struct procfs_pid_stat *st = &p->now;
+    const struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, (uint32_t)p->pid, NULL, NULL};
+
+    int r = procfs_proc_memory(pfs, g, p, st, buf, now, &c, scratch);
+    if (r < 0)
+        return r;
+
+    uint64_t user, sys;
+    procfs_proc_times(g, st, &user, &sys);
+    if (p->rebase) {
+        p->rebase = false;
+        p->credit_user = p->credit_sys = 0;
+        goto out;
+    }
+    /* the first measurement reports the CPU time since the process started */
+    uint64_t du = procfs_ticks_delta(user, p->measured ? p->user : 0);
+    uint64_t ds = procfs_ticks_delta(sys, p->measured ? p->sys : 0);
+    uint64_t dg = procfs_ticks_delta(st->guest_time, p->measured ? p->guest : 0);
+    if (g->descendants) {
+        du = procfs_apply_credit(du, procfs_ticks_delta(st->cutime, p->measured ? p->cutime : 0),
+                                 &p->credit_user);
+        ds = procfs_apply_credit(ds, procfs_ticks_delta(st->cstime, p->measured ? p->cstime : 0),
+                                 &p->credit_sys);
+    }
+    uint64_t ns_per_tick = pfs->clk_tck > 0 ? (uint64_t)(ALUMET_NSEC_PER_SEC / pfs->clk_tck) : 0;
+    alumet_metric_id m = pfs->m.cpu_time_delta;
+    if (procfs_push_kind_u64(buf, now, m, &c, "user", du * ns_per_tick) < 0 ||
+        procfs_push_kind_u64(buf, now, m, &c, "system", ds * ns_per_tick) < 0)
+        return -ENOMEM;
+    if (st->has_guest && procfs_push_kind_u64(buf, now, m, &c, "guest", dg * ns_per_tick) < 0)
+        return -ENOMEM;
+
+    alumet_time_ns dt = mono - p->last;
+    if (p->measured && dt > 0 && pfs->n_cpus > 0) {
+        double user_pct = 100.0 * ((double)(du * ns_per_tick) / (double)dt) / pfs->n_cpus;
+        double sys_pct = 100.0 * ((double)(ds * ns_per_tick) / (double)dt) / pfs->n_cpus;
+        double total = 100.0 * ((double)((du + ds) * ns_per_tick) / (double)dt) / pfs->n_cpus;
+        m = pfs->m.cpu_percent;
+        if (procfs_push_kind_f64(buf, now, m, &c, "user", user_pct) < 0 ||
+            procfs_push_kind_f64(buf, now, m, &c, "system", sys_pct) < 0 ||
+            procfs_push_kind_f64(buf, now, m, &c, "total", total) < 0)
+            return -ENOMEM;
+    }
+out:
+    p->user = user;
+    p->sys = sys;
+    p->cutime = st->cutime;
+    p->cstime = st->cstime;
+    p->guest = st->guest_time;
+    p->ppid = st->ppid;
+    p->last = mono;
+    p->measured = true;
+    return 0;
+}

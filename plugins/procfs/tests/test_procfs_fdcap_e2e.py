@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: MIT
+"""End to end: the built agent, with a limit of 256 open files (soft and
+hard), watches 1000 real sleeping processes (children of this test, chosen
+with ppid) on the real /proc. procfs keeps at most half the limit open (128
+descriptors: 64 processes) and reads the others by path: every one of the
+1000 must be measured, with no warning, and the agent must never hold more
+than the limit allows. While it runs, its threads carry their names
+(src/util/thread-name.h).
+
+Needs ALUMET_E2E_AGENT and PYTHONPATH = tests/e2e (set by Meson). Python 3
+standard library only."""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+
+SLEEPERS = 1000
+LIMIT = 256
+
+
+def limit_fds():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+
+
+def measured_pids(out):
+    """The pids with a resident memory row in the CSV so far."""
+    if not os.path.exists(out) or os.path.getsize(out) == 0:
+        return set()
+    try:
+        rows = read_csv_rows(out)
+    except (StopIteration, ValueError):
+        return set()
+    return {int(r["consumer_id"]) for r in rows
+            if r["metric"] == "memory_usage_B" and r["attrs"].get("kind") == "resident"
+            and r["consumer_kind"] == "process"}
+
+
+def run(tmp, sleep):
+    sleepers = []
+    agent = None
+    try:
+        for _ in range(SLEEPERS):
+            sleepers.append(subprocess.Popen([sleep, "600"], stdin=subprocess.DEVNULL))
+        pids = {p.pid for p in sleepers}
+        out = os.path.join(tmp, "out.csv")
+        cfg = os.path.join(tmp, "alumet.toml")
+        with open(cfg, "w") as f:
+            f.write('[plugins.csv]\noutput_path = "%s"\n\n'
+                    '[plugins.procfs.kernel]\nenabled = false\n'
+                    '[plugins.procfs.memory]\nenabled = false\n'
+                    '[plugins.procfs.network]\nenabled = false\n'
+                    '[plugins.procfs.processes]\nstrategy = "watcher"\n'
+                    'refresh_interval = "1s"\n'
+                    '[[plugins.procfs.processes.groups]]\nppid = %d\n'
+                    'poll_interval = "1s"\nflush_interval = "1s"\n' % (out, os.getpid()))
+        log = open(os.path.join(tmp, "agent.log"), "w+")
+        agent = subprocess.Popen([AGENT, "--plugins", "procfs,csv", "--config", cfg,
+                                  "--no-default-config", "run"], stdout=log, stderr=log,
+                                 cwd=tmp, preexec_fn=limit_fds)
+        # wait (up to 90 s, whatever the load) until every sleeper is in the CSV
+        # of a group poll, watching the agent's descriptors meanwhile
+        most_fds = 0
+        seen = set()
+        names = set()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and agent.poll() is None:
+            try:
+                most_fds = max(most_fds, len(os.listdir("/proc/%d/fd" % agent.pid)))
+            except OSError:
+                pass
+            try:
+                for tid in os.listdir("/proc/%d/task" % agent.pid):
+                    with open("/proc/%d/task/%s/comm" % (agent.pid, tid)) as f:
+                        names.add(f.read().strip())
+            except OSError:
+                pass
+            seen = measured_pids(out) & pids
+            if len(seen) == SLEEPERS:
+                break
+            time.sleep(0.5)
+        check(agent.poll() is None, "the agent has stopped early (status %s)" % agent.returncode)
+        agent.send_signal(signal.SIGTERM)
+        status = agent.wait(timeout=30)
+        log.seek(0)
+        text = log.read()
+        check(status == 0, "agent exit status %d\n%s" % (status, text[-3000:]))
+        check(len(seen) == SLEEPERS, "%d of the %d sleepers measured; missing e.g. %s\n%s"
+              % (len(seen), SLEEPERS, sorted(pids - seen)[:5], text[-3000:]))
+        noise = [line for line in text.splitlines()
+                 if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
+        check(not noise, "warnings or errors:\n%s" % "\n".join(noise))
+        # 128 kept open + the agent's own (CSV file, /proc, pipes, eventfds...)
+        check(0 < most_fds <= LIMIT // 2 + 32,
+              "the agent held up to %d descriptors (limit %d)" % (most_fds, LIMIT))
+        # the watcher and the group: "src:procfs/process-..." cut to 15 characters
+        want = {"signals", "transform", "out:csv", "src:procfs/proc"}
+        check(want <= names, "thread names %s, expected %s among them" % (sorted(names),
+                                                                           sorted(want)))
+        print("%d sleepers measured with a limit of %d open files; the agent held at most %d"
+              % (len(seen), LIMIT, most_fds))
+    finally:
+        if agent and agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        for p in sleepers:
+            p.kill()
+        for p in sleepers:
+            p.wait()
+
+
+def main():
+    why = skip_reason(("procfs", "csv"))
+    if why:
+        print("skipped: " + why)
+        return 77
+    sleep = shutil.which("sleep")
+    if not os.path.exists("/proc/self/stat") or not sleep:
+        print("skipped: no /proc or no sleep")
+        return 77
+    with tempfile.TemporaryDirectory(prefix="alumet-procfs-fdcap-") as tmp:
+        run(tmp, sleep)
+    return summary(cases=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
