@@ -113,9 +113,18 @@ def main():
                                  cwd=tmp, env=dict(os.environ, ALUMET_LOG="info"))
 
         def rows_of(cpath):
+            # the agent may be writing the file (even its header): read whole
+            # lines only, and nothing before the header is complete
             if not os.path.exists(out):
                 return []
-            return [r for r in read_csv_rows(out) if r["consumer_id"] == cpath]
+            with open(out) as f:
+                text = f.read()
+            if "\n" not in text:
+                return []
+            with open(os.path.join(tmp, "snapshot.csv"), "w") as f:
+                f.write(text[:text.rindex("\n") + 1])
+            return [r for r in read_csv_rows(os.path.join(tmp, "snapshot.csv"))
+                    if r["consumer_id"] == cpath]
 
         def wait(cond, what, limit=60):
             deadline = time.monotonic() + limit
