@@ -1676,6 +1676,9 @@ static void test_lifecycle(void **state)
     assert_int_equal(
         alumet_test_log_count_lines("WARN perf: perf event 'INSTRUCTIONS' is not supported"), 1);
 
+    /* the source's first (periodic) poll, with nothing attached yet: each
+     * source has its own thread, so wait for it rather than assume it ran */
+    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 5 * ALUMET_NSEC_PER_SEC), 1);
     /* exec: START attaches the counters, the first trigger reads them */
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = 4242};
     /* the probe at start opened and closed PAGE_FAULTS and TASK_CLOCK */
