@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: MIT
+"""End to end: the built agent runs `--plugins k8s,csv` on the fixture tree
+tests/fixtures/cgroup/k8s-v2 (proc_root = sys_root = a copy) against a fake
+Kubernetes API server: Python's http.server over HTTPS, with a self-signed
+certificate made here by the openssl CLI (the agent checks it through
+k8s_ca_file), that demands the bearer token and answers
+GET /api/v1/pods?fieldSelector=spec.nodeName%3D<node> with a PodList holding
+the fields the plugin reads (and a pod of another node, which it drops).
+
+Cases:
+1. API up: the points of the two pod cgroups (and only those) carry
+   uid, name, namespace, node with the fixture's exact values; the server
+   saw the right token and field selector; the token file is re-read.
+2. API down (nothing listens): a loud warning, and the same points labelled
+   with uid and node only.
+Skipped when openssl is absent. Python 3 standard library only."""
+import http.server
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests",
+                       "fixtures", "cgroup", "k8s-v2")
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbHVtZXQifQ.c2lnbmF0dXJl"
+NODE = "node-7"
+UID1 = "5f32d849-6210-4886-a48d-e0d90e1d0206"
+UID2 = "0c3f7d6e-1b2a-4c5d-9e8f-a1b2c3d4e5f6"
+POD1 = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice" % \
+    UID1.replace("-", "_")
+POD2 = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice" % \
+    UID2.replace("-", "_")
+PODLIST = {
+    "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1234"},
+    "items": [
+        {"metadata": {"name": "web-7d9f", "namespace": "shop", "uid": UID1,
+                      "labels": {"app": "web"}, "annotations": {"x": "a \"quoted\" \\ value"}},
+         "spec": {"nodeName": NODE, "containers": [{"name": "web", "image": "nginx:1.25"}],
+                  "priority": 0, "hostNetwork": False},
+         "status": {"phase": "Running", "podIP": None}},
+        {"metadata": {"name": "batch-x1", "namespace": "jobs", "uid": UID2},
+         "spec": {"nodeName": NODE}, "status": {"phase": "Running"}},
+        {"metadata": {"name": "elsewhere", "namespace": "shop",
+                      "uid": "11111111-2222-3333-4444-555555555555"},
+         "spec": {"nodeName": "node-8"}},
+    ],
+}
+
+
+class FakeApi(http.server.BaseHTTPRequestHandler):
+    seen = []
+
+    def do_GET(self):
+        FakeApi.seen.append((self.path, self.headers.get("Authorization")))
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            body, status = b'{"kind":"Status","code":401,"message":"Unauthorized"}', 401
+        elif self.path != "/api/v1/pods?fieldSelector=spec.nodeName%3D" + NODE:
+            body, status = b'{"kind":"Status","code":404}', 404
+        else:
+            body, status = json.dumps(PODLIST).encode(), 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_agent(tmp, url, polls=3):
+    """Run the agent until the CSV holds `polls` polls of POD1's memory_usage;
+    return (rows, log text)."""
+    root = os.path.join(tmp, "root")
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(FIXTURE, root)
+    out = os.path.join(tmp, "out.csv")
+    if os.path.exists(out):
+        os.unlink(out)
+    cfg = os.path.join(tmp, "alumet.toml")
+    with open(cfg, "w") as f:
+        f.write('[plugins.k8s]\npoll_interval = "1s"\ndisable_sources = false\n'
+                'k8s_node = "%s"\nk8s_api_url = "%s"\n'
+                'token_retrieval.file = "%s"\nannotate_containers = false\n'
+                'k8s_ca_file = "%s"\nproc_root = "%s"\nsys_root = "%s"\n'
+                '[plugins.csv]\noutput_path = "%s"\n'
+                % (NODE, url, os.path.join(tmp, "token"), os.path.join(tmp, "cert.pem"), root,
+                   root, out))
+    log_path = os.path.join(tmp, "agent.log")
+    with open(log_path, "w") as log:
+        agent = subprocess.Popen([AGENT, "--plugins", "k8s,csv", "--config", cfg,
+                                  "--no-default-config", "run"], stdout=log, stderr=log,
+                                 cwd=tmp, env=dict(os.environ, ALUMET_LOG="info"))
+        rows = []
+        deadline = time.monotonic() + 90
+        try:
+            while time.monotonic() < deadline and agent.poll() is None:
+                time.sleep(0.5)
+                if not os.path.exists(out):
+                    continue
+                with open(out) as f:
+                    text = f.read()
+                if "\n" not in text:
+                    continue
+                snap = os.path.join(tmp, "snap.csv")
+                with open(snap, "w") as f:
+                    f.write(text[:text.rindex("\n") + 1])
+                rows = read_csv_rows(snap)
+                if sum(1 for r in rows if r["metric"] == "memory_usage_B"
+                       and r["consumer_id"] == POD1) >= polls:
+                    break
+        finally:
+            agent.terminate()
+            agent.wait(30)
+    with open(log_path) as f:
+        return rows, f.read()
+
+
+def check_points(rows, labels1, labels2):
+    """The exact points of the fixture: POD1 and POD2 only, memory values,
+    zero CPU deltas from the 2nd poll on, and the labels. The csv plugin
+    appends the unit to the metric names (memory_usage_B)."""
+    consumers = {r["consumer_id"] for r in rows}
+    check(consumers == {POD1, POD2}, "consumers: %r" % sorted(consumers))
+    for cpath, labels, mem, mmax in ((POD1, labels1, "1048576", "8388608"),
+                                     (POD2, labels2, "2097152", "-1")):
+        mine = [r for r in rows if r["consumer_id"] == cpath]
+        by = {}
+        for r in mine:
+            by.setdefault(r["metric"], []).append(r)
+        check(by.get("memory_usage_B") and all(r["value"] == mem for r in by["memory_usage_B"]),
+              "%s memory_usage: %r" % (cpath, [r["value"] for r in by.get("memory_usage_B", [])]))
+        check(by.get("memory_max_B") and all(float(r["value"]) == float(mmax)
+                                             for r in by["memory_max_B"]),
+              "%s memory_max" % cpath)
+        cpu = by.get("cpu_time_delta_ns", [])
+        check(cpu and {r["attrs"].get("kind") for r in cpu} == {"total", "user", "system"}
+              and all(r["value"] == "0" for r in cpu), "%s cpu_time_delta: %r" % (cpath, cpu[:3]))
+        for r in mine:
+            got = {k: v for k, v in r["attrs"].items() if k != "kind"}
+            check(got == labels, "%s %s attributes: %r, expected %r"
+                  % (cpath, r["metric"], got, labels))
+            check(r["resource_kind"] == "local_machine", "resource: %r" % r["resource_kind"])
+            check(r["consumer_kind"] == "cgroup", "consumer kind: %r" % r["consumer_kind"])
+
+
+def main():
+    reason = skip_reason(("k8s", "csv"))
+    if not reason and not shutil.which("openssl"):
+        reason = "the openssl command is not installed (needed to make the test certificate)"
+    if reason:
+        print("SKIP: " + reason)
+        return 77
+    tmp = tempfile.mkdtemp(prefix="alumet-k8s-")
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", os.path.join(tmp, "key.pem"),
+                        "-out", os.path.join(tmp, "cert.pem")],
+                       check=True, capture_output=True, timeout=60)
+        with open(os.path.join(tmp, "token"), "w") as f:
+            f.write(TOKEN + "\n")
+        port = free_port()
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), FakeApi)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem"))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = "https://127.0.0.1:%d" % port
+
+        # 1. API up
+        rows, log = run_agent(tmp, url)
+        check_points(rows,
+                     {"uid": UID1, "name": "web-7d9f", "namespace": "shop", "node": NODE},
+                     {"uid": UID2, "name": "batch-x1", "namespace": "jobs", "node": NODE})
+        check(FakeApi.seen and all(s == ("/api/v1/pods?fieldSelector=spec.nodeName%3D"
+                                         + NODE, "Bearer " + TOKEN) for s in FakeApi.seen),
+              "requests: %r" % FakeApi.seen)
+        check("2 pods on node 'node-7'" in log, "log: %s" % log)
+        # 2. API down
+        server.shutdown()
+        server.server_close()
+        rows, log = run_agent(tmp, "https://127.0.0.1:%d" % free_port())
+        check("WARN" in log and "failed to list pods with the K8S API" in log
+              and "labelled with their uid (from the cgroup path) and node only" in log,
+              "no loud warning in the log: %s" % log)
+        check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary(2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
