@@ -8,7 +8,8 @@
  * Hierarchies: the v2 one when mounted, else the v1 ones holding cpuacct or
  * memory. The points are those of the cgroups plugin (consumer
  * cgroup{<canonical path>}, the same metrics), each with the attributes
- * uid, name, namespace, node first.
+ * uid, name, namespace, node first, and for the cgroup of a container
+ * (annotate_containers) container_id (src/util/container-id.h).
  *
  * Labels never go missing: a pod that the API server does not (yet) know, or
  * any pod while the API server cannot be reached, is measured with uid
@@ -24,6 +25,7 @@
 #include "k8s.h"
 #include "util/cgroup-watch.h"
 #include "util/cgroup.h"
+#include "util/container-id.h"
 
 #define K8S_V2_FILES                                                                               \
     (CGROUP_FILE_BIT(CPU_STAT) | CGROUP_FILE_BIT(MEMORY_CURRENT) | CGROUP_FILE_BIT(MEMORY_MAX) |   \
@@ -37,7 +39,8 @@ struct k8s_cg {
     char *cpath; /* owned canonical path */
     size_t h;    /* index of its hierarchy */
     char uid[80];
-    bool known; /* labelled from the API server */
+    char container[CONTAINER_ID_LEN + 1]; /* "" when not a container's cgroup */
+    bool known;                           /* labelled from the API server */
     char *name, *namespace;
     struct cgroup_reader rd;
     struct cgroup_stats last;
@@ -134,6 +137,10 @@ static void k8s_add(struct k8s_source *s, const char *cpath)
     }
     c->h = s->cur_h;
     snprintf(c->uid, sizeof(c->uid), "%s", uid);
+    struct container_id cid;
+    if (k->annotate_containers && k8s_pod_uid(cpath, false, uid, sizeof(uid)) < 0 &&
+        container_id_from_cgroup(cpath, &cid) == 0)
+        snprintf(c->container, sizeof(c->container), "%s", cid.id);
     c->rd = (struct cgroup_reader)CGROUP_READER_INIT;
     int r =
         cgroup_reader_open(&c->rd, h, cpath, h->version == CGROUP_V2 ? K8S_V2_FILES : K8S_V1_FILES);
@@ -264,7 +271,7 @@ struct k8s_emit {
     bool failed;
 };
 
-/* The attributes of every point: uid, name, namespace, node. */
+/* The attributes of every point: uid, name, namespace, node, container_id. */
 static void k8s_attrs(struct k8s_emit *e, struct alumet_point *p)
 {
     if (!p) {
@@ -275,7 +282,8 @@ static void k8s_attrs(struct k8s_emit *e, struct alumet_point *p)
     if (alumet_point_add_attr_str(e->buf, p, "uid", c->uid) < 0 ||
         (c->known && (alumet_point_add_attr_str(e->buf, p, "name", c->name) < 0 ||
                       alumet_point_add_attr_str(e->buf, p, "namespace", c->namespace) < 0)) ||
-        alumet_point_add_attr_str(e->buf, p, "node", e->s->k->node) < 0)
+        alumet_point_add_attr_str(e->buf, p, "node", e->s->k->node) < 0 ||
+        (c->container[0] && alumet_point_add_attr_str(e->buf, p, "container_id", c->container) < 0))
         e->failed = true;
 }
 

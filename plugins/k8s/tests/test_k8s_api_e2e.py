@@ -10,8 +10,13 @@ the fields the plugin reads (and a pod of another node, which it drops).
 Cases:
 1. API up: the points of the two pod cgroups (and only those) carry
    uid, name, namespace, node with the fixture's exact values; the server
-   saw the right token and field selector; the token file is re-read.
-2. API down (nothing listens): a loud warning, and the same points labelled
+   saw the right token and field selector.
+2. annotate_containers = true: the container's cgroup as well, with the
+   pod's labels and container_id.
+3. A refused token, then the right one written to the token file: uid and
+   node only with a warning naming the 401, then the full labels (the file
+   is re-read at each list) and a line saying the API answers again.
+4. API down (nothing listens): a loud warning, and the same points labelled
    with uid and node only.
 Skipped when openssl is absent. Python 3 standard library only."""
 import http.server
@@ -38,6 +43,8 @@ POD1 = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice"
     UID1.replace("-", "_")
 POD2 = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice" % \
     UID2.replace("-", "_")
+CID = "4c1a7e0b9f2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f90"
+CONTAINER = POD1 + "/cri-containerd-%s.scope" % CID
 PODLIST = {
     "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1234"},
     "items": [
@@ -82,9 +89,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_agent(tmp, url, polls=3):
-    """Run the agent until the CSV holds `polls` polls of POD1's memory_usage;
-    return (rows, log text)."""
+def run_agent(tmp, url, extra="", done=None, step=None):
+    """Run the agent on a fresh copy of the fixture until done(rows) (default:
+    3 polls of POD1's memory_usage); step(rows) runs at every look. Returns
+    (rows, log text)."""
     root = os.path.join(tmp, "root")
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(FIXTURE, root)
@@ -95,11 +103,16 @@ def run_agent(tmp, url, polls=3):
     with open(cfg, "w") as f:
         f.write('[plugins.k8s]\npoll_interval = "1s"\ndisable_sources = false\n'
                 'k8s_node = "%s"\nk8s_api_url = "%s"\n'
-                'token_retrieval.file = "%s"\nannotate_containers = false\n'
-                'k8s_ca_file = "%s"\nproc_root = "%s"\nsys_root = "%s"\n'
+                'token_retrieval.file = "%s"\n'
+                'k8s_ca_file = "%s"\nproc_root = "%s"\nsys_root = "%s"\n%s'
                 '[plugins.csv]\noutput_path = "%s"\n'
                 % (NODE, url, os.path.join(tmp, "token"), os.path.join(tmp, "cert.pem"), root,
-                   root, out))
+                   root, extra if "annotate_containers" in extra
+                   else extra + "annotate_containers = false\n", out))
+    if done is None:
+        def done(rows):
+            return sum(1 for r in rows if r["metric"] == "memory_usage_B"
+                       and r["consumer_id"] == POD1) >= 3
     log_path = os.path.join(tmp, "agent.log")
     with open(log_path, "w") as log:
         agent = subprocess.Popen([AGENT, "--plugins", "k8s,csv", "--config", cfg,
@@ -120,8 +133,9 @@ def run_agent(tmp, url, polls=3):
                 with open(snap, "w") as f:
                     f.write(text[:text.rindex("\n") + 1])
                 rows = read_csv_rows(snap)
-                if sum(1 for r in rows if r["metric"] == "memory_usage_B"
-                       and r["consumer_id"] == POD1) >= polls:
+                if step:
+                    step(rows)
+                if done(rows):
                     break
         finally:
             agent.terminate()
@@ -130,14 +144,16 @@ def run_agent(tmp, url, polls=3):
         return rows, f.read()
 
 
-def check_points(rows, labels1, labels2):
+def check_points(rows, labels1, labels2, container=None):
     """The exact points of the fixture: POD1 and POD2 only, memory values,
     zero CPU deltas from the 2nd poll on, and the labels. The csv plugin
     appends the unit to the metric names (memory_usage_B)."""
     consumers = {r["consumer_id"] for r in rows}
-    check(consumers == {POD1, POD2}, "consumers: %r" % sorted(consumers))
-    for cpath, labels, mem, mmax in ((POD1, labels1, "1048576", "8388608"),
-                                     (POD2, labels2, "2097152", "-1")):
+    cases = [(POD1, labels1, "1048576", "8388608"), (POD2, labels2, "2097152", "-1")]
+    if container:
+        cases.append((CONTAINER, container, "524288", "-1"))
+    check(consumers == {c[0] for c in cases}, "consumers: %r" % sorted(consumers))
+    for cpath, labels, mem, mmax in cases:
         mine = [r for r in rows if r["consumer_id"] == cpath]
         by = {}
         for r in mine:
@@ -191,7 +207,41 @@ def main():
                                          + NODE, "Bearer " + TOKEN) for s in FakeApi.seen),
               "requests: %r" % FakeApi.seen)
         check("2 pods on node 'node-7'" in log, "log: %s" % log)
-        # 2. API down
+        # 2. annotate_containers: the container cgroup too, with its id
+        rows, log = run_agent(tmp, url, "annotate_containers = true\n")
+        full1 = {"uid": UID1, "name": "web-7d9f", "namespace": "shop", "node": NODE}
+        check_points(rows, full1,
+                     {"uid": UID2, "name": "batch-x1", "namespace": "jobs", "node": NODE},
+                     dict(full1, container_id=CID))
+
+        # 3. the token is refused, then fixed: uid-only labels, a warning,
+        # then the full labels once the token file (re-read) is right
+        with open(os.path.join(tmp, "token"), "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJvbGQifQ.b2xk\n")
+        FakeApi.seen.clear()
+
+        def fix_token(rows):
+            if any(r["consumer_id"] == POD1 for r in rows):
+                with open(os.path.join(tmp, "token"), "w") as f:
+                    f.write(TOKEN)
+
+        rows, log = run_agent(tmp, url, 'api_retry_interval = "1s"\n',
+                              done=lambda rows: any("name" in r["attrs"] for r in rows),
+                              step=fix_token)
+        first = [r for r in rows if r["consumer_id"] == POD1][0]
+        check({k: v for k, v in first["attrs"].items() if k != "kind"}
+              == {"uid": UID1, "node": NODE}, "first labels: %r" % first["attrs"])
+        named = [r for r in rows if r["consumer_id"] == POD1 and "name" in r["attrs"]]
+        check(named and {k: v for k, v in named[-1]["attrs"].items() if k != "kind"} == full1,
+              "labels once the token is right: %r" % (named[-1]["attrs"] if named else None))
+        check("HTTP status 401 (is the token valid, may it list pods?)" in log,
+              "no 401 warning in the log: %s" % log)
+        check("the K8S API answers again: 2 pods on node 'node-7'" in log,
+              "no recovery line in the log: %s" % log)
+        check(FakeApi.seen[0][1] != "Bearer " + TOKEN and FakeApi.seen[-1][1] == "Bearer " + TOKEN,
+              "tokens sent: %r" % [t for _, t in FakeApi.seen])
+
+        # 4. API down
         server.shutdown()
         server.server_close()
         rows, log = run_agent(tmp, "https://127.0.0.1:%d" % free_port())
@@ -201,7 +251,7 @@ def main():
         check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return summary(2)
+    return summary(4)
 
 
 if __name__ == "__main__":
