@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,10 +191,14 @@ static int k8s_json_items(struct k8s_json_parser *ps, struct k8s_json *j, char c
             if ((r = k8s_json_value(ps, &item->value)) < 0)
                 return r;
         } else {
-            if ((r = k8s_json_value(ps, &item)) < 0)
+            item = NULL;
+            r = k8s_json_value(ps, &item);
+            if (item) { /* linked even when incomplete: freed with the tree */
+                *tail = item;
+                tail = &item->next;
+            }
+            if (r < 0)
                 return r;
-            *tail = item;
-            tail = &item->next;
         }
         k8s_json_ws(ps);
         if (ps->p >= ps->end)
@@ -367,18 +372,25 @@ static int k8s_token_kubectl(const struct k8s *k, char **ret, char *errbuf, size
 {
     extern char **environ;
     char *argv[] = {"kubectl", "create", "token", k->kubectl_sa, "-n", k->kubectl_ns, NULL};
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) < 0)
+    int out[2], errfd = memfd_create("kubectl-stderr", MFD_CLOEXEC);
+    if (errfd < 0)
         return -errno;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(errfd);
+        return -e;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
     pid_t pid;
     int r = posix_spawnp(&pid, "kubectl", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
     if (r != 0) {
         close(out[0]);
+        close(errfd);
         snprintf(errbuf, size, "cannot run kubectl: %s", strerror(r));
         return -r;
     }
@@ -397,9 +409,14 @@ static int k8s_token_kubectl(const struct k8s *k, char **ret, char *errbuf, size
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    char err[512];
+    ssize_t ne = pread(errfd, err, sizeof(err) - 1, 0);
+    close(errfd);
+    err[ne > 0 ? ne : 0] = '\0';
+    k8s_trim(err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(errbuf, size, "'kubectl create token %s -n %s' exited with status %d",
-                 k->kubectl_sa, k->kubectl_ns, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        snprintf(errbuf, size, "'kubectl create token %s -n %s' exited with status %d: %s",
+                 k->kubectl_sa, k->kubectl_ns, WIFEXITED(status) ? WEXITSTATUS(status) : -1, err);
         return -EIO;
     }
     k8s_trim(buf);

@@ -16,7 +16,9 @@ Cases:
 3. A refused token, then the right one written to the token file: uid and
    node only with a warning naming the 401, then the full labels (the file
    is re-read at each list) and a line saying the API answers again.
-4. API down (nothing listens): a loud warning, and the same points labelled
+4. token_retrieval through kubectl (a fake one in PATH): its arguments
+   (service account, namespace) and the full labels.
+5. API down (nothing listens): a loud warning, and the same points labelled
    with uid and node only.
 Skipped when openssl is absent. Python 3 standard library only."""
 import http.server
@@ -89,10 +91,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_agent(tmp, url, extra="", done=None, step=None):
+def run_agent(tmp, url, extra="", done=None, step=None, path=None):
     """Run the agent on a fresh copy of the fixture until done(rows) (default:
     3 polls of POD1's memory_usage); step(rows) runs at every look. Returns
-    (rows, log text)."""
+    (rows, log text). path: a directory put first in the agent's PATH."""
     root = os.path.join(tmp, "root")
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(FIXTURE, root)
@@ -103,21 +105,26 @@ def run_agent(tmp, url, extra="", done=None, step=None):
     with open(cfg, "w") as f:
         f.write('[plugins.k8s]\npoll_interval = "1s"\ndisable_sources = false\n'
                 'k8s_node = "%s"\nk8s_api_url = "%s"\n'
-                'token_retrieval.file = "%s"\n'
+                '%s'
                 'k8s_ca_file = "%s"\nproc_root = "%s"\nsys_root = "%s"\n%s'
                 '[plugins.csv]\noutput_path = "%s"\n'
-                % (NODE, url, os.path.join(tmp, "token"), os.path.join(tmp, "cert.pem"), root,
+                % (NODE, url, "" if "token_retrieval" in extra
+                   else 'token_retrieval.file = "%s"\n' % os.path.join(tmp, "token"),
+                   os.path.join(tmp, "cert.pem"), root,
                    root, extra if "annotate_containers" in extra
                    else extra + "annotate_containers = false\n", out))
     if done is None:
         def done(rows):
             return sum(1 for r in rows if r["metric"] == "memory_usage_B"
                        and r["consumer_id"] == POD1) >= 3
+    env = dict(os.environ, ALUMET_LOG="info")
+    if path:
+        env["PATH"] = path + os.pathsep + env.get("PATH", "")
     log_path = os.path.join(tmp, "agent.log")
     with open(log_path, "w") as log:
         agent = subprocess.Popen([AGENT, "--plugins", "k8s,csv", "--config", cfg,
                                   "--no-default-config", "run"], stdout=log, stderr=log,
-                                 cwd=tmp, env=dict(os.environ, ALUMET_LOG="info"))
+                                 cwd=tmp, env=env)
         rows = []
         deadline = time.monotonic() + 90
         try:
@@ -241,7 +248,25 @@ def main():
         check(FakeApi.seen[0][1] != "Bearer " + TOKEN and FakeApi.seen[-1][1] == "Bearer " + TOKEN,
               "tokens sent: %r" % [t for _, t in FakeApi.seen])
 
-        # 4. API down
+        # 4. the token from kubectl (a fake one in PATH that records its
+        # arguments and prints the token with a final newline)
+        bin_dir = os.path.join(tmp, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        with open(os.path.join(bin_dir, "kubectl"), "w") as f:
+            f.write("#!/bin/sh\necho \"$*\" >> '%s'\necho '%s'\n"
+                    % (os.path.join(tmp, "kubectl-args"), TOKEN))
+        os.chmod(os.path.join(bin_dir, "kubectl"), 0o755)
+        FakeApi.seen.clear()
+        rows, log = run_agent(tmp, url, 'token_retrieval = { kubectl = { service_account = '
+                              '"reader", namespace = "mon" } }\n', path=bin_dir)
+        check_points(rows, full1,
+                     {"uid": UID2, "name": "batch-x1", "namespace": "jobs", "node": NODE})
+        with open(os.path.join(tmp, "kubectl-args")) as f:
+            check(f.read() == "create token reader -n mon\n", "kubectl arguments")
+        check(FakeApi.seen and FakeApi.seen[0][1] == "Bearer " + TOKEN,
+              "kubectl token: %r" % FakeApi.seen)
+
+        # 5. API down
         server.shutdown()
         server.server_close()
         rows, log = run_agent(tmp, "https://127.0.0.1:%d" % free_port())
@@ -251,7 +276,7 @@ def main():
         check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return summary(4)
+    return summary(5)
 
 
 if __name__ == "__main__":
