@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """End to end: the built agent runs `--plugins k8s,csv` on the fixture tree
-tests/fixtures/cgroup/k8s-v2 (proc_root = sys_root = a copy) against a fake
+tests/fixtures/cgroup/k8s-v2 (and k8s-v1-cgroupfs) (proc_root = sys_root = a copy) against a fake
 Kubernetes API server: Python's http.server over HTTPS, with a self-signed
 certificate made here by the openssl CLI (the agent checks it through
 k8s_ca_file), that demands the bearer token and answers
@@ -18,7 +18,9 @@ Cases:
    is re-read at each list) and a line saying the API answers again.
 4. token_retrieval through kubectl (a fake one in PATH): its arguments
    (service account, namespace) and the full labels.
-5. API down (nothing listens): a loud warning, and the same points labelled
+5. cgroup v1 with the cgroupfs driver (fixture k8s-v1-cgroupfs): the pod
+   cgroups /kubepods/<qos>/pod<uid> with CPU time and memory, full labels.
+6. API down (nothing listens): a loud warning, and the same points labelled
    with uid and node only.
 Skipped when openssl is absent. Python 3 standard library only."""
 import http.server
@@ -35,8 +37,8 @@ import time
 
 from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
 
-FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests",
-                       "fixtures", "cgroup", "k8s-v2")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests",
+                        "fixtures", "cgroup")
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbHVtZXQifQ.c2lnbmF0dXJl"
 NODE = "node-7"
 UID1 = "5f32d849-6210-4886-a48d-e0d90e1d0206"
@@ -91,13 +93,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_agent(tmp, url, extra="", done=None, step=None, path=None):
+def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-v2"):
     """Run the agent on a fresh copy of the fixture until done(rows) (default:
     3 polls of POD1's memory_usage); step(rows) runs at every look. Returns
     (rows, log text). path: a directory put first in the agent's PATH."""
     root = os.path.join(tmp, "root")
     shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(FIXTURE, root)
+    shutil.copytree(os.path.join(FIXTURES, fixture), root)
     out = os.path.join(tmp, "out.csv")
     if os.path.exists(out):
         os.unlink(out)
@@ -116,7 +118,7 @@ def run_agent(tmp, url, extra="", done=None, step=None, path=None):
     if done is None:
         def done(rows):
             return sum(1 for r in rows if r["metric"] == "memory_usage_B"
-                       and r["consumer_id"] == POD1) >= 3
+                       and "burstable" in r["consumer_id"]) >= 3
     env = dict(os.environ, ALUMET_LOG="info")
     if path:
         env["PATH"] = path + os.pathsep + env.get("PATH", "")
@@ -266,7 +268,29 @@ def main():
         check(FakeApi.seen and FakeApi.seen[0][1] == "Bearer " + TOKEN,
               "kubectl token: %r" % FakeApi.seen)
 
-        # 5. API down
+        # 5. cgroup v1, cgroupfs driver (cpu,cpuacct and memory hierarchies):
+        # pod cgroups /kubepods/<qos>/pod<uid>, CPU time from cpuacct.usage
+        rows, log = run_agent(tmp, url, fixture="k8s-v1-cgroupfs")
+        v1pods = {"/kubepods/burstable/pod" + UID1: (full1, "3145728"),
+                  "/kubepods/besteffort/pod" + UID2:
+                  ({"uid": UID2, "name": "batch-x1", "namespace": "jobs", "node": NODE},
+                   "4194304")}
+        check({r["consumer_id"] for r in rows} == set(v1pods),
+              "v1 consumers: %r" % sorted({r["consumer_id"] for r in rows}))
+        for cpath, (labels, mem) in v1pods.items():
+            mine = [r for r in rows if r["consumer_id"] == cpath]
+            check({r["metric"] for r in mine} == {"memory_usage_B", "cpu_time_delta_ns",
+                                                  "cpu_percent_%"},
+                  "v1 metrics of %s: %r" % (cpath, sorted({r["metric"] for r in mine})))
+            check(all(r["value"] == mem for r in mine if r["metric"] == "memory_usage_B"),
+                  "v1 memory of %s" % cpath)
+            cpu = [r for r in mine if r["metric"] == "cpu_time_delta_ns"]
+            check(cpu and all(r["value"] == "0" and r["attrs"].get("kind") == "total"
+                              for r in cpu), "v1 cpu of %s: %r" % (cpath, cpu[:2]))
+            check(all({k: v for k, v in r["attrs"].items() if k != "kind"} == labels
+                      for r in mine), "v1 labels of %s" % cpath)
+
+        # 6. API down
         server.shutdown()
         server.server_close()
         rows, log = run_agent(tmp, "https://127.0.0.1:%d" % free_port())
@@ -276,7 +300,7 @@ def main():
         check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return summary(5)
+    return summary(6)
 
 
 if __name__ == "__main__":
