@@ -519,8 +519,11 @@ int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
                  body.p ? body.p : "");
         goto out;
     }
-    k8s_registry_done(&k->pods);
+    struct k8s_registry old = k->pods;
+    pthread_mutex_lock(&k->pods_lock);
     k->pods = reg;
+    pthread_mutex_unlock(&k->pods_lock);
+    k8s_registry_done(&old);
 out:
     if (token)
         explicit_bzero(token, strlen(token));

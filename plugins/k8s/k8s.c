@@ -13,6 +13,7 @@
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
+#include "alumet/transform.h"
 #include "k8s.h"
 
 #define K8S_DEFAULT_CONFIG                                                                         \
@@ -47,6 +48,7 @@ static void k8s_free(void *state)
     fsroot_close(&k->proc);
     fsroot_close(&k->sys);
     k8s_registry_done(&k->pods);
+    pthread_mutex_destroy(&k->pods_lock);
     free(k->node);
     free(k->api_url);
     free(k->token_file);
@@ -123,6 +125,7 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         return alumet_error_set(err, -ENOMEM, "out of memory");
     k->proc.fd = k->sys.fd = -1;
     k->clock = k8s_monotonic;
+    pthread_mutex_init(&k->pods_lock, NULL);
     gethostname(host, sizeof(host) - 1);
     if ((r = k8s_require(cfg, "poll_interval", err)) < 0 ||
         (r = k8s_require(cfg, "disable_sources", err)) < 0 ||
@@ -268,12 +271,8 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     struct k8s *k = state;
     k->log = alumet_start_log_topic(ctx);
     int r = k8s_create_metrics(k, ctx, err);
-    if (r < 0 || k->disable_sources)
+    if (r < 0 || (k->disable_sources && !k->annotate_foreign))
         return r;
-    if (k->annotate_foreign)
-        k8s_log(k, ALUMET_LOG_WARN,
-                "annotate_foreign_measurements is not supported yet: the points of other plugins "
-                "are not annotated");
     if ((r = fsroot_open(&k->proc, k->proc_root)) < 0)
         return alumet_error_set(err, r, "cannot open the proc root '%s': %s", k->proc_root,
                                 strerror(-r));
@@ -295,6 +294,12 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
                 msg);
     else
         k8s_log(k, ALUMET_LOG_INFO, "%zu pods on node '%s'", k->pods.n, k->node);
+
+    if (k->annotate_foreign &&
+        (r = alumet_add_transform(ctx, "k8s-annotation", &k8s_annotate_ops, k, err)) < 0)
+        return r;
+    if (k->disable_sources)
+        return 0;
 
     struct k8s_source *src;
     if ((r = k8s_source_new(k, &src)) < 0)

@@ -7,6 +7,8 @@
  *                  server (libcurl, JSON) and the uid -> pod registry
  *   k8s-source.c   the source "k8s": follows the pod cgroups of the cgroup
  *                  core (src/util/cgroup*.h) and measures them with labels
+ *   k8s-annotate.c the transform "k8s-annotation": the pod labels on the
+ *                  cgroup points of the other plugins
  *
  * Ownership: the plugin state (struct k8s) is allocated by init and freed by
  * free. The source registered in start is owned by the core, which frees it
@@ -14,6 +16,7 @@
 #ifndef ALUMET_PLUGIN_K8S_H
 #define ALUMET_PLUGIN_K8S_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -63,7 +66,11 @@ struct k8s {
     struct alumet_log_topic *log;
     struct fsroot proc, sys;
     struct k8s_metrics m;
+    /* written by the thread that lists (start, then the source) under
+     * pods_lock; read without the lock by that thread, with it by the
+     * transform */
     struct k8s_registry pods;
+    pthread_mutex_t pods_lock;
     bool api_ok;               /* the last list succeeded */
     alumet_time_ns last_list;  /* monotonic time of the last list attempt */
     struct k8s_source *source; /* borrowed (owned by the core), NULL without */
@@ -106,5 +113,10 @@ extern const struct alumet_source_ops k8s_source_ops;
 
 /* Number of cgroups the source measures now. */
 size_t k8s_source_count(const struct k8s_source *src);
+
+/* ---- k8s-annotate.c ---- */
+
+/* The transform; its data is the plugin state (borrowed). */
+extern const struct alumet_transform_ops k8s_annotate_ops;
 
 #endif

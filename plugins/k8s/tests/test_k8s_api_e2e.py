@@ -20,7 +20,10 @@ Cases:
    (service account, namespace) and the full labels.
 5. cgroup v1 with the cgroupfs driver (fixture k8s-v1-cgroupfs): the pod
    cgroups /kubepods/<qos>/pod<uid> with CPU time and memory, full labels.
-6. API down (nothing listens): a loud warning, and the same points labelled
+6. annotate_foreign_measurements with the cgroups plugin on the same tree:
+   its points of the pods' cgroups (the container's too) gain the labels,
+   the others (/system.slice, /kubepods.slice) none.
+7. API down (nothing listens): a loud warning, and the same points labelled
    with uid and node only.
 Skipped when openssl is absent. Python 3 standard library only."""
 import http.server
@@ -93,7 +96,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-v2"):
+def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-v2",
+              plugins="k8s,csv", k8s_sources=True):
     """Run the agent on a fresh copy of the fixture until done(rows) (default:
     3 polls of POD1's memory_usage); step(rows) runs at every look. Returns
     (rows, log text). path: a directory put first in the agent's PATH."""
@@ -105,16 +109,18 @@ def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-
         os.unlink(out)
     cfg = os.path.join(tmp, "alumet.toml")
     with open(cfg, "w") as f:
-        f.write('[plugins.k8s]\npoll_interval = "1s"\ndisable_sources = false\n'
+        f.write('[plugins.k8s]\npoll_interval = "1s"\ndisable_sources = %s\n'
                 'k8s_node = "%s"\nk8s_api_url = "%s"\n'
                 '%s'
                 'k8s_ca_file = "%s"\nproc_root = "%s"\nsys_root = "%s"\n%s'
+                '[plugins.cgroups]\npoll_interval = "1s"\ndisable_sources = false\n'
+                'proc_root = "%s"\nsys_root = "%s"\n'
                 '[plugins.csv]\noutput_path = "%s"\n'
-                % (NODE, url, "" if "token_retrieval" in extra
+                % ("false" if k8s_sources else "true", NODE, url, "" if "token_retrieval" in extra
                    else 'token_retrieval.file = "%s"\n' % os.path.join(tmp, "token"),
                    os.path.join(tmp, "cert.pem"), root,
                    root, extra if "annotate_containers" in extra
-                   else extra + "annotate_containers = false\n", out))
+                   else extra + "annotate_containers = false\n", root, root, out))
     if done is None:
         def done(rows):
             return sum(1 for r in rows if r["metric"] == "memory_usage_B"
@@ -124,7 +130,7 @@ def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-
         env["PATH"] = path + os.pathsep + env.get("PATH", "")
     log_path = os.path.join(tmp, "agent.log")
     with open(log_path, "w") as log:
-        agent = subprocess.Popen([AGENT, "--plugins", "k8s,csv", "--config", cfg,
+        agent = subprocess.Popen([AGENT, "--plugins", plugins, "--config", cfg,
                                   "--no-default-config", "run"], stdout=log, stderr=log,
                                  cwd=tmp, env=env)
         rows = []
@@ -290,7 +296,24 @@ def main():
             check(all({k: v for k, v in r["attrs"].items() if k != "kind"} == labels
                       for r in mine), "v1 labels of %s" % cpath)
 
-        # 6. API down
+        # 6. annotate_foreign_measurements: the points of the cgroups plugin
+        # (before k8s) for the cgroups in pods gain the labels; the others not
+        rows, log = run_agent(tmp, url, "annotate_foreign_measurements = true\n",
+                              plugins="cgroups,k8s,csv", k8s_sources=False)
+        by_consumer = {}
+        for r in rows:
+            labels = {k: v for k, v in r["attrs"].items() if k != "kind"}
+            by_consumer.setdefault(r["consumer_id"], set()).add(tuple(sorted(labels.items())))
+        want = {POD1: full1, CONTAINER: full1,
+                POD2: {"uid": UID2, "name": "batch-x1", "namespace": "jobs", "node": NODE}}
+        for cpath, labels in want.items():
+            check(by_consumer.get(cpath) == {tuple(sorted(labels.items()))},
+                  "annotated labels of %s: %r" % (cpath, by_consumer.get(cpath)))
+        for cpath in ("/system.slice", "/kubepods.slice"):
+            check(by_consumer.get(cpath) == {()},
+                  "labels of %s (not a pod): %r" % (cpath, by_consumer.get(cpath)))
+
+        # 7. API down
         server.shutdown()
         server.server_close()
         rows, log = run_agent(tmp, "https://127.0.0.1:%d" % free_port())
@@ -300,7 +323,7 @@ def main():
         check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return summary(6)
+    return summary(7)
 
 
 if __name__ == "__main__":
