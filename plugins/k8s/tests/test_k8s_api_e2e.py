@@ -154,9 +154,13 @@ def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-
                     break
         finally:
             agent.terminate()
-            agent.wait(30)
+            rc = agent.wait(30)
     with open(log_path) as f:
-        return rows, f.read()
+        log = f.read()
+    # a sanitizer build reports here (leaks at exit, undefined behaviour)
+    check(rc == 0 and "Sanitizer" not in log and "runtime error:" not in log,
+          "the agent exited with %d: %s" % (rc, log[-3000:]))
+    return rows, log
 
 
 def check_points(rows, labels1, labels2, container=None):
