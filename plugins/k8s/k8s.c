@@ -18,6 +18,9 @@
 
 #define K8S_DEFAULT_CONFIG                                                                         \
     "[plugins.k8s]\n"                                                                              \
+    "# Off by default (it asks the Kubernetes API server, or kubectl, for a token);\n"             \
+    "# set to true on a Kubernetes node\n"                                                         \
+    "enabled = false\n"                                                                            \
     "# How often the cgroup of every pod is measured\n"                                            \
     "poll_interval = \"5s\"\n"                                                                     \
     "# true: register the metrics but measure nothing\n"                                           \
