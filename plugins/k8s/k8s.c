@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
@@ -52,6 +54,8 @@ static void k8s_free(void *state)
     fsroot_close(&k->sys);
     k8s_registry_done(&k->pods);
     pthread_mutex_destroy(&k->pods_lock);
+    if (k->curl_ref)
+        curl_global_cleanup();
     free(k->node);
     free(k->api_url);
     free(k->token_file);
@@ -175,6 +179,9 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         (r = k8s_set(&k->proc_root, proc_root, err)) < 0 ||
         (r = k8s_set(&k->sys_root, sys_root, err)) < 0)
         goto err_free;
+    /* "https://host/" and "https://host" name the same server */
+    for (size_t n = strlen(k->api_url); n > 0 && k->api_url[n - 1] == '/'; n--)
+        k->api_url[n - 1] = '\0';
     *ret_state = k;
     return 0;
 
@@ -284,6 +291,13 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
                                 strerror(-r));
     k8s_read_cpus(k);
 
+    /* in the main thread, before any other thread of the plugin uses libcurl
+     * (libcurl counts the references) */
+    if (!k->curl_ref) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return alumet_error_set(err, -ENOMEM, "cannot initialise libcurl");
+        k->curl_ref = true;
+    }
     char msg[512];
     k->last_list = k->clock(k->clock_data);
     if ((r = k8s_list_pods(k, msg, sizeof(msg))) == -ENOMEM)

@@ -72,6 +72,7 @@ struct k8s {
     struct k8s_registry pods;
     pthread_mutex_t pods_lock;
     bool api_ok;               /* the last list succeeded */
+    bool curl_ref;             /* holds a reference to libcurl's global state */
     alumet_time_ns last_list;  /* monotonic time of the last list attempt */
     struct k8s_source *source; /* borrowed (owned by the core), NULL without */
 };

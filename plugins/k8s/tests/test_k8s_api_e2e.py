@@ -110,7 +110,7 @@ def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-
     cfg = os.path.join(tmp, "alumet.toml")
     with open(cfg, "w") as f:
         f.write('[plugins.k8s]\npoll_interval = "1s"\ndisable_sources = %s\n'
-                'k8s_node = "%s"\nk8s_api_url = "%s"\n'
+                'k8s_node = "%s"\nk8s_api_url = "%s/"\n'
                 '%s'
                 'k8s_ca_file = "%s"\nproc_root = "%s"\nsys_root = "%s"\n%s'
                 '[plugins.cgroups]\npoll_interval = "1s"\ndisable_sources = false\n'
