@@ -5,8 +5,11 @@
  * annotate_containers, of their containers), labels them from the registry
  * of the API server, and reads them from the descriptors it keeps open.
  *
- * Hierarchies: the v2 one when mounted, else the v1 ones holding cpuacct or
- * memory. The points are those of the cgroups plugin (consumer
+ * Hierarchies, as the cgroups plugin: the v2 one measures what its files
+ * give; the v1 ones holding cpuacct (CPU time) or memory (memory usage)
+ * measure what the v2 one does not have for the same path (a hybrid host:
+ * CPU time from the unified hierarchy, memory from the v1 one), so that a
+ * consumer never gets two series of a metric. The points are those of the cgroups plugin (consumer
  * cgroup{<canonical path>}, the same metrics), each with the attributes
  * uid, name, namespace, node first, and for the cgroup of a container
  * (annotate_containers) container_id (src/util/container-id.h).
@@ -17,10 +20,12 @@
  * every api_retry_interval, then at once for each new unknown uid; the
  * labels are completed as soon as a list names the pod. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "k8s.h"
 #include "util/cgroup-watch.h"
@@ -122,6 +127,19 @@ static void k8s_label(struct k8s_source *s, struct k8s_cg *c)
     c->known = true;
 }
 
+/* Whether the v2 hierarchy has file `name` in cgroup cpath: it measures it. */
+static bool k8s_v2_has(const struct k8s_source *s, const char *cpath, const char *name)
+{
+    const struct cgroup_hierarchy *v2 = cgroup_hierarchies_v2(&s->hs);
+    char rel[PATH_MAX];
+    if (!v2)
+        return false;
+    while (*cpath == '/')
+        cpath++;
+    int n = snprintf(rel, sizeof(rel), "%s%s%s", cpath, *cpath ? "/" : "", name);
+    return n > 0 && (size_t)n < sizeof(rel) && faccessat(v2->fd, rel, F_OK, 0) == 0;
+}
+
 static void k8s_add(struct k8s_source *s, const char *cpath)
 {
     struct k8s *k = s->k;
@@ -142,8 +160,15 @@ static void k8s_add(struct k8s_source *s, const char *cpath)
         container_id_from_cgroup(cpath, &cid) == 0)
         snprintf(c->container, sizeof(c->container), "%s", cid.id);
     c->rd = (struct cgroup_reader)CGROUP_READER_INIT;
-    int r =
-        cgroup_reader_open(&c->rd, h, cpath, h->version == CGROUP_V2 ? K8S_V2_FILES : K8S_V1_FILES);
+    unsigned want = K8S_V2_FILES;
+    if (h->version == CGROUP_V1) {
+        want = 0;
+        if (!k8s_v2_has(s, cpath, "cpu.stat"))
+            want |= CGROUP_FILE_BIT(CPUACCT_USAGE) | CGROUP_FILE_BIT(CPUACCT_STAT);
+        if (!k8s_v2_has(s, cpath, "memory.current"))
+            want |= CGROUP_FILE_BIT(MEMORY_USAGE_V1);
+    }
+    int r = want ? cgroup_reader_open(&c->rd, h, cpath, want) : 0;
     if (r <= 0) {
         if (r < 0 && r != -ENOENT)
             k8s_log(k, ALUMET_LOG_WARN, "cannot open the files of cgroup '%s': %s, skipping", cpath,
@@ -211,11 +236,10 @@ static int k8s_discover(struct k8s_source *s)
     s->watches = calloc(s->hs.n, sizeof(*s->watches));
     if (!s->watches)
         return -ENOMEM;
-    bool v2 = cgroup_hierarchies_v2(&s->hs) != NULL;
     for (size_t i = 0; i < s->hs.n; i++) {
         const struct cgroup_hierarchy *h = &s->hs.items[i];
-        if (v2 ? h->version != CGROUP_V2
-               : !(h->controllers & (CGROUP_CTRL_BIT(CPUACCT) | CGROUP_CTRL_BIT(MEMORY))))
+        if (h->version == CGROUP_V1 &&
+            !(h->controllers & (CGROUP_CTRL_BIT(CPUACCT) | CGROUP_CTRL_BIT(MEMORY))))
             continue;
         if ((r = cgroup_watch_new(h, &s->watches[i])) < 0)
             return r;
