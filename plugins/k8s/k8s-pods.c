@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/* The pods: the uid of a pod from its cgroup path, and the uid -> pod
+ * registry from the PodList of the API server
+ * (GET <k8s_api_url>/api/v1/pods?fieldSelector=spec.nodeName%3D<node>,
+ * bearer token, HTTPS checked against k8s_ca_file). The JSON reader below
+ * reads only what a PodList needs: a tree of objects, arrays and strings
+ * (numbers, booleans and null are skipped). */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "k8s.h"
+
+/* ---- the uid in a cgroup path ---- */
+
+static bool k8s_uid_chars(const char *s, size_t n)
+{
+    if (n < 32 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* The uid of one path component c[0..n), into buf; -ENOENT if none. */
+static ssize_t k8s_component_uid(const char *c, size_t n, char *buf, size_t size)
+{
+    static const char slice[] = ".slice";
+    const size_t ls = sizeof(slice) - 1;
+    const char *pod = NULL;
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (memcmp(c + i, "pod", 3) == 0)
+            pod = c + i;
+    if (!pod)
+        return -ENOENT;
+    const char *u = pod + 3;
+    size_t len = (size_t)(c + n - u);
+    if (len >= ls && memcmp(u + len - ls, slice, ls) == 0) {
+        /* systemd: kubepods-pod<uid>.slice, kubepods-<qos>-pod<uid>.slice */
+        if (pod == c || pod[-1] != '-' || strncmp(c, "kubepods", 8) != 0)
+            return -ENOENT;
+        len -= ls;
+    } else if (pod != c) {
+        return -ENOENT; /* cgroupfs: pod<uid> is the whole component */
+    }
+    if (!k8s_uid_chars(u, len) || len >= size)
+        return -ENOENT;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = u[i] == '_' ? '-' : u[i];
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+ssize_t k8s_pod_uid(const char *cpath, bool containers, char *buf, size_t size)
+{
+    const char *end = cpath + strlen(cpath);
+    while (end > cpath) {
+        const char *start = end;
+        while (start > cpath && start[-1] != '/')
+            start--;
+        ssize_t r = k8s_component_uid(start, (size_t)(end - start), buf, size);
+        if (r >= 0 || !containers)
+            return r;
+        end = start > cpath ? start - 1 : cpath;
+    }
+    return -ENOENT;
+}
+
+/* ---- a small JSON reader ---- */
+
+enum k8s_json_type { K8S_JSON_OTHER, K8S_JSON_STRING, K8S_JSON_ARRAY, K8S_JSON_OBJECT };
+
+struct k8s_json {
+    enum k8s_json_type type;
+    char *str;              /* STRING: the decoded text; a member of an OBJECT: its key */
+    struct k8s_json *child; /* ARRAY, OBJECT: first item */
+    struct k8s_json *next;  /* next item of the parent */
+    struct k8s_json *value; /* a member of an OBJECT: its value (child holds members) */
+};
+
+struct k8s_json_parser {
+    const char *p, *end;
+    int depth;
+};
+
+static void k8s_json_free(struct k8s_json *j)
+{
+    while (j) {
+        struct k8s_json *next = j->next;
+        k8s_json_free(j->child);
+        k8s_json_free(j->value);
+        free(j->str);
+        free(j);
+        j = next;
+    }
+}
+
+static void k8s_json_ws(struct k8s_json_parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        ps->p++;
+}
+
+/* A string at ps->p (on its '"'): decoded into *ret (owned). Escapes other
+ * than \uXXXX are kept as their character; \uXXXX becomes '?' (no pod
+ * name, namespace or uid holds one: they are DNS labels). */
+static int k8s_json_string(struct k8s_json_parser *ps, char **ret)
+{
+    const char *s = ++ps->p;
+    while (ps->p < ps->end && *ps->p != '"')
+        ps->p += *ps->p == '\\' ? 2 : 1;
+    if (ps->p >= ps->end)
+        return -EBADMSG;
+    char *out = malloc((size_t)(ps->p - s) + 1), *o = out;
+    if (!out)
+        return -ENOMEM;
+    for (const char *q = s; q < ps->p; q++) {
+        if (*q != '\\') {
+            *o++ = *q;
+            continue;
+        }
+        q++;
+        switch (*q) {
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'u':
+            *o++ = '?';
+            q += q + 4 < ps->p ? 4 : (size_t)(ps->p - q - 1);
+            break;
+        default:
+            *o++ = *q;
+            break;
+        }
+    }
+    *o = '\0';
+    ps->p++;
+    *ret = out;
+    return 0;
+}
+
+static int k8s_json_value(struct k8s_json_parser *ps, struct k8s_json **ret);
+
+/* The items of an array or the members of an object, after its opener. */
+static int k8s_json_items(struct k8s_json_parser *ps, struct k8s_json *j, char close)
+{
+    struct k8s_json **tail = &j->child;
+    k8s_json_ws(ps);
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return 0;
+    }
+    for (;;) {
+        struct k8s_json *item;
+        int r;
+        k8s_json_ws(ps);
+        if (close == '}') {
+            if (ps->p >= ps->end || *ps->p != '"')
+                return -EBADMSG;
+            if (!(item = calloc(1, sizeof(*item))))
+                return -ENOMEM;
+            *tail = item;
+            tail = &item->next;
+            if ((r = k8s_json_string(ps, &item->str)) < 0)
+                return r;
+            k8s_json_ws(ps);
+            if (ps->p >= ps->end || *ps->p++ != ':')
+                return -EBADMSG;
+            if ((r = k8s_json_value(ps, &item->value)) < 0)
+                return r;
+        } else {
+            item = NULL;
+            r = k8s_json_value(ps, &item);
+            if (item) { /* linked even when incomplete: freed with the tree */
+                *tail = item;
+                tail = &item->next;
+            }
+            if (r < 0)
+                return r;
+        }
+        k8s_json_ws(ps);
+        if (ps->p >= ps->end)
+            return -EBADMSG;
+        char c = *ps->p++;
+        if (c == close)
+            return 0;
+        if (c != ',')
+            return -EBADMSG;
+    }
+}
+
+static int k8s_json_value(struct k8s_json_parser *ps, struct k8s_json **ret)
+{
+    k8s_json_ws(ps);
+    if (ps->p >= ps->end || ps->depth > 64)
+        return -EBADMSG;
+    struct k8s_json *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    *ret = j;
+    char c = *ps->p;
+    int r = 0;
+    if (c == '"') {
+        j->type = K8S_JSON_STRING;
+        return k8s_json_string(ps, &j->str);
+    }
+    if (c == '{' || c == '[') {
+        j->type = c == '{' ? K8S_JSON_OBJECT : K8S_JSON_ARRAY;
+        ps->p++;
+        ps->depth++;
+        r = k8s_json_items(ps, j, c == '{' ? '}' : ']');
+        ps->depth--;
+        return r;
+    }
+    /* number, true, false, null: skipped */
+    const char *s = ps->p;
+    while (ps->p < ps->end && (isalnum((unsigned char)*ps->p) || strchr("+-.", *ps->p)))
+        ps->p++;
+    return ps->p > s ? 0 : -EBADMSG;
+}
+
+/* Member `key` of object j, or NULL. */
+static const struct k8s_json *k8s_json_get(const struct k8s_json *j, const char *key)
+{
+    if (!j || j->type != K8S_JSON_OBJECT)
+        return NULL;
+    for (const struct k8s_json *m = j->child; m; m = m->next)
+        if (strcmp(m->str, key) == 0)
+            return m->value;
+    return NULL;
+}
+
+static const char *k8s_json_str(const struct k8s_json *j, const char *a, const char *b)
+{
+    const struct k8s_json *v = k8s_json_get(k8s_json_get(j, a), b);
+    return v && v->type == K8S_JSON_STRING ? v->str : NULL;
+}
+
+/* ---- the registry ---- */
+
+static void k8s_pod_done(struct k8s_pod *p)
+{
+    free(p->uid);
+    free(p->name);
+    free(p->namespace);
+    free(p->node);
+}
+
+void k8s_registry_done(struct k8s_registry *reg)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        k8s_pod_done(&reg->items[i]);
+    free(reg->items);
+    reg->items = NULL;
+    reg->n = 0;
+}
+
+const struct k8s_pod *k8s_registry_find(const struct k8s_registry *reg, const char *uid)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (strcmp(reg->items[i].uid, uid) == 0)
+            return &reg->items[i];
+    return NULL;
+}
+
+int k8s_podlist_parse(const char *json, size_t len, const char *node, struct k8s_registry *ret)
+{
+    struct k8s_json_parser ps = {json, json + len, 0};
+    struct k8s_json *root = NULL;
+    struct k8s_registry reg = {0};
+    int r = k8s_json_value(&ps, &root);
+    const struct k8s_json *items = k8s_json_get(root, "items");
+    k8s_json_ws(&ps);
+    if (r == 0 && (ps.p != ps.end || !items || items->type != K8S_JSON_ARRAY))
+        r = -EBADMSG;
+    size_t n = 0;
+    for (const struct k8s_json *it = r == 0 ? items->child : NULL; it; it = it->next)
+        n++;
+    if (r == 0 && n && !(reg.items = calloc(n, sizeof(*reg.items))))
+        r = -ENOMEM;
+    for (const struct k8s_json *it = r == 0 ? items->child : NULL; it; it = it->next) {
+        const char *uid = k8s_json_str(it, "metadata", "uid");
+        const char *name = k8s_json_str(it, "metadata", "name");
+        const char *ns = k8s_json_str(it, "metadata", "namespace");
+        const char *pnode = k8s_json_str(it, "spec", "nodeName");
+        if (!uid || !name || !ns || !pnode || strcmp(pnode, node) != 0)
+            continue; /* not scheduled yet, or on another node */
+        struct k8s_pod *p = &reg.items[reg.n++];
+        p->uid = strdup(uid);
+        p->name = strdup(name);
+        p->namespace = strdup(ns);
+        p->node = strdup(pnode);
+        if (!p->uid || !p->name || !p->namespace || !p->node) {
+            r = -ENOMEM;
+            break;
+        }
+    }
+    k8s_json_free(root);
+    if (r < 0) {
+        k8s_registry_done(&reg);
+        return r;
+    }
+    *ret = reg;
+    return 0;
+}
+
+/* ---- the token ---- */
+
+/* A JWT: three non-empty parts joined by '.'. */
+static bool k8s_is_jwt(const char *t)
+{
+    const char *a = strchr(t, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+    return a && b && a > t && b > a + 1 && b[1] && !strchr(b + 1, '.');
+}
+
+/* Drop trailing blanks (a token file written by hand ends with a newline,
+ * which would end the Authorization header). */
+static void k8s_trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+}
+
+static int k8s_token_file(const char *path, char **ret, char *errbuf, size_t size)
+{
+    char buf[16384];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(errbuf, size, "cannot read the token file '%s': %s", path, strerror(e));
+        return -e;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        snprintf(errbuf, size, "cannot read the token file '%s': %s", path, strerror(e));
+        return -e;
+    }
+    buf[n] = '\0';
+    k8s_trim(buf);
+    if (!(*ret = strdup(buf)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Run `kubectl create token <sa> -n <ns>` (no shell) and take its stdout. */
+static int k8s_token_kubectl(const struct k8s *k, char **ret, char *errbuf, size_t size)
+{
+    extern char **environ;
+    char *argv[] = {"kubectl", "create", "token", k->kubectl_sa, "-n", k->kubectl_ns, NULL};
+    int out[2], errfd = memfd_create("kubectl-stderr", MFD_CLOEXEC);
+    if (errfd < 0)
+        return -errno;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(errfd);
+        return -e;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
+    pid_t pid;
+    int r = posix_spawnp(&pid, "kubectl", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (r != 0) {
+        close(out[0]);
+        close(errfd);
+        snprintf(errbuf, size, "cannot run kubectl: %s", strerror(r));
+        return -r;
+    }
+    char buf[16384];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = read(out[0], buf + len, sizeof(buf) - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    close(out[0]);
+    buf[len] = '\0';
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    char err[512];
+    ssize_t ne = pread(errfd, err, sizeof(err) - 1, 0);
+    close(errfd);
+    err[ne > 0 ? ne : 0] = '\0';
+    k8s_trim(err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(errbuf, size, "'kubectl create token %s -n %s' exited with status %d: %s",
+                 k->kubectl_sa, k->kubectl_ns, WIFEXITED(status) ? WEXITSTATUS(status) : -1, err);
+        return -EIO;
+    }
+    k8s_trim(buf);
+    if (!(*ret = strdup(buf)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* ---- the list ---- */
+
+struct k8s_body {
+    char *p;
+    size_t len, cap;
+};
+
+#define K8S_MAX_BODY (64u << 20)
+
+static size_t k8s_write(char *data, size_t sz, size_t nmemb, void *user)
+{
+    struct k8s_body *b = user;
+    size_t n = sz * nmemb;
+    if (b->len + n + 1 > K8S_MAX_BODY)
+        return 0;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return 0;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
+{
+    char *token = NULL, *url = NULL, *auth = NULL, *node = NULL;
+    char curl_err[CURL_ERROR_SIZE] = "";
+    struct k8s_body body = {0};
+    struct curl_slist *headers = NULL;
+    CURL *c = NULL;
+    long status = 0;
+    int r = k->token_file ? k8s_token_file(k->token_file, &token, errbuf, size)
+                          : k8s_token_kubectl(k, &token, errbuf, size);
+    if (r < 0)
+        goto out;
+    if (!k8s_is_jwt(token)) {
+        snprintf(errbuf, size, "the token (%s) is not a JSON Web Token (three parts joined by '.')",
+                 k->token_file ? k->token_file : "from kubectl");
+        r = -EINVAL;
+        goto out;
+    }
+    r = -ENOMEM;
+    if (!(c = curl_easy_init()) || !(node = curl_easy_escape(c, k->node, 0)) ||
+        asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->api_url, node) < 0 ||
+        asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
+        !(headers = curl_slist_append(NULL, auth)) ||
+        !(headers = curl_slist_append(headers, "Accept: application/json"))) {
+        snprintf(errbuf, size, "out of memory");
+        goto out;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, k8s_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "alumet-k8s");
+    if (k->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
+    if (k->tls_insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    CURLcode res = curl_easy_perform(c);
+    if (res != CURLE_OK) {
+        snprintf(errbuf, size, "GET %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(res));
+        r = -EHOSTUNREACH;
+        goto out;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        snprintf(errbuf, size, "GET %s: HTTP status %ld%s: %.200s", url, status,
+                 status == 401 || status == 403 ? " (is the token valid, may it list pods?)" : "",
+                 body.p ? body.p : "");
+        r = -EACCES;
+        goto out;
+    }
+    struct k8s_registry reg;
+    r = k8s_podlist_parse(body.p ? body.p : "", body.len, k->node, &reg);
+    if (r < 0) {
+        snprintf(errbuf, size, "GET %s: the answer is not a PodList: %.200s", url,
+                 body.p ? body.p : "");
+        goto out;
+    }
+    struct k8s_registry old = k->pods;
+    pthread_mutex_lock(&k->pods_lock);
+    k->pods = reg;
+    pthread_mutex_unlock(&k->pods_lock);
+    k8s_registry_done(&old);
+out:
+    if (token)
+        explicit_bzero(token, strlen(token));
+    if (auth)
+        explicit_bzero(auth, strlen(auth));
+    free(token);
+    free(auth);
+    free(url);
+    curl_free(node);
+    curl_slist_free_all(headers);
+    if (c)
+        curl_easy_cleanup(c);
+    free(body.p);
+    return r;
+}

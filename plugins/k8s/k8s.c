@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* k8s: the cgroup metrics of the Kubernetes pods of this node, labelled with
+ * the pod's uid, name, namespace and node, as upstream Alumet's k8s plugin
+ * (see README.md). This file holds the plugin struct, the options, the
+ * metrics and the lifecycle. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "alumet/plugin.h"
+#include "alumet/transform.h"
+#include "k8s.h"
+
+#define K8S_DEFAULT_CONFIG                                                                         \
+    "[plugins.k8s]\n"                                                                              \
+    "# Off by default (it asks the Kubernetes API server, or kubectl, for a token);\n"             \
+    "# set to true on a Kubernetes node\n"                                                         \
+    "enabled = false\n"                                                                            \
+    "# How often the cgroup of every pod is measured\n"                                            \
+    "poll_interval = \"5s\"\n"                                                                     \
+    "# true: register the metrics but measure nothing\n"                                           \
+    "disable_sources = false\n"                                                                    \
+    "# The node whose pods are listed (default: the host name)\n"                                  \
+    "# k8s_node = \"node-1\"\n"                                                                    \
+    "k8s_api_url = \"http://127.0.0.1:8080\"\n"                                                    \
+    "# \"auto\", \"file\", \"kubectl\", { file = \"/path\" } or\n"                                 \
+    "# { kubectl = { service_account = \"alumet-reader\", namespace = \"alumet\" } }\n"            \
+    "token_retrieval = \"auto\"\n"                                                                 \
+    "# true: the containers of the pods are measured too\n"                                        \
+    "annotate_containers = false\n"
+
+#define K8S_SEC ALUMET_NSEC_PER_SEC
+#define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount/"
+
+static alumet_time_ns k8s_monotonic(void *data)
+{
+    (void)data;
+    return alumet_time_monotonic();
+}
+
+static void k8s_free(void *state)
+{
+    struct k8s *k = state;
+    if (!k)
+        return;
+    fsroot_close(&k->proc);
+    fsroot_close(&k->sys);
+    k8s_registry_done(&k->pods);
+    pthread_mutex_destroy(&k->pods_lock);
+    if (k->curl_ref)
+        curl_global_cleanup();
+    free(k->node);
+    free(k->api_url);
+    free(k->token_file);
+    free(k->kubectl_sa);
+    free(k->kubectl_ns);
+    free(k->ca_file);
+    free(k->proc_root);
+    free(k->sys_root);
+    free(k);
+}
+
+static int k8s_require(struct alumet_config *cfg, const char *key, struct alumet_error *err)
+{
+    if (alumet_config_has(cfg, key))
+        return 0;
+    return alumet_config_error(cfg, key, err, -EINVAL,
+                               "missing field '%s' (required when [plugins.k8s] is present)", key);
+}
+
+static int k8s_set(char **dst, const char *src, struct alumet_error *err)
+{
+    free(*dst);
+    *dst = src ? strdup(src) : NULL;
+    return src && !*dst ? alumet_error_set(err, -ENOMEM, "out of memory") : 0;
+}
+
+/* token_retrieval: "auto" | "file" | "kubectl" | { file = "..." } |
+ * { kubectl = { service_account = "...", namespace = "..." } }. */
+static int k8s_token_option(struct k8s *k, struct alumet_config *cfg, struct alumet_error *err)
+{
+    struct alumet_error scratch = {0};
+    struct alumet_config *t = NULL;
+    const char *mode, *file = NULL, *sa = "alumet-reader", *ns = "alumet";
+    int r;
+    if (alumet_config_get_table(cfg, "token_retrieval", &t, &scratch) == 0 && t) {
+        struct alumet_config *kc = NULL;
+        if ((r = alumet_config_get_string(t, "file", NULL, &file, err)) < 0 ||
+            (r = alumet_config_get_table(t, "kubectl", &kc, err)) < 0)
+            return r;
+        if (kc && ((r = alumet_config_get_string(kc, "service_account", sa, &sa, err)) < 0 ||
+                   (r = alumet_config_get_string(kc, "namespace", ns, &ns, err)) < 0))
+            return r;
+        if (!file == !kc)
+            return alumet_config_error(cfg, "token_retrieval", err, -EINVAL,
+                                       "expected exactly one of 'file' or 'kubectl'");
+    } else {
+        alumet_error_clear(&scratch);
+        if ((r = alumet_config_get_string(cfg, "token_retrieval", "auto", &mode, err)) < 0)
+            return r;
+        if (strcmp(mode, "file") == 0 ||
+            (strcmp(mode, "auto") == 0 && access(K8S_SA_DIR "token", F_OK) == 0))
+            file = K8S_SA_DIR "token";
+        else if (strcmp(mode, "kubectl") != 0 && strcmp(mode, "auto") != 0)
+            return alumet_config_error(cfg, "token_retrieval", err, -EINVAL,
+                                       "expected \"auto\", \"file\", \"kubectl\", { file = "
+                                       "\"/path\" } or { kubectl = { ... } }, got \"%s\"",
+                                       mode);
+    }
+    if (file)
+        return k8s_set(&k->token_file, file, err);
+    if ((r = k8s_set(&k->kubectl_sa, sa, err)) < 0)
+        return r;
+    return k8s_set(&k->kubectl_ns, ns, err);
+}
+
+static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+{
+    struct k8s *k = calloc(1, sizeof(*k));
+    const char *node, *url, *ca, *proc_root, *sys_root;
+    char host[256] = "";
+    int r;
+
+    if (!k)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    k->proc.fd = k->sys.fd = -1;
+    k->clock = k8s_monotonic;
+    pthread_mutex_init(&k->pods_lock, NULL);
+    gethostname(host, sizeof(host) - 1);
+    if ((r = k8s_require(cfg, "poll_interval", err)) < 0 ||
+        (r = k8s_require(cfg, "disable_sources", err)) < 0 ||
+        (r = k8s_require(cfg, "token_retrieval", err)) < 0 ||
+        (r = k8s_require(cfg, "annotate_containers", err)) < 0 ||
+        (r = alumet_config_get_duration(cfg, "poll_interval", 5 * K8S_SEC, &k->poll_interval,
+                                        err)) < 0 ||
+        (r = alumet_config_get_bool(cfg, "disable_sources", false, &k->disable_sources, err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "k8s_node", host, &node, err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "k8s_api_url", "http://127.0.0.1:8080", &url, err)) <
+            0 ||
+        (r = k8s_token_option(k, cfg, err)) < 0 ||
+        (r = alumet_config_get_bool(cfg, "annotate_foreign_measurements", false,
+                                    &k->annotate_foreign, err)) < 0 ||
+        (r = alumet_config_get_bool(cfg, "annotate_containers", false, &k->annotate_containers,
+                                    err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "k8s_ca_file", NULL, &ca, err)) < 0 ||
+        (r = alumet_config_get_bool(cfg, "k8s_tls_insecure", false, &k->tls_insecure, err)) < 0 ||
+        (r = alumet_config_get_duration(cfg, "api_retry_interval", 30 * K8S_SEC,
+                                        &k->api_retry_interval, err)) < 0 ||
+        (r = alumet_config_get_duration(cfg, "rescan_interval", 30 * K8S_SEC, &k->rescan_interval,
+                                        err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "proc_root", "/", &proc_root, err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "sys_root", "/", &sys_root, err)) < 0)
+        goto err_free;
+    if (k->poll_interval <= 0 || k->rescan_interval <= 0 || k->api_retry_interval <= 0) {
+        const char *key = k->poll_interval <= 0     ? "poll_interval"
+                          : k->rescan_interval <= 0 ? "rescan_interval"
+                                                    : "api_retry_interval";
+        r = alumet_config_error(cfg, key, err, -EINVAL,
+                                "expected a duration greater than 0, such as \"5s\"");
+        goto err_free;
+    }
+    if (!*node) {
+        r = alumet_config_error(cfg, "k8s_node", err, -EINVAL,
+                                "the host name is empty: set k8s_node to the name of this node");
+        goto err_free;
+    }
+    /* in a pod, the service account's CA signs the API server's certificate */
+    if (!ca && access(K8S_SA_DIR "ca.crt", R_OK) == 0)
+        ca = K8S_SA_DIR "ca.crt";
+    if ((r = k8s_set(&k->node, node, err)) < 0 || (r = k8s_set(&k->api_url, url, err)) < 0 ||
+        (r = k8s_set(&k->ca_file, ca, err)) < 0 ||
+        (r = k8s_set(&k->proc_root, proc_root, err)) < 0 ||
+        (r = k8s_set(&k->sys_root, sys_root, err)) < 0)
+        goto err_free;
+    /* "https://host/" and "https://host" name the same server */
+    for (size_t n = strlen(k->api_url); n > 0 && k->api_url[n - 1] == '/'; n--)
+        k->api_url[n - 1] = '\0';
+    *ret_state = k;
+    return 0;
+
+err_free:
+    k8s_free(k);
+    return r;
+}
+
+static unsigned k8s_cpu_count(const char *s)
+{
+    unsigned n = 0;
+    while (*s && *s != '\n') {
+        char *end;
+        unsigned long a = strtoul(s, &end, 10), b = a;
+        if (end == s)
+            return 0;
+        if (*end == '-') {
+            s = end + 1;
+            b = strtoul(s, &end, 10);
+            if (end == s || b < a || *end == '-')
+                return 0;
+        }
+        n += (unsigned)(b - a + 1);
+        s = end;
+        if (*s == ',')
+            s++;
+    }
+    return n;
+}
+
+static void k8s_read_cpus(struct k8s *k)
+{
+    char buf[1024];
+    int fd = fsroot_openat(&k->sys, "sys/devices/system/cpu/online", O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    k->n_cpus = k8s_cpu_count(buf);
+    if (!k->n_cpus)
+        k8s_log(k, ALUMET_LOG_WARN, "cannot read the online CPUs, skipping the cpu_percent metric");
+}
+
+static int k8s_create_metrics(struct k8s *k, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    struct k8s_metrics *m = &k->m;
+    const struct {
+        alumet_metric_id *id;
+        const char *name;
+        enum alumet_value_type type;
+        struct alumet_unit unit;
+        const char *description;
+    } defs[] = {
+        {&m->cpu_time_delta, "cpu_time_delta", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(NANO, SECOND),
+         "Time spent executing on the CPU since the previous measurement"},
+        {&m->cpu_percent, "cpu_percent", ALUMET_VALUE_F64, ALUMET_UNIT(PERCENT),
+         "CPU usage percent"},
+        {&m->memory_usage, "memory_usage", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE), "Memory usage"},
+        {&m->memory_max, "memory_max", ALUMET_VALUE_F64, ALUMET_UNIT(BYTE),
+         "Memory limit of the cgroup (-1: no limit)"},
+        {&m->swap_current, "cgroup_memory_swap_current", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+         "Swap used by the cgroup"},
+        {&m->swap_max, "cgroup_memory_swap_max", ALUMET_VALUE_F64, ALUMET_UNIT(BYTE),
+         "Swap limit of the cgroup (-1: no limit)"},
+        {&m->anon, "cgroup_memory_anonymous", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+         "Anonymous memory of the cgroup"},
+        {&m->file, "cgroup_memory_file", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+         "File-backed memory of the cgroup (page cache)"},
+        {&m->kernel_stack, "cgroup_memory_kernel_stack", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+         "Kernel stacks of the cgroup"},
+        {&m->pagetables, "cgroup_memory_pagetables", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+         "Page tables of the cgroup"},
+        {&m->slab_reclaimable, "cgroup_slab_reclaimable", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
+         "Reclaimable slab memory of the cgroup"},
+        {&m->pswpin, "cgroup_pswpin", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+         "Pages swapped in (cumulative)"},
+        {&m->pswpout, "cgroup_pswpout", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
+         "Pages swapped out (cumulative)"},
+        {&m->io_some, "io_pressure_some_total", ALUMET_VALUE_U64,
+         ALUMET_UNIT_PREFIXED(MICRO, SECOND),
+         "Time some tasks of the cgroup were stalled on I/O since the previous measurement"},
+        {&m->io_full, "io_pressure_full_total", ALUMET_VALUE_U64,
+         ALUMET_UNIT_PREFIXED(MICRO, SECOND),
+         "Time all tasks of the cgroup were stalled on I/O since the previous measurement"},
+    };
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+        int r = alumet_create_metric(ctx, defs[i].name, defs[i].type, defs[i].unit,
+                                     defs[i].description, defs[i].id, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    struct k8s *k = state;
+    k->log = alumet_start_log_topic(ctx);
+    int r = k8s_create_metrics(k, ctx, err);
+    if (r < 0 || (k->disable_sources && !k->annotate_foreign))
+        return r;
+    if ((r = fsroot_open(&k->proc, k->proc_root)) < 0)
+        return alumet_error_set(err, r, "cannot open the proc root '%s': %s", k->proc_root,
+                                strerror(-r));
+    if ((r = fsroot_open(&k->sys, k->sys_root)) < 0)
+        return alumet_error_set(err, r, "cannot open the sys root '%s': %s", k->sys_root,
+                                strerror(-r));
+    k8s_read_cpus(k);
+
+    /* in the main thread, before any other thread of the plugin uses libcurl
+     * (libcurl counts the references) */
+    if (!k->curl_ref) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return alumet_error_set(err, -ENOMEM, "cannot initialise libcurl");
+        k->curl_ref = true;
+    }
+    char msg[512];
+    k->last_list = k->clock(k->clock_data);
+    if ((r = k8s_list_pods(k, msg, sizeof(msg))) == -ENOMEM)
+        return alumet_error_set(err, r, "out of memory");
+    k->api_ok = r == 0;
+    if (r < 0)
+        k8s_log(k, ALUMET_LOG_WARN,
+                "failed to list pods with the K8S API, are the url and token correct? %s. The pods "
+                "are measured and labelled with their uid (from the cgroup path) and node only "
+                "until the API answers",
+                msg);
+    else
+        k8s_log(k, ALUMET_LOG_INFO, "%zu pods on node '%s'", k->pods.n, k->node);
+
+    if (k->annotate_foreign &&
+        (r = alumet_add_transform(ctx, "k8s-annotation", &k8s_annotate_ops, k, err)) < 0)
+        return r;
+    if (k->disable_sources)
+        return 0;
+
+    struct k8s_source *src;
+    if ((r = k8s_source_new(k, &src)) < 0)
+        return alumet_error_set(err, r, "out of memory");
+    struct alumet_source_opts o = {.size = sizeof(o), .poll_interval = k->poll_interval};
+    if ((r = alumet_add_source(ctx, "k8s", &k8s_source_ops, src, &o, err)) < 0) {
+        k8s_source_ops.free(src);
+        return r;
+    }
+    k->source = src;
+    return 0;
+}
+
+static int k8s_stop(void *state, struct alumet_error *err)
+{
+    struct k8s *k = state;
+    (void)err;
+    fsroot_close(&k->proc);
+    fsroot_close(&k->sys);
+    k->source = NULL;
+    return 0;
+}
+
+const struct alumet_plugin alumet_plugin_k8s = {
+    .abi_version = ALUMET_PLUGIN_ABI,
+    .name = "k8s",
+    .version = "0.1.0",
+    .default_config = K8S_DEFAULT_CONFIG,
+    .init = k8s_init,
+    .start = k8s_start,
+    .stop = k8s_stop,
+    .free = k8s_free,
+};

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* Private header of the k8s plugin, shared by its files and its tests.
+ *
+ * Layout:
+ *   k8s.c          plugin struct, options, metrics, lifecycle
+ *   k8s-pods.c     the pod uid of a cgroup path, the PodList of the API
+ *                  server (libcurl, JSON) and the uid -> pod registry
+ *   k8s-source.c   the source "k8s": follows the pod cgroups of the cgroup
+ *                  core (src/util/cgroup*.h) and measures them with labels
+ *   k8s-annotate.c the transform "k8s-annotation": the pod labels on the
+ *                  cgroup points of the other plugins
+ *
+ * Ownership: the plugin state (struct k8s) is allocated by init and freed by
+ * free. The source registered in start is owned by the core, which frees it
+ * before the plugin is stopped; it borrows the plugin state. */
+#ifndef ALUMET_PLUGIN_K8S_H
+#define ALUMET_PLUGIN_K8S_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "alumet/plugin.h"
+#include "util/fsroot.h"
+
+struct k8s_metrics {
+    alumet_metric_id cpu_time_delta, cpu_percent, memory_usage, memory_max, swap_current, swap_max;
+    alumet_metric_id anon, file, kernel_stack, pagetables, slab_reclaimable, pswpin, pswpout;
+    alumet_metric_id io_some, io_full;
+};
+
+/* One pod of the PodList (every string owned). */
+struct k8s_pod {
+    char *uid, *name, *namespace, *node;
+};
+
+/* uid -> pod, from the last successful list. */
+struct k8s_registry {
+    struct k8s_pod *items;
+    size_t n;
+};
+
+struct k8s_source;
+
+struct k8s {
+    /* options */
+    alumet_time_ns poll_interval;
+    bool disable_sources, annotate_containers, annotate_foreign;
+    char *node;       /* k8s_node, default: the host name */
+    char *api_url;    /* k8s_api_url */
+    char *token_file; /* token from a file, re-read at every list; NULL: kubectl */
+    char *kubectl_sa; /* token from `kubectl create token <sa> -n <ns>` */
+    char *kubectl_ns;
+    char *ca_file;     /* k8s_ca_file; NULL: libcurl's CA bundle */
+    bool tls_insecure; /* k8s_tls_insecure: no certificate check (upstream's behaviour) */
+    alumet_time_ns api_retry_interval; /* hidden: lists at most this often while failing */
+    alumet_time_ns rescan_interval;    /* hidden: full rescans of the hierarchies */
+    char *proc_root, *sys_root;        /* hidden, default "/" */
+
+    /* taken in start; tests may change them before polling */
+    unsigned n_cpus;
+    alumet_time_ns (*clock)(void *data); /* monotonic, for intervals */
+    void *clock_data;
+
+    struct alumet_log_topic *log;
+    struct fsroot proc, sys;
+    struct k8s_metrics m;
+    /* written by the thread that lists (start, then the source) under
+     * pods_lock; read without the lock by that thread, with it by the
+     * transform */
+    struct k8s_registry pods;
+    pthread_mutex_t pods_lock;
+    bool api_ok;               /* the last list succeeded */
+    bool curl_ref;             /* holds a reference to libcurl's global state */
+    alumet_time_ns last_list;  /* monotonic time of the last list attempt */
+    struct k8s_source *source; /* borrowed (owned by the core), NULL without */
+};
+
+#define k8s_log(k, level, ...) alumet_log_at((k)->log, (level), __VA_ARGS__)
+
+/* ---- k8s-pods.c ---- */
+
+/* The uid of the pod of the cgroup at canonical path cpath, into buf
+ * (dashes, "5f32d849-6210-4886-a48d-e0d90e1d0206"). The pod component is
+ * "kubepods[-<qos>]-pod<uid with '_'>.slice" (systemd driver) or
+ * "pod<uid>" (cgroupfs driver); the uid is 32 or more hexadecimal digits
+ * and dashes. With containers false only the last component is looked at
+ * (the pod's own cgroup); with true the last pod component of the path is
+ * taken, so that the containers below it have the pod's uid. Returns the
+ * length of the uid, or -ENOENT when the cgroup is not (in) a pod. */
+ssize_t k8s_pod_uid(const char *cpath, bool containers, char *buf, size_t size);
+
+/* Parse a PodList (JSON text of len bytes) into *ret (overwritten; free with
+ * k8s_registry_done): items[].metadata.{uid,name,namespace} and
+ * items[].spec.nodeName; pods on another node than `node` are dropped.
+ * 0, -EBADMSG (not JSON, or not a PodList) or -ENOMEM. */
+int k8s_podlist_parse(const char *json, size_t len, const char *node, struct k8s_registry *ret);
+
+void k8s_registry_done(struct k8s_registry *reg);
+
+/* The pod with this uid, or NULL (borrowed). */
+const struct k8s_pod *k8s_registry_find(const struct k8s_registry *reg, const char *uid);
+
+/* List the pods of the node with the API server and replace k->pods on
+ * success. 0, or a negative errno with a message in errbuf (the token, the
+ * connection, the HTTP status and the start of the answer). */
+int k8s_list_pods(struct k8s *k, char *errbuf, size_t size);
+
+/* ---- k8s-source.c ---- */
+
+int k8s_source_new(struct k8s *k, struct k8s_source **ret);
+extern const struct alumet_source_ops k8s_source_ops;
+
+/* Number of cgroups the source measures now. */
+size_t k8s_source_count(const struct k8s_source *src);
+
+/* ---- k8s-annotate.c ---- */
+
+/* The transform; its data is the plugin state (borrowed). */
+extern const struct alumet_transform_ops k8s_annotate_ops;
+
+#endif
