@@ -221,6 +221,7 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
         return;
     }
     c->h = s->cur_h;
+    c->rd = (struct cgroup_reader)CGROUP_READER_INIT;
     if (cg->family.setup) {
         int k = cg->family.setup(cg->family.data, h, cpath, &c->attrs);
         if (k <= 0) {
