@@ -183,7 +183,8 @@ static int oar_attach(void *data, struct alumet_buffer *buf, const struct alumet
     return 0;
 }
 
-static const struct alumet_transform_ops oar_attacher_ops = {
+extern const struct alumet_transform_ops oar_job_info_attacher_ops; /* for the tests */
+const struct alumet_transform_ops oar_job_info_attacher_ops = {
     .version = ALUMET_TRANSFORM_OPS_V1,
     .apply = oar_attach,
 };
@@ -253,7 +254,7 @@ static int oar_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     int r = cgroups_common_start(o->cg, ctx, "oar", err);
     if (r < 0)
         return r;
-    return alumet_add_transform(ctx, "oar_job_info_attacher", &oar_attacher_ops, o, err);
+    return alumet_add_transform(ctx, "oar_job_info_attacher", &oar_job_info_attacher_ops, o, err);
 }
 
 static int oar_post_pipeline_start(void *state, struct alumet_post_start_ctx *ctx,
