@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* slurm: the cgroup measurements of the cgroups plugin for the jobs of
  * Slurm, with their job id, step, sub-step and task as attributes, as
- * upstream Alumet's slurm plugin 0.1.1 (see README.md). The engine (hierarchies,
- * detection, readers, metrics) is the cgroups plugin's (plugins/cgroups);
- * this file chooses the job cgroups and names their attributes. */
+ * upstream Alumet's slurm plugin 0.1.1 (see README.md), plus the user, name,
+ * account and partition of each job from scontrol (slurm-jobinfo.c). The
+ * engine (hierarchies, detection, readers, metrics) is the cgroups plugin's
+ * (plugins/cgroups); this file chooses the job cgroups and names their
+ * attributes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
-#include "cgroups.h"
+#include "slurm.h"
 #include "util/cgroup.h"
 #include "util/named-regex.h"
 
@@ -48,6 +50,7 @@ struct slurm {
     bool ignore_non_jobs;
     enum slurm_level level;
     struct named_regex re_v1, re_v2;
+    struct slurm_jobinfo ji;
 };
 
 /* The group index of name in re. */
@@ -86,8 +89,31 @@ static const char *slurm_strip(const char *s, const char *prefix)
     return strncmp(s, prefix, k) == 0 ? s + k : s;
 }
 
+/* The attributes that scontrol gives: user_id (v2: v1 has it from the
+ * path), user, job_name, account, partition. */
+static int slurm_add_job_info(struct slurm *sl, const struct cgroup_hierarchy *h, uint64_t job_id,
+                              struct cgroups_attrs *attrs)
+{
+    const struct slurm_job_info *j = slurm_jobinfo_get(&sl->ji, sl->cg, job_id);
+    int r = 0;
+    if (!j)
+        return -ENOMEM;
+    if (h->version == CGROUP_V2 && j->has_uid)
+        r = cgroups_attrs_add_u64(attrs, "user_id", j->uid);
+    if (r == 0 && j->user)
+        r = cgroups_attrs_add_str(attrs, "user", j->user);
+    if (r == 0 && j->name)
+        r = cgroups_attrs_add_str(attrs, "job_name", j->name);
+    if (r == 0 && j->account)
+        r = cgroups_attrs_add_str(attrs, "account", j->account);
+    if (r == 0 && j->partition)
+        r = cgroups_attrs_add_str(attrs, "partition", j->partition);
+    return r;
+}
+
 /* Which cgroups are measured (family.setup). The attributes: v1 user_id,
- * job_id, then step and task; v2 job_id, then step, sub_step, task. On v1
+ * job_id, then step and task; v2 job_id, then step, sub_step, task; then
+ * those of scontrol (slurm_add_job_info). On v1
  * the step and task directories below a job also match upstream's job
  * regex (they measured as the job, with the job's name, and collided);
  * here they are steps and tasks, as on v2. */
@@ -133,7 +159,22 @@ static int slurm_setup(void *data, const struct cgroup_hierarchy *h, const char 
     if (n == max && n > 1 &&
         (r = cgroups_attrs_add_str(attrs, "task", slurm_strip(parts[n - 1], "task_"))) < 0)
         return r;
+    if ((r = slurm_add_job_info(sl, h, caps[slurm_group(re, "job_id")].u64, attrs)) < 0)
+        return r;
     return 1;
+}
+
+/* family.removed: a job's cgroup is gone, so is what scontrol said of it. */
+static void slurm_removed(void *data, const struct cgroup_hierarchy *h, const char *cpath)
+{
+    struct slurm *sl = data;
+    const struct named_regex *re = h->version == CGROUP_V1 ? &sl->re_v1 : &sl->re_v2;
+    struct named_regex_capture caps[4];
+    if (named_regex_match(re, cpath, caps, NULL) != 1)
+        return;
+    const struct named_regex_capture *rest = &caps[slurm_group(re, "rest")];
+    if (rest->len == strspn(rest->start, "/"))
+        slurm_jobinfo_forget(&sl->ji, caps[slurm_group(re, "job_id")].u64);
 }
 
 static void slurm_free(void *state)
@@ -144,13 +185,14 @@ static void slurm_free(void *state)
     cgroups_common_free(sl->cg);
     named_regex_done(&sl->re_v1);
     named_regex_done(&sl->re_v2);
+    slurm_jobinfo_done(&sl->ji);
     free(sl);
 }
 
 static int slurm_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
 {
     struct slurm *sl = calloc(1, sizeof(*sl));
-    const char *level;
+    const char *level, *scontrol;
     char msg[256] = "";
     int r;
 
@@ -169,7 +211,8 @@ static int slurm_init(struct alumet_config *cfg, void **ret_state, struct alumet
         (r = alumet_config_get_bool(cfg, "annotate_foreign_measurements", false, &annotate, err)) <
             0 ||
         (r = alumet_config_get_duration(cfg, "cgroupv1_refresh_interval", cg->rescan_interval,
-                                        &cg->rescan_interval, err)) < 0)
+                                        &cg->rescan_interval, err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "scontrol_path", "scontrol", &scontrol, err)) < 0)
         goto err_free;
     if (cg->rescan_interval <= 0) {
         r = alumet_config_error(cfg, "cgroupv1_refresh_interval", err, -EINVAL,
@@ -198,7 +241,12 @@ static int slurm_init(struct alumet_config *cfg, void **ret_state, struct alumet
         r = alumet_error_set(err, r, "%s", msg);
         goto err_free;
     }
-    cg->family = (struct cgroups_family){.setup = slurm_setup, .data = sl};
+    if (*scontrol && !(sl->ji.command = strdup(scontrol))) {
+        r = alumet_error_set(err, -ENOMEM, "out of memory");
+        goto err_free;
+    }
+    cg->family =
+        (struct cgroups_family){.setup = slurm_setup, .removed = slurm_removed, .data = sl};
     *ret_state = sl;
     return 0;
 

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 
 #include "alumet-test-plugin.h"
-#include "cgroups.h"
 #include "core/buffer.h"
+#include "slurm.h"
 
 extern const struct alumet_plugin alumet_plugin_slurm;
 
@@ -114,9 +114,10 @@ static int env_init(struct env *e, void (*tree)(const char *), const char *secti
     e->mono = 1000 * SEC;
     e->now = T0;
     char text[4096];
-    int n =
-        snprintf(text, sizeof(text), "[plugins.slurm]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s",
-                 e->tmp, e->tmp, section);
+    /* no scontrol unless the test gives one (a real one may be installed) */
+    int n = snprintf(text, sizeof(text),
+                     "[plugins.slurm]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s%s", e->tmp, e->tmp,
+                     strstr(section, "scontrol_path") ? "" : "scontrol_path = \"\"\n", section);
     assert_true(n > 0 && (size_t)n < sizeof(text));
     int r = alumet_test_plugin_init(&alumet_plugin_slurm, text, &e->root, &e->state, err);
     if (r == 0) {
@@ -379,6 +380,113 @@ static void test_v1(void **state)
     env_done(&e);
 }
 
+/* A stand-in for scontrol: job 10707 as Slurm 23 prints it (a name with a
+ * space, no account), job 10708 unknown (as when the job has ended); it
+ * logs its arguments to <tmp>/calls. */
+static void write_scontrol(const char *dir)
+{
+    char text[2048], path[PATH_MAX];
+    snprintf(text, sizeof(text),
+             "#!/bin/sh\n"
+             "echo \"$@\" >> '%s/calls'\n"
+             "case \"$4\" in\n"
+             "10707) echo 'JobId=10707 JobName=my job UserId=alice(1000) GroupId=alice(1000) "
+             "MCS_label=N/A Priority=4294901759 Nice=0 Account=(null) QOS=normal "
+             "JobState=RUNNING Reason=None Dependency=(null) Partition=debug "
+             "AllocNode:Sid=n1:4242 NodeList=n1 Command=/home/alice/run.sh' ;;\n"
+             "*) echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1 ;;\n"
+             "esac\n",
+             dir);
+    snprintf(path, sizeof(path), "%s/scontrol", dir);
+    alumet_test_write_file(path, text);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* The user, name and partition of a job from scontrol, asked once per job
+ * (its steps reuse the answer); a job that scontrol does not know keeps the
+ * attributes of its path, with a warning. */
+static void test_v2_scontrol(void **state)
+{
+    (void)state;
+    struct env e;
+    char *bin = alumet_test_tmpdir(), section[1024];
+    write_scontrol(bin);
+    snprintf(section, sizeof(section),
+             "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+             "jobs_monitoring_level = \"step\"\nscontrol_path = \"%s/scontrol\"\n",
+             bin);
+    env_setup(&e, tree_v2, section);
+    char sorted[8192];
+#define INFO " user_id=1000(u64) user=alice job_name=my job partition=debug"
+    expect_dump(env_poll(&e),
+                sorted_lines("memory_usage " J "7 job_id=10707(u64)" INFO " 1000\n"
+                             "memory_usage " J "7/step_2 job_id=10707(u64) step=2" INFO " 1200\n"
+                             "memory_usage " J "7/step_batch job_id=10707(u64) step=batch" INFO
+                             " 1300\n"
+                             "memory_usage " J "8 job_id=10708(u64) 2000\n"
+                             "memory_usage " J "8/step_0 job_id=10708(u64) step=0 2100\n",
+                             sorted, sizeof(sorted)));
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "'%s/scontrol -o show job 10708' exited with status 1 (slurm_load_jobs error: "
+             "Invalid job id specified); the points of job 10708 have no user, job_name, account "
+             "nor partition attribute",
+             bin);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, want, NULL), 1);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/calls", bin);
+    char *calls = alumet_test_read_file(path);
+    assert_non_null(calls);
+    /* once per job, in the order the directories are listed */
+    assert_string_equal(sorted_lines(calls, sorted, sizeof(sorted)),
+                        "-o show job 10707\n-o show job 10708\n");
+    free(calls);
+    env_done(&e);
+    alumet_test_rmtree(bin);
+
+    /* a missing scontrol: said once, no attribute from it */
+    env_setup(&e, tree_v2,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"job\"\nscontrol_path = \"/nonexistent/scontrol\"\n");
+    expect_dump(env_poll(&e), JOB_LINES);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
+                                           "cannot run '/nonexistent/scontrol': "
+                                           "not found",
+                                           NULL),
+                     1);
+    env_done(&e);
+}
+
+/* The fields of scontrol's one-line output. */
+static void test_scontrol_parse(void **state)
+{
+    (void)state;
+    struct slurm_job_info j = {.job_id = 3};
+    assert_int_equal(slurm_job_info_parse("JobId=3 JobName=a=b c UserId=bob(1001) "
+                                          "GroupId=bob(1001) Account=physics QOS=normal "
+                                          "Partition=gpu,cpu",
+                                          &j),
+                     0);
+    assert_true(j.known);
+    assert_int_equal(j.job_id, 3);
+    assert_string_equal(j.name, "a=b c");
+    assert_string_equal(j.user, "bob");
+    assert_true(j.has_uid);
+    assert_int_equal(j.uid, 1001);
+    assert_string_equal(j.account, "physics");
+    assert_string_equal(j.partition, "gpu,cpu");
+    free(j.name);
+    free(j.user);
+    free(j.account);
+    free(j.partition);
+    j = (struct slurm_job_info){.job_id = 4};
+    assert_int_equal(slurm_job_info_parse("JobId=4 Account=(null)", &j), 0);
+    assert_null(j.name);
+    assert_null(j.user);
+    assert_false(j.has_uid);
+    assert_null(j.account);
+}
+
 static void expect_init_error(const char *section, int code, const char *msg)
 {
     struct env e;
@@ -445,9 +553,13 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),      cmocka_unit_test(test_v2_levels),
-        cmocka_unit_test(test_v2_non_jobs), cmocka_unit_test(test_v2_task_cpu),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_v2_levels),
+        cmocka_unit_test(test_v2_non_jobs),
+        cmocka_unit_test(test_v2_task_cpu),
         cmocka_unit_test(test_v1),
+        cmocka_unit_test(test_v2_scontrol),
+        cmocka_unit_test(test_scontrol_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
