@@ -18,9 +18,11 @@
 #include "util/cgroup.h"
 #include "util/named-regex.h"
 
-/* Upstream's regexes (spec: Slurm plugin), with `rest` on v1 too: see
- * slurm_setup. */
-#define SLURM_RE_V1 "/slurm/uid_(?<user_id:u64>\\d+)/job_(?<job_id:u64>\\d+)(?<rest>(/.*)?)$"
+/* Upstream's regexes (spec: Slurm plugin), with `rest` on v1 too (see
+ * slurm_setup), and on v1 the root "slurm_<node name>" of a Slurm built with
+ * --enable-multiple-slurmd (Debian's) as well as "slurm". */
+#define SLURM_RE_V1                                                                                \
+    "/slurm(_[^/]+)?/uid_(?<user_id:u64>\\d+)/job_(?<job_id:u64>\\d+)(?<rest>(/.*)?)$"
 #define SLURM_RE_V2 "/slurmstepd\\.scope/job_(?<job_id:u64>\\d+)(?<rest>(/.*)?)$"
 
 #define SLURM_DEFAULT_CONFIG                                                                       \

@@ -86,7 +86,9 @@ static void tree_v2(const char *dir)
 }
 
 /* Slurm on cgroup v1 (task/cgroup): cpuacct and memory hierarchies, user
- * 1000, job 5, step 0 with task 1, and the batch step. */
+ * 1000, job 5, step 0 with task 1, and the batch step; and job 6 under the
+ * root "slurm_<node>" of a Slurm built with --enable-multiple-slurmd
+ * (Debian's). */
 static void tree_v1(const char *dir)
 {
     alumet_test_write_at(dir, "proc/self/mountinfo", V1_MOUNTS);
@@ -102,6 +104,8 @@ static void tree_v1(const char *dir)
     alumet_test_write_at(dir, "sys/fs/cgroup/cpu,cpuacct/slurm/cpuacct.usage", "9000000000\n");
     alumet_test_write_at(dir, MEM "/memory.usage_in_bytes", "8192\n");
     alumet_test_write_at(dir, MEM "/step_0/memory.usage_in_bytes", "4096\n");
+    alumet_test_write_at(dir, "sys/fs/cgroup/memory/slurm_n1/uid_1001/job_6/memory.usage_in_bytes",
+                         "16384\n");
 }
 
 static int env_init(struct env *e, void (*tree)(const char *), const char *section,
@@ -351,8 +355,9 @@ static void test_v1(void **state)
               "jobs_monitoring_level = \"task\"\n");
 #define U "/slurm/uid_1000/job_5"
 #define UA " user_id=1000(u64) job_id=5(u64)"
+#define N1 "memory_usage /slurm_n1/uid_1001/job_6 user_id=1001(u64) job_id=6(u64) 16384\n"
     expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n"
-                              "memory_usage " U "/step_0" UA " step=0 4096\n");
+                              "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
     alumet_test_write_at(e.tmp, CPU "/cpuacct.usage", "3000000000\n");
     alumet_test_write_at(e.tmp, CPU "/step_0/cpuacct.usage", "1600000000\n");
     alumet_test_write_at(e.tmp, CPU "/step_0/task_1/cpuacct.usage", "1000000000\n");
@@ -369,14 +374,14 @@ static void test_v1(void **state)
                 "cpu_time_delta " U "/step_0/task_1" UA " step=0 task=1 kind=total 500000000\n"
                 "cpu_time_delta " U "/step_batch" UA " step=batch kind=total 0\n"
                 "memory_usage " U UA " 8192\n"
-                "memory_usage " U "/step_0" UA " step=0 4096\n");
+                "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
     env_done(&e);
 
     /* level "step": no task; "job": the job only */
     env_setup(&e, tree_v1,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
               "jobs_monitoring_level = \"job\"\n");
-    expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n");
+    expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n" N1);
     env_done(&e);
 }
 
