@@ -30,6 +30,9 @@
 
 #define OAR_DEFAULT_CONFIG                                                                         \
     "[plugins.oar]\n"                                                                              \
+    "# Off by default: on a node without OAR its transform would add involved_jobs = []\n"         \
+    "# to every point; set to true on OAR nodes\n"                                                 \
+    "enabled = false\n"                                                                            \
     "# How often the cgroups of the jobs are measured\n"                                           \
     "poll_interval = \"5s\"\n"                                                                     \
     "# true: register the metrics but measure nothing\n"                                           \
