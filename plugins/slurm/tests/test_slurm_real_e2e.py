@@ -213,8 +213,10 @@ def inside(tmp):
         user = fields.get("UserId", "").split("(")[0]
         time.sleep(3)  # two more polls
         agent.send_signal(signal.SIGINT)
-        agent.wait(30)
+        rc = agent.wait(30)
         agent = None
+        alog.seek(0)
+        check(rc == 0, "the agent exited with %d:\n%s" % (rc, alog.read()[-3000:]))
 
         rows = read_csv_rows(out)
         n = 0
@@ -235,7 +237,7 @@ def inside(tmp):
         print("job %s: %.3f s of CPU" % (job, cpu / 1e9))
         check(cpu >= 1.5e9, "the job's CPU time %g s is at least 1.5 s" % (cpu / 1e9))
         check(cpu <= 60e9 * os.cpu_count(), "the job's CPU time %g s is bounded" % (cpu / 1e9))
-        return summary(2 + n)
+        return summary(3 + n)
     finally:
         if agent:
             agent.send_signal(signal.SIGINT)
