@@ -19,11 +19,12 @@
 #include "util/named-regex.h"
 
 /* Upstream's regexes (spec: Slurm plugin), with `rest` on v1 too (see
- * slurm_setup), and on v1 the root "slurm_<node name>" of a Slurm built with
- * --enable-multiple-slurmd (Debian's) as well as "slurm". */
+ * slurm_setup), and the names of a Slurm built with --enable-multiple-slurmd
+ * (Debian's) as well: the v1 root "slurm_<node name>" besides "slurm", the
+ * v2 scope "<node name>_slurmstepd.scope" besides "slurmstepd.scope". */
 #define SLURM_RE_V1                                                                                \
     "/slurm(_[^/]+)?/uid_(?<user_id:u64>\\d+)/job_(?<job_id:u64>\\d+)(?<rest>(/.*)?)$"
-#define SLURM_RE_V2 "/slurmstepd\\.scope/job_(?<job_id:u64>\\d+)(?<rest>(/.*)?)$"
+#define SLURM_RE_V2 "/([^/]+_)?slurmstepd\\.scope/job_(?<job_id:u64>\\d+)(?<rest>(/.*)?)$"
 
 #define SLURM_DEFAULT_CONFIG                                                                       \
     "[plugins.slurm]\n"                                                                            \

@@ -344,6 +344,33 @@ static void test_v2_task_cpu(void **state)
     env_done(&e);
 }
 
+/* A Slurm built with --enable-multiple-slurmd (Debian's) names its v2 scope
+ * "<node name>_slurmstepd.scope". */
+static void tree_v2_multi(const char *dir)
+{
+#define MSCOPE "sys/fs/cgroup/system.slice/n1_slurmstepd.scope"
+    alumet_test_write_at(dir, "proc/self/mountinfo", V2_MOUNT);
+    alumet_test_write_at(dir, "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
+    alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-3\n");
+    alumet_test_write_at(dir, MSCOPE "/job_30/memory.current", "3000\n");
+    alumet_test_write_at(dir, MSCOPE "/job_30/step_0/user/task_1/memory.current", "3011\n");
+    alumet_test_write_at(dir, MSCOPE "/system/memory.current", "9000\n");
+}
+
+static void test_v2_multiple_slurmd(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, tree_v2_multi,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"task\"\n");
+    expect_dump(env_poll(&e), "memory_usage /system.slice/n1_slurmstepd.scope/job_30 "
+                              "job_id=30(u64) 3000\n"
+                              "memory_usage /system.slice/n1_slurmstepd.scope/job_30/step_0/user/"
+                              "task_1 job_id=30(u64) step=0 sub_step=user task=1 3011\n");
+    env_done(&e);
+}
+
 /* v1: user_id and job_id from the path; the step and task directories
  * below the job are steps and tasks (upstream measured them as the job). */
 static void test_v1(void **state)
@@ -565,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_v1),
         cmocka_unit_test(test_v2_scontrol),
         cmocka_unit_test(test_scontrol_parse),
+        cmocka_unit_test(test_v2_multiple_slurmd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
