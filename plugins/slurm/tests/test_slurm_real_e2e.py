@@ -59,11 +59,11 @@ def expected_attrs(version, cpath):
         parts = [p for p in m.group(4).split("/") if p]
         names = ["step", "task"]
     else:
-        m = re.search(r"/slurmstepd\.scope/job_(\d+)((/[^/]+)*)$", cpath)
+        m = re.search(r"/([^/]+_)?slurmstepd\.scope/job_(\d+)((/[^/]+)*)$", cpath)
         if not m:
             return None
-        attrs = {"job_id": m.group(1)}
-        parts = [p for p in m.group(2).split("/") if p]
+        attrs = {"job_id": m.group(2)}
+        parts = [p for p in m.group(3).split("/") if p]
         names = ["step", "sub_step", "task"]
     if len(parts) > len(names):
         return None
@@ -118,13 +118,17 @@ def inside(tmp):
     agent = None
     existed = {d for d in slurm_roots() if os.path.exists(d)}
     try:
-        munged = subprocess.run(["munged", "--force", "-S", sock,
-                                 "--pid-file", os.path.join(tmp, "munged.pid"),
-                                 "--log-file", os.path.join(tmp, "munged.log"),
-                                 "--seed-file", os.path.join(tmp, "munged.seed")],
-                                capture_output=True, text=True)
-        if munged.returncode != 0:
-            print("SKIP: munged does not start here: " + munged.stderr.strip())
+        # in the foreground: a child of this script, ended and reaped by it
+        munged_log = open(os.path.join(tmp, "munged.out"), "w+")
+        procs.append(subprocess.Popen(["munged", "--foreground", "--force", "-S", sock,
+                                       "--pid-file", os.path.join(tmp, "munged.pid"),
+                                       "--log-file", os.path.join(tmp, "munged.log"),
+                                       "--seed-file", os.path.join(tmp, "munged.seed")],
+                                      stdout=munged_log, stderr=munged_log))
+        if not wait(lambda: os.path.exists(sock) or procs[0].poll() is not None, 30) or \
+                procs[0].poll() is not None:
+            munged_log.seek(0)
+            print("SKIP: munged does not start here: " + munged_log.read().strip())
             return 77
         with open(os.path.join(tmp, "slurm.conf"), "w") as f:
             f.write("ClusterName=alumet\nSlurmctldHost=%s(127.0.0.2)\nSlurmUser=root\n"
@@ -251,11 +255,6 @@ def inside(tmp):
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-        try:
-            with open(os.path.join(tmp, "munged.pid")) as f:
-                os.kill(int(f.read().strip()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
         # Slurm leaves its (empty) cgroup roots behind
         for d in slurm_roots():
             if d not in existed and os.path.isdir(d):
