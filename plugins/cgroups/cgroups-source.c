@@ -15,7 +15,10 @@
  * exists in the v2 hierarchy with the same file (a hybrid host where both
  * trees mirror systemd's): the v2 one then measures it, so that a consumer
  * never gets two series of the same metric. Named and other v1 hierarchies
- * measure nothing and are not followed. */
+ * measure nothing and are not followed.
+ *
+ * For slurm and oar, cg->family.setup decides which cgroups are measured
+ * and gives their attributes, which come first on each of their points. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,6 +41,7 @@ struct cgroups_cg {
     char *cpath; /* owned canonical path */
     size_t h;    /* index of its hierarchy */
     struct cgroup_reader rd;
+    struct cgroups_attrs attrs;
     struct cgroup_stats last;
     alumet_time_ns last_mono;
     bool measured; /* `last` holds a previous read */
@@ -72,8 +76,48 @@ static void cgroups_cg_free(struct cgroups_cg *c)
     if (!c)
         return;
     cgroup_reader_close(&c->rd);
+    cgroups_attrs_done(&c->attrs);
     free(c->cpath);
     free(c);
+}
+
+static int cgroups_attrs_push(struct cgroups_attrs *a, const char *key, const char *str,
+                              uint64_t u64)
+{
+    struct cgroups_attr *items = reallocarray(a->items, a->n + 1, sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    a->items = items;
+    struct cgroups_attr *x = &items[a->n];
+    *x = (struct cgroups_attr){strdup(key), str ? strdup(str) : NULL, u64};
+    if (!x->key || (str && !x->str)) {
+        free(x->key);
+        free(x->str);
+        return -ENOMEM;
+    }
+    a->n++;
+    return 0;
+}
+
+int cgroups_attrs_add_str(struct cgroups_attrs *a, const char *key, const char *value)
+{
+    return cgroups_attrs_push(a, key, value, 0);
+}
+
+int cgroups_attrs_add_u64(struct cgroups_attrs *a, const char *key, uint64_t value)
+{
+    return cgroups_attrs_push(a, key, NULL, value);
+}
+
+void cgroups_attrs_done(struct cgroups_attrs *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->items[i].key);
+        free(a->items[i].str);
+    }
+    free(a->items);
+    a->items = NULL;
+    a->n = 0;
 }
 
 static void cgroups_source_clear_events(struct cgroups_source *s)
@@ -177,6 +221,17 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
         return;
     }
     c->h = s->cur_h;
+    c->rd = (struct cgroup_reader)CGROUP_READER_INIT;
+    if (cg->family.setup) {
+        int k = cg->family.setup(cg->family.data, h, cpath, &c->attrs);
+        if (k <= 0) {
+            if (k < 0)
+                cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured",
+                            name);
+            cgroups_cg_free(c);
+            return;
+        }
+    }
     int r = cgroup_reader_open(&c->rd, h, cpath, want);
     if (r <= 0) {
         /* gone already, or nothing to read there (a v1 cgroup measured by v2) */
@@ -221,6 +276,8 @@ static void cgroups_on_change(void *data, const char *cpath, bool created)
         return;
     }
     cgroups_queue_event(&s->ended, &s->n_ended, &s->cap_ended, cpath);
+    if (s->cg->family.removed)
+        s->cg->family.removed(s->cg->family.data, &s->hs.items[s->cur_h], cpath);
     for (size_t i = 0; i < s->n; i++)
         if (s->items[i]->h == s->cur_h && strcmp(s->items[i]->cpath, cpath) == 0) {
             cgroups_remove_at(s, i);
@@ -285,21 +342,34 @@ struct cgroups_emit {
     struct alumet_buffer *buf;
     alumet_time_ns ts;
     struct alumet_consumer consumer;
+    const struct cgroups_attrs *attrs;
     bool failed;
 };
 
-static struct alumet_point *cgroups_u64(struct cgroups_emit *e, alumet_metric_id m, uint64_t v)
+/* The cgroup's attributes on p (NULL: failed already). */
+static struct alumet_point *cgroups_attrs_on(struct cgroups_emit *e, struct alumet_point *p)
 {
-    struct alumet_point *p =
-        alumet_buffer_push_u64(e->buf, e->ts, m, &cgroups_machine, &e->consumer, v);
+    for (size_t i = 0; p && i < e->attrs->n; i++) {
+        const struct cgroups_attr *a = &e->attrs->items[i];
+        int r = a->str ? alumet_point_add_attr_str(e->buf, p, a->key, a->str)
+                       : alumet_point_add_attr_u64(e->buf, p, a->key, a->u64);
+        if (r < 0)
+            p = NULL;
+    }
     e->failed = e->failed || !p;
     return p;
 }
 
-static void cgroups_f64(struct cgroups_emit *e, alumet_metric_id m, double v)
+static struct alumet_point *cgroups_u64(struct cgroups_emit *e, alumet_metric_id m, uint64_t v)
 {
-    e->failed =
-        e->failed || !alumet_buffer_push_f64(e->buf, e->ts, m, &cgroups_machine, &e->consumer, v);
+    return cgroups_attrs_on(
+        e, alumet_buffer_push_u64(e->buf, e->ts, m, &cgroups_machine, &e->consumer, v));
+}
+
+static struct alumet_point *cgroups_f64(struct cgroups_emit *e, alumet_metric_id m, double v)
+{
+    return cgroups_attrs_on(
+        e, alumet_buffer_push_f64(e->buf, e->ts, m, &cgroups_machine, &e->consumer, v));
 }
 
 static void cgroups_cpu(struct cgroups_emit *e, const char *kind, uint64_t now, uint64_t before,
@@ -315,9 +385,7 @@ static void cgroups_cpu(struct cgroups_emit *e, const char *kind, uint64_t now, 
     unsigned n_cpus = e->s->cg->n_cpus;
     if (!n_cpus || dt_ns <= 0)
         return;
-    struct alumet_point *q =
-        alumet_buffer_push_f64(e->buf, e->ts, m->cpu_percent, &cgroups_machine, &e->consumer,
-                               (double)d / dt_ns / n_cpus * 100.0);
+    struct alumet_point *q = cgroups_f64(e, m->cpu_percent, (double)d / dt_ns / n_cpus * 100.0);
     if (!q || alumet_point_add_attr_str(e->buf, q, "kind", kind) < 0)
         e->failed = true;
 }
@@ -453,6 +521,7 @@ static int cgroups_source_poll(void *data, struct alumet_buffer *buf, alumet_tim
             ALUMET_CONSUMER_CGROUP, 0, alumet_buffer_strdup(buf, c->cpath, (size_t)-1), NULL};
         if (!e.consumer.str)
             return alumet_error_set(err, -ENOMEM, "out of memory");
+        e.attrs = &c->attrs;
         cgroups_emit_cg(&e, c, &st, mono);
         if (e.failed)
             return alumet_error_set(err, -ENOMEM, "out of memory");

@@ -32,7 +32,7 @@ static alumet_time_ns cgroups_monotonic(void *data)
     return alumet_time_monotonic();
 }
 
-static void cgroups_free(void *state)
+void cgroups_common_free(void *state)
 {
     struct cgroups *cg = state;
     if (!cg)
@@ -45,16 +45,18 @@ static void cgroups_free(void *state)
 }
 
 /* A key that upstream requires whenever the section exists. */
-static int cgroups_require(struct alumet_config *cfg, const char *key, struct alumet_error *err)
+int cgroups_require(struct cgroups *cg, struct alumet_config *cfg, const char *key,
+                    struct alumet_error *err)
 {
     if (alumet_config_has(cfg, key))
         return 0;
     return alumet_config_error(cfg, key, err, -EINVAL,
-                               "missing field '%s' (required when [plugins.cgroups] is present)",
-                               key);
+                               "missing field '%s' (required when [plugins.%s] is present)", key,
+                               cg->section);
 }
 
-static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+int cgroups_common_init(struct alumet_config *cfg, const char *section, struct cgroups **ret,
+                        struct alumet_error *err)
 {
     struct cgroups *cg = calloc(1, sizeof(*cg));
     const char *proc_root, *sys_root;
@@ -62,10 +64,11 @@ static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alum
 
     if (!cg)
         return alumet_error_set(err, -ENOMEM, "out of memory");
+    cg->section = section;
     cg->proc.fd = cg->sys.fd = -1;
     cg->clock = cgroups_monotonic;
-    if ((r = cgroups_require(cfg, "poll_interval", err)) < 0 ||
-        (r = cgroups_require(cfg, "disable_sources", err)) < 0 ||
+    if ((r = cgroups_require(cg, cfg, "poll_interval", err)) < 0 ||
+        (r = cgroups_require(cg, cfg, "disable_sources", err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "poll_interval", 5 * CGROUPS_SEC, &cg->poll_interval,
                                         err)) < 0 ||
         (r = alumet_config_get_bool(cfg, "disable_sources", false, &cg->disable_sources, err)) <
@@ -91,12 +94,17 @@ static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alum
         r = alumet_error_set(err, -ENOMEM, "out of memory");
         goto err_free;
     }
-    *ret_state = cg;
+    *ret = cg;
     return 0;
 
 err_free:
-    cgroups_free(cg);
+    cgroups_common_free(cg);
     return r;
+}
+
+static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+{
+    return cgroups_common_init(cfg, "cgroups", (struct cgroups **)ret_state, err);
 }
 
 /* Count the CPUs of a list such as "0-3,5-6\n" (→ 6); 0 when malformed. */
@@ -191,9 +199,9 @@ static int cgroups_create_metrics(struct cgroups *cg, struct alumet_start_ctx *c
     return 0;
 }
 
-static int cgroups_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+int cgroups_common_start(struct cgroups *cg, struct alumet_start_ctx *ctx, const char *source_name,
+                         struct alumet_error *err)
 {
-    struct cgroups *cg = state;
     cg->log = alumet_start_log_topic(ctx);
     int r = cgroups_create_metrics(cg, ctx, err);
     if (r < 0 || cg->disable_sources)
@@ -203,23 +211,24 @@ static int cgroups_start(void *state, struct alumet_start_ctx *ctx, struct alume
     if (r < 0)
         return alumet_error_set(err, r,
                                 "cannot open the proc root '%s': %s; the hidden option "
-                                "plugins.cgroups.proc_root must name the directory that holds "
+                                "plugins.%s.proc_root must name the directory that holds "
                                 "proc/ (default \"/\")",
-                                cg->proc_root, strerror(-r));
+                                cg->proc_root, strerror(-r), cg->section);
     r = fsroot_open(&cg->sys, cg->sys_root);
     if (r < 0)
         return alumet_error_set(err, r,
                                 "cannot open the sys root '%s': %s; the hidden option "
-                                "plugins.cgroups.sys_root must name the directory under which "
+                                "plugins.%s.sys_root must name the directory under which "
                                 "the cgroup mount points are found (default \"/\")",
-                                cg->sys_root, strerror(-r));
+                                cg->sys_root, strerror(-r), cg->section);
     cgroups_read_cpus(cg);
 
     struct cgroups_source *src;
     if ((r = cgroups_source_new(cg, &src)) < 0)
         return alumet_error_set(err, r, "out of memory");
-    struct alumet_source_opts o = {.size = sizeof(o), .poll_interval = cg->poll_interval};
-    r = alumet_add_source(ctx, "cgroups", &cgroups_source_ops, src, &o, err);
+    struct alumet_source_opts o = {
+        .size = sizeof(o), .poll_interval = cg->poll_interval, .start_paused = cg->start_paused};
+    r = alumet_add_source(ctx, source_name, &cgroups_source_ops, src, &o, err);
     if (r < 0) {
         cgroups_source_ops.free(src);
         return r;
@@ -228,9 +237,14 @@ static int cgroups_start(void *state, struct alumet_start_ctx *ctx, struct alume
     return 0;
 }
 
+static int cgroups_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    return cgroups_common_start(state, ctx, "cgroups", err);
+}
+
 /* The source publishes the consumer events of the cgroups it finds (perf
  * measures them when configured to). */
-static int cgroups_post_pipeline_start(void *state, struct alumet_post_start_ctx *ctx,
+int cgroups_common_post_pipeline_start(void *state, struct alumet_post_start_ctx *ctx,
                                        struct alumet_error *err)
 {
     struct cgroups *cg = state;
@@ -240,7 +254,7 @@ static int cgroups_post_pipeline_start(void *state, struct alumet_post_start_ctx
 }
 
 /* The source borrowed the state and has been freed by now. */
-static int cgroups_stop(void *state, struct alumet_error *err)
+int cgroups_common_stop(void *state, struct alumet_error *err)
 {
     struct cgroups *cg = state;
     (void)err;
@@ -258,7 +272,7 @@ const struct alumet_plugin alumet_plugin_cgroups = {
     .default_config = CGROUPS_DEFAULT_CONFIG,
     .init = cgroups_init,
     .start = cgroups_start,
-    .post_pipeline_start = cgroups_post_pipeline_start,
-    .stop = cgroups_stop,
-    .free = cgroups_free,
+    .post_pipeline_start = cgroups_common_post_pipeline_start,
+    .stop = cgroups_common_stop,
+    .free = cgroups_common_free,
 };

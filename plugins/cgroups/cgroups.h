@@ -2,9 +2,13 @@
 /* Private header of the cgroups plugin, shared by its files and its tests.
  *
  * Layout:
- *   cgroups.c          plugin struct, options, metrics, lifecycle
- *   cgroups-source.c   the source "cgroups": finds the hierarchies, follows
- *                      the cgroups that appear and disappear, measures them
+ *   cgroups.c          plugin struct, options, metrics, lifecycle (the
+ *                      common part is shared by slurm and oar)
+ *   cgroups-source.c   the source: finds the hierarchies, follows the
+ *                      cgroups that appear and disappear, measures them
+ *
+ * The plugins slurm and oar (plugins/slurm, plugins/oar) are this plugin
+ * with a `family` hook that chooses the cgroups and gives their attributes.
  *
  * Ownership: the plugin state (struct cgroups) is allocated by init and
  * freed by free. The source registered in start is owned by the core, which
@@ -14,6 +18,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "alumet/plugin.h"
 #include "util/fsroot.h"
@@ -25,11 +31,45 @@ struct cgroups_metrics {
 };
 
 struct cgroups_source;
+struct cgroup_hierarchy;
+
+/* One attribute of a measured cgroup (owned strings). */
+struct cgroups_attr {
+    char *key;
+    char *str; /* NULL: the U64 u64 */
+    uint64_t u64;
+};
+
+struct cgroups_attrs {
+    struct cgroups_attr *items; /* owned */
+    size_t n;
+};
+
+/* Append an attribute (key and value copied). 0 or -ENOMEM. */
+int cgroups_attrs_add_str(struct cgroups_attrs *a, const char *key, const char *value);
+int cgroups_attrs_add_u64(struct cgroups_attrs *a, const char *key, uint64_t value);
+void cgroups_attrs_done(struct cgroups_attrs *a);
+
+/* How a plugin of the cgroup family chooses its cgroups; zeroed for the raw
+ * cgroups plugin (every cgroup, no attribute). Called from the source's poll. */
+struct cgroups_family {
+    /* 1: measure the cgroup cpath of h with the attributes appended to
+     * *attrs (they come first on every point); 0: skip it; -ENOMEM. */
+    int (*setup)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                 struct cgroups_attrs *attrs);
+    /* The cgroup cpath of h was removed (measured or not); optional. */
+    void (*removed)(void *data, const struct cgroup_hierarchy *h, const char *cpath);
+    void *data;
+};
 
 struct cgroups {
+    const char *section; /* "cgroups", "slurm", "oar": the config section, for messages */
+    struct cgroups_family family;
+
     /* options */
     alumet_time_ns poll_interval;
     bool disable_sources;
+    bool start_paused;              /* slurm's add_source_in_pause_state */
     alumet_time_ns rescan_interval; /* hidden: full rescans of the hierarchies */
     char *proc_root, *sys_root;     /* hidden, default "/" */
 
@@ -47,6 +87,25 @@ struct cgroups {
 };
 
 #define cgroups_log(cg, level, ...) alumet_log_at((cg)->log, (level), __VA_ARGS__)
+
+/* ---- cgroups.c: the part shared with slurm and oar ---- */
+
+/* Allocate the state and read the common options of [plugins.<section>]
+ * (section static): poll_interval and disable_sources (both required),
+ * and the hidden rescan_interval, proc_root, sys_root. */
+int cgroups_common_init(struct alumet_config *cfg, const char *section, struct cgroups **ret,
+                        struct alumet_error *err);
+/* -EINVAL with upstream's message when key, required, is missing. */
+int cgroups_require(struct cgroups *cg, struct alumet_config *cfg, const char *key,
+                    struct alumet_error *err);
+/* The metrics, then (unless disable_sources) the roots and the source
+ * source_name. */
+int cgroups_common_start(struct cgroups *cg, struct alumet_start_ctx *ctx, const char *source_name,
+                         struct alumet_error *err);
+int cgroups_common_post_pipeline_start(void *state, struct alumet_post_start_ctx *ctx,
+                                       struct alumet_error *err);
+int cgroups_common_stop(void *state, struct alumet_error *err);
+void cgroups_common_free(void *state);
 
 /* ---- cgroups-source.c ---- */
 

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the slurm plugin on cgroup trees written by the tests: Slurm's
+ * cgroup v2 layout (/sys/fs/cgroup/system.slice/slurmstepd.scope/job_<id>/
+ * step_<n>/{user,slurm}/task_<t>) and its v1 layout
+ * (/sys/fs/cgroup/<controller>/slurm/uid_<u>/job_<id>/step_<n>/task_<t>).
+ * The plugin is started on the tree (proc_root = sys_root = the tree) into
+ * a pipeline that is never run, and its source is polled directly. The
+ * expected points are written out in full: every point, every attribute,
+ * in order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "alumet-test-plugin.h"
+#include "core/buffer.h"
+#include "slurm.h"
+
+extern const struct alumet_plugin alumet_plugin_slurm;
+
+#define SEC ALUMET_NSEC_PER_SEC
+#define T0 ((alumet_time_ns)1700000000 * SEC)
+
+/* The state of the plugin starts with its struct cgroups pointer. */
+struct slurm_head {
+    struct cgroups *cg;
+};
+
+struct env {
+    char *tmp;
+    struct toml_value *root;
+    void *state;
+    struct cgroups *cg;
+    struct alumet_pipeline *p;
+    struct agent_plugin ap;
+    struct alumet_buffer *buf;
+    alumet_time_ns mono, now;
+    char dump[16384];
+};
+
+static alumet_time_ns env_clock(void *data)
+{
+    return *(const alumet_time_ns *)data;
+}
+
+#define V2_MOUNT                                                                                   \
+    "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "      \
+    "rw,nsdelegate\n"
+#define V1_MOUNTS                                                                                  \
+    "24 18 0:20 / /sys/fs/cgroup ro,nosuid shared:4 - tmpfs tmpfs ro,mode=755\n"                   \
+    "28 24 0:24 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,relatime shared:8 - cgroup cgroup "         \
+    "rw,cpu,cpuacct\n"                                                                             \
+    "29 24 0:25 / /sys/fs/cgroup/memory rw,nosuid,relatime shared:9 - cgroup cgroup rw,memory\n"
+
+#define SCOPE "sys/fs/cgroup/system.slice/slurmstepd.scope"
+
+/* Slurm 23 on cgroup v2: two jobs, each with steps; job 10707 has step 2
+ * with its sub-steps user (task 0) and slurm (slurmstepd), and the batch
+ * step; job 10708 has a step 0; slurmstepd.scope/system is slurmstepd's
+ * own cgroup; ssh.service is not Slurm's; the last job id does not fit in
+ * 64 bits. Each cgroup has memory.current = a number that names it. */
+static void tree_v2(const char *dir)
+{
+    static const struct {
+        const char *rel, *mem;
+    } cgs[] = {
+        {SCOPE "/job_10707", "1000\n"},
+        {SCOPE "/job_10707/step_2", "1200\n"},
+        {SCOPE "/job_10707/step_2/user", "1210\n"},
+        {SCOPE "/job_10707/step_2/user/task_0", "1211\n"},
+        {SCOPE "/job_10707/step_2/slurm", "1220\n"},
+        {SCOPE "/job_10707/step_batch", "1300\n"},
+        {SCOPE "/job_10708", "2000\n"},
+        {SCOPE "/job_10708/step_0", "2100\n"},
+        {SCOPE "/system", "3000\n"},
+        {"sys/fs/cgroup/system.slice/ssh.service", "4000\n"},
+        {SCOPE "/job_99999999999999999999999", "5000\n"},
+    };
+    char rel[512];
+    alumet_test_write_at(dir, "proc/self/mountinfo", V2_MOUNT);
+    alumet_test_write_at(dir, "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
+    alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-3\n");
+    for (size_t i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++) {
+        snprintf(rel, sizeof(rel), "%s/memory.current", cgs[i].rel);
+        alumet_test_write_at(dir, rel, cgs[i].mem);
+    }
+}
+
+/* Slurm on cgroup v1 (task/cgroup): cpuacct and memory hierarchies, user
+ * 1000, job 5, step 0 with task 1, and the batch step; and job 6 under the
+ * root "slurm_<node>" of a Slurm built with --enable-multiple-slurmd
+ * (Debian's). */
+static void tree_v1(const char *dir)
+{
+    alumet_test_write_at(dir, "proc/self/mountinfo", V1_MOUNTS);
+    alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-1\n");
+    alumet_test_write_at(dir, "sys/fs/cgroup/cpu,cpuacct/release_agent", "");
+    alumet_test_write_at(dir, "sys/fs/cgroup/memory/release_agent", "");
+#define CPU "sys/fs/cgroup/cpu,cpuacct/slurm/uid_1000/job_5"
+#define MEM "sys/fs/cgroup/memory/slurm/uid_1000/job_5"
+    alumet_test_write_at(dir, CPU "/cpuacct.usage", "1000000000\n");
+    alumet_test_write_at(dir, CPU "/step_0/cpuacct.usage", "600000000\n");
+    alumet_test_write_at(dir, CPU "/step_0/task_1/cpuacct.usage", "500000000\n");
+    alumet_test_write_at(dir, CPU "/step_batch/cpuacct.usage", "400000000\n");
+    alumet_test_write_at(dir, "sys/fs/cgroup/cpu,cpuacct/slurm/cpuacct.usage", "9000000000\n");
+    alumet_test_write_at(dir, MEM "/memory.usage_in_bytes", "8192\n");
+    alumet_test_write_at(dir, MEM "/step_0/memory.usage_in_bytes", "4096\n");
+    alumet_test_write_at(dir, "sys/fs/cgroup/memory/slurm_n1/uid_1001/job_6/memory.usage_in_bytes",
+                         "16384\n");
+}
+
+static int env_init(struct env *e, void (*tree)(const char *), const char *section,
+                    struct alumet_error *err)
+{
+    memset(e, 0, sizeof(*e));
+    e->tmp = alumet_test_tmpdir();
+    if (tree)
+        tree(e->tmp);
+    e->mono = 1000 * SEC;
+    e->now = T0;
+    char text[4096];
+    /* no scontrol unless the test gives one (a real one may be installed) */
+    int n = snprintf(text, sizeof(text),
+                     "[plugins.slurm]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s%s", e->tmp, e->tmp,
+                     strstr(section, "scontrol_path") ? "" : "scontrol_path = \"\"\n", section);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    int r = alumet_test_plugin_init(&alumet_plugin_slurm, text, &e->root, &e->state, err);
+    if (r == 0) {
+        e->cg = ((struct slurm_head *)e->state)->cg;
+        e->cg->clock = env_clock;
+        e->cg->clock_data = &e->mono;
+    }
+    return r;
+}
+
+static void env_setup(struct env *e, void (*tree)(const char *), const char *section)
+{
+    struct alumet_error err = {0};
+    alumet_test_log_capture("debug");
+    int r = env_init(e, tree, section, &err);
+    if (r < 0)
+        print_error("init: %s\n", err.msg);
+    assert_int_equal(r, 0);
+    struct pipeline_settings s = {0};
+    e->p = alumet__pipeline_new(&s);
+    assert_non_null(e->p);
+    e->ap.def = &alumet_plugin_slurm;
+    e->ap.enabled = true;
+    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("slurm");
+    struct alumet_start_ctx ctx = {e->p, &e->ap};
+    r = alumet_plugin_slurm.start(e->state, &ctx, &err);
+    if (r < 0)
+        print_error("start: %s\n", err.msg);
+    assert_int_equal(r, 0);
+    e->buf = alumet__buffer_new(0);
+    assert_non_null(e->buf);
+}
+
+static void env_done(struct env *e)
+{
+    struct alumet_error err = {0};
+    if (e->p) {
+        alumet__pipeline_free(e->p);
+        assert_int_equal(alumet_plugin_slurm.stop(e->state, &err), 0);
+    }
+    alumet_plugin_slurm.free(e->state);
+    toml_free(e->root);
+    alumet__buffer_free(e->buf);
+    alumet_test_rmtree(e->tmp);
+    alumet_test_log_release();
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Poll, then write the points into e->dump, one sorted line each:
+ * "metric consumer_path [key=value ...] value", attributes in their order. */
+static const char *env_poll(struct env *e)
+{
+    struct alumet_error err = {0};
+    alumet__buffer_clear(e->buf);
+    assert_non_null(e->cg->source);
+    int r = cgroups_source_ops.poll(e->cg->source, e->buf, e->now, &err);
+    if (r != ALUMET_POLL_OK)
+        print_error("poll: %d %s\n", r, err.msg);
+    assert_int_equal(r, ALUMET_POLL_OK);
+
+    size_t n = alumet_buffer_len(e->buf);
+    char **lines = calloc(n + 1, sizeof(*lines));
+    assert_non_null(lines);
+    for (size_t i = 0; i < n; i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
+        const struct alumet_metric *m =
+            alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
+        assert_non_null(m);
+        assert_int_equal(p->consumer.kind, ALUMET_CONSUMER_CGROUP);
+        char attrs[512] = "";
+        const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
+        for (size_t k = 0; k < p->attr_count; k++) {
+            size_t len = strlen(attrs);
+            if (a[k].type == ALUMET_ATTR_U64)
+                snprintf(attrs + len, sizeof(attrs) - len, " %s=%llu(u64)", a[k].key,
+                         (unsigned long long)a[k].v.u64);
+            else
+                snprintf(attrs + len, sizeof(attrs) - len, " %s=%s", a[k].key, a[k].v.str);
+        }
+        char line[1024];
+        if (p->value_type == ALUMET_VALUE_U64)
+            snprintf(line, sizeof(line), "%s %s%s %llu", m->name, p->consumer.str, attrs,
+                     (unsigned long long)p->value.u64);
+        else
+            snprintf(line, sizeof(line), "%s %s%s %g", m->name, p->consumer.str, attrs,
+                     p->value.f64);
+        lines[i] = strdup(line);
+        assert_non_null(lines[i]);
+    }
+    qsort(lines, n, sizeof(*lines), cmp_lines);
+    e->dump[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(e->dump);
+        snprintf(e->dump + len, sizeof(e->dump) - len, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return e->dump;
+}
+
+static void expect_dump(const char *got, const char *want)
+{
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "expected:\n%s\ngot:\n%s\n", want, got);
+        fail();
+    }
+}
+
+#define J "/system.slice/slurmstepd.scope/job_1070"
+#define JOB_LINES                                                                                  \
+    "memory_usage " J "7 job_id=10707(u64) 1000\n"                                                 \
+    "memory_usage " J "8 job_id=10708(u64) 2000\n"
+#define STEP_LINES                                                                                 \
+    "memory_usage " J "7/step_2 job_id=10707(u64) step=2 1200\n"                                   \
+    "memory_usage " J "7/step_batch job_id=10707(u64) step=batch 1300\n"                           \
+    "memory_usage " J "8/step_0 job_id=10708(u64) step=0 2100\n"
+#define SUBSTEP_LINES                                                                              \
+    "memory_usage " J "7/step_2/slurm job_id=10707(u64) step=2 sub_step=slurm 1220\n"              \
+    "memory_usage " J "7/step_2/user job_id=10707(u64) step=2 sub_step=user 1210\n"
+#define TASK_LINES                                                                                 \
+    "memory_usage " J "7/step_2/user/task_0 job_id=10707(u64) step=2 sub_step=user task=0 1211\n"
+
+/* The lines of text, sorted as env_poll sorts them (into out). */
+static const char *sorted_lines(const char *text, char *out, size_t size)
+{
+    char *copy = strdup(text), *lines[64], *save = NULL;
+    size_t n = 0;
+    assert_non_null(copy);
+    for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
+        lines[n++] = l;
+    qsort(lines, n, sizeof(*lines), cmp_lines);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s\n", lines[i]);
+    }
+    free(copy);
+    return out;
+}
+
+static void check_level(const char *level, const char *want)
+{
+    char sorted[8192];
+    struct env e;
+    char section[256];
+    snprintf(section, sizeof(section),
+             "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+             "jobs_monitoring_level = \"%s\"\n",
+             level);
+    env_setup(&e, tree_v2, section);
+    expect_dump(env_poll(&e), sorted_lines(want, sorted, sizeof(sorted)));
+    env_done(&e);
+}
+
+/* Each level measures the cgroups down to it, with the attributes of their
+ * depth; steps of two jobs with the same name are both measured (upstream
+ * rejected the second source as a duplicate). */
+static void test_v2_levels(void **state)
+{
+    (void)state;
+    check_level("job", JOB_LINES);
+    check_level("step", JOB_LINES STEP_LINES);
+    check_level("substep", JOB_LINES STEP_LINES SUBSTEP_LINES);
+    check_level("task", JOB_LINES STEP_LINES SUBSTEP_LINES TASK_LINES);
+}
+
+/* ignore_non_jobs = false: the other cgroups too, without attributes; the
+ * job id too large for a u64 is not a job (a warning says so). */
+static void test_v2_non_jobs(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, tree_v2,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = false\n"
+              "jobs_monitoring_level = \"job\"\n");
+    expect_dump(env_poll(&e), JOB_LINES "memory_usage /system.slice/slurmstepd.scope/"
+                                        "job_99999999999999999999999 5000\n"
+                                        "memory_usage /system.slice/slurmstepd.scope/system 3000\n"
+                                        "memory_usage /system.slice/ssh.service 4000\n");
+    assert_non_null(
+        alumet_test_log_find("cgroup '/system.slice/slurmstepd.scope/job_99999999999999999999999': "
+                             "job_id is too large, not a Slurm job"));
+    env_done(&e);
+}
+
+/* CPU time of a task over two polls: the job attributes come first, then
+ * kind. cpu.stat is in µs, the metric in ns. */
+static void test_v2_task_cpu(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, tree_v2,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"task\"\n");
+    const char *task = SCOPE "/job_10707/step_2/user/task_0/cpu.stat";
+    alumet_test_write_at(e.tmp, task, "usage_usec 1000\nuser_usec 600\nsystem_usec 400\n");
+    env_poll(&e);
+    alumet_test_write_at(e.tmp, task, "usage_usec 3000\nuser_usec 1600\nsystem_usec 1400\n");
+    e.mono += 1 * SEC;
+    e.now += 1 * SEC;
+    const char *got = env_poll(&e);
+#define TA " job_id=10707(u64) step=2 sub_step=user task=0"
+    static const char *const want[] = {
+        "cpu_percent " J "7/step_2/user/task_0" TA " kind=system 0.025\n",
+        "cpu_percent " J "7/step_2/user/task_0" TA " kind=total 0.05\n",
+        "cpu_percent " J "7/step_2/user/task_0" TA " kind=user 0.025\n",
+        "cpu_time_delta " J "7/step_2/user/task_0" TA " kind=system 1000000\n",
+        "cpu_time_delta " J "7/step_2/user/task_0" TA " kind=total 2000000\n",
+        "cpu_time_delta " J "7/step_2/user/task_0" TA " kind=user 1000000\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!strstr(got, want[i])) {
+            fprintf(stderr, "expected to find:\n%s\nin:\n%s\n", want[i], got);
+            fail();
+        }
+    env_done(&e);
+}
+
+/* A Slurm built with --enable-multiple-slurmd (Debian's) names its v2 scope
+ * "<node name>_slurmstepd.scope". */
+static void tree_v2_multi(const char *dir)
+{
+#define MSCOPE "sys/fs/cgroup/system.slice/n1_slurmstepd.scope"
+    alumet_test_write_at(dir, "proc/self/mountinfo", V2_MOUNT);
+    alumet_test_write_at(dir, "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
+    alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-3\n");
+    alumet_test_write_at(dir, MSCOPE "/job_30/memory.current", "3000\n");
+    alumet_test_write_at(dir, MSCOPE "/job_30/step_0/user/task_1/memory.current", "3011\n");
+    alumet_test_write_at(dir, MSCOPE "/system/memory.current", "9000\n");
+}
+
+static void test_v2_multiple_slurmd(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, tree_v2_multi,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"task\"\n");
+    expect_dump(env_poll(&e), "memory_usage /system.slice/n1_slurmstepd.scope/job_30 "
+                              "job_id=30(u64) 3000\n"
+                              "memory_usage /system.slice/n1_slurmstepd.scope/job_30/step_0/user/"
+                              "task_1 job_id=30(u64) step=0 sub_step=user task=1 3011\n");
+    env_done(&e);
+}
+
+/* v1: user_id and job_id from the path; the step and task directories
+ * below the job are steps and tasks (upstream measured them as the job). */
+static void test_v1(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, tree_v1,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"task\"\n");
+#define U "/slurm/uid_1000/job_5"
+#define UA " user_id=1000(u64) job_id=5(u64)"
+#define N1 "memory_usage /slurm_n1/uid_1001/job_6 user_id=1001(u64) job_id=6(u64) 16384\n"
+    expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n"
+                              "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
+    alumet_test_write_at(e.tmp, CPU "/cpuacct.usage", "3000000000\n");
+    alumet_test_write_at(e.tmp, CPU "/step_0/cpuacct.usage", "1600000000\n");
+    alumet_test_write_at(e.tmp, CPU "/step_0/task_1/cpuacct.usage", "1000000000\n");
+    alumet_test_write_at(e.tmp, CPU "/step_batch/cpuacct.usage", "400000000\n");
+    e.mono += 2 * SEC;
+    e.now += 2 * SEC;
+    expect_dump(env_poll(&e),
+                "cpu_percent " U UA " kind=total 50\n"
+                "cpu_percent " U "/step_0" UA " step=0 kind=total 25\n"
+                "cpu_percent " U "/step_0/task_1" UA " step=0 task=1 kind=total 12.5\n"
+                "cpu_percent " U "/step_batch" UA " step=batch kind=total 0\n"
+                "cpu_time_delta " U UA " kind=total 2000000000\n"
+                "cpu_time_delta " U "/step_0" UA " step=0 kind=total 1000000000\n"
+                "cpu_time_delta " U "/step_0/task_1" UA " step=0 task=1 kind=total 500000000\n"
+                "cpu_time_delta " U "/step_batch" UA " step=batch kind=total 0\n"
+                "memory_usage " U UA " 8192\n"
+                "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
+    env_done(&e);
+
+    /* level "step": no task; "job": the job only */
+    env_setup(&e, tree_v1,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"job\"\n");
+    expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n" N1);
+    env_done(&e);
+}
+
+/* A stand-in for scontrol: job 10707 as Slurm 23 prints it (a name with a
+ * space, no account), job 10708 unknown (as when the job has ended); it
+ * logs its arguments to <tmp>/calls. */
+static void write_scontrol(const char *dir)
+{
+    char text[2048], path[PATH_MAX];
+    snprintf(text, sizeof(text),
+             "#!/bin/sh\n"
+             "echo \"$@\" >> '%s/calls'\n"
+             "case \"$4\" in\n"
+             "10707) echo 'JobId=10707 JobName=my job UserId=alice(1000) GroupId=alice(1000) "
+             "MCS_label=N/A Priority=4294901759 Nice=0 Account=(null) QOS=normal "
+             "JobState=RUNNING Reason=None Dependency=(null) Partition=debug "
+             "AllocNode:Sid=n1:4242 NodeList=n1 Command=/home/alice/run.sh' ;;\n"
+             "*) echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1 ;;\n"
+             "esac\n",
+             dir);
+    snprintf(path, sizeof(path), "%s/scontrol", dir);
+    alumet_test_write_file(path, text);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* The user, name and partition of a job from scontrol, asked once per job
+ * (its steps reuse the answer); a job that scontrol does not know keeps the
+ * attributes of its path, with a warning. */
+static void test_v2_scontrol(void **state)
+{
+    (void)state;
+    struct env e;
+    char *bin = alumet_test_tmpdir(), section[1024];
+    write_scontrol(bin);
+    snprintf(section, sizeof(section),
+             "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+             "jobs_monitoring_level = \"step\"\nscontrol_path = \"%s/scontrol\"\n",
+             bin);
+    env_setup(&e, tree_v2, section);
+    char sorted[8192];
+#define INFO " user_id=1000(u64) user=alice job_name=my job partition=debug"
+    expect_dump(env_poll(&e),
+                sorted_lines("memory_usage " J "7 job_id=10707(u64)" INFO " 1000\n"
+                             "memory_usage " J "7/step_2 job_id=10707(u64) step=2" INFO " 1200\n"
+                             "memory_usage " J "7/step_batch job_id=10707(u64) step=batch" INFO
+                             " 1300\n"
+                             "memory_usage " J "8 job_id=10708(u64) 2000\n"
+                             "memory_usage " J "8/step_0 job_id=10708(u64) step=0 2100\n",
+                             sorted, sizeof(sorted)));
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "'%s/scontrol -o show job 10708' exited with status 1 (slurm_load_jobs error: "
+             "Invalid job id specified); the points of job 10708 have no user, job_name, account "
+             "nor partition attribute",
+             bin);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, want, NULL), 1);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/calls", bin);
+    char *calls = alumet_test_read_file(path);
+    assert_non_null(calls);
+    /* once per job, in the order the directories are listed */
+    assert_string_equal(sorted_lines(calls, sorted, sizeof(sorted)),
+                        "-o show job 10707\n-o show job 10708\n");
+    free(calls);
+    env_done(&e);
+    alumet_test_rmtree(bin);
+
+    /* a missing scontrol: said once, no attribute from it */
+    env_setup(&e, tree_v2,
+              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+              "jobs_monitoring_level = \"job\"\nscontrol_path = \"/nonexistent/scontrol\"\n");
+    expect_dump(env_poll(&e), JOB_LINES);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
+                                           "cannot run '/nonexistent/scontrol': "
+                                           "not found",
+                                           NULL),
+                     1);
+    env_done(&e);
+}
+
+/* The fields of scontrol's one-line output. */
+static void test_scontrol_parse(void **state)
+{
+    (void)state;
+    struct slurm_job_info j = {.job_id = 3};
+    assert_int_equal(slurm_job_info_parse("JobId=3 JobName=a=b c UserId=bob(1001) "
+                                          "GroupId=bob(1001) Account=physics QOS=normal "
+                                          "Partition=gpu,cpu",
+                                          &j),
+                     0);
+    assert_true(j.known);
+    assert_int_equal(j.job_id, 3);
+    assert_string_equal(j.name, "a=b c");
+    assert_string_equal(j.user, "bob");
+    assert_true(j.has_uid);
+    assert_int_equal(j.uid, 1001);
+    assert_string_equal(j.account, "physics");
+    assert_string_equal(j.partition, "gpu,cpu");
+    free(j.name);
+    free(j.user);
+    free(j.account);
+    free(j.partition);
+    j = (struct slurm_job_info){.job_id = 4};
+    assert_int_equal(slurm_job_info_parse("JobId=4 Account=(null)", &j), 0);
+    assert_null(j.name);
+    assert_null(j.user);
+    assert_false(j.has_uid);
+    assert_null(j.account);
+}
+
+static void expect_init_error(const char *section, int code, const char *msg)
+{
+    struct env e;
+    struct alumet_error err = {0};
+    alumet_test_log_capture("info");
+    assert_int_equal(env_init(&e, NULL, section, &err), code);
+    if (!strstr(err.msg, msg)) {
+        fprintf(stderr, "expected the error:\n%s\ngot:\n%s\n", msg, err.msg);
+        fail();
+    }
+    env_done(&e);
+}
+
+static void test_config(void **state)
+{
+    (void)state;
+    expect_init_error("poll_interval = \"5s\"\ndisable_sources = false\n"
+                      "jobs_monitoring_level = \"job\"\n",
+                      -EINVAL,
+                      "plugins.slurm.ignore_non_jobs: missing field 'ignore_non_jobs' (required "
+                      "when [plugins.slurm] is present)");
+    expect_init_error("poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+                      "jobs_monitoring_level = \"jobs\"\n",
+                      -EINVAL,
+                      "plugins.slurm.jobs_monitoring_level: unknown level 'jobs', expected "
+                      "\"job\", \"step\", \"substep\" or \"task\"");
+    expect_init_error("poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
+                      "jobs_monitoring_level = \"job\"\nannotate_foreign_measurements = true\n",
+                      -ENOTSUP,
+                      "plugins.slurm.annotate_foreign_measurements: the annotation of other "
+                      "plugins' cgroup points is not supported yet by this agent; set it to false");
+    expect_init_error("disable_sources = false\nignore_non_jobs = true\n"
+                      "jobs_monitoring_level = \"job\"\n",
+                      -EINVAL, "plugins.slurm.poll_interval: missing field 'poll_interval'");
+
+    /* the default config is accepted; cgroupv1_refresh_interval is applied */
+    void *st = NULL;
+    struct toml_value *root = NULL;
+    struct alumet_error err = {0};
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_slurm,
+                                             alumet_plugin_slurm.default_config, &root, &st, &err),
+                     0);
+    struct cgroups *cg = ((struct slurm_head *)st)->cg;
+    assert_int_equal(cg->poll_interval, 5 * SEC);
+    assert_int_equal(cg->rescan_interval, 30 * SEC);
+    assert_false(cg->start_paused);
+    alumet_plugin_slurm.free(st);
+    toml_free(root);
+    assert_int_equal(
+        alumet_test_plugin_init(&alumet_plugin_slurm,
+                                "[plugins.slurm]\npoll_interval = \"1s\"\ndisable_sources = "
+                                "false\nignore_non_jobs = true\njobs_monitoring_level = \"job\"\n"
+                                "cgroupv1_refresh_interval = \"7s\"\n"
+                                "add_source_in_pause_state = true\n",
+                                &root, &st, &err),
+        0);
+    cg = ((struct slurm_head *)st)->cg;
+    assert_int_equal(cg->rescan_interval, 7 * SEC);
+    assert_true(cg->start_paused);
+    alumet_plugin_slurm.free(st);
+    toml_free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_v2_levels),
+        cmocka_unit_test(test_v2_non_jobs),
+        cmocka_unit_test(test_v2_task_cpu),
+        cmocka_unit_test(test_v1),
+        cmocka_unit_test(test_v2_scontrol),
+        cmocka_unit_test(test_scontrol_parse),
+        cmocka_unit_test(test_v2_multiple_slurmd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
