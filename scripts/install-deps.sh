@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev clang-format
       libmicrohttpd-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler
-      prometheus influxdb python3-grpcio python3-protobuf protobuf-compiler)
+      prometheus influxdb python3-grpcio python3-protobuf protobuf-compiler openssl
+      slurmctld slurmd munge)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
