@@ -346,13 +346,18 @@ struct cgroups_emit {
     bool failed;
 };
 
-/* The cgroup's attributes on p (NULL: failed already). */
+/* The cgroup's attributes on p (NULL: failed already). Copied into the
+ * buffer: the cgroup's own strings are freed when it is removed, while the
+ * buffer may still be on its way to the outputs. */
 static struct alumet_point *cgroups_attrs_on(struct cgroups_emit *e, struct alumet_point *p)
 {
     for (size_t i = 0; p && i < e->attrs->n; i++) {
         const struct cgroups_attr *a = &e->attrs->items[i];
-        int r = a->str ? alumet_point_add_attr_str(e->buf, p, a->key, a->str)
-                       : alumet_point_add_attr_u64(e->buf, p, a->key, a->u64);
+        const char *key = alumet_buffer_strdup(e->buf, a->key, (size_t)-1);
+        const char *str = a->str ? alumet_buffer_strdup(e->buf, a->str, (size_t)-1) : NULL;
+        int r = !key || (a->str && !str) ? -ENOMEM
+                : a->str                 ? alumet_point_add_attr_str(e->buf, p, key, str)
+                                         : alumet_point_add_attr_u64(e->buf, p, key, a->u64);
         if (r < 0)
             p = NULL;
     }

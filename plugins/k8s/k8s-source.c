@@ -296,6 +296,15 @@ struct k8s_emit {
 };
 
 /* The attributes of every point: uid, name, namespace, node, container_id. */
+/* A string attribute copied into the buffer: the pod's strings are freed
+ * when its cgroup is removed, while the buffer may still be on its way to
+ * the outputs. */
+static int k8s_attr(struct k8s_emit *e, struct alumet_point *p, const char *key, const char *v)
+{
+    const char *copy = alumet_buffer_strdup(e->buf, v, (size_t)-1);
+    return copy ? alumet_point_add_attr_str(e->buf, p, key, copy) : -ENOMEM;
+}
+
 static void k8s_attrs(struct k8s_emit *e, struct alumet_point *p)
 {
     if (!p) {
@@ -303,11 +312,11 @@ static void k8s_attrs(struct k8s_emit *e, struct alumet_point *p)
         return;
     }
     const struct k8s_cg *c = e->c;
-    if (alumet_point_add_attr_str(e->buf, p, "uid", c->uid) < 0 ||
-        (c->known && (alumet_point_add_attr_str(e->buf, p, "name", c->name) < 0 ||
-                      alumet_point_add_attr_str(e->buf, p, "namespace", c->namespace) < 0)) ||
-        alumet_point_add_attr_str(e->buf, p, "node", e->s->k->node) < 0 ||
-        (c->container[0] && alumet_point_add_attr_str(e->buf, p, "container_id", c->container) < 0))
+    if (k8s_attr(e, p, "uid", c->uid) < 0 ||
+        (c->known &&
+         (k8s_attr(e, p, "name", c->name) < 0 || k8s_attr(e, p, "namespace", c->namespace) < 0)) ||
+        k8s_attr(e, p, "node", e->s->k->node) < 0 ||
+        (c->container[0] && k8s_attr(e, p, "container_id", c->container) < 0))
         e->failed = true;
 }
 
