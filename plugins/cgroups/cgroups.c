@@ -147,10 +147,9 @@ static void cgroups_read_cpus(struct cgroups *cg)
     }
 }
 
-static int cgroups_create_metrics(struct cgroups *cg, struct alumet_start_ctx *ctx,
-                                  struct alumet_error *err)
+int cgroups_metrics_create(struct cgroups_metrics *m, struct alumet_start_ctx *ctx,
+                           struct alumet_error *err)
 {
-    struct cgroups_metrics *m = &cg->m;
     const struct {
         alumet_metric_id *id;
         const char *name;
@@ -203,7 +202,7 @@ int cgroups_common_start(struct cgroups *cg, struct alumet_start_ctx *ctx, const
                          struct alumet_error *err)
 {
     cg->log = alumet_start_log_topic(ctx);
-    int r = cgroups_create_metrics(cg, ctx, err);
+    int r = cgroups_metrics_create(&cg->m, ctx, err);
     if (r < 0 || cg->disable_sources)
         return r;
 

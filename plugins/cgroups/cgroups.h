@@ -30,6 +30,11 @@ struct cgroups_metrics {
     alumet_metric_id io_some, io_full;
 };
 
+/* Register the metrics of the cgroup family (upstream's names and units),
+ * shared by every plugin that measures cgroups. */
+int cgroups_metrics_create(struct cgroups_metrics *m, struct alumet_start_ctx *ctx,
+                           struct alumet_error *err);
+
 struct cgroups_source;
 struct cgroup_hierarchy;
 

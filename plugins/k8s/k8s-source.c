@@ -340,7 +340,7 @@ static bool k8s_delta(uint64_t now, uint64_t before, uint64_t *ret)
 
 static void k8s_cpu(struct k8s_emit *e, const char *kind, uint64_t now, uint64_t before, double dt)
 {
-    const struct k8s_metrics *m = &e->s->k->m;
+    const struct cgroups_metrics *m = &e->s->k->m;
     uint64_t d;
     if (!k8s_delta(now, before, &d))
         return;
@@ -368,7 +368,7 @@ static double k8s_limit(uint64_t v)
 static void k8s_emit_cg(struct k8s_emit *e, struct k8s_cg *c, const struct cgroup_stats *st,
                         alumet_time_ns mono)
 {
-    const struct k8s_metrics *m = &e->s->k->m;
+    const struct cgroups_metrics *m = &e->s->k->m;
     const struct cgroup_stats *b = &c->last;
     unsigned have = st->have;
 #define HAVE(x) (have & CGROUP_STAT_BIT(x))

@@ -225,62 +225,11 @@ static void k8s_read_cpus(struct k8s *k)
         k8s_log(k, ALUMET_LOG_WARN, "cannot read the online CPUs, skipping the cpu_percent metric");
 }
 
-static int k8s_create_metrics(struct k8s *k, struct alumet_start_ctx *ctx, struct alumet_error *err)
-{
-    struct k8s_metrics *m = &k->m;
-    const struct {
-        alumet_metric_id *id;
-        const char *name;
-        enum alumet_value_type type;
-        struct alumet_unit unit;
-        const char *description;
-    } defs[] = {
-        {&m->cpu_time_delta, "cpu_time_delta", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(NANO, SECOND),
-         "Time spent executing on the CPU since the previous measurement"},
-        {&m->cpu_percent, "cpu_percent", ALUMET_VALUE_F64, ALUMET_UNIT(PERCENT),
-         "CPU usage percent"},
-        {&m->memory_usage, "memory_usage", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE), "Memory usage"},
-        {&m->memory_max, "memory_max", ALUMET_VALUE_F64, ALUMET_UNIT(BYTE),
-         "Memory limit of the cgroup (-1: no limit)"},
-        {&m->swap_current, "cgroup_memory_swap_current", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
-         "Swap used by the cgroup"},
-        {&m->swap_max, "cgroup_memory_swap_max", ALUMET_VALUE_F64, ALUMET_UNIT(BYTE),
-         "Swap limit of the cgroup (-1: no limit)"},
-        {&m->anon, "cgroup_memory_anonymous", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
-         "Anonymous memory of the cgroup"},
-        {&m->file, "cgroup_memory_file", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
-         "File-backed memory of the cgroup (page cache)"},
-        {&m->kernel_stack, "cgroup_memory_kernel_stack", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
-         "Kernel stacks of the cgroup"},
-        {&m->pagetables, "cgroup_memory_pagetables", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
-         "Page tables of the cgroup"},
-        {&m->slab_reclaimable, "cgroup_slab_reclaimable", ALUMET_VALUE_U64, ALUMET_UNIT(BYTE),
-         "Reclaimable slab memory of the cgroup"},
-        {&m->pswpin, "cgroup_pswpin", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
-         "Pages swapped in (cumulative)"},
-        {&m->pswpout, "cgroup_pswpout", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY),
-         "Pages swapped out (cumulative)"},
-        {&m->io_some, "io_pressure_some_total", ALUMET_VALUE_U64,
-         ALUMET_UNIT_PREFIXED(MICRO, SECOND),
-         "Time some tasks of the cgroup were stalled on I/O since the previous measurement"},
-        {&m->io_full, "io_pressure_full_total", ALUMET_VALUE_U64,
-         ALUMET_UNIT_PREFIXED(MICRO, SECOND),
-         "Time all tasks of the cgroup were stalled on I/O since the previous measurement"},
-    };
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-        int r = alumet_create_metric(ctx, defs[i].name, defs[i].type, defs[i].unit,
-                                     defs[i].description, defs[i].id, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
 static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
 {
     struct k8s *k = state;
     k->log = alumet_start_log_topic(ctx);
-    int r = k8s_create_metrics(k, ctx, err);
+    int r = cgroups_metrics_create(&k->m, ctx, err);
     if (r < 0 || (k->disable_sources && !k->annotate_foreign))
         return r;
     if ((r = fsroot_open(&k->proc, k->proc_root)) < 0)

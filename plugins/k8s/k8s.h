@@ -22,13 +22,8 @@
 #include <sys/types.h>
 
 #include "alumet/plugin.h"
+#include "cgroups.h"
 #include "util/fsroot.h"
-
-struct k8s_metrics {
-    alumet_metric_id cpu_time_delta, cpu_percent, memory_usage, memory_max, swap_current, swap_max;
-    alumet_metric_id anon, file, kernel_stack, pagetables, slab_reclaimable, pswpin, pswpout;
-    alumet_metric_id io_some, io_full;
-};
 
 /* One pod of the PodList (every string owned). */
 struct k8s_pod {
@@ -65,7 +60,7 @@ struct k8s {
 
     struct alumet_log_topic *log;
     struct fsroot proc, sys;
-    struct k8s_metrics m;
+    struct cgroups_metrics m; /* the cgroup family's metrics */
     /* written by the thread that lists (start, then the source) under
      * pods_lock; read without the lock by that thread, with it by the
      * transform */
