@@ -33,23 +33,8 @@ double exec_cpu_machine_busy(void)
  * the process is gone. */
 double exec_cpu_process(pid_t pid)
 {
-    char path[64], text[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    const char *p = strrchr(text, ')');
-    if (!p)
-        return -1;
-    /* fields after the comm: 3 state ... 14 utime 15 stime 16 cutime 17 cstime */
-    unsigned long long t[4];
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &t[0],
-               &t[1], &t[2], &t[3]) != 4)
-        return -1;
-    return (double)(t[0] + t[1] + t[2] + t[3]) / (double)sysconf(_SC_CLK_TCK);
+    double cpu;
+    return exec_proc_stat(pid, NULL, &cpu) < 0 ? -1 : cpu;
 }
 
 /* "measured by RAPL", or the estimate and its parameters; returns the

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "core/pipeline.h"
@@ -169,6 +170,30 @@ static bool summary_child_alive(struct exec_summary *s)
     return info.si_pid == 0;
 }
 
+int exec_proc_stat(pid_t pid, pid_t *ret_ppid, double *ret_cpu)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')');
+    /* fields after the comm: 3 state 4 ppid ... 14 utime 15 stime 16 cutime 17 cstime */
+    int ppid;
+    unsigned long long t[4];
+    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ppid,
+                     &t[0], &t[1], &t[2], &t[3]) != 5)
+        return -EBADMSG;
+    if (ret_ppid)
+        *ret_ppid = ppid;
+    if (ret_cpu)
+        *ret_cpu = (double)(t[0] + t[1] + t[2] + t[3]) / (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
 /* Is pid the watched process or one of its descendants (its parents'
  * chain, read from /proc while it runs)? */
 static bool summary_in_family(pid_t root, pid_t pid)
@@ -176,19 +201,8 @@ static bool summary_in_family(pid_t root, pid_t pid)
     for (int depth = 0; pid > 1 && depth < 64; depth++) {
         if (pid == root)
             return true;
-        char path[64], text[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        if (exec_proc_stat(pid, &pid, NULL) < 0)
             return false;
-        size_t n = fread(text, 1, sizeof(text) - 1, f);
-        fclose(f);
-        text[n] = '\0';
-        const char *close = strrchr(text, ')');
-        int ppid;
-        if (!close || sscanf(close + 2, "%*c %d", &ppid) != 1)
-            return false;
-        pid = ppid;
     }
     return false;
 }

@@ -34,6 +34,10 @@ void exec_summary_child_ended(struct exec_summary *s, alumet_time_ns t1);
 void exec_summary_set_process(struct exec_summary *s, double cpu, double machine_busy,
                               double w_per_cpu, const char *measured_by, const char *estimated_by);
 
+/* From /proc/<pid>/stat: the parent, and the CPU time (seconds) of pid and
+ * of the children it waited for. 0 or a negative errno. */
+int exec_proc_stat(pid_t pid, pid_t *ret_ppid, double *ret_cpu);
+
 struct exec_summary_info {
     const char *const *argv;   /* the command, NULL-terminated */
     const char *status;        /* "exit status 0" */
