@@ -456,28 +456,19 @@ static size_t k8s_write(char *data, size_t sz, size_t nmemb, void *user)
     return n;
 }
 
-int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
+/* GET url with the token and parse the PodList into *reg. 0, or a negative
+ * errno with a message in errbuf. */
+static int k8s_get_podlist(struct k8s *k, const char *url, const char *ca_file, const char *token,
+                           struct k8s_registry *reg, char *errbuf, size_t size)
 {
-    char *token = NULL, *url = NULL, *auth = NULL, *node = NULL;
+    char *auth = NULL;
     char curl_err[CURL_ERROR_SIZE] = "";
     struct k8s_body body = {0};
     struct curl_slist *headers = NULL;
     CURL *c = NULL;
     long status = 0;
-    int r = k->token_file ? k8s_token_file(k->token_file, &token, errbuf, size)
-                          : k8s_token_kubectl(k, &token, errbuf, size);
-    if (r < 0)
-        goto out;
-    if (!k8s_is_jwt(token)) {
-        snprintf(errbuf, size, "the token (%s) is not a JSON Web Token (three parts joined by '.')",
-                 k->token_file ? k->token_file : "from kubectl");
-        r = -EINVAL;
-        goto out;
-    }
-    r = -ENOMEM;
-    if (!(c = curl_easy_init()) || !(node = curl_easy_escape(c, k->node, 0)) ||
-        asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->api_url, node) < 0 ||
-        asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
+    int r = -ENOMEM;
+    if (!(c = curl_easy_init()) || asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
         !(headers = curl_slist_append(NULL, auth)) ||
         !(headers = curl_slist_append(headers, "Accept: application/json"))) {
         snprintf(errbuf, size, "out of memory");
@@ -492,8 +483,8 @@ int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "alumet-k8s");
-    if (k->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
+    if (ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
     if (k->tls_insecure) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -512,13 +503,66 @@ int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
         r = -EACCES;
         goto out;
     }
-    struct k8s_registry reg;
-    r = k8s_podlist_parse(body.p ? body.p : "", body.len, k->node, &reg);
-    if (r < 0) {
+    r = k8s_podlist_parse(body.p ? body.p : "", body.len, k->node, reg);
+    if (r < 0)
         snprintf(errbuf, size, "GET %s: the answer is not a PodList: %.200s", url,
                  body.p ? body.p : "");
+out:
+    if (auth)
+        explicit_bzero(auth, strlen(auth));
+    free(auth);
+    curl_slist_free_all(headers);
+    if (c)
+        curl_easy_cleanup(c);
+    free(body.p);
+    return r;
+}
+
+int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
+{
+    char *token = NULL, *url = NULL, *node = NULL;
+    struct k8s_registry reg;
+    int r = k->token_file ? k8s_token_file(k->token_file, &token, errbuf, size)
+                          : k8s_token_kubectl(k, &token, errbuf, size);
+    if (r < 0)
+        goto out;
+    if (!k8s_is_jwt(token)) {
+        snprintf(errbuf, size, "the token (%s) is not a JSON Web Token (three parts joined by '.')",
+                 k->token_file ? k->token_file : "from kubectl");
+        r = -EINVAL;
         goto out;
     }
+    if (!(node = curl_easy_escape(NULL, k->node, 0)) ||
+        asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->api_url, node) < 0) {
+        url = NULL;
+        snprintf(errbuf, size, "out of memory");
+        r = -ENOMEM;
+        goto out;
+    }
+    r = k8s_get_podlist(k, url, k->ca_file, token, &reg, errbuf, size);
+    k->from_kubelet = false;
+    if (r < 0 && r != -ENOMEM && k->kubelet_url) {
+        /* the kubelet of this node lists its own pods: GET /pods */
+        char api_err[512], *kurl = NULL;
+        snprintf(api_err, sizeof(api_err), "%s", errbuf);
+        if (asprintf(&kurl, "%s/pods", k->kubelet_url) < 0) {
+            snprintf(errbuf, size, "out of memory");
+            r = -ENOMEM;
+            goto out;
+        }
+        char kerr[512];
+        r = k8s_get_podlist(k, kurl, k->kubelet_ca_file ? k->kubelet_ca_file : k->ca_file, token,
+                            &reg, kerr, sizeof(kerr));
+        free(kurl);
+        if (r < 0)
+            snprintf(errbuf, size, "%s; and the kubelet: %s", api_err, kerr);
+        else {
+            snprintf(errbuf, size, "%s", api_err);
+            k->from_kubelet = true;
+        }
+    }
+    if (r < 0)
+        goto out;
     struct k8s_registry old = k->pods;
     pthread_mutex_lock(&k->pods_lock);
     k->pods = reg;
@@ -527,15 +571,20 @@ int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
 out:
     if (token)
         explicit_bzero(token, strlen(token));
-    if (auth)
-        explicit_bzero(auth, strlen(auth));
     free(token);
-    free(auth);
     free(url);
     curl_free(node);
-    curl_slist_free_all(headers);
-    if (c)
-        curl_easy_cleanup(c);
-    free(body.p);
     return r;
+}
+
+void k8s_note_list(struct k8s *k, const char *msg)
+{
+    if (k->from_kubelet && !k->kubelet_noted)
+        k8s_log(k, ALUMET_LOG_WARN,
+                "the K8S API server cannot list the pods (%s); the %zu pods of node '%s' are "
+                "listed by the kubelet (%s/pods) until it can",
+                msg, k->pods.n, k->node, k->kubelet_url);
+    else if (!k->from_kubelet && k->kubelet_noted)
+        k8s_log(k, ALUMET_LOG_INFO, "the K8S API server lists the pods again");
+    k->kubelet_noted = k->from_kubelet;
 }

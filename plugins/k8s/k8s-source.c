@@ -281,6 +281,7 @@ static void k8s_refresh(struct k8s_source *s, alumet_time_ns mono)
     if (!k->api_ok)
         k8s_log(k, ALUMET_LOG_INFO, "the K8S API answers again: %zu pods on node '%s'", k->pods.n,
                 k->node);
+    k8s_note_list(k, msg);
     k->api_ok = true;
     for (size_t i = 0; i < s->n; i++)
         k8s_label(s, s->items[i]);

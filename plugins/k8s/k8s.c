@@ -62,6 +62,8 @@ static void k8s_free(void *state)
     free(k->kubectl_sa);
     free(k->kubectl_ns);
     free(k->ca_file);
+    free(k->kubelet_url);
+    free(k->kubelet_ca_file);
     free(k->proc_root);
     free(k->sys_root);
     free(k);
@@ -124,7 +126,7 @@ static int k8s_token_option(struct k8s *k, struct alumet_config *cfg, struct alu
 static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
 {
     struct k8s *k = calloc(1, sizeof(*k));
-    const char *node, *url, *ca, *proc_root, *sys_root;
+    const char *node, *url, *ca, *kubelet, *kubelet_ca, *proc_root, *sys_root;
     char host[256] = "";
     int r;
 
@@ -151,6 +153,8 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
                                     err)) < 0 ||
         (r = alumet_config_get_string(cfg, "k8s_ca_file", NULL, &ca, err)) < 0 ||
         (r = alumet_config_get_bool(cfg, "k8s_tls_insecure", false, &k->tls_insecure, err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "kubelet_url", NULL, &kubelet, err)) < 0 ||
+        (r = alumet_config_get_string(cfg, "kubelet_ca_file", NULL, &kubelet_ca, err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "api_retry_interval", 30 * K8S_SEC,
                                         &k->api_retry_interval, err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "rescan_interval", 30 * K8S_SEC, &k->rescan_interval,
@@ -176,12 +180,17 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         ca = K8S_SA_DIR "ca.crt";
     if ((r = k8s_set(&k->node, node, err)) < 0 || (r = k8s_set(&k->api_url, url, err)) < 0 ||
         (r = k8s_set(&k->ca_file, ca, err)) < 0 ||
+        (r = k8s_set(&k->kubelet_url, kubelet, err)) < 0 ||
+        (r = k8s_set(&k->kubelet_ca_file, kubelet_ca, err)) < 0 ||
         (r = k8s_set(&k->proc_root, proc_root, err)) < 0 ||
         (r = k8s_set(&k->sys_root, sys_root, err)) < 0)
         goto err_free;
     /* "https://host/" and "https://host" name the same server */
     for (size_t n = strlen(k->api_url); n > 0 && k->api_url[n - 1] == '/'; n--)
         k->api_url[n - 1] = '\0';
+    for (size_t n = k->kubelet_url ? strlen(k->kubelet_url) : 0;
+         n > 0 && k->kubelet_url[n - 1] == '/'; n--)
+        k->kubelet_url[n - 1] = '\0';
     *ret_state = k;
     return 0;
 
@@ -258,8 +267,10 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
                 "are measured and labelled with their uid (from the cgroup path) and node only "
                 "until the API answers",
                 msg);
-    else
+    else {
         k8s_log(k, ALUMET_LOG_INFO, "%zu pods on node '%s'", k->pods.n, k->node);
+        k8s_note_list(k, msg);
+    }
 
     if (k->annotate_foreign &&
         (r = alumet_add_transform(ctx, "k8s-annotation", &k8s_annotate_ops, k, err)) < 0)

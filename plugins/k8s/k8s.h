@@ -49,6 +49,8 @@ struct k8s {
     char *kubectl_ns;
     char *ca_file;     /* k8s_ca_file; NULL: libcurl's CA bundle */
     bool tls_insecure; /* k8s_tls_insecure: no certificate check (upstream's behaviour) */
+    char *kubelet_url;     /* kubelet_url: asked for /pods when the API server fails; NULL: no */
+    char *kubelet_ca_file; /* kubelet_ca_file; NULL: ca_file */
     alumet_time_ns api_retry_interval; /* hidden: lists at most this often while failing */
     alumet_time_ns rescan_interval;    /* hidden: full rescans of the hierarchies */
     char *proc_root, *sys_root;        /* hidden, default "/" */
@@ -67,6 +69,8 @@ struct k8s {
     struct k8s_registry pods;
     pthread_mutex_t pods_lock;
     bool api_ok;               /* the last list succeeded */
+    bool from_kubelet;         /* the last list came from the kubelet, not the API server */
+    bool kubelet_noted;        /* the warning about that was logged */
     bool curl_ref;             /* holds a reference to libcurl's global state */
     alumet_time_ns last_list;  /* monotonic time of the last list attempt */
     struct k8s_source *source; /* borrowed (owned by the core), NULL without */
@@ -98,9 +102,15 @@ void k8s_registry_done(struct k8s_registry *reg);
 const struct k8s_pod *k8s_registry_find(const struct k8s_registry *reg, const char *uid);
 
 /* List the pods of the node with the API server and replace k->pods on
- * success. 0, or a negative errno with a message in errbuf (the token, the
- * connection, the HTTP status and the start of the answer). */
+ * success; when the API server fails and kubelet_url is set, with the
+ * kubelet's GET /pods (then k->from_kubelet is true and errbuf says why the
+ * API server failed). 0, or a negative errno with a message in errbuf (the
+ * token, the connection, the HTTP status and the start of the answer). */
 int k8s_list_pods(struct k8s *k, char *errbuf, size_t size);
+
+/* After a successful k8s_list_pods (msg: its errbuf): warn once when the
+ * pods came from the kubelet, and say when the API server answers again. */
+void k8s_note_list(struct k8s *k, const char *msg);
 
 /* ---- k8s-source.c ---- */
 

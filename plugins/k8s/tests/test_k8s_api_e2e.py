@@ -25,6 +25,8 @@ Cases:
    the others (/system.slice, /kubepods.slice) none.
 7. API down (nothing listens): a loud warning, and the same points labelled
    with uid and node only.
+8. API down, kubelet_url set: a fake kubelet (HTTPS, GET /pods, same token)
+   gives the full labels, with a warning naming both.
 Skipped when openssl is absent. Python 3 standard library only."""
 import http.server
 import json
@@ -88,6 +90,26 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class FakeKubelet(FakeApi):
+    """The kubelet's read-only pod list of its node: GET /pods (all pods of
+    the node, no field selector) with the same bearer token."""
+    seen = []
+
+    def do_GET(self):
+        FakeKubelet.seen.append((self.path, self.headers.get("Authorization")))
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            body, status = b'Unauthorized', 401
+        elif self.path != "/pods":
+            body, status = b'404 page not found', 404
+        else:
+            body, status = json.dumps(PODLIST).encode(), 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def free_port():
@@ -325,9 +347,33 @@ def main():
               and "labelled with their uid (from the cgroup path) and node only" in log,
               "no loud warning in the log: %s" % log)
         check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
+
+        # 8. API down, the kubelet answers: full labels, one warning
+        kport = free_port()
+        kubelet = http.server.ThreadingHTTPServer(("127.0.0.1", kport), FakeKubelet)
+        kubelet.socket = ctx.wrap_socket(kubelet.socket, server_side=True)
+        threading.Thread(target=kubelet.serve_forever, daemon=True).start()
+        down = "https://127.0.0.1:%d" % free_port()
+        try:
+            rows, log = run_agent(tmp, down, 'kubelet_url = "https://127.0.0.1:%d/"\n' % kport)
+        finally:
+            kubelet.shutdown()
+            kubelet.server_close()
+        check_points(rows, full1,
+                     {"uid": UID2, "name": "batch-x1", "namespace": "jobs", "node": NODE})
+        check(FakeKubelet.seen and all(s == ("/pods", "Bearer " + TOKEN)
+                                       for s in FakeKubelet.seen),
+              "kubelet requests: %r" % FakeKubelet.seen)
+        want = ("the K8S API server cannot list the pods (GET %s/api/v1/pods?fieldSelector="
+                "spec.nodeName%%3D%s: " % (down, NODE))
+        check(want in log and "the 2 pods of node 'node-7' are listed by the kubelet "
+              "(https://127.0.0.1:%d/pods) until it can" % kport in log,
+              "no kubelet warning in the log: %s" % log)
+        check("failed to list pods" not in log, "a failure logged although the kubelet "
+              "answered: %s" % log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return summary(7)
+    return summary(8)
 
 
 if __name__ == "__main__":
