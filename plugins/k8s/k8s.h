@@ -47,8 +47,8 @@ struct k8s {
     char *token_file; /* token from a file, re-read at every list; NULL: kubectl */
     char *kubectl_sa; /* token from `kubectl create token <sa> -n <ns>` */
     char *kubectl_ns;
-    char *ca_file;     /* k8s_ca_file; NULL: libcurl's CA bundle */
-    bool tls_insecure; /* k8s_tls_insecure: no certificate check (upstream's behaviour) */
+    char *ca_file;         /* k8s_ca_file; NULL: libcurl's CA bundle */
+    bool tls_insecure;     /* k8s_tls_insecure: no certificate check (upstream's behaviour) */
     char *kubelet_url;     /* kubelet_url: asked for /pods when the API server fails; NULL: no */
     char *kubelet_ca_file; /* kubelet_ca_file; NULL: ca_file */
     alumet_time_ns api_retry_interval; /* hidden: lists at most this often while failing */
