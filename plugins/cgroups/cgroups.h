@@ -64,6 +64,12 @@ struct cgroups_family {
                  struct cgroups_attrs *attrs);
     /* The cgroup cpath of h was removed (measured or not); optional. */
     void (*removed)(void *data, const struct cgroup_hierarchy *h, const char *cpath);
+    /* For the annotation transform (cgroups_annotate_ops), from the
+     * transform thread: 1 with the attributes of the job that the cgroup at
+     * canonical path cpath (any depth, any hierarchy) belongs to appended to
+     * *attrs, 0 when it is in no job, -ENOMEM. Optional. */
+    int (*annotate)(void *data, const char *cpath, struct cgroups_attrs *attrs);
+    const char *annotate_key; /* a point with this attribute is left as it is */
     void *data;
 };
 
@@ -121,5 +127,11 @@ extern const struct alumet_source_ops cgroups_source_ops;
 
 /* Number of cgroups the source measures now. */
 size_t cgroups_source_count(const struct cgroups_source *src);
+
+/* ---- cgroups-annotate.c ---- */
+
+/* The annotation transform (annotate_foreign_measurements = true); its data
+ * is the plugin's struct cgroups, whose family.annotate is set. */
+extern const struct alumet_transform_ops cgroups_annotate_ops;
 
 #endif

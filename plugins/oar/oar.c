@@ -51,6 +51,7 @@ struct oar {
     pthread_mutex_t lock;
     uint64_t *jobs;
     size_t n_jobs, cap_jobs;
+    bool annotate; /* annotate_foreign_measurements */
 };
 
 static size_t oar_group(const struct named_regex *re, const char *name)
@@ -62,13 +63,13 @@ static size_t oar_group(const struct named_regex *re, const char *name)
 }
 
 /* The job id of cpath in h, false when it is not a job. */
-static bool oar_job_of(struct oar *o, const struct cgroup_hierarchy *h, const char *cpath,
-                       struct named_regex_capture caps[3])
+static bool oar_job_of(struct oar *o, enum cgroup_version version, const char *cpath,
+                       struct named_regex_capture caps[3], bool quiet)
 {
-    const struct named_regex *re = h->version == CGROUP_V1 ? &o->re_v1 : &o->re_v2;
+    const struct named_regex *re = version == CGROUP_V1 ? &o->re_v1 : &o->re_v2;
     size_t bad;
     int r = named_regex_match(re, cpath, caps, &bad);
-    if (r == -ERANGE)
+    if (r == -ERANGE && !quiet)
         cgroups_log(o->cg, ALUMET_LOG_WARN, "cgroup '%s': %s is too large, not an OAR job", cpath,
                     re->groups[bad].name);
     return r == 1;
@@ -106,16 +107,13 @@ out:
     return r;
 }
 
-/* family.setup: v1 user, job_id; v2 user_id, job_id, user. */
-static int oar_setup(void *data, const struct cgroup_hierarchy *h, const char *cpath,
-                     struct cgroups_attrs *attrs)
+/* The attributes of a job's cgroup, from the captures of its regex: v1
+ * user, job_id; v2 user_id, job_id, user. 0 or -ENOMEM. */
+static int oar_attrs(struct oar *o, const struct named_regex *re,
+                     const struct named_regex_capture caps[3], const char *cpath,
+                     struct cgroups_attrs *attrs, bool quiet)
 {
-    struct oar *o = data;
-    const struct named_regex *re = h->version == CGROUP_V1 ? &o->re_v1 : &o->re_v2;
-    struct named_regex_capture caps[3];
     int r;
-    if (!oar_job_of(o, h, cpath, caps))
-        return o->jobs_only ? 0 : 1;
 
     for (size_t i = 0; i < re->n_groups; i++) {
         const struct named_regex_capture *c = &caps[i];
@@ -139,14 +137,54 @@ static int oar_setup(void *data, const struct cgroup_hierarchy *h, const char *c
         if (uid <= (uid_t)-1 && getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
             if ((r = cgroups_attrs_add_str(attrs, "user", pw.pw_name)) < 0)
                 return r;
-        } else {
+        } else if (!quiet) {
             cgroups_log(o->cg, ALUMET_LOG_WARN,
                         "cgroup '%s': no user has the uid %llu, its points have no 'user' "
                         "attribute",
                         cpath, (unsigned long long)uid);
         }
     }
+    return 0;
+}
+
+/* family.setup: a job's cgroup with its attributes, in the tracker. */
+static int oar_setup(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                     struct cgroups_attrs *attrs)
+{
+    struct oar *o = data;
+    const struct named_regex *re = h->version == CGROUP_V1 ? &o->re_v1 : &o->re_v2;
+    struct named_regex_capture caps[3];
+    if (!oar_job_of(o, h->version, cpath, caps, false))
+        return o->jobs_only ? 0 : 1;
+    if (oar_attrs(o, re, caps, cpath, attrs, false) < 0)
+        return -ENOMEM;
     return oar_track(o, caps[oar_group(re, "job_id")].u64, true) < 0 ? -ENOMEM : 1;
+}
+
+/* family.annotate ("oar-annotation"): the job of the cgroup cpath or of the
+ * nearest cgroup above it that is a job's (the regexes are anchored at the
+ * job's own cgroup), v2 layout first, then v1's. */
+static int oar_annotate(void *data, const char *cpath, struct cgroups_attrs *attrs)
+{
+    struct oar *o = data;
+    char *path = strdup(cpath);
+    int r = 0;
+    if (!path)
+        return -ENOMEM;
+    char *end;
+    do {
+        struct named_regex_capture caps[3];
+        for (int v = 0; v < 2 && r == 0; v++) {
+            enum cgroup_version version = v == 0 ? CGROUP_V2 : CGROUP_V1;
+            const struct named_regex *re = version == CGROUP_V1 ? &o->re_v1 : &o->re_v2;
+            if (oar_job_of(o, version, path, caps, true))
+                r = oar_attrs(o, re, caps, path, attrs, true) < 0 ? -ENOMEM : 1;
+        }
+        if ((end = strrchr(path, '/')))
+            *end = '\0';
+    } while (r == 0 && end && *path);
+    free(path);
+    return r;
 }
 
 /* family.removed: the job leaves the tracker. */
@@ -155,7 +193,7 @@ static void oar_removed(void *data, const struct cgroup_hierarchy *h, const char
     struct oar *o = data;
     const struct named_regex *re = h->version == CGROUP_V1 ? &o->re_v1 : &o->re_v2;
     struct named_regex_capture caps[3];
-    if (oar_job_of(o, h, cpath, caps))
+    if (oar_job_of(o, h->version, cpath, caps, false))
         oar_track(o, caps[oar_group(re, "job_id")].u64, false);
 }
 
@@ -210,7 +248,6 @@ static int oar_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
     struct oar *o = calloc(1, sizeof(*o));
     const char *version;
     char msg[256] = "";
-    bool annotate = false;
     int r;
 
     if (!o)
@@ -223,18 +260,12 @@ static int oar_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         (r = cgroups_require(cg, cfg, "jobs_only", err)) < 0 ||
         (r = alumet_config_get_string(cfg, "oar_version", "oar3", &version, err)) < 0 ||
         (r = alumet_config_get_bool(cfg, "jobs_only", true, &o->jobs_only, err)) < 0 ||
-        (r = alumet_config_get_bool(cfg, "annotate_foreign_measurements", false, &annotate, err)) <
-            0)
+        (r = alumet_config_get_bool(cfg, "annotate_foreign_measurements", false, &o->annotate,
+                                    err)) < 0)
         goto err_free;
     if (strcmp(version, "oar2") != 0 && strcmp(version, "oar3") != 0) {
         r = alumet_config_error(cfg, "oar_version", err, -EINVAL,
                                 "unknown version '%s', expected \"oar2\" or \"oar3\"", version);
-        goto err_free;
-    }
-    if (annotate) {
-        r = alumet_config_error(cfg, "annotate_foreign_measurements", err, -ENOTSUP,
-                                "the annotation of other plugins' cgroup points is not supported "
-                                "yet by this agent; set it to false");
         goto err_free;
     }
     if ((r = named_regex_compile(&o->re_v1, OAR_RE_V1, msg, sizeof(msg))) < 0 ||
@@ -242,7 +273,11 @@ static int oar_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         r = alumet_error_set(err, r, "%s", msg);
         goto err_free;
     }
-    cg->family = (struct cgroups_family){.setup = oar_setup, .removed = oar_removed, .data = o};
+    cg->family = (struct cgroups_family){.setup = oar_setup,
+                                         .removed = oar_removed,
+                                         .annotate = oar_annotate,
+                                         .annotate_key = "job_id",
+                                         .data = o};
     *ret_state = o;
     return 0;
 
@@ -256,6 +291,10 @@ static int oar_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     struct oar *o = state;
     int r = cgroups_common_start(o->cg, ctx, "oar", err);
     if (r < 0)
+        return r;
+    /* before the attacher, which leaves the points with a job_id alone */
+    if (o->annotate &&
+        (r = alumet_add_transform(ctx, "oar-annotation", &cgroups_annotate_ops, o->cg, err)) < 0)
         return r;
     return alumet_add_transform(ctx, "oar_job_info_attacher", &oar_job_info_attacher_ops, o, err);
 }

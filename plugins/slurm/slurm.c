@@ -7,6 +7,7 @@
  * (plugins/cgroups); this file chooses the job cgroups and names their
  * attributes. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
+#include "alumet/transform.h"
 #include "slurm.h"
 #include "util/cgroup.h"
 #include "util/named-regex.h"
@@ -53,7 +55,9 @@ struct slurm {
     bool ignore_non_jobs;
     enum slurm_level level;
     struct named_regex re_v1, re_v2;
+    pthread_mutex_t lock; /* ji, shared by the source and the annotation transform */
     struct slurm_jobinfo ji;
+    bool annotate; /* annotate_foreign_measurements */
 };
 
 /* The group index of name in re. */
@@ -94,14 +98,14 @@ static const char *slurm_strip(const char *s, const char *prefix)
 
 /* The attributes that scontrol gives: user_id (v2: v1 has it from the
  * path), user, job_name, account, partition. */
-static int slurm_add_job_info(struct slurm *sl, const struct cgroup_hierarchy *h, uint64_t job_id,
+static int slurm_add_job_info(struct slurm *sl, enum cgroup_version version, uint64_t job_id,
                               struct cgroups_attrs *attrs)
 {
     const struct slurm_job_info *j = slurm_jobinfo_get(&sl->ji, sl->cg, job_id);
     int r = 0;
     if (!j)
         return -ENOMEM;
-    if (h->version == CGROUP_V2 && j->has_uid)
+    if (version == CGROUP_V2 && j->has_uid)
         r = cgroups_attrs_add_u64(attrs, "user_id", j->uid);
     if (r == 0 && j->user)
         r = cgroups_attrs_add_str(attrs, "user", j->user);
@@ -114,6 +118,60 @@ static int slurm_add_job_info(struct slurm *sl, const struct cgroup_hierarchy *h
     return r;
 }
 
+/* The attributes of the cgroup cpath of a hierarchy of this version:
+ * SLURM_NOT_JOB, SLURM_TOO_DEEP (below jobs_monitoring_level; with
+ * annotate, never: a cgroup below a task gets the task's attributes),
+ * SLURM_JOB with the attributes appended, or -ENOMEM. Called with sl->lock
+ * held (the job info cache). */
+enum { SLURM_NOT_JOB, SLURM_IS_JOB, SLURM_TOO_DEEP };
+
+static int slurm_attrs(struct slurm *sl, enum cgroup_version version, const char *cpath,
+                       struct cgroups_attrs *attrs, bool annotate)
+{
+    const struct named_regex *re = version == CGROUP_V1 ? &sl->re_v1 : &sl->re_v2;
+    struct named_regex_capture caps[4];
+    size_t bad;
+    int r = named_regex_match(re, cpath, caps, &bad);
+    if (r == -ERANGE && !annotate)
+        cgroups_log(sl->cg, ALUMET_LOG_WARN, "cgroup '%s': %s is too large, not a Slurm job", cpath,
+                    re->groups[bad].name);
+    if (r != 1)
+        return SLURM_NOT_JOB;
+
+    const struct named_regex_capture *rest = &caps[slurm_group(re, "rest")];
+    char parts[3][256];
+    size_t n = slurm_split(rest->start, rest->len, parts);
+    /* v1: step, task; v2: step, sub_step, task */
+    size_t max = version == CGROUP_V1 ? 2 : 3;
+    if (n > max) {
+        if (!annotate)
+            return SLURM_TOO_DEEP;
+        n = max;
+    }
+    enum slurm_level level = n == 0 ? SLURM_JOB : n == 1 ? SLURM_STEP : SLURM_SUBSTEP;
+    if (n == max && n > 1)
+        level = SLURM_TASK;
+    if (level > sl->level && !annotate)
+        return SLURM_TOO_DEEP;
+
+    if (version == CGROUP_V1 &&
+        (r = cgroups_attrs_add_u64(attrs, "user_id", caps[slurm_group(re, "user_id")].u64)) < 0)
+        return r;
+    if ((r = cgroups_attrs_add_u64(attrs, "job_id", caps[slurm_group(re, "job_id")].u64)) < 0)
+        return r;
+    if (n >= 1 && (r = cgroups_attrs_add_str(attrs, "step", slurm_strip(parts[0], "step_"))) < 0)
+        return r;
+    if (version == CGROUP_V2 && n >= 2 &&
+        (r = cgroups_attrs_add_str(attrs, "sub_step", parts[1])) < 0)
+        return r;
+    if (n == max && n > 1 &&
+        (r = cgroups_attrs_add_str(attrs, "task", slurm_strip(parts[n - 1], "task_"))) < 0)
+        return r;
+    if ((r = slurm_add_job_info(sl, version, caps[slurm_group(re, "job_id")].u64, attrs)) < 0)
+        return r;
+    return SLURM_IS_JOB;
+}
+
 /* Which cgroups are measured (family.setup). The attributes: v1 user_id,
  * job_id, then step and task; v2 job_id, then step, sub_step, task; then
  * those of scontrol (slurm_add_job_info). On v1
@@ -124,47 +182,25 @@ static int slurm_setup(void *data, const struct cgroup_hierarchy *h, const char 
                        struct cgroups_attrs *attrs)
 {
     struct slurm *sl = data;
-    const struct named_regex *re = h->version == CGROUP_V1 ? &sl->re_v1 : &sl->re_v2;
-    struct named_regex_capture caps[4];
-    size_t bad;
-    int r = named_regex_match(re, cpath, caps, &bad);
-    if (r == -ERANGE) {
-        cgroups_log(sl->cg, ALUMET_LOG_WARN, "cgroup '%s': %s is too large, not a Slurm job", cpath,
-                    re->groups[bad].name);
-        r = 0;
-    }
-    if (r == 0)
-        return sl->ignore_non_jobs ? 0 : 1;
+    pthread_mutex_lock(&sl->lock);
+    int r = slurm_attrs(sl, h->version, cpath, attrs, false);
+    pthread_mutex_unlock(&sl->lock);
+    if (r < 0)
+        return r;
+    return r == SLURM_IS_JOB || (r == SLURM_NOT_JOB && !sl->ignore_non_jobs);
+}
 
-    const struct named_regex_capture *rest = &caps[slurm_group(re, "rest")];
-    char parts[3][256];
-    size_t n = slurm_split(rest->start, rest->len, parts);
-    /* v1: step, task; v2: step, sub_step, task */
-    size_t max = h->version == CGROUP_V1 ? 2 : 3;
-    if (n > max)
-        return 0;
-    enum slurm_level level = n == 0 ? SLURM_JOB : n == 1 ? SLURM_STEP : SLURM_SUBSTEP;
-    if (n == max && n > 1)
-        level = SLURM_TASK;
-    if (level > sl->level)
-        return 0;
-
-    if (h->version == CGROUP_V1 &&
-        (r = cgroups_attrs_add_u64(attrs, "user_id", caps[slurm_group(re, "user_id")].u64)) < 0)
-        return r;
-    if ((r = cgroups_attrs_add_u64(attrs, "job_id", caps[slurm_group(re, "job_id")].u64)) < 0)
-        return r;
-    if (n >= 1 && (r = cgroups_attrs_add_str(attrs, "step", slurm_strip(parts[0], "step_"))) < 0)
-        return r;
-    if (h->version == CGROUP_V2 && n >= 2 &&
-        (r = cgroups_attrs_add_str(attrs, "sub_step", parts[1])) < 0)
-        return r;
-    if (n == max && n > 1 &&
-        (r = cgroups_attrs_add_str(attrs, "task", slurm_strip(parts[n - 1], "task_"))) < 0)
-        return r;
-    if ((r = slurm_add_job_info(sl, h, caps[slurm_group(re, "job_id")].u64, attrs)) < 0)
-        return r;
-    return 1;
+/* family.annotate ("slurm/annotation"): the job of any cgroup below a job's,
+ * whatever its hierarchy (the cgroup v2 layout first, then v1's). */
+static int slurm_annotate(void *data, const char *cpath, struct cgroups_attrs *attrs)
+{
+    struct slurm *sl = data;
+    pthread_mutex_lock(&sl->lock);
+    int r = slurm_attrs(sl, CGROUP_V2, cpath, attrs, true);
+    if (r == SLURM_NOT_JOB)
+        r = slurm_attrs(sl, CGROUP_V1, cpath, attrs, true);
+    pthread_mutex_unlock(&sl->lock);
+    return r < 0 ? r : r == SLURM_IS_JOB;
 }
 
 /* family.removed: a job's cgroup is gone, so is what scontrol said of it. */
@@ -176,8 +212,11 @@ static void slurm_removed(void *data, const struct cgroup_hierarchy *h, const ch
     if (named_regex_match(re, cpath, caps, NULL) != 1)
         return;
     const struct named_regex_capture *rest = &caps[slurm_group(re, "rest")];
-    if (rest->len == strspn(rest->start, "/"))
+    if (rest->len == strspn(rest->start, "/")) {
+        pthread_mutex_lock(&sl->lock);
         slurm_jobinfo_forget(&sl->ji, caps[slurm_group(re, "job_id")].u64);
+        pthread_mutex_unlock(&sl->lock);
+    }
 }
 
 static void slurm_free(void *state)
@@ -189,6 +228,7 @@ static void slurm_free(void *state)
     named_regex_done(&sl->re_v1);
     named_regex_done(&sl->re_v2);
     slurm_jobinfo_done(&sl->ji);
+    pthread_mutex_destroy(&sl->lock);
     free(sl);
 }
 
@@ -201,18 +241,18 @@ static int slurm_init(struct alumet_config *cfg, void **ret_state, struct alumet
 
     if (!sl)
         return alumet_error_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&sl->lock, NULL);
     if ((r = cgroups_common_init(cfg, "slurm", &sl->cg, err)) < 0)
         goto err_free;
     struct cgroups *cg = sl->cg;
-    bool annotate = false;
     if ((r = cgroups_require(cg, cfg, "ignore_non_jobs", err)) < 0 ||
         (r = cgroups_require(cg, cfg, "jobs_monitoring_level", err)) < 0 ||
         (r = alumet_config_get_bool(cfg, "ignore_non_jobs", true, &sl->ignore_non_jobs, err)) < 0 ||
         (r = alumet_config_get_string(cfg, "jobs_monitoring_level", "job", &level, err)) < 0 ||
         (r = alumet_config_get_bool(cfg, "add_source_in_pause_state", false, &cg->start_paused,
                                     err)) < 0 ||
-        (r = alumet_config_get_bool(cfg, "annotate_foreign_measurements", false, &annotate, err)) <
-            0 ||
+        (r = alumet_config_get_bool(cfg, "annotate_foreign_measurements", false, &sl->annotate,
+                                    err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "cgroupv1_refresh_interval", cg->rescan_interval,
                                         &cg->rescan_interval, err)) < 0 ||
         (r = alumet_config_get_string(cfg, "scontrol_path", "scontrol", &scontrol, err)) < 0)
@@ -233,12 +273,6 @@ static int slurm_init(struct alumet_config *cfg, void **ret_state, struct alumet
         goto err_free;
     }
     sl->level = (enum slurm_level)i;
-    if (annotate) {
-        r = alumet_config_error(cfg, "annotate_foreign_measurements", err, -ENOTSUP,
-                                "the annotation of other plugins' cgroup points is not supported "
-                                "yet by this agent; set it to false");
-        goto err_free;
-    }
     if ((r = named_regex_compile(&sl->re_v1, SLURM_RE_V1, msg, sizeof(msg))) < 0 ||
         (r = named_regex_compile(&sl->re_v2, SLURM_RE_V2, msg, sizeof(msg))) < 0) {
         r = alumet_error_set(err, r, "%s", msg);
@@ -248,8 +282,11 @@ static int slurm_init(struct alumet_config *cfg, void **ret_state, struct alumet
         r = alumet_error_set(err, -ENOMEM, "out of memory");
         goto err_free;
     }
-    cg->family =
-        (struct cgroups_family){.setup = slurm_setup, .removed = slurm_removed, .data = sl};
+    cg->family = (struct cgroups_family){.setup = slurm_setup,
+                                         .removed = slurm_removed,
+                                         .annotate = slurm_annotate,
+                                         .annotate_key = "job_id",
+                                         .data = sl};
     *ret_state = sl;
     return 0;
 
@@ -261,6 +298,10 @@ err_free:
 static int slurm_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
 {
     struct slurm *sl = state;
+    int r;
+    if (sl->annotate &&
+        (r = alumet_add_transform(ctx, "annotation", &cgroups_annotate_ops, sl->cg, err)) < 0)
+        return r;
     return cgroups_common_start(sl->cg, ctx, "slurm", err);
 }
 

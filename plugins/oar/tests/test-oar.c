@@ -147,6 +147,8 @@ static int cmp_lines(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *env_dump(struct env *e);
+
 /* Poll, then write the points into e->dump, one sorted line each:
  * "metric consumer_path [key=value ...] value", attributes in their order. */
 static const char *env_poll(struct env *e)
@@ -158,7 +160,12 @@ static const char *env_poll(struct env *e)
     if (r != ALUMET_POLL_OK)
         print_error("poll: %d %s\n", r, err.msg);
     assert_int_equal(r, ALUMET_POLL_OK);
+    return env_dump(e);
+}
 
+/* The points of e->buf into e->dump, one sorted line each. */
+static const char *env_dump(struct env *e)
+{
     size_t n = alumet_buffer_len(e->buf);
     char **lines = calloc(n + 1, sizeof(*lines));
     assert_non_null(lines);
@@ -319,6 +326,44 @@ static void test_v1_oar2(void **state)
     env_done(&e);
 }
 
+/* annotate_foreign_measurements: other plugins' points whose consumer is a
+ * job's cgroup or one below it (v2 or v1 layout) gain the job's attributes
+ * they lack, then the attacher leaves them alone (they have a job_id); the
+ * others get involved_jobs only. */
+static void test_annotation(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, tree_v2, SECTION("oar3", "true") "annotate_foreign_measurements = true\n");
+    static const struct alumet_resource res = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+    static const char *const paths[] = {J42,
+                                        J42 "/sub/deeper",
+                                        J7,
+                                        "/oar/alice_42/x",
+                                        "/system.slice/ssh.service",
+                                        "/oar.slice/oar-u0.slice"};
+    alumet__buffer_clear(e.buf);
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct alumet_consumer c = {.kind = ALUMET_CONSUMER_CGROUP, .str = paths[i]};
+        struct alumet_point *p =
+            alumet_buffer_push_u64(e.buf, e.now, e.cg->m.memory_usage, &res, &c, 10 + i);
+        assert_non_null(p);
+        if (i == 1)
+            assert_int_equal(alumet_point_add_attr_str(e.buf, p, "user", "mine"), 0);
+    }
+    struct alumet_error err = {0};
+    assert_int_equal(cgroups_annotate_ops.apply(e.cg, e.buf, NULL, &err), 0);
+    assert_int_equal(oar_job_info_attacher_ops.apply(e.state, e.buf, NULL, &err), 0);
+    expect_dump(env_dump(&e),
+                "memory_usage /oar.slice/oar-u0.slice involved_jobs=[] 15\n"
+                "memory_usage " J42 " user_id=0(u64) job_id=42(u64) user=root 10\n"
+                "memory_usage " J42 "/sub/deeper user=mine user_id=0(u64) job_id=42(u64) 11\n"
+                "memory_usage " J7 " user_id=4294967295(u64) job_id=7(u64) 12\n"
+                "memory_usage /oar/alice_42/x user=alice job_id=42(u64) 13\n"
+                "memory_usage /system.slice/ssh.service involved_jobs=[] 14\n");
+    env_done(&e);
+}
+
 static void expect_init_error(const char *section, int code, const char *msg)
 {
     struct env e;
@@ -342,9 +387,6 @@ static void test_config(void **state)
                       -EINVAL,
                       "plugins.oar.jobs_only: missing field 'jobs_only' (required when "
                       "[plugins.oar] is present)");
-    expect_init_error(SECTION("oar3", "true") "annotate_foreign_measurements = true\n", -ENOTSUP,
-                      "plugins.oar.annotate_foreign_measurements: the annotation of other "
-                      "plugins' cgroup points is not supported yet by this agent; set it to false");
     void *st = NULL;
     struct toml_value *root = NULL;
     struct alumet_error err = {0};
@@ -359,10 +401,9 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_v2_oar3),
-        cmocka_unit_test(test_v2_not_jobs_only),
-        cmocka_unit_test(test_v1_oar2),
+        cmocka_unit_test(test_config),           cmocka_unit_test(test_v2_oar3),
+        cmocka_unit_test(test_v2_not_jobs_only), cmocka_unit_test(test_v1_oar2),
+        cmocka_unit_test(test_annotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,8 @@ static int cmp_lines(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *env_dump(struct env *e);
+
 /* Poll, then write the points into e->dump, one sorted line each:
  * "metric consumer_path [key=value ...] value", attributes in their order. */
 static const char *env_poll(struct env *e)
@@ -185,7 +187,12 @@ static const char *env_poll(struct env *e)
     if (r != ALUMET_POLL_OK)
         print_error("poll: %d %s\n", r, err.msg);
     assert_int_equal(r, ALUMET_POLL_OK);
+    return env_dump(e);
+}
 
+/* The points of e->buf into e->dump, one sorted line each. */
+static const char *env_dump(struct env *e)
+{
     size_t n = alumet_buffer_len(e->buf);
     char **lines = calloc(n + 1, sizeof(*lines));
     assert_non_null(lines);
@@ -489,6 +496,60 @@ static void test_v2_scontrol(void **state)
     env_done(&e);
 }
 
+/* annotate_foreign_measurements: the points of other plugins whose consumer
+ * is a cgroup in a job (at any depth, v2 or v1 layout) gain the job's
+ * attributes that they lack; the others, and those that have a job_id
+ * already, are left as they are. */
+static void test_annotation(void **state)
+{
+    (void)state;
+    struct env e;
+    char *bin = alumet_test_tmpdir(), section[1024];
+    write_scontrol(bin);
+    snprintf(section, sizeof(section),
+             "poll_interval = \"5s\"\ndisable_sources = true\nignore_non_jobs = true\n"
+             "jobs_monitoring_level = \"job\"\nannotate_foreign_measurements = true\n"
+             "scontrol_path = \"%s/scontrol\"\n",
+             bin);
+    env_setup(&e, tree_v2, section);
+    static const char *const paths[] = {
+        J "7/step_2/user/task_0",            /* a task: every level */
+        J "7/step_2/user/task_0/app/worker", /* below a task: the task's */
+        J "8",                               /* a job scontrol does not know */
+        "/slurm/uid_1000/job_5/step_0",      /* cgroup v1 */
+        "/system.slice/ssh.service",         /* not a job */
+        J "7/step_batch",                    /* has a job_id already */
+    };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct alumet_consumer c = {.kind = ALUMET_CONSUMER_CGROUP, .str = paths[i]};
+        struct alumet_resource res = {.kind = ALUMET_RESOURCE_LOCAL_MACHINE};
+        struct alumet_point *p =
+            alumet_buffer_push_u64(e.buf, T0, e.cg->m.memory_usage, &res, &c, 100 + i);
+        assert_non_null(p);
+        if (i == 5)
+            assert_int_equal(alumet_point_add_attr_u64(e.buf, p, "job_id", 42), 0);
+        if (i == 1)
+            assert_int_equal(alumet_point_add_attr_str(e.buf, p, "user", "keep"), 0);
+    }
+    struct alumet_error err = {0};
+    assert_int_equal(cgroups_annotate_ops.apply(e.cg, e.buf, NULL, &err), 0);
+    char sorted[8192];
+    expect_dump(env_dump(&e),
+                sorted_lines("memory_usage " J "7/step_2/user/task_0 job_id=10707(u64) step=2 "
+                             "sub_step=user task=0" INFO " 100\n"
+                             "memory_usage " J "7/step_2/user/task_0/app/worker user=keep "
+                             "job_id=10707(u64) step=2 sub_step=user task=0 user_id=1000(u64) "
+                             "job_name=my job partition=debug 101\n"
+                             "memory_usage " J "8 job_id=10708(u64) 102\n"
+                             "memory_usage /slurm/uid_1000/job_5/step_0 user_id=1000(u64) "
+                             "job_id=5(u64) step=0 103\n"
+                             "memory_usage /system.slice/ssh.service 104\n"
+                             "memory_usage " J "7/step_batch job_id=42(u64) 105\n",
+                             sorted, sizeof(sorted)));
+    env_done(&e);
+    alumet_test_rmtree(bin);
+}
+
 /* The fields of scontrol's one-line output. */
 static void test_scontrol_parse(void **state)
 {
@@ -545,11 +606,6 @@ static void test_config(void **state)
                       -EINVAL,
                       "plugins.slurm.jobs_monitoring_level: unknown level 'jobs', expected "
                       "\"job\", \"step\", \"substep\" or \"task\"");
-    expect_init_error("poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
-                      "jobs_monitoring_level = \"job\"\nannotate_foreign_measurements = true\n",
-                      -ENOTSUP,
-                      "plugins.slurm.annotate_foreign_measurements: the annotation of other "
-                      "plugins' cgroup points is not supported yet by this agent; set it to false");
     expect_init_error("disable_sources = false\nignore_non_jobs = true\n"
                       "jobs_monitoring_level = \"job\"\n",
                       -EINVAL, "plugins.slurm.poll_interval: missing field 'poll_interval'");
@@ -592,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_v1),
         cmocka_unit_test(test_v2_scontrol),
         cmocka_unit_test(test_scontrol_parse),
+        cmocka_unit_test(test_annotation),
         cmocka_unit_test(test_v2_multiple_slurmd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
