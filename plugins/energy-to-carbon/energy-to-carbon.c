@@ -32,10 +32,6 @@
     "# [plugins.energy-to-carbon.intensity_file]\n"                                                \
     "# path = \"/var/lib/alumet/intensity.csv\"\n"
 
-struct energy_to_carbon {
-    struct energy_to_carbon_transform *t; /* the settings; each start runs a copy */
-};
-
 static void energy_to_carbon_transform_free(void *data)
 {
     struct energy_to_carbon_transform *t = data;
@@ -298,12 +294,21 @@ static int energy_to_carbon_start(void *state, struct alumet_start_ctx *ctx,
         energy_to_carbon_transform_free(t);
         return r;
     }
+    e->running = t;
     if (t->rows)
         alumet_log_at(t->log, ALUMET_LOG_INFO, "carbon intensity from '%s': '%zu' rows",
                       t->source + 5, t->n_rows);
     else
         alumet_log_at(t->log, ALUMET_LOG_INFO, "carbon intensity '%g' gCO2eq/kWh (%s)",
                       t->intensity, t->source);
+    return 0;
+}
+
+static int energy_to_carbon_stop(void *state, struct alumet_error *err)
+{
+    struct energy_to_carbon *e = state;
+    (void)err;
+    e->running = NULL; /* freed by the core */
     return 0;
 }
 
@@ -314,5 +319,6 @@ const struct alumet_plugin alumet_plugin_energy_to_carbon = {
     .default_config = ENERGY_TO_CARBON_DEFAULT_CONFIG,
     .init = energy_to_carbon_init,
     .start = energy_to_carbon_start,
+    .stop = energy_to_carbon_stop,
     .free = energy_to_carbon_free,
 };

@@ -56,6 +56,12 @@ struct energy_to_carbon_transform {
     struct alumet_log_topic *log;
 };
 
+/* The plugin state. */
+struct energy_to_carbon {
+    struct energy_to_carbon_transform *t;       /* the settings; each start runs a copy */
+    struct energy_to_carbon_transform *running; /* owned by the core while it runs */
+};
+
 /* The ops of the transform (data: struct energy_to_carbon_transform). */
 extern const struct alumet_transform_ops energy_to_carbon_transform_ops;
 
