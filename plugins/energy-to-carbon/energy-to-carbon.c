@@ -30,7 +30,12 @@
     "# [plugins.energy-to-carbon.intensity_override]\n"                                            \
     "# intensity = 100.0     # gCO2eq/kWh\n"                                                       \
     "# [plugins.energy-to-carbon.intensity_file]\n"                                                \
-    "# path = \"/var/lib/alumet/intensity.csv\"\n"
+    "# path = \"/var/lib/alumet/intensity.csv\"\n"                                                 \
+    "# Software Carbon Intensity in the summary of exec: (E x I + M) / R\n"                        \
+    "# [plugins.energy-to-carbon.sci]\n"                                                           \
+    "# embodied_g = 0.0       # M: embodied emissions of the hardware for the run, gCO2eq\n"       \
+    "# functional_units = 1   # R: units of work done by the run\n"                                \
+    "# functional_unit = \"run\"\n"
 
 static void energy_to_carbon_transform_free(void *data)
 {
@@ -137,6 +142,32 @@ static int energy_to_carbon_file(struct energy_to_carbon_transform *t, struct al
     return 0;
 }
 
+/* The table sci (optional): read here so that its errors stop the start;
+ * the exec summary computes the score (README.md). */
+static int energy_to_carbon_sci(struct alumet_config *cfg, struct alumet_error *err)
+{
+    struct alumet_config *sci = NULL;
+    double embodied, units;
+    const char *name;
+    int r = alumet_config_get_table(cfg, "sci", &sci, err);
+    if (r < 0 || !sci)
+        return r;
+    if ((r = alumet_config_get_float(sci, "embodied_g", 0, &embodied, err)) < 0 ||
+        (r = alumet_config_get_float(sci, "functional_units", 1, &units, err)) < 0 ||
+        (r = alumet_config_get_string(sci, "functional_unit", "run", &name, err)) < 0)
+        return r;
+    if (!isfinite(embodied) || embodied < 0)
+        return alumet_config_error(sci, "embodied_g", err, -EINVAL,
+                                   "expected grams of CO2eq, a number >= 0");
+    if (!isfinite(units) || units <= 0)
+        return alumet_config_error(sci, "functional_units", err, -EINVAL,
+                                   "expected a number of functional units greater than 0");
+    if (!*name)
+        return alumet_config_error(sci, "functional_unit", err, -EINVAL,
+                                   "expected the name of a functional unit, such as \"request\"");
+    return 0;
+}
+
 static int energy_to_carbon_init(struct alumet_config *cfg, void **ret_state,
                                  struct alumet_error *err)
 {
@@ -172,7 +203,8 @@ static int energy_to_carbon_init(struct alumet_config *cfg, void **ret_state,
                                     "path = \"intensity.csv\"", &file, err)) < 0 ||
         (country && (r = energy_to_carbon_country(t, country, by_country, err)) < 0) ||
         (over && (r = energy_to_carbon_override(t, over, by_override, err)) < 0) ||
-        (file && (r = energy_to_carbon_file(t, file, by_file, err)) < 0))
+        (file && (r = energy_to_carbon_file(t, file, by_file, err)) < 0) ||
+        (r = energy_to_carbon_sci(cfg, err)) < 0)
         goto err_free;
     *ret_state = e;
     return 0;

@@ -71,6 +71,9 @@ struct exec_summary {
     /* the process's figures (exec_summary_set_process), -1: unknown */
     double cpu, machine_busy, w_per_cpu;
     char measured_by[128], estimated_by[256];
+    /* SCI = (E x I + M) / R (exec_summary_set_sci), sci_units 0: none */
+    double sci_embodied, sci_units;
+    char sci_unit[64];
 };
 
 static void summary_final_points(void *data, struct alumet_buffer *buf,
@@ -451,6 +454,16 @@ void exec_summary_set_process(struct exec_summary *s, double cpu, double machine
     pthread_mutex_unlock(&s->lock);
 }
 
+void exec_summary_set_sci(struct exec_summary *s, double embodied_g, double units,
+                          const char *unit_name)
+{
+    pthread_mutex_lock(&s->lock);
+    s->sci_embodied = embodied_g;
+    s->sci_units = units;
+    snprintf(s->sci_unit, sizeof(s->sci_unit), "%s", unit_name);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* The process's joules: measured, the machine's energy x its share of the
  * busy CPU time (/proc/stat counts in ticks: at most 1); estimated, the
  * estimate's own model on its exact CPU time (cpu x tdp / nb_cpu). -1 when
@@ -487,9 +500,11 @@ static struct alumet_point *summary_push(struct alumet_buffer *buf, struct alume
 }
 
 /* A carbon figure, labelled with the source of its intensity. */
-static void summary_push_carbon(struct alumet_buffer *buf, struct alumet_registry *reg,
-                                const char *name, const char *desc, alumet_time_ns ts,
-                                const struct alumet_consumer *c, double grams, const char *source)
+static struct alumet_point *summary_push_carbon(struct alumet_buffer *buf,
+                                                struct alumet_registry *reg, const char *name,
+                                                const char *desc, alumet_time_ns ts,
+                                                const struct alumet_consumer *c, double grams,
+                                                const char *source)
 {
     const struct alumet_unit g = {ALUMET_UNIT_CUSTOM, ALUMET_PREFIX_PLAIN, "g_CO2",
                                   "gCO\xe2\x82\x82"};
@@ -497,6 +512,7 @@ static void summary_push_carbon(struct alumet_buffer *buf, struct alumet_registr
     const char *copy = pt ? alumet_buffer_strdup(buf, source, (size_t)-1) : NULL;
     if (copy)
         alumet_point_add_attr_str(buf, pt, "intensity_source", copy);
+    return pt;
 }
 
 /* The final hook of the pipeline: the summary's figures as points. */
@@ -540,6 +556,17 @@ static void summary_final_points(void *data, struct alumet_buffer *buf, struct a
                             "carbon emissions of the CPU energy of the machine over the lifetime "
                             "of the process of exec/watch (grams of CO2 equivalent)",
                             t1, &machine_c, carbon->joules, carbon->source);
+        struct alumet_point *pt = NULL;
+        if (s->sci_units > 0)
+            pt = summary_push_carbon(
+                buf, reg, "exec_sci",
+                "Software Carbon Intensity of the run of exec/watch: "
+                "(machine carbon + embodied) / functional units (grams of "
+                "CO2 equivalent per unit)",
+                t1, &machine_c, (carbon->joules + s->sci_embodied) / s->sci_units, carbon->source);
+        const char *unit = pt ? alumet_buffer_strdup(buf, s->sci_unit, (size_t)-1) : NULL;
+        if (unit)
+            alumet_point_add_attr_str(buf, pt, "functional_unit", unit);
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -579,6 +606,15 @@ static void summary_print_carbon(struct exec_summary *s, FILE *f, double machine
         fprintf(f, "   carbon: ");
         summary_grams(f, c->joules * child / machine);
         fprintf(f, " CO2eq, process and its descendants\n");
+    }
+    if (s->sci_units > 0) {
+        fprintf(f, "   SCI: ");
+        summary_grams(f, (c->joules + s->sci_embodied) / s->sci_units);
+        fprintf(f, " CO2eq per %s = (E x I ", s->sci_unit);
+        summary_grams(f, c->joules);
+        fprintf(f, " + M ");
+        summary_grams(f, s->sci_embodied);
+        fprintf(f, ") / R %g\n", s->sci_units);
     }
 }
 

@@ -200,6 +200,13 @@ static void test_config_errors(void **state)
          "cannot read the intensity file '/nonexistent/i.csv': No such file or directory"},
         {"[plugins.energy-to-carbon]\nmode = \"intensity_file\"\nintensity_file = {}\n",
          "intensity_file.path is required when mode is 'intensity_file'"},
+        {"[plugins.energy-to-carbon]\nsci = { embodied_g = -1 }\n",
+         "embodied_g: expected grams of CO2eq, a number >= 0"},
+        {"[plugins.energy-to-carbon]\nsci = { functional_units = 0 }\n",
+         "functional_units: expected a number of functional units greater than 0"},
+        {"[plugins.energy-to-carbon]\nsci = { functional_unit = \"\" }\n",
+         "functional_unit: expected the name of a functional unit"},
+        {"[plugins.energy-to-carbon]\nsci = { embodied = 3 }\n", "embodied"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct run r;

@@ -41,6 +41,8 @@ CARBON_LINE = re.compile(r"^   carbon: ([0-9.]+) (g|mg|\u00b5g) CO2eq \(intensit
                          r"source: country FRA\), machine CPUs$", re.M)
 PROCESS_LINE = re.compile(r"^   carbon: ([0-9.]+) (g|mg|\u00b5g) CO2eq, process and its descendants$",
                           re.M)
+SCI_LINE = re.compile(r"^   SCI: ([0-9.]+) (g|mg|\u00b5g) CO2eq per request = \(E x I [0-9.]+ "
+                      r"(?:g|mg|\u00b5g) \+ M 1\.000 mg\) / R 4$", re.M)
 GRAMS = {"g": 1.0, "mg": 1e-3, "\u00b5g": 1e-6}
 ENERGY_ROW = re.compile(r"^ +([0-9.]+) (kJ|J|mJ) +([0-9.]+) W +rapl_consumed_energy +"
                         r"package_total$", re.M)
@@ -120,7 +122,9 @@ class TestCarbonChain(AgentTestCase):
 
     def test_exec_carbon_summary(self):
         self.write_config(self.rapl("1s") + '[plugins.energy-to-carbon]\nmode = "country"\n'
-                          '[plugins.energy-to-carbon.country]\ncode = "FRA"\n\n'
+                          '[plugins.energy-to-carbon.country]\ncode = "FRA"\n'
+                          '[plugins.energy-to-carbon.sci]\nembodied_g = 0.001\n'
+                          'functional_units = 4\nfunctional_unit = "request"\n\n'
                           '[plugins.csv]\noutput_path = "out.csv"\n')
         res = self.agent("--plugins", "rapl,energy-to-carbon,csv", "exec", "sleep", "1.5")
         self.assert_exit(res, 0)
@@ -147,6 +151,16 @@ class TestCarbonChain(AgentTestCase):
         self.assertEqual(machine[0]["attrs"]["intensity_source"], "country FRA")
         self.assertEqual(len([r for r in rows if r["metric"].startswith("exec_process_carbon")]),
                          1)
+        # SCI = (E x I + M) / R, printed and written
+        m = SCI_LINE.search(res.stderr)
+        self.assertIsNotNone(m, res.stderr)
+        sci = float(m.group(1)) * GRAMS[m.group(2)]
+        self.assertTrue(math.isclose(sci, (grams + 0.001) / 4, rel_tol=2e-3), f"SCI {sci} g")
+        sci_rows = [r for r in rows if r["metric"].startswith("exec_sci")]
+        self.assertEqual(len(sci_rows), 1)
+        self.assertTrue(math.isclose(sci_rows[0]["v"], (machine[0]["v"] + 0.001) / 4,
+                                     rel_tol=1e-12), sci_rows)
+        self.assertEqual(sci_rows[0]["attrs"]["functional_unit"], "request")
 
     def test_aggregate_convert_filter(self):
         self.write_config(self.rapl("100ms") +
