@@ -402,15 +402,29 @@ static int aggregation_emit_late(struct aggregation_transform *t, struct alumet_
     return 0;
 }
 
-/* Forget the series without open window whose newest point is older than
- * 10 windows before now (processes that ended): a point of theirs would be
- * late anyway by then. */
-static void aggregation_sweep(struct aggregation_transform *t, alumet_time_ns now)
+/* The horizon of a series that stopped: 10 intervals before the newest
+ * point of any series (INT64_MIN when that underflows). Its windows that
+ * ended before are emitted (a point of theirs would be late by then), and a
+ * series without open window and without point since is forgotten (a
+ * process that ended). */
+static alumet_time_ns aggregation_horizon(const struct aggregation_transform *t)
 {
+    alumet_time_ns keep = t->interval > INT64_MAX / 20 ? INT64_MAX / 2 : 10 * t->interval;
+    return t->newest < INT64_MIN + keep ? INT64_MIN : t->newest - keep;
+}
+
+/* Emit the windows that are over (a later point of the series, or the
+ * horizon), forget the stopped series. */
+static int aggregation_close_over(struct aggregation_transform *t, struct alumet_buffer *buf)
+{
+    alumet_time_ns horizon = aggregation_horizon(t);
     for (size_t b = 0; b < AGGREGATION_BUCKETS; b++)
         for (struct aggregation_series **sp = &t->buckets[b]; *sp;) {
             struct aggregation_series *s = *sp;
-            if (s->n_windows == 0 && s->newest < now - 10 * t->interval) {
+            alumet_time_ns until = s->newest > horizon ? s->newest : horizon;
+            if (s->n_windows && aggregation_close(t, buf, s, until) < 0)
+                return -ENOMEM;
+            if (s->n_windows == 0 && s->newest < horizon) {
                 *sp = s->next;
                 aggregation_series_free(s);
                 t->n_series--;
@@ -418,6 +432,7 @@ static void aggregation_sweep(struct aggregation_transform *t, alumet_time_ns no
                 sp = &s->next;
             }
         }
+    return 0;
 }
 
 static int aggregation_apply(void *data, struct alumet_buffer *buf,
@@ -430,7 +445,6 @@ static int aggregation_apply(void *data, struct alumet_buffer *buf,
     /* 1. every point of an aggregated metric goes into its window */
     size_t n_touched = 0;
     uint64_t late_before = t->late;
-    alumet_time_ns newest = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         const struct alumet_point *p = alumet_buffer_get(buf, i);
         ssize_t in = aggregation_input_of(t, p->metric);
@@ -440,7 +454,7 @@ static int aggregation_apply(void *data, struct alumet_buffer *buf,
         if (!s)
             return alumet_error_set(err, -ENOMEM, "out of memory");
         n_touched++;
-        newest = p->timestamp > newest ? p->timestamp : newest;
+        t->newest = p->timestamp > t->newest ? p->timestamp : t->newest;
         s->newest = p->timestamp > s->newest ? p->timestamp : s->newest;
         if (p->timestamp < s->closed_until) {
             t->late++;
@@ -460,17 +474,11 @@ static int aggregation_apply(void *data, struct alumet_buffer *buf,
                       "in " AGGREGATION_LATE_METRIC "): the sources of the aggregated metrics "
                       "flush later than the window ends, use a longer interval");
     alumet_buffer_retain(buf, aggregation_keep, t);
-    /* 2. the windows that a later point of their series closed (not before
-     * the output metrics exist) */
+    /* 2. the windows that are over (not before the output metrics exist) */
     if (atomic_load_explicit(&t->ready, memory_order_acquire)) {
-        for (size_t b = 0; b < AGGREGATION_BUCKETS; b++)
-            for (struct aggregation_series *s = t->buckets[b]; s; s = s->next)
-                if (s->n_windows && aggregation_close(t, buf, s, s->newest) < 0)
-                    return alumet_error_set(err, -ENOMEM, "out of memory");
-        if (aggregation_emit_late(t, buf) < 0)
+        if (aggregation_close_over(t, buf) < 0 || aggregation_emit_late(t, buf) < 0)
             return alumet_error_set(err, -ENOMEM, "out of memory");
     }
-    aggregation_sweep(t, newest);
     return 0;
 }
 

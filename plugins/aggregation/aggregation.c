@@ -134,6 +134,7 @@ static int aggregation_start(void *state, struct alumet_start_ctx *ctx, struct a
     t->interval = a->interval;
     t->functions = a->functions;
     t->pid = (uint32_t)getpid();
+    t->newest = INT64_MIN;
     t->log = alumet_start_log_topic(ctx);
     if (a->n_metrics && !(t->inputs = calloc(a->n_metrics, sizeof(*t->inputs)))) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

@@ -72,6 +72,7 @@ struct aggregation_transform {
     atomic_bool ready; /* the output metrics are registered (post_pipeline_start) */
     struct aggregation_series *buckets[AGGREGATION_BUCKETS];
     size_t n_series;
+    alumet_time_ns newest;       /* newest timestamp of every series */
     uint64_t late, late_emitted; /* points dropped because their window was emitted */
     bool overflow_warned;
     alumet_metric_id late_metric;

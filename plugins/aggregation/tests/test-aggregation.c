@@ -349,6 +349,34 @@ static void test_not_ready_keeps_windows(void **state)
     run_done(&r);
 }
 
+/* A series that stops (a process that ended): its last window is emitted
+ * once the other series are 10 intervals later, and it is forgotten. */
+static void test_stopped_series(void **state)
+{
+    (void)state;
+    struct run r;
+    assert_int_equal(run_init(&r, "[plugins.aggregation]\ninterval = \"10s\"\n"
+                                  "metrics = [\"energy\"]\n"),
+                     0);
+    assert_int_equal(run_start(&r, true), 0);
+    alumet_metric_id sum = metric(&r, "energy_sum");
+    push(&r, r.energy, T0 + S(1), 5, "dram");
+    push(&r, r.energy, T0 + S(2), 1, "package");
+    apply(&r);
+    assert_int_equal(r.agg->running->n_series, 2);
+    for (int k = 1; k <= 11; k++) {
+        alumet__buffer_clear(r.buf);
+        push(&r, r.energy, T0 + S(10 * k + 2), 1, "package");
+        apply(&r);
+        /* the package window before; from T0+112 (T0+10 + 10 x 10 s) dram's too */
+        assert_int_equal(count(&r, sum), k < 11 ? 1 : 2);
+    }
+    assert_int_equal(only(&r, sum, "dram")->value.u64, 5);
+    assert_int_equal(only(&r, sum, "dram")->timestamp, T0);
+    assert_int_equal(r.agg->running->n_series, 1);
+    run_done(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_u64_mean_rounds),
         cmocka_unit_test(test_late_points_counted),
         cmocka_unit_test(test_not_ready_keeps_windows),
+        cmocka_unit_test(test_stopped_series),
     };
     return alumet_run_tests(tests);
 }
