@@ -297,7 +297,10 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
     for (size_t i = 0; i < alumet_buffer_len(buf); i++) {
         const struct alumet_point *pt = alumet_buffer_get(buf, i);
         const struct alumet_metric *m = alumet_registry_get(reg, pt->metric);
-        if (!m || (!summary_is_energy(m) && !summary_is_carbon(m)))
+        /* carbon: only what can be the machine's (a row per consumer would
+         * take the room of the energy rows) */
+        if (!m || (!summary_is_energy(m) &&
+                   !(summary_is_carbon(m) && pt->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE)))
             continue;
         double v = pt->value_type == ALUMET_VALUE_F64 ? pt->value.f64 : (double)pt->value.u64;
         char key[160];
