@@ -251,10 +251,16 @@ static struct aggregation_window *aggregation_window_get(struct aggregation_seri
     return &s->windows[i];
 }
 
-static void aggregation_window_add(struct aggregation_window *w, const struct alumet_point *p)
+/* Add the value of p, in the type of its metric (a point whose value type
+ * differs from its metric's, as process-to-cgroup-bridge makes, is
+ * converted rather than misread). */
+static void aggregation_window_add(struct aggregation_window *w, const struct alumet_point *p,
+                                   enum alumet_value_type type)
 {
-    if (p->value_type == ALUMET_VALUE_U64) {
-        uint64_t v = p->value.u64;
+    if (type == ALUMET_VALUE_U64) {
+        uint64_t v = p->value_type == ALUMET_VALUE_U64 ? p->value.u64
+                     : p->value.f64 > 0                ? (uint64_t)llround(p->value.f64)
+                                                       : 0;
         if (__builtin_add_overflow(w->sum_u64, v, &w->sum_u64)) {
             w->sum_u64 = UINT64_MAX;
             w->sum_overflow = true;
@@ -263,7 +269,7 @@ static void aggregation_window_add(struct aggregation_window *w, const struct al
         w->min_u64 = w->count == 0 || v < w->min_u64 ? v : w->min_u64;
         w->max_u64 = w->count == 0 || v > w->max_u64 ? v : w->max_u64;
     } else {
-        double v = p->value.f64;
+        double v = p->value_type == ALUMET_VALUE_F64 ? p->value.f64 : (double)p->value.u64;
         w->sum_f64 += v;
         w->min_f64 = w->count == 0 || v < w->min_f64 ? v : w->min_f64;
         w->max_f64 = w->count == 0 || v > w->max_f64 ? v : w->max_f64;
@@ -464,7 +470,7 @@ static int aggregation_apply(void *data, struct alumet_buffer *buf,
             aggregation_window_get(s, aggregation_window_start(p->timestamp, t->interval));
         if (!w)
             return alumet_error_set(err, -ENOMEM, "out of memory");
-        aggregation_window_add(w, p);
+        aggregation_window_add(w, p, t->inputs[in].type);
     }
     if (n_touched == 0)
         return 0;

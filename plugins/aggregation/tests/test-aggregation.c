@@ -285,6 +285,17 @@ static void test_u64_mean_rounds(void **state)
     push(&r, r.energy, T0 + S(1), 0, NULL);
     apply(&r);
     assert_int_equal(only(&r, metric(&r, "energy_mean"), NULL)->value.u64, 2); /* 1.5 */
+    alumet__buffer_clear(r.buf);
+    /* an F64 value on the U64 metric (process-to-cgroup-bridge's merge)
+     * counts as its rounded value: (0 + 3) / 2 = 1.5 -> 2 */
+    const struct alumet_resource pkg = {ALUMET_RESOURCE_CPU_PACKAGE, 0, NULL, NULL};
+    const struct alumet_consumer lc = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+    assert_non_null(alumet_buffer_push_f64(r.buf, T0 + S(1.5), r.energy, &pkg, &lc, 2.6));
+    push(&r, r.energy, T0 + S(2), 0, NULL);
+    apply(&r);
+    const struct alumet_point *p = only(&r, metric(&r, "energy_mean"), NULL);
+    assert_int_equal(p->value_type, ALUMET_VALUE_U64);
+    assert_int_equal(p->value.u64, 2);
     run_done(&r);
 }
 
