@@ -13,6 +13,8 @@ aggregation and filter.
   filter (dram dropped by attribute): no raw RAPL rows, window timestamps on
   whole seconds, each carbon row is its window's sum x 100 / 3.6e6, no dram
   row at all.
+- exec + energy-to-carbon with an intensity file around now: every carbon
+  row uses the row in force (200 gCO2eq/kWh), named in the summary.
 - config regen writes the three sections.
 
 Needs ALUMET_E2E_AGENT, ALUMET_E2E_FIXTURES and PYTHONPATH = tests/e2e (set
@@ -161,6 +163,25 @@ class TestCarbonChain(AgentTestCase):
         self.assertTrue(math.isclose(sci_rows[0]["v"], (machine[0]["v"] + 0.001) / 4,
                                      rel_tol=1e-12), sci_rows)
         self.assertEqual(sci_rows[0]["attrs"]["functional_unit"], "request")
+
+    def test_intensity_file(self):
+        # rows an hour before and an hour after now: the run is in the first
+        now = int(time.time())
+        path = self.write("intensity.csv", "timestamp,gCO2eq/kWh\n"
+                          f"{now - 3600},200\n"
+                          + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600))
+                          + ",300\n")
+        self.write_config(self.rapl("200ms") + '[plugins.energy-to-carbon]\n'
+                          'mode = "intensity_file"\n'
+                          f'intensity_file = {{ path = "{path}" }}\n\n'
+                          '[plugins.csv]\noutput_path = "out.csv"\n')
+        res = self.agent("--plugins", "rapl,energy-to-carbon,csv", "exec", "sleep", "0.5")
+        self.assert_exit(res, 0)
+        self.assertNotIn("WARN  energy-to-carbon", res.stderr)
+        n = self.assert_carbon_of(self.rows(), "rapl_consumed_energy_J", 200.0, f"file {path}")
+        self.assertGreaterEqual(n, 6)
+        self.assertRegex(res.stderr, r"\n   carbon: [0-9.]+ (g|mg|\u00b5g) CO2eq \(intensity 200 "
+                         r"g/kWh, source: file .*intensity\.csv\), machine CPUs\n")
 
     def test_aggregate_convert_filter(self):
         self.write_config(self.rapl("100ms") +
