@@ -227,6 +227,28 @@ static void exec_data_where(struct agent *a, char *buf, size_t size)
     }
 }
 
+/* A number of a table (an integer is accepted), def when absent. */
+static double exec_toml_number(struct toml_value *t, const char *key, double def)
+{
+    struct toml_value *v = t ? toml_table_get(t, key) : NULL;
+    if (v && v->type == TOML_FLOAT)
+        return v->u.f;
+    return v && v->type == TOML_INTEGER ? (double)v->u.i : def;
+}
+
+/* The table sci of energy-to-carbon (checked by the plugin's init). */
+static void exec_set_sci(struct agent *a, struct exec_summary *sum)
+{
+    struct agent_plugin *ap = alumet__plugins_find(&a->plugins, "energy-to-carbon");
+    struct toml_value *sci = ap && ap->config ? toml_table_get(ap->config, "sci") : NULL;
+    if (!sci || sci->type != TOML_TABLE)
+        return;
+    struct toml_value *name = toml_table_get(sci, "functional_unit");
+    exec_summary_set_sci(sum, exec_toml_number(sci, "embodied_g", 0),
+                         exec_toml_number(sci, "functional_units", 1),
+                         name && name->type == TOML_STRING ? name->u.str.ptr : "run");
+}
+
 /* Before the stop: the process's CPU figures (the summary turns them into
  * its share of the energy, and into points). */
 static void exec_set_process(struct agent *a, struct exec_summary *sum, double cpu,
@@ -237,6 +259,7 @@ static void exec_set_process(struct agent *a, struct exec_summary *sum, double c
     exec_energy_source(a, false, measured, sizeof(measured));
     double w = exec_energy_source(a, true, estimated, sizeof(estimated));
     exec_summary_set_process(sum, cpu, machine_busy, w, measured, estimated);
+    exec_set_sci(a, sum);
 }
 
 static void exec_print_summary(struct agent *a, struct exec_summary *sum, const char *const *argv,

@@ -37,7 +37,11 @@ struct summary_row {
     bool estimated;
     bool family;   /* consumer: the process or one of its descendants (GPU joules, ...) */
     pid_t pid;     /* consumer process, 0: another kind; family not checked yet */
-    double joules; /* settled: intervals that ended while the child was alive */
+    double joules; /* settled: intervals that ended while the child was alive (carbon: grams) */
+    /* carbon_emission of energy-to-carbon: its intensities and their source */
+    bool carbon;
+    double intensity_min, intensity_max;
+    char source[128];
 };
 
 /* An interval that ended after the child (or once its end is known):
@@ -67,6 +71,9 @@ struct exec_summary {
     /* the process's figures (exec_summary_set_process), -1: unknown */
     double cpu, machine_busy, w_per_cpu;
     char measured_by[128], estimated_by[256];
+    /* SCI = (E x I + M) / R (exec_summary_set_sci), sci_units 0: none */
+    double sci_embodied, sci_units;
+    char sci_unit[64];
 };
 
 static void summary_final_points(void *data, struct alumet_buffer *buf,
@@ -83,6 +90,28 @@ static double summary_scale(const struct alumet_metric *m)
 static bool summary_is_energy(const struct alumet_metric *m)
 {
     return m->unit.base == ALUMET_UNIT_JOULE || m->unit.base == ALUMET_UNIT_WATT_HOUR;
+}
+
+/* The grams of CO2-equivalent of the energy-to-carbon plugin. */
+static bool summary_is_carbon(const struct alumet_metric *m)
+{
+    return m->unit.base == ALUMET_UNIT_CUSTOM && strcmp(m->name, "carbon_emission") == 0;
+}
+
+/* Remember the intensity and its source (attributes of energy-to-carbon). */
+static void summary_carbon_source(struct summary_row *r, const struct alumet_buffer *buf,
+                                  const struct alumet_point *pt)
+{
+    const struct alumet_attr *i = alumet_point_find_attr(buf, pt, "intensity");
+    const struct alumet_attr *src = alumet_point_find_attr(buf, pt, "intensity_source");
+    if (i && i->type == ALUMET_ATTR_F64) {
+        if (r->intensity_max < 0 || i->v.f64 > r->intensity_max)
+            r->intensity_max = i->v.f64;
+        if (r->intensity_min < 0 || i->v.f64 < r->intensity_min)
+            r->intensity_min = i->v.f64;
+    }
+    if (src && src->type == ALUMET_ATTR_STR && !r->source[0])
+        snprintf(r->source, sizeof(r->source), "%s", src->v.str);
 }
 
 /* "package_total", "cpu_package 0 / process 1234", ... */
@@ -234,7 +263,10 @@ static size_t summary_row(struct exec_summary *s, const struct alumet_buffer *bu
         return SIZE_MAX;
     }
     struct summary_row *r = &s->rows[j];
-    *r = (struct summary_row){.metric = pt->metric};
+    *r = (struct summary_row){.metric = pt->metric,
+                              .carbon = summary_is_carbon(m),
+                              .intensity_min = -1,
+                              .intensity_max = -1};
     snprintf(r->name, sizeof(r->name), "%s", m->name);
     snprintf(r->key, sizeof(r->key), "%s", key);
     const struct alumet_attr *dom = alumet_point_find_attr(buf, pt, "domain");
@@ -265,7 +297,10 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
     for (size_t i = 0; i < alumet_buffer_len(buf); i++) {
         const struct alumet_point *pt = alumet_buffer_get(buf, i);
         const struct alumet_metric *m = alumet_registry_get(reg, pt->metric);
-        if (!m || !summary_is_energy(m))
+        /* carbon: only what can be the machine's (a row per consumer would
+         * take the room of the energy rows) */
+        if (!m || (!summary_is_energy(m) &&
+                   !(summary_is_carbon(m) && pt->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE)))
             continue;
         double v = pt->value_type == ALUMET_VALUE_F64 ? pt->value.f64 : (double)pt->value.u64;
         char key[160];
@@ -275,7 +310,9 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
         size_t j = summary_row(s, buf, pt, m, key);
         if (j == SIZE_MAX || !isfinite(v))
             continue;
-        double joules = v * summary_scale(m);
+        if (s->rows[j].carbon)
+            summary_carbon_source(&s->rows[j], buf, pt);
+        double joules = s->rows[j].carbon ? v : v * summary_scale(m);
         if (alive && t0 > 0) {
             s->rows[j].joules += joules * summary_overlap(from, pt->timestamp, t0, INT64_MAX);
         } else if (t0 > 0 || !alive) {
@@ -388,12 +425,24 @@ static double summary_machine_joules(struct exec_summary *s, bool *ret_estimated
     summary_settle(s);
     double j = -1;
     for (size_t i = 0; i < s->n; i++)
-        if (s->rows[i].machine && (j < 0 || !s->rows[i].estimated)) {
+        if (s->rows[i].machine && !s->rows[i].carbon && (j < 0 || !s->rows[i].estimated)) {
             /* a measurement (RAPL) wins over an estimate */
             j = s->rows[i].joules;
             *ret_estimated = s->rows[i].estimated;
         }
     return j;
+}
+
+/* The carbon row of the machine's CPU energy (the same choice as
+ * summary_machine_joules), NULL without energy-to-carbon. Lock held. */
+static const struct summary_row *summary_machine_carbon(struct exec_summary *s)
+{
+    const struct summary_row *c = NULL;
+    summary_settle(s);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rows[i].machine && s->rows[i].carbon && (!c || !s->rows[i].estimated))
+            c = &s->rows[i];
+    return c;
 }
 
 void exec_summary_set_process(struct exec_summary *s, double cpu, double machine_busy,
@@ -405,6 +454,16 @@ void exec_summary_set_process(struct exec_summary *s, double cpu, double machine
     s->w_per_cpu = w_per_cpu;
     snprintf(s->measured_by, sizeof(s->measured_by), "%s", measured_by);
     snprintf(s->estimated_by, sizeof(s->estimated_by), "%s", estimated_by);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void exec_summary_set_sci(struct exec_summary *s, double embodied_g, double units,
+                          const char *unit_name)
+{
+    pthread_mutex_lock(&s->lock);
+    s->sci_embodied = embodied_g;
+    s->sci_units = units;
+    snprintf(s->sci_unit, sizeof(s->sci_unit), "%s", unit_name);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -422,16 +481,17 @@ static double summary_process_joules(struct exec_summary *s, double machine, boo
     return machine * (share > 1 ? 1 : share);
 }
 
-static void summary_push(struct alumet_buffer *buf, struct alumet_registry *reg, const char *name,
-                         struct alumet_unit unit, const char *desc, alumet_time_ns ts,
-                         const struct alumet_consumer *c, double v, const char *method,
-                         bool estimated)
+static struct alumet_point *summary_push(struct alumet_buffer *buf, struct alumet_registry *reg,
+                                         const char *name, struct alumet_unit unit,
+                                         const char *desc, alumet_time_ns ts,
+                                         const struct alumet_consumer *c, double v,
+                                         const char *method, bool estimated)
 {
     alumet_metric_id id;
     struct alumet_error err = {0};
     const struct alumet_resource res = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
     if (alumet__registry_add(reg, name, ALUMET_VALUE_F64, unit, desc, &id, &err) < 0)
-        return;
+        return NULL;
     struct alumet_point *pt = alumet_buffer_push_f64(buf, ts, id, &res, c, v);
     if (pt && method) {
         alumet_point_add_attr_str(buf, pt, "method", method);
@@ -439,6 +499,23 @@ static void summary_push(struct alumet_buffer *buf, struct alumet_registry *reg,
         if (estimated)
             alumet_point_add_attr_str(buf, pt, "estimate", "tdp");
     }
+    return pt;
+}
+
+/* A carbon figure, labelled with the source of its intensity. */
+static struct alumet_point *summary_push_carbon(struct alumet_buffer *buf,
+                                                struct alumet_registry *reg, const char *name,
+                                                const char *desc, alumet_time_ns ts,
+                                                const struct alumet_consumer *c, double grams,
+                                                const char *source)
+{
+    const struct alumet_unit g = {ALUMET_UNIT_CUSTOM, ALUMET_PREFIX_PLAIN, "g_CO2",
+                                  "gCO\xe2\x82\x82"};
+    struct alumet_point *pt = summary_push(buf, reg, name, g, desc, ts, c, grams, NULL, false);
+    const char *copy = pt ? alumet_buffer_strdup(buf, source, (size_t)-1) : NULL;
+    if (copy)
+        alumet_point_add_attr_str(buf, pt, "intensity_source", copy);
+    return pt;
 }
 
 /* The final hook of the pipeline: the summary's figures as points. */
@@ -472,7 +549,76 @@ static void summary_final_points(void *data, struct alumet_buffer *buf, struct a
                      "CPU energy of the machine over the lifetime of the process of exec/watch", t1,
                      &machine_c, machine, estimated ? "tdp_model" : "rapl", estimated);
     }
+    const struct summary_row *carbon = summary_machine_carbon(s);
+    if (pid > 0 && t1 > 0 && mine >= 0 && carbon && machine > 0) {
+        summary_push_carbon(buf, reg, "exec_process_carbon",
+                            "carbon emissions of the share of the CPU energy of the process of "
+                            "exec/watch (grams of CO2 equivalent)",
+                            t1, &proc, carbon->joules * mine / machine, carbon->source);
+        summary_push_carbon(buf, reg, "exec_machine_carbon",
+                            "carbon emissions of the CPU energy of the machine over the lifetime "
+                            "of the process of exec/watch (grams of CO2 equivalent)",
+                            t1, &machine_c, carbon->joules, carbon->source);
+        struct alumet_point *pt = NULL;
+        if (s->sci_units > 0)
+            pt = summary_push_carbon(
+                buf, reg, "exec_sci",
+                "Software Carbon Intensity of the run of exec/watch: "
+                "(machine carbon + embodied) / functional units (grams of "
+                "CO2 equivalent per unit)",
+                t1, &machine_c, (carbon->joules + s->sci_embodied) / s->sci_units, carbon->source);
+        const char *unit = pt ? alumet_buffer_strdup(buf, s->sci_unit, (size_t)-1) : NULL;
+        if (unit)
+            alumet_point_add_attr_str(buf, pt, "functional_unit", unit);
+    }
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Grams in a readable unit: "0.872 mg". */
+static void summary_grams(FILE *f, double g)
+{
+    if (fabs(g) >= 1e3)
+        fprintf(f, "%.3f kg", g / 1e3);
+    else if (fabs(g) >= 1 || g == 0)
+        fprintf(f, "%.3f g", g);
+    else if (fabs(g) >= 1e-3)
+        fprintf(f, "%.3f mg", g * 1e3);
+    else
+        fprintf(f, "%.3f \xc2\xb5g", g * 1e6);
+}
+
+/* "carbon: 0.872 mg CO2eq (intensity 56.039 g/kWh, source: country FRA),
+ * machine CPUs", and the process's share. Lock held. */
+static void summary_print_carbon(struct exec_summary *s, FILE *f, double machine, double child)
+{
+    const struct summary_row *c = summary_machine_carbon(s);
+    if (!c)
+        return;
+    fprintf(f, "\n   carbon: ");
+    summary_grams(f, c->joules);
+    fprintf(f, " CO2eq (");
+    if (c->intensity_min == c->intensity_max)
+        fprintf(f, "intensity %g g/kWh", c->intensity_min);
+    else if (machine > 0)
+        fprintf(f, "intensity %g to %g g/kWh, %.6g on average", c->intensity_min, c->intensity_max,
+                c->joules / (machine / 3.6e6));
+    else
+        fprintf(f, "intensity %g to %g g/kWh", c->intensity_min, c->intensity_max);
+    fprintf(f, ", source: %s), machine CPUs\n", c->source[0] ? c->source : "?");
+    if (child >= 0 && machine > 0) {
+        fprintf(f, "   carbon: ");
+        summary_grams(f, c->joules * child / machine);
+        fprintf(f, " CO2eq, process and its descendants\n");
+    }
+    if (s->sci_units > 0) {
+        fprintf(f, "   SCI: ");
+        summary_grams(f, (c->joules + s->sci_embodied) / s->sci_units);
+        fprintf(f, " CO2eq per %s = (E x I ", s->sci_unit);
+        summary_grams(f, c->joules);
+        fprintf(f, " + M ");
+        summary_grams(f, s->sci_embodied);
+        fprintf(f, ") / R %g\n", s->sci_units);
+    }
 }
 
 void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summary_info *info)
@@ -495,13 +641,18 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
                 s->cpu, 100.0 * (s->cpu < s->machine_busy ? s->cpu / s->machine_busy : 1.0));
     else if (s->cpu >= 0)
         fprintf(f, "   %12.3f s   CPU time of the process and its descendants\n", s->cpu);
-    if (s->n == 0)
+    size_t energy_rows = 0;
+    for (size_t i = 0; i < s->n; i++)
+        energy_rows += !s->rows[i].carbon;
+    if (energy_rows == 0)
         fprintf(f, "\n   no energy was measured: no energy source is enabled, or none works "
                    "on this machine (see the warnings above; without RAPL, try the "
                    "energy-estimation-tdp plugin)\n");
     else
         fprintf(f, "\n   %14s  %11s   %-40s %s\n", "energy", "avg power", "metric", "domain");
     for (size_t i = 0; i < s->n; i++) {
+        if (s->rows[i].carbon)
+            continue;
         fprintf(f, "   ");
         summary_energy(f, s->rows[i].joules);
         fprintf(f, " %10.3f W   %-40s %s%s\n", seconds > 0 ? s->rows[i].joules / seconds : 0.0,
@@ -523,13 +674,14 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
         fprintf(f, " %10.3f W   machine CPUs, %s\n", seconds > 0 ? machine / seconds : 0,
                 estimated ? s->estimated_by : s->measured_by);
     }
+    summary_print_carbon(s, f, machine, child);
     bool family = false;
     for (size_t i = 0; i < s->n; i++)
-        family |= s->rows[i].family;
+        family |= s->rows[i].family && !s->rows[i].carbon;
     if (family)
         fprintf(f, "\n   what the sources attributed to the process and its descendants:\n");
     for (size_t i = 0; i < s->n; i++) {
-        if (!s->rows[i].family)
+        if (!s->rows[i].family || s->rows[i].carbon)
             continue;
         fprintf(f, "   ");
         summary_energy(f, s->rows[i].joules);

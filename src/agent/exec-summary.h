@@ -34,6 +34,13 @@ void exec_summary_child_ended(struct exec_summary *s, alumet_time_ns t1);
 void exec_summary_set_process(struct exec_summary *s, double cpu, double machine_busy,
                               double w_per_cpu, const char *measured_by, const char *estimated_by);
 
+/* The Software Carbon Intensity parameters (the table sci of
+ * energy-to-carbon): M, the embodied grams of CO2eq of the run, and R, the
+ * functional units (their name borrowed, copied). Without this call, or
+ * without carbon points, no score. */
+void exec_summary_set_sci(struct exec_summary *s, double embodied_g, double units,
+                          const char *unit_name);
+
 /* From /proc/<pid>/stat: the parent, and the CPU time (seconds) of pid and
  * of the children it waited for. 0 or a negative errno. */
 int exec_proc_stat(pid_t pid, pid_t *ret_ppid, double *ret_cpu);

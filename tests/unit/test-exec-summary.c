@@ -112,10 +112,97 @@ static void test_watt_hours_in_joules(void **state)
     exec_summary_free(sum);
 }
 
+/* Each poll: 100 J of package_total, and its carbon as energy-to-carbon
+ * makes it, at 50 then 100 gCO2eq/kWh (an intensity file). */
+struct carbon_meter {
+    alumet_metric_id energy, carbon;
+    int polls;
+};
+
+static int carbon_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                       struct alumet_error *err)
+{
+    (void)err;
+    struct carbon_meter *m = data;
+    double intensity = m->polls++ == 0 ? 50.0 : 100.0;
+    struct alumet_point *p = alumet_buffer_push_u64(buf, now, m->energy, &res, &con, 100);
+    assert_non_null(p);
+    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package_total"), 0);
+    p = alumet_buffer_push_f64(buf, now, m->carbon, &res, &con, 100 / 3.6e6 * intensity);
+    assert_non_null(p);
+    assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package_total"), 0);
+    assert_int_equal(alumet_point_add_attr_f64(buf, p, "intensity", intensity), 0);
+    assert_int_equal(alumet_point_add_attr_str(buf, p, "intensity_source", "file i.csv"), 0);
+    return ALUMET_POLL_OK;
+}
+
+static const struct alumet_source_ops carbon_ops = {ALUMET_SOURCE_OPS_V1, carbon_poll, NULL, NULL};
+
+/* The carbon line: 100 J at 50 g/kWh + 100 J at 100 g/kWh = 4.1667 mg, 75 g/kWh
+ * on average; SCI = (4.1667 mg + 1 g) / 2 jobs. */
+static void test_carbon_and_sci(void **state)
+{
+    (void)state;
+    struct pipeline_settings s = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&s);
+    struct alumet_error err = {0};
+    struct carbon_meter m = {0};
+    const struct alumet_unit g = {ALUMET_UNIT_CUSTOM, ALUMET_PREFIX_PLAIN, "g_CO2", "gCO2"};
+    assert_non_null(p);
+    m.energy = add_metric(p, "rapl_consumed_energy", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
+    m.carbon = add_metric(p, "carbon_emission", ALUMET_VALUE_F64, g);
+    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "meter", &carbon_ops, &m, &o, &err), 0);
+    alumet_time_ns t0 = alumet_time_now();
+    struct exec_summary *sum = exec_summary_new();
+    assert_non_null(sum);
+    exec_summary_child_started(sum, 0, t0);
+    exec_summary_set_sci(sum, 1.0, 2, "job");
+    assert_int_equal(exec_summary_register(sum, p, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
+    exec_summary_child_ended(sum, t0 + 2 * ALUMET_NSEC_PER_SEC);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    const char *const argv[] = {"make", NULL};
+    struct exec_summary_info info = {
+        .argv = argv,
+        .status = "exit status 0",
+        .duration_what = "from the start of the process to its end",
+    };
+    exec_summary_print(sum, f, &info);
+    fclose(f);
+    static const char want[] =
+        "\n"
+        " Energy summary of 'make' (exit status 0):\n"
+        "\n"
+        "          2.000 s   duration (from the start of the process to its end)\n"
+        "\n"
+        "           energy    avg power   metric                                   domain\n"
+        "        200.000 J     100.000 W   rapl_consumed_energy                     package_total\n"
+        "\n"
+        "   carbon: 4.167 mg CO2eq (intensity 50 to 100 g/kWh, 75 on average, source: file "
+        "i.csv), machine CPUs\n"
+        "   SCI: 502.083 mg CO2eq per job = (E x I 4.167 mg + M 1.000 g) / R 2\n"
+        "\n";
+    if (strcmp(text, want) != 0)
+        print_error("got:\n%s", text);
+    assert_string_equal(text, want);
+    free(text);
+    exec_summary_free(sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watt_hours_in_joules),
+        cmocka_unit_test(test_carbon_and_sci),
     };
     return alumet_run_tests(tests);
 }
