@@ -99,34 +99,47 @@ class TestExecSummary(AgentTestCase):
     @unittest.skipUnless(has_plugins("procfs", "energy-estimation-tdp"),
                          "needs the procfs and energy-estimation-tdp plugins")
     def test_watch_prints_the_summary(self):
-        # a busy process started by the test; watch measures it until it ends
+        # a process started by the test that waits until the watch has
+        # started, then spins for 1 s of its own CPU time and writes its CPU
+        # time (os.times, the kernel's count) at the go and at the end: the
+        # ground truth, whatever the load of the machine
         self.write_config(TDP_CONFIG)
+        self.write("busy.py", "import os, time\n"
+                   "while not os.path.exists('go'): time.sleep(0.01)\n"
+                   "def cpu():\n    t = os.times()\n    return t.user + t.system\n"
+                   "c0 = cpu()\n"
+                   "while cpu() - c0 < 1.0: pass\n"
+                   "open('cpu', 'w').write('%.3f %.3f' % (c0, cpu()))\n")
         t0 = time.monotonic()
-        child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\n"
-                                  "while time.time() - t < 1.5: pass\n"], cwd=self.dir)
+        child = subprocess.Popen([sys.executable, "busy.py"], cwd=self.dir)
         self._procs.append(child)
-        res = self.agent("watch", str(child.pid))
-        child.wait()
+        agent = self.start("watch", str(child.pid), plugin_dir=False)
+        self.write("go", "")
+        child.wait(timeout=RUN_TIMEOUT)
         lifetime = time.monotonic() - t0
-        self.assert_exit(res, 0)
-        self.assert_in_stderr(f" Energy summary of 'process {child.pid}' (ended):", res)
+        agent.wait(timeout=RUN_TIMEOUT)
+        stderr = self.read("agent.stderr")
+        self.assertEqual(agent.returncode, 0, stderr)
+        self.assertIn(f" Energy summary of 'process {child.pid}' (ended):", stderr)
         m = re.search(r"^ +([0-9.]+) s +duration \(from the start of the watch to the end of the "
-                      r"process\)$", res.stderr, re.M)
-        self.assertIsNotNone(m, res)
+                      r"process\)$", stderr, re.M)
+        self.assertIsNotNone(m, stderr)
         # the watch starts after the process: at most its lifetime
         self.assertLessEqual(float(m.group(1)), lifetime + 0.01)
-        cpu = re.search(r"^ +([0-9.]+) s +CPU time of the process and its descendants", res.stderr,
+        cpu = re.search(r"^ +([0-9.]+) s +CPU time of the process and its descendants", stderr,
                         re.M)
-        self.assertIsNotNone(cpu, res)
-        # busy all along the watch (minus its start-up): about the watch's duration
-        self.assertGreater(float(cpu.group(1)), 0.5 * float(m.group(1)), res)
+        self.assertIsNotNone(cpu, stderr)
+        # between the CPU time spent after the go (the watch had started) and
+        # all of it; /proc counts in 10 ms ticks
+        c_go, c_end = map(float, self.read("cpu").split())
+        self.assertGreaterEqual(float(cpu.group(1)), c_end - c_go - 0.02, stderr)
+        self.assertLessEqual(float(cpu.group(1)), c_end + 0.02, stderr)
         share = re.search(r"^ +([0-9.]+) (m?J) +([0-9.]+) W +process and its descendants$",
-                          res.stderr, re.M)
-        self.assertIsNotNone(share, res)
+                          stderr, re.M)
+        self.assertIsNotNone(share, stderr)
         # 20 W / 2 CPUs: the estimate's model on the CPU time (10 ms ticks of /proc)
         got = float(share.group(1)) / (1000 if share.group(2) == "mJ" else 1)
         self.assertAlmostEqual(got, float(cpu.group(1)) * 10.0, delta=0.002)
-
 
 if __name__ == "__main__":
     main()
