@@ -44,7 +44,8 @@ def main():
     docs = []
     with open(os.path.join(DIR, "kustomization.yaml")) as f:
         files = yaml.safe_load(f)["resources"]
-    check(sorted(files) == sorted(n for n in os.listdir(DIR) if n != "kustomization.yaml"),
+    check(sorted(files) == sorted(n for n in os.listdir(DIR)
+                                  if n.endswith(".yaml") and n != "kustomization.yaml"),
           "kustomization resources: %r" % files)
     for name in files:
         with open(os.path.join(DIR, name)) as f:
