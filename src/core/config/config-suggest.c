@@ -157,6 +157,12 @@ static const char *config_suggest(struct config_known *k, const char *key)
 int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data, const char *msg),
                                  void *data)
 {
+    return alumet__config_report_unused_except(t, NULL, report, data);
+}
+
+int alumet__config_report_unused_except(struct toml_value *t, const struct toml_value *known_tab,
+                                        void (*report)(void *data, const char *msg), void *data)
+{
     struct config_known known = {.keys = NULL};
     bool known_ready = false;
     int count = 0;
@@ -176,6 +182,8 @@ int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data
                     count += alumet__config_report_unused(v->u.arr.items[j], report, data);
             continue;
         }
+        if (known_tab && known_tab->type == TOML_TABLE && toml_table_get(known_tab, kv->key))
+            continue;
         count++;
         if (!report)
             continue;
