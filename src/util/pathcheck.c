@@ -58,6 +58,12 @@ int pathcheck_writable(const char *path, enum pathcheck_kind kind, char *why, si
                  kind == PATHCHECK_SOCKET ? "socket" : "file");
         return -EISDIR;
     }
+    if (exists && kind == PATHCHECK_SOCKET && !S_ISSOCK(st.st_mode)) {
+        snprintf(why, size,
+                 "'%s' exists and is not a socket: the agent does not replace it; remove it or %s",
+                 path, pathcheck_other);
+        return -EEXIST;
+    }
     if (exists && kind == PATHCHECK_FILE) {
         if (access(path, W_OK) < 0) {
             int e = errno;

@@ -75,6 +75,26 @@ class TestConfigCheck(AgentTestCase):
         self.assertIn("alumet-config.toml:4:15: plugins.jsonl.output_path: 'adir' is a "
                       "directory: expected the path of a file", errors)
 
+    def test_socket_path_is_not_a_socket(self):
+        self.write("ctl.sock", "not a socket")
+        res = self.check_bad('[plugins.socket-control]\nsocket_path = "ctl.sock"\n',
+                             "socket-control")
+        self.assertEqual(self.errors(res), [
+            "alumet-config.toml:2:15: plugins.socket-control.socket_path: 'ctl.sock' exists and "
+            "is not a socket: the agent does not replace it; remove it or choose another path",
+            "plugin socket-control v0.2.1: invalid configuration: 1 problem (see above)",
+        ])
+
+    def test_unwritable_directory(self):
+        if os.geteuid() == 0:
+            self.skipTest("root may write anywhere")
+        os.mkdir(self.path("ro"), 0o555)
+        res = self.check_bad('[plugins.csv]\noutput_path = "ro/out.csv"\n', "csv")
+        self.assertIn("alumet-config.toml:2:15: plugins.csv.output_path: cannot create "
+                      "'ro/out.csv' in directory 'ro': Permission denied; give the user running "
+                      "alumet-agent write permission on the directory, or choose another path",
+                      self.errors(res))
+
     def test_urls_and_ports(self):
         res = self.check_bad('[plugins.influxdb]\nhost = "localhost:8086"\norg = "o"\n'
                              'bucket = "b"\napi_version = 3\n'

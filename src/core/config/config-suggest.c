@@ -174,6 +174,10 @@ int alumet__config_report_unused_except(struct toml_value *t, const struct toml_
         struct toml_value *v = kv->val;
 
         if (v->used) {
+            /* after an init that stopped early, a table it read may hold
+             * keys it had not reached yet: only the top level is judged */
+            if (known_tab)
+                continue;
             if (v->type == TOML_TABLE)
                 count += alumet__config_report_unused(v, report, data);
             /* tables of an array that a plugin read (alumet_config_array_table) */

@@ -67,7 +67,8 @@ int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data
                                  void *data);
 /* The same, for a plugin whose init stopped early (`config check`): the keys
  * of t that are also keys of known (its default section) may just not have
- * been reached, so only the others are reported. */
+ * been reached, nor the keys inside a table it had started to read, so only
+ * the other keys of t itself are reported. */
 int alumet__config_report_unused_except(struct toml_value *t, const struct toml_value *known,
                                         void (*report)(void *data, const char *msg), void *data);
 
