@@ -22,6 +22,8 @@
  * naming file:line:col, the key path, what was expected and what was found:
  *   alumet-config.toml:12:17: plugins.rapl.poll_interval: expected a duration
  *   such as "1s", got integer 5
+ * (under `alumet-agent config check`, a value of the wrong type is reported
+ * and the getter returns 0 with the default: see alumet_config_checking).
  * Strings returned are borrowed from the config tree (copy them in init). */
 struct alumet_config;
 
