@@ -237,8 +237,11 @@ class TestGrpc(AgentTestCase):
         agent.wait_ready()
         self.assertIn(f"WARN  opentelemetry: cannot reach the OTLP collector at "
                       f"'https://127.0.0.1:{c.port}/{SERVICE}/Export': ", agent.stderr())
+        self.assertIn("SSL certificate problem: unable to get local issuer certificate",
+                      agent.stderr())
+        wait_until(lambda: "points dropped): " in agent.stderr(), 20, "points to be dropped")
+        self.assertEqual(agent.stop(), 1, agent.stderr())
         self.assertEqual(c.points(), [])
-        agent.stop()
 
     def test_options(self):
         c = self.collector(metadata={})
