@@ -44,6 +44,17 @@ class TestConfigCheck(AgentTestCase):
             "plugin csv v0.2.0: invalid configuration: 5 problems (see above)",
         ])
 
+    def test_rejected_value_and_typo(self):
+        res = self.check_bad('[plugins.csv]\noutput_path = "x.csv"\nmax_buffered_points = -1\n'
+                             'csv_delimter = ";"\n', "csv")
+        self.assertEqual(self.errors(res), [
+            "alumet-config.toml:3:23: plugins.csv.max_buffered_points: expected a number of "
+            "points (0 or more), got -1",
+            "alumet-config.toml:4:1: plugins.csv.csv_delimter: unknown key, did you mean "
+            "'csv_delimiter'?",
+            "plugin csv v0.2.0: invalid configuration: 2 problems (see above)",
+        ])
+
     def test_every_plugin(self):
         res = self.check_bad('[plugins.csv]\noutput_path = "no-such-dir/out.csv"\n'
                              '[plugins.jsonl]\noutput_path = "out.csv/x.jsonl"\n'
