@@ -22,6 +22,8 @@
  * naming file:line:col, the key path, what was expected and what was found:
  *   alumet-config.toml:12:17: plugins.rapl.poll_interval: expected a duration
  *   such as "1s", got integer 5
+ * (under `alumet-agent config check`, a value of the wrong type is reported
+ * and the getter returns 0 with the default: see alumet_config_checking).
  * Strings returned are borrowed from the config tree (copy them in init). */
 struct alumet_config;
 
@@ -86,6 +88,13 @@ ALUMET_API int alumet_config_get_table_array(struct alumet_config *t, const char
 /* Whether key is present (does not mark it read). */
 ALUMET_API bool alumet_config_has(const struct alumet_config *t, const char *key);
 
+/* The TOML type of the value under key ("string", "integer", "float",
+ * "boolean", "datetime", "array", "table"), NULL when absent; does not mark
+ * the key read. For an option that accepts several types: probe with this,
+ * then read with the getter of that type (a getter that finds another type
+ * is an error, reported by `alumet-agent config check`). */
+ALUMET_API const char *alumet_config_type(const struct alumet_config *t, const char *key);
+
 /* Keys of t in file order: number of keys, and the i-th key (borrowed). */
 ALUMET_API size_t alumet_config_len(const struct alumet_config *t);
 ALUMET_API const char *alumet_config_key_at(const struct alumet_config *t, size_t i);
@@ -95,6 +104,16 @@ ALUMET_API const char *alumet_config_key_at(const struct alumet_config *t, size_
 ALUMET_API int alumet_config_error(struct alumet_config *t, const char *key,
                                    struct alumet_error *err, int code, const char *fmt, ...)
     ALUMET_PRINTF(5, 6);
+
+/* True during the init that `alumet-agent config check` runs (on the
+ * calling thread): a plugin may then also check what it would otherwise
+ * find out only at start, such as the directory of a file it will write,
+ * and report each problem with alumet_config_error. Under `config check`,
+ * every problem that the getters and alumet_config_error find is reported,
+ * not only the first (a getter that finds a value of the wrong type reports
+ * it and returns 0 with the default), so a plugin that checks all its
+ * values before returning the first error shows the user all of them. */
+ALUMET_API bool alumet_config_checking(void);
 
 /* Parse a humantime duration ("1s", "1h30m", "500ms"); 0 or -EINVAL. */
 ALUMET_API int alumet_duration_parse(const char *s, alumet_time_ns *ret);

@@ -18,6 +18,7 @@
 #include "alumet/plugin.h"
 #include "csv-writer.h"
 #include "util/filesink.h"
+#include "util/pathcheck.h"
 
 #define CSV_DEFAULT_CONFIG                                                                         \
     "[plugins.csv]\n"                                                                              \
@@ -79,12 +80,6 @@ static int csv_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
                               &csv->max_buffered_points, err);
     if (r < 0)
         goto err_free;
-    if (csv->max_buffered_points < 0) {
-        r = alumet_config_error(cfg, "max_buffered_points", err, -EINVAL,
-                                "expected a number of points (0 or more), got %lld",
-                                (long long)csv->max_buffered_points);
-        goto err_free;
-    }
     r = alumet_config_get_bool(cfg, "append_unit_to_metric_name", /* def= */ true,
                                &csv->opts.append_unit, err);
     if (r < 0)
@@ -99,11 +94,21 @@ static int csv_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
     r = alumet_config_get_char(cfg, "csv_late_delimiter", ',', &csv->opts.late_delimiter, err);
     if (r < 0)
         goto err_free;
-    if (!*path) {
+    /* every value is checked before the first error is returned: `config
+     * check` reports them all */
+    if (csv->max_buffered_points < 0)
+        r = alumet_config_error(cfg, "max_buffered_points", err, -EINVAL,
+                                "expected a number of points (0 or more), got %lld",
+                                (long long)csv->max_buffered_points);
+    char why[512];
+    if (!*path)
         r = alumet_config_error(cfg, "output_path", err, -EINVAL,
                                 "expected the path of a file, got an empty string");
+    else if (alumet_config_checking() &&
+             pathcheck_writable(path, PATHCHECK_FILE, why, sizeof(why)) < 0)
+        r = alumet_config_error(cfg, "output_path", err, -EINVAL, "%s", why);
+    if (r < 0)
         goto err_free;
-    }
     csv->output_path = strdup(path);
     if (!csv->output_path) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

@@ -90,30 +90,39 @@ static int energy_attribution_filter_parse(struct alumet_config *t, const char *
                                            struct energy_attribution_filter *f,
                                            struct alumet_error *err)
 {
-    struct alumet_error ignored = {0};
+    const char *type = alumet_config_type(t, key);
     const char *s;
     int64_t i;
+    int r = 0;
 
     f->key = strdup(key);
     if (!f->key)
         return alumet_error_set(err, -ENOMEM, "out of memory");
-    /* the first getter of the right type succeeds */
-    if (alumet_config_get_bool(t, key, false, &f->v.b, &ignored) == 0) {
+    if (!type)
+        type = "";
+    if (strcmp(type, "boolean") == 0) {
         f->type = ALUMET_ATTR_BOOL;
-    } else if (alumet_config_get_int(t, key, 0, &i, &ignored) == 0) {
+        r = alumet_config_get_bool(t, key, false, &f->v.b, err);
+    } else if (strcmp(type, "integer") == 0) {
+        f->type = ALUMET_ATTR_U64;
+        if ((r = alumet_config_get_int(t, key, 0, &i, err)) < 0)
+            return r;
         if (i < 0)
             return alumet_config_error(t, key, err, -EINVAL,
                                        "an attribute filter must be a non-negative integer, a "
                                        "float, a boolean or a string");
-        f->type = ALUMET_ATTR_U64;
         f->v.u64 = (uint64_t)i;
-    } else if (alumet_config_get_float(t, key, 0.0, &f->v.f64, &ignored) == 0) {
+    } else if (strcmp(type, "float") == 0) {
         f->type = ALUMET_ATTR_F64;
-    } else if (alumet_config_get_string(t, key, NULL, &s, &ignored) == 0) {
-        f->type = ALUMET_ATTR_STR;
+        r = alumet_config_get_float(t, key, 0.0, &f->v.f64, err);
+    } else if (strcmp(type, "string") == 0) {
+        f->type = ALUMET_ATTR_U64; /* nothing to free until the string is copied */
+        if ((r = alumet_config_get_string(t, key, "", &s, err)) < 0)
+            return r;
         f->v.str = strdup(s);
         if (!f->v.str)
             return alumet_error_set(err, -ENOMEM, "out of memory");
+        f->type = ALUMET_ATTR_STR;
     } else {
         f->type = ALUMET_ATTR_U64; /* nothing to free */
         return alumet_config_error(t, key, err, -EINVAL,
@@ -122,7 +131,7 @@ static int energy_attribution_filter_parse(struct alumet_config *t, const char *
                                    "resource_kind, resource_id, consumer_kind, consumer_id, "
                                    "keep_attributes");
     }
-    return 0;
+    return r;
 }
 
 /* `ident = { metric = "...", resource_kind = "...", domain = "..." }` */

@@ -175,15 +175,22 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
     size_t len = strlen(s->host);
     while (len > 0 && s->host[len - 1] == '/')
         s->host[--len] = '\0';
+    /* every value is checked before the first error is returned: `config
+     * check` reports them all */
     if (len == 0)
-        return alumet_config_error(cfg, "host", err, -EINVAL,
-                                   "expected the base URL of InfluxDB, such as "
-                                   "\"http://localhost:8086\", got an empty string");
+        r = alumet_config_error(cfg, "host", err, -EINVAL,
+                                "expected the base URL of InfluxDB, such as "
+                                "\"http://localhost:8086\", got an empty string");
+    else if (alumet_config_checking() &&
+             httpoutput_check_url(cfg, "host", s->host, "http://localhost:8086", err) < 0)
+        r = -EINVAL;
     if (api != 1 && api != 2)
-        return alumet_config_error(cfg, "api_version", err, -EINVAL,
-                                   "expected 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x and later), "
-                                   "got %lld",
-                                   (long long)api);
+        r = alumet_config_error(cfg, "api_version", err, -EINVAL,
+                                "expected 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x and later), "
+                                "got %lld",
+                                (long long)api);
+    if (r < 0)
+        return r;
     s->api = api == 1 ? INFLUXDB_API_V1 : INFLUXDB_API_V2;
     if (strcmp(attributes_as, "field") == 0)
         s->attributes_as_tags = false;

@@ -14,6 +14,7 @@
 #include "alumet/plugin.h"
 #include "jsonl-writer.h"
 #include "util/filesink.h"
+#include "util/pathcheck.h"
 
 #define JSONL_DEFAULT_CONFIG                                                                       \
     "[plugins.jsonl]\n"                                                                            \
@@ -69,10 +70,16 @@ static int jsonl_init(struct alumet_config *cfg, void **ret_state, struct alumet
     r = alumet_config_get_bool(cfg, "force_flush", true, &j->force_flush, err);
     if (r < 0)
         goto err_free;
+    char why[512];
     if (!to_stdout && !*path) {
         r = alumet_config_error(cfg, "output_path", err, -EINVAL,
                                 "expected the path of a file, or \"-\" for the standard output, "
                                 "got an empty string");
+        goto err_free;
+    }
+    if (!to_stdout && strcmp(path, "-") != 0 && alumet_config_checking() &&
+        pathcheck_writable(path, PATHCHECK_FILE, why, sizeof(why)) < 0) {
+        r = alumet_config_error(cfg, "output_path", err, -EINVAL, "%s", why);
         goto err_free;
     }
     if (!to_stdout && strcmp(path, "-") != 0 && !(j->output_path = strdup(path))) {

@@ -88,11 +88,13 @@ static int k8s_set(char **dst, const char *src, struct alumet_error *err)
  * { kubectl = { service_account = "...", namespace = "..." } }. */
 static int k8s_token_option(struct k8s *k, struct alumet_config *cfg, struct alumet_error *err)
 {
-    struct alumet_error scratch = {0};
     struct alumet_config *t = NULL;
     const char *mode, *file = NULL, *sa = "alumet-reader", *ns = "alumet";
     int r;
-    if (alumet_config_get_table(cfg, "token_retrieval", &t, &scratch) == 0 && t) {
+    const char *type = alumet_config_type(cfg, "token_retrieval");
+    if (type && strcmp(type, "table") == 0) {
+        if ((r = alumet_config_get_table(cfg, "token_retrieval", &t, err)) < 0)
+            return r;
         struct alumet_config *kc = NULL;
         if ((r = alumet_config_get_string(t, "file", NULL, &file, err)) < 0 ||
             (r = alumet_config_get_table(t, "kubectl", &kc, err)) < 0)
@@ -104,7 +106,6 @@ static int k8s_token_option(struct k8s *k, struct alumet_config *cfg, struct alu
             return alumet_config_error(cfg, "token_retrieval", err, -EINVAL,
                                        "expected exactly one of 'file' or 'kubectl'");
     } else {
-        alumet_error_clear(&scratch);
         if ((r = alumet_config_get_string(cfg, "token_retrieval", "auto", &mode, err)) < 0)
             return r;
         if (strcmp(mode, "file") == 0 ||

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -162,6 +163,8 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
     if (r == 0)
         r = alumet_config_get_string(cfg, "protocol", NULL, &protocol, err);
     if (r == 0)
+        r = otel_get_string(cfg, "tls_ca", "", &s->tls_ca, err);
+    if (r == 0)
         r = otel_get_string(cfg, "prefix", "", &s->prefix, err);
     if (r == 0)
         r = otel_get_string(cfg, "suffix", "_alumet", &s->suffix, err);
@@ -183,13 +186,24 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
     if (r < 0)
         return r;
 
+    /* every value is checked before the first error is returned: `config
+     * check` reports them all */
     size_t len = strlen(s->collector_host);
     while (len > 0 && s->collector_host[len - 1] == '/')
         s->collector_host[--len] = '\0';
     if (len == 0)
-        return alumet_config_error(cfg, "collector_host", err, -EINVAL,
-                                   "expected the URL of the collector's OTLP receiver, such as "
-                                   "\"http://localhost:4317\", got an empty string");
+        r = alumet_config_error(cfg, "collector_host", err, -EINVAL,
+                                "expected the URL of the collector's OTLP receiver, such as "
+                                "\"http://localhost:4317\", got an empty string");
+    else if (alumet_config_checking() &&
+             httpoutput_check_url(cfg, "collector_host", s->collector_host, "http://localhost:4317",
+                                  err) < 0)
+        r = -EINVAL;
+    if (*s->tls_ca && alumet_config_checking() && access(s->tls_ca, R_OK) < 0)
+        r = alumet_config_error(cfg, "tls_ca", err, -EINVAL,
+                                "cannot read the CA file '%s': %s; give the path of a PEM file "
+                                "holding the certificates of the CAs to trust",
+                                s->tls_ca, strerror(errno));
     if (!protocol)
         s->protocol = otel_default_protocol(s->collector_host);
     else if (strcmp(protocol, "grpc") == 0)
@@ -197,17 +211,18 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
     else if (strcmp(protocol, "http/protobuf") == 0)
         s->protocol = OTEL_PROTOCOL_HTTP_PROTOBUF;
     else
-        return alumet_config_error(
+        r = alumet_config_error(
             cfg, "protocol", err, -EINVAL, "expected \"grpc\" or \"http/protobuf\", got \"%s\"%s",
             protocol,
             strcmp(protocol, "http/json") == 0 ? " (OTLP/HTTP with JSON is not supported)" : "");
     if (!(push_interval >= 0 && push_interval <= OTEL_MAX_PUSH_INTERVAL))
-        return alumet_config_error(cfg, "push_interval_seconds", err, -EINVAL,
-                                   "expected a number of seconds between 0 and %d (0: one "
-                                   "export per buffer), got %g",
-                                   OTEL_MAX_PUSH_INTERVAL, push_interval);
+        r = alumet_config_error(cfg, "push_interval_seconds", err, -EINVAL,
+                                "expected a number of seconds between 0 and %d (0: one "
+                                "export per buffer), got %g",
+                                OTEL_MAX_PUSH_INTERVAL, push_interval);
     s->push_interval = (alumet_time_ns)(push_interval * (double)ALUMET_NSEC_PER_SEC);
-    r = httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err);
+    if (httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err) < 0)
+        r = -EINVAL;
     if (r < 0)
         return r;
     s->max_buffered_points = (uint64_t)max_points;

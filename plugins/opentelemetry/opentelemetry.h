@@ -52,6 +52,7 @@ struct otel_settings {
     bool add_attributes_to_labels;
     alumet_time_ns push_interval; /* 0: one export per buffer (upstream) */
     char **headers;               /* "Name: value" lines, NULL-terminated, may be NULL */
+    char *tls_ca;                 /* PEM file of the CAs to trust for https://; "": the system's */
     size_t n_headers;
     alumet_time_ns connect_timeout;
     alumet_time_ns request_timeout;

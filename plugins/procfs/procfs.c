@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +91,102 @@ static const char *const procfs_default_meminfo[] = {
     "MemTotal", "MemFree", "MemAvailable", "Cached", "SwapCached", "Active", "Inactive", "Mapped",
 };
 
+/* The entries that Linux writes in /proc/meminfo (fs/proc/meminfo.c and the
+ * architectures' arch_report_meminfo, up to 6.x); an entry found in the
+ * machine's own file is accepted too (a newer kernel). */
+static const char *const procfs_known_meminfo[] = {
+    "MemTotal",          "MemFree",        "MemAvailable",    "Buffers",         "Cached",
+    "SwapCached",        "Active",         "Inactive",        "Active(anon)",    "Inactive(anon)",
+    "Active(file)",      "Inactive(file)", "Unevictable",     "Mlocked",         "HighTotal",
+    "HighFree",          "LowTotal",       "LowFree",         "MmapCopy",        "SwapTotal",
+    "SwapFree",          "Zswap",          "Zswapped",        "Dirty",           "Writeback",
+    "AnonPages",         "Mapped",         "Shmem",           "KReclaimable",    "Slab",
+    "SReclaimable",      "SUnreclaim",     "KernelStack",     "ShadowCallStack", "PageTables",
+    "SecPageTables",     "NFS_Unstable",   "Bounce",          "WritebackTmp",    "CommitLimit",
+    "Committed_AS",      "VmallocTotal",   "VmallocUsed",     "VmallocChunk",    "Percpu",
+    "HardwareCorrupted", "AnonHugePages",  "ShmemHugePages",  "ShmemPmdMapped",  "FileHugePages",
+    "FilePmdMapped",     "CmaTotal",       "CmaFree",         "Unaccepted",      "Balloon",
+    "GPUActive",         "GPUReclaim",     "HugePages_Total", "HugePages_Free",  "HugePages_Rsvd",
+    "HugePages_Surp",    "Hugepagesize",   "Hugetlb",         "DirectMap4k",     "DirectMap2M",
+    "DirectMap4M",       "DirectMap1G",    "Quicklists",
+};
+
 #define PROCFS_SEC ALUMET_NSEC_PER_SEC
 
 /* CAP_SYS_PTRACE, from linux/capability.h */
 #define PROCFS_CAP_SYS_PTRACE 19
 
 /* ---- shared helpers ---- */
+
+/* Edit distance of a and b (insertions, deletions, substitutions), for the
+ * "did you mean" of an unknown meminfo entry; both are short names. */
+static size_t procfs_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 64 || lb >= 64)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Whether key is an entry of <proc_root>/proc/meminfo on this machine. */
+static bool procfs_meminfo_has(const char *proc_root, const char *key)
+{
+    char path[4096], line[256];
+    snprintf(path, sizeof(path), "%s/proc/meminfo", proc_root);
+    FILE *f = fopen(path, "re");
+    bool found = false;
+    size_t len = strlen(key);
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strncmp(line, key, len) == 0 && line[len] == ':';
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* An entry of memory.metrics that /proc/meminfo does not have: an error
+ * naming the closest known entry. */
+static int procfs_check_meminfo_key(struct alumet_config *t, const char *proc_root, const char *k,
+                                    struct alumet_error *err)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < sizeof(procfs_known_meminfo) / sizeof(procfs_known_meminfo[0]); i++) {
+        if (strcmp(procfs_known_meminfo[i], k) == 0)
+            return 0;
+        size_t d = procfs_distance(k, procfs_known_meminfo[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = procfs_known_meminfo[i];
+        }
+    }
+    if (procfs_meminfo_has(proc_root, k))
+        return 0;
+    size_t max = strlen(k) / 3 > 2 ? strlen(k) / 3 : 2;
+    if (best && best_d <= max)
+        return alumet_config_error(t, "metrics", err, -EINVAL,
+                                   "'%s' is not an entry of /proc/meminfo, did you mean '%s'?", k,
+                                   best);
+    return alumet_config_error(t, "metrics", err, -EINVAL,
+                               "'%s' is not an entry of /proc/meminfo (see `cat /proc/meminfo` "
+                               "for the names, such as \"MemTotal\")",
+                               k);
+}
 
 void *procfs_grow(void *items, size_t *cap, size_t need, size_t size)
 {
@@ -367,6 +459,7 @@ static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
         return r;
     const char **keys = NULL;
     size_t n_keys = 0;
+    int bad = 0;
     r = alumet_config_get_string_array(t, "metrics", &keys, &n_keys, err);
     if (r < 0)
         return r;
@@ -387,6 +480,9 @@ static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
                                        "\"MemTotal\", got '%s'",
                                        k);
         }
+        /* every unknown entry is reported (`config check` shows them all) */
+        if (!defaults && procfs_check_meminfo_key(t, c->proc_root, k, err) < 0)
+            bad = -EINVAL;
         c->meminfo_keys[i] = strdup(k);
         if (!c->meminfo_keys[i]) {
             free(keys);
@@ -395,6 +491,8 @@ static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
         c->n_meminfo_keys = i + 1;
     }
     free(keys);
+    if (bad < 0)
+        return bad;
 
     r = alumet_config_get_table(cfg, "network", &t, err);
     if (r < 0)

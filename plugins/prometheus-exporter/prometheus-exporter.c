@@ -169,24 +169,24 @@ static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
     if (r < 0)
         goto err_free;
 
-    if (port < 0 || port > 65535) {
+    /* both are checked before the first error is returned: `config check`
+     * reports them all */
+    if (port < 0 || port > 65535)
         r = alumet_config_error(cfg, "port", err, -EINVAL,
                                 "expected a port number between 0 and 65535 (0: any free port), "
                                 "got %lld",
                                 (long long)port);
-        goto err_free;
-    }
     pe->port = (uint16_t)port;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    if (prometheus_parse_address(host, pe->port, &addr, &addr_len) < 0) {
+    if (prometheus_parse_address(host, pe->port, &addr, &addr_len) < 0)
         r = alumet_config_error(cfg, "host", err, -EINVAL,
                                 "invalid host:port configuration: expected an IP address such as "
                                 "\"0.0.0.0\" or \"127.0.0.1\", or an IPv6 address in brackets "
                                 "such as \"[::]\", got '%s'",
                                 host);
+    if (r < 0)
         goto err_free;
-    }
     if ((r = prometheus_exporter_dup(host, &pe->host, err)) < 0 ||
         (r = prometheus_exporter_dup(prefix, &pe->prefix, err)) < 0 ||
         (r = prometheus_exporter_dup(suffix, &pe->suffix, err)) < 0)

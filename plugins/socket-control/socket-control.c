@@ -20,6 +20,7 @@
 
 #include "alumet/alumet.h"
 #include "socket-control.h"
+#include "util/pathcheck.h"
 #include "util/strbuf.h"
 
 #define SOCKCTL_DEFAULT_CONFIG                                                                     \
@@ -65,23 +66,27 @@ static int socket_control_init(struct alumet_config *cfg, void **ret_state,
         r = alumet_config_get_string(cfg, "socket_mode", "0600", &mode, err);
     if (r < 0)
         goto err_free;
-    if (path[0] == '\0' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+    /* every value is checked before the first error is returned: `config
+     * check` reports them all */
+    char why[512];
+    if (path[0] == '\0' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         r = alumet_config_error(cfg, "socket_path", err, -EINVAL,
                                 "expected a non-empty path of at most %zu bytes (a limit of Unix "
                                 "sockets), got %zu bytes; use a shorter or relative path",
                                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1, strlen(path));
-        goto err_free;
-    }
+    else if (alumet_config_checking() &&
+             pathcheck_writable(path, PATHCHECK_SOCKET, why, sizeof(why)) < 0)
+        r = alumet_config_error(cfg, "socket_path", err, -EINVAL, "%s", why);
     char *end;
     errno = 0;
     unsigned long m = strtoul(mode, &end, 8);
-    if (mode[0] < '0' || mode[0] > '7' || *end || errno || m > 0777) {
+    if (mode[0] < '0' || mode[0] > '7' || *end || errno || m > 0777)
         r = alumet_config_error(cfg, "socket_mode", err, -EINVAL,
                                 "expected permissions in octal such as \"0600\" or \"0660\", got "
                                 "'%s'",
                                 mode);
+    if (r < 0)
         goto err_free;
-    }
     sc->mode = (mode_t)m;
     sc->path = strdup(path);
     if (!sc->path) {

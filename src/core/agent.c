@@ -108,6 +108,100 @@ static int plugin_failed(struct alumet_error *err, int r, const char *what,
     return r;
 }
 
+/* The plugin's section of its default config (an empty table when it has
+ * none); caller frees with toml_free. */
+static int plugin_default_section(const struct agent_plugin *ap, struct toml_value **ret,
+                                  struct alumet_error *e)
+{
+    const char *def = ap->def->default_config;
+    struct toml_value *root = NULL;
+    int r = alumet__config_load_text(def ? def : "", def ? strlen(def) : 0, "<default config>", 0,
+                                     &root, e);
+    if (r < 0)
+        return r;
+    struct toml_value *plugins = toml_table_get(root, "plugins");
+    struct toml_value *sect = plugins ? toml_table_take(plugins, ap->def->name) : NULL;
+    toml_free(root);
+    if (!sect)
+        sect = toml_table_new();
+    if (!sect)
+        return alumet_error_set(e, -ENOMEM, "out of memory");
+    *ret = sect;
+    return 0;
+}
+
+/* The keys of the section that no getter read. After an init that stopped
+ * early (`config check` only), the keys of the default config may just not
+ * have been reached: only the others are reported then. */
+static int plugin_report_unused(struct agent_plugin *ap, bool stopped,
+                                void (*report)(void *data, const char *msg), void *data)
+{
+    if (!stopped)
+        return alumet__config_report_unused(ap->config, report, data);
+    struct alumet_error e = {0};
+    struct toml_value *known = NULL;
+    if (plugin_default_section(ap, &known, &e) < 0)
+        return 0;
+    int n = alumet__config_report_unused_except(ap->config, known, report, data);
+    toml_free(known);
+    return n;
+}
+
+/* Init one plugin. With collect (`config check`), every problem of its
+ * options is reported, not only the first: the getters go on after a value
+ * of the wrong type, and the keys no getter read are reported even when the
+ * init fails. Returns the init's result, -EINVAL when only collected
+ * problems or unknown keys make it fail. */
+static int plugin_init(struct agent_plugin *ap, bool collect,
+                       void (*report)(void *data, const char *msg), void *data)
+{
+    struct alumet_error e = {0};
+    struct config_problems problems = {.msgs = NULL};
+    char msg[ALUMET_ERROR_MSG_MAX + 128];
+    int r = 0;
+
+    if (collect)
+        alumet__config_collect_begin(&problems);
+    if (ap->def->init)
+        r = IN_PLUGIN(ap, "init",
+                      ap->def->init(alumet__config_from_value(ap->config), &ap->state, &e));
+    alumet__config_collect_end();
+
+    for (size_t i = 0; i < problems.n; i++)
+        report(data, problems.msgs[i]);
+    /* the error the init returned is most often the last problem collected */
+    bool told = r < 0 && problems.n > 0 && strcmp(e.msg, problems.msgs[problems.n - 1]) == 0;
+    int n_problems = (int)problems.n;
+    alumet__config_problems_free(&problems);
+    if (r < 0 && !told) {
+        snprintf(msg, sizeof(msg), "plugin %s v%s failed to initialize: invalid configuration: %s",
+                 ap->def->name, ap->def->version, e.msg[0] ? e.msg : strerror(-r));
+        report(data, msg);
+    }
+    if (r < 0 && !collect)
+        return r;
+
+    int unknown = plugin_report_unused(ap, r < 0, report, data);
+    int total = n_problems + unknown;
+    if (r >= 0 && total == 0) {
+        ap->initialized = true;
+        return 0;
+    }
+    if (r >= 0 && ap->def->free)
+        ap->def->free(ap->state);
+    ap->state = NULL;
+    if (n_problems == 0 && r >= 0)
+        snprintf(msg, sizeof(msg),
+                 "plugin %s v%s: invalid configuration: %d unknown key%s (see above)",
+                 ap->def->name, ap->def->version, unknown, unknown > 1 ? "s" : "");
+    else if (total > 0)
+        snprintf(msg, sizeof(msg), "plugin %s v%s: invalid configuration: %d problem%s (see above)",
+                 ap->def->name, ap->def->version, total, total > 1 ? "s" : "");
+    if (total > 0)
+        report(data, msg);
+    return r < 0 ? r : -EINVAL;
+}
+
 int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
                                void (*report)(void *data, const char *msg), void *data,
                                struct alumet_error *err)
@@ -119,60 +213,22 @@ int alumet__agent_init_plugins(struct plugin_set *set, bool keep_going,
         if (!ap->enabled)
             continue;
         struct alumet_error e = {0};
-        if (alumet__plugins_resolve(ap, &e) < 0) {
+        int r = alumet__plugins_resolve(ap, &e);
+        if (r < 0) {
             report(data, e.msg);
-            failures++;
-            first = first ? first : -ENOEXEC;
-            if (!keep_going)
-                break;
-            continue;
-        }
-        if (!ap->config) {
-            const char *def = ap->def->default_config;
-            struct toml_value *root = NULL;
-            int r = alumet__config_load_text(def ? def : "", def ? strlen(def) : 0,
-                                             "<default config>", 0, &root, &e);
-            if (r < 0) {
+            r = -ENOEXEC;
+        } else if (!ap->config) {
+            struct toml_value *sect = NULL;
+            r = plugin_default_section(ap, &sect, &e);
+            if (r == -ENOMEM)
+                return alumet_error_set(err, r, "out of memory");
+            if (r < 0)
                 report(data, e.msg);
-                failures++;
-                first = first ? first : r;
-                continue;
-            }
-            struct toml_value *plugins = toml_table_get(root, "plugins");
-            struct toml_value *sect = plugins ? toml_table_take(plugins, ap->def->name) : NULL;
-            toml_free(root);
-            if (!sect)
-                sect = toml_table_new();
-            if (!sect)
-                return alumet_error_set(err, -ENOMEM, "out of memory");
-            ap->config = ap->owned_config = sect;
+            else
+                ap->config = ap->owned_config = sect;
         }
-        int r = 0;
-        if (ap->def->init)
-            r = IN_PLUGIN(ap, "init",
-                          ap->def->init(alumet__config_from_value(ap->config), &ap->state, &e));
-        if (r >= 0) {
-            char msg[ALUMET_ERROR_MSG_MAX + 128];
-            int unknown = alumet__config_report_unused(ap->config, report, data);
-            if (unknown > 0) {
-                snprintf(msg, sizeof(msg),
-                         "plugin %s v%s: invalid configuration: %d unknown key%s (see above)",
-                         ap->def->name, ap->def->version, unknown, unknown > 1 ? "s" : "");
-                report(data, msg);
-                if (ap->def->free)
-                    ap->def->free(ap->state);
-                ap->state = NULL;
-                r = -EINVAL;
-            } else {
-                ap->initialized = true;
-            }
-        } else {
-            char msg[ALUMET_ERROR_MSG_MAX + 128];
-            snprintf(msg, sizeof(msg),
-                     "plugin %s v%s failed to initialize: invalid configuration: %s", ap->def->name,
-                     ap->def->version, e.msg[0] ? e.msg : strerror(-r));
-            report(data, msg);
-        }
+        if (r >= 0)
+            r = plugin_init(ap, keep_going, report, data);
         if (r < 0) {
             failures++;
             first = first ? first : r;

@@ -775,6 +775,76 @@ static void test_load_text_substitute(void **state)
     toml_free(root);
 }
 
+/* `config check`: the getters record a bad value and go on with the default,
+ * alumet_config_error records too, an array item stays an error. */
+static void test_collect(void **state)
+{
+    (void)state;
+    struct toml_value *root =
+        load("n = \"x\"\nb = 1\nd = \"5 parsecs\"\nc = \"ab\"\na = [1, \"s\", 2]\n"
+             "t = 3\nz = \"a\\u0000b\"\nok = 7\n");
+    struct config_problems p = {.msgs = NULL};
+    struct alumet_error err = {0};
+    int64_t n = 0;
+    bool b = false;
+    alumet_time_ns d = 0;
+    char c = 0;
+    const char **items = (const char **)1;
+    size_t len = 9;
+    struct alumet_config *t = cfg(root);
+    const char *z = NULL;
+
+    assert_false(alumet_config_checking());
+    alumet__config_collect_begin(&p);
+    assert_true(alumet_config_checking());
+    assert_int_equal(alumet_config_get_int(cfg(root), "n", 42, &n, &err), 0);
+    assert_int_equal(n, 42);
+    assert_int_equal(alumet_config_get_bool(cfg(root), "b", true, &b, &err), 0);
+    assert_true(b);
+    assert_int_equal(alumet_config_get_duration(cfg(root), "d", 9, &d, &err), 0);
+    assert_int_equal(d, 9);
+    assert_int_equal(alumet_config_get_char(cfg(root), "c", ';', &c, &err), 0);
+    assert_int_equal(c, ';');
+    assert_int_equal(alumet_config_get_string_array(cfg(root), "a", &items, &len, &err), 0);
+    assert_null(items);
+    assert_int_equal(len, 0);
+    assert_int_equal(alumet_config_get_table(cfg(root), "t", &t, &err), 0);
+    assert_null(t);
+    assert_int_equal(alumet_config_get_string(cfg(root), "z", "dflt", &z, &err), 0);
+    assert_string_equal(z, "dflt");
+    assert_int_equal(alumet_config_get_int(cfg(root), "ok", 0, &n, &err), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(alumet_config_error(cfg(root), "ok", &err, -EINVAL, "too big"), -EINVAL);
+    assert_string_equal(err.msg, FILE_NAME ":8:6: ok: too big");
+    alumet__config_collect_end();
+    assert_false(alumet_config_checking());
+
+    static const char *const want[] = {
+        FILE_NAME ":1:5: n: expected an integer, got string \"x\"",
+        FILE_NAME ":2:5: b: expected a boolean, got integer 1",
+        FILE_NAME ":3:5: d: invalid duration \"5 parsecs\": expected a number followed by a "
+                  "unit such as \"1s\", \"500ms\" or \"1h 30m\"",
+        FILE_NAME ":4:5: c: expected a single character, got string \"ab\"",
+        FILE_NAME ":5:6: a[0]: expected a string, got integer 1",
+        FILE_NAME ":5:14: a[2]: expected a string, got integer 2",
+        FILE_NAME ":6:5: t: expected a table, got integer 3",
+        FILE_NAME ":7:5: z: string \"a\\u0000b\" contains a NUL character (\\u0000), which "
+                  "cannot be used here; remove it",
+        FILE_NAME ":8:6: ok: too big",
+    };
+    assert_int_equal(p.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < p.n; i++)
+        assert_string_equal(p.msgs[i], want[i]);
+    alumet__config_problems_free(&p);
+
+    /* without a collector, the first bad value is an error again */
+    assert_int_equal(alumet_config_get_int(cfg(root), "n", 42, &n, &err), -EINVAL);
+    assert_string_equal(alumet_config_type(cfg(root), "a"), "array");
+    assert_string_equal(alumet_config_type(cfg(root), "ok"), "integer");
+    assert_null(alumet_config_type(cfg(root), "absent"));
+    toml_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest group[] = {
@@ -799,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_load_size_limit),
         cmocka_unit_test(test_load_text_substitute),
+        cmocka_unit_test(test_collect),
     };
     return alumet_run_tests(group);
 }

@@ -287,8 +287,11 @@ class TestCollector(AgentTestCase):
         # (nothing listens there: the points are dropped at once)
         agent = self.agent(config(4317, "max_buffered_points = 0\n"))
         agent.wait_ready()
-        # exit 1 when points were lost (0 when the source had not polled yet)
-        self.assertIn(agent.stop(), (0, 1), agent.stderr())
+        # once points were lost, the agent must say so by its exit status
+        wait_until(lambda: "points dropped): " in agent.stderr(), 20, "points to be dropped")
+        self.assertIn("ERROR pipeline: non-fatal error when writing to opentelemetry/out (",
+                      agent.stderr())
+        self.assertEqual(agent.stop(), 1, agent.stderr())
         self.assertIn("WARN  opentelemetry: collector_host 'http://127.0.0.1:4317' names port "
                       "4317, the usual OTLP/gRPC port, with protocol = \"http/protobuf\" "
                       "(OTLP/HTTP is usually on port 4318)", agent.stderr())

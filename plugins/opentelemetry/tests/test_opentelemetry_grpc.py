@@ -59,7 +59,7 @@ class Collector:
     request, context) for the n-th non-empty request (0-based) may abort the
     call or return a response; None: an empty ExportMetricsServiceResponse."""
 
-    def __init__(self, policy=None, port=0, metadata=None):
+    def __init__(self, policy=None, port=0, metadata=None, tls=None):
         self.policy = policy
         self.metadata = metadata if metadata is not None else {"api-key": API_KEY}
         self.lock = threading.Lock()
@@ -74,7 +74,11 @@ class Collector:
                 request_deserializer=pb.ExportMetricsServiceRequest.FromString,
                 response_serializer=pb.ExportMetricsServiceResponse.SerializeToString)})
         self.server.add_generic_rpc_handlers((handler,))
-        self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
+        if tls:  # (private key PEM, certificate chain PEM)
+            creds = grpc.ssl_server_credentials([tls])
+            self.port = self.server.add_secure_port(f"127.0.0.1:{port}", creds)
+        else:
+            self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         self.server.start()
 
     def export(self, request, context):
@@ -107,7 +111,7 @@ class Collector:
         self.server.stop(0).wait()
 
 
-def config(port, extra="", headers=True):
+def config(port, extra="", headers=True, scheme="http"):
     text = f"""\
 [plugins.test-source]
 poll_interval = "10ms"
@@ -115,7 +119,7 @@ points_per_poll = 5
 count_file = "count"
 
 [plugins.opentelemetry]
-collector_host = "http://127.0.0.1:{port}"
+collector_host = "{scheme}://127.0.0.1:{port}"
 {extra}"""
     if headers:
         text += f'\n[plugins.opentelemetry.headers]\napi-key = "{API_KEY}"\n'
@@ -186,6 +190,58 @@ class TestGrpc(AgentTestCase):
                       f"'http://127.0.0.1:{c.port}/{SERVICE}/Export' (gRPC)", err)
         self.assertNotIn("ERROR", err)
         self.assertNotIn("WARN", err)
+
+    def make_tls(self):
+        """A CA and a server certificate for 127.0.0.1 signed by it (openssl);
+        returns (CA path, (key PEM, certificate PEM))."""
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed")
+        d = self.dir
+
+        def run(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=alumet test CA")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=127.0.0.1")
+        with open(os.path.join(d, "san.ext"), "w") as f:
+            f.write("subjectAltName = IP:127.0.0.1\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+        with open(os.path.join(d, "server.key"), "rb") as f:
+            key = f.read()
+        with open(os.path.join(d, "server.pem"), "rb") as f:
+            cert = f.read()
+        return os.path.join(d, "ca.pem"), (key, cert)
+
+    def test_tls_with_ca(self):
+        ca, pair = self.make_tls()
+        c = self.collector(tls=pair)
+        agent = self.agent(config(c.port, f'tls_ca = "{ca}"\n', scheme="https"))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 50, 10, "50 points over TLS")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())
+        err = agent.stderr()
+        self.assertIn(f"INFO  opentelemetry: connected to the OTLP collector at "
+                      f"'https://127.0.0.1:{c.port}/{SERVICE}/Export' (gRPC)", err)
+        self.assertNotIn("ERROR", err)
+        self.assertNotIn("WARN", err)
+
+    def test_tls_without_ca_is_refused(self):
+        # the system's CAs do not know the test CA: no export, and the agent says so
+        _, pair = self.make_tls()
+        c = self.collector(tls=pair)
+        agent = self.agent(config(c.port, "max_buffered_points = 0\n", scheme="https"))
+        agent.wait_ready()
+        self.assertIn(f"WARN  opentelemetry: cannot reach the OTLP collector at "
+                      f"'https://127.0.0.1:{c.port}/{SERVICE}/Export': ", agent.stderr())
+        self.assertIn("SSL certificate problem: unable to get local issuer certificate",
+                      agent.stderr())
+        wait_until(lambda: "points dropped): " in agent.stderr(), 20, "points to be dropped")
+        self.assertEqual(agent.stop(), 1, agent.stderr())
+        self.assertEqual(c.points(), [])
 
     def test_options(self):
         c = self.collector(metadata={})

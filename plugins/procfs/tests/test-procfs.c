@@ -684,11 +684,24 @@ static void test_memory(void **state)
                2210000ull * 1024);
     env_done(&e);
 
-    /* chosen entries; a missing one gives no point; counts are "bytes" as upstream */
+    /* an entry that Linux never writes is an error, each one with the closest name */
+    struct alumet_error ierr = {0};
+    assert_int_equal(env_init(&e, "busy-host",
+                              "[plugins.procfs.memory]\nmetrics = [\"MemTotl\", \"Nope\"]\n",
+                              &ierr),
+                     -EINVAL);
+    assert_string_equal(ierr.msg, "test.toml:5:11: plugins.procfs.memory.metrics: 'Nope' is not "
+                                  "an entry of /proc/meminfo (see `cat /proc/meminfo` for the "
+                                  "names, such as \"MemTotal\")");
+    toml_free(e.root);
+    alumet_test_rmtree(e.tmp);
+
+    /* chosen entries; a known one missing from the file (Balloon) gives no point;
+     * counts are "bytes" as upstream */
     env_setup(&e, "busy-host", "t0",
               "[plugins.procfs.kernel]\nenabled = false\n"
               "[plugins.procfs.memory]\n"
-              "metrics = [\"Committed_AS\", \"HugePages_Total\", \"DirectMap4k\", \"Nope\", "
+              "metrics = [\"Committed_AS\", \"HugePages_Total\", \"DirectMap4k\", \"Balloon\", "
               "\"Active(anon)\"]\n"
               "[plugins.procfs.network]\nenabled = false\n"
               "[plugins.procfs.processes]\nenabled = false\n");

@@ -65,15 +65,19 @@ struct config_known {
 };
 
 /* Known keys of t: keys asked by getters and absent (first: on a tie the user
- * most likely meant one of those), then present keys that were read. Out of
- * memory, there are none (budget 0). */
-static void config_known_init(struct config_known *k, const struct toml_value *t)
+ * most likely meant one of those), then present keys that were read, then
+ * the keys of extra (a plugin's default section, or NULL). Out of memory,
+ * there are none (budget 0). */
+static void config_known_init(struct config_known *k, const struct toml_value *t,
+                              const struct toml_value *extra)
 {
     const struct config_private *cp = alumet__config_private_peek(t);
     size_t n = cp ? cp->n_asked : 0;
+    size_t n_extra = extra && extra->type == TOML_TABLE ? extra->u.tab.len : 0;
 
     for (size_t i = 0; i < t->u.tab.len; i++)
         n += t->u.tab.items[i].val->used;
+    n += n_extra;
     k->n = 0;
     k->budget = SUGGEST_BUDGET;
     k->keys = n ? calloc(n, sizeof(*k->keys)) : NULL;
@@ -86,6 +90,8 @@ static void config_known_init(struct config_known *k, const struct toml_value *t
     for (size_t i = 0; i < t->u.tab.len; i++)
         if (t->u.tab.items[i].val->used)
             k->keys[k->n++] = t->u.tab.items[i].key;
+    for (size_t i = 0; i < n_extra; i++)
+        k->keys[k->n++] = extra->u.tab.items[i].key;
 }
 
 /* Optimal string alignment distance of a and b when it is at most max,
@@ -157,6 +163,12 @@ static const char *config_suggest(struct config_known *k, const char *key)
 int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data, const char *msg),
                                  void *data)
 {
+    return alumet__config_report_unused_except(t, NULL, report, data);
+}
+
+int alumet__config_report_unused_except(struct toml_value *t, const struct toml_value *known_tab,
+                                        void (*report)(void *data, const char *msg), void *data)
+{
     struct config_known known = {.keys = NULL};
     bool known_ready = false;
     int count = 0;
@@ -168,6 +180,10 @@ int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data
         struct toml_value *v = kv->val;
 
         if (v->used) {
+            /* after an init that stopped early, a table it read may hold
+             * keys it had not reached yet: only the top level is judged */
+            if (known_tab)
+                continue;
             if (v->type == TOML_TABLE)
                 count += alumet__config_report_unused(v, report, data);
             /* tables of an array that a plugin read (alumet_config_array_table) */
@@ -176,12 +192,14 @@ int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data
                     count += alumet__config_report_unused(v->u.arr.items[j], report, data);
             continue;
         }
+        if (known_tab && known_tab->type == TOML_TABLE && toml_table_get(known_tab, kv->key))
+            continue;
         count++;
         if (!report)
             continue;
         /* out of memory, no suggestions: the keys are reported all the same */
         if (!known_ready)
-            config_known_init(&known, t);
+            config_known_init(&known, t, known_tab);
         known_ready = true;
         struct config_msg m = {.len = 0};
         alumet__config_msg_pos(&m, v->file ? v->file : t->file, kv->line, kv->col);

@@ -65,6 +65,61 @@ int alumet__config_strv_push(char ***v, size_t *n, size_t *cap, char *s)
     return 0;
 }
 
+/* Under `config check` (alumet__config_collect_begin), the problems of a
+ * plugin's options are collected instead of stopping at the first one. One
+ * plugin's init runs on one thread: the collector is per thread. */
+static _Thread_local struct config_problems *config_collector;
+
+void alumet__config_collect_begin(struct config_problems *p)
+{
+    config_collector = p;
+}
+
+void alumet__config_collect_end(void)
+{
+    config_collector = NULL;
+}
+
+bool alumet_config_checking(void)
+{
+    return config_collector != NULL;
+}
+
+void alumet__config_problems_free(struct config_problems *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->msgs[i]);
+    free(p->msgs);
+    *p = (struct config_problems){.msgs = NULL};
+}
+
+/* Record msg when collecting; true when it was recorded (out of memory:
+ * false, and the caller stops as it would without a collector). */
+static bool config_collect(const char *msg)
+{
+    struct config_problems *p = config_collector;
+    if (!p)
+        return false;
+    char *s = strdup(msg);
+    if (!s)
+        return false;
+    if (alumet__config_strv_push(&p->msgs, &p->n, &p->cap, s) < 0) {
+        free(s);
+        return false;
+    }
+    return true;
+}
+
+/* The end of a getter that found a bad value: the error (-EINVAL); or, under
+ * `config check`, 0 once the problem is recorded, so that the plugin goes on
+ * with the default and reads (and checks) its other options too. */
+static int config_fail(struct config_msg *m, struct alumet_error *err)
+{
+    if (config_collect(m->buf))
+        return 0;
+    return alumet_error_set(err, -EINVAL, "%s", m->buf);
+}
+
 /* Remember that a getter asked t for key, for "did you mean" suggestions. */
 static int config_remember(struct toml_value *t, const char *key)
 {
@@ -186,21 +241,39 @@ static void config_msg_value(struct config_msg *m, const struct toml_value *v)
 }
 
 /* "file:line:col: path: expected <expected>, got <type> <value>" */
+static void config_type_msg(struct config_msg *m, const struct toml_value *v, const char *expected)
+{
+    alumet__config_msg_pos(m, v->file, v->line, v->col);
+    alumet__config_msg_path(m, v);
+    alumet__config_msg_add(m, ": expected %s, got ", expected);
+    config_msg_value(m, v);
+}
+
+/* A value of the wrong type: -EINVAL, or 0 when collected (config_fail). */
 static int config_type_error(const struct toml_value *v, const char *expected,
                              struct alumet_error *err)
 {
     struct config_msg m = {.len = 0};
+    config_type_msg(&m, v, expected);
+    return config_fail(&m, err);
+}
 
-    alumet__config_msg_pos(&m, v->file, v->line, v->col);
-    alumet__config_msg_path(&m, v);
-    alumet__config_msg_add(&m, ": expected %s, got ", expected);
-    config_msg_value(&m, v);
+/* The same for an item of an array, which the caller cannot skip: always
+ * -EINVAL (collected as well, for the report of `config check`). */
+static int config_item_type_error(const struct toml_value *v, const char *expected,
+                                  struct alumet_error *err)
+{
+    struct config_msg m = {.len = 0};
+    config_type_msg(&m, v, expected);
+    config_collect(m.buf);
     return alumet_error_set(err, -EINVAL, "%s", m.buf);
 }
 
 /* A string value goes out as a C string: one holding a NUL (TOML allows
- * "\u0000") would be cut there, so it is refused at the value. */
-static int config_check_string(const struct toml_value *v, struct alumet_error *err)
+ * "\u0000") would be cut there, so it is refused at the value. 0 when fine,
+ * 1 when collected (config_fail; the caller takes its default), -EINVAL; an
+ * item of an array is always refused (-EINVAL). */
+static int config_check_string(const struct toml_value *v, bool item, struct alumet_error *err)
 {
     if (memchr(v->u.str.ptr, '\0', v->u.str.len) == NULL)
         return 0;
@@ -212,7 +285,23 @@ static int config_check_string(const struct toml_value *v, struct alumet_error *
     config_msg_string(&m, v->u.str.ptr, v->u.str.len);
     alumet__config_msg_add(&m, " contains a NUL character (\\u0000), which cannot be used here; "
                                "remove it");
-    return alumet_error_set(err, -EINVAL, "%s", m.buf);
+    if (item) {
+        config_collect(m.buf);
+        return alumet_error_set(err, -EINVAL, "%s", m.buf);
+    }
+    return config_fail(&m, err) < 0 ? -EINVAL : 1;
+}
+
+/* A string getter's end: *ret = the string, or def when it holds a NUL and
+ * the problem was collected. */
+static int config_string_out(const struct toml_value *v, const char *def, const char **ret,
+                             struct alumet_error *err)
+{
+    int r = config_check_string(v, false, err);
+    if (r < 0)
+        return r;
+    *ret = r > 0 ? def : v->u.str.ptr;
+    return 0;
 }
 
 /* Find key in c. *ret = its value, or NULL when absent (then the key is
@@ -254,13 +343,12 @@ int alumet_config_get_string(struct alumet_config *t, const char *key, const cha
         *ret = def;
         return 0;
     }
-    if (v->type != TOML_STRING)
-        return config_type_error(v, "a string", err);
-    r = config_check_string(v, err);
-    if (r < 0)
+    if (v->type != TOML_STRING) {
+        if ((r = config_type_error(v, "a string", err)) == 0)
+            *ret = def;
         return r;
-    *ret = v->u.str.ptr;
-    return 0;
+    }
+    return config_string_out(v, def, ret, err);
 }
 
 int alumet_config_get_bool(struct alumet_config *t, const char *key, bool def, bool *ret,
@@ -274,8 +362,11 @@ int alumet_config_get_bool(struct alumet_config *t, const char *key, bool def, b
         *ret = def;
         return 0;
     }
-    if (v->type != TOML_BOOL)
-        return config_type_error(v, "a boolean", err);
+    if (v->type != TOML_BOOL) {
+        if ((r = config_type_error(v, "a boolean", err)) == 0)
+            *ret = def;
+        return r;
+    }
     *ret = v->u.b;
     return 0;
 }
@@ -291,8 +382,11 @@ int alumet_config_get_int(struct alumet_config *t, const char *key, int64_t def,
         *ret = def;
         return 0;
     }
-    if (v->type != TOML_INTEGER)
-        return config_type_error(v, "an integer", err);
+    if (v->type != TOML_INTEGER) {
+        if ((r = config_type_error(v, "an integer", err)) == 0)
+            *ret = def;
+        return r;
+    }
     *ret = v->u.i;
     return 0;
 }
@@ -312,8 +406,11 @@ int alumet_config_get_float(struct alumet_config *t, const char *key, double def
         *ret = (double)v->u.i;
     else if (v->type == TOML_FLOAT)
         *ret = v->u.f;
-    else
-        return config_type_error(v, "a number", err);
+    else {
+        if ((r = config_type_error(v, "a number", err)) == 0)
+            *ret = def;
+        return r;
+    }
     return 0;
 }
 
@@ -328,8 +425,11 @@ int alumet_config_get_duration(struct alumet_config *t, const char *key, alumet_
         *ret = def;
         return 0;
     }
-    if (v->type != TOML_STRING)
-        return config_type_error(v, "a duration such as \"1s\"", err);
+    if (v->type != TOML_STRING) {
+        if ((r = config_type_error(v, "a duration such as \"1s\"", err)) == 0)
+            *ret = def;
+        return r;
+    }
 
     alumet_time_ns d;
     if (strlen(v->u.str.ptr) != v->u.str.len)
@@ -350,7 +450,9 @@ int alumet_config_get_duration(struct alumet_config *t, const char *key, alumet_
             alumet__config_msg_add(&m, ": expected a number followed by a unit such as \"1s\", "
                                        "\"500ms\" or \"1h 30m\"");
         }
-        return alumet_error_set(err, -EINVAL, "%s", m.buf);
+        if ((r = config_fail(&m, err)) == 0)
+            *ret = def;
+        return r;
     }
     *ret = d;
     return 0;
@@ -367,12 +469,15 @@ int alumet_config_get_char(struct alumet_config *t, const char *key, char def, c
         *ret = def;
         return 0;
     }
-    if (v->type != TOML_STRING || v->u.str.len != 1)
-        return config_type_error(v, "a single character", err);
-    r = config_check_string(v, err);
+    if (v->type != TOML_STRING || v->u.str.len != 1) {
+        if ((r = config_type_error(v, "a single character", err)) == 0)
+            *ret = def;
+        return r;
+    }
+    r = config_check_string(v, false, err);
     if (r < 0)
         return r;
-    *ret = v->u.str.ptr[0];
+    *ret = r == 0 ? v->u.str.ptr[0] : def;
     return 0;
 }
 
@@ -389,13 +494,21 @@ static int config_lookup_array(struct alumet_config *t, const char *key, enum to
         return r;
     if (v->type != TOML_ARRAY)
         return config_type_error(v, what, err);
+    /* under `config check`, every bad item is reported, and the array is
+     * taken as absent */
+    bool bad = false;
     for (size_t i = 0; i < v->u.arr.len; i++) {
-        if (v->u.arr.items[i]->type != item_type)
-            return config_type_error(v->u.arr.items[i], item_what, err);
-        if (item_type == TOML_STRING && (r = config_check_string(v->u.arr.items[i], err)) < 0)
-            return r;
+        if (v->u.arr.items[i]->type != item_type) {
+            if ((r = config_type_error(v->u.arr.items[i], item_what, err)) < 0)
+                return r;
+            bad = true;
+        } else if (item_type == TOML_STRING) {
+            if ((r = config_check_string(v->u.arr.items[i], false, err)) < 0)
+                return r;
+            bad = bad || r > 0;
+        }
     }
-    *ret = v;
+    *ret = bad ? NULL : v;
     return 0;
 }
 
@@ -436,8 +549,11 @@ int alumet_config_get_array(struct alumet_config *t, const char *key,
         *ret_len = 0;
         return 0;
     }
-    if (v->type != TOML_ARRAY)
+    if (v->type != TOML_ARRAY) {
+        *ret_array = NULL;
+        *ret_len = 0;
         return config_type_error(v, "an array", err);
+    }
     *ret_array = alumet__config_from_value(v);
     *ret_len = v->u.arr.len;
     return 0;
@@ -471,8 +587,8 @@ int alumet_config_array_string(struct alumet_config *arr, size_t i, const char *
     if (!v)
         return -ERANGE;
     if (v->type != TOML_STRING)
-        return config_type_error(v, "a string", err);
-    int r = config_check_string(v, err);
+        return config_item_type_error(v, "a string", err);
+    int r = config_check_string(v, true, err);
     if (r < 0)
         return r;
     *ret = v->u.str.ptr;
@@ -486,7 +602,7 @@ int alumet_config_array_table(struct alumet_config *arr, size_t i, struct alumet
     if (!v)
         return -ERANGE;
     if (v->type != TOML_TABLE)
-        return config_type_error(v, "a table", err);
+        return config_item_type_error(v, "a table", err);
     *ret = alumet__config_from_value(v);
     return 0;
 }
@@ -502,8 +618,10 @@ int alumet_config_get_table(struct alumet_config *t, const char *key, struct alu
         *ret = NULL;
         return 0;
     }
-    if (v->type != TOML_TABLE)
+    if (v->type != TOML_TABLE) {
+        *ret = NULL;
         return config_type_error(v, "a table", err);
+    }
     *ret = alumet__config_from_value(v);
     return 0;
 }
@@ -540,6 +658,15 @@ bool alumet_config_has(const struct alumet_config *t, const char *key)
     const struct toml_value *v = (const struct toml_value *)(const void *)t;
 
     return v && key && toml_table_get(v, key) != NULL;
+}
+
+const char *alumet_config_type(const struct alumet_config *t, const char *key)
+{
+    const struct toml_value *v = (const struct toml_value *)(const void *)t;
+    const struct toml_value *item =
+        v && key && v->type == TOML_TABLE ? toml_table_get(v, key) : NULL;
+
+    return item ? toml_type_name(item->type) : NULL;
 }
 
 size_t alumet_config_len(const struct alumet_config *t)
@@ -668,5 +795,6 @@ int alumet_config_error(struct alumet_config *t, const char *key, struct alumet_
     va_start(ap, fmt);
     vsnprintf(m.buf + m.len, sizeof(m.buf) - m.len, fmt, ap);
     va_end(ap);
+    config_collect(m.buf);
     return alumet_error_set(err, code, "%s", m.buf);
 }

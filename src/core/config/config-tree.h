@@ -21,6 +21,19 @@ static inline struct alumet_config *alumet__config_from_value(struct toml_value 
     return (struct alumet_config *)(void *)v;
 }
 
+/* `config check`: between begin and end, on this thread, the problems that
+ * the getters and alumet_config_error find are appended to p (one message
+ * each, "file:line:col: path: what"), and a getter that finds a value of the
+ * wrong type goes on with its default instead of failing, so that one run
+ * of a plugin's init reports all its bad options. */
+struct config_problems {
+    char **msgs;
+    size_t n, cap;
+};
+void alumet__config_collect_begin(struct config_problems *p);
+void alumet__config_collect_end(void);
+void alumet__config_problems_free(struct config_problems *p);
+
 /* Replace ${NAME} by the value of the environment variable NAME (read with
  * secure_getenv); `\${` is kept as a literal `${`. Unlike upstream, text in
  * TOML comments is left alone. Errors (with file:line:col):
@@ -52,6 +65,12 @@ int alumet__config_merge(struct toml_value *base, struct toml_value *over);
  * per problem. Returns the number of unknown keys. */
 int alumet__config_report_unused(struct toml_value *t, void (*report)(void *data, const char *msg),
                                  void *data);
+/* The same, for a plugin whose init stopped early (`config check`): the keys
+ * of t that are also keys of known (its default section) may just not have
+ * been reached, nor the keys inside a table it had started to read, so only
+ * the other keys of t itself are reported. */
+int alumet__config_report_unused_except(struct toml_value *t, const struct toml_value *known,
+                                        void (*report)(void *data, const char *msg), void *data);
 
 /* Take the on/off switch out of a plugin section, as the agent does before
  * the plugin's init: `enabled`, else `enable` (upstream accepts both; when

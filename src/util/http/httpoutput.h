@@ -27,10 +27,20 @@ int httpoutput_get_limits(struct alumet_config *t, alumet_time_ns *ret_connect_t
                           struct alumet_error *err);
 
 /* Check what httpoutput_get_limits read: durations longer than 0, a number of
- * points of 0 or more. 0 or -EINVAL with err naming the key. */
+ * points of 0 or more. 0 or -EINVAL with err naming the key (the last bad
+ * one; `config check` shows each). */
 int httpoutput_check_limits(struct alumet_config *t, alumet_time_ns connect_timeout,
                             alumet_time_ns request_timeout, int64_t max_points,
                             struct alumet_error *err);
+
+/* Check the URL of the server (the value of option key of t): the scheme
+ * http:// or https://, a host, a port between 1 and 65535 when one is
+ * written. 0, or -EINVAL with err naming the option and showing example
+ * ("http://localhost:8086"). Nothing is resolved or connected. The outputs
+ * call it under `config check` (alumet_config_checking); a run finds the
+ * same problems when it creates the client, at start. */
+int httpoutput_check_url(struct alumet_config *t, const char *key, const char *url,
+                         const char *example, struct alumet_error *err);
 
 /* Points that an output lost by itself, reported with a rate limit: one
  * line at once, then at most a summary a minute. Zero it to start. */
