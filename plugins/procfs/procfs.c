@@ -18,6 +18,7 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "procfs.h"
+#include "util/edit-distance.h"
 
 /* What `config regen` writes: upstream's defaults, with comments. The hidden
  * options proc_root and sys_root are documented in README.md only. */
@@ -118,32 +119,6 @@ static const char *const procfs_known_meminfo[] = {
 
 /* ---- shared helpers ---- */
 
-/* Edit distance of a and b (insertions, deletions, substitutions), for the
- * "did you mean" of an unknown meminfo entry; both are short names. */
-static size_t procfs_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[64];
-    if (la >= 64 || lb >= 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* Whether key is an entry of <proc_root>/proc/meminfo on this machine. */
 static bool procfs_meminfo_has(const char *proc_root, const char *key)
 {
@@ -169,7 +144,7 @@ static int procfs_check_meminfo_key(struct alumet_config *t, const char *proc_ro
     for (size_t i = 0; i < sizeof(procfs_known_meminfo) / sizeof(procfs_known_meminfo[0]); i++) {
         if (strcmp(procfs_known_meminfo[i], k) == 0)
             return 0;
-        size_t d = procfs_distance(k, procfs_known_meminfo[i]);
+        size_t d = edit_distance(k, procfs_known_meminfo[i]);
         if (d < best_d) {
             best_d = d;
             best = procfs_known_meminfo[i];

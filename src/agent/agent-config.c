@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "alumet/log.h"
 #include "core/config/config-tree.h"
+#include "util/edit-distance.h"
 
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
@@ -22,7 +23,7 @@ static const char *agent_closest_plugin(struct agent *a, const char *name)
     const char *best = NULL;
     size_t bd = 3;
     for (size_t i = 0; i < a->plugins.len; i++) {
-        size_t d = alumet__edit_distance(name, a->plugins.items[i].def->name);
+        size_t d = edit_distance(name, a->plugins.items[i].def->name);
         if (d < bd) {
             bd = d;
             best = a->plugins.items[i].def->name;
@@ -317,7 +318,7 @@ static int config_misplaced_tables(struct agent *a)
             strlen(kv->key) >= 256)
             continue;
         const char *file = v->file ? v->file : "?";
-        if (alumet__edit_distance(kv->key, "plugins") <= 2) {
+        if (edit_distance(kv->key, "plugins") <= 2) {
             const char *sub = v->u.tab.len ? v->u.tab.items[0].key : NULL;
             alumet_log_error("%s:%d:%d: [%s%s%s]: unknown table, did you mean [plugins%s%s]?", file,
                              kv->line, kv->col, kv->key, sub ? "." : "", sub ? sub : "",

@@ -22,6 +22,7 @@
 #include "alumet/log.h"
 #include "core/config/config-tree.h"
 #include "exec-summary.h"
+#include "util/edit-distance.h"
 
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
@@ -64,7 +65,7 @@ static void exec_hint_not_found(const char *prog, int argc, char **argv)
         struct stat st;
         if (stat(e->d_name, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        size_t dist = alumet__edit_distance(base, e->d_name);
+        size_t dist = edit_distance(base, e->d_name);
         if (dist < bd) {
             bd = dist;
             snprintf(best_buf, sizeof(best_buf), "%s", e->d_name);

@@ -12,6 +12,7 @@
 #include "alumet-build-config.h"
 #include "alumet/log.h"
 #include "core/config/config-tree.h"
+#include "util/edit-distance.h"
 
 extern struct alumet_log_topic alumet__log_agent;
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_agent)
@@ -87,7 +88,7 @@ static void suggest_command(const char *name)
     const char *best = NULL;
     size_t bd = 3;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        size_t d = alumet__edit_distance(name, commands[i].name);
+        size_t d = edit_distance(name, commands[i].name);
         if (d < bd) {
             bd = d;
             best = commands[i].name;

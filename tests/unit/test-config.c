@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/config/config-tree.h"
+#include "util/edit-distance.h"
 
 #define FILE_NAME "alumet-config.toml"
 
@@ -510,18 +511,18 @@ static void test_unknown_keys_many(void **state)
 static void test_edit_distance(void **state)
 {
     (void)state;
-    assert_int_equal(alumet__edit_distance("", ""), 0);
-    assert_int_equal(alumet__edit_distance("abc", ""), 3);
-    assert_int_equal(alumet__edit_distance("", "abc"), 3);
-    assert_int_equal(alumet__edit_distance("same", "same"), 0);
-    assert_int_equal(alumet__edit_distance("kitten", "sitting"), 3);
-    assert_int_equal(alumet__edit_distance("ca", "ac"), 1);
+    assert_int_equal(edit_distance("", ""), 0);
+    assert_int_equal(edit_distance("abc", ""), 3);
+    assert_int_equal(edit_distance("", "abc"), 3);
+    assert_int_equal(edit_distance("same", "same"), 0);
+    assert_int_equal(edit_distance("kitten", "sitting"), 3);
+    assert_int_equal(edit_distance("ca", "ac"), 1);
     /* optimal string alignment: no edit of a transposed pair */
-    assert_int_equal(alumet__edit_distance("ca", "abc"), 3);
-    assert_int_equal(alumet__edit_distance("outptu_path", "output_path"), 1);
-    assert_int_equal(alumet__edit_distance("pol_interval", "poll_interval"), 1);
-    assert_int_equal(alumet__edit_distance("exec", "exce"), 1);
-    assert_int_equal(alumet__edit_distance("run", "watch"), 5);
+    assert_int_equal(edit_distance("ca", "abc"), 3);
+    assert_int_equal(edit_distance("outptu_path", "output_path"), 1);
+    assert_int_equal(edit_distance("pol_interval", "poll_interval"), 1);
+    assert_int_equal(edit_distance("exec", "exce"), 1);
+    assert_int_equal(edit_distance("run", "watch"), 5);
 }
 
 static void test_path(void **state)

@@ -84,8 +84,5 @@ int alumet__config_take_switch(struct toml_value *section, const char *plugin, b
  * into buf. Returns the needed length (like snprintf). */
 size_t alumet__config_path(const struct toml_value *v, char *buf, size_t size);
 
-/* Damerau-Levenshtein distance with adjacent transpositions (used for "did
- * you mean" suggestions of keys and of commands). */
-size_t alumet__edit_distance(const char *a, const char *b);
 
 #endif
