@@ -84,5 +84,4 @@ int alumet__config_take_switch(struct toml_value *section, const char *plugin, b
  * into buf. Returns the needed length (like snprintf). */
 size_t alumet__config_path(const struct toml_value *v, char *buf, size_t size);
 
-
 #endif
