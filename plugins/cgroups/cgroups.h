@@ -2,10 +2,14 @@
 /* Private header of the cgroups plugin, shared by its files and its tests.
  *
  * Layout:
- *   cgroups.c          plugin struct, options, metrics, lifecycle (the
- *                      common part is shared by slurm and oar)
+ *   cgroups.c          options, metrics, lifecycle: the engine shared by
+ *                      slurm and oar (cgroups_family_lib)
  *   cgroups-source.c   the source: finds the hierarchies, follows the
  *                      cgroups that appear and disappear, measures them
+ *   cgroups-raw.c      the cgroups plugin: plugin struct, init, start
+ *   cgroups-containers.c  its container names (Engine API), the family hooks
+ *                      of the raw plugin (cgroups-containers-none.c without
+ *                      libcurl)
  *
  * The plugins slurm and oar (plugins/slurm, plugins/oar) are this plugin
  * with a `family` hook that chooses the cgroups and gives their attributes.
@@ -121,5 +125,15 @@ extern const struct alumet_source_ops cgroups_source_ops;
 
 /* Number of cgroups the source measures now. */
 size_t cgroups_source_count(const struct cgroups_source *src);
+
+/* ---- cgroups-containers.c: the raw plugin's container names ---- */
+
+/* Read engine_socket and engine_timeout of [plugins.cgroups]; when on, set
+ * cg->family to the hooks that add the container attributes. */
+int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
+                            struct alumet_error *err);
+/* Choose the socket (auto: the first default that exists) and log it. */
+int cgroups_containers_start(struct cgroups *cg, struct alumet_error *err);
+void cgroups_containers_free(struct cgroups *cg);
 
 #endif

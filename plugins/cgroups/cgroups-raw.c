@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* cgroups: CPU time, memory and I/O pressure of every cgroup of the host, as
+ * upstream Alumet's raw cgroups plugin 0.1.1 (see README.md), with the names
+ * of the containers from their engine (cgroups-containers.c). This file
+ * holds the plugin struct; the engine is cgroups.c and cgroups-source.c. */
+#include "alumet/config.h"
+#include "alumet/error.h"
+#include "alumet/plugin.h"
+#include "cgroups.h"
+
+/* What `config regen` writes. The hidden options proc_root, sys_root and
+ * rescan_interval, and engine_socket and engine_timeout, are documented in
+ * README.md only. */
+#define CGROUPS_DEFAULT_CONFIG                                                                     \
+    "[plugins.cgroups]\n"                                                                          \
+    "# How often every cgroup is measured (cpu_time_delta, cpu_percent, memory_usage,\n"           \
+    "# memory_max, cgroup_memory_*, io_pressure_*)\n"                                              \
+    "poll_interval = \"5s\"\n"                                                                     \
+    "# true: register the metrics but measure nothing (for other plugins' cgroup points)\n"        \
+    "disable_sources = false\n"
+
+static void cgroups_free(void *state)
+{
+    struct cgroups *cg = state;
+    if (cg)
+        cgroups_containers_free(cg);
+    cgroups_common_free(cg);
+}
+
+static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
+{
+    struct cgroups *cg;
+    int r = cgroups_common_init(cfg, "cgroups", &cg, err);
+    if (r < 0)
+        return r;
+    if ((r = cgroups_containers_init(cg, cfg, err)) < 0) {
+        cgroups_free(cg);
+        return r;
+    }
+    *ret_state = cg;
+    return 0;
+}
+
+static int cgroups_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
+{
+    struct cgroups *cg = state;
+    int r = cgroups_common_start(cg, ctx, "cgroups", err);
+    if (r < 0 || cg->disable_sources)
+        return r;
+    return cgroups_containers_start(cg, err);
+}
+
+const struct alumet_plugin alumet_plugin_cgroups = {
+    .abi_version = ALUMET_PLUGIN_ABI,
+    .name = "cgroups",
+    .version = "0.1.1",
+    .default_config = CGROUPS_DEFAULT_CONFIG,
+    .init = cgroups_init,
+    .start = cgroups_start,
+    .post_pipeline_start = cgroups_common_post_pipeline_start,
+    .stop = cgroups_common_stop,
+    .free = cgroups_free,
+};
