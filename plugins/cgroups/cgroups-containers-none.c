@@ -7,8 +7,7 @@
 #include "alumet/error.h"
 #include "cgroups.h"
 
-int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
-                            struct alumet_error *err)
+int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg, struct alumet_error *err)
 {
     const char *socket = "";
     alumet_time_ns timeout;
@@ -34,4 +33,19 @@ int cgroups_containers_start(struct cgroups *cg, struct alumet_error *err)
 void cgroups_containers_free(struct cgroups *cg)
 {
     (void)cg;
+}
+
+int cgroups_containers_setup(struct cgroups *cg, const struct container_id *cid,
+                             struct cgroups_attrs *attrs)
+{
+    (void)cg;
+    (void)cid;
+    (void)attrs;
+    return 0;
+}
+
+void cgroups_containers_removed(struct cgroups *cg, const char *id)
+{
+    (void)cg;
+    (void)id;
 }

@@ -5,13 +5,12 @@
  * puts them on the points of that cgroup (see README.md, "Containers").
  *
  * The lookups run in the source's poll, when a container's cgroup is set up
- * (cg->family.setup), so each is limited by engine_timeout; after a failure
- * (no engine, a timeout) the engine is not asked again for 30 s, so a poll
- * waits at most one timeout, and the failure is logged once (and once more
- * when the engine answers again). The container's id is on its points in
- * any case. Answers are kept per container id (a container has cgroups in
- * several hierarchies on v1 and hybrid hosts, and sub-cgroups) until its
- * cgroup is removed. */
+ * (cgroups_containers_setup, from the raw plugin's family hook), so each is limited by
+ * engine_timeout; after a failure (no engine, a timeout) the engine is not asked again for 30 s, so
+ * a poll waits at most one timeout, and the failure is logged once (and once more when the engine
+ * answers again). The container's id is on its points in any case. Answers are kept per container
+ * id (a container has cgroups in several hierarchies on v1 and hybrid hosts, and sub-cgroups) until
+ * its cgroup is removed. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -44,16 +43,16 @@ struct cgroups_containers {
 
 void cgroups_containers_free(struct cgroups *cg)
 {
-    if (cg->family.setup == NULL || cg->family.data == NULL)
+    struct cgroups_containers *ct = cg->containers;
+    if (!ct)
         return;
-    struct cgroups_containers *ct = cg->family.data;
     for (size_t i = 0; i < ct->n_known; i++)
         container_info_done(&ct->known[i].info);
     free(ct->known);
     container_engine_free(ct->engine);
     free(ct->socket);
     free(ct);
-    cg->family = (struct cgroups_family){0};
+    cg->containers = NULL;
 }
 
 /* The attribute key of label k: container_label_<k> with every character
@@ -116,7 +115,8 @@ static const struct cgroups_known *cgroups_lookup(struct cgroups_containers *ct,
                         "cannot ask the container engine at '%s' about container %.12s: %s; the "
                         "points of containers carry their container_id only until it answers "
                         "(asked again every 30 s, said once)",
-                        container_engine_socket(ct->engine), id, container_engine_error(ct->engine));
+                        container_engine_socket(ct->engine), id,
+                        container_engine_error(ct->engine));
         ct->failing = true;
         ct->retry_at = now + CGROUPS_ENGINE_BACKOFF;
         return NULL;
@@ -143,46 +143,37 @@ static const struct cgroups_known *cgroups_lookup(struct cgroups_containers *ct,
     return &a[ct->n_known++];
 }
 
-static int cgroups_containers_setup(void *data, const struct cgroup_hierarchy *h,
-                                    const char *cpath, struct cgroups_attrs *attrs)
+int cgroups_containers_setup(struct cgroups *cg, const struct container_id *cid,
+                             struct cgroups_attrs *attrs)
 {
-    struct cgroups_containers *ct = data;
-    struct container_id cid;
-    (void)h;
-    if (container_id_from_cgroup(cpath, &cid) < 0)
-        return 1;
-    int r = cgroups_attrs_add_str(attrs, "container_id", cid.id);
+    struct cgroups_containers *ct = cg->containers;
+    if (!ct)
+        return 0;
+    int r = cgroups_attrs_add_str(attrs, "container_id", cid->id);
     if (r < 0)
         return r;
-    r = 0;
-    const struct cgroups_known *k = cgroups_lookup(ct, cid.id, &r);
+    const struct cgroups_known *k = cgroups_lookup(ct, cid->id, &r);
     if (r < 0)
         return r;
     if (k && k->found && (r = cgroups_container_attrs(&k->info, attrs)) < 0)
         return r;
-    return 1;
+    return 0;
 }
 
 /* The container's cgroup is gone: forget its answer (a later cgroup of the
  * same id asks again). */
-static void cgroups_containers_removed(void *data, const struct cgroup_hierarchy *h,
-                                       const char *cpath)
+void cgroups_containers_removed(struct cgroups *cg, const char *id)
 {
-    struct cgroups_containers *ct = data;
-    struct container_id cid;
-    (void)h;
-    if (container_id_from_cgroup(cpath, &cid) < 0)
-        return;
-    for (size_t i = 0; i < ct->n_known; i++)
-        if (strcmp(ct->known[i].id, cid.id) == 0) {
+    struct cgroups_containers *ct = cg->containers;
+    for (size_t i = 0; ct && i < ct->n_known; i++)
+        if (strcmp(ct->known[i].id, id) == 0) {
             container_info_done(&ct->known[i].info);
             ct->known[i] = ct->known[--ct->n_known];
             return;
         }
 }
 
-int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
-                            struct alumet_error *err)
+int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg, struct alumet_error *err)
 {
     const char *socket = NULL;
     alumet_time_ns timeout;
@@ -205,14 +196,14 @@ int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
     }
     ct->cg = cg;
     ct->timeout = timeout;
-    cg->family = (struct cgroups_family){cgroups_containers_setup, cgroups_containers_removed, ct};
+    cg->containers = ct;
     return 0;
 }
 
 int cgroups_containers_start(struct cgroups *cg, struct alumet_error *err)
 {
-    struct cgroups_containers *ct = cg->family.data;
-    if (!cg->family.setup || !ct)
+    struct cgroups_containers *ct = cg->containers;
+    if (!ct)
         return 0;
     const char *socket = ct->socket;
     if (!socket && !(socket = container_engine_find_socket())) {

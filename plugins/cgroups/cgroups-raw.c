@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* cgroups: CPU time, memory and I/O pressure of every cgroup of the host, as
  * upstream Alumet's raw cgroups plugin 0.1.1 (see README.md), with the names
- * of the containers from their engine (cgroups-containers.c). This file
- * holds the plugin struct; the engine is cgroups.c and cgroups-source.c. */
+ * of the virtual machines (from the cgroup paths) and of the containers
+ * (from their engine, cgroups-containers.c). This file holds the plugin
+ * struct and its family hooks; the engine is cgroups.c and
+ * cgroups-source.c. */
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "cgroups.h"
+#include "util/cgroup-owner.h"
 
 /* What `config regen` writes. The hidden options proc_root, sys_root and
  * rescan_interval, and engine_socket and engine_timeout, are documented in
@@ -27,6 +30,32 @@ static void cgroups_free(void *state)
     cgroups_common_free(cg);
 }
 
+/* Every cgroup is measured; those of a VM get vm_name, those of a container
+ * its attributes (cgroups-containers.c). */
+static int cgroups_setup(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                         struct cgroups_attrs *attrs)
+{
+    struct cgroups *cg = data;
+    struct cgroup_owner o;
+    int r;
+    (void)h;
+    if (!cgroup_owner_from_path(cpath, &o))
+        return 1;
+    if (*o.vm_name && (r = cgroups_attrs_add_str(attrs, "vm_name", o.vm_name)) < 0)
+        return r;
+    if (o.has_container && (r = cgroups_containers_setup(cg, &o.container, attrs)) < 0)
+        return r;
+    return 1;
+}
+
+static void cgroups_removed(void *data, const struct cgroup_hierarchy *h, const char *cpath)
+{
+    struct container_id cid;
+    (void)h;
+    if (container_id_from_cgroup(cpath, &cid) == 0)
+        cgroups_containers_removed(data, cid.id);
+}
+
 static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
 {
     struct cgroups *cg;
@@ -37,6 +66,7 @@ static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alum
         cgroups_free(cg);
         return r;
     }
+    cg->family = (struct cgroups_family){cgroups_setup, cgroups_removed, cg};
     *ret_state = cg;
     return 0;
 }

@@ -90,7 +90,8 @@ struct cgroups {
     struct alumet_log_topic *log; /* borrowed from the start context */
     struct fsroot proc, sys;      /* opened by start, closed by stop */
     struct cgroups_metrics m;
-    struct cgroups_source *source; /* borrowed (owned by the core), NULL without */
+    struct cgroups_source *source;         /* borrowed (owned by the core), NULL without */
+    struct cgroups_containers *containers; /* the raw plugin's container names, NULL: off */
     /* for consumer events: set by post_pipeline_start while the source may poll */
     _Atomic(struct alumet_pipeline *) pipeline;
 };
@@ -128,12 +129,20 @@ size_t cgroups_source_count(const struct cgroups_source *src);
 
 /* ---- cgroups-containers.c: the raw plugin's container names ---- */
 
+struct container_id;
+
 /* Read engine_socket and engine_timeout of [plugins.cgroups]; when on, set
- * cg->family to the hooks that add the container attributes. */
+ * cg->containers. */
 int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
                             struct alumet_error *err);
 /* Choose the socket (auto: the first default that exists) and log it. */
 int cgroups_containers_start(struct cgroups *cg, struct alumet_error *err);
 void cgroups_containers_free(struct cgroups *cg);
+/* The attributes of container cid (its id, and what the engine says):
+ * 0 (nothing when off) or -ENOMEM. */
+int cgroups_containers_setup(struct cgroups *cg, const struct container_id *cid,
+                             struct cgroups_attrs *attrs);
+/* The cgroup of container id was removed: forget the engine's answer. */
+void cgroups_containers_removed(struct cgroups *cg, const char *id);
 
 #endif

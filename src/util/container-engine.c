@@ -131,8 +131,7 @@ void container_engine_free(struct container_engine *e)
     free(e);
 }
 
-int container_engine_new(const char *socket_path, int64_t timeout_ns,
-                         struct container_engine **ret)
+int container_engine_new(const char *socket_path, int64_t timeout_ns, struct container_engine **ret)
 {
     struct container_engine *e = calloc(1, sizeof(*e));
     if (!e || !(e->socket = strdup(socket_path))) {
@@ -185,8 +184,7 @@ static int container_engine_errno(CURLcode res)
     }
 }
 
-int container_engine_inspect(struct container_engine *e, const char *id,
-                             struct container_info *ret)
+int container_engine_inspect(struct container_engine *e, const char *id, struct container_info *ret)
 {
     char url[512];
     char *esc = curl_easy_escape(e->curl, id, 0);
@@ -203,7 +201,7 @@ int container_engine_inspect(struct container_engine *e, const char *id,
     CURLcode res = curl_easy_perform(e->curl);
     if (res != CURLE_OK) {
         snprintf(e->error, sizeof(e->error), "%s",
-                 e->too_big ? "answer larger than 4 MiB"
+                 e->too_big   ? "answer larger than 4 MiB"
                  : *e->errbuf ? e->errbuf
                               : curl_easy_strerror(res));
         return e->too_big ? -EPROTO : container_engine_errno(res);

@@ -25,7 +25,10 @@
 #include <stdint.h>
 
 /* The sockets tried, in this order, when none is configured. */
-#define CONTAINER_ENGINE_DEFAULT_SOCKETS {"/run/docker.sock", "/run/podman/podman.sock"}
+#define CONTAINER_ENGINE_DEFAULT_SOCKETS                                                           \
+    {                                                                                              \
+        "/run/docker.sock", "/run/podman/podman.sock"                                              \
+    }
 
 struct container_label {
     char *key, *value;

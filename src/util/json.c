@@ -208,8 +208,9 @@ static int json_value(struct json_parser *ps, struct json **ret)
     }
     /* number, true, false, null */
     const char *s = ps->p;
-    while (ps->p < ps->end && ((*ps->p >= '0' && *ps->p <= '9') || (*ps->p >= 'a' && *ps->p <= 'z') ||
-                               *ps->p == '+' || *ps->p == '-' || *ps->p == '.' || *ps->p == 'E'))
+    while (ps->p < ps->end &&
+           ((*ps->p >= '0' && *ps->p <= '9') || (*ps->p >= 'a' && *ps->p <= 'z') || *ps->p == '+' ||
+            *ps->p == '-' || *ps->p == '.' || *ps->p == 'E'))
         ps->p++;
     if (ps->p == s)
         return -EBADMSG;

@@ -24,8 +24,7 @@ static void test_json(void **state)
 {
     (void)state;
     struct json *j;
-    assert_int_equal(json_parse(" {\"a\": [1, -2.5e3, true, null, \"x\"], \"b\": {}} ", 45, &j),
-                     0);
+    assert_int_equal(json_parse(" {\"a\": [1, -2.5e3, true, null, \"x\"], \"b\": {}} ", 45, &j), 0);
     const struct json *a = json_get(j, "a");
     assert_int_equal(a->type, JSON_ARRAY);
     assert_string_equal(a->child->next->str, "-2.5e3");
@@ -35,8 +34,8 @@ static void test_json(void **state)
     assert_null(json_get(j, "c"));
     assert_int_equal(json_get(j, "b")->type, JSON_OBJECT);
     json_free(j);
-    static const char *const bad[] = {"", "{", "{\"a\"}", "{\"a\":1,}", "[1 2]", "\"abc",
-                                      "{} x", "\"\\u12\"", "{1:2}"};
+    static const char *const bad[] = {"",      "{",    "{\"a\"}",   "{\"a\":1,}", "[1 2]",
+                                      "\"abc", "{} x", "\"\\u12\"", "{1:2}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(json_parse(bad[i], strlen(bad[i]), &j), -EBADMSG);
     char deep[200];
@@ -86,10 +85,10 @@ static void test_inspect(void **state)
     char *tmp = alumet_test_tmpdir();
     char sock[256];
     snprintf(sock, sizeof(sock), "%s/engine.sock", tmp);
-    struct fake_engine fe = {
-        .answers = {{ID, 200, inspect}, {"broken", 500, "{\"message\":\"oops\"}"},
-                    {"garbage", 200, "not json"}},
-        .n = 3};
+    struct fake_engine fe = {.answers = {{ID, 200, inspect},
+                                         {"broken", 500, "{\"message\":\"oops\"}"},
+                                         {"garbage", 200, "not json"}},
+                             .n = 3};
     assert_int_equal(fake_engine_start(&fe, sock), 0);
 
     struct container_engine *e;

@@ -566,6 +566,29 @@ static void test_containers(void **state)
     alumet_test_rmtree(dir);
 }
 
+static void test_vms(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\n");
+    env_write(&e,
+              "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/"
+              "memory.current",
+              "4096\n");
+    env_write(&e,
+              "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/libvirt/"
+              "vcpu0/memory.current",
+              "2048\n");
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope"),
+                "vm_name=web-1");
+    expect_dump(
+        env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/libvirt/vcpu0"),
+        "vm_name=web-1");
+    expect_dump(env_attrs(&e, "/system.slice"), "");
+    env_done(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_no_hierarchy_then_mounted),
         cmocka_unit_test(test_disable_sources),
         cmocka_unit_test(test_containers),
+        cmocka_unit_test(test_vms),
     };
     return alumet_run_tests(tests);
 }
