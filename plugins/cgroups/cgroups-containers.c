@@ -152,12 +152,23 @@ int cgroups_containers_setup(struct cgroups *cg, const struct container_id *cid,
     int r = cgroups_attrs_add_str(attrs, "container_id", cid->id);
     if (r < 0)
         return r;
-    const struct cgroups_known *k = cgroups_lookup(ct, cid->id, &r);
+    r = cgroups_containers_refresh(cg, cid, attrs);
+    return r < 0 ? r : r == 1 ? 1 : 2;
+}
+
+int cgroups_containers_refresh(struct cgroups *cg, const struct container_id *cid,
+                               struct cgroups_attrs *attrs)
+{
+    struct cgroups_containers *ct = cg->containers;
+    int r = 0;
+    const struct cgroups_known *k = ct ? cgroups_lookup(ct, cid->id, &r) : NULL;
     if (r < 0)
         return r;
-    if (k && k->found && (r = cgroups_container_attrs(&k->info, attrs)) < 0)
+    if (!k)
+        return ct && ct->engine ? 0 : 1;
+    if (k->found && (r = cgroups_container_attrs(&k->info, attrs)) < 0)
         return r;
-    return 0;
+    return 1;
 }
 
 /* The container's cgroup is gone: forget its answer (a later cgroup of the

@@ -43,9 +43,21 @@ static int cgroups_setup(void *data, const struct cgroup_hierarchy *h, const cha
         return 1;
     if (*o.vm_name && (r = cgroups_attrs_add_str(attrs, "vm_name", o.vm_name)) < 0)
         return r;
-    if (o.has_container && (r = cgroups_containers_setup(cg, &o.container, attrs)) < 0)
-        return r;
-    return 1;
+    if (!o.has_container)
+        return 1;
+    r = cgroups_containers_setup(cg, &o.container, attrs);
+    return r == 0 ? 1 : r;
+}
+
+/* A container's cgroup whose engine did not answer at its setup. */
+static int cgroups_refresh(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                           struct cgroups_attrs *attrs)
+{
+    struct container_id cid;
+    (void)h;
+    if (container_id_from_cgroup(cpath, &cid) < 0)
+        return 1;
+    return cgroups_containers_refresh(data, &cid, attrs);
 }
 
 static void cgroups_removed(void *data, const struct cgroup_hierarchy *h, const char *cpath)
@@ -66,7 +78,8 @@ static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alum
         cgroups_free(cg);
         return r;
     }
-    cg->family = (struct cgroups_family){cgroups_setup, cgroups_removed, cg};
+    cg->family = (struct cgroups_family){
+        .setup = cgroups_setup, .refresh = cgroups_refresh, .removed = cgroups_removed, .data = cg};
     *ret_state = cg;
     return 0;
 }

@@ -63,9 +63,15 @@ void cgroups_attrs_done(struct cgroups_attrs *a);
  * cgroups plugin (every cgroup, no attribute). Called from the source's poll. */
 struct cgroups_family {
     /* 1: measure the cgroup cpath of h with the attributes appended to
-     * *attrs (they come first on every point); 0: skip it; -ENOMEM. */
+     * *attrs (they come first on every point); 2: measure it, and call
+     * refresh at the next polls until it says done; 0: skip it; -ENOMEM. */
     int (*setup)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
                  struct cgroups_attrs *attrs);
+    /* For a cgroup whose setup returned 2, before each poll reads it: may
+     * append attributes; 1: done, 0: call again at the next poll, -ENOMEM.
+     * Optional (NULL: setup's 2 means 1). */
+    int (*refresh)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                   struct cgroups_attrs *attrs);
     /* The cgroup cpath of h was removed (measured or not); optional. */
     void (*removed)(void *data, const struct cgroup_hierarchy *h, const char *cpath);
     void *data;
@@ -139,9 +145,15 @@ int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
 int cgroups_containers_start(struct cgroups *cg, struct alumet_error *err);
 void cgroups_containers_free(struct cgroups *cg);
 /* The attributes of container cid (its id, and what the engine says):
- * 0 (nothing when off) or -ENOMEM. */
+ * 1, 2 when the engine did not answer (cgroups_containers_refresh later),
+ * 0 when off (no attribute), or -ENOMEM. */
 int cgroups_containers_setup(struct cgroups *cg, const struct container_id *cid,
                              struct cgroups_attrs *attrs);
+/* The attributes of container cid that a failed request could not give:
+ * 1 (added, or the engine does not know it), 0 (the engine is still not
+ * answering: ask again later), -ENOMEM. */
+int cgroups_containers_refresh(struct cgroups *cg, const struct container_id *cid,
+                               struct cgroups_attrs *attrs);
 /* The cgroup of container id was removed: forget the engine's answer. */
 void cgroups_containers_removed(struct cgroups *cg, const char *id);
 

@@ -540,6 +540,10 @@ static void test_containers(void **state)
     env_poll_only(&e);
     expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"),
                 "container_id=" CID4 ",container_name=back,container_image=redis");
+    /* the container that appeared while the engine was down gets its names */
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"),
+                "container_id=" CID3 ",container_name=late,container_image=busybox");
+    assert_int_equal(atomic_load(&fe.requests), 5);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "answers again", NULL), 1);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
     env_done(&e);
