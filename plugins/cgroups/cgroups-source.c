@@ -45,6 +45,7 @@ struct cgroups_cg {
     struct cgroup_stats last;
     alumet_time_ns last_mono;
     bool measured; /* `last` holds a previous read */
+    bool pending;  /* family.refresh to call before its reads */
 };
 
 struct cgroups_source {
@@ -224,6 +225,7 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
     c->rd = (struct cgroup_reader)CGROUP_READER_INIT;
     if (cg->family.setup) {
         int k = cg->family.setup(cg->family.data, h, cpath, &c->attrs);
+        c->pending = k == 2 && cg->family.refresh;
         if (k <= 0) {
             if (k < 0)
                 cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured",
@@ -501,6 +503,12 @@ static int cgroups_source_poll(void *data, struct alumet_buffer *buf, alumet_tim
     for (size_t i = 0; i < s->n;) {
         struct cgroups_cg *c = s->items[i];
         struct cgroup_stats st;
+        if (c->pending) {
+            r = cg->family.refresh(cg->family.data, &s->hs.items[c->h], c->cpath, &c->attrs);
+            if (r < 0)
+                return alumet_error_set(err, r, "out of memory");
+            c->pending = r == 0;
+        }
         r = cgroup_reader_read(&c->rd, &s->scratch, &st);
         if (r == -ENODEV) {
             /* removed before the watch said so: its removal event finds nothing */

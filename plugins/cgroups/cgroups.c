@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* cgroups: CPU time, memory and I/O pressure of every cgroup of the host, as
- * upstream Alumet's raw cgroups plugin 0.1.1 (see README.md). This file holds
- * the plugin struct, the options, the metrics and the lifecycle. */
+/* The engine of the cgroup family (cgroups, slurm, oar): the common options,
+ * the metrics and the lifecycle. The cgroups plugin itself is
+ * cgroups-raw.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,16 +13,6 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "cgroups.h"
-
-/* What `config regen` writes. The hidden options proc_root, sys_root and
- * rescan_interval are documented in README.md only. */
-#define CGROUPS_DEFAULT_CONFIG                                                                     \
-    "[plugins.cgroups]\n"                                                                          \
-    "# How often every cgroup is measured (cpu_time_delta, cpu_percent, memory_usage,\n"           \
-    "# memory_max, cgroup_memory_*, io_pressure_*)\n"                                              \
-    "poll_interval = \"5s\"\n"                                                                     \
-    "# true: register the metrics but measure nothing (for other plugins' cgroup points)\n"        \
-    "disable_sources = false\n"
 
 #define CGROUPS_SEC ALUMET_NSEC_PER_SEC
 
@@ -100,11 +90,6 @@ int cgroups_common_init(struct alumet_config *cfg, const char *section, struct c
 err_free:
     cgroups_common_free(cg);
     return r;
-}
-
-static int cgroups_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
-{
-    return cgroups_common_init(cfg, "cgroups", (struct cgroups **)ret_state, err);
 }
 
 /* Count the CPUs of a list such as "0-3,5-6\n" (→ 6); 0 when malformed. */
@@ -236,11 +221,6 @@ int cgroups_common_start(struct cgroups *cg, struct alumet_start_ctx *ctx, const
     return 0;
 }
 
-static int cgroups_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
-{
-    return cgroups_common_start(state, ctx, "cgroups", err);
-}
-
 /* The source publishes the consumer events of the cgroups it finds (perf
  * measures them when configured to). */
 int cgroups_common_post_pipeline_start(void *state, struct alumet_post_start_ctx *ctx,
@@ -263,15 +243,3 @@ int cgroups_common_stop(void *state, struct alumet_error *err)
     atomic_store(&cg->pipeline, NULL);
     return 0;
 }
-
-const struct alumet_plugin alumet_plugin_cgroups = {
-    .abi_version = ALUMET_PLUGIN_ABI,
-    .name = "cgroups",
-    .version = "0.1.1",
-    .default_config = CGROUPS_DEFAULT_CONFIG,
-    .init = cgroups_init,
-    .start = cgroups_start,
-    .post_pipeline_start = cgroups_common_post_pipeline_start,
-    .stop = cgroups_common_stop,
-    .free = cgroups_common_free,
-};

@@ -2,10 +2,14 @@
 /* Private header of the cgroups plugin, shared by its files and its tests.
  *
  * Layout:
- *   cgroups.c          plugin struct, options, metrics, lifecycle (the
- *                      common part is shared by slurm and oar)
+ *   cgroups.c          options, metrics, lifecycle: the engine shared by
+ *                      slurm and oar (cgroups_family_lib)
  *   cgroups-source.c   the source: finds the hierarchies, follows the
  *                      cgroups that appear and disappear, measures them
+ *   cgroups-raw.c      the cgroups plugin: plugin struct, init, start
+ *   cgroups-containers.c  its container names (Engine API), the family hooks
+ *                      of the raw plugin (cgroups-containers-none.c without
+ *                      libcurl)
  *
  * The plugins slurm and oar (plugins/slurm, plugins/oar) are this plugin
  * with a `family` hook that chooses the cgroups and gives their attributes.
@@ -59,9 +63,15 @@ void cgroups_attrs_done(struct cgroups_attrs *a);
  * cgroups plugin (every cgroup, no attribute). Called from the source's poll. */
 struct cgroups_family {
     /* 1: measure the cgroup cpath of h with the attributes appended to
-     * *attrs (they come first on every point); 0: skip it; -ENOMEM. */
+     * *attrs (they come first on every point); 2: measure it, and call
+     * refresh at the next polls until it says done; 0: skip it; -ENOMEM. */
     int (*setup)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
                  struct cgroups_attrs *attrs);
+    /* For a cgroup whose setup returned 2, before each poll reads it: may
+     * append attributes; 1: done, 0: call again at the next poll, -ENOMEM.
+     * Optional (NULL: setup's 2 means 1). */
+    int (*refresh)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                   struct cgroups_attrs *attrs);
     /* The cgroup cpath of h was removed (measured or not); optional. */
     void (*removed)(void *data, const struct cgroup_hierarchy *h, const char *cpath);
     /* For the annotation transform (cgroups_annotate_ops), from the
@@ -92,7 +102,8 @@ struct cgroups {
     struct alumet_log_topic *log; /* borrowed from the start context */
     struct fsroot proc, sys;      /* opened by start, closed by stop */
     struct cgroups_metrics m;
-    struct cgroups_source *source; /* borrowed (owned by the core), NULL without */
+    struct cgroups_source *source;         /* borrowed (owned by the core), NULL without */
+    struct cgroups_containers *containers; /* the raw plugin's container names, NULL: off */
     /* for consumer events: set by post_pipeline_start while the source may poll */
     _Atomic(struct alumet_pipeline *) pipeline;
 };
@@ -133,5 +144,29 @@ size_t cgroups_source_count(const struct cgroups_source *src);
 /* The annotation transform (annotate_foreign_measurements = true); its data
  * is the plugin's struct cgroups, whose family.annotate is set. */
 extern const struct alumet_transform_ops cgroups_annotate_ops;
+
+/* ---- cgroups-containers.c: the raw plugin's container names ---- */
+
+struct container_id;
+
+/* Read engine_socket and engine_timeout of [plugins.cgroups]; when on, set
+ * cg->containers. */
+int cgroups_containers_init(struct cgroups *cg, struct alumet_config *cfg,
+                            struct alumet_error *err);
+/* Choose the socket (auto: the first default that exists) and log it. */
+int cgroups_containers_start(struct cgroups *cg, struct alumet_error *err);
+void cgroups_containers_free(struct cgroups *cg);
+/* The attributes of container cid (its id, and what the engine says):
+ * 1, 2 when the engine did not answer (cgroups_containers_refresh later),
+ * 0 when off (no attribute), or -ENOMEM. */
+int cgroups_containers_setup(struct cgroups *cg, const struct container_id *cid,
+                             struct cgroups_attrs *attrs);
+/* The attributes of container cid that a failed request could not give:
+ * 1 (added, or the engine does not know it), 0 (the engine is still not
+ * answering: ask again later), -ENOMEM. */
+int cgroups_containers_refresh(struct cgroups *cg, const struct container_id *cid,
+                               struct cgroups_attrs *attrs);
+/* The cgroup of container id was removed: forget the engine's answer. */
+void cgroups_containers_removed(struct cgroups *cg, const char *id);
 
 #endif

@@ -15,10 +15,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "rapl.h"
@@ -224,6 +226,12 @@ static int rapl_powercap_open_one(struct rapl *rapl, const struct rapl_zone *z,
      * hardware refuses (EIO in some virtual machines) */
     uint64_t unused;
     int r = procfile_open(&c->pf, rapl->sys.fd, rel, 32);
+    /* a counter outside sysfs (a guest's tree from powercap-export, shared
+     * by virtiofs or 9p) is replaced by a rename at each update: reopen it
+     * at every read instead of reading the old file forever */
+    struct statfs sf;
+    if (r == 0 && fstatfs(c->pf.fd, &sf) == 0 && sf.f_type != SYSFS_MAGIC)
+        c->pf.reopen = true;
     if (r == 0)
         r = rapl_counter_read(rapl, c, &unused);
     if (r < 0) {

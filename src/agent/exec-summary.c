@@ -11,6 +11,7 @@
  * child for energy spent before it started or after it ended (and an
  * average power is never above what the sources measured). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "core/pipeline.h"
 #include "core/registry.h"
 #include "exec-summary.h"
+#include "util/cgroup-owner.h"
 
 #define SUMMARY_MAX_ROWS 64
 #define SUMMARY_MAX_SERIES 4096
@@ -74,6 +76,7 @@ struct exec_summary {
     /* SCI = (E x I + M) / R (exec_summary_set_sci), sci_units 0: none */
     double sci_embodied, sci_units;
     char sci_unit[64];
+    char cgroup[1024]; /* exec_cgroup_describe of the process, "" when unknown */
 };
 
 static void summary_final_points(void *data, struct alumet_buffer *buf,
@@ -370,9 +373,101 @@ int exec_summary_register(struct exec_summary *s, struct alumet_pipeline *p,
     return r;
 }
 
+/* The path of one line of /proc/<pid>/cgroup, [*ret, *ret + *len). */
+static bool exec_cgroup_line(const char *line, const char *end, bool *v2, bool *cpu,
+                             const char **ret, size_t *len)
+{
+    const char *c1 = memchr(line, ':', (size_t)(end - line));
+    const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+    if (!c2)
+        return false;
+    char ctl[256];
+    size_t n = (size_t)(c2 - c1 - 1) < sizeof(ctl) - 2 ? (size_t)(c2 - c1 - 1) : sizeof(ctl) - 3;
+    ctl[0] = ',';
+    memcpy(ctl + 1, c1 + 1, n);
+    ctl[n + 1] = ',';
+    ctl[n + 2] = '\0';
+    *v2 = n == 0;
+    *cpu = strstr(ctl, ",cpu,") || strstr(ctl, ",cpuacct,");
+    *ret = c2 + 1;
+    *len = (size_t)(end - c2 - 1);
+    return *len > 0;
+}
+
+void exec_cgroup_describe(const char *text, char *buf, size_t size)
+{
+    const char *best = NULL, *cpu_path = NULL, *other = NULL;
+    size_t best_len = 0, cpu_len = 0, other_len = 0;
+    for (const char *l = text; *l;) {
+        const char *end = strchr(l, '\n');
+        if (!end)
+            end = l + strlen(l);
+        const char *path;
+        size_t len;
+        bool v2, cpu;
+        if (exec_cgroup_line(l, end, &v2, &cpu, &path, &len)) {
+            bool root = len == 1 && *path == '/';
+            if (v2 && !root && !best) {
+                best = path;
+                best_len = len;
+            } else if (cpu && !root && !cpu_path) {
+                cpu_path = path;
+                cpu_len = len;
+            } else if (!other || (!root && other_len == 1)) {
+                other = path;
+                other_len = len;
+            }
+        }
+        l = *end ? end + 1 : end;
+    }
+    if (!best) {
+        best = cpu_path ? cpu_path : other;
+        best_len = cpu_path ? cpu_len : other_len;
+    }
+    if (!best || size == 0) {
+        if (size)
+            buf[0] = '\0';
+        return;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%.*s", (int)best_len, best);
+    struct cgroup_owner o;
+    int n = snprintf(buf, size, "%s", path);
+    if (!cgroup_owner_from_path(path, &o) || n < 0 || (size_t)n >= size)
+        return;
+    const char *sep = " (";
+#define OWNER(...)                                                                                 \
+    do {                                                                                           \
+        size_t used = strlen(buf);                                                                 \
+        snprintf(buf + used, size - used, __VA_ARGS__);                                            \
+        sep = ", ";                                                                                \
+    } while (0)
+    if (*o.pod_uid)
+        OWNER("%sKubernetes pod %s", sep, o.pod_uid);
+    if (*o.job_id)
+        OWNER("%sSlurm job %s", sep, o.job_id);
+    if (*o.vm_name)
+        OWNER("%svirtual machine %s", sep, o.vm_name);
+    if (o.has_container)
+        OWNER("%scontainer %s, %s", sep, o.container.id, o.container.runtime);
+#undef OWNER
+    size_t used = strlen(buf);
+    snprintf(buf + used, size - used, ")");
+}
+
 void exec_summary_set_child(struct exec_summary *s, pid_t pid)
 {
     atomic_store(&s->child, pid);
+    char path[64], text[4096];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = '\0';
+    pthread_mutex_lock(&s->lock);
+    exec_cgroup_describe(text, s->cgroup, sizeof(s->cgroup));
+    pthread_mutex_unlock(&s->lock);
 }
 
 void exec_summary_child_started(struct exec_summary *s, pid_t pid, alumet_time_ns t0)
@@ -641,6 +736,8 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
                 s->cpu, 100.0 * (s->cpu < s->machine_busy ? s->cpu / s->machine_busy : 1.0));
     else if (s->cpu >= 0)
         fprintf(f, "   %12.3f s   CPU time of the process and its descendants\n", s->cpu);
+    if (*s->cgroup)
+        fprintf(f, "   cgroup of the process: %s\n", s->cgroup);
     size_t energy_rows = 0;
     for (size_t i = 0; i < s->n; i++)
         energy_rows += !s->rows[i].carbon;

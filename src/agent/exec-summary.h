@@ -41,6 +41,15 @@ void exec_summary_set_process(struct exec_summary *s, double cpu, double machine
 void exec_summary_set_sci(struct exec_summary *s, double embodied_g, double units,
                           const char *unit_name);
 
+/* The cgroup of the process, read from /proc/<pid>/cgroup by
+ * exec_summary_set_child: its text (lines "<id>:<controllers>:<path>") is
+ * described in buf as "<path>" followed by what its path says of its owner,
+ * e.g. "/kubepods.slice/.../cri-containerd-<id>.scope (Kubernetes pod <uid>,
+ * container <id>, containerd)"; the cgroup2 line wins, else the first v1
+ * line with cpu or cpuacct, else the first path other than "/"; "" when the
+ * text has no path. */
+void exec_cgroup_describe(const char *text, char *buf, size_t size);
+
 /* From /proc/<pid>/stat: the parent, and the CPU time (seconds) of pid and
  * of the children it waited for. 0 or a negative errno. */
 int exec_proc_stat(pid_t pid, pid_t *ret_ppid, double *ret_cpu);

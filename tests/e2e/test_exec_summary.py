@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """The energy summary that exec prints at the end, and the options that turn it off."""
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,15 @@ BUSY = "import time\nt = time.time()\nwhile time.time() - t < 0.4: pass\n"
 TDP_CONFIG = ('[plugins.procfs]\n[plugins.procfs.processes]\nenabled = false\n\n'
               '[plugins.energy-estimation-tdp]\ntdp = 20.0\nnb_cpu = 2.0\n\n'
               '[plugins.csv]\noutput_path = "out.csv"\n')
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    return None
 
 
 def has_plugins(*names):
@@ -141,6 +151,31 @@ class TestExecSummary(AgentTestCase):
         # 20 W / 2 CPUs: the estimate's model on the CPU time (10 ms ticks of /proc)
         got = float(share.group(1)) / (1000 if share.group(2) == "mJ" else 1)
         self.assertAlmostEqual(got, float(cpu.group(1)) * 10.0, delta=0.002)
+
+
+    @unittest.skipUnless(os.geteuid() == 0 and cgroup2_mount(),
+                         "needs root and a cgroup2 mount to make a container's cgroup")
+    def test_watch_names_the_cgroup(self):
+        # a process in a cgroup named as Docker names its containers'
+        cid = "31b9e6de0955a58356e287671b4e6ed8ede03e026b66e90bd2504baf471e5ea6"
+        top = os.path.join(cgroup2_mount(), "alumet-e2e-summary-%d" % os.getpid())
+        cg = os.path.join(top, "system.slice", "docker-%s.scope" % cid)
+        os.makedirs(cg)
+        child = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(1.5)\n"])
+        try:
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(child.pid))
+            res = self.agent("--plugins", "csv", "watch", str(child.pid))
+            self.assert_exit(res, 0)
+            self.assert_in_stderr("   cgroup of the process: /alumet-e2e-summary-%d/system.slice/"
+                                  "docker-%s.scope (container %s, docker)\n"
+                                  % (os.getpid(), cid, cid), res)
+        finally:
+            child.kill()
+            child.wait()
+            for d in (cg, os.path.dirname(cg), top):
+                os.rmdir(d)
+
 
 if __name__ == "__main__":
     main()

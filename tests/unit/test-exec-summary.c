@@ -198,11 +198,56 @@ static void test_carbon_and_sci(void **state)
     exec_summary_free(sum);
 }
 
+/* The cgroup line: which line of /proc/<pid>/cgroup, and its owner. */
+static void test_cgroup_describe(void **state)
+{
+    (void)state;
+    char buf[512];
+    /* cgroup v2 */
+    exec_cgroup_describe("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+                         "00b506dc_87ee_462c_880d_3e41d0dacd0c.slice/cri-containerd-"
+                         "31b9e6de0955a58356e287671b4e6ed8ede03e026b66e90bd2504baf471e5ea6.scope\n",
+                         buf, sizeof(buf));
+    assert_string_equal(buf,
+                        "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+                        "00b506dc_87ee_462c_880d_3e41d0dacd0c.slice/cri-containerd-"
+                        "31b9e6de0955a58356e287671b4e6ed8ede03e026b66e90bd2504baf471e5ea6.scope "
+                        "(Kubernetes pod 00b506dc-87ee-462c-880d-3e41d0dacd0c, container "
+                        "31b9e6de0955a58356e287671b4e6ed8ede03e026b66e90bd2504baf471e5ea6, "
+                        "containerd)");
+    /* hybrid: the v2 line is "/", the cpuacct one says more */
+    exec_cgroup_describe("9:name=systemd:/\n4:memory:/x\n2:cpu,cpuacct:/slurm/uid_1000/job_42/"
+                         "step_0\n0::/\n",
+                         buf, sizeof(buf));
+    assert_string_equal(buf, "/slurm/uid_1000/job_42/step_0 (Slurm job 42)");
+    /* v1 without cpuacct path: the first path other than "/" */
+    exec_cgroup_describe("3:cpuset:/\n4:memory:/machine.slice/machine-qemu\\x2d1\\x2dvm.scope\n",
+                         buf, sizeof(buf));
+    assert_string_equal(buf, "/machine.slice/machine-qemu\\x2d1\\x2dvm.scope (virtual machine vm)");
+    /* the root, and an owner-less path */
+    exec_cgroup_describe("0::/\n", buf, sizeof(buf));
+    assert_string_equal(buf, "/");
+    exec_cgroup_describe("0::/user.slice/user-1000.slice/session-2.scope\n", buf, sizeof(buf));
+    assert_string_equal(buf, "/user.slice/user-1000.slice/session-2.scope");
+    /* nothing readable */
+    exec_cgroup_describe("", buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    exec_cgroup_describe("garbage\n", buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    /* a small buffer: cut, NUL-terminated */
+    char small[8];
+    exec_cgroup_describe("0::/system.slice/docker-"
+                         "31b9e6de0955a58356e287671b4e6ed8ede03e026b66e90bd2504baf471e5ea6.scope\n",
+                         small, sizeof(small));
+    assert_string_equal(small, "/system");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watt_hours_in_joules),
         cmocka_unit_test(test_carbon_and_sci),
+        cmocka_unit_test(test_cgroup_describe),
     };
     return alumet_run_tests(tests);
 }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "alumet-test-engine.h"
 #include "alumet-test-plugin.h"
 #include "cgroups.h"
 #include "core/buffer.h"
@@ -104,7 +105,7 @@ static int cmp_lines(const void *a, const void *b)
 
 /* Poll, then write the points into e->dump, one sorted line each:
  * "metric consumer_path [k=v] value" (F64 with %g). */
-static const char *env_poll(struct env *e)
+static void env_poll_only(struct env *e)
 {
     struct alumet_error err = {0};
     alumet__buffer_clear(e->buf);
@@ -113,6 +114,11 @@ static const char *env_poll(struct env *e)
     if (r != ALUMET_POLL_OK)
         print_error("poll: %d %s\n", r, err.msg);
     assert_int_equal(r, ALUMET_POLL_OK);
+}
+
+static const char *env_poll(struct env *e)
+{
+    env_poll_only(e);
 
     size_t n = alumet_buffer_len(e->buf);
     char **lines = calloc(n + 1, sizeof(*lines));
@@ -427,6 +433,166 @@ static void test_disable_sources(void **state)
     env_done(&e);
 }
 
+/* ---- container names from a (fake) engine ---- */
+
+#define CID1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define CID2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define CID3 "3333333333333333333333333333333333333333333333333333333333333333"
+#define CID4 "4444444444444444444444444444444444444444444444444444444444444444"
+
+/* The attributes of the memory_usage point of consumer cpath, "k=v,k=v"
+ * ("-" when there is no such point). */
+static const char *env_attrs(struct env *e, const char *cpath)
+{
+    static char out[1024];
+    strcpy(out, "-");
+    const struct alumet_metric *m = NULL;
+    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
+        m = alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
+        if (strcmp(m->name, "memory_usage") != 0 || strcmp(p->consumer.str, cpath) != 0)
+            continue;
+        out[0] = '\0';
+        const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
+        for (size_t k = 0; k < p->attr_count; k++) {
+            size_t len = strlen(out);
+            snprintf(out + len, sizeof(out) - len, "%s%s=%s", k ? "," : "", a[k].key, a[k].v.str);
+        }
+        break;
+    }
+    return out;
+}
+
+static void env_container(struct env *e, const char *id)
+{
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof(rel), "sys/fs/cgroup/system.slice/docker-%s.scope/memory.current", id);
+    env_write(e, rel, "4096\n");
+}
+
+static void test_containers(void **state)
+{
+    (void)state;
+    char *dir = alumet_test_tmpdir();
+    char sock[PATH_MAX], section[PATH_MAX + 256];
+    snprintf(sock, sizeof(sock), "%s/engine.sock", dir);
+    struct fake_engine fe = {
+        .answers = {{CID1, 200,
+                     "{\"Name\":\"/web\",\"Config\":{\"Image\":\"nginx:1.27\",\"Labels\":{"
+                     "\"com.example.team\":\"green\",\"tier\":\"front\"}}}"},
+                    {CID3, 200, "{\"Name\":\"/late\",\"Config\":{\"Image\":\"busybox\"}}"},
+                    {CID4, 200, "{\"Name\":\"/back\",\"Config\":{\"Image\":\"redis\"}}"}},
+        .n = 3};
+    assert_int_equal(fake_engine_start(&fe, sock), 0);
+    snprintf(section, sizeof(section),
+             "poll_interval = \"1s\"\ndisable_sources = false\nengine_socket = \"%s\"\n"
+             "engine_timeout = \"100ms\"\n",
+             sock);
+    struct env e;
+    env_setup(&e, "v2", section);
+    env_container(&e, CID1);
+    env_container(&e, CID2); /* unknown to the engine (404) */
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID1 ".scope"),
+                "container_id=" CID1 ",container_name=web,container_image=nginx:1.27,"
+                "container_label_com_example_team=green,container_label_tier=front");
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID2 ".scope"), "container_id=" CID2);
+    expect_dump(env_attrs(&e, "/system.slice"), "");
+    assert_int_equal(atomic_load(&fe.requests), 2);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO,
+                                           "naming the containers with the "
+                                           "engine at",
+                                           NULL),
+                     1);
+    /* the answers are kept: no request at later polls */
+    env_advance(&e, SEC);
+    env_poll_only(&e);
+    assert_int_equal(atomic_load(&fe.requests), 2);
+
+    /* the engine stops answering: one timeout, one warning, the id only;
+     * no request for 30 s */
+    atomic_store(&fe.silent, true);
+    env_container(&e, CID3);
+    env_advance(&e, SEC);
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"), "container_id=" CID3);
+    assert_int_equal(atomic_load(&fe.requests), 3);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "cannot ask the container engine at '",
+                                           "' about "
+                                           "container 333333333333: "),
+                     1);
+    atomic_store(&fe.silent, false);
+    env_container(&e, CID4);
+    env_advance(&e, 10 * SEC);
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"), "container_id=" CID4);
+    assert_int_equal(atomic_load(&fe.requests), 3);
+
+    /* 30 s later: asked again; a removed container's answer is forgotten */
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/sys/fs/cgroup/system.slice/docker-%s.scope", e.tmp, CID4);
+    alumet_test_remove_tree(p);
+    env_advance(&e, SEC);
+    env_poll_only(&e);
+    env_container(&e, CID4);
+    env_advance(&e, 30 * SEC);
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"),
+                "container_id=" CID4 ",container_name=back,container_image=redis");
+    /* the container that appeared while the engine was down gets its names */
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"),
+                "container_id=" CID3 ",container_name=late,container_image=busybox");
+    assert_int_equal(atomic_load(&fe.requests), 5);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "answers again", NULL), 1);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
+    env_done(&e);
+    fake_engine_stop(&fe);
+
+    /* engine_socket = "": off, no attribute */
+    env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\nengine_socket = \"\"\n");
+    env_container(&e, CID1);
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/system.slice/docker-" CID1 ".scope"), "");
+    env_done(&e);
+
+    /* a bad time limit */
+    struct alumet_error err = {0};
+    alumet_test_log_capture("info");
+    assert_int_equal(env_init(&e, NULL,
+                              "poll_interval = \"1s\"\ndisable_sources = false\n"
+                              "engine_timeout = \"0s\"\n",
+                              &err),
+                     -EINVAL);
+    assert_non_null(strstr(err.msg, "plugins.cgroups.engine_timeout: expected a duration greater "
+                                    "than 0, such as \"250ms\""));
+    env_done(&e);
+    alumet_test_rmtree(dir);
+}
+
+static void test_vms(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\n");
+    env_write(&e,
+              "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/"
+              "memory.current",
+              "4096\n");
+    env_write(&e,
+              "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/libvirt/"
+              "vcpu0/memory.current",
+              "2048\n");
+    env_poll_only(&e);
+    expect_dump(env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope"),
+                "vm_name=web-1");
+    expect_dump(
+        env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/libvirt/vcpu0"),
+        "vm_name=web-1");
+    expect_dump(env_attrs(&e, "/system.slice"), "");
+    env_done(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_hybrid),
         cmocka_unit_test(test_no_hierarchy_then_mounted),
         cmocka_unit_test(test_disable_sources),
+        cmocka_unit_test(test_containers),
+        cmocka_unit_test(test_vms),
     };
     return alumet_run_tests(tests);
 }
