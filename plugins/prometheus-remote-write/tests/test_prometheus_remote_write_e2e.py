@@ -23,13 +23,11 @@ Meson passes ALUMET_E2E_AGENT, ALUMET_E2E_PLUGIN_DIR and PYTHONPATH.
 """
 
 import json
-import math
 import os
 import shutil
 import signal
 import subprocess
 import time
-import unittest
 import urllib.parse
 import urllib.request
 
@@ -299,6 +297,33 @@ class RemoteWriteCase:
 class TestPrometheus(RemoteWriteCase, AgentTestCase):
     server_class = Prometheus
     binary = PROMETHEUS
+
+
+class TestPrometheusWithoutReceiver(AgentTestCase):
+    """A Prometheus that does not receive remote writes (no
+    --web.enable-remote-write-receiver) answers 404: the agent refuses to
+    start and says what to do."""
+
+    tmp_prefix = "alumet-prw-"
+
+    def test_refused(self):
+        if not PROMETHEUS:
+            self.skipTest("prometheus is not installed (Debian package prometheus)")
+        server = Server(self.dir, "prometheus", lambda port, d: [
+            PROMETHEUS, "--config.file=/dev/null", f"--storage.tsdb.path={d}/tsdb",
+            f"--web.listen-address=127.0.0.1:{port}"], "/-/ready")
+        self.addCleanup(server.stop)
+        server.start()
+        url = f"http://127.0.0.1:{server.port}/api/v1/write"
+        a = self.agent(config(url, 5, with_procfs=False),
+                       args=("--plugins", "test-source,csv,prometheus-remote-write", "run"))
+        self.assertEqual(a.wait_exit(LONG), 1)
+        self.assertIn(f"ERROR agent: startup failure: plugin failed to start: "
+                      f"prometheus-remote-write v0.1.0: the remote write server at '{url}' "
+                      f"answered HTTP 404: remote write receiver needs to be enabled with "
+                      f"--enable-feature=remote-write-receiver; please check the url in the "
+                      f"configuration (Prometheus receives remote writes only when started "
+                      f"with --web.enable-remote-write-receiver)\n", a.stderr())
 
 
 class TestVictoriaMetrics(RemoteWriteCase, AgentTestCase):
