@@ -44,11 +44,9 @@ static inline struct alumet_resource bench_rw_resource(const struct alumet_resou
     return res;
 }
 
-static inline struct alumet_point *bench_rw_push_u64(struct alumet_buffer *buf, alumet_time_ns ts,
-                                                     alumet_metric_id m,
-                                                     const struct alumet_resource *r,
-                                                     const struct alumet_consumer *c,
-                                                     uint64_t value)
+static inline struct alumet_point *
+bench_rw_push_u64(struct alumet_buffer *buf, alumet_time_ns ts, alumet_metric_id m,
+                  const struct alumet_resource *r, const struct alumet_consumer *c, uint64_t value)
 {
     struct alumet_resource res = bench_rw_resource(r);
     return alumet_buffer_push_u64(buf, bench_rw_stamp(ts), m, &res, c, value);

@@ -499,6 +499,16 @@ static int prw_label_cmp(const struct prw_table *t, const struct prw_label *a,
     return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
 }
 
+/* Whether the label name key (len bytes, not NUL-terminated) sorts before
+ * "__name__" in byte order. */
+static bool prw_key_before_name(const char *key, size_t len)
+{
+    static const char name[] = "__name__";
+    size_t n = len < sizeof(name) - 1 ? len : sizeof(name) - 1;
+    int c = memcmp(key, name, n);
+    return c < 0 || (c == 0 && len < sizeof(name) - 1);
+}
+
 /* Build the labels of p into t->key as "name\0value\0" pairs: the extra
  * labels, the four fixed labels and the attributes, sorted by name (byte
  * order); of labels with the same name the last one wins, so a point's label
@@ -555,7 +565,7 @@ static int prw_point_labels(struct prw_table *t, const struct alumet_buffer *buf
             (r = prw_bytes_add(&t->key, t->scratch.s + l->value, l->value_len)) < 0 ||
             (r = prw_bytes_add(&t->key, "", 1)) < 0)
             return r;
-        if (strcmp(t->scratch.s + l->key, "__name__") < 0)
+        if (prw_key_before_name(t->scratch.s + l->key, l->key_len))
             name_pos = pairs + 1;
         pairs++;
     }

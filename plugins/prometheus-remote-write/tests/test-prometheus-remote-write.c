@@ -291,6 +291,26 @@ static void test_expiry_and_names(void **state)
     fixture_done(&f);
 }
 
+/* A label name that is a prefix of __name__ sorts before it, whatever its
+ * value (label names are compared alone, not with what follows them). */
+static void test_name_prefix(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, &default_naming);
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    struct alumet_point *p = alumet_buffer_push_u64(f.buf, T0, m, &alumet_test_local_resource,
+                                                    &alumet_test_local_consumer, 1);
+    assert_non_null(p);
+    assert_int_equal(alumet_point_add_attr_str(f.buf, p, "-", "z"), 0);
+    assert_int_equal(alumet_point_add_attr_str(f.buf, p, "1_", "zz"), 0);
+    encode(&f, 1, 1, 1);
+    const char *labels[] = {"_=z", "__=zz", "__name__=m_alumet",
+                            "resource_consumer_kind=local_machine", "resource_kind=local_machine"};
+    check_labels(f.wr->timeseries[0], labels, 5);
+    fixture_done(&f);
+}
+
 static void test_empty_and_unknown(void **state)
 {
     (void)state;
@@ -365,13 +385,10 @@ static void test_plugin_options(void **state)
 int main(void)
 {
     const struct CMUnitTest group[] = {
-        cmocka_unit_test(test_bytes),
-        cmocka_unit_test(test_energy_counter),
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_expiry_and_names),
-        cmocka_unit_test(test_empty_and_unknown),
-        cmocka_unit_test(test_label_names),
-        cmocka_unit_test(test_plugin_options),
+        cmocka_unit_test(test_bytes),       cmocka_unit_test(test_energy_counter),
+        cmocka_unit_test(test_merge),       cmocka_unit_test(test_expiry_and_names),
+        cmocka_unit_test(test_name_prefix), cmocka_unit_test(test_empty_and_unknown),
+        cmocka_unit_test(test_label_names), cmocka_unit_test(test_plugin_options),
     };
     return alumet_run_tests(group);
 }
