@@ -13,6 +13,10 @@ labels), the same millisecond timestamps, the same values, no more and no
 fewer; and each counter (_cumulative_..._total) must be, at each sample, the
 sum of the CSV values of its series so far.
 
+One Prometheus also scrapes prometheus-exporter of the same agent while it
+receives the remote writes: the series must be the same (names, labels).
+And a Prometheus without the receiver makes the agent refuse to start.
+
 The outage tests stop the server while the agent runs, check that the agent
 noticed, start it again on the same port and data, and then require the
 same: nothing that is in the CSV is missing in the server.
@@ -50,6 +54,8 @@ NAMES = {
     "kernel_n_procs_running": ("kernel_n_procs_running_alumet", None),
     "kernel_n_procs_blocked": ("kernel_n_procs_blocked_alumet", None),
 }
+
+DELTA_GAUGES = {gauge for gauge, counter in NAMES.values() if counter}
 
 
 def config(url, polls, with_procfs=True):
@@ -343,6 +349,69 @@ class TestPrometheusWithoutReceiver(AgentTestCase):
                       f"--enable-feature=remote-write-receiver; please check the url in the "
                       f"configuration (Prometheus receives remote writes only when started "
                       f"with --web.enable-remote-write-receiver)\n", a.stderr())
+
+
+class TestSameSeriesAsExporter(AgentTestCase):
+    """One Prometheus scrapes prometheus-exporter (job "scrape") and receives
+    the remote writes (job "push") of the same agent: both give the same
+    series, names and labels (but job and instance), so a dashboard of one
+    works with the other. The gauges of delta metrics are left out of the
+    comparison: the exporter hides them 2 intervals after their last point
+    (stale), so a scrape every second rarely sees them; their counters, with
+    the same labels, are compared."""
+
+    tmp_prefix = "alumet-prw-"
+
+    def test_same_series(self):
+        if not PROMETHEUS:
+            self.skipTest("prometheus is not installed (Debian package prometheus)")
+        exporter_port = free_port()
+        conf = os.path.join(self.dir, "prometheus.yml")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(f"""\
+scrape_configs:
+  - job_name: scrape
+    scrape_interval: 1s
+    static_configs:
+      - targets: ['127.0.0.1:{exporter_port}']
+""")
+        server = Prometheus(self.dir)
+        argv = server.argv
+        server.argv = lambda port, d: [a if a != "--config.file=/dev/null" else
+                                       f"--config.file={conf}" for a in argv(port, d)]
+        self.addCleanup(server.stop)
+        server.start()
+        cfg = config(server.url, 80).replace('labels = { job = "e2e" }',
+                                             'labels = { job = "push", instance = "rw" }')
+        cfg += f"""
+[plugins.prometheus-exporter]
+host = "127.0.0.1"
+port = {exporter_port}
+counter_metrics = ["test_counter"]
+"""
+        a = self.agent(cfg, args=("--plugins", PLUGINS + ",prometheus-exporter", "run"))
+        a.wait_ready(LONG)
+
+        def series(job):
+            q = urllib.parse.urlencode({"match[]": f'{{__name__=~".+_alumet.*",job="{job}"}}'})
+            res = json.loads(http(f"http://127.0.0.1:{server.port}/api/v1/series?{q}")[1])
+            out = {frozenset((k, v) for k, v in s.items() if k not in ("job", "instance"))
+                   for s in res["data"]}
+            return {s for s in out if dict(s)["__name__"] not in DELTA_GAUGES}
+
+        def scraped_all():
+            return a.count() == 80 and series("scrape") and series("scrape") == series("push")
+        try:
+            wait_until(scraped_all, LONG, "the scraped series to be the pushed ones")
+        except AssertionError:
+            scraped, pushed = series("scrape"), series("push")
+            self.fail(f"only scraped: {sorted(map(sorted, scraped - pushed))[:5]}\n"
+                      f"only pushed: {sorted(map(sorted, pushed - scraped))[:5]}")
+        names = {dict(s)["__name__"] for s in series("push")}
+        self.assertTrue({"test_counter_alumet_cumulative_total",
+                         "estimated_consumed_energy_alumet_cumulative_joules_total",
+                         "kernel_cpu_time_alumet_milliseconds"} <= names, names)
+        self.assertEqual(a.stop(LONG), 0, a.stderr())
 
 
 class TestVictoriaMetrics(RemoteWriteCase, AgentTestCase):
