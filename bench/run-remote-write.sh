@@ -144,8 +144,10 @@ server_start() { # prometheus|victoria
 }
 
 server_stop() {
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
     server_pid=
 }
 
@@ -168,6 +170,9 @@ print(n, '%.17g' % float(sum(range(0, n, 2))), '%.17g' % (sum(range(1, n, 2)) * 
 
 run_once() { # prometheus|victoria -> "wall ut st rss server_s requests bytes"
     local name=$1 cfg="$work_dir/$1.toml" log="$work_dir/$1-agent.log" tf="$work_dir/time.txt"
+    # run_once runs in a subshell ($(...)), which does not run the script's
+    # EXIT trap: stop the server there on every way out
+    trap server_stop EXIT
     server_start "$name"
     cat >"$cfg" <<EOF
 source_channel_size = 16
