@@ -491,13 +491,13 @@ static int relay_refuse(struct relay_session *s, const char *why, struct alumet_
     return alumet_error_set(err, -EACCES, "refused: %s", why);
 }
 
-/* Handle one message. 1: go on, 0: close quietly, < 0: close with an error. */
-static int relay_session_message(struct relay_session *s, struct alumet_error *err)
+/* Handle the message of r. 1: go on, 0: close quietly, < 0: close with an error. */
+static int relay_session_handle(struct relay_session *s, struct pc_reader *rp,
+                                struct alumet_error *err)
 {
-    struct pc_reader r = pc_reader_of(s->body.data, s->body.len);
     struct relay_str sender;
     uint32_t kind;
-    int e = relay_decode_head(&r, &sender, &kind);
+    int e = relay_decode_head(rp, &sender, &kind);
     if (e < 0)
         return e;
     if (!s->sender || !relay_str_eq(sender, s->sender)) {
@@ -517,7 +517,7 @@ static int relay_session_message(struct relay_session *s, struct alumet_error *e
     switch (kind) {
     case RELAY_MSG_HELLO: {
         struct relay_hello h;
-        if ((e = relay_decode_hello(&r, &h)) < 0 || (e = relay_decode_end(&r)) < 0)
+        if ((e = relay_decode_hello(rp, &h)) < 0 || (e = relay_decode_end(rp)) < 0)
             return e;
         if (s->srv->token && !relay_str_eq(h.token, s->srv->token))
             return relay_refuse(s, "wrong token", err);
@@ -527,7 +527,7 @@ static int relay_session_message(struct relay_session *s, struct alumet_error *e
     }
     case RELAY_MSG_GREET: {
         struct relay_greet g;
-        if ((e = relay_decode_greet(&r, &g)) < 0 || (e = relay_decode_end(&r)) < 0)
+        if ((e = relay_decode_greet(rp, &g)) < 0 || (e = relay_decode_end(rp)) < 0)
             return e;
         bool ok = g.protocol_version == RELAY_PROTOCOL_VERSION;
         e = relay_send(s,
@@ -548,11 +548,11 @@ static int relay_session_message(struct relay_session *s, struct alumet_error *e
         return 1;
     }
     case RELAY_MSG_REGISTER_METRICS:
-        e = relay_handle_metrics(s, &r, err);
+        e = relay_handle_metrics(s, rp, err);
         break;
     case RELAY_MSG_SEND_MEASUREMENTS: {
         size_t n = 0;
-        e = relay_handle_points(s, &r, &n, err);
+        e = relay_handle_points(s, rp, &n, err);
         if (e == 0)
             relay_stats_add(s->stats, n, s->body.len + 4, 0, 0);
         break;
@@ -567,6 +567,15 @@ static int relay_session_message(struct relay_session *s, struct alumet_error *e
     if (s->acks)
         e = relay_send(s, relay_encode_ack(&s->out, "", s->taken), err);
     return e < 0 ? e : 1;
+}
+
+static int relay_session_message(struct relay_session *s, struct alumet_error *err)
+{
+    struct pc_reader r = pc_reader_of(s->body.data, s->body.len);
+    int e = relay_session_handle(s, &r, err);
+    if (e == -EBADMSG && !err->msg[0])
+        alumet_error_set(err, e, "cannot decode a message: %s", r.err ? r.err : "invalid message");
+    return e;
 }
 
 static void *relay_session_main(void *arg)
@@ -595,8 +604,6 @@ static void *relay_session_main(void *arg)
         if (r <= 0)
             break;
     }
-    if (r == -EBADMSG)
-        alumet_error_set(&err, r, "cannot decode a message: %s", "invalid message");
     if (r < 0) {
         if (r == -EBADMSG || r == -EPROTO || r == -EMSGSIZE || r == -ENOENT || r == -ERANGE)
             relay_stats_add(relay_session_stats(s), 0, 0, 0, 1);

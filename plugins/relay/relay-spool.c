@@ -303,7 +303,7 @@ int relay_spool_rotate(struct relay_spool *sp, const void *header, size_t len,
     if (!segs)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     sp->segs = segs;
-    int fd = relay_seg_open(sp, seq, O_WRONLY | O_CREAT | O_TRUNC);
+    int fd = relay_seg_open(sp, seq, O_RDWR | O_CREAT | O_TRUNC);
     if (fd < 0)
         return relay_spool_errno(err, fd, "create", seq);
     if (sp->cur_fd >= 0)
