@@ -612,7 +612,8 @@ static void *relay_session_main(void *arg)
     }
     alumet_log_info("Client disconnected: %s", s->conn.peer);
 out:
-    relay_conn_close(&s->conn);
+    /* the socket is closed after the join, so that the accept loop can
+     * shut it down meanwhile */
     atomic_store(&s->done, true);
     return NULL;
 }
@@ -620,6 +621,7 @@ out:
 static void relay_session_free(struct relay_session *s)
 {
     pthread_join(s->thread, NULL);
+    relay_conn_close(&s->conn);
     free(s->sender);
     free(s->map);
     pc_writer_done(&s->body);
@@ -690,7 +692,16 @@ static int relay_server_run(void *data, struct alumet_autonomous *ctx, struct al
         s->next = sessions;
         sessions = s;
     }
-    /* each connection sees stop_fd, acknowledges what it took and ends */
+    /* each connection sees stop_fd, acknowledges what it took and ends;
+     * one stuck inside a message (a client that stalled) is cut after a
+     * grace period */
+    alumet_time_ns grace = alumet_time_monotonic() + 2 * ALUMET_NSEC_PER_SEC;
+    for (struct relay_session *s = sessions; s; s = s->next) {
+        while (!atomic_load(&s->done) && alumet_time_monotonic() < grace)
+            poll(NULL, 0, 10);
+        if (!atomic_load(&s->done))
+            shutdown(s->conn.fd, SHUT_RDWR);
+    }
     while (sessions) {
         struct relay_session *s = sessions;
         sessions = s->next;

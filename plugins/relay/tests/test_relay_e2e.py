@@ -378,8 +378,14 @@ class TestRelay(AgentTestCase):
         self.assertLess(self.cpu_seconds(server.proc.pid) - cpu0, 0.5,
                         "the server spins after a truncated body")
         del t0
+        # a client stalled inside a header does not hold the server's shutdown
+        stall = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.addCleanup(stall.close)
+        stall.sendall(b"\x00\x00")
+        time.sleep(0.2)
         server.stop()
         err = server.stderr()
+        self.assertIn("closed the connection inside a message header (2 of 4 bytes)", err)
         self.assertIn("Error in relay source connected to client 127.0.0.1:", err)
         self.assertIn("protocol version mismatch: the client speaks version 3, this server 2; "
                       "refused", err)
