@@ -178,7 +178,7 @@ int pc_get_varint(struct pc_reader *r, uint64_t *ret)
 
 int pc_get_varint32(struct pc_reader *r, uint32_t *ret)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int e = pc_get_varint_max(r, 5, 32, &v);
     if (e == 0)
         *ret = (uint32_t)v;
@@ -187,7 +187,7 @@ int pc_get_varint32(struct pc_reader *r, uint32_t *ret)
 
 int pc_get_zigzag(struct pc_reader *r, int64_t *ret)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int e = pc_get_varint(r, &v);
     if (e == 0)
         *ret = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
