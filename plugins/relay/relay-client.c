@@ -160,8 +160,8 @@ static int relay_connect(struct relay_out *o, struct alumet_error *err)
                               &o->conn, err);
     if (r < 0)
         return r == -EACCES ? -ECONNREFUSED : r; /* a certificate may be renewed */
-    bool ext = c->token || o->spool;
     o->acks = o->spool && c->acknowledgments;
+    bool ext = c->token || o->acks;
     pc_writer_clear(&o->frame);
     if (ext)
         r = relay_encode_hello(&o->frame, c->client_name, c->token ? c->token : "", o->acks);
@@ -174,11 +174,14 @@ static int relay_connect(struct relay_out *o, struct alumet_error *err)
     uint32_t kind;
     if (r == 0)
         r = relay_read_reply(o, RELAY_REPLY_TIMEOUT, &rd, &kind, err);
-    if (r == -ECONNRESET && ext)
-        alumet_error_prefix(err,
-                            "%s (a relay server that is not this agent's does not accept "
-                            "'token' nor 'spool_dir', remove them to use it)",
-                            err->msg) /* keeps the code */;
+    if (r == -ECONNRESET && ext) {
+        char why[ALUMET_ERROR_MSG_MAX];
+        snprintf(why, sizeof(why), "%s", err->msg);
+        alumet_error_set(err, r,
+                         "%s (a relay server that is not this agent's does not accept 'token' "
+                         "nor acknowledgments: remove 'token', or set acknowledgments = false)",
+                         why);
+    }
     if (r == 0 && kind != RELAY_MSG_GREET_RESPONSE)
         r = alumet_error_set(err, -EPROTO,
                              "unexpected response from the relay server %s "

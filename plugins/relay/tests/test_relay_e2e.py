@@ -390,6 +390,18 @@ class TestRelay(AgentTestCase):
         self.assertIn("protocol version mismatch: the client speaks version 3, this server 2; "
                       "refused", err)
 
+    def test_bad_address(self):
+        """Upstream's args_bad_relay_server_address: the bad address is named."""
+        res = self.agent("--plugins", "relay-client", "--relay-out", "BADuri:#\u00e9", "exec",
+                         "sleep", "1")
+        self.assert_exit(res, 1)
+        self.assert_in_stderr("plugins.relay-client.relay_server: invalid socket address: "
+                              "BADuri:#\u00e9 (expected host:port, such as \"localhost:50051\" or "
+                              "\"[::1]:50051\")", res)
+        res = self.agent("--plugins", "relay-server,csv", "--relay-in", "[::1]", "exec", "true")
+        self.assert_exit(res, 1)
+        self.assert_in_stderr("plugins.relay-server.address: invalid socket address: [::1]", res)
+
     @staticmethod
     def cpu_seconds(pid):
         with open("/proc/%d/stat" % pid) as f:
