@@ -48,6 +48,63 @@ def greet(sender, proto):
     return frame(pc_str(sender) + b"\x00" + pc_str("0.9.5") + pc_str("0.6.0") + bytes([proto]))
 
 
+class Reader:
+    """A postcard reader of one body, as an independent check of the encoder."""
+
+    def __init__(self, body):
+        self.b = body
+        self.i = 0
+
+    def varint(self):
+        v = shift = 0
+        while True:
+            c = self.b[self.i]
+            self.i += 1
+            v |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                return v
+
+    def str(self):
+        n = self.varint()
+        self.i += n
+        return self.b[self.i - n:self.i].decode()
+
+    def value(self):
+        tag = self.varint()
+        if tag == 0:
+            self.i += 8
+            return struct.unpack("<d", self.b[self.i - 8:self.i])[0]
+        if tag in (1,):
+            return self.varint()
+        if tag == 2:
+            self.i += 1
+            return bool(self.b[self.i - 1])
+        if tag == 3:
+            return self.str()
+        return [self.varint() for _ in range(self.varint())]
+
+    def point(self):
+        p = {"metric": self.varint(), "secs": self.varint(), "nanos": self.varint(),
+             "value": self.value(), "resource": (self.str(), self.str()),
+             "consumer": (self.str(), self.str())}
+        p["attrs"] = [(self.str(), self.value()) for _ in range(self.varint())]
+        return p
+
+
+def read_frame(sock):
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+    head = exactly(4)
+    return exactly(struct.unpack(">I", head)[0]) if head else None
+
+
 class Agent:
     """One agent in its own directory (config, CSV, logs)."""
 
@@ -353,6 +410,45 @@ class TestRelay(AgentTestCase):
             if k in header:
                 attrs[k] = row[k]
         self.assertEqual(attrs, {"domain": "package", "relay_client": "node1"})
+
+    def test_client_speaks_upstream(self):
+        """The client against a server that checks upstream's bytes."""
+        lsock = socket.socket()
+        self.addCleanup(lsock.close)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        port = lsock.getsockname()[1]
+        client = Agent(self, "client", client_config(port, poll="20ms", points=2))
+        client.start(wait_ready=False)
+        lsock.settimeout(WAIT)
+        conn, _ = lsock.accept()
+        self.addCleanup(conn.close)
+        conn.settimeout(WAIT)
+        self.assertEqual(read_frame(conn).hex(), greet("node1", 2)[4:].hex())
+        conn.sendall(bytes.fromhex("0000001000010105302e392e3505302e362e3002"))
+        self.assertEqual(read_frame(conn).hex(), (pc_str("node1") + b"\x02\x01\x00"
+                                                  + pc_str("test_counter") + b"\x01"
+                                                  + pc_str("1") + pc_str("")).hex())
+        values = []
+        while len(values) < 20:
+            r = Reader(read_frame(conn))
+            self.assertEqual((r.str(), r.varint()), ("node1", 3))
+            for _ in range(r.varint()):
+                p = r.point()
+                self.assertEqual((p["metric"], p["resource"], p["consumer"], p["attrs"]),
+                                 (0, ("local_machine", ""), ("local_machine", ""), []))
+                values.append(p["value"])
+            self.assertEqual(r.i, len(r.b), "trailing bytes")
+        client.stop()
+        while True:  # what the client sent until it stopped (the kept points included)
+            body = read_frame(conn)
+            if body is None:
+                break
+            r = Reader(body)
+            r.str()
+            r.varint()
+            values += [r.point()["value"] for _ in range(r.varint())]
+        self.assertEqual(values, list(range(client.count())))
 
     def test_version_mismatch_and_truncated_body(self):
         port = free_port()
