@@ -156,8 +156,9 @@ static int relay_read_reply(struct relay_out *o, alumet_time_ns timeout, struct 
 static int relay_connect(struct relay_out *o, struct alumet_error *err)
 {
     const struct relay_client *c = o->opt;
-    int r = relay_net_connect(c->relay_server, RELAY_CONNECT_TIMEOUT, o->tls, c->tls_server_name,
-                              &o->conn, err);
+    /* with a spool the output thread tries while measurements arrive: short */
+    alumet_time_ns timeout = o->spool ? ALUMET_NSEC_PER_SEC : RELAY_CONNECT_TIMEOUT;
+    int r = relay_net_connect(c->relay_server, timeout, o->tls, c->tls_server_name, &o->conn, err);
     if (r < 0)
         return r == -EACCES ? -ECONNREFUSED : r; /* a certificate may be renewed */
     o->acks = o->spool && c->acknowledgments;
@@ -357,7 +358,9 @@ static int relay_pump(struct relay_out *o, alumet_time_ns deadline, struct alume
             o->next_attempt = alumet_time_monotonic() + o->delay;
             continue;
         }
-        if (deadline <= alumet_time_monotonic() || !relay_spool_pending(o->spool))
+        /* all sent: done unless acknowledgments are awaited until the deadline */
+        if (deadline <= alumet_time_monotonic() || !relay_spool_pending(o->spool) || !o->acks ||
+            o->fl_len == 0)
             return 0;
     }
 }
