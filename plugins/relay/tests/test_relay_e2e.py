@@ -178,19 +178,19 @@ class Agent:
         return [int(r[2]) for r in rows if r and r[0] == "test_counter"]
 
 
-def server_config(port, csv="out.csv", extra=""):
-    return ("[plugins.relay-server]\naddress = \"127.0.0.1:%d\"\nstats_interval = \"200ms\"\n%s\n"
-            "[plugins.csv]\noutput_path = \"%s\"\n" % (port, extra, csv))
+def server_config(port, csv="out.csv", extra="", host="127.0.0.1"):
+    return ("[plugins.relay-server]\naddress = \"%s:%d\"\nstats_interval = \"200ms\"\n%s\n"
+            "[plugins.csv]\noutput_path = \"%s\"\n" % (host, port, extra, csv))
 
 
-def client_config(port, extra="", poll="20ms", points=3):
-    return ("[plugins.relay-client]\nclient_name = \"node1\"\nrelay_server = \"127.0.0.1:%d\"\n"
+def client_config(port, extra="", poll="20ms", points=3, host="127.0.0.1"):
+    return ("[plugins.relay-client]\nclient_name = \"node1\"\nrelay_server = \"%s:%d\"\n"
             "buffer_max_length = 0\n%s\n"
             "[plugins.relay-client.retry]\nmax_times = 8\ninitial_delay = \"100ms\"\n"
             "max_delay = \"500ms\"\n\n"
             "[plugins.test-source]\npoll_interval = \"%s\"\npoints_per_poll = %d\n"
             "count_file = \"count\"\n\n"
-            "[plugins.csv]\noutput_path = \"local.csv\"\n" % (port, extra, poll, points))
+            "[plugins.csv]\noutput_path = \"local.csv\"\n" % (host, port, extra, poll, points))
 
 
 class TestRelay(AgentTestCase):
@@ -244,6 +244,31 @@ class TestRelay(AgentTestCase):
         self.assertEqual(self.last_stat(server, "relay_server_decode_errors"), 0)
         self.assertIn("INFO  relay-server: relay client 'node1' connected from 127.0.0.1:",
                       server.stderr())
+
+    def test_default_address_takes_ipv4_and_ipv6(self):
+        """Upstream's client_to_server_to_csv: the server on [::] (its default
+        address), clients to localhost and [::1]."""
+        port = free_port()
+        server = Agent(self, "server", server_config(port, host="[::]")).start()
+        hosts = ["localhost"]
+        if socket.has_ipv6:
+            try:
+                socket.create_connection(("::1", port), timeout=WAIT).close()
+                hosts.append("[::1]")
+            except OSError:
+                pass
+        total = 0
+        for host in hosts:
+            with self.subTest(host=host):
+                client = Agent(self, "client-" + host.strip("[]:"),
+                               client_config(port, host=host)).start()
+                self.wait_for(lambda: client.count() >= 10, "10 points", client)
+                client.stop()
+                total += client.count()
+                self.wait_for(lambda: len(server.counter_values()) >= total, "the points",
+                              server)
+        server.stop()
+        self.assertEqual(len(server.counter_values()), total)
 
     def test_server_restart_loses_nothing(self):
         port = free_port()
