@@ -29,8 +29,8 @@ static struct alumet_log_topic relay_client_log = ALUMET_LOG_TOPIC_INIT("relay-c
 
 #define RELAY_CLIENT_DEFAULT_CONFIG                                                                \
     "[plugins.relay-client]\n"                                                                     \
-    "# Off by default: set to true (or use --relay-out) to send the measurements to a\n"           \
-    "# relay-server agent\n"                                                                       \
+    "# Off by default: set to true (or run with --plugins relay-client,...) to send the\n"         \
+    "# measurements to a relay-server agent\n"                                                     \
     "enabled = false\n"                                                                            \
     "# Name of this agent on the server (attribute relay_client); default: the host name\n"        \
     "# client_name = \"node1\"\n"                                                                  \
@@ -39,10 +39,14 @@ static struct alumet_log_topic relay_client_log = ALUMET_LOG_TOPIC_INIT("relay-c
     "# Points kept before sending, and the longest they wait (checked when data arrives)\n"        \
     "buffer_max_length = 4096\n"                                                                   \
     "buffer_timeout = \"30s\"\n"                                                                   \
-    "# Spool directory: messages are kept on disk until the server acknowledged them\n"            \
-    "# (needs a relay-server of this agent); empty: no spool, as upstream\n"                       \
+    "# Spool directory: messages are kept on disk until the server took them, so that\n"           \
+    "# outages and restarts lose nothing; empty: no spool, as upstream\n"                          \
     "spool_dir = \"\"\n"                                                                           \
     "spool_max_bytes = 104857600\n"                                                                \
+    "# With a spool, the server acknowledges each message (a relay-server of this agent;\n"        \
+    "# false for upstream's server); the shutdown waits shutdown_timeout for them\n"               \
+    "acknowledgments = true\n"                                                                     \
+    "shutdown_timeout = \"10s\"\n"                                                                 \
     "# Shared secret of the relay server (its 'token'); empty: none\n"                             \
     "token = \"\"\n"                                                                               \
     "# TLS: verify the server with tls_ca (empty: the system's CAs); tls_cert and\n"               \

@@ -32,8 +32,8 @@ static struct alumet_log_topic relay_server_log = ALUMET_LOG_TOPIC_INIT("relay-s
 
 #define RELAY_SERVER_DEFAULT_CONFIG                                                                \
     "[plugins.relay-server]\n"                                                                     \
-    "# Off by default: set to true (or use --relay-in) to receive the measurements of\n"           \
-    "# relay-client agents\n"                                                                      \
+    "# Off by default: set to true (or run with --plugins relay-server,...) to receive\n"          \
+    "# the measurements of relay-client agents\n"                                                  \
     "enabled = false\n"                                                                            \
     "# Address to listen on (host:port); --relay-in overrides it\n"                                \
     "address = \"[::]:50051\"\n"                                                                   \
