@@ -24,6 +24,7 @@
 #include "alumet/plugin.h"
 #include "alumet/source.h"
 #include "relay-net.h"
+#include "relay-points.h"
 #include "relay-proto.h"
 #include "util/thread-name.h"
 
@@ -279,111 +280,6 @@ static int relay_handle_metrics(struct relay_session *s, struct pc_reader *r,
 
 /* ---- points ---- */
 
-static bool relay_parse_u32(struct relay_str id, uint32_t *ret)
-{
-    if (id.len == 0 || id.len > 10)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < id.len; i++) {
-        if (id.s[i] < '0' || id.s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(id.s[i] - '0');
-    }
-    if (v > UINT32_MAX)
-        return false;
-    *ret = (uint32_t)v;
-    return true;
-}
-
-/* Resource from (kind, id) as upstream's parse: see agent-and-core.md §1.2. */
-static int relay_resource(struct alumet_buffer *buf, struct relay_str kind, struct relay_str id,
-                          struct alumet_resource *ret)
-{
-    *ret = (struct alumet_resource){ALUMET_RESOURCE_LOCAL_MACHINE, 0, NULL, NULL};
-    if (relay_str_eq(kind, "local_machine"))
-        return id.len == 0 ? 0 : -EINVAL;
-    static const struct {
-        const char *name;
-        enum alumet_resource_kind kind;
-    } numbered[] = {{"cpu_package", ALUMET_RESOURCE_CPU_PACKAGE},
-                    {"cpu_core", ALUMET_RESOURCE_CPU_CORE},
-                    {"dram", ALUMET_RESOURCE_DRAM}};
-    for (size_t i = 0; i < 3; i++)
-        if (relay_str_eq(kind, numbered[i].name)) {
-            ret->kind = numbered[i].kind;
-            return relay_parse_u32(id, &ret->num) ? 0 : -EINVAL;
-        }
-    ret->str = alumet_buffer_strdup(buf, id.s, id.len);
-    if (relay_str_eq(kind, "gpu")) {
-        ret->kind = ALUMET_RESOURCE_GPU;
-    } else {
-        ret->kind = ALUMET_RESOURCE_CUSTOM;
-        ret->custom_kind = alumet_buffer_strdup(buf, kind.s, kind.len);
-        if (!ret->custom_kind)
-            return -ENOMEM;
-    }
-    return ret->str ? 0 : -ENOMEM;
-}
-
-static int relay_consumer(struct alumet_buffer *buf, struct relay_str kind, struct relay_str id,
-                          struct alumet_consumer *ret)
-{
-    *ret = (struct alumet_consumer){ALUMET_CONSUMER_LOCAL_MACHINE, 0, NULL, NULL};
-    if (relay_str_eq(kind, "local_machine"))
-        return id.len == 0 ? 0 : -EINVAL;
-    if (relay_str_eq(kind, "process")) {
-        ret->kind = ALUMET_CONSUMER_PROCESS;
-        return relay_parse_u32(id, &ret->num) ? 0 : -EINVAL;
-    }
-    ret->str = alumet_buffer_strdup(buf, id.s, id.len);
-    if (relay_str_eq(kind, "cgroup")) {
-        ret->kind = ALUMET_CONSUMER_CGROUP;
-    } else {
-        ret->kind = ALUMET_CONSUMER_CUSTOM;
-        ret->custom_kind = alumet_buffer_strdup(buf, kind.s, kind.len);
-        if (!ret->custom_kind)
-            return -ENOMEM;
-    }
-    return ret->str ? 0 : -ENOMEM;
-}
-
-static int relay_add_attr(struct alumet_buffer *buf, struct alumet_point *p, struct relay_str key,
-                          struct relay_value *v)
-{
-    struct alumet_attr a = {alumet_buffer_strdup(buf, key.s, key.len), ALUMET_ATTR_U64, {0}};
-    if (!a.key)
-        return -ENOMEM;
-    switch (v->tag) {
-    case RELAY_VALUE_F64:
-        a.type = ALUMET_ATTR_F64;
-        a.v.f64 = v->f64;
-        break;
-    case RELAY_VALUE_U64:
-        a.v.u64 = v->u64;
-        break;
-    case RELAY_VALUE_BOOL:
-        a.type = ALUMET_ATTR_BOOL;
-        a.v.b = v->b;
-        break;
-    case RELAY_VALUE_STR:
-        a.type = ALUMET_ATTR_STR;
-        if (!(a.v.str = alumet_buffer_strdup(buf, v->str.s, v->str.len)))
-            return -ENOMEM;
-        break;
-    default: {
-        a.type = ALUMET_ATTR_LIST_U64;
-        uint64_t *items = alumet_buffer_alloc(buf, (v->list_len ? v->list_len : 1) * 8);
-        if (!items)
-            return -ENOMEM;
-        for (size_t i = 0; i < v->list_len; i++)
-            pc_get_varint(&v->list, &items[i]);
-        a.v.list.items = items;
-        a.v.list.len = v->list_len;
-    }
-    }
-    return alumet_point_add_attr(buf, p, &a);
-}
-
 static bool relay_keep_none(void *data, const struct alumet_buffer *buf,
                             const struct alumet_point *p)
 {
@@ -420,12 +316,13 @@ static int relay_handle_points(struct relay_session *s, struct pc_reader *r, siz
         struct alumet_consumer cons;
         bool ok = id != RELAY_ID_FAILED &&
                   (pt.value.tag == RELAY_VALUE_F64 || pt.value.tag == RELAY_VALUE_U64);
-        int pr = ok ? relay_resource(buf, pt.resource_kind, pt.resource_id, &res) : 0;
+        int pr = ok ? relay_points_resource(buf, pt.resource_kind, pt.resource_id, &res) : 0;
         if (pr == -EINVAL)
             alumet_log_warn("relay client '%s': invalid resource identifier for kind %.*s, "
                             "skipping the point",
                             s->sender, (int)pt.resource_kind.len, pt.resource_kind.s);
-        int cr = ok && pr == 0 ? relay_consumer(buf, pt.consumer_kind, pt.consumer_id, &cons) : 0;
+        int cr =
+            ok && pr == 0 ? relay_points_consumer(buf, pt.consumer_kind, pt.consumer_id, &cons) : 0;
         if (cr == -EINVAL)
             alumet_log_warn("relay client '%s': invalid consumer identifier for kind %.*s, "
                             "skipping the point",
@@ -448,7 +345,7 @@ static int relay_handle_points(struct relay_session *s, struct pc_reader *r, siz
         skipped += !ok;
         for (size_t k = 0; k < pt.attr_count && e == 0; k++) {
             e = relay_decode_attr(r, &key, &v);
-            if (e == 0 && p && relay_add_attr(buf, p, key, &v) < 0)
+            if (e == 0 && p && relay_points_add_attr(buf, p, key, &v) < 0)
                 e = alumet_error_set(err, -ENOMEM, "out of memory");
         }
         if (e == 0 && p && (!sender || alumet_point_add_attr_str(buf, p, "relay_client", sender)))

@@ -11,6 +11,7 @@
 #include "core/buffer.h"
 #include "core/registry.h"
 #include "plugins/relay/postcard.h"
+#include "plugins/relay/relay-points.h"
 #include "plugins/relay/relay-proto.h"
 
 /* The spec's examples, byte for byte. */
@@ -454,6 +455,67 @@ static void test_extensions(void **state)
     pc_writer_done(&w);
 }
 
+static struct relay_str S(const char *s) {
+    struct relay_str r = {s, strlen(s)};
+    return r;
+}
+
+/* Resources and consumers parsed back as upstream does (agent-and-core §1.2). */
+static void
+test_points_parse_back(void **state)
+{
+    (void)state;
+    struct alumet_buffer *buf = alumet__buffer_new(4);
+    struct alumet_resource r;
+    struct alumet_consumer c;
+    char text[64];
+    assert_int_equal(relay_points_resource(buf, S("local_machine"), S(""), &r), 0);
+    assert_int_equal(r.kind, ALUMET_RESOURCE_LOCAL_MACHINE);
+    assert_int_equal(relay_points_resource(buf, S("local_machine"), S("1"), &r), -EINVAL);
+    assert_int_equal(relay_points_resource(buf, S("cpu_package"), S("3"), &r), 0);
+    assert_int_equal(r.kind, ALUMET_RESOURCE_CPU_PACKAGE);
+    assert_int_equal(r.num, 3);
+    assert_int_equal(relay_points_resource(buf, S("dram"), S("4294967295"), &r), 0);
+    assert_int_equal(r.num, 4294967295u);
+    assert_int_equal(relay_points_resource(buf, S("cpu_core"), S("4294967296"), &r), -EINVAL);
+    assert_int_equal(relay_points_resource(buf, S("cpu_core"), S("-1"), &r), -EINVAL);
+    assert_int_equal(relay_points_resource(buf, S("cpu_core"), S(""), &r), -EINVAL);
+    assert_int_equal(relay_points_resource(buf, S("gpu"), S("0000:01:00.0"), &r), 0);
+    assert_int_equal(r.kind, ALUMET_RESOURCE_GPU);
+    assert_string_equal(r.str, "0000:01:00.0");
+    /* gpu_partition cannot be parsed back: a custom kind, as upstream */
+    assert_int_equal(relay_points_resource(buf, S("gpu_partition"), S("a/1"), &r), 0);
+    assert_int_equal(r.kind, ALUMET_RESOURCE_CUSTOM);
+    assert_string_equal(alumet_resource_kind_name(&r), "gpu_partition");
+    alumet_resource_id_text(&r, text, sizeof(text));
+    assert_string_equal(text, "a/1");
+    assert_int_equal(relay_points_consumer(buf, S("process"), S("42"), &c), 0);
+    assert_int_equal(c.kind, ALUMET_CONSUMER_PROCESS);
+    assert_int_equal(c.num, 42);
+    assert_int_equal(relay_points_consumer(buf, S("process"), S("4x"), &c), -EINVAL);
+    assert_int_equal(relay_points_consumer(buf, S("cgroup"), S("/sys/a b"), &c), 0);
+    assert_int_equal(c.kind, ALUMET_CONSUMER_CGROUP);
+    assert_string_equal(c.str, "/sys/a b");
+    assert_int_equal(relay_points_consumer(buf, S("pod"), S("uid-1"), &c), 0);
+    assert_int_equal(c.kind, ALUMET_CONSUMER_CUSTOM);
+    assert_string_equal(alumet_consumer_kind_name(&c), "pod");
+    assert_int_equal(relay_points_consumer(buf, S("local_machine"), S(""), &c), 0);
+    assert_int_equal(c.kind, ALUMET_CONSUMER_LOCAL_MACHINE);
+    /* a list attribute is copied out of the message */
+    struct alumet_point *p = alumet_test_push_u64(buf, 0, 1);
+    static const uint8_t items[] = {0x01, 0xac, 0x02};
+    struct relay_value v = {.tag = RELAY_VALUE_LIST_U64, .list_len = 2};
+    v.list = pc_reader_of(items, sizeof(items));
+    assert_int_equal(relay_points_add_attr(buf, p, S("l"), &v), 0);
+    const struct alumet_attr *a = alumet_point_find_attr(buf, p, "l");
+    assert_non_null(a);
+    assert_int_equal(a->type, ALUMET_ATTR_LIST_U64);
+    assert_int_equal(a->v.list.len, 2);
+    assert_int_equal(a->v.list.items[0], 1);
+    assert_int_equal(a->v.list.items[1], 300);
+    alumet__buffer_free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_scalars_strings_options),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_extensions),
+        cmocka_unit_test(test_points_parse_back),
     };
     return alumet_run_tests(tests);
 }
