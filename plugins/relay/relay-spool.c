@@ -213,7 +213,8 @@ int relay_spool_open(const char *dir, uint64_t max_bytes, struct relay_spool **r
     closedir(d);
     if (r < 0)
         goto err_free;
-    qsort(sp->segs, sp->nsegs, sizeof(*sp->segs), relay_seg_cmp);
+    if (sp->nsegs)
+        qsort(sp->segs, sp->nsegs, sizeof(*sp->segs), relay_seg_cmp);
     /* the acknowledged position of the previous run */
     FILE *f = NULL;
     int afd = openat(sp->dirfd, "acked", O_RDONLY | O_CLOEXEC);
