@@ -220,7 +220,7 @@ static void config_order_plugins(struct agent *a, struct toml_value *plugins)
 }
 
 /* A section of a plugin this agent does not have: a typo of a built
- * plugin is an error; a plugin of another build (upstream's quarch, relay...)
+ * plugin is an error; a plugin of another build (upstream's quarch, mongodb...)
  * is ignored with a warning, and an error only when it is enabled
  * explicitly (enabled = true), as nothing would measure what it asks for. */
 static int config_missing_plugin(struct agent *a, struct toml_kv *kv)
