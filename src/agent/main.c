@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"watch", cmd_watch, "Watch a running process"},
     {"config", cmd_config, "Manipulate the configuration"},
     {"plugins", cmd_plugins, "Show the plugins that are available"},
+    {"doctor", cmd_doctor, "Check what this machine lets the enabled plugins measure"},
 };
 
 static const char help_text[] =
@@ -39,6 +40,7 @@ static const char help_text[] =
     "  watch    Watch a running process\n"
     "  config   Manipulate the configuration\n"
     "  plugins  Show the plugins that are available\n"
+    "  doctor   Check what this machine lets the enabled plugins measure\n"
     "  help     Print this message or the help of the given subcommand(s)\n"
     "\n"
     "Options:\n"
