@@ -396,6 +396,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         return 101;
     }
     alumet_log_info("Child process '%s' spawned with pid %d.", child_argv[0], (int)pid);
+    struct exec_progress *progress = exec_progress_start(sum);
 
     /* wait for the end without reaping the child: until the last measurement
      * it stays a zombie whose /proc/<pid>/stat still holds its final CPU times */
@@ -405,6 +406,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         ;
     if (sum)
         exec_summary_child_ended(sum, alumet_time_now());
+    exec_progress_stop(progress);
     double busy1 = exec_cpu_machine_busy();
     agent_forward_signals_to(0);
     if (info.si_code == CLD_EXITED)

@@ -295,6 +295,17 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
     return 0;
 }
 
+double exec_summary_energy_so_far(struct exec_summary *s)
+{
+    double j = -1;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rows[i].machine)
+            j = (j < 0 ? 0 : j) + s->rows[i].joules;
+    pthread_mutex_unlock(&s->lock);
+    return j;
+}
+
 static const struct alumet_output_ops summary_ops = {
     .version = ALUMET_OUTPUT_OPS_V1,
     .write = summary_write,
