@@ -75,6 +75,7 @@ int cmd_watch(int argc, char **argv, struct agent *a);
 int cmd_config(int argc, char **argv, struct agent *a);
 int cmd_plugins(int argc, char **argv, struct agent *a);
 int cmd_doctor(int argc, char **argv, struct agent *a);
+int cmd_report(int argc, char **argv, struct agent *a);
 
 /* Install SIGINT/SIGTERM handlers that request a clean shutdown of p. */
 /* Signals (agent-signals.c): install before agent_start, remove after

@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"config", cmd_config, "Manipulate the configuration"},
     {"plugins", cmd_plugins, "Show the plugins that are available"},
     {"doctor", cmd_doctor, "Check what this machine lets the enabled plugins measure"},
+    {"report", cmd_report, "Write an HTML report of a CSV file"},
 };
 
 static const char help_text[] =
@@ -41,6 +42,7 @@ static const char help_text[] =
     "  config   Manipulate the configuration\n"
     "  plugins  Show the plugins that are available\n"
     "  doctor   Check what this machine lets the enabled plugins measure\n"
+    "  report   Write an HTML report of a CSV file\n"
     "  help     Print this message or the help of the given subcommand(s)\n"
     "\n"
     "Options:\n"
