@@ -86,7 +86,7 @@ void agent_signals_attach(struct alumet_pipeline *p);
 void agent_signals_detach(void);
 bool agent_signals_stop_requested(void);
 /* Log the status line every interval while a pipeline is attached (0: only
- * on SIGUSR1); set it before agent_start. */
+ * on SIGUSR1); set it before agent_install_signals. */
 void agent_signals_status_every(alumet_time_ns interval);
 /* agent-status.c: log one status line at INFO (outputs' points written and
  * dropped, the agent's CPU time and RSS); up: time since the start. */

@@ -33,9 +33,10 @@ int cmd_run(int argc, char **argv, struct agent *a)
                 env);
         return 1;
     }
+    /* before the signal thread starts: it reads the period from its first wait */
+    agent_signals_status_every(every);
     if (agent_install_signals() < 0)
         return 1;
-    agent_signals_status_every(every);
     struct alumet_pipeline *p;
     if (agent_start(a, &p, NULL, NULL, NULL) < 0) {
         agent_remove_signals();

@@ -63,8 +63,11 @@ class TestStatus(AgentTestCase):
     def test_periodic_status(self):
         self.write_config(CONFIG)
         p = self.start("run", env={"ALUMET_STATUS_INTERVAL": "200ms"})
-        wait_for(lambda: len(STATUS.findall(self.read("agent.stderr"))) >= 2,
-                 "two periodic status lines")
+        try:
+            wait_for(lambda: len(STATUS.findall(self.read("agent.stderr"))) >= 2,
+                     "two periodic status lines")
+        except AssertionError:
+            self.fail(self.read("agent.stderr"))
         res = self.stop(p, signal.SIGTERM)
         self.assert_exit(res, 0)
 
