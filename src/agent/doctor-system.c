@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* doctor: cgroups v1/v2, /proc hidepid, Slurm, Kubernetes (token, API),
- * GPU libraries (NVML, AMD SMI) and the exporter's port. */
+ * GPUs (NVML and AMD SMI libraries, Jetson and Grace power sensors) and the
+ * exporter's port. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -301,6 +303,85 @@ static void doctor_gpu(struct doctor *d, const char *plugin, const char *def, co
     doctor_why(c, "dlopen(\"%s\") succeeded; the devices are listed when the plugin starts", lib);
 }
 
+/* Entries of the directory rel under the root whose name starts with a digit
+ * ("1-0040", an I2C device) or with prefix; -errno when it cannot be read. */
+static int doctor_count_dir(struct doctor *d, const char *rel, const char *prefix)
+{
+    DIR *dir;
+    int r = fsroot_opendir(&d->root, rel, &dir);
+    if (r < 0)
+        return r;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dir));)
+        if (prefix ? strncmp(e->d_name, prefix, strlen(prefix)) == 0
+                   : e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            n++;
+    closedir(dir);
+    return n;
+}
+
+/* NVIDIA Jetson: the INA3221 power monitors (hwmon or iio driver). */
+static void doctor_jetson(struct doctor *d)
+{
+    static const char *const drivers[] = {"sys/bus/i2c/drivers/ina3221",
+                                          "sys/bus/i2c/drivers/ina3221x"};
+    struct doctor_check *c =
+        doctor_add(d, "jetson", "jetson", doctor_explicit(d, "jetson"), DOCTOR_UNAVAILABLE);
+    for (size_t i = 0; i < 2; i++) {
+        int n = doctor_count_dir(d, drivers[i], NULL);
+        if (n > 0) {
+            c->status = DOCTOR_MEASURED;
+            doctor_why(c, "%d INA3221 power monitor%s in %s", n, n > 1 ? "s" : "",
+                       doctor_path(d, drivers[i]));
+            return;
+        }
+    }
+    doctor_why(c, "no INA3221 power monitor: %s: ENOENT (not an NVIDIA Jetson)",
+               doctor_path(d, drivers[0]));
+    doctor_fix(c, "on a Jetson, load the ina3221 driver (it comes with L4T); elsewhere, disable "
+                  "the plugin (plugins.jetson.enabled = false)");
+}
+
+/* NVIDIA Grace: ACPI power meters, <root_path>/hwmon<N>/device/power1_oem_info. */
+static void doctor_grace(struct doctor *d)
+{
+    const char *root = doctor_cfg_string(d, "grace-hopper", "root_path", "/sys/class/hwmon");
+    struct doctor_check *c = doctor_add(d, "grace-hopper", "grace-hopper",
+                                        doctor_explicit(d, "grace-hopper"), DOCTOR_UNAVAILABLE);
+    DIR *dir;
+    int r = fsroot_opendir(&d->root, root, &dir);
+    if (r < 0) {
+        doctor_why(c, "%s: %s (plugins.grace-hopper.root_path)", doctor_path(d, root),
+                   doctor_errno(-r));
+        doctor_fix(c, "set plugins.grace-hopper.root_path to the hwmon class directory");
+        return;
+    }
+    int n = 0, denied = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+        char rel[1024];
+        snprintf(rel, sizeof(rel), "%s/%s/device/power1_oem_info", root, e->d_name);
+        if (strncmp(e->d_name, "hwmon", 5) != 0)
+            continue;
+        r = doctor_can_read(d, rel);
+        n += r == 0;
+        denied += r == -EACCES;
+    }
+    closedir(dir);
+    if (n > 0) {
+        c->status = DOCTOR_MEASURED;
+        doctor_why(c, "%d Grace power meter%s in %s", n, n > 1 ? "s" : "", doctor_path(d, root));
+    } else if (denied) {
+        doctor_why(c, "%d Grace power meter%s in %s: EACCES", denied, denied > 1 ? "s" : "",
+                   doctor_path(d, root));
+        doctor_fix(c, "grant CAP_DAC_READ_SEARCH or run as root");
+    } else {
+        doctor_why(c, "no hwmon<N>/device/power1_oem_info in %s (not an NVIDIA Grace machine)",
+                   doctor_path(d, root));
+        doctor_fix(c, "on other machines, disable the plugin (plugins.grace-hopper.enabled = "
+                      "false)");
+    }
+}
+
 static void doctor_port(struct doctor *d)
 {
     if (!doctor_enabled(d, "prometheus-exporter"))
@@ -353,5 +434,7 @@ void doctor_check_system(struct doctor *d)
     doctor_gpu(d, "nvml", "libnvidia-ml.so.1", "NVIDIA GPU",
                "the NVIDIA driver's NVML library (Debian: libnvidia-ml1)");
     doctor_gpu(d, "amd-gpu", "libamd_smi.so", "AMD GPU", "ROCm's AMD SMI library (amd-smi-lib)");
+    doctor_jetson(d);
+    doctor_grace(d);
     doctor_port(d);
 }

@@ -311,6 +311,25 @@ class TestGpuAndPort(DoctorCase):
                                root, code=0)
             self.assert_check(c, "nvml", "MEASURED", f'dlopen("{NVML_STUB}") succeeded')
 
+    def test_jetson_and_grace(self):
+        # fixture trees of an AGX Orin and a GH200 (their symbolic links stay inside)
+        jetson = os.path.join(FIXTURES, "jetson", "agx-orin")
+        _, c = self.doctor("[plugins.jetson]\nenabled = true\n", jetson, code=0)
+        self.assert_check(c, "jetson", "MEASURED", "2 INA3221 power monitors in "
+                          f"{jetson}/sys/bus/i2c/drivers/ina3221", required=True)
+        grace = os.path.join(FIXTURES, "grace-hopper", "gh200")
+        _, c = self.doctor('[plugins.grace-hopper]\nroot_path = "/sys/class/hwmon"\n', grace,
+                           code=0)
+        self.assert_check(c, "grace-hopper", "MEASURED",
+                          f"4 Grace power meters in {grace}/sys/class/hwmon", required=False)
+        root = self.tree({})
+        _, c = self.doctor("[plugins.jetson]\nenabled = true\n[plugins.grace-hopper]\n", root,
+                           code=1)
+        self.assert_check(c, "jetson", "UNAVAILABLE", "not an NVIDIA Jetson",
+                          "plugins.jetson.enabled = false", required=True)
+        self.assert_check(c, "grace-hopper", "UNAVAILABLE", f"{root}/sys/class/hwmon: ENOENT",
+                          "plugins.grace-hopper.root_path", required=False)
+
     def test_exporter_port(self):
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))
