@@ -360,6 +360,45 @@ static int report_finish(struct report *r)
     return e;
 }
 
+/* One row: a line, and the next ones while a quoted cell is open (a value
+ * with a newline). Returns its length or -1 at the end; *lines counts the
+ * lines read. */
+static ssize_t report_getrow(char **line, size_t *cap, FILE *f, long *lines)
+{
+    ssize_t len = getline(line, cap, f);
+    if (len < 0)
+        return -1;
+    *lines += 1;
+    for (;;) {
+        size_t quotes = 0;
+        for (ssize_t i = 0; i < len; i++)
+            quotes += (*line)[i] == '"';
+        if (quotes % 2 == 0)
+            break;
+        char *more = NULL;
+        size_t mcap = 0;
+        ssize_t mlen = getline(&more, &mcap, f);
+        if (mlen < 0) {
+            free(more);
+            break;
+        }
+        *lines += 1;
+        if ((size_t)(len + mlen + 1) > *cap) {
+            char *n = realloc(*line, (size_t)(len + mlen + 1));
+            if (!n) {
+                free(more);
+                break;
+            }
+            *line = n;
+            *cap = (size_t)(len + mlen + 1);
+        }
+        memcpy(*line + len, more, (size_t)mlen + 1);
+        len += mlen;
+        free(more);
+    }
+    return len;
+}
+
 int report_read_csv(struct report *r, const char *path, char *err, size_t size)
 {
     FILE *f = fopen(path, "r");
@@ -374,8 +413,9 @@ int report_read_csv(struct report *r, const char *path, char *err, size_t size)
     long lineno = 0;
     char delim = ';';
     int r2 = 0, n_header = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
+    long lines = 0;
+    /* lineno: the first line of the row, for messages */
+    while ((lineno = lines + 1), (len = report_getrow(&line, &cap, f, &lines)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (len == 0)
@@ -424,7 +464,7 @@ int report_read_csv(struct report *r, const char *path, char *err, size_t size)
             break;
         }
     }
-    if (r2 == 0 && lineno == 0) {
+    if (r2 == 0 && lines == 0) {
         snprintf(err, size, "%s: empty file: no CSV header", path);
         r2 = -EINVAL;
     }

@@ -5,7 +5,9 @@ it: the dumped DOM has the charts, the numbers of the summary table equal
 those computed here from the CSV, and a screenshot is produced."""
 
 import collections
+import csv
 import html
+import io
 import os
 import re
 import shutil
@@ -51,6 +53,9 @@ def synthetic_csv():
         rows.append(f"memory_usage_B;{ts(i + 1)};{(i + 1) * 1048576};local_machine;;process;42;"
                     "kind=resident")
         rows.append(f"memory_usage_B;{ts(i + 1)};99999999;local_machine;;process;42;kind=virtual")
+    # quoted cells (the csv plugin quotes a delimiter, a quote or a newline)
+    rows.append(f'attributed_energy_J;{ts(3)};1.5;local_machine;;cgroup;"/odd;""name""";'
+                '"note=two\nlines"')
     rows.append(f"exec_process_energy_J;{ts(6)};3.5;local_machine;;process;42;")
     rows.append(f"exec_process_cpu_time_s;{ts(6)};0.9;local_machine;;process;42;")
     return HEADER + "\n".join(rows) + "\n"
@@ -60,8 +65,7 @@ def expected_summary(text):
     """{(metric, domain): (points, energy, duration, power)} as the report
     must print them, computed from the CSV."""
     series = collections.defaultdict(lambda: collections.defaultdict(float))
-    for line in text.splitlines()[1:]:
-        c = line.split(";")
+    for c in list(csv.reader(io.StringIO(text), delimiter=";"))[1:]:
         metric, t, v, rk, rid, ck = c[0], parse_rfc3339_ns(c[1]), float(c[2]), c[3], c[4], c[5]
         if metric.startswith("exec_") or not metric.endswith("_J") or ck not in ("", "local_machine"):
             continue
@@ -131,8 +135,9 @@ class TestReport(ReportCase):
         # top consumers, largest first: process 42 = 7.5 + 1 + exec's 3.5
         bars = re.findall(r'class="tick">([a-z]+ [^<]+)</text><rect[^>]*>(?:</rect>)?'
                           r'<text[^>]*>([0-9.]+) J</text>', dom)
-        self.assertEqual(bars, [("process 42", "12.000"), ("cgroup /job/a", "4.000"),
-                                ("process 43", "2.000")])
+        self.assertEqual([(html.unescape(k), v) for k, v in bars],
+                         [("process 42", "12.000"), ("cgroup /job/a", "4.000"),
+                          ("process 43", "2.000"), ('cgroup /odd;"name"', "1.500")])
         # the command's CPU time: user + system (not guest), cumulative
         cpu = re.search(r'<svg id="process-cpu".*?</svg>', dom, re.S).group(0)
         self.assertIn("<title>CPU time of process 42</title>", cpu)
@@ -155,6 +160,12 @@ class TestReport(ReportCase):
         res = self.agent("report", "bad.csv")
         self.assert_exit(res, 1)
         self.assert_in_stderr("bad.csv:2: malformed row", res)
+        # a quoted newline: the row after it is on line 4
+        self.write("bad2.csv", HEADER + f'a_J;{ts(1)};1;a;;b;;"x=1\n2"\n' +
+                   "rapl_consumed_energy_J;yesterday;1;a;;b;;\n")
+        res = self.agent("report", "bad2.csv")
+        self.assert_exit(res, 1)
+        self.assert_in_stderr("bad2.csv:4: malformed row", res)
         res = self.agent("report", "missing.csv")
         self.assert_exit(res, 1)
         self.assert_in_stderr("cannot open 'missing.csv': No such file or directory", res)
