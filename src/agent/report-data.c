@@ -8,6 +8,7 @@
  * default); a name without one is energy in joules when it ends with
  * "energy". */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -150,19 +151,80 @@ static int report_push(struct report_series *s, alumet_time_ns t, double v)
     return 0;
 }
 
-static struct report_series *report_series_get(struct report_series **arr, size_t *n,
-                                               const char *metric, size_t mlen, const char *key)
+/* FNV-1a of a (alen bytes), a separator byte and b. */
+static size_t report_hash(const char *a, size_t alen, const char *b)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strlen((*arr)[i].metric) == mlen && strncmp((*arr)[i].metric, metric, mlen) == 0 &&
-            strcmp((*arr)[i].key, key) == 0)
-            return &(*arr)[i];
-    struct report_series *na = realloc(*arr, (*n + 1) * sizeof(*na));
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < alen; i++)
+        h = (h ^ (unsigned char)a[i]) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (; *b; b++)
+        h = (h ^ (unsigned char)*b) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* Room for one more key (the load stays under one half). 0 or -ENOMEM. */
+static int report_index_reserve(struct report_index *ix)
+{
+    if (2 * (ix->used + 1) <= ix->cap)
+        return 0;
+    size_t cap = ix->cap ? 2 * ix->cap : 64;
+    struct report_slot *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    for (size_t i = 0; i < ix->cap; i++) {
+        if (!ix->slots[i].pos)
+            continue;
+        size_t j = ix->slots[i].hash % cap;
+        while (slots[j].pos)
+            j = (j + 1) % cap;
+        slots[j] = ix->slots[i];
+    }
+    free(ix->slots);
+    ix->slots = slots;
+    ix->cap = cap;
+    return 0;
+}
+
+static void report_index_add(struct report_index *ix, size_t hash, size_t i)
+{
+    size_t j = hash % ix->cap;
+    while (ix->slots[j].pos)
+        j = (j + 1) % ix->cap;
+    ix->slots[j] = (struct report_slot){hash, i + 1};
+    ix->used++;
+}
+
+/* Grow *arr (elements of size elem, *cap of them) for one more; 0 or -ENOMEM. */
+static int report_grow(void **arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? 2 * *cap : 16;
+    void *na = realloc(*arr, c * elem);
     if (!na)
-        return NULL;
+        return -ENOMEM;
     *arr = na;
-    struct report_series *s = &na[(*n)++];
+    *cap = c;
+    return 0;
+}
+
+static struct report_series *report_series_get(struct report_series **arr, size_t *n, size_t *cap,
+                                               struct report_index *ix, const char *metric,
+                                               size_t mlen, const char *key)
+{
+    size_t h = report_hash(metric, mlen, key);
+    for (size_t j = ix->cap ? h % ix->cap : 0; ix->cap && ix->slots[j].pos; j = (j + 1) % ix->cap) {
+        struct report_series *s = &(*arr)[ix->slots[j].pos - 1];
+        if (ix->slots[j].hash == h && strlen(s->metric) == mlen &&
+            strncmp(s->metric, metric, mlen) == 0 && strcmp(s->key, key) == 0)
+            return s;
+    }
+    if (report_grow((void **)arr, *n, cap, sizeof(**arr)) < 0 || report_index_reserve(ix) < 0)
+        return NULL;
+    struct report_series *s = &(*arr)[*n];
     *s = (struct report_series){.metric = strndup(metric, mlen), .key = strdup(key)};
+    report_index_add(ix, h, (*n)++);
     if (!s->metric || !s->key)
         return NULL;
     return s;
@@ -170,20 +232,23 @@ static struct report_series *report_series_get(struct report_series **arr, size_
 
 static int report_bill(struct report *r, const char *kind, const char *id, double joules)
 {
-    for (size_t i = 0; i < r->n_consumers; i++)
-        if (strcmp(r->consumers[i].kind, kind) == 0 && strcmp(r->consumers[i].id, id) == 0) {
-            r->consumers[i].joules += joules;
+    struct report_index *ix = &r->idx_consumers;
+    size_t h = report_hash(kind, strlen(kind), id);
+    for (size_t j = ix->cap ? h % ix->cap : 0; ix->cap && ix->slots[j].pos; j = (j + 1) % ix->cap) {
+        struct report_consumer *c = &r->consumers[ix->slots[j].pos - 1];
+        if (ix->slots[j].hash == h && strcmp(c->kind, kind) == 0 && strcmp(c->id, id) == 0) {
+            c->joules += joules;
             return 0;
         }
-    struct report_consumer *n = realloc(r->consumers, (r->n_consumers + 1) * sizeof(*n));
-    if (!n)
+    }
+    if (report_grow((void **)&r->consumers, r->n_consumers, &r->cap_consumers,
+                    sizeof(*r->consumers)) < 0 ||
+        report_index_reserve(ix) < 0)
         return -ENOMEM;
-    r->consumers = n;
-    n[r->n_consumers] = (struct report_consumer){strdup(kind), strdup(id), joules};
-    if (!n[r->n_consumers].kind || !n[r->n_consumers].id)
-        return -ENOMEM;
-    r->n_consumers++;
-    return 0;
+    struct report_consumer *c = &r->consumers[r->n_consumers];
+    *c = (struct report_consumer){strdup(kind), strdup(id), joules};
+    report_index_add(ix, h, r->n_consumers++);
+    return c->kind && c->id ? 0 : -ENOMEM;
 }
 
 /* The value of attribute name in the attribute cells ("domain=package,x=1"). */
@@ -241,9 +306,11 @@ static int report_add_row(struct report *r, const struct report_row *row)
         report_attr(row->attrs, row->n_attrs, "domain", domain, sizeof(domain));
         snprintf(key, sizeof(key), "%s%s%s%s%s", row->resource_kind, row->resource_id[0] ? " " : "",
                  row->resource_id, domain[0] ? " " : "", domain);
-        struct report_series *s =
-            u->kind == 'E' ? report_series_get(&r->energy, &r->n_energy, row->metric, mlen, key)
-                           : report_series_get(&r->power, &r->n_power, row->metric, mlen, key);
+        struct report_series *s = u->kind == 'E'
+                                      ? report_series_get(&r->energy, &r->n_energy, &r->cap_energy,
+                                                          &r->idx_energy, row->metric, mlen, key)
+                                      : report_series_get(&r->power, &r->n_power, &r->cap_power,
+                                                          &r->idx_power, row->metric, mlen, key);
         if (!s)
             return -ENOMEM;
         s->scale = u->scale;
@@ -261,7 +328,8 @@ static int report_add_row(struct report *r, const struct report_row *row)
             return 0;
         snprintf(key, sizeof(key), "%s", row->consumer_id);
         struct report_series *s =
-            report_series_get(&r->power, &r->n_power, procfs ? REPORT_CPU : REPORT_CLOCK, 4, key);
+            report_series_get(&r->power, &r->n_power, &r->cap_power, &r->idx_power,
+                              procfs ? REPORT_CPU : REPORT_CLOCK, 4, key);
         return s ? report_push(s, row->t, row->v * u->scale) : -ENOMEM;
     }
     if (u->kind == 'B' && strncmp(row->metric, "memory_usage", 12) == 0) {
@@ -270,7 +338,8 @@ static int report_add_row(struct report *r, const struct report_row *row)
             strcmp(kind, "resident") != 0)
             return 0;
         snprintf(key, sizeof(key), "%s", row->consumer_id);
-        struct report_series *s = report_series_get(&r->power, &r->n_power, REPORT_MEM, 4, key);
+        struct report_series *s = report_series_get(&r->power, &r->n_power, &r->cap_power,
+                                                    &r->idx_power, REPORT_MEM, 4, key);
         return s ? report_push(s, row->t, row->v * u->scale) : -ENOMEM;
     }
     return 0;
@@ -488,6 +557,9 @@ void report_done(struct report *r)
     free(r->energy);
     free(r->power);
     free(r->consumers);
+    free(r->idx_energy.slots);
+    free(r->idx_power.slots);
+    free(r->idx_consumers.slots);
     report_series_done(&r->cpu);
     report_series_done(&r->mem);
     *r = (struct report){0};

@@ -27,6 +27,16 @@ struct report_consumer {
     double joules;
 };
 
+/* A lookup of an array by key: slots hold the key's hash and the index + 1
+ * of its element (0: empty), open addressing. */
+struct report_slot {
+    size_t hash, pos;
+};
+struct report_index {
+    struct report_slot *slots;
+    size_t cap, used;
+};
+
 struct report {
     /* energy of resources (consumer local_machine), per metric and domain */
     struct report_series *energy;
@@ -46,6 +56,9 @@ struct report {
     bool has_exec;
     alumet_time_ns t_first, t_last;
     size_t rows;
+    /* while reading: lookups and capacities of the arrays above */
+    struct report_index idx_energy, idx_power, idx_consumers;
+    size_t cap_energy, cap_power, cap_consumers;
 };
 
 /* Read path (borrowed) into r (zeroed by the caller). 0, or a negative
