@@ -338,7 +338,12 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             ignore = true;
         } else if (strcmp(argv[i], "--no-summary") == 0) {
             summary = false;
-        } else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--report") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "error: a value is required for '--report <FILE.html>' but none "
+                                "was supplied\n");
+                return 2;
+            }
             report = argv[++i];
         } else if (strncmp(argv[i], "--report=", 9) == 0) {
             report = argv[i] + 9;

@@ -204,6 +204,12 @@ nb_cpu = 4.0
         self.assertEqual(self.summary_rows(dom), expected)
         self.assertIn(("estimated_consumed_energy", "local_machine"), expected)
 
+    def test_exec_report_needs_a_value(self):
+        res = self.agent("exec", "--report")
+        self.assert_exit(res, 2)
+        self.assert_in_stderr("error: a value is required for '--report <FILE.html>' but none "
+                              "was supplied", res)
+
     def test_exec_report_needs_csv(self):
         self.write_config("[plugins.procfs]\n")
         res = self.agent("exec", "--report", "run.html", "true")
