@@ -297,11 +297,15 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
 
 double exec_summary_energy_so_far(struct exec_summary *s)
 {
+    /* as summary_machine_joules, without settling: RAPL wins over the estimate */
     double j = -1;
+    bool measured = false;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->n; i++)
-        if (s->rows[i].machine)
-            j = (j < 0 ? 0 : j) + s->rows[i].joules;
+        if (s->rows[i].machine && (j < 0 || (!measured && !s->rows[i].estimated))) {
+            j = s->rows[i].joules;
+            measured = !s->rows[i].estimated;
+        }
     pthread_mutex_unlock(&s->lock);
     return j;
 }
