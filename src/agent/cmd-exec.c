@@ -487,7 +487,10 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         struct report_meta m = {.csv_path = report_csv,
                                 .config_path = a->config_path,
                                 .config_text = config,
-                                .summary = summary_text};
+                                .summary = summary_text,
+                                .overrides = a->overrides,
+                                .n_overrides = a->n_overrides,
+                                .config_produced = true};
         if (report_generate(report_csv, report, &m) < 0)
             errors++;
         free(config);

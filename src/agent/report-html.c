@@ -376,13 +376,27 @@ int report_write_html(const struct report *r, const struct report_meta *m, FILE 
     if (m->config_text) {
         fputs("<p>File <code>", f);
         html_text(f, m->config_path);
-        fputs("</code>:</p>\n<pre id=\"config\">", f);
+        fputs(m->config_produced ? "</code>, which produced this data:"
+                                 : "</code> as it was when this report was made (the data may "
+                                   "come from another config):",
+              f);
+        fputs("</p>\n<pre id=\"config\">", f);
         html_text(f, m->config_text);
         fputs("</pre>\n", f);
     } else {
         fputs("<p id=\"config\" class=\"empty\">No configuration file was found (give it with "
               "<code>--config</code>).</p>\n",
               f);
+    }
+    if (m->n_overrides) {
+        fputs("<p>Overrides (<code>--config-override</code>, applied on top):</p>\n<pre "
+              "id=\"overrides\">",
+              f);
+        for (size_t i = 0; i < m->n_overrides; i++) {
+            html_text(f, m->overrides[i]);
+            fputc('\n', f);
+        }
+        fputs("</pre>\n", f);
     }
     fputs("</body>\n</html>\n", f);
     return ferror(f) ? -EIO : 0;

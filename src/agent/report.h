@@ -67,10 +67,13 @@ int report_read_csv(struct report *r, const char *path, char *err, size_t size);
 void report_done(struct report *r);
 
 struct report_meta {
-    const char *csv_path;    /* shown in the title */
-    const char *config_path; /* NULL: none */
-    const char *config_text; /* NULL: none */
-    const char *summary;     /* exec's printed summary, NULL: none */
+    const char *csv_path;         /* shown in the title */
+    const char *config_path;      /* NULL: none */
+    const char *config_text;      /* NULL: none */
+    const char *summary;          /* exec's printed summary, NULL: none */
+    const char *const *overrides; /* --config-override values, borrowed */
+    size_t n_overrides;
+    bool config_produced; /* the config produced the data (exec), or is only the current one */
 };
 
 /* Write the HTML page; 0 or a negative errno. */

@@ -192,13 +192,16 @@ nb_cpu = 4.0
 
     def test_exec_report(self):
         self.write_config(self.CONFIG)
-        res = self.agent("exec", "--report", "run.html", "sleep", "1")
+        res = self.agent("--config-override", "plugins.csv.force_flush=true", "exec", "--report",
+                         "run.html", "sleep", "1")
         self.assert_exit(res, 0)
         page = self.read("run.html")
         self.assert_self_contained(page)
         self.assertIn('<pre id="exec-summary">', page)
         self.assertIn("Energy summary of 'sleep 1'", page)
         self.assertIn("tdp = 80.0", page)
+        self.assertIn("which produced this data", page)
+        self.assertIn('<pre id="overrides">plugins.csv.force_flush=true\n</pre>', page)
         expected = expected_summary(self.read("out.csv"))
         dom = self.chromium("--dump-dom", url="file://" + self.path("run.html"))
         self.assertEqual(self.summary_rows(dom), expected)
