@@ -350,10 +350,18 @@ static void doctor_grace(struct doctor *d)
                                         doctor_explicit(d, "grace-hopper"), DOCTOR_UNAVAILABLE);
     DIR *dir;
     int r = fsroot_opendir(&d->root, root, &dir);
+    if (r < 0 && strcmp(root, "/sys/class/hwmon") == 0) {
+        doctor_why(c, "%s: %s (no hwmon device: not an NVIDIA Grace machine)", doctor_path(d, root),
+                   doctor_errno(-r));
+        doctor_fix(c, "on other machines, disable the plugin (plugins.grace-hopper.enabled = "
+                      "false)");
+        return;
+    }
     if (r < 0) {
         doctor_why(c, "%s: %s (plugins.grace-hopper.root_path)", doctor_path(d, root),
                    doctor_errno(-r));
-        doctor_fix(c, "set plugins.grace-hopper.root_path to the hwmon class directory");
+        doctor_fix(c, "set plugins.grace-hopper.root_path to the hwmon class directory "
+                      "(/sys/class/hwmon)");
         return;
     }
     int n = 0, denied = 0;

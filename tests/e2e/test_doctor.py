@@ -328,7 +328,10 @@ class TestGpuAndPort(DoctorCase):
         self.assert_check(c, "jetson", "UNAVAILABLE", "not an NVIDIA Jetson",
                           "plugins.jetson.enabled = false", required=True)
         self.assert_check(c, "grace-hopper", "UNAVAILABLE", f"{root}/sys/class/hwmon: ENOENT",
-                          "plugins.grace-hopper.root_path", required=False)
+                          "plugins.grace-hopper.enabled = false", required=False)
+        _, c = self.doctor('[plugins.grace-hopper]\nroot_path = "/srv/hwmon"\n', root, code=0)
+        self.assert_check(c, "grace-hopper", "UNAVAILABLE", f"{root}/srv/hwmon: ENOENT",
+                          "set plugins.grace-hopper.root_path")
 
     def test_exporter_port(self):
         busy = socket.socket()
