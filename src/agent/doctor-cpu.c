@@ -86,13 +86,16 @@ static void doctor_rapl_perf(struct doctor *d)
         struct perf_event_attr attr = {.type = (unsigned)atoi(type),
                                        .config = cfg ? strtoull(cfg + 6, NULL, 0) : 2};
         r = doctor_perf_probe(&attr, -1, atoi(cpumask));
-        if (r < 0) {
+        if (r < 0)
             doctor_why(c, "perf_event_open(power/%s, pid -1, cpu %d): %s", event, atoi(cpumask),
                        doctor_errno(-r));
-            allowed = false;
-        } else {
-            allowed = true;
+        if (r < 0 && r != -EACCES && r != -EPERM) {
+            /* not a permission: the PMU refuses the event itself */
+            doctor_fix(c, "use powercap (see rapl-powercap), or set plugins.rapl.no_perf_events "
+                          "= true");
+            return;
         }
+        allowed = r == 0;
     }
     if (!allowed) {
         doctor_why(c,
