@@ -286,6 +286,8 @@ static int config_plugins(struct agent *a)
         }
         bool on = true;
         struct alumet_error err = {0};
+        struct toml_value *sw = toml_table_get(sect, "enabled");
+        ap->asked = sw && sw->type == TOML_BOOL && sw->u.b;
         if (alumet__config_take_switch(sect, kv->key, &on, &err) < 0) {
             alumet_log_error("%s", err.msg);
             problems++;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Signals: SIGINT and SIGTERM are blocked in every thread and read from a
+/* Signals: SIGINT, SIGTERM and SIGUSR1 are blocked in every thread and read from a
  * signalfd by one thread the agent owns. It is installed before the plugins
  * start (a signal during the startup is remembered and stops the agent as
  * soon as it is ready) and removed after the pipeline is freed; the
  * pipeline is attached to it only while it exists, under a lock, so a
  * signal during the shutdown never touches a freed pipeline. The thread is
  * stopped through an eventfd, not a signal: no signal of the user's is
- * taken for internal use. */
+ * taken for internal use. SIGUSR1 logs the status line (agent-status.c),
+ * which the same thread also logs every status interval while a pipeline
+ * is attached (`run`). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +35,8 @@ static struct {
     int sfd, stop_fd;
     pthread_t thread;
     bool running;
+    alumet_time_ns status_every; /* 0: only on SIGUSR1 */
+    alumet_time_ns attached_at, next_status;
 } sig = {.lock = PTHREAD_MUTEX_INITIALIZER, .sfd = -1, .stop_fd = -1};
 
 static void signals_mask(sigset_t *set)
@@ -40,6 +44,7 @@ static void signals_mask(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1);
 }
 
 /* A signal from the terminal (Ctrl+C, or the kernel) reached the whole
@@ -51,8 +56,22 @@ static bool signal_from_terminal(const struct signalfd_siginfo *si)
     return si->ssi_code == SI_KERNEL;
 }
 
+static void signal_status(void)
+{
+    pthread_mutex_lock(&sig.lock);
+    if (sig.p)
+        agent_status_log(sig.p, alumet_time_now() - sig.attached_at);
+    else
+        alumet_log_info("status: the agent is starting or stopping, no pipeline runs");
+    pthread_mutex_unlock(&sig.lock);
+}
+
 static void signal_received(const struct signalfd_siginfo *si)
 {
+    if (si->ssi_signo == SIGUSR1) {
+        signal_status();
+        return;
+    }
     const char *name = si->ssi_signo == SIGINT ? "Ctrl+C" : "SIGTERM";
     pthread_mutex_lock(&sig.lock);
     if (sig.child > 0) {
@@ -85,7 +104,25 @@ static void *signal_main(void *arg)
     struct pollfd fds[2] = {{.fd = sig.sfd, .events = POLLIN},
                             {.fd = sig.stop_fd, .events = POLLIN}};
     for (;;) {
-        if (poll(fds, 2, -1) < 0) {
+        int timeout = -1;
+        pthread_mutex_lock(&sig.lock);
+        if (sig.p && sig.status_every > 0) {
+            alumet_time_ns now = alumet_time_now();
+            if (now >= sig.next_status) {
+                agent_status_log(sig.p, now - sig.attached_at);
+                sig.next_status += sig.status_every;
+                if (sig.next_status <= now)
+                    sig.next_status = now + sig.status_every;
+            }
+            timeout = (int)((sig.next_status - now) / 1000000 + 1);
+        } else if (sig.status_every > 0) {
+            timeout = 100; /* the startup: look for the pipeline again soon */
+        }
+        pthread_mutex_unlock(&sig.lock);
+        int n = poll(fds, 2, timeout);
+        if (n == 0)
+            continue;
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             alumet_log_error("waiting for signals failed: %s", strerror(errno));
@@ -122,6 +159,8 @@ void agent_signals_attach(struct alumet_pipeline *p)
 {
     pthread_mutex_lock(&sig.lock);
     sig.p = p;
+    sig.attached_at = alumet_time_now();
+    sig.next_status = sig.attached_at + sig.status_every;
     if (sig.requested)
         alumet_pipeline_request_shutdown(p); /* a signal came during the startup */
     pthread_mutex_unlock(&sig.lock);
@@ -131,6 +170,13 @@ void agent_signals_detach(void)
 {
     pthread_mutex_lock(&sig.lock);
     sig.p = NULL;
+    pthread_mutex_unlock(&sig.lock);
+}
+
+void agent_signals_status_every(alumet_time_ns interval)
+{
+    pthread_mutex_lock(&sig.lock);
+    sig.status_every = interval;
     pthread_mutex_unlock(&sig.lock);
 }
 

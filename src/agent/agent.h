@@ -74,6 +74,8 @@ int cmd_exec(int argc, char **argv, struct agent *a);
 int cmd_watch(int argc, char **argv, struct agent *a);
 int cmd_config(int argc, char **argv, struct agent *a);
 int cmd_plugins(int argc, char **argv, struct agent *a);
+int cmd_doctor(int argc, char **argv, struct agent *a);
+int cmd_report(int argc, char **argv, struct agent *a);
 
 /* Install SIGINT/SIGTERM handlers that request a clean shutdown of p. */
 /* Signals (agent-signals.c): install before agent_start, remove after
@@ -83,6 +85,12 @@ int agent_install_signals(void);
 void agent_signals_attach(struct alumet_pipeline *p);
 void agent_signals_detach(void);
 bool agent_signals_stop_requested(void);
+/* Log the status line every interval while a pipeline is attached (0: only
+ * on SIGUSR1); set it before agent_install_signals. */
+void agent_signals_status_every(alumet_time_ns interval);
+/* agent-status.c: log one status line at INFO (outputs' points written and
+ * dropped, the agent's CPU time and RSS); up: time since the start. */
+void agent_status_log(struct alumet_pipeline *p, alumet_time_ns up);
 void agent_remove_signals(void);
 /* exec: SIGINT/SIGTERM sent to the agent alone go to this child (0: none);
  * those from the terminal already reached it. */

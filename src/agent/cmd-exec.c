@@ -22,6 +22,7 @@
 #include "alumet/log.h"
 #include "core/config/config-tree.h"
 #include "exec-summary.h"
+#include "report.h"
 #include "util/edit-distance.h"
 
 extern struct alumet_log_topic alumet__log_agent;
@@ -39,8 +40,9 @@ static const char exec_help[] =
     "[ARGS]...\n\nArguments:\n  <PROGRAM>  The program to run\n  [ARGS]...  Arguments to pass "
     "to the program\n\nOptions:\n      --ignore-exit-code  Return a zero exit status even if the "
     "child fails (the agent still fails if it cannot measure)\n      --no-summary        Do not "
-    "print the energy summary at the end (also: exec_summary = false)\n  -h, --help              "
-    "Print help\n";
+    "print the energy summary at the end (also: exec_summary = false)\n      --report <FILE.html> "
+    "Write an HTML report (plots, summary, config) of the CSV file at the end\n  -h, --help     "
+    "         Print help\n";
 
 /* Upstream's hints when the program cannot be spawned. */
 static void exec_hint_not_found(const char *prog, int argc, char **argv)
@@ -264,7 +266,7 @@ static void exec_set_process(struct agent *a, struct exec_summary *sum, double c
 }
 
 static void exec_print_summary(struct agent *a, struct exec_summary *sum, const char *const *argv,
-                               const char *status, const char *duration_what)
+                               const char *status, const char *duration_what, char **ret_text)
 {
     char where[1024];
     exec_data_where(a, where, sizeof(where));
@@ -275,7 +277,30 @@ static void exec_print_summary(struct agent *a, struct exec_summary *sum, const 
         .data_where = where,
     };
     exec_summary_print(sum, stderr, &info);
+    size_t len;
+    FILE *m = ret_text ? open_memstream(ret_text, &len) : NULL;
+    if (m) {
+        exec_summary_print(sum, m, &info);
+        fclose(m);
+    }
     exec_summary_free(sum);
+}
+
+/* exec --report reads the file of the csv plugin: its output_path
+ * (caller frees), or -EINVAL (logged) when the csv plugin is off. */
+static int exec_report_csv(struct agent *a, char **ret_path)
+{
+    struct agent_plugin *csv = alumet__plugins_find(&a->plugins, "csv");
+    if (!csv || !csv->enabled) {
+        alumet_log_error("exec --report makes its report from the CSV file of the csv plugin, "
+                         "which is disabled: enable [plugins.csv] (or add csv to --plugins)");
+        return -EINVAL;
+    }
+    const struct toml_value *v = csv->config && csv->config->type == TOML_TABLE
+                                     ? toml_table_get(csv->config, "output_path")
+                                     : NULL;
+    *ret_path = strdup(v && v->type == TOML_STRING ? v->u.str.ptr : "alumet-output.csv");
+    return *ret_path ? 0 : -ENOMEM;
 }
 
 /* What the hooks of agent_start share with cmd_exec. */
@@ -326,6 +351,7 @@ static void exec_abort(struct exec_child *c)
 int cmd_exec(int argc, char **argv, struct agent *a)
 {
     bool ignore = false, summary = true, escaped = false;
+    const char *report = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0) {
@@ -336,6 +362,15 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             ignore = true;
         } else if (strcmp(argv[i], "--no-summary") == 0) {
             summary = false;
+        } else if (strcmp(argv[i], "--report") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "error: a value is required for '--report <FILE.html>' but none "
+                                "was supplied\n");
+                return 2;
+            }
+            report = argv[++i];
+        } else if (strncmp(argv[i], "--report=", 9) == 0) {
+            report = argv[i] + 9;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(exec_help, stdout);
             return 0;
@@ -366,8 +401,13 @@ int cmd_exec(int argc, char **argv, struct agent *a)
     getrlimit(RLIMIT_NOFILE, &nofile);
     if (agent_load_config(a, false) < 0)
         return 1;
-    if (agent_install_signals() < 0)
+    char *report_csv = NULL;
+    if (report && exec_report_csv(a, &report_csv) < 0)
         return 1;
+    if (agent_install_signals() < 0) {
+        free(report_csv);
+        return 1;
+    }
     struct exec_summary *sum = summary && a->exec_summary ? exec_summary_new() : NULL;
     struct exec_ctx x = {
         .argv = child_argv,
@@ -380,6 +420,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         exec_abort(&x.child);
         agent_remove_signals();
         exec_summary_free(sum);
+        free(report_csv);
         return 1;
     }
     struct exec_child child = x.child;
@@ -407,6 +448,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
             agent_stop(a, p);
             agent_remove_signals();
             exec_summary_free(sum);
+            free(report_csv);
             return 1;
         }
         alumet_log_error("failed to spawn '%s': %s", child_argv[0], strerror(-r));
@@ -417,9 +459,11 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         agent_stop(a, p);
         agent_remove_signals();
         exec_summary_free(sum);
+        free(report_csv);
         return 101;
     }
     alumet_log_info("Child process '%s' spawned with pid %d.", child_argv[0], (int)pid);
+    struct exec_progress *progress = exec_progress_start(sum);
 
     /* wait for the end without reaping the child: until the last measurement
      * it stays a zombie whose /proc/<pid>/stat still holds its final CPU times */
@@ -429,6 +473,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         ;
     if (sum)
         exec_summary_child_ended(sum, alumet_time_now());
+    exec_progress_stop(progress);
     double busy1 = exec_cpu_machine_busy();
     agent_forward_signals_to(0);
     if (info.si_code == CLD_EXITED)
@@ -450,6 +495,7 @@ int cmd_exec(int argc, char **argv, struct agent *a)
                          busy1 - busy0);
     int errors = agent_stop(a, p);
     agent_remove_signals();
+    char *summary_text = NULL;
     if (sum) {
         char status[64];
         if (WIFEXITED(wstatus))
@@ -457,8 +503,24 @@ int cmd_exec(int argc, char **argv, struct agent *a)
         else
             snprintf(status, sizeof(status), "killed by signal %d", WTERMSIG(wstatus));
         exec_print_summary(a, sum, (const char *const *)child_argv, status,
-                           "from the start of the process to its end");
+                           "from the start of the process to its end",
+                           report ? &summary_text : NULL);
     }
+    if (report) {
+        char *config = report_read_config(a->config_path);
+        struct report_meta m = {.csv_path = report_csv,
+                                .config_path = a->config_path,
+                                .config_text = config,
+                                .summary = summary_text,
+                                .overrides = a->overrides,
+                                .n_overrides = a->n_overrides,
+                                .config_produced = true};
+        if (report_generate(report_csv, report, &m) < 0)
+            errors++;
+        free(config);
+    }
+    free(summary_text);
+    free(report_csv);
 
     if (errors)
         return 1; /* upstream returns 0 here and loses the failure */
@@ -577,7 +639,8 @@ int cmd_watch(int argc, char **argv, struct agent *a)
         const char *const sargv[] = {argv0, NULL};
         exec_print_summary(a, sum, sargv, ended ? "ended" : "still running, the watch stopped",
                            ended ? "from the start of the watch to the end of the process"
-                                 : "of the watch");
+                                 : "of the watch",
+                           /* ret_text= */ NULL);
     }
     return errors ? 1 : 0;
 }

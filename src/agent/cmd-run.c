@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "alumet/config.h"
 
 int cmd_run(int argc, char **argv, struct agent *a)
 {
@@ -19,6 +21,20 @@ int cmd_run(int argc, char **argv, struct agent *a)
     }
     if (agent_load_config(a, false) < 0)
         return 1;
+    /* a status line every minute (ALUMET_STATUS_INTERVAL: another period, "0": none) */
+    alumet_time_ns every = 60 * ALUMET_NSEC_PER_SEC;
+    const char *env = secure_getenv("ALUMET_STATUS_INTERVAL");
+    if (env && strcmp(env, "0") == 0)
+        every = 0;
+    else if (env && *env && alumet_duration_parse(env, &every) < 0) {
+        fprintf(stderr,
+                "error: invalid ALUMET_STATUS_INTERVAL '%s': expected a duration such as "
+                "\"1m\" or \"30s\", or \"0\" for no periodic status line\n",
+                env);
+        return 1;
+    }
+    /* before the signal thread starts: it reads the period from its first wait */
+    agent_signals_status_every(every);
     if (agent_install_signals() < 0)
         return 1;
     struct alumet_pipeline *p;

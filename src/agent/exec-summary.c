@@ -335,6 +335,21 @@ static int summary_write(void *data, const struct alumet_buffer *buf,
     return 0;
 }
 
+double exec_summary_energy_so_far(struct exec_summary *s)
+{
+    /* as summary_machine_joules, without settling: RAPL wins over the estimate */
+    double j = -1;
+    bool measured = false;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rows[i].machine && (j < 0 || (!measured && !s->rows[i].estimated))) {
+            j = s->rows[i].joules;
+            measured = !s->rows[i].estimated;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return j;
+}
+
 static const struct alumet_output_ops summary_ops = {
     .version = ALUMET_OUTPUT_OPS_V1,
     .write = summary_write,

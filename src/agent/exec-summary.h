@@ -61,6 +61,17 @@ struct exec_summary_info {
     const char *data_where;    /* where the full data was written */
 };
 
+/* The CPU energy of the machine settled so far (joules, the intervals
+ * that ended while the child ran), or -1 before the first one. Thread-safe. */
+double exec_summary_energy_so_far(struct exec_summary *s);
+
+/* exec-progress.c: when stderr is a terminal, one line rewritten every
+ * second with the time elapsed and the energy so far (s may be NULL: time
+ * only). Returns NULL (nothing shown) otherwise. stop clears the line and
+ * frees. */
+struct exec_progress *exec_progress_start(struct exec_summary *s);
+void exec_progress_stop(struct exec_progress *pr);
+
 /* Print the summary (after the pipeline stopped). */
 void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summary_info *info);
 

@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"watch", cmd_watch, "Watch a running process"},
     {"config", cmd_config, "Manipulate the configuration"},
     {"plugins", cmd_plugins, "Show the plugins that are available"},
+    {"doctor", cmd_doctor, "Check what this machine lets the enabled plugins measure"},
+    {"report", cmd_report, "Write an HTML report of a CSV file"},
 };
 
 static const char help_text[] =
@@ -40,6 +42,8 @@ static const char help_text[] =
     "  watch    Watch a running process\n"
     "  config   Manipulate the configuration\n"
     "  plugins  Show the plugins that are available\n"
+    "  doctor   Check what this machine lets the enabled plugins measure\n"
+    "  report   Write an HTML report of a CSV file\n"
     "  help     Print this message or the help of the given subcommand(s)\n"
     "\n"
     "Options:\n"

@@ -14,6 +14,7 @@
 struct agent_plugin {
     const struct alumet_plugin *def;
     bool enabled;
+    bool asked; /* enabled = true written in its section (doctor: asked on purpose) */
     bool initialized, started;
     void *state;
     void *dl_handle; /* dynamic plugins only */

@@ -6,7 +6,7 @@ import re
 
 from e2e_common import CONFIG, VERSION, AgentTestCase, main, needs_csv
 
-COMMANDS = ["run", "exec", "watch", "config", "plugins", "help"]
+COMMANDS = ["run", "exec", "watch", "config", "plugins", "doctor", "report", "help"]
 
 
 class TestCli(AgentTestCase):
