@@ -581,6 +581,24 @@ void exec_summary_set_sci(struct exec_summary *s, double embodied_g, double unit
  * busy CPU time (/proc/stat counts in ticks: at most 1); estimated, the
  * estimate's own model on its exact CPU time (cpu x tdp / nb_cpu). -1 when
  * unknown. Lock held. */
+/* The machine's and the process's joules over the lifetime (-1: unknown).
+ * With the TDP model, a machine figure below the process's share is raised
+ * to it (*raised): the machine's is integrated from /proc/stat, whose 10 ms
+ * ticks miss part of a short run, while the process's CPU time (wait4,
+ * /proc/<pid>/stat at the end) is whole; the rest is then 0, never negative. */
+static double summary_process_joules(struct exec_summary *s, double machine, bool estimated);
+
+static void summary_figures(struct exec_summary *s, double *machine, double *mine, bool *estimated,
+                            bool *raised)
+{
+    *estimated = false;
+    *machine = summary_machine_joules(s, estimated);
+    *mine = summary_process_joules(s, *machine, *estimated);
+    *raised = *estimated && *mine > *machine;
+    if (*raised)
+        *machine = *mine;
+}
+
 static double summary_process_joules(struct exec_summary *s, double machine, bool estimated)
 {
     if (s->cpu < 0 || machine < 0)
@@ -633,9 +651,9 @@ static void summary_final_points(void *data, struct alumet_buffer *buf, struct a
 {
     struct exec_summary *s = data;
     pthread_mutex_lock(&s->lock);
-    bool estimated = false;
-    double machine = summary_machine_joules(s, &estimated);
-    double mine = summary_process_joules(s, machine, estimated);
+    bool estimated, raised;
+    double machine, mine;
+    summary_figures(s, &machine, &mine, &estimated, &raised);
     alumet_time_ns t1 = atomic_load(&s->t1);
     pid_t pid = atomic_load(&s->child);
     struct alumet_consumer proc = {.kind = ALUMET_CONSUMER_PROCESS, .num = (uint32_t)pid};
@@ -734,9 +752,9 @@ static void summary_print_carbon(struct exec_summary *s, FILE *f, double machine
 void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summary_info *info)
 {
     pthread_mutex_lock(&s->lock);
-    bool estimated = false;
-    double machine = summary_machine_joules(s, &estimated);
-    double child = summary_process_joules(s, machine, estimated);
+    bool estimated, raised;
+    double machine, child;
+    summary_figures(s, &machine, &child, &estimated, &raised);
     double seconds = (double)(atomic_load(&s->t1) - atomic_load(&s->t0)) / 1e9;
     qsort(s->rows, s->n, sizeof(s->rows[0]), summary_cmp);
     fprintf(f, "\n Energy summary of '");
@@ -785,6 +803,10 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
         summary_energy(f, machine);
         fprintf(f, " %10.3f W   machine CPUs, %s\n", seconds > 0 ? machine / seconds : 0,
                 estimated ? s->estimated_by : s->measured_by);
+        if (raised)
+            fprintf(f, "   (the machine's estimate is raised to the process's share: /proc/stat "
+                       "counts CPU time in 10 ms ticks and saw less of this short run than the "
+                       "process's own CPU time)\n");
     }
     summary_print_carbon(s, f, machine, child);
     bool family = false;

@@ -242,10 +242,86 @@ static void test_cgroup_describe(void **state)
     assert_string_equal(small, "/system");
 }
 
+/* Each poll: an estimate of 0 mJ for the machine (the /proc/stat ticks of
+ * a short run saw nothing). */
+static int zero_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                     struct alumet_error *err)
+{
+    (void)err;
+    assert_non_null(alumet_buffer_push_f64(buf, now, *(alumet_metric_id *)data, &res, &con, 0.0));
+    return ALUMET_POLL_OK;
+}
+
+static const struct alumet_source_ops zero_ops = {ALUMET_SOURCE_OPS_V1, zero_poll, NULL, NULL};
+
+/* The TDP model: the process's 1 ms of CPU time at 50 W per CPU is 50 mJ,
+ * more than the machine's estimate from /proc/stat (0 J): the machine's
+ * figure is raised to it, the rest is 0 (never negative), and it says why. */
+static void test_estimate_raised_to_the_process(void **state)
+{
+    (void)state;
+    struct pipeline_settings s = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&s);
+    struct alumet_error err = {0};
+    assert_non_null(p);
+    alumet_metric_id id =
+        add_metric(p, "estimated_consumed_energy", ALUMET_VALUE_F64, ALUMET_UNIT(JOULE));
+    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "tdp", &zero_ops, &id, &o, &err), 0);
+    alumet_time_ns t0 = alumet_time_now();
+    struct exec_summary *sum = exec_summary_new();
+    assert_non_null(sum);
+    exec_summary_child_started(sum, 0, t0);
+    exec_summary_set_process(sum, 0.001, 0.0, 50.0, "measured", "ESTIMATED by a test");
+    assert_int_equal(exec_summary_register(sum, p, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
+    exec_summary_child_ended(sum, t0 + ALUMET_NSEC_PER_SEC);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    const char *const argv[] = {"true", NULL};
+    struct exec_summary_info info = {
+        .argv = argv,
+        .status = "exit status 0",
+        .duration_what = "from the start of the process to its end",
+    };
+    exec_summary_print(sum, f, &info);
+    fclose(f);
+    static const char want[] =
+        "\n"
+        " Energy summary of 'true' (exit status 0):\n"
+        "\n"
+        "          1.000 s   duration (from the start of the process to its end)\n"
+        "          0.001 s   CPU time of the process and its descendants\n"
+        "\n"
+        "           energy    avg power   metric                                   domain\n"
+        "          0.000 J       0.000 W   estimated_consumed_energy                local_machine "
+        "(estimate)\n"
+        "\n"
+        "   the process's share of the CPU energy (its CPU time / the machine's):\n"
+        "         50.000 mJ      0.050 W   process and its descendants\n"
+        "          0.000 J       0.000 W   the rest (other processes, idle)\n"
+        "         50.000 mJ      0.050 W   machine CPUs, ESTIMATED by a test\n"
+        "   (the machine's estimate is raised to the process's share: /proc/stat counts CPU time "
+        "in 10 ms ticks and saw less of this short run than the process's own CPU time)\n"
+        "\n";
+    if (strcmp(text, want) != 0)
+        print_error("got:\n%s", text);
+    assert_string_equal(text, want);
+    free(text);
+    exec_summary_free(sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watt_hours_in_joules),
+        cmocka_unit_test(test_estimate_raised_to_the_process),
         cmocka_unit_test(test_carbon_and_sci),
         cmocka_unit_test(test_cgroup_describe),
     };
