@@ -60,14 +60,14 @@ struct mongodb_output {
     struct alumet_log_topic *log;
     mongoc_client_t *client;
     mongoc_collection_t *coll;
-    char *where;          /* for messages: "'localhost:27017' (collection 'db.coll')" */
-    uint8_t *docs;        /* the documents of the last write, one after the other */
-    size_t docs_size;     /* bytes allocated at docs */
-    size_t *offsets;      /* document i starts at docs + offsets[i] */
-    bson_t *views;        /* document i, a static view of docs (no copy) */
-    const bson_t **ptrs;  /* &views[i], what insert_many wants */
-    size_t cap;           /* entries of offsets, views, ptrs */
-    bson_t insert_opts;   /* { ordered: false }: one refused document does not stop the rest */
+    char *where;         /* for messages: "'localhost:27017' (collection 'db.coll')" */
+    uint8_t *docs;       /* the documents of the last write, one after the other */
+    size_t docs_size;    /* bytes allocated at docs */
+    size_t *offsets;     /* document i starts at docs + offsets[i] */
+    bson_t *views;       /* document i, a static view of docs (no copy) */
+    const bson_t **ptrs; /* &views[i], what insert_many wants */
+    size_t cap;          /* entries of offsets, views, ptrs */
+    bson_t insert_opts;  /* { ordered: false }: one refused document does not stop the rest */
     struct httpoutput_complaint rejected; /* documents refused by the server */
 };
 
@@ -183,7 +183,8 @@ static void mongodb_on_log(mongoc_log_level_t level, const char *domain, const c
                            void *data)
 {
     struct alumet_log_topic *log = data;
-    enum alumet_log_level l = level <= MONGOC_LOG_LEVEL_WARNING ? ALUMET_LOG_WARN : ALUMET_LOG_DEBUG;
+    enum alumet_log_level l =
+        level <= MONGOC_LOG_LEVEL_WARNING ? ALUMET_LOG_WARN : ALUMET_LOG_DEBUG;
     alumet_log_at(log, l, "libmongoc %s: %s", domain, message);
 }
 
@@ -240,8 +241,7 @@ static int mongodb_reserve(struct mongodb_output *o, size_t n)
 /* The documents of buf, one after the other in o->docs (reused from one
  * write to the next: no allocation per point), then a view of each. */
 static int mongodb_build_docs(struct mongodb_output *o, const struct alumet_buffer *buf,
-                              const struct alumet_registry *reg, size_t n,
-                              struct alumet_error *err)
+                              const struct alumet_registry *reg, size_t n, struct alumet_error *err)
 {
     bson_writer_t *w = bson_writer_new(&o->docs, &o->docs_size, 0, bson_realloc_ctx, NULL);
     int r = 0;
@@ -386,8 +386,7 @@ static int mongodb_connect(struct mongodb_output *o, const struct mongodb_settin
               mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
                                              mongodb_ms(s->request_timeout));
     if (ok && s->username)
-        ok = mongoc_uri_set_username(uri, s->username) &&
-             mongoc_uri_set_password(uri, s->password);
+        ok = mongoc_uri_set_username(uri, s->username) && mongoc_uri_set_password(uri, s->password);
     if (!ok) {
         r = alumet_error_set(err, -EINVAL, "invalid MongoDB settings (host, username or password)");
         goto out;

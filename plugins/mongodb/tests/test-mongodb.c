@@ -32,11 +32,11 @@ static void test_doc_u64_and_attributes(void **state)
     (void)state;
     struct alumet_registry *reg = alumet__registry_new();
     struct alumet_buffer *buf = alumet__buffer_new(4);
-    alumet_metric_id m = alumet_test_add_metric(reg, "rapl_consumed_energy", ALUMET_VALUE_U64,
-                                                ALUMET_UNIT(JOULE));
+    alumet_metric_id m =
+        alumet_test_add_metric(reg, "rapl_consumed_energy", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
     struct alumet_resource res = {.kind = ALUMET_RESOURCE_CPU_PACKAGE, .num = 0};
-    struct alumet_point *p = alumet_buffer_push_u64(buf, T0, m, &res, &alumet_test_local_consumer,
-                                                    123);
+    struct alumet_point *p =
+        alumet_buffer_push_u64(buf, T0, m, &res, &alumet_test_local_consumer, 123);
     assert_non_null(p);
     static const uint64_t items[] = {1, 18446744073709551615u};
     assert_int_equal(alumet_point_add_attr_str(buf, p, "domain", "package"), 0);
@@ -70,7 +70,8 @@ static void test_doc_f64_and_consumers(void **state)
     alumet_metric_id m =
         alumet_test_add_metric(reg, "cpu_percent", ALUMET_VALUE_F64, ALUMET_UNIT(PERCENT));
     struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = 4242};
-    assert_non_null(alumet_buffer_push_f64(buf, 1000000000, m, &alumet_test_local_resource, &c, 2.5));
+    assert_non_null(
+        alumet_buffer_push_f64(buf, 1000000000, m, &alumet_test_local_resource, &c, 2.5));
     check_doc(buf, reg,
               "{ \"measurement\" : \"cpu_percent\", \"resource_kind\" : \"local_machine\", "
               "\"resource_id\" : \"\", \"resource_consumer_kind\" : \"process\", "
@@ -109,8 +110,7 @@ static void test_options(void **state)
     }
     /* the default config parses, but asks for the database first */
     assert_int_equal(alumet_test_plugin_init(&alumet_plugin_mongodb,
-                                             alumet_plugin_mongodb.default_config, NULL, &st,
-                                             &err),
+                                             alumet_plugin_mongodb.default_config, NULL, &st, &err),
                      -EINVAL);
     assert_non_null(strstr(err.msg, "plugins.mongodb.database: expected the name"));
     assert_int_equal(alumet_test_plugin_init(&alumet_plugin_mongodb,
