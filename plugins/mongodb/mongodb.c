@@ -139,10 +139,12 @@ static int mongodb_read_options(struct alumet_config *cfg, struct mongodb_settin
         return alumet_config_error(cfg, "port", err, -EINVAL,
                                    "expected a TCP port (1 to 65535), got %lld",
                                    (long long)s->port);
-    if (!s->database || !*s->database || strcmp(s->database, "FILL ME") == 0)
+    /* "FILL ME" (the generated value) is refused at start, not here: an
+     * upstream config file must pass `config check` */
+    if (!s->database || !*s->database)
         return alumet_config_error(cfg, "database", err, -EINVAL,
                                    "expected the name of the database to write to");
-    if (!s->collection || !*s->collection || strcmp(s->collection, "FILL ME") == 0)
+    if (!s->collection || !*s->collection)
         return alumet_config_error(cfg, "collection", err, -EINVAL,
                                    "expected the name of the collection to write to");
     if (s->username && !s->password)
@@ -440,6 +442,10 @@ static int mongodb_start(void *state, struct alumet_start_ctx *ctx, struct alume
     const struct mongodb_settings *s = &db->settings;
     int r;
 
+    if (strcmp(s->database, "FILL ME") == 0 || strcmp(s->collection, "FILL ME") == 0)
+        return alumet_error_set(err, -EINVAL,
+                                "plugins.mongodb: database and collection are still \"FILL ME\"; "
+                                "set them to the database and collection to write to");
     struct mongodb_output *o = calloc(1, sizeof(*o));
     if (!o)
         return alumet_error_set(err, -ENOMEM, "out of memory");
