@@ -22,13 +22,14 @@ ERRORS = {429: ("es_rejected_execution_exception", "rejected execution: queue fu
 
 class FakeES:
     def __init__(self, prefix="", auth=None, distribution=None, item_policy=None,
-                 request_policy=None, check_docs=True):
+                 request_policy=None, store=True):
         self.prefix = prefix.rstrip("/")
         self.auth = auth                # expected Authorization header
         self.distribution = distribution
         self.item_policy = item_policy
         self.request_policy = request_policy
-        self.check_docs = check_docs
+        self.store = store              # False: count the items only (bench/)
+        self.count = 0
         self.errors = []
         self.requests = []              # (method, path)
         self.templates = {}
@@ -118,6 +119,18 @@ class FakeES:
             self.error(f"content type {req.headers.get('Content-Type')!r}")
         if not body.endswith("\n"):
             self.error("bulk body without its final newline")
+        if not self.store:
+            n = body.count("\n") // 2
+            with self.lock:
+                self.count += n
+            data = ('{"errors":false,"items":[' + ",".join(['{"create":{"status":201}}'] * n)
+                    + "]}").encode()
+            req.send_response(200)
+            req.send_header("Content-Type", "application/json")
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            req.wfile.write(data)
+            return
         lines = body[:-1].split("\n")
         if len(lines) % 2:
             self.error(f"odd number of lines: {len(lines)}")

@@ -32,7 +32,9 @@ class FakeMongod:
     documents to refuse with writeErrors (the rest are stored), for the n-th
     insert command (0-based)."""
 
-    def __init__(self, policy=None):
+    def __init__(self, policy=None, store=True):
+        self.store = store      # False: count the documents only (bench/)
+        self.count = 0
         self.errors = []
         self.docs = {}          # "db.coll" -> [documents]
         self.commands = []      # (opcode, command name) in order
@@ -150,7 +152,14 @@ class FakeMongod:
             elif kind == 1:
                 ident_end = body.index(b"\x00", pos + 4)
                 ident = body[pos + 4:ident_end].decode()
-                seqs[ident] = bson.decode_all(body[ident_end + 1:pos + size])
+                if self.store:
+                    seqs[ident] = bson.decode_all(body[ident_end + 1:pos + size])
+                else:  # count the documents: walk their lengths
+                    n, p = 0, ident_end + 1
+                    while p < pos + size:
+                        p += struct.unpack_from("<i", body, p)[0]
+                        n += 1
+                    seqs[ident] = [None] * n
             else:
                 self._error(f"unknown section kind {kind}")
             pos += size
@@ -170,6 +179,10 @@ class FakeMongod:
 
     def _insert(self, cmd, seqs):
         db, coll = cmd["$db"], cmd["insert"]
+        if not self.store:
+            with self.lock:
+                self.count += len(seqs.get("documents", []))
+            return {"n": len(seqs.get("documents", [])), "ok": 1.0}
         if "documents" not in seqs:
             self._error(f"insert without a document sequence (kind 1): {cmd!r}")
         docs = seqs.get("documents", []) + cmd.get("documents", [])
