@@ -147,6 +147,15 @@ class TestMongodb(AgentTestCase):
         self.assertIn("starting anyway: the measurements are kept (up to 1000000 points) and "
                       "sent when MongoDB is back", err)
 
+    def test_fill_me_refused_at_start(self):
+        # upstream's generated values pass `config check` but not the start
+        fake = self.fake()
+        agent = self.agent(config(fake.port).replace('"alumet db"', '"FILL ME"'))
+        self.assertEqual(agent.wait_exit(), 1)
+        self.assertIn('plugins.mongodb: database and collection are still "FILL ME"; set them '
+                      "to the database and collection to write to", agent.stderr())
+        self.assertEqual(fake.connections, 0)
+
 
 if __name__ == "__main__":
     run_tests(all_skipped_exit=SKIP)
