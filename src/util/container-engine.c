@@ -45,9 +45,9 @@ int container_info_parse(const char *json, size_t len, struct container_info *re
 {
     struct json *root;
     struct container_info info = {0};
-    int r = json_parse(json, len, &root);
+    int r = json_parse(json, len, &root, NULL, 0);
     if (r < 0)
-        return r;
+        return r == -ENOMEM ? r : -EBADMSG;
     const struct json *config = json_get(root, "Config");
     const char *name = json_str(json_get(root, "Name"));
     const char *image = json_str(json_get(config, "Image"));
@@ -75,11 +75,11 @@ int container_info_parse(const char *json, size_t len, struct container_info *re
         goto out;
     }
     for (const struct json *m = n ? labels->child : NULL; m; m = m->next) {
-        const char *v = json_str(m->value);
+        const char *v = json_str(m);
         if (!v)
             continue;
         struct container_label *l = &info.labels[info.n_labels++];
-        l->key = strdup(m->str);
+        l->key = strdup(m->key);
         l->value = strdup(v);
         if (!l->key || !l->value) {
             r = -ENOMEM;

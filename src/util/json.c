@@ -1,239 +1,411 @@
 /* SPDX-License-Identifier: MIT */
-/* A small JSON reader (see json.h). */
 #include "json.h"
 
 #include <errno.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
+
+#define JSON_MAX_DEPTH 64
+
+/* ---- writing ---- */
+
+void json_text_done(struct json_text *t)
+{
+    free(t->s);
+    *t = (struct json_text){0};
+}
+
+static int json_text_reserve(struct json_text *t, size_t more)
+{
+    if (more >= SIZE_MAX / 8 || t->len >= SIZE_MAX / 8)
+        return -ENOMEM;
+    if (t->len + more < t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap <= t->len + more)
+        cap *= 2;
+    char *s = realloc(t->s, cap);
+    if (!s)
+        return -ENOMEM;
+    t->s = s;
+    t->cap = cap;
+    return 0;
+}
+
+int json_text_add(struct json_text *t, const char *s, size_t len)
+{
+    int r = json_text_reserve(t, len);
+    if (r < 0)
+        return r;
+    memcpy(t->s + t->len, s, len);
+    t->len += len;
+    t->s[t->len] = '\0';
+    return 0;
+}
+
+int json_text_adds(struct json_text *t, const char *s)
+{
+    return json_text_add(t, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (first byte >= 0x80, n bytes
+ * left), 0 when invalid. */
+static size_t json_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : lo;
+        hi = c == 0xED ? 0x9F : hi;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : lo;
+        hi = c == 0xF4 ? 0x8F : hi;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+int json_text_add_string(struct json_text *t, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+
+    if (len == (size_t)-1)
+        len = strlen(s);
+    int r = json_text_reserve(t, 6 * len + 3);
+    if (r < 0)
+        return r;
+    char *out = t->s + t->len;
+    size_t n = 0;
+    out[n++] = '"';
+    for (size_t i = 0; i < len;) {
+        unsigned char c = u[i];
+        if (c >= 0x80) {
+            size_t l = json_utf8_len(u + i, len - i);
+            if (l) {
+                memcpy(out + n, s + i, l);
+                n += l;
+                i += l;
+            } else {
+                memcpy(out + n, "\\ufffd", 6);
+                n += 6;
+                i++;
+            }
+            continue;
+        }
+        i++;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else if (c == '\r') {
+            out[n++] = '\\';
+            out[n++] = 'r';
+        } else if (c == '\t') {
+            out[n++] = '\\';
+            out[n++] = 't';
+        } else if (c < 0x20) {
+            memcpy(out + n, "\\u00", 4);
+            out[n + 4] = hex[c >> 4];
+            out[n + 5] = hex[c & 15];
+            n += 6;
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n++] = '"';
+    t->len += n;
+    t->s[t->len] = '\0';
+    return 0;
+}
+
+int json_text_add_u64(struct json_text *t, uint64_t v)
+{
+    char num[FORMAT_U64_MAX];
+    return json_text_add(t, num, format_u64(v, num));
+}
+
+int json_text_add_f64(struct json_text *t, double v)
+{
+    char num[FORMAT_F64_POINT_MAX];
+    return json_text_add(t, num, format_f64_json(v, num, sizeof(num)));
+}
+
+/* ---- parsing ---- */
+
 struct json_parser {
-    const char *p, *end;
-    int depth;
+    const char *s;
+    size_t len;
+    size_t pos;
+    char *errbuf;
+    size_t errsize;
 };
+
+static int json_fail(struct json_parser *p, const char *what)
+{
+    if (p->errsize)
+        snprintf(p->errbuf, p->errsize, "%s at byte %zu", what, p->pos);
+    return -EINVAL;
+}
+
+static void json_skip_ws(struct json_parser *p)
+{
+    while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
+                               p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
+        p->pos++;
+}
+
+static int json_hex4(struct json_parser *p, unsigned *ret)
+{
+    unsigned v = 0;
+    if (p->len - p->pos < 4)
+        return json_fail(p, "truncated \\u escape");
+    for (int i = 0; i < 4; i++) {
+        char c = p->s[p->pos++];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return json_fail(p, "invalid \\u escape");
+    }
+    *ret = v;
+    return 0;
+}
+
+static size_t json_put_utf8(char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A string at p->pos (its opening quote), unescaped into a new string. */
+static int json_parse_string(struct json_parser *p, char **ret)
+{
+    size_t start = ++p->pos, end = start;
+    while (end < p->len && p->s[end] != '"')
+        end += p->s[end] == '\\' ? 2 : 1;
+    if (end >= p->len)
+        return json_fail(p, "unterminated string");
+    char *out = malloc(end - start + 1), *o = out;
+    if (!out)
+        return -ENOMEM;
+    while (p->pos < end) {
+        char c = p->s[p->pos++];
+        if ((unsigned char)c < 0x20) {
+            free(out);
+            return json_fail(p, "control character in a string");
+        }
+        if (c != '\\') {
+            *o++ = c;
+            continue;
+        }
+        c = p->s[p->pos++];
+        const char *map = strchr("\"\"\\\\//b\bf\fn\nr\rt\t", c);
+        if (c && map && (map - "\"\"\\\\//b\bf\fn\nr\rt\t") % 2 == 0) {
+            *o++ = map[1];
+            continue;
+        }
+        unsigned cp, lo;
+        if (c != 'u' || json_hex4(p, &cp) < 0) {
+            free(out);
+            return json_fail(p, "invalid escape in a string");
+        }
+        if (cp >= 0xD800 && cp < 0xDC00 && p->pos + 6 <= end && p->s[p->pos] == '\\' &&
+            p->s[p->pos + 1] == 'u') {
+            p->pos += 2;
+            if (json_hex4(p, &lo) < 0) {
+                free(out);
+                return -EINVAL;
+            }
+            cp = lo >= 0xDC00 && lo < 0xE000 ? 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                                             : 0xFFFD;
+        } else if (cp >= 0xD800 && cp < 0xE000) {
+            cp = 0xFFFD;
+        }
+        o += json_put_utf8(o, cp); /* never longer than the escape it replaces */
+    }
+    *o = '\0';
+    p->pos = end + 1;
+    *ret = out;
+    return 0;
+}
+
+static int json_parse_value(struct json_parser *p, struct json *j, int depth);
+
+static int json_parse_items(struct json_parser *p, struct json *j, int depth, char close)
+{
+    struct json **tail = &j->child;
+    p->pos++;
+    json_skip_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == close) {
+        p->pos++;
+        return 0;
+    }
+    for (;;) {
+        struct json *item = calloc(1, sizeof(*item));
+        if (!item)
+            return -ENOMEM;
+        *tail = item;
+        tail = &item->next;
+        json_skip_ws(p);
+        if (close == '}') {
+            if (p->pos >= p->len || p->s[p->pos] != '"')
+                return json_fail(p, "expected a member name");
+            int r = json_parse_string(p, &item->key);
+            if (r < 0)
+                return r;
+            json_skip_ws(p);
+            if (p->pos >= p->len || p->s[p->pos] != ':')
+                return json_fail(p, "expected ':'");
+            p->pos++;
+        }
+        int r = json_parse_value(p, item, depth + 1);
+        if (r < 0)
+            return r;
+        json_skip_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < p->len && p->s[p->pos] == close) {
+            p->pos++;
+            return 0;
+        }
+        return json_fail(p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static int json_parse_number(struct json_parser *p, struct json *j)
+{
+    size_t start = p->pos;
+    bool is_int = true;
+    if (p->pos < p->len && p->s[p->pos] == '-')
+        p->pos++;
+    while (p->pos < p->len && strchr("0123456789.eE+-", p->s[p->pos])) {
+        if (strchr(".eE", p->s[p->pos]))
+            is_int = false;
+        p->pos++;
+    }
+    size_t n = p->pos - start;
+    if (n == 0 || (n == 1 && p->s[start] == '-'))
+        return json_fail(p, "unexpected character");
+    j->str = strndup(p->s + start, n);
+    if (!j->str)
+        return -ENOMEM;
+    char *end;
+    j->num = strtod(j->str, &end);
+    if (*end)
+        return json_fail(p, "invalid number");
+    j->type = JSON_NUMBER;
+    j->is_int = is_int;
+    return 0;
+}
+
+static int json_parse_value(struct json_parser *p, struct json *j, int depth)
+{
+    static const struct {
+        const char *word;
+        enum json_type type;
+        bool b;
+    } words[] = {
+        {"null", JSON_NULL, false}, {"true", JSON_BOOL, true}, {"false", JSON_BOOL, false}};
+
+    if (depth > JSON_MAX_DEPTH)
+        return json_fail(p, "nested too deep");
+    json_skip_ws(p);
+    if (p->pos >= p->len)
+        return json_fail(p, "unexpected end");
+    char c = p->s[p->pos];
+    if (c == '{' || c == '[') {
+        j->type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
+        return json_parse_items(p, j, depth, c == '{' ? '}' : ']');
+    }
+    if (c == '"') {
+        j->type = JSON_STRING;
+        return json_parse_string(p, &j->str);
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t l = strlen(words[i].word);
+        if (p->len - p->pos >= l && memcmp(p->s + p->pos, words[i].word, l) == 0) {
+            p->pos += l;
+            j->type = words[i].type;
+            j->b = words[i].b;
+            return 0;
+        }
+    }
+    return json_parse_number(p, j);
+}
+
+int json_parse(const char *text, size_t len, struct json **ret, char *errbuf, size_t errsize)
+{
+    struct json_parser p = {.s = text, .len = len, .errbuf = errbuf, .errsize = errsize};
+    struct json *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    int r = json_parse_value(&p, j, 0);
+    if (r == 0) {
+        json_skip_ws(&p);
+        if (p.pos != p.len)
+            r = json_fail(&p, "unexpected text after the value");
+    }
+    if (r < 0) {
+        if (r == -ENOMEM && errsize)
+            snprintf(errbuf, errsize, "out of memory");
+        json_free(j);
+        return r;
+    }
+    *ret = j;
+    return 0;
+}
 
 void json_free(struct json *j)
 {
     while (j) {
         struct json *next = j->next;
         json_free(j->child);
-        json_free(j->value);
+        free(j->key);
         free(j->str);
         free(j);
         j = next;
     }
-}
-
-static void json_ws(struct json_parser *ps)
-{
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-        ps->p++;
-}
-
-static int json_hex4(const char *s, const char *end, uint32_t *ret)
-{
-    uint32_t v = 0;
-    if (end - s < 4)
-        return -EBADMSG;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (uint32_t)(c - 'A' + 10);
-        else
-            return -EBADMSG;
-    }
-    *ret = v;
-    return 0;
-}
-
-static char *json_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        *o++ = (char)cp;
-    } else if (cp < 0x800) {
-        *o++ = (char)(0xc0 | (cp >> 6));
-        *o++ = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        *o++ = (char)(0xe0 | (cp >> 12));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *o++ = (char)(0x80 | (cp & 0x3f));
-    } else {
-        *o++ = (char)(0xf0 | (cp >> 18));
-        *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *o++ = (char)(0x80 | (cp & 0x3f));
-    }
-    return o;
-}
-
-/* A string at ps->p (on its '"'), decoded into *ret (owned). The decoded
- * text is never longer than the escaped one (\uXXXX: 6 bytes, ≤ 3 of UTF-8;
- * a pair: 12 bytes, 4 of UTF-8). */
-static int json_string(struct json_parser *ps, char **ret)
-{
-    const char *s = ++ps->p;
-    while (ps->p < ps->end && *ps->p != '"')
-        ps->p += *ps->p == '\\' ? 2 : 1;
-    if (ps->p >= ps->end)
-        return -EBADMSG;
-    const char *e = ps->p;
-    char *out = malloc((size_t)(e - s) + 1), *o = out;
-    if (!out)
-        return -ENOMEM;
-    for (const char *q = s; q < e; q++) {
-        if (*q != '\\') {
-            *o++ = *q;
-            continue;
-        }
-        q++;
-        uint32_t cp, lo;
-        switch (*q) {
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'u':
-            if (json_hex4(q + 1, e, &cp) < 0)
-                goto bad;
-            q += 4;
-            if (cp >= 0xd800 && cp < 0xdc00 && e - q > 6 && q[1] == '\\' && q[2] == 'u' &&
-                json_hex4(q + 3, e, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                q += 6;
-            } else if (cp >= 0xd800 && cp < 0xe000) {
-                cp = 0xfffd; /* a lone surrogate */
-            }
-            o = json_utf8(o, cp);
-            break;
-        default:
-            *o++ = *q;
-            break;
-        }
-    }
-    *o = '\0';
-    ps->p++;
-    *ret = out;
-    return 0;
-bad:
-    free(out);
-    return -EBADMSG;
-}
-
-static int json_value(struct json_parser *ps, struct json **ret);
-
-/* The items of an array or the members of an object, after its opener. */
-static int json_items(struct json_parser *ps, struct json *j, char close)
-{
-    struct json **tail = &j->child;
-    json_ws(ps);
-    if (ps->p < ps->end && *ps->p == close) {
-        ps->p++;
-        return 0;
-    }
-    for (;;) {
-        struct json *item = NULL;
-        int r;
-        json_ws(ps);
-        if (close == '}') {
-            if (ps->p >= ps->end || *ps->p != '"')
-                return -EBADMSG;
-            if (!(item = calloc(1, sizeof(*item))))
-                return -ENOMEM;
-            *tail = item;
-            tail = &item->next;
-            if ((r = json_string(ps, &item->str)) < 0)
-                return r;
-            json_ws(ps);
-            if (ps->p >= ps->end || *ps->p++ != ':')
-                return -EBADMSG;
-            if ((r = json_value(ps, &item->value)) < 0)
-                return r;
-        } else {
-            r = json_value(ps, &item);
-            if (item) { /* linked even when incomplete: freed with the tree */
-                *tail = item;
-                tail = &item->next;
-            }
-            if (r < 0)
-                return r;
-        }
-        json_ws(ps);
-        if (ps->p >= ps->end)
-            return -EBADMSG;
-        char c = *ps->p++;
-        if (c == close)
-            return 0;
-        if (c != ',')
-            return -EBADMSG;
-    }
-}
-
-static int json_value(struct json_parser *ps, struct json **ret)
-{
-    json_ws(ps);
-    if (ps->p >= ps->end || ps->depth > 64)
-        return -EBADMSG;
-    struct json *j = calloc(1, sizeof(*j));
-    if (!j)
-        return -ENOMEM;
-    *ret = j;
-    char c = *ps->p;
-    if (c == '"') {
-        j->type = JSON_STRING;
-        return json_string(ps, &j->str);
-    }
-    if (c == '{' || c == '[') {
-        j->type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
-        ps->p++;
-        ps->depth++;
-        int r = json_items(ps, j, c == '{' ? '}' : ']');
-        ps->depth--;
-        return r;
-    }
-    /* number, true, false, null */
-    const char *s = ps->p;
-    while (ps->p < ps->end &&
-           ((*ps->p >= '0' && *ps->p <= '9') || (*ps->p >= 'a' && *ps->p <= 'z') || *ps->p == '+' ||
-            *ps->p == '-' || *ps->p == '.' || *ps->p == 'E'))
-        ps->p++;
-    if (ps->p == s)
-        return -EBADMSG;
-    j->type = JSON_SCALAR;
-    if (!(j->str = strndup(s, (size_t)(ps->p - s))))
-        return -ENOMEM;
-    return 0;
-}
-
-int json_parse(const char *text, size_t len, struct json **ret)
-{
-    struct json_parser ps = {text, text + len, 0};
-    struct json *root = NULL;
-    int r = json_value(&ps, &root);
-    json_ws(&ps);
-    if (r == 0 && ps.p != ps.end)
-        r = -EBADMSG;
-    if (r < 0) {
-        json_free(root);
-        return r;
-    }
-    *ret = root;
-    return 0;
 }
 
 const struct json *json_get(const struct json *j, const char *key)
@@ -241,9 +413,17 @@ const struct json *json_get(const struct json *j, const char *key)
     if (!j || j->type != JSON_OBJECT)
         return NULL;
     for (const struct json *m = j->child; m; m = m->next)
-        if (strcmp(m->str, key) == 0)
-            return m->value;
+        if (strcmp(m->key, key) == 0)
+            return m;
     return NULL;
+}
+
+size_t json_len(const struct json *j)
+{
+    size_t n = 0;
+    for (const struct json *m = j ? j->child : NULL; m; m = m->next)
+        n++;
+    return n;
 }
 
 const char *json_str(const struct json *j)

@@ -1,40 +1,63 @@
 /* SPDX-License-Identifier: MIT */
-/* A small JSON reader: the whole text into a tree of strings, objects and
- * arrays, for the few fields an agent reads from an API answer (the
- * container engine's inspect). Numbers, true, false and null are kept as
- * their text (type JSON_SCALAR). Strings are decoded (\uXXXX and surrogate
- * pairs into UTF-8). Nesting is limited to 64 levels.
- *
- *     struct json *root;
- *     if (json_parse(text, len, &root) == 0) {
- *         const char *name = json_str(json_get(root, "Name"));
- *         ...
- *         json_free(root);
- *     }
- *
- * No logging. */
+/* JSON for the plugins that speak it over HTTP (elasticsearch,
+ * kwollect-output, kwollect-input, the container engine client): a growable text with JSON values
+ * appended (strings escaped, numbers the way serde_json prints them), and a
+ * small parser into a tree, for the answers of servers. No logging. */
 #ifndef ALUMET_UTIL_JSON_H
 #define ALUMET_UTIL_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-enum json_type { JSON_SCALAR, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+/* ---- writing ---- */
 
-struct json {
-    enum json_type type;
-    char *str;          /* STRING: the decoded text; SCALAR: the text; a member: its key */
-    struct json *child; /* ARRAY: first item; OBJECT: first member */
-    struct json *next;  /* next item or member of the parent */
-    struct json *value; /* a member of an OBJECT: its value */
+/* Text that grows; zero it to start, json_text_done to release. */
+struct json_text {
+    char *s; /* NUL-terminated when len > 0 or after any append */
+    size_t len;
+    size_t cap;
 };
 
-/* Parse text[0..len) (one value, whitespace around it). 0, -EBADMSG when it
- * is not JSON, -ENOMEM. *ret is owned by the caller (json_free). */
-int json_parse(const char *text, size_t len, struct json **ret);
-void json_free(struct json *j);
+void json_text_done(struct json_text *t);
+/* Append len bytes of s as they are. 0 or -ENOMEM. */
+int json_text_add(struct json_text *t, const char *s, size_t len);
+/* Append the NUL-terminated s as it is. */
+int json_text_adds(struct json_text *t, const char *s);
+/* Append s (len bytes, or strlen when (size_t)-1) as a JSON string: quoted,
+ * with '"', '\\' and control characters escaped; invalid UTF-8 bytes become
+ * U+FFFD. */
+int json_text_add_string(struct json_text *t, const char *s, size_t len);
+int json_text_add_u64(struct json_text *t, uint64_t v);
+/* serde_json's text of an f64 (format_f64_json): "1.0", "0.45", "1e21";
+ * null for NaN and infinities. */
+int json_text_add_f64(struct json_text *t, double v);
 
-/* Member key of object j, or NULL (j NULL or not an object). */
+/* ---- parsing ---- */
+
+enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+
+/* A value. Members of an object and items of an array are the child list. */
+struct json {
+    enum json_type type;
+    char *key;   /* a member of an object: its name (unescaped), else NULL */
+    char *str;   /* STRING: the unescaped text; NUMBER: its text as written */
+    double num;  /* NUMBER */
+    bool b;      /* BOOL */
+    bool is_int; /* NUMBER written without fraction nor exponent */
+    struct json *child;
+    struct json *next;
+};
+
+/* Parse text (len bytes) into a tree; caller frees with json_free. Returns 0,
+ * -ENOMEM, or -EINVAL with a message in errbuf (errsize bytes) naming the
+ * byte offset ("expected ',' or '}' at byte 12"). Depth is limited to 64. */
+int json_parse(const char *text, size_t len, struct json **ret, char *errbuf, size_t errsize);
+void json_free(struct json *j);
+/* Member key of object j (borrowed), NULL when absent or j is not an object. */
 const struct json *json_get(const struct json *j, const char *key);
+/* Number of items (array) or members (object). */
+size_t json_len(const struct json *j);
 /* The text of a STRING, or NULL (j NULL or not a string). */
 const char *json_str(const struct json *j);
 

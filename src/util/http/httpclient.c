@@ -197,6 +197,10 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
          * "Error in the HTTP2 framing layer": one connection per request */
         HTTPCLIENT_SETOPT(CURLOPT_FORBID_REUSE, 1L);
     }
+    if (opts->insecure) {
+        HTTPCLIENT_SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+        HTTPCLIENT_SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (opts->username && *opts->username) {
         HTTPCLIENT_SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         HTTPCLIENT_SETOPT(CURLOPT_USERNAME, opts->username);
@@ -249,8 +253,10 @@ static void httpclient_raise_timeout(struct httpclient *c)
     c->request_timeout = t;
 }
 
-CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status)
+CURLcode httpclient_request(struct httpclient *c, const char *method, const char *url,
+                            const void *body, size_t len, long *ret_status)
 {
+    bool get = strcmp(method, "GET") == 0;
     long status = 0;
     CURLcode res;
 
@@ -260,9 +266,17 @@ CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, lon
     c->content_type[0] = '\0';
     c->errbuf[0] = '\0';
     memset(c->has_captured, 0, sizeof(c->has_captured));
-    res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    if (res == CURLE_OK)
+    res = curl_easy_setopt(c->curl, CURLOPT_URL, url ? url : c->url);
+    if (res == CURLE_OK && get)
+        res = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+    if (res == CURLE_OK && !get)
+        res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (res == CURLE_OK && !get)
         res = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, len && body ? body : "");
+    /* POST with another verb (PUT): the body is sent the same way */
+    if (res == CURLE_OK)
+        res = curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
+                               get || strcmp(method, "POST") == 0 ? NULL : method);
     if (res == CURLE_OK)
         res = curl_easy_perform(c->curl);
     if (res == CURLE_OK)
@@ -272,6 +286,11 @@ CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, lon
         httpclient_raise_timeout(c);
     *ret_status = status;
     return res;
+}
+
+CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status)
+{
+    return httpclient_request(c, "POST", NULL, body, len, ret_status);
 }
 
 int httpclient_classify(CURLcode res, long status)

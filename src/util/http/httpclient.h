@@ -56,6 +56,7 @@ struct httpclient_opts {
     int64_t connect_timeout; /* ns, rounded up to ms; 0: libcurl's default */
     int64_t request_timeout; /* ns, the whole request; 0: no limit */
     size_t max_response;     /* bytes of a response body kept for the messages */
+    bool insecure;           /* https: no check of the certificate nor of the host name */
     bool http2;              /* HTTP/2 only: prior knowledge on http://, ALPN h2 on https://; one
                                 connection per request (libcurl 7.88 cannot reuse one after trailers) */
     /* names of response headers (or trailers) to keep, NULL-terminated, at
@@ -113,6 +114,12 @@ void httpclient_done(struct httpclient *c);
  * code of the transfer. After a timeout once the request was sent, the time
  * limit of the next requests doubles (c->raised_timeout, see above). */
 CURLcode httpclient_post(struct httpclient *c, const void *body, size_t len, long *ret_status);
+
+/* Like httpclient_post, with another method ("GET": no body, "PUT",
+ * "POST") and another URL (NULL: the client's). The next httpclient_post
+ * goes back to POST on the client's URL. url is borrowed during the call. */
+CURLcode httpclient_request(struct httpclient *c, const char *method, const char *url,
+                            const void *body, size_t len, long *ret_status);
 
 /* httpclient_classify: an answer other than 2xx, whose status the caller judges. */
 #define HTTPCLIENT_ANSWERED 1
