@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* doctor: cgroups v1/v2, /proc hidepid, Slurm, Kubernetes (token, API),
  * GPUs (NVML and AMD SMI libraries, Jetson and Grace power sensors) and the
- * exporter's port. */
+ * exporter's and the relay server's ports, the relay server from the client. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <dlfcn.h>
@@ -390,19 +390,15 @@ static void doctor_grace(struct doctor *d)
     }
 }
 
-static void doctor_port(struct doctor *d)
+/* Whether host:port can be listened on: check c, named by keys ("plugins.X.host,
+ * .port") in the messages, with the key that changes the port in the fix. */
+static void doctor_bind(struct doctor_check *c, const char *host, const char *port,
+                        const char *keys, const char *port_key)
 {
-    if (!doctor_enabled(d, "prometheus-exporter"))
-        return;
-    struct doctor_check *c =
-        doctor_add(d, "exporter-port", "prometheus-exporter", true, DOCTOR_UNAVAILABLE);
-    const char *host = doctor_cfg_string(d, "prometheus-exporter", "host", "0.0.0.0");
-    char port[16];
-    snprintf(port, sizeof(port), "%.0f", doctor_cfg_number(d, "prometheus-exporter", "port", 9091));
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-    if (getaddrinfo(host, port, &hints, &ai) != 0) {
-        doctor_why(c, "plugins.prometheus-exporter.host = \"%s\" is not an address", host);
-        doctor_fix(c, "set plugins.prometheus-exporter.host = \"0.0.0.0\" (or \"127.0.0.1\")");
+    if (getaddrinfo(*host ? host : NULL, port, &hints, &ai) != 0) {
+        doctor_why(c, "%s: '%s' is not an address", keys, host);
+        doctor_fix(c, "set it to \"0.0.0.0\" (or \"127.0.0.1\", \"[::]\")");
         return;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -415,20 +411,85 @@ static void doctor_port(struct doctor *d)
     }
     freeaddrinfo(ai);
     if (r < 0) {
-        doctor_why(c, "bind(%s:%s) (plugins.prometheus-exporter.host, .port): %s", host, port,
-                   doctor_errno(-r));
+        doctor_why(c, "bind(%s:%s) (%s): %s", host, port, keys, doctor_errno(-r));
         if (r == -EACCES)
-            doctor_fix(c, "ports below 1024 need CAP_NET_BIND_SERVICE: choose "
-                          "plugins.prometheus-exporter.port >= 1024");
+            doctor_fix(c, "ports below 1024 need CAP_NET_BIND_SERVICE: choose %s >= 1024",
+                       port_key);
         else
             doctor_fix(c,
                        "stop what listens there (sudo ss -ltnp 'sport = :%s' names it) or "
-                       "set plugins.prometheus-exporter.port to a free port",
-                       port);
+                       "set %s to a free port",
+                       port, port_key);
         return;
     }
     c->status = DOCTOR_MEASURED;
     doctor_why(c, "%s:%s is free", host, port);
+}
+
+/* "host:port", "[v6]:port" → host (brackets dropped), port. 0 or -EINVAL. */
+static int doctor_split_address(const char *addr, char *host, size_t size, char *port, size_t psize)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        return -EINVAL;
+    const char *h = addr;
+    size_t len = (size_t)(colon - addr);
+    if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+        h++;
+        len -= 2;
+    }
+    snprintf(host, size, "%.*s", (int)len, h);
+    snprintf(port, psize, "%s", colon + 1);
+    return 0;
+}
+
+static void doctor_port(struct doctor *d)
+{
+    if (doctor_enabled(d, "prometheus-exporter")) {
+        struct doctor_check *c =
+            doctor_add(d, "exporter-port", "prometheus-exporter", true, DOCTOR_UNAVAILABLE);
+        const char *host = doctor_cfg_string(d, "prometheus-exporter", "host", "0.0.0.0");
+        char port[16];
+        snprintf(port, sizeof(port), "%.0f",
+                 doctor_cfg_number(d, "prometheus-exporter", "port", 9091));
+        doctor_bind(c, host, port, "plugins.prometheus-exporter.host, .port",
+                    "plugins.prometheus-exporter.port");
+    }
+    char host[256], port[16];
+    if (doctor_enabled(d, "relay-server")) {
+        struct doctor_check *c =
+            doctor_add(d, "relay-server-port", "relay-server", true, DOCTOR_UNAVAILABLE);
+        const char *addr = doctor_cfg_string(d, "relay-server", "address", "[::]:50051");
+        if (doctor_split_address(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+            doctor_why(c, "plugins.relay-server.address = \"%s\" is not HOST:PORT", addr);
+            doctor_fix(c, "set plugins.relay-server.address = \"[::]:50051\"");
+        } else {
+            doctor_bind(c, host, port, "plugins.relay-server.address",
+                        "the port of plugins.relay-server.address");
+        }
+    }
+    if (doctor_enabled(d, "relay-client")) {
+        /* not required: the client retries, and its spool keeps the points */
+        struct doctor_check *c =
+            doctor_add(d, "relay-server-reachable", "relay-client", false, DOCTOR_UNAVAILABLE);
+        const char *addr = doctor_cfg_string(d, "relay-client", "relay_server", "[::1]:50051");
+        int r;
+        if (doctor_split_address(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+            doctor_why(c, "plugins.relay-client.relay_server = \"%s\" is not HOST:PORT", addr);
+            doctor_fix(c, "set plugins.relay-client.relay_server = \"server.example:50051\"");
+        } else if ((r = doctor_connect(host, port)) < 0) {
+            doctor_why(c, "connect(%s:%s) (plugins.relay-client.relay_server): %s", host, port,
+                       doctor_errno(-r));
+            doctor_fix(c, "start the relay-server agent first (alumet-agent --plugins "
+                          "relay-server,csv run), or set plugins.relay-client.relay_server "
+                          "to its address; meanwhile the client retries (and spools with "
+                          "spool_dir)");
+        } else {
+            c->status = DOCTOR_MEASURED;
+            doctor_why(c, "connect(%s:%s) succeeded (plugins.relay-client.relay_server)", host,
+                       port);
+        }
+    }
 }
 
 void doctor_check_system(struct doctor *d)

@@ -350,6 +350,38 @@ class TestGpuAndPort(DoctorCase):
         _, c = self.doctor(cfg, root, code=0)
         self.assert_check(c, "exporter-port", "MEASURED", f"127.0.0.1:{port} is free")
 
+    def test_relay_ports(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        self.addCleanup(busy.close)
+        port = busy.getsockname()[1]
+        root = self.tree({})
+        # the server's port in use: required, fails; the client reaches
+        # what listens there (the busy socket stands for a relay server)
+        cfg = (f'[plugins.relay-server]\naddress = "127.0.0.1:{port}"\n'
+               f'[plugins.relay-client]\nrelay_server = "127.0.0.1:{port}"\n')
+        rep, c = self.doctor(cfg, root, code=1)
+        self.assert_check(c, "relay-server-port", "UNAVAILABLE",
+                          f"bind(127.0.0.1:{port}) (plugins.relay-server.address): EADDRINUSE",
+                          f"sudo ss -ltnp 'sport = :{port}'", required=True)
+        self.assert_check(c, "relay-server-reachable", "MEASURED",
+                          f"connect(127.0.0.1:{port}) succeeded (plugins.relay-client.relay_server)")
+        busy.close()
+        # nothing listens: the server's port is free; the client's server is
+        # unreachable, which is not required (it retries and spools)
+        cfg = (f'[plugins.relay-server]\naddress = "[::]:{port}"\n'
+               f'[plugins.relay-client]\nrelay_server = "127.0.0.1:{port}"\n')
+        rep, c = self.doctor(cfg, root, code=0)
+        self.assert_check(c, "relay-server-port", "MEASURED", f":::{port} is free")
+        self.assert_check(c, "relay-server-reachable", "UNAVAILABLE",
+                          f"connect(127.0.0.1:{port}) (plugins.relay-client.relay_server): "
+                          "ECONNREFUSED", "start the relay-server agent first")
+        _, c = self.doctor('[plugins.relay-server]\naddress = "nowhere"\n', root, code=1)
+        self.assert_check(c, "relay-server-port", "UNAVAILABLE",
+                          'plugins.relay-server.address = "nowhere" is not HOST:PORT',
+                          'set plugins.relay-server.address = "[::]:50051"', required=True)
+
 
 class TestOutput(DoctorCase):
     def test_text_output(self):
