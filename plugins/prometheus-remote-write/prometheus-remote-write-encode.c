@@ -150,7 +150,8 @@ static int prw_encoder_collect(struct prw_encoder *e, const struct alumet_buffer
             .value = p->value_type == ALUMET_VALUE_U64 ? (double)p->value.u64 : p->value.f64,
         };
     }
-    qsort(e->points, n, sizeof(*e->points), prw_sample_cmp);
+    if (n > 1)
+        qsort(e->points, n, sizeof(*e->points), prw_sample_cmp);
     *ret_n = n;
     return 0;
 }
