@@ -15,6 +15,7 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "amd-gpu-plugin.h"
+#include "util/gpu-plugin.h"
 
 /* What `config regen` writes: upstream's three keys. The other options
  * (process_energy, idle_power, the hidden library) are in README.md. */
@@ -416,28 +417,12 @@ static int amd_create_metrics(struct amd_gpu *amd, struct alumet_start_ctx *ctx,
 
 /* ---- options ---- */
 
-static int amd_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
-                            alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(t, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 /* Every key is optional (upstream requires its three when the section
  * exists): a missing one takes upstream's default. */
 static int amd_parse_config(struct amd_config *c, struct alumet_config *cfg,
                             struct alumet_error *err)
 {
-    const char *library;
-    int r = amd_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
-    if (r < 0)
-        return r;
-    r = amd_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, &c->flush_interval, err);
+    int r = gpu_plugin_get_intervals(cfg, &c->poll_interval, &c->flush_interval, err);
     if (r < 0)
         return r;
     r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true, &c->skip_failed_devices,
@@ -447,28 +432,12 @@ static int amd_parse_config(struct amd_config *c, struct alumet_config *cfg,
     r = alumet_config_get_bool(cfg, "process_energy", /* def= */ true, &c->process_energy, err);
     if (r < 0)
         return r;
-    if (alumet_config_has(cfg, "idle_power")) {
-        double w;
-        r = alumet_config_get_float(cfg, "idle_power", 0, &w, err);
-        if (r < 0)
-            return r;
-        if (!(w >= 0 && w < 1e6))
-            return alumet_config_error(cfg, "idle_power", err, -EINVAL,
-                                       "expected a power in watts, 0 or more (such as 90.5)");
-        c->idle_power_set = true;
-        c->idle_power_mw = w * 1000;
-    }
-    /* hidden: where libamd_smi is (tests, unusual installs) */
-    r = alumet_config_get_string(cfg, "library", AMD_GPU_LIBRARY_DEFAULT, &library, err);
+    r = gpu_plugin_get_idle_power(cfg, "90.5", &c->idle_power_set, &c->idle_power_mw, err);
     if (r < 0)
         return r;
-    if (!*library)
-        return alumet_config_error(cfg, "library", err, -EINVAL,
-                                   "expected a library name or path, got an empty string");
-    c->library = strdup(library);
-    if (!c->library)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
+    /* hidden: where libamd_smi is (tests, unusual installs) */
+    return gpu_plugin_get_path(cfg, "library", AMD_GPU_LIBRARY_DEFAULT, "a library name or path",
+                               &c->library, err);
 }
 
 /* ---- lifecycle ---- */
@@ -504,17 +473,7 @@ static int amd_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
 static void amd_log_device(struct amd_gpu *amd, const struct amd_device *d)
 {
     char text[512];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int f = 0; f < _AMD_FEATURE_MAX; f++) {
-        if (!(d->features & AMD_FEATURE_BIT(f)))
-            continue;
-        int n = snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "",
-                         amd_feature_name((enum amd_feature)f));
-        if (n < 0 || (size_t)n >= sizeof(text) - len)
-            break;
-        len += (size_t)n;
-    }
+    gpu_plugin_feature_list(text, sizeof(text), d->features, amd_feature_names, _AMD_FEATURE_MAX);
     amd_log(amd, ALUMET_LOG_INFO, "Found AMD GPU %s with features: %s", d->uuid, text);
 }
 

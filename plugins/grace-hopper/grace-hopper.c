@@ -18,6 +18,7 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "grace-hopper.h"
+#include "util/gpu-plugin.h"
 #include "util/strbuf.h"
 
 /* What `config regen` writes: upstream's two keys. The hidden sys_root is
@@ -203,36 +204,18 @@ static int gh_discover(struct gh *g, struct gh_source *src, struct alumet_error 
 
 /* ---- options ---- */
 
-static int gh_get_string(struct alumet_config *t, const char *key, const char *def, char **ret,
-                         struct alumet_error *err)
-{
-    const char *v;
-    int r = alumet_config_get_string(t, key, def, &v, err);
-    if (r < 0)
-        return r;
-    if (!*v)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a directory, got an empty string");
-    *ret = strdup(v);
-    if (!*ret)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
-}
-
 /* Every key is optional (upstream requires both when the section exists). */
 static int gh_parse_config(struct gh_config *c, struct alumet_config *cfg, struct alumet_error *err)
 {
-    int r = alumet_config_get_duration(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval,
-                                       err);
+    int r =
+        gpu_plugin_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
     if (r < 0)
         return r;
-    if (c->poll_interval <= 0)
-        return alumet_config_error(cfg, "poll_interval", err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    r = gh_get_string(cfg, "root_path", "/sys/class/hwmon", &c->root_path, err);
+    r = gpu_plugin_get_path(cfg, "root_path", "/sys/class/hwmon", "a directory", &c->root_path,
+                            err);
     if (r < 0)
         return r;
-    return gh_get_string(cfg, "sys_root", "/", &c->sys_root, err);
+    return gpu_plugin_get_path(cfg, "sys_root", "/", "a directory", &c->sys_root, err);
 }
 
 /* ---- lifecycle ---- */

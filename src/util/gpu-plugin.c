@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* The options and start-up pieces shared by the GPU source plugins (see
+ * gpu-plugin.h). */
+#include "gpu-plugin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gpu_plugin_get_interval(struct alumet_config *cfg, const char *key, alumet_time_ns def,
+                            alumet_time_ns *ret, struct alumet_error *err)
+{
+    int r = alumet_config_get_duration(cfg, key, def, ret, err);
+    if (r < 0)
+        return r;
+    if (*ret <= 0)
+        return alumet_config_error(cfg, key, err, -EINVAL,
+                                   "expected a duration greater than zero such as \"1s\"");
+    return 0;
+}
+
+int gpu_plugin_get_intervals(struct alumet_config *cfg, alumet_time_ns *ret_poll,
+                             alumet_time_ns *ret_flush, struct alumet_error *err)
+{
+    int r = gpu_plugin_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, ret_poll, err);
+    if (r < 0)
+        return r;
+    return gpu_plugin_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, ret_flush,
+                                   err);
+}
+
+int gpu_plugin_get_path(struct alumet_config *cfg, const char *key, const char *def,
+                        const char *what, char **ret, struct alumet_error *err)
+{
+    const char *v;
+    int r = alumet_config_get_string(cfg, key, def, &v, err);
+    if (r < 0)
+        return r;
+    if (!*v)
+        return alumet_config_error(cfg, key, err, -EINVAL, "expected %s, got an empty string",
+                                   what);
+    *ret = strdup(v);
+    if (!*ret)
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bool *ret_set,
+                              double *ret_mw, struct alumet_error *err)
+{
+    if (!alumet_config_has(cfg, "idle_power"))
+        return 0;
+    double w;
+    int r = alumet_config_get_float(cfg, "idle_power", 0, &w, err);
+    if (r < 0)
+        return r;
+    if (!(w >= 0 && w < 1e6))
+        return alumet_config_error(cfg, "idle_power", err, -EINVAL,
+                                   "expected a power in watts, 0 or more (such as %s)", example);
+    *ret_set = true;
+    *ret_mw = w * 1000;
+    return 0;
+}
+
+void gpu_plugin_feature_list(char *text, size_t size, unsigned features,
+                             const char *const *names, int n_names)
+{
+    size_t len = 0;
+    text[0] = '\0';
+    for (int f = 0; f < n_names; f++) {
+        if (!(features & (1u << (unsigned)f)))
+            continue;
+        int n = snprintf(text + len, size - len, "%s%s", len ? ", " : "", names[f]);
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+    }
+}
