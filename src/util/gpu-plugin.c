@@ -26,8 +26,7 @@ int gpu_plugin_get_intervals(struct alumet_config *cfg, alumet_time_ns *ret_poll
     int r = gpu_plugin_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, ret_poll, err);
     if (r < 0)
         return r;
-    return gpu_plugin_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, ret_flush,
-                                   err);
+    return gpu_plugin_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, ret_flush, err);
 }
 
 int gpu_plugin_get_path(struct alumet_config *cfg, const char *key, const char *def,
@@ -63,8 +62,8 @@ int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bo
     return 0;
 }
 
-void gpu_plugin_feature_list(char *text, size_t size, unsigned features,
-                             const char *const *names, int n_names)
+void gpu_plugin_feature_list(char *text, size_t size, unsigned features, const char *const *names,
+                             int n_names)
 {
     size_t len = 0;
     text[0] = '\0';

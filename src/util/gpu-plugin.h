@@ -44,7 +44,7 @@ int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bo
 
 /* The names of the features whose bit (1 << index) is set in features,
  * joined by ", " into text (cut at the last name that fits in size). */
-void gpu_plugin_feature_list(char *text, size_t size, unsigned features,
-                             const char *const *names, int n_names);
+void gpu_plugin_feature_list(char *text, size_t size, unsigned features, const char *const *names,
+                             int n_names);
 
 #endif
