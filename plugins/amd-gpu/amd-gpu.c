@@ -75,13 +75,8 @@ enum amd_abi amd_abi_of(const uint32_t v[3], bool *known)
 
 int amd_lib_resolve(struct amd_lib *lib, struct alumet_error *err)
 {
-#define REQUIRED(field, sym)                                                                       \
-    do {                                                                                           \
-        *(void **)(&lib->field) = dlsym(lib->handle, sym);                                         \
-        if (!lib->field)                                                                           \
-            return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);          \
-    } while (0)
-#define OPTIONAL(field, sym) (*(void **)(&lib->field) = dlsym(lib->handle, sym))
+#define REQUIRED(field, sym) GPU_PLUGIN_REQUIRED(lib, field, sym, err)
+#define OPTIONAL(field, sym) GPU_PLUGIN_OPTIONAL(lib, field, sym)
     REQUIRED(init, "amdsmi_init");
     REQUIRED(shut_down, "amdsmi_shut_down");
     REQUIRED(get_sockets, "amdsmi_get_socket_handles");
@@ -156,16 +151,14 @@ static int amd_lib_open(struct amd_gpu *amd, struct alumet_error *err)
     struct amd_lib *lib = &amd->lib;
     const char *name = amd->cfg.library;
 
-    dlerror();
-    lib->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib->handle) {
-        const char *why = dlerror();
+    const char *why;
+    lib->handle = gpu_plugin_dlopen(name, &why);
+    if (!lib->handle)
         return alumet_error_set(err, -ENOENT,
                                 "no AMD SMI library: cannot load '%s' (%s); install ROCm's "
                                 "amd-smi-lib package (ROCm 6.3 or newer), or set "
                                 "plugins.amd-gpu.library to its path",
-                                name, why ? why : "unknown reason");
-    }
+                                name, why);
     int r = amd_lib_resolve(lib, err);
     if (r < 0)
         return alumet_error_prefix(err, "'%s' is not the AMD SMI library, or is too old", name);
@@ -356,13 +349,7 @@ static int amd_read_uuid(struct amd_gpu *amd, struct amd_device *d, struct alume
 
 /* ---- metrics ---- */
 
-static const struct {
-    const char *name;
-    enum alumet_value_type type;
-    enum alumet_base_unit base;
-    enum alumet_unit_prefix prefix;
-    const char *description;
-} amd_metric_defs[_AMD_M_MAX] = {
+static const struct gpu_metric_def amd_metric_defs[_AMD_M_MAX] = {
     [AMD_M_ACTIVITY] = {"amd_gpu_activity_usage", ALUMET_VALUE_F64, ALUMET_UNIT_PERCENT,
                         ALUMET_PREFIX_PLAIN,
                         "GPU activity: graphic core, memory management, "
@@ -406,9 +393,7 @@ static int amd_create_metrics(struct amd_gpu *amd, struct alumet_start_ctx *ctx,
     for (int m = 0; m < _AMD_M_MAX; m++) {
         if (m == AMD_M_ATTRIBUTED && !amd->cfg.process_energy)
             continue;
-        struct alumet_unit unit = {amd_metric_defs[m].base, amd_metric_defs[m].prefix, NULL, NULL};
-        int r = alumet_create_metric(ctx, amd_metric_defs[m].name, amd_metric_defs[m].type, unit,
-                                     amd_metric_defs[m].description, &amd->metrics[m], err);
+        int r = gpu_plugin_create_metric(ctx, &amd_metric_defs[m], &amd->metrics[m], err);
         if (r < 0)
             return r;
     }

@@ -36,13 +36,8 @@ const char *nvml_strerror(const struct nvml_lib *lib, nvmlReturn_t r)
 
 int nvml_lib_resolve(struct nvml_lib *lib, struct alumet_error *err)
 {
-#define REQUIRED(field, sym)                                                                       \
-    do {                                                                                           \
-        *(void **)(&lib->field) = dlsym(lib->handle, sym);                                         \
-        if (!lib->field)                                                                           \
-            return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);          \
-    } while (0)
-#define OPTIONAL(field, sym) (*(void **)(&lib->field) = dlsym(lib->handle, sym))
+#define REQUIRED(field, sym) GPU_PLUGIN_REQUIRED(lib, field, sym, err)
+#define OPTIONAL(field, sym) GPU_PLUGIN_OPTIONAL(lib, field, sym)
     REQUIRED(init, "nvmlInit_v2");
     REQUIRED(shutdown, "nvmlShutdown");
     REQUIRED(error_string, "nvmlErrorString");
@@ -85,16 +80,14 @@ static int nvml_lib_open(struct nvml *nvml, struct alumet_error *err)
     struct nvml_lib *lib = &nvml->lib;
     const char *name = nvml->cfg.library;
 
-    dlerror();
-    lib->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib->handle) {
-        const char *why = dlerror();
+    const char *why;
+    lib->handle = gpu_plugin_dlopen(name, &why);
+    if (!lib->handle)
         return alumet_error_set(err, -ENOENT,
                                 "no NVIDIA driver: cannot load the NVML library '%s' (%s); "
                                 "install the NVIDIA driver, which provides it, or set "
                                 "plugins.nvml.library to its path",
-                                name, why ? why : "unknown reason");
-    }
+                                name, why);
     int r = nvml_lib_resolve(lib, err);
     if (r < 0)
         return alumet_error_prefix(err,
@@ -294,13 +287,7 @@ static int nvml_inspect(struct nvml_device *d, struct alumet_error *err)
 
 /* ---- metrics ---- */
 
-static const struct {
-    const char *name;
-    enum alumet_value_type type;
-    enum alumet_base_unit base;
-    enum alumet_unit_prefix prefix;
-    const char *description;
-} nvml_metric_defs[_NVML_M_MAX] = {
+static const struct gpu_metric_def nvml_metric_defs[_NVML_M_MAX] = {
     [NVML_M_ENERGY] = {"nvml_energy_consumption", ALUMET_VALUE_F64, ALUMET_UNIT_JOULE,
                        ALUMET_PREFIX_MILLI,
                        "energy consumed by the GPU since the previous measurement"},
@@ -353,10 +340,7 @@ static int nvml_create_metrics(struct nvml *nvml, struct alumet_start_ctx *ctx,
             wanted = nvml->cfg.mode == NVML_MODE_FULL && nvml->cfg.process_energy;
         if (!wanted)
             continue;
-        struct alumet_unit unit = {nvml_metric_defs[m].base, nvml_metric_defs[m].prefix, NULL,
-                                   NULL};
-        int r = alumet_create_metric(ctx, nvml_metric_defs[m].name, nvml_metric_defs[m].type, unit,
-                                     nvml_metric_defs[m].description, &nvml->metrics[m], err);
+        int r = gpu_plugin_create_metric(ctx, &nvml_metric_defs[m], &nvml->metrics[m], err);
         if (r < 0)
             return r;
     }

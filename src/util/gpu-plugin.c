@@ -3,6 +3,7 @@
  * gpu-plugin.h). */
 #include "gpu-plugin.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,33 @@ int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bo
     *ret_set = true;
     *ret_mw = w * 1000;
     return 0;
+}
+
+void *gpu_plugin_dlopen(const char *name, const char **ret_why)
+{
+    dlerror();
+    void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *why = dlerror();
+        *ret_why = why ? why : "unknown reason";
+    }
+    return handle;
+}
+
+int gpu_plugin_dlsym(void *handle, const char *sym, bool required, void **ret,
+                     struct alumet_error *err)
+{
+    *ret = dlsym(handle, sym);
+    if (!*ret && required)
+        return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);
+    return 0;
+}
+
+int gpu_plugin_create_metric(struct alumet_start_ctx *ctx, const struct gpu_metric_def *def,
+                             alumet_metric_id *ret, struct alumet_error *err)
+{
+    struct alumet_unit unit = {def->base, def->prefix, NULL, NULL};
+    return alumet_create_metric(ctx, def->name, def->type, unit, def->description, ret, err);
 }
 
 void gpu_plugin_feature_list(char *text, size_t size, unsigned features, const char *const *names,

@@ -19,7 +19,10 @@
 
 #include "alumet/config.h"
 #include "alumet/error.h"
+#include "alumet/metric.h"
+#include "alumet/plugin.h"
 #include "alumet/time.h"
+#include "alumet/units.h"
 
 /* The duration at key (def when absent); it must be above zero. */
 int gpu_plugin_get_interval(struct alumet_config *cfg, const char *key, alumet_time_ns def,
@@ -41,6 +44,44 @@ int gpu_plugin_get_path(struct alumet_config *cfg, const char *key, const char *
  * the value that the error message shows ("70.5"). */
 int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bool *ret_set,
                               double *ret_mw, struct alumet_error *err);
+
+/* ---- the vendor library (loaded with dlopen at start) ---- */
+
+/* dlopen(name, RTLD_NOW | RTLD_LOCAL); NULL with *ret_why set (dlerror's
+ * message, or "unknown reason") when it cannot be loaded. */
+void *gpu_plugin_dlopen(const char *name, const char **ret_why);
+
+/* The address of sym in the library handle into *ret (a function pointer
+ * seen as void *). Missing, it is NULL; and when required, -ENOENT with err
+ * "the library has no symbol '<sym>'". */
+int gpu_plugin_dlsym(void *handle, const char *sym, bool required, void **ret,
+                     struct alumet_error *err);
+
+/* In the function that resolves the symbols of lib (a struct with a handle
+ * member; err in scope): lib->field = sym, a missing one returning -ENOENT
+ * from that function, or left NULL. */
+#define GPU_PLUGIN_REQUIRED(lib, field, sym, err)                                                  \
+    do {                                                                                           \
+        if (gpu_plugin_dlsym((lib)->handle, sym, true, (void **)&(lib)->field, err) < 0)           \
+            return -ENOENT;                                                                        \
+    } while (0)
+#define GPU_PLUGIN_OPTIONAL(lib, field, sym)                                                       \
+    ((void)gpu_plugin_dlsym((lib)->handle, sym, false, (void **)&(lib)->field, NULL))
+
+/* ---- metrics ---- */
+
+/* One metric of a plugin's table. */
+struct gpu_metric_def {
+    const char *name;
+    enum alumet_value_type type;
+    enum alumet_base_unit base;
+    enum alumet_unit_prefix prefix;
+    const char *description;
+};
+
+/* Create the metric def (alumet_create_metric) into *ret. */
+int gpu_plugin_create_metric(struct alumet_start_ctx *ctx, const struct gpu_metric_def *def,
+                             alumet_metric_id *ret, struct alumet_error *err);
 
 /* The names of the features whose bit (1 << index) is set in features,
  * joined by ", " into text (cut at the last name that fits in size). */
