@@ -7,7 +7,8 @@
  *     struct alumet_test_source t;
  *     alumet_test_source_init(&t, &alumet_plugin_x, "sys_root", dir, extra, &err);
  *     alumet_test_source_start(&t, &err);
- *     ... x_source_ops.poll(source, t.buf, now, &err) ...
+ *     n = alumet_test_source_poll(&t, &x_source_ops, source, now);
+ *     p = alumet_test_source_find(&t, NULL, "x_energy", 0, "part", "idle");
  *     alumet_test_source_done(&t);                  // stop and free, as the agent does */
 #ifndef ALUMET_TEST_SOURCE_H
 #define ALUMET_TEST_SOURCE_H
@@ -67,6 +68,117 @@ static inline void alumet_test_source_done(struct alumet_test_source *t)
     t->def->free(t->state);
     toml_free(t->root);
     alumet__buffer_free(t->buf);
+}
+
+/* With r < 0: print err (what failed) and the captured log, and fail. */
+static inline void alumet_test_source_expect_ok(int r, const struct alumet_error *err,
+                                                const char *what)
+{
+    if (r < 0) {
+        print_error("%s: %s\n", what, err->msg);
+        alumet_test_log_dump();
+    }
+    assert_int_equal(r, 0);
+}
+
+/* ---- polling ---- */
+
+/* Clear the buffer and poll src (a source of ops) at now; the poll's result. */
+static inline int alumet_test_source_poll_r(struct alumet_test_source *t,
+                                            const struct alumet_source_ops *ops, void *src,
+                                            alumet_time_ns now, struct alumet_error *err)
+{
+    assert_non_null(src);
+    alumet__buffer_clear(t->buf);
+    return ops->poll(src, t->buf, now, err);
+}
+
+/* The same poll, which must succeed; the number of points. */
+static inline size_t alumet_test_source_poll(struct alumet_test_source *t,
+                                             const struct alumet_source_ops *ops, void *src,
+                                             alumet_time_ns now)
+{
+    struct alumet_error err = {0};
+    int r = alumet_test_source_poll_r(t, ops, src, now, &err);
+    if (r != ALUMET_POLL_OK)
+        print_error("poll: %d %s\n", r, err.msg);
+    assert_int_equal(r, ALUMET_POLL_OK);
+    return alumet_buffer_len(t->buf);
+}
+
+/* ---- finding points ---- */
+
+/* The name of the metric of p. */
+static inline const char *alumet_test_source_metric_name(const struct alumet_test_source *t,
+                                                         const struct alumet_point *p)
+{
+    const struct alumet_metric *m = alumet_registry_get(alumet_pipeline_registry(t->p), p->metric);
+    assert_non_null(m);
+    return m->name;
+}
+
+/* Whether p has the string attribute key = v (true without key). */
+static inline bool alumet_test_source_attr_is(const struct alumet_test_source *t,
+                                              const struct alumet_point *p, const char *key,
+                                              const char *v)
+{
+    if (!key)
+        return true;
+    const struct alumet_attr *a = alumet_point_find_attr(t->buf, p, key);
+    return a && a->type == ALUMET_ATTR_STR && strcmp(a->v.str, v) == 0;
+}
+
+/* The number of points of metric in the buffer. */
+static inline size_t alumet_test_source_count(const struct alumet_test_source *t,
+                                              const char *metric)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < alumet_buffer_len(t->buf); i++)
+        n += strcmp(alumet_test_source_metric_name(t, alumet_buffer_get(t->buf, i)), metric) == 0;
+    return n;
+}
+
+/* The one point of metric whose consumer is pid (0: local_machine), with
+ * key: whose attribute key is v, with resource: on that GPU; the test fails
+ * when there is none or more than one. */
+static inline const struct alumet_point *alumet_test_source_find(const struct alumet_test_source *t,
+                                                                 const char *resource,
+                                                                 const char *metric, uint32_t pid,
+                                                                 const char *key, const char *v)
+{
+    const struct alumet_point *found = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < alumet_buffer_len(t->buf); i++) {
+        const struct alumet_point *p = alumet_buffer_get(t->buf, i);
+        bool consumer = pid ? p->consumer.kind == ALUMET_CONSUMER_PROCESS && p->consumer.num == pid
+                            : p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
+        if (strcmp(alumet_test_source_metric_name(t, p), metric) == 0 && consumer &&
+            alumet_test_source_attr_is(t, p, key, v) &&
+            (!resource || strcmp(p->resource.str, resource) == 0)) {
+            found = p;
+            n++;
+        }
+    }
+    if (n != 1)
+        fail_msg("expected one point %s%s%s pid %u %s=%s, found %zu", metric,
+                 resource ? " on " : "", resource ? resource : "", pid, key ? key : "", v ? v : "",
+                 n);
+    if (resource)
+        assert_int_equal(found->resource.kind, ALUMET_RESOURCE_GPU);
+    return found;
+}
+
+/* The value of p, which must be a U64 (a F64). */
+static inline uint64_t alumet_test_point_u64(const struct alumet_point *p)
+{
+    assert_int_equal(p->value_type, ALUMET_VALUE_U64);
+    return p->value.u64;
+}
+
+static inline double alumet_test_point_f64(const struct alumet_point *p)
+{
+    assert_int_equal(p->value_type, ALUMET_VALUE_F64);
+    return p->value.f64;
 }
 
 #endif

@@ -74,11 +74,7 @@ static void env_setup(struct env *e, const char *script, const char *extra)
     int r = env_init(e, AMD_SMI_STUB, script, extra, &err);
     if (r == 0)
         r = env_start_r(e, &err);
-    if (r < 0) {
-        print_error("init/start: %s\n", err.msg);
-        alumet_test_log_dump();
-    }
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(r, &err, "init/start");
 }
 
 static void env_done(struct env *e)
@@ -97,38 +93,26 @@ static void env_script(struct env *e, const char *text)
 /* Poll the source 1 s after the previous poll; returns the poll's result. */
 static int env_poll_r(struct env *e, struct alumet_error *err)
 {
-    assert_non_null(e->amd->source);
-    alumet__buffer_clear(e->t.buf);
     e->now += ALUMET_NSEC_PER_SEC;
-    return amd_source_ops.poll(e->amd->source, e->t.buf, e->now, err);
+    return alumet_test_source_poll_r(&e->t, &amd_source_ops, e->amd->source, e->now, err);
 }
 
 static size_t env_poll(struct env *e)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_r(e, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->t.buf);
+    e->now += ALUMET_NSEC_PER_SEC;
+    return alumet_test_source_poll(&e->t, &amd_source_ops, e->amd->source, e->now);
 }
 
 /* ---- finding points ---- */
 
 static const char *metric_name(struct env *e, const struct alumet_point *p)
 {
-    const struct alumet_metric *m =
-        alumet_registry_get(alumet_pipeline_registry(e->t.p), p->metric);
-    assert_non_null(m);
-    return m->name;
+    return alumet_test_source_metric_name(&e->t, p);
 }
 
 static bool attr_is(struct env *e, const struct alumet_point *p, const char *key, const char *v)
 {
-    if (!key)
-        return true;
-    const struct alumet_attr *a = alumet_point_find_attr(e->t.buf, p, key);
-    return a && a->type == ALUMET_ATTR_STR && strcmp(a->v.str, v) == 0;
+    return alumet_test_source_attr_is(&e->t, p, key, v);
 }
 
 /* The one point of metric on GPU uuid whose consumer is pid (0:
@@ -136,24 +120,9 @@ static bool attr_is(struct env *e, const struct alumet_point *p, const char *key
 static const struct alumet_point *find_on(struct env *e, const char *uuid, const char *metric,
                                           uint32_t pid, const char *key, const char *v)
 {
-    const struct alumet_point *found = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->t.buf); i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->t.buf, i);
-        bool consumer = pid ? p->consumer.kind == ALUMET_CONSUMER_PROCESS && p->consumer.num == pid
-                            : p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
-        if (strcmp(metric_name(e, p), metric) == 0 && consumer && attr_is(e, p, key, v) &&
-            strcmp(p->resource.str, uuid) == 0) {
-            found = p;
-            n++;
-        }
-    }
-    if (n != 1)
-        fail_msg("expected one point %s on %s pid %u %s=%s, found %zu", metric, uuid, pid,
-                 key ? key : "", v ? v : "", n);
-    assert_int_equal(found->timestamp, e->now);
-    assert_int_equal(found->resource.kind, ALUMET_RESOURCE_GPU);
-    return found;
+    const struct alumet_point *p = alumet_test_source_find(&e->t, uuid, metric, pid, key, v);
+    assert_int_equal(p->timestamp, e->now);
+    return p;
 }
 
 static const struct alumet_point *find(struct env *e, const char *metric, uint32_t pid,
@@ -164,26 +133,19 @@ static const struct alumet_point *find(struct env *e, const char *metric, uint32
 
 static size_t count_metric(struct env *e, const char *metric)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->t.buf); i++)
-        n += strcmp(metric_name(e, alumet_buffer_get(e->t.buf, i)), metric) == 0;
-    return n;
+    return alumet_test_source_count(&e->t, metric);
 }
 
 static uint64_t u64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                        const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_U64);
-    return p->value.u64;
+    return alumet_test_point_u64(find(e, metric, pid, key, v));
 }
 
 static double f64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                      const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_F64);
-    return p->value.f64;
+    return alumet_test_point_f64(find(e, metric, pid, key, v));
 }
 
 /* |got - want| within 1e-9 relative (float resolutions are not exact). */

@@ -36,10 +36,7 @@ static void env_setup(struct env *e, const char *scenario, bool start_ok)
         alumet_test_source_init(&e->t, &alumet_plugin_grace_hopper, "sys_root", e->tmp, NULL, &err),
         0);
     e->g = e->t.state;
-    int r = alumet_test_source_start(&e->t, &err);
-    if (r < 0)
-        print_error("start: %s\n", err.msg);
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(alumet_test_source_start(&e->t, &err), &err, "start");
     if (start_ok)
         assert_non_null(e->g->source);
 }
@@ -51,20 +48,15 @@ static void env_done(struct env *e)
     alumet_test_log_release();
 }
 
+/* Poll at time now into the cleared buffer; returns the poll result. */
 static int env_poll_at(struct env *e, alumet_time_ns now, struct alumet_error *err)
 {
-    alumet__buffer_clear(e->t.buf);
-    return gh_source_ops.poll(e->g->source, e->t.buf, now, err);
+    return alumet_test_source_poll_r(&e->t, &gh_source_ops, e->g->source, now, err);
 }
 
 static size_t env_poll(struct env *e, alumet_time_ns now)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_at(e, now, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->t.buf);
+    return alumet_test_source_poll(&e->t, &gh_source_ops, e->g->source, now);
 }
 
 static void env_write(struct env *e, const char *rel, const char *text)

@@ -50,12 +50,7 @@ static void env_setup(struct env *e, const char *scenario)
 {
     struct alumet_error err = {0};
     assert_int_equal(env_init(e, scenario, NULL, &err), 0);
-    int r = env_start_r(e, &err);
-    if (r < 0) {
-        print_error("start: %s\n", err.msg);
-        alumet_test_log_dump();
-    }
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(env_start_r(e, &err), &err, "start");
 }
 
 static void env_done(struct env *e)
@@ -68,19 +63,12 @@ static void env_done(struct env *e)
 /* Poll at time now into the cleared buffer; returns the poll result. */
 static int env_poll_at(struct env *e, alumet_time_ns now, struct alumet_error *err)
 {
-    assert_non_null(e->j->source);
-    alumet__buffer_clear(e->t.buf);
-    return jetson_source_ops.poll(e->j->source, e->t.buf, now, err);
+    return alumet_test_source_poll_r(&e->t, &jetson_source_ops, e->j->source, now, err);
 }
 
 static size_t env_poll(struct env *e, alumet_time_ns now)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_at(e, now, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->t.buf);
+    return alumet_test_source_poll(&e->t, &jetson_source_ops, e->j->source, now);
 }
 
 /* Rewrite a file of the copy in place (the open descriptors see it). */
@@ -91,10 +79,7 @@ static void env_write(struct env *e, const char *rel, const char *text)
 
 static const char *metric_name(struct env *e, const struct alumet_point *p)
 {
-    const struct alumet_metric *m =
-        alumet_registry_get(alumet_pipeline_registry(e->t.p), p->metric);
-    assert_non_null(m);
-    return m->name;
+    return alumet_test_source_metric_name(&e->t, p);
 }
 
 /* The one point of metric for the channel labelled label; checks the

@@ -75,11 +75,7 @@ static void env_setup(struct env *e, const char *script, const char *extra)
     int r = env_init(e, NVML_STUB, script, extra, &err);
     if (r == 0)
         r = env_start_r(e, &err);
-    if (r < 0) {
-        print_error("init/start: %s\n", err.msg);
-        alumet_test_log_dump();
-    }
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(r, &err, "init/start");
 }
 
 static void env_done(struct env *e)
@@ -100,37 +96,22 @@ static void env_script(struct env *e, const char *text)
 static int env_poll_r(struct env *e, size_t i, struct alumet_error *err)
 {
     assert_true(i < e->nvml->n_sources);
-    alumet__buffer_clear(e->t.buf);
     e->now += ALUMET_NSEC_PER_SEC;
-    return nvml_source_ops.poll(e->nvml->sources[i], e->t.buf, e->now, err);
+    return alumet_test_source_poll_r(&e->t, &nvml_source_ops, e->nvml->sources[i], e->now, err);
 }
 
 static size_t env_poll(struct env *e, size_t i)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_r(e, i, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->t.buf);
+    assert_true(i < e->nvml->n_sources);
+    e->now += ALUMET_NSEC_PER_SEC;
+    return alumet_test_source_poll(&e->t, &nvml_source_ops, e->nvml->sources[i], e->now);
 }
 
 /* ---- finding points ---- */
 
-static const char *metric_name(struct env *e, const struct alumet_point *p)
-{
-    const struct alumet_metric *m =
-        alumet_registry_get(alumet_pipeline_registry(e->t.p), p->metric);
-    assert_non_null(m);
-    return m->name;
-}
-
 static bool attr_is(struct env *e, const struct alumet_point *p, const char *key, const char *v)
 {
-    if (!key)
-        return true;
-    const struct alumet_attr *a = alumet_point_find_attr(e->t.buf, p, key);
-    return a && a->type == ALUMET_ATTR_STR && strcmp(a->v.str, v) == 0;
+    return alumet_test_source_attr_is(&e->t, p, key, v);
 }
 
 /* The one point of metric whose consumer is pid (0: local_machine) and,
@@ -138,46 +119,26 @@ static bool attr_is(struct env *e, const struct alumet_point *p, const char *key
 static const struct alumet_point *find(struct env *e, const char *metric, uint32_t pid,
                                        const char *key, const char *v)
 {
-    const struct alumet_point *found = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->t.buf); i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->t.buf, i);
-        bool consumer = pid ? p->consumer.kind == ALUMET_CONSUMER_PROCESS && p->consumer.num == pid
-                            : p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
-        if (strcmp(metric_name(e, p), metric) == 0 && consumer && attr_is(e, p, key, v)) {
-            found = p;
-            n++;
-        }
-    }
-    if (n != 1)
-        fail_msg("expected one point %s pid %u %s=%s, found %zu", metric, pid, key ? key : "",
-                 v ? v : "", n);
-    assert_int_equal(found->timestamp, e->now);
-    return found;
+    const struct alumet_point *p = alumet_test_source_find(&e->t, NULL, metric, pid, key, v);
+    assert_int_equal(p->timestamp, e->now);
+    return p;
 }
 
 static size_t count_metric(struct env *e, const char *metric)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->t.buf); i++)
-        n += strcmp(metric_name(e, alumet_buffer_get(e->t.buf, i)), metric) == 0;
-    return n;
+    return alumet_test_source_count(&e->t, metric);
 }
 
 static uint64_t u64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                        const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_U64);
-    return p->value.u64;
+    return alumet_test_point_u64(find(e, metric, pid, key, v));
 }
 
 static double f64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                      const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_F64);
-    return p->value.f64;
+    return alumet_test_point_f64(find(e, metric, pid, key, v));
 }
 
 #define expect_f64(got, want)                                                                      \
