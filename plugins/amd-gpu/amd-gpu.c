@@ -15,7 +15,6 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "amd-gpu-plugin.h"
-#include "util/gpu-plugin.h"
 
 /* What `config regen` writes: upstream's three keys. The other options
  * (process_energy, idle_power, the hidden library) are in README.md. */
@@ -404,25 +403,14 @@ static int amd_create_metrics(struct amd_gpu *amd, struct alumet_start_ctx *ctx,
 
 /* Every key is optional (upstream requires its three when the section
  * exists): a missing one takes upstream's default. */
-static int amd_parse_config(struct amd_config *c, struct alumet_config *cfg,
+static int amd_parse_config(struct gpu_device_options *c, struct alumet_config *cfg,
                             struct alumet_error *err)
 {
-    int r = gpu_plugin_get_intervals(cfg, &c->poll_interval, &c->flush_interval, err);
+    int r = gpu_plugin_get_device_options(cfg, c, err);
     if (r < 0)
         return r;
-    r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true, &c->skip_failed_devices,
-                               err);
-    if (r < 0)
-        return r;
-    r = alumet_config_get_bool(cfg, "process_energy", /* def= */ true, &c->process_energy, err);
-    if (r < 0)
-        return r;
-    r = gpu_plugin_get_idle_power(cfg, "90.5", &c->idle_power_set, &c->idle_power_mw, err);
-    if (r < 0)
-        return r;
-    /* hidden: where libamd_smi is (tests, unusual installs) */
-    return gpu_plugin_get_path(cfg, "library", AMD_GPU_LIBRARY_DEFAULT, "a library name or path",
-                               &c->library, err);
+    /* hidden library: where libamd_smi is (tests, unusual installs) */
+    return gpu_plugin_get_split_options(cfg, "90.5", AMD_GPU_LIBRARY_DEFAULT, c, err);
 }
 
 /* ---- lifecycle ---- */

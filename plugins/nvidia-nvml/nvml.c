@@ -15,7 +15,6 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "nvml-plugin.h"
-#include "util/gpu-plugin.h"
 
 /* What `config regen` writes: upstream's four keys. The other options
  * (process_energy, idle_power, the hidden library) are in README.md. */
@@ -277,8 +276,7 @@ static int nvml_inspect(struct nvml_device *d, struct alumet_error *err)
         return alumet_error_set(err, -EOPNOTSUPP,
                                 "it supports none of the measured features (energy, power, "
                                 "temperature, utilisation, memory, codecs, processes, clocks)");
-    if (d->nvml->cfg.mode == NVML_MODE_MINIMAL &&
-        !(d->features & NVML_FEATURE_BIT(NVML_FEATURE_POWER)))
+    if (d->nvml->mode == NVML_MODE_MINIMAL && !(d->features & NVML_FEATURE_BIT(NVML_FEATURE_POWER)))
         return alumet_error_set(err, -EOPNOTSUPP,
                                 "minimal mode cannot be used on it: nvmlDeviceGetPowerUsage is "
                                 "not supported (use mode = \"full\")");
@@ -335,9 +333,9 @@ static int nvml_create_metrics(struct nvml *nvml, struct alumet_start_ctx *ctx,
                                struct alumet_error *err)
 {
     for (int m = 0; m < _NVML_M_MAX; m++) {
-        bool wanted = nvml->cfg.mode == NVML_MODE_FULL || (m == NVML_M_ENERGY || m == NVML_M_POWER);
+        bool wanted = nvml->mode == NVML_MODE_FULL || (m == NVML_M_ENERGY || m == NVML_M_POWER);
         if (m == NVML_M_ATTRIBUTED)
-            wanted = nvml->cfg.mode == NVML_MODE_FULL && nvml->cfg.process_energy;
+            wanted = nvml->mode == NVML_MODE_FULL && nvml->cfg.process_energy;
         if (!wanted)
             continue;
         int r = gpu_plugin_create_metric(ctx, &nvml_metric_defs[m], &nvml->metrics[m], err);
@@ -351,36 +349,24 @@ static int nvml_create_metrics(struct nvml *nvml, struct alumet_start_ctx *ctx,
 
 /* Every key is optional (upstream requires its four when the section
  * exists): a missing one takes upstream's default. */
-static int nvml_parse_config(struct nvml_config *c, struct alumet_config *cfg,
-                             struct alumet_error *err)
+static int nvml_parse_config(struct nvml *nvml, struct alumet_config *cfg, struct alumet_error *err)
 {
     const char *mode;
-    int r = gpu_plugin_get_intervals(cfg, &c->poll_interval, &c->flush_interval, err);
-    if (r < 0)
-        return r;
-    r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true, &c->skip_failed_devices,
-                               err);
+    int r = gpu_plugin_get_device_options(cfg, &nvml->cfg, err);
     if (r < 0)
         return r;
     r = alumet_config_get_string(cfg, "mode", "full", &mode, err);
     if (r < 0)
         return r;
     if (strcmp(mode, "full") == 0)
-        c->mode = NVML_MODE_FULL;
+        nvml->mode = NVML_MODE_FULL;
     else if (strcmp(mode, "minimal") == 0)
-        c->mode = NVML_MODE_MINIMAL;
+        nvml->mode = NVML_MODE_MINIMAL;
     else
         return alumet_config_error(cfg, "mode", err, -EINVAL,
                                    "expected \"full\" or \"minimal\", got '%s'", mode);
-    r = alumet_config_get_bool(cfg, "process_energy", /* def= */ true, &c->process_energy, err);
-    if (r < 0)
-        return r;
-    r = gpu_plugin_get_idle_power(cfg, "70.5", &c->idle_power_set, &c->idle_power_mw, err);
-    if (r < 0)
-        return r;
-    /* hidden: where libnvidia-ml is (tests, unusual installs) */
-    return gpu_plugin_get_path(cfg, "library", NVML_LIBRARY_DEFAULT, "a library name or path",
-                               &c->library, err);
+    /* hidden library: where libnvidia-ml is (tests, unusual installs) */
+    return gpu_plugin_get_split_options(cfg, "70.5", NVML_LIBRARY_DEFAULT, &nvml->cfg, err);
 }
 
 /* ---- lifecycle ---- */
@@ -405,7 +391,7 @@ static int nvml_init(struct alumet_config *cfg, void **ret_state, struct alumet_
     nvml->log = &nvml->fallback_log;
     for (int m = 0; m < _NVML_M_MAX; m++)
         nvml->metrics[m] = ALUMET_METRIC_ID_INVALID;
-    int r = nvml_parse_config(&nvml->cfg, cfg, err);
+    int r = nvml_parse_config(nvml, cfg, err);
     if (r < 0) {
         nvml_free(nvml);
         return r;

@@ -63,6 +63,30 @@ int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bo
     return 0;
 }
 
+int gpu_plugin_get_device_options(struct alumet_config *cfg, struct gpu_device_options *o,
+                                  struct alumet_error *err)
+{
+    int r = gpu_plugin_get_intervals(cfg, &o->poll_interval, &o->flush_interval, err);
+    if (r < 0)
+        return r;
+    return alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true,
+                                  &o->skip_failed_devices, err);
+}
+
+int gpu_plugin_get_split_options(struct alumet_config *cfg, const char *idle_example,
+                                 const char *lib_default, struct gpu_device_options *o,
+                                 struct alumet_error *err)
+{
+    int r = alumet_config_get_bool(cfg, "process_energy", /* def= */ true, &o->process_energy, err);
+    if (r < 0)
+        return r;
+    r = gpu_plugin_get_idle_power(cfg, idle_example, &o->idle_power_set, &o->idle_power_mw, err);
+    if (r < 0)
+        return r;
+    return gpu_plugin_get_path(cfg, "library", lib_default, "a library name or path", &o->library,
+                               err);
+}
+
 void *gpu_plugin_dlopen(const char *name, const char **ret_why)
 {
     dlerror();

@@ -45,6 +45,30 @@ int gpu_plugin_get_path(struct alumet_config *cfg, const char *key, const char *
 int gpu_plugin_get_idle_power(struct alumet_config *cfg, const char *example, bool *ret_set,
                               double *ret_mw, struct alumet_error *err);
 
+/* ---- the plugins on a vendor library (nvml, amd-gpu) ---- */
+
+/* Their common options (the state's cfg member). */
+struct gpu_device_options {
+    alumet_time_ns poll_interval, flush_interval;
+    bool skip_failed_devices;
+    bool process_energy; /* split the energy per process */
+    bool idle_power_set; /* idle_power given: else estimated */
+    double idle_power_mw;
+    char *library; /* hidden: soname or path of the library (the caller frees it) */
+};
+
+/* poll_interval, flush_interval and skip_failed_devices (default true):
+ * upstream's keys, read first. */
+int gpu_plugin_get_device_options(struct alumet_config *cfg, struct gpu_device_options *o,
+                                  struct alumet_error *err);
+
+/* Then process_energy (default true), idle_power (idle_example: the value
+ * that its error message shows) and the hidden library (default
+ * lib_default). */
+int gpu_plugin_get_split_options(struct alumet_config *cfg, const char *idle_example,
+                                 const char *lib_default, struct gpu_device_options *o,
+                                 struct alumet_error *err);
+
 /* ---- the vendor library (loaded with dlopen at start) ---- */
 
 /* dlopen(name, RTLD_NOW | RTLD_LOCAL); NULL with *ret_why set (dlerror's

@@ -190,7 +190,7 @@ static void test_default_config(void **state)
     assert_int_equal(nvml->cfg.poll_interval, ALUMET_NSEC_PER_SEC);
     assert_int_equal(nvml->cfg.flush_interval, 5 * ALUMET_NSEC_PER_SEC);
     assert_true(nvml->cfg.skip_failed_devices);
-    assert_int_equal(nvml->cfg.mode, NVML_MODE_FULL);
+    assert_int_equal(nvml->mode, NVML_MODE_FULL);
     assert_true(nvml->cfg.process_energy);
     assert_false(nvml->cfg.idle_power_set);
     assert_string_equal(nvml->cfg.library, "libnvidia-ml.so.1");
