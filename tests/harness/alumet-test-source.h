@@ -13,6 +13,8 @@
 #ifndef ALUMET_TEST_SOURCE_H
 #define ALUMET_TEST_SOURCE_H
 
+#include <dlfcn.h>
+
 #include "alumet-test-plugin.h"
 #include "core/buffer.h"
 
@@ -79,6 +81,29 @@ static inline void alumet_test_source_expect_ok(int r, const struct alumet_error
         alumet_test_log_dump();
     }
     assert_int_equal(r, 0);
+}
+
+/* ---- a scripted stub library (tests/fixtures/<name>-stub/) ---- */
+
+/* The script function of a stub: apply text (with reset: from an empty
+ * state); 0 or the number of the first bad line. */
+typedef int (*alumet_test_stub_script_fn)(const char *text, int reset);
+
+/* dlopen the stub library (NULL if it cannot be loaded): the plugin's dlopen
+ * of the same path then shares its state. With script, apply it (reset)
+ * through the stub's function script_sym, returned in *ret_script. */
+static inline void *alumet_test_stub_open(const char *library, const char *script_sym,
+                                          const char *script,
+                                          alumet_test_stub_script_fn *ret_script)
+{
+    void *stub = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (script) {
+        assert_non_null(stub);
+        *(void **)ret_script = dlsym(stub, script_sym);
+        assert_non_null(*ret_script);
+        assert_int_equal((*ret_script)(script, 1), 0);
+    }
+    return stub;
 }
 
 /* ---- polling ---- */

@@ -35,7 +35,7 @@ static const char FULL[] = "devices 1\n"
 
 struct env {
     void *stub;
-    int (*script)(const char *text, int reset);
+    alumet_test_stub_script_fn script;
     unsigned (*calls)(unsigned index, const char *call);
     struct alumet_test_source t;
     struct amd_gpu *amd;
@@ -50,14 +50,9 @@ static int env_init(struct env *e, const char *library, const char *script, cons
     memset(e, 0, sizeof(*e));
     alumet_test_log_capture("debug");
     e->now = T0;
-    e->stub = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (script) {
-        assert_non_null(e->stub);
-        *(void **)&e->script = dlsym(e->stub, "amd_smi_stub_script");
+    e->stub = alumet_test_stub_open(library, "amd_smi_stub_script", script, &e->script);
+    if (e->stub)
         *(void **)&e->calls = dlsym(e->stub, "amd_smi_stub_calls");
-        assert_non_null(e->script);
-        assert_int_equal(e->script(script, 1), 0);
-    }
     int r = alumet_test_source_init(&e->t, &alumet_plugin_amd_gpu, "library", library, extra, err);
     e->amd = e->t.state;
     return r;

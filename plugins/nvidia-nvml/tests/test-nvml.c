@@ -36,7 +36,7 @@ static const char MOCK[] = "devices 1\n"
 
 struct env {
     void *stub;
-    int (*script)(const char *text, int reset);
+    alumet_test_stub_script_fn script;
     unsigned long long (*last_seen)(unsigned index);
     struct alumet_test_source t;
     struct nvml *nvml;
@@ -51,14 +51,9 @@ static int env_init(struct env *e, const char *library, const char *script, cons
     memset(e, 0, sizeof(*e));
     alumet_test_log_capture("debug");
     e->now = T0;
-    e->stub = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (script) {
-        assert_non_null(e->stub);
-        *(void **)&e->script = dlsym(e->stub, "nvml_stub_script");
+    e->stub = alumet_test_stub_open(library, "nvml_stub_script", script, &e->script);
+    if (e->stub)
         *(void **)&e->last_seen = dlsym(e->stub, "nvml_stub_last_seen");
-        assert_non_null(e->script);
-        assert_int_equal(e->script(script, 1), 0);
-    }
     int r = alumet_test_source_init(&e->t, &alumet_plugin_nvml, "library", library, extra, err);
     e->nvml = e->t.state;
     return r;
