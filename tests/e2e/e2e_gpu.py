@@ -6,7 +6,9 @@ grace-hopper on copies of their sysfs fixture trees.
 - run_agent / csv_run_args: the built agent in a temporary directory, with
   `--plugins <plugin>,csv` and --config-override settings;
 - stub_agent: the same on a stub library scripted through a file;
-- check_regen, check_no_hardware: the cases that every such test has;
+- check_regen, check_failing_device, check_no_library, check_no_hardware:
+  the cases that every such test has;
+- fixture_main: the main of the fixture tests;
 - require, run_case, finish: the stop-at-the-first-failure cases of the
   stub tests (the fixture tests use e2e_common's check and summary);
 - read_rows, warnings: their CSV rows and WARN lines.
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from e2e_common import AGENT, CSV_COLUMNS
+from e2e_common import AGENT, CSV_COLUMNS, skip_reason, summary
 
 results = {"passed": 0, "failed": 0}
 
@@ -94,6 +96,29 @@ def check_regen(check, plugin, prefix, want):
         check(text == want, "regen wrote %r" % text)
 
 
+def check_failing_device(agent, prefix, script, want, resource_id):
+    """exec with agent(tmp, script, *args) (a stub_agent) on two GPUs, one
+    failing: exactly the warnings want, rows of resource_id only."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        res = agent(tmp, script, "exec", "true")
+        require(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
+        require(warnings(res.stderr) == want, "warnings: %r" % warnings(res.stderr))
+        rows = read_rows(os.path.join(tmp, "out.csv"))
+        other = [r for r in rows if r["resource_id"] != resource_id]
+        require(rows and not other, "rows of another GPU: %r" % other[:2])
+
+
+def check_no_library(agent, prefix, library, start, end):
+    """exec with agent(tmp, script, *args, library=library) on a library
+    that does not exist: exit 0, one warning from start to end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        res = agent(tmp, "devices 1\n", "exec", "true", library=library)
+        require(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
+        w = warnings(res.stderr)
+        require(len(w) == 1 and w[0].startswith(start) and w[0].endswith(end),
+                "warnings: %r" % w)
+
+
 def check_no_hardware(check, plugin, prefix, needle, want_start):
     """exec with plugin on an empty sys_root: exit 0, one warning holding
     needle, which starts with want_start(root) and ends with "skipping"."""
@@ -108,6 +133,18 @@ def check_no_hardware(check, plugin, prefix, needle, want_start):
         if lines:
             check(lines[0].startswith(want_start(root)), lines[0])
             check(lines[0].endswith("skipping"), lines[0])
+
+
+def fixture_main(plugin, cases):
+    """Run the cases of a fixture test (e2e_common's check) of plugin; the
+    exit status (77: skipped)."""
+    why = skip_reason((plugin, "csv"))
+    if why:
+        print("skipped: " + why)
+        return 77
+    for fn in cases:
+        fn()
+    return summary(len(cases))
 
 
 def read_rows(path):

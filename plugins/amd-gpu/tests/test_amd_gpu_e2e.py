@@ -18,8 +18,8 @@ import os
 import sys
 import tempfile
 
-from e2e_gpu import (check_regen, finish, read_rows, require as check, run_case,
-                     stub_agent, warnings)
+from e2e_gpu import (check_failing_device, check_no_library, check_regen, finish, read_rows,
+                     require as check, run_case, stub_agent, warnings)
 
 AGENT = os.environ.get("ALUMET_E2E_AGENT")
 STUB = os.environ.get("ALUMET_E2E_AMD_SMI_STUB")
@@ -105,25 +105,16 @@ def test_energy_and_split():
 def test_failing_device():
     script = ("devices 2\ndevice 0\nuuid " + UUID + "\nenergy 0 100 1\n"
               "device 1\nuuid bad-gpu\nenergy 0 100 1\ntemperature 0 40\nerror temperature 12\n")
-    with tempfile.TemporaryDirectory(prefix="alumet-amd-e2e-") as tmp:
-        res = agent(tmp, script, "exec", "true")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        want = ["WARN  amd-gpu: GPU device socket 0 processor 1 bad-gpu cannot be measured: "
-                "amdsmi_get_temp_metric failed: AMDSMI_STATUS_IO: I/O Error, skipping"]
-        check(warnings(res.stderr) == want, "warnings: %r" % warnings(res.stderr))
-        rows = read_rows(os.path.join(tmp, "out.csv"))
-        check(rows and all(r["resource_id"] == UUID for r in rows),
-              "rows of another GPU: %r" % [r for r in rows if r["resource_id"] != UUID][:2])
+    want = ["WARN  amd-gpu: GPU device socket 0 processor 1 bad-gpu cannot be measured: "
+            "amdsmi_get_temp_metric failed: AMDSMI_STATUS_IO: I/O Error, skipping"]
+    check_failing_device(agent, "alumet-amd-e2e-", script, want, UUID)
 
 
 def test_no_library():
-    with tempfile.TemporaryDirectory(prefix="alumet-amd-e2e-") as tmp:
-        res = agent(tmp, "devices 1\n", "exec", "true", library="/nonexistent/libamd_smi.so")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        w = warnings(res.stderr)
-        check(len(w) == 1 and w[0].startswith(
-            "WARN  amd-gpu: no AMD SMI library: cannot load '/nonexistent/libamd_smi.so' (") and
-            w[0].endswith("the amd-gpu plugin measures nothing"), "warnings: %r" % w)
+    check_no_library(agent, "alumet-amd-e2e-", "/nonexistent/libamd_smi.so",
+                     "WARN  amd-gpu: no AMD SMI library: cannot load "
+                     "'/nonexistent/libamd_smi.so' (",
+                     "the amd-gpu plugin measures nothing")
 
 
 def main():

@@ -17,8 +17,8 @@ import shutil
 import sys
 import tempfile
 
-from e2e_common import check, parse_rfc3339_ns, read_csv_rows, skip_reason, summary
-from e2e_gpu import check_no_hardware, check_regen, csv_run_args, run_agent
+from e2e_common import check, parse_rfc3339_ns, read_csv_rows
+from e2e_gpu import check_no_hardware, check_regen, csv_run_args, fixture_main, run_agent
 
 FIXTURES = os.environ.get("ALUMET_E2E_GH_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "fixtures",
@@ -90,13 +90,7 @@ def test_no_hardware():
 
 
 def main():
-    why = skip_reason(("grace-hopper", "csv"))
-    if why:
-        print("skipped: " + why)
-        return 77
-    for fn in (test_config_regen, test_exec_energy, test_no_hardware):
-        fn()
-    return summary(3)
+    return fixture_main("grace-hopper", (test_config_regen, test_exec_energy, test_no_hardware))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-from e2e_gpu import (check_regen, finish, read_rows, require as check, run_case,
-                     stub_agent, warnings)
+from e2e_gpu import (check_failing_device, check_no_library, check_regen, finish, read_rows,
+                     require as check, run_case, stub_agent, warnings)
 
 AGENT = os.environ.get("ALUMET_E2E_AGENT")
 STUB = os.environ.get("ALUMET_E2E_NVML_STUB")
@@ -85,15 +85,9 @@ def test_exact_split():
 def test_failing_device():
     script = ("devices 2\ndevice 0\nname Good\nbus " + BUS + "\nenergy 0 10\npower 1000\n"
               "device 1\nname Bad\nbus 00000000:66:00.0\nerror temperature 15\n")
-    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
-        res = agent(tmp, script, "exec", "true")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        want = ['WARN  nvml: GPU device 1 00000000:66:00.0 ("Bad") cannot be measured: '
-                'nvmlDeviceGetTemperature failed: GPU is lost, skipping']
-        check(warnings(res.stderr) == want, "warnings: %r" % warnings(res.stderr))
-        rows = read_rows(os.path.join(tmp, "out.csv"))
-        check(rows and all(r["resource_id"] == BUS for r in rows),
-              "rows of another GPU: %r" % [r for r in rows if r["resource_id"] != BUS][:2])
+    want = ['WARN  nvml: GPU device 1 00000000:66:00.0 ("Bad") cannot be measured: '
+            'nvmlDeviceGetTemperature failed: GPU is lost, skipping']
+    check_failing_device(agent, "alumet-nvml-e2e-", script, want, BUS)
 
 
 def test_watch_summary_gpu_share():
@@ -127,15 +121,9 @@ def test_watch_summary_gpu_share():
 
 
 def test_no_library():
-    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
-        res = agent(tmp, "devices 1\n", "exec", "true",
-                    library="/nonexistent/libnvidia-ml.so.1")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        w = warnings(res.stderr)
-        check(len(w) == 1 and w[0].startswith(
-            "WARN  nvml: no NVIDIA driver: cannot load the NVML library "
-            "'/nonexistent/libnvidia-ml.so.1' (") and
-            w[0].endswith("the nvml plugin measures nothing"), "warnings: %r" % w)
+    check_no_library(agent, "alumet-nvml-e2e-", "/nonexistent/libnvidia-ml.so.1",
+                     "WARN  nvml: no NVIDIA driver: cannot load the NVML library "
+                     "'/nonexistent/libnvidia-ml.so.1' (", "the nvml plugin measures nothing")
 
 
 def main():
