@@ -5,14 +5,12 @@
  * options, the discovery of the sensors and the lifecycle. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -57,26 +55,6 @@ static int gh_parse_oem_info(const char *text, enum gh_kind *ret_kind, uint32_t 
     return -EINVAL;
 }
 
-/* The text of rel, trimmed, into buf. 0 or a negative errno. */
-static int gh_read_text(struct gh *g, const char *rel, char *buf, size_t size)
-{
-    int fd = fsroot_openat(&g->sys, rel, O_RDONLY);
-    if (fd < 0)
-        return fd;
-    ssize_t n;
-    while ((n = pread(fd, buf, size - 1, 0)) < 0 && errno == EINTR)
-        ;
-    int r = n < 0 ? -errno : 0;
-    close(fd);
-    if (r < 0)
-        return r;
-    size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-        len--;
-    buf[len] = '\0';
-    return 0;
-}
-
 struct gh_scan {
     size_t n_errors;
     struct strbuf errors;
@@ -100,7 +78,7 @@ static int gh_scan_entry(struct gh *g, struct gh_source *src, struct gh_scan *s,
     int n = snprintf(rel, sizeof(rel), "%s/%s/device/power1_oem_info", root, name);
     if (n < 0 || (size_t)n >= sizeof(rel))
         return 0;
-    int r = gh_read_text(g, rel, text, sizeof(text));
+    int r = (int)gpu_plugin_read_text(&g->sys, rel, text, sizeof(text));
     if (r == -ENOENT || r == -ENOTDIR)
         return 0; /* another hwmon device (nvme, coretemp...) */
     if (r < 0) {

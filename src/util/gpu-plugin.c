@@ -5,9 +5,11 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int gpu_plugin_get_interval(struct alumet_config *cfg, const char *key, alumet_time_ns def,
                             alumet_time_ns *ret, struct alumet_error *err)
@@ -112,6 +114,25 @@ int gpu_plugin_create_metric(struct alumet_start_ctx *ctx, const struct gpu_metr
 {
     struct alumet_unit unit = {def->base, def->prefix, NULL, NULL};
     return alumet_create_metric(ctx, def->name, def->type, unit, def->description, ret, err);
+}
+
+ssize_t gpu_plugin_read_text(const struct fsroot *sys, const char *rel, char *buf, size_t size)
+{
+    int fd = fsroot_openat(sys, rel, O_RDONLY);
+    if (fd < 0)
+        return fd;
+    ssize_t n;
+    while ((n = pread(fd, buf, size - 1, 0)) < 0 && errno == EINTR)
+        ;
+    int r = n < 0 ? -errno : 0;
+    close(fd);
+    if (r < 0)
+        return r;
+    size_t len = (size_t)n;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+        len--;
+    buf[len] = '\0';
+    return (ssize_t)len;
 }
 
 void gpu_plugin_feature_list(char *text, size_t size, unsigned features, const char *const *names,

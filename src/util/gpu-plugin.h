@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -23,6 +24,7 @@
 #include "alumet/plugin.h"
 #include "alumet/time.h"
 #include "alumet/units.h"
+#include "fsroot.h"
 
 /* The duration at key (def when absent); it must be above zero. */
 int gpu_plugin_get_interval(struct alumet_config *cfg, const char *key, alumet_time_ns def,
@@ -106,6 +108,13 @@ struct gpu_metric_def {
 /* Create the metric def (alumet_create_metric) into *ret. */
 int gpu_plugin_create_metric(struct alumet_start_ctx *ctx, const struct gpu_metric_def *def,
                              alumet_metric_id *ret, struct alumet_error *err);
+
+/* ---- the plugins on sysfs (jetson, grace-hopper) ---- */
+
+/* The small text file rel below sys, without its trailing blanks (newline,
+ * space, tab), into buf (size bytes, the text cut to size - 1): its length,
+ * or a negative errno. */
+ssize_t gpu_plugin_read_text(const struct fsroot *sys, const char *rel, char *buf, size_t size);
 
 /* The names of the features whose bit (1 << index) is set in features,
  * joined by ", " into text (cut at the last name that fits in size). */
