@@ -230,13 +230,10 @@ static int gh_start(void *state, struct alumet_start_ctx *ctx, struct alumet_err
 {
     struct gh *g = state;
     g->log = alumet_start_log_topic(ctx);
-    int r = fsroot_open(&g->sys, g->cfg.sys_root);
+    int r = gpu_plugin_open_sys_root(&g->sys, g->cfg.sys_root, "grace-hopper", "root_path is below",
+                                     err);
     if (r < 0)
-        return alumet_error_set(err, r,
-                                "cannot open the sys root '%s': %s; the hidden option "
-                                "plugins.grace-hopper.sys_root must name the directory that "
-                                "root_path is below (default \"/\")",
-                                g->cfg.sys_root, strerror(-r));
+        return r;
     struct gh_source *src = gh_source_new(g);
     if (!src) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

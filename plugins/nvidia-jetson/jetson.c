@@ -100,13 +100,9 @@ static int jetson_start(void *state, struct alumet_start_ctx *ctx, struct alumet
 {
     struct jetson *j = state;
     j->log = alumet_start_log_topic(ctx);
-    int r = fsroot_open(&j->sys, j->cfg.sys_root);
+    int r = gpu_plugin_open_sys_root(&j->sys, j->cfg.sys_root, "jetson", "holds sys/", err);
     if (r < 0)
-        return alumet_error_set(err, r,
-                                "cannot open the sys root '%s': %s; the hidden option "
-                                "plugins.jetson.sys_root must name the directory that holds sys/ "
-                                "(default \"/\")",
-                                j->cfg.sys_root, strerror(-r));
+        return r;
     struct jetson_source *src = jetson_source_new(j);
     if (!src) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

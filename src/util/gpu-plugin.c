@@ -116,6 +116,19 @@ int gpu_plugin_create_metric(struct alumet_start_ctx *ctx, const struct gpu_metr
     return alumet_create_metric(ctx, def->name, def->type, unit, def->description, ret, err);
 }
 
+int gpu_plugin_open_sys_root(struct fsroot *sys, const char *path, const char *plugin,
+                             const char *that, struct alumet_error *err)
+{
+    int r = fsroot_open(sys, path);
+    if (r < 0)
+        return alumet_error_set(err, r,
+                                "cannot open the sys root '%s': %s; the hidden option "
+                                "plugins.%s.sys_root must name the directory that %s "
+                                "(default \"/\")",
+                                path, strerror(-r), plugin, that);
+    return 0;
+}
+
 ssize_t gpu_plugin_read_text(const struct fsroot *sys, const char *rel, char *buf, size_t size)
 {
     int fd = fsroot_openat(sys, rel, O_RDONLY);

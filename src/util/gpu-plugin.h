@@ -111,6 +111,12 @@ int gpu_plugin_create_metric(struct alumet_start_ctx *ctx, const struct gpu_metr
 
 /* ---- the plugins on sysfs (jetson, grace-hopper) ---- */
 
+/* fsroot_open(sys, path), the sys_root option of plugin: on failure, an
+ * error that names the path and the option, which must name the directory
+ * that `that` ("holds sys/"). */
+int gpu_plugin_open_sys_root(struct fsroot *sys, const char *path, const char *plugin,
+                             const char *that, struct alumet_error *err);
+
 /* The small text file rel below sys, without its trailing blanks (newline,
  * space, tab), into buf (size bytes, the text cut to size - 1): its length,
  * or a negative errno. */
