@@ -23,6 +23,7 @@
 
 #include "alumet/plugin.h"
 #include "amd-smi-api.h"
+#include "util/gpu-plugin.h"
 #include "util/gpu-split.h"
 
 #define AMD_GPU_LIBRARY_DEFAULT "libamd_smi.so"
@@ -111,15 +112,6 @@ const char *amd_feature_name(enum amd_feature f);
 
 /* ---- options and metrics ---- */
 
-struct amd_config {
-    alumet_time_ns poll_interval, flush_interval;
-    bool skip_failed_devices;
-    bool process_energy; /* split the energy per process */
-    bool idle_power_set; /* idle_power given: else estimated */
-    double idle_power_mw;
-    char *library; /* hidden: soname or path of the library */
-};
-
 enum amd_metric {
     AMD_M_ACTIVITY,
     AMD_M_ENERGY,
@@ -143,7 +135,7 @@ enum amd_metric {
 struct amd_gpu_source;
 
 struct amd_gpu {
-    struct amd_config cfg;
+    struct gpu_device_options cfg;
     struct amd_lib lib;
     alumet_metric_id metrics[_AMD_M_MAX];
     struct alumet_log_topic *log; /* the start context's topic, or fallback_log */

@@ -341,7 +341,7 @@ static int amd_push_attributed(struct amd_poll *p, enum gpu_split_method method,
 static int amd_attribute(struct amd_poll *p, double mj, double dt)
 {
     struct amd_device *d = p->d;
-    const struct amd_config *cfg = &p->amd->cfg;
+    const struct gpu_device_options *cfg = &p->amd->cfg;
 
     struct gpu_split *s = &d->split;
     /* an interval without any activity gives the estimate of the idle power */

@@ -74,13 +74,8 @@ enum amd_abi amd_abi_of(const uint32_t v[3], bool *known)
 
 int amd_lib_resolve(struct amd_lib *lib, struct alumet_error *err)
 {
-#define REQUIRED(field, sym)                                                                       \
-    do {                                                                                           \
-        *(void **)(&lib->field) = dlsym(lib->handle, sym);                                         \
-        if (!lib->field)                                                                           \
-            return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);          \
-    } while (0)
-#define OPTIONAL(field, sym) (*(void **)(&lib->field) = dlsym(lib->handle, sym))
+#define REQUIRED(field, sym) GPU_PLUGIN_REQUIRED(lib, field, sym, err)
+#define OPTIONAL(field, sym) GPU_PLUGIN_OPTIONAL(lib, field, sym)
     REQUIRED(init, "amdsmi_init");
     REQUIRED(shut_down, "amdsmi_shut_down");
     REQUIRED(get_sockets, "amdsmi_get_socket_handles");
@@ -155,16 +150,14 @@ static int amd_lib_open(struct amd_gpu *amd, struct alumet_error *err)
     struct amd_lib *lib = &amd->lib;
     const char *name = amd->cfg.library;
 
-    dlerror();
-    lib->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib->handle) {
-        const char *why = dlerror();
+    const char *why;
+    lib->handle = gpu_plugin_dlopen(name, &why);
+    if (!lib->handle)
         return alumet_error_set(err, -ENOENT,
                                 "no AMD SMI library: cannot load '%s' (%s); install ROCm's "
                                 "amd-smi-lib package (ROCm 6.3 or newer), or set "
                                 "plugins.amd-gpu.library to its path",
-                                name, why ? why : "unknown reason");
-    }
+                                name, why);
     int r = amd_lib_resolve(lib, err);
     if (r < 0)
         return alumet_error_prefix(err, "'%s' is not the AMD SMI library, or is too old", name);
@@ -355,13 +348,7 @@ static int amd_read_uuid(struct amd_gpu *amd, struct amd_device *d, struct alume
 
 /* ---- metrics ---- */
 
-static const struct {
-    const char *name;
-    enum alumet_value_type type;
-    enum alumet_base_unit base;
-    enum alumet_unit_prefix prefix;
-    const char *description;
-} amd_metric_defs[_AMD_M_MAX] = {
+static const struct gpu_metric_def amd_metric_defs[_AMD_M_MAX] = {
     [AMD_M_ACTIVITY] = {"amd_gpu_activity_usage", ALUMET_VALUE_F64, ALUMET_UNIT_PERCENT,
                         ALUMET_PREFIX_PLAIN,
                         "GPU activity: graphic core, memory management, "
@@ -405,9 +392,7 @@ static int amd_create_metrics(struct amd_gpu *amd, struct alumet_start_ctx *ctx,
     for (int m = 0; m < _AMD_M_MAX; m++) {
         if (m == AMD_M_ATTRIBUTED && !amd->cfg.process_energy)
             continue;
-        struct alumet_unit unit = {amd_metric_defs[m].base, amd_metric_defs[m].prefix, NULL, NULL};
-        int r = alumet_create_metric(ctx, amd_metric_defs[m].name, amd_metric_defs[m].type, unit,
-                                     amd_metric_defs[m].description, &amd->metrics[m], err);
+        int r = gpu_plugin_create_metric(ctx, &amd_metric_defs[m], &amd->metrics[m], err);
         if (r < 0)
             return r;
     }
@@ -416,59 +401,16 @@ static int amd_create_metrics(struct amd_gpu *amd, struct alumet_start_ctx *ctx,
 
 /* ---- options ---- */
 
-static int amd_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
-                            alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(t, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 /* Every key is optional (upstream requires its three when the section
  * exists): a missing one takes upstream's default. */
-static int amd_parse_config(struct amd_config *c, struct alumet_config *cfg,
+static int amd_parse_config(struct gpu_device_options *c, struct alumet_config *cfg,
                             struct alumet_error *err)
 {
-    const char *library;
-    int r = amd_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
+    int r = gpu_plugin_get_device_options(cfg, c, err);
     if (r < 0)
         return r;
-    r = amd_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, &c->flush_interval, err);
-    if (r < 0)
-        return r;
-    r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true, &c->skip_failed_devices,
-                               err);
-    if (r < 0)
-        return r;
-    r = alumet_config_get_bool(cfg, "process_energy", /* def= */ true, &c->process_energy, err);
-    if (r < 0)
-        return r;
-    if (alumet_config_has(cfg, "idle_power")) {
-        double w;
-        r = alumet_config_get_float(cfg, "idle_power", 0, &w, err);
-        if (r < 0)
-            return r;
-        if (!(w >= 0 && w < 1e6))
-            return alumet_config_error(cfg, "idle_power", err, -EINVAL,
-                                       "expected a power in watts, 0 or more (such as 90.5)");
-        c->idle_power_set = true;
-        c->idle_power_mw = w * 1000;
-    }
-    /* hidden: where libamd_smi is (tests, unusual installs) */
-    r = alumet_config_get_string(cfg, "library", AMD_GPU_LIBRARY_DEFAULT, &library, err);
-    if (r < 0)
-        return r;
-    if (!*library)
-        return alumet_config_error(cfg, "library", err, -EINVAL,
-                                   "expected a library name or path, got an empty string");
-    c->library = strdup(library);
-    if (!c->library)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
+    /* hidden library: where libamd_smi is (tests, unusual installs) */
+    return gpu_plugin_get_split_options(cfg, "90.5", AMD_GPU_LIBRARY_DEFAULT, c, err);
 }
 
 /* ---- lifecycle ---- */
@@ -504,17 +446,7 @@ static int amd_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
 static void amd_log_device(struct amd_gpu *amd, const struct amd_device *d)
 {
     char text[512];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int f = 0; f < _AMD_FEATURE_MAX; f++) {
-        if (!(d->features & AMD_FEATURE_BIT(f)))
-            continue;
-        int n = snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "",
-                         amd_feature_name((enum amd_feature)f));
-        if (n < 0 || (size_t)n >= sizeof(text) - len)
-            break;
-        len += (size_t)n;
-    }
+    gpu_plugin_feature_list(text, sizeof(text), d->features, amd_feature_names, _AMD_FEATURE_MAX);
     amd_log(amd, ALUMET_LOG_INFO, "Found AMD GPU %s with features: %s", d->uuid, text);
 }
 

@@ -5,19 +5,18 @@
  * options, the discovery of the sensors and the lifecycle. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "grace-hopper.h"
+#include "util/gpu-plugin.h"
 #include "util/strbuf.h"
 
 /* What `config regen` writes: upstream's two keys. The hidden sys_root is
@@ -56,26 +55,6 @@ static int gh_parse_oem_info(const char *text, enum gh_kind *ret_kind, uint32_t 
     return -EINVAL;
 }
 
-/* The text of rel, trimmed, into buf. 0 or a negative errno. */
-static int gh_read_text(struct gh *g, const char *rel, char *buf, size_t size)
-{
-    int fd = fsroot_openat(&g->sys, rel, O_RDONLY);
-    if (fd < 0)
-        return fd;
-    ssize_t n;
-    while ((n = pread(fd, buf, size - 1, 0)) < 0 && errno == EINTR)
-        ;
-    int r = n < 0 ? -errno : 0;
-    close(fd);
-    if (r < 0)
-        return r;
-    size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-        len--;
-    buf[len] = '\0';
-    return 0;
-}
-
 struct gh_scan {
     size_t n_errors;
     struct strbuf errors;
@@ -99,7 +78,7 @@ static int gh_scan_entry(struct gh *g, struct gh_source *src, struct gh_scan *s,
     int n = snprintf(rel, sizeof(rel), "%s/%s/device/power1_oem_info", root, name);
     if (n < 0 || (size_t)n >= sizeof(rel))
         return 0;
-    int r = gh_read_text(g, rel, text, sizeof(text));
+    int r = (int)gpu_plugin_read_text(&g->sys, rel, text, sizeof(text));
     if (r == -ENOENT || r == -ENOTDIR)
         return 0; /* another hwmon device (nvme, coretemp...) */
     if (r < 0) {
@@ -203,36 +182,18 @@ static int gh_discover(struct gh *g, struct gh_source *src, struct alumet_error 
 
 /* ---- options ---- */
 
-static int gh_get_string(struct alumet_config *t, const char *key, const char *def, char **ret,
-                         struct alumet_error *err)
-{
-    const char *v;
-    int r = alumet_config_get_string(t, key, def, &v, err);
-    if (r < 0)
-        return r;
-    if (!*v)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a directory, got an empty string");
-    *ret = strdup(v);
-    if (!*ret)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
-}
-
 /* Every key is optional (upstream requires both when the section exists). */
 static int gh_parse_config(struct gh_config *c, struct alumet_config *cfg, struct alumet_error *err)
 {
-    int r = alumet_config_get_duration(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval,
-                                       err);
+    int r =
+        gpu_plugin_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
     if (r < 0)
         return r;
-    if (c->poll_interval <= 0)
-        return alumet_config_error(cfg, "poll_interval", err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    r = gh_get_string(cfg, "root_path", "/sys/class/hwmon", &c->root_path, err);
+    r = gpu_plugin_get_path(cfg, "root_path", "/sys/class/hwmon", "a directory", &c->root_path,
+                            err);
     if (r < 0)
         return r;
-    return gh_get_string(cfg, "sys_root", "/", &c->sys_root, err);
+    return gpu_plugin_get_path(cfg, "sys_root", "/", "a directory", &c->sys_root, err);
 }
 
 /* ---- lifecycle ---- */
@@ -269,13 +230,10 @@ static int gh_start(void *state, struct alumet_start_ctx *ctx, struct alumet_err
 {
     struct gh *g = state;
     g->log = alumet_start_log_topic(ctx);
-    int r = fsroot_open(&g->sys, g->cfg.sys_root);
+    int r = gpu_plugin_open_sys_root(&g->sys, g->cfg.sys_root, "grace-hopper", "root_path is below",
+                                     err);
     if (r < 0)
-        return alumet_error_set(err, r,
-                                "cannot open the sys root '%s': %s; the hidden option "
-                                "plugins.grace-hopper.sys_root must name the directory that "
-                                "root_path is below (default \"/\")",
-                                g->cfg.sys_root, strerror(-r));
+        return r;
     struct gh_source *src = gh_source_new(g);
     if (!src) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

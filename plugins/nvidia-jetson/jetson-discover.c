@@ -13,15 +13,14 @@
  * not rails (upstream reports them as rail voltages in mV). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "jetson.h"
+#include "util/gpu-plugin.h"
 #include "util/strbuf.h"
 
 /* What a scan found, and the files that could not be read. */
@@ -88,24 +87,12 @@ static bool jetson_parse_i2c(const char *name, uint32_t *ret_bus, uint64_t *ret_
     return true;
 }
 
-/* The small text file rel, trimmed, into buf. 0 or a negative errno. */
+/* The small text file rel, trimmed, into buf. 0 or a negative errno
+ * (-ENODATA: empty). */
 static int jetson_read_label(struct jetson *j, const char *rel, char *buf, size_t size)
 {
-    int fd = fsroot_openat(&j->sys, rel, O_RDONLY);
-    if (fd < 0)
-        return fd;
-    ssize_t n;
-    while ((n = pread(fd, buf, size - 1, 0)) < 0 && errno == EINTR)
-        ;
-    int r = n < 0 ? -errno : 0;
-    close(fd);
-    if (r < 0)
-        return r;
-    size_t len = (size_t)n;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-        len--;
-    buf[len] = '\0';
-    return len > 0 ? 0 : -ENODATA;
+    ssize_t n = gpu_plugin_read_text(&j->sys, rel, buf, size);
+    return n < 0 ? (int)n : n > 0 ? 0 : -ENODATA;
 }
 
 /* The channel id of device (i2c, number) among src->channels[from..]; a new

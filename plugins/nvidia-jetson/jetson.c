@@ -12,6 +12,7 @@
 #include "alumet/error.h"
 #include "alumet/plugin.h"
 #include "jetson.h"
+#include "util/gpu-plugin.h"
 
 /* What `config regen` writes: upstream's two keys. The hidden sys_root is
  * documented in README.md. */
@@ -34,40 +35,14 @@ static const char *const jetson_metric_descriptions[_JETSON_FILE_MAX] = {
 
 /* ---- options ---- */
 
-static int jetson_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
-                               alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(t, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 /* Every key is optional (upstream requires both when the section exists). */
 static int jetson_parse_config(struct jetson_config *c, struct alumet_config *cfg,
                                struct alumet_error *err)
 {
-    int r = jetson_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
+    int r = gpu_plugin_get_intervals(cfg, &c->poll_interval, &c->flush_interval, err);
     if (r < 0)
         return r;
-    r = jetson_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, &c->flush_interval,
-                            err);
-    if (r < 0)
-        return r;
-    const char *root;
-    r = alumet_config_get_string(cfg, "sys_root", "/", &root, err);
-    if (r < 0)
-        return r;
-    if (!*root)
-        return alumet_config_error(cfg, "sys_root", err, -EINVAL,
-                                   "expected a directory, got an empty string");
-    c->sys_root = strdup(root);
-    if (!c->sys_root)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
+    return gpu_plugin_get_path(cfg, "sys_root", "/", "a directory", &c->sys_root, err);
 }
 
 /* ---- lifecycle ---- */
@@ -125,13 +100,9 @@ static int jetson_start(void *state, struct alumet_start_ctx *ctx, struct alumet
 {
     struct jetson *j = state;
     j->log = alumet_start_log_topic(ctx);
-    int r = fsroot_open(&j->sys, j->cfg.sys_root);
+    int r = gpu_plugin_open_sys_root(&j->sys, j->cfg.sys_root, "jetson", "holds sys/", err);
     if (r < 0)
-        return alumet_error_set(err, r,
-                                "cannot open the sys root '%s': %s; the hidden option "
-                                "plugins.jetson.sys_root must name the directory that holds sys/ "
-                                "(default \"/\")",
-                                j->cfg.sys_root, strerror(-r));
+        return r;
     struct jetson_source *src = jetson_source_new(j);
     if (!src) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");

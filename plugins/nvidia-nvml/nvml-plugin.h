@@ -22,6 +22,7 @@
 
 #include "alumet/plugin.h"
 #include "nvml-api.h"
+#include "util/gpu-plugin.h"
 #include "util/gpu-split.h"
 
 #define NVML_LIBRARY_DEFAULT "libnvidia-ml.so.1"
@@ -89,16 +90,6 @@ enum nvml_mode {
     NVML_MODE_MINIMAL,
 };
 
-struct nvml_config {
-    alumet_time_ns poll_interval, flush_interval;
-    bool skip_failed_devices;
-    enum nvml_mode mode;
-    bool process_energy; /* split the energy per process (full mode) */
-    bool idle_power_set; /* idle_power given: else estimated */
-    double idle_power_mw;
-    char *library; /* hidden: soname or path of the library */
-};
-
 enum nvml_metric {
     NVML_M_ENERGY,
     NVML_M_POWER,
@@ -124,7 +115,8 @@ enum nvml_metric {
 struct nvml_device;
 
 struct nvml {
-    struct nvml_config cfg;
+    struct gpu_device_options cfg; /* process_energy: in full mode only */
+    enum nvml_mode mode;
     struct nvml_lib lib;
     alumet_metric_id metrics[_NVML_M_MAX];
     struct alumet_log_topic *log; /* the start context's topic, or fallback_log */

@@ -264,7 +264,7 @@ static int nvml_push_attributed(struct nvml_poll *p, enum gpu_split_method metho
 static int nvml_attribute(struct nvml_poll *p, double mj, double dt)
 {
     struct nvml_device *d = p->d;
-    const struct nvml_config *cfg = &d->nvml->cfg;
+    const struct gpu_device_options *cfg = &d->nvml->cfg;
 
     struct gpu_split *s = &d->split;
     /* an interval without any activity gives the estimate of the idle power */
@@ -463,7 +463,7 @@ static int nvml_source_poll(void *data, struct alumet_buffer *buf, alumet_time_n
         return alumet_error_set(err, -ENOMEM, "out of memory");
     p.gpu = (struct alumet_resource){ALUMET_RESOURCE_GPU, 0, bus, NULL};
 
-    int r = d->nvml->cfg.mode == NVML_MODE_MINIMAL ? nvml_poll_minimal(&p) : nvml_poll_full(&p);
+    int r = d->nvml->mode == NVML_MODE_MINIMAL ? nvml_poll_minimal(&p) : nvml_poll_full(&p);
     if (r < 0)
         return alumet_error_set(err, r, "out of memory");
     if (p.lost)

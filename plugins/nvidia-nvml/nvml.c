@@ -35,13 +35,8 @@ const char *nvml_strerror(const struct nvml_lib *lib, nvmlReturn_t r)
 
 int nvml_lib_resolve(struct nvml_lib *lib, struct alumet_error *err)
 {
-#define REQUIRED(field, sym)                                                                       \
-    do {                                                                                           \
-        *(void **)(&lib->field) = dlsym(lib->handle, sym);                                         \
-        if (!lib->field)                                                                           \
-            return alumet_error_set(err, -ENOENT, "the library has no symbol '%s'", sym);          \
-    } while (0)
-#define OPTIONAL(field, sym) (*(void **)(&lib->field) = dlsym(lib->handle, sym))
+#define REQUIRED(field, sym) GPU_PLUGIN_REQUIRED(lib, field, sym, err)
+#define OPTIONAL(field, sym) GPU_PLUGIN_OPTIONAL(lib, field, sym)
     REQUIRED(init, "nvmlInit_v2");
     REQUIRED(shutdown, "nvmlShutdown");
     REQUIRED(error_string, "nvmlErrorString");
@@ -84,16 +79,14 @@ static int nvml_lib_open(struct nvml *nvml, struct alumet_error *err)
     struct nvml_lib *lib = &nvml->lib;
     const char *name = nvml->cfg.library;
 
-    dlerror();
-    lib->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib->handle) {
-        const char *why = dlerror();
+    const char *why;
+    lib->handle = gpu_plugin_dlopen(name, &why);
+    if (!lib->handle)
         return alumet_error_set(err, -ENOENT,
                                 "no NVIDIA driver: cannot load the NVML library '%s' (%s); "
                                 "install the NVIDIA driver, which provides it, or set "
                                 "plugins.nvml.library to its path",
-                                name, why ? why : "unknown reason");
-    }
+                                name, why);
     int r = nvml_lib_resolve(lib, err);
     if (r < 0)
         return alumet_error_prefix(err,
@@ -283,8 +276,7 @@ static int nvml_inspect(struct nvml_device *d, struct alumet_error *err)
         return alumet_error_set(err, -EOPNOTSUPP,
                                 "it supports none of the measured features (energy, power, "
                                 "temperature, utilisation, memory, codecs, processes, clocks)");
-    if (d->nvml->cfg.mode == NVML_MODE_MINIMAL &&
-        !(d->features & NVML_FEATURE_BIT(NVML_FEATURE_POWER)))
+    if (d->nvml->mode == NVML_MODE_MINIMAL && !(d->features & NVML_FEATURE_BIT(NVML_FEATURE_POWER)))
         return alumet_error_set(err, -EOPNOTSUPP,
                                 "minimal mode cannot be used on it: nvmlDeviceGetPowerUsage is "
                                 "not supported (use mode = \"full\")");
@@ -293,13 +285,7 @@ static int nvml_inspect(struct nvml_device *d, struct alumet_error *err)
 
 /* ---- metrics ---- */
 
-static const struct {
-    const char *name;
-    enum alumet_value_type type;
-    enum alumet_base_unit base;
-    enum alumet_unit_prefix prefix;
-    const char *description;
-} nvml_metric_defs[_NVML_M_MAX] = {
+static const struct gpu_metric_def nvml_metric_defs[_NVML_M_MAX] = {
     [NVML_M_ENERGY] = {"nvml_energy_consumption", ALUMET_VALUE_F64, ALUMET_UNIT_JOULE,
                        ALUMET_PREFIX_MILLI,
                        "energy consumed by the GPU since the previous measurement"},
@@ -347,15 +333,12 @@ static int nvml_create_metrics(struct nvml *nvml, struct alumet_start_ctx *ctx,
                                struct alumet_error *err)
 {
     for (int m = 0; m < _NVML_M_MAX; m++) {
-        bool wanted = nvml->cfg.mode == NVML_MODE_FULL || (m == NVML_M_ENERGY || m == NVML_M_POWER);
+        bool wanted = nvml->mode == NVML_MODE_FULL || (m == NVML_M_ENERGY || m == NVML_M_POWER);
         if (m == NVML_M_ATTRIBUTED)
-            wanted = nvml->cfg.mode == NVML_MODE_FULL && nvml->cfg.process_energy;
+            wanted = nvml->mode == NVML_MODE_FULL && nvml->cfg.process_energy;
         if (!wanted)
             continue;
-        struct alumet_unit unit = {nvml_metric_defs[m].base, nvml_metric_defs[m].prefix, NULL,
-                                   NULL};
-        int r = alumet_create_metric(ctx, nvml_metric_defs[m].name, nvml_metric_defs[m].type, unit,
-                                     nvml_metric_defs[m].description, &nvml->metrics[m], err);
+        int r = gpu_plugin_create_metric(ctx, &nvml_metric_defs[m], &nvml->metrics[m], err);
         if (r < 0)
             return r;
     }
@@ -364,69 +347,26 @@ static int nvml_create_metrics(struct nvml *nvml, struct alumet_start_ctx *ctx,
 
 /* ---- options ---- */
 
-static int nvml_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
-                             alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(t, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 /* Every key is optional (upstream requires its four when the section
  * exists): a missing one takes upstream's default. */
-static int nvml_parse_config(struct nvml_config *c, struct alumet_config *cfg,
-                             struct alumet_error *err)
+static int nvml_parse_config(struct nvml *nvml, struct alumet_config *cfg, struct alumet_error *err)
 {
-    const char *mode, *library;
-    int r = nvml_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
-    if (r < 0)
-        return r;
-    r = nvml_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, &c->flush_interval, err);
-    if (r < 0)
-        return r;
-    r = alumet_config_get_bool(cfg, "skip_failed_devices", /* def= */ true, &c->skip_failed_devices,
-                               err);
+    const char *mode;
+    int r = gpu_plugin_get_device_options(cfg, &nvml->cfg, err);
     if (r < 0)
         return r;
     r = alumet_config_get_string(cfg, "mode", "full", &mode, err);
     if (r < 0)
         return r;
     if (strcmp(mode, "full") == 0)
-        c->mode = NVML_MODE_FULL;
+        nvml->mode = NVML_MODE_FULL;
     else if (strcmp(mode, "minimal") == 0)
-        c->mode = NVML_MODE_MINIMAL;
+        nvml->mode = NVML_MODE_MINIMAL;
     else
         return alumet_config_error(cfg, "mode", err, -EINVAL,
                                    "expected \"full\" or \"minimal\", got '%s'", mode);
-    r = alumet_config_get_bool(cfg, "process_energy", /* def= */ true, &c->process_energy, err);
-    if (r < 0)
-        return r;
-    if (alumet_config_has(cfg, "idle_power")) {
-        double w;
-        r = alumet_config_get_float(cfg, "idle_power", 0, &w, err);
-        if (r < 0)
-            return r;
-        if (!(w >= 0 && w < 1e6))
-            return alumet_config_error(cfg, "idle_power", err, -EINVAL,
-                                       "expected a power in watts, 0 or more (such as 70.5)");
-        c->idle_power_set = true;
-        c->idle_power_mw = w * 1000;
-    }
-    /* hidden: where libnvidia-ml is (tests, unusual installs) */
-    r = alumet_config_get_string(cfg, "library", NVML_LIBRARY_DEFAULT, &library, err);
-    if (r < 0)
-        return r;
-    if (!*library)
-        return alumet_config_error(cfg, "library", err, -EINVAL,
-                                   "expected a library name or path, got an empty string");
-    c->library = strdup(library);
-    if (!c->library)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
+    /* hidden library: where libnvidia-ml is (tests, unusual installs) */
+    return gpu_plugin_get_split_options(cfg, "70.5", NVML_LIBRARY_DEFAULT, &nvml->cfg, err);
 }
 
 /* ---- lifecycle ---- */
@@ -451,7 +391,7 @@ static int nvml_init(struct alumet_config *cfg, void **ret_state, struct alumet_
     nvml->log = &nvml->fallback_log;
     for (int m = 0; m < _NVML_M_MAX; m++)
         nvml->metrics[m] = ALUMET_METRIC_ID_INVALID;
-    int r = nvml_parse_config(&nvml->cfg, cfg, err);
+    int r = nvml_parse_config(nvml, cfg, err);
     if (r < 0) {
         nvml_free(nvml);
         return r;
@@ -463,17 +403,7 @@ static int nvml_init(struct alumet_config *cfg, void **ret_state, struct alumet_
 static void nvml_log_device(struct nvml *nvml, const struct nvml_device *d)
 {
     char text[512];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int f = 0; f < _NVML_FEATURE_MAX; f++) {
-        if (!(d->features & NVML_FEATURE_BIT(f)))
-            continue;
-        int n = snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "",
-                         nvml_feature_name((enum nvml_feature)f));
-        if (n < 0 || (size_t)n >= sizeof(text) - len)
-            break;
-        len += (size_t)n;
-    }
+    gpu_plugin_feature_list(text, sizeof(text), d->features, nvml_feature_names, _NVML_FEATURE_MAX);
     nvml_log(nvml, ALUMET_LOG_INFO, "Found NVML device %s \"%s\" with features: %s", d->bus_id,
              d->name, text);
 }

@@ -9,9 +9,8 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "alumet-test-plugin.h"
+#include "alumet-test-source.h"
 #include "amd-gpu-plugin.h"
-#include "core/buffer.h"
 
 extern const struct alumet_plugin alumet_plugin_amd_gpu;
 
@@ -36,13 +35,10 @@ static const char FULL[] = "devices 1\n"
 
 struct env {
     void *stub;
-    int (*script)(const char *text, int reset);
+    alumet_test_stub_script_fn script;
     unsigned (*calls)(unsigned index, const char *call);
-    struct toml_value *root;
+    struct alumet_test_source t;
     struct amd_gpu *amd;
-    struct alumet_pipeline *p;
-    struct agent_plugin ap;
-    struct alumet_buffer *buf;
     alumet_time_ns now;
 };
 
@@ -54,36 +50,17 @@ static int env_init(struct env *e, const char *library, const char *script, cons
     memset(e, 0, sizeof(*e));
     alumet_test_log_capture("debug");
     e->now = T0;
-    e->stub = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (script) {
-        assert_non_null(e->stub);
-        *(void **)&e->script = dlsym(e->stub, "amd_smi_stub_script");
+    e->stub = alumet_test_stub_open(library, "amd_smi_stub_script", script, &e->script);
+    if (e->stub)
         *(void **)&e->calls = dlsym(e->stub, "amd_smi_stub_calls");
-        assert_non_null(e->script);
-        assert_int_equal(e->script(script, 1), 0);
-    }
-    char text[4096];
-    int n = snprintf(text, sizeof(text), "[plugins.amd-gpu]\nlibrary = \"%s\"\n%s", library,
-                     extra ? extra : "");
-    assert_true(n > 0 && (size_t)n < sizeof(text));
-    void *state = NULL;
-    int r = alumet_test_plugin_init(&alumet_plugin_amd_gpu, text, &e->root, &state, err);
-    e->amd = state;
+    int r = alumet_test_source_init(&e->t, &alumet_plugin_amd_gpu, "library", library, extra, err);
+    e->amd = e->t.state;
     return r;
 }
 
 static int env_start_r(struct env *e, struct alumet_error *err)
 {
-    struct pipeline_settings s = {0};
-    e->p = alumet__pipeline_new(&s);
-    assert_non_null(e->p);
-    e->ap.def = &alumet_plugin_amd_gpu;
-    e->ap.enabled = true;
-    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("amd-gpu");
-    struct alumet_start_ctx ctx = {e->p, &e->ap};
-    e->buf = alumet__buffer_new(0);
-    assert_non_null(e->buf);
-    return alumet_plugin_amd_gpu.start(e->amd, &ctx, err);
+    return alumet_test_source_start(&e->t, err);
 }
 
 static void env_setup(struct env *e, const char *script, const char *extra)
@@ -92,23 +69,12 @@ static void env_setup(struct env *e, const char *script, const char *extra)
     int r = env_init(e, AMD_SMI_STUB, script, extra, &err);
     if (r == 0)
         r = env_start_r(e, &err);
-    if (r < 0) {
-        print_error("init/start: %s\n", err.msg);
-        alumet_test_log_dump();
-    }
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(r, &err, "init/start");
 }
 
 static void env_done(struct env *e)
 {
-    struct alumet_error err = {0};
-    if (e->p) {
-        alumet__pipeline_free(e->p); /* frees the source, as the agent does before stop */
-        assert_int_equal(alumet_plugin_amd_gpu.stop(e->amd, &err), 0);
-    }
-    alumet_plugin_amd_gpu.free(e->amd);
-    toml_free(e->root);
-    alumet__buffer_free(e->buf);
+    alumet_test_source_done(&e->t);
     if (e->stub)
         dlclose(e->stub);
     alumet_test_log_release();
@@ -122,37 +88,26 @@ static void env_script(struct env *e, const char *text)
 /* Poll the source 1 s after the previous poll; returns the poll's result. */
 static int env_poll_r(struct env *e, struct alumet_error *err)
 {
-    assert_non_null(e->amd->source);
-    alumet__buffer_clear(e->buf);
     e->now += ALUMET_NSEC_PER_SEC;
-    return amd_source_ops.poll(e->amd->source, e->buf, e->now, err);
+    return alumet_test_source_poll_r(&e->t, &amd_source_ops, e->amd->source, e->now, err);
 }
 
 static size_t env_poll(struct env *e)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_r(e, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->buf);
+    e->now += ALUMET_NSEC_PER_SEC;
+    return alumet_test_source_poll(&e->t, &amd_source_ops, e->amd->source, e->now);
 }
 
 /* ---- finding points ---- */
 
 static const char *metric_name(struct env *e, const struct alumet_point *p)
 {
-    const struct alumet_metric *m = alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
-    assert_non_null(m);
-    return m->name;
+    return alumet_test_source_metric_name(&e->t, p);
 }
 
 static bool attr_is(struct env *e, const struct alumet_point *p, const char *key, const char *v)
 {
-    if (!key)
-        return true;
-    const struct alumet_attr *a = alumet_point_find_attr(e->buf, p, key);
-    return a && a->type == ALUMET_ATTR_STR && strcmp(a->v.str, v) == 0;
+    return alumet_test_source_attr_is(&e->t, p, key, v);
 }
 
 /* The one point of metric on GPU uuid whose consumer is pid (0:
@@ -160,24 +115,9 @@ static bool attr_is(struct env *e, const struct alumet_point *p, const char *key
 static const struct alumet_point *find_on(struct env *e, const char *uuid, const char *metric,
                                           uint32_t pid, const char *key, const char *v)
 {
-    const struct alumet_point *found = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
-        bool consumer = pid ? p->consumer.kind == ALUMET_CONSUMER_PROCESS && p->consumer.num == pid
-                            : p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
-        if (strcmp(metric_name(e, p), metric) == 0 && consumer && attr_is(e, p, key, v) &&
-            strcmp(p->resource.str, uuid) == 0) {
-            found = p;
-            n++;
-        }
-    }
-    if (n != 1)
-        fail_msg("expected one point %s on %s pid %u %s=%s, found %zu", metric, uuid, pid,
-                 key ? key : "", v ? v : "", n);
-    assert_int_equal(found->timestamp, e->now);
-    assert_int_equal(found->resource.kind, ALUMET_RESOURCE_GPU);
-    return found;
+    const struct alumet_point *p = alumet_test_source_find(&e->t, uuid, metric, pid, key, v);
+    assert_int_equal(p->timestamp, e->now);
+    return p;
 }
 
 static const struct alumet_point *find(struct env *e, const char *metric, uint32_t pid,
@@ -188,26 +128,19 @@ static const struct alumet_point *find(struct env *e, const char *metric, uint32
 
 static size_t count_metric(struct env *e, const char *metric)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++)
-        n += strcmp(metric_name(e, alumet_buffer_get(e->buf, i)), metric) == 0;
-    return n;
+    return alumet_test_source_count(&e->t, metric);
 }
 
 static uint64_t u64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                        const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_U64);
-    return p->value.u64;
+    return alumet_test_point_u64(find(e, metric, pid, key, v));
 }
 
 static double f64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                      const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_F64);
-    return p->value.f64;
+    return alumet_test_point_f64(find(e, metric, pid, key, v));
 }
 
 /* |got - want| within 1e-9 relative (float resolutions are not exact). */
@@ -278,12 +211,12 @@ static void test_config_errors(void **state)
         snprintf(conf, sizeof(conf), "[plugins.amd-gpu]\n%s%s", lib ? "" : "library = \"x\"\n",
                  text);
         void *st = NULL;
-        assert_int_equal(alumet_test_plugin_init(&alumet_plugin_amd_gpu, conf, &e.root, &st, &err),
-                         -EINVAL);
+        assert_int_equal(
+            alumet_test_plugin_init(&alumet_plugin_amd_gpu, conf, &e.t.root, &st, &err), -EINVAL);
         if (!strstr(err.msg, cases[i].want))
             fail_msg("'%s' not in '%s'", cases[i].want, err.msg);
         alumet_plugin_amd_gpu.free(st);
-        toml_free(e.root);
+        toml_free(e.t.root);
         alumet_test_log_release();
     }
 }
@@ -305,7 +238,7 @@ static void expect_start_warnings(const char *library, const char *script, int n
         alumet_test_log_dump();
         fail_msg("no warning '%s'", want);
     }
-    assert_int_equal(alumet_registry_count(alumet_pipeline_registry(e.p)), 0);
+    assert_int_equal(alumet_registry_count(alumet_pipeline_registry(e.t.p)), 0);
     env_done(&e);
 }
 
@@ -446,10 +379,11 @@ static void test_full_rocm7(void **state)
     assert_int_equal(count_metric(&e, "amd_gpu_process_memory_usage_cpu"), 0);
     assert_int_equal(count_metric(&e, AMD_GPU_ATTRIBUTED_METRIC), 0);
     /* upstream's order: activity, processes, energy, power, ... */
-    assert_string_equal(metric_name(&e, alumet_buffer_get(e.buf, 0)), "amd_gpu_activity_usage");
-    assert_string_equal(metric_name(&e, alumet_buffer_get(e.buf, 2)),
+    assert_string_equal(metric_name(&e, alumet_buffer_get(e.t.buf, 0)), "amd_gpu_activity_usage");
+    assert_string_equal(metric_name(&e, alumet_buffer_get(e.t.buf, 2)),
                         "amd_gpu_process_compute_unit_occupancy");
-    assert_string_equal(metric_name(&e, alumet_buffer_get(e.buf, 7)), "amd_gpu_energy_consumption");
+    assert_string_equal(metric_name(&e, alumet_buffer_get(e.t.buf, 7)),
+                        "amd_gpu_energy_consumption");
     env_done(&e);
 }
 
@@ -619,7 +553,7 @@ static void test_split_by_gfx_time(void **state)
     expect_near(part_of(&e, "process", 333, "gfx_share"), 0);
     expect_near(part_of(&e, "unattributed", 0, "gfx_share"), 0);
     const struct alumet_attr *a = alumet_point_find_attr(
-        e.buf, find(&e, AMD_GPU_ATTRIBUTED_METRIC, 0, "part", "idle"), "idle_power_mw");
+        e.t.buf, find(&e, AMD_GPU_ATTRIBUTED_METRIC, 0, "part", "idle"), "idle_power_mw");
     assert_non_null(a);
     expect_near(a->v.f64, 300);
     /* no GFX time in the next interval: an even split */
@@ -698,11 +632,11 @@ static void test_restart(void **state)
     struct env e;
     env_setup(&e, FULL, NULL);
     struct alumet_error err = {0};
-    alumet__pipeline_free(e.p);
-    e.p = NULL;
+    alumet__pipeline_free(e.t.p);
+    e.t.p = NULL;
     assert_null(e.amd->source);
     assert_int_equal(alumet_plugin_amd_gpu.stop(e.amd, &err), 0);
-    alumet__buffer_free(e.buf);
+    alumet__buffer_free(e.t.buf);
     assert_int_equal(env_start_r(&e, &err), 0);
     assert_non_null(e.amd->source);
     env_done(&e);

@@ -14,11 +14,12 @@ library (tests/fixtures/amd-smi-stub/, scripted through AMD_SMI_STUB_SCRIPT).
 
 Needs ALUMET_E2E_AGENT and ALUMET_E2E_AMD_SMI_STUB (set by Meson). Python 3
 standard library only."""
-import csv
 import os
-import subprocess
 import sys
 import tempfile
+
+from e2e_gpu import (check_failing_device, check_no_library, check_regen, finish, read_rows,
+                     require as check, run_case, stub_agent, warnings)
 
 AGENT = os.environ.get("ALUMET_E2E_AGENT")
 STUB = os.environ.get("ALUMET_E2E_AMD_SMI_STUB")
@@ -27,77 +28,16 @@ DEFAULT_CONFIG = ('[plugins.amd-gpu]\n'
                   'poll_interval = "1s"\n'
                   'flush_interval = "5s"\n'
                   'skip_failed_devices = true\n')
-FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
-         "consumer_id"]
 POWER_W = 300.0
-
-results = {"passed": 0, "failed": 0}
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def run_case(name, fn):
-    try:
-        fn()
-    except AssertionError as e:
-        results["failed"] += 1
-        print("FAIL %s: %s" % (name, e), file=sys.stderr)
-        return
-    results["passed"] += 1
-    print("ok   %s" % name)
 
 
 def agent(tmp, script, *args, library=None):
-    path = os.path.join(tmp, "stub-script")
-    with open(path, "w") as f:
-        f.write(script)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMET_")}
-    env["AMD_SMI_STUB_SCRIPT"] = path
-    env["AMD_SMI_STUB_LOG"] = os.path.join(tmp, "stub-log")
-    return subprocess.run(
-        [AGENT, "--plugins", "amd-gpu,csv", "--config", "alumet-config.toml",
-         "--config-override", 'plugins.amd-gpu.library="%s"' % (library or STUB),
-         "--config-override", 'plugins.amd-gpu.poll_interval="100ms"',
-         "--config-override", 'plugins.amd-gpu.flush_interval="100ms"',
-         "--config-override", 'plugins.csv.output_path="%s"' % os.path.join(tmp, "out.csv")]
-        + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
-        cwd=tmp, env=env)
-
-
-def read_rows(path):
-    """CSV rows as dicts, attributes merged from their columns and __late_attributes."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter=";")
-        header = next(reader)
-        check(header[:7] == FIXED and header[-1] == "__late_attributes", "header %r" % header)
-        rows = []
-        for cells in reader:
-            row = dict(zip(FIXED, cells[:7]))
-            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
-            for item in filter(None, (cells[-1] if len(cells) == len(header) else "").split(",")):
-                k, _, v = item.partition("=")
-                attrs[k] = v
-            row["attrs"] = attrs
-            rows.append(row)
-        return rows
-
-
-def warnings(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("WARN")]
+    return stub_agent(tmp, "amd-gpu", STUB, "AMD_SMI_STUB_SCRIPT", script, args, library,
+                      {"AMD_SMI_STUB_LOG": os.path.join(tmp, "stub-log")})
 
 
 def test_config_regen():
-    with tempfile.TemporaryDirectory(prefix="alumet-amd-e2e-") as tmp:
-        res = subprocess.run([AGENT, "--plugins", "amd-gpu", "--config", "regen.toml", "config",
-                              "regen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, timeout=60, cwd=tmp)
-        check(res.returncode == 0, "regen exited %d: %s" % (res.returncode, res.stderr))
-        with open(os.path.join(tmp, "regen.toml")) as f:
-            text = f.read()
-        check(text == DEFAULT_CONFIG, "regen wrote %r" % text)
+    check_regen(check, "amd-gpu", "alumet-amd-e2e-", DEFAULT_CONFIG)
 
 
 SPLIT = ("devices 1\ndevice 0\nuuid " + UUID + "\n"
@@ -165,25 +105,16 @@ def test_energy_and_split():
 def test_failing_device():
     script = ("devices 2\ndevice 0\nuuid " + UUID + "\nenergy 0 100 1\n"
               "device 1\nuuid bad-gpu\nenergy 0 100 1\ntemperature 0 40\nerror temperature 12\n")
-    with tempfile.TemporaryDirectory(prefix="alumet-amd-e2e-") as tmp:
-        res = agent(tmp, script, "exec", "true")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        want = ["WARN  amd-gpu: GPU device socket 0 processor 1 bad-gpu cannot be measured: "
-                "amdsmi_get_temp_metric failed: AMDSMI_STATUS_IO: I/O Error, skipping"]
-        check(warnings(res.stderr) == want, "warnings: %r" % warnings(res.stderr))
-        rows = read_rows(os.path.join(tmp, "out.csv"))
-        check(rows and all(r["resource_id"] == UUID for r in rows),
-              "rows of another GPU: %r" % [r for r in rows if r["resource_id"] != UUID][:2])
+    want = ["WARN  amd-gpu: GPU device socket 0 processor 1 bad-gpu cannot be measured: "
+            "amdsmi_get_temp_metric failed: AMDSMI_STATUS_IO: I/O Error, skipping"]
+    check_failing_device(agent, "alumet-amd-e2e-", script, want, UUID)
 
 
 def test_no_library():
-    with tempfile.TemporaryDirectory(prefix="alumet-amd-e2e-") as tmp:
-        res = agent(tmp, "devices 1\n", "exec", "true", library="/nonexistent/libamd_smi.so")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        w = warnings(res.stderr)
-        check(len(w) == 1 and w[0].startswith(
-            "WARN  amd-gpu: no AMD SMI library: cannot load '/nonexistent/libamd_smi.so' (") and
-            w[0].endswith("the amd-gpu plugin measures nothing"), "warnings: %r" % w)
+    check_no_library(agent, "alumet-amd-e2e-", "/nonexistent/libamd_smi.so",
+                     "WARN  amd-gpu: no AMD SMI library: cannot load "
+                     "'/nonexistent/libamd_smi.so' (",
+                     "the amd-gpu plugin measures nothing")
 
 
 def main():
@@ -194,8 +125,7 @@ def main():
     run_case("energy and per-process split", test_energy_and_split)
     run_case("failing device", test_failing_device)
     run_case("no library", test_no_library)
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return finish()
 
 
 if __name__ == "__main__":

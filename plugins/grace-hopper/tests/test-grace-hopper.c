@@ -9,8 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 
-#include "alumet-test-plugin.h"
-#include "core/buffer.h"
+#include "alumet-test-source.h"
 #include "grace-hopper.h"
 
 extern const struct alumet_plugin alumet_plugin_grace_hopper;
@@ -21,11 +20,8 @@ extern const struct alumet_plugin alumet_plugin_grace_hopper;
 
 struct env {
     char *tmp;
-    struct toml_value *root;
+    struct alumet_test_source t;
     struct gh *g;
-    struct alumet_pipeline *p;
-    struct agent_plugin ap;
-    struct alumet_buffer *buf;
 };
 
 static void env_setup(struct env *e, const char *scenario, bool start_ok)
@@ -36,55 +32,31 @@ static void env_setup(struct env *e, const char *scenario, bool start_ok)
     e->tmp = alumet_test_tmpdir();
     if (scenario)
         alumet_test_copy_fixture("grace-hopper", scenario, e->tmp);
-    char text[4096];
-    snprintf(text, sizeof(text), "[plugins.grace-hopper]\nsys_root = \"%s\"\n", e->tmp);
-    void *state = NULL;
     assert_int_equal(
-        alumet_test_plugin_init(&alumet_plugin_grace_hopper, text, &e->root, &state, &err), 0);
-    e->g = state;
-    struct pipeline_settings s = {0};
-    e->p = alumet__pipeline_new(&s);
-    assert_non_null(e->p);
-    e->ap.def = &alumet_plugin_grace_hopper;
-    e->ap.enabled = true;
-    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("grace-hopper");
-    struct alumet_start_ctx ctx = {e->p, &e->ap};
-    e->buf = alumet__buffer_new(0);
-    assert_non_null(e->buf);
-    int r = alumet_plugin_grace_hopper.start(e->g, &ctx, &err);
-    if (r < 0)
-        print_error("start: %s\n", err.msg);
-    assert_int_equal(r, 0);
+        alumet_test_source_init(&e->t, &alumet_plugin_grace_hopper, "sys_root", e->tmp, NULL, &err),
+        0);
+    e->g = e->t.state;
+    alumet_test_source_expect_ok(alumet_test_source_start(&e->t, &err), &err, "start");
     if (start_ok)
         assert_non_null(e->g->source);
 }
 
 static void env_done(struct env *e)
 {
-    struct alumet_error err = {0};
-    alumet__pipeline_free(e->p);
-    assert_int_equal(alumet_plugin_grace_hopper.stop(e->g, &err), 0);
-    alumet_plugin_grace_hopper.free(e->g);
-    toml_free(e->root);
-    alumet__buffer_free(e->buf);
+    alumet_test_source_done(&e->t);
     alumet_test_rmtree(e->tmp);
     alumet_test_log_release();
 }
 
+/* Poll at time now into the cleared buffer; returns the poll result. */
 static int env_poll_at(struct env *e, alumet_time_ns now, struct alumet_error *err)
 {
-    alumet__buffer_clear(e->buf);
-    return gh_source_ops.poll(e->g->source, e->buf, now, err);
+    return alumet_test_source_poll_r(&e->t, &gh_source_ops, e->g->source, now, err);
 }
 
 static size_t env_poll(struct env *e, alumet_time_ns now)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_at(e, now, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->buf);
+    return alumet_test_source_poll(&e->t, &gh_source_ops, e->g->source, now);
 }
 
 static void env_write(struct env *e, const char *rel, const char *text)
@@ -97,11 +69,11 @@ static void env_write(struct env *e, const char *rel, const char *text)
 static const struct alumet_point *find(struct env *e, const char *metric, const char *sensor,
                                        enum alumet_resource_kind rk, uint32_t rn)
 {
-    const struct alumet_registry *reg = alumet_pipeline_registry(e->p);
+    const struct alumet_registry *reg = alumet_pipeline_registry(e->t.p);
     const struct alumet_point *found = NULL;
-    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
-        const struct alumet_attr *a = alumet_point_find_attr(e->buf, p, "sensor");
+    for (size_t i = 0; i < alumet_buffer_len(e->t.buf); i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->t.buf, i);
+        const struct alumet_attr *a = alumet_point_find_attr(e->t.buf, p, "sensor");
         assert_non_null(a);
         assert_int_equal(p->attr_count, 1);
         assert_int_equal(p->consumer.kind, ALUMET_CONSUMER_LOCAL_MACHINE);
@@ -158,16 +130,16 @@ static void test_gh200_values(void **state)
                                         "dram",         "grace_total", "cpu_total", "sysio_total",
                                         "module_total", "dram_total",  "total"};
     for (size_t i = 0; i < 11; i++) {
-        const struct alumet_point *p = alumet_buffer_get(e.buf, i);
-        assert_string_equal(alumet_point_find_attr(e.buf, p, "sensor")->v.str, order[i]);
+        const struct alumet_point *p = alumet_buffer_get(e.t.buf, i);
+        assert_string_equal(alumet_point_find_attr(e.t.buf, p, "sensor")->v.str, order[i]);
         assert_int_equal(p->timestamp, T0);
     }
     const struct alumet_metric *m =
-        alumet_registry_find(alumet_pipeline_registry(e.p), "grace_instant_power");
+        alumet_registry_find(alumet_pipeline_registry(e.t.p), "grace_instant_power");
     assert_non_null(m);
     assert_int_equal(m->unit.base, ALUMET_UNIT_WATT);
     assert_int_equal(m->unit.prefix, ALUMET_PREFIX_MICRO);
-    m = alumet_registry_find(alumet_pipeline_registry(e.p), "grace_energy_consumption");
+    m = alumet_registry_find(alumet_pipeline_registry(e.t.p), "grace_energy_consumption");
     assert_non_null(m);
     assert_int_equal(m->unit.base, ALUMET_UNIT_JOULE);
     assert_int_equal(m->unit.prefix, ALUMET_PREFIX_MILLI);
@@ -271,15 +243,15 @@ static void test_unknown_sensor(void **state)
     env_setup(&e, NULL, false);
     alumet_test_rmtree(e.tmp);
     e.tmp = tmp;
-    alumet__pipeline_free(e.p);
+    alumet__pipeline_free(e.t.p);
     struct alumet_error err = {0};
     assert_int_equal(alumet_plugin_grace_hopper.stop(e.g, &err), 0);
     free(e.g->cfg.sys_root);
     e.g->cfg.sys_root = strdup(tmp);
     alumet_test_log_clear();
     struct pipeline_settings s = {0};
-    e.p = alumet__pipeline_new(&s);
-    struct alumet_start_ctx ctx = {e.p, &e.ap};
+    e.t.p = alumet__pipeline_new(&s);
+    struct alumet_start_ctx ctx = {e.t.p, &e.t.ap};
     assert_int_equal(alumet_plugin_grace_hopper.start(e.g, &ctx, &err), 0);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
                                            "/sys/class/hwmon/hwmon4/device/power1_oem_info': "

@@ -14,11 +14,11 @@
 Needs ALUMET_E2E_AGENT (set by Meson). Python 3 standard library only."""
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-from e2e_common import AGENT, check, parse_rfc3339_ns, read_csv_rows, skip_reason, summary
+from e2e_common import check, parse_rfc3339_ns, read_csv_rows
+from e2e_gpu import check_no_hardware, check_regen, csv_run_args, fixture_main, run_agent
 
 FIXTURES = os.environ.get("ALUMET_E2E_GH_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "fixtures",
@@ -44,19 +44,8 @@ POWERS = {("grace", "cpu_package", "0"): {150000000, 130000000},
           ("total", "local_machine", ""): {400000000}}
 
 
-def agent(tmp, *args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMET_")}
-    return subprocess.run([AGENT] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, timeout=60, cwd=tmp, env=env)
-
-
 def test_config_regen():
-    with tempfile.TemporaryDirectory(prefix="alumet-gh-e2e-") as tmp:
-        res = agent(tmp, "--plugins", "grace-hopper", "--config", "regen.toml", "config", "regen")
-        check(res.returncode == 0, "regen exited %d: %s" % (res.returncode, res.stderr))
-        with open(os.path.join(tmp, "regen.toml")) as f:
-            text = f.read()
-        check(text == DEFAULT_CONFIG, "regen wrote %r" % text)
+    check_regen(check, "grace-hopper", "alumet-gh-e2e-", DEFAULT_CONFIG)
 
 
 def test_exec_energy():
@@ -64,11 +53,9 @@ def test_exec_energy():
         root = os.path.join(tmp, "root")
         shutil.copytree(os.path.join(FIXTURES, "gh200"), root, symlinks=True)
         out = os.path.join(tmp, "out.csv")
-        res = agent(tmp, "--plugins", "grace-hopper,csv", "--config", "alumet-config.toml",
-                    "--config-override", 'plugins.grace-hopper.sys_root="%s"' % root,
-                    "--config-override", 'plugins.grace-hopper.poll_interval="100ms"',
-                    "--config-override", 'plugins.csv.output_path="%s"' % out,
-                    "exec", sys.executable, "-c", CHILD, os.path.join(root, GRACE))
+        settings = [("sys_root", '"%s"' % root), ("poll_interval", '"100ms"')]
+        res = run_agent(tmp, csv_run_args("grace-hopper", settings, out)
+                        + ["exec", sys.executable, "-c", CHILD, os.path.join(root, GRACE)])
         if not check(res.returncode == 0, "agent exited %d:\n%s"
                      % (res.returncode, res.stderr[-3000:])):
             return
@@ -97,30 +84,13 @@ def test_exec_energy():
 
 
 def test_no_hardware():
-    with tempfile.TemporaryDirectory(prefix="alumet-gh-e2e-") as tmp:
-        root = os.path.join(tmp, "empty")
-        os.mkdir(root)
-        res = agent(tmp, "--plugins", "grace-hopper,csv", "--config", "alumet-config.toml",
-                    "--config-override", 'plugins.grace-hopper.sys_root="%s"' % root,
-                    "exec", "true")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-3000:]))
-        lines = [l for l in res.stderr.splitlines() if "no Grace power telemetry found" in l]
-        check(len(lines) == 1, "warning %d times:\n%s" % (len(lines), res.stderr[-3000:]))
-        if lines:
-            check(lines[0].startswith("WARN  grace-hopper: no Grace power telemetry found: no "
-                                      "'%s/sys/class/hwmon/<hwmon>/device/power1_oem_info' file"
-                                      % root), lines[0])
-            check(lines[0].endswith("skipping"), lines[0])
+    check_no_hardware(check, "grace-hopper", "alumet-gh-e2e-", "no Grace power telemetry found",
+                      lambda root: "WARN  grace-hopper: no Grace power telemetry found: no "
+                      "'%s/sys/class/hwmon/<hwmon>/device/power1_oem_info' file" % root)
 
 
 def main():
-    why = skip_reason(("grace-hopper", "csv"))
-    if why:
-        print("skipped: " + why)
-        return 77
-    for fn in (test_config_regen, test_exec_energy, test_no_hardware):
-        fn()
-    return summary(3)
+    return fixture_main("grace-hopper", (test_config_regen, test_exec_energy, test_no_hardware))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@
 #include <math.h>
 #include <sys/stat.h>
 
-#include "alumet-test-plugin.h"
-#include "core/buffer.h"
+#include "alumet-test-source.h"
 #include "jetson.h"
 
 extern const struct alumet_plugin alumet_plugin_jetson;
@@ -25,11 +24,8 @@ extern const struct alumet_plugin alumet_plugin_jetson;
 
 struct env {
     char *tmp;
-    struct toml_value *root;
+    struct alumet_test_source t;
     struct jetson *j;
-    struct alumet_pipeline *p;
-    struct agent_plugin ap;
-    struct alumet_buffer *buf;
 };
 
 static int env_init(struct env *e, const char *scenario, const char *extra,
@@ -40,52 +36,26 @@ static int env_init(struct env *e, const char *scenario, const char *extra,
     e->tmp = alumet_test_tmpdir();
     if (scenario)
         alumet_test_copy_fixture("jetson", scenario, e->tmp);
-    char text[4096];
-    int n = snprintf(text, sizeof(text), "[plugins.jetson]\nsys_root = \"%s\"\n%s", e->tmp,
-                     extra ? extra : "");
-    assert_true(n > 0 && (size_t)n < sizeof(text));
-    void *state = NULL;
-    int r = alumet_test_plugin_init(&alumet_plugin_jetson, text, &e->root, &state, err);
-    e->j = state;
+    int r = alumet_test_source_init(&e->t, &alumet_plugin_jetson, "sys_root", e->tmp, extra, err);
+    e->j = e->t.state;
     return r;
 }
 
 static int env_start_r(struct env *e, struct alumet_error *err)
 {
-    struct pipeline_settings s = {0};
-    e->p = alumet__pipeline_new(&s);
-    assert_non_null(e->p);
-    e->ap.def = &alumet_plugin_jetson;
-    e->ap.enabled = true;
-    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("jetson");
-    struct alumet_start_ctx ctx = {e->p, &e->ap};
-    e->buf = alumet__buffer_new(0);
-    assert_non_null(e->buf);
-    return alumet_plugin_jetson.start(e->j, &ctx, err);
+    return alumet_test_source_start(&e->t, err);
 }
 
 static void env_setup(struct env *e, const char *scenario)
 {
     struct alumet_error err = {0};
     assert_int_equal(env_init(e, scenario, NULL, &err), 0);
-    int r = env_start_r(e, &err);
-    if (r < 0) {
-        print_error("start: %s\n", err.msg);
-        alumet_test_log_dump();
-    }
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(env_start_r(e, &err), &err, "start");
 }
 
 static void env_done(struct env *e)
 {
-    struct alumet_error err = {0};
-    if (e->p) {
-        alumet__pipeline_free(e->p);
-        assert_int_equal(alumet_plugin_jetson.stop(e->j, &err), 0);
-    }
-    alumet_plugin_jetson.free(e->j);
-    toml_free(e->root);
-    alumet__buffer_free(e->buf);
+    alumet_test_source_done(&e->t);
     alumet_test_rmtree(e->tmp);
     alumet_test_log_release();
 }
@@ -93,19 +63,12 @@ static void env_done(struct env *e)
 /* Poll at time now into the cleared buffer; returns the poll result. */
 static int env_poll_at(struct env *e, alumet_time_ns now, struct alumet_error *err)
 {
-    assert_non_null(e->j->source);
-    alumet__buffer_clear(e->buf);
-    return jetson_source_ops.poll(e->j->source, e->buf, now, err);
+    return alumet_test_source_poll_r(&e->t, &jetson_source_ops, e->j->source, now, err);
 }
 
 static size_t env_poll(struct env *e, alumet_time_ns now)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_at(e, now, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->buf);
+    return alumet_test_source_poll(&e->t, &jetson_source_ops, e->j->source, now);
 }
 
 /* Rewrite a file of the copy in place (the open descriptors see it). */
@@ -116,9 +79,7 @@ static void env_write(struct env *e, const char *rel, const char *text)
 
 static const char *metric_name(struct env *e, const struct alumet_point *p)
 {
-    const struct alumet_metric *m = alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
-    assert_non_null(m);
-    return m->name;
+    return alumet_test_source_metric_name(&e->t, p);
 }
 
 /* The one point of metric for the channel labelled label; checks the
@@ -127,9 +88,9 @@ static const char *metric_name(struct env *e, const struct alumet_point *p)
 static const struct alumet_point *find(struct env *e, const char *metric, const char *label)
 {
     const struct alumet_point *found = NULL;
-    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
-        const struct alumet_attr *a = alumet_point_find_attr(e->buf, p, "ina_channel_label");
+    for (size_t i = 0; i < alumet_buffer_len(e->t.buf); i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->t.buf, i);
+        const struct alumet_attr *a = alumet_point_find_attr(e->t.buf, p, "ina_channel_label");
         assert_non_null(a);
         if (strcmp(metric_name(e, p), metric) != 0 || strcmp(a->v.str, label) != 0)
             continue;
@@ -169,7 +130,7 @@ static void expect_attrs(struct env *e, const char *label, uint64_t dev, uint64_
     if (!p)
         p = find(e, "input_voltage", label);
     assert_non_null(p);
-    const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
+    const struct alumet_attr *a = alumet_point_attrs(e->t.buf, p);
     assert_string_equal(a[0].key, "ina_device_number");
     assert_int_equal(a[0].v.u64, dev);
     assert_string_equal(a[1].key, "ina_i2c_address");
@@ -213,13 +174,13 @@ static void test_orin_values(void **state)
     expect_attrs(&e, "VDDQ_VDD2_1V8AO", 4, 0x41, 1);
     expect_attrs(&e, "channel_2", 4, 0x41, 2);
     /* sorted by address then channel: the first point is 0x40 channel 1 */
-    const struct alumet_point *first = alumet_buffer_get(e.buf, 0);
+    const struct alumet_point *first = alumet_buffer_get(e.t.buf, 0);
     assert_string_equal(metric_name(&e, first), "input_current");
     assert_int_equal(first->timestamp, T0);
-    assert_string_equal(alumet_point_find_attr(e.buf, first, "ina_channel_label")->v.str,
+    assert_string_equal(alumet_point_find_attr(e.t.buf, first, "ina_channel_label")->v.str,
                         "VDD_GPU_SOC");
 
-    const struct alumet_registry *reg = alumet_pipeline_registry(e.p);
+    const struct alumet_registry *reg = alumet_pipeline_registry(e.t.p);
     const struct alumet_metric *m = alumet_registry_find(reg, "input_power");
     assert_non_null(m);
     assert_int_equal(m->unit.base, ALUMET_UNIT_WATT);
@@ -367,7 +328,7 @@ static void test_no_hardware(void **state)
     assert_non_null(strstr(msg, "curr<N>_input"));
     assert_non_null(strstr(msg, "in_power<N>_input"));
     assert_non_null(strstr(msg, "skipping"));
-    assert_null(alumet_registry_find(alumet_pipeline_registry(e.p), "input_power"));
+    assert_null(alumet_registry_find(alumet_pipeline_registry(e.t.p), "input_power"));
     env_done(&e);
 }
 
@@ -432,9 +393,9 @@ static void test_restart(void **state)
     struct env e;
     struct alumet_error err = {0};
     env_setup(&e, "tx2-iio");
-    alumet__pipeline_free(e.p);
+    alumet__pipeline_free(e.t.p);
     assert_int_equal(alumet_plugin_jetson.stop(e.j, &err), 0);
-    alumet__buffer_free(e.buf);
+    alumet__buffer_free(e.t.buf);
     assert_int_equal(env_start_r(&e, &err), 0);
     assert_int_equal(env_poll(&e, T0), 15);
     env_done(&e);

@@ -9,8 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "alumet-test-plugin.h"
-#include "core/buffer.h"
+#include "alumet-test-source.h"
 #include "nvml-plugin.h"
 
 extern const struct alumet_plugin alumet_plugin_nvml;
@@ -37,13 +36,10 @@ static const char MOCK[] = "devices 1\n"
 
 struct env {
     void *stub;
-    int (*script)(const char *text, int reset);
+    alumet_test_stub_script_fn script;
     unsigned long long (*last_seen)(unsigned index);
-    struct toml_value *root;
+    struct alumet_test_source t;
     struct nvml *nvml;
-    struct alumet_pipeline *p;
-    struct agent_plugin ap;
-    struct alumet_buffer *buf;
     alumet_time_ns now;
 };
 
@@ -55,36 +51,17 @@ static int env_init(struct env *e, const char *library, const char *script, cons
     memset(e, 0, sizeof(*e));
     alumet_test_log_capture("debug");
     e->now = T0;
-    e->stub = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (script) {
-        assert_non_null(e->stub);
-        *(void **)&e->script = dlsym(e->stub, "nvml_stub_script");
+    e->stub = alumet_test_stub_open(library, "nvml_stub_script", script, &e->script);
+    if (e->stub)
         *(void **)&e->last_seen = dlsym(e->stub, "nvml_stub_last_seen");
-        assert_non_null(e->script);
-        assert_int_equal(e->script(script, 1), 0);
-    }
-    char text[4096];
-    int n = snprintf(text, sizeof(text), "[plugins.nvml]\nlibrary = \"%s\"\n%s", library,
-                     extra ? extra : "");
-    assert_true(n > 0 && (size_t)n < sizeof(text));
-    void *state = NULL;
-    int r = alumet_test_plugin_init(&alumet_plugin_nvml, text, &e->root, &state, err);
-    e->nvml = state;
+    int r = alumet_test_source_init(&e->t, &alumet_plugin_nvml, "library", library, extra, err);
+    e->nvml = e->t.state;
     return r;
 }
 
 static int env_start_r(struct env *e, struct alumet_error *err)
 {
-    struct pipeline_settings s = {0};
-    e->p = alumet__pipeline_new(&s);
-    assert_non_null(e->p);
-    e->ap.def = &alumet_plugin_nvml;
-    e->ap.enabled = true;
-    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("nvml");
-    struct alumet_start_ctx ctx = {e->p, &e->ap};
-    e->buf = alumet__buffer_new(0);
-    assert_non_null(e->buf);
-    return alumet_plugin_nvml.start(e->nvml, &ctx, err);
+    return alumet_test_source_start(&e->t, err);
 }
 
 static void env_setup(struct env *e, const char *script, const char *extra)
@@ -93,23 +70,12 @@ static void env_setup(struct env *e, const char *script, const char *extra)
     int r = env_init(e, NVML_STUB, script, extra, &err);
     if (r == 0)
         r = env_start_r(e, &err);
-    if (r < 0) {
-        print_error("init/start: %s\n", err.msg);
-        alumet_test_log_dump();
-    }
-    assert_int_equal(r, 0);
+    alumet_test_source_expect_ok(r, &err, "init/start");
 }
 
 static void env_done(struct env *e)
 {
-    struct alumet_error err = {0};
-    if (e->p) {
-        alumet__pipeline_free(e->p); /* frees the sources, as the agent does before stop */
-        assert_int_equal(alumet_plugin_nvml.stop(e->nvml, &err), 0);
-    }
-    alumet_plugin_nvml.free(e->nvml);
-    toml_free(e->root);
-    alumet__buffer_free(e->buf);
+    alumet_test_source_done(&e->t);
     if (e->stub)
         dlclose(e->stub);
     alumet_test_log_release();
@@ -125,36 +91,22 @@ static void env_script(struct env *e, const char *text)
 static int env_poll_r(struct env *e, size_t i, struct alumet_error *err)
 {
     assert_true(i < e->nvml->n_sources);
-    alumet__buffer_clear(e->buf);
     e->now += ALUMET_NSEC_PER_SEC;
-    return nvml_source_ops.poll(e->nvml->sources[i], e->buf, e->now, err);
+    return alumet_test_source_poll_r(&e->t, &nvml_source_ops, e->nvml->sources[i], e->now, err);
 }
 
 static size_t env_poll(struct env *e, size_t i)
 {
-    struct alumet_error err = {0};
-    int r = env_poll_r(e, i, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return alumet_buffer_len(e->buf);
+    assert_true(i < e->nvml->n_sources);
+    e->now += ALUMET_NSEC_PER_SEC;
+    return alumet_test_source_poll(&e->t, &nvml_source_ops, e->nvml->sources[i], e->now);
 }
 
 /* ---- finding points ---- */
 
-static const char *metric_name(struct env *e, const struct alumet_point *p)
-{
-    const struct alumet_metric *m = alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
-    assert_non_null(m);
-    return m->name;
-}
-
 static bool attr_is(struct env *e, const struct alumet_point *p, const char *key, const char *v)
 {
-    if (!key)
-        return true;
-    const struct alumet_attr *a = alumet_point_find_attr(e->buf, p, key);
-    return a && a->type == ALUMET_ATTR_STR && strcmp(a->v.str, v) == 0;
+    return alumet_test_source_attr_is(&e->t, p, key, v);
 }
 
 /* The one point of metric whose consumer is pid (0: local_machine) and,
@@ -162,46 +114,26 @@ static bool attr_is(struct env *e, const struct alumet_point *p, const char *key
 static const struct alumet_point *find(struct env *e, const char *metric, uint32_t pid,
                                        const char *key, const char *v)
 {
-    const struct alumet_point *found = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
-        bool consumer = pid ? p->consumer.kind == ALUMET_CONSUMER_PROCESS && p->consumer.num == pid
-                            : p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE;
-        if (strcmp(metric_name(e, p), metric) == 0 && consumer && attr_is(e, p, key, v)) {
-            found = p;
-            n++;
-        }
-    }
-    if (n != 1)
-        fail_msg("expected one point %s pid %u %s=%s, found %zu", metric, pid, key ? key : "",
-                 v ? v : "", n);
-    assert_int_equal(found->timestamp, e->now);
-    return found;
+    const struct alumet_point *p = alumet_test_source_find(&e->t, NULL, metric, pid, key, v);
+    assert_int_equal(p->timestamp, e->now);
+    return p;
 }
 
 static size_t count_metric(struct env *e, const char *metric)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < alumet_buffer_len(e->buf); i++)
-        n += strcmp(metric_name(e, alumet_buffer_get(e->buf, i)), metric) == 0;
-    return n;
+    return alumet_test_source_count(&e->t, metric);
 }
 
 static uint64_t u64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                        const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_U64);
-    return p->value.u64;
+    return alumet_test_point_u64(find(e, metric, pid, key, v));
 }
 
 static double f64_of(struct env *e, const char *metric, uint32_t pid, const char *key,
                      const char *v)
 {
-    const struct alumet_point *p = find(e, metric, pid, key, v);
-    assert_int_equal(p->value_type, ALUMET_VALUE_F64);
-    return p->value.f64;
+    return alumet_test_point_f64(find(e, metric, pid, key, v));
 }
 
 #define expect_f64(got, want)                                                                      \
@@ -225,7 +157,7 @@ static double part_of(struct env *e, const char *part, uint32_t pid, const char 
 static double idle_power_attr(struct env *e)
 {
     const struct alumet_point *p = find(e, NVML_ATTRIBUTED_METRIC, 0, "part", "idle");
-    const struct alumet_attr *a = alumet_point_find_attr(e->buf, p, "idle_power_mw");
+    const struct alumet_attr *a = alumet_point_find_attr(e->t.buf, p, "idle_power_mw");
     assert_non_null(a);
     assert_int_equal(a->type, ALUMET_ATTR_F64);
     return a->v.f64;
@@ -253,7 +185,7 @@ static void test_default_config(void **state)
     assert_int_equal(nvml->cfg.poll_interval, ALUMET_NSEC_PER_SEC);
     assert_int_equal(nvml->cfg.flush_interval, 5 * ALUMET_NSEC_PER_SEC);
     assert_true(nvml->cfg.skip_failed_devices);
-    assert_int_equal(nvml->cfg.mode, NVML_MODE_FULL);
+    assert_int_equal(nvml->mode, NVML_MODE_FULL);
     assert_true(nvml->cfg.process_energy);
     assert_false(nvml->cfg.idle_power_set);
     assert_string_equal(nvml->cfg.library, "libnvidia-ml.so.1");
@@ -300,7 +232,7 @@ static void test_no_library(void **state)
                                            "'/nonexistent/libnvidia-ml.so.1' (",
                                            "the nvml plugin measures nothing"),
                      1);
-    assert_int_equal(alumet_registry_count(alumet_pipeline_registry(e.p)), 0);
+    assert_int_equal(alumet_registry_count(alumet_pipeline_registry(e.t.p)), 0);
     env_done(&e);
 }
 
@@ -315,7 +247,7 @@ static void expect_start_warning(const char *library, const char *script, const 
         alumet_test_log_dump();
         fail_msg("no warning '%s'", want);
     }
-    assert_int_equal(alumet_registry_count(alumet_pipeline_registry(e.p)), 0);
+    assert_int_equal(alumet_registry_count(alumet_pipeline_registry(e.t.p)), 0);
     env_done(&e);
 }
 
@@ -419,7 +351,7 @@ static void test_mock_full(void **state)
     assert_int_equal(p->resource.kind, ALUMET_RESOURCE_GPU_PARTITION);
     assert_string_equal(p->resource.str, BUS);
     assert_int_equal(p->resource.num, 0);
-    const struct alumet_attr *ci = alumet_point_find_attr(e.buf, p, "compute_instance_id");
+    const struct alumet_attr *ci = alumet_point_find_attr(e.t.buf, p, "compute_instance_id");
     assert_non_null(ci);
     assert_int_equal(ci->v.u64, 1);
     p = find(&e, "nvml_used_gpu_memory", 5678, "context", "graphics");
@@ -447,7 +379,7 @@ static void test_mock_full(void **state)
     expect_f64(part_of(&e, "process", 5678, "sm_share"), 0);
     expect_f64(part_of(&e, "unattributed", 0, "sm_share"), 0);
     /* 20 + energy + 4 sample points + 4 attributed */
-    assert_int_equal(alumet_buffer_len(e.buf), 29);
+    assert_int_equal(alumet_buffer_len(e.t.buf), 29);
 
     /* poll 3: the samples seen before are not asked again */
     env_poll(&e, 0);
@@ -637,7 +569,7 @@ static void test_not_supported_masking(void **state)
     expect_f64(part_of(&e, "idle", 0, "none"), 100);
     expect_f64(part_of(&e, "unattributed", 0, "none"), 0);
     /* energy, power, 2 utilisations, 4 memory, idle and unattributed */
-    assert_int_equal(alumet_buffer_len(e.buf), 10);
+    assert_int_equal(alumet_buffer_len(e.t.buf), 10);
     env_done(&e);
 }
 
@@ -689,8 +621,9 @@ static void test_minimal_mode(void **state)
     struct env e;
     env_setup(&e, "devices 1\ndevice 0\nname G\nbus " BUS "\npower 100 100 150 150 120\n",
               "mode = \"minimal\"\n");
-    assert_non_null(alumet_registry_find(alumet_pipeline_registry(e.p), "nvml_energy_consumption"));
-    assert_null(alumet_registry_find(alumet_pipeline_registry(e.p), "nvml_temperature_gpu"));
+    assert_non_null(
+        alumet_registry_find(alumet_pipeline_registry(e.t.p), "nvml_energy_consumption"));
+    assert_null(alumet_registry_find(alumet_pipeline_registry(e.t.p), "nvml_temperature_gpu"));
     assert_int_equal(env_poll(&e, 0), 1);
     assert_int_equal(u64_of(&e, "nvml_instant_power", 0, NULL, NULL), 100);
     assert_int_equal(env_poll(&e, 0), 2);
@@ -723,9 +656,9 @@ static void test_restart(void **state)
     struct env e;
     struct alumet_error err = {0};
     env_setup(&e, MOCK, NULL);
-    alumet__pipeline_free(e.p);
+    alumet__pipeline_free(e.t.p);
     assert_int_equal(alumet_plugin_nvml.stop(e.nvml, &err), 0);
-    alumet__buffer_free(e.buf);
+    alumet__buffer_free(e.t.buf);
     assert_int_equal(env_start_r(&e, &err), 0);
     assert_int_equal(e.nvml->n_sources, 1);
     assert_int_equal(env_poll(&e, 0), 20);

@@ -11,11 +11,13 @@
 
 Needs ALUMET_E2E_AGENT and ALUMET_E2E_NVML_STUB (set by Meson). Python 3
 standard library only."""
-import csv
 import os
 import subprocess
 import sys
 import tempfile
+
+from e2e_gpu import (check_failing_device, check_no_library, check_regen, finish, read_rows,
+                     require as check, run_case, stub_agent, warnings)
 
 AGENT = os.environ.get("ALUMET_E2E_AGENT")
 STUB = os.environ.get("ALUMET_E2E_NVML_STUB")
@@ -25,75 +27,14 @@ DEFAULT_CONFIG = ('[plugins.nvml]\n'
                   'flush_interval = "5s"\n'
                   'skip_failed_devices = true\n'
                   'mode = "full"\n')
-FIXED = ["metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind",
-         "consumer_id"]
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def run_case(name, fn):
-    try:
-        fn()
-    except AssertionError as e:
-        results["failed"] += 1
-        print("FAIL %s: %s" % (name, e), file=sys.stderr)
-        return
-    results["passed"] += 1
-    print("ok   %s" % name)
 
 
 def agent(tmp, script, *args, library=None):
-    path = os.path.join(tmp, "stub-script")
-    with open(path, "w") as f:
-        f.write(script)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMET_")}
-    env["NVML_STUB_SCRIPT"] = path
-    return subprocess.run(
-        [AGENT, "--plugins", "nvml,csv", "--config", "alumet-config.toml",
-         "--config-override", 'plugins.nvml.library="%s"' % (library or STUB),
-         "--config-override", 'plugins.nvml.poll_interval="100ms"',
-         "--config-override", 'plugins.nvml.flush_interval="100ms"',
-         "--config-override", 'plugins.csv.output_path="%s"' % os.path.join(tmp, "out.csv")]
-        + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
-        cwd=tmp, env=env)
-
-
-def read_rows(path):
-    """CSV rows as dicts, attributes merged from their columns and __late_attributes."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter=";")
-        header = next(reader)
-        check(header[:7] == FIXED and header[-1] == "__late_attributes", "header %r" % header)
-        rows = []
-        for cells in reader:
-            row = dict(zip(FIXED, cells[:7]))
-            attrs = {k: v for k, v in zip(header[7:-1], cells[7:-1]) if v != ""}
-            for item in filter(None, (cells[-1] if len(cells) == len(header) else "").split(",")):
-                k, _, v = item.partition("=")
-                attrs[k] = v
-            row["attrs"] = attrs
-            rows.append(row)
-        return rows
-
-
-def warnings(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("WARN")]
+    return stub_agent(tmp, "nvml", STUB, "NVML_STUB_SCRIPT", script, args, library)
 
 
 def test_config_regen():
-    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
-        res = subprocess.run([AGENT, "--plugins", "nvml", "--config", "regen.toml", "config",
-                              "regen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, timeout=60, cwd=tmp)
-        check(res.returncode == 0, "regen exited %d: %s" % (res.returncode, res.stderr))
-        with open(os.path.join(tmp, "regen.toml")) as f:
-            text = f.read()
-        check(text == DEFAULT_CONFIG, "regen wrote %r" % text)
+    check_regen(check, "nvml", "alumet-nvml-e2e-", DEFAULT_CONFIG)
 
 
 SPLIT = ("devices 1\ndevice 0\nname Stub H200\nbus " + BUS + "\n"
@@ -144,15 +85,9 @@ def test_exact_split():
 def test_failing_device():
     script = ("devices 2\ndevice 0\nname Good\nbus " + BUS + "\nenergy 0 10\npower 1000\n"
               "device 1\nname Bad\nbus 00000000:66:00.0\nerror temperature 15\n")
-    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
-        res = agent(tmp, script, "exec", "true")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        want = ['WARN  nvml: GPU device 1 00000000:66:00.0 ("Bad") cannot be measured: '
-                'nvmlDeviceGetTemperature failed: GPU is lost, skipping']
-        check(warnings(res.stderr) == want, "warnings: %r" % warnings(res.stderr))
-        rows = read_rows(os.path.join(tmp, "out.csv"))
-        check(rows and all(r["resource_id"] == BUS for r in rows),
-              "rows of another GPU: %r" % [r for r in rows if r["resource_id"] != BUS][:2])
+    want = ['WARN  nvml: GPU device 1 00000000:66:00.0 ("Bad") cannot be measured: '
+            'nvmlDeviceGetTemperature failed: GPU is lost, skipping']
+    check_failing_device(agent, "alumet-nvml-e2e-", script, want, BUS)
 
 
 def test_watch_summary_gpu_share():
@@ -186,15 +121,9 @@ def test_watch_summary_gpu_share():
 
 
 def test_no_library():
-    with tempfile.TemporaryDirectory(prefix="alumet-nvml-e2e-") as tmp:
-        res = agent(tmp, "devices 1\n", "exec", "true",
-                    library="/nonexistent/libnvidia-ml.so.1")
-        check(res.returncode == 0, "agent exited %d:\n%s" % (res.returncode, res.stderr[-4000:]))
-        w = warnings(res.stderr)
-        check(len(w) == 1 and w[0].startswith(
-            "WARN  nvml: no NVIDIA driver: cannot load the NVML library "
-            "'/nonexistent/libnvidia-ml.so.1' (") and
-            w[0].endswith("the nvml plugin measures nothing"), "warnings: %r" % w)
+    check_no_library(agent, "alumet-nvml-e2e-", "/nonexistent/libnvidia-ml.so.1",
+                     "WARN  nvml: no NVIDIA driver: cannot load the NVML library "
+                     "'/nonexistent/libnvidia-ml.so.1' (", "the nvml plugin measures nothing")
 
 
 def main():
@@ -206,9 +135,7 @@ def main():
     run_case("failing device", test_failing_device)
     run_case("no library", test_no_library)
     run_case("watch summary: the process's GPU joules", test_watch_summary_gpu_share)
-    print("%d passed, %d failed, %d skipped" % (results["passed"], results["failed"],
-                                                results["skipped"]))
-    return 1 if results["failed"] else 0
+    return finish()
 
 
 if __name__ == "__main__":
