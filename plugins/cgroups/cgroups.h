@@ -126,7 +126,10 @@ struct cgroups {
 
 #define cgroups_log(cg, level, ...) alumet_log_at((cg)->log, (level), __VA_ARGS__)
 
-/* ---- cgroups.c: the part shared with slurm and oar ---- */
+/* ---- cgroups.c: the part shared with slurm, oar and k8s ---- */
+
+/* Count the CPUs of a list such as "0-3,5-6\n" (→ 6); 0 when malformed. */
+unsigned cgroups_cpu_count(const char *s);
 
 /* Allocate the state and read the common options of [plugins.<section>]
  * (section static): poll_interval and disable_sources (both required),

@@ -202,28 +202,6 @@ err_free:
     return r;
 }
 
-static unsigned k8s_cpu_count(const char *s)
-{
-    unsigned n = 0;
-    while (*s && *s != '\n') {
-        char *end;
-        unsigned long a = strtoul(s, &end, 10), b = a;
-        if (end == s)
-            return 0;
-        if (*end == '-') {
-            s = end + 1;
-            b = strtoul(s, &end, 10);
-            if (end == s || b < a || *end == '-')
-                return 0;
-        }
-        n += (unsigned)(b - a + 1);
-        s = end;
-        if (*s == ',')
-            s++;
-    }
-    return n;
-}
-
 static void k8s_read_cpus(struct k8s *k)
 {
     char buf[1024];
@@ -232,7 +210,7 @@ static void k8s_read_cpus(struct k8s *k)
     if (fd >= 0)
         close(fd);
     buf[n > 0 ? n : 0] = '\0';
-    k->cg.n_cpus = k8s_cpu_count(buf);
+    k->cg.n_cpus = cgroups_cpu_count(buf);
     if (!k->cg.n_cpus)
         k8s_log(k, ALUMET_LOG_WARN, "cannot read the online CPUs, skipping the cpu_percent metric");
 }
