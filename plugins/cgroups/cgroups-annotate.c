@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The annotation transform of the cgroup family (slurm's "slurm/annotation",
- * oar's "oar-annotation"; k8s has its own, k8s-annotation, for its pod
- * registry): every point of another plugin whose consumer is a cgroup inside
- * a job, and which has no family.annotate_key attribute yet (job_id), gets
- * the attributes that family.annotate gives for that cgroup path, each only
- * when the point lacks it. Only the points of the plugins configured before
+ * oar's "oar-annotation", k8s's "k8s-annotation"): every point of another
+ * plugin whose consumer is a cgroup inside a job (a pod), and which has no
+ * family.annotate_key attribute yet (job_id, uid), gets the attributes that
+ * family.annotate gives for that cgroup path, each only when the point lacks
+ * it. Only the points of the plugins configured before
  * the family's plugin pass here (the transforms run in plugin order). */
 #include <errno.h>
 #include <stdlib.h>

@@ -17,8 +17,9 @@
  * never gets two series of the same metric. Named and other v1 hierarchies
  * measure nothing and are not followed.
  *
- * For slurm and oar, cg->family.setup decides which cgroups are measured
- * and gives their attributes, which come first on each of their points. */
+ * For slurm, oar and k8s, cg->family.setup decides which cgroups are
+ * measured and gives their attributes, which come first on each of their
+ * points. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -190,10 +191,21 @@ static bool cgroups_v2_has(const struct cgroups_source *s, const char *cpath, co
     return n > 0 && (size_t)n < sizeof(rel) && faccessat(v2->fd, rel, F_OK, 0) == 0;
 }
 
-static void cgroups_describe(const struct cgroups_source *s, size_t h, const char *cpath, char *buf,
-                             size_t size)
+/* The name of a cgroup in the log lines, and what follows it in some
+ * (family.describe). */
+struct cgroups_desc {
+    char name[PATH_MAX], owner[CGROUPS_OWNER_MAX];
+};
+
+static void cgroups_describe(const struct cgroups_source *s, size_t h, const char *cpath,
+                             struct cgroups_desc *d)
 {
-    cgroup_unique_name(&s->hs.items[h], cpath, buf, size);
+    const struct cgroups_family *f = &s->cg->family;
+    d->owner[0] = '\0';
+    if (f->describe)
+        f->describe(f->data, &s->hs.items[h], cpath, d->name, d->owner);
+    else
+        cgroup_unique_name(&s->hs.items[h], cpath, d->name, sizeof(d->name));
 }
 
 /* A cgroup appeared in hierarchy cur_h: open its files. */
@@ -214,11 +226,11 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
         return;
 
     struct cgroups_cg *c = calloc(1, sizeof(*c));
-    char name[PATH_MAX];
-    cgroups_describe(s, s->cur_h, cpath, name, sizeof(name));
+    struct cgroups_desc d;
+    cgroups_describe(s, s->cur_h, cpath, &d);
     if (!c || !(c->cpath = strdup(cpath))) {
         free(c);
-        cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured", name);
+        cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured", d.name);
         return;
     }
     c->h = s->cur_h;
@@ -229,7 +241,7 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
         if (k <= 0) {
             if (k < 0)
                 cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured",
-                            name);
+                            d.name);
             cgroups_cg_free(c);
             return;
         }
@@ -239,7 +251,7 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
         /* gone already, or nothing to read there (a v1 cgroup measured by v2) */
         if (r < 0 && r != -ENOENT)
             cgroups_log(cg, ALUMET_LOG_WARN, "cannot open the files of cgroup '%s': %s, skipping",
-                        name, strerror(-r));
+                        d.name, strerror(-r));
         cgroups_cg_free(c);
         return;
     }
@@ -248,23 +260,24 @@ static void cgroups_add(struct cgroups_source *s, const char *cpath)
         struct cgroups_cg **a = reallocarray(s->items, ncap, sizeof(*a));
         if (!a) {
             cgroups_cg_free(c);
-            cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured", name);
+            cgroups_log(cg, ALUMET_LOG_ERROR, "out of memory, cgroup '%s' is not measured", d.name);
             return;
         }
         s->items = a;
         s->cap = ncap;
     }
     s->items[s->n++] = c;
-    cgroups_log(cg, ALUMET_LOG_DEBUG, "measuring cgroup '%s'", name);
+    cgroups_log(cg, ALUMET_LOG_DEBUG, "measuring cgroup '%s'%s", d.name, d.owner);
 }
 
 /* Stop measuring item i: one log line says that its series ends. */
 static void cgroups_remove_at(struct cgroups_source *s, size_t i)
 {
     struct cgroups_cg *c = s->items[i];
-    char name[PATH_MAX];
-    cgroups_describe(s, c->h, c->cpath, name, sizeof(name));
-    cgroups_log(s->cg, ALUMET_LOG_INFO, "cgroup '%s' was removed, its measurement ends", name);
+    struct cgroups_desc d;
+    cgroups_describe(s, c->h, c->cpath, &d);
+    cgroups_log(s->cg, ALUMET_LOG_INFO, "cgroup '%s'%s was removed, its measurement ends", d.name,
+                d.owner);
     cgroups_cg_free(c);
     memmove(s->items + i, s->items + i + 1, (s->n - i - 1) * sizeof(*s->items));
     s->n--;
@@ -499,6 +512,13 @@ static int cgroups_source_poll(void *data, struct alumet_buffer *buf, alumet_tim
     }
     cgroups_source_clear_events(s);
 
+    if (cg->family.before_refresh) {
+        size_t pending = 0;
+        for (size_t i = 0; i < s->n; i++)
+            pending += s->items[i]->pending;
+        cg->family.before_refresh(cg->family.data, mono, pending);
+    }
+
     struct cgroups_emit e = {.s = s, .buf = buf, .ts = now};
     for (size_t i = 0; i < s->n;) {
         struct cgroups_cg *c = s->items[i];
@@ -519,12 +539,12 @@ static int cgroups_source_poll(void *data, struct alumet_buffer *buf, alumet_tim
             if (r == -ENOMEM)
                 return alumet_error_set(err, r, "out of memory");
             if (!s->warned_read) {
-                char name[PATH_MAX];
-                cgroups_describe(s, c->h, c->cpath, name, sizeof(name));
+                struct cgroups_desc d;
+                cgroups_describe(s, c->h, c->cpath, &d);
                 cgroups_log(cg, ALUMET_LOG_WARN,
                             "cannot read the statistics of cgroup '%s': %s, skipping it at this "
                             "poll (said once)",
-                            name, strerror(-r));
+                            d.name, strerror(-r));
             }
             s->warned_read = true;
             i++;

@@ -92,8 +92,7 @@ err_free:
     return r;
 }
 
-/* Count the CPUs of a list such as "0-3,5-6\n" (→ 6); 0 when malformed. */
-static unsigned cgroups_cpu_count(const char *s)
+unsigned cgroups_cpu_count(const char *s)
 {
     unsigned n = 0;
     while (*s && *s != '\n') {

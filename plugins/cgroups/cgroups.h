@@ -11,8 +11,9 @@
  *                      of the raw plugin (cgroups-containers-none.c without
  *                      libcurl)
  *
- * The plugins slurm and oar (plugins/slurm, plugins/oar) are this plugin
- * with a `family` hook that chooses the cgroups and gives their attributes.
+ * The plugins slurm, oar and k8s (plugins/slurm, plugins/oar, plugins/k8s)
+ * are this plugin with a `family` hook that chooses the cgroups and gives
+ * their attributes.
  *
  * Ownership: the plugin state (struct cgroups) is allocated by init and
  * freed by free. The source registered in start is owned by the core, which
@@ -20,6 +21,7 @@
 #ifndef ALUMET_PLUGIN_CGROUPS_H
 #define ALUMET_PLUGIN_CGROUPS_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +61,8 @@ int cgroups_attrs_add_str(struct cgroups_attrs *a, const char *key, const char *
 int cgroups_attrs_add_u64(struct cgroups_attrs *a, const char *key, uint64_t value);
 void cgroups_attrs_done(struct cgroups_attrs *a);
 
+#define CGROUPS_OWNER_MAX 128
+
 /* How a plugin of the cgroup family chooses its cgroups; zeroed for the raw
  * cgroups plugin (every cgroup, no attribute). Called from the source's poll. */
 struct cgroups_family {
@@ -68,10 +72,22 @@ struct cgroups_family {
     int (*setup)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
                  struct cgroups_attrs *attrs);
     /* For a cgroup whose setup returned 2, before each poll reads it: may
-     * append attributes; 1: done, 0: call again at the next poll, -ENOMEM.
-     * Optional (NULL: setup's 2 means 1). */
+     * append attributes, or replace them all (k8s inserts name and namespace
+     * in the middle of its own); 1: done, 0: call again at the next poll,
+     * -ENOMEM. Optional (NULL: setup's 2 means 1). */
     int (*refresh)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
                    struct cgroups_attrs *attrs);
+    /* Once per poll, after the cgroups that appeared or went away were taken
+     * and before the refresh calls, with the monotonic time of the poll and
+     * the number of cgroups whose refresh is still to come (k8s lists its
+     * pods there); optional. */
+    void (*before_refresh)(void *data, alumet_time_ns mono, size_t pending);
+    /* How the log lines name the cgroup cpath of h: "cgroup '<name>'", and
+     * "cgroup '<name>'<owner>" in those saying that it is measured or
+     * removed (k8s: its path, " of pod <uid>"); optional (NULL: its
+     * cgroup_unique_name, no owner). */
+    void (*describe)(void *data, const struct cgroup_hierarchy *h, const char *cpath,
+                     char name[PATH_MAX], char owner[CGROUPS_OWNER_MAX]);
     /* The cgroup cpath of h was removed (measured or not); optional. */
     void (*removed)(void *data, const struct cgroup_hierarchy *h, const char *cpath);
     /* For the annotation transform (cgroups_annotate_ops), from the
@@ -110,7 +126,10 @@ struct cgroups {
 
 #define cgroups_log(cg, level, ...) alumet_log_at((cg)->log, (level), __VA_ARGS__)
 
-/* ---- cgroups.c: the part shared with slurm and oar ---- */
+/* ---- cgroups.c: the part shared with slurm, oar and k8s ---- */
+
+/* Count the CPUs of a list such as "0-3,5-6\n" (→ 6); 0 when malformed. */
+unsigned cgroups_cpu_count(const char *s);
 
 /* Allocate the state and read the common options of [plugins.<section>]
  * (section static): poll_interval and disable_sources (both required),

@@ -2,9 +2,8 @@
 /* The pods: the uid of a pod from its cgroup path, and the uid -> pod
  * registry from the PodList of the API server
  * (GET <k8s_api_url>/api/v1/pods?fieldSelector=spec.nodeName%3D<node>,
- * bearer token, HTTPS checked against k8s_ca_file). The JSON reader below
- * reads only what a PodList needs: a tree of objects, arrays and strings
- * (numbers, booleans and null are skipped). */
+ * bearer token, HTTPS checked against k8s_ca_file), read with
+ * src/util/json.h. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "k8s.h"
+#include "util/json.h"
 
 /* ---- the uid in a cgroup path ---- */
 
@@ -76,186 +76,10 @@ ssize_t k8s_pod_uid(const char *cpath, bool containers, char *buf, size_t size)
     return -ENOENT;
 }
 
-/* ---- a small JSON reader ---- */
-
-enum k8s_json_type { K8S_JSON_OTHER, K8S_JSON_STRING, K8S_JSON_ARRAY, K8S_JSON_OBJECT };
-
-struct k8s_json {
-    enum k8s_json_type type;
-    char *str;              /* STRING: the decoded text; a member of an OBJECT: its key */
-    struct k8s_json *child; /* ARRAY, OBJECT: first item */
-    struct k8s_json *next;  /* next item of the parent */
-    struct k8s_json *value; /* a member of an OBJECT: its value (child holds members) */
-};
-
-struct k8s_json_parser {
-    const char *p, *end;
-    int depth;
-};
-
-static void k8s_json_free(struct k8s_json *j)
+/* Member b of member a of object j, when it is a string. */
+static const char *k8s_json_str(const struct json *j, const char *a, const char *b)
 {
-    while (j) {
-        struct k8s_json *next = j->next;
-        k8s_json_free(j->child);
-        k8s_json_free(j->value);
-        free(j->str);
-        free(j);
-        j = next;
-    }
-}
-
-static void k8s_json_ws(struct k8s_json_parser *ps)
-{
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-        ps->p++;
-}
-
-/* A string at ps->p (on its '"'): decoded into *ret (owned). Escapes other
- * than \uXXXX are kept as their character; \uXXXX becomes '?' (no pod
- * name, namespace or uid holds one: they are DNS labels). */
-static int k8s_json_string(struct k8s_json_parser *ps, char **ret)
-{
-    const char *s = ++ps->p;
-    while (ps->p < ps->end && *ps->p != '"')
-        ps->p += *ps->p == '\\' ? 2 : 1;
-    if (ps->p >= ps->end)
-        return -EBADMSG;
-    char *out = malloc((size_t)(ps->p - s) + 1), *o = out;
-    if (!out)
-        return -ENOMEM;
-    for (const char *q = s; q < ps->p; q++) {
-        if (*q != '\\') {
-            *o++ = *q;
-            continue;
-        }
-        q++;
-        switch (*q) {
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'u':
-            *o++ = '?';
-            q += q + 4 < ps->p ? 4 : (size_t)(ps->p - q - 1);
-            break;
-        default:
-            *o++ = *q;
-            break;
-        }
-    }
-    *o = '\0';
-    ps->p++;
-    *ret = out;
-    return 0;
-}
-
-static int k8s_json_value(struct k8s_json_parser *ps, struct k8s_json **ret);
-
-/* The items of an array or the members of an object, after its opener. */
-static int k8s_json_items(struct k8s_json_parser *ps, struct k8s_json *j, char close)
-{
-    struct k8s_json **tail = &j->child;
-    k8s_json_ws(ps);
-    if (ps->p < ps->end && *ps->p == close) {
-        ps->p++;
-        return 0;
-    }
-    for (;;) {
-        struct k8s_json *item;
-        int r;
-        k8s_json_ws(ps);
-        if (close == '}') {
-            if (ps->p >= ps->end || *ps->p != '"')
-                return -EBADMSG;
-            if (!(item = calloc(1, sizeof(*item))))
-                return -ENOMEM;
-            *tail = item;
-            tail = &item->next;
-            if ((r = k8s_json_string(ps, &item->str)) < 0)
-                return r;
-            k8s_json_ws(ps);
-            if (ps->p >= ps->end || *ps->p++ != ':')
-                return -EBADMSG;
-            if ((r = k8s_json_value(ps, &item->value)) < 0)
-                return r;
-        } else {
-            item = NULL;
-            r = k8s_json_value(ps, &item);
-            if (item) { /* linked even when incomplete: freed with the tree */
-                *tail = item;
-                tail = &item->next;
-            }
-            if (r < 0)
-                return r;
-        }
-        k8s_json_ws(ps);
-        if (ps->p >= ps->end)
-            return -EBADMSG;
-        char c = *ps->p++;
-        if (c == close)
-            return 0;
-        if (c != ',')
-            return -EBADMSG;
-    }
-}
-
-static int k8s_json_value(struct k8s_json_parser *ps, struct k8s_json **ret)
-{
-    k8s_json_ws(ps);
-    if (ps->p >= ps->end || ps->depth > 64)
-        return -EBADMSG;
-    struct k8s_json *j = calloc(1, sizeof(*j));
-    if (!j)
-        return -ENOMEM;
-    *ret = j;
-    char c = *ps->p;
-    int r = 0;
-    if (c == '"') {
-        j->type = K8S_JSON_STRING;
-        return k8s_json_string(ps, &j->str);
-    }
-    if (c == '{' || c == '[') {
-        j->type = c == '{' ? K8S_JSON_OBJECT : K8S_JSON_ARRAY;
-        ps->p++;
-        ps->depth++;
-        r = k8s_json_items(ps, j, c == '{' ? '}' : ']');
-        ps->depth--;
-        return r;
-    }
-    /* number, true, false, null: skipped */
-    const char *s = ps->p;
-    while (ps->p < ps->end && (isalnum((unsigned char)*ps->p) || strchr("+-.", *ps->p)))
-        ps->p++;
-    return ps->p > s ? 0 : -EBADMSG;
-}
-
-/* Member `key` of object j, or NULL. */
-static const struct k8s_json *k8s_json_get(const struct k8s_json *j, const char *key)
-{
-    if (!j || j->type != K8S_JSON_OBJECT)
-        return NULL;
-    for (const struct k8s_json *m = j->child; m; m = m->next)
-        if (strcmp(m->str, key) == 0)
-            return m->value;
-    return NULL;
-}
-
-static const char *k8s_json_str(const struct k8s_json *j, const char *a, const char *b)
-{
-    const struct k8s_json *v = k8s_json_get(k8s_json_get(j, a), b);
-    return v && v->type == K8S_JSON_STRING ? v->str : NULL;
+    return json_str(json_get(json_get(j, a), b));
 }
 
 /* ---- the registry ---- */
@@ -287,20 +111,18 @@ const struct k8s_pod *k8s_registry_find(const struct k8s_registry *reg, const ch
 
 int k8s_podlist_parse(const char *json, size_t len, const char *node, struct k8s_registry *ret)
 {
-    struct k8s_json_parser ps = {json, json + len, 0};
-    struct k8s_json *root = NULL;
+    struct json *root = NULL;
     struct k8s_registry reg = {0};
-    int r = k8s_json_value(&ps, &root);
-    const struct k8s_json *items = k8s_json_get(root, "items");
-    k8s_json_ws(&ps);
-    if (r == 0 && (ps.p != ps.end || !items || items->type != K8S_JSON_ARRAY))
+    int r = json_parse(json, len, &root);
+    const struct json *items = json_get(root, "items");
+    if (r == 0 && (!items || items->type != JSON_ARRAY))
         r = -EBADMSG;
     size_t n = 0;
-    for (const struct k8s_json *it = r == 0 ? items->child : NULL; it; it = it->next)
+    for (const struct json *it = r == 0 ? items->child : NULL; it; it = it->next)
         n++;
     if (r == 0 && n && !(reg.items = calloc(n, sizeof(*reg.items))))
         r = -ENOMEM;
-    for (const struct k8s_json *it = r == 0 ? items->child : NULL; it; it = it->next) {
+    for (const struct json *it = r == 0 ? items->child : NULL; it; it = it->next) {
         const char *uid = k8s_json_str(it, "metadata", "uid");
         const char *name = k8s_json_str(it, "metadata", "name");
         const char *ns = k8s_json_str(it, "metadata", "namespace");
@@ -317,7 +139,7 @@ int k8s_podlist_parse(const char *json, size_t len, const char *node, struct k8s
             break;
         }
     }
-    k8s_json_free(root);
+    json_free(root);
     if (r < 0) {
         k8s_registry_done(&reg);
         return r;

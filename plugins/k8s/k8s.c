@@ -50,8 +50,8 @@ static void k8s_free(void *state)
     struct k8s *k = state;
     if (!k)
         return;
-    fsroot_close(&k->proc);
-    fsroot_close(&k->sys);
+    fsroot_close(&k->cg.proc);
+    fsroot_close(&k->cg.sys);
     k8s_registry_done(&k->pods);
     pthread_mutex_destroy(&k->pods_lock);
     if (k->curl_ref)
@@ -64,8 +64,8 @@ static void k8s_free(void *state)
     free(k->ca_file);
     free(k->kubelet_url);
     free(k->kubelet_ca_file);
-    free(k->proc_root);
-    free(k->sys_root);
+    free(k->cg.proc_root);
+    free(k->cg.sys_root);
     free(k);
 }
 
@@ -133,17 +133,19 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
 
     if (!k)
         return alumet_error_set(err, -ENOMEM, "out of memory");
-    k->proc.fd = k->sys.fd = -1;
-    k->clock = k8s_monotonic;
+    k->cg.proc.fd = k->cg.sys.fd = -1;
+    k->cg.clock = k8s_monotonic;
+    k8s_family_init(k);
     pthread_mutex_init(&k->pods_lock, NULL);
     gethostname(host, sizeof(host) - 1);
     if ((r = k8s_require(cfg, "poll_interval", err)) < 0 ||
         (r = k8s_require(cfg, "disable_sources", err)) < 0 ||
         (r = k8s_require(cfg, "token_retrieval", err)) < 0 ||
         (r = k8s_require(cfg, "annotate_containers", err)) < 0 ||
-        (r = alumet_config_get_duration(cfg, "poll_interval", 5 * K8S_SEC, &k->poll_interval,
+        (r = alumet_config_get_duration(cfg, "poll_interval", 5 * K8S_SEC, &k->cg.poll_interval,
                                         err)) < 0 ||
-        (r = alumet_config_get_bool(cfg, "disable_sources", false, &k->disable_sources, err)) < 0 ||
+        (r = alumet_config_get_bool(cfg, "disable_sources", false, &k->cg.disable_sources, err)) <
+            0 ||
         (r = alumet_config_get_string(cfg, "k8s_node", host, &node, err)) < 0 ||
         (r = alumet_config_get_string(cfg, "k8s_api_url", "http://127.0.0.1:8080", &url, err)) <
             0 ||
@@ -158,15 +160,15 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         (r = alumet_config_get_string(cfg, "kubelet_ca_file", NULL, &kubelet_ca, err)) < 0 ||
         (r = alumet_config_get_duration(cfg, "api_retry_interval", 30 * K8S_SEC,
                                         &k->api_retry_interval, err)) < 0 ||
-        (r = alumet_config_get_duration(cfg, "rescan_interval", 30 * K8S_SEC, &k->rescan_interval,
-                                        err)) < 0 ||
+        (r = alumet_config_get_duration(cfg, "rescan_interval", 30 * K8S_SEC,
+                                        &k->cg.rescan_interval, err)) < 0 ||
         (r = alumet_config_get_string(cfg, "proc_root", "/", &proc_root, err)) < 0 ||
         (r = alumet_config_get_string(cfg, "sys_root", "/", &sys_root, err)) < 0)
         goto err_free;
-    if (k->poll_interval <= 0 || k->rescan_interval <= 0 || k->api_retry_interval <= 0) {
-        const char *key = k->poll_interval <= 0     ? "poll_interval"
-                          : k->rescan_interval <= 0 ? "rescan_interval"
-                                                    : "api_retry_interval";
+    if (k->cg.poll_interval <= 0 || k->cg.rescan_interval <= 0 || k->api_retry_interval <= 0) {
+        const char *key = k->cg.poll_interval <= 0     ? "poll_interval"
+                          : k->cg.rescan_interval <= 0 ? "rescan_interval"
+                                                       : "api_retry_interval";
         r = alumet_config_error(cfg, key, err, -EINVAL,
                                 "expected a duration greater than 0, such as \"5s\"");
         goto err_free;
@@ -183,8 +185,8 @@ static int k8s_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
         (r = k8s_set(&k->ca_file, ca, err)) < 0 ||
         (r = k8s_set(&k->kubelet_url, kubelet, err)) < 0 ||
         (r = k8s_set(&k->kubelet_ca_file, kubelet_ca, err)) < 0 ||
-        (r = k8s_set(&k->proc_root, proc_root, err)) < 0 ||
-        (r = k8s_set(&k->sys_root, sys_root, err)) < 0)
+        (r = k8s_set(&k->cg.proc_root, proc_root, err)) < 0 ||
+        (r = k8s_set(&k->cg.sys_root, sys_root, err)) < 0)
         goto err_free;
     /* "https://host/" and "https://host" name the same server */
     for (size_t n = strlen(k->api_url); n > 0 && k->api_url[n - 1] == '/'; n--)
@@ -200,53 +202,31 @@ err_free:
     return r;
 }
 
-static unsigned k8s_cpu_count(const char *s)
-{
-    unsigned n = 0;
-    while (*s && *s != '\n') {
-        char *end;
-        unsigned long a = strtoul(s, &end, 10), b = a;
-        if (end == s)
-            return 0;
-        if (*end == '-') {
-            s = end + 1;
-            b = strtoul(s, &end, 10);
-            if (end == s || b < a || *end == '-')
-                return 0;
-        }
-        n += (unsigned)(b - a + 1);
-        s = end;
-        if (*s == ',')
-            s++;
-    }
-    return n;
-}
-
 static void k8s_read_cpus(struct k8s *k)
 {
     char buf[1024];
-    int fd = fsroot_openat(&k->sys, "sys/devices/system/cpu/online", O_RDONLY);
+    int fd = fsroot_openat(&k->cg.sys, "sys/devices/system/cpu/online", O_RDONLY);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
     if (fd >= 0)
         close(fd);
     buf[n > 0 ? n : 0] = '\0';
-    k->n_cpus = k8s_cpu_count(buf);
-    if (!k->n_cpus)
+    k->cg.n_cpus = cgroups_cpu_count(buf);
+    if (!k->cg.n_cpus)
         k8s_log(k, ALUMET_LOG_WARN, "cannot read the online CPUs, skipping the cpu_percent metric");
 }
 
 static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_error *err)
 {
     struct k8s *k = state;
-    k->log = alumet_start_log_topic(ctx);
-    int r = cgroups_metrics_create(&k->m, ctx, err);
-    if (r < 0 || (k->disable_sources && !k->annotate_foreign))
+    k->cg.log = alumet_start_log_topic(ctx);
+    int r = cgroups_metrics_create(&k->cg.m, ctx, err);
+    if (r < 0 || (k->cg.disable_sources && !k->annotate_foreign))
         return r;
-    if ((r = fsroot_open(&k->proc, k->proc_root)) < 0)
-        return alumet_error_set(err, r, "cannot open the proc root '%s': %s", k->proc_root,
+    if ((r = fsroot_open(&k->cg.proc, k->cg.proc_root)) < 0)
+        return alumet_error_set(err, r, "cannot open the proc root '%s': %s", k->cg.proc_root,
                                 strerror(-r));
-    if ((r = fsroot_open(&k->sys, k->sys_root)) < 0)
-        return alumet_error_set(err, r, "cannot open the sys root '%s': %s", k->sys_root,
+    if ((r = fsroot_open(&k->cg.sys, k->cg.sys_root)) < 0)
+        return alumet_error_set(err, r, "cannot open the sys root '%s': %s", k->cg.sys_root,
                                 strerror(-r));
     k8s_read_cpus(k);
 
@@ -258,7 +238,7 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
         k->curl_ref = true;
     }
     char msg[512];
-    k->last_list = k->clock(k->clock_data);
+    k->last_list = k->cg.clock(k->cg.clock_data);
     if ((r = k8s_list_pods(k, msg, sizeof(msg))) == -ENOMEM)
         return alumet_error_set(err, r, "out of memory");
     k->api_ok = r == 0;
@@ -274,20 +254,20 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     }
 
     if (k->annotate_foreign &&
-        (r = alumet_add_transform(ctx, "k8s-annotation", &k8s_annotate_ops, k, err)) < 0)
+        (r = alumet_add_transform(ctx, "k8s-annotation", &cgroups_annotate_ops, &k->cg, err)) < 0)
         return r;
-    if (k->disable_sources)
+    if (k->cg.disable_sources)
         return 0;
 
-    struct k8s_source *src;
-    if ((r = k8s_source_new(k, &src)) < 0)
+    struct cgroups_source *src;
+    if ((r = cgroups_source_new(&k->cg, &src)) < 0)
         return alumet_error_set(err, r, "out of memory");
-    struct alumet_source_opts o = {.size = sizeof(o), .poll_interval = k->poll_interval};
-    if ((r = alumet_add_source(ctx, "k8s", &k8s_source_ops, src, &o, err)) < 0) {
-        k8s_source_ops.free(src);
+    struct alumet_source_opts o = {.size = sizeof(o), .poll_interval = k->cg.poll_interval};
+    if ((r = alumet_add_source(ctx, "k8s", &cgroups_source_ops, src, &o, err)) < 0) {
+        cgroups_source_ops.free(src);
         return r;
     }
-    k->source = src;
+    k->cg.source = src;
     return 0;
 }
 
@@ -295,9 +275,9 @@ static int k8s_stop(void *state, struct alumet_error *err)
 {
     struct k8s *k = state;
     (void)err;
-    fsroot_close(&k->proc);
-    fsroot_close(&k->sys);
-    k->source = NULL;
+    fsroot_close(&k->cg.proc);
+    fsroot_close(&k->cg.sys);
+    k->cg.source = NULL;
     return 0;
 }
 

@@ -5,14 +5,14 @@
  *   k8s.c          plugin struct, options, metrics, lifecycle
  *   k8s-pods.c     the pod uid of a cgroup path, the PodList of the API
  *                  server (libcurl, JSON) and the uid -> pod registry
- *   k8s-source.c   the source "k8s": follows the pod cgroups of the cgroup
- *                  core (src/util/cgroup*.h) and measures them with labels
- *   k8s-annotate.c the transform "k8s-annotation": the pod labels on the
- *                  cgroup points of the other plugins
+ *   k8s-source.c   the hooks of the cgroup family (plugins/cgroups): the
+ *                  engine's source "k8s" measures the pod cgroups with
+ *                  their labels, its transform "k8s-annotation" puts the
+ *                  labels on the cgroup points of the other plugins
  *
  * Ownership: the plugin state (struct k8s) is allocated by init and freed by
- * free. The source registered in start is owned by the core, which frees it
- * before the plugin is stopped; it borrows the plugin state. */
+ * free. The source registered in start (the cgroup family's) is owned by the
+ * core, which frees it before the plugin is stopped; it borrows k->cg. */
 #ifndef ALUMET_PLUGIN_K8S_H
 #define ALUMET_PLUGIN_K8S_H
 
@@ -36,12 +36,15 @@ struct k8s_registry {
     size_t n;
 };
 
-struct k8s_source;
-
 struct k8s {
+    /* The cgroup family's engine (plugins/cgroups): options poll_interval,
+     * disable_sources, rescan_interval, proc_root, sys_root, the metrics,
+     * the roots, the clock (tests may change it before polling) and the
+     * source; its family hooks are those of k8s-source.c. */
+    struct cgroups cg;
+
     /* options */
-    alumet_time_ns poll_interval;
-    bool disable_sources, annotate_containers, annotate_foreign;
+    bool annotate_containers, annotate_foreign;
     char *node;       /* k8s_node, default: the host name */
     char *api_url;    /* k8s_api_url */
     char *token_file; /* token from a file, re-read at every list; NULL: kubectl */
@@ -52,31 +55,21 @@ struct k8s {
     char *kubelet_url;     /* kubelet_url: asked for /pods when the API server fails; NULL: no */
     char *kubelet_ca_file; /* kubelet_ca_file; NULL: ca_file */
     alumet_time_ns api_retry_interval; /* hidden: lists at most this often while failing */
-    alumet_time_ns rescan_interval;    /* hidden: full rescans of the hierarchies */
-    char *proc_root, *sys_root;        /* hidden, default "/" */
 
-    /* taken in start; tests may change them before polling */
-    unsigned n_cpus;
-    alumet_time_ns (*clock)(void *data); /* monotonic, for intervals */
-    void *clock_data;
-
-    struct alumet_log_topic *log;
-    struct fsroot proc, sys;
-    struct cgroups_metrics m; /* the cgroup family's metrics */
     /* written by the thread that lists (start, then the source) under
      * pods_lock; read without the lock by that thread, with it by the
      * transform */
     struct k8s_registry pods;
     pthread_mutex_t pods_lock;
-    bool api_ok;               /* the last list succeeded */
-    bool from_kubelet;         /* the last list came from the kubelet, not the API server */
-    bool kubelet_noted;        /* the warning about that was logged */
-    bool curl_ref;             /* holds a reference to libcurl's global state */
-    alumet_time_ns last_list;  /* monotonic time of the last list attempt */
-    struct k8s_source *source; /* borrowed (owned by the core), NULL without */
+    bool api_ok;              /* the last list succeeded */
+    bool from_kubelet;        /* the last list came from the kubelet, not the API server */
+    bool kubelet_noted;       /* the warning about that was logged */
+    bool curl_ref;            /* holds a reference to libcurl's global state */
+    bool new_unknown;         /* a cgroup of an unknown pod appeared since the last list */
+    alumet_time_ns last_list; /* monotonic time of the last list attempt */
 };
 
-#define k8s_log(k, level, ...) alumet_log_at((k)->log, (level), __VA_ARGS__)
+#define k8s_log(k, level, ...) alumet_log_at((k)->cg.log, (level), __VA_ARGS__)
 
 /* ---- k8s-pods.c ---- */
 
@@ -114,15 +107,10 @@ void k8s_note_list(struct k8s *k, const char *msg);
 
 /* ---- k8s-source.c ---- */
 
-int k8s_source_new(struct k8s *k, struct k8s_source **ret);
-extern const struct alumet_source_ops k8s_source_ops;
-
-/* Number of cgroups the source measures now. */
-size_t k8s_source_count(const struct k8s_source *src);
-
-/* ---- k8s-annotate.c ---- */
-
-/* The transform; its data is the plugin state (borrowed). */
-extern const struct alumet_transform_ops k8s_annotate_ops;
+/* Set k->cg.family: the engine measures the cgroups of the pods (and, with
+ * annotate_containers, of their containers) with the pod's attributes, and
+ * the annotation transform (cgroups_annotate_ops) labels the cgroup points
+ * of the other plugins. */
+void k8s_family_init(struct k8s *k);
 
 #endif

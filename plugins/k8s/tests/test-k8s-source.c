@@ -57,8 +57,8 @@ static int env_init(struct env *e, const char *section, struct alumet_error *err
     int r = alumet_test_plugin_init(&alumet_plugin_k8s, text, &e->root, &state, err);
     e->k = state;
     if (r == 0) {
-        e->k->clock = env_clock;
-        e->k->clock_data = &e->mono;
+        e->k->cg.clock = env_clock;
+        e->k->cg.clock_data = &e->mono;
     }
     return r;
 }
@@ -123,7 +123,7 @@ static const char *env_poll(struct env *e)
 {
     struct alumet_error err = {0};
     alumet__buffer_clear(e->buf);
-    int r = k8s_source_ops.poll(e->k->source, e->buf, e->now, &err);
+    int r = cgroups_source_ops.poll(e->k->cg.source, e->buf, e->now, &err);
     if (r != ALUMET_POLL_OK)
         fail_msg("poll: %d %s", r, err.msg);
     size_t n = alumet_buffer_len(e->buf);
@@ -196,7 +196,7 @@ static void test_source_api_down(void **state)
     if (r < 0)
         fail_msg("start: %s", err.msg);
     assert_non_null(e.buf = alumet__buffer_new(0));
-    assert_non_null(e.k->source);
+    assert_non_null(e.k->cg.source);
     assert_string_equal(alumet_test_log_find("failed to list pods"),
                         "failed to list pods with the K8S API, are the url and token correct? "
                         "cannot read the token file '/nonexistent/token': No such file or "
@@ -208,7 +208,7 @@ static void test_source_api_down(void **state)
                               "memory_max " POD1 " " L1 " 8388608\n"
                               "memory_usage " POD2 " " L2 " 2097152\n"
                               "memory_usage " POD1 " " L1 " 1048576\n");
-    assert_int_equal(k8s_source_count(e.k->source), 2);
+    assert_int_equal(cgroups_source_count(e.k->cg.source), 2);
 
     /* 1 s later POD1 used 2000 µs (user 1000, system 1000) of 4 CPUs */
     alumet_test_write_at(e.tmp, "sys/fs/cgroup" POD1 "/cpu.stat",
@@ -241,7 +241,7 @@ static void test_source_api_down(void **state)
     e.now += SEC;
     env_poll(&e);
     assert_null(strstr(e.dump, POD2));
-    assert_int_equal(k8s_source_count(e.k->source), 1);
+    assert_int_equal(cgroups_source_count(e.k->cg.source), 1);
     assert_string_equal(alumet_test_log_find("was removed"),
                         "cgroup '" POD2 "' of pod " UID2 " was removed, its measurement ends");
     env_done(&e);
