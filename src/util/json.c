@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alumet/measurement.h"
 #include "format.h"
 
 #define JSON_MAX_DEPTH 64
@@ -145,6 +146,31 @@ int json_text_add_f64(struct json_text *t, double v)
 {
     char num[FORMAT_F64_POINT_MAX];
     return json_text_add(t, num, format_f64_json(v, num, sizeof(num)));
+}
+
+int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a)
+{
+    int r = 0;
+    switch (a->type) {
+    case ALUMET_ATTR_F64:
+        return json_text_add_f64(t, a->v.f64);
+    case ALUMET_ATTR_U64:
+        return json_text_add_u64(t, a->v.u64);
+    case ALUMET_ATTR_BOOL:
+        return json_text_adds(t, a->v.b ? "true" : "false");
+    case ALUMET_ATTR_STR:
+        return json_text_add_string(t, a->v.str, (size_t)-1);
+    case ALUMET_ATTR_LIST_U64:
+        r = json_text_adds(t, "[");
+        for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
+            if (i)
+                r = json_text_adds(t, ",");
+            if (r == 0)
+                r = json_text_add_u64(t, a->v.list.items[i]);
+        }
+        return r == 0 ? json_text_adds(t, "]") : r;
+    }
+    return -EINVAL;
 }
 
 /* ---- parsing ---- */

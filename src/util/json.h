@@ -32,6 +32,10 @@ int json_text_add_u64(struct json_text *t, uint64_t v);
 /* serde_json's text of an f64 (format_f64_json): "1.0", "0.45", "1e21";
  * null for NaN and infinities. */
 int json_text_add_f64(struct json_text *t, double v);
+struct alumet_attr;
+/* The value of an attribute: a number, true/false, a string, or an array of
+ * u64 for a list. -EINVAL for an unknown type. */
+int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a);
 
 /* ---- parsing ---- */
 
