@@ -9,6 +9,21 @@ bench_build() {
     ninja -C "$1" >/dev/null
 }
 
+# bench_bad_option OPT: exit 2 with the caller's usage text.
+bench_bad_option() {
+    echo "error: unknown option '$1'" >&2
+    usage >&2
+    exit 2
+}
+
+# bench_maybe_build DO_BUILD BUILD_DIR SRC_DIR: bench_build when DO_BUILD is 1
+# (0 after --no-build).
+bench_maybe_build() {
+    if [ "$1" = 1 ]; then
+        bench_build "$2" "$3"
+    fi
+}
+
 # bench_require FILE...: exit with the build command when a file is missing.
 bench_require() {
     local f

@@ -46,14 +46,12 @@ while [ $# -gt 0 ]; do
     --agent-cpus) agent_cpus=$2; shift ;;
     --server-cpus) server_cpus=$2; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "error: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *) bench_bad_option "$1" ;;
     esac
     shift
 done
 
-if [ "$do_build" = 1 ]; then
-    bench_build "$build_dir" "$src_dir"
-fi
+bench_maybe_build "$do_build" "$build_dir" "$src_dir"
 agent="$build_dir/src/agent/alumet-agent"
 plugin_dir="$build_dir/bench"
 bench_require "$agent" "$plugin_dir/bench-source.so"

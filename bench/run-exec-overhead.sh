@@ -51,7 +51,7 @@ while [ $# -gt 0 ]; do
     --program) program=$2; shift ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "error: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *) bench_bad_option "$1" ;;
     esac
     shift
 done
@@ -77,9 +77,7 @@ fi
 
 # ---- build ------------------------------------------------------------------
 agent="$build_dir/src/agent/alumet-agent"
-if [ "$do_build" = 1 ]; then
-    bench_build "$build_dir" "$src_dir"
-fi
+bench_maybe_build "$do_build" "$build_dir" "$src_dir"
 bench_require "$agent"
 agent=$(cd "$(dirname "$agent")" && pwd)/alumet-agent
 if ! "$agent" plugins list 2>/dev/null | grep -qw csv; then

@@ -67,7 +67,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "error: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *) bench_bad_option "$1" ;;
     esac
     shift
 done
@@ -79,9 +79,7 @@ if ! [ "$n_dev" -ge 1 ] 2>/dev/null || [ "$n_dev" -gt 8 ] ||
     exit 2
 fi
 
-if [ "$do_build" = 1 ]; then
-    bench_build "$build_dir" "$src_dir"
-fi
+bench_maybe_build "$do_build" "$build_dir" "$src_dir"
 agent="$build_dir/src/agent/alumet-agent"
 plugin_dir="$build_dir/bench"
 nvml_stub="$build_dir/plugins/nvidia-nvml/tests/libnvml-stub.so"

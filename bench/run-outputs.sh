@@ -69,14 +69,12 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "error: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *) bench_bad_option "$1" ;;
     esac
     shift
 done
 
-if [ "$do_build" = 1 ]; then
-    bench_build "$build_dir" "$src_dir"
-fi
+bench_maybe_build "$do_build" "$build_dir" "$src_dir"
 
 agent="$build_dir/src/agent/alumet-agent"
 plugin_dir="$build_dir/bench"

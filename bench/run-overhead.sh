@@ -71,7 +71,7 @@ while [ $# -gt 0 ]; do
     --no-install) do_install=0 ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "error: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *) bench_bad_option "$1" ;;
     esac
     shift
 done
@@ -92,9 +92,7 @@ has_tool() { case ",$tools," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 # ---- build ----------------------------------------------------------------
 agent="$build_dir/src/agent/alumet-agent"
 if has_tool agent; then
-    if [ "$do_build" = 1 ]; then
-        bench_build "$build_dir" "$src_dir"
-    fi
+    bench_maybe_build "$do_build" "$build_dir" "$src_dir"
     bench_require "$agent"
     if ! "$agent" plugins list 2>/dev/null | grep -qw procfs ||
         ! "$agent" plugins list 2>/dev/null | grep -qw csv; then

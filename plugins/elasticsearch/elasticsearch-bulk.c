@@ -128,26 +128,7 @@ static int es_add_attr(struct json_text *t, const struct alumet_attr *a)
     r = es_add_key(t, k);
     if (r < 0)
         return r;
-    switch (a->type) {
-    case ALUMET_ATTR_F64:
-        return json_text_add_f64(t, a->v.f64);
-    case ALUMET_ATTR_U64:
-        return json_text_add_u64(t, a->v.u64);
-    case ALUMET_ATTR_BOOL:
-        return json_text_adds(t, a->v.b ? "true" : "false");
-    case ALUMET_ATTR_STR:
-        return json_text_add_string(t, a->v.str, (size_t)-1);
-    case ALUMET_ATTR_LIST_U64:
-        r = json_text_adds(t, "[");
-        for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
-            if (i)
-                r = json_text_adds(t, ",");
-            if (r == 0)
-                r = json_text_add_u64(t, a->v.list.items[i]);
-        }
-        return r == 0 ? json_text_adds(t, "]") : r;
-    }
-    return -EINVAL;
+    return json_text_add_attr_value(t, a);
 }
 
 static int es_add_point(struct es_batch *b, struct es_format *f, const struct alumet_buffer *buf,

@@ -10,6 +10,7 @@
 
 #include "jsonl-writer.h"
 #include "util/format.h"
+#include "util/json.h"
 
 struct jsonl_text {
     char *s;
@@ -74,108 +75,16 @@ static int jsonl_text_add_string(struct jsonl_text *b, const char *s, size_t len
     if (r < 0)
         return r;
     b->s[b->len++] = '"';
-    b->len += jsonl_escape(s, len, b->s + b->len);
+    b->len += json_escape(s, len, b->s + b->len, true);
     b->s[b->len++] = '"';
     return 0;
 }
 
 /* ---- strings and numbers ---- */
 
-/* Length of the valid UTF-8 sequence at s (which starts with a byte >= 0x80
- * and has n bytes left), 0 when invalid. */
-static size_t jsonl_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* no overlong forms */
-        else if (c == 0xED)
-            hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F; /* up to U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
 size_t jsonl_escape(const char *s, size_t len, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *)s;
-    size_t n = 0;
-
-    for (size_t i = 0; i < len;) {
-        unsigned char c = u[i];
-        if (c >= 0x80) {
-            size_t l = jsonl_utf8_len(u + i, len - i);
-            if (l) {
-                memcpy(out + n, s + i, l);
-                n += l;
-                i += l;
-            } else {
-                memcpy(out + n, "\\ufffd", 6);
-                n += 6;
-                i++;
-            }
-            continue;
-        }
-        i++;
-        const char *esc = NULL;
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            break;
-        }
-        if (esc) {
-            out[n++] = esc[0];
-            out[n++] = esc[1];
-        } else if (c < 0x20) {
-            memcpy(out + n, "\\u00", 4);
-            out[n + 4] = hex[c >> 4];
-            out[n + 5] = hex[c & 15];
-            n += 6;
-        } else {
-            out[n++] = (char)c;
-        }
-    }
-    out[n] = '\0';
-    return n;
+    return json_escape(s, len, out, true);
 }
 
 static int jsonl_text_add_u64(struct jsonl_text *b, uint64_t v)

@@ -8,31 +8,6 @@
 static const char *const kwo_fixed[] = {"ressource_kind", "ressource_id", "consumer_kind",
                                         "consumer_id"};
 
-static int kwo_add_attr_value(struct json_text *t, const struct alumet_attr *a)
-{
-    int r = 0;
-    switch (a->type) {
-    case ALUMET_ATTR_F64:
-        return json_text_add_f64(t, a->v.f64);
-    case ALUMET_ATTR_U64:
-        return json_text_add_u64(t, a->v.u64);
-    case ALUMET_ATTR_BOOL:
-        return json_text_adds(t, a->v.b ? "true" : "false");
-    case ALUMET_ATTR_STR:
-        return json_text_add_string(t, a->v.str, (size_t)-1);
-    case ALUMET_ATTR_LIST_U64:
-        r = json_text_adds(t, "[");
-        for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
-            if (i)
-                r = json_text_adds(t, ",");
-            if (r == 0)
-                r = json_text_add_u64(t, a->v.list.items[i]);
-        }
-        return r == 0 ? json_text_adds(t, "]") : r;
-    }
-    return -EINVAL;
-}
-
 /* The last attribute of p named key, NULL when none. */
 static const struct alumet_attr *kwo_last(const struct alumet_attr *attrs, uint32_t n,
                                           const char *key)
@@ -100,7 +75,8 @@ static int kwo_add_point(struct json_text *t, const struct kwo_format *f,
         const struct alumet_attr *a = kwo_last(attrs, p->attr_count, kwo_fixed[i]);
         r = kwo_add_label(t, i == 0, kwo_fixed[i]);
         if (r == 0)
-            r = a ? kwo_add_attr_value(t, a) : json_text_add_string(t, fixed_values[i], (size_t)-1);
+            r = a ? json_text_add_attr_value(t, a)
+                  : json_text_add_string(t, fixed_values[i], (size_t)-1);
     }
     for (uint32_t i = 0; r == 0 && i < p->attr_count; i++) {
         const struct alumet_attr *a = &attrs[i];
@@ -111,7 +87,7 @@ static int kwo_add_point(struct json_text *t, const struct kwo_format *f,
             continue;
         r = kwo_add_label(t, false, a->key);
         if (r == 0)
-            r = kwo_add_attr_value(t, a);
+            r = json_text_add_attr_value(t, a);
     }
     return r == 0 ? json_text_adds(t, "}}") : r;
 }

@@ -13,11 +13,25 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alumet/config.h"
 #include "relay-proto.h"
+
+int relay_opt(struct alumet_config *cfg, const char *key, const char *def, char **ret,
+              struct alumet_error *err)
+{
+    const char *v;
+    int r = alumet_config_get_string(cfg, key, def, &v, err);
+    if (r < 0)
+        return r;
+    if (*v && !(*ret = strdup(v)))
+        return alumet_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
 
 int relay_net_split(const char *addr, char *host, size_t host_size, char *port, size_t port_size,
                     struct alumet_error *err)

@@ -13,6 +13,7 @@
 #include "alumet/time.h"
 #include "postcard.h"
 
+struct alumet_config;
 struct ssl_ctx_st;
 struct ssl_st;
 
@@ -34,6 +35,11 @@ struct relay_conn {
     {                                                                                              \
         -1, NULL, ""                                                                               \
     }
+
+/* The string option key (default def) of cfg, copied into *ret; *ret stays
+ * NULL when the value is empty. */
+int relay_opt(struct alumet_config *cfg, const char *key, const char *def, char **ret,
+              struct alumet_error *err);
 
 /* Split "host:port", "[v6]:port" into host (brackets removed) and port.
  * -EINVAL with err naming the address. */

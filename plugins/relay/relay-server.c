@@ -636,19 +636,6 @@ static void relay_server_free(void *state)
     free(srv);
 }
 
-/* A string option, NULL when empty. */
-static int relay_opt(struct alumet_config *cfg, const char *key, const char *def, char **ret,
-                     struct alumet_error *err)
-{
-    const char *v;
-    int r = alumet_config_get_string(cfg, key, def, &v, err);
-    if (r < 0)
-        return r;
-    if (*v && !(*ret = strdup(v)))
-        return alumet_error_set(err, -ENOMEM, "out of memory");
-    return 0;
-}
-
 static int relay_server_init(struct alumet_config *cfg, void **ret_state, struct alumet_error *err)
 {
     struct relay_server *srv = calloc(1, sizeof(*srv));

@@ -111,7 +111,7 @@ static int relay_seg_scan(struct relay_spool *sp, uint64_t seq, uint64_t size, u
     uint64_t off = 0, points = 0;
     int r;
     uint32_t kind;
-    uint64_t n;
+    uint64_t n = 0; /* set whenever relay_seg_frame returns 1; gcc -O3 cannot tell */
     while ((r = relay_seg_frame(fd, off, size, &w, &kind, &n)) > 0) {
         if (off >= from)
             points += n;
@@ -370,7 +370,7 @@ int relay_spool_next(struct relay_spool *sp, struct pc_writer *out,
         if (fd < 0)
             return relay_spool_errno(err, fd < 0 ? -errno : fd, "open", seg->seq);
         uint32_t kind;
-        uint64_t points;
+        uint64_t points = 0; /* set when r is 1; gcc -O3 cannot tell */
         int r = relay_seg_frame(fd, off, seg->size, out, &kind, &points);
         close(fd);
         if (r < 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alumet/measurement.h"
 #include "format.h"
 
 #define JSON_MAX_DEPTH 64
@@ -79,19 +80,12 @@ static size_t json_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-int json_text_add_string(struct json_text *t, const char *s, size_t len)
+size_t json_escape(const char *s, size_t len, char *out, bool short_bf)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-
-    if (len == (size_t)-1)
-        len = strlen(s);
-    int r = json_text_reserve(t, 6 * len + 3);
-    if (r < 0)
-        return r;
-    char *out = t->s + t->len;
     size_t n = 0;
-    out[n++] = '"';
+
     for (size_t i = 0; i < len;) {
         unsigned char c = u[i];
         if (c >= 0x80) {
@@ -108,27 +102,58 @@ int json_text_add_string(struct json_text *t, const char *s, size_t len)
             continue;
         }
         i++;
-        if (c == '"' || c == '\\') {
-            out[n++] = '\\';
+        if (c >= 0x20 && c != '"' && c != '\\') {
             out[n++] = (char)c;
-        } else if (c == '\n') {
+            continue;
+        }
+        char esc = 0;
+        switch (c) {
+        case '"':
+        case '\\':
+            esc = (char)c;
+            break;
+        case '\n':
+            esc = 'n';
+            break;
+        case '\r':
+            esc = 'r';
+            break;
+        case '\t':
+            esc = 't';
+            break;
+        case '\b':
+            esc = short_bf ? 'b' : 0;
+            break;
+        case '\f':
+            esc = short_bf ? 'f' : 0;
+            break;
+        default:
+            break;
+        }
+        if (esc) {
             out[n++] = '\\';
-            out[n++] = 'n';
-        } else if (c == '\r') {
-            out[n++] = '\\';
-            out[n++] = 'r';
-        } else if (c == '\t') {
-            out[n++] = '\\';
-            out[n++] = 't';
-        } else if (c < 0x20) {
+            out[n++] = esc;
+        } else {
             memcpy(out + n, "\\u00", 4);
             out[n + 4] = hex[c >> 4];
             out[n + 5] = hex[c & 15];
             n += 6;
-        } else {
-            out[n++] = (char)c;
         }
     }
+    out[n] = '\0';
+    return n;
+}
+
+int json_text_add_string(struct json_text *t, const char *s, size_t len)
+{
+    if (len == (size_t)-1)
+        len = strlen(s);
+    int r = json_text_reserve(t, 6 * len + 3);
+    if (r < 0)
+        return r;
+    char *out = t->s + t->len;
+    out[0] = '"';
+    size_t n = 1 + json_escape(s, len, out + 1, false);
     out[n++] = '"';
     t->len += n;
     t->s[t->len] = '\0';
@@ -145,6 +170,31 @@ int json_text_add_f64(struct json_text *t, double v)
 {
     char num[FORMAT_F64_POINT_MAX];
     return json_text_add(t, num, format_f64_json(v, num, sizeof(num)));
+}
+
+int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a)
+{
+    int r = 0;
+    switch (a->type) {
+    case ALUMET_ATTR_F64:
+        return json_text_add_f64(t, a->v.f64);
+    case ALUMET_ATTR_U64:
+        return json_text_add_u64(t, a->v.u64);
+    case ALUMET_ATTR_BOOL:
+        return json_text_adds(t, a->v.b ? "true" : "false");
+    case ALUMET_ATTR_STR:
+        return json_text_add_string(t, a->v.str, (size_t)-1);
+    case ALUMET_ATTR_LIST_U64:
+        r = json_text_adds(t, "[");
+        for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
+            if (i)
+                r = json_text_adds(t, ",");
+            if (r == 0)
+                r = json_text_add_u64(t, a->v.list.items[i]);
+        }
+        return r == 0 ? json_text_adds(t, "]") : r;
+    }
+    return -EINVAL;
 }
 
 /* ---- parsing ---- */

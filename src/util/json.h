@@ -28,10 +28,20 @@ int json_text_adds(struct json_text *t, const char *s);
  * with '"', '\\' and control characters escaped; invalid UTF-8 bytes become
  * U+FFFD. */
 int json_text_add_string(struct json_text *t, const char *s, size_t len);
+/* Write s (len bytes) as the inside of a JSON string: '"' and '\\' escaped,
+ * \n \r \t, \b \f when short_bf (else \u0008 \u000c), other control
+ * characters as \u00XX, valid UTF-8 copied, each byte of an invalid UTF-8
+ * sequence as \ufffd. out holds 6 * len + 1 bytes; NUL-terminated. Returns
+ * the length written. */
+size_t json_escape(const char *s, size_t len, char *out, bool short_bf);
 int json_text_add_u64(struct json_text *t, uint64_t v);
 /* serde_json's text of an f64 (format_f64_json): "1.0", "0.45", "1e21";
  * null for NaN and infinities. */
 int json_text_add_f64(struct json_text *t, double v);
+struct alumet_attr;
+/* The value of an attribute: a number, true/false, a string, or an array of
+ * u64 for a list. -EINVAL for an unknown type. */
+int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a);
 
 /* ---- parsing ---- */
 

@@ -61,6 +61,20 @@ static struct pc_reader frame_body(const uint8_t *frame, size_t n)
     return pc_reader_of(frame + 4, n - 4);
 }
 
+/* The rest of a frame's body after its head, checking the head: sender and
+ * kind. */
+static struct pc_reader frame_after_head(const uint8_t *frame, size_t n, const char *sender,
+                                         uint32_t kind)
+{
+    struct pc_reader r = frame_body(frame, n);
+    struct relay_str got_sender;
+    uint32_t got_kind;
+    assert_int_equal(relay_decode_head(&r, &got_sender, &got_kind), 0);
+    assert_str(got_sender, sender);
+    assert_int_equal(got_kind, kind);
+    return r;
+}
+
 /* ---- the spec's examples ---- */
 
 static void test_greet(void **state)
@@ -71,13 +85,9 @@ static void test_greet(void **state)
     assert_bytes(&w, greet_node1, sizeof(greet_node1));
     pc_writer_done(&w);
 
-    struct pc_reader r = frame_body(greet_node1, sizeof(greet_node1));
-    struct relay_str sender;
-    uint32_t kind;
+    struct pc_reader r =
+        frame_after_head(greet_node1, sizeof(greet_node1), "node1", RELAY_MSG_GREET);
     struct relay_greet g;
-    assert_int_equal(relay_decode_head(&r, &sender, &kind), 0);
-    assert_str(sender, "node1");
-    assert_int_equal(kind, RELAY_MSG_GREET);
     assert_int_equal(relay_decode_greet(&r, &g), 0);
     assert_str(g.core_version, "0.9.5");
     assert_str(g.plugin_version, "0.6.0");
@@ -93,13 +103,9 @@ static void test_greet_response(void **state)
     assert_bytes(&w, greet_response, sizeof(greet_response));
     pc_writer_done(&w);
 
-    struct pc_reader r = frame_body(greet_response, sizeof(greet_response));
-    struct relay_str sender;
-    uint32_t kind;
+    struct pc_reader r =
+        frame_after_head(greet_response, sizeof(greet_response), "", RELAY_MSG_GREET_RESPONSE);
     struct relay_greet_response g;
-    assert_int_equal(relay_decode_head(&r, &sender, &kind), 0);
-    assert_str(sender, "");
-    assert_int_equal(kind, RELAY_MSG_GREET_RESPONSE);
     assert_int_equal(relay_decode_greet_response(&r, &g), 0);
     assert_true(g.accept);
     assert_str(g.core_version, "0.9.5");
@@ -126,13 +132,9 @@ static void test_register_metrics(void **state)
     pc_writer_done(&w);
     alumet__registry_free(reg);
 
-    struct pc_reader r = frame_body(register_rapl, sizeof(register_rapl));
-    struct relay_str sender;
-    uint32_t kind;
+    struct pc_reader r =
+        frame_after_head(register_rapl, sizeof(register_rapl), "node1", RELAY_MSG_REGISTER_METRICS);
     size_t n;
-    assert_int_equal(relay_decode_head(&r, &sender, &kind), 0);
-    assert_str(sender, "node1");
-    assert_int_equal(kind, RELAY_MSG_REGISTER_METRICS);
     assert_int_equal(relay_decode_count(&r, 5, &n), 0);
     assert_int_equal(n, 1);
     struct relay_metric got;
@@ -163,15 +165,12 @@ static void test_send_measurements(void **state)
     pc_writer_done(&w);
     alumet__buffer_free(buf);
 
-    struct pc_reader r = frame_body(send_one, sizeof(send_one));
-    struct relay_str sender, key;
-    uint32_t kind;
+    struct pc_reader r =
+        frame_after_head(send_one, sizeof(send_one), "node1", RELAY_MSG_SEND_MEASUREMENTS);
+    struct relay_str key;
     size_t n;
     struct relay_point pt;
     struct relay_value v;
-    assert_int_equal(relay_decode_head(&r, &sender, &kind), 0);
-    assert_str(sender, "node1");
-    assert_int_equal(kind, RELAY_MSG_SEND_MEASUREMENTS);
     assert_int_equal(relay_decode_count(&r, 1, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(relay_decode_point(&r, &pt), 0);
