@@ -45,6 +45,9 @@
     "# Measurements kept while the collector cannot be reached, retried until it\n"                \
     "# can (past this, the oldest are dropped; 0: keep nothing, drop what fails)\n"                \
     "max_buffered_points = 1000000\n"                                                              \
+    "# TLS and authentication, as every HTTP output (docs/http-outputs.md):\n"                     \
+    "# tls_ca, tls_client_cert, tls_client_key, tls_insecure, bearer_token,\n"                     \
+    "# bearer_token_file, username and password\n"                                                 \
     "# HTTP headers sent with every request (an API key...)\n"                                     \
     "# [plugins.opentelemetry.headers]\n"                                                          \
     "# api-key = \"FILL ME\"\n"
@@ -180,6 +183,8 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
         r = httpoutput_get_limits(cfg, &s->connect_timeout, &s->request_timeout, &max_points, err);
     if (r == 0)
         r = otel_read_headers(cfg, s, err);
+    if (r == 0)
+        r = httpoutput_get_security(cfg, "collector_host", s->collector_host, &s->sec, err);
     if (r < 0)
         return r;
 
@@ -335,6 +340,9 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
                       otel_url(o), grpc ? "gRPC" : "HTTP");
         return 0;
     }
+    const char *advice = httpoutput_tls_advice(otel_client(o)->last_res, e.msg);
+    if (r != 0 && advice)
+        return alumet_error_set(err, -EINVAL, "%s; %s", e.msg, advice);
     bool refused = grpc
                        ? status == OTEL_GRPC_UNIMPLEMENTED || status == OTEL_GRPC_UNAUTHENTICATED ||
                              status == OTEL_GRPC_PERMISSION_DENIED
@@ -376,6 +384,7 @@ static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
                       "collector_host '%s' names port 4317, the usual OTLP/gRPC port, with "
                       "protocol = \"http/protobuf\" (OTLP/HTTP is usually on port 4318)",
                       o->settings.collector_host);
+    httpoutput_warn_security(o->log, &o->settings.sec, o->settings.collector_host, "the collector");
     if (o->settings.protocol == OTEL_PROTOCOL_GRPC)
         r = otel_grpc_init(&o->grpc, &o->settings, err);
     else
