@@ -401,6 +401,12 @@ static int webconfig_root(struct webconfig_load *l, struct prometheus_webconfig 
         const yaml_node_t *v = yaml_document_get_node(&l->doc, p->value);
         const char *key = k->type == YAML_SCALAR_NODE ? webconfig_scalar(k) : "";
         int r;
+        for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p; q++) {
+            const yaml_node_t *kq = yaml_document_get_node(&l->doc, q->key);
+            if (kq->type == YAML_SCALAR_NODE && strcmp(webconfig_scalar(kq), key) == 0)
+                return webconfig_error(l, k, "'%s' is given twice (also on line %zu): keep one",
+                                       key, kq->start_mark.line + 1);
+        }
         if (strcmp(key, "tls_server_config") == 0)
             r = webconfig_tls(l, v, wc);
         else if (strcmp(key, "basic_auth_users") == 0)
