@@ -122,10 +122,10 @@ static int webconfig_load_pem(struct webconfig_load *l, const yaml_node_t *n, co
         return alumet_error_set(l->err, -ENOMEM, "out of memory");
     r = webconfig_read_file(path, ret);
     if (r < 0)
-        webconfig_error(l, n,
-                        "'%s': cannot read '%s': %s; expected a PEM file that the agent's user "
-                        "can read (a relative path starts from the folder of this file)",
-                        key, path, strerror(-r));
+        r = webconfig_error(l, n,
+                            "'%s': cannot read '%s': %s; expected a PEM file that the agent's user "
+                            "can read (a relative path starts from the folder of this file)",
+                            key, path, strerror(-r));
     else if (!strstr(*ret, "-----BEGIN ")) {
         r = webconfig_error(l, n, "'%s': '%s' is not a PEM file (no \"-----BEGIN\" line)", key,
                             path);
