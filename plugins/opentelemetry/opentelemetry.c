@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -187,6 +188,12 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
         r = httpoutput_get_security(cfg, "collector_host", s->collector_host, &s->sec, err);
     if (r < 0)
         return r;
+    for (size_t i = 0; i < s->n_headers; i++)
+        if (strncasecmp(s->headers[i], "Authorization:", 14) == 0 &&
+            (s->sec.bearer_token || s->sec.bearer_token_file || s->sec.username))
+            return alumet_config_error(cfg, "headers", err, -EINVAL,
+                                       "an Authorization header besides %s: keep one of them",
+                                       s->sec.username ? "username" : "a bearer token");
 
     size_t len = strlen(s->collector_host);
     while (len > 0 && s->collector_host[len - 1] == '/')

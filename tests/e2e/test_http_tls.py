@@ -244,6 +244,13 @@ bearer_token = "otlp secret"
             self.assertIn(want, err)
             self.assertIn("alumet-config.toml:", err)
             self.assertIn("plugins.influxdb.", err)
+        err = self.failed_start('[plugins.opentelemetry]\n'
+                                'collector_host = "https://localhost:1"\n'
+                                'bearer_token = "x"\n'
+                                '[plugins.opentelemetry.headers]\n'
+                                'authorization = "Bearer y"\n')
+        self.assertIn("plugins.opentelemetry.headers: an Authorization header besides a bearer "
+                      "token: keep one of them", err)
 
 
 if __name__ == "__main__":
