@@ -3,7 +3,7 @@
  * file of the Prometheus exporter-toolkit (TLS and basic authentication of
  * the endpoint, https://github.com/prometheus/exporter-toolkit,
  * docs/web-configuration.md), parsed with libyaml, and the check of the
- * credentials of a scrape (bcrypt with libcrypt's crypt_r, whose successes
+ * credentials of a scrape (bcrypt with libxcrypt's crypt_rn, whose successes
  * are cached: a bcrypt check costs tens of milliseconds). */
 #include <crypt.h>
 #include <errno.h>
@@ -541,7 +541,9 @@ bool prometheus_webconfig_check(struct prometheus_webconfig_cache *cache,
     struct crypt_data *cd = hash ? calloc(1, sizeof(*cd)) : NULL;
     if (!cd)
         return false;
-    const char *out = crypt_r(password, hash, cd);
+    /* crypt_rn (libxcrypt): NULL on failure, and not crypt_r, which the
+     * sanitizers intercept with glibc's larger struct crypt_data */
+    const char *out = crypt_rn(password, hash, cd, (int)sizeof(*cd));
     ok = u && out && out[0] != '*' && webconfig_equal(out, hash);
     explicit_bzero(cd, sizeof(*cd));
     free(cd);

@@ -183,7 +183,7 @@ struct prometheus_webconfig_cache {
 };
 
 /* Whether user and password match basic_auth_users of wc: a bcrypt check
- * (crypt_r), skipped for the credentials in cache, where a success goes.
+ * (crypt_rn), skipped for the credentials in cache, where a success goes.
  * Thread-safe. */
 bool prometheus_webconfig_check(struct prometheus_webconfig_cache *cache,
                                 const struct prometheus_webconfig *wc, const char *user,
