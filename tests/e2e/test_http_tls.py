@@ -29,7 +29,7 @@ class TlsFake:
     -> (status, content type, body bytes), after recording the request."""
 
     def __init__(self, pki, token, tls12=False):
-        self.token = token  # the expected Authorization value is "Bearer <token>"
+        self.tokens = {token}  # the accepted Authorization values are "Bearer <token>"
         self.requests = []  # (path, Authorization, body)
         self.lock = threading.Lock()
         fake = self
@@ -45,7 +45,7 @@ class TlsFake:
                 auth = self.headers.get("Authorization")
                 with fake.lock:
                     fake.requests.append((self.path, auth, body))
-                    good = auth == f"Bearer {fake.token}"
+                    good = auth in {f"Bearer {t}" for t in fake.tokens}
                 if not good:
                     status, ctype, data = 401, "application/json", \
                         b'{"code":"unauthorized","message":"unauthorized access"}'
@@ -109,7 +109,7 @@ class TestHttpTls(AgentTestCase):
         self.fake = TlsFake(self.pki, "tok-1")
         self.addCleanup(self.fake.close)
 
-    def influx(self, tls=None, auth=None, host=None):
+    def influx(self, tls=None, auth=None, host=None, max_points=0):
         """An influxdb output to the fake: tls and auth are TOML lines
         (None: the CA, the client certificate, the token file)."""
         if tls is None:
@@ -129,7 +129,7 @@ host = "{host}"
 token = ""
 org = "o"
 bucket = "b"
-max_buffered_points = 0
+max_buffered_points = {max_points}
 {tls}{auth}"""
 
     def failed_start(self, config):
@@ -144,7 +144,7 @@ max_buffered_points = 0
         wait_until(lambda: len(self.fake.auths("/api/v2/write")) >= 2, 30, "two writes")
         # the token file is rotated: the next requests carry the new token
         with self.fake.lock:
-            self.fake.token = "tok-2"
+            self.fake.tokens.add("tok-2")
         with open(self.token_file + ".new", "w", encoding="utf-8") as f:
             f.write("tok-2\n")
         os.rename(self.token_file + ".new", self.token_file)
@@ -157,8 +157,31 @@ max_buffered_points = 0
         self.assertIn("connected to InfluxDB at 'https://localhost:", a.stderr())
         self.assertNotIn("WARN", a.stderr())
         with self.fake.lock:
-            lines = b"".join(b for p, _, b in self.fake.requests).decode().splitlines()
+            lines = b"\n".join(b for p, _, b in self.fake.requests if b).decode().splitlines()
         self.assertTrue(all(l.startswith("test_counter,") for l in lines), lines[:3])
+        self.assertEqual(len(lines), a.count())
+
+    def test_token_file_removed(self):
+        """A token file that disappears fails the requests with a clear
+        error, without a restart; once it is back, they pass again, and the
+        measurements kept meanwhile arrive: every point, once."""
+        a = self.agent(self.influx(max_points=100000))
+        a.wait_ready()
+        wait_until(lambda: self.fake.auths("/api/v2/write"), 30, "a write")
+        os.unlink(self.token_file)
+        wait_until(lambda: f"cannot read the bearer token from '{self.token_file}': No such "
+                   "file or directory" in a.stderr(), 30, "the error in the log")
+        with self.fake.lock:
+            before = len(self.fake.requests)
+        with open(self.token_file, "w", encoding="utf-8") as f:
+            f.write("tok-1")
+        wait_until(lambda: len(self.fake.auths("/api/v2/write")) > before, 30, "writes again")
+        self.assertEqual(a.stop(), 0, a.stderr())
+        self.assertEqual(set(self.fake.auths()), {"Bearer tok-1"})
+        with self.fake.lock:
+            lines = b"\n".join(b for p, _, b in self.fake.requests if b).decode().splitlines()
+        self.assertEqual(len(lines), a.count())
+        self.assertEqual(len(set(lines)), len(lines))
 
     def tls12_fake(self):
         self.fake.close()
@@ -209,7 +232,7 @@ max_buffered_points = 0
 
     def test_opentelemetry_http(self):
         with self.fake.lock:
-            self.fake.token = "otlp secret"
+            self.fake.tokens = {"otlp secret"}
         a = self.agent(f"""\
 [plugins.test-source]
 poll_interval = "100ms"
