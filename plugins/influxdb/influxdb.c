@@ -329,7 +329,10 @@ static int influxdb_check_connection(struct influxdb_output *o, struct alumet_er
                                 "configuration",
                                 e.msg,
                                 o->settings.api == INFLUXDB_API_V1 ? "database" : "org and bucket");
-    httpoutput_warn_unreachable(o->log, e.msg, "InfluxDB", o->settings.max_buffered_points);
+    char why[sizeof(e.msg) + 256];
+    snprintf(why, sizeof(why), "%s%s", e.msg,
+             httpoutput_tls_hint(&o->settings.sec, o->settings.host, o->http.client.last_res));
+    httpoutput_warn_unreachable(o->log, why, "InfluxDB", o->settings.max_buffered_points);
     return 0;
 }
 

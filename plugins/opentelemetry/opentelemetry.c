@@ -361,7 +361,11 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
                                 e.msg,
                                 grpc ? "the URL of an OTLP/gRPC receiver"
                                      : "the base URL of an OTLP/HTTP receiver");
-    httpoutput_warn_unreachable(o->log, e.msg, "the collector", o->settings.max_buffered_points);
+    char why[sizeof(e.msg) + 256];
+    snprintf(why, sizeof(why), "%s%s", e.msg,
+             httpoutput_tls_hint(&o->settings.sec, o->settings.collector_host,
+                                 otel_client(o)->last_res));
+    httpoutput_warn_unreachable(o->log, why, "the collector", o->settings.max_buffered_points);
     return 0;
 }
 

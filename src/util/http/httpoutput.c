@@ -331,3 +331,23 @@ const char *httpoutput_tls_advice(CURLcode res, const char *msg)
         return NULL;
     }
 }
+
+const char *httpoutput_tls_hint(const struct httpoutput_security *s, const char *url, CURLcode res)
+{
+    if (!httpoutput_is_https(url) || s->tls_client_cert)
+        return "";
+    switch (res) {
+    case CURLE_OK:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_OUT_OF_MEMORY:
+        return "";
+    default:
+        /* connected, then cut: a reset, "getpeername() failed", an HTTP/2
+         * stream not closed cleanly... */
+        return "; if the server requires a client certificate, set tls_client_cert and "
+               "tls_client_key (a TLS 1.3 server refuses a connection without one after the "
+               "handshake, which can look like this failure)";
+    }
+}

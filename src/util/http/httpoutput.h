@@ -111,4 +111,11 @@ void httpoutput_warn_security(struct alumet_log_topic *log, const struct httpout
  * connection check. */
 const char *httpoutput_tls_advice(CURLcode res, const char *msg);
 
+/* For a transient failure res of a request to url, over TLS without a
+ * client certificate in s: "; if the server requires a client certificate,
+ * set tls_client_cert ..." (a TLS 1.3 server refuses one after the
+ * handshake, which the client may see as a reset rather than the server's
+ * alert). "" otherwise. To append to the message of the failure. */
+const char *httpoutput_tls_hint(const struct httpoutput_security *s, const char *url, CURLcode res);
+
 #endif
