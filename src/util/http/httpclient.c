@@ -147,11 +147,9 @@ int httpclient_read_token(const char *path, char **ret)
     while (len > start && (buf[len - 1] == ' ' || buf[len - 1] == '\t' || buf[len - 1] == '\r' ||
                            buf[len - 1] == '\n'))
         len--;
-    int r = 0;
-    if (len == start)
-        r = -ENODATA;
+    int r = len == start ? -ENODATA : len - start >= HTTPCLIENT_MAX_TOKEN ? -EBADMSG : 0;
     for (size_t i = start; r == 0 && i < len; i++)
-        if ((unsigned char)buf[i] < 32 || buf[i] == 127 || len - start > HTTPCLIENT_MAX_TOKEN - 1)
+        if ((unsigned char)buf[i] < 32 || buf[i] == 127)
             r = -EBADMSG;
     if (r == 0) {
         *ret = strndup(buf + start, len - start);

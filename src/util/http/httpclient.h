@@ -122,9 +122,10 @@ const char *httpclient_captured(const struct httpclient *c, size_t i);
 int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts);
 
 /* Read a bearer token from path into a new string (*ret, caller frees it):
- * its first line, without surrounding blanks. 0, -errno of the read,
- * -ENODATA (empty) or -EBADMSG (more than one line, or a control
- * character). Used by httpclient_post and by the option checks. */
+ * the content of the file, without surrounding blanks and newlines. 0,
+ * -errno of the read, -ENODATA (empty) or -EBADMSG (more than one line, a
+ * control character, 16 KiB or more). Used by httpclient_post and by the
+ * option checks. */
 int httpclient_read_token(const char *path, char **ret);
 
 /* Release c (accepts a zeroed or released client). */
