@@ -5,7 +5,8 @@ pkgs=(gcc meson ninja-build pkg-config libcmocka-dev python3 libpfm4-dev clang-f
       libmicrohttpd-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler
       prometheus influxdb python3-grpcio python3-protobuf protobuf-compiler openssl
       slurmctld slurmd munge podman runc busybox-static victoria-metrics libmongoc-dev
-      python3-bson libsnappy-dev chromium debhelper lintian devscripts fakeroot python3-yaml)
+      python3-bson libsnappy-dev chromium debhelper lintian devscripts fakeroot python3-yaml
+      libyaml-dev libgnutls28-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

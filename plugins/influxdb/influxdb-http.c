@@ -56,8 +56,8 @@ int influxdb_settings_copy(struct influxdb_settings *dst, const struct influxdb_
     dst->bucket = influxdb_strdup_or_null(src->bucket, &oom);
     dst->database = influxdb_strdup_or_null(src->database, &oom);
     dst->retention_policy = influxdb_strdup_or_null(src->retention_policy, &oom);
-    dst->username = influxdb_strdup_or_null(src->username, &oom);
-    dst->password = influxdb_strdup_or_null(src->password, &oom);
+    if (httpoutput_security_copy(&dst->sec, &src->sec) < 0)
+        oom = true;
     dst->as_tags = influxdb_strv_dup(src->as_tags, src->n_as_tags, &oom);
     dst->as_fields = influxdb_strv_dup(src->as_fields, src->n_as_fields, &oom);
     if (oom) {
@@ -75,11 +75,7 @@ void influxdb_settings_done(struct influxdb_settings *s)
     free(s->bucket);
     free(s->database);
     free(s->retention_policy);
-    free(s->username);
-    if (s->password) {
-        explicit_bzero(s->password, strlen(s->password));
-        free(s->password);
-    }
+    httpoutput_security_done(&s->sec);
     influxdb_strv_free(s->as_tags);
     influxdb_strv_free(s->as_fields);
     *s = (struct influxdb_settings){0};
@@ -154,7 +150,7 @@ int influxdb_http_init(struct influxdb_http *h, const struct influxdb_settings *
     int r = influxdb_http_build_url(&url, s);
     if (r == 0)
         r = influxdb_http_build_where(h, s);
-    if (r == 0 && s->api == INFLUXDB_API_V2 &&
+    if (r == 0 && s->api == INFLUXDB_API_V2 && s->token && *s->token &&
         asprintf(&auth, "Authorization: Token %s", s->token) < 0) {
         auth = NULL;
         r = -ENOMEM;
@@ -172,12 +168,13 @@ int influxdb_http_init(struct influxdb_http *h, const struct influxdb_settings *
         .accept = "application/json",
         .headers = headers,
         .n_headers = auth ? 1 : 0,
-        .username = s->api == INFLUXDB_API_V1 ? s->username : NULL,
-        .password = s->password,
         .connect_timeout = s->connect_timeout,
         .request_timeout = s->request_timeout,
         .max_response = INFLUXDB_HTTP_MAX_RESPONSE,
     };
+    httpoutput_security_apply(&s->sec, &opts);
+    if (auth) /* the v2 token: no basic authentication besides */
+        opts.username = opts.password = NULL;
     r = httpclient_init(&h->client, &opts);
     if (r < 0 && h->client.setopt_error != CURLE_OK)
         alumet_error_set(err, r, "cannot configure the HTTP client for %s: %s", h->where,

@@ -44,6 +44,9 @@
     "# Attributes that are always tags, or always fields\n"                                        \
     "# attributes_as_tags = [\"domain\"]\n"                                                        \
     "# attributes_as_fields = [\"comment\"]\n"                                                     \
+    "# TLS and authentication, as every HTTP output (docs/http-outputs.md):\n"                     \
+    "# tls_ca, tls_client_cert, tls_client_key, tls_insecure, bearer_token or\n"                   \
+    "# bearer_token_file (instead of token)\n"                                                     \
     "# Time limits of a write request\n"                                                           \
     "connect_timeout = \"5s\"\n"                                                                   \
     "request_timeout = \"30s\"\n"                                                                  \
@@ -157,10 +160,6 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
     if (r == 0)
         r = influxdb_get_string(cfg, "retention_policy", "", &s->retention_policy, err);
     if (r == 0)
-        r = influxdb_get_string(cfg, "username", "", &s->username, err);
-    if (r == 0)
-        r = influxdb_get_string(cfg, "password", "", &s->password, err);
-    if (r == 0)
         r = alumet_config_get_string(cfg, "attributes_as", "tag", &attributes_as, err);
     if (r == 0)
         r = influxdb_get_list(cfg, "attributes_as_tags", &s->as_tags, &s->n_as_tags, err);
@@ -168,6 +167,8 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
         r = influxdb_get_list(cfg, "attributes_as_fields", &s->as_fields, &s->n_as_fields, err);
     if (r == 0)
         r = httpoutput_get_limits(cfg, &s->connect_timeout, &s->request_timeout, &max_points, err);
+    if (r == 0)
+        r = httpoutput_get_security(cfg, "host", s->host, &s->sec, err);
     if (r < 0)
         return r;
 
@@ -203,6 +204,10 @@ static int influxdb_read_options(struct alumet_config *cfg, struct influxdb_sett
     if (r < 0)
         return r;
     s->max_buffered_points = (uint64_t)max_points;
+    if (s->api == INFLUXDB_API_V2 && *s->token && (s->sec.bearer_token || s->sec.bearer_token_file))
+        return alumet_config_error(cfg, "token", err, -EINVAL,
+                                   "set either token (sent as \"Authorization: Token ...\") or "
+                                   "a bearer token (\"Authorization: Bearer ...\"), not both");
     if (s->api == INFLUXDB_API_V2) {
         r = influxdb_check_required(cfg, "org", s->org, "api_version = 2", err);
         if (r == 0)
@@ -322,13 +327,19 @@ static int influxdb_check_connection(struct influxdb_output *o, struct alumet_er
                                 "%s; this server has no v2 write API (InfluxDB 1.x before 1.8): "
                                 "set api_version = 1 and database in the configuration",
                                 e.msg);
+    const char *advice = httpoutput_tls_advice(o->http.client.last_res, e.msg);
+    if (r != 0 && advice)
+        return alumet_error_set(err, -EINVAL, "%s; %s", e.msg, advice);
     if (r < 0 || (status >= 400 && status < 500 && status != 408 && status != 429))
         return alumet_error_set(err, r < 0 ? r : -EINVAL,
                                 "%s; please check the host, credentials and %s in the "
                                 "configuration",
                                 e.msg,
                                 o->settings.api == INFLUXDB_API_V1 ? "database" : "org and bucket");
-    httpoutput_warn_unreachable(o->log, e.msg, "InfluxDB", o->settings.max_buffered_points);
+    char why[sizeof(e.msg) + 256];
+    snprintf(why, sizeof(why), "%s%s", e.msg,
+             httpoutput_tls_hint(&o->settings.sec, o->settings.host, o->http.client.last_res));
+    httpoutput_warn_unreachable(o->log, why, "InfluxDB", o->settings.max_buffered_points);
     return 0;
 }
 
@@ -356,6 +367,7 @@ static int influxdb_start(void *state, struct alumet_start_ctx *ctx, struct alum
     };
     o->check.report = influxdb_report_overwrite;
     o->check.ctx = o;
+    httpoutput_warn_security(o->log, &o->settings.sec, o->settings.host, "InfluxDB");
     r = influxdb_http_init(&o->http, &o->settings, err);
     if (r < 0)
         goto err_free;

@@ -13,6 +13,7 @@
 #include "alumet/error.h"
 #include "alumet/time.h"
 #include "util/http/httpclient.h"
+#include "util/http/httpoutput.h"
 
 /* The HTTP API of the server. */
 enum influxdb_api {
@@ -29,8 +30,10 @@ struct influxdb_settings {
     char *bucket;           /* v2 */
     char *database;         /* v1 */
     char *retention_policy; /* v1, NULL: the database's default */
-    char *username;         /* v1, NULL: no authentication */
-    char *password;         /* v1 */
+    /* TLS and authentication (docs/http-outputs.md): username and password
+     * are basic authentication (v1, or v2 without token); a bearer token
+     * replaces the v2 token */
+    struct httpoutput_security sec;
     bool attributes_as_tags;
     char **as_tags; /* NULL-terminated, may be NULL */
     size_t n_as_tags;

@@ -113,7 +113,9 @@ int k8s_podlist_parse(const char *json, size_t len, const char *node, struct k8s
 {
     struct json *root = NULL;
     struct k8s_registry reg = {0};
-    int r = json_parse(json, len, &root);
+    int r = json_parse(json, len, &root, NULL, 0);
+    if (r == -EINVAL)
+        r = -EBADMSG;
     const struct json *items = json_get(root, "items");
     if (r == 0 && (!items || items->type != JSON_ARRAY))
         r = -EBADMSG;

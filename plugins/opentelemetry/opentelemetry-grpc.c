@@ -139,6 +139,7 @@ int otel_grpc_init(struct otel_grpc *g, const struct otel_settings *s, struct al
         .http2 = true,
         .capture = otel_grpc_captured,
     };
+    httpoutput_security_apply(&s->sec, &opts);
     int r = httpclient_init(&g->client, &opts);
     free(headers);
     if (r < 0 && g->client.setopt_error != CURLE_OK)

@@ -35,6 +35,8 @@ int otel_settings_copy(struct otel_settings *dst, const struct otel_settings *sr
     dst->suffix = otel_dup(src->suffix, &oom);
     dst->tls_ca = otel_dup(src->tls_ca, &oom);
     dst->headers = NULL;
+    if (httpoutput_security_copy(&dst->sec, &src->sec) < 0)
+        oom = true;
     if (src->headers) {
         dst->headers = calloc(src->n_headers + 1, sizeof(*dst->headers));
         if (!dst->headers)
@@ -62,6 +64,7 @@ void otel_settings_done(struct otel_settings *s)
         }
         free(s->headers);
     }
+    httpoutput_security_done(&s->sec);
     *s = (struct otel_settings){0};
 }
 
@@ -84,6 +87,7 @@ int otel_http_init(struct otel_http *h, const struct otel_settings *s, struct al
         .max_response = OTEL_HTTP_MAX_RESPONSE,
         .ca_file = s->tls_ca,
     };
+    httpoutput_security_apply(&s->sec, &opts);
     int r = httpclient_init(&h->client, &opts);
     if (r < 0 && h->client.setopt_error != CURLE_OK)
         alumet_error_set(err, r, "cannot configure the HTTP client for '%s': %s", h->url,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "alumet/config.h"
@@ -46,6 +47,9 @@
     "# Measurements kept while the collector cannot be reached, retried until it\n"                \
     "# can (past this, the oldest are dropped; 0: keep nothing, drop what fails)\n"                \
     "max_buffered_points = 1000000\n"                                                              \
+    "# TLS and authentication, as every HTTP output (docs/http-outputs.md):\n"                     \
+    "# tls_ca, tls_client_cert, tls_client_key, tls_insecure, bearer_token,\n"                     \
+    "# bearer_token_file, username and password\n"                                                 \
     "# HTTP headers sent with every request (an API key...)\n"                                     \
     "# [plugins.opentelemetry.headers]\n"                                                          \
     "# api-key = \"FILL ME\"\n"
@@ -183,8 +187,16 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
         r = httpoutput_get_limits(cfg, &s->connect_timeout, &s->request_timeout, &max_points, err);
     if (r == 0)
         r = otel_read_headers(cfg, s, err);
+    if (r == 0)
+        r = httpoutput_get_security(cfg, "collector_host", s->collector_host, &s->sec, err);
     if (r < 0)
         return r;
+    for (size_t i = 0; i < s->n_headers; i++)
+        if (strncasecmp(s->headers[i], "Authorization:", 14) == 0 &&
+            (s->sec.bearer_token || s->sec.bearer_token_file || s->sec.username))
+            return alumet_config_error(cfg, "headers", err, -EINVAL,
+                                       "an Authorization header besides %s: keep one of them",
+                                       s->sec.username ? "username" : "a bearer token");
 
     /* every value is checked before the first error is returned: `config
      * check` reports them all */
@@ -350,6 +362,9 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
                       otel_url(o), grpc ? "gRPC" : "HTTP");
         return 0;
     }
+    const char *advice = httpoutput_tls_advice(otel_client(o)->last_res, e.msg);
+    if (r != 0 && advice)
+        return alumet_error_set(err, -EINVAL, "%s; %s", e.msg, advice);
     bool refused = grpc
                        ? status == OTEL_GRPC_UNIMPLEMENTED || status == OTEL_GRPC_UNAUTHENTICATED ||
                              status == OTEL_GRPC_PERMISSION_DENIED
@@ -361,7 +376,11 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
                                 e.msg,
                                 grpc ? "the URL of an OTLP/gRPC receiver"
                                      : "the base URL of an OTLP/HTTP receiver");
-    httpoutput_warn_unreachable(o->log, e.msg, "the collector", o->settings.max_buffered_points);
+    char why[sizeof(e.msg) + 256];
+    snprintf(why, sizeof(why), "%s%s", e.msg,
+             httpoutput_tls_hint(&o->settings.sec, o->settings.collector_host,
+                                 otel_client(o)->last_res));
+    httpoutput_warn_unreachable(o->log, why, "the collector", o->settings.max_buffered_points);
     return 0;
 }
 
@@ -391,6 +410,7 @@ static int otel_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
                       "collector_host '%s' names port 4317, the usual OTLP/gRPC port, with "
                       "protocol = \"http/protobuf\" (OTLP/HTTP is usually on port 4318)",
                       o->settings.collector_host);
+    httpoutput_warn_security(o->log, &o->settings.sec, o->settings.collector_host, "the collector");
     if (o->settings.protocol == OTEL_PROTOCOL_GRPC)
         r = otel_grpc_init(&o->grpc, &o->settings, err);
     else

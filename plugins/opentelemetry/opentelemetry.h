@@ -16,6 +16,7 @@
 #include "alumet/time.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "util/http/httpclient.h"
+#include "util/http/httpoutput.h"
 
 /* Short names of the generated protobuf-c types. */
 #define otel_request Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest
@@ -54,6 +55,7 @@ struct otel_settings {
     char **headers;               /* "Name: value" lines, NULL-terminated, may be NULL */
     char *tls_ca;                 /* PEM file of the CAs to trust for https://; "": the system's */
     size_t n_headers;
+    struct httpoutput_security sec; /* TLS and authentication (docs/http-outputs.md) */
     alumet_time_ns connect_timeout;
     alumet_time_ns request_timeout;
     uint64_t max_buffered_points; /* 0: no retry, a failed buffer is dropped */

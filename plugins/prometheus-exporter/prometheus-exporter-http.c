@@ -3,9 +3,13 @@
  * thread): GET /metrics renders the table in the format the scraper asks for.
  * The socket is bound by prometheus_http_start(), so that a port in use
  * fails the agent's startup with the address and the reason, instead of
- * upstream's silent death of the server thread. */
+ * upstream's silent death of the server thread. With web_config_file, the
+ * endpoint speaks TLS (GnuTLS through libmicrohttpd), checks the client
+ * certificates and asks for basic authentication
+ * (prometheus-exporter-webconfig.c). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -21,11 +25,15 @@
 #define PROMETHEUS_HTTP_MAX_CONNECTIONS 64u
 #define PROMETHEUS_HTTP_TIMEOUT_S 30u
 
+#define PROMETHEUS_HTTP_REALM "alumet"
+
 struct prometheus_http {
     struct MHD_Daemon *daemon;
     struct prometheus_table *table; /* one reference */
     struct alumet_log_topic *topic;
     uint16_t port;
+    const struct prometheus_webconfig *wc; /* borrowed, NULL: none */
+    struct prometheus_webconfig_cache cache;
 };
 
 /* ---- content negotiation ---- */
@@ -182,7 +190,16 @@ static const char *prometheus_bind_advice(int r)
 
 /* ---- requests ---- */
 
-static enum MHD_Result prometheus_http_reply_static(struct MHD_Connection *c, unsigned status,
+/* The headers of http_server_config, on every response. */
+static void prometheus_http_add_headers(struct prometheus_http *h, struct MHD_Response *resp)
+{
+    for (size_t i = 0; h->wc && i < h->wc->n_headers; i++)
+        MHD_add_response_header(resp, h->wc->headers[2 * i], h->wc->headers[2 * i + 1]);
+}
+
+/* status with a short text body; 401 asks for basic authentication. */
+static enum MHD_Result prometheus_http_reply_static(struct prometheus_http *h,
+                                                    struct MHD_Connection *c, unsigned status,
                                                     const char *body)
 {
     struct MHD_Response *resp =
@@ -190,9 +207,54 @@ static enum MHD_Result prometheus_http_reply_static(struct MHD_Connection *c, un
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    prometheus_http_add_headers(h, resp);
+    enum MHD_Result ret = status == MHD_HTTP_UNAUTHORIZED
+                              ? MHD_queue_basic_auth_fail_response(c, PROMETHEUS_HTTP_REALM, resp)
+                              : MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* client_auth_type: NULL when the client's certificate is acceptable, else
+ * why not. */
+static const char *prometheus_http_check_client(struct prometheus_http *h, struct MHD_Connection *c)
+{
+    if (!h->wc || h->wc->client_auth == PROMETHEUS_CLIENT_AUTH_NONE)
+        return NULL;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session)
+        return "no TLS session";
+    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+    unsigned n = 0;
+    if (!gnutls_certificate_get_peers(s, &n) || n == 0)
+        return h->wc->client_auth == PROMETHEUS_CLIENT_AUTH_REQUIRE_AND_VERIFY
+                   ? "no client certificate"
+                   : NULL;
+    unsigned status = 0;
+    if (gnutls_certificate_verify_peers2(s, &status) < 0 || status != 0)
+        return "a client certificate that client_ca_file did not sign, or expired";
+    return NULL;
+}
+
+/* basic_auth_users: whether the request carries the credentials of one. */
+static bool prometheus_http_check_user(struct prometheus_http *h, struct MHD_Connection *c)
+{
+    if (!h->wc || h->wc->n_users == 0)
+        return true;
+    char *password = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &password);
+    bool ok = user && password && prometheus_webconfig_check(&h->cache, h->wc, user, password);
+    if (!ok && user)
+        alumet_log_at(h->topic, ALUMET_LOG_DEBUG, "refused a request of user '%s': wrong password",
+                      user);
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        MHD_free(password);
+    }
+    if (user)
+        MHD_free(user);
+    return ok;
 }
 
 static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -214,8 +276,16 @@ static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *
         *upload_data_size = 0; /* a request body is ignored */
         return MHD_YES;
     }
+    const char *refused = prometheus_http_check_client(h, c);
+    if (refused) {
+        alumet_log_at(h->topic, ALUMET_LOG_DEBUG, "refused a request: %s", refused);
+        return prometheus_http_reply_static(h, c, MHD_HTTP_FORBIDDEN,
+                                            "Forbidden: a valid client certificate is required");
+    }
+    if (!prometheus_http_check_user(h, c))
+        return prometheus_http_reply_static(h, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
     if (strcmp(url, "/metrics") != 0)
-        return prometheus_http_reply_static(c, MHD_HTTP_NOT_FOUND, "Not Found");
+        return prometheus_http_reply_static(h, c, MHD_HTTP_NOT_FOUND, "Not Found");
 
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     enum prometheus_format fmt = prometheus_negotiate(accept);
@@ -223,7 +293,7 @@ static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *
     size_t len = 0;
     if (prometheus_table_render(h->table, fmt, alumet_time_monotonic(), &text, &len) < 0) {
         alumet_log_at(h->topic, ALUMET_LOG_ERROR, "out of memory while rendering the metrics");
-        return prometheus_http_reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return prometheus_http_reply_static(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                             "Internal Server Error");
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, text, free);
@@ -233,6 +303,7 @@ static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, prometheus_content_type(fmt));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
+    prometheus_http_add_headers(h, resp);
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -248,8 +319,8 @@ static void prometheus_http_log(void *cls, const char *fmt, va_list ap)
 /* ---- server ---- */
 
 int prometheus_http_start(const char *host, uint16_t port, struct prometheus_table *t,
-                          struct alumet_log_topic *topic, struct prometheus_http **ret,
-                          struct alumet_error *err)
+                          const struct prometheus_webconfig *wc, struct alumet_log_topic *topic,
+                          struct prometheus_http **ret, struct alumet_error *err)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -290,16 +361,35 @@ int prometheus_http_start(const char *host, uint16_t port, struct prometheus_tab
     h->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                : ((struct sockaddr_in *)&addr)->sin_port);
     h->table = prometheus_table_ref(t);
-    h->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0,
-                         NULL, NULL, prometheus_http_handle, h, MHD_OPTION_LISTEN_SOCKET,
-                         (MHD_socket)fd, MHD_OPTION_EXTERNAL_LOGGER, prometheus_http_log, h,
-                         MHD_OPTION_CONNECTION_LIMIT, PROMETHEUS_HTTP_MAX_CONNECTIONS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, PROMETHEUS_HTTP_TIMEOUT_S, MHD_OPTION_END);
+    h->wc = wc;
+    pthread_mutex_init(&h->cache.lock, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    bool tls = wc && wc->cert;
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? wc->cert : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? wc->key : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, tls ? wc->priorities : NULL},
+        /* with trusted CAs, the server asks the clients for a certificate */
+        {tls && wc->client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+         tls ? wc->client_ca : NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (tls)
+        flags |= MHD_USE_TLS;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, prometheus_http_handle, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_EXTERNAL_LOGGER, prometheus_http_log, h, MHD_OPTION_CONNECTION_LIMIT,
+        PROMETHEUS_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, PROMETHEUS_HTTP_TIMEOUT_S,
+        tls ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls_opts, MHD_OPTION_END);
     if (!h->daemon) {
         prometheus_table_unref(h->table);
+        pthread_mutex_destroy(&h->cache.lock);
         free(h);
-        r = alumet_error_set(err, -EIO, "failed to start the HTTP server on '%s'", shown);
+        r = alumet_error_set(err, -EIO, "failed to start the %s server on '%s'%s",
+                             tls ? "HTTPS" : "HTTP", shown,
+                             tls ? ": check the certificate and key of web_config_file (a PEM "
+                                   "certificate and its matching private key, unencrypted)"
+                                 : "");
         goto err_close;
     }
     *ret = h;
@@ -321,5 +411,6 @@ void prometheus_http_stop(struct prometheus_http *h)
         return;
     MHD_stop_daemon(h->daemon); /* joins the thread and closes the socket */
     prometheus_table_unref(h->table);
+    pthread_mutex_destroy(&h->cache.lock);
     free(h);
 }

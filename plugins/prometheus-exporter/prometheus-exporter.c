@@ -40,7 +40,11 @@
     "series_expiry = \"5m\"\n"                                                                     \
     "# Metrics whose values are per-interval deltas, also exported as counters\n"                  \
     "# NAME_cumulative_UNIT_total (energies in joules or watt-hours always are)\n"                 \
-    "counter_metrics = []\n"
+    "counter_metrics = []\n"                                                                       \
+    "# TLS and basic authentication of the endpoint: a web configuration file of\n"                \
+    "# the Prometheus exporter-toolkit (tls_server_config, basic_auth_users), as\n"                \
+    "# node_exporter's --web.config.file (\"\": plain HTTP, no authentication)\n"                  \
+    "web_config_file = \"\"\n"
 
 #define PROMETHEUS_EXPORTER_DEFAULT_EXPIRY (5 * 60 * ALUMET_NSEC_PER_SEC)
 
@@ -56,7 +60,8 @@ struct prometheus_exporter {
     alumet_time_ns series_expiry;
     char **counter_metrics; /* the option, NULL-terminated */
     size_t n_counter_metrics;
-    struct alumet_log_topic *topic; /* from start: the plugin's, borrowed */
+    struct prometheus_webconfig web; /* web_config_file, zeroed when none */
+    struct alumet_log_topic *topic;  /* from start: the plugin's, borrowed */
     struct prometheus_http *http;
 };
 
@@ -71,6 +76,7 @@ static void prometheus_exporter_free(void *state)
     if (!pe)
         return;
     prometheus_http_stop(pe->http);
+    prometheus_webconfig_done(&pe->web);
     for (size_t i = 0; i < pe->n_counter_metrics; i++)
         free(pe->counter_metrics[i]);
     free(pe->counter_metrics);
@@ -168,6 +174,12 @@ static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
     r = prometheus_exporter_counter_metrics(pe, cfg, err);
     if (r < 0)
         goto err_free;
+    const char *web_config = NULL;
+    r = alumet_config_get_string(cfg, "web_config_file", "", &web_config, err);
+    if (r < 0)
+        goto err_free;
+    if (*web_config && (r = prometheus_webconfig_load(web_config, &pe->web, err)) < 0)
+        goto err_free;
 
     /* both are checked before the first error is returned: `config check`
      * reports them all */
@@ -249,7 +261,7 @@ static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
         goto out_unref;
     }
     o->table = prometheus_table_ref(table);
-    r = prometheus_http_start(pe->host, pe->port, table, topic, &pe->http, err);
+    r = prometheus_http_start(pe->host, pe->port, table, &pe->web, topic, &pe->http, err);
     if (r < 0) {
         prometheus_exporter_output_free(o);
         goto out_unref;
@@ -261,8 +273,15 @@ static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
         pe->http = NULL;
         goto out_unref;
     }
-    alumet_log_at(topic, ALUMET_LOG_INFO, "serving the metrics on '%s:%u', path '/metrics'",
-                  pe->host, (unsigned)prometheus_http_port(pe->http));
+    alumet_log_at(
+        topic, ALUMET_LOG_INFO, "serving the metrics on '%s:%u', path '/metrics'%s%s%s", pe->host,
+        (unsigned)prometheus_http_port(pe->http), pe->web.cert ? ", over TLS (https)" : "",
+        pe->web.n_users ? ", basic authentication" : "",
+        pe->web.client_auth != PROMETHEUS_CLIENT_AUTH_NONE ? ", client certificates" : "");
+    if (pe->web.n_users && !pe->web.cert)
+        alumet_log_at(topic, ALUMET_LOG_WARN,
+                      "basic authentication without TLS: the passwords of basic_auth_users go in "
+                      "clear text over the network; add tls_server_config to web_config_file");
 
 out_unref:
     prometheus_table_unref(table); /* the output and the server hold their own */

@@ -6,6 +6,7 @@
 #ifndef ALUMET_PLUGIN_PROMETHEUS_EXPORTER_H
 #define ALUMET_PLUGIN_PROMETHEUS_EXPORTER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,15 +135,70 @@ const char *prometheus_content_type(enum prometheus_format f);
 int prometheus_parse_address(const char *host, uint16_t port, struct sockaddr_storage *ret_addr,
                              socklen_t *ret_len);
 
+/* ---- web configuration (prometheus-exporter-webconfig.c) ---- */
+
+/* Which client certificates the endpoint asks for (client_auth_type). */
+enum prometheus_client_auth {
+    PROMETHEUS_CLIENT_AUTH_NONE,               /* NoClientCert */
+    PROMETHEUS_CLIENT_AUTH_VERIFY_IF_GIVEN,    /* VerifyClientCertIfGiven */
+    PROMETHEUS_CLIENT_AUTH_REQUIRE_AND_VERIFY, /* RequireAndVerifyClientCert */
+};
+
+struct prometheus_user {
+    char *name;
+    char *hash; /* bcrypt */
+};
+
+/* What the web configuration file of the exporter-toolkit sets; zeroed: an
+ * endpoint in plain HTTP without authentication. */
+struct prometheus_webconfig {
+    char *cert;      /* PEM text of the server's certificate (chain); NULL: no TLS */
+    char *key;       /* PEM text of its key */
+    char *client_ca; /* PEM text of the CAs of the client certificates, NULL: none */
+    enum prometheus_client_auth client_auth;
+    char *priorities; /* GnuTLS priority string (min_version, max_version) */
+    struct prometheus_user *users;
+    size_t n_users; /* 0: no basic authentication */
+    char **headers; /* http_server_config.headers: name, value, name, value... */
+    size_t n_headers;
+};
+
+/* Read the web configuration file path (YAML: tls_server_config,
+ * basic_auth_users, http_server_config; the PEM files it names, relative to
+ * its folder, are read now). 0, or a negative errno with err saying the
+ * file, the line, what is wrong and what to do; wc holds nothing then. */
+int prometheus_webconfig_load(const char *path, struct prometheus_webconfig *wc,
+                              struct alumet_error *err);
+void prometheus_webconfig_done(struct prometheus_webconfig *wc);
+
+#define PROMETHEUS_CREDENTIAL_CACHE 16
+#define PROMETHEUS_CREDENTIAL_DIGEST 32
+
+/* The credentials that passed the bcrypt check lately, as SHA-256 digests
+ * of user and password (initialise lock with pthread_mutex_init). */
+struct prometheus_webconfig_cache {
+    pthread_mutex_t lock;
+    uint8_t keys[PROMETHEUS_CREDENTIAL_CACHE][PROMETHEUS_CREDENTIAL_DIGEST];
+    size_t n, next;
+};
+
+/* Whether user and password match basic_auth_users of wc: a bcrypt check
+ * (crypt_rn), skipped for the credentials in cache, where a success goes.
+ * Thread-safe. */
+bool prometheus_webconfig_check(struct prometheus_webconfig_cache *cache,
+                                const struct prometheus_webconfig *wc, const char *user,
+                                const char *password);
+
 struct prometheus_http;
 
 /* Bind host:port now (a failure is returned with the address and the reason
  * in err) and serve GET /metrics from t (a reference is taken) on a thread of
- * its own. topic: borrowed, for the server's messages. Caller stops with
- * prometheus_http_stop(). 0 or a negative errno. */
+ * its own, with the TLS, authentication and headers of wc (NULL: none;
+ * borrowed until prometheus_http_stop). topic: borrowed, for the server's
+ * messages. Caller stops with prometheus_http_stop(). 0 or a negative errno. */
 int prometheus_http_start(const char *host, uint16_t port, struct prometheus_table *t,
-                          struct alumet_log_topic *topic, struct prometheus_http **ret,
-                          struct alumet_error *err);
+                          const struct prometheus_webconfig *wc, struct alumet_log_topic *topic,
+                          struct prometheus_http **ret, struct alumet_error *err);
 
 /* The port actually bound (the chosen one when the option was 0). */
 uint16_t prometheus_http_port(const struct prometheus_http *h);

@@ -664,8 +664,8 @@ static void test_plugin_options(void **state)
     assert_int_equal(s->api, INFLUXDB_API_V1);
     assert_string_equal(s->database, "d b");
     assert_string_equal(s->retention_policy, "rp");
-    assert_string_equal(s->username, "u");
-    assert_string_equal(s->password, "p");
+    assert_string_equal(s->sec.username, "u");
+    assert_string_equal(s->sec.password, "p");
     assert_true(s->attributes_as_tags);
     assert_int_equal(s->n_as_fields, 2);
     assert_string_equal(s->as_fields[1], "y");

@@ -20,6 +20,7 @@ import time
 import unittest
 
 from e2e_http import AgentTestCase, free_port, run_tests, wait_until
+from e2e_tls import have_openssl, make_pki
 
 PROTO_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto")
 SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
@@ -59,7 +60,7 @@ class Collector:
     request, context) for the n-th non-empty request (0-based) may abort the
     call or return a response; None: an empty ExportMetricsServiceResponse."""
 
-    def __init__(self, policy=None, port=0, metadata=None, tls=None):
+    def __init__(self, policy=None, port=0, metadata=None, tls=None, pki=None):
         self.policy = policy
         self.metadata = metadata if metadata is not None else {"api-key": API_KEY}
         self.lock = threading.Lock()
@@ -74,8 +75,16 @@ class Collector:
                 request_deserializer=pb.ExportMetricsServiceRequest.FromString,
                 response_serializer=pb.ExportMetricsServiceResponse.SerializeToString)})
         self.server.add_generic_rpc_handlers((handler,))
-        if tls:  # (private key PEM, certificate chain PEM)
+        if pki:  # TLS, a client certificate of the test CA required
+            def read(name):
+                with open(pki[name], "rb") as f:
+                    return f.read()
+            creds = grpc.ssl_server_credentials(
+                [(read("server_key"), read("server_cert"))], root_certificates=read("ca"),
+                require_client_auth=True)
+        elif tls:  # (private key PEM, certificate chain PEM)
             creds = grpc.ssl_server_credentials([tls])
+        if pki or tls:
             self.port = self.server.add_secure_port(f"127.0.0.1:{port}", creds)
         else:
             self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
@@ -234,14 +243,45 @@ class TestGrpc(AgentTestCase):
         _, pair = self.make_tls()
         c = self.collector(tls=pair)
         agent = self.agent(config(c.port, "max_buffered_points = 0\n", scheme="https"))
-        agent.wait_ready()
-        self.assertIn(f"WARN  opentelemetry: cannot reach the OTLP collector at "
-                      f"'https://127.0.0.1:{c.port}/{SERVICE}/Export': ", agent.stderr())
-        self.assertIn("SSL certificate problem: unable to get local issuer certificate",
-                      agent.stderr())
-        wait_until(lambda: "points dropped): " in agent.stderr(), 20, "points to be dropped")
-        self.assertEqual(agent.stop(), 1, agent.stderr())
+        # waiting cannot fix an untrusted certificate: the start fails and says what to set
+        agent.proc.wait(60)
+        self.assertEqual(agent.proc.returncode, 1, agent.stderr())
+        self.assertIn(f"cannot reach the OTLP collector at "
+                      f"'https://127.0.0.1:{c.port}/{SERVICE}/Export': SSL certificate problem: "
+                      "unable to get local issuer certificate; the server's certificate is not "
+                      "trusted (or does not name this host): set tls_ca", agent.stderr())
         self.assertEqual(c.points(), [])
+
+    def test_tls_client_certificate_and_bearer_token(self):
+        """OTLP/gRPC over TLS (ALPN h2) to a server that requires a client
+        certificate of the test CA, with a bearer token in the metadata."""
+        if not have_openssl():
+            self.skipTest("no openssl binary")
+        pki = make_pki(self.dir)
+        c = self.collector(pki=pki, metadata={"authorization": "Bearer grpc t0ken"})
+        tls = (f'tls_ca = "{pki["ca"]}"\ntls_client_cert = "{pki["client_cert"]}"\n'
+               f'tls_client_key = "{pki["client_key"]}"\nbearer_token = "grpc t0ken"\n')
+        agent = self.agent(config(c.port, tls, headers=False).replace(
+            f"http://127.0.0.1:{c.port}", f"https://localhost:{c.port}"))
+        agent.wait_ready()
+        wait_until(lambda: len(c.points()) >= 20, 10, "20 points")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        self.assert_all_points(c, agent, time.time_ns())
+        self.assertIn(f"connected to the OTLP collector at 'https://localhost:{c.port}/{SERVICE}"
+                      "/Export' (gRPC)", agent.stderr())
+
+        # without the client certificate: TLS 1.3 refuses it after the
+        # handshake, seen as the server's alert (the start fails) or as a
+        # reset (the output starts and waits): either way, the log says what
+        # to set, and the server got nothing
+        c2 = self.collector(pki=pki, metadata={})
+        agent = self.agent(config(c2.port, f'tls_ca = "{pki["ca"]}"\n', headers=False).replace(
+            f"http://127.0.0.1:{c2.port}", f"https://localhost:{c2.port}"))
+        wait_until(lambda: agent.proc.poll() is not None or "starting anyway" in agent.stderr(),
+                   60, "the start to fail or to go on")
+        agent.kill()
+        self.assertIn("set tls_client_cert and tls_client_key", agent.stderr())
+        self.assertEqual(c2.requests, [])
 
     def test_options(self):
         c = self.collector(metadata={})

@@ -2,10 +2,14 @@
 #include "httpclient.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define HTTPCLIENT_NSEC_PER_MSEC 1000000
 #define HTTPCLIENT_NSEC_PER_SEC 1000000000
@@ -111,6 +115,114 @@ static int httpclient_build_headers(struct httpclient *c, const struct httpclien
     return r;
 }
 
+/* The longest bearer token read from a file. */
+#define HTTPCLIENT_MAX_TOKEN 16384
+
+int httpclient_read_token(const char *path, char **ret)
+{
+    char buf[HTTPCLIENT_MAX_TOKEN + 1];
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    while (len < sizeof(buf)) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int r = -errno;
+            close(fd);
+            explicit_bzero(buf, len);
+            return r;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    size_t start = 0;
+    while (start < len &&
+           (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\r' || buf[start] == '\n'))
+        start++;
+    while (len > start && (buf[len - 1] == ' ' || buf[len - 1] == '\t' || buf[len - 1] == '\r' ||
+                           buf[len - 1] == '\n'))
+        len--;
+    int r = len == start ? -ENODATA : len - start >= HTTPCLIENT_MAX_TOKEN ? -EBADMSG : 0;
+    for (size_t i = start; r == 0 && i < len; i++)
+        if ((unsigned char)buf[i] < 32 || buf[i] == 127)
+            r = -EBADMSG;
+    if (r == 0) {
+        *ret = strndup(buf + start, len - start);
+        if (!*ret)
+            r = -ENOMEM;
+    }
+    explicit_bzero(buf, sizeof(buf));
+    return r;
+}
+
+/* Put "Authorization: Bearer <token>" in the header line of the token. */
+static int httpclient_set_bearer(struct httpclient *c, const char *token)
+{
+    char *line = NULL;
+    if (asprintf(&line, "Authorization: Bearer %s", token) < 0)
+        return -ENOMEM;
+    if (!c->auth_node) {
+        int r = httpclient_add_header(c, line);
+        explicit_bzero(line, strlen(line));
+        free(line);
+        if (r < 0)
+            return r;
+        for (c->auth_node = c->headers; c->auth_node->next;)
+            c->auth_node = c->auth_node->next;
+        return 0;
+    }
+    /* libcurl reads the list at every transfer: replace the line in place */
+    explicit_bzero(c->auth_node->data, strlen(c->auth_node->data));
+    free(c->auth_node->data);
+    c->auth_node->data = line;
+    return 0;
+}
+
+/* bearer_token_file: read it again when it changed since the last read.
+ * CURLE_OK, or CURLE_READ_ERROR with the reason in c->errbuf. */
+static CURLcode httpclient_refresh_token(struct httpclient *c)
+{
+    struct stat st;
+    char *token = NULL;
+    int r;
+
+    if (stat(c->bearer_file, &st) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    struct httpclient_file_id id = {
+        .dev = (uint64_t)st.st_dev,
+        .ino = (uint64_t)st.st_ino,
+        .size = (uint64_t)st.st_size,
+        .mtime_ns = (int64_t)st.st_mtim.tv_sec * HTTPCLIENT_NSEC_PER_SEC + st.st_mtim.tv_nsec,
+    };
+    if (c->auth_node && memcmp(&id, &c->bearer_id, sizeof(id)) == 0)
+        return CURLE_OK;
+    r = httpclient_read_token(c->bearer_file, &token);
+    if (r == 0) {
+        r = httpclient_set_bearer(c, token);
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    if (r < 0)
+        goto fail;
+    c->bearer_id = id;
+    return CURLE_OK;
+
+fail:
+    snprintf(c->errbuf, sizeof(c->errbuf), "cannot read the bearer token from '%s': %s",
+             c->bearer_file,
+             r == -ENODATA   ? "the file is empty"
+             : r == -EBADMSG ? "expected the token alone on one line"
+                             : strerror(-r));
+    return r == -ENOMEM ? CURLE_OUT_OF_MEMORY : CURLE_READ_ERROR;
+}
+
 static long httpclient_ms(int64_t ns)
 {
     int64_t ms = (ns + HTTPCLIENT_NSEC_PER_MSEC - 1) / HTTPCLIENT_NSEC_PER_MSEC;
@@ -166,6 +278,10 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
         else if (!(c->capture_names[k] = strdup(opts->capture[k])))
             r = -ENOMEM;
     }
+    if (r == 0 && opts->bearer_token)
+        r = httpclient_set_bearer(c, opts->bearer_token);
+    if (r == 0 && opts->bearer_token_file && !(c->bearer_file = strdup(opts->bearer_token_file)))
+        r = -ENOMEM;
     if (r < 0)
         goto err_done;
     e = httpclient_check_url(c->url);
@@ -206,6 +322,16 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
         HTTPCLIENT_SETOPT(CURLOPT_USERNAME, opts->username);
         HTTPCLIENT_SETOPT(CURLOPT_PASSWORD, opts->password ? opts->password : "");
     }
+    if (opts->tls_ca)
+        HTTPCLIENT_SETOPT(CURLOPT_CAINFO, opts->tls_ca);
+    if (opts->tls_client_cert)
+        HTTPCLIENT_SETOPT(CURLOPT_SSLCERT, opts->tls_client_cert);
+    if (opts->tls_client_key)
+        HTTPCLIENT_SETOPT(CURLOPT_SSLKEY, opts->tls_client_key);
+    if (opts->tls_insecure) {
+        HTTPCLIENT_SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+        HTTPCLIENT_SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
 #undef HTTPCLIENT_SETOPT
     if (e != CURLE_OK) {
         r = e == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
@@ -228,6 +354,7 @@ void httpclient_done(struct httpclient *c)
     free(c->response);
     for (size_t k = 0; k < HTTPCLIENT_MAX_CAPTURE; k++)
         free(c->capture_names[k]);
+    free(c->bearer_file);
     if (c->global_ref)
         curl_global_cleanup();
     *c = (struct httpclient){0};
@@ -266,7 +393,10 @@ CURLcode httpclient_request(struct httpclient *c, const char *method, const char
     c->content_type[0] = '\0';
     c->errbuf[0] = '\0';
     memset(c->has_captured, 0, sizeof(c->has_captured));
-    res = curl_easy_setopt(c->curl, CURLOPT_URL, url ? url : c->url);
+    c->raised_timeout = 0;
+    res = c->bearer_file ? httpclient_refresh_token(c) : CURLE_OK;
+    if (res == CURLE_OK)
+        res = curl_easy_setopt(c->curl, CURLOPT_URL, url ? url : c->url);
     if (res == CURLE_OK && get)
         res = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
     if (res == CURLE_OK && !get)
@@ -281,10 +411,10 @@ CURLcode httpclient_request(struct httpclient *c, const char *method, const char
         res = curl_easy_perform(c->curl);
     if (res == CURLE_OK)
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-    c->raised_timeout = 0;
     if (res == CURLE_OPERATION_TIMEDOUT)
         httpclient_raise_timeout(c);
     *ret_status = status;
+    c->last_res = res;
     return res;
 }
 

@@ -62,6 +62,15 @@ struct httpclient_opts {
     /* names of response headers (or trailers) to keep, NULL-terminated, at
      * most HTTPCLIENT_MAX_CAPTURE (gRPC's grpc-status, grpc-message) */
     const char *const *capture;
+    /* TLS (https:// URLs); files in PEM */
+    const char *tls_ca; /* the CAs that sign the server's certificate; NULL: the system's */
+    const char *tls_client_cert; /* the client's certificate (mutual TLS), NULL: none */
+    const char *tls_client_key;  /* its private key, NULL: in tls_client_cert */
+    bool tls_insecure;           /* do not verify the server's certificate nor its name */
+    /* "Authorization: Bearer <token>" on every request: the token, or the file
+     * holding it (read again before a request when it changed: rotation) */
+    const char *bearer_token;
+    const char *bearer_token_file;
 };
 
 #define HTTPCLIENT_MAX_CAPTURE 4
@@ -89,6 +98,15 @@ struct httpclient {
     char *capture_names[HTTPCLIENT_MAX_CAPTURE];
     char captured[HTTPCLIENT_MAX_CAPTURE][HTTPCLIENT_CAPTURE_SIZE];
     bool has_captured[HTTPCLIENT_MAX_CAPTURE];
+    CURLcode last_res; /* of the last POST */
+    /* bearer_token_file: its path, the header line holding its token (a node
+     * of headers), and what identified the file when it was read */
+    char *bearer_file;
+    struct curl_slist *auth_node;
+    struct httpclient_file_id {
+        uint64_t dev, ino, size;
+        int64_t mtime_ns;
+    } bearer_id;
 };
 
 /* The value of the response header (or trailer) opts.capture[i] of the last
@@ -105,11 +123,21 @@ const char *httpclient_captured(const struct httpclient *c, size_t i);
  * nothing to release (c->setopt_error stays readable). */
 int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts);
 
+/* Read a bearer token from path into a new string (*ret, caller frees it):
+ * the content of the file, without surrounding blanks and newlines. 0,
+ * -errno of the read, -ENODATA (empty) or -EBADMSG (more than one line, a
+ * control character, 16 KiB or more). Used by httpclient_post and by the
+ * option checks. */
+int httpclient_read_token(const char *path, char **ret);
+
 /* Release c (accepts a zeroed or released client). */
 void httpclient_done(struct httpclient *c);
 
 /* POST body (len bytes, borrowed; NULL when len is 0) to the URL. The
- * response body (its start) and Content-Type land in c. *ret_status
+ * response body (its start) and Content-Type land in c. With
+ * bearer_token_file, the file is read again first when it changed (another
+ * inode, size or time): when it cannot be read, nothing is sent and the
+ * result is CURLE_READ_ERROR, with the file and the reason in c->errbuf. *ret_status
  * receives the HTTP status, 0 when no response came. Returns the libcurl
  * code of the transfer. After a timeout once the request was sent, the time
  * limit of the next requests doubles (c->raised_timeout, see above). */

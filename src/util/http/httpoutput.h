@@ -74,4 +74,58 @@ void httpoutput_warn_unreachable(struct alumet_log_topic *log, const char *why, 
 void httpoutput_warn_timeout(struct alumet_log_topic *log, const struct httpclient *c,
                              const char *server, const char *copy);
 
+/* The TLS and authentication options that every HTTP output takes (see
+ * docs/http-outputs.md), owned copies; zeroed: none of them. */
+struct httpoutput_security {
+    char *tls_ca;            /* tls_ca: PEM file of the CAs to trust */
+    char *tls_client_cert;   /* tls_client_cert: PEM file, mutual TLS */
+    char *tls_client_key;    /* tls_client_key: its key (NULL: in tls_client_cert) */
+    bool tls_insecure;       /* tls_insecure: no verification of the server */
+    char *bearer_token;      /* bearer_token */
+    char *bearer_token_file; /* bearer_token_file: read again when it changes */
+    char *username;          /* username: basic authentication (NULL: none) */
+    char *password;          /* password */
+};
+
+/* Read and check the options of struct httpoutput_security from t into s
+ * (zeroed first), for the URL url, the value of the option url_key: the
+ * files must be readable (the bearer token file must hold a token), at most
+ * one authentication, TLS options only with an https:// URL, tls_insecure
+ * without tls_ca. 0 or a negative errno with err naming the option and what
+ * to do; s holds what was read in every case (release it with
+ * httpoutput_security_done). */
+int httpoutput_get_security(struct alumet_config *t, const char *url_key, const char *url,
+                            struct httpoutput_security *s, struct alumet_error *err);
+
+/* Deep copy (dst zeroed first). 0 or -ENOMEM (dst left empty). */
+int httpoutput_security_copy(struct httpoutput_security *dst,
+                             const struct httpoutput_security *src);
+
+/* Release the strings of s (the secrets wiped) and zero it. */
+void httpoutput_security_done(struct httpoutput_security *s);
+
+/* Fill the TLS and authentication fields of o from s (borrowed: s must
+ * outlive httpclient_init). */
+void httpoutput_security_apply(const struct httpoutput_security *s, struct httpclient_opts *o);
+
+/* At start: warn loudly on log when s skips the verification of the
+ * server (tls_insecure), and when credentials go in clear text to an http://
+ * url of another machine (loopback is not warned about). server names it ("InfluxDB"). */
+void httpoutput_warn_security(struct alumet_log_topic *log, const struct httpoutput_security *s,
+                              const char *url, const char *server);
+
+/* What to do about a failed transfer (res, with the client's message msg)
+ * that TLS or the bearer token file caused, which waiting will not fix: a
+ * sentence naming the option to set ("set tls_ca to ..."); NULL for other
+ * failures. The outputs refuse to start on such a failure of their
+ * connection check. */
+const char *httpoutput_tls_advice(CURLcode res, const char *msg);
+
+/* For a transient failure res of a request to url, over TLS without a
+ * client certificate in s: "; if the server requires a client certificate,
+ * set tls_client_cert ..." (a TLS 1.3 server refuses one after the
+ * handshake, which the client may see as a reset rather than the server's
+ * alert). "" otherwise. To append to the message of the failure. */
+const char *httpoutput_tls_hint(const struct httpoutput_security *s, const char *url, CURLcode res);
+
 #endif
