@@ -942,10 +942,11 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         const char *kind = alumet_resource_kind_name(&p->resource);
         bool raw = p->resource.kind >= 0 && p->resource.kind < _ALUMET_RESOURCE_MAX &&
                    w->resource_kind_raw[p->resource.kind];
-        c[3] = (struct csv_cell){.key = "resource_kind",
-                                 .raw = raw,
-                                 .val = kind,
-                                 .len = raw ? w->resource_kind_len[p->resource.kind] : strlen(kind)};
+        c[3] =
+            (struct csv_cell){.key = "resource_kind",
+                              .raw = raw,
+                              .val = kind,
+                              .len = raw ? w->resource_kind_len[p->resource.kind] : strlen(kind)};
         if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
             c[4] = (struct csv_cell){.key = "resource_id", .raw = true, .val = "", .len = 0};
         } else {
@@ -961,10 +962,11 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         kind = alumet_consumer_kind_name(&p->consumer);
         raw = p->consumer.kind >= 0 && p->consumer.kind < _ALUMET_CONSUMER_MAX &&
               w->consumer_kind_raw[p->consumer.kind];
-        c[5] = (struct csv_cell){.key = "consumer_kind",
-                                 .raw = raw,
-                                 .val = kind,
-                                 .len = raw ? w->consumer_kind_len[p->consumer.kind] : strlen(kind)};
+        c[5] =
+            (struct csv_cell){.key = "consumer_kind",
+                              .raw = raw,
+                              .val = kind,
+                              .len = raw ? w->consumer_kind_len[p->consumer.kind] : strlen(kind)};
         if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
             c[6] = (struct csv_cell){.key = "consumer_id", .raw = true, .val = "", .len = 0};
         } else {
