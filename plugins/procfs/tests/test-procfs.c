@@ -388,6 +388,26 @@ static void test_pid_stat_parse(void **state)
     assert_int_equal(st.starttime, 500);
     const char *bad = "42 (a R 1";
     assert_int_equal(procfs_pid_stat_parse(bad, strlen(bad), &st), -EINVAL);
+    /* negative children times count as 0; ") )" in the name; no guest field number */
+    const char *neg = "7 (x) ) y) S -1 7 7 0 -1 0 0 0 0 0 3 4 -5 -6 20 0 1 0 99 8192 1 0 0 0 0 0 "
+                      "0 0 0 0 0 0 0 0 17 0 0 0 0 g\n";
+    assert_int_equal(procfs_pid_stat_parse(neg, strlen(neg), &st), 0);
+    assert_int_equal(st.pid, 7);
+    assert_int_equal(st.ppid, -1);
+    assert_int_equal(st.utime, 3);
+    assert_int_equal(st.stime, 4);
+    assert_int_equal(st.cutime, 0);
+    assert_int_equal(st.cstime, 0);
+    assert_int_equal(st.starttime, 99);
+    assert_int_equal(st.vsize, 8192);
+    assert_false(st.has_guest);
+    /* a field that is not a number, a line cut before vsize, an overflow */
+    const char *word = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 3x 4 0 0 20 0 1 0 99 8192\n";
+    assert_int_equal(procfs_pid_stat_parse(word, strlen(word), &st), -EINVAL);
+    const char *cut = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 99\n8192";
+    assert_int_equal(procfs_pid_stat_parse(cut, strlen(cut), &st), -EINVAL);
+    const char *big = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 18446744073709551616 4 0 0 20 0 1 0 99 1\n";
+    assert_int_equal(procfs_pid_stat_parse(big, strlen(big), &st), -EINVAL);
     assert_int_equal(procfs_pid_stat_parse("", 0, &st), -EINVAL);
 }
 
