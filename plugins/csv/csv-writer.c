@@ -219,6 +219,16 @@ int csv_writer_flush(struct csv_writer *w)
     int r = w->sink(w->sink_data, w->out, w->out_len);
     if (r < 0)
         return r;
+    /* grown for a large buffer (a burst of processes) and now 8 times more
+     * than that text: back to its usual size */
+    if (w->out_cap > w->opts.buffer_size && w->out_cap / 8 > w->out_len) {
+        size_t cap = w->out_len * 2 > w->opts.buffer_size ? w->out_len * 2 : w->opts.buffer_size;
+        char *o = realloc(w->out, cap);
+        if (o) {
+            w->out = o;
+            w->out_cap = cap;
+        }
+    }
     w->out_len = 0;
     w->out_rows = 0;
     return 0;

@@ -37,7 +37,13 @@ struct alumet__buffer_pool {
     pthread_mutex_t lock;
     struct alumet_buffer **items;
     size_t len, cap;
+    /* the largest need of the recent gets: the max of the previous window of
+     * BUFFER_NEED_WINDOW gets and of the current one */
+    size_t need_prev, need_cur;
+    unsigned gets;
 };
+
+#define BUFFER_NEED_WINDOW 64
 
 struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap)
 {
@@ -98,6 +104,13 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 {
     struct alumet_buffer *buf = NULL;
     pthread_mutex_lock(&pool->lock);
+    if (cap > pool->need_cur)
+        pool->need_cur = cap;
+    if (++pool->gets == BUFFER_NEED_WINDOW) {
+        pool->need_prev = pool->need_cur;
+        pool->need_cur = 0;
+        pool->gets = 0;
+    }
     if (pool->len) {
         /* best fit: the smallest buffer that holds cap points, else the
          * largest; so a small source does not take (and keep) the large
@@ -124,9 +137,17 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
     return buf;
 }
 
+/* A buffer that comes back to the pool much larger than any source has
+ * needed lately (a burst has ended) shrinks now, rather than wait in the
+ * pool at its burst size (best fit would give it only to a source that needs
+ * that much). */
 static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
 {
     alumet__buffer_clear(buf);
+    pthread_mutex_lock(&pool->lock);
+    size_t need = pool->need_prev > pool->need_cur ? pool->need_prev : pool->need_cur;
+    pthread_mutex_unlock(&pool->lock);
+    buffer_shrink(buf, need);
     pthread_mutex_lock(&pool->lock);
     if (pool->len < pool->cap) {
         pool->items[pool->len++] = buf;
