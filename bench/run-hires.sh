@@ -106,7 +106,7 @@ if [ "$rc" != 124 ] && [ "$rc" != 0 ]; then
     tail -n 20 "$work_dir/agent.log" >&2
     exit 1
 fi
-read -r u s m <"$work_dir/time.txt"
+read -r u s m < <(tail -n 1 "$work_dir/time.txt")
 echo "agent CPU: user $u s, system $s s over $((duration + 3)) s; peak RSS $((m / 1024)) MiB" >&2
 series=(kernel_context_switches)
 [ "$perf" = 1 ] && series+=(perf_)

@@ -429,6 +429,9 @@ static void test_default_config(void **state)
     assert_int_equal(pfs->cfg.kernel_poll, 5 * SEC);
     assert_int_equal(pfs->cfg.memory_poll, 5 * SEC);
     assert_int_equal(pfs->cfg.network_poll, 5 * SEC);
+    assert_int_equal(pfs->cfg.kernel_flush, 0); /* after every poll */
+    assert_int_equal(pfs->cfg.memory_flush, 0);
+    assert_int_equal(pfs->cfg.network_flush, 0);
     assert_int_equal(pfs->cfg.n_meminfo_keys, 8);
     assert_string_equal(pfs->cfg.meminfo_keys[7], "Mapped");
     assert_true(pfs->cfg.processes_enabled);
@@ -447,6 +450,21 @@ static void test_default_config(void **state)
     assert_string_equal(pfs->cfg.proc_root, "/");
     assert_string_equal(pfs->cfg.sys_root, "/");
     assert_true(pfs->clk_tck > 0 && pfs->page_size > 0);
+    alumet_plugin_procfs.free(st);
+    toml_free(root);
+
+    /* flush_interval of the system sources (an extension) */
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_procfs,
+                                             "[plugins.procfs.kernel]\npoll_interval = \"1ms\"\n"
+                                             "flush_interval = \"100ms\"\n"
+                                             "[plugins.procfs.network]\nflush_interval = \"2s\"\n",
+                                             &root, &st, &err),
+                     0);
+    pfs = st;
+    assert_int_equal(pfs->cfg.kernel_poll, SEC / 1000);
+    assert_int_equal(pfs->cfg.kernel_flush, SEC / 10);
+    assert_int_equal(pfs->cfg.memory_flush, 0);
+    assert_int_equal(pfs->cfg.network_flush, 2 * SEC);
     alumet_plugin_procfs.free(st);
     toml_free(root);
 
@@ -483,6 +501,8 @@ static void test_config_errors(void **state)
                         "\"event\", got 'all'");
     expect_config_error("[plugins.procfs.kernel]\npoll_interval = \"0s\"\n",
                         "plugins.procfs.kernel.poll_interval: expected a duration greater");
+    expect_config_error("[plugins.procfs.kernel]\nflush_interval = \"soon\"\n",
+                        "plugins.procfs.kernel.flush_interval: invalid duration");
     expect_config_error("[plugins.procfs.memory]\npoll_interval = 5\n",
                         "plugins.procfs.memory.poll_interval: expected a duration");
     expect_config_error("[[plugins.procfs.processes.groups]]\nexe_regex = \"(\"\n",
