@@ -77,7 +77,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 rss() { awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"; }
-procs() { find /proc -maxdepth 1 -name '[0-9]*' | wc -l; }
+procs() { find /proc -maxdepth 1 -name '[0-9]*' 2>/dev/null | wc -l; }
 
 sed -e "s|@WORK_DIR@|$work_dir|g" -e "s|@FORCE_FLUSH@|true|g" \
     "$src_dir/bench/overhead/agent.toml.in" >"$work_dir/agent.toml"

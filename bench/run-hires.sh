@@ -21,6 +21,8 @@ Usage: $0 [OPTIONS]
   --interval-ns N    the same in ns, for the statistics (default 1000000)
   --duration S       seconds counted (default 20; the agent runs 3 s more)
   --flush D          flush_interval of the perf source (default "100ms")
+  --kernel-flush D   flush_interval of the procfs kernel source (default: none,
+                     i.e. after every poll)
   --no-perf          procfs only
   --work-dir DIR     where the config, CSV and logs go (default: a new
                      directory under \${TMPDIR:-/tmp}, removed at the end)
@@ -36,6 +38,7 @@ interval=1ms
 interval_ns=1000000
 duration=20
 flush=100ms
+kernel_flush=
 perf=1
 work_dir=
 while [ $# -gt 0 ]; do
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --interval-ns) interval_ns=$2; shift ;;
     --duration) duration=$2; shift ;;
     --flush) flush=$2; shift ;;
+    --kernel-flush) kernel_flush=$2; shift ;;
     --no-perf) perf=0 ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -65,6 +69,7 @@ cat >"$work_dir/hires.toml" <<EOF2
 [plugins.procfs.kernel]
 enabled = true
 poll_interval = "$interval"
+${kernel_flush:+flush_interval = \"$kernel_flush\"}
 
 [plugins.procfs.memory]
 enabled = false
