@@ -24,6 +24,8 @@ Usage: $0 [OPTIONS]
   --kernel-flush D   flush_interval of the procfs kernel source (default: none,
                      i.e. after every poll)
   --no-perf          procfs only
+  --rt               run the agent under \`chrt -f 1\` (SCHED_FIFO, root): shows
+                     how much of the loss is other processes taking the CPUs
   --work-dir DIR     where the config, CSV and logs go (default: a new
                      directory under \${TMPDIR:-/tmp}, removed at the end)
   -h, --help         this text
@@ -40,6 +42,7 @@ duration=20
 flush=100ms
 kernel_flush=
 perf=1
+rt=()
 work_dir=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
     --flush) flush=$2; shift ;;
     --kernel-flush) kernel_flush=$2; shift ;;
     --no-perf) perf=0 ;;
+    --rt) rt=(chrt -f 1) ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "error: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -96,12 +100,12 @@ system_wide = true
 EOF2
 fi
 
-echo "agent: $agent --plugins $plugins, every $interval for $duration s;" \
+echo "agent: ${rt[*]-} $agent --plugins $plugins, every $interval for $duration s;" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs" >&2
 rm -f "$work_dir/hires.csv"
 set +e
 /usr/bin/time -f '%U %S %M' -o "$work_dir/time.txt" \
-    timeout -s TERM "$((duration + 3))" "$agent" --config "$work_dir/hires.toml" \
+    timeout -s TERM "$((duration + 3))" ${rt[@]+"${rt[@]}"} "$agent" --config "$work_dir/hires.toml" \
     --no-default-config --plugins "$plugins" run </dev/null >"$work_dir/agent.log" 2>&1
 rc=$?
 set -e
