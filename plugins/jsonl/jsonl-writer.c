@@ -80,7 +80,22 @@ static int jsonl_text_adds(struct jsonl_text *b, const char *s)
  * as UTF-8). */
 static bool jsonl_plain(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
+    /* 8 bytes at a time: a byte >= 0x80, < 0x20, '"' or '\\' makes a
+     * lane of bad non-zero ("hasless" of Bit Twiddling Hacks: exact for
+     * whether any byte is below n <= 128) */
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        uint64_t bad = (x & highs) | ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
+                       ((b - ones) & ~b & highs);
+        if (bad)
+            return false;
+    }
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
             return false;
