@@ -22,6 +22,8 @@ Usage: $0 [OPTIONS]
   --warmup S           the steady-state CPU % is measured after this many seconds
                        of each run (default 5); the "CPU s" column is the whole run
   --idle N             idle processes of the workload (default 300)
+  --churn N            the workload also starts N short processes per second
+                       (\`sleep 0.5\`, in batches every 100 ms; default 0)
   --tools LIST         comma-separated, among agent,floor,pidstat,collectd (default: all)
   --repeat K           runs per tool, interleaved; the run with the median CPU
                        time is reported (default 1)
@@ -46,6 +48,7 @@ do_build=1
 duration=30
 warmup=5
 n_idle=300
+churn=0
 tools=agent,floor,pidstat,collectd
 repeat=1
 cpus=
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --idle) n_idle=$2; shift ;;
+    --churn) churn=$2; shift ;;
     --tools) tools=$2; shift ;;
     --repeat) repeat=$2; shift ;;
     --cpus) cpus=$2; shift ;;
@@ -235,7 +239,7 @@ sleep_until() {
 start_workload() {
     rm -f "$work_dir/workload.ready"
     setsid "$src_dir/bench/overhead/workload.sh" "$n_idle" "$work_dir/workload.ready" \
-        "$busy_cpus" </dev/null >/dev/null 2>&1 &
+        "$busy_cpus" "$churn" </dev/null >/dev/null 2>&1 &
     local i
     for ((i = 0; i < 300; i++)); do
         [ -e "$work_dir/workload.ready" ] && break
@@ -251,7 +255,7 @@ start_workload() {
     local running
     running=$(ps -e -o pgid= | awk -v g="$workload_pgid" '$1 == g' | wc -l)
     echo "workload: process group $workload_pgid, $running processes" \
-        "($n_idle idle + 1 busy loop + the script), $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) on the machine" >&2
+        "($n_idle idle + 1 busy loop + the script; churn: $churn short processes/s), $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) on the machine" >&2
     if [ "$running" -lt "$started" ]; then
         echo "error: only $running of the $started workload processes run" >&2
         exit 1
@@ -381,10 +385,11 @@ check_output() {
 # run_tool NAME ROUND: runs the tool once (not in a subshell: the cleanup
 # trap must see tool_pid) and sets result to
 #   name cpu_ticks_total steady_ticks steady_ns peak_kib end_rss_kib threads values samples procs
+#   warm_rss_kib (VmRSS after the warm-up)
 run_tool() {
     local name=$1 round=$2 values samples procs hwm rss thr
     sync
-    local t0 t1 t2 k1 k2
+    local t0 t1 t2 k1 k2 rss1
     t0=$(now_ns)
     start_tool "$name"
     sleep_until $((t0 + warmup * 1000000000))
@@ -393,6 +398,7 @@ run_tool() {
         exit 1
     fi
     t1=$(now_ns)
+    rss1=$(proc_status_kib "$tool_pid" VmRSS)
     if [ "$do_perf" = 1 ] && [ "$name" = agent ]; then
         perf record -g -F 2999 -p "$tool_pid" -o "$work_dir/perf.data" \
             >"$work_dir/perf-record.log" 2>&1 &
@@ -425,9 +431,10 @@ run_tool() {
         exit 1
     fi
     echo "  $name run $round/$repeat: $(awk -v t="$k2" -v c="$clk_tck" 'BEGIN { printf "%.2f", t / c }') CPU s," \
-        "peak RSS ${hwm} KiB, $thr threads, $values values, $samples process samples," \
+        "peak RSS ${hwm} KiB, RSS ${rss1} KiB after the warm-up and ${rss} KiB at the end," \
+        "$thr threads, $values values, $samples process samples," \
         "$procs processes" >&2
-    result="$name $k2 $((k2 - k1)) $((t2 - t1)) $hwm $rss $thr $values $samples $procs"
+    result="$name $k2 $((k2 - k1)) $((t2 - t1)) $hwm $rss $thr $values $samples $procs $rss1"
 }
 
 # ---- main --------------------------------------------------------------------------

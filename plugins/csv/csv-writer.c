@@ -39,7 +39,20 @@ struct csv_cell {
     bool raw;
     const char *val;
     size_t len;
+    size_t klen; /* length of key, 0 when not known yet */
     const struct alumet_attr *attr;
+};
+
+/* The column of an attribute key, remembered by the key's address for the
+ * length of one measurement buffer: a buffer's keys (static strings, or
+ * strings that the buffer owns) stay in place while it is written, and most
+ * points of a buffer use the same few keys. gen tells the buffer. */
+#define CSV_KEY_CACHE 64
+struct csv_key {
+    const char *ptr;
+    uint64_t gen;
+    int32_t col;
+    size_t len;
 };
 
 /* A growable byte array. */
@@ -63,6 +76,10 @@ struct csv_writer {
     bool numbers_raw;                             /* numbers and timestamps never need quotes */
     bool resource_kind_raw[_ALUMET_RESOURCE_MAX]; /* the kind name never needs quotes */
     bool consumer_kind_raw[_ALUMET_CONSUMER_MAX];
+    size_t resource_kind_len[_ALUMET_RESOURCE_MAX];
+    size_t consumer_kind_len[_ALUMET_CONSUMER_MAX];
+    struct csv_key keys[CSV_KEY_CACHE];
+    uint64_t keys_gen; /* the buffer being written, 0 before the first */
 
     char *out; /* the write buffer: whole rows only, grown for a large buffer */
     size_t out_len;
@@ -202,6 +219,16 @@ int csv_writer_flush(struct csv_writer *w)
     int r = w->sink(w->sink_data, w->out, w->out_len);
     if (r < 0)
         return r;
+    /* grown for a large buffer (a burst of processes) and now 8 times more
+     * than that text: back to its usual size */
+    if (w->out_cap > w->opts.buffer_size && w->out_cap / 8 > w->out_len) {
+        size_t cap = w->out_len * 2 > w->opts.buffer_size ? w->out_len * 2 : w->opts.buffer_size;
+        char *o = realloc(w->out, cap);
+        if (o) {
+            w->out = o;
+            w->out_cap = cap;
+        }
+    }
     w->out_len = 0;
     w->out_rows = 0;
     return 0;
@@ -338,11 +365,13 @@ struct csv_writer *csv_writer_new(const struct csv_writer_opts *opts, csv_sink_f
         struct alumet_resource r = {.kind = (enum alumet_resource_kind)k};
         const char *name = alumet_resource_kind_name(&r);
         w->resource_kind_raw[k] = k != ALUMET_RESOURCE_CUSTOM && !csv_needs_escape(w, name);
+        w->resource_kind_len[k] = strlen(name);
     }
     for (int k = 0; k < _ALUMET_CONSUMER_MAX; k++) {
         struct alumet_consumer c = {.kind = (enum alumet_consumer_kind)k};
         const char *name = alumet_consumer_kind_name(&c);
         w->consumer_kind_raw[k] = k != ALUMET_CONSUMER_CUSTOM && !csv_needs_escape(w, name);
+        w->consumer_kind_len[k] = strlen(name);
     }
     w->out_cap = w->opts.buffer_size;
     w->out = malloc(w->out_cap);
@@ -386,6 +415,22 @@ static int32_t csv_lookup_column(const struct csv_writer *w, const char *key)
         if (strcmp(w->columns[e - 1], key) == 0)
             return e - 1;
     }
+}
+
+/* Column (or CSV_COL_LATE) and length of attribute key, from the cache of
+ * the buffer being written (see struct csv_key). */
+static const struct csv_key *csv_key_of(struct csv_writer *w, const char *key)
+{
+    uintptr_t a = (uintptr_t)key;
+    struct csv_key *e =
+        &w->keys[(((uint64_t)a >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 58]; /* 64 entries */
+    if (e->ptr != key || e->gen != w->keys_gen) {
+        e->ptr = key;
+        e->gen = w->keys_gen;
+        e->col = csv_lookup_column(w, key);
+        e->len = strlen(key);
+    }
+    return e;
 }
 
 int csv_writer_write_header(struct csv_writer *w, const char *const *columns, size_t n)
@@ -530,7 +575,7 @@ static int csv_build_late(struct csv_writer *w, const struct csv_cell *cells, si
         const char *v = csv_cell_text(w, c, &len);
         if (!v)
             return -ENOMEM;
-        size_t klen = strlen(c->key);
+        size_t klen = c->klen ? c->klen : strlen(c->key);
         /* worst case: every byte of the value escaped, '=' and delimiter */
         if (csv_bytes_reserve(b, b->len + klen + 2 * len + 3) < 0)
             return -ENOMEM;
@@ -555,6 +600,86 @@ static int csv_put_cell_of(struct csv_writer *w, const struct csv_cell *c, char 
     size_t len;
     const char *v = csv_cell_text(w, c, &len);
     return v ? csv_put_cell(w, v, len, after) : -ENOMEM;
+}
+
+/* The row of a measurement point in the common case, written in one
+ * stretch: every attribute goes to its own header column or, for one of
+ * them at most, to __late_attributes, and none is a list. The same text as
+ * csv_emit_row. Returns 1 (nothing written) when the point is not such a
+ * row, else 0 or -ENOMEM. */
+static int csv_emit_fast(struct csv_writer *w, struct csv_cell *cells, size_t n)
+{
+    size_t ne = w->ncols - CSV_FIXED_COLUMNS;
+    int32_t *slot = w->slot + CSV_FIXED_COLUMNS;
+    int32_t late = -1;
+    size_t bound = w->ncols + 1;
+
+    memset(slot, 0xff, ne * sizeof(*slot));
+    for (size_t i = 0; i < CSV_FIXED_COLUMNS; i++)
+        bound += cells[i].raw ? cells[i].len : 2 * cells[i].len + 2;
+    for (size_t i = CSV_FIXED_COLUMNS; i < n; i++) {
+        struct csv_cell *c = &cells[i];
+        const struct alumet_attr *a = c->attr;
+        size_t vb = FORMAT_F64_MAX;
+        if (a->type == ALUMET_ATTR_STR) {
+            c->val = a->v.str ? a->v.str : "";
+            vb = c->len = strlen(c->val);
+        } else if (a->type == ALUMET_ATTR_LIST_U64) {
+            return 1;
+        }
+        if (c->col >= CSV_FIXED_COLUMNS) {
+            if (slot[c->col - CSV_FIXED_COLUMNS] >= 0)
+                return 1; /* a repeated key */
+            slot[c->col - CSV_FIXED_COLUMNS] = (int32_t)i;
+            bound += 2 * vb + 2;
+        } else if (c->col == CSV_COL_LATE && late < 0) {
+            late = (int32_t)i;
+            bound += 2 * (c->klen + 1 + 2 * vb) + 3;
+        } else {
+            return 1;
+        }
+    }
+    char *p = csv_out_reserve(w, bound);
+    if (!p)
+        return w->failed;
+    const char d = w->opts.delimiter;
+    for (size_t i = 0; i < CSV_FIXED_COLUMNS; i++) {
+        const struct csv_cell *c = &cells[i];
+        if (c->raw) {
+            memcpy(p, c->val, c->len);
+            p += c->len;
+        } else {
+            p += csv_escape_table(w->special, c->val, c->len, p);
+        }
+        *p++ = d;
+    }
+    for (size_t e = 0; e < ne; e++) {
+        int32_t s = slot[e];
+        if (s >= 0) {
+            const struct csv_cell *c = &cells[s];
+            const struct alumet_attr *a = c->attr;
+            if (a->type == ALUMET_ATTR_STR) {
+                p += csv_escape_table(w->special, c->val, c->len, p);
+            } else if (a->type == ALUMET_ATTR_U64 && w->numbers_raw) {
+                p += format_u64(a->v.u64, p);
+            } else {
+                size_t len;
+                const char *v = csv_attr_text(w, a, &len);
+                p += csv_escape_table(w->special, v, len, p);
+            }
+        }
+        *p++ = d;
+    }
+    if (late >= 0) {
+        w->late[0] = late;
+        w->out_len = (size_t)(p - w->out); /* csv_build_late may not grow out */
+        if (csv_build_late(w, cells, 1) < 0)
+            return -ENOMEM;
+        p += csv_escape_table(w->special, w->late_text.s, w->late_text.len, p);
+    }
+    *p++ = '\n';
+    w->out_len = (size_t)(p - w->out);
+    return 0;
 }
 
 /* Write one row from n cells (see csv_writer_write_line for the rules). */
@@ -786,6 +911,8 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
     if (csv_bytes_reserve(&w->resource_id, 64) < 0 || csv_bytes_reserve(&w->consumer_id, 64) < 0)
         return -ENOMEM;
 
+    w->keys_gen++; /* a new buffer: its keys may be at new addresses */
+
     /* all the rows of buf or none: taken back on any error */
     size_t mark = w->out_len, mark_rows = w->out_rows;
     size_t len = alumet_buffer_len(buf);
@@ -826,7 +953,10 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         bool raw = p->resource.kind >= 0 && p->resource.kind < _ALUMET_RESOURCE_MAX &&
                    w->resource_kind_raw[p->resource.kind];
         c[3] =
-            (struct csv_cell){.key = "resource_kind", .raw = raw, .val = kind, .len = strlen(kind)};
+            (struct csv_cell){.key = "resource_kind",
+                              .raw = raw,
+                              .val = kind,
+                              .len = raw ? w->resource_kind_len[p->resource.kind] : strlen(kind)};
         if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
             c[4] = (struct csv_cell){.key = "resource_id", .raw = true, .val = "", .len = 0};
         } else {
@@ -843,7 +973,10 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         raw = p->consumer.kind >= 0 && p->consumer.kind < _ALUMET_CONSUMER_MAX &&
               w->consumer_kind_raw[p->consumer.kind];
         c[5] =
-            (struct csv_cell){.key = "consumer_kind", .raw = raw, .val = kind, .len = strlen(kind)};
+            (struct csv_cell){.key = "consumer_kind",
+                              .raw = raw,
+                              .val = kind,
+                              .len = raw ? w->consumer_kind_len[p->consumer.kind] : strlen(kind)};
         if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
             c[6] = (struct csv_cell){.key = "consumer_id", .raw = true, .val = "", .len = 0};
         } else {
@@ -860,14 +993,18 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
 
         const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
         for (uint32_t j = 0; j < p->attr_count; j++) {
+            const struct csv_key *k = csv_key_of(w, attrs[j].key);
             c[CSV_FIXED_COLUMNS + j] = (struct csv_cell){
                 .key = attrs[j].key,
-                .col = CSV_COL_UNKNOWN,
+                .col = k->col,
+                .klen = k->len,
                 .attr = &attrs[j],
             };
         }
 
-        r = csv_emit_row(w, c, n);
+        r = csv_emit_fast(w, c, n);
+        if (r > 0)
+            r = csv_emit_row(w, c, n);
         if (r < 0)
             goto err_rollback;
         w->out_rows++;

@@ -29,6 +29,12 @@ struct jsonl_writer {
     size_t buffer_size;
     struct jsonl_text out;
     struct jsonl_text tmp;
+    /* "timestamp":"…","timestamp_ns":…,"value": of the last timestamp
+     * (the points of a poll share it) */
+    bool ts_valid;
+    int64_t ts_last;
+    size_t ts_len;
+    char ts_text[FORMAT_RFC3339_MAX + FORMAT_U64_MAX + 48];
     struct jsonl_head *heads; /* by metric id */
     size_t n_heads;
     int failed; /* a sink error, returned by every later call */
@@ -68,6 +74,36 @@ static int jsonl_text_adds(struct jsonl_text *b, const char *s)
     return jsonl_text_add(b, s, strlen(s));
 }
 
+/* Append a string literal. */
+#define JSONL_ADD_LIT(b, lit) jsonl_text_add((b), (lit), sizeof(lit) - 1)
+
+/* Bytes that jsonl_escape changes: controls, '"', '\\' and non-ASCII (checked
+ * as UTF-8). */
+static bool jsonl_plain(const char *s, size_t len)
+{
+    /* 8 bytes at a time: a byte >= 0x80, < 0x20, '"' or '\\' makes a
+     * lane of bad non-zero ("hasless" of Bit Twiddling Hacks: exact for
+     * whether any byte is below n <= 128) */
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        uint64_t bad = (x & highs) | ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
+                       ((b - ones) & ~b & highs);
+        if (bad)
+            return false;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 /* Append "s" (quoted and escaped). */
 static int jsonl_text_add_string(struct jsonl_text *b, const char *s, size_t len)
 {
@@ -75,7 +111,12 @@ static int jsonl_text_add_string(struct jsonl_text *b, const char *s, size_t len
     if (r < 0)
         return r;
     b->s[b->len++] = '"';
-    b->len += json_escape(s, len, b->s + b->len, true);
+    if (jsonl_plain(s, len)) {
+        memcpy(b->s + b->len, s, len);
+        b->len += len;
+    } else {
+        b->len += json_escape(s, len, b->s + b->len, true);
+    }
     b->s[b->len++] = '"';
     return 0;
 }
@@ -273,20 +314,26 @@ static int jsonl_write_point(struct jsonl_writer *w, const struct alumet_buffer 
                              const struct alumet_point *p, const struct jsonl_head *head)
 {
     struct jsonl_text *o = &w->out;
-    char ts[FORMAT_RFC3339_MAX];
     int r;
 
+    if (!w->ts_valid || w->ts_last != p->timestamp) {
+        char *t = w->ts_text;
+        size_t n = 0;
+        memcpy(t, "\"timestamp\":\"", 13);
+        n = 13;
+        n += format_rfc3339(p->timestamp, t + n, FORMAT_RFC3339_MAX);
+        memcpy(t + n, "\",\"timestamp_ns\":", 17);
+        n += 17;
+        if (p->timestamp < 0)
+            t[n++] = '-';
+        n += format_u64(p->timestamp < 0 ? -(uint64_t)p->timestamp : (uint64_t)p->timestamp, t + n);
+        memcpy(t + n, ",\"value\":", 9);
+        w->ts_len = n + 9;
+        w->ts_last = p->timestamp;
+        w->ts_valid = true;
+    }
     if ((r = jsonl_text_add(o, head->text, head->len)) < 0 ||
-        (r = jsonl_text_adds(o, "\"timestamp\":\"")) < 0 ||
-        (r = jsonl_text_add(o, ts, format_rfc3339(p->timestamp, ts, sizeof(ts)))) < 0 ||
-        (r = jsonl_text_adds(o, "\",\"timestamp_ns\":")) < 0)
-        return r;
-    if (p->timestamp < 0)
-        r = jsonl_text_add(o, "-", 1);
-    if (r < 0 ||
-        (r = jsonl_text_add_u64(o, p->timestamp < 0 ? -(uint64_t)p->timestamp
-                                                    : (uint64_t)p->timestamp)) < 0 ||
-        (r = jsonl_text_adds(o, ",\"value\":")) < 0)
+        (r = jsonl_text_add(o, w->ts_text, w->ts_len)) < 0)
         return r;
     r = p->value_type == ALUMET_VALUE_U64 ? jsonl_text_add_u64(o, p->value.u64)
                                           : jsonl_text_add_f64(o, p->value.f64);
@@ -294,13 +341,13 @@ static int jsonl_write_point(struct jsonl_writer *w, const struct alumet_buffer 
         return r;
     const char *rk = alumet_resource_kind_name(&p->resource);
     const char *ck = alumet_consumer_kind_name(&p->consumer);
-    if ((r = jsonl_text_adds(o, ",\"resource_kind\":")) < 0 ||
+    if ((r = JSONL_ADD_LIT(o, ",\"resource_kind\":")) < 0 ||
         (r = jsonl_text_add_string(o, rk, strlen(rk))) < 0 ||
         (r = jsonl_add_text_field(w, ",\"resource_id\":", jsonl_resource_id, &p->resource)) < 0 ||
-        (r = jsonl_text_adds(o, ",\"consumer_kind\":")) < 0 ||
+        (r = JSONL_ADD_LIT(o, ",\"consumer_kind\":")) < 0 ||
         (r = jsonl_text_add_string(o, ck, strlen(ck))) < 0 ||
         (r = jsonl_add_text_field(w, ",\"consumer_id\":", jsonl_consumer_id, &p->consumer)) < 0 ||
-        (r = jsonl_text_adds(o, ",\"attributes\":")) < 0 ||
+        (r = JSONL_ADD_LIT(o, ",\"attributes\":")) < 0 ||
         (r = jsonl_add_attrs(o, alumet_point_attrs(buf, p), p->attr_count)) < 0)
         return r;
     return jsonl_text_add(o, "}\n", 2);

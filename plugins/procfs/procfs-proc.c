@@ -218,50 +218,106 @@ err_close:
 
 /* ---- /proc/<pid>/stat ---- */
 
-/* Parse the fields of /proc/<pid>/stat that we need. The command name is in
+/* The number in [p, q): all decimal digits, no overflow. */
+static bool procfs_field_u64(const char *p, const char *q, uint64_t *ret)
+{
+    uint64_t v = 0;
+    if (p == q)
+        return false;
+    for (; p < q; p++) {
+        unsigned d = (unsigned)(unsigned char)*p - '0';
+        if (d > 9 || __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
+            return false;
+    }
+    *ret = v;
+    return true;
+}
+
+/* The same, optionally negative (the "-1" of some fields). */
+static bool procfs_field_i64(const char *p, const char *q, int64_t *ret)
+{
+    bool neg = p < q && *p == '-';
+    uint64_t v;
+    if (!procfs_field_u64(p + neg, q, &v) || v > (uint64_t)INT64_MAX + neg)
+        return false;
+    *ret = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+static bool procfs_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Parse the fields of /proc/<pid>/stat that we need, in one pass over the
+ * text (this runs for every process at every poll). The command name is in
  * parentheses and may itself contain spaces and parentheses, so the fields
  * are counted from the last ')':
  *   4242 (sleep) S 1 4242 4242 0 -1 4194304 100 0 0 0 150 30 0 0 20 0 1 0 123456 8388608 ...
  *   1    2       3 4 ...                              14  15             22     23
  * (3 state, 4 ppid, 14 utime, 15 stime, 16 cutime, 17 cstime, 22 starttime, 23 vsize,
- *  43 guest_time) */
+ *  43 guest_time: kernels since 2.6.24) */
 int procfs_pid_stat_parse(const char *text, size_t len, struct procfs_pid_stat *ret)
 {
-    struct procfile_scan s = procfile_scan_of(text, len);
+    const char *p = text, *end = text + len, *q;
     struct procfs_pid_stat st = {0};
     uint64_t pid;
+    int64_t cutime = 0, cstime = 0;
 
-    if (procfile_scan_u64(&s, &pid) < 0 || pid == 0 || pid > INT32_MAX)
+    while (p < end && procfs_blank(*p))
+        p++;
+    for (q = p; q < end && *q >= '0' && *q <= '9'; q++)
+        ;
+    if (!procfs_field_u64(p, q, &pid) || pid == 0 || pid > INT32_MAX)
         return -EINVAL;
-    const char *close_paren = NULL;
-    for (const char *c = s.p; c < s.end; c++)
-        if (*c == ')')
-            close_paren = c;
-    if (!close_paren)
+    p = memrchr(q, ')', (size_t)(end - q));
+    if (!p)
         return -EINVAL;
-    s.p = close_paren + 1;
-
-    const char *w;
-    if (procfile_scan_word(&s, &w) == 0) /* 3: state */
-        return -EINVAL;
-    if (procfile_scan_i64(&s, &st.ppid) < 0) /* 4 */
-        return -EINVAL;
-    if (procfile_scan_skip_words(&s, 9) != 9) /* 5..13 */
-        return -EINVAL;
-    if (procfile_scan_u64(&s, &st.utime) < 0 || procfile_scan_u64(&s, &st.stime) < 0)
-        return -EINVAL;
-    int64_t cutime, cstime;
-    if (procfile_scan_i64(&s, &cutime) < 0 || procfile_scan_i64(&s, &cstime) < 0)
+    p++;
+    unsigned field = 3;
+    for (; field <= 43; field++, p = q) {
+        while (p < end && procfs_blank(*p))
+            p++;
+        for (q = p; q < end && !procfs_blank(*q) && *q != '\n'; q++)
+            ;
+        if (q == p)
+            break; /* the end of the line */
+        bool ok = true;
+        switch (field) {
+        case 4:
+            ok = procfs_field_i64(p, q, &st.ppid);
+            break;
+        case 14:
+            ok = procfs_field_u64(p, q, &st.utime);
+            break;
+        case 15:
+            ok = procfs_field_u64(p, q, &st.stime);
+            break;
+        case 16:
+            ok = procfs_field_i64(p, q, &cutime);
+            break;
+        case 17:
+            ok = procfs_field_i64(p, q, &cstime);
+            break;
+        case 22:
+            ok = procfs_field_u64(p, q, &st.starttime);
+            break;
+        case 23:
+            ok = procfs_field_u64(p, q, &st.vsize);
+            break;
+        case 43:
+            st.has_guest = procfs_field_u64(p, q, &st.guest_time);
+            break;
+        default:
+            break;
+        }
+        if (!ok)
+            return -EINVAL;
+    }
+    if (field <= 23)
         return -EINVAL;
     st.cutime = cutime > 0 ? (uint64_t)cutime : 0;
     st.cstime = cstime > 0 ? (uint64_t)cstime : 0;
-    if (procfile_scan_skip_words(&s, 4) != 4) /* 18..21 */
-        return -EINVAL;
-    if (procfile_scan_u64(&s, &st.starttime) < 0 || procfile_scan_u64(&s, &st.vsize) < 0)
-        return -EINVAL;
-    /* 24..42, then guest_time (kernels since 2.6.24) */
-    if (procfile_scan_skip_words(&s, 19) == 19 && procfile_scan_u64(&s, &st.guest_time) == 0)
-        st.has_guest = true;
     st.pid = (pid_t)pid;
     *ret = st;
     return 0;

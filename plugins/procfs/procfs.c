@@ -220,6 +220,19 @@ static int procfs_get_interval(struct alumet_config *t, const char *key, alumet_
     return 0;
 }
 
+/* flush_interval of a system source (an extension): absent or "0s" hands
+ * the points over after every poll, as upstream. */
+static int procfs_get_flush(struct alumet_config *t, alumet_time_ns *ret, struct alumet_error *err)
+{
+    int r = alumet_config_get_duration(t, "flush_interval", 0, ret, err);
+    if (r < 0)
+        return r;
+    if (*ret < 0)
+        return alumet_config_error(t, "flush_interval", err, -EINVAL,
+                                   "expected a duration such as \"100ms\" (or \"0s\")");
+    return 0;
+}
+
 static int procfs_get_memory_mode(struct alumet_config *t, enum procfs_memory_mode *ret,
                                   struct alumet_error *err)
 {
@@ -422,6 +435,9 @@ static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
     r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->kernel_poll, err);
     if (r < 0)
         return r;
+    r = procfs_get_flush(t, &c->kernel_flush, err);
+    if (r < 0)
+        return r;
 
     r = alumet_config_get_table(cfg, "memory", &t, err);
     if (r < 0)
@@ -430,6 +446,9 @@ static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
     if (r < 0)
         return r;
     r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->memory_poll, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_flush(t, &c->memory_flush, err);
     if (r < 0)
         return r;
     const char **keys = NULL;
@@ -476,6 +495,9 @@ static int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg,
     if (r < 0)
         return r;
     r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->network_poll, err);
+    if (r < 0)
+        return r;
+    r = procfs_get_flush(t, &c->network_flush, err);
     if (r < 0)
         return r;
 
@@ -777,7 +799,8 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
             if (r < 0)
                 return r;
         } else {
-            r = procfs_add(ctx, "kernel", &procfs_kernel_source_ops, k, c->kernel_poll, 0, err);
+            r = procfs_add(ctx, "kernel", &procfs_kernel_source_ops, k, c->kernel_poll,
+                           c->kernel_flush, err);
             if (r < 0)
                 return r;
             pfs->kernel = k;
@@ -807,7 +830,8 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
             if (r < 0)
                 return r;
         } else {
-            r = procfs_add(ctx, "memory", &procfs_memory_source_ops, m, c->memory_poll, 0, err);
+            r = procfs_add(ctx, "memory", &procfs_memory_source_ops, m, c->memory_poll,
+                           c->memory_flush, err);
             if (r < 0)
                 return r;
             pfs->memory = m;
@@ -835,7 +859,8 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
             if (r < 0)
                 return r;
         } else {
-            r = procfs_add(ctx, "network", &procfs_network_source_ops, n, c->network_poll, 0, err);
+            r = procfs_add(ctx, "network", &procfs_network_source_ops, n, c->network_poll,
+                           c->network_flush, err);
             if (r < 0)
                 return r;
             pfs->network = n;

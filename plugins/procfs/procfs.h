@@ -82,12 +82,15 @@ struct procfs_request {
 struct procfs_config {
     bool kernel_enabled;
     alumet_time_ns kernel_poll;
+    alumet_time_ns kernel_flush; /* 0: after every poll */
     bool memory_enabled;
     alumet_time_ns memory_poll;
-    char **meminfo_keys; /* owned strings */
+    alumet_time_ns memory_flush; /* 0: after every poll */
+    char **meminfo_keys;         /* owned strings */
     size_t n_meminfo_keys;
     bool network_enabled;
     alumet_time_ns network_poll;
+    alumet_time_ns network_flush; /* 0: after every poll */
     bool processes_enabled;
     alumet_time_ns refresh_interval;
     enum procfs_strategy strategy;

@@ -2,6 +2,7 @@
 /* alumet-agent: global options, then a command from the table below. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,11 @@ int main(int argc, char **argv)
     /* a closed pipe (jsonl to a reader that went away, a child that died at
      * its gate) is an error to report, not a silent death */
     signal(SIGPIPE, SIG_IGN);
+    /* a fixed mmap threshold: the large arrays (point buffers, output text)
+     * are mapped apart and go back to the system when freed or shrunk after
+     * a burst; glibc's dynamic threshold would otherwise move them into the
+     * heaps of the threads, where they stay */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     agent_install_crash_report();
     if ((env = secure_getenv("ALUMET_CONFIG")) && *env)
         a.config_path = env;

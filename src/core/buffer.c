@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buffer.h"
 #include "util/format.h"
@@ -37,7 +38,14 @@ struct alumet__buffer_pool {
     pthread_mutex_t lock;
     struct alumet_buffer **items;
     size_t len, cap;
+    /* the largest need of the recent gets: the max of the previous window of
+     * BUFFER_NEED_WINDOW_NS and of the current one (so a burst is forgotten
+     * 4 to 8 s after it ended, whatever the sources' rates) */
+    size_t need_prev, need_cur;
+    int64_t window_start;
 };
+
+#define BUFFER_NEED_WINDOW_NS INT64_C(4000000000)
 
 struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap)
 {
@@ -98,6 +106,17 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 {
     struct alumet_buffer *buf = NULL;
     pthread_mutex_lock(&pool->lock);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (now - pool->window_start >= BUFFER_NEED_WINDOW_NS) {
+        /* a window without gets at all counts as one with no need */
+        pool->need_prev = now - pool->window_start < 2 * BUFFER_NEED_WINDOW_NS ? pool->need_cur : 0;
+        pool->need_cur = 0;
+        pool->window_start = now;
+    }
+    if (cap > pool->need_cur)
+        pool->need_cur = cap;
     if (pool->len) {
         /* best fit: the smallest buffer that holds cap points, else the
          * largest; so a small source does not take (and keep) the large
@@ -112,7 +131,22 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
         buf = pool->items[best];
         pool->items[best] = pool->items[--pool->len];
     }
+    /* a pooled buffer much larger than every recent need (left by a burst,
+     * and too large for best fit to hand out) is freed, one per get */
+    struct alumet_buffer *stale = NULL;
+    size_t need = pool->need_prev > pool->need_cur ? pool->need_prev : pool->need_cur;
+    for (size_t i = 0; i < pool->len && !stale; i++) {
+        if (pool->items[i]->cap >= BUFFER_SHRINK_MIN && pool->items[i]->cap / 8 > need) {
+            stale = pool->items[i];
+            pool->items[i] = pool->items[--pool->len];
+        }
+    }
     pthread_mutex_unlock(&pool->lock);
+    if (stale) {
+        stale->pool = NULL;
+        alumet__buffer_free(stale);
+        malloc_trim(0);
+    }
     if (!buf) {
         buf = alumet__buffer_new(cap);
         if (buf)
@@ -124,9 +158,17 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
     return buf;
 }
 
+/* A buffer that comes back to the pool much larger than any source has
+ * needed lately (a burst has ended) shrinks now, rather than wait in the
+ * pool at its burst size (best fit would give it only to a source that needs
+ * that much). */
 static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
 {
     alumet__buffer_clear(buf);
+    pthread_mutex_lock(&pool->lock);
+    size_t need = pool->need_prev > pool->need_cur ? pool->need_prev : pool->need_cur;
+    pthread_mutex_unlock(&pool->lock);
+    buffer_shrink(buf, need);
     pthread_mutex_lock(&pool->lock);
     if (pool->len < pool->cap) {
         pool->items[pool->len++] = buf;

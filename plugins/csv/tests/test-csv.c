@@ -507,6 +507,38 @@ static void test_header_sorted_union(void **state)
     fixture_done(&f);
 }
 
+/* Keys are looked up by address within a buffer only: a key of the next
+ * buffer at the same address with another text gets its own column. One
+ * late attribute, with both delimiters in its value, and numbers in
+ * columns. */
+static void test_keys_by_address(void **state)
+{
+    (void)state;
+    struct csv_writer_opts opts = default_opts();
+    struct fixture f;
+    fixture_init(&f, &opts);
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    char key[8] = "a";
+    struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
+    alumet_test_add_str(f.buf, p, key, "x");
+    assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "n", 42), 0);
+    assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "z", 0.25), 0);
+    write_and_clear(&f);
+    strcpy(key, "b"); /* same address, other key: not a column */
+    p = alumet_test_push_u64(f.buf, m, 2);
+    alumet_test_add_str(f.buf, p, key, "y;1,2");
+    assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "n", 7), 0);
+    assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "z", true), 0);
+    write_and_clear(&f);
+    assert_string_equal(alumet_test_mem_sink_text(&f.sink),
+                        FIXED_HEADER "a;n;z;__late_attributes\n"
+                                     "m;1970-01-01T00:00:00Z;1;local_machine;;local_machine;;x;42;"
+                                     "0.25;\n"
+                                     "m;1970-01-01T00:00:00Z;2;local_machine;;local_machine;;;7;"
+                                     "true;\"b=y;1\\,2\"\n");
+    fixture_done(&f);
+}
+
 /* Many distinct keys: the key set and the column table grow. */
 static void test_header_many_keys(void **state)
 {
@@ -934,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_attribute_types),
         cmocka_unit_test(test_header_sorted_union),
         cmocka_unit_test(test_header_many_keys),
+        cmocka_unit_test(test_keys_by_address),
         cmocka_unit_test(test_attribute_overrides),
         cmocka_unit_test(test_empty_first_buffer),
         cmocka_unit_test(test_resources),

@@ -221,6 +221,42 @@ static void test_attributes(void **state)
     fixture_done(&f);
 }
 
+/* Strings are copied as they are only when no byte needs escaping (checked 8
+ * bytes at a time): each byte that needs it, at every position of a 20-byte
+ * value, gives the escaped text. */
+static void test_plain_strings(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\n', 0x01, 0x1f, (char)0xc3, (char)0xff};
+    static const char *const escaped[] = {"\\\"",    "\\\\",    "\\n",    "\\u0001",
+                                          "\\u001f", "\\ufffd", "\\ufffd"};
+    for (size_t k = 0; k < sizeof(specials); k++) {
+        for (size_t pos = 0; pos < 20; pos++) {
+            struct fixture f;
+            fixture_init(&f, 0);
+            alumet_metric_id m =
+                alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+            char v[21];
+            memset(v, 'a', 20);
+            v[20] = '\0';
+            v[pos] = specials[k];
+            struct alumet_point *p = alumet_test_push_u64(f.buf, m, 1);
+            alumet_test_add_str(f.buf, p, "s", v);
+            /* DEL and a space are plain */
+            alumet_test_add_str(f.buf, p, "t", "0123456789 \x7f~}|{zyx");
+            write_and_clear(&f);
+            char want[128];
+            snprintf(want, sizeof(want), "\"s\":\"%.*s%s%.*s\",\"t\":\"0123456789 \x7f~}|{zyx\"}",
+                     (int)pos, "aaaaaaaaaaaaaaaaaaaa", escaped[k], (int)(19 - pos),
+                     "aaaaaaaaaaaaaaaaaaaa");
+            if (!strstr(text(&f), want))
+                print_error("special %zu at %zu: %s, expected %s\n", k, pos, text(&f), want);
+            assert_non_null(strstr(text(&f), want));
+            fixture_done(&f);
+        }
+    }
+}
+
 static void test_resources(void **state)
 {
     (void)state;
@@ -348,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_reference_lines),
         cmocka_unit_test(test_values_and_timestamps),
         cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_plain_strings),
         cmocka_unit_test(test_resources),
         cmocka_unit_test(test_late_metrics),
         cmocka_unit_test(test_unknown_metric),

@@ -388,6 +388,26 @@ static void test_pid_stat_parse(void **state)
     assert_int_equal(st.starttime, 500);
     const char *bad = "42 (a R 1";
     assert_int_equal(procfs_pid_stat_parse(bad, strlen(bad), &st), -EINVAL);
+    /* negative children times count as 0; ") )" in the name; no guest field number */
+    const char *neg = "7 (x) ) y) S -1 7 7 0 -1 0 0 0 0 0 3 4 -5 -6 20 0 1 0 99 8192 1 0 0 0 0 0 "
+                      "0 0 0 0 0 0 0 0 17 0 0 0 0 g\n";
+    assert_int_equal(procfs_pid_stat_parse(neg, strlen(neg), &st), 0);
+    assert_int_equal(st.pid, 7);
+    assert_int_equal(st.ppid, -1);
+    assert_int_equal(st.utime, 3);
+    assert_int_equal(st.stime, 4);
+    assert_int_equal(st.cutime, 0);
+    assert_int_equal(st.cstime, 0);
+    assert_int_equal(st.starttime, 99);
+    assert_int_equal(st.vsize, 8192);
+    assert_false(st.has_guest);
+    /* a field that is not a number, a line cut before vsize, an overflow */
+    const char *word = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 3x 4 0 0 20 0 1 0 99 8192\n";
+    assert_int_equal(procfs_pid_stat_parse(word, strlen(word), &st), -EINVAL);
+    const char *cut = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 99\n8192";
+    assert_int_equal(procfs_pid_stat_parse(cut, strlen(cut), &st), -EINVAL);
+    const char *big = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 18446744073709551616 4 0 0 20 0 1 0 99 1\n";
+    assert_int_equal(procfs_pid_stat_parse(big, strlen(big), &st), -EINVAL);
     assert_int_equal(procfs_pid_stat_parse("", 0, &st), -EINVAL);
 }
 
@@ -409,6 +429,9 @@ static void test_default_config(void **state)
     assert_int_equal(pfs->cfg.kernel_poll, 5 * SEC);
     assert_int_equal(pfs->cfg.memory_poll, 5 * SEC);
     assert_int_equal(pfs->cfg.network_poll, 5 * SEC);
+    assert_int_equal(pfs->cfg.kernel_flush, 0); /* after every poll */
+    assert_int_equal(pfs->cfg.memory_flush, 0);
+    assert_int_equal(pfs->cfg.network_flush, 0);
     assert_int_equal(pfs->cfg.n_meminfo_keys, 8);
     assert_string_equal(pfs->cfg.meminfo_keys[7], "Mapped");
     assert_true(pfs->cfg.processes_enabled);
@@ -427,6 +450,21 @@ static void test_default_config(void **state)
     assert_string_equal(pfs->cfg.proc_root, "/");
     assert_string_equal(pfs->cfg.sys_root, "/");
     assert_true(pfs->clk_tck > 0 && pfs->page_size > 0);
+    alumet_plugin_procfs.free(st);
+    toml_free(root);
+
+    /* flush_interval of the system sources (an extension) */
+    assert_int_equal(alumet_test_plugin_init(&alumet_plugin_procfs,
+                                             "[plugins.procfs.kernel]\npoll_interval = \"1ms\"\n"
+                                             "flush_interval = \"100ms\"\n"
+                                             "[plugins.procfs.network]\nflush_interval = \"2s\"\n",
+                                             &root, &st, &err),
+                     0);
+    pfs = st;
+    assert_int_equal(pfs->cfg.kernel_poll, SEC / 1000);
+    assert_int_equal(pfs->cfg.kernel_flush, SEC / 10);
+    assert_int_equal(pfs->cfg.memory_flush, 0);
+    assert_int_equal(pfs->cfg.network_flush, 2 * SEC);
     alumet_plugin_procfs.free(st);
     toml_free(root);
 
@@ -463,6 +501,8 @@ static void test_config_errors(void **state)
                         "\"event\", got 'all'");
     expect_config_error("[plugins.procfs.kernel]\npoll_interval = \"0s\"\n",
                         "plugins.procfs.kernel.poll_interval: expected a duration greater");
+    expect_config_error("[plugins.procfs.kernel]\nflush_interval = \"soon\"\n",
+                        "plugins.procfs.kernel.flush_interval: invalid duration");
     expect_config_error("[plugins.procfs.memory]\npoll_interval = 5\n",
                         "plugins.procfs.memory.poll_interval: expected a duration");
     expect_config_error("[[plugins.procfs.processes.groups]]\nexe_regex = \"(\"\n",

@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: MIT
+"""End to end: the built agent on the real /proc with 20,000 sleeping
+processes (children of tests/spawn-pausers, chosen with ppid), every process
+refreshed and polled each second. procfs keeps at most half the soft limit of
+open files (the agent inherits this test's and raises the soft limit to the
+hard one) as descriptors of processes, and
+reads the others by path: every one of the 20,000 must be in the CSV (a
+resident memory row), with no warning, and the agent must hold no more
+descriptors than the cap allows.
+
+Skipped, saying which, when the machine cannot hold 20,000 more processes:
+pid_max, threads-max, RLIMIT_NPROC (not for root), or less than 3 GiB of
+MemAvailable. Waits for the condition (every pid measured), with a bound of
+150 s only to fail rather than hang.
+
+Needs ALUMET_E2E_AGENT, PROCFS_SPAWN_PAUSERS and PYTHONPATH = tests/e2e (set
+by Meson). Python 3 standard library only."""
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from e2e_common import AGENT, check, skip_reason, summary
+
+COUNT = 20000
+HELPER = os.environ.get("PROCFS_SPAWN_PAUSERS", "")
+
+
+def read_int(path):
+    with open(path) as f:
+        return int(f.read().split()[0])
+
+
+def limits_reason():
+    """Why this machine cannot take COUNT more processes, or None."""
+    procs = len([d for d in os.listdir("/proc") if d.isdigit()])
+    pid_max = read_int("/proc/sys/kernel/pid_max")
+    if pid_max - procs < COUNT + 1000:
+        return "kernel.pid_max is %d with %d processes running: raise it to %d" % (
+            pid_max, procs, procs + COUNT + 1000)
+    threads_max = read_int("/proc/sys/kernel/threads-max")
+    if threads_max - procs < COUNT + 1000:
+        return "kernel.threads-max is %d" % threads_max
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if os.geteuid() != 0 and soft != resource.RLIM_INFINITY and soft < procs + COUNT + 100:
+        return "ulimit -u (RLIMIT_NPROC) is %d" % soft
+    with open("/proc/meminfo") as f:
+        avail = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+    if avail < 3 * 1024 * 1024:
+        return "MemAvailable is %d MiB, under 3 GiB" % (avail // 1024)
+    return None
+
+
+class Resident:
+    """The pids with a resident memory row, read from the CSV as it grows
+    (only the new complete lines at each call)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.off = 0
+        self.rest = b""
+        self.cols = None
+        self.pids = set()
+
+    def update(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                data = f.read()
+        except FileNotFoundError:
+            return self.pids
+        self.off += len(data)
+        lines = (self.rest + data).split(b"\n")
+        self.rest = lines.pop()
+        for line in lines:
+            cells = line.decode().split(";")
+            if self.cols is None:
+                self.cols = {c: i for i, c in enumerate(cells)}
+                continue
+            c = self.cols
+            if cells[c["metric"]] != "memory_usage_B" or cells[c["consumer_kind"]] != "process":
+                continue
+            kind = cells[c["kind"]] if "kind" in c else ""
+            if kind == "resident" or "kind=resident" in cells[c["__late_attributes"]]:
+                self.pids.add(int(cells[c["consumer_id"]]))
+        return self.pids
+
+
+def run(tmp):
+    helper = subprocess.Popen([HELPER, str(COUNT)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    agent = None
+    try:
+        line = helper.stdout.readline().split()
+        made = int(line[1]) if len(line) == 2 and line[0] == "ready" else 0
+        if made < COUNT:
+            helper.stdin.close()
+            helper.wait()
+            print("skipped: only %d of %d processes could be made: %s"
+                  % (made, COUNT, helper.stderr.read().strip()))
+            return 77
+        pids = {int(d) for d in os.listdir("/proc") if d.isdigit()
+                and read_ppid(int(d)) == helper.pid}
+        check(len(pids) == COUNT, "%d children of the helper in /proc" % len(pids))
+        out = os.path.join(tmp, "out.csv")
+        cfg = os.path.join(tmp, "alumet.toml")
+        with open(cfg, "w") as f:
+            f.write('[plugins.csv]\noutput_path = "%s"\nforce_flush = true\n\n'
+                    '[plugins.procfs.kernel]\nenabled = false\n'
+                    '[plugins.procfs.memory]\nenabled = false\n'
+                    '[plugins.procfs.network]\nenabled = false\n'
+                    '[plugins.procfs.processes]\nstrategy = "watcher"\n'
+                    'refresh_interval = "1s"\n'
+                    '[[plugins.procfs.processes.groups]]\nppid = %d\n'
+                    'poll_interval = "1s"\nflush_interval = "1s"\n' % (out, helper.pid))
+        log = open(os.path.join(tmp, "agent.log"), "w+")
+        # the watcher raises the agent's soft limit to the hard one first
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY:
+            soft = hard
+        agent = subprocess.Popen([AGENT, "--plugins", "procfs,csv", "--config", cfg,
+                                  "--no-default-config", "run"], stdout=log, stderr=log, cwd=tmp)
+        start = time.monotonic()
+        most_fds = 0
+        res = Resident(out)
+        seen = set()
+        while time.monotonic() - start < 150 and agent.poll() is None:
+            try:
+                most_fds = max(most_fds, len(os.listdir("/proc/%d/fd" % agent.pid)))
+            except OSError:
+                pass
+            seen = res.update() & pids
+            if len(seen) == COUNT:
+                break
+            time.sleep(0.5)
+        took = time.monotonic() - start
+        check(agent.poll() is None, "the agent has stopped early (status %s)" % agent.returncode)
+        agent.send_signal(signal.SIGTERM)
+        status = agent.wait(timeout=60)
+        log.seek(0)
+        text = log.read()
+        check(status == 0, "agent exit status %d\n%s" % (status, text[-3000:]))
+        check(len(seen) == COUNT, "%d of the %d processes measured; missing e.g. %s\n%s"
+              % (len(seen), COUNT, sorted(pids - seen)[:5], text[-3000:]))
+        noise = [line for line in text.splitlines()
+                 if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
+        check(not noise, "warnings or errors:\n%s" % "\n".join(noise))
+        # the cap (half the soft limit) + the agent's own (CSV file, /proc, pipes...)
+        check(0 < most_fds <= soft // 2 + 32,
+              "the agent held up to %d descriptors (limit %d: cap %d)"
+              % (most_fds, soft, soft // 2))
+        print("%d processes measured in %.1f s; limit of open files %d, the agent held "
+              "at most %d descriptors" % (len(seen), took, soft, most_fds))
+        return None
+    finally:
+        if agent and agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        if helper.poll() is None:
+            helper.stdin.close()
+            helper.wait(timeout=120)
+
+
+def read_ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def main():
+    why = skip_reason(("procfs", "csv"))
+    if why:
+        print("skipped: " + why)
+        return 77
+    if not HELPER or not os.path.exists(HELPER) or not os.path.exists("/proc/self/stat"):
+        print("skipped: no /proc or no spawn-pausers helper (PROCFS_SPAWN_PAUSERS)")
+        return 77
+    why = limits_reason()
+    if why:
+        print("skipped: cannot start %d more processes here: %s" % (COUNT, why))
+        return 77
+    with tempfile.TemporaryDirectory(prefix="alumet-procfs-many-") as tmp:
+        r = run(tmp)
+        if r is not None:
+            return r
+    return summary(cases=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
