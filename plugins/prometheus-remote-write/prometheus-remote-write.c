@@ -67,9 +67,7 @@ struct prw_settings {
     char **label_values;
     size_t n_labels;
     alumet_time_ns series_expiry;
-    char *username;
-    char *password;
-    char *bearer_token;
+    struct httpoutput_security sec; /* TLS and authentication (docs/http-outputs.md) */
     alumet_time_ns connect_timeout;
     alumet_time_ns request_timeout;
     uint64_t max_buffered_points;
@@ -103,14 +101,6 @@ static void prw_strv_free(char **v, size_t n)
     free(v);
 }
 
-static void prw_secret_free(char *s)
-{
-    if (!s)
-        return;
-    explicit_bzero(s, strlen(s));
-    free(s);
-}
-
 static void prw_free(void *state)
 {
     struct prw_settings *s = state;
@@ -122,9 +112,7 @@ static void prw_free(void *state)
     prw_strv_free(s->counter_metrics, s->n_counter_metrics);
     prw_strv_free(s->label_names, s->n_labels);
     prw_strv_free(s->label_values, s->n_labels);
-    free(s->username);
-    prw_secret_free(s->password);
-    prw_secret_free(s->bearer_token);
+    httpoutput_security_done(&s->sec);
     free(s);
 }
 
@@ -216,11 +204,7 @@ static int prw_read_options(struct alumet_config *cfg, struct prw_settings *s,
     if (r == 0)
         r = prw_get_labels(cfg, s, err);
     if (r == 0)
-        r = prw_get_string(cfg, "username", "", &s->username, err);
-    if (r == 0)
-        r = prw_get_string(cfg, "password", "", &s->password, err);
-    if (r == 0)
-        r = prw_get_string(cfg, "bearer_token", "", &s->bearer_token, err);
+        r = httpoutput_get_security(cfg, "url", s->url, &s->sec, err);
     if (r == 0)
         r = httpoutput_get_limits(cfg, &s->connect_timeout, &s->request_timeout, &max_points, err);
     if (r < 0)
@@ -234,10 +218,6 @@ static int prw_read_options(struct alumet_config *cfg, struct prw_settings *s,
     if (s->series_expiry < 0)
         return alumet_config_error(cfg, "series_expiry", err, -EINVAL,
                                    "expected a duration of 0s (never) or more");
-    if (*s->username && *s->bearer_token)
-        return alumet_config_error(cfg, "bearer_token", err, -EINVAL,
-                                   "expected either username (basic authentication) or "
-                                   "bearer_token, not both");
     r = httpoutput_check_limits(cfg, s->connect_timeout, s->request_timeout, max_points, err);
     if (r < 0)
         return r;
@@ -264,13 +244,9 @@ static int prw_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
 static int prw_http_init(struct prw_output *o, const struct prw_settings *s,
                          struct alumet_error *err)
 {
-    char *auth = NULL;
-    if (*s->bearer_token && asprintf(&auth, "Authorization: Bearer %s", s->bearer_token) < 0)
-        return alumet_error_set(err, -ENOMEM, "out of memory");
     const char *headers[] = {
         "Content-Encoding: snappy",
         "X-Prometheus-Remote-Write-Version: 0.1.0",
-        auth,
     };
     struct httpclient_opts opts = {
         .url = s->url,
@@ -278,15 +254,13 @@ static int prw_http_init(struct prw_output *o, const struct prw_settings *s,
         .content_type = "application/x-protobuf",
         .accept = "*/*",
         .headers = headers,
-        .n_headers = auth ? 3 : 2,
-        .username = s->username,
-        .password = s->password,
+        .n_headers = 2,
         .connect_timeout = s->connect_timeout,
         .request_timeout = s->request_timeout,
         .max_response = PRW_MAX_RESPONSE,
     };
+    httpoutput_security_apply(&s->sec, &opts);
     int r = httpclient_init(&o->client, &opts);
-    prw_secret_free(auth);
     if (r < 0 && o->client.setopt_error != CURLE_OK)
         return alumet_error_set(err, r, "cannot configure the HTTP client for '%s': %s", s->url,
                                 curl_easy_strerror(o->client.setopt_error));

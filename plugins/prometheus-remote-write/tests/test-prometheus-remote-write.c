@@ -355,8 +355,8 @@ static void test_plugin_options(void **state)
                                       "non-empty value"},
         {"labels = { job = 1 }\n", "plugins.prometheus-remote-write.labels.job"},
         {"username = \"u\"\nbearer_token = \"t\"\n",
-         "plugins.prometheus-remote-write.bearer_token: expected either username (basic "
-         "authentication) or bearer_token, not both"},
+         "plugins.prometheus-remote-write.username: set either a bearer token or a username "
+         "and password (basic authentication), not both"},
         {"series_expiry = 5\n", "plugins.prometheus-remote-write.series_expiry"},
         {"max_buffered_points = -1\n", "plugins.prometheus-remote-write.max_buffered_points"},
         {"unknown = 1\n", "unknown"},
