@@ -55,10 +55,12 @@ class Agent:
         self._err = open(self.err_path, "w", encoding="utf-8")
         self.argv = [AGENT, "--plugin-dir", PLUGIN_DIR, "--config",
                      os.path.join(workdir, CONFIG), *args]
+        # before the start: on a loaded machine the agent may make its first
+        # points before Popen returns to this process
+        self.t_start_ns = time.time_ns()
         self.proc = subprocess.Popen(self.argv, cwd=workdir, env=clean_env(),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._err)
-        self.t_start_ns = time.time_ns()
 
     def stderr(self):
         with open(self.err_path, encoding="utf-8") as f:
