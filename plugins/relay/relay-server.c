@@ -81,7 +81,8 @@ struct relay_server {
 struct relay_session {
     struct relay_server *srv;
     struct alumet_autonomous *ctx;
-    struct relay_conn conn;
+    struct relay_conn conn; /* the session thread's */
+    int fd;                 /* the socket, for the accepting thread (shutdown) */
     pthread_t thread;
     atomic_bool done;
     struct relay_session *next;
@@ -579,7 +580,7 @@ static int relay_server_run(void *data, struct alumet_autonomous *ctx, struct al
         s->srv = srv;
         s->ctx = ctx;
         s->conn = (struct relay_conn)RELAY_CONN_INIT;
-        s->conn.fd = fd;
+        s->conn.fd = s->fd = fd;
         if (pthread_create(&s->thread, NULL, relay_session_main, s) != 0) {
             alumet_log_error("cannot start a thread for a relay client, closing it");
             close(fd);
@@ -597,7 +598,7 @@ static int relay_server_run(void *data, struct alumet_autonomous *ctx, struct al
         while (!atomic_load(&s->done) && alumet_time_monotonic() < grace)
             poll(NULL, 0, 10);
         if (!atomic_load(&s->done))
-            shutdown(s->conn.fd, SHUT_RDWR);
+            shutdown(s->fd, SHUT_RDWR);
     }
     while (sessions) {
         struct relay_session *s = sessions;
