@@ -18,14 +18,13 @@ import os
 import re
 import shutil
 import sys
-import threading
 import time
 import unittest
 
 from e2e_common import AgentTestCase, main, needs_csv, skip_reason
+from e2e_rapl import PKG0, Counter
 
 FIXTURES = os.environ.get("ALUMET_E2E_FIXTURES", "")
-PKG0 = "sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj"
 WATTS = 40.0
 TDP, NB_CPU = 60.0, 4.0
 
@@ -53,32 +52,6 @@ def joules(m):
     return float(m.group(1)) * {"kJ": 1e3, "J": 1.0, "mJ": 1e-3}[m.group(2)]
 
 
-class Counter(threading.Thread):
-    """Advances the package-0 counter at WATTS in real time, every 1 ms."""
-
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.stop = threading.Event()
-        with open(path) as f:
-            self.base = int(f.read())
-
-    def run(self):
-        # the "hardware" must keep its pace on a loaded machine: real-time
-        # priority for this thread when allowed (root), else best effort
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        except (OSError, AttributeError):
-            pass
-        t0 = time.monotonic()
-        with open(self.path, "r+") as f:
-            while not self.stop.wait(0.001):
-                f.seek(0)
-                f.write("%d\n" % (self.base + round(WATTS * 1e6 * (time.monotonic() - t0))))
-                f.truncate()
-                f.flush()
-
-
 @needs_csv
 class TestExecEnergy(AgentTestCase):
     def exec_busy(self, plugins, config, seconds):
@@ -95,7 +68,7 @@ class TestExecEnergy(AgentTestCase):
             self.skipTest(skip_reason(("rapl", "csv")))
         root = self.path("fixture")
         shutil.copytree(os.path.join(FIXTURES, "rapl/intel-xeon-2s"), root, symlinks=True)
-        counter = Counter(os.path.join(root, PKG0))
+        counter = Counter(os.path.join(root, PKG0), WATTS)
         counter.start()
         try:
             res, duration, _ = self.exec_busy("rapl,csv", f"""

@@ -30,14 +30,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+from e2e_rapl import PKG0, Counter
 
 FIXTURES = os.environ.get("ALUMET_E2E_FIXTURES", "")
 FIXTURE = "rapl/intel-xeon-2s"
-PKG0 = "sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj"
 WATTS = 40.0
 TDP, NB_CPU = 120.0, 16.0
 
@@ -103,33 +102,6 @@ def readme_vm_recipe():
     return text[start:text.index("```", start)]
 
 
-class Counter(threading.Thread):
-    """Advances the package-0 counter at WATTS in real time, every 1 ms."""
-
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.stop = threading.Event()
-        with open(path) as f:
-            self.base = int(f.read())
-
-    def run(self):
-        # the "hardware" must keep its pace on a loaded machine (the sanitizer
-        # run has a busy loop per CPU): real-time priority for this thread
-        # when allowed (root), else best effort
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        except (OSError, AttributeError):
-            pass
-        t0 = time.monotonic()
-        with open(self.path, "r+") as f:
-            while not self.stop.wait(0.001):
-                f.seek(0)
-                f.write("%d\n" % (self.base + round(WATTS * 1e6 * (time.monotonic() - t0))))
-                f.truncate()
-                f.flush()
-
-
 def run_agent(tmp, plugins, config, seconds):
     cfg = os.path.join(tmp, "alumet.toml")
     with open(cfg, "w") as f:
@@ -179,7 +151,7 @@ def rapl_case(seconds):
     with tempfile.TemporaryDirectory(prefix="alumet-ea-joules-") as tmp:
         root = os.path.join(tmp, "fixture")
         shutil.copytree(os.path.join(FIXTURES, FIXTURE), root, symlinks=True)
-        counter = Counter(os.path.join(root, PKG0))
+        counter = Counter(os.path.join(root, PKG0), WATTS)
         counter.start()
         try:
             rows, cpu, _ = run_agent(tmp, "rapl,procfs,energy-attribution,csv",

@@ -26,15 +26,14 @@ import re
 import shutil
 import signal
 import sys
-import threading
 import time
 import tomllib
 import unittest
 
 from e2e_common import AgentTestCase, main, skip_reason
+from e2e_rapl import PKG0, Counter
 
 FIXTURES = os.environ.get("ALUMET_E2E_FIXTURES", "")
-PKG0 = "sys/devices/virtual/powercap/intel-rapl/intel-rapl:0/energy_uj"
 WATTS = 40.0
 FRA = 56.039
 PLUGINS = ("rapl", "csv", "energy-to-carbon", "aggregation", "filter")
@@ -51,30 +50,6 @@ ENERGY_ROW = re.compile(r"^ +([0-9.]+) (kJ|J|mJ) +([0-9.]+) W +rapl_consumed_ene
 DURATION = re.compile(r"^ +([0-9.]+) s +duration", re.M)
 
 
-class Counter(threading.Thread):
-    """Advances the package-0 counter at WATTS in real time, every 1 ms."""
-
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path = path
-        self.stop = threading.Event()
-        with open(path) as f:
-            self.base = int(f.read())
-
-    def run(self):
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        except (OSError, AttributeError):
-            pass
-        t0 = time.monotonic()
-        with open(self.path, "r+") as f:
-            while not self.stop.wait(0.001):
-                f.seek(0)
-                f.write("%d\n" % (self.base + round(WATTS * 1e6 * (time.monotonic() - t0))))
-                f.truncate()
-                f.flush()
-
-
 class TestCarbonChain(AgentTestCase):
     def setUp(self):
         super().setUp()
@@ -83,7 +58,7 @@ class TestCarbonChain(AgentTestCase):
             self.skipTest(reason)
         self.root = self.path("fixture")
         shutil.copytree(os.path.join(FIXTURES, "rapl/intel-xeon-2s"), self.root, symlinks=True)
-        self.counter = Counter(os.path.join(self.root, PKG0))
+        self.counter = Counter(os.path.join(self.root, PKG0), WATTS)
         self.counter.start()
         self.addCleanup(self.counter.join)
         self.addCleanup(self.counter.stop.set)
