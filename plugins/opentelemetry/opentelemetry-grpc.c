@@ -135,7 +135,6 @@ int otel_grpc_init(struct otel_grpc *g, const struct otel_settings *s, struct al
         .connect_timeout = s->connect_timeout,
         .request_timeout = s->request_timeout,
         .max_response = OTEL_HTTP_MAX_RESPONSE,
-        .ca_file = s->tls_ca,
         .http2 = true,
         .capture = otel_grpc_captured,
     };

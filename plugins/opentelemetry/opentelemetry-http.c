@@ -33,7 +33,6 @@ int otel_settings_copy(struct otel_settings *dst, const struct otel_settings *sr
     dst->collector_host = otel_dup(src->collector_host, &oom);
     dst->prefix = otel_dup(src->prefix, &oom);
     dst->suffix = otel_dup(src->suffix, &oom);
-    dst->tls_ca = otel_dup(src->tls_ca, &oom);
     dst->headers = NULL;
     if (httpoutput_security_copy(&dst->sec, &src->sec) < 0)
         oom = true;
@@ -56,7 +55,6 @@ void otel_settings_done(struct otel_settings *s)
     free(s->collector_host);
     free(s->prefix);
     free(s->suffix);
-    free(s->tls_ca);
     if (s->headers) {
         for (char **h = s->headers; *h; h++) {
             explicit_bzero(*h, strlen(*h)); /* may hold an API key */
@@ -85,7 +83,6 @@ int otel_http_init(struct otel_http *h, const struct otel_settings *s, struct al
         .connect_timeout = s->connect_timeout,
         .request_timeout = s->request_timeout,
         .max_response = OTEL_HTTP_MAX_RESPONSE,
-        .ca_file = s->tls_ca,
     };
     httpoutput_security_apply(&s->sec, &opts);
     int r = httpclient_init(&h->client, &opts);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -167,8 +166,6 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
     if (r == 0)
         r = alumet_config_get_string(cfg, "protocol", NULL, &protocol, err);
     if (r == 0)
-        r = otel_get_string(cfg, "tls_ca", "", &s->tls_ca, err);
-    if (r == 0)
         r = otel_get_string(cfg, "prefix", "", &s->prefix, err);
     if (r == 0)
         r = otel_get_string(cfg, "suffix", "_alumet", &s->suffix, err);
@@ -211,11 +208,6 @@ static int otel_read_options(struct alumet_config *cfg, struct otel_settings *s,
              httpoutput_check_url(cfg, "collector_host", s->collector_host, "http://localhost:4317",
                                   err) < 0)
         r = -EINVAL;
-    if (*s->tls_ca && alumet_config_checking() && access(s->tls_ca, R_OK) < 0)
-        r = alumet_config_error(cfg, "tls_ca", err, -EINVAL,
-                                "cannot read the CA file '%s': %s; give the path of a PEM file "
-                                "holding the certificates of the CAs to trust",
-                                s->tls_ca, strerror(errno));
     if (!protocol)
         s->protocol = otel_default_protocol(s->collector_host);
     else if (strcmp(protocol, "grpc") == 0)

@@ -53,7 +53,6 @@ struct otel_settings {
     bool add_attributes_to_labels;
     alumet_time_ns push_interval; /* 0: one export per buffer (upstream) */
     char **headers;               /* "Name: value" lines, NULL-terminated, may be NULL */
-    char *tls_ca;                 /* PEM file of the CAs to trust for https://; "": the system's */
     size_t n_headers;
     struct httpoutput_security sec; /* TLS and authentication (docs/http-outputs.md) */
     alumet_time_ns connect_timeout;

@@ -295,8 +295,6 @@ int httpclient_init(struct httpclient *c, const struct httpclient_opts *opts)
     HTTPCLIENT_SETOPT(CURLOPT_POST, 1L);
     HTTPCLIENT_SETOPT(CURLOPT_HTTPHEADER, c->headers);
     HTTPCLIENT_SETOPT(CURLOPT_USERAGENT, opts->user_agent);
-    if (opts->ca_file && *opts->ca_file)
-        HTTPCLIENT_SETOPT(CURLOPT_CAINFO, opts->ca_file);
     HTTPCLIENT_SETOPT(CURLOPT_NOSIGNAL, 1L);
     HTTPCLIENT_SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     HTTPCLIENT_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, httpclient_ms(opts->connect_timeout));

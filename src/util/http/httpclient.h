@@ -50,9 +50,8 @@ struct httpclient_opts {
     const char *accept;         /* the Accept header */
     const char *const *headers; /* more "Name: value" lines, n_headers of them */
     size_t n_headers;
-    const char *username; /* basic authentication when neither NULL nor "" */
-    const char *password; /* NULL: "" */
-    const char *ca_file;  /* PEM file of the CAs that https:// trusts; NULL or "": the system's */
+    const char *username;    /* basic authentication when neither NULL nor "" */
+    const char *password;    /* NULL: "" */
     int64_t connect_timeout; /* ns, rounded up to ms; 0: libcurl's default */
     int64_t request_timeout; /* ns, the whole request; 0: no limit */
     size_t max_response;     /* bytes of a response body kept for the messages */
