@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "alumet/config.h"
 #include "alumet/error.h"
@@ -329,6 +330,9 @@ static const struct alumet_output_ops otel_output_ops = {
     .free = otel_output_free,
 };
 
+/* attempts of the start-up probe after a reset stream */
+#define OTEL_PROBE_RETRIES 10
+
 /* Upstream connects lazily. This plugin sends an empty export at start, so
  * that a wrong path or credentials (401, 403, 404) stop the agent at once; a
  * collector that cannot be reached only gives a warning (the measurements
@@ -342,10 +346,14 @@ static int otel_check_connection(struct otel_output *o, struct alumet_error *err
     bool grpc = o->settings.protocol == OTEL_PROTOCOL_GRPC;
     int r = otel_send(o, NULL, 0, &status, &rejected, msg, sizeof(msg), &e);
     /* a server that refuses the call at once (UNIMPLEMENTED) may reset the
-     * stream before libcurl 7.88 hands over its answer: ask again */
-    for (int i = 0;
-         i < 3 && grpc && r == ALUMET_WRITE_RETRY && o->grpc.last_res == CURLE_HTTP2_STREAM; i++) {
+     * stream before libcurl 7.88 hands over its answer; on a loaded machine
+     * that can happen several times in a row: ask again, a little later each
+     * time (25 ms, 50 ms, ... 1.4 s in all) */
+    for (int i = 1; i <= OTEL_PROBE_RETRIES && grpc && r == ALUMET_WRITE_RETRY &&
+                    o->grpc.last_res == CURLE_HTTP2_STREAM;
+         i++) {
         alumet_error_clear(&e);
+        nanosleep(&(struct timespec){.tv_nsec = i * 25 * 1000000L}, NULL);
         r = otel_send(o, NULL, 0, &status, &rejected, msg, sizeof(msg), &e);
     }
 
