@@ -25,7 +25,7 @@ void es_batch_clear(struct es_batch *b)
 
 void es_batch_done(struct es_batch *b)
 {
-    json_text_done(&b->text);
+    text_done(&b->text);
     free(b->off);
     *b = (struct es_batch){0};
 }
@@ -48,7 +48,7 @@ int es_batch_copy_item(struct es_batch *b, const struct es_batch *from, size_t i
 {
     size_t end = i + 1 < from->n ? from->off[i + 1] : from->text.len;
     int r = es_batch_begin_item(b);
-    return r < 0 ? r : json_text_add(&b->text, from->text.s + from->off[i], end - from->off[i]);
+    return r < 0 ? r : text_add(&b->text, from->text.s + from->off[i], end - from->off[i]);
 }
 
 void es_format_done(struct es_format *f)
@@ -93,10 +93,10 @@ static const char *es_action(struct es_format *f, const struct alumet_metric *m)
         else
             snprintf(raw, sizeof(raw), "%s-%s", f->prefix, m->name);
         es_index_name(raw, index, sizeof(index));
-        struct json_text t = {0};
-        if (json_text_adds(&t, "{\"create\":{\"_index\":") < 0 ||
-            json_text_add_string(&t, index, (size_t)-1) < 0 || json_text_adds(&t, "}}\n") < 0) {
-            json_text_done(&t);
+        struct text t = {0};
+        if (text_adds(&t, "{\"create\":{\"_index\":") < 0 ||
+            json_text_add_string(&t, index, (size_t)-1) < 0 || text_adds(&t, "}}\n") < 0) {
+            text_done(&t);
             return NULL;
         }
         f->actions[m->id] = t.s;
@@ -104,15 +104,15 @@ static const char *es_action(struct es_format *f, const struct alumet_metric *m)
     return f->actions[m->id];
 }
 
-static int es_add_key(struct json_text *t, const char *key)
+static int es_add_key(struct text *t, const char *key)
 {
-    int r = json_text_adds(t, ",");
+    int r = text_adds(t, ",");
     if (r == 0)
         r = json_text_add_string(t, key, (size_t)-1);
-    return r == 0 ? json_text_adds(t, ":") : r;
+    return r == 0 ? text_adds(t, ":") : r;
 }
 
-static int es_add_attr(struct json_text *t, const struct alumet_attr *a)
+static int es_add_attr(struct text *t, const struct alumet_attr *a)
 {
     char key[512];
     const char *k = a->key;
@@ -136,7 +136,7 @@ static int es_add_point(struct es_batch *b, struct es_format *f, const struct al
 {
     const struct alumet_metric *m = alumet_registry_get(reg, p->metric);
     char ts[FORMAT_RFC3339_MAX], rid[256], cid[4096];
-    struct json_text *t = &b->text;
+    struct text *t = &b->text;
 
     if (!m)
         return -EINVAL;
@@ -148,36 +148,36 @@ static int es_add_point(struct es_batch *b, struct es_format *f, const struct al
     alumet_consumer_id_text(&p->consumer, cid, sizeof(cid));
     int r = es_batch_begin_item(b);
     if (r == 0)
-        r = json_text_adds(t, action);
+        r = text_adds(t, action);
     if (r == 0)
-        r = json_text_adds(t, "{\"@timestamp\":\"");
+        r = text_adds(t, "{\"@timestamp\":\"");
     if (r == 0)
-        r = json_text_adds(t, ts);
+        r = text_adds(t, ts);
     if (r == 0)
-        r = json_text_adds(t, "\",\"resource_kind\":");
+        r = text_adds(t, "\",\"resource_kind\":");
     if (r == 0)
         r = json_text_add_string(t, alumet_resource_kind_name(&p->resource), (size_t)-1);
     if (r == 0)
-        r = json_text_adds(t, ",\"resource_id\":");
+        r = text_adds(t, ",\"resource_id\":");
     if (r == 0)
         r = json_text_add_string(t, rid, (size_t)-1);
     if (r == 0)
-        r = json_text_adds(t, ",\"consumer_kind\":");
+        r = text_adds(t, ",\"consumer_kind\":");
     if (r == 0)
         r = json_text_add_string(t, alumet_consumer_kind_name(&p->consumer), (size_t)-1);
     if (r == 0)
-        r = json_text_adds(t, ",\"consumer_id\":");
+        r = text_adds(t, ",\"consumer_id\":");
     if (r == 0)
         r = json_text_add_string(t, cid, (size_t)-1);
     if (r == 0)
-        r = json_text_adds(t, ",\"value\":");
+        r = text_adds(t, ",\"value\":");
     if (r == 0)
         r = p->value_type == ALUMET_VALUE_U64 ? json_text_add_u64(t, p->value.u64)
                                               : json_text_add_f64(t, p->value.f64);
     const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
     for (uint32_t i = 0; r == 0 && i < p->attr_count; i++)
         r = es_add_attr(t, &attrs[i]);
-    return r == 0 ? json_text_adds(t, "}\n") : r;
+    return r == 0 ? text_adds(t, "}\n") : r;
 }
 
 int es_batch_add_buffer(struct es_batch *b, struct es_format *f, const struct alumet_buffer *buf,

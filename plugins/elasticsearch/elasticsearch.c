@@ -298,26 +298,26 @@ static int es_request(struct es_output *o, const char *method, const char *url, 
 /* Upstream's index template: the types of the fixed fields. */
 static int es_put_template(struct es_output *o, struct alumet_error *err)
 {
-    struct json_text t = {0};
-    int r = json_text_adds(&t, "{\"index_patterns\":[");
+    struct text t = {0};
+    int r = text_adds(&t, "{\"index_patterns\":[");
     if (r == 0) {
         char pattern[1024];
         snprintf(pattern, sizeof(pattern), "%s-*", o->format.prefix);
         r = json_text_add_string(&t, pattern, (size_t)-1);
     }
     if (r == 0)
-        r = json_text_adds(
+        r = text_adds(
             &t, "],\"template\":{\"mappings\":{\"properties\":{"
                 "\"@timestamp\":{\"type\":\"date_nanos\"},\"resource_kind\":{\"type\":\"keyword\"},"
                 "\"resource_id\":{\"type\":\"keyword\"},\"consumer_kind\":{\"type\":\"keyword\"},"
                 "\"consumer_id\":{\"type\":\"keyword\"}}}},\"priority\":80,\"version\":3,"
                 "\"_meta\":{\"origin\":\"Alumet measurements\"}}");
     if (r < 0) {
-        json_text_done(&t);
+        text_done(&t);
         return alumet_error_set(err, r, "out of memory");
     }
     r = es_request(o, "PUT", o->template_url, t.s, t.len, "the index template", err);
-    json_text_done(&t);
+    text_done(&t);
     if (r == 0) {
         o->template_done = true;
         alumet_log_at(o->log, ALUMET_LOG_DEBUG, "index template '%s' created", ES_TEMPLATE_NAME);

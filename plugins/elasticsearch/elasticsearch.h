@@ -15,7 +15,7 @@
 /* Items (two NDJSON lines each: the action, the document) one after the
  * other in text; item i spans off[i] to off[i + 1] (or text.len). */
 struct es_batch {
-    struct json_text text;
+    struct text text;
     size_t *off;
     size_t n, cap;
 };

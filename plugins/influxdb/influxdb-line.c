@@ -44,57 +44,12 @@ static const char *const influxdb_reserved_tags[] = {
     "resource_consumer_id",
 };
 
-int influxdb_text_reserve(struct influxdb_text *t, size_t n)
-{
-    if (n > SIZE_MAX / 2 - t->len - 1)
-        return -ENOMEM;
-    if (t->len + n + 1 <= t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->len + n + 1)
-        cap *= 2;
-    char *s = realloc(t->s, cap);
-    if (!s)
-        return -ENOMEM;
-    t->s = s;
-    t->cap = cap;
-    return 0;
-}
-
-void influxdb_text_done(struct influxdb_text *t)
-{
-    free(t->s);
-    *t = (struct influxdb_text){0};
-}
-
-static int influxdb_put(struct influxdb_text *t, const char *s, size_t n)
-{
-    int r = influxdb_text_reserve(t, n);
-    if (r < 0)
-        return r;
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-    return 0;
-}
-
-static int influxdb_putc(struct influxdb_text *t, char c)
-{
-    return influxdb_put(t, &c, 1);
-}
-
-static int influxdb_puts(struct influxdb_text *t, const char *s)
-{
-    return influxdb_put(t, s, strlen(s));
-}
-
 /* Append s with a backslash before every character marked in special. */
-static int influxdb_put_escaped(struct influxdb_text *t, const char *s, size_t n,
-                                const bool special[256])
+static int influxdb_put_escaped(struct text *t, const char *s, size_t n, const bool special[256])
 {
     if (n > SIZE_MAX / 2)
         return -ENOMEM;
-    int r = influxdb_text_reserve(t, 2 * n);
+    int r = text_reserve(t, 2 * n);
     if (r < 0)
         return r;
     char *d = t->s + t->len;
@@ -177,26 +132,26 @@ bool influxdb_line_is_tag(const struct influxdb_line_opts *o, const char *key)
 
 /* ",key=value", omitted when the value is empty (InfluxDB refuses empty tag
  * values). */
-static int influxdb_put_tag(struct influxdb_text *t, const char *prefix, const char *key,
-                            const char *value, size_t value_len)
+static int influxdb_put_tag(struct text *t, const char *prefix, const char *key, const char *value,
+                            size_t value_len)
 {
     int r;
 
     if (value_len == 0)
         return 0;
-    r = influxdb_putc(t, ',');
+    r = text_addc(t, ',');
     if (r == 0 && prefix)
-        r = influxdb_puts(t, prefix);
+        r = text_adds(t, prefix);
     if (r == 0)
         r = influxdb_put_escaped(t, key, strlen(key), INFLUXDB_ESC_KEY);
     if (r == 0)
-        r = influxdb_putc(t, '=');
+        r = text_addc(t, '=');
     if (r == 0)
         r = influxdb_put_escaped(t, value, value_len, INFLUXDB_ESC_KEY);
     return r;
 }
 
-static int influxdb_put_u64(struct influxdb_text *t, uint64_t v, bool v1_integers)
+static int influxdb_put_u64(struct text *t, uint64_t v, bool v1_integers)
 {
     char num[FORMAT_F64_MAX];
     size_t n;
@@ -211,18 +166,18 @@ static int influxdb_put_u64(struct influxdb_text *t, uint64_t v, bool v1_integer
         /* no int64 holds it: a float (without suffix) is the best 1.x can store */
         n = format_f64((double)v, num, sizeof(num));
     }
-    return influxdb_put(t, num, n);
+    return text_add(t, num, n);
 }
 
-static int influxdb_put_f64(struct influxdb_text *t, double v)
+static int influxdb_put_f64(struct text *t, double v)
 {
     char num[FORMAT_F64_MAX];
     size_t n = format_f64(v, num, sizeof(num));
-    return influxdb_put(t, num, n);
+    return text_add(t, num, n);
 }
 
 /* The value of an attribute field. */
-static int influxdb_put_attr_field_value(struct influxdb_text *t, const struct alumet_attr *a,
+static int influxdb_put_attr_field_value(struct text *t, const struct alumet_attr *a,
                                          bool v1_integers)
 {
     char num[FORMAT_U64_MAX];
@@ -234,33 +189,33 @@ static int influxdb_put_attr_field_value(struct influxdb_text *t, const struct a
     case ALUMET_ATTR_U64:
         return influxdb_put_u64(t, a->v.u64, v1_integers);
     case ALUMET_ATTR_BOOL:
-        return influxdb_putc(t, a->v.b ? 'T' : 'F');
+        return text_addc(t, a->v.b ? 'T' : 'F');
     case ALUMET_ATTR_STR: {
         const char *s = a->v.str ? a->v.str : "";
-        r = influxdb_putc(t, '"');
+        r = text_addc(t, '"');
         if (r == 0)
             r = influxdb_put_escaped(t, s, strlen(s), INFLUXDB_ESC_STRING);
         if (r == 0)
-            r = influxdb_putc(t, '"');
+            r = text_addc(t, '"');
         return r;
     }
     case ALUMET_ATTR_LIST_U64:
         /* a string of the numbers joined by ',' (no escaping needed) */
-        r = influxdb_putc(t, '"');
+        r = text_addc(t, '"');
         for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
             if (i > 0)
-                r = influxdb_putc(t, ',');
+                r = text_addc(t, ',');
             if (r == 0)
-                r = influxdb_put(t, num, format_u64(a->v.list.items[i], num));
+                r = text_add(t, num, format_u64(a->v.list.items[i], num));
         }
         if (r == 0)
-            r = influxdb_putc(t, '"');
+            r = text_addc(t, '"');
         return r;
     }
     return -EINVAL;
 }
 
-static int influxdb_put_tags(struct influxdb_text *t, const struct influxdb_line_opts *o,
+static int influxdb_put_tags(struct text *t, const struct influxdb_line_opts *o,
                              const struct alumet_point *p, const struct alumet_attr *attrs)
 {
     struct influxdb_small_text st;
@@ -307,7 +262,7 @@ static int influxdb_put_tags(struct influxdb_text *t, const struct influxdb_line
     return 0;
 }
 
-static int influxdb_put_fields(struct influxdb_text *t, const struct influxdb_line_opts *o,
+static int influxdb_put_fields(struct text *t, const struct influxdb_line_opts *o,
                                const struct alumet_point *p, const struct alumet_attr *attrs)
 {
     char sep = ' ';
@@ -320,20 +275,20 @@ static int influxdb_put_fields(struct influxdb_text *t, const struct influxdb_li
         if (a->type == ALUMET_ATTR_F64 && !isfinite(a->v.f64))
             continue; /* InfluxDB has no NaN nor infinity */
         const char *key = strcmp(a->key, "value") == 0 ? INFLUXDB_RENAMED_PREFIX "value" : a->key;
-        r = influxdb_putc(t, sep);
+        r = text_addc(t, sep);
         if (r == 0)
             r = influxdb_put_escaped(t, key, strlen(key), INFLUXDB_ESC_KEY);
         if (r == 0)
-            r = influxdb_putc(t, '=');
+            r = text_addc(t, '=');
         if (r == 0)
             r = influxdb_put_attr_field_value(t, a, o->v1_integers);
         if (r < 0)
             return r;
         sep = ',';
     }
-    r = influxdb_putc(t, sep);
+    r = text_addc(t, sep);
     if (r == 0)
-        r = influxdb_puts(t, "value=");
+        r = text_adds(t, "value=");
     if (r < 0)
         return r;
     if (p->value_type == ALUMET_VALUE_U64)
@@ -343,7 +298,7 @@ static int influxdb_put_fields(struct influxdb_text *t, const struct influxdb_li
 
 /* One line; *ret_series_end receives the offset in t where the series
  * (measurement and tags) ends. */
-static int influxdb_put_line(struct influxdb_text *t, const struct influxdb_line_opts *o,
+static int influxdb_put_line(struct text *t, const struct influxdb_line_opts *o,
                              const struct alumet_metric *m, const struct alumet_point *p,
                              const struct alumet_attr *attrs, size_t *ret_series_end)
 {
@@ -366,9 +321,9 @@ static int influxdb_put_line(struct influxdb_text *t, const struct influxdb_line
     } else {
         format_u64((uint64_t)p->timestamp, num);
     }
-    r = influxdb_putc(t, ' ');
+    r = text_addc(t, ' ');
     if (r == 0)
-        r = influxdb_puts(t, num);
+        r = text_adds(t, num);
     return r;
 }
 
@@ -490,7 +445,7 @@ static int influxdb_check_report(struct influxdb_line_check *c, const struct alu
  * the buffer has the same series and timestamp and another value of an
  * attribute field. */
 static int influxdb_check_line(struct influxdb_line_check *c, const struct influxdb_line_opts *o,
-                               const struct influxdb_text *out, size_t start, size_t len,
+                               const struct text *out, size_t start, size_t len,
                                const struct alumet_buffer *buf, size_t index,
                                const struct alumet_metric *m)
 {
@@ -519,7 +474,7 @@ static int influxdb_check_line(struct influxdb_line_check *c, const struct influ
     }
 }
 
-int influxdb_line_write_buffer(struct influxdb_text *out, const struct influxdb_line_opts *o,
+int influxdb_line_write_buffer(struct text *out, const struct influxdb_line_opts *o,
                                const struct alumet_buffer *buf, const struct alumet_registry *reg,
                                struct influxdb_line_check *check, size_t *ret_lines,
                                size_t *ret_skipped, struct alumet_error *err)
@@ -543,7 +498,7 @@ int influxdb_line_write_buffer(struct influxdb_text *out, const struct influxdb_
             continue;
         }
         size_t mark = out->len, series_end = 0;
-        r = out->len > 0 ? influxdb_putc(out, '\n') : 0;
+        r = out->len > 0 ? text_addc(out, '\n') : 0;
         size_t start = out->len;
         if (r == 0)
             r = influxdb_put_line(out, o, m, p, alumet_point_attrs(buf, p), &series_end);

@@ -17,17 +17,7 @@
 #include "alumet/error.h"
 #include "alumet/measurement.h"
 #include "alumet/metric.h"
-
-/* A growable text buffer, NUL-terminated when len > 0. */
-struct influxdb_text {
-    char *s;
-    size_t len;
-    size_t cap;
-};
-
-/* Make room for n more bytes (and the NUL). 0 or -ENOMEM. */
-int influxdb_text_reserve(struct influxdb_text *t, size_t n);
-void influxdb_text_done(struct influxdb_text *t);
+#include "util/text.h"
 
 /* How attributes and unsigned integers are written. The lists are borrowed. */
 struct influxdb_line_opts {
@@ -77,7 +67,7 @@ void influxdb_line_check_done(struct influxdb_line_check *c);
  * other; it costs nothing when every attribute is a tag.
  * Returns 0, -ENOMEM, or -EINVAL with err when a point names a metric that
  * is not in reg. */
-int influxdb_line_write_buffer(struct influxdb_text *out, const struct influxdb_line_opts *o,
+int influxdb_line_write_buffer(struct text *out, const struct influxdb_line_opts *o,
                                const struct alumet_buffer *buf, const struct alumet_registry *reg,
                                struct influxdb_line_check *check, size_t *ret_lines,
                                size_t *ret_skipped, struct alumet_error *err);

@@ -65,7 +65,7 @@ struct influxdb_output {
     struct influxdb_settings settings;
     struct influxdb_line_opts line;
     struct influxdb_http http;
-    struct influxdb_text body;            /* reused from one write to the next */
+    struct text body;                     /* reused from one write to the next */
     struct influxdb_line_check check;     /* points that would overwrite each other */
     struct httpoutput_complaint rejected; /* refused by the server (HTTP 400, ...) */
     struct httpoutput_complaint skipped;  /* NaN or infinite values */
@@ -274,7 +274,7 @@ static void influxdb_output_free(void *data)
     if (!o)
         return;
     influxdb_http_done(&o->http);
-    influxdb_text_done(&o->body);
+    text_done(&o->body);
     influxdb_line_check_done(&o->check);
     influxdb_settings_done(&o->settings);
     free(o);

@@ -146,28 +146,28 @@ static int kwi_init(struct alumet_config *cfg, void **ret_state, struct alumet_e
 /* GET <api_url>/<site>/metrics?nodes=&metrics=a,b&start_time=&end_time= */
 static char *kwi_url(const struct kwi *k, alumet_time_ns start, alumet_time_ns end)
 {
-    struct json_text t = {0};
+    struct text t = {0};
     char num[64];
     char *esc = curl_easy_escape(NULL, k->site, 0);
     int r = esc ? 0 : -ENOMEM;
     if (r == 0)
-        r = json_text_adds(&t, k->api_url);
+        r = text_adds(&t, k->api_url);
     if (r == 0)
-        r = json_text_adds(&t, "/");
+        r = text_adds(&t, "/");
     if (r == 0)
-        r = json_text_adds(&t, esc);
+        r = text_adds(&t, esc);
     curl_free(esc);
     if (r == 0)
-        r = json_text_adds(&t, "/metrics?nodes=");
+        r = text_adds(&t, "/metrics?nodes=");
     esc = r == 0 ? curl_easy_escape(NULL, k->hostname, 0) : NULL;
-    if (r == 0 && (!esc || json_text_adds(&t, esc) < 0))
+    if (r == 0 && (!esc || text_adds(&t, esc) < 0))
         r = -ENOMEM;
     curl_free(esc);
     if (r == 0)
-        r = json_text_adds(&t, "&metrics=");
+        r = text_adds(&t, "&metrics=");
     for (size_t i = 0; r == 0 && i < k->n_metrics; i++) {
         esc = curl_easy_escape(NULL, k->metrics[i], 0);
-        if (!esc || (i && json_text_adds(&t, ",") < 0) || json_text_adds(&t, esc) < 0)
+        if (!esc || (i && text_adds(&t, ",") < 0) || text_adds(&t, esc) < 0)
             r = -ENOMEM;
         curl_free(esc);
     }
@@ -176,9 +176,9 @@ static char *kwi_url(const struct kwi *k, alumet_time_ns start, alumet_time_ns e
              (long long)(start / ALUMET_NSEC_PER_SEC),
              (long long)((end + ALUMET_NSEC_PER_SEC - 1) / ALUMET_NSEC_PER_SEC));
     if (r == 0)
-        r = json_text_adds(&t, num);
+        r = text_adds(&t, num);
     if (r < 0) {
-        json_text_done(&t);
+        text_done(&t);
         return NULL;
     }
     return t.s;

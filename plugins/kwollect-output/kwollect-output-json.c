@@ -18,15 +18,15 @@ static const struct alumet_attr *kwo_last(const struct alumet_attr *attrs, uint3
     return NULL;
 }
 
-static int kwo_add_label(struct json_text *t, bool first, const char *key)
+static int kwo_add_label(struct text *t, bool first, const char *key)
 {
-    int r = first ? 0 : json_text_adds(t, ",");
+    int r = first ? 0 : text_adds(t, ",");
     if (r == 0)
         r = json_text_add_string(t, key, (size_t)-1);
-    return r == 0 ? json_text_adds(t, ":") : r;
+    return r == 0 ? text_adds(t, ":") : r;
 }
 
-static int kwo_add_point(struct json_text *t, const struct kwo_format *f,
+static int kwo_add_point(struct text *t, const struct kwo_format *f,
                          const struct alumet_buffer *buf, const struct alumet_point *p,
                          const struct alumet_registry *reg)
 {
@@ -35,36 +35,36 @@ static int kwo_add_point(struct json_text *t, const struct kwo_format *f,
     if (!m)
         return -EINVAL;
     const char *unit = f->use_unit_display_name ? m->unit_display : m->unit_unique;
-    int r = json_text_adds(t, "{\"timestamp\":");
+    int r = text_adds(t, "{\"timestamp\":");
     if (r == 0)
         r = json_text_add_f64(t, (double)(p->timestamp / 1000000000) +
                                      (double)(p->timestamp % 1000000000) / 1e9);
     if (r == 0)
-        r = json_text_adds(t, ",\"metric_id\":");
+        r = text_adds(t, ",\"metric_id\":");
     if (r == 0 && f->append_unit_to_metric_name && unit && *unit) {
-        struct json_text name = {0};
-        r = json_text_adds(&name, m->name);
+        struct text name = {0};
+        r = text_adds(&name, m->name);
         if (r == 0)
-            r = json_text_adds(&name, "_");
+            r = text_adds(&name, "_");
         if (r == 0)
-            r = json_text_adds(&name, unit);
+            r = text_adds(&name, unit);
         if (r == 0)
             r = json_text_add_string(t, name.s, name.len);
-        json_text_done(&name);
+        text_done(&name);
     } else if (r == 0) {
         r = json_text_add_string(t, m->name, (size_t)-1);
     }
     if (r == 0)
-        r = json_text_adds(t, ",\"device_id\":");
+        r = text_adds(t, ",\"device_id\":");
     if (r == 0)
         r = json_text_add_string(t, f->device_id, (size_t)-1);
     if (r == 0)
-        r = json_text_adds(t, ",\"value\":");
+        r = text_adds(t, ",\"value\":");
     if (r == 0)
         r = p->value_type == ALUMET_VALUE_U64 ? json_text_add_u64(t, p->value.u64)
                                               : json_text_add_f64(t, p->value.f64);
     if (r == 0)
-        r = json_text_adds(t, ",\"labels\":{");
+        r = text_adds(t, ",\"labels\":{");
     alumet_resource_id_text(&p->resource, rid, sizeof(rid));
     alumet_consumer_id_text(&p->consumer, cid, sizeof(cid));
     const char *fixed_values[] = {alumet_resource_kind_name(&p->resource), rid,
@@ -89,20 +89,20 @@ static int kwo_add_point(struct json_text *t, const struct kwo_format *f,
         if (r == 0)
             r = json_text_add_attr_value(t, a);
     }
-    return r == 0 ? json_text_adds(t, "}}") : r;
+    return r == 0 ? text_adds(t, "}}") : r;
 }
 
-int kwo_format_buffer(struct json_text *t, const struct kwo_format *f,
-                      const struct alumet_buffer *buf, const struct alumet_registry *reg)
+int kwo_format_buffer(struct text *t, const struct kwo_format *f, const struct alumet_buffer *buf,
+                      const struct alumet_registry *reg)
 {
     size_t n = alumet_buffer_len(buf);
     t->len = 0;
-    int r = json_text_adds(t, "[");
+    int r = text_adds(t, "[");
     for (size_t i = 0; r == 0 && i < n; i++) {
         if (i)
-            r = json_text_adds(t, ",");
+            r = text_adds(t, ",");
         if (r == 0)
             r = kwo_add_point(t, f, buf, alumet_buffer_get(buf, i), reg);
     }
-    return r == 0 ? json_text_adds(t, "]") : r;
+    return r == 0 ? text_adds(t, "]") : r;
 }

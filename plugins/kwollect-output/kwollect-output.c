@@ -54,7 +54,7 @@ struct kwo_output {
     char *url;
     char *device_id;
     struct kwo_format format;
-    struct json_text body;
+    struct text body;
     struct httpoutput_complaint refused;
 };
 
@@ -154,7 +154,7 @@ static void kwo_output_free(void *data)
     if (!o)
         return;
     httpclient_done(&o->http);
-    json_text_done(&o->body);
+    text_done(&o->body);
     free(o->url);
     free(o->device_id);
     free(o);

@@ -22,7 +22,7 @@ struct kwo_format {
  *    "ressource_id":"…","consumer_kind":"…","consumer_id":"…",<attributes>}}
  * An attribute with the key of a fixed label replaces its value. 0, -ENOMEM
  * or -EINVAL (a metric not in reg). */
-int kwo_format_buffer(struct json_text *t, const struct kwo_format *f,
-                      const struct alumet_buffer *buf, const struct alumet_registry *reg);
+int kwo_format_buffer(struct text *t, const struct kwo_format *f, const struct alumet_buffer *buf,
+                      const struct alumet_registry *reg);
 
 #endif

@@ -29,24 +29,22 @@ static int prometheus_sort_cmp(const void *a, const void *b)
 /* The HELP, TYPE and UNIT lines of a family; name (len bytes) is the family
  * name, which OpenMetrics gives without the _total of a counter's samples:
  * the caller passes what the format wants. */
-static int prometheus_render_head(struct prometheus_text *out, const char *name, size_t len,
-                                  const char *help, const char *type, const char *unit,
-                                  enum prometheus_format fmt)
+static int prometheus_render_head(struct text *out, const char *name, size_t len, const char *help,
+                                  const char *type, const char *unit, enum prometheus_format fmt)
 {
     bool om = fmt == PROMETHEUS_FORMAT_OPENMETRICS;
     int r = 0;
-    if ((r = prometheus_text_adds(out, "# HELP ")) < 0 ||
-        (r = prometheus_text_add(out, name, len)) < 0 || (r = prometheus_text_adds(out, " ")) < 0 ||
+    if ((r = text_adds(out, "# HELP ")) < 0 || (r = text_add(out, name, len)) < 0 ||
+        (r = text_adds(out, " ")) < 0 ||
         (r = prometheus_text_add_escaped(out, help, strlen(help), om)) < 0 ||
-        (r = prometheus_text_adds(out, "\n# TYPE ")) < 0 ||
-        (r = prometheus_text_add(out, name, len)) < 0 || (r = prometheus_text_adds(out, " ")) < 0 ||
-        (r = prometheus_text_adds(out, type)) < 0 || (r = prometheus_text_adds(out, "\n")) < 0)
+        (r = text_adds(out, "\n# TYPE ")) < 0 || (r = text_add(out, name, len)) < 0 ||
+        (r = text_adds(out, " ")) < 0 || (r = text_adds(out, type)) < 0 ||
+        (r = text_adds(out, "\n")) < 0)
         return r;
     if (om && *unit) {
-        if ((r = prometheus_text_adds(out, "# UNIT ")) < 0 ||
-            (r = prometheus_text_add(out, name, len)) < 0 ||
-            (r = prometheus_text_adds(out, " ")) < 0 || (r = prometheus_text_adds(out, unit)) < 0 ||
-            (r = prometheus_text_adds(out, "\n")) < 0)
+        if ((r = text_adds(out, "# UNIT ")) < 0 || (r = text_add(out, name, len)) < 0 ||
+            (r = text_adds(out, " ")) < 0 || (r = text_adds(out, unit)) < 0 ||
+            (r = text_adds(out, "\n")) < 0)
             return r;
     }
     return 0;
@@ -54,19 +52,17 @@ static int prometheus_render_head(struct prometheus_text *out, const char *name,
 
 /* One sample: name{labels} value, the value in upstream's dtoa layout
  * ("4950.0", "1e21"), "NaN", "+Inf", "-Inf". */
-static int prometheus_render_sample(struct prometheus_text *out, const char *name, size_t len,
+static int prometheus_render_sample(struct text *out, const char *name, size_t len,
                                     const struct prometheus_series *s, double v)
 {
     char value[FORMAT_F64_POINT_MAX];
     size_t vn = format_f64_dtoa(v, value, sizeof(value));
     int r;
-    if ((r = prometheus_text_add(out, name, len)) < 0 ||
-        (r = prometheus_text_add(out, "{", 1)) < 0 ||
-        (r = prometheus_text_add(out, s->labels, s->labels_len)) < 0 ||
-        (r = prometheus_text_add(out, "} ", 2)) < 0 ||
-        (r = prometheus_text_add(out, value, vn)) < 0)
+    if ((r = text_add(out, name, len)) < 0 || (r = text_add(out, "{", 1)) < 0 ||
+        (r = text_add(out, s->labels, s->labels_len)) < 0 || (r = text_add(out, "} ", 2)) < 0 ||
+        (r = text_add(out, value, vn)) < 0)
         return r;
-    return prometheus_text_add(out, "\n", 1);
+    return text_add(out, "\n", 1);
 }
 
 /* Whether the gauge of series s is stale at now (see stale_at). A series
@@ -86,8 +82,7 @@ static bool prometheus_gauge_stale(const struct prometheus_family *f, struct pro
  * its series is not stale), then the counter of a delta metric. */
 static int prometheus_render_group(struct prometheus_table *t, const struct prometheus_family *f,
                                    const struct prometheus_sort_item *items, size_t n,
-                                   enum prometheus_format fmt, alumet_time_ns now,
-                                   struct prometheus_text *out)
+                                   enum prometheus_format fmt, alumet_time_ns now, struct text *out)
 {
     size_t len = strlen(f->exported);
     bool head = false;
@@ -122,7 +117,7 @@ static int prometheus_render_group(struct prometheus_table *t, const struct prom
 }
 
 int prometheus_render_locked(struct prometheus_table *t, enum prometheus_format fmt,
-                             alumet_time_ns now, struct prometheus_text *out)
+                             alumet_time_ns now, struct text *out)
 {
     struct prometheus_sort_item *items = NULL;
     size_t n = 0, bytes = 64;
@@ -144,7 +139,7 @@ int prometheus_render_locked(struct prometheus_table *t, enum prometheus_format 
     }
     if (n > 1)
         qsort(items, n, sizeof(*items), prometheus_sort_cmp);
-    r = prometheus_text_reserve(out, bytes);
+    r = text_reserve(out, bytes);
     if (r < 0)
         goto out_free;
 
@@ -157,7 +152,7 @@ int prometheus_render_locked(struct prometheus_table *t, enum prometheus_format 
             goto out_free;
     }
     if (fmt == PROMETHEUS_FORMAT_OPENMETRICS)
-        r = prometheus_text_adds(out, "# EOF\n");
+        r = text_adds(out, "# EOF\n");
     else
         out->s[out->len] = '\0'; /* reserved above: an empty text is still a string */
 

@@ -21,36 +21,6 @@
 
 #include "prometheus-exporter-table.h"
 
-static const char *const prometheus_fixed_keys[] = {
-    "resource_kind",
-    "resource_id",
-    "resource_consumer_kind",
-    "resource_consumer_id",
-};
-
-#define PROMETHEUS_ATTR_RENAME "alumet_attribute__"
-
-static const char *const prometheus_prefix_words[] = {
-#define PROMETHEUS_X(id, unique, display, exp) [ALUMET_PREFIX_##id] = unique,
-    ALUMET_UNIT_PREFIXES(PROMETHEUS_X)
-#undef PROMETHEUS_X
-};
-
-static const char *const prometheus_base_words[ALUMET_UNIT_CUSTOM] = {
-    [ALUMET_UNIT_UNITY] = "",
-    [ALUMET_UNIT_SECOND] = "seconds",
-    [ALUMET_UNIT_WATT] = "watts",
-    [ALUMET_UNIT_JOULE] = "joules",
-    [ALUMET_UNIT_VOLT] = "volts",
-    [ALUMET_UNIT_AMPERE] = "amperes",
-    [ALUMET_UNIT_HERTZ] = "hertz",
-    [ALUMET_UNIT_DEGREE_CELSIUS] = "celsius",
-    [ALUMET_UNIT_DEGREE_FAHRENHEIT] = "fahrenheit",
-    [ALUMET_UNIT_WATT_HOUR] = "watt_hours",
-    [ALUMET_UNIT_BYTE] = "bytes",
-    [ALUMET_UNIT_PERCENT] = "ratio",
-};
-
 /* ---- table life ---- */
 
 struct prometheus_table *prometheus_table_new(const struct prometheus_table_opts *opts)
@@ -135,38 +105,9 @@ size_t prometheus_table_series_count(struct prometheus_table *t)
 
 /* ---- families ---- */
 
-static char *prometheus_sanitized_dup(const char *s, size_t len)
-{
-    char *out = malloc(len + 1);
-    if (out)
-        prometheus_sanitize(s, len, out);
-    return out;
-}
-
-/* The unit word of a metric, sanitized ("milliseconds", "g_CO2", ""). */
-static char *prometheus_unit_word(const struct alumet_unit *u)
-{
-    const char *prefix = "", *base = "";
-    if (u->prefix >= 0 && u->prefix < _ALUMET_PREFIX_MAX)
-        prefix = prometheus_prefix_words[u->prefix];
-    if (u->base == ALUMET_UNIT_CUSTOM)
-        base = u->custom_unique ? u->custom_unique : "";
-    else if (u->base >= 0 && u->base < ALUMET_UNIT_CUSTOM && prometheus_base_words[u->base])
-        base = prometheus_base_words[u->base];
-    struct prometheus_text w = {0};
-    if (prometheus_text_adds(&w, prefix) < 0 || prometheus_text_adds(&w, base) < 0) {
-        free(w.s);
-        return NULL;
-    }
-    char *out = prometheus_sanitized_dup(w.s ? w.s : "", w.len);
-    free(w.s);
-    return out;
-}
-
 /* "_<display name>" or "_<unique name>" of the unit of m, nothing when that
  * name is empty (sanitized later with the rest of the name: "kB", "_C"). */
-static int prometheus_name_add_unit(struct prometheus_text *b, const struct alumet_metric *m,
-                                    bool display)
+static int prometheus_name_add_unit(struct text *b, const struct alumet_metric *m, bool display)
 {
     char buf[256];
     const char *u = display ? m->unit_display : m->unit_unique;
@@ -179,26 +120,8 @@ static int prometheus_name_add_unit(struct prometheus_text *b, const struct alum
     }
     if (!*u)
         return 0;
-    int r = prometheus_text_adds(b, "_");
-    return r < 0 ? r : prometheus_text_adds(b, u);
-}
-
-bool prometheus_unit_is_energy(const struct alumet_unit *u)
-{
-    return u->base == ALUMET_UNIT_JOULE || u->base == ALUMET_UNIT_WATT_HOUR;
-}
-
-/* Whether the values of metric m are per-interval deltas. */
-static bool prometheus_table_is_delta(const struct prometheus_table *t,
-                                      const struct alumet_metric *m)
-{
-    if (prometheus_unit_is_energy(&m->unit))
-        return true;
-    for (size_t i = 0; i < t->n_counter_metrics; i++) {
-        if (strcmp(t->counter_metrics[i], m->name) == 0)
-            return true;
-    }
-    return false;
+    int r = text_adds(b, "_");
+    return r < 0 ? r : text_adds(b, u);
 }
 
 /* The counter of a delta metric: name_cumulative[_unit]_total, the name of
@@ -206,23 +129,23 @@ static bool prometheus_table_is_delta(const struct prometheus_table *t,
  * name of the gauge family), and its help text. */
 static int prometheus_family_counter(struct prometheus_family *f, const struct alumet_metric *m)
 {
-    struct prometheus_text text = {0};
-    int r = prometheus_text_adds(&text, f->name);
+    struct text text = {0};
+    int r = text_adds(&text, f->name);
     if (r == 0)
-        r = prometheus_text_adds(&text, "_cumulative");
+        r = text_adds(&text, "_cumulative");
     if (r == 0 && *f->unit)
-        r = prometheus_text_adds(&text, "_");
+        r = text_adds(&text, "_");
     if (r == 0)
-        r = prometheus_text_adds(&text, f->unit);
+        r = text_adds(&text, f->unit);
     if (r == 0)
-        r = prometheus_text_adds(&text, "_total");
+        r = text_adds(&text, "_total");
     f->counter = text.s;
     if (r < 0)
         return r;
-    text = (struct prometheus_text){0};
-    r = prometheus_text_adds(&text, m->description ? m->description : "");
+    text = (struct text){0};
+    r = text_adds(&text, m->description ? m->description : "");
     if (r == 0)
-        r = prometheus_text_adds(&text, ", summed since the series appeared.");
+        r = text_adds(&text, ", summed since the series appeared.");
     f->counter_help = text.s;
     return r;
 }
@@ -230,26 +153,26 @@ static int prometheus_family_counter(struct prometheus_family *f, const struct a
 static int prometheus_family_init(struct prometheus_family *f, char *name,
                                   const struct alumet_metric *m, bool delta, bool unit_word)
 {
-    struct prometheus_text text = {0};
+    struct text text = {0};
 
     f->name = name;
     /* a unit inside the name (the user book's naming) is no OpenMetrics unit:
      * the name does not end with it */
-    f->unit = unit_word ? prometheus_unit_word(&m->unit) : strdup("");
+    f->unit = unit_word ? prom_unit_word(&m->unit) : strdup("");
     if (!f->unit)
         return -ENOMEM;
-    int r = prometheus_text_adds(&text, name);
+    int r = text_adds(&text, name);
     if (r == 0 && *f->unit)
-        r = prometheus_text_adds(&text, "_");
+        r = text_adds(&text, "_");
     if (r == 0)
-        r = prometheus_text_adds(&text, f->unit);
+        r = text_adds(&text, f->unit);
     f->exported = text.s;
     if (r < 0)
         return r;
-    text = (struct prometheus_text){0};
-    r = prometheus_text_adds(&text, m->description ? m->description : "");
+    text = (struct text){0};
+    r = text_adds(&text, m->description ? m->description : "");
     if (r == 0)
-        r = prometheus_text_adds(&text, ".");
+        r = text_adds(&text, ".");
     f->help = text.s;
     f->delta = delta;
     if (r == 0 && delta)
@@ -268,16 +191,16 @@ static int prometheus_table_family(struct prometheus_table *t, const struct alum
     if (!m)
         return alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer", (unsigned)id);
 
-    struct prometheus_text full = {0};
-    int r = prometheus_text_adds(&full, t->prefix);
+    struct text full = {0};
+    int r = text_adds(&full, t->prefix);
     if (r == 0)
-        r = prometheus_text_adds(&full, m->name);
+        r = text_adds(&full, m->name);
     if (r == 0 &&
         (t->unit_name == PROMETHEUS_UNIT_DISPLAY || t->unit_name == PROMETHEUS_UNIT_UNIQUE))
         r = prometheus_name_add_unit(&full, m, t->unit_name == PROMETHEUS_UNIT_DISPLAY);
     if (r == 0)
-        r = prometheus_text_adds(&full, t->suffix);
-    char *name = r == 0 ? prometheus_sanitized_dup(full.s, full.len) : NULL;
+        r = text_adds(&full, t->suffix);
+    char *name = r == 0 ? prom_sanitized_dup(full.s, full.len) : NULL;
     free(full.s);
     if (!name)
         return -ENOMEM;
@@ -300,8 +223,9 @@ static int prometheus_table_family(struct prometheus_table *t, const struct alum
         }
         struct prometheus_family *f = &t->families[fi];
         memset(f, 0, sizeof(*f));
-        r = prometheus_family_init(f, name, m, prometheus_table_is_delta(t, m),
-                                   t->unit_name == PROMETHEUS_UNIT_WORD);
+        r = prometheus_family_init(
+            f, name, m, prom_metric_is_delta(m, t->counter_metrics, t->n_counter_metrics),
+            t->unit_name == PROMETHEUS_UNIT_WORD);
         if (r < 0) {
             free(f->name);
             free(f->unit);
@@ -351,61 +275,14 @@ static int prometheus_scratch_add(struct prometheus_table *t, const char *s, siz
                                   size_t *ret_off)
 {
     *ret_off = t->scratch.len;
-    return prometheus_text_add(&t->scratch, s, len);
-}
-
-/* Free room for at least min bytes at the end of scratch; returns the room. */
-static size_t prometheus_scratch_room(struct prometheus_table *t, size_t min)
-{
-    if (prometheus_text_reserve(&t->scratch, min) < 0)
-        return 0;
-    return t->scratch.cap - t->scratch.len;
-}
-
-/* The text writers of the library, under one signature. */
-typedef size_t (*prometheus_text_fn)(const void *obj, char *buf, size_t size);
-
-static size_t prometheus_resource_id(const void *obj, char *buf, size_t size)
-{
-    return alumet_resource_id_text(obj, buf, size);
-}
-
-static size_t prometheus_consumer_id(const void *obj, char *buf, size_t size)
-{
-    return alumet_consumer_id_text(obj, buf, size);
-}
-
-static size_t prometheus_attr_value(const void *obj, char *buf, size_t size)
-{
-    return alumet_attr_text(obj, buf, size);
-}
-
-/* Append the text that fn writes for obj to scratch; *ret_off and *ret_len
- * locate it. */
-static int prometheus_scratch_text(struct prometheus_table *t, prometheus_text_fn fn,
-                                   const void *obj, size_t *ret_off, size_t *ret_len)
-{
-    size_t room = prometheus_scratch_room(t, 32);
-    if (!room)
-        return -ENOMEM;
-    size_t need = fn(obj, t->scratch.s + t->scratch.len, room);
-    if (need >= room) {
-        room = prometheus_scratch_room(t, need + 1);
-        if (!room)
-            return -ENOMEM;
-        fn(obj, t->scratch.s + t->scratch.len, room);
-    }
-    *ret_off = t->scratch.len;
-    *ret_len = need;
-    t->scratch.len += need;
-    return 0;
+    return text_add(&t->scratch, s, len);
 }
 
 static int prometheus_fixed_label(struct prometheus_table *t, size_t *n, int which,
                                   const char *value, size_t value_len, size_t value_off)
 {
     size_t k;
-    const char *key = prometheus_fixed_keys[which];
+    const char *key = prom_fixed_labels[which];
     int r = prometheus_scratch_add(t, key, strlen(key), &k);
     if (r < 0)
         return r;
@@ -421,30 +298,14 @@ static int prometheus_fixed_label(struct prometheus_table *t, size_t *n, int whi
 static int prometheus_attr_label(struct prometheus_table *t, size_t *n, const struct alumet_attr *a)
 {
     size_t klen = strlen(a->key);
-    size_t room = prometheus_scratch_room(t, klen + sizeof(PROMETHEUS_ATTR_RENAME) + 1);
-    if (!room)
+    if (text_reserve(&t->scratch, klen + sizeof(PROM_ATTR_RENAME) + 1) < 0)
         return -ENOMEM;
     size_t k = t->scratch.len;
-    size_t kn = prometheus_sanitize(a->key, klen, t->scratch.s + k);
-    if (kn == 0)
-        t->scratch.s[k + kn++] = '_';
-    for (size_t i = 0; i < 4; i++) {
-        if (strlen(prometheus_fixed_keys[i]) == kn &&
-            memcmp(prometheus_fixed_keys[i], t->scratch.s + k, kn) == 0) {
-            /* never two labels of the same name: Prometheus rejects the scrape */
-            memmove(t->scratch.s + k + strlen(PROMETHEUS_ATTR_RENAME), t->scratch.s + k, kn);
-            memcpy(t->scratch.s + k, PROMETHEUS_ATTR_RENAME, strlen(PROMETHEUS_ATTR_RENAME));
-            kn += strlen(PROMETHEUS_ATTR_RENAME);
-            break;
-        }
-    }
+    size_t kn = prom_attr_label_name(a->key, klen, t->scratch.s + k);
     t->scratch.len += kn;
-
-    size_t v, vn;
-    int r = prometheus_scratch_text(t, prometheus_attr_value, a, &v, &vn);
-    if (r < 0)
-        return r;
-    return prometheus_label_push(t, n, k, kn, v, vn);
+    size_t v = t->scratch.len, vn;
+    int r = text_add_written(&t->scratch, text_of_attr, a, &vn);
+    return r < 0 ? r : prometheus_label_push(t, n, k, kn, v, vn);
 }
 
 static int prometheus_label_cmp(const struct prometheus_table *t, const struct prometheus_label *a,
@@ -472,7 +333,8 @@ static int prometheus_point_key(struct prometheus_table *t, const struct alumet_
     r = prometheus_fixed_label(t, &n, 0, rk, strlen(rk), 0);
     if (r < 0)
         return r;
-    r = prometheus_scratch_text(t, prometheus_resource_id, &p->resource, &off, &len);
+    off = t->scratch.len;
+    r = text_add_written(&t->scratch, text_of_resource_id, &p->resource, &len);
     if (r < 0)
         return r;
     r = prometheus_fixed_label(t, &n, 1, NULL, len, off);
@@ -482,7 +344,8 @@ static int prometheus_point_key(struct prometheus_table *t, const struct alumet_
     r = prometheus_fixed_label(t, &n, 2, ck, strlen(ck), 0);
     if (r < 0)
         return r;
-    r = prometheus_scratch_text(t, prometheus_consumer_id, &p->consumer, &off, &len);
+    off = t->scratch.len;
+    r = text_add_written(&t->scratch, text_of_consumer_id, &p->consumer, &len);
     if (r < 0)
         return r;
     r = prometheus_fixed_label(t, &n, 3, NULL, len, off);
@@ -513,14 +376,14 @@ static int prometheus_point_key(struct prometheus_table *t, const struct alumet_
         const struct prometheus_label *l = &t->labels[i];
         if (i + 1 < n && prometheus_label_cmp(t, l, &t->labels[i + 1]) == 0)
             continue; /* a later attribute of the same name wins */
-        if (!first && (r = prometheus_text_add(&t->key, ",", 1)) < 0)
+        if (!first && (r = text_add(&t->key, ",", 1)) < 0)
             return r;
         first = false;
-        if ((r = prometheus_text_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
-            (r = prometheus_text_add(&t->key, "=\"", 2)) < 0 ||
+        if ((r = text_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
+            (r = text_add(&t->key, "=\"", 2)) < 0 ||
             (r = prometheus_text_add_escaped(&t->key, t->scratch.s + l->value, l->value_len,
                                              /* quote= */ true)) < 0 ||
-            (r = prometheus_text_add(&t->key, "\"", 1)) < 0)
+            (r = text_add(&t->key, "\"", 1)) < 0)
             return r;
     }
     return 0;
@@ -740,7 +603,7 @@ int prometheus_table_write(struct prometheus_table *t, const struct alumet_buffe
 int prometheus_table_render(struct prometheus_table *t, enum prometheus_format fmt,
                             alumet_time_ns now, char **ret_text, size_t *ret_len)
 {
-    struct prometheus_text out = {0};
+    struct text out = {0};
 
     pthread_mutex_lock(&t->lock);
     prometheus_sweep(t, now);

@@ -70,8 +70,8 @@ struct prometheus_table {
     size_t n_buckets;  /* a power of two */
 
     /* the writer's scratch (used under the lock) */
-    struct prometheus_text scratch;
-    struct prometheus_text key;
+    struct text scratch;
+    struct text key;
     struct prometheus_label *labels;
     size_t cap_labels;
 };
@@ -80,6 +80,6 @@ struct prometheus_table {
  * now) are left out. Called with t->lock held (it dates the gauges whose
  * interval was unknown when they were written). 0 or -ENOMEM. */
 int prometheus_render_locked(struct prometheus_table *t, enum prometheus_format fmt,
-                             alumet_time_ns now, struct prometheus_text *out);
+                             alumet_time_ns now, struct text *out);
 
 #endif

@@ -17,6 +17,8 @@
 #include "alumet/measurement.h"
 #include "alumet/metric.h"
 #include "alumet/time.h"
+#include "util/prom-names.h"
+#include "util/text.h"
 
 /* ---- the table (prometheus-exporter-table.c) ---- */
 
@@ -47,10 +49,6 @@ struct prometheus_table_opts {
  * its series has not been written for this many times its update interval
  * (its counter stays until the series expires). */
 #define PROMETHEUS_DELTA_STALE_INTERVALS 2
-
-/* Whether a metric of unit u is an energy, whose values are deltas: joules
- * and watt-hours, any prefix. */
-bool prometheus_unit_is_energy(const struct alumet_unit *u);
 
 enum prometheus_format {
     PROMETHEUS_FORMAT_OPENMETRICS, /* application/openmetrics-text; version=1.0.0 */
@@ -94,30 +92,10 @@ size_t prometheus_table_series_count(struct prometheus_table *t);
 
 /* ---- text (prometheus-exporter-text.c) ---- */
 
-/* A growable NUL-terminated text; zero-initialised is empty. The owner frees s. */
-struct prometheus_text {
-    char *s;
-    size_t len;
-    size_t cap;
-};
-
-/* Make room for more bytes and a NUL. 0 or -ENOMEM. */
-int prometheus_text_reserve(struct prometheus_text *b, size_t more);
-
-/* Append len bytes of s (NUL-terminated after). 0 or -ENOMEM. */
-int prometheus_text_add(struct prometheus_text *b, const char *s, size_t len);
-int prometheus_text_adds(struct prometheus_text *b, const char *s);
-
 /* Append s with '\\' and newline escaped (as \\ and \n), and '"' too when
  * quote is set (label values always; HELP text in OpenMetrics only).
  * 0 or -ENOMEM. */
-int prometheus_text_add_escaped(struct prometheus_text *b, const char *s, size_t len, bool quote);
-
-/* Write s (len bytes) as a Prometheus name: the first character kept if it is
- * an ASCII letter, the others if ASCII alphanumeric, every other character
- * (one UTF-8 sequence counts as one) replaced by '_'. out holds len + 1
- * bytes; NUL-terminated. Returns the length written. */
-size_t prometheus_sanitize(const char *s, size_t len, char *out);
+int prometheus_text_add_escaped(struct text *b, const char *s, size_t len, bool quote);
 
 /* ---- HTTP (prometheus-exporter-http.c) ---- */
 

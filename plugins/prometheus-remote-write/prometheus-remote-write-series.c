@@ -17,42 +17,6 @@
 
 #include "prometheus-remote-write.h"
 
-static const char *const prw_fixed_keys[] = {
-    "resource_kind",
-    "resource_id",
-    "resource_consumer_kind",
-    "resource_consumer_id",
-};
-
-#define PRW_ATTR_RENAME "alumet_attribute__"
-
-static const char *const prw_prefix_words[] = {
-#define PRW_X(id, unique, display, exp) [ALUMET_PREFIX_##id] = unique,
-    ALUMET_UNIT_PREFIXES(PRW_X)
-#undef PRW_X
-};
-
-static const char *const prw_base_words[ALUMET_UNIT_CUSTOM] = {
-    [ALUMET_UNIT_UNITY] = "",
-    [ALUMET_UNIT_SECOND] = "seconds",
-    [ALUMET_UNIT_WATT] = "watts",
-    [ALUMET_UNIT_JOULE] = "joules",
-    [ALUMET_UNIT_VOLT] = "volts",
-    [ALUMET_UNIT_AMPERE] = "amperes",
-    [ALUMET_UNIT_HERTZ] = "hertz",
-    [ALUMET_UNIT_DEGREE_CELSIUS] = "celsius",
-    [ALUMET_UNIT_DEGREE_FAHRENHEIT] = "fahrenheit",
-    [ALUMET_UNIT_WATT_HOUR] = "watt_hours",
-    [ALUMET_UNIT_BYTE] = "bytes",
-    [ALUMET_UNIT_PERCENT] = "ratio",
-};
-
-/* A growable byte string; zero-initialised is empty. */
-struct prw_bytes {
-    char *s;
-    size_t len, cap;
-};
-
 /* One label of the point being built: offsets into scratch. */
 struct prw_label {
     size_t key, key_len;
@@ -83,73 +47,11 @@ struct prw_table {
     uint32_t *buckets;
     size_t n_buckets; /* a power of two */
 
-    struct prw_bytes scratch;
-    struct prw_bytes key;
+    struct text scratch;
+    struct text key;
     struct prw_label *labels;
     size_t cap_labels;
 };
-
-/* ---- text ---- */
-
-static int prw_bytes_reserve(struct prw_bytes *b, size_t more)
-{
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s)
-        return -ENOMEM;
-    b->s = s;
-    b->cap = cap;
-    return 0;
-}
-
-static int prw_bytes_add(struct prw_bytes *b, const char *s, size_t len)
-{
-    if (prw_bytes_reserve(b, len) < 0)
-        return -ENOMEM;
-    memcpy(b->s + b->len, s, len);
-    b->len += len;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
-static int prw_bytes_adds(struct prw_bytes *b, const char *s)
-{
-    return prw_bytes_add(b, s, strlen(s));
-}
-
-size_t prw_sanitize(const char *s, size_t len, char *out)
-{
-    size_t n = 0;
-    bool in_sequence = false;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (in_sequence && (c & 0xC0) == 0x80)
-            continue; /* the rest of a UTF-8 sequence: one character, one '_' */
-        in_sequence = c >= 0x80;
-        bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        bool keep = letter || (n > 0 && c >= '0' && c <= '9');
-        out[n++] = keep ? (char)c : '_';
-    }
-    out[n] = '\0';
-    return n;
-}
-
-bool prw_label_name_valid(const char *name)
-{
-    if (!*name || (name[0] == '_' && name[1] == '_'))
-        return false;
-    for (const char *c = name; *c; c++) {
-        bool letter = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
-        if (!letter && !(c > name && *c >= '0' && *c <= '9'))
-            return false;
-    }
-    return true;
-}
 
 static char **prw_strv_dup(const char *const *v, size_t n)
 {
@@ -245,58 +147,19 @@ size_t prw_table_series_count(const struct prw_table *t)
 
 /* ---- families ---- */
 
-static char *prw_sanitized_dup(const char *s, size_t len)
-{
-    char *out = malloc(len + 1);
-    if (out)
-        prw_sanitize(s, len, out);
-    return out;
-}
-
-/* The unit word of a metric, sanitized ("milliseconds", "g_CO2", ""). */
-static char *prw_unit_word(const struct alumet_unit *u)
-{
-    const char *prefix = "", *base = "";
-    if (u->prefix >= 0 && u->prefix < _ALUMET_PREFIX_MAX)
-        prefix = prw_prefix_words[u->prefix];
-    if (u->base == ALUMET_UNIT_CUSTOM)
-        base = u->custom_unique ? u->custom_unique : "";
-    else if (u->base >= 0 && u->base < ALUMET_UNIT_CUSTOM && prw_base_words[u->base])
-        base = prw_base_words[u->base];
-    struct prw_bytes w = {0};
-    if (prw_bytes_adds(&w, prefix) < 0 || prw_bytes_adds(&w, base) < 0) {
-        free(w.s);
-        return NULL;
-    }
-    char *out = prw_sanitized_dup(w.s ? w.s : "", w.len);
-    free(w.s);
-    return out;
-}
-
-static bool prw_table_is_delta(const struct prw_table *t, const struct alumet_metric *m)
-{
-    if (m->unit.base == ALUMET_UNIT_JOULE || m->unit.base == ALUMET_UNIT_WATT_HOUR)
-        return true;
-    for (size_t i = 0; i < t->n_counter_metrics; i++) {
-        if (strcmp(t->counter_metrics[i], m->name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* "<key>[<middle>][_<unit>][<end>]" */
 static char *prw_name_join(const char *key, const char *middle, const char *unit, const char *end)
 {
-    struct prw_bytes b = {0};
-    int r = prw_bytes_adds(&b, key);
+    struct text b = {0};
+    int r = text_adds(&b, key);
     if (r == 0)
-        r = prw_bytes_adds(&b, middle);
+        r = text_adds(&b, middle);
     if (r == 0 && *unit)
-        r = prw_bytes_adds(&b, "_");
+        r = text_adds(&b, "_");
     if (r == 0)
-        r = prw_bytes_adds(&b, unit);
+        r = text_adds(&b, unit);
     if (r == 0)
-        r = prw_bytes_adds(&b, end);
+        r = text_adds(&b, end);
     if (r < 0) {
         free(b.s);
         return NULL;
@@ -318,16 +181,18 @@ static int prw_family_add(struct prw_table *t, char *key, const struct alumet_me
         t->family_keys = ks;
         t->cap_families = cap;
     }
-    char *unit = prw_unit_word(&m->unit);
+    char *unit = prom_unit_word(&m->unit);
     if (!unit)
         return -ENOMEM;
     struct prw_family f = {
         .gauge = prw_name_join(key, "", unit, ""),
-        .counter =
-            prw_table_is_delta(t, m) ? prw_name_join(key, "_cumulative", unit, "_total") : NULL,
+        .counter = prom_metric_is_delta(m, t->counter_metrics, t->n_counter_metrics)
+                       ? prw_name_join(key, "_cumulative", unit, "_total")
+                       : NULL,
     };
     free(unit);
-    if (!f.gauge || (prw_table_is_delta(t, m) && !f.counter)) {
+    if (!f.gauge ||
+        (prom_metric_is_delta(m, t->counter_metrics, t->n_counter_metrics) && !f.counter)) {
         free(f.gauge);
         free(f.counter);
         return -ENOMEM;
@@ -347,13 +212,13 @@ int prw_table_family(struct prw_table *t, const struct alumet_registry *reg, alu
     if (!m)
         return alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer", (unsigned)id);
 
-    struct prw_bytes full = {0};
-    int r = prw_bytes_adds(&full, t->prefix);
+    struct text full = {0};
+    int r = text_adds(&full, t->prefix);
     if (r == 0)
-        r = prw_bytes_adds(&full, m->name);
+        r = text_adds(&full, m->name);
     if (r == 0)
-        r = prw_bytes_adds(&full, t->suffix);
-    char *key = r == 0 ? prw_sanitized_dup(full.s, full.len) : NULL;
+        r = text_adds(&full, t->suffix);
+    char *key = r == 0 ? prom_sanitized_dup(full.s, full.len) : NULL;
     free(full.s);
     if (!key)
         return alumet_error_set(err, -ENOMEM, "out of memory");
@@ -404,44 +269,7 @@ static int prw_label_push(struct prw_table *t, size_t *n, size_t key, size_t key
 static int prw_scratch_add(struct prw_table *t, const char *s, size_t len, size_t *ret_off)
 {
     *ret_off = t->scratch.len;
-    return prw_bytes_add(&t->scratch, s, len);
-}
-
-/* The text writers of the library, under one signature. */
-typedef size_t (*prw_text_fn)(const void *obj, char *buf, size_t size);
-
-static size_t prw_resource_id(const void *obj, char *buf, size_t size)
-{
-    return alumet_resource_id_text(obj, buf, size);
-}
-
-static size_t prw_consumer_id(const void *obj, char *buf, size_t size)
-{
-    return alumet_consumer_id_text(obj, buf, size);
-}
-
-static size_t prw_attr_value(const void *obj, char *buf, size_t size)
-{
-    return alumet_attr_text(obj, buf, size);
-}
-
-/* Append the text that fn writes for obj to scratch. */
-static int prw_scratch_text(struct prw_table *t, prw_text_fn fn, const void *obj, size_t *ret_off,
-                            size_t *ret_len)
-{
-    if (prw_bytes_reserve(&t->scratch, 64) < 0)
-        return -ENOMEM;
-    size_t room = t->scratch.cap - t->scratch.len;
-    size_t need = fn(obj, t->scratch.s + t->scratch.len, room);
-    if (need >= room) {
-        if (prw_bytes_reserve(&t->scratch, need + 1) < 0)
-            return -ENOMEM;
-        fn(obj, t->scratch.s + t->scratch.len, t->scratch.cap - t->scratch.len);
-    }
-    *ret_off = t->scratch.len;
-    *ret_len = need;
-    t->scratch.len += need;
-    return 0;
+    return text_add(&t->scratch, s, len);
 }
 
 static int prw_label_add(struct prw_table *t, size_t *n, const char *key, const char *value,
@@ -454,38 +282,27 @@ static int prw_label_add(struct prw_table *t, size_t *n, const char *key, const 
     return r < 0 ? r : prw_label_push(t, n, k, strlen(key), v, value_len);
 }
 
-static int prw_label_text(struct prw_table *t, size_t *n, const char *key, prw_text_fn fn,
+static int prw_label_text(struct prw_table *t, size_t *n, const char *key, text_writer fn,
                           const void *obj)
 {
-    size_t k, v = 0, vn = 0;
+    size_t k, vn = 0;
     int r = prw_scratch_add(t, key, strlen(key), &k);
+    size_t v = t->scratch.len;
     if (r == 0)
-        r = prw_scratch_text(t, fn, obj, &v, &vn);
+        r = text_add_written(&t->scratch, fn, obj, &vn);
     return r < 0 ? r : prw_label_push(t, n, k, strlen(key), v, vn);
 }
 
 static int prw_attr_label(struct prw_table *t, size_t *n, const struct alumet_attr *a)
 {
     size_t klen = strlen(a->key);
-    if (prw_bytes_reserve(&t->scratch, klen + sizeof(PRW_ATTR_RENAME) + 1) < 0)
+    if (text_reserve(&t->scratch, klen + sizeof(PROM_ATTR_RENAME) + 1) < 0)
         return -ENOMEM;
     size_t k = t->scratch.len;
-    size_t kn = prw_sanitize(a->key, klen, t->scratch.s + k);
-    if (kn == 0)
-        t->scratch.s[k + kn++] = '_';
-    bool taken = kn == strlen("__name__") && memcmp(t->scratch.s + k, "__name__", kn) == 0;
-    for (size_t i = 0; i < 4 && !taken; i++)
-        taken =
-            strlen(prw_fixed_keys[i]) == kn && memcmp(prw_fixed_keys[i], t->scratch.s + k, kn) == 0;
-    if (taken) {
-        /* never two labels of the same name, as in prometheus-exporter */
-        memmove(t->scratch.s + k + strlen(PRW_ATTR_RENAME), t->scratch.s + k, kn);
-        memcpy(t->scratch.s + k, PRW_ATTR_RENAME, strlen(PRW_ATTR_RENAME));
-        kn += strlen(PRW_ATTR_RENAME);
-    }
+    size_t kn = prom_attr_label_name(a->key, klen, t->scratch.s + k);
     t->scratch.len += kn;
-    size_t v, vn;
-    int r = prw_scratch_text(t, prw_attr_value, a, &v, &vn);
+    size_t v = t->scratch.len, vn;
+    int r = text_add_written(&t->scratch, text_of_attr, a, &vn);
     return r < 0 ? r : prw_label_push(t, n, k, kn, v, vn);
 }
 
@@ -527,13 +344,13 @@ static int prw_point_labels(struct prw_table *t, const struct alumet_buffer *buf
     const char *rk = alumet_resource_kind_name(&p->resource);
     const char *ck = alumet_consumer_kind_name(&p->consumer);
     if (r == 0)
-        r = prw_label_add(t, &n, prw_fixed_keys[0], rk, strlen(rk));
+        r = prw_label_add(t, &n, prom_fixed_labels[0], rk, strlen(rk));
     if (r == 0)
-        r = prw_label_text(t, &n, prw_fixed_keys[1], prw_resource_id, &p->resource);
+        r = prw_label_text(t, &n, prom_fixed_labels[1], text_of_resource_id, &p->resource);
     if (r == 0)
-        r = prw_label_add(t, &n, prw_fixed_keys[2], ck, strlen(ck));
+        r = prw_label_add(t, &n, prom_fixed_labels[2], ck, strlen(ck));
     if (r == 0)
-        r = prw_label_text(t, &n, prw_fixed_keys[3], prw_consumer_id, &p->consumer);
+        r = prw_label_text(t, &n, prom_fixed_labels[3], text_of_consumer_id, &p->consumer);
     if (r == 0 && t->add_attributes) {
         const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
         for (uint32_t i = 0; r == 0 && i < p->attr_count; i++)
@@ -560,10 +377,10 @@ static int prw_point_labels(struct prw_table *t, const struct alumet_buffer *buf
             continue; /* a later label of the same name wins */
         if (l->value_len == 0)
             continue; /* Prometheus drops labels with an empty value */
-        if ((r = prw_bytes_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
-            (r = prw_bytes_add(&t->key, "", 1)) < 0 ||
-            (r = prw_bytes_add(&t->key, t->scratch.s + l->value, l->value_len)) < 0 ||
-            (r = prw_bytes_add(&t->key, "", 1)) < 0)
+        if ((r = text_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
+            (r = text_add(&t->key, "", 1)) < 0 ||
+            (r = text_add(&t->key, t->scratch.s + l->value, l->value_len)) < 0 ||
+            (r = text_add(&t->key, "", 1)) < 0)
             return r;
         if (prw_key_before_name(t->scratch.s + l->key, l->key_len))
             name_pos = pairs + 1;

@@ -162,7 +162,7 @@ static int prw_get_labels(struct alumet_config *cfg, struct prw_settings *s,
         return alumet_error_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *name = alumet_config_key_at(t, i);
-        if (!prw_label_name_valid(name) || strcmp(name, "__name__") == 0)
+        if (!prom_label_name_valid(name) || strcmp(name, "__name__") == 0)
             return alumet_config_error(t, name, err, -EINVAL,
                                        "expected a label name: ASCII letters, digits and '_', "
                                        "not starting with a digit nor with \"__\" (reserved by "

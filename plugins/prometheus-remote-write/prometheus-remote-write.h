@@ -19,6 +19,8 @@
 #include "alumet/measurement.h"
 #include "alumet/metric.h"
 #include "alumet/time.h"
+#include "util/prom-names.h"
+#include "util/text.h"
 
 /* What the names and labels are made of; every pointer is borrowed during
  * prw_encoder_new only (copied). */
@@ -36,17 +38,6 @@ struct prw_naming {
     size_t n_extra;
     alumet_time_ns series_expiry; /* forget a counter not updated for this long; 0: never */
 };
-
-/* Whether name is a valid label name for extra labels: [a-zA-Z_][a-zA-Z0-9_]*,
- * not starting with "__" (reserved by Prometheus). */
-bool prw_label_name_valid(const char *name);
-
-/* Write s (len bytes) as a Prometheus name, as prometheus-exporter does: the
- * first character kept if it is an ASCII letter, the others if ASCII
- * alphanumeric, every other character (one UTF-8 sequence counting as one)
- * replaced by '_'. out holds len + 1 bytes; NUL-terminated. Returns the
- * length written. */
-size_t prw_sanitize(const char *s, size_t len, char *out);
 
 /* ---- the series table (prometheus-remote-write-series.c) ---- */
 

@@ -13,45 +13,6 @@
 
 /* ---- writing ---- */
 
-void json_text_done(struct json_text *t)
-{
-    free(t->s);
-    *t = (struct json_text){0};
-}
-
-static int json_text_reserve(struct json_text *t, size_t more)
-{
-    if (more >= SIZE_MAX / 8 || t->len >= SIZE_MAX / 8)
-        return -ENOMEM;
-    if (t->len + more < t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 1024;
-    while (cap <= t->len + more)
-        cap *= 2;
-    char *s = realloc(t->s, cap);
-    if (!s)
-        return -ENOMEM;
-    t->s = s;
-    t->cap = cap;
-    return 0;
-}
-
-int json_text_add(struct json_text *t, const char *s, size_t len)
-{
-    int r = json_text_reserve(t, len);
-    if (r < 0)
-        return r;
-    memcpy(t->s + t->len, s, len);
-    t->len += len;
-    t->s[t->len] = '\0';
-    return 0;
-}
-
-int json_text_adds(struct json_text *t, const char *s)
-{
-    return json_text_add(t, s, strlen(s));
-}
-
 /* Length of the valid UTF-8 sequence at s (first byte >= 0x80, n bytes
  * left), 0 when invalid. */
 static size_t json_utf8_len(const unsigned char *s, size_t n)
@@ -144,11 +105,11 @@ size_t json_escape(const char *s, size_t len, char *out, bool short_bf)
     return n;
 }
 
-int json_text_add_string(struct json_text *t, const char *s, size_t len)
+int json_text_add_string(struct text *t, const char *s, size_t len)
 {
     if (len == (size_t)-1)
         len = strlen(s);
-    int r = json_text_reserve(t, 6 * len + 3);
+    int r = text_reserve(t, 6 * len + 3);
     if (r < 0)
         return r;
     char *out = t->s + t->len;
@@ -160,19 +121,19 @@ int json_text_add_string(struct json_text *t, const char *s, size_t len)
     return 0;
 }
 
-int json_text_add_u64(struct json_text *t, uint64_t v)
+int json_text_add_u64(struct text *t, uint64_t v)
 {
     char num[FORMAT_U64_MAX];
-    return json_text_add(t, num, format_u64(v, num));
+    return text_add(t, num, format_u64(v, num));
 }
 
-int json_text_add_f64(struct json_text *t, double v)
+int json_text_add_f64(struct text *t, double v)
 {
     char num[FORMAT_F64_POINT_MAX];
-    return json_text_add(t, num, format_f64_json(v, num, sizeof(num)));
+    return text_add(t, num, format_f64_json(v, num, sizeof(num)));
 }
 
-int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a)
+int json_text_add_attr_value(struct text *t, const struct alumet_attr *a)
 {
     int r = 0;
     switch (a->type) {
@@ -181,18 +142,18 @@ int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a)
     case ALUMET_ATTR_U64:
         return json_text_add_u64(t, a->v.u64);
     case ALUMET_ATTR_BOOL:
-        return json_text_adds(t, a->v.b ? "true" : "false");
+        return text_adds(t, a->v.b ? "true" : "false");
     case ALUMET_ATTR_STR:
         return json_text_add_string(t, a->v.str, (size_t)-1);
     case ALUMET_ATTR_LIST_U64:
-        r = json_text_adds(t, "[");
+        r = text_adds(t, "[");
         for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
             if (i)
-                r = json_text_adds(t, ",");
+                r = text_adds(t, ",");
             if (r == 0)
                 r = json_text_add_u64(t, a->v.list.items[i]);
         }
-        return r == 0 ? json_text_adds(t, "]") : r;
+        return r == 0 ? text_adds(t, "]") : r;
     }
     return -EINVAL;
 }

@@ -10,38 +10,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "text.h"
+
 /* ---- writing ---- */
 
-/* Text that grows; zero it to start, json_text_done to release. */
-struct json_text {
-    char *s; /* NUL-terminated when len > 0 or after any append */
-    size_t len;
-    size_t cap;
-};
-
-void json_text_done(struct json_text *t);
-/* Append len bytes of s as they are. 0 or -ENOMEM. */
-int json_text_add(struct json_text *t, const char *s, size_t len);
-/* Append the NUL-terminated s as it is. */
-int json_text_adds(struct json_text *t, const char *s);
+/* JSON values appended to a growable text (src/util/text.h). */
 /* Append s (len bytes, or strlen when (size_t)-1) as a JSON string: quoted,
  * with '"', '\\' and control characters escaped; invalid UTF-8 bytes become
  * U+FFFD. */
-int json_text_add_string(struct json_text *t, const char *s, size_t len);
+int json_text_add_string(struct text *t, const char *s, size_t len);
 /* Write s (len bytes) as the inside of a JSON string: '"' and '\\' escaped,
  * \n \r \t, \b \f when short_bf (else \u0008 \u000c), other control
  * characters as \u00XX, valid UTF-8 copied, each byte of an invalid UTF-8
  * sequence as \ufffd. out holds 6 * len + 1 bytes; NUL-terminated. Returns
  * the length written. */
 size_t json_escape(const char *s, size_t len, char *out, bool short_bf);
-int json_text_add_u64(struct json_text *t, uint64_t v);
+int json_text_add_u64(struct text *t, uint64_t v);
 /* serde_json's text of an f64 (format_f64_json): "1.0", "0.45", "1e21";
  * null for NaN and infinities. */
-int json_text_add_f64(struct json_text *t, double v);
+int json_text_add_f64(struct text *t, double v);
 struct alumet_attr;
 /* The value of an attribute: a number, true/false, a string, or an array of
  * u64 for a list. -EINVAL for an unknown type. */
-int json_text_add_attr_value(struct json_text *t, const struct alumet_attr *a);
+int json_text_add_attr_value(struct text *t, const struct alumet_attr *a);
 
 /* ---- parsing ---- */
 

@@ -21,7 +21,7 @@ extern const struct alumet_plugin alumet_plugin_influxdb;
 struct fixture {
     struct alumet_registry *reg;
     struct alumet_buffer *buf;
-    struct influxdb_text out;
+    struct text out;
     struct influxdb_line_opts opts;
     struct influxdb_line_check check;
     char reports[512]; /* "metric/attribute;" per report of the check */
@@ -48,7 +48,7 @@ static void fixture_init(struct fixture *f)
 static void fixture_done(struct fixture *f)
 {
     influxdb_line_check_done(&f->check);
-    influxdb_text_done(&f->out);
+    text_done(&f->out);
     alumet__buffer_free(f->buf);
     alumet__registry_free(f->reg);
 }

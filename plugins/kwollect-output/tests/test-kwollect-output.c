@@ -36,7 +36,7 @@ static void test_body(void **state)
     assert_non_null(alumet_buffer_push_u64(buf, 1000000000, t, &alumet_test_local_resource, &c, 5));
     assert_non_null(alumet_buffer_push_u64(buf, 1500000000, u, &alumet_test_local_resource,
                                            &alumet_test_local_consumer, 1));
-    struct json_text out = {0};
+    struct text out = {0};
     struct kwo_format f = {
         .device_id = "taurus-7", .append_unit_to_metric_name = true, .use_unit_display_name = true};
     assert_int_equal(kwo_format_buffer(&out, &f, buf, reg), 0);
@@ -59,7 +59,7 @@ static void test_body(void **state)
     f.append_unit_to_metric_name = false;
     assert_int_equal(kwo_format_buffer(&out, &f, buf, reg), 0);
     assert_non_null(strstr(out.s, "\"metric_id\":\"rapl_consumed_energy\""));
-    json_text_done(&out);
+    text_done(&out);
     alumet__buffer_free(buf);
     alumet__registry_free(reg);
 }

@@ -109,7 +109,7 @@ static void assert_render(struct fixture *f, enum prometheus_format fmt, alumet_
 static void check_sanitize(const char *in, const char *expected)
 {
     char out[64];
-    assert_int_equal(prometheus_sanitize(in, strlen(in), out), strlen(expected));
+    assert_int_equal(prom_sanitize(in, strlen(in), out), strlen(expected));
     assert_string_equal(out, expected);
 }
 
@@ -397,7 +397,7 @@ static void test_unit_words(void **state)
         const char *name = cases[i].exported;
         const char *unit = strchr(name, '_');
         char expected[1024];
-        if (prometheus_unit_is_energy(&cases[i].unit))
+        if (prom_unit_is_energy(&cases[i].unit))
             snprintf(expected, sizeof(expected),
                      "# HELP %s d.\n# TYPE %s gauge\n# UNIT %s %s\n%s{" FIXED_LOCAL "} 5.0\n"
                      "# HELP x_cumulative_%s d, summed since the series appeared.\n"

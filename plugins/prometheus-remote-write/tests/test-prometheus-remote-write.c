@@ -326,17 +326,6 @@ static void test_empty_and_unknown(void **state)
     fixture_done(&f);
 }
 
-static void test_label_names(void **state)
-{
-    (void)state;
-    assert_true(prw_label_name_valid("job"));
-    assert_true(prw_label_name_valid("_a9"));
-    assert_false(prw_label_name_valid(""));
-    assert_false(prw_label_name_valid("9a"));
-    assert_false(prw_label_name_valid("__x"));
-    assert_false(prw_label_name_valid("a-b"));
-}
-
 static void test_plugin_options(void **state)
 {
     (void)state;
@@ -385,10 +374,10 @@ static void test_plugin_options(void **state)
 int main(void)
 {
     const struct CMUnitTest group[] = {
-        cmocka_unit_test(test_bytes),       cmocka_unit_test(test_energy_counter),
-        cmocka_unit_test(test_merge),       cmocka_unit_test(test_expiry_and_names),
-        cmocka_unit_test(test_name_prefix), cmocka_unit_test(test_empty_and_unknown),
-        cmocka_unit_test(test_label_names), cmocka_unit_test(test_plugin_options),
+        cmocka_unit_test(test_bytes),          cmocka_unit_test(test_energy_counter),
+        cmocka_unit_test(test_merge),          cmocka_unit_test(test_expiry_and_names),
+        cmocka_unit_test(test_name_prefix),    cmocka_unit_test(test_empty_and_unknown),
+        cmocka_unit_test(test_plugin_options),
     };
     return alumet_run_tests(group);
 }
