@@ -69,27 +69,8 @@ static void influxdb_small_text_done(struct influxdb_small_text *st)
     st->heap = NULL;
 }
 
-/* Text functions with the snprintf convention (return the full length). */
-typedef size_t (*influxdb_text_fn)(const void *obj, char *buf, size_t size);
-
-static size_t influxdb_resource_id_fn(const void *obj, char *buf, size_t size)
-{
-    return alumet_resource_id_text(obj, buf, size);
-}
-
-static size_t influxdb_consumer_id_fn(const void *obj, char *buf, size_t size)
-{
-    return alumet_consumer_id_text(obj, buf, size);
-}
-
-static size_t influxdb_attr_text_fn(const void *obj, char *buf, size_t size)
-{
-    return alumet_attr_text(obj, buf, size);
-}
-
 /* Fill st with the text of obj; release it with influxdb_small_text_done. */
-static int influxdb_small_text_fill(struct influxdb_small_text *st, influxdb_text_fn fn,
-                                    const void *obj)
+static int influxdb_small_text_fill(struct influxdb_small_text *st, text_writer fn, const void *obj)
 {
     st->heap = NULL;
     st->s = st->stack;
@@ -112,7 +93,7 @@ static int influxdb_attr_value_text(struct influxdb_small_text *st, const struct
         st->len = strlen(st->s);
         return 0;
     }
-    return influxdb_small_text_fill(st, influxdb_attr_text_fn, a);
+    return influxdb_small_text_fill(st, text_of_attr, a);
 }
 
 static bool influxdb_in_list(const char *const *list, size_t n, const char *key)
@@ -226,7 +207,7 @@ static int influxdb_put_tags(struct text *t, const struct influxdb_line_opts *o,
     r = influxdb_put_tag(t, NULL, "resource_kind", kind, strlen(kind));
     if (r < 0)
         return r;
-    r = influxdb_small_text_fill(&st, influxdb_resource_id_fn, &p->resource);
+    r = influxdb_small_text_fill(&st, text_of_resource_id, &p->resource);
     if (r == 0)
         r = influxdb_put_tag(t, NULL, "resource_id", st.s, st.len);
     influxdb_small_text_done(&st);
@@ -236,7 +217,7 @@ static int influxdb_put_tags(struct text *t, const struct influxdb_line_opts *o,
     r = influxdb_put_tag(t, NULL, "resource_consumer_kind", kind, strlen(kind));
     if (r < 0)
         return r;
-    r = influxdb_small_text_fill(&st, influxdb_consumer_id_fn, &p->consumer);
+    r = influxdb_small_text_fill(&st, text_of_consumer_id, &p->consumer);
     if (r == 0)
         r = influxdb_put_tag(t, NULL, "resource_consumer_id", st.s, st.len);
     influxdb_small_text_done(&st);
