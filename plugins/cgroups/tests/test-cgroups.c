@@ -12,162 +12,51 @@
 #include <sys/stat.h>
 
 #include "alumet-test-engine.h"
-#include "alumet-test-plugin.h"
-#include "cgroups.h"
-#include "core/buffer.h"
+#include "cgroups-test-env.h"
 
 extern const struct alumet_plugin alumet_plugin_cgroups;
 
-#define SEC ALUMET_NSEC_PER_SEC
-#define T0 ((alumet_time_ns)1700000000 * SEC)
-
-struct env {
-    char *tmp;
-    struct toml_value *root;
-    struct cgroups *cg;
-    struct alumet_pipeline *p;
-    struct agent_plugin ap;
-    struct alumet_buffer *buf;
-    alumet_time_ns mono, now;
-    char dump[16384];
-};
-
-static alumet_time_ns env_clock(void *data)
+/* "metric consumer_path [k=v] value" (an integral F64 as an integer, else
+ * with %g); every point is the local machine's, at the poll time, with one
+ * attribute at most. */
+static void line_of(const struct cgtest_env *e, const struct alumet_point *p, const char *name,
+                    char *line, size_t size)
 {
-    return *(const alumet_time_ns *)data;
+    assert_int_equal(p->resource.kind, ALUMET_RESOURCE_LOCAL_MACHINE);
+    assert_int_equal(p->timestamp, e->now);
+    char attrs[128] = "";
+    if (p->attr_count) {
+        assert_int_equal(p->attr_count, 1);
+        const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
+        snprintf(attrs, sizeof(attrs), " %s=%s", a->key, a->v.str);
+    }
+    if (p->value_type == ALUMET_VALUE_U64)
+        snprintf(line, size, "%s %s%s %llu", name, p->consumer.str, attrs,
+                 (unsigned long long)p->value.u64);
+    else if (p->value.f64 == (double)(long long)p->value.f64)
+        snprintf(line, size, "%s %s%s %lld", name, p->consumer.str, attrs, (long long)p->value.f64);
+    else
+        snprintf(line, size, "%s %s%s %g", name, p->consumer.str, attrs, p->value.f64);
 }
 
-static int env_init(struct env *e, const char *scenario, const char *section,
+/* The state of the plugin is its engine. */
+static struct cgroups *family(void *state)
+{
+    return state;
+}
+
+static const struct cgtest_plugin plugin = {&alumet_plugin_cgroups, "cgroups", family, line_of};
+
+static int env_init(struct cgtest_env *e, const char *scenario, const char *section,
                     struct alumet_error *err)
 {
-    memset(e, 0, sizeof(*e));
-    e->tmp = alumet_test_tmpdir();
-    if (scenario)
-        alumet_test_copy_fixture("cgroup", scenario, e->tmp);
-    e->mono = 1000 * SEC;
-    e->now = T0;
-    char text[4096];
-    int n =
-        snprintf(text, sizeof(text), "[plugins.cgroups]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s",
-                 e->tmp, e->tmp, section);
-    assert_true(n > 0 && (size_t)n < sizeof(text));
-    void *state = NULL;
-    int r = alumet_test_plugin_init(&alumet_plugin_cgroups, text, &e->root, &state, err);
-    e->cg = state;
-    if (r == 0) {
-        e->cg->clock = env_clock;
-        e->cg->clock_data = &e->mono;
-    }
-    return r;
+    return cgtest_init(e, &plugin, &(struct cgtest_setup){.fixture = scenario}, section, err);
 }
 
-static void env_setup(struct env *e, const char *scenario, const char *section)
+static void env_setup(struct cgtest_env *e, const char *scenario, const char *section)
 {
-    struct alumet_error err = {0};
     alumet_test_log_capture("debug");
-    int r = env_init(e, scenario, section, &err);
-    if (r < 0)
-        print_error("init: %s\n", err.msg);
-    assert_int_equal(r, 0);
-    struct pipeline_settings s = {0};
-    e->p = alumet__pipeline_new(&s);
-    assert_non_null(e->p);
-    e->ap.def = &alumet_plugin_cgroups;
-    e->ap.enabled = true;
-    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("cgroups");
-    struct alumet_start_ctx ctx = {e->p, &e->ap};
-    r = alumet_plugin_cgroups.start(e->cg, &ctx, &err);
-    if (r < 0)
-        print_error("start: %s\n", err.msg);
-    assert_int_equal(r, 0);
-    e->buf = alumet__buffer_new(0);
-    assert_non_null(e->buf);
-}
-
-static void env_done(struct env *e)
-{
-    struct alumet_error err = {0};
-    if (e->p) {
-        alumet__pipeline_free(e->p);
-        assert_int_equal(alumet_plugin_cgroups.stop(e->cg, &err), 0);
-    }
-    alumet_plugin_cgroups.free(e->cg);
-    toml_free(e->root);
-    alumet__buffer_free(e->buf);
-    alumet_test_rmtree(e->tmp);
-    alumet_test_log_release();
-}
-
-static int cmp_lines(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Poll, then write the points into e->dump, one sorted line each:
- * "metric consumer_path [k=v] value" (F64 with %g). */
-static void env_poll_only(struct env *e)
-{
-    struct alumet_error err = {0};
-    alumet__buffer_clear(e->buf);
-    assert_non_null(e->cg->source);
-    int r = cgroups_source_ops.poll(e->cg->source, e->buf, e->now, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-}
-
-static const char *env_poll(struct env *e)
-{
-    env_poll_only(e);
-
-    size_t n = alumet_buffer_len(e->buf);
-    char **lines = calloc(n + 1, sizeof(*lines));
-    assert_non_null(lines);
-    for (size_t i = 0; i < n; i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
-        const struct alumet_metric *m =
-            alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
-        assert_non_null(m);
-        assert_int_equal(p->consumer.kind, ALUMET_CONSUMER_CGROUP);
-        assert_int_equal(p->resource.kind, ALUMET_RESOURCE_LOCAL_MACHINE);
-        assert_int_equal(p->timestamp, e->now);
-        char attrs[128] = "";
-        if (p->attr_count) {
-            assert_int_equal(p->attr_count, 1);
-            const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
-            snprintf(attrs, sizeof(attrs), " %s=%s", a->key, a->v.str);
-        }
-        char line[1024];
-        if (p->value_type == ALUMET_VALUE_U64)
-            snprintf(line, sizeof(line), "%s %s%s %llu", m->name, p->consumer.str, attrs,
-                     (unsigned long long)p->value.u64);
-        else if (p->value.f64 == (double)(long long)p->value.f64)
-            snprintf(line, sizeof(line), "%s %s%s %lld", m->name, p->consumer.str, attrs,
-                     (long long)p->value.f64);
-        else
-            snprintf(line, sizeof(line), "%s %s%s %g", m->name, p->consumer.str, attrs,
-                     p->value.f64);
-        lines[i] = strdup(line);
-        assert_non_null(lines[i]);
-    }
-    qsort(lines, n, sizeof(*lines), cmp_lines);
-    e->dump[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(e->dump);
-        snprintf(e->dump + len, sizeof(e->dump) - len, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return e->dump;
-}
-
-/* assert_string_equal with both texts in full (cmocka cuts them) */
-static void expect_dump(const char *got, const char *want)
-{
-    if (strcmp(got, want) != 0) {
-        fprintf(stderr, "expected:\n%s\ngot:\n%s\n", want, got);
-        fail();
-    }
+    cgtest_setup(e, &plugin, &(struct cgtest_setup){.fixture = scenario}, section);
 }
 
 static void expect_in(const char *got, const char *part)
@@ -178,13 +67,13 @@ static void expect_in(const char *got, const char *part)
     }
 }
 
-static void env_advance(struct env *e, alumet_time_ns d)
+static void env_advance(struct cgtest_env *e, alumet_time_ns d)
 {
     e->mono += d;
     e->now += d;
 }
 
-static void env_write(struct env *e, const char *rel, const char *text)
+static void env_write(struct cgtest_env *e, const char *rel, const char *text)
 {
     alumet_test_write_at(e->tmp, rel, text);
 }
@@ -197,7 +86,7 @@ static void env_write(struct env *e, const char *rel, const char *text)
 static void test_config(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     struct alumet_error err = {0};
     alumet_test_log_capture("info");
     /* upstream requires both keys when the section is present */
@@ -205,19 +94,19 @@ static void test_config(void **state)
     assert_non_null(strstr(err.msg, "plugins.cgroups.disable_sources: missing field "
                                     "'disable_sources' (required when [plugins.cgroups] is "
                                     "present)"));
-    env_done(&e);
+    cgtest_done(&e);
     memset(&err, 0, sizeof(err));
     assert_int_equal(env_init(&e, NULL, "poll_interval = 5\ndisable_sources = false\n", &err),
                      -EINVAL);
     assert_non_null(strstr(err.msg, "plugins.cgroups.poll_interval: expected a duration"));
-    env_done(&e);
+    cgtest_done(&e);
     memset(&err, 0, sizeof(err));
     assert_int_equal(
         env_init(&e, NULL, "poll_interval = \"1s\"\ndisable_sources = false\npoll_intervall = 1\n",
                  &err),
         -EINVAL);
     assert_non_null(strstr(err.msg, "poll_intervall"));
-    env_done(&e);
+    cgtest_done(&e);
 
     /* the default config is accepted as is */
     void *st = NULL;
@@ -226,7 +115,7 @@ static void test_config(void **state)
                                              alumet_plugin_cgroups.default_config, &root, &st,
                                              &err),
                      0);
-    assert_int_equal(((struct cgroups *)st)->poll_interval, 5 * SEC);
+    assert_int_equal(((struct cgroups *)st)->poll_interval, 5 * CGTEST_SEC);
     alumet_plugin_cgroups.free(st);
     toml_free(root);
 }
@@ -234,39 +123,40 @@ static void test_config(void **state)
 static void test_v2_two_polls(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "v2", "poll_interval = \"5s\"\ndisable_sources = false\n");
     assert_int_equal(e.cg->n_cpus, 4);
     /* first poll: no CPU time nor I/O pressure (they are deltas) */
-    expect_dump(env_poll(&e), "cgroup_memory_anonymous " POD " 6307840\n"
-                              "cgroup_memory_anonymous /system.slice/app.service 6307840\n"
-                              "cgroup_memory_file " POD " 1228800\n"
-                              "cgroup_memory_file /system.slice/app.service 1228800\n"
-                              "cgroup_memory_kernel_stack " POD " 123904\n"
-                              "cgroup_memory_kernel_stack /system.slice/app.service 123904\n"
-                              "cgroup_memory_pagetables " POD " 425984\n"
-                              "cgroup_memory_pagetables /system.slice/app.service 425984\n"
-                              "cgroup_memory_swap_current " POD " 0\n"
-                              "cgroup_memory_swap_current /system.slice/app.service 0\n"
-                              "cgroup_memory_swap_max " POD " -1\n"
-                              "cgroup_memory_swap_max /system.slice/app.service -1\n"
-                              "cgroup_pswpin " POD " 79\n"
-                              "cgroup_pswpin /system.slice/app.service 79\n"
-                              "cgroup_pswpout " POD " 81\n"
-                              "cgroup_pswpout /system.slice/app.service 81\n"
-                              "cgroup_slab_reclaimable " POD " 77824\n"
-                              "cgroup_slab_reclaimable /system.slice/app.service 77824\n"
-                              "memory_max " POD " 4294967296\n"
-                              "memory_max /system.slice/app.service -1\n"
-                              "memory_usage " POD " 1073741824\n"
-                              "memory_usage /system.slice 2147483648\n"
-                              "memory_usage /system.slice/app.service 1073741824\n");
+    cgtest_expect_dump(cgtest_poll(&e),
+                       "cgroup_memory_anonymous " POD " 6307840\n"
+                       "cgroup_memory_anonymous /system.slice/app.service 6307840\n"
+                       "cgroup_memory_file " POD " 1228800\n"
+                       "cgroup_memory_file /system.slice/app.service 1228800\n"
+                       "cgroup_memory_kernel_stack " POD " 123904\n"
+                       "cgroup_memory_kernel_stack /system.slice/app.service 123904\n"
+                       "cgroup_memory_pagetables " POD " 425984\n"
+                       "cgroup_memory_pagetables /system.slice/app.service 425984\n"
+                       "cgroup_memory_swap_current " POD " 0\n"
+                       "cgroup_memory_swap_current /system.slice/app.service 0\n"
+                       "cgroup_memory_swap_max " POD " -1\n"
+                       "cgroup_memory_swap_max /system.slice/app.service -1\n"
+                       "cgroup_pswpin " POD " 79\n"
+                       "cgroup_pswpin /system.slice/app.service 79\n"
+                       "cgroup_pswpout " POD " 81\n"
+                       "cgroup_pswpout /system.slice/app.service 81\n"
+                       "cgroup_slab_reclaimable " POD " 77824\n"
+                       "cgroup_slab_reclaimable /system.slice/app.service 77824\n"
+                       "memory_max " POD " 4294967296\n"
+                       "memory_max /system.slice/app.service -1\n"
+                       "memory_usage " POD " 1073741824\n"
+                       "memory_usage /system.slice 2147483648\n"
+                       "memory_usage /system.slice/app.service 1073741824\n");
     /* the intermediate kubepods slices of the fixture have no file */
     assert_int_equal(cgroups_source_count(e.cg->source), 4);
 
     /* 5 s later app.service used 1 s of CPU (0.75 user, 0.25 system) and
      * stalled 2000 us on I/O (some), 500 us (full); its memory grew */
-    env_advance(&e, 5 * SEC);
+    env_advance(&e, 5 * CGTEST_SEC);
     env_write(&e, APP "cpu.stat",
               "usage_usec 13849502\nuser_usec 10941064\nsystem_usec 2908438\nnr_periods 0\n");
     env_write(&e, APP "io.pressure",
@@ -275,7 +165,7 @@ static void test_v2_two_polls(void **state)
     env_write(&e, APP "memory.current", "1073745920\n");
     env_write(&e, "sys/fs/cgroup/cpu.stat",
               "usage_usec 910000000\nuser_usec 606000000\nsystem_usec 304000000\n");
-    const char *d = env_poll(&e);
+    const char *d = cgtest_poll(&e);
     /* 1 s of CPU in 5 s on 4 CPUs = 5 %; v2 µs are reported as ns (x1000) */
     expect_in(d, "cpu_percent /system.slice/app.service kind=system 1.25\n"
                  "cpu_percent /system.slice/app.service kind=total 5\n"
@@ -299,21 +189,21 @@ static void test_v2_two_polls(void **state)
     /* 4 cgroups with cpu.stat x 6 CPU points (/, /system.slice, app.service,
      * the pod) + 3 with io.pressure x 2 + the 23 memory points of poll 1 */
     assert_int_equal(alumet_buffer_len(e.buf), 24 + 6 + 23);
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 static void test_v2_appear_and_removal(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\n");
-    env_poll(&e);
+    cgtest_poll(&e);
     /* a new cgroup (mkdir; the kernel fills it): measured from the next poll */
     env_write(&e, "sys/fs/cgroup/batch.slice/cpu.stat",
               "usage_usec 10\nuser_usec 10\nsystem_usec 0\n");
     env_write(&e, "sys/fs/cgroup/batch.slice/memory.current", "8192\n");
-    env_advance(&e, SEC);
-    const char *d = env_poll(&e);
+    env_advance(&e, CGTEST_SEC);
+    const char *d = cgtest_poll(&e);
     expect_in(d, "memory_usage /batch.slice 8192\n");
     assert_int_equal(cgroups_source_count(e.cg->source), 5);
     assert_int_equal(
@@ -323,12 +213,12 @@ static void test_v2_appear_and_removal(void **state)
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/sys/fs/cgroup/batch.slice", e.tmp);
     alumet_test_remove_tree(p);
-    env_advance(&e, SEC);
-    d = env_poll(&e);
+    env_advance(&e, CGTEST_SEC);
+    d = cgtest_poll(&e);
     assert_null(strstr(d, "/batch.slice "));
     assert_int_equal(cgroups_source_count(e.cg->source), 4);
-    env_advance(&e, SEC);
-    env_poll(&e);
+    env_advance(&e, CGTEST_SEC);
+    cgtest_poll(&e);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO,
                                            "cgroup '/batch.slice' was removed, "
                                            "its measurement ends",
@@ -339,56 +229,56 @@ static void test_v2_appear_and_removal(void **state)
     /* a cgroup whose files vanish before the watch reports it (the kernel
      * answers ENODEV on its open descriptors): also ends once */
     env_write(&e, APP "cpu.stat", "");
-    env_advance(&e, SEC);
-    d = env_poll(&e);
+    env_advance(&e, CGTEST_SEC);
+    d = cgtest_poll(&e);
     assert_null(strstr(d, "/system.slice/app.service "));
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "was removed", NULL), 2);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 static void test_v1(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "v1", "poll_interval = \"10s\"\ndisable_sources = false\n");
-    expect_dump(env_poll(&e), "memory_usage / 3221225472\n"
-                              "memory_usage /user.slice 536870912\n");
+    cgtest_expect_dump(cgtest_poll(&e), "memory_usage / 3221225472\n"
+                                        "memory_usage /user.slice 536870912\n");
     /* 10 s later: user.slice used 2 s (cpuacct.usage, ns): 1.5 s user, 0.5 s system (ticks) */
-    env_advance(&e, 10 * SEC);
+    env_advance(&e, 10 * CGTEST_SEC);
     env_write(&e, "sys/fs/cgroup/cpu,cpuacct/user.slice/cpuacct.usage", "2123456789\n");
     env_write(&e, "sys/fs/cgroup/cpu,cpuacct/user.slice/cpuacct.stat", "user 160\nsystem 52\n");
     /* 2 s in 10 s on 2 CPUs = 10 % */
-    expect_dump(env_poll(&e), "cpu_percent / kind=system 0\n"
-                              "cpu_percent / kind=total 0\n"
-                              "cpu_percent / kind=user 0\n"
-                              "cpu_percent /user.slice kind=system 2.5\n"
-                              "cpu_percent /user.slice kind=total 10\n"
-                              "cpu_percent /user.slice kind=user 7.5\n"
-                              "cpu_time_delta / kind=system 0\n"
-                              "cpu_time_delta / kind=total 0\n"
-                              "cpu_time_delta / kind=user 0\n"
-                              "cpu_time_delta /user.slice kind=system 500000000\n"
-                              "cpu_time_delta /user.slice kind=total 2000000000\n"
-                              "cpu_time_delta /user.slice kind=user 1500000000\n"
-                              "memory_usage / 3221225472\n"
-                              "memory_usage /user.slice 536870912\n");
-    env_done(&e);
+    cgtest_expect_dump(cgtest_poll(&e), "cpu_percent / kind=system 0\n"
+                                        "cpu_percent / kind=total 0\n"
+                                        "cpu_percent / kind=user 0\n"
+                                        "cpu_percent /user.slice kind=system 2.5\n"
+                                        "cpu_percent /user.slice kind=total 10\n"
+                                        "cpu_percent /user.slice kind=user 7.5\n"
+                                        "cpu_time_delta / kind=system 0\n"
+                                        "cpu_time_delta / kind=total 0\n"
+                                        "cpu_time_delta / kind=user 0\n"
+                                        "cpu_time_delta /user.slice kind=system 500000000\n"
+                                        "cpu_time_delta /user.slice kind=total 2000000000\n"
+                                        "cpu_time_delta /user.slice kind=user 1500000000\n"
+                                        "memory_usage / 3221225472\n"
+                                        "memory_usage /user.slice 536870912\n");
+    cgtest_done(&e);
 }
 
 static void test_hybrid(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "hybrid", "poll_interval = \"1s\"\ndisable_sources = false\n");
     /* memory from the v1 memory hierarchy (the unified one has no memory controller) */
-    expect_dump(env_poll(&e), "memory_usage / 3221225472\n"
-                              "memory_usage /user.slice 268435456\n");
-    env_advance(&e, SEC);
+    cgtest_expect_dump(cgtest_poll(&e), "memory_usage / 3221225472\n"
+                                        "memory_usage /user.slice 268435456\n");
+    env_advance(&e, CGTEST_SEC);
     env_write(&e, "sys/fs/cgroup/unified/user.slice/cpu.stat",
               "usage_usec 3800000\nuser_usec 2600000\nsystem_usec 1200000\n");
     env_write(&e, "sys/fs/cgroup/cpu,cpuacct/user.slice/cpuacct.usage", "3900000000\n");
-    const char *d = env_poll(&e);
+    const char *d = cgtest_poll(&e);
     /* one series per consumer: /user.slice and / are measured by the v2
      * hierarchy (cpu.stat), not a second time by cpuacct */
     expect_in(d, "cpu_time_delta /user.slice kind=total 800000000\n");
@@ -402,35 +292,35 @@ static void test_hybrid(void **state)
     /* v2 cgroups: /, /system.slice/cron.service, /user.slice (the fixture's
      * /system.slice has no file); v1: memory / and /user.slice */
     assert_int_equal(cgroups_source_count(e.cg->source), 5);
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 static void test_no_hierarchy_then_mounted(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, NULL, "poll_interval = \"1s\"\ndisable_sources = false\n");
     alumet_test_write_at(e.tmp, "proc/self/mountinfo", "22 28 0:21 / /proc rw - proc proc rw\n");
-    expect_dump(env_poll(&e), "");
-    expect_dump(env_poll(&e), "");
+    cgtest_expect_dump(cgtest_poll(&e), "");
+    cgtest_expect_dump(cgtest_poll(&e), "");
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "no cgroup hierarchy is mounted", NULL),
                      1);
     /* mounted later: found at the next poll */
     char src[PATH_MAX];
     snprintf(src, sizeof(src), "%s/cgroup/v2", alumet_test_fixtures());
     alumet_test_sync_tree(e.tmp, src);
-    assert_non_null(strstr(env_poll(&e), "memory_usage /system.slice 2147483648\n"));
-    env_done(&e);
+    assert_non_null(strstr(cgtest_poll(&e), "memory_usage /system.slice 2147483648\n"));
+    cgtest_done(&e);
 }
 
 static void test_disable_sources(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = true\n");
     assert_null(e.cg->source);
     assert_non_null(alumet_registry_find(alumet_pipeline_registry(e.p), "cgroup_pswpout"));
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 /* ---- container names from a (fake) engine ---- */
@@ -442,7 +332,7 @@ static void test_disable_sources(void **state)
 
 /* The attributes of the memory_usage point of consumer cpath, "k=v,k=v"
  * ("-" when there is no such point). */
-static const char *env_attrs(struct env *e, const char *cpath)
+static const char *env_attrs(struct cgtest_env *e, const char *cpath)
 {
     static char out[1024];
     strcpy(out, "-");
@@ -463,7 +353,7 @@ static const char *env_attrs(struct env *e, const char *cpath)
     return out;
 }
 
-static void env_container(struct env *e, const char *id)
+static void env_container(struct cgtest_env *e, const char *id)
 {
     char rel[PATH_MAX];
     snprintf(rel, sizeof(rel), "sys/fs/cgroup/system.slice/docker-%s.scope/memory.current", id);
@@ -488,16 +378,16 @@ static void test_containers(void **state)
              "poll_interval = \"1s\"\ndisable_sources = false\nengine_socket = \"%s\"\n"
              "engine_timeout = \"100ms\"\n",
              sock);
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "v2", section);
     env_container(&e, CID1);
     env_container(&e, CID2); /* unknown to the engine (404) */
-    env_poll_only(&e);
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID1 ".scope"),
-                "container_id=" CID1 ",container_name=web,container_image=nginx:1.27,"
-                "container_label_com_example_team=green,container_label_tier=front");
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID2 ".scope"), "container_id=" CID2);
-    expect_dump(env_attrs(&e, "/system.slice"), "");
+    cgtest_poll_only(&e);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID1 ".scope"),
+                       "container_id=" CID1 ",container_name=web,container_image=nginx:1.27,"
+                       "container_label_com_example_team=green,container_label_tier=front");
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID2 ".scope"), "container_id=" CID2);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice"), "");
     assert_int_equal(atomic_load(&fe.requests), 2);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO,
                                            "naming the containers with the "
@@ -505,17 +395,17 @@ static void test_containers(void **state)
                                            NULL),
                      1);
     /* the answers are kept: no request at later polls */
-    env_advance(&e, SEC);
-    env_poll_only(&e);
+    env_advance(&e, CGTEST_SEC);
+    cgtest_poll_only(&e);
     assert_int_equal(atomic_load(&fe.requests), 2);
 
     /* the engine stops answering: one timeout, one warning, the id only;
      * no request for 30 s */
     atomic_store(&fe.silent, true);
     env_container(&e, CID3);
-    env_advance(&e, SEC);
-    env_poll_only(&e);
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"), "container_id=" CID3);
+    env_advance(&e, CGTEST_SEC);
+    cgtest_poll_only(&e);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"), "container_id=" CID3);
     assert_int_equal(atomic_load(&fe.requests), 3);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, "cannot ask the container engine at '",
@@ -524,37 +414,37 @@ static void test_containers(void **state)
                      1);
     atomic_store(&fe.silent, false);
     env_container(&e, CID4);
-    env_advance(&e, 10 * SEC);
-    env_poll_only(&e);
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"), "container_id=" CID4);
+    env_advance(&e, 10 * CGTEST_SEC);
+    cgtest_poll_only(&e);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"), "container_id=" CID4);
     assert_int_equal(atomic_load(&fe.requests), 3);
 
     /* 30 s later: asked again; a removed container's answer is forgotten */
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/sys/fs/cgroup/system.slice/docker-%s.scope", e.tmp, CID4);
     alumet_test_remove_tree(p);
-    env_advance(&e, SEC);
-    env_poll_only(&e);
+    env_advance(&e, CGTEST_SEC);
+    cgtest_poll_only(&e);
     env_container(&e, CID4);
-    env_advance(&e, 30 * SEC);
-    env_poll_only(&e);
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"),
-                "container_id=" CID4 ",container_name=back,container_image=redis");
+    env_advance(&e, 30 * CGTEST_SEC);
+    cgtest_poll_only(&e);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID4 ".scope"),
+                       "container_id=" CID4 ",container_name=back,container_image=redis");
     /* the container that appeared while the engine was down gets its names */
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"),
-                "container_id=" CID3 ",container_name=late,container_image=busybox");
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID3 ".scope"),
+                       "container_id=" CID3 ",container_name=late,container_image=busybox");
     assert_int_equal(atomic_load(&fe.requests), 5);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_INFO, "answers again", NULL), 1);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
-    env_done(&e);
+    cgtest_done(&e);
     fake_engine_stop(&fe);
 
     /* engine_socket = "": off, no attribute */
     env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\nengine_socket = \"\"\n");
     env_container(&e, CID1);
-    env_poll_only(&e);
-    expect_dump(env_attrs(&e, "/system.slice/docker-" CID1 ".scope"), "");
-    env_done(&e);
+    cgtest_poll_only(&e);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice/docker-" CID1 ".scope"), "");
+    cgtest_done(&e);
 
     /* a bad time limit */
     struct alumet_error err = {0};
@@ -566,14 +456,14 @@ static void test_containers(void **state)
                      -EINVAL);
     assert_non_null(strstr(err.msg, "plugins.cgroups.engine_timeout: expected a duration greater "
                                     "than 0, such as \"250ms\""));
-    env_done(&e);
+    cgtest_done(&e);
     alumet_test_rmtree(dir);
 }
 
 static void test_vms(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, "v2", "poll_interval = \"1s\"\ndisable_sources = false\n");
     env_write(&e,
               "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/"
@@ -583,14 +473,14 @@ static void test_vms(void **state)
               "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/libvirt/"
               "vcpu0/memory.current",
               "2048\n");
-    env_poll_only(&e);
-    expect_dump(env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope"),
-                "vm_name=web-1");
-    expect_dump(
+    cgtest_poll_only(&e);
+    cgtest_expect_dump(env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope"),
+                       "vm_name=web-1");
+    cgtest_expect_dump(
         env_attrs(&e, "/machine.slice/machine-qemu\\x2d1\\x2dweb\\x2d1.scope/libvirt/vcpu0"),
         "vm_name=web-1");
-    expect_dump(env_attrs(&e, "/system.slice"), "");
-    env_done(&e);
+    cgtest_expect_dump(env_attrs(&e, "/system.slice"), "");
+    cgtest_done(&e);
 }
 
 int main(void)

@@ -11,45 +11,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "alumet-test-plugin.h"
-#include "core/buffer.h"
+#include "cgroups-test-env.h"
 #include "slurm.h"
 
 extern const struct alumet_plugin alumet_plugin_slurm;
-
-#define SEC ALUMET_NSEC_PER_SEC
-#define T0 ((alumet_time_ns)1700000000 * SEC)
-
-/* The state of the plugin starts with its struct cgroups pointer. */
-struct slurm_head {
-    struct cgroups *cg;
-};
-
-struct env {
-    char *tmp;
-    struct toml_value *root;
-    void *state;
-    struct cgroups *cg;
-    struct alumet_pipeline *p;
-    struct agent_plugin ap;
-    struct alumet_buffer *buf;
-    alumet_time_ns mono, now;
-    char dump[16384];
-};
-
-static alumet_time_ns env_clock(void *data)
-{
-    return *(const alumet_time_ns *)data;
-}
-
-#define V2_MOUNT                                                                                   \
-    "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "      \
-    "rw,nsdelegate\n"
-#define V1_MOUNTS                                                                                  \
-    "24 18 0:20 / /sys/fs/cgroup ro,nosuid shared:4 - tmpfs tmpfs ro,mode=755\n"                   \
-    "28 24 0:24 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,relatime shared:8 - cgroup cgroup "         \
-    "rw,cpu,cpuacct\n"                                                                             \
-    "29 24 0:25 / /sys/fs/cgroup/memory rw,nosuid,relatime shared:9 - cgroup cgroup rw,memory\n"
 
 #define SCOPE "sys/fs/cgroup/system.slice/slurmstepd.scope"
 
@@ -76,7 +41,7 @@ static void tree_v2(const char *dir)
         {SCOPE "/job_99999999999999999999999", "5000\n"},
     };
     char rel[512];
-    alumet_test_write_at(dir, "proc/self/mountinfo", V2_MOUNT);
+    alumet_test_write_at(dir, "proc/self/mountinfo", CGTEST_V2_MOUNT);
     alumet_test_write_at(dir, "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
     alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-3\n");
     for (size_t i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++) {
@@ -91,7 +56,7 @@ static void tree_v2(const char *dir)
  * (Debian's). */
 static void tree_v1(const char *dir)
 {
-    alumet_test_write_at(dir, "proc/self/mountinfo", V1_MOUNTS);
+    alumet_test_write_at(dir, "proc/self/mountinfo", CGTEST_V1_MOUNTS);
     alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-1\n");
     alumet_test_write_at(dir, "sys/fs/cgroup/cpu,cpuacct/release_agent", "");
     alumet_test_write_at(dir, "sys/fs/cgroup/memory/release_agent", "");
@@ -108,137 +73,17 @@ static void tree_v1(const char *dir)
                          "16384\n");
 }
 
-static int env_init(struct env *e, void (*tree)(const char *), const char *section,
-                    struct alumet_error *err)
-{
-    memset(e, 0, sizeof(*e));
-    e->tmp = alumet_test_tmpdir();
-    if (tree)
-        tree(e->tmp);
-    e->mono = 1000 * SEC;
-    e->now = T0;
-    char text[4096];
-    /* no scontrol unless the test gives one (a real one may be installed) */
-    int n = snprintf(text, sizeof(text),
-                     "[plugins.slurm]\nproc_root = \"%s\"\nsys_root = \"%s\"\n%s%s", e->tmp, e->tmp,
-                     strstr(section, "scontrol_path") ? "" : "scontrol_path = \"\"\n", section);
-    assert_true(n > 0 && (size_t)n < sizeof(text));
-    int r = alumet_test_plugin_init(&alumet_plugin_slurm, text, &e->root, &e->state, err);
-    if (r == 0) {
-        e->cg = ((struct slurm_head *)e->state)->cg;
-        e->cg->clock = env_clock;
-        e->cg->clock_data = &e->mono;
-    }
-    return r;
-}
+/* no scontrol unless the test gives one (a real one may be installed) */
+#define SCONTROL(section) (strstr(section, "scontrol_path") ? "" : "scontrol_path = \"\"\n")
 
-static void env_setup(struct env *e, void (*tree)(const char *), const char *section)
+static const struct cgtest_plugin plugin = {&alumet_plugin_slurm, "slurm", cgtest_family_head,
+                                            cgtest_line_attrs};
+
+static void env_setup(struct cgtest_env *e, void (*tree)(const char *), const char *section)
 {
-    struct alumet_error err = {0};
     alumet_test_log_capture("debug");
-    int r = env_init(e, tree, section, &err);
-    if (r < 0)
-        print_error("init: %s\n", err.msg);
-    assert_int_equal(r, 0);
-    struct pipeline_settings s = {0};
-    e->p = alumet__pipeline_new(&s);
-    assert_non_null(e->p);
-    e->ap.def = &alumet_plugin_slurm;
-    e->ap.enabled = true;
-    e->ap.topic = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("slurm");
-    struct alumet_start_ctx ctx = {e->p, &e->ap};
-    r = alumet_plugin_slurm.start(e->state, &ctx, &err);
-    if (r < 0)
-        print_error("start: %s\n", err.msg);
-    assert_int_equal(r, 0);
-    e->buf = alumet__buffer_new(0);
-    assert_non_null(e->buf);
-}
-
-static void env_done(struct env *e)
-{
-    struct alumet_error err = {0};
-    if (e->p) {
-        alumet__pipeline_free(e->p);
-        assert_int_equal(alumet_plugin_slurm.stop(e->state, &err), 0);
-    }
-    alumet_plugin_slurm.free(e->state);
-    toml_free(e->root);
-    alumet__buffer_free(e->buf);
-    alumet_test_rmtree(e->tmp);
-    alumet_test_log_release();
-}
-
-static int cmp_lines(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static const char *env_dump(struct env *e);
-
-/* Poll, then write the points into e->dump, one sorted line each:
- * "metric consumer_path [key=value ...] value", attributes in their order. */
-static const char *env_poll(struct env *e)
-{
-    struct alumet_error err = {0};
-    alumet__buffer_clear(e->buf);
-    assert_non_null(e->cg->source);
-    int r = cgroups_source_ops.poll(e->cg->source, e->buf, e->now, &err);
-    if (r != ALUMET_POLL_OK)
-        print_error("poll: %d %s\n", r, err.msg);
-    assert_int_equal(r, ALUMET_POLL_OK);
-    return env_dump(e);
-}
-
-/* The points of e->buf into e->dump, one sorted line each. */
-static const char *env_dump(struct env *e)
-{
-    size_t n = alumet_buffer_len(e->buf);
-    char **lines = calloc(n + 1, sizeof(*lines));
-    assert_non_null(lines);
-    for (size_t i = 0; i < n; i++) {
-        const struct alumet_point *p = alumet_buffer_get(e->buf, i);
-        const struct alumet_metric *m =
-            alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
-        assert_non_null(m);
-        assert_int_equal(p->consumer.kind, ALUMET_CONSUMER_CGROUP);
-        char attrs[512] = "";
-        const struct alumet_attr *a = alumet_point_attrs(e->buf, p);
-        for (size_t k = 0; k < p->attr_count; k++) {
-            size_t len = strlen(attrs);
-            if (a[k].type == ALUMET_ATTR_U64)
-                snprintf(attrs + len, sizeof(attrs) - len, " %s=%llu(u64)", a[k].key,
-                         (unsigned long long)a[k].v.u64);
-            else
-                snprintf(attrs + len, sizeof(attrs) - len, " %s=%s", a[k].key, a[k].v.str);
-        }
-        char line[1024];
-        if (p->value_type == ALUMET_VALUE_U64)
-            snprintf(line, sizeof(line), "%s %s%s %llu", m->name, p->consumer.str, attrs,
-                     (unsigned long long)p->value.u64);
-        else
-            snprintf(line, sizeof(line), "%s %s%s %g", m->name, p->consumer.str, attrs,
-                     p->value.f64);
-        lines[i] = strdup(line);
-        assert_non_null(lines[i]);
-    }
-    qsort(lines, n, sizeof(*lines), cmp_lines);
-    e->dump[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(e->dump);
-        snprintf(e->dump + len, sizeof(e->dump) - len, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return e->dump;
-}
-
-static void expect_dump(const char *got, const char *want)
-{
-    if (strcmp(got, want) != 0) {
-        fprintf(stderr, "expected:\n%s\ngot:\n%s\n", want, got);
-        fail();
-    }
+    cgtest_setup(e, &plugin, &(struct cgtest_setup){.tree = tree, .extra = SCONTROL(section)},
+                 section);
 }
 
 #define J "/system.slice/slurmstepd.scope/job_1070"
@@ -255,7 +100,7 @@ static void expect_dump(const char *got, const char *want)
 #define TASK_LINES                                                                                 \
     "memory_usage " J "7/step_2/user/task_0 job_id=10707(u64) step=2 sub_step=user task=0 1211\n"
 
-/* The lines of text, sorted as env_poll sorts them (into out). */
+/* The lines of text, sorted as cgtest_poll sorts them (into out). */
 static const char *sorted_lines(const char *text, char *out, size_t size)
 {
     char *copy = strdup(text), *lines[64], *save = NULL;
@@ -263,7 +108,7 @@ static const char *sorted_lines(const char *text, char *out, size_t size)
     assert_non_null(copy);
     for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
         lines[n++] = l;
-    qsort(lines, n, sizeof(*lines), cmp_lines);
+    qsort(lines, n, sizeof(*lines), cgtest_cmp_lines);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(out);
@@ -276,15 +121,15 @@ static const char *sorted_lines(const char *text, char *out, size_t size)
 static void check_level(const char *level, const char *want)
 {
     char sorted[8192];
-    struct env e;
+    struct cgtest_env e;
     char section[256];
     snprintf(section, sizeof(section),
              "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
              "jobs_monitoring_level = \"%s\"\n",
              level);
     env_setup(&e, tree_v2, section);
-    expect_dump(env_poll(&e), sorted_lines(want, sorted, sizeof(sorted)));
-    env_done(&e);
+    cgtest_expect_dump(cgtest_poll(&e), sorted_lines(want, sorted, sizeof(sorted)));
+    cgtest_done(&e);
 }
 
 /* Each level measures the cgroups down to it, with the attributes of their
@@ -304,18 +149,19 @@ static void test_v2_levels(void **state)
 static void test_v2_non_jobs(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, tree_v2,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = false\n"
               "jobs_monitoring_level = \"job\"\n");
-    expect_dump(env_poll(&e), JOB_LINES "memory_usage /system.slice/slurmstepd.scope/"
-                                        "job_99999999999999999999999 5000\n"
-                                        "memory_usage /system.slice/slurmstepd.scope/system 3000\n"
-                                        "memory_usage /system.slice/ssh.service 4000\n");
+    cgtest_expect_dump(cgtest_poll(&e),
+                       JOB_LINES "memory_usage /system.slice/slurmstepd.scope/"
+                                 "job_99999999999999999999999 5000\n"
+                                 "memory_usage /system.slice/slurmstepd.scope/system 3000\n"
+                                 "memory_usage /system.slice/ssh.service 4000\n");
     assert_non_null(
         alumet_test_log_find("cgroup '/system.slice/slurmstepd.scope/job_99999999999999999999999': "
                              "job_id is too large, not a Slurm job"));
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 /* CPU time of a task over two polls: the job attributes come first, then
@@ -323,17 +169,17 @@ static void test_v2_non_jobs(void **state)
 static void test_v2_task_cpu(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, tree_v2,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
               "jobs_monitoring_level = \"task\"\n");
     const char *task = SCOPE "/job_10707/step_2/user/task_0/cpu.stat";
     alumet_test_write_at(e.tmp, task, "usage_usec 1000\nuser_usec 600\nsystem_usec 400\n");
-    env_poll(&e);
+    cgtest_poll(&e);
     alumet_test_write_at(e.tmp, task, "usage_usec 3000\nuser_usec 1600\nsystem_usec 1400\n");
-    e.mono += 1 * SEC;
-    e.now += 1 * SEC;
-    const char *got = env_poll(&e);
+    e.mono += 1 * CGTEST_SEC;
+    e.now += 1 * CGTEST_SEC;
+    const char *got = cgtest_poll(&e);
 #define TA " job_id=10707(u64) step=2 sub_step=user task=0"
     static const char *const want[] = {
         "cpu_percent " J "7/step_2/user/task_0" TA " kind=system 0.025\n",
@@ -348,7 +194,7 @@ static void test_v2_task_cpu(void **state)
             fprintf(stderr, "expected to find:\n%s\nin:\n%s\n", want[i], got);
             fail();
         }
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 /* A Slurm built with --enable-multiple-slurmd (Debian's) names its v2 scope
@@ -356,7 +202,7 @@ static void test_v2_task_cpu(void **state)
 static void tree_v2_multi(const char *dir)
 {
 #define MSCOPE "sys/fs/cgroup/system.slice/n1_slurmstepd.scope"
-    alumet_test_write_at(dir, "proc/self/mountinfo", V2_MOUNT);
+    alumet_test_write_at(dir, "proc/self/mountinfo", CGTEST_V2_MOUNT);
     alumet_test_write_at(dir, "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
     alumet_test_write_at(dir, "sys/devices/system/cpu/online", "0-3\n");
     alumet_test_write_at(dir, MSCOPE "/job_30/memory.current", "3000\n");
@@ -367,15 +213,16 @@ static void tree_v2_multi(const char *dir)
 static void test_v2_multiple_slurmd(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, tree_v2_multi,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
               "jobs_monitoring_level = \"task\"\n");
-    expect_dump(env_poll(&e), "memory_usage /system.slice/n1_slurmstepd.scope/job_30 "
-                              "job_id=30(u64) 3000\n"
-                              "memory_usage /system.slice/n1_slurmstepd.scope/job_30/step_0/user/"
-                              "task_1 job_id=30(u64) step=0 sub_step=user task=1 3011\n");
-    env_done(&e);
+    cgtest_expect_dump(cgtest_poll(&e),
+                       "memory_usage /system.slice/n1_slurmstepd.scope/job_30 "
+                       "job_id=30(u64) 3000\n"
+                       "memory_usage /system.slice/n1_slurmstepd.scope/job_30/step_0/user/"
+                       "task_1 job_id=30(u64) step=0 sub_step=user task=1 3011\n");
+    cgtest_done(&e);
 }
 
 /* v1: user_id and job_id from the path; the step and task directories
@@ -383,40 +230,41 @@ static void test_v2_multiple_slurmd(void **state)
 static void test_v1(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     env_setup(&e, tree_v1,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
               "jobs_monitoring_level = \"task\"\n");
 #define U "/slurm/uid_1000/job_5"
 #define UA " user_id=1000(u64) job_id=5(u64)"
 #define N1 "memory_usage /slurm_n1/uid_1001/job_6 user_id=1001(u64) job_id=6(u64) 16384\n"
-    expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n"
-                              "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
+    cgtest_expect_dump(cgtest_poll(&e), "memory_usage " U UA " 8192\n"
+                                        "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
     alumet_test_write_at(e.tmp, CPU "/cpuacct.usage", "3000000000\n");
     alumet_test_write_at(e.tmp, CPU "/step_0/cpuacct.usage", "1600000000\n");
     alumet_test_write_at(e.tmp, CPU "/step_0/task_1/cpuacct.usage", "1000000000\n");
     alumet_test_write_at(e.tmp, CPU "/step_batch/cpuacct.usage", "400000000\n");
-    e.mono += 2 * SEC;
-    e.now += 2 * SEC;
-    expect_dump(env_poll(&e),
-                "cpu_percent " U UA " kind=total 50\n"
-                "cpu_percent " U "/step_0" UA " step=0 kind=total 25\n"
-                "cpu_percent " U "/step_0/task_1" UA " step=0 task=1 kind=total 12.5\n"
-                "cpu_percent " U "/step_batch" UA " step=batch kind=total 0\n"
-                "cpu_time_delta " U UA " kind=total 2000000000\n"
-                "cpu_time_delta " U "/step_0" UA " step=0 kind=total 1000000000\n"
-                "cpu_time_delta " U "/step_0/task_1" UA " step=0 task=1 kind=total 500000000\n"
-                "cpu_time_delta " U "/step_batch" UA " step=batch kind=total 0\n"
-                "memory_usage " U UA " 8192\n"
-                "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
-    env_done(&e);
+    e.mono += 2 * CGTEST_SEC;
+    e.now += 2 * CGTEST_SEC;
+    cgtest_expect_dump(cgtest_poll(&e),
+                       "cpu_percent " U UA " kind=total 50\n"
+                       "cpu_percent " U "/step_0" UA " step=0 kind=total 25\n"
+                       "cpu_percent " U "/step_0/task_1" UA " step=0 task=1 kind=total 12.5\n"
+                       "cpu_percent " U "/step_batch" UA " step=batch kind=total 0\n"
+                       "cpu_time_delta " U UA " kind=total 2000000000\n"
+                       "cpu_time_delta " U "/step_0" UA " step=0 kind=total 1000000000\n"
+                       "cpu_time_delta " U "/step_0/task_1" UA
+                       " step=0 task=1 kind=total 500000000\n"
+                       "cpu_time_delta " U "/step_batch" UA " step=batch kind=total 0\n"
+                       "memory_usage " U UA " 8192\n"
+                       "memory_usage " U "/step_0" UA " step=0 4096\n" N1);
+    cgtest_done(&e);
 
     /* level "step": no task; "job": the job only */
     env_setup(&e, tree_v1,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
               "jobs_monitoring_level = \"job\"\n");
-    expect_dump(env_poll(&e), "memory_usage " U UA " 8192\n" N1);
-    env_done(&e);
+    cgtest_expect_dump(cgtest_poll(&e), "memory_usage " U UA " 8192\n" N1);
+    cgtest_done(&e);
 }
 
 /* A stand-in for scontrol: job 10707 as Slurm 23 prints it (a name with a
@@ -447,7 +295,7 @@ static void write_scontrol(const char *dir)
 static void test_v2_scontrol(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     char *bin = alumet_test_tmpdir(), section[1024];
     write_scontrol(bin);
     snprintf(section, sizeof(section),
@@ -457,14 +305,14 @@ static void test_v2_scontrol(void **state)
     env_setup(&e, tree_v2, section);
     char sorted[8192];
 #define INFO " user_id=1000(u64) user=alice job_name=my job partition=debug"
-    expect_dump(env_poll(&e),
-                sorted_lines("memory_usage " J "7 job_id=10707(u64)" INFO " 1000\n"
-                             "memory_usage " J "7/step_2 job_id=10707(u64) step=2" INFO " 1200\n"
-                             "memory_usage " J "7/step_batch job_id=10707(u64) step=batch" INFO
-                             " 1300\n"
-                             "memory_usage " J "8 job_id=10708(u64) 2000\n"
-                             "memory_usage " J "8/step_0 job_id=10708(u64) step=0 2100\n",
-                             sorted, sizeof(sorted)));
+    cgtest_expect_dump(
+        cgtest_poll(&e),
+        sorted_lines("memory_usage " J "7 job_id=10707(u64)" INFO " 1000\n"
+                     "memory_usage " J "7/step_2 job_id=10707(u64) step=2" INFO " 1200\n"
+                     "memory_usage " J "7/step_batch job_id=10707(u64) step=batch" INFO " 1300\n"
+                     "memory_usage " J "8 job_id=10708(u64) 2000\n"
+                     "memory_usage " J "8/step_0 job_id=10708(u64) step=0 2100\n",
+                     sorted, sizeof(sorted)));
     char want[1024];
     snprintf(want, sizeof(want),
              "'%s/scontrol -o show job 10708' exited with status 1 (slurm_load_jobs error: "
@@ -480,20 +328,20 @@ static void test_v2_scontrol(void **state)
     assert_string_equal(sorted_lines(calls, sorted, sizeof(sorted)),
                         "-o show job 10707\n-o show job 10708\n");
     free(calls);
-    env_done(&e);
+    cgtest_done(&e);
     alumet_test_rmtree(bin);
 
     /* a missing scontrol: said once, no attribute from it */
     env_setup(&e, tree_v2,
               "poll_interval = \"5s\"\ndisable_sources = false\nignore_non_jobs = true\n"
               "jobs_monitoring_level = \"job\"\nscontrol_path = \"/nonexistent/scontrol\"\n");
-    expect_dump(env_poll(&e), JOB_LINES);
+    cgtest_expect_dump(cgtest_poll(&e), JOB_LINES);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN,
                                            "cannot run '/nonexistent/scontrol': "
                                            "not found",
                                            NULL),
                      1);
-    env_done(&e);
+    cgtest_done(&e);
 }
 
 /* annotate_foreign_measurements: the points of other plugins whose consumer
@@ -503,7 +351,7 @@ static void test_v2_scontrol(void **state)
 static void test_annotation(void **state)
 {
     (void)state;
-    struct env e;
+    struct cgtest_env e;
     char *bin = alumet_test_tmpdir(), section[1024];
     write_scontrol(bin);
     snprintf(section, sizeof(section),
@@ -524,7 +372,7 @@ static void test_annotation(void **state)
         struct alumet_consumer c = {.kind = ALUMET_CONSUMER_CGROUP, .str = paths[i]};
         struct alumet_resource res = {.kind = ALUMET_RESOURCE_LOCAL_MACHINE};
         struct alumet_point *p =
-            alumet_buffer_push_u64(e.buf, T0, e.cg->m.memory_usage, &res, &c, 100 + i);
+            alumet_buffer_push_u64(e.buf, CGTEST_T0, e.cg->m.memory_usage, &res, &c, 100 + i);
         assert_non_null(p);
         if (i == 5)
             assert_int_equal(alumet_point_add_attr_u64(e.buf, p, "job_id", 42), 0);
@@ -534,19 +382,20 @@ static void test_annotation(void **state)
     struct alumet_error err = {0};
     assert_int_equal(cgroups_annotate_ops.apply(e.cg, e.buf, NULL, &err), 0);
     char sorted[8192];
-    expect_dump(env_dump(&e),
-                sorted_lines("memory_usage " J "7/step_2/user/task_0 job_id=10707(u64) step=2 "
-                             "sub_step=user task=0" INFO " 100\n"
-                             "memory_usage " J "7/step_2/user/task_0/app/worker user=keep "
-                             "job_id=10707(u64) step=2 sub_step=user task=0 user_id=1000(u64) "
-                             "job_name=my job partition=debug 101\n"
-                             "memory_usage " J "8 job_id=10708(u64) 102\n"
-                             "memory_usage /slurm/uid_1000/job_5/step_0 user_id=1000(u64) "
-                             "job_id=5(u64) step=0 103\n"
-                             "memory_usage /system.slice/ssh.service 104\n"
-                             "memory_usage " J "7/step_batch job_id=42(u64) 105\n",
-                             sorted, sizeof(sorted)));
-    env_done(&e);
+    cgtest_expect_dump(
+        cgtest_dump(&e),
+        sorted_lines("memory_usage " J "7/step_2/user/task_0 job_id=10707(u64) step=2 "
+                     "sub_step=user task=0" INFO " 100\n"
+                     "memory_usage " J "7/step_2/user/task_0/app/worker user=keep "
+                     "job_id=10707(u64) step=2 sub_step=user task=0 user_id=1000(u64) "
+                     "job_name=my job partition=debug 101\n"
+                     "memory_usage " J "8 job_id=10708(u64) 102\n"
+                     "memory_usage /slurm/uid_1000/job_5/step_0 user_id=1000(u64) "
+                     "job_id=5(u64) step=0 103\n"
+                     "memory_usage /system.slice/ssh.service 104\n"
+                     "memory_usage " J "7/step_batch job_id=42(u64) 105\n",
+                     sorted, sizeof(sorted)));
+    cgtest_done(&e);
     alumet_test_rmtree(bin);
 }
 
@@ -582,15 +431,8 @@ static void test_scontrol_parse(void **state)
 
 static void expect_init_error(const char *section, int code, const char *msg)
 {
-    struct env e;
-    struct alumet_error err = {0};
-    alumet_test_log_capture("info");
-    assert_int_equal(env_init(&e, NULL, section, &err), code);
-    if (!strstr(err.msg, msg)) {
-        fprintf(stderr, "expected the error:\n%s\ngot:\n%s\n", msg, err.msg);
-        fail();
-    }
-    env_done(&e);
+    cgtest_expect_init_error(&plugin, &(struct cgtest_setup){.extra = SCONTROL(section)}, section,
+                             code, msg);
 }
 
 static void test_config(void **state)
@@ -617,9 +459,9 @@ static void test_config(void **state)
     assert_int_equal(alumet_test_plugin_init(&alumet_plugin_slurm,
                                              alumet_plugin_slurm.default_config, &root, &st, &err),
                      0);
-    struct cgroups *cg = ((struct slurm_head *)st)->cg;
-    assert_int_equal(cg->poll_interval, 5 * SEC);
-    assert_int_equal(cg->rescan_interval, 30 * SEC);
+    struct cgroups *cg = cgtest_family_head(st);
+    assert_int_equal(cg->poll_interval, 5 * CGTEST_SEC);
+    assert_int_equal(cg->rescan_interval, 30 * CGTEST_SEC);
     assert_false(cg->start_paused);
     alumet_plugin_slurm.free(st);
     toml_free(root);
@@ -631,8 +473,8 @@ static void test_config(void **state)
                                 "add_source_in_pause_state = true\n",
                                 &root, &st, &err),
         0);
-    cg = ((struct slurm_head *)st)->cg;
-    assert_int_equal(cg->rescan_interval, 7 * SEC);
+    cg = cgtest_family_head(st);
+    assert_int_equal(cg->rescan_interval, 7 * CGTEST_SEC);
     assert_true(cg->start_paused);
     alumet_plugin_slurm.free(st);
     toml_free(root);
