@@ -30,7 +30,9 @@ import sys
 import tempfile
 import time
 
-from e2e_common import AGENT, check, parse_rfc3339_ns, read_csv_rows, skip_reason, summary
+from e2e_cgroups import (cgroup2_mount, cgroup_mounts, csv_rows_of, remove_cgroup_tree, start_agent,
+                         stop_agent, wait_for)
+from e2e_common import check, parse_rfc3339_ns, skip_reason, summary
 
 IMAGE = "localhost/alumet-e2e-busybox:1"
 # Waits on the FIFO /ctl/go (no CPU), spins for 4 s of wall time (busybox
@@ -38,27 +40,6 @@ IMAGE = "localhost/alumet-e2e-busybox:1"
 SCRIPT = ("read x < /ctl/go; "
           "/bin/busybox timeout 4 /bin/busybox sh -c 'while :; do :; done'; "
           "/bin/busybox touch /ctl/done; exec /bin/busybox sleep 100000")
-
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[sep + 1] == "cgroup2":
-                return fields[4]
-    return None
-
-
-def cgroup_mounts():
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[sep + 1] in ("cgroup", "cgroup2"):
-                found.append(fields[4])
-    return found
 
 
 def usage_usec(path):
@@ -158,34 +139,16 @@ def main():
                     'engine_socket = "%s"\n'
                     '[plugins.csv]\noutput_path = "%s"\n' % (sock, out))
         alog = open(tmp + "/agent.log", "w+")
-        agent = subprocess.Popen([AGENT, "--plugins", "cgroups,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=alog, stderr=alog,
-                                 cwd=tmp, env=dict(os.environ, ALUMET_LOG="info"))
+        agent = start_agent("cgroups,csv", cfg, alog, tmp)
 
         def rows():
-            if not os.path.exists(out):
-                return []
-            with open(out) as f:
-                text = f.read()
-            if "\n" not in text:
-                return []
-            with open(tmp + "/snapshot.csv", "w") as f:
-                f.write(text[:text.rindex("\n") + 1])
-            return [r for r in read_csv_rows(tmp + "/snapshot.csv") if r["consumer_id"] == cpath]
+            return csv_rows_of(out, tmp + "/snapshot.csv", cpath)
 
         def cpu_rows():
             return [r for r in rows() if r["metric"] == "cpu_time_delta_ns"
                     and r["attrs"].get("kind") == "total"]
 
-        def wait(cond, what, limit=60):
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline:
-                if cond():
-                    return True
-                time.sleep(0.2)
-            return check(False, "timed out waiting for " + what)
-
-        if not wait(lambda: cpu_rows(), "the first CPU point of the container"):
+        if not wait_for(lambda: cpu_rows(), "the first CPU point of the container"):
             return summary(1)
         before = usage_usec(v2dir)
         # the shell reads the FIFO already (an open without reader: ENXIO)
@@ -200,12 +163,12 @@ def main():
                 time.sleep(0.2)
         os.write(fd, b"go\n")
         os.close(fd)
-        wait(lambda: os.path.exists(ctl + "/done"), "the end of the spin", limit=120)
+        wait_for(lambda: os.path.exists(ctl + "/done"), "the end of the spin", limit=120)
         time.sleep(0.5)  # the shell reaches its sleep
         after = usage_usec(v2dir)
         done_at = time.time_ns()
-        wait(lambda: any(parse_rfc3339_ns(r["timestamp"]) > done_at + 10**9 for r in cpu_rows()),
-             "a poll after the spin")
+        wait_for(lambda: any(parse_rfc3339_ns(r["timestamp"]) > done_at + 10**9
+                             for r in cpu_rows()), "a poll after the spin")
 
         want_ns = (after - before) * 1000
         got_ns = sum(int(r["value"]) for r in cpu_rows())
@@ -233,13 +196,7 @@ def main():
         check(not warnings, "warnings of the agent: %s" % "".join(warnings))
         return summary(3)
     finally:
-        if agent:
-            agent.send_signal(signal.SIGINT)
-            try:
-                agent.wait(30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
+        stop_agent(agent)
         pm("rm", "-f", "-t", "0", name, check_rc=False)
         if service:
             service.terminate()
@@ -249,20 +206,8 @@ def main():
                 service.kill()
                 service.wait()
         pm("rmi", "-f", IMAGE, check_rc=False)
-        for mp in cgroup_mounts():
-            top = os.path.join(mp, parent)
-            if not os.path.isdir(top):
-                continue
-            for d in sorted((os.path.join(top, e) for e in os.listdir(top)
-                             if os.path.isdir(os.path.join(top, e))), reverse=True):
-                try:
-                    os.rmdir(d)
-                except OSError as e:
-                    print("note: cannot remove %s: %s" % (d, e))
-            try:
-                os.rmdir(top)
-            except OSError as e:
-                print("note: cannot remove %s: %s" % (top, e))
+        for _, mp, _ in cgroup_mounts():
+            remove_cgroup_tree(os.path.join(mp, parent))
         shutil.rmtree(tmp, ignore_errors=True)
         if not run_containers_was_there and os.path.isdir("/run/containers"):
             try:

@@ -16,52 +16,20 @@ polled after the loops finished. Skipped when not root or when no
 hierarchy allows creating cgroups. Python 3 standard library only."""
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-from e2e_common import AGENT, check, parse_rfc3339_ns, read_csv_rows, skip_reason, summary
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-# Waits for "go" on stdin, spins for about 1.5 s of CPU, says "done", sleeps
-# (staying in the cgroup, idle) until killed.
-LOOP = ("import sys, time\n"
-        "sys.stdin.readline()\n"
-        "t = time.process_time()\n"
-        "while time.process_time() - t < 1.5:\n"
-        "    pass\n"
-        "print('done', flush=True)\n"
-        "time.sleep(3600)\n")
-
-
-def mounts():
-    """(version, mount point) of the cgroup hierarchies that hold CPU time."""
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, opts, mp = fields[sep + 1], fields[sep + 3], fields[4]
-            if fstype == "cgroup2":
-                found.append((2, mp))
-            elif fstype == "cgroup" and "cpuacct" in opts.split(","):
-                found.append((1, mp))
-    return found
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+from e2e_cgroups import (CLK_TCK, cpu_hierarchies, cpu_ticks, csv_rows_of, kill_all, remove_dirs,
+                         start_agent, start_busy_loop, stop_agent, wait_for)
+from e2e_common import check, parse_rfc3339_ns, skip_reason, summary
 
 
 def main():
     reason = skip_reason(["cgroups", "csv"])
     if reason is None and os.geteuid() != 0:
         reason = "needs root to create cgroups and move processes"
-    if reason is None and not mounts():
+    if reason is None and not cpu_hierarchies():
         reason = "no cgroup2 mount nor cgroup v1 cpuacct hierarchy on this machine"
     if reason:
         print("SKIP: " + reason)
@@ -74,7 +42,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="alumet-cgroups-e2e-")
     try:
         groups = []  # (hierarchy version, mount point, canonical path, [Popen])
-        for version, mp in mounts():
+        for version, mp in cpu_hierarchies():
             parent = os.path.join(mp, tag)
             try:
                 os.mkdir(parent)
@@ -91,8 +59,7 @@ def main():
             cpath = "/%s/%s" % (tag, busy)
             loops = []
             for _ in range(2):
-                p = subprocess.Popen([sys.executable, "-c", LOOP], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+                p = start_busy_loop()
                 procs.append(p)
                 with open(os.path.join(parent, busy, "cgroup.procs"), "w") as f:
                     f.write(str(p.pid))
@@ -108,36 +75,15 @@ def main():
             f.write('[plugins.cgroups]\npoll_interval = "1s"\ndisable_sources = false\n'
                     '[plugins.csv]\noutput_path = "%s"\n' % out)
         log = open(os.path.join(tmp, "agent.log"), "w+")
-        agent = subprocess.Popen([AGENT, "--plugins", "cgroups,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=log, stderr=log,
-                                 cwd=tmp, env=dict(os.environ, ALUMET_LOG="info"))
+        agent = start_agent("cgroups,csv", cfg, log, tmp)
 
         def rows_of(cpath):
-            # the agent may be writing the file (even its header): read whole
-            # lines only, and nothing before the header is complete
-            if not os.path.exists(out):
-                return []
-            with open(out) as f:
-                text = f.read()
-            if "\n" not in text:
-                return []
-            with open(os.path.join(tmp, "snapshot.csv"), "w") as f:
-                f.write(text[:text.rindex("\n") + 1])
-            return [r for r in read_csv_rows(os.path.join(tmp, "snapshot.csv"))
-                    if r["consumer_id"] == cpath]
-
-        def wait(cond, what, limit=60):
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline:
-                if cond():
-                    return True
-                time.sleep(0.2)
-            return check(False, "timed out waiting for " + what)
+            return csv_rows_of(out, os.path.join(tmp, "snapshot.csv"), cpath)
 
         # the agent's baseline: a CPU point means two polls saw the (idle) cgroups
         for g in groups:
-            if not wait(lambda: any(r["metric"] == "cpu_time_delta_ns" for r in rows_of(g[2])),
-                        "the first polls of %s" % g[2]):
+            if not wait_for(lambda: any(r["metric"] == "cpu_time_delta_ns"
+                                        for r in rows_of(g[2])), "the first polls of %s" % g[2]):
                 return summary(1)
         start_ticks = {p.pid: cpu_ticks(p.pid) for g in groups for p in g[3]}
         for g in groups:
@@ -156,7 +102,7 @@ def main():
                        for r in rows_of(cpath) if r["metric"] == "cpu_time_delta_ns")
 
         for version, mp, cpath, loops in groups:
-            if not wait(lambda: polled_after_finish(cpath), "a poll after the loops (%s)" % mp):
+            if not wait_for(lambda: polled_after_finish(cpath), "a poll after the loops (%s)" % mp):
                 continue
             got = sum(int(r["value"]) for r in rows_of(cpath)
                       if r["metric"] == "cpu_time_delta_ns" and r["attrs"].get("kind") == "total")
@@ -183,7 +129,7 @@ def main():
             with open(os.path.join(tmp, "agent.log")) as f:
                 return [l for l in f if "was removed, its measurement ends" in l and
                         any(g + "'" in l for g in gones)]
-        wait(lambda: len(removal_lines()) >= len(gones), "the removal log lines")
+        wait_for(lambda: len(removal_lines()) >= len(gones), "the removal log lines")
         removed_at = time.time_ns()
         time.sleep(2.5)  # two more polls
         lines = removal_lines()
@@ -193,22 +139,10 @@ def main():
         check(not late, "points of a removed cgroup after its removal: %r" % late[:3])
         return summary(1 + len(groups))
     finally:
-        if agent:
-            agent.send_signal(signal.SIGINT)
-            try:
-                agent.wait(30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
-        for p in procs:
-            p.kill()
-            p.wait()
+        stop_agent(agent)
+        kill_all(procs)
         time.sleep(0.2)
-        for d in reversed(made):
-            try:
-                os.rmdir(d)
-            except OSError as e:
-                print("note: cannot remove %s: %s" % (d, e))
+        remove_dirs(made)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

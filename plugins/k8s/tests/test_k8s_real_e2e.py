@@ -31,38 +31,16 @@ import tempfile
 import threading
 import time
 
-from e2e_common import AGENT, check, parse_rfc3339_ns, read_csv_rows, skip_reason, summary
+from e2e_cgroups import (CLK_TCK, cgroup2_mount, cgroup_mounts, cpu_ticks, csv_rows_of, kill_all,
+                         remove_dirs, start_agent, start_busy_loop, stop_agent, wait_for)
+from e2e_common import check, parse_rfc3339_ns, skip_reason, summary
 from test_k8s_api_e2e import CID, NODE, TOKEN, UID1, FakeApi, free_port
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-LOOP = ("import sys, time\n"
-        "sys.stdin.readline()\n"
-        "t = time.process_time()\n"
-        "while time.process_time() - t < 1.5:\n"
-        "    pass\n"
-        "print('done', flush=True)\n"
-        "time.sleep(3600)\n")
 
 
 def mounts():
     """The cgroup2 mount point, and the v1 memory one (None when absent)."""
-    v2 = mem = None
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, opts, mp = fields[sep + 1], fields[sep + 3], fields[4]
-            if fstype == "cgroup2" and v2 is None:
-                v2 = mp
-            elif fstype == "cgroup" and "memory" in opts.split(",") and mem is None:
-                mem = mp
-    return v2, mem
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    mem = next((mp for v, mp, opts in cgroup_mounts() if v == 1 and "memory" in opts), None)
+    return cgroup2_mount(), mem
 
 
 def main():
@@ -98,8 +76,7 @@ def main():
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
-        loop = subprocess.Popen([sys.executable, "-c", LOOP], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        loop = start_busy_loop()
         procs.append(loop)
         for mp in filter(None, (v2, mem)):
             parts = container.strip("/").split("/")
@@ -120,33 +97,14 @@ def main():
                     % (NODE, server.server_address[1], os.path.join(tmp, "token"),
                        os.path.join(tmp, "cert.pem"), out))
         log = open(os.path.join(tmp, "agent.log"), "w+")
-        agent = subprocess.Popen([AGENT, "--plugins", "k8s,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=log, stderr=log,
-                                 cwd=tmp, env=dict(os.environ, ALUMET_LOG="info"))
+        agent = start_agent("k8s,csv", cfg, log, tmp)
 
         def rows_of(cpath):
-            if not os.path.exists(out):
-                return []
-            with open(out) as f:
-                text = f.read()
-            if "\n" not in text:
-                return []
-            with open(os.path.join(tmp, "snapshot.csv"), "w") as f:
-                f.write(text[:text.rindex("\n") + 1])
-            return [r for r in read_csv_rows(os.path.join(tmp, "snapshot.csv"))
-                    if r["consumer_id"] == cpath]
-
-        def wait(cond, what, limit=90):
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline:
-                if cond():
-                    return True
-                time.sleep(0.2)
-            return check(False, "timed out waiting for " + what)
+            return csv_rows_of(out, os.path.join(tmp, "snapshot.csv"), cpath)
 
         # the agent's baseline: a CPU point means two polls saw the idle pod
-        if not wait(lambda: any(r["metric"] == "cpu_time_delta_ns" for r in rows_of(pod)),
-                    "the first polls of the pod"):
+        if not wait_for(lambda: any(r["metric"] == "cpu_time_delta_ns" for r in rows_of(pod)),
+                        "the first polls of the pod", limit=90):
             return summary(1)
         start = cpu_ticks(loop.pid)
         loop.stdin.write("go\n")
@@ -154,9 +112,9 @@ def main():
         check(loop.stdout.readline().strip() == "done", "the loop finished")
         finished = time.time_ns()
         want = (cpu_ticks(loop.pid) - start) / CLK_TCK * 1e9
-        wait(lambda: any(parse_rfc3339_ns(r["timestamp"]) > finished + 10**9
-                         for r in rows_of(pod) if r["metric"] == "cpu_time_delta_ns"),
-             "a poll after the loop")
+        wait_for(lambda: any(parse_rfc3339_ns(r["timestamp"]) > finished + 10**9
+                             for r in rows_of(pod) if r["metric"] == "cpu_time_delta_ns"),
+                 "a poll after the loop", limit=90)
         rows = rows_of(pod)
         got = sum(int(r["value"]) for r in rows
                   if r["metric"] == "cpu_time_delta_ns" and r["attrs"].get("kind") == "total")
@@ -183,25 +141,13 @@ def main():
               "the agent exited with %d: %s" % (rc, text[-3000:]))
         return summary(1)
     finally:
-        if agent and agent.poll() is None:
-            agent.send_signal(signal.SIGINT)
-            try:
-                agent.wait(30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
+        stop_agent(agent)
         if server:
             server.shutdown()
             server.server_close()
-        for p in procs:
-            p.kill()
-            p.wait()
+        kill_all(procs)
         time.sleep(0.2)
-        for d in reversed(made):
-            try:
-                os.rmdir(d)
-            except OSError as e:
-                print("note: cannot remove %s: %s" % (d, e))
+        remove_dirs(made)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

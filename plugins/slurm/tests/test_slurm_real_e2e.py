@@ -29,24 +29,11 @@ import sys
 import tempfile
 import time
 
-from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+from e2e_cgroups import (cgroup_mounts, cpu_hierarchies, poll_until, remove_cgroup_tree,
+                         start_agent, stop_agent)
+from e2e_common import check, read_csv_rows, skip_reason, summary
 
 TOOLS = ["slurmctld", "slurmd", "munged", "unshare", "ip", "sbatch", "scontrol", "sinfo"]
-
-
-def cgroup_roots():
-    """(version, mount point) of the hierarchies that the slurm plugin reads."""
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, opts, mp = fields[sep + 1], fields[sep + 3], fields[4]
-            if fstype == "cgroup2":
-                found.append((2, mp))
-            elif fstype == "cgroup" and "cpuacct" in opts.split(","):
-                found.append((1, mp))
-    return found
 
 
 def expected_attrs(version, cpath):
@@ -76,33 +63,8 @@ def slurm_roots():
     """The directories that Slurm may create at the top of every cgroup
     hierarchy (v1 "slurm" or "slurm_<node>"; v2 slurmstepd.scope)."""
     host = os.uname().nodename
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[sep + 1] in ("cgroup", "cgroup2"):
-                for name in ("slurm", "slurm_" + host, "system.slice/slurmstepd.scope"):
-                    found.append(os.path.join(fields[4], name))
-    return found
-
-
-def remove_cgroups(top):
-    """rmdir the cgroup tree top, deepest first (its files are not files)."""
-    for d, _, _ in os.walk(top, topdown=False):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
-
-
-def wait(cond, limit):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.3)
-    return False
+    return [os.path.join(mp, name) for _, mp, _ in cgroup_mounts()
+            for name in ("slurm", "slurm_" + host, "system.slice/slurmstepd.scope")]
 
 
 def inside(tmp):
@@ -125,7 +87,7 @@ def inside(tmp):
                                        "--log-file", os.path.join(tmp, "munged.log"),
                                        "--seed-file", os.path.join(tmp, "munged.seed")],
                                       stdout=munged_log, stderr=munged_log))
-        if not wait(lambda: os.path.exists(sock) or procs[0].poll() is not None, 30) or \
+        if not poll_until(lambda: os.path.exists(sock) or procs[0].poll() is not None, 30) or \
                 procs[0].poll() is not None:
             munged_log.seek(0)
             print("SKIP: munged does not start here: " + munged_log.read().strip())
@@ -146,7 +108,7 @@ def inside(tmp):
                     % (host, sock, tmp, tmp, tmp, tmp, tmp, tmp, host, os.cpu_count(), host))
         # Slurm uses one version: v1 where a cpuacct hierarchy is mounted
         # (hybrid hosts too), else v2
-        v2 = not any(v == 1 for v, _ in cgroup_roots())
+        v2 = not any(v == 1 for v, _ in cpu_hierarchies())
         with open(os.path.join(tmp, "cgroup.conf"), "w") as f:
             f.write("CgroupPlugin=cgroup/%s\nCgroupAutomount=no\nConstrainCores=no\n"
                     "ConstrainRAMSpace=no\n%s" % ("v2" if v2 else "v1",
@@ -159,7 +121,7 @@ def inside(tmp):
             out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True,
                                  text=True).stdout
             return "idle" in out
-        if not wait(idle, 60):
+        if not poll_until(idle, 60):
             print("SKIP: the Slurm node did not become idle here; slurmd log:\n" +
                   open(os.path.join(tmp, "d.log")).read()[-2000:])
             return 77
@@ -171,9 +133,7 @@ def inside(tmp):
                     'ignore_non_jobs = true\njobs_monitoring_level = "task"\n'
                     '[plugins.csv]\noutput_path = "%s"\n' % out)
         alog = open(os.path.join(tmp, "agent.log"), "w+")
-        agent = subprocess.Popen([AGENT, "--plugins", "slurm,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=alog, stderr=alog,
-                                 cwd=tmp, env=dict(env, ALUMET_LOG="info"))
+        agent = start_agent("slurm,csv", cfg, alog, tmp, env)
         time.sleep(2)
         # idle 3 s first: the agent takes its baseline before the spin
         spin = ("import time\ntime.sleep(3)\nt = time.process_time()\n"
@@ -200,7 +160,7 @@ def inside(tmp):
                                    capture_output=True, text=True).stdout
             if "JobState=RUNNING" in state:
                 info = state
-            for version, mp in cgroup_roots():
+            for version, mp in cpu_hierarchies():
                 for d, _, _ in os.walk(mp):
                     cpath = "/" + os.path.relpath(d, mp) if d != mp else "/"
                     attrs = expected_attrs(version, cpath)
@@ -243,12 +203,7 @@ def inside(tmp):
         check(cpu <= 60e9 * os.cpu_count(), "the job's CPU time %g s is bounded" % (cpu / 1e9))
         return summary(3 + n)
     finally:
-        if agent:
-            agent.send_signal(signal.SIGINT)
-            try:
-                agent.wait(30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
+        stop_agent(agent)
         for p in reversed(procs):
             p.terminate()
             try:
@@ -258,7 +213,7 @@ def inside(tmp):
         # Slurm leaves its (empty) cgroup roots behind
         for d in slurm_roots():
             if d not in existed and os.path.isdir(d):
-                remove_cgroups(d)
+                remove_cgroup_tree(d, quiet=True)
 
 
 def main():
@@ -271,7 +226,7 @@ def main():
     if reason is None and missing:
         reason = "not installed: %s (Debian: apt-get install slurmctld slurmd munge)" % (
             " ".join(missing))
-    if reason is None and not cgroup_roots():
+    if reason is None and not cpu_hierarchies():
         reason = "no cgroup2 mount nor cgroup v1 cpuacct hierarchy"
     if reason:
         print("SKIP: " + reason)
