@@ -46,48 +46,89 @@ static alumet_metric_id add_metric(struct alumet_pipeline *p, const char *name,
     return id;
 }
 
+static struct alumet_pipeline *pipeline_new(void)
+{
+    struct pipeline_settings s = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&s);
+    assert_non_null(p);
+    return p;
+}
+
+/* A source polled only when the test triggers it. */
+static void add_source(struct alumet_pipeline *p, const char *name,
+                       const struct alumet_source_ops *ops, void *data)
+{
+    struct alumet_error err = {0};
+    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", name, ops, data, &o, &err), 0);
+}
+
+/* The summary of a process started at *t0 = now. */
+static struct exec_summary *summary_new(alumet_time_ns *t0)
+{
+    *t0 = alumet_time_now();
+    struct exec_summary *sum = exec_summary_new();
+    assert_non_null(sum);
+    exec_summary_child_started(sum, 0, *t0);
+    return sum;
+}
+
+/* The summary as an output of p: `polls` polls, then the process ends at
+ * `end` (every interval inside its lifetime, whatever the speed of the
+ * machine), then p is stopped and freed. */
+static void run(struct alumet_pipeline *p, struct exec_summary *sum, int polls, alumet_time_ns end)
+{
+    struct alumet_error err = {0};
+    assert_int_equal(exec_summary_register(sum, p, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    for (int i = 0; i < polls; i++)
+        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
+    exec_summary_child_ended(sum, end);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+}
+
+/* The printed summary of the command argv (exit status 0; data_where NULL:
+ * no data line) must be want exactly; sum is freed. */
+static void expect_summary(struct exec_summary *sum, const char *const *argv,
+                           const char *data_where, const char *want)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    struct exec_summary_info info = {
+        .argv = argv,
+        .status = "exit status 0",
+        .duration_what = "from the start of the process to its end",
+        .data_where = data_where,
+    };
+    exec_summary_print(sum, f, &info);
+    fclose(f);
+    if (strcmp(text, want) != 0)
+        print_error("got:\n%s", text);
+    assert_string_equal(text, want);
+    free(text);
+    exec_summary_free(sum);
+}
+
 static void test_watt_hours_in_joules(void **state)
 {
     (void)state;
-    struct pipeline_settings s = {0};
-    struct alumet_pipeline *p = alumet__pipeline_new(&s);
-    struct alumet_error err = {0};
+    struct alumet_pipeline *p = pipeline_new();
     struct meter m;
-    assert_non_null(p);
     m.wh = add_metric(p, "battery_energy", ALUMET_VALUE_F64, ALUMET_UNIT(WATT_HOUR));
     m.mwh = add_metric(p, "cell_energy", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(MILLI, WATT_HOUR));
     m.kwh = add_metric(p, "grid_energy", ALUMET_VALUE_F64, ALUMET_UNIT_PREFIXED(KILO, WATT_HOUR));
     m.mj = add_metric(p, "cpu_energy", ALUMET_VALUE_U64, ALUMET_UNIT_PREFIXED(MILLI, JOULE));
     m.watts = add_metric(p, "cpu_power", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
-    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
-    assert_int_equal(alumet__pipeline_add_source(p, "t", "meter", &meter_ops, &m, &o, &err), 0);
-    /* the process's lifetime: 2 s from before the summary exists (every
-     * interval inside it, whatever the speed of the machine) */
-    alumet_time_ns t0 = alumet_time_now();
-    struct exec_summary *sum = exec_summary_new();
-    assert_non_null(sum);
-    exec_summary_child_started(sum, 0, t0);
-    assert_int_equal(exec_summary_register(sum, p, &err), 0);
-    assert_int_equal(alumet__pipeline_start(p, &err), 0);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
-    exec_summary_child_ended(sum, t0 + 2 * ALUMET_NSEC_PER_SEC);
-    assert_int_equal(alumet__pipeline_stop(p), 0);
-    alumet__pipeline_free(p);
+    add_source(p, "meter", &meter_ops, &m);
+    /* the process's lifetime: 2 s from before the summary exists */
+    alumet_time_ns t0;
+    struct exec_summary *sum = summary_new(&t0);
+    run(p, sum, 2, t0 + 2 * ALUMET_NSEC_PER_SEC);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
     const char *const argv[] = {"sleep", "1", NULL};
-    struct exec_summary_info info = {
-        .argv = argv,
-        .status = "exit status 0",
-        .duration_what = "from the start of the process to its end",
-        .data_where = "out.csv (csv)",
-    };
-    exec_summary_print(sum, f, &info);
-    fclose(f);
     /* two polls over 2 s: battery 0.5 Wh = 1800 J (900 W); cell 2 mWh =
      * 7.2 J (3.6 W); grid 0.001 kWh = 3600 J (1800 W); cpu 500 mJ (0.25 W);
      * rows in the order of the metrics */
@@ -105,11 +146,7 @@ static void test_watt_hours_in_joules(void **state)
         "\n"
         "   full data: out.csv (csv)\n"
         "\n";
-    if (strcmp(text, want) != 0)
-        print_error("got:\n%s", text);
-    assert_string_equal(text, want);
-    free(text);
-    exec_summary_free(sum);
+    expect_summary(sum, argv, "out.csv (csv)", want);
 }
 
 /* Each poll: 100 J of package_total, and its carbon as energy-to-carbon
@@ -143,41 +180,18 @@ static const struct alumet_source_ops carbon_ops = {ALUMET_SOURCE_OPS_V1, carbon
 static void test_carbon_and_sci(void **state)
 {
     (void)state;
-    struct pipeline_settings s = {0};
-    struct alumet_pipeline *p = alumet__pipeline_new(&s);
-    struct alumet_error err = {0};
+    struct alumet_pipeline *p = pipeline_new();
     struct carbon_meter m = {0};
     const struct alumet_unit g = {ALUMET_UNIT_CUSTOM, ALUMET_PREFIX_PLAIN, "g_CO2", "gCO2"};
-    assert_non_null(p);
     m.energy = add_metric(p, "rapl_consumed_energy", ALUMET_VALUE_U64, ALUMET_UNIT(JOULE));
     m.carbon = add_metric(p, "carbon_emission", ALUMET_VALUE_F64, g);
-    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
-    assert_int_equal(alumet__pipeline_add_source(p, "t", "meter", &carbon_ops, &m, &o, &err), 0);
-    alumet_time_ns t0 = alumet_time_now();
-    struct exec_summary *sum = exec_summary_new();
-    assert_non_null(sum);
-    exec_summary_child_started(sum, 0, t0);
+    add_source(p, "meter", &carbon_ops, &m);
+    alumet_time_ns t0;
+    struct exec_summary *sum = summary_new(&t0);
     exec_summary_set_sci(sum, 1.0, 2, "job");
-    assert_int_equal(exec_summary_register(sum, p, &err), 0);
-    assert_int_equal(alumet__pipeline_start(p, &err), 0);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
-    exec_summary_child_ended(sum, t0 + 2 * ALUMET_NSEC_PER_SEC);
-    assert_int_equal(alumet__pipeline_stop(p), 0);
-    alumet__pipeline_free(p);
+    run(p, sum, 2, t0 + 2 * ALUMET_NSEC_PER_SEC);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
     const char *const argv[] = {"make", NULL};
-    struct exec_summary_info info = {
-        .argv = argv,
-        .status = "exit status 0",
-        .duration_what = "from the start of the process to its end",
-    };
-    exec_summary_print(sum, f, &info);
-    fclose(f);
     static const char want[] =
         "\n"
         " Energy summary of 'make' (exit status 0):\n"
@@ -191,11 +205,7 @@ static void test_carbon_and_sci(void **state)
         "i.csv), machine CPUs\n"
         "   SCI: 502.083 mg CO2eq per job = (E x I 4.167 mg + M 1.000 g) / R 2\n"
         "\n";
-    if (strcmp(text, want) != 0)
-        print_error("got:\n%s", text);
-    assert_string_equal(text, want);
-    free(text);
-    exec_summary_free(sum);
+    expect_summary(sum, argv, NULL, want);
 }
 
 /* The cgroup line: which line of /proc/<pid>/cgroup, and its owner. */
@@ -260,38 +270,16 @@ static const struct alumet_source_ops zero_ops = {ALUMET_SOURCE_OPS_V1, zero_pol
 static void test_estimate_raised_to_the_process(void **state)
 {
     (void)state;
-    struct pipeline_settings s = {0};
-    struct alumet_pipeline *p = alumet__pipeline_new(&s);
-    struct alumet_error err = {0};
-    assert_non_null(p);
+    struct alumet_pipeline *p = pipeline_new();
     alumet_metric_id id =
         add_metric(p, "estimated_consumed_energy", ALUMET_VALUE_F64, ALUMET_UNIT(JOULE));
-    struct alumet_source_opts o = {.size = sizeof(o), .manual_only = true};
-    assert_int_equal(alumet__pipeline_add_source(p, "t", "tdp", &zero_ops, &id, &o, &err), 0);
-    alumet_time_ns t0 = alumet_time_now();
-    struct exec_summary *sum = exec_summary_new();
-    assert_non_null(sum);
-    exec_summary_child_started(sum, 0, t0);
+    add_source(p, "tdp", &zero_ops, &id);
+    alumet_time_ns t0;
+    struct exec_summary *sum = summary_new(&t0);
     exec_summary_set_process(sum, 0.001, 0.0, 50.0, "measured", "ESTIMATED by a test");
-    assert_int_equal(exec_summary_register(sum, p, &err), 0);
-    assert_int_equal(alumet__pipeline_start(p, &err), 0);
-    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 1);
-    exec_summary_child_ended(sum, t0 + ALUMET_NSEC_PER_SEC);
-    assert_int_equal(alumet__pipeline_stop(p), 0);
-    alumet__pipeline_free(p);
+    run(p, sum, 1, t0 + ALUMET_NSEC_PER_SEC);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
     const char *const argv[] = {"true", NULL};
-    struct exec_summary_info info = {
-        .argv = argv,
-        .status = "exit status 0",
-        .duration_what = "from the start of the process to its end",
-    };
-    exec_summary_print(sum, f, &info);
-    fclose(f);
     static const char want[] =
         "\n"
         " Energy summary of 'true' (exit status 0):\n"
@@ -310,11 +298,7 @@ static void test_estimate_raised_to_the_process(void **state)
         "   (the machine's estimate is raised to the process's share: /proc/stat counts CPU time "
         "in 10 ms ticks and saw less of this short run than the process's own CPU time)\n"
         "\n";
-    if (strcmp(text, want) != 0)
-        print_error("got:\n%s", text);
-    assert_string_equal(text, want);
-    free(text);
-    exec_summary_free(sum);
+    expect_summary(sum, argv, NULL, want);
 }
 
 int main(void)
