@@ -113,17 +113,23 @@ set +e
     --config "$work_dir/hires.toml" --no-default-config --plugins "$plugins" run </dev/null \
     >"$work_dir/agent.log" 2>&1 &
 time_pid=$!
-# the agent's threads near the end of the run: scheduling policy (0 normal,
+# the agent's threads 2 s before the end of the run: scheduling policy (0 normal,
 # 1 FIFO), real-time priority, CPU seconds (fields 41, 40, 14 + 15 of stat)
-sleep "$((duration + 2))"
-agent_pid=$(pgrep -P "$(pgrep -P "$time_pid" | head -n 1)" | head -n 1 || true)
-if [ -n "$agent_pid" ]; then
+sleep "$((duration + 1))"
+timeout_pid=$(pgrep -P "$time_pid" | head -n 1 || true)
+agent_pid=
+[ -z "$timeout_pid" ] || agent_pid=$(pgrep -P "$timeout_pid" | head -n 1 || true)
+if [ -z "$agent_pid" ]; then
+    echo "threads: the agent's process was not found (time $time_pid, timeout" \
+        "${timeout_pid:-none})" >&2
+else
     tck=$(getconf CLK_TCK)
-    for t in /proc/"$agent_pid"/task/*/stat; do
+    lines=$(for t in /proc/"$agent_pid"/task/*/stat; do
         awk -v tck="$tck" '{ i = index($0, ") "); n = substr($0, index($0, "(") + 1, i - index($0, "(") - 1);
             split(substr($0, i + 2), f, " ");
             printf "thread %-16s policy %s prio %2s CPU %.2f s\n", n, f[41 - 2], f[40 - 2], (f[14 - 2] + f[15 - 2]) / tck }' "$t" 2>/dev/null
-    done >&2
+    done)
+    echo "${lines:-threads: none could be read from /proc/$agent_pid/task (the agent ended?)}" >&2
 fi
 wait "$time_pid"
 rc=$?

@@ -142,10 +142,11 @@ static void source_realtime_refused(struct alumet_pipeline *p, struct source *s,
     else if (e == EPERM)
         alumet_log_error("cannot give the sources polled every 3 ms or faster the real-time "
                          "priority SCHED_FIFO %d: EPERM (Operation not permitted) although the "
-                         "agent has CAP_SYS_NICE: its cgroup forbids real-time tasks (cgroup v1 "
-                         "cpu.rt_runtime_us is 0, as in most containers); fix: give the cgroup "
-                         "a real-time budget (docker run --cpu-rt-runtime=950000), or "
-                         "'--priority-worker-threads 0' to turn real-time priority off",
+                         "agent has CAP_SYS_NICE: real-time scheduling is forbidden to it, by "
+                         "systemd's RestrictRealtime=yes (set it to no in the unit) or by a "
+                         "cgroup without a real-time budget (cgroup v1 cpu.rt_runtime_us 0, as "
+                         "in most containers: docker run --cpu-rt-runtime=950000); "
+                         "'--priority-worker-threads 0' turns real-time priority off",
                          prio);
     else
         alumet_log_error("cannot give the sources polled every 3 ms or faster the real-time "
