@@ -24,8 +24,10 @@ Usage: $0 [OPTIONS]
   --kernel-flush D   flush_interval of the procfs kernel source (default: none,
                      i.e. after every poll)
   --no-perf          procfs only
-  --rt               run the agent under \`chrt -f 1\` (SCHED_FIFO, root): shows
-                     how much of the loss is other processes taking the CPUs
+  --no-priority      --priority-worker-threads 0: the sources polled every 3 ms
+                     or faster keep the normal scheduling (the agent's default
+                     is SCHED_FIFO 55 for them, which needs root or CAP_SYS_NICE)
+  --rt               run the whole agent under \`chrt -f 1\` (SCHED_FIFO, root)
   --work-dir DIR     where the config, CSV and logs go (default: a new
                      directory under \${TMPDIR:-/tmp}, removed at the end)
   -h, --help         this text
@@ -43,6 +45,7 @@ flush=100ms
 kernel_flush=
 perf=1
 rt=()
+prio=()
 work_dir=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --flush) flush=$2; shift ;;
     --kernel-flush) kernel_flush=$2; shift ;;
     --no-perf) perf=0 ;;
+    --no-priority) prio=(--priority-worker-threads 0) ;;
     --rt) rt=(chrt -f 1) ;;
     --work-dir) work_dir=$2; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -100,13 +104,34 @@ system_wide = true
 EOF2
 fi
 
-echo "agent: ${rt[*]-} $agent --plugins $plugins, every $interval for $duration s;" \
-    "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs" >&2
+echo "agent: ${rt[*]-} $agent ${prio[*]-} --plugins $plugins, every $interval for" \
+    "$duration s; load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs" >&2
 rm -f "$work_dir/hires.csv"
 set +e
 /usr/bin/time -f '%U %S %M' -o "$work_dir/time.txt" \
-    timeout -s TERM "$((duration + 3))" ${rt[@]+"${rt[@]}"} "$agent" --config "$work_dir/hires.toml" \
-    --no-default-config --plugins "$plugins" run </dev/null >"$work_dir/agent.log" 2>&1
+    timeout -s TERM "$((duration + 3))" ${rt[@]+"${rt[@]}"} "$agent" ${prio[@]+"${prio[@]}"} \
+    --config "$work_dir/hires.toml" --no-default-config --plugins "$plugins" run </dev/null \
+    >"$work_dir/agent.log" 2>&1 &
+time_pid=$!
+# the agent's threads 2 s before the end of the run: scheduling policy (0 normal,
+# 1 FIFO), real-time priority, CPU seconds (fields 41, 40, 14 + 15 of stat)
+sleep "$((duration + 1))"
+timeout_pid=$(pgrep -P "$time_pid" | head -n 1 || true)
+agent_pid=
+[ -z "$timeout_pid" ] || agent_pid=$(pgrep -P "$timeout_pid" | head -n 1 || true)
+if [ -z "$agent_pid" ]; then
+    echo "threads: the agent's process was not found (time $time_pid, timeout" \
+        "${timeout_pid:-none})" >&2
+else
+    tck=$(getconf CLK_TCK)
+    lines=$(for t in /proc/"$agent_pid"/task/*/stat; do
+        awk -v tck="$tck" '{ i = index($0, ") "); n = substr($0, index($0, "(") + 1, i - index($0, "(") - 1);
+            split(substr($0, i + 2), f, " ");
+            printf "thread %-16s policy %s prio %2s CPU %.2f s\n", n, f[41 - 2], f[40 - 2], (f[14 - 2] + f[15 - 2]) / tck }' "$t" 2>/dev/null
+    done)
+    echo "${lines:-threads: none could be read from /proc/$agent_pid/task (the agent ended?)}" >&2
+fi
+wait "$time_pid"
 rc=$?
 set -e
 # timeout's 124 is the expected end (SIGTERM); the agent itself must exit 0
@@ -115,6 +140,8 @@ if [ "$rc" != 124 ] && [ "$rc" != 0 ]; then
     tail -n 20 "$work_dir/agent.log" >&2
     exit 1
 fi
+grep -E '^(ERROR|WARN)' "$work_dir/agent.log" >&2 || true
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 read -r u s m < <(tail -n 1 "$work_dir/time.txt")
 echo "agent CPU: user $u s, system $s s over $((duration + 3)) s; peak RSS $((m / 1024)) MiB" >&2
 series=(kernel_context_switches)

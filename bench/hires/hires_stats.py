@@ -5,7 +5,7 @@ of the agent (bench/run-hires.sh). For each series (metric + resource id)
 whose metric starts with one of the given prefixes: the distinct timestamps
 in the first DURATION seconds from its first sample, against DURATION /
 INTERVAL requested; and |interval - requested| / requested between
-consecutive samples (p50, p99, max).
+consecutive samples (p50, p99, max), and the longest interval in ms.
 
 Usage: hires_stats.py CSV INTERVAL_NS DURATION_S PREFIX[=RESOURCE_ID]..."""
 import sys
@@ -45,19 +45,22 @@ def main():
                     series.setdefault((m, cells[ri]), set()).add(cells[ti])
                     break
     ok = True
-    print("| series | requested | samples | % of requested | interval error p50 | p99 | max |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| series | requested | samples | % of requested | interval error p50 | p99 | max "
+          "| longest interval |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for (m, rid), stamps in sorted(series.items()):
         ts = sorted(ts_ns(t) for t in stamps)
         end = ts[0] + int(duration * 1e9)
         ts = [t for t in ts if t < end]
         requested = int(round(duration * 1e9 / interval))
-        errs = sorted(abs((b - a) - interval) / interval for a, b in zip(ts, ts[1:]))
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        errs = sorted(abs(g - interval) / interval for g in gaps)
         share = 100.0 * len(ts) / requested
         p99 = pct(errs, 0.99)
-        print("| %s%s | %d | %d | %.2f %% | %.1f %% | %.1f %% | %.0f %% |" % (
+        print("| %s%s | %d | %d | %.2f %% | %.1f %% | %.1f %% | %.0f %% | %.2f ms |" % (
             m, "{%s}" % rid if rid else "", requested, len(ts), share,
-            100 * pct(errs, 0.5), 100 * p99, 100 * (errs[-1] if errs else 0)))
+            100 * pct(errs, 0.5), 100 * p99, 100 * (errs[-1] if errs else 0),
+            max(gaps, default=0) / 1e6))
         ok = ok and share >= 99.9 and p99 < 0.10
     if not series:
         print("error: no series matched %s" % sys.argv[4:], file=sys.stderr)

@@ -401,6 +401,20 @@ static int config_general(struct agent *a)
         }
         a->settings.source_queue_size = (size_t)v;
     }
+    if (a->priority_threads) {
+        /* upstream's size of its real-time thread pool: 0 disables it */
+        char *end;
+        errno = 0;
+        long long v = strtoll(a->priority_threads, &end, 10);
+        if (*end || end == a->priority_threads || v < 0 || errno) {
+            alumet_log_error("invalid value '%s' for '--priority-worker-threads' (or "
+                             "ALUMET_PRIORITY_THREADS): expected a number of threads, 0 to keep "
+                             "every source at the normal priority",
+                             a->priority_threads);
+            return -EINVAL;
+        }
+        a->settings.no_realtime = v == 0;
+    }
     int misplaced = config_misplaced_tables(a);
     /* unknown top-level keys (the plugins table is checked per plugin) */
     struct toml_value *plugins = toml_table_take(a->config, "plugins");

@@ -25,6 +25,7 @@ struct agent {
     char *plugins_flag_owned;
     const char *max_update_interval;
     const char *source_channel_size;
+    const char *priority_threads; /* --priority-worker-threads / ALUMET_PRIORITY_THREADS */
     const char *output_file, *relay_out, *relay_in;
     const char *plugin_dir;
     const char *argv0;

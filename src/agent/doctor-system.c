@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor: cgroups v1/v2, /proc hidepid, Slurm, Kubernetes (token, API),
+/* doctor: cgroups v1/v2, /proc hidepid, real-time priority, Slurm, Kubernetes (token, API),
  * GPUs (NVML and AMD SMI libraries, Jetson and Grace power sensors) and the
  * exporter's and the relay server's ports, the relay server from the client. */
 #include <arpa/inet.h>
@@ -18,6 +18,7 @@
 #include "doctor.h"
 
 #define CAP_SYS_PTRACE_BIT 19
+#define CAP_SYS_NICE_BIT 23
 #define CAP_NET_BIND_SERVICE_BIT 10
 
 /* What proc/self/mountinfo (else proc/self/mounts) says. */
@@ -164,6 +165,28 @@ static void doctor_hidepid(struct doctor *d, const struct doctor_mounts *m)
                    m->hide_gid);
     doctor_fix(c, "grant CAP_SYS_PTRACE (AmbientCapabilities=CAP_SYS_PTRACE), or sudo mount -o "
                   "remount,hidepid=0 /proc");
+}
+
+/* Whether the sources polled every 3 ms or faster may run at SCHED_FIFO
+ * (src/core/pipeline-sources.c); never needed: they run anyway. */
+static void doctor_realtime(struct doctor *d)
+{
+    struct doctor_check *c = doctor_add(d, "realtime", "core", false, DOCTOR_MEASURED);
+    if (d->a->settings.no_realtime) {
+        doctor_why(c, "real-time priority is turned off (--priority-worker-threads 0)");
+    } else if (doctor_has_cap(d, CAP_SYS_NICE_BIT)) {
+        doctor_why(c, "CAP_SYS_NICE: the sources polled every 3 ms or faster run at the "
+                      "real-time priority SCHED_FIFO 55");
+    } else {
+        c->status = DOCTOR_UNAVAILABLE;
+        doctor_why(c, "this process has no CAP_SYS_NICE: the sources polled every 3 ms or "
+                      "faster would run at the normal priority and may miss samples when the "
+                      "CPUs are busy");
+        doctor_fix(c, "only for such sources: sudo setcap cap_sys_nice+ep \"$(command -v "
+                      "alumet-agent)\" (with the agent's other capabilities in the same call), "
+                      "AmbientCapabilities=CAP_SYS_NICE and RestrictRealtime=no in a systemd "
+                      "unit, or run the agent as root");
+    }
 }
 
 static void doctor_slurm(struct doctor *d, const struct doctor_mounts *m)
@@ -498,6 +521,7 @@ void doctor_check_system(struct doctor *d)
     doctor_read_mounts(d, &m);
     doctor_cgroups(d, &m);
     doctor_hidepid(d, &m);
+    doctor_realtime(d);
     doctor_slurm(d, &m);
     doctor_k8s(d);
     doctor_gpu(d, "nvml", "libnvidia-ml.so.1", "NVIDIA GPU",

@@ -40,6 +40,7 @@ struct source {
     size_t last_len;  /* size hint for the next buffer */
     unsigned retries; /* consecutive non-fatal failures */
     uint64_t polls;
+    bool realtime; /* the thread asked for SCHED_FIFO (its period is 3 ms or less) */
     /* requests, written by any thread under p->lock */
     bool req_pause, req_resume, req_stop, req_flush;
     alumet_time_ns req_interval; /* 0: none */
@@ -122,6 +123,7 @@ struct alumet_pipeline {
 
     atomic_int errors;
     atomic_bool warned_input_full;
+    atomic_bool warned_realtime;      /* SCHED_FIFO was refused (logged once for all sources) */
     atomic_uint_fast64_t lost_points; /* sources to transforms: the pipeline was closed */
 };
 

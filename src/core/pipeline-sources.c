@@ -9,18 +9,28 @@
  *
  * Requests from other threads (control, exec's triggers, the stop) are
  * flags set under p->lock; the source's thread applies them between two
- * polls, so a source's callbacks never run on two threads at once. */
+ * polls, so a source's callbacks never run on two threads at once.
+ *
+ * A source polled every 3 ms or faster runs at the real-time priority
+ * SCHED_FIFO 55 (as upstream's "priority" threads) with a timer slack of
+ * 1 ns, so that other processes and the kernel's default 50 us slack do not
+ * make it miss its ticks. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buffer.h"
 #include "log-internal.h"
 #include "output-queue.h"
 #include "pipeline-internal.h"
 #include "scheduler.h"
+#include "util/privileges.h"
 #include "util/thread-name.h"
 
 #define ALUMET_LOG_DEFAULT_TOPIC (&alumet__log_pipeline)
@@ -107,6 +117,73 @@ static void source_poll(struct alumet_pipeline *p, struct source *s)
     }
 }
 
+/* SCHED_FIFO was refused: one error for the whole agent (not one per source)
+ * with the fix, and a warning. */
+static void source_realtime_refused(struct alumet_pipeline *p, struct source *s, int prio, int e)
+{
+    if (atomic_exchange(&p->warned_realtime, true))
+        return;
+    uint64_t caps = 0;
+    bool has_nice =
+        privileges_read_capeff(-1, &caps) == 0 && privileges_has_cap(caps, PRIVILEGES_CAP_SYS_NICE);
+    char exe[PATH_MAX] = "alumet-agent";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0)
+        exe[n] = '\0';
+    if (e == EPERM && !has_nice)
+        alumet_log_error("cannot give the sources polled every 3 ms or faster the real-time "
+                         "priority SCHED_FIFO %d: EPERM (Operation not permitted): the agent "
+                         "lacks the capability CAP_SYS_NICE; fix: 'sudo setcap cap_sys_nice+ep "
+                         "%s' (setcap replaces the file's capabilities: name every one the agent "
+                         "needs in one call, such as cap_sys_nice,cap_perfmon+ep), "
+                         "AmbientCapabilities=CAP_SYS_NICE in its systemd unit, or run it as "
+                         "root; '--priority-worker-threads 0' turns real-time priority off",
+                         prio, exe);
+    else if (e == EPERM)
+        alumet_log_error("cannot give the sources polled every 3 ms or faster the real-time "
+                         "priority SCHED_FIFO %d: EPERM (Operation not permitted) although the "
+                         "agent has CAP_SYS_NICE: real-time scheduling is forbidden to it, by "
+                         "systemd's RestrictRealtime=yes (set it to no in the unit) or by a "
+                         "cgroup without a real-time budget (cgroup v1 cpu.rt_runtime_us 0, as "
+                         "in most containers: docker run --cpu-rt-runtime=950000); "
+                         "'--priority-worker-threads 0' turns real-time priority off",
+                         prio);
+    else
+        alumet_log_error("cannot give the sources polled every 3 ms or faster the real-time "
+                         "priority SCHED_FIFO %d: %s; '--priority-worker-threads 0' turns "
+                         "real-time priority off",
+                         prio, strerror(e));
+    alumet_log_warn("source %s/%s (and any other source polled every 3 ms or faster) runs at "
+                    "the normal priority: its timing may drift when the CPUs are busy",
+                    s->plugin, s->name);
+}
+
+/* Give the calling source thread the scheduling that its period asks for
+ * (p->lock held): SCHED_FIFO and a 1 ns timer slack for 3 ms or less, the
+ * normal scheduling and slack otherwise. SCHED_RESET_ON_FORK: a thread or
+ * program that a plugin starts from its poll does not inherit SCHED_FIFO
+ * (and the flag can be kept without privileges when going back). */
+static void source_schedule(struct alumet_pipeline *p, struct source *s)
+{
+    bool want = !p->settings.no_realtime && alumet__sched_wants_rt(s->period, s->manual_only);
+    if (want == s->realtime)
+        return;
+    s->realtime = want;
+    struct sched_param sp = {0};
+    if (want)
+        sp.sched_priority = alumet__sched_rt_priority(sched_get_priority_min(SCHED_FIFO),
+                                                      sched_get_priority_max(SCHED_FIFO));
+    /* 0 restores the thread's default slack */
+    prctl(PR_SET_TIMERSLACK, want ? 1UL : 0UL, 0UL, 0UL, 0UL);
+    int r = pthread_setschedparam(pthread_self(),
+                                  (want ? SCHED_FIFO : SCHED_OTHER) | SCHED_RESET_ON_FORK, &sp);
+    if (r && want)
+        source_realtime_refused(p, s, sp.sched_priority, r);
+    else if (r)
+        alumet_log_debug("source %s/%s: back to SCHED_OTHER failed: %s", s->plugin, s->name,
+                         strerror(r));
+}
+
 /* Apply the requests of other threads (p->lock held). */
 static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
 {
@@ -143,6 +220,7 @@ static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
         if (!s->manual_only)
             s->flush_rounds = alumet__sched_flush_rounds(s->period, s->flush_interval);
         s->deadline = alumet_time_monotonic() + s->period;
+        source_schedule(p, s);
     }
     if (s->req_flush) {
         s->req_flush = false;
@@ -156,6 +234,7 @@ static void *source_main(void *arg)
     struct alumet_pipeline *p = s->p;
     alumet_thread_name("src:", s->plugin, s->name);
     pthread_mutex_lock(&p->lock);
+    source_schedule(p, s);
     while (!p->sources_exit) {
         source_apply_requests(p, s);
         if (s->state == SRC_STOP || s->state == SRC_DONE)

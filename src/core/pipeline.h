@@ -16,6 +16,9 @@ struct pipeline_settings {
     enum alumet_queue_policy output_policy;
     alumet_time_ns max_update_interval; /* upper bound on control latency */
     alumet_time_ns shutdown_timeout;    /* outputs drop (and count) what waits longer; 0 = 30 s */
+    /* --priority-worker-threads 0: the sources polled every 3 ms or faster
+     * keep the normal scheduling (no SCHED_FIFO, default timer slack) */
+    bool no_realtime;
 };
 
 struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s);

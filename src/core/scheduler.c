@@ -19,3 +19,14 @@ uint64_t alumet__sched_flush_rounds(alumet_time_ns poll, alumet_time_ns flush)
     uint64_t n = (uint64_t)(flush / poll);
     return n ? n : 1;
 }
+
+bool alumet__sched_wants_rt(alumet_time_ns period, bool manual_only)
+{
+    return !manual_only && period > 0 && period <= ALUMET_SCHED_RT_MAX_PERIOD;
+}
+
+int alumet__sched_rt_priority(int min_prio, int max_prio)
+{
+    int prio = max_prio * 56 / 100;
+    return prio < min_prio ? min_prio : prio;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 /* Bits of the capability sets (linux/capability.h). */
+#define PRIVILEGES_CAP_SYS_NICE 23 /* real-time scheduling */
 #define PRIVILEGES_CAP_SYS_ADMIN 21
 #define PRIVILEGES_CAP_PERFMON 38 /* Linux 5.8 and later */
 

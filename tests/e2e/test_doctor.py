@@ -19,6 +19,7 @@ NVML_STUB = os.environ.get("ALUMET_E2E_NVML_STUB", "")
 # CapEff bits
 CAP_PERFMON = 1 << 38
 CAP_SYS_PTRACE = 1 << 19
+CAP_SYS_NICE = 1 << 23
 
 POWER_PMU = {
     "sys/devices/power/type": "23\n",
@@ -269,6 +270,32 @@ class TestHidepid(DoctorCase):
         root = os.path.join(FIXTURES, "procfs", "hidepid", "t0")
         _, c = self.doctor("[plugins.procfs]\n", root, code=0)
         self.assert_check(c, "proc-hidepid", "UNAVAILABLE", "hidepid=invisible")
+
+
+class TestRealtime(DoctorCase):
+    def test_without_cap_sys_nice(self):
+        root = self.tree({}, cap_eff=CAP_SYS_PTRACE)
+        # never needed: doctor still succeeds
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "realtime", "UNAVAILABLE",
+                          "this process has no CAP_SYS_NICE: the sources polled every 3 ms or "
+                          "faster would run at the normal priority",
+                          'sudo setcap cap_sys_nice+ep "$(command -v alumet-agent)"',
+                          required=False)
+
+    def test_with_cap_sys_nice_or_turned_off(self):
+        root = self.tree({}, cap_eff=CAP_SYS_NICE)
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assertEqual(c["realtime"]["why"], "CAP_SYS_NICE: the sources polled every 3 ms or "
+                         "faster run at the real-time priority SCHED_FIFO 55")
+        self.assertEqual(c["realtime"]["status"], "MEASURED")
+        shutil.rmtree(root)
+        root = self.tree({})
+        self.write_config("[plugins.procfs]\n")
+        res = self.agent("--priority-worker-threads", "0", "doctor", "--json", "--root", root)
+        c = {c["id"]: c for c in json.loads(res.stdout)["checks"]}
+        self.assert_check(c, "realtime", "MEASURED",
+                          "real-time priority is turned off (--priority-worker-threads 0)")
 
 
 class TestK8s(DoctorCase):

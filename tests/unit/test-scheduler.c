@@ -52,6 +52,31 @@ static void test_flush_rounds(void **state)
     assert_int_equal(alumet__sched_flush_rounds(MS, 5 * ALUMET_NSEC_PER_SEC), 5000);
 }
 
+static void test_wants_rt(void **state)
+{
+    (void)state;
+    /* upstream: a period of 3 ms or less requests real-time priority */
+    assert_true(alumet__sched_wants_rt(3 * MS, false));
+    assert_true(alumet__sched_wants_rt(MS, false));
+    assert_true(alumet__sched_wants_rt(100000, false));
+    assert_false(alumet__sched_wants_rt(3 * MS + 1, false));
+    assert_false(alumet__sched_wants_rt(ALUMET_NSEC_PER_SEC, false));
+    /* polled on demand only: no period to keep */
+    assert_false(alumet__sched_wants_rt(MS, true));
+    assert_false(alumet__sched_wants_rt(0, false));
+}
+
+static void test_rt_priority(void **state)
+{
+    (void)state;
+    /* Linux: SCHED_FIFO priorities 1..99 -> 55, as upstream's max * 56 / 100 */
+    assert_int_equal(alumet__sched_rt_priority(1, 99), 55);
+    assert_int_equal(alumet__sched_rt_priority(1, 100), 56);
+    assert_int_equal(alumet__sched_rt_priority(1, 31), 17);
+    /* never below the lowest valid priority */
+    assert_int_equal(alumet__sched_rt_priority(1, 1), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -59,6 +84,8 @@ int main(void)
         cmocka_unit_test(test_next_deadline_drift_free),
         cmocka_unit_test(test_missed_ticks_collapse),
         cmocka_unit_test(test_flush_rounds),
+        cmocka_unit_test(test_wants_rt),
+        cmocka_unit_test(test_rt_priority),
     };
     return alumet_run_tests(tests);
 }
