@@ -21,6 +21,30 @@ static const char format_digit_pairs[201] = "00010203040506070809"
                                             "80818283848586878889"
                                             "90919293949596979899";
 
+/* 10^k for k in 0..19 */
+static const uint64_t format_pow10_u64[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
 /* Copy the n-byte text tmp into buf the snprintf way: truncated to size - 1
  * bytes and NUL-terminated when size > 0. Returns n. */
 static size_t format_copy_out(const char *tmp, size_t n, char *buf, size_t size)
@@ -35,24 +59,23 @@ static size_t format_copy_out(const char *tmp, size_t n, char *buf, size_t size)
 
 size_t format_u64(uint64_t v, char *buf)
 {
-    char tmp[FORMAT_U64_MAX];
-    char *p = tmp + sizeof(tmp);
+    /* digits: floor(log10(v)) + 1, from the bit length (Bit Twiddling
+     * Hacks' IntegerLog10); v | 1 makes 0 one digit */
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    size_t n = t - ((v | 1) < format_pow10_u64[t]) + 1;
+    char *p = buf + n;
 
+    *p = '\0';
     while (v >= 100) {
         unsigned i = (unsigned)(v % 100) * 2;
         v /= 100;
         p -= 2;
         memcpy(p, format_digit_pairs + i, 2);
     }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, format_digit_pairs + v * 2, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(buf, p, n);
-    buf[n] = '\0';
+    if (v >= 10)
+        memcpy(p - 2, format_digit_pairs + v * 2, 2);
+    else
+        p[-1] = (char)('0' + v);
     return n;
 }
 
@@ -211,31 +234,9 @@ out_strip:
 static format_u128 format_pow10_128(int k)
 {
     format_u128 r = 1;
-    static const uint64_t small[] = {
-        1ull,
-        10ull,
-        100ull,
-        1000ull,
-        10000ull,
-        100000ull,
-        1000000ull,
-        10000000ull,
-        100000000ull,
-        1000000000ull,
-        10000000000ull,
-        100000000000ull,
-        1000000000000ull,
-        10000000000000ull,
-        100000000000000ull,
-        1000000000000000ull,
-        10000000000000000ull,
-        100000000000000000ull,
-        1000000000000000000ull,
-        10000000000000000000ull,
-    };
     if (k < 20)
-        return small[k];
-    r = small[19];
+        return format_pow10_u64[k];
+    r = format_pow10_u64[19];
     for (int i = 19; i < k; i++)
         r *= 10;
     return r;

@@ -301,8 +301,17 @@ static void test_u64(void **state)
         assert_int_equal(format_u64(cases[i].v, buf), strlen(cases[i].text));
         assert_string_equal(buf, cases[i].text);
     }
-    /* every value of a sweep agrees with printf */
+    /* every value of a sweep, and at every power of ten, agrees with printf */
     char ref[32];
+    uint64_t p10 = 1;
+    for (int j = 0; j < 20; j++, p10 *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            uint64_t v = p10 + (uint64_t)d;
+            snprintf(ref, sizeof(ref), "%" PRIu64, v);
+            assert_int_equal(format_u64(v, buf), strlen(ref));
+            assert_string_equal(buf, ref);
+        }
+    }
     uint64_t seed = 12345;
     for (int i = 0; i < 100000; i++) {
         uint64_t v = xorshift(&seed) >> (i % 64);
