@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON Lines text of the jsonl plugin (see jsonl-writer.h and README.md).
- * A line is four parts, of which only the value is formatted for every point:
+ * A line is four parts; only the value is formatted for every point:
  * - the head, {"metric":…,"unit":…,"unit_display":…, depends only on the
  *   metric: built once per metric id;
  * - "timestamp":…,"timestamp_ns":…,"value": is built again only when the
