@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON Lines text of the jsonl plugin (see jsonl-writer.h and README.md).
- * The start of every line, {"metric":…,"unit":…,"unit_display":…, depends
- * only on the metric: it is built once per metric id and copied. */
+ * A line is four parts; only the value is formatted for every point:
+ * - the head, {"metric":…,"unit":…,"unit_display":…, depends only on the
+ *   metric: built once per metric id;
+ * - "timestamp":…,"timestamp_ns":…,"value": is built again only when the
+ *   timestamp changes (the points of a poll share it);
+ * - the tail, from ,"resource_kind": to the end of the attributes, is kept
+ *   from one point to the next of the same buffer while the resource,
+ *   consumer and attributes are the same (compared by value and address,
+ *   see jsonl_same_attr). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +42,12 @@ struct jsonl_writer {
     int64_t ts_last;
     size_t ts_len;
     char ts_text[FORMAT_RFC3339_MAX + FORMAT_U64_MAX + 48];
+    /* the end of the line of tail_point (NULL: none), from ,"resource_kind":
+     * to }\n; kept for the next points of the same buffer that have the same
+     * resource, consumer and attributes (tail_attrs: those of tail_point) */
+    struct jsonl_text tail;
+    const struct alumet_point *tail_point;
+    const struct alumet_attr *tail_attrs;
     struct jsonl_head *heads; /* by metric id */
     size_t n_heads;
     int failed; /* a sink error, returned by every later call */
@@ -162,6 +175,7 @@ struct jsonl_writer *jsonl_writer_free(struct jsonl_writer *w)
     free(w->heads);
     free(w->out.s);
     free(w->tmp.s);
+    free(w->tail.s);
     free(w);
     return NULL;
 }
@@ -225,32 +239,23 @@ static const struct jsonl_head *jsonl_head(struct jsonl_writer *w,
     return &w->heads[id];
 }
 
-typedef size_t (*jsonl_text_fn)(const void *obj, char *buf, size_t size);
-
-static size_t jsonl_resource_id(const void *obj, char *buf, size_t size)
-{
-    return alumet_resource_id_text(obj, buf, size);
-}
-
-static size_t jsonl_consumer_id(const void *obj, char *buf, size_t size)
-{
-    return alumet_consumer_id_text(obj, buf, size);
-}
-
-/* Append ",\"key\":\"<text of obj>\"". */
-static int jsonl_add_text_field(struct jsonl_writer *w, const char *key, jsonl_text_fn fn,
-                                const void *obj)
+/* The id text of the resource (consumer false) or consumer of p, in w->tmp,
+ * its length in *ret_len. 0 or -ENOMEM. */
+static int jsonl_id_text(struct jsonl_writer *w, const struct alumet_point *p, bool consumer,
+                         size_t *ret_len)
 {
     if (w->tmp.cap < 64 && jsonl_text_reserve(&w->tmp, 64) < 0)
         return -ENOMEM;
-    size_t n = fn(obj, w->tmp.s, w->tmp.cap);
-    if (n >= w->tmp.cap) {
+    for (;;) {
+        size_t n = consumer ? alumet_consumer_id_text(&p->consumer, w->tmp.s, w->tmp.cap)
+                            : alumet_resource_id_text(&p->resource, w->tmp.s, w->tmp.cap);
+        if (n < w->tmp.cap) {
+            *ret_len = n;
+            return 0;
+        }
         if (jsonl_text_reserve(&w->tmp, n + 1) < 0)
             return -ENOMEM;
-        fn(obj, w->tmp.s, w->tmp.cap);
     }
-    int r = jsonl_text_adds(&w->out, key);
-    return r < 0 ? r : jsonl_text_add_string(&w->out, w->tmp.s, n);
 }
 
 static int jsonl_add_attr_value(struct jsonl_text *b, const struct alumet_attr *a)
@@ -288,7 +293,8 @@ static int jsonl_add_attrs(struct jsonl_text *b, const struct alumet_attr *attrs
         uint32_t last = i;
         bool seen = false;
         for (uint32_t j = 0; j < n && !seen; j++) {
-            if (j != i && strcmp(attrs[j].key, attrs[i].key) == 0) {
+            if (j != i &&
+                (attrs[j].key == attrs[i].key || strcmp(attrs[j].key, attrs[i].key) == 0)) {
                 if (j < i)
                     seen = true;
                 else
@@ -310,49 +316,101 @@ static int jsonl_add_attrs(struct jsonl_text *b, const struct alumet_attr *attrs
     return r < 0 ? r : jsonl_text_add(b, "}", 1);
 }
 
-static int jsonl_write_point(struct jsonl_writer *w, const struct alumet_buffer *buf,
-                             const struct alumet_point *p, const struct jsonl_head *head)
+/* Whether two attributes write the same text, judged by their addresses: the
+ * keys and strings of one buffer are static or owned by the buffer, so an
+ * address cannot change its text while the buffer is written. Lists are
+ * never the same (rare; not worth comparing). */
+static bool jsonl_same_attr(const struct alumet_attr *a, const struct alumet_attr *b)
 {
-    struct jsonl_text *o = &w->out;
-    int r;
-
-    if (!w->ts_valid || w->ts_last != p->timestamp) {
-        char *t = w->ts_text;
-        size_t n = 0;
-        memcpy(t, "\"timestamp\":\"", 13);
-        n = 13;
-        n += format_rfc3339(p->timestamp, t + n, FORMAT_RFC3339_MAX);
-        memcpy(t + n, "\",\"timestamp_ns\":", 17);
-        n += 17;
-        if (p->timestamp < 0)
-            t[n++] = '-';
-        n += format_u64(p->timestamp < 0 ? -(uint64_t)p->timestamp : (uint64_t)p->timestamp, t + n);
-        memcpy(t + n, ",\"value\":", 9);
-        w->ts_len = n + 9;
-        w->ts_last = p->timestamp;
-        w->ts_valid = true;
+    if (a->key != b->key || a->type != b->type)
+        return false;
+    switch (a->type) {
+    case ALUMET_ATTR_STR:
+        return a->v.str == b->v.str;
+    case ALUMET_ATTR_U64:
+        return a->v.u64 == b->v.u64;
+    case ALUMET_ATTR_F64:
+        return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0; /* -0, NaN: by bits */
+    case ALUMET_ATTR_BOOL:
+        return a->v.b == b->v.b;
+    case ALUMET_ATTR_LIST_U64:
+        break;
     }
-    if ((r = jsonl_text_add(o, head->text, head->len)) < 0 ||
-        (r = jsonl_text_add(o, w->ts_text, w->ts_len)) < 0)
-        return r;
-    r = p->value_type == ALUMET_VALUE_U64 ? jsonl_text_add_u64(o, p->value.u64)
-                                          : jsonl_text_add_f64(o, p->value.f64);
-    if (r < 0)
-        return r;
-    const char *rk = alumet_resource_kind_name(&p->resource);
-    const char *ck = alumet_consumer_kind_name(&p->consumer);
-    if ((r = JSONL_ADD_LIT(o, ",\"resource_kind\":")) < 0 ||
-        (r = jsonl_text_add_string(o, rk, strlen(rk))) < 0 ||
-        (r = jsonl_add_text_field(w, ",\"resource_id\":", jsonl_resource_id, &p->resource)) < 0 ||
-        (r = JSONL_ADD_LIT(o, ",\"consumer_kind\":")) < 0 ||
-        (r = jsonl_text_add_string(o, ck, strlen(ck))) < 0 ||
-        (r = jsonl_add_text_field(w, ",\"consumer_id\":", jsonl_consumer_id, &p->consumer)) < 0 ||
-        (r = JSONL_ADD_LIT(o, ",\"attributes\":")) < 0 ||
-        (r = jsonl_add_attrs(o, alumet_point_attrs(buf, p), p->attr_count)) < 0)
-        return r;
-    return jsonl_text_add(o, "}\n", 2);
+    return false;
 }
 
+/* Whether point p (attributes attrs) ends its line with the text of the tail
+ * point of w. */
+static bool jsonl_same_tail(const struct jsonl_writer *w, const struct alumet_point *p,
+                            const struct alumet_attr *attrs)
+{
+    const struct alumet_point *q = w->tail_point;
+    if (!q || p->attr_count != q->attr_count || p->resource.kind != q->resource.kind ||
+        p->resource.num != q->resource.num || p->resource.str != q->resource.str ||
+        p->resource.custom_kind != q->resource.custom_kind ||
+        p->consumer.kind != q->consumer.kind || p->consumer.num != q->consumer.num ||
+        p->consumer.str != q->consumer.str || p->consumer.custom_kind != q->consumer.custom_kind)
+        return false;
+    for (uint32_t i = 0; i < p->attr_count; i++) {
+        if (!jsonl_same_attr(&attrs[i], &w->tail_attrs[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The end of the line of p, from ,"resource_kind": to }\n, into w->tail. */
+static int jsonl_build_tail(struct jsonl_writer *w, const struct alumet_point *p,
+                            const struct alumet_attr *attrs)
+{
+    struct jsonl_text *t = &w->tail;
+    const char *rk = alumet_resource_kind_name(&p->resource);
+    const char *ck = alumet_consumer_kind_name(&p->consumer);
+    size_t n;
+    int r;
+
+    w->tail_point = NULL;
+    t->len = 0;
+    if ((r = JSONL_ADD_LIT(t, ",\"resource_kind\":")) < 0 ||
+        (r = jsonl_text_add_string(t, rk, strlen(rk))) < 0 ||
+        (r = JSONL_ADD_LIT(t, ",\"resource_id\":")) < 0 ||
+        (r = jsonl_id_text(w, p, /* consumer= */ false, &n)) < 0 ||
+        (r = jsonl_text_add_string(t, w->tmp.s, n)) < 0 ||
+        (r = JSONL_ADD_LIT(t, ",\"consumer_kind\":")) < 0 ||
+        (r = jsonl_text_add_string(t, ck, strlen(ck))) < 0 ||
+        (r = JSONL_ADD_LIT(t, ",\"consumer_id\":")) < 0 ||
+        (r = jsonl_id_text(w, p, /* consumer= */ true, &n)) < 0 ||
+        (r = jsonl_text_add_string(t, w->tmp.s, n)) < 0 ||
+        (r = JSONL_ADD_LIT(t, ",\"attributes\":")) < 0 ||
+        (r = jsonl_add_attrs(t, attrs, p->attr_count)) < 0 || (r = JSONL_ADD_LIT(t, "}\n")) < 0)
+        return r;
+    w->tail_point = p;
+    w->tail_attrs = attrs;
+    return 0;
+}
+
+/* "timestamp":"…","timestamp_ns":…,"value": of ts, into w->ts_text. */
+static void jsonl_build_ts(struct jsonl_writer *w, alumet_time_ns ts)
+{
+    char *t = w->ts_text;
+    size_t n = 0;
+
+    memcpy(t, "\"timestamp\":\"", 13);
+    n = 13;
+    n += format_rfc3339(ts, t + n, FORMAT_RFC3339_MAX);
+    memcpy(t + n, "\",\"timestamp_ns\":", 17);
+    n += 17;
+    if (ts < 0)
+        t[n++] = '-';
+    n += format_u64(ts < 0 ? -(uint64_t)ts : (uint64_t)ts, t + n);
+    memcpy(t + n, ",\"value\":", 9);
+    w->ts_len = n + 9;
+    w->ts_last = ts;
+    w->ts_valid = true;
+}
+
+/* Every line is three texts kept between points (the head of its metric, the
+ * timestamp, the tail of its resource, consumer and attributes) around the
+ * value: one reservation, three copies and a number per point. */
 int jsonl_writer_write_buffer(struct jsonl_writer *w, const struct alumet_buffer *buf,
                               const struct alumet_registry *reg, struct alumet_error *err)
 {
@@ -361,17 +419,35 @@ int jsonl_writer_write_buffer(struct jsonl_writer *w, const struct alumet_buffer
 
     if (w->failed)
         return w->failed;
+    /* the strings of the last buffer are gone; their addresses may be reused */
+    w->tail_point = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct alumet_point *p = alumet_buffer_get(buf, i);
-        const struct jsonl_head *head = jsonl_head(w, reg, p->metric, err, &r);
+        const struct jsonl_head *head = p->metric < w->n_heads && w->heads[p->metric].text
+                                            ? &w->heads[p->metric]
+                                            : jsonl_head(w, reg, p->metric, err, &r);
         if (!head)
             return r;
-        size_t start = w->out.len;
-        r = jsonl_write_point(w, buf, p, head);
-        if (r < 0) {
-            w->out.len = start; /* no half line */
+        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
+        if (!jsonl_same_tail(w, p, attrs) && (r = jsonl_build_tail(w, p, attrs)) < 0)
             return r;
-        }
+        if (!w->ts_valid || w->ts_last != p->timestamp)
+            jsonl_build_ts(w, p->timestamp);
+        if ((r = jsonl_text_reserve(&w->out, head->len + w->ts_len + FORMAT_F64_POINT_MAX +
+                                                 w->tail.len)) < 0)
+            return r;
+        char *o = w->out.s + w->out.len;
+        memcpy(o, head->text, head->len);
+        o += head->len;
+        memcpy(o, w->ts_text, w->ts_len);
+        o += w->ts_len;
+        if (p->value_type == ALUMET_VALUE_U64)
+            o += format_u64(p->value.u64, o);
+        else
+            o += format_f64_json(p->value.f64, o, FORMAT_F64_POINT_MAX);
+        memcpy(o, w->tail.s, w->tail.len);
+        o += w->tail.len;
+        w->out.len = (size_t)(o - w->out.s);
         if (w->out.len >= w->buffer_size && (r = jsonl_writer_flush(w)) < 0)
             return r;
     }

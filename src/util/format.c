@@ -21,6 +21,30 @@ static const char format_digit_pairs[201] = "00010203040506070809"
                                             "80818283848586878889"
                                             "90919293949596979899";
 
+/* 10^k for k in 0..19 */
+static const uint64_t format_pow10_u64[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
 /* Copy the n-byte text tmp into buf the snprintf way: truncated to size - 1
  * bytes and NUL-terminated when size > 0. Returns n. */
 static size_t format_copy_out(const char *tmp, size_t n, char *buf, size_t size)
@@ -35,24 +59,23 @@ static size_t format_copy_out(const char *tmp, size_t n, char *buf, size_t size)
 
 size_t format_u64(uint64_t v, char *buf)
 {
-    char tmp[FORMAT_U64_MAX];
-    char *p = tmp + sizeof(tmp);
+    /* digits: floor(log10(v)) + 1, from the bit length (Bit Twiddling
+     * Hacks' IntegerLog10); v | 1 makes 0 one digit */
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    size_t n = t - ((v | 1) < format_pow10_u64[t]) + 1;
+    char *p = buf + n;
 
+    *p = '\0';
     while (v >= 100) {
         unsigned i = (unsigned)(v % 100) * 2;
         v /= 100;
         p -= 2;
         memcpy(p, format_digit_pairs + i, 2);
     }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, format_digit_pairs + v * 2, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(buf, p, n);
-    buf[n] = '\0';
+    if (v >= 10)
+        memcpy(p - 2, format_digit_pairs + v * 2, 2);
+    else
+        p[-1] = (char)('0' + v);
     return n;
 }
 
@@ -211,31 +234,9 @@ out_strip:
 static format_u128 format_pow10_128(int k)
 {
     format_u128 r = 1;
-    static const uint64_t small[] = {
-        1ull,
-        10ull,
-        100ull,
-        1000ull,
-        10000ull,
-        100000ull,
-        1000000ull,
-        10000000ull,
-        100000000ull,
-        1000000000ull,
-        10000000000ull,
-        100000000000ull,
-        1000000000000ull,
-        10000000000000ull,
-        100000000000000ull,
-        1000000000000000ull,
-        10000000000000000ull,
-        100000000000000000ull,
-        1000000000000000000ull,
-        10000000000000000000ull,
-    };
     if (k < 20)
-        return small[k];
-    r = small[19];
+        return format_pow10_u64[k];
+    r = format_pow10_u64[19];
     for (int i = 19; i < k; i++)
         r *= 10;
     return r;
@@ -253,10 +254,11 @@ static format_u128 format_pow10_128(int k)
  * of range. */
 static int format_shortest_fast(double a, uint64_t *ret_m, int *ret_k)
 {
-    int e2;
-    double fr = frexp(a, &e2); /* a = fr x 2^e2, fr in [0.5, 1) */
-    uint64_t mant = (uint64_t)ldexp(fr, 53);
-    int s = 53 - e2;
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof(bits));
+    /* a (normal) = mant x 2^-s: the 52 stored bits and the implicit one */
+    uint64_t mant = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    int s = 1075 - (int)(bits >> 52);
 
     if (s <= 0 || s > 72)
         return 0;
@@ -314,6 +316,64 @@ static int format_shortest_fast(double a, uint64_t *ret_m, int *ret_k)
     return 1;
 }
 
+/* 10^k for k in 0..19, exact as doubles */
+static const double format_pow10_f64[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+                                          1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                                          1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+
+/* The common case of measurements, first: for 1e-5 <= a < 1e15 whose
+ * shortest text has at most 15 (DBL_DIG) significant digits ("12345.5",
+ * "0.001"), a = m x 10^-k. Two decimals of at most 15 digits never read back
+ * as the same double, so when the 15-digit rounding m x 10^-k of a reads back
+ * as a, it is the only one and, without its trailing zeros, the shortest.
+ * With k = 15 - kk (10^(kk-1) <= a < 10^kk), a x 10^k is within 0.18 of that
+ * m (a is within 2^-53 a of it, the product rounds by 2^-4 at most), so m is
+ * its nearest integer; the division m / 10^k, both exact doubles, is correctly
+ * rounded: equal to a exactly when m x 10^-k reads back as a. Returns 0 when
+ * a has more digits (or kk is misjudged at a power of ten): the slower paths
+ * decide. */
+static int format_shortest_15(double a, uint64_t *ret_m, int *ret_k)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof(bits));
+    int e = (int)(bits >> 52) - 1023; /* 2^e <= a < 2^(e+1) */
+    /* floor(e log10(2)) + 1 (1233 / 4096 is exact enough for |e| < 100) */
+    int kk = (e >= 0 ? (e * 1233) >> 12 : -((-e * 1233 + 4095) >> 12)) + 1;
+    if (kk < 15 && kk >= 0 && a >= format_pow10_f64[kk])
+        kk++;
+    else if (kk < 0 && a * format_pow10_f64[-kk] >= 1)
+        kk++;
+    int k = 15 - kk;
+    if (k < 0 || k > 19)
+        return 0;
+    double x = a * format_pow10_f64[k];
+    if (!(x < 1e15))
+        return 0;
+    uint64_t m = (uint64_t)(x + 0.5);
+    if (m == 0 || (double)m / format_pow10_f64[k] != a)
+        return 0;
+    /* trailing zeros (at most 14) */
+    if (m % 100000000 == 0) {
+        m /= 100000000;
+        k -= 8;
+    }
+    if (m % 10000 == 0) {
+        m /= 10000;
+        k -= 4;
+    }
+    if (m % 100 == 0) {
+        m /= 100;
+        k -= 2;
+    }
+    if (m % 10 == 0) {
+        m /= 10;
+        k -= 1;
+    }
+    *ret_m = m;
+    *ret_k = k;
+    return 1;
+}
+
 /* The shortest round-trip digits d[0..n) of a (finite, > 0), without
  * trailing zeros, and its decimal exponent: a = d[0].d[1..] x 10^exp10. d
  * holds FORMAT_U64_MAX bytes. Returns n. */
@@ -326,6 +386,10 @@ static int format_shortest(double a, char *d, int *ret_exp10)
         /* integers below 2^53 are exact and are their own shortest text */
         n = (int)format_u64((uint64_t)a, d);
         *ret_exp10 = n - 1;
+    } else if (a >= 1e-5 && a < 1e15 && format_shortest_15(a, &m, &k)) {
+        n = (int)format_u64(m, d);
+        *ret_exp10 = n - 1 - k;
+        return n;
     } else if (a >= 1e-5 && a < 0x1p53 && format_shortest_fast(a, &m, &k)) {
         n = (int)format_u64(m, d);
         *ret_exp10 = n - 1 - k;

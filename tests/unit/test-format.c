@@ -203,6 +203,77 @@ static void test_f64_round_trip(void **state)
     }
 }
 
+/* The significant digits of a number's text (before any exponent), without
+ * leading or trailing zeros, into sig. */
+static void significant_digits(const char *text, char *sig)
+{
+    size_t n = 0;
+    for (const char *p = text; *p && *p != 'e'; p++) {
+        if (*p >= '0' && *p <= '9' && (n > 0 || *p != '0'))
+            sig[n++] = *p;
+    }
+    while (n > 0 && sig[n - 1] == '0')
+        n--;
+    sig[n] = '\0';
+}
+
+/* Decimals of at most 15 significant digits (what most measurements print:
+ * "12345.5", "0.001"), read by strtod: the text has exactly their digits and
+ * reads back, in the Display and JSON layouts; near powers of ten too. */
+static void check_short_decimal(uint64_t m, int k)
+{
+    char dec[48], want[24], got[FORMAT_F64_MAX], sig[FORMAT_F64_MAX];
+    snprintf(dec, sizeof(dec), "%" PRIu64 "e-%d", m, k);
+    double v = strtod(dec, NULL);
+    snprintf(want, sizeof(want), "%" PRIu64, m);
+    significant_digits(want, want);
+    for (int json = 0; json < 2; json++) {
+        if (json)
+            format_f64_json(v, got, sizeof(got));
+        else
+            format_f64(v, got, sizeof(got));
+        significant_digits(got, sig);
+        if (strcmp(sig, want) != 0 || strtod(got, NULL) != v)
+            print_error("%s: got %s\n", dec, got);
+        assert_string_equal(sig, want);
+        assert_true(strtod(got, NULL) == v);
+    }
+}
+
+static void test_f64_short_decimals(void **state)
+{
+    (void)state;
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < 200000; i++) {
+        int digits = 1 + (int)(xorshift(&seed) % 15);
+        uint64_t lo = 1, m;
+        for (int d = 1; d < digits; d++)
+            lo *= 10;
+        m = lo + xorshift(&seed) % (9 * lo);
+        check_short_decimal(m, (int)(xorshift(&seed) % 24));
+    }
+    /* 9...9, 10...0 and 10...01 at every scale */
+    for (int digits = 1; digits <= 15; digits++) {
+        uint64_t p = 1;
+        for (int d = 1; d < digits; d++)
+            p *= 10;
+        for (int k = 0; k < 24; k++) {
+            check_short_decimal(p, k);
+            check_short_decimal(p * 10 - 1, k);
+            if (digits > 1)
+                check_short_decimal(p + 1, k);
+        }
+    }
+    /* exact examples in the fast range */
+    check_f64(12345.5, "12345.5");
+    check_f64(0.00001, "0.00001");
+    check_f64(0.1, "0.1");
+    check_f64(999999999999999.9, "999999999999999.9");
+    check_f64(99999999999999.98, "99999999999999.98");
+    check_f64(123456789012345.6, "123456789012345.6");
+    check_f64(0.000123456789012345, "0.000123456789012345");
+}
+
 static void test_u64(void **state)
 {
     (void)state;
@@ -230,8 +301,17 @@ static void test_u64(void **state)
         assert_int_equal(format_u64(cases[i].v, buf), strlen(cases[i].text));
         assert_string_equal(buf, cases[i].text);
     }
-    /* every value of a sweep agrees with printf */
+    /* every value of a sweep, and at every power of ten, agrees with printf */
     char ref[32];
+    uint64_t p10 = 1;
+    for (int j = 0; j < 20; j++, p10 *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            uint64_t v = p10 + (uint64_t)d;
+            snprintf(ref, sizeof(ref), "%" PRIu64, v);
+            assert_int_equal(format_u64(v, buf), strlen(ref));
+            assert_string_equal(buf, ref);
+        }
+    }
     uint64_t seed = 12345;
     for (int i = 0; i < 100000; i++) {
         uint64_t v = xorshift(&seed) >> (i % 64);
@@ -399,12 +479,19 @@ static void test_f64_dtoa(void **state)
 int main(void)
 {
     const struct CMUnitTest group[] = {
-        cmocka_unit_test(test_f64_examples),       cmocka_unit_test(test_f64_special),
-        cmocka_unit_test(test_f64_extremes),       cmocka_unit_test(test_f64_truncation),
-        cmocka_unit_test(test_f64_round_trip),     cmocka_unit_test(test_f64_json),
-        cmocka_unit_test(test_f64_dtoa),           cmocka_unit_test(test_u64),
-        cmocka_unit_test(test_rfc3339_examples),   cmocka_unit_test(test_rfc3339_negative),
-        cmocka_unit_test(test_rfc3339_truncation), cmocka_unit_test(test_rfc3339_against_gmtime),
+        cmocka_unit_test(test_f64_examples),
+        cmocka_unit_test(test_f64_special),
+        cmocka_unit_test(test_f64_extremes),
+        cmocka_unit_test(test_f64_truncation),
+        cmocka_unit_test(test_f64_round_trip),
+        cmocka_unit_test(test_f64_short_decimals),
+        cmocka_unit_test(test_f64_json),
+        cmocka_unit_test(test_f64_dtoa),
+        cmocka_unit_test(test_u64),
+        cmocka_unit_test(test_rfc3339_examples),
+        cmocka_unit_test(test_rfc3339_negative),
+        cmocka_unit_test(test_rfc3339_truncation),
+        cmocka_unit_test(test_rfc3339_against_gmtime),
     };
     return alumet_run_tests(group);
 }

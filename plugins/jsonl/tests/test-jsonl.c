@@ -57,6 +57,20 @@ static const char *text(struct fixture *f)
     return f->sink.s ? f->sink.s : "";
 }
 
+/* text is the lines want[0..n) (each with its newline), in order. */
+static void assert_lines(const char *got, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(want[i]);
+        if (strncmp(got, want[i], len) != 0)
+            print_error("line %zu: got %.*s expected %s", i, (int)(strcspn(got, "\n") + 1), got,
+                        want[i]);
+        assert_int_equal(strncmp(got, want[i], len), 0);
+        got += len;
+    }
+    assert_string_equal(got, "");
+}
+
 /* ---- strings and numbers ---- */
 
 static void check_escape(const char *in, size_t len, const char *expected)
@@ -288,6 +302,208 @@ static void test_resources(void **state)
     fixture_done(&f);
 }
 
+/* The end of a line (resource, consumer, attributes) is kept from one point to
+ * the next while they are the same: every change of one of them, alone, shows
+ * in its line; values that are equal but at another address give the same
+ * text; two metrics (one with a name to escape) share a tail. */
+static void test_tail_changes(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id w =
+        alumet_test_add_metric(f.reg, "w\"\xc3\xa9\n", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
+    static const uint64_t items[] = {1, 2};
+    char y2[] = "y";
+    char a2[] = "a";
+    const struct alumet_resource pkg0 = {ALUMET_RESOURCE_CPU_PACKAGE, 0, NULL, NULL};
+    const struct alumet_resource pkg1 = {ALUMET_RESOURCE_CPU_PACKAGE, 1, NULL, NULL};
+    const struct alumet_resource custom_k = {ALUMET_RESOURCE_CUSTOM, 0, "s", "k"};
+    const struct alumet_resource custom_k2 = {ALUMET_RESOURCE_CUSTOM, 0, "s", "k2"};
+    const struct alumet_consumer local = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+    const struct alumet_consumer pid42 = {ALUMET_CONSUMER_PROCESS, 42, NULL, NULL};
+    const struct alumet_consumer pid43 = {ALUMET_CONSUMER_PROCESS, 43, NULL, NULL};
+    const struct alumet_consumer cg_a = {ALUMET_CONSUMER_CGROUP, 0, "/a", NULL};
+    const struct alumet_consumer cg_b = {ALUMET_CONSUMER_CGROUP, 0, "/b\"", NULL};
+    const struct {
+        const struct alumet_resource *r;
+        const struct alumet_consumer *c;
+        int attr; /* what to add, see below */
+    } pts[] = {
+        {&pkg0, &local, 0},      {&pkg0, &local, 0},      {&pkg0, &local, 1},
+        {&pkg0, &local, 2},      {&pkg0, &local, 3},      {&pkg0, &local, 4},
+        {&pkg0, &local, 5},      {&pkg0, &local, 6},      {&pkg0, &local, 7},
+        {&pkg0, &local, 8},      {&pkg0, &local, 9},      {&pkg0, &local, 10},
+        {&pkg0, &local, 11},     {&pkg0, &local, 11},     {&pkg0, &local, 12},
+        {&pkg0, &local, 13},     {&pkg0, &local, 0},      {&pkg0, &local, -1},
+        {&pkg1, &local, -1},     {&pkg1, &pid42, -1},     {&pkg1, &pid43, -1},
+        {&pkg1, &cg_a, -1},      {&pkg1, &cg_b, -1},      {&custom_k, &cg_b, -1},
+        {&custom_k2, &cg_b, -1}, {&custom_k2, &cg_b, 14}, {&custom_k2, &cg_b, 15},
+        {&custom_k2, &cg_b, 15}, {&custom_k2, &cg_b, 0},  {&custom_k2, &cg_b, 16},
+    };
+    for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
+        struct alumet_point *p =
+            i >= 26 ? alumet_buffer_push_f64(f.buf, 0, w, pts[i].r, pts[i].c, (double)i)
+                    : alumet_buffer_push_u64(f.buf, 0, m, pts[i].r, pts[i].c, i);
+        assert_non_null(p);
+        struct alumet_attr list = {.key = "a", .type = ALUMET_ATTR_LIST_U64};
+        list.v.list.items = items;
+        list.v.list.len = pts[i].attr == 12 ? 1 : 2;
+        switch (pts[i].attr) {
+        case 0:
+            alumet_test_add_str(f.buf, p, "a", "x");
+            break;
+        case 1:
+            alumet_test_add_str(f.buf, p, "a", "y");
+            break;
+        case 2: /* the same text at another address */
+            alumet_test_add_str(f.buf, p, "a", y2);
+            break;
+        case 3:
+        case 4: /* then 0.0: the same bits, another type */
+            assert_int_equal(alumet_point_add_attr_u64(f.buf, p, "a", pts[i].attr == 3 ? 5 : 0), 0);
+            break;
+        case 5:
+        case 6:
+        case 7:
+        case 8: {
+            const double v[] = {0.0, -0.0, NAN, -INFINITY};
+            assert_int_equal(alumet_point_add_attr_f64(f.buf, p, "a", v[pts[i].attr - 5]), 0);
+            break;
+        }
+        case 9:
+        case 10:
+            assert_int_equal(alumet_point_add_attr_bool(f.buf, p, "a", pts[i].attr == 9), 0);
+            break;
+        case 11:
+        case 12:
+            assert_int_equal(alumet_point_add_attr(f.buf, p, &list), 0);
+            break;
+        case 13:
+            alumet_test_add_str(f.buf, p, "a", "x");
+            alumet_test_add_str(f.buf, p, "b", "x");
+            break;
+        case 14: /* the same key text at another address */
+            alumet_test_add_str(f.buf, p, a2, "x");
+            break;
+        case 15:
+            alumet_test_add_str(f.buf, p, "k\"\\\x01", "v\t\xff");
+            break;
+        case 16: /* another key, the same value */
+            alumet_test_add_str(f.buf, p, "b", "x");
+            break;
+        }
+    }
+    write_and_clear(&f);
+#define L0(v) "{\"metric\":\"m\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH ",\"value\":" v
+#define W0(v)                                                                                      \
+    "{\"metric\":\"w\\\"\xc3\xa9\\n\",\"unit\":\"W\",\"unit_display\":\"W\"," EPOCH ",\"value\""   \
+    ":" v
+#define PKG(n) ",\"resource_kind\":\"cpu_package\",\"resource_id\":\"" n "\""
+#define LOC ",\"consumer_kind\":\"local_machine\",\"consumer_id\":\"\""
+#define CG_B ",\"consumer_kind\":\"cgroup\",\"consumer_id\":\"/b\\\"\""
+#define CUSTOM(k) ",\"resource_kind\":\"" k "\",\"resource_id\":\"s\""
+#define ATTRS(a) ",\"attributes\":{" a "}}\n"
+    static const char *const want[] = {
+        L0("0") PKG("0") LOC ATTRS("\"a\":\"x\""),
+        L0("1") PKG("0") LOC ATTRS("\"a\":\"x\""),
+        L0("2") PKG("0") LOC ATTRS("\"a\":\"y\""),
+        L0("3") PKG("0") LOC ATTRS("\"a\":\"y\""),
+        L0("4") PKG("0") LOC ATTRS("\"a\":5"),
+        L0("5") PKG("0") LOC ATTRS("\"a\":0"),
+        L0("6") PKG("0") LOC ATTRS("\"a\":0.0"),
+        L0("7") PKG("0") LOC ATTRS("\"a\":-0.0"),
+        L0("8") PKG("0") LOC ATTRS("\"a\":null"),
+        L0("9") PKG("0") LOC ATTRS("\"a\":null"),
+        L0("10") PKG("0") LOC ATTRS("\"a\":true"),
+        L0("11") PKG("0") LOC ATTRS("\"a\":false"),
+        L0("12") PKG("0") LOC ATTRS("\"a\":[1,2]"),
+        L0("13") PKG("0") LOC ATTRS("\"a\":[1,2]"),
+        L0("14") PKG("0") LOC ATTRS("\"a\":[1]"),
+        L0("15") PKG("0") LOC ATTRS("\"a\":\"x\",\"b\":\"x\""),
+        L0("16") PKG("0") LOC ATTRS("\"a\":\"x\""),
+        L0("17") PKG("0") LOC ATTRS(""),
+        L0("18") PKG("1") LOC ATTRS(""),
+        L0("19") PKG("1") ",\"consumer_kind\":\"process\",\"consumer_id\":\"42\"" ATTRS(""),
+        L0("20") PKG("1") ",\"consumer_kind\":\"process\",\"consumer_id\":\"43\"" ATTRS(""),
+        L0("21") PKG("1") ",\"consumer_kind\":\"cgroup\",\"consumer_id\":\"/a\"" ATTRS(""),
+        L0("22") PKG("1") CG_B ATTRS(""),
+        L0("23") CUSTOM("k") CG_B ATTRS(""),
+        L0("24") CUSTOM("k2") CG_B ATTRS(""),
+        L0("25") CUSTOM("k2") CG_B ATTRS("\"a\":\"x\""),
+        W0("26.0") CUSTOM("k2") CG_B ATTRS("\"k\\\"\\\\\\u0001\":\"v\\t\\ufffd\""),
+        W0("27.0") CUSTOM("k2") CG_B ATTRS("\"k\\\"\\\\\\u0001\":\"v\\t\\ufffd\""),
+        W0("28.0") CUSTOM("k2") CG_B ATTRS("\"a\":\"x\""),
+        W0("29.0") CUSTOM("k2") CG_B ATTRS("\"b\":\"x\""),
+    };
+    assert_lines(text(&f), want, sizeof(want) / sizeof(want[0]));
+    fixture_done(&f);
+}
+
+/* Points of two metrics in turn, with the same end of line, then a point that
+ * differs: each line has its own head and value. */
+static void test_tail_two_metrics(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id c = alumet_test_add_metric(f.reg, "c", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    alumet_metric_id p = alumet_test_add_metric(f.reg, "p", ALUMET_VALUE_F64, ALUMET_UNIT(WATT));
+    for (int i = 0; i < 4; i++) {
+        struct alumet_point *pt =
+            i % 2 ? alumet_test_push_f64(f.buf, p, i * 0.5) : alumet_test_push_u64(f.buf, c, i);
+        alumet_test_add_str(f.buf, pt, "d", "package");
+        alumet_test_add_str(f.buf, pt, "o", "synthetic");
+    }
+    struct alumet_point *pt = alumet_test_push_f64(f.buf, p, INFINITY);
+    alumet_test_add_str(f.buf, pt, "d", "package");
+    alumet_test_add_str(f.buf, pt, "o", "other");
+    write_and_clear(&f);
+#define C_HEAD "{\"metric\":\"c\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH ",\"value\":"
+#define P_HEAD "{\"metric\":\"p\",\"unit\":\"W\",\"unit_display\":\"W\"," EPOCH ",\"value\":"
+#define DO "," LOCAL ",\"attributes\":{\"d\":\"package\",\"o\":\"synthetic\"}}\n"
+    assert_string_equal(text(&f), C_HEAD "0" DO P_HEAD "0.5" DO C_HEAD "2" DO P_HEAD "1.5" DO P_HEAD
+                                         "null," LOCAL
+                                         ",\"attributes\":{\"d\":\"package\",\"o\":\"other\"}}\n");
+    fixture_done(&f);
+}
+
+/* A buffer cleared and filled again gives its strings the same addresses:
+ * the end of line kept from the last buffer must not be reused. */
+static void test_tail_next_buffer(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, 0);
+    alumet_metric_id m = alumet_test_add_metric(f.reg, "m", ALUMET_VALUE_U64, ALUMET_UNIT(UNITY));
+    const char *addr[2][3];
+    static const char *const words[2][3] = {{"key1", "first", "/cg1"}, {"key2", "other", "/cg2"}};
+    for (int b = 0; b < 2; b++) {
+        for (int k = 0; k < 3; k++) {
+            addr[b][k] = alumet_buffer_strdup(f.buf, words[b][k], (size_t)-1);
+            assert_non_null(addr[b][k]);
+        }
+        const struct alumet_consumer cg = {ALUMET_CONSUMER_CGROUP, 0, addr[b][2], NULL};
+        struct alumet_point *p =
+            alumet_buffer_push_u64(f.buf, 0, m, &alumet_test_local_resource, &cg, 1);
+        assert_non_null(p);
+        alumet_test_add_str(f.buf, p, addr[b][0], addr[b][1]);
+        write_and_clear(&f);
+    }
+    /* the test is only meaningful when the addresses repeat */
+    for (int k = 0; k < 3; k++)
+        assert_ptr_equal(addr[0][k], addr[1][k]);
+#define CG_LINE(c, k, v)                                                                           \
+    "{\"metric\":\"m\",\"unit\":\"1\",\"unit_display\":\"\"," EPOCH                                \
+    ",\"value\":1,\"resource_kind\":\"local_machine\",\"resource_id\":\"\","                       \
+    "\"consumer_kind\":\"cgroup\",\"consumer_id\":\"" c "\",\"attributes\":{\"" k "\":\"" v        \
+    "\"}}\n"
+    assert_string_equal(text(&f),
+                        CG_LINE("/cg1", "key1", "first") CG_LINE("/cg2", "key2", "other"));
+    fixture_done(&f);
+}
+
 /* Metrics registered after the first write (late registration). */
 static void test_late_metrics(void **state)
 {
@@ -386,6 +602,9 @@ int main(void)
         cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_plain_strings),
         cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_tail_changes),
+        cmocka_unit_test(test_tail_two_metrics),
+        cmocka_unit_test(test_tail_next_buffer),
         cmocka_unit_test(test_late_metrics),
         cmocka_unit_test(test_unknown_metric),
         cmocka_unit_test(test_small_buffer),
