@@ -56,10 +56,9 @@ static int webstate_tls(struct prometheus_webstate *s, const char *path, struct 
     }
     r = gnutls_x509_crt_list_import2(&crts, &n_crts, &cert, GNUTLS_X509_FMT_PEM, 0);
     if (r < 0) {
-        r = alumet_error_set(err, -EINVAL,
-                             "web_config_file '%s': %s is not a valid PEM certificate: %s", path,
-                             webstate_name(name, sizeof(name), "cert", wc->cert_file),
-                             gnutls_strerror(r));
+        r = alumet_error_set(
+            err, -EINVAL, "web_config_file '%s': %s is not a valid PEM certificate: %s", path,
+            webstate_name(name, sizeof(name), "cert", wc->cert_file), gnutls_strerror(r));
         goto out;
     }
     r = gnutls_x509_privkey_import2(pk, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
@@ -83,12 +82,10 @@ static int webstate_tls(struct prometheus_webstate *s, const char *path, struct 
         gnutls_datum_t ca = {(unsigned char *)wc->client_ca, (unsigned)strlen(wc->client_ca)};
         r = gnutls_certificate_set_x509_trust_mem(s->cred, &ca, GNUTLS_X509_FMT_PEM);
         if (r <= 0) {
-            r = alumet_error_set(err, -EINVAL,
-                                 "web_config_file '%s': %s holds no valid PEM certificate%s%s",
-                                 path,
-                                 webstate_name(name, sizeof(name), "client_ca",
-                                               wc->client_ca_file),
-                                 r < 0 ? ": " : "", r < 0 ? gnutls_strerror(r) : "");
+            r = alumet_error_set(
+                err, -EINVAL, "web_config_file '%s': %s holds no valid PEM certificate%s%s", path,
+                webstate_name(name, sizeof(name), "client_ca", wc->client_ca_file),
+                r < 0 ? ": " : "", r < 0 ? gnutls_strerror(r) : "");
             goto out;
         }
     }
@@ -226,8 +223,7 @@ static void webwatch_reload(struct prometheus_webwatch *w)
     if (r < 0) {
         prometheus_webstate_unref(s);
         alumet_log_at(w->topic, ALUMET_LOG_ERROR,
-                      "cannot reload: %s; the endpoint keeps the previous configuration",
-                      err.msg);
+                      "cannot reload: %s; the endpoint keeps the previous configuration", err.msg);
         return;
     }
     prometheus_webstate_unref(w->cur);

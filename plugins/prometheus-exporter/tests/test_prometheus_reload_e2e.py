@@ -14,7 +14,8 @@ the code under test. Then:
 - basic_auth_users gets another bcrypt hash (published crypt_blowfish test
   vectors): the old password gets 401, the new one 200;
 - a broken PEM written in place keeps the last good certificate, with one
-  exact error line however many connections come; a fixed one is served;
+  exact error line per change however many connections come; so does a
+  certificate whose key is another; a fixed one is served;
 - removing tls_server_config is refused (the endpoint stays HTTPS).
 
 Polling uses a generous deadline. Skipped (exit 77) without openssl. Meson
@@ -185,9 +186,31 @@ web_config_file = "{web}"
         good = f.read()
     with open(run.path("s3.key"), encoding="utf-8") as f:
         good_key = f.read()
+    with open(run.path("s1.crt"), encoding="utf-8") as f:
+        s1_cert = f.read()
     # the key first: until the certificate follows, they do not match
-    with open(os.path.join(secret, "tls.key"), "w", encoding="utf-8") as f:
+    key_path = os.path.join(os.path.dirname(web), "secret/tls.key")
+    with open(key_path, "w", encoding="utf-8") as f:
         f.write(good_key)
+    mismatch = (f"ERROR prometheus-exporter: cannot reload: web_config_file '{web}': cert_file "
+                f"'{cert_path}' is not a valid PEM certificate: Base64 unexpected header error.;")
+    wait_for("a second error", lambda: served_serial(tmp, port)
+             and len(log_lines(agent, "cannot reload")) == 2, timeout=DEADLINE, logs=[agent.log])
+    errors = log_lines(agent, "cannot reload")
+    check(errors[1].endswith(mismatch + " the endpoint keeps the previous configuration"),
+          errors)
+    with open(cert_path + ".new", "w", encoding="utf-8") as f:
+        f.write(s1_cert)
+    os.rename(cert_path + ".new", os.path.realpath(cert_path))
+    mismatch = (f"ERROR prometheus-exporter: cannot reload: web_config_file '{web}': cert_file "
+                f"'{cert_path}' and key_file '{key_path}' do not go together: The certificate "
+                "and the given key do not match.; the endpoint keeps the previous configuration")
+    wait_for("the error about the key", lambda: served_serial(tmp, port)
+             and len(log_lines(agent, "cannot reload")) == 3, timeout=DEADLINE, logs=[agent.log])
+    errors = log_lines(agent, "cannot reload")
+    check(errors[2].endswith(mismatch), f"expected:\n{mismatch}\ngot {errors[2]}")
+    check(served_serial(tmp, port) == serial2, "the last good certificate")
+    print("ok: a certificate with another key is refused:\n  " + mismatch)
     with open(cert_path, "w", encoding="utf-8") as f:
         f.write(good)
     wait_for("the fixed certificate", lambda: served_serial(tmp, port) == serial3,
