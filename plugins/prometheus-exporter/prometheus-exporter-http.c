@@ -6,7 +6,9 @@
  * upstream's silent death of the server thread. With web_config_file, the
  * endpoint speaks TLS (GnuTLS through libmicrohttpd), checks the client
  * certificates and asks for basic authentication
- * (prometheus-exporter-webconfig.c). */
+ * (prometheus-exporter-webconfig.c), with the version of the file current
+ * when the connection opened (its TLS handshake) or when the request came
+ * (users, headers): see prometheus-exporter-reload.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>

@@ -573,7 +573,8 @@ bool prometheus_webconfig_check(struct prometheus_webconfig_cache *cache,
         if (strcmp(wc->users[i].name, user) == 0)
             u = &wc->users[i];
 
-    /* the key: SHA-256 of user, NUL, password (the hashes never change) */
+    /* the key: SHA-256 of user, NUL, password (a cache belongs to one version
+     * of the file: its hashes never change) */
     gnutls_hash_hd_t h;
     if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
         return false;
