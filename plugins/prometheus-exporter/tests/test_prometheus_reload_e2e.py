@@ -18,12 +18,18 @@ the code under test. Then:
   certificate whose key is another; a fixed one is served;
 - removing tls_server_config is refused (the endpoint stays HTTPS).
 
+A real Prometheus server (when installed) scrapes with a password file: it
+gets 401 once the hash changes, on the connection it keeps open, and is up
+again once its password file has the new password.
+
 Polling uses a generous deadline. Skipped (exit 77) without openssl. Meson
 passes ALUMET_E2E_AGENT, ALUMET_E2E_PLUGIN_DIR and PYTHONPATH (tests/e2e).
 """
 
 import base64
+import http.client
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -32,7 +38,8 @@ import tempfile
 import urllib.error
 
 from e2e_tls import have_openssl
-from test_prometheus_e2e import AGENT, PLUGIN_DIR, SKIP, Failure, Run, check, wait_for
+from test_prometheus_e2e import (AGENT, PLUGIN_DIR, SKIP, Failure, Run, check, free_port,
+                                 http_get, prom_api, wait_for)
 
 # crypt_blowfish's test vectors (wrapper.c): bcrypt cost 5
 OLD_PASSWORD, OLD_HASH = "U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
@@ -89,7 +96,6 @@ def served_serial(tmp, port):
 
 def get_status(tmp, port, user, password):
     """HTTP status of GET /metrics on a new connection."""
-    import http.client
     ctx = ssl.create_default_context(cafile=os.path.join(tmp, "ca.crt"))
     c = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -115,6 +121,50 @@ def write_web(path, hash_, tls=True):
 def log_lines(agent, part):
     with open(agent.log, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f if part in line]
+
+
+def start_prometheus(run, port, agent):
+    """A Prometheus server scraping the agent every second (None without
+    the binary); returns a function waiting for a state of the target."""
+    prometheus = shutil.which("prometheus")
+    if not prometheus:
+        print("note: no prometheus binary, its part is skipped")
+        return None
+    with open(run.path("password"), "w", encoding="utf-8") as f:
+        f.write(OLD_PASSWORD)
+    webport = free_port()
+    with open(run.path("prometheus.yml"), "w", encoding="utf-8") as f:
+        f.write(f"""\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: alumet
+    scheme: https
+    tls_config:
+      ca_file: {run.path('ca.crt')}
+    basic_auth:
+      username: alice
+      password_file: {run.path('password')}
+    static_configs:
+      - targets: ['localhost:{port}']
+""")
+    p = run.spawn("prometheus", [prometheus, "--config.file=prometheus.yml",
+                                 f"--storage.tsdb.path={run.path('data')}",
+                                 f"--web.listen-address=127.0.0.1:{webport}"])
+    base = f"http://127.0.0.1:{webport}"
+    logs = [p.log, agent.log]
+    wait_for("prometheus to be ready", lambda: http_get(f"{base}/-/ready")[0] == 200, logs=logs)
+
+    def target(cond, what):
+        def ok():
+            active = prom_api(base, "targets")["activeTargets"]
+            return active and cond(active[0])
+        wait_for(what, ok, timeout=DEADLINE, logs=logs)
+    target(lambda t: t["health"] == "up", "Prometheus to scrape the rotated certificate")
+    print("ok: Prometheus scrapes the endpoint")
+    target.proc = p
+    return target
 
 
 def scenario(run):
@@ -153,6 +203,8 @@ web_config_file = "{web}"
     print(f"ok: after the rotation of the Secret, a new connection gets {serial2} "
           f"(was {serial1})")
 
+    prom = start_prometheus(run, port, agent)
+
     # 2. another password for alice
     write_web(web, NEW_HASH)
     wait_for("the old password refused",
@@ -162,6 +214,19 @@ web_config_file = "{web}"
     check(get_status(tmp, port, "alice", OLD_PASSWORD) == 401, "old password again")
     check(len(log_lines(agent, taken)) == 2, log_lines(agent, "web_config_file"))
     print("ok: a new bcrypt hash in basic_auth_users: old password 401, new one 200")
+    if prom:
+        # Prometheus, on the connection it keeps open, gets 401 with the old
+        # password, and scrapes again once it has the new one
+        prom(lambda t: t["health"] == "down"
+             and "401 Unauthorized" in t["lastError"], "Prometheus refused (401)")
+        with open(run.path("password"), "w", encoding="utf-8") as f:
+            f.write(NEW_PASSWORD)
+        prom(lambda t: t["health"] == "up", "Prometheus up with the new password")
+        print("ok: Prometheus got 401 after the change, up again with the new password")
+        # no scrape from now on: the files below are written in place, and a
+        # scrape between the truncation and the write would see them empty
+        prom.proc.terminate()
+        prom.proc.wait(timeout=30)
 
     # 3. a broken certificate written in place (through the links)
     cert_path = os.path.join(os.path.dirname(web), "secret/tls.crt")
