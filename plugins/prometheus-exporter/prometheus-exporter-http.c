@@ -6,7 +6,9 @@
  * upstream's silent death of the server thread. With web_config_file, the
  * endpoint speaks TLS (GnuTLS through libmicrohttpd), checks the client
  * certificates and asks for basic authentication
- * (prometheus-exporter-webconfig.c). */
+ * (prometheus-exporter-webconfig.c), with the version of the file current
+ * when the connection opened (its TLS handshake) or when the request came
+ * (users, headers): see prometheus-exporter-reload.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -32,8 +34,9 @@ struct prometheus_http {
     struct prometheus_table *table; /* one reference */
     struct alumet_log_topic *topic;
     uint16_t port;
-    const struct prometheus_webconfig *wc; /* borrowed, NULL: none */
-    struct prometheus_webconfig_cache cache;
+    bool web; /* web_config_file is set: watch holds it */
+    bool tls;
+    struct prometheus_webwatch watch;
 };
 
 /* ---- content negotiation ---- */
@@ -190,15 +193,16 @@ static const char *prometheus_bind_advice(int r)
 
 /* ---- requests ---- */
 
-/* The headers of http_server_config, on every response. */
-static void prometheus_http_add_headers(struct prometheus_http *h, struct MHD_Response *resp)
+/* The headers of http_server_config (wc: NULL, none), on every response. */
+static void prometheus_http_add_headers(const struct prometheus_webconfig *wc,
+                                        struct MHD_Response *resp)
 {
-    for (size_t i = 0; h->wc && i < h->wc->n_headers; i++)
-        MHD_add_response_header(resp, h->wc->headers[2 * i], h->wc->headers[2 * i + 1]);
+    for (size_t i = 0; wc && i < wc->n_headers; i++)
+        MHD_add_response_header(resp, wc->headers[2 * i], wc->headers[2 * i + 1]);
 }
 
 /* status with a short text body; 401 asks for basic authentication. */
-static enum MHD_Result prometheus_http_reply_static(struct prometheus_http *h,
+static enum MHD_Result prometheus_http_reply_static(const struct prometheus_webconfig *wc,
                                                     struct MHD_Connection *c, unsigned status,
                                                     const char *body)
 {
@@ -207,7 +211,7 @@ static enum MHD_Result prometheus_http_reply_static(struct prometheus_http *h,
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    prometheus_http_add_headers(h, resp);
+    prometheus_http_add_headers(wc, resp);
     enum MHD_Result ret = status == MHD_HTTP_UNAUTHORIZED
                               ? MHD_queue_basic_auth_fail_response(c, PROMETHEUS_HTTP_REALM, resp)
                               : MHD_queue_response(c, status, resp);
@@ -215,11 +219,16 @@ static enum MHD_Result prometheus_http_reply_static(struct prometheus_http *h,
     return ret;
 }
 
-/* client_auth_type: NULL when the client's certificate is acceptable, else
+/* client_auth_type of the version the connection's handshake used (its
+ * socket context): NULL when the client's certificate is acceptable, else
  * why not. */
-static const char *prometheus_http_check_client(struct prometheus_http *h, struct MHD_Connection *c)
+static const char *prometheus_http_check_client(struct MHD_Connection *c)
 {
-    if (!h->wc || h->wc->client_auth == PROMETHEUS_CLIENT_AUTH_NONE)
+    const union MHD_ConnectionInfo *sc =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const struct prometheus_webstate *conn = sc ? sc->socket_context : NULL;
+    const struct prometheus_webconfig *wc = conn ? prometheus_webstate_config(conn) : NULL;
+    if (!wc || wc->client_auth == PROMETHEUS_CLIENT_AUTH_NONE)
         return NULL;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -228,7 +237,7 @@ static const char *prometheus_http_check_client(struct prometheus_http *h, struc
     gnutls_session_t s = (gnutls_session_t)ci->tls_session;
     unsigned n = 0;
     if (!gnutls_certificate_get_peers(s, &n) || n == 0)
-        return h->wc->client_auth == PROMETHEUS_CLIENT_AUTH_REQUIRE_AND_VERIFY
+        return wc->client_auth == PROMETHEUS_CLIENT_AUTH_REQUIRE_AND_VERIFY
                    ? "no client certificate"
                    : NULL;
     unsigned status = 0;
@@ -237,14 +246,18 @@ static const char *prometheus_http_check_client(struct prometheus_http *h, struc
     return NULL;
 }
 
-/* basic_auth_users: whether the request carries the credentials of one. */
-static bool prometheus_http_check_user(struct prometheus_http *h, struct MHD_Connection *c)
+/* basic_auth_users of s (NULL: none): whether the request carries the
+ * credentials of one. */
+static bool prometheus_http_check_user(struct prometheus_http *h, struct prometheus_webstate *s,
+                                       struct MHD_Connection *c)
 {
-    if (!h->wc || h->wc->n_users == 0)
+    const struct prometheus_webconfig *wc = s ? prometheus_webstate_config(s) : NULL;
+    if (!wc || wc->n_users == 0)
         return true;
     char *password = NULL;
     char *user = MHD_basic_auth_get_username_password(c, &password);
-    bool ok = user && password && prometheus_webconfig_check(&h->cache, h->wc, user, password);
+    bool ok = user && password &&
+              prometheus_webconfig_check(prometheus_webstate_cache(s), wc, user, password);
     if (!ok && user)
         alumet_log_at(h->topic, ALUMET_LOG_DEBUG, "refused a request of user '%s': wrong password",
                       user);
@@ -256,6 +269,10 @@ static bool prometheus_http_check_user(struct prometheus_http *h, struct MHD_Con
         MHD_free(user);
     return ok;
 }
+
+static enum MHD_Result prometheus_http_answer(struct prometheus_http *h,
+                                              struct prometheus_webstate *s,
+                                              struct MHD_Connection *c, const char *url);
 
 static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *c, const char *url,
                                               const char *method, const char *version,
@@ -276,16 +293,28 @@ static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *
         *upload_data_size = 0; /* a request body is ignored */
         return MHD_YES;
     }
-    const char *refused = prometheus_http_check_client(h, c);
+    /* the users and headers of the file as it is now */
+    struct prometheus_webstate *s = h->web ? prometheus_webwatch_current(&h->watch) : NULL;
+    enum MHD_Result ret = prometheus_http_answer(h, s, c, url);
+    prometheus_webstate_unref(s);
+    return ret;
+}
+
+static enum MHD_Result prometheus_http_answer(struct prometheus_http *h,
+                                              struct prometheus_webstate *s,
+                                              struct MHD_Connection *c, const char *url)
+{
+    const struct prometheus_webconfig *wc = s ? prometheus_webstate_config(s) : NULL;
+    const char *refused = prometheus_http_check_client(c);
     if (refused) {
         alumet_log_at(h->topic, ALUMET_LOG_DEBUG, "refused a request: %s", refused);
-        return prometheus_http_reply_static(h, c, MHD_HTTP_FORBIDDEN,
+        return prometheus_http_reply_static(wc, c, MHD_HTTP_FORBIDDEN,
                                             "Forbidden: a valid client certificate is required");
     }
-    if (!prometheus_http_check_user(h, c))
-        return prometheus_http_reply_static(h, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
+    if (!prometheus_http_check_user(h, s, c))
+        return prometheus_http_reply_static(wc, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized");
     if (strcmp(url, "/metrics") != 0)
-        return prometheus_http_reply_static(h, c, MHD_HTTP_NOT_FOUND, "Not Found");
+        return prometheus_http_reply_static(wc, c, MHD_HTTP_NOT_FOUND, "Not Found");
 
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     enum prometheus_format fmt = prometheus_negotiate(accept);
@@ -293,7 +322,7 @@ static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *
     size_t len = 0;
     if (prometheus_table_render(h->table, fmt, alumet_time_monotonic(), &text, &len) < 0) {
         alumet_log_at(h->topic, ALUMET_LOG_ERROR, "out of memory while rendering the metrics");
-        return prometheus_http_reply_static(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return prometheus_http_reply_static(wc, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                             "Internal Server Error");
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, text, free);
@@ -303,10 +332,30 @@ static enum MHD_Result prometheus_http_handle(void *cls, struct MHD_Connection *
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, prometheus_content_type(fmt));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
-    prometheus_http_add_headers(h, resp);
+    prometheus_http_add_headers(wc, resp);
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* A new connection takes the current version of the web configuration
+ * (reloaded first if its files changed): its TLS handshake uses that
+ * certificate, and the version stays alive until the connection closes. */
+static void prometheus_http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                                   enum MHD_ConnectionNotificationCode toe)
+{
+    struct prometheus_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        prometheus_webstate_unref(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    struct prometheus_webstate *s = prometheus_webwatch_current(&h->watch);
+    *socket_context = s;
+    const union MHD_ConnectionInfo *ci =
+        h->tls ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+    if (ci && ci->tls_session)
+        prometheus_webstate_apply(s, ci->tls_session);
 }
 
 static void prometheus_http_log(void *cls, const char *fmt, va_list ap)
@@ -318,8 +367,19 @@ static void prometheus_http_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- server ---- */
 
+/* Drop what web holds (its reference and files). */
+static void prometheus_http_web_drop(struct prometheus_http_web *web)
+{
+    if (!web)
+        return;
+    prometheus_webstate_unref(web->state);
+    web->state = NULL;
+    if (web->files)
+        prometheus_webfiles_done(web->files);
+}
+
 int prometheus_http_start(const char *host, uint16_t port, struct prometheus_table *t,
-                          const struct prometheus_webconfig *wc, struct alumet_log_topic *topic,
+                          struct prometheus_http_web *web, struct alumet_log_topic *topic,
                           struct prometheus_http **ret, struct alumet_error *err)
 {
     struct sockaddr_storage addr;
@@ -328,11 +388,14 @@ int prometheus_http_start(const char *host, uint16_t port, struct prometheus_tab
     int r;
 
     snprintf(shown, sizeof(shown), "%s:%u", host, (unsigned)port);
-    if (prometheus_parse_address(host, port, &addr, &addr_len) < 0)
+    if (prometheus_parse_address(host, port, &addr, &addr_len) < 0) {
+        prometheus_http_web_drop(web);
         return alumet_error_set(err, -EINVAL, "invalid host:port configuration '%s'", shown);
+    }
     int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         r = -errno;
+        prometheus_http_web_drop(web);
         return alumet_error_set(err, r, "failed to create a socket for '%s': %s", shown,
                                 strerror(-r));
     }
@@ -361,29 +424,36 @@ int prometheus_http_start(const char *host, uint16_t port, struct prometheus_tab
     h->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                : ((struct sockaddr_in *)&addr)->sin_port);
     h->table = prometheus_table_ref(t);
-    h->wc = wc;
-    pthread_mutex_init(&h->cache.lock, NULL);
+    const struct prometheus_webconfig *wc = NULL;
+    h->web = web && web->state;
+    if (h->web) {
+        wc = prometheus_webstate_config(web->state);
+        prometheus_webwatch_init(&h->watch, web->path, web->state, web->files, topic);
+        web->state = NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     bool tls = wc && wc->cert;
-    struct MHD_OptionItem tls_opts[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? wc->cert : NULL},
+    /* the daemon's certificate and versions are the first ones: every
+     * connection gets those of the current version (prometheus_http_notify) */
+    struct MHD_OptionItem web_opts[] = {
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)prometheus_http_notify, h},
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? wc->cert : NULL},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? wc->key : NULL},
         {MHD_OPTION_HTTPS_PRIORITIES, 0, tls ? wc->priorities : NULL},
-        /* with trusted CAs, the server asks the clients for a certificate */
-        {tls && wc->client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
-         tls ? wc->client_ca : NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    h->tls = tls;
     if (tls)
         flags |= MHD_USE_TLS;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, prometheus_http_handle, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_EXTERNAL_LOGGER, prometheus_http_log, h, MHD_OPTION_CONNECTION_LIMIT,
         PROMETHEUS_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, PROMETHEUS_HTTP_TIMEOUT_S,
-        tls ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls_opts, MHD_OPTION_END);
+        h->web ? MHD_OPTION_ARRAY : MHD_OPTION_END, web_opts, MHD_OPTION_END);
     if (!h->daemon) {
         prometheus_table_unref(h->table);
-        pthread_mutex_destroy(&h->cache.lock);
+        if (h->web)
+            prometheus_webwatch_done(&h->watch);
         free(h);
         r = alumet_error_set(err, -EIO, "failed to start the %s server on '%s'%s",
                              tls ? "HTTPS" : "HTTP", shown,
@@ -397,6 +467,7 @@ int prometheus_http_start(const char *host, uint16_t port, struct prometheus_tab
 
 err_close:
     close(fd);
+    prometheus_http_web_drop(web);
     return r;
 }
 
@@ -411,6 +482,7 @@ void prometheus_http_stop(struct prometheus_http *h)
         return;
     MHD_stop_daemon(h->daemon); /* joins the thread and closes the socket */
     prometheus_table_unref(h->table);
-    pthread_mutex_destroy(&h->cache.lock);
+    if (h->web)
+        prometheus_webwatch_done(&h->watch);
     free(h);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -29,6 +30,7 @@ struct webconfig_load {
     char *dir;
     yaml_document_t doc;
     struct alumet_error *err;
+    struct prometheus_webfiles *files; /* the files read, NULL: not noted */
 };
 
 static int webconfig_error(struct webconfig_load *l, const yaml_node_t *n, const char *fmt, ...)
@@ -48,11 +50,43 @@ static int webconfig_error(struct webconfig_load *l, const yaml_node_t *n, const
     return alumet_error_set(l->err, -EINVAL, "web_config_file '%s': %s", l->path, what);
 }
 
-/* Read a whole file (at most PROMETHEUS_WEBCONFIG_MAX_FILE bytes) into a new
- * NUL-terminated string. 0 or a negative errno (-EFBIG: too large). */
-static int webconfig_read_file(const char *path, char **ret)
+void prometheus_file_stamp_of(int fd, const char *path, struct prometheus_file_stamp *st)
 {
+    struct stat sb;
+    *st = (struct prometheus_file_stamp){0};
+    if ((fd >= 0 ? fstat(fd, &sb) : stat(path, &sb)) < 0) {
+        st->err = errno;
+        return;
+    }
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
+    st->size = sb.st_size;
+    st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+/* Note path and its stamp (taken before it is read: a write during the read
+ * changes the file's stamp again) in l->files. */
+static void webconfig_note(struct webconfig_load *l, const char *path,
+                           const struct prometheus_file_stamp *st)
+{
+    struct prometheus_webfiles *f = l->files;
+    if (!f || f->n == PROMETHEUS_WEBCONFIG_FILES)
+        return;
+    f->path[f->n] = strdup(path);
+    if (!f->path[f->n])
+        return; /* the file is not watched: a reload waits for another change */
+    f->stamp[f->n++] = *st;
+}
+
+/* Read a whole file (at most PROMETHEUS_WEBCONFIG_MAX_FILE bytes) into a new
+ * NUL-terminated string, noted in l->files (l: NULL, not noted). 0 or a
+ * negative errno (-EFBIG: too large). */
+static int webconfig_read_file(struct webconfig_load *l, const char *path, char **ret)
+{
+    struct prometheus_file_stamp st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    prometheus_file_stamp_of(fd, path, &st);
+    webconfig_note(l, path, &st);
     if (fd < 0)
         return -errno;
     size_t len = 0, cap = 4096;
@@ -105,7 +139,7 @@ static int webconfig_get_scalar(struct webconfig_load *l, const yaml_node_t *n, 
 /* The PEM text of a file option (key_file: "cert_file"...), its path
  * relative to the folder of the web configuration file. */
 static int webconfig_load_pem(struct webconfig_load *l, const yaml_node_t *n, const char *key,
-                              char **ret)
+                              char **ret, char **ret_path)
 {
     const char *v = NULL;
     char *path = NULL;
@@ -120,7 +154,7 @@ static int webconfig_load_pem(struct webconfig_load *l, const yaml_node_t *n, co
         path = NULL;
     if (!path)
         return alumet_error_set(l->err, -ENOMEM, "out of memory");
-    r = webconfig_read_file(path, ret);
+    r = webconfig_read_file(l, path, ret);
     if (r < 0)
         r = webconfig_error(l, n,
                             "'%s': cannot read '%s': %s; expected a PEM file that the agent's user "
@@ -132,7 +166,10 @@ static int webconfig_load_pem(struct webconfig_load *l, const yaml_node_t *n, co
         free(*ret);
         *ret = NULL;
     }
-    free(path);
+    if (r == 0)
+        *ret_path = path;
+    else
+        free(path);
     return r;
 }
 
@@ -194,19 +231,20 @@ static int webconfig_tls(struct webconfig_load *l, const yaml_node_t *n,
         const yaml_node_t *k = yaml_document_get_node(&l->doc, p->key);
         const yaml_node_t *v = yaml_document_get_node(&l->doc, p->value);
         const char *key = k->type == YAML_SCALAR_NODE ? webconfig_scalar(k) : "";
-        char **slot = NULL;
+        char **slot = NULL, **path_slot = NULL;
         bool file = false;
         if (strcmp(key, "cert_file") == 0 || strcmp(key, "cert") == 0)
-            slot = &wc->cert, file = key[4] == '_';
+            slot = &wc->cert, path_slot = &wc->cert_file, file = key[4] == '_';
         else if (strcmp(key, "key_file") == 0 || strcmp(key, "key") == 0)
-            slot = &wc->key, file = key[3] == '_';
+            slot = &wc->key, path_slot = &wc->key_file, file = key[3] == '_';
         else if (strcmp(key, "client_ca_file") == 0 || strcmp(key, "client_ca") == 0)
-            slot = &wc->client_ca, file = key[9] == '_';
+            slot = &wc->client_ca, path_slot = &wc->client_ca_file, file = key[9] == '_';
         if (slot) {
             if (*slot)
                 return webconfig_error(l, k, "'%s': given twice (as a file and inline?): keep one",
                                        key);
-            r = file ? webconfig_load_pem(l, v, key, slot) : webconfig_inline_pem(l, v, key, slot);
+            r = file ? webconfig_load_pem(l, v, key, slot, path_slot)
+                     : webconfig_inline_pem(l, v, key, slot);
         } else if (strcmp(key, "client_auth_type") == 0) {
             auth_node = v;
             r = webconfig_get_scalar(l, v, key, &auth);
@@ -428,16 +466,16 @@ static int webconfig_root(struct webconfig_load *l, struct prometheus_webconfig 
     return 0;
 }
 
-int prometheus_webconfig_load(const char *path, struct prometheus_webconfig *wc,
-                              struct alumet_error *err)
+int prometheus_webconfig_load_files(const char *path, struct prometheus_webconfig *wc,
+                                    struct prometheus_webfiles *files, struct alumet_error *err)
 {
-    struct webconfig_load l = {.path = path, .err = err};
+    struct webconfig_load l = {.path = path, .err = err, .files = files};
     yaml_parser_t parser;
     char *text = NULL, *copy = NULL;
     int r;
 
     *wc = (struct prometheus_webconfig){0};
-    r = webconfig_read_file(path, &text);
+    r = webconfig_read_file(&l, path, &text);
     if (r < 0)
         return alumet_error_set(err, r == -EFBIG ? -EINVAL : r,
                                 "cannot read the web_config_file '%s': %s; check the option "
@@ -470,6 +508,19 @@ int prometheus_webconfig_load(const char *path, struct prometheus_webconfig *wc,
     return r;
 }
 
+int prometheus_webconfig_load(const char *path, struct prometheus_webconfig *wc,
+                              struct alumet_error *err)
+{
+    return prometheus_webconfig_load_files(path, wc, NULL, err);
+}
+
+void prometheus_webfiles_done(struct prometheus_webfiles *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->path[i]);
+    *f = (struct prometheus_webfiles){0};
+}
+
 static void webconfig_free_secret(char *s)
 {
     if (!s)
@@ -483,6 +534,9 @@ void prometheus_webconfig_done(struct prometheus_webconfig *wc)
     free(wc->cert);
     webconfig_free_secret(wc->key);
     free(wc->client_ca);
+    free(wc->cert_file);
+    free(wc->key_file);
+    free(wc->client_ca_file);
     free(wc->priorities);
     for (size_t i = 0; i < wc->n_users; i++) {
         free(wc->users[i].name);
@@ -519,7 +573,8 @@ bool prometheus_webconfig_check(struct prometheus_webconfig_cache *cache,
         if (strcmp(wc->users[i].name, user) == 0)
             u = &wc->users[i];
 
-    /* the key: SHA-256 of user, NUL, password (the hashes never change) */
+    /* the key: SHA-256 of user, NUL, password (a cache belongs to one version
+     * of the file: its hashes never change) */
     gnutls_hash_hd_t h;
     if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
         return false;

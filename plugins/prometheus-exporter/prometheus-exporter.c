@@ -60,8 +60,10 @@ struct prometheus_exporter {
     alumet_time_ns series_expiry;
     char **counter_metrics; /* the option, NULL-terminated */
     size_t n_counter_metrics;
-    struct prometheus_webconfig web; /* web_config_file, zeroed when none */
-    struct alumet_log_topic *topic;  /* from start: the plugin's, borrowed */
+    char *web_path;                       /* web_config_file, NULL when none */
+    struct prometheus_webstate *web;      /* its version loaded by init, until start */
+    struct prometheus_webfiles web_files; /* the files it came from */
+    struct alumet_log_topic *topic;       /* from start: the plugin's, borrowed */
     struct prometheus_http *http;
 };
 
@@ -76,7 +78,9 @@ static void prometheus_exporter_free(void *state)
     if (!pe)
         return;
     prometheus_http_stop(pe->http);
-    prometheus_webconfig_done(&pe->web);
+    prometheus_webstate_unref(pe->web);
+    prometheus_webfiles_done(&pe->web_files);
+    free(pe->web_path);
     for (size_t i = 0; i < pe->n_counter_metrics; i++)
         free(pe->counter_metrics[i]);
     free(pe->counter_metrics);
@@ -178,7 +182,9 @@ static int prometheus_exporter_init(struct alumet_config *cfg, void **ret_state,
     r = alumet_config_get_string(cfg, "web_config_file", "", &web_config, err);
     if (r < 0)
         goto err_free;
-    if (*web_config && (r = prometheus_webconfig_load(web_config, &pe->web, err)) < 0)
+    if (*web_config &&
+        ((r = prometheus_exporter_dup(web_config, &pe->web_path, err)) < 0 ||
+         (r = prometheus_webstate_load(web_config, &pe->web_files, &pe->web, err)) < 0))
         goto err_free;
 
     /* both are checked before the first error is returned: `config check`
@@ -261,7 +267,12 @@ static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
         goto out_unref;
     }
     o->table = prometheus_table_ref(table);
-    r = prometheus_http_start(pe->host, pe->port, table, &pe->web, topic, &pe->http, err);
+    /* the server takes the loaded version; the messages below read it */
+    const struct prometheus_webconfig none = {0};
+    const struct prometheus_webconfig *wc = pe->web ? prometheus_webstate_config(pe->web) : &none;
+    struct prometheus_webstate *web = pe->web ? prometheus_webstate_ref(pe->web) : NULL;
+    struct prometheus_http_web hw = {.path = pe->web_path, .state = web, .files = &pe->web_files};
+    r = prometheus_http_start(pe->host, pe->port, table, &hw, topic, &pe->http, err);
     if (r < 0) {
         prometheus_exporter_output_free(o);
         goto out_unref;
@@ -273,12 +284,11 @@ static int prometheus_exporter_start(void *state, struct alumet_start_ctx *ctx,
         pe->http = NULL;
         goto out_unref;
     }
-    alumet_log_at(
-        topic, ALUMET_LOG_INFO, "serving the metrics on '%s:%u', path '/metrics'%s%s%s", pe->host,
-        (unsigned)prometheus_http_port(pe->http), pe->web.cert ? ", over TLS (https)" : "",
-        pe->web.n_users ? ", basic authentication" : "",
-        pe->web.client_auth != PROMETHEUS_CLIENT_AUTH_NONE ? ", client certificates" : "");
-    if (pe->web.n_users && !pe->web.cert)
+    alumet_log_at(topic, ALUMET_LOG_INFO, "serving the metrics on '%s:%u', path '/metrics'%s%s%s",
+                  pe->host, (unsigned)prometheus_http_port(pe->http),
+                  wc->cert ? ", over TLS (https)" : "", wc->n_users ? ", basic authentication" : "",
+                  wc->client_auth != PROMETHEUS_CLIENT_AUTH_NONE ? ", client certificates" : "");
+    if (wc->n_users && !wc->cert)
         alumet_log_at(topic, ALUMET_LOG_WARN,
                       "basic authentication without TLS: the passwords of basic_auth_users go in "
                       "clear text over the network; add tls_server_config to web_config_file");

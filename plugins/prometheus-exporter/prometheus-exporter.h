@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "alumet/error.h"
 #include "alumet/log.h"
@@ -133,6 +134,7 @@ struct prometheus_webconfig {
     char *cert;      /* PEM text of the server's certificate (chain); NULL: no TLS */
     char *key;       /* PEM text of its key */
     char *client_ca; /* PEM text of the CAs of the client certificates, NULL: none */
+    char *cert_file, *key_file, *client_ca_file; /* their paths, NULL: inline or none */
     enum prometheus_client_auth client_auth;
     char *priorities; /* GnuTLS priority string (min_version, max_version) */
     struct prometheus_user *users;
@@ -148,6 +150,38 @@ struct prometheus_webconfig {
 int prometheus_webconfig_load(const char *path, struct prometheus_webconfig *wc,
                               struct alumet_error *err);
 void prometheus_webconfig_done(struct prometheus_webconfig *wc);
+
+/* What tells that a file changed: its inode (a rename over it, or over a
+ * symbolic link on its path, as Kubernetes updates a Secret), size and
+ * modification time; err: the errno of a file that cannot be opened. */
+struct prometheus_file_stamp {
+    int err;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns;
+};
+
+/* The stamp of the open file fd, or of path when fd < 0. */
+void prometheus_file_stamp_of(int fd, const char *path, struct prometheus_file_stamp *st);
+
+/* The web configuration file and the PEM files it names. */
+#define PROMETHEUS_WEBCONFIG_FILES 4
+
+/* The files one load read (or failed to read), in order, with their stamps
+ * taken before reading them. */
+struct prometheus_webfiles {
+    char *path[PROMETHEUS_WEBCONFIG_FILES];
+    struct prometheus_file_stamp stamp[PROMETHEUS_WEBCONFIG_FILES];
+    size_t n;
+};
+
+/* prometheus_webconfig_load that notes the files it reads in files (zeroed
+ * first by the caller; filled on failure too, up to the file that failed);
+ * free them with prometheus_webfiles_done(). */
+int prometheus_webconfig_load_files(const char *path, struct prometheus_webconfig *wc,
+                                    struct prometheus_webfiles *files, struct alumet_error *err);
+void prometheus_webfiles_done(struct prometheus_webfiles *f);
 
 #define PROMETHEUS_CREDENTIAL_CACHE 16
 #define PROMETHEUS_CREDENTIAL_DIGEST 32
@@ -167,15 +201,71 @@ bool prometheus_webconfig_check(struct prometheus_webconfig_cache *cache,
                                 const struct prometheus_webconfig *wc, const char *user,
                                 const char *password);
 
+/* ---- reloading (prometheus-exporter-reload.c) ---- */
+
+/* One loaded version of the web configuration: the file and its GnuTLS
+ * credentials, shared by reference (thread-safe counts). */
+struct prometheus_webstate;
+
+/* Load path and the PEM files it names (noted in files, zeroed by the
+ * caller, on failure too), parse the certificate, the key (which must
+ * match) and the client CAs. 0 with *ret (one reference), or a negative
+ * errno with err saying the file and what is wrong. */
+int prometheus_webstate_load(const char *path, struct prometheus_webfiles *files,
+                             struct prometheus_webstate **ret, struct alumet_error *err);
+struct prometheus_webstate *prometheus_webstate_ref(struct prometheus_webstate *s);
+void prometheus_webstate_unref(struct prometheus_webstate *s); /* NULL-safe */
+const struct prometheus_webconfig *prometheus_webstate_config(const struct prometheus_webstate *s);
+struct prometheus_webconfig_cache *prometheus_webstate_cache(struct prometheus_webstate *s);
+/* Give a TLS session (gnutls_session_t, before its handshake) the
+ * certificate, key, client CAs, client certificate request and TLS versions
+ * of s, which must outlive the session. Nothing without TLS. */
+void prometheus_webstate_apply(const struct prometheus_webstate *s, void *session);
+
+/* The version in use and the files it came from (the web configuration
+ * file first), with their stamps. */
+struct prometheus_webwatch {
+    pthread_mutex_t lock;
+    const char *path; /* borrowed */
+    struct prometheus_webstate *cur;
+    struct prometheus_webfiles files; /* of the last load, taken or not */
+    struct alumet_log_topic *topic;
+};
+
+/* Watch path, whose version s (its reference) came from files (moved into
+ * the watch). */
+void prometheus_webwatch_init(struct prometheus_webwatch *w, const char *path,
+                              struct prometheus_webstate *s, struct prometheus_webfiles *files,
+                              struct alumet_log_topic *topic);
+void prometheus_webwatch_done(struct prometheus_webwatch *w);
+
+/* The current version (a new reference): when a watched file changed
+ * (a stat each), the files are loaded again first; a valid new version is
+ * taken (an info message), a broken one logs one error and the previous
+ * version stays. Thread-safe. */
+struct prometheus_webstate *prometheus_webwatch_current(struct prometheus_webwatch *w);
+
+/* ---- the endpoint (prometheus-exporter-http.c) ---- */
+
 struct prometheus_http;
+
+/* What the endpoint serves with: web_config_file (NULL: none), its loaded
+ * version web (a reference moved to the server) and the files it came from
+ * (moved too). */
+struct prometheus_http_web {
+    const char *path; /* borrowed until prometheus_http_stop */
+    struct prometheus_webstate *state;
+    struct prometheus_webfiles *files;
+};
 
 /* Bind host:port now (a failure is returned with the address and the reason
  * in err) and serve GET /metrics from t (a reference is taken) on a thread of
- * its own, with the TLS, authentication and headers of wc (NULL: none;
- * borrowed until prometheus_http_stop). topic: borrowed, for the server's
- * messages. Caller stops with prometheus_http_stop(). 0 or a negative errno. */
+ * its own, with the TLS, authentication and headers of web (NULL: none),
+ * reloaded when its files change. topic: borrowed, for the server's
+ * messages. Caller stops with prometheus_http_stop(). 0 or a negative errno;
+ * web's reference and files are moved in either way. */
 int prometheus_http_start(const char *host, uint16_t port, struct prometheus_table *t,
-                          const struct prometheus_webconfig *wc, struct alumet_log_topic *topic,
+                          struct prometheus_http_web *web, struct alumet_log_topic *topic,
                           struct prometheus_http **ret, struct alumet_error *err);
 
 /* The port actually bound (the chosen one when the option was 0). */

@@ -2,7 +2,8 @@
 /* web_config_file of prometheus-exporter: what the loader reads from a file
  * (inline and relative PEM, users, headers, the TLS version range as a
  * GnuTLS priority string), its errors with their line, and the credential
- * check against a published bcrypt test vector, with its cache. */
+ * check against a published bcrypt test vector, with its cache; the watch
+ * that loads the file again when it changes. */
 #include "alumet-test-plugin.h"
 
 #include <errno.h>
@@ -199,12 +200,75 @@ static void test_check(void **state)
     free(users[0].hash);
 }
 
+/* The watch: nothing changed, the same version; a broken change, the same
+ * version and one error; a good change, a new version while the old one
+ * stays alive for its holders. */
+static void test_watch(void **state)
+{
+    (void)state;
+    char *dir = alumet_test_tmpdir();
+    char *path = write_config(dir, "basic_auth_users:\n  alice: '" VECTOR_HASH "'\n");
+    struct alumet_log_topic topic = ALUMET_LOG_TOPIC_INIT("prometheus-exporter");
+    struct prometheus_webfiles files = {0};
+    struct prometheus_webstate *s = NULL, *cur;
+    struct prometheus_webwatch w;
+    struct alumet_error err = {0};
+    char want[1024];
+
+    alumet_test_log_capture("info");
+    assert_int_equal(prometheus_webstate_load(path, &files, &s, &err), 0);
+    assert_int_equal(files.n, 1);
+    assert_string_equal(files.path[0], path);
+    struct prometheus_webstate *first = prometheus_webstate_ref(s);
+    prometheus_webwatch_init(&w, path, s, &files, &topic);
+    assert_int_equal(files.n, 0); /* moved */
+    cur = prometheus_webwatch_current(&w);
+    assert_ptr_equal(cur, first);
+    prometheus_webstate_unref(cur);
+
+    free(write_config(dir, "basic_auth_users: [\n"));
+    for (int i = 0; i < 3; i++) {
+        cur = prometheus_webwatch_current(&w);
+        assert_ptr_equal(cur, first);
+        prometheus_webstate_unref(cur);
+    }
+    snprintf(want, sizeof(want),
+             "ERROR prometheus-exporter: cannot reload: web_config_file '%s', line 2: did not "
+             "find expected node content while parsing a flow node; fix the YAML; the endpoint "
+             "keeps the previous configuration",
+             path);
+    assert_int_equal(alumet_test_log_count_lines("cannot reload"), 1);
+    assert_int_equal(alumet_test_log_count_lines(want), 1);
+
+    free(write_config(dir, "basic_auth_users:\n  alice: '" EMPTY_HASH "'\n"));
+    cur = prometheus_webwatch_current(&w);
+    assert_ptr_not_equal(cur, first);
+    assert_string_equal(prometheus_webstate_config(cur)->users[0].hash, EMPTY_HASH);
+    assert_string_equal(prometheus_webstate_config(first)->users[0].hash, VECTOR_HASH);
+    snprintf(want, sizeof(want),
+             "INFO prometheus-exporter: web_config_file '%s' changed: new connections and "
+             "requests use it",
+             path);
+    assert_int_equal(alumet_test_log_count_lines(want), 1);
+    prometheus_webstate_unref(first);
+    struct prometheus_webstate *again = prometheus_webwatch_current(&w);
+    assert_ptr_equal(again, cur);
+    prometheus_webstate_unref(again);
+    prometheus_webstate_unref(cur);
+    assert_int_equal(alumet_test_log_count_lines("prometheus-exporter"), 2);
+    alumet_test_log_release();
+    prometheus_webwatch_done(&w);
+    free(path);
+    alumet_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest group[] = {
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_watch),
     };
     return alumet_run_tests(group);
 }
