@@ -30,6 +30,9 @@ struct alumet_buffer {
     struct arena_chunk *arena;
     atomic_int refs;
     struct alumet__buffer_pool *pool; /* where the buffer goes back at refcount 0 */
+    /* alumet_buffer_hand_over: set on a managed source's buffer only */
+    int (*hand_over)(void *ctx, struct alumet_buffer *buf);
+    void *hand_over_ctx;
 };
 
 /* Buffers whose last reference was dropped, kept with their memory (warm
@@ -165,6 +168,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
 {
     alumet__buffer_clear(buf);
+    buf->hand_over = NULL;
     pthread_mutex_lock(&pool->lock);
     size_t need = pool->need_prev > pool->need_cur ? pool->need_prev : pool->need_cur;
     pthread_mutex_unlock(&pool->lock);
@@ -240,6 +244,38 @@ void alumet__buffer_unref(struct alumet_buffer *buf)
         else
             alumet__buffer_free(buf);
     }
+}
+
+void alumet__buffer_set_hand_over(struct alumet_buffer *buf,
+                                  int (*fn)(void *ctx, struct alumet_buffer *buf), void *ctx)
+{
+    buf->hand_over = fn;
+    buf->hand_over_ctx = ctx;
+}
+
+#define SWAP(x, y)                                                                                 \
+    do {                                                                                           \
+        __typeof__(x) t_ = (x);                                                                    \
+        (x) = (y);                                                                                 \
+        (y) = t_;                                                                                  \
+    } while (0)
+
+void alumet__buffer_swap(struct alumet_buffer *a, struct alumet_buffer *b)
+{
+    SWAP(a->points, b->points);
+    SWAP(a->len, b->len);
+    SWAP(a->cap, b->cap);
+    SWAP(a->attrs, b->attrs);
+    SWAP(a->attr_len, b->attr_len);
+    SWAP(a->attr_cap, b->attr_cap);
+    SWAP(a->arena, b->arena);
+}
+
+int alumet_buffer_hand_over(struct alumet_buffer *buf)
+{
+    if (!buf->hand_over || buf->len == 0)
+        return 0;
+    return buf->hand_over(buf->hand_over_ctx, buf);
 }
 
 size_t alumet_buffer_len(const struct alumet_buffer *buf)

@@ -18,6 +18,14 @@ void alumet__buffer_unref(struct alumet_buffer *buf);
 /* Move every point of from to the end of to (from is left empty). 0 or -ENOMEM. */
 int alumet__buffer_append(struct alumet_buffer *to, struct alumet_buffer *from);
 
+/* What alumet_buffer_hand_over does on buf: fn(ctx, buf) (NULL: nothing).
+ * Set by the pipeline on the buffer a managed source polls into. */
+void alumet__buffer_set_hand_over(struct alumet_buffer *buf,
+                                  int (*fn)(void *ctx, struct alumet_buffer *buf), void *ctx);
+/* Exchange the contents (points, attributes, arena) of a and b; their
+ * reference counts, pools and hand-over hooks stay. */
+void alumet__buffer_swap(struct alumet_buffer *a, struct alumet_buffer *b);
+
 /* A pool of reusable buffers (thread-safe). A buffer got from a pool goes
  * back to it, cleared, when its last reference is dropped (or is freed when
  * the pool is full). The pool must outlive its buffers. */

@@ -35,6 +35,42 @@ void alumet__source_wake(struct source *s)
     pthread_cond_signal(&s->wake);
 }
 
+/* Push a full buffer of source s (hint points) to the transform queue.
+ * Called without p->lock: a full queue blocks (backpressure). */
+static int source_push(struct alumet_pipeline *p, struct source *s, struct alumet_buffer *full,
+                       size_t hint)
+{
+    pthread_mutex_lock(&p->input.lock);
+    bool full_queue = p->input.len == p->input.cap;
+    pthread_mutex_unlock(&p->input.lock);
+    if (full_queue && !atomic_exchange(&p->warned_input_full, true))
+        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
+                        "outputs are too slow; consider a larger poll_interval or "
+                        "source_channel_size");
+    int r = alumet__bqueue_push(&p->input, full);
+    if (r < 0) {
+        atomic_fetch_add(&p->lost_points, hint);
+        alumet_log_error("source %s/%s: pipeline closed, %zu points lost", s->plugin, s->name,
+                         hint);
+    }
+    return r;
+}
+
+/* alumet_buffer_hand_over on the buffer of source s, from its poll (p->lock
+ * not held): the points go to the queue in a pooled buffer whose memory buf
+ * takes in exchange. */
+static int source_hand_over(void *ctx, struct alumet_buffer *buf)
+{
+    struct source *s = ctx;
+    struct alumet_pipeline *p = s->p;
+    size_t n = alumet_buffer_len(buf);
+    struct alumet_buffer *full = alumet__buffer_pool_get(p->pool, n);
+    if (!full)
+        return -ENOMEM;
+    alumet__buffer_swap(buf, full);
+    return source_push(p, s, full, n);
+}
+
 /* Hand the source's buffer to the transform thread. Called with p->lock
  * held; the lock is released while a full queue blocks. */
 static void source_flush(struct alumet_pipeline *p, struct source *s)
@@ -52,22 +88,12 @@ static void source_flush(struct alumet_pipeline *p, struct source *s)
                          s->name);
         return;
     }
-    pthread_mutex_lock(&p->input.lock);
-    bool full_queue = p->input.len == p->input.cap;
-    pthread_mutex_unlock(&p->input.lock);
-    if (full_queue && !atomic_exchange(&p->warned_input_full, true))
-        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
-                        "outputs are too slow; consider a larger poll_interval or "
-                        "source_channel_size");
-    /* a full queue blocks (backpressure): let control requests through meanwhile */
+    alumet__buffer_set_hand_over(full, NULL, NULL);
+    alumet__buffer_set_hand_over(s->buf, source_hand_over, s);
+    /* let control requests through while a full queue blocks */
     pthread_mutex_unlock(&p->lock);
-    int r = alumet__bqueue_push(&p->input, full);
+    source_push(p, s, full, hint);
     pthread_mutex_lock(&p->lock);
-    if (r < 0) {
-        atomic_fetch_add(&p->lost_points, hint);
-        alumet_log_error("source %s/%s: pipeline closed, %zu points lost", s->plugin, s->name,
-                         hint);
-    }
 }
 
 /* Poll once (p->lock held, released during the call). */
@@ -206,6 +232,7 @@ int alumet__sources_start(struct alumet_pipeline *p, struct alumet_error *err)
          * period are polled together */
         s->deadline = start;
         s->p = p;
+        alumet__buffer_set_hand_over(s->buf, source_hand_over, s);
         int r = pthread_create(&s->thread, NULL, source_main, s);
         if (r)
             return alumet_error_set(err, -r, "cannot start source %s/%s: %s", s->plugin, s->name,
