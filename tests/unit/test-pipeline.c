@@ -5,8 +5,8 @@
  * points handed over during a poll. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -432,8 +432,7 @@ static struct alumet_pipeline *chunky_make(struct chunky *c, bool manual)
     struct alumet_error err = {0};
     struct alumet_source_opts o = {.poll_interval = ALUMET_NSEC_PER_MSEC, .manual_only = manual};
     assert_int_equal(alumet__pipeline_add_source(p, "t", "chunky", &chunky_ops, c, &o, &err), 0);
-    assert_int_equal(alumet__pipeline_add_output(p, "t", "out", &chunky_out_ops, c, NULL, &err),
-                     0);
+    assert_int_equal(alumet__pipeline_add_output(p, "t", "out", &chunky_out_ops, c, NULL, &err), 0);
     return p;
 }
 
