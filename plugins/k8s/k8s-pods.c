@@ -294,7 +294,8 @@ static int k8s_get_podlist(struct k8s *k, const char *url, const char *ca_file, 
     CURL *c = NULL;
     long status = 0;
     int r = -ENOMEM;
-    if (!(c = alumet_curl()->easy_init()) || asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
+    if (!(c = alumet_curl()->easy_init()) ||
+        asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
         !(headers = alumet_curl()->slist_append(NULL, auth)) ||
         !(headers = alumet_curl()->slist_append(headers, "Accept: application/json"))) {
         snprintf(errbuf, size, "out of memory");
@@ -317,7 +318,8 @@ static int k8s_get_podlist(struct k8s *k, const char *url, const char *ca_file, 
     }
     CURLcode res = alumet_curl()->easy_perform(c);
     if (res != CURLE_OK) {
-        snprintf(errbuf, size, "GET %s: %s", url, curl_err[0] ? curl_err : alumet_curl()->easy_strerror(res));
+        snprintf(errbuf, size, "GET %s: %s", url,
+                 curl_err[0] ? curl_err : alumet_curl()->easy_strerror(res));
         r = -EHOSTUNREACH;
         goto out;
     }
