@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct procfs_group_source {
     char *scratch;
     pid_t *pids; /* the pids of a drain, sorted (procfs_group_drain_overlaps) */
     size_t cap_pids;
+    size_t n_trimmed; /* n when the poll last gave freed memory back */
 };
 
 /* A process the watcher has listed. The inode number of a /proc/<pid>
@@ -507,6 +509,14 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
         r = procfs_proc_emit(src->pfs, src->g, &src->procs[i], buf, now, mono, src->scratch);
     if (r < 0)
         return alumet_error_set(err, r, "out of memory");
+    /* after a burst of processes found or gone (thousands of watcher's
+     * requests freed here, arrays grown or settled), malloc keeps the freed
+     * memory of the threads' heaps resident: give it back */
+    size_t moved = src->n > src->n_trimmed ? src->n - src->n_trimmed : src->n_trimmed - src->n;
+    if (moved >= PROCFS_TRIM_AFTER) {
+        src->n_trimmed = src->n;
+        malloc_trim(0);
+    }
     return ALUMET_POLL_OK;
 }
 

@@ -41,6 +41,8 @@ struct alumet__buffer_pool {
     pthread_mutex_t lock;
     struct alumet_buffer **items;
     size_t len, cap;
+    size_t points;     /* the capacities of the pooled buffers, summed */
+    int64_t last_trim; /* when a put last freed a buffer and trimmed */
     /* the largest need of the recent gets: the max of the previous window of
      * BUFFER_NEED_WINDOW_NS and of the current one (so a burst is forgotten
      * 4 to 8 s after it ended, whatever the sources' rates) */
@@ -80,6 +82,13 @@ void alumet__buffer_pool_free(struct alumet__buffer_pool *pool)
 
 static void arena_free_from(struct arena_chunk *c);
 
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* A pooled buffer eight times larger than what its next source needs (a
  * burst has passed: thousands of processes have ended) gives its memory
  * back: the points shrink to twice the need, the attributes are freed (they
@@ -109,9 +118,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 {
     struct alumet_buffer *buf = NULL;
     pthread_mutex_lock(&pool->lock);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t now = monotonic_ns();
     if (now - pool->window_start >= BUFFER_NEED_WINDOW_NS) {
         /* a window without gets at all counts as one with no need */
         pool->need_prev = now - pool->window_start < 2 * BUFFER_NEED_WINDOW_NS ? pool->need_cur : 0;
@@ -133,6 +140,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
         }
         buf = pool->items[best];
         pool->items[best] = pool->items[--pool->len];
+        pool->points -= buf->cap;
     }
     /* a pooled buffer much larger than every recent need (left by a burst,
      * and too large for best fit to hand out) is freed, one per get */
@@ -142,6 +150,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
         if (pool->items[i]->cap >= BUFFER_SHRINK_MIN && pool->items[i]->cap / 8 > need) {
             stale = pool->items[i];
             pool->items[i] = pool->items[--pool->len];
+            pool->points -= stale->cap;
         }
     }
     pthread_mutex_unlock(&pool->lock);
@@ -164,7 +173,12 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 /* A buffer that comes back to the pool much larger than any source has
  * needed lately (a burst has ended) shrinks now, rather than wait in the
  * pool at its burst size (best fit would give it only to a source that needs
- * that much). */
+ * that much). The pool keeps room for POOL_KEEP_NEEDS times the largest
+ * recent need (at least POOL_KEEP_MIN points) in all: a source that hands
+ * its points over in chunks while an output is slow has many buffers in
+ * flight for a moment, and they need not all stay (freed and trimmed). */
+#define POOL_KEEP_NEEDS 4
+#define POOL_KEEP_MIN 4096 /* points */
 static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
 {
     alumet__buffer_clear(buf);
@@ -173,13 +187,26 @@ static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buff
     size_t need = pool->need_prev > pool->need_cur ? pool->need_prev : pool->need_cur;
     pthread_mutex_unlock(&pool->lock);
     buffer_shrink(buf, need);
+    size_t keep = POOL_KEEP_NEEDS * need > POOL_KEEP_MIN ? POOL_KEEP_NEEDS * need : POOL_KEEP_MIN;
     pthread_mutex_lock(&pool->lock);
-    if (pool->len < pool->cap) {
+    if (pool->len < pool->cap && pool->points + buf->cap <= keep) {
         pool->items[pool->len++] = buf;
+        pool->points += buf->cap;
         buf = NULL;
+    }
+    /* give the pages back, at most once a second (malloc_trim walks every
+     * arena) */
+    bool trim = false;
+    if (buf) {
+        int64_t now = monotonic_ns();
+        trim = now - pool->last_trim >= 1000000000;
+        if (trim)
+            pool->last_trim = now;
     }
     pthread_mutex_unlock(&pool->lock);
     alumet__buffer_free(buf);
+    if (trim)
+        malloc_trim(0);
 }
 
 struct alumet_buffer *alumet__buffer_new(size_t cap)
