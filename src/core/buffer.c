@@ -174,11 +174,13 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
  * needed lately (a burst has ended) shrinks now, rather than wait in the
  * pool at its burst size (best fit would give it only to a source that needs
  * that much). The pool keeps room for POOL_KEEP_NEEDS times the largest
- * recent need (at least POOL_KEEP_MIN points) in all: a source that hands
+ * recent need (at least POOL_KEEP_MIN points) in all, small buffers apart
+ * (those of the sources of a few points are always kept): a source that hands
  * its points over in chunks while an output is slow has many buffers in
  * flight for a moment, and they need not all stay (freed and trimmed). */
 #define POOL_KEEP_NEEDS 4
 #define POOL_KEEP_MIN 4096 /* points */
+#define POOL_SMALL 256     /* points: a buffer this small is always kept */
 static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
 {
     alumet__buffer_clear(buf);
@@ -189,7 +191,7 @@ static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buff
     buffer_shrink(buf, need);
     size_t keep = POOL_KEEP_NEEDS * need > POOL_KEEP_MIN ? POOL_KEEP_NEEDS * need : POOL_KEEP_MIN;
     pthread_mutex_lock(&pool->lock);
-    if (pool->len < pool->cap && pool->points + buf->cap <= keep) {
+    if (pool->len < pool->cap && (buf->cap <= POOL_SMALL || pool->points + buf->cap <= keep)) {
         pool->items[pool->len++] = buf;
         pool->points += buf->cap;
         buf = NULL;
@@ -207,6 +209,14 @@ static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buff
     alumet__buffer_free(buf);
     if (trim)
         malloc_trim(0);
+}
+
+size_t alumet__buffer_pool_len(struct alumet__buffer_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    size_t n = pool->len;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
 }
 
 struct alumet_buffer *alumet__buffer_new(size_t cap)

@@ -34,5 +34,7 @@ struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap);
 void alumet__buffer_pool_free(struct alumet__buffer_pool *pool);
 /* A buffer from the pool, or a new one with room for cap points. NULL on -ENOMEM. */
 struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, size_t cap);
+/* How many buffers the pool holds now. */
+size_t alumet__buffer_pool_len(struct alumet__buffer_pool *pool);
 
 #endif
