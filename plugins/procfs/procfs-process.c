@@ -494,6 +494,19 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
     }
 
     int r = procfs_group_drain(src);
+    /* the request arrays of a burst (thousands of new processes, as at the
+     * start) are not kept: swapped with the group's queue at every drain,
+     * they would stay at that size (32 bytes per process, twice) */
+    if (src->cap_drain >= PROCFS_TRIM_AFTER) {
+        free(src->drain);
+        src->drain = NULL;
+        src->cap_drain = 0;
+    }
+    if (src->cap_pids >= PROCFS_TRIM_AFTER) {
+        free(src->pids);
+        src->pids = NULL;
+        src->cap_pids = 0;
+    }
     if (r == 0 && src->g->descendants)
         r = procfs_group_descendants(src);
     /* read every stat first (parents before children, in the order they were

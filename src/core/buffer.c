@@ -30,6 +30,7 @@ struct alumet_buffer {
     struct arena_chunk *arena;
     atomic_int refs;
     struct alumet__buffer_pool *pool; /* where the buffer goes back at refcount 0 */
+    bool handed; /* on its way to the outputs after a hand-over (counted by its pool) */
     /* alumet_buffer_hand_over: set on a managed source's buffer only */
     int (*hand_over)(void *ctx, struct alumet_buffer *buf);
     void *hand_over_ctx;
@@ -41,8 +42,10 @@ struct alumet__buffer_pool {
     pthread_mutex_t lock;
     struct alumet_buffer **items;
     size_t len, cap;
-    size_t points;     /* the capacities of the pooled buffers, summed */
-    int64_t last_trim; /* when a put last freed a buffer and trimmed */
+    size_t points;           /* the capacities of the pooled buffers, summed */
+    int64_t last_trim;       /* when a put last freed a buffer and trimmed */
+    size_t handed;           /* buffers marked handed, not back yet */
+    pthread_cond_t released; /* signalled when one of them comes back */
     /* the largest need of the recent gets: the max of the previous window of
      * BUFFER_NEED_WINDOW_NS and of the current one (so a burst is forgotten
      * 4 to 8 s after it ended, whatever the sources' rates) */
@@ -64,6 +67,11 @@ struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap)
     }
     pool->cap = cap ? cap : 1;
     pthread_mutex_init(&pool->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->released, &ca);
+    pthread_condattr_destroy(&ca);
     return pool;
 }
 
@@ -76,6 +84,7 @@ void alumet__buffer_pool_free(struct alumet__buffer_pool *pool)
         alumet__buffer_free(pool->items[i]);
     }
     free(pool->items);
+    pthread_cond_destroy(&pool->released);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }
@@ -191,6 +200,11 @@ static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buff
     buffer_shrink(buf, need);
     size_t keep = POOL_KEEP_NEEDS * need > POOL_KEEP_MIN ? POOL_KEEP_NEEDS * need : POOL_KEEP_MIN;
     pthread_mutex_lock(&pool->lock);
+    if (buf->handed) {
+        buf->handed = false;
+        pool->handed--;
+        pthread_cond_broadcast(&pool->released);
+    }
     if (pool->len < pool->cap && (buf->cap <= POOL_SMALL || pool->points + buf->cap <= keep)) {
         pool->items[pool->len++] = buf;
         pool->points += buf->cap;
@@ -209,6 +223,28 @@ static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buff
     alumet__buffer_free(buf);
     if (trim)
         malloc_trim(0);
+}
+
+void alumet__buffer_pool_mark_handed(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
+{
+    pthread_mutex_lock(&pool->lock);
+    buf->handed = true;
+    pool->handed++;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+bool alumet__buffer_pool_wait_handed(struct alumet__buffer_pool *pool, size_t max,
+                                     int64_t timeout_ns)
+{
+    int64_t end = monotonic_ns() + timeout_ns;
+    struct timespec ts = {.tv_sec = end / 1000000000, .tv_nsec = end % 1000000000};
+    pthread_mutex_lock(&pool->lock);
+    int r = 0;
+    while (pool->handed >= max && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&pool->released, &pool->lock, &ts);
+    bool below = pool->handed < max;
+    pthread_mutex_unlock(&pool->lock);
+    return below;
 }
 
 size_t alumet__buffer_pool_len(struct alumet__buffer_pool *pool)

@@ -2,7 +2,9 @@
 #ifndef ALUMET_CORE_BUFFER_H
 #define ALUMET_CORE_BUFFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "alumet/measurement.h"
 
@@ -34,6 +36,12 @@ struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap);
 void alumet__buffer_pool_free(struct alumet__buffer_pool *pool);
 /* A buffer from the pool, or a new one with room for cap points. NULL on -ENOMEM. */
 struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, size_t cap);
+/* Count buf (got from pool) as handed over until it comes back to the pool. */
+void alumet__buffer_pool_mark_handed(struct alumet__buffer_pool *pool, struct alumet_buffer *buf);
+/* Wait until fewer than max buffers of the pool are handed over, at most
+ * timeout_ns; whether they are. */
+bool alumet__buffer_pool_wait_handed(struct alumet__buffer_pool *pool, size_t max,
+                                     int64_t timeout_ns);
 /* How many buffers the pool holds now. */
 size_t alumet__buffer_pool_len(struct alumet__buffer_pool *pool);
 

@@ -58,16 +58,27 @@ static int source_push(struct alumet_pipeline *p, struct source *s, struct alume
 
 /* alumet_buffer_hand_over on the buffer of source s, from its poll (p->lock
  * not held): the points go to the queue in a pooled buffer whose memory buf
- * takes in exchange. */
+ * takes in exchange. At most HAND_OVER_IN_FLIGHT such buffers (of all
+ * sources) are on their way to the outputs; a hand-over waits up to
+ * HAND_OVER_WAIT_NS for one to come back. */
+#define HAND_OVER_IN_FLIGHT 4
+#define HAND_OVER_WAIT_NS (100 * ALUMET_NSEC_PER_MSEC)
 static int source_hand_over(void *ctx, struct alumet_buffer *buf)
 {
     struct source *s = ctx;
     struct alumet_pipeline *p = s->p;
+    /* a source faster than the outputs waits for them rather than pile up
+     * chunks (the memory would grow with the points of a poll again); if
+     * they are slow, the rest of this poll goes on without waiting */
+    if (!s->no_throttle &&
+        !alumet__buffer_pool_wait_handed(p->pool, HAND_OVER_IN_FLIGHT, HAND_OVER_WAIT_NS))
+        s->no_throttle = true;
     size_t n = alumet_buffer_len(buf);
     struct alumet_buffer *full = alumet__buffer_pool_get(p->pool, n);
     if (!full)
         return -ENOMEM;
     alumet__buffer_swap(buf, full);
+    alumet__buffer_pool_mark_handed(p->pool, full);
     return source_push(p, s, full, n);
 }
 
@@ -100,6 +111,7 @@ static void source_flush(struct alumet_pipeline *p, struct source *s)
 static void source_poll(struct alumet_pipeline *p, struct source *s)
 {
     struct alumet_error err = {0};
+    s->no_throttle = false;
     pthread_mutex_unlock(&p->lock);
     int r = s->ops->poll(s->data, s->buf, alumet_time_now(), &err);
     pthread_mutex_lock(&p->lock);
