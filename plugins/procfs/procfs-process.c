@@ -473,11 +473,16 @@ static void procfs_group_settle(struct procfs_group_source *src)
             src->procs[k++] = src->procs[i];
     }
     src->n = k;
-    if (src->cap > 64 && src->n < src->cap / 4) {
-        void *smaller = reallocarray(src->procs, src->cap / 2, sizeof(*src->procs));
+    /* halved until it is at most 4 times what is left (after a burst, at
+     * once rather than once per poll that loses a process) */
+    size_t cap = src->cap;
+    while (cap > 64 && src->n < cap / 4)
+        cap /= 2;
+    if (cap != src->cap) {
+        void *smaller = reallocarray(src->procs, cap, sizeof(*src->procs));
         if (smaller) {
             src->procs = smaller;
-            src->cap /= 2;
+            src->cap = cap;
         }
     }
 }

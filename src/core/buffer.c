@@ -104,7 +104,7 @@ static int64_t monotonic_ns(void)
  * grow again with the first points), and malloc returns the pages to the
  * system. Small buffers are left alone. Never fails: a failed shrink keeps
  * the larger arrays. */
-#define BUFFER_SHRINK_MIN 8192 /* points */
+#define BUFFER_SHRINK_MIN 1024 /* points */
 static void buffer_shrink(struct alumet_buffer *buf, size_t need)
 {
     size_t want = need < 32 ? 64 : 2 * need;
