@@ -119,6 +119,24 @@ ALUMET_API const char *alumet_buffer_strdup(struct alumet_buffer *buf, const cha
 /* Allocate size bytes (8-aligned) in the buffer's arena. NULL on -ENOMEM. */
 ALUMET_API void *alumet_buffer_alloc(struct alumet_buffer *buf, size_t size);
 
+/* Hand the points of buf over to the pipeline now, before the poll ends, and
+ * leave buf empty (its memory is swapped with a pooled buffer's), so that a
+ * source that emits many points per poll keeps its buffer of bounded size:
+ * call it every thousand points or so (the procfs process groups do it
+ * every 1024). The points keep their order: those handed over reach the
+ * transforms and outputs before the ones pushed after the call, in a buffer
+ * of their own. So the points of one poll may reach an output in several
+ * buffers. Pointers to points or attributes of buf got before the call are
+ * invalid after it (strings of its arena too). On a buffer that is not a
+ * managed source's (a test's, an autonomous source's, a transform's) it
+ * does nothing and returns 0: the points stay in buf. May block while the
+ * queue to the transforms is full, and up to 100 ms once per poll while 4
+ * handed-over buffers have not reached the outputs yet (so that a source
+ * faster than its outputs does not pile chunks up). 0, -ENOMEM (buf kept
+ * as it was) or
+ * -EPIPE (the pipeline is shutting down: the points are counted as lost). */
+ALUMET_API int alumet_buffer_hand_over(struct alumet_buffer *buf);
+
 /* Keep only the points for which keep() returns true (order kept). */
 ALUMET_API void alumet_buffer_retain(struct alumet_buffer *buf,
                                      bool (*keep)(void *data, const struct alumet_buffer *buf,

@@ -17,6 +17,8 @@
 
 #include <curl/curl.h>
 
+#include "util/curl-lazy.h"
+
 #include "k8s.h"
 #include "util/json.h"
 
@@ -292,34 +294,36 @@ static int k8s_get_podlist(struct k8s *k, const char *url, const char *ca_file, 
     CURL *c = NULL;
     long status = 0;
     int r = -ENOMEM;
-    if (!(c = curl_easy_init()) || asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
-        !(headers = curl_slist_append(NULL, auth)) ||
-        !(headers = curl_slist_append(headers, "Accept: application/json"))) {
+    if (!(c = alumet_curl()->easy_init()) ||
+        asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
+        !(headers = alumet_curl()->slist_append(NULL, auth)) ||
+        !(headers = alumet_curl()->slist_append(headers, "Accept: application/json"))) {
         snprintf(errbuf, size, "out of memory");
         goto out;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, k8s_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "alumet-k8s");
+    alumet_curl()->easy_setopt(c, CURLOPT_URL, url);
+    alumet_curl()->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    alumet_curl()->easy_setopt(c, CURLOPT_WRITEFUNCTION, k8s_write);
+    alumet_curl()->easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    alumet_curl()->easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    alumet_curl()->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    alumet_curl()->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    alumet_curl()->easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    alumet_curl()->easy_setopt(c, CURLOPT_USERAGENT, "alumet-k8s");
     if (ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+        alumet_curl()->easy_setopt(c, CURLOPT_CAINFO, ca_file);
     if (k->tls_insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        alumet_curl()->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        alumet_curl()->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    CURLcode res = curl_easy_perform(c);
+    CURLcode res = alumet_curl()->easy_perform(c);
     if (res != CURLE_OK) {
-        snprintf(errbuf, size, "GET %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(res));
+        snprintf(errbuf, size, "GET %s: %s", url,
+                 curl_err[0] ? curl_err : alumet_curl()->easy_strerror(res));
         r = -EHOSTUNREACH;
         goto out;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    alumet_curl()->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
         snprintf(errbuf, size, "GET %s: HTTP status %ld%s: %.200s", url, status,
                  status == 401 || status == 403 ? " (is the token valid, may it list pods?)" : "",
@@ -335,9 +339,9 @@ out:
     if (auth)
         explicit_bzero(auth, strlen(auth));
     free(auth);
-    curl_slist_free_all(headers);
+    alumet_curl()->slist_free_all(headers);
     if (c)
-        curl_easy_cleanup(c);
+        alumet_curl()->easy_cleanup(c);
     free(body.p);
     return r;
 }
@@ -356,7 +360,7 @@ int k8s_list_pods(struct k8s *k, char *errbuf, size_t size)
         r = -EINVAL;
         goto out;
     }
-    if (!(node = curl_easy_escape(NULL, k->node, 0)) ||
+    if (!(node = alumet_curl()->easy_escape(NULL, k->node, 0)) ||
         asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->api_url, node) < 0) {
         url = NULL;
         snprintf(errbuf, size, "out of memory");
@@ -397,7 +401,7 @@ out:
         explicit_bzero(token, strlen(token));
     free(token);
     free(url);
-    curl_free(node);
+    alumet_curl()->free(node);
     return r;
 }
 

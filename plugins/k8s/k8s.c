@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "util/curl-lazy.h"
+
 #include "alumet/config.h"
 #include "alumet/error.h"
 #include "alumet/plugin.h"
@@ -55,7 +57,7 @@ static void k8s_free(void *state)
     k8s_registry_done(&k->pods);
     pthread_mutex_destroy(&k->pods_lock);
     if (k->curl_ref)
-        curl_global_cleanup();
+        alumet_curl()->global_cleanup();
     free(k->node);
     free(k->api_url);
     free(k->token_file);
@@ -233,7 +235,10 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     /* in the main thread, before any other thread of the plugin uses libcurl
      * (libcurl counts the references) */
     if (!k->curl_ref) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        char why[256];
+        if ((r = alumet_curl_load(why, sizeof(why))) < 0)
+            return alumet_error_set(err, r, "%s", why);
+        if (alumet_curl()->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return alumet_error_set(err, -ENOMEM, "cannot initialise libcurl");
         k->curl_ref = true;
     }

@@ -490,6 +490,10 @@ int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct pr
 {
     if (p->skip)
         return 0;
+    /* -EPIPE: the pipeline is closing, the points are counted as lost */
+    if (alumet_buffer_len(buf) + PROCFS_PROC_MAX_POINTS > PROCFS_EMIT_CHUNK &&
+        alumet_buffer_hand_over(buf) == -ENOMEM)
+        return -ENOMEM;
     const struct procfs_pid_stat *st = &p->now;
     const struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, (uint32_t)p->pid, NULL, NULL};
 

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct procfs_group_source {
     char *scratch;
     pid_t *pids; /* the pids of a drain, sorted (procfs_group_drain_overlaps) */
     size_t cap_pids;
+    size_t n_trimmed; /* n when the poll last gave freed memory back */
 };
 
 /* A process the watcher has listed. The inode number of a /proc/<pid>
@@ -471,11 +473,16 @@ static void procfs_group_settle(struct procfs_group_source *src)
             src->procs[k++] = src->procs[i];
     }
     src->n = k;
-    if (src->cap > 64 && src->n < src->cap / 4) {
-        void *smaller = reallocarray(src->procs, src->cap / 2, sizeof(*src->procs));
+    /* halved until it is at most 4 times what is left (after a burst, at
+     * once rather than once per poll that loses a process) */
+    size_t cap = src->cap;
+    while (cap > 64 && src->n < cap / 4)
+        cap /= 2;
+    if (cap != src->cap) {
+        void *smaller = reallocarray(src->procs, cap, sizeof(*src->procs));
         if (smaller) {
             src->procs = smaller;
-            src->cap /= 2;
+            src->cap = cap;
         }
     }
 }
@@ -492,6 +499,19 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
     }
 
     int r = procfs_group_drain(src);
+    /* the request arrays of a burst (thousands of new processes, as at the
+     * start) are not kept: swapped with the group's queue at every drain,
+     * they would stay at that size (32 bytes per process, twice) */
+    if (src->cap_drain >= PROCFS_TRIM_AFTER) {
+        free(src->drain);
+        src->drain = NULL;
+        src->cap_drain = 0;
+    }
+    if (src->cap_pids >= PROCFS_TRIM_AFTER) {
+        free(src->pids);
+        src->pids = NULL;
+        src->cap_pids = 0;
+    }
     if (r == 0 && src->g->descendants)
         r = procfs_group_descendants(src);
     /* read every stat first (parents before children, in the order they were
@@ -507,6 +527,14 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
         r = procfs_proc_emit(src->pfs, src->g, &src->procs[i], buf, now, mono, src->scratch);
     if (r < 0)
         return alumet_error_set(err, r, "out of memory");
+    /* after a burst of processes found or gone (thousands of watcher's
+     * requests freed here, arrays grown or settled), malloc keeps the freed
+     * memory of the threads' heaps resident: give it back */
+    size_t moved = src->n > src->n_trimmed ? src->n - src->n_trimmed : src->n_trimmed - src->n;
+    if (moved >= PROCFS_TRIM_AFTER) {
+        src->n_trimmed = src->n;
+        malloc_trim(0);
+    }
     return ALUMET_POLL_OK;
 }
 

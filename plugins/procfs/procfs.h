@@ -273,7 +273,16 @@ int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct pr
                      char *scratch);
 
 /* Phase 3: emit the points of a process read by procfs_proc_read (nothing
- * when p->skip). 0 or -ENOMEM. */
+ * when p->skip). When the points of one more process might not fit in
+ * PROCFS_EMIT_CHUNK, those of buf are handed over to the pipeline first
+ * (alumet_buffer_hand_over), so that a poll of thousands of processes holds
+ * at most a chunk, in arrays that never grow beyond it; the points of one
+ * process stay in one buffer. 0 or -ENOMEM. */
+#define PROCFS_EMIT_CHUNK 1024
+#define PROCFS_PROC_MAX_POINTS 10
+/* a group poll trims malloc's heaps when it has this many processes more or
+ * fewer than at its last trim */
+#define PROCFS_TRIM_AFTER 1024 /* memory (4 with smaps), CPU time (3), CPU % (3) */
 int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
                      struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono,
                      char *scratch);

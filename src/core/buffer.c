@@ -30,6 +30,10 @@ struct alumet_buffer {
     struct arena_chunk *arena;
     atomic_int refs;
     struct alumet__buffer_pool *pool; /* where the buffer goes back at refcount 0 */
+    bool handed; /* on its way to the outputs after a hand-over (counted by its pool) */
+    /* alumet_buffer_hand_over: set on a managed source's buffer only */
+    int (*hand_over)(void *ctx, struct alumet_buffer *buf);
+    void *hand_over_ctx;
 };
 
 /* Buffers whose last reference was dropped, kept with their memory (warm
@@ -38,6 +42,10 @@ struct alumet__buffer_pool {
     pthread_mutex_t lock;
     struct alumet_buffer **items;
     size_t len, cap;
+    size_t points;           /* the capacities of the pooled buffers, summed */
+    int64_t last_trim;       /* when a put last freed a buffer and trimmed */
+    size_t handed;           /* buffers marked handed, not back yet */
+    pthread_cond_t released; /* signalled when one of them comes back */
     /* the largest need of the recent gets: the max of the previous window of
      * BUFFER_NEED_WINDOW_NS and of the current one (so a burst is forgotten
      * 4 to 8 s after it ended, whatever the sources' rates) */
@@ -59,6 +67,11 @@ struct alumet__buffer_pool *alumet__buffer_pool_new(size_t cap)
     }
     pool->cap = cap ? cap : 1;
     pthread_mutex_init(&pool->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->released, &ca);
+    pthread_condattr_destroy(&ca);
     return pool;
 }
 
@@ -71,11 +84,19 @@ void alumet__buffer_pool_free(struct alumet__buffer_pool *pool)
         alumet__buffer_free(pool->items[i]);
     }
     free(pool->items);
+    pthread_cond_destroy(&pool->released);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }
 
 static void arena_free_from(struct arena_chunk *c);
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* A pooled buffer eight times larger than what its next source needs (a
  * burst has passed: thousands of processes have ended) gives its memory
@@ -83,7 +104,7 @@ static void arena_free_from(struct arena_chunk *c);
  * grow again with the first points), and malloc returns the pages to the
  * system. Small buffers are left alone. Never fails: a failed shrink keeps
  * the larger arrays. */
-#define BUFFER_SHRINK_MIN 8192 /* points */
+#define BUFFER_SHRINK_MIN 1024 /* points */
 static void buffer_shrink(struct alumet_buffer *buf, size_t need)
 {
     size_t want = need < 32 ? 64 : 2 * need;
@@ -106,9 +127,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 {
     struct alumet_buffer *buf = NULL;
     pthread_mutex_lock(&pool->lock);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t now = monotonic_ns();
     if (now - pool->window_start >= BUFFER_NEED_WINDOW_NS) {
         /* a window without gets at all counts as one with no need */
         pool->need_prev = now - pool->window_start < 2 * BUFFER_NEED_WINDOW_NS ? pool->need_cur : 0;
@@ -130,6 +149,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
         }
         buf = pool->items[best];
         pool->items[best] = pool->items[--pool->len];
+        pool->points -= buf->cap;
     }
     /* a pooled buffer much larger than every recent need (left by a burst,
      * and too large for best fit to hand out) is freed, one per get */
@@ -139,6 +159,7 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
         if (pool->items[i]->cap >= BUFFER_SHRINK_MIN && pool->items[i]->cap / 8 > need) {
             stale = pool->items[i];
             pool->items[i] = pool->items[--pool->len];
+            pool->points -= stale->cap;
         }
     }
     pthread_mutex_unlock(&pool->lock);
@@ -161,21 +182,77 @@ struct alumet_buffer *alumet__buffer_pool_get(struct alumet__buffer_pool *pool, 
 /* A buffer that comes back to the pool much larger than any source has
  * needed lately (a burst has ended) shrinks now, rather than wait in the
  * pool at its burst size (best fit would give it only to a source that needs
- * that much). */
+ * that much). The pool keeps room for POOL_KEEP_NEEDS times the largest
+ * recent need (at least POOL_KEEP_MIN points) in all, small buffers apart
+ * (those of the sources of a few points are always kept): a source that hands
+ * its points over in chunks while an output is slow has many buffers in
+ * flight for a moment, and they need not all stay (freed and trimmed). */
+#define POOL_KEEP_NEEDS 4
+#define POOL_KEEP_MIN 4096 /* points */
+#define POOL_SMALL 256     /* points: a buffer this small is always kept */
 static void buffer_pool_put(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
 {
     alumet__buffer_clear(buf);
+    buf->hand_over = NULL;
     pthread_mutex_lock(&pool->lock);
     size_t need = pool->need_prev > pool->need_cur ? pool->need_prev : pool->need_cur;
     pthread_mutex_unlock(&pool->lock);
     buffer_shrink(buf, need);
+    size_t keep = POOL_KEEP_NEEDS * need > POOL_KEEP_MIN ? POOL_KEEP_NEEDS * need : POOL_KEEP_MIN;
     pthread_mutex_lock(&pool->lock);
-    if (pool->len < pool->cap) {
+    if (buf->handed) {
+        buf->handed = false;
+        pool->handed--;
+        pthread_cond_broadcast(&pool->released);
+    }
+    if (pool->len < pool->cap && (buf->cap <= POOL_SMALL || pool->points + buf->cap <= keep)) {
         pool->items[pool->len++] = buf;
+        pool->points += buf->cap;
         buf = NULL;
+    }
+    /* give the pages back, at most once a second (malloc_trim walks every
+     * arena) */
+    bool trim = false;
+    if (buf) {
+        int64_t now = monotonic_ns();
+        trim = now - pool->last_trim >= 1000000000;
+        if (trim)
+            pool->last_trim = now;
     }
     pthread_mutex_unlock(&pool->lock);
     alumet__buffer_free(buf);
+    if (trim)
+        malloc_trim(0);
+}
+
+void alumet__buffer_pool_mark_handed(struct alumet__buffer_pool *pool, struct alumet_buffer *buf)
+{
+    pthread_mutex_lock(&pool->lock);
+    buf->handed = true;
+    pool->handed++;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+bool alumet__buffer_pool_wait_handed(struct alumet__buffer_pool *pool, size_t max,
+                                     int64_t timeout_ns)
+{
+    int64_t end = monotonic_ns() + timeout_ns;
+    struct timespec ts = {.tv_sec = end / 1000000000, .tv_nsec = end % 1000000000};
+    pthread_mutex_lock(&pool->lock);
+    int r = 0;
+    while (pool->handed >= max && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&pool->released, &pool->lock, &ts);
+    bool below = pool->handed < max;
+    pthread_mutex_unlock(&pool->lock);
+    return below;
+}
+
+size_t alumet__buffer_pool_len(struct alumet__buffer_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    size_t n = pool->len;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
 }
 
 struct alumet_buffer *alumet__buffer_new(size_t cap)
@@ -240,6 +317,38 @@ void alumet__buffer_unref(struct alumet_buffer *buf)
         else
             alumet__buffer_free(buf);
     }
+}
+
+void alumet__buffer_set_hand_over(struct alumet_buffer *buf,
+                                  int (*fn)(void *ctx, struct alumet_buffer *buf), void *ctx)
+{
+    buf->hand_over = fn;
+    buf->hand_over_ctx = ctx;
+}
+
+#define SWAP(x, y)                                                                                 \
+    do {                                                                                           \
+        __typeof__(x) t_ = (x);                                                                    \
+        (x) = (y);                                                                                 \
+        (y) = t_;                                                                                  \
+    } while (0)
+
+void alumet__buffer_swap(struct alumet_buffer *a, struct alumet_buffer *b)
+{
+    SWAP(a->points, b->points);
+    SWAP(a->len, b->len);
+    SWAP(a->cap, b->cap);
+    SWAP(a->attrs, b->attrs);
+    SWAP(a->attr_len, b->attr_len);
+    SWAP(a->attr_cap, b->attr_cap);
+    SWAP(a->arena, b->arena);
+}
+
+int alumet_buffer_hand_over(struct alumet_buffer *buf)
+{
+    if (!buf->hand_over || buf->len == 0)
+        return 0;
+    return buf->hand_over(buf->hand_over_ctx, buf);
 }
 
 size_t alumet_buffer_len(const struct alumet_buffer *buf)

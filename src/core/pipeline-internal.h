@@ -38,6 +38,7 @@ struct source {
     alumet_time_ns deadline; /* monotonic */
     struct alumet_buffer *buf;
     size_t last_len;  /* size hint for the next buffer */
+    bool no_throttle; /* a hand-over of this poll waited in vain for the outputs */
     unsigned retries; /* consecutive non-fatal failures */
     uint64_t polls;
     bool realtime; /* the thread asked for SCHED_FIFO (its period is 3 ms or less) */

@@ -45,6 +45,53 @@ void alumet__source_wake(struct source *s)
     pthread_cond_signal(&s->wake);
 }
 
+/* Push a full buffer of source s (hint points) to the transform queue.
+ * Called without p->lock: a full queue blocks (backpressure). */
+static int source_push(struct alumet_pipeline *p, struct source *s, struct alumet_buffer *full,
+                       size_t hint)
+{
+    pthread_mutex_lock(&p->input.lock);
+    bool full_queue = p->input.len == p->input.cap;
+    pthread_mutex_unlock(&p->input.lock);
+    if (full_queue && !atomic_exchange(&p->warned_input_full, true))
+        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
+                        "outputs are too slow; consider a larger poll_interval or "
+                        "source_channel_size");
+    int r = alumet__bqueue_push(&p->input, full);
+    if (r < 0) {
+        atomic_fetch_add(&p->lost_points, hint);
+        alumet_log_error("source %s/%s: pipeline closed, %zu points lost", s->plugin, s->name,
+                         hint);
+    }
+    return r;
+}
+
+/* alumet_buffer_hand_over on the buffer of source s, from its poll (p->lock
+ * not held): the points go to the queue in a pooled buffer whose memory buf
+ * takes in exchange. At most HAND_OVER_IN_FLIGHT such buffers (of all
+ * sources) are on their way to the outputs; a hand-over waits up to
+ * HAND_OVER_WAIT_NS for one to come back. */
+#define HAND_OVER_IN_FLIGHT 4
+#define HAND_OVER_WAIT_NS (100 * ALUMET_NSEC_PER_MSEC)
+static int source_hand_over(void *ctx, struct alumet_buffer *buf)
+{
+    struct source *s = ctx;
+    struct alumet_pipeline *p = s->p;
+    /* a source faster than the outputs waits for them rather than pile up
+     * chunks (the memory would grow with the points of a poll again); if
+     * they are slow, the rest of this poll goes on without waiting */
+    if (!s->no_throttle &&
+        !alumet__buffer_pool_wait_handed(p->pool, HAND_OVER_IN_FLIGHT, HAND_OVER_WAIT_NS))
+        s->no_throttle = true;
+    size_t n = alumet_buffer_len(buf);
+    struct alumet_buffer *full = alumet__buffer_pool_get(p->pool, n);
+    if (!full)
+        return -ENOMEM;
+    alumet__buffer_swap(buf, full);
+    alumet__buffer_pool_mark_handed(p->pool, full);
+    return source_push(p, s, full, n);
+}
+
 /* Hand the source's buffer to the transform thread. Called with p->lock
  * held; the lock is released while a full queue blocks. */
 static void source_flush(struct alumet_pipeline *p, struct source *s)
@@ -62,28 +109,19 @@ static void source_flush(struct alumet_pipeline *p, struct source *s)
                          s->name);
         return;
     }
-    pthread_mutex_lock(&p->input.lock);
-    bool full_queue = p->input.len == p->input.cap;
-    pthread_mutex_unlock(&p->input.lock);
-    if (full_queue && !atomic_exchange(&p->warned_input_full, true))
-        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
-                        "outputs are too slow; consider a larger poll_interval or "
-                        "source_channel_size");
-    /* a full queue blocks (backpressure): let control requests through meanwhile */
+    alumet__buffer_set_hand_over(full, NULL, NULL);
+    alumet__buffer_set_hand_over(s->buf, source_hand_over, s);
+    /* let control requests through while a full queue blocks */
     pthread_mutex_unlock(&p->lock);
-    int r = alumet__bqueue_push(&p->input, full);
+    source_push(p, s, full, hint);
     pthread_mutex_lock(&p->lock);
-    if (r < 0) {
-        atomic_fetch_add(&p->lost_points, hint);
-        alumet_log_error("source %s/%s: pipeline closed, %zu points lost", s->plugin, s->name,
-                         hint);
-    }
 }
 
 /* Poll once (p->lock held, released during the call). */
 static void source_poll(struct alumet_pipeline *p, struct source *s)
 {
     struct alumet_error err = {0};
+    s->no_throttle = false;
     pthread_mutex_unlock(&p->lock);
     int r = s->ops->poll(s->data, s->buf, alumet_time_now(), &err);
     pthread_mutex_lock(&p->lock);
@@ -285,6 +323,7 @@ int alumet__sources_start(struct alumet_pipeline *p, struct alumet_error *err)
          * period are polled together */
         s->deadline = start;
         s->p = p;
+        alumet__buffer_set_hand_over(s->buf, source_hand_over, s);
         int r = pthread_create(&s->thread, NULL, source_main, s);
         if (r)
             return alumet_error_set(err, -r, "cannot start source %s/%s: %s", s->plugin, s->name,

@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "curl-lazy.h"
+
 #include "json.h"
 
 /* An inspect answer is a few kB; one with thousands of labels stays far
@@ -123,9 +125,9 @@ void container_engine_free(struct container_engine *e)
     if (!e)
         return;
     if (e->curl)
-        curl_easy_cleanup(e->curl);
+        alumet_curl()->easy_cleanup(e->curl);
     if (e->global_ref)
-        curl_global_cleanup();
+        alumet_curl()->global_cleanup();
     free(e->socket);
     free(e->body);
     free(e);
@@ -138,21 +140,22 @@ int container_engine_new(const char *socket_path, int64_t timeout_ns, struct con
         free(e);
         return -ENOMEM;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (alumet_curl_load(NULL, 0) < 0 ||
+        alumet_curl()->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         container_engine_free(e);
         return -EIO;
     }
     e->global_ref = true;
     long ms = timeout_ns > 0 ? (long)((timeout_ns + 999999) / 1000000) : 0;
-    CURL *c = e->curl = curl_easy_init();
-    if (!c || curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->socket) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, container_engine_write) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, e) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "alumet-agent") != CURLE_OK) {
+    CURL *c = e->curl = alumet_curl()->easy_init();
+    if (!c || alumet_curl()->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->socket) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_WRITEFUNCTION, container_engine_write) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_WRITEDATA, e) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf) != CURLE_OK ||
+        alumet_curl()->easy_setopt(c, CURLOPT_USERAGENT, "alumet-agent") != CURLE_OK) {
         container_engine_free(e);
         return -EIO;
     }
@@ -187,27 +190,27 @@ static int container_engine_errno(CURLcode res)
 int container_engine_inspect(struct container_engine *e, const char *id, struct container_info *ret)
 {
     char url[512];
-    char *esc = curl_easy_escape(e->curl, id, 0);
+    char *esc = alumet_curl()->easy_escape(e->curl, id, 0);
     if (!esc)
         return -ENOMEM;
     /* the host is not used on a Unix socket, but HTTP needs one */
     snprintf(url, sizeof(url), "http://localhost/containers/%s/json", esc);
-    curl_free(esc);
+    alumet_curl()->free(esc);
     e->len = 0;
     e->too_big = false;
     e->errbuf[0] = e->error[0] = '\0';
-    if (curl_easy_setopt(e->curl, CURLOPT_URL, url) != CURLE_OK)
+    if (alumet_curl()->easy_setopt(e->curl, CURLOPT_URL, url) != CURLE_OK)
         return -ENOMEM;
-    CURLcode res = curl_easy_perform(e->curl);
+    CURLcode res = alumet_curl()->easy_perform(e->curl);
     if (res != CURLE_OK) {
         snprintf(e->error, sizeof(e->error), "%s",
                  e->too_big   ? "answer larger than 4 MiB"
                  : *e->errbuf ? e->errbuf
-                              : curl_easy_strerror(res));
+                              : alumet_curl()->easy_strerror(res));
         return e->too_big ? -EPROTO : container_engine_errno(res);
     }
     long status = 0;
-    curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+    alumet_curl()->easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status == 404) {
         snprintf(e->error, sizeof(e->error), "no such container (HTTP status 404)");
         return -ENXIO;

@@ -110,6 +110,37 @@ static void test_attr_text(void **state)
     assert_string_equal(buf, "[]");
 }
 
+/* The pool keeps room for 4 times the largest recent need: after a source
+ * had 10 chunks of 1024 points in flight, 4 stay pooled and the others are
+ * freed; small buffers are kept apart from that bound. */
+static void test_pool_keeps_four_needs(void **state)
+{
+    (void)state;
+    struct alumet__buffer_pool *pool = alumet__buffer_pool_new(16);
+    struct alumet_buffer *big[10], *small[3];
+    const struct alumet_resource r = ALUMET_RESOURCE_LOCAL_MACHINE_INIT;
+    const struct alumet_consumer c = ALUMET_CONSUMER_LOCAL_MACHINE_INIT;
+    for (int i = 0; i < 10; i++) {
+        big[i] = alumet__buffer_pool_get(pool, 1024);
+        assert_non_null(alumet_buffer_push_u64(big[i], 1, 0, &r, &c, (uint64_t)i));
+    }
+    for (int i = 0; i < 3; i++)
+        small[i] = alumet__buffer_pool_get(pool, 8);
+    assert_int_equal(alumet__buffer_pool_len(pool), 0);
+    for (int i = 0; i < 10; i++)
+        alumet__buffer_unref(big[i]);
+    assert_int_equal(alumet__buffer_pool_len(pool), 4);
+    for (int i = 0; i < 3; i++)
+        alumet__buffer_unref(small[i]);
+    assert_int_equal(alumet__buffer_pool_len(pool), 7);
+    /* what is pooled comes back empty */
+    struct alumet_buffer *b = alumet__buffer_pool_get(pool, 1024);
+    assert_int_equal(alumet_buffer_len(b), 0);
+    assert_int_equal(alumet__buffer_pool_len(pool), 6);
+    alumet__buffer_unref(b);
+    alumet__buffer_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_add_appends_set_replaces),
         cmocka_unit_test(test_retain_copy_clear),
         cmocka_unit_test(test_attr_text),
+        cmocka_unit_test(test_pool_keeps_four_needs),
     };
     return alumet_run_tests(tests);
 }

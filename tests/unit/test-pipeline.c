@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The pipeline in-process: conservation of points through transforms to
  * every output, clean stop, trigger-now, flush-now, pause, bad patterns,
- * the status listing, the flush interval kept across a new poll interval. */
+ * the status listing, the flush interval kept across a new poll interval,
+ * points handed over during a poll. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -355,6 +358,146 @@ static void test_set_interval_keeps_the_flush_interval(void **state)
     alumet__pipeline_free(p);
 }
 
+/* A source that hands its points over every 4 points (alumet_buffer_hand_over):
+ * the outputs get them in order, in buffers of at most 4 points, with their
+ * attributes and arena strings, and none is lost at the stop. */
+struct chunky {
+    atomic_ulong next;  /* value of the next point pushed */
+    atomic_ulong polls; /* polls finished */
+    atomic_int failures;
+    long delay_ms; /* between two hand-overs */
+    pthread_mutex_t lock;
+    uint64_t values[4096];
+    size_t n_values;
+    size_t sizes[1024];
+    size_t n_sizes;
+    int bad_attr;
+};
+
+static int chunky_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                       struct alumet_error *err)
+{
+    (void)err;
+    struct chunky *c = data;
+    for (int i = 0; i < 10; i++) {
+        uint64_t v = atomic_fetch_add(&c->next, 1);
+        struct alumet_point *pt = alumet_buffer_push_u64(buf, now, 0, &res, &con, v);
+        char text[24];
+        snprintf(text, sizeof(text), "v%llu", (unsigned long long)v);
+        if (!pt || alumet_point_add_attr_str(buf, pt, "name", alumet_buffer_strdup(buf, text, -1)))
+            atomic_fetch_add(&c->failures, 1);
+        if (alumet_buffer_len(buf) == 4) {
+            if (alumet_buffer_hand_over(buf) != 0 || alumet_buffer_len(buf) != 0)
+                atomic_fetch_add(&c->failures, 1);
+            if (c->delay_ms)
+                sleep_ms(c->delay_ms);
+        }
+    }
+    atomic_fetch_add(&c->polls, 1);
+    return ALUMET_POLL_OK;
+}
+
+static const struct alumet_source_ops chunky_ops = {ALUMET_SOURCE_OPS_V1, chunky_poll, NULL, NULL};
+
+static int chunky_write(void *data, const struct alumet_buffer *buf,
+                        const struct alumet_registry *reg, struct alumet_error *err)
+{
+    (void)reg;
+    (void)err;
+    struct chunky *c = data;
+    pthread_mutex_lock(&c->lock);
+    if (c->n_sizes < 1024)
+        c->sizes[c->n_sizes++] = alumet_buffer_len(buf);
+    for (size_t i = 0; i < alumet_buffer_len(buf) && c->n_values < 4096; i++) {
+        const struct alumet_point *pt = alumet_buffer_get(buf, i);
+        c->values[c->n_values++] = pt->value.u64;
+        const struct alumet_attr *a = alumet_point_find_attr(buf, pt, "name");
+        char text[24];
+        snprintf(text, sizeof(text), "v%llu", (unsigned long long)pt->value.u64);
+        if (pt->attr_count != 1 || !a || strcmp(a->v.str, text) != 0)
+            c->bad_attr++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+static const struct alumet_output_ops chunky_out_ops = {ALUMET_OUTPUT_OPS_V1, chunky_write, NULL,
+                                                        NULL};
+
+static struct alumet_pipeline *chunky_make(struct chunky *c, bool manual)
+{
+    pthread_mutex_init(&c->lock, NULL);
+    struct pipeline_settings st = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&st);
+    struct alumet_error err = {0};
+    struct alumet_source_opts o = {.poll_interval = ALUMET_NSEC_PER_MSEC, .manual_only = manual};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "chunky", &chunky_ops, c, &o, &err), 0);
+    assert_int_equal(alumet__pipeline_add_output(p, "t", "out", &chunky_out_ops, c, NULL, &err), 0);
+    return p;
+}
+
+static void test_hand_over_in_chunks(void **state)
+{
+    (void)state;
+    struct chunky c = {0};
+    struct alumet_pipeline *p = chunky_make(&c, true);
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alumet__pipeline_trigger_all_wait(p, 10 * ALUMET_NSEC_PER_SEC), 1);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    assert_int_equal(atomic_load(&c.failures), 0);
+    /* 3 polls of 10 points: 4 and 4 handed over, 2 flushed after the poll */
+    assert_int_equal(c.n_sizes, 9);
+    static const size_t sizes[] = {4, 4, 2, 4, 4, 2, 4, 4, 2};
+    for (size_t i = 0; i < 9; i++)
+        assert_int_equal(c.sizes[i], sizes[i]);
+    assert_int_equal(c.n_values, 30);
+    for (size_t i = 0; i < 30; i++)
+        assert_int_equal(c.values[i], i);
+    assert_int_equal(c.bad_attr, 0);
+    alumet__pipeline_free(p);
+    pthread_mutex_destroy(&c.lock);
+}
+
+static void test_hand_over_nothing_lost_at_stop(void **state)
+{
+    (void)state;
+    struct chunky c = {.delay_ms = 2};
+    struct alumet_pipeline *p = chunky_make(&c, false);
+    struct alumet_error err = {0};
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    while (atomic_load(&c.polls) < 5)
+        sleep_ms(1);
+    /* the stop lands during a poll (it hands over every 2 ms, and is
+     * polled every 1 ms): that poll ends, and its points are delivered */
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    assert_int_equal(atomic_load(&c.failures), 0);
+    unsigned long polls = atomic_load(&c.polls);
+    assert_int_equal(atomic_load(&c.next), 10 * polls);
+    assert_int_equal(c.n_values, 10 * polls);
+    for (size_t i = 0; i < c.n_values; i++)
+        assert_int_equal(c.values[i], i);
+    for (size_t i = 0; i < c.n_sizes; i++)
+        assert_true(c.sizes[i] >= 1 && c.sizes[i] <= 4);
+    assert_int_equal(c.bad_attr, 0);
+    alumet__pipeline_free(p);
+    pthread_mutex_destroy(&c.lock);
+}
+
+/* On a buffer that no managed source polls into, a hand-over does nothing. */
+static void test_hand_over_outside_a_source(void **state)
+{
+    (void)state;
+    struct alumet_buffer *buf = alumet__buffer_new(0);
+    assert_int_equal(alumet_buffer_hand_over(buf), 0);
+    alumet_buffer_push_u64(buf, 1, 0, &res, &con, 7);
+    assert_int_equal(alumet_buffer_hand_over(buf), 0);
+    assert_int_equal(alumet_buffer_len(buf), 1);
+    assert_int_equal(alumet_buffer_get(buf, 0)->value.u64, 7);
+    alumet__buffer_free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +509,9 @@ int main(void)
         cmocka_unit_test(test_unknown_ops_version_is_refused),
         cmocka_unit_test(test_list_elements),
         cmocka_unit_test(test_set_interval_keeps_the_flush_interval),
+        cmocka_unit_test(test_hand_over_in_chunks),
+        cmocka_unit_test(test_hand_over_nothing_lost_at_stop),
+        cmocka_unit_test(test_hand_over_outside_a_source),
     };
     return alumet_run_tests(tests);
 }
