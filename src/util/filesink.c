@@ -50,6 +50,12 @@ int filesink_write_whole(void *data, const char *bytes, size_t len)
     struct filesink *s = data;
     off_t start = s->truncatable ? lseek(s->fd, 0, SEEK_CUR) : -1;
 
+    /* the space first: on a full disk nothing is written, so that a reader
+     * never sees a cut row, not even for a moment (file systems without
+     * fallocate fall back on the truncation below) */
+    if (start >= 0 && len > 0 && fallocate(s->fd, FALLOC_FL_KEEP_SIZE, start, (off_t)len) < 0 &&
+        (errno == ENOSPC || errno == EDQUOT))
+        return -errno;
     int r = filesink_write(s, bytes, len);
     if (r < 0 && start >= 0) {
         /* shrinking needs no space: this works on a full disk */

@@ -43,10 +43,11 @@ int filesink_write(void *s, const char *bytes, size_t len);
 
 /* Like filesink_write, but all or nothing, so that a reader never finds half
  * a record and the same bytes can be written again once the cause is gone (a
- * full disk): when an error stops the write after a part of bytes went out,
- * the file is truncated back to where it was. Only when s->truncatable (a
- * regular file); otherwise a part may stay, as with filesink_write. 0 or the
- * errno of write. */
+ * full disk): the space is reserved first (fallocate; on ENOSPC or EDQUOT
+ * nothing is written), and when an error stops the write after a part of
+ * bytes went out, the file is truncated back to where it was. Only when
+ * s->truncatable (a regular file); otherwise a part may stay, as with
+ * filesink_write. 0 or the errno of fallocate or write. */
 int filesink_write_whole(void *s, const char *bytes, size_t len);
 
 /* Close the file and report the error of close(2). 0 or a negative errno;
