@@ -62,6 +62,19 @@ struct csv_bytes {
     size_t cap;
 };
 
+/* The end of a row after the fixed cells (the attribute columns, then
+ * __late_attributes and the newline) for a set of attributes, kept for the
+ * buffer of generation gen: attributes are compared by key address and
+ * value (strings by address, as csv_key). */
+#define CSV_TAILS 32
+#define CSV_TAIL_ATTRS 4
+struct csv_tail {
+    uint64_t gen;
+    uint32_t n;
+    struct alumet_attr attrs[CSV_TAIL_ATTRS];
+    struct csv_bytes text;
+};
+
 struct csv_name {
     char *text; /* escaped metric cell text, NULL until first needed */
     size_t len;
@@ -105,6 +118,15 @@ struct csv_writer {
 
     struct csv_name *names; /* by metric id */
     size_t names_len;
+
+    /* the memos of csv_writer_write_buffer (see csv_row_fast), valid for
+     * the buffer of generation keys_gen only */
+    struct csv_bytes rc_text; /* resource_kind;resource_id;consumer_kind;consumer_id; */
+    bool rc_valid;
+    struct alumet_resource rc_resource;
+    struct alumet_consumer rc_consumer;
+    struct csv_tail tails[CSV_TAILS];
+    struct csv_bytes empty_tail; /* the end of a row without attributes */
 
     bool ts_valid;
     int64_t ts_last;
@@ -391,6 +413,10 @@ struct csv_writer *csv_writer_free(struct csv_writer *w)
     csv_bytes_done(&w->list_text);
     csv_bytes_done(&w->resource_id);
     csv_bytes_done(&w->consumer_id);
+    csv_bytes_done(&w->rc_text);
+    csv_bytes_done(&w->empty_tail);
+    for (size_t i = 0; i < CSV_TAILS; i++)
+        csv_bytes_done(&w->tails[i].text);
     for (size_t i = 0; i < w->names_len; i++)
         free(w->names[i].text);
     free(w->names);
@@ -896,10 +922,245 @@ static const char *csv_id_text(struct csv_bytes *b, const void *rc, bool resourc
     return b->s;
 }
 
+/* The row of point p through the cells and csv_emit_fast / csv_emit_row:
+ * every case, the first row of a kind of row in a buffer. */
+static int csv_write_point_cells(struct csv_writer *w, const struct alumet_point *p,
+                                 const struct alumet_attr *attrs, const struct csv_name *name)
+{
+    size_t n = CSV_FIXED_COLUMNS + p->attr_count;
+    int r = csv_reserve_cells(w, n);
+    if (r < 0)
+        return r;
+    struct csv_cell *c = w->cells;
+
+    c[0] = (struct csv_cell){.key = "metric", .raw = true, .val = name->text, .len = name->len};
+    c[1] = (struct csv_cell){.key = "timestamp", .raw = true, .val = w->ts_text, .len = w->ts_len};
+    size_t vlen = p->value_type == ALUMET_VALUE_F64
+                      ? format_f64(p->value.f64, w->value_text, sizeof(w->value_text))
+                      : format_u64(p->value.u64, w->value_text);
+    c[2] =
+        (struct csv_cell){.key = "value", .raw = w->numbers_raw, .val = w->value_text, .len = vlen};
+
+    const char *kind = alumet_resource_kind_name(&p->resource);
+    bool raw = p->resource.kind >= 0 && p->resource.kind < _ALUMET_RESOURCE_MAX &&
+               w->resource_kind_raw[p->resource.kind];
+    c[3] = (struct csv_cell){.key = "resource_kind",
+                             .raw = raw,
+                             .val = kind,
+                             .len = raw ? w->resource_kind_len[p->resource.kind] : strlen(kind)};
+    if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
+        c[4] = (struct csv_cell){.key = "resource_id", .raw = true, .val = "", .len = 0};
+    } else {
+        size_t l;
+        const char *id = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &l);
+        if (!id)
+            return -ENOMEM;
+        c[4] = (struct csv_cell){.key = "resource_id", .val = id, .len = l};
+    }
+
+    kind = alumet_consumer_kind_name(&p->consumer);
+    raw = p->consumer.kind >= 0 && p->consumer.kind < _ALUMET_CONSUMER_MAX &&
+          w->consumer_kind_raw[p->consumer.kind];
+    c[5] = (struct csv_cell){.key = "consumer_kind",
+                             .raw = raw,
+                             .val = kind,
+                             .len = raw ? w->consumer_kind_len[p->consumer.kind] : strlen(kind)};
+    if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
+        c[6] = (struct csv_cell){.key = "consumer_id", .raw = true, .val = "", .len = 0};
+    } else {
+        size_t l;
+        const char *id = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &l);
+        if (!id)
+            return -ENOMEM;
+        c[6] = (struct csv_cell){.key = "consumer_id", .val = id, .len = l};
+    }
+    for (int k = 0; k < CSV_FIXED_COLUMNS; k++)
+        c[k].col = k;
+
+    for (uint32_t j = 0; j < p->attr_count; j++) {
+        const struct csv_key *k = csv_key_of(w, attrs[j].key);
+        c[CSV_FIXED_COLUMNS + j] = (struct csv_cell){
+            .key = attrs[j].key,
+            .col = k->col,
+            .klen = k->len,
+            .attr = &attrs[j],
+        };
+    }
+
+    r = csv_emit_fast(w, c, n);
+    if (r > 0)
+        r = csv_emit_row(w, c, n);
+    return r;
+}
+
+/* ---- rows from memos ----
+ *
+ * A row of a measurement point is the metric cell (kept per metric), the
+ * timestamp (kept while it is the same), the value, the resource and
+ * consumer cells (kept while they are the same, rc_text) and the tail: the
+ * attribute columns, __late_attributes and the newline (kept per set of
+ * attributes in a small table, tails). The memos of resources, consumers
+ * and attributes compare strings by address, valid while one buffer is
+ * written (its strings are static or owned by it), and are dropped at each
+ * new buffer, whose recycled memory may put other text at the same
+ * addresses. A row is then one reservation, four copies and the number. */
+
+/* Whether two attributes write the same text (strings by address; f64 by
+ * bits; a list never: rare, and not kept). */
+static bool csv_same_attr(const struct alumet_attr *a, const struct alumet_attr *b)
+{
+    if (a->key != b->key || a->type != b->type)
+        return false;
+    switch (a->type) {
+    case ALUMET_ATTR_STR:
+        return a->v.str == b->v.str;
+    case ALUMET_ATTR_U64:
+        return a->v.u64 == b->v.u64;
+    case ALUMET_ATTR_F64:
+        return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0;
+    case ALUMET_ATTR_BOOL:
+        return a->v.b == b->v.b;
+    case ALUMET_ATTR_LIST_U64:
+        break;
+    }
+    return false;
+}
+
+/* The entry of tails for these attributes (n ≥ 1). */
+static struct csv_tail *csv_tail_slot(struct csv_writer *w, const struct alumet_attr *attrs,
+                                      uint32_t n)
+{
+    uint64_t h = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct alumet_attr *a = &attrs[i];
+        uint64_t v = 0;
+        switch (a->type) {
+        case ALUMET_ATTR_STR:
+            v = (uintptr_t)a->v.str;
+            break;
+        case ALUMET_ATTR_U64:
+            v = a->v.u64;
+            break;
+        case ALUMET_ATTR_F64:
+            memcpy(&v, &a->v.f64, sizeof(v));
+            break;
+        case ALUMET_ATTR_BOOL:
+            v = a->v.b;
+            break;
+        case ALUMET_ATTR_LIST_U64:
+            break;
+        }
+        h = (h ^ (uintptr_t)a->key ^ ((uint64_t)a->type << 59) ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+    }
+    return &w->tails[h >> 59]; /* 32 entries */
+}
+
+static bool csv_tail_hit(const struct csv_writer *w, const struct csv_tail *t,
+                         const struct alumet_attr *attrs, uint32_t n)
+{
+    if (t->gen != w->keys_gen || t->n != n)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!csv_same_attr(&attrs[i], &t->attrs[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Whether the tail of these attributes may be kept: none goes to a fixed
+ * column (it would change the fixed cells), none is a list, few enough. */
+static bool csv_tail_keepable(struct csv_writer *w, const struct alumet_attr *attrs, uint32_t n)
+{
+    if (n > CSV_TAIL_ATTRS)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (attrs[i].type == ALUMET_ATTR_LIST_U64)
+            return false;
+        int32_t col = csv_key_of(w, attrs[i].key)->col;
+        if (col >= 0 && col < CSV_FIXED_COLUMNS)
+            return false;
+    }
+    return true;
+}
+
+static bool csv_same_rc(const struct csv_writer *w, const struct alumet_point *p)
+{
+    const struct alumet_resource *r = &w->rc_resource;
+    const struct alumet_consumer *c = &w->rc_consumer;
+    return w->rc_valid && p->resource.kind == r->kind && p->resource.num == r->num &&
+           p->resource.str == r->str && p->resource.custom_kind == r->custom_kind &&
+           p->consumer.kind == c->kind && p->consumer.num == c->num && p->consumer.str == c->str &&
+           p->consumer.custom_kind == c->custom_kind;
+}
+
+/* The four resource and consumer cells of p, each followed by the
+ * delimiter, into rc_text (escaped as csv_write_point_cells does). */
+static int csv_build_rc(struct csv_writer *w, const struct alumet_point *p)
+{
+    const char *rk = alumet_resource_kind_name(&p->resource);
+    const char *ck = alumet_consumer_kind_name(&p->consumer);
+    const char *rid = "", *cid = "";
+    size_t rkl = strlen(rk), ckl = strlen(ck), ril = 0, cil = 0;
+
+    w->rc_valid = false;
+    if (p->resource.kind != ALUMET_RESOURCE_LOCAL_MACHINE &&
+        !(rid = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &ril)))
+        return -ENOMEM;
+    if (p->consumer.kind != ALUMET_CONSUMER_LOCAL_MACHINE &&
+        !(cid = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &cil)))
+        return -ENOMEM;
+    struct csv_bytes *b = &w->rc_text;
+    if (csv_bytes_reserve(b, 2 * (rkl + ril + ckl + cil) + 12) < 0)
+        return -ENOMEM;
+    char *o = b->s;
+    o += csv_escape_table(w->special, rk, rkl, o);
+    *o++ = w->opts.delimiter;
+    o += csv_escape_table(w->special, rid, ril, o);
+    *o++ = w->opts.delimiter;
+    o += csv_escape_table(w->special, ck, ckl, o);
+    *o++ = w->opts.delimiter;
+    o += csv_escape_table(w->special, cid, cil, o);
+    *o++ = w->opts.delimiter;
+    b->len = (size_t)(o - b->s);
+    w->rc_resource = p->resource;
+    w->rc_consumer = p->consumer;
+    w->rc_valid = true;
+    return 0;
+}
+
+/* Keep the tail of the row just written at row (the bytes after its fixed
+ * cells, fixed_len long) for these attributes. Best effort: nothing is kept
+ * without memory. */
+static void csv_keep_tail(struct csv_tail *t, uint64_t gen, const struct alumet_attr *attrs,
+                          uint32_t n, const char *tail, size_t len)
+{
+    t->gen = 0;
+    if (csv_bytes_reserve(&t->text, len) < 0)
+        return;
+    memcpy(t->text.s, tail, len);
+    t->text.len = len;
+    memcpy(t->attrs, attrs, n * sizeof(*attrs));
+    t->n = n;
+    t->gen = gen;
+}
+
+/* The row of a point without attributes ends with the empty attribute
+ * columns and the newline. */
+static int csv_build_empty_tail(struct csv_writer *w)
+{
+    size_t n = w->ncols - CSV_FIXED_COLUMNS;
+    if (csv_bytes_reserve(&w->empty_tail, n + 1) < 0)
+        return -ENOMEM;
+    memset(w->empty_tail.s, w->opts.delimiter, n);
+    w->empty_tail.s[n] = '\n';
+    w->empty_tail.len = n + 1;
+    return 0;
+}
+
 int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *buf,
                             const struct alumet_registry *reg, struct alumet_error *err)
 {
-    int r;
+    int r = 0;
 
     if (!w->has_header) {
         r = csv_write_measurement_header(w, buf);
@@ -910,29 +1171,27 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
         return -EINVAL; /* a header from csv_writer_write_header */
     if (csv_bytes_reserve(&w->resource_id, 64) < 0 || csv_bytes_reserve(&w->consumer_id, 64) < 0)
         return -ENOMEM;
+    if (!w->empty_tail.len && csv_build_empty_tail(w) < 0)
+        return -ENOMEM;
 
-    w->keys_gen++; /* a new buffer: its keys may be at new addresses */
+    w->keys_gen++; /* a new buffer: its strings may be at new addresses */
+    w->rc_valid = false;
 
     /* all the rows of buf or none: taken back on any error */
     size_t mark = w->out_len, mark_rows = w->out_rows;
     size_t len = alumet_buffer_len(buf);
+    const char d = w->opts.delimiter;
     for (size_t i = 0; i < len; i++) {
         const struct alumet_point *p = alumet_buffer_get(buf, i);
-        size_t n = CSV_FIXED_COLUMNS + p->attr_count;
-        r = csv_reserve_cells(w, n);
-        if (r < 0)
-            goto err_rollback;
-        struct csv_cell *c = w->cells;
-
-        const struct csv_name *name = csv_metric_cell(w, reg, p->metric, &r);
+        const struct csv_name *name = p->metric < w->names_len && w->names[p->metric].text
+                                          ? &w->names[p->metric]
+                                          : csv_metric_cell(w, reg, p->metric, &r);
         if (!name) {
             if (r == -EINVAL)
                 alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer",
                                  (unsigned)p->metric);
             goto err_rollback;
         }
-        c[0] = (struct csv_cell){.key = "metric", .raw = true, .val = name->text, .len = name->len};
-
         if (!w->ts_valid || w->ts_last != p->timestamp) {
             char ts[FORMAT_RFC3339_MAX];
             size_t tl = format_rfc3339(p->timestamp, ts, sizeof(ts));
@@ -940,73 +1199,58 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
             w->ts_last = p->timestamp;
             w->ts_valid = true;
         }
-        c[1] =
-            (struct csv_cell){.key = "timestamp", .raw = true, .val = w->ts_text, .len = w->ts_len};
-
-        size_t vlen = p->value_type == ALUMET_VALUE_F64
-                          ? format_f64(p->value.f64, w->value_text, sizeof(w->value_text))
-                          : format_u64(p->value.u64, w->value_text);
-        c[2] = (struct csv_cell){
-            .key = "value", .raw = w->numbers_raw, .val = w->value_text, .len = vlen};
-
-        const char *kind = alumet_resource_kind_name(&p->resource);
-        bool raw = p->resource.kind >= 0 && p->resource.kind < _ALUMET_RESOURCE_MAX &&
-                   w->resource_kind_raw[p->resource.kind];
-        c[3] =
-            (struct csv_cell){.key = "resource_kind",
-                              .raw = raw,
-                              .val = kind,
-                              .len = raw ? w->resource_kind_len[p->resource.kind] : strlen(kind)};
-        if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
-            c[4] = (struct csv_cell){.key = "resource_id", .raw = true, .val = "", .len = 0};
-        } else {
-            size_t l;
-            const char *id = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &l);
-            if (!id) {
-                r = -ENOMEM;
-                goto err_rollback;
-            }
-            c[4] = (struct csv_cell){.key = "resource_id", .val = id, .len = l};
-        }
-
-        kind = alumet_consumer_kind_name(&p->consumer);
-        raw = p->consumer.kind >= 0 && p->consumer.kind < _ALUMET_CONSUMER_MAX &&
-              w->consumer_kind_raw[p->consumer.kind];
-        c[5] =
-            (struct csv_cell){.key = "consumer_kind",
-                              .raw = raw,
-                              .val = kind,
-                              .len = raw ? w->consumer_kind_len[p->consumer.kind] : strlen(kind)};
-        if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
-            c[6] = (struct csv_cell){.key = "consumer_id", .raw = true, .val = "", .len = 0};
-        } else {
-            size_t l;
-            const char *id = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &l);
-            if (!id) {
-                r = -ENOMEM;
-                goto err_rollback;
-            }
-            c[6] = (struct csv_cell){.key = "consumer_id", .val = id, .len = l};
-        }
-        for (int k = 0; k < CSV_FIXED_COLUMNS; k++)
-            c[k].col = k;
-
         const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
-        for (uint32_t j = 0; j < p->attr_count; j++) {
-            const struct csv_key *k = csv_key_of(w, attrs[j].key);
-            c[CSV_FIXED_COLUMNS + j] = (struct csv_cell){
-                .key = attrs[j].key,
-                .col = k->col,
-                .klen = k->len,
-                .attr = &attrs[j],
-            };
+        uint32_t na = p->attr_count;
+
+        const struct csv_bytes *tail = NULL;
+        struct csv_tail *t = NULL;
+        if (w->numbers_raw) {
+            if (na == 0) {
+                tail = &w->empty_tail;
+            } else {
+                t = csv_tail_slot(w, attrs, na);
+                if (csv_tail_hit(w, t, attrs, na))
+                    tail = &t->text;
+            }
+            if (!csv_same_rc(w, p) && (r = csv_build_rc(w, p)) < 0)
+                goto err_rollback;
+        }
+        if (!tail) {
+            size_t row = w->out_len;
+            r = csv_write_point_cells(w, p, attrs, name);
+            if (r < 0)
+                goto err_rollback;
+            w->out_rows++;
+            if (t && csv_tail_keepable(w, attrs, na)) {
+                size_t fixed = name->len + w->ts_len + w->cells[2].len + w->rc_text.len + 3;
+                csv_keep_tail(t, w->keys_gen, attrs, na, w->out + row + fixed,
+                              w->out_len - row - fixed);
+            }
+            continue;
         }
 
-        r = csv_emit_fast(w, c, n);
-        if (r > 0)
-            r = csv_emit_row(w, c, n);
-        if (r < 0)
+        char *o = csv_out_reserve(w, name->len + w->ts_len + FORMAT_F64_MAX + w->rc_text.len +
+                                         tail->len + 3);
+        if (!o) {
+            r = w->failed;
             goto err_rollback;
+        }
+        memcpy(o, name->text, name->len);
+        o += name->len;
+        *o++ = d;
+        memcpy(o, w->ts_text, w->ts_len);
+        o += w->ts_len;
+        *o++ = d;
+        if (p->value_type == ALUMET_VALUE_F64)
+            o += format_f64(p->value.f64, o, FORMAT_F64_MAX);
+        else
+            o += format_u64(p->value.u64, o);
+        *o++ = d;
+        memcpy(o, w->rc_text.s, w->rc_text.len);
+        o += w->rc_text.len;
+        memcpy(o, tail->s, tail->len);
+        o += tail->len;
+        w->out_len = (size_t)(o - w->out);
         w->out_rows++;
     }
     return csv_out_commit(w, w->opts.flush_each_buffer, mark, mark_rows);
