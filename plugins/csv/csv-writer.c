@@ -68,6 +68,7 @@ struct csv_bytes {
  * value (strings by address, as csv_key). */
 #define CSV_TAILS 32
 #define CSV_TAIL_ATTRS 4
+#define CSV_TAIL_PROBES 4
 struct csv_tail {
     uint64_t gen;
     uint32_t n;
@@ -126,6 +127,7 @@ struct csv_writer {
     struct alumet_resource rc_resource;
     struct alumet_consumer rc_consumer;
     struct csv_tail tails[CSV_TAILS];
+    struct csv_tail *tail_last;  /* the last hit */
     struct csv_bytes empty_tail; /* the end of a row without attributes */
 
     bool ts_valid;
@@ -1026,10 +1028,29 @@ static bool csv_same_attr(const struct alumet_attr *a, const struct alumet_attr 
     return false;
 }
 
-/* The entry of tails for these attributes (n ≥ 1). */
-static struct csv_tail *csv_tail_slot(struct csv_writer *w, const struct alumet_attr *attrs,
-                                      uint32_t n)
+static bool csv_tail_hit(const struct csv_writer *w, const struct csv_tail *t,
+                         const struct alumet_attr *attrs, uint32_t n)
 {
+    if (t->gen != w->keys_gen || t->n != n)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!csv_same_attr(&attrs[i], &t->attrs[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The kept tail of these attributes (n ≥ 1): a hit, or the entry to fill
+ * (*hit false). Open addressing over CSV_TAIL_PROBES entries from the
+ * hash, so that the few sets of attributes of a buffer do not evict each
+ * other; the last hit is tried first. */
+static struct csv_tail *csv_tail_find(struct csv_writer *w, const struct alumet_attr *attrs,
+                                      uint32_t n, bool *hit)
+{
+    if (w->tail_last && csv_tail_hit(w, w->tail_last, attrs, n)) {
+        *hit = true;
+        return w->tail_last;
+    }
     uint64_t h = n;
     for (uint32_t i = 0; i < n; i++) {
         const struct alumet_attr *a = &attrs[i];
@@ -1052,19 +1073,20 @@ static struct csv_tail *csv_tail_slot(struct csv_writer *w, const struct alumet_
         }
         h = (h ^ (uintptr_t)a->key ^ ((uint64_t)a->type << 59) ^ v) * UINT64_C(0x9E3779B97F4A7C15);
     }
-    return &w->tails[h >> 59]; /* 32 entries */
-}
-
-static bool csv_tail_hit(const struct csv_writer *w, const struct csv_tail *t,
-                         const struct alumet_attr *attrs, uint32_t n)
-{
-    if (t->gen != w->keys_gen || t->n != n)
-        return false;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!csv_same_attr(&attrs[i], &t->attrs[i]))
-            return false;
+    size_t first = (size_t)(h >> 59); /* CSV_TAILS = 32 entries */
+    struct csv_tail *free_entry = NULL;
+    for (size_t k = 0; k < CSV_TAIL_PROBES; k++) {
+        struct csv_tail *t = &w->tails[(first + k) % CSV_TAILS];
+        if (csv_tail_hit(w, t, attrs, n)) {
+            *hit = true;
+            w->tail_last = t;
+            return t;
+        }
+        if (!free_entry && t->gen != w->keys_gen)
+            free_entry = t;
     }
-    return true;
+    *hit = false;
+    return free_entry ? free_entry : &w->tails[first];
 }
 
 /* Whether the tail of these attributes may be kept: none goes to a fixed
@@ -1093,37 +1115,83 @@ static bool csv_same_rc(const struct csv_writer *w, const struct alumet_point *p
            p->consumer.custom_kind == c->custom_kind;
 }
 
+/* Whether the id of a resource or consumer of this kind is its number
+ * (the rest: "" for the local machine, else a string). */
+static bool csv_resource_id_is_num(enum alumet_resource_kind k)
+{
+    return k == ALUMET_RESOURCE_CPU_PACKAGE || k == ALUMET_RESOURCE_CPU_CORE ||
+           k == ALUMET_RESOURCE_DRAM;
+}
+
+/* One kind cell and one id cell of the rc text at o, each followed by the
+ * delimiter: a built-in kind whose name needs no quotes and a numeric or
+ * empty id are copied and formatted in place, the rest escaped. Returns
+ * the end, NULL on -ENOMEM. */
+static char *csv_rc_pair(struct csv_writer *w, char *o, bool kind_raw, size_t kind_len,
+                         const char *kind, int id_form, uint32_t num, struct csv_bytes *idb,
+                         const void *rc, bool resource)
+{
+    const char d = w->opts.delimiter;
+    if (kind_raw) {
+        memcpy(o, kind, kind_len);
+        o += kind_len;
+    } else {
+        o += csv_escape_table(w->special, kind, strlen(kind), o);
+    }
+    *o++ = d;
+    if (id_form == 1 && w->numbers_raw) {
+        o += format_u64(num, o);
+    } else if (id_form != 0) {
+        size_t l;
+        const char *id = csv_id_text(idb, rc, resource, &l);
+        if (!id)
+            return NULL;
+        o += csv_escape_table(w->special, id, l, o);
+    }
+    *o++ = d;
+    return o;
+}
+
 /* The four resource and consumer cells of p, each followed by the
- * delimiter, into rc_text (escaped as csv_write_point_cells does). */
+ * delimiter, into rc_text (the same text as csv_write_point_cells). */
 static int csv_build_rc(struct csv_writer *w, const struct alumet_point *p)
 {
-    const char *rk = alumet_resource_kind_name(&p->resource);
-    const char *ck = alumet_consumer_kind_name(&p->consumer);
-    const char *rid = "", *cid = "";
-    size_t rkl = strlen(rk), ckl = strlen(ck), ril = 0, cil = 0;
+    const struct alumet_resource *res = &p->resource;
+    const struct alumet_consumer *con = &p->consumer;
+    const char *rk = alumet_resource_kind_name(res);
+    const char *ck = alumet_consumer_kind_name(con);
+    bool rraw =
+        res->kind >= 0 && res->kind < _ALUMET_RESOURCE_MAX && w->resource_kind_raw[res->kind];
+    bool craw =
+        con->kind >= 0 && con->kind < _ALUMET_CONSUMER_MAX && w->consumer_kind_raw[con->kind];
+    /* id forms: 0 empty, 1 number, 2 text */
+    int rform = res->kind == ALUMET_RESOURCE_LOCAL_MACHINE ? 0
+                : csv_resource_id_is_num(res->kind)        ? 1
+                                                           : 2;
+    int cform = con->kind == ALUMET_CONSUMER_LOCAL_MACHINE ? 0
+                : con->kind == ALUMET_CONSUMER_PROCESS     ? 1
+                                                           : 2;
+    /* the worst case of the texts: escaped kinds and ids */
+    size_t need = 2 * (strlen(rk) + strlen(ck)) + 2 * FORMAT_U64_MAX + 12;
+    if (rform == 2)
+        need += 2 * (res->str ? strlen(res->str) : 0) + 2 * FORMAT_U64_MAX + 4;
+    if (cform == 2)
+        need += 2 * (con->str ? strlen(con->str) : 0);
 
     w->rc_valid = false;
-    if (p->resource.kind != ALUMET_RESOURCE_LOCAL_MACHINE &&
-        !(rid = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &ril)))
-        return -ENOMEM;
-    if (p->consumer.kind != ALUMET_CONSUMER_LOCAL_MACHINE &&
-        !(cid = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &cil)))
-        return -ENOMEM;
     struct csv_bytes *b = &w->rc_text;
-    if (csv_bytes_reserve(b, 2 * (rkl + ril + ckl + cil) + 12) < 0)
+    if (csv_bytes_reserve(b, need) < 0)
         return -ENOMEM;
-    char *o = b->s;
-    o += csv_escape_table(w->special, rk, rkl, o);
-    *o++ = w->opts.delimiter;
-    o += csv_escape_table(w->special, rid, ril, o);
-    *o++ = w->opts.delimiter;
-    o += csv_escape_table(w->special, ck, ckl, o);
-    *o++ = w->opts.delimiter;
-    o += csv_escape_table(w->special, cid, cil, o);
-    *o++ = w->opts.delimiter;
+    char *o = csv_rc_pair(w, b->s, rraw, rraw ? w->resource_kind_len[res->kind] : 0, rk, rform,
+                          res->num, &w->resource_id, res, /* resource= */ true);
+    if (o)
+        o = csv_rc_pair(w, o, craw, craw ? w->consumer_kind_len[con->kind] : 0, ck, cform, con->num,
+                        &w->consumer_id, con, /* resource= */ false);
+    if (!o)
+        return -ENOMEM;
     b->len = (size_t)(o - b->s);
-    w->rc_resource = p->resource;
-    w->rc_consumer = p->consumer;
+    w->rc_resource = *res;
+    w->rc_consumer = *con;
     w->rc_valid = true;
     return 0;
 }
@@ -1208,8 +1276,9 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
             if (na == 0) {
                 tail = &w->empty_tail;
             } else {
-                t = csv_tail_slot(w, attrs, na);
-                if (csv_tail_hit(w, t, attrs, na))
+                bool hit;
+                t = csv_tail_find(w, attrs, na, &hit);
+                if (hit)
                     tail = &t->text;
             }
             if (!csv_same_rc(w, p) && (r = csv_build_rc(w, p)) < 0)
