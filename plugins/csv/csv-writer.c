@@ -1294,6 +1294,7 @@ int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *bu
                 size_t fixed = name->len + w->ts_len + w->cells[2].len + w->rc_text.len + 3;
                 csv_keep_tail(t, w->keys_gen, attrs, na, w->out + row + fixed,
                               w->out_len - row - fixed);
+                w->tail_last = t;
             }
             continue;
         }
