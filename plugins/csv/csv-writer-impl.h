@@ -117,7 +117,7 @@ struct csv_writer {
     struct alumet_resource rc_resource;
     struct alumet_consumer rc_consumer;
     struct csv_tail tails[CSV_TAILS];
-    struct csv_tail *tail_last;  /* the last hit */
+    struct csv_tail *tail_last;  /* the last one used */
     struct csv_bytes empty_tail; /* the end of a row without attributes */
 
     bool ts_valid;
@@ -128,6 +128,7 @@ struct csv_writer {
     char attr_text[FORMAT_F64_MAX];
 };
 
+/* Shared by csv-writer.c and csv-rows.c; see their definitions. */
 int csv_bytes_reserve(struct csv_bytes *b, size_t need);
 void csv_bytes_done(struct csv_bytes *b);
 uint32_t csv_hash(const char *s);
