@@ -262,7 +262,7 @@ static bool csv_tail_hit(const struct csv_writer *w, const struct csv_tail *t,
 /* The kept tail of these attributes (n ≥ 1): a hit, or the entry to fill
  * (*hit false). Open addressing over CSV_TAIL_PROBES entries from the
  * hash, so that the few sets of attributes of a buffer do not evict each
- * other; the last hit is tried first. */
+ * other; the tail last used is tried first. */
 static struct csv_tail *csv_tail_find(struct csv_writer *w, const struct alumet_attr *attrs,
                                       uint32_t n, bool *hit)
 {
