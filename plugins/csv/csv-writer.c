@@ -11,7 +11,7 @@
  * and joins what is left into __late_attributes. The same rules are followed
  * here without a map or an allocation per point: cells are matched to header
  * columns through a small hash table built with the header. */
-#include "csv-writer.h"
+#include "csv-writer-impl.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -22,101 +22,13 @@
 #include "alumet/resource.h"
 #include "util/format.h"
 
-#define CSV_FIXED_COLUMNS 7
-#define CSV_COL_UNKNOWN (-2) /* not looked up yet */
-#define CSV_COL_LATE (-1)    /* not a header column */
-
-static const char *const csv_fixed_columns[CSV_FIXED_COLUMNS] = {
+const char *const csv_fixed_columns[CSV_FIXED_COLUMNS] = {
     "metric", "timestamp", "value", "resource_kind", "resource_id", "consumer_kind", "consumer_id",
-};
-
-/* A cell of the row being written: a ready text (val, len) or an attribute
- * to format when it is written. raw: val is already escaped (or known not
- * to need it). */
-struct csv_cell {
-    const char *key;
-    int32_t col;
-    bool raw;
-    const char *val;
-    size_t len;
-    size_t klen; /* length of key, 0 when not known yet */
-    const struct alumet_attr *attr;
-};
-
-/* The column of an attribute key, remembered by the key's address for the
- * length of one measurement buffer: a buffer's keys (static strings, or
- * strings that the buffer owns) stay in place while it is written, and most
- * points of a buffer use the same few keys. gen tells the buffer. */
-#define CSV_KEY_CACHE 64
-struct csv_key {
-    const char *ptr;
-    uint64_t gen;
-    int32_t col;
-    size_t len;
-};
-
-/* A growable byte array. */
-struct csv_bytes {
-    char *s;
-    size_t len;
-    size_t cap;
-};
-
-struct csv_name {
-    char *text; /* escaped metric cell text, NULL until first needed */
-    size_t len;
-};
-
-struct csv_writer {
-    struct csv_writer_opts opts;
-    csv_sink_fn sink;
-    void *sink_data;
-    int failed;                                   /* -ENOMEM while building a row */
-    bool special[256];                            /* bytes that make a cell need quotes */
-    bool numbers_raw;                             /* numbers and timestamps never need quotes */
-    bool resource_kind_raw[_ALUMET_RESOURCE_MAX]; /* the kind name never needs quotes */
-    bool consumer_kind_raw[_ALUMET_CONSUMER_MAX];
-    size_t resource_kind_len[_ALUMET_RESOURCE_MAX];
-    size_t consumer_kind_len[_ALUMET_CONSUMER_MAX];
-    struct csv_key keys[CSV_KEY_CACHE];
-    uint64_t keys_gen; /* the buffer being written, 0 before the first */
-
-    char *out; /* the write buffer: whole rows only, grown for a large buffer */
-    size_t out_len;
-    size_t out_cap;
-    size_t out_rows; /* rows in out */
-
-    bool has_header;
-    bool fixed_header; /* the header starts with the seven fixed columns */
-    char **columns;
-    size_t ncols;
-    int32_t *col_hash; /* open addressing: column index + 1, 0 when empty */
-    size_t hash_mask;
-    int32_t *slot; /* per column: index of the cell going there, -1 if none */
-
-    struct csv_cell *cells;
-    size_t cells_cap;
-    int32_t *late; /* indices of the cells going to __late_attributes */
-    size_t late_cap;
-    struct csv_bytes late_text;
-    struct csv_bytes list_text;
-    struct csv_bytes resource_id;
-    struct csv_bytes consumer_id;
-
-    struct csv_name *names; /* by metric id */
-    size_t names_len;
-
-    bool ts_valid;
-    int64_t ts_last;
-    size_t ts_len;
-    char ts_text[2 * FORMAT_RFC3339_MAX + 3]; /* escaped */
-    char value_text[FORMAT_F64_MAX];
-    char attr_text[FORMAT_F64_MAX];
 };
 
 /* ---- small helpers ---- */
 
-static int csv_bytes_reserve(struct csv_bytes *b, size_t need)
+int csv_bytes_reserve(struct csv_bytes *b, size_t need)
 {
     if (b->cap >= need)
         return 0;
@@ -142,14 +54,14 @@ static int csv_bytes_append(struct csv_bytes *b, const char *s, size_t len)
     return 0;
 }
 
-static void csv_bytes_done(struct csv_bytes *b)
+void csv_bytes_done(struct csv_bytes *b)
 {
     free(b->s);
     b->s = NULL;
     b->len = b->cap = 0;
 }
 
-static uint32_t csv_hash(const char *s)
+uint32_t csv_hash(const char *s)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (; *s; s++)
@@ -157,7 +69,7 @@ static uint32_t csv_hash(const char *s)
     return h;
 }
 
-static size_t csv_escape_table(const bool *special, const char *s, size_t len, char *out)
+size_t csv_escape_table(const bool *special, const char *s, size_t len, char *out)
 {
     size_t i = 0;
     while (i < len && !special[(unsigned char)s[i]])
@@ -241,7 +153,7 @@ size_t csv_writer_pending_rows(const struct csv_writer *w)
 
 /* Room for need more bytes: the buffer grows (a row is never split between
  * two sink calls). NULL on -ENOMEM (also in w->failed). */
-static char *csv_out_reserve_slow(struct csv_writer *w, size_t need)
+char *csv_out_reserve_slow(struct csv_writer *w, size_t need)
 {
     size_t cap = w->out_cap ? w->out_cap : 4096;
     while (cap - w->out_len < need) {
@@ -261,15 +173,8 @@ static char *csv_out_reserve_slow(struct csv_writer *w, size_t need)
     return w->out + w->out_len;
 }
 
-static inline char *csv_out_reserve(struct csv_writer *w, size_t need)
-{
-    if (w->out_cap - w->out_len >= need)
-        return w->out + w->out_len;
-    return csv_out_reserve_slow(w, need);
-}
-
 /* Take back what was appended since mark (a failed buffer or row). */
-static void csv_out_rollback(struct csv_writer *w, size_t mark, size_t mark_rows)
+void csv_out_rollback(struct csv_writer *w, size_t mark, size_t mark_rows)
 {
     w->out_len = mark;
     w->out_rows = mark_rows;
@@ -278,7 +183,7 @@ static void csv_out_rollback(struct csv_writer *w, size_t mark, size_t mark_rows
 
 /* After whole rows: hand the text to the sink when it is time. On a sink
  * error, the rows since mark are taken back. */
-static int csv_out_commit(struct csv_writer *w, bool flush, size_t mark, size_t mark_rows)
+int csv_out_commit(struct csv_writer *w, bool flush, size_t mark, size_t mark_rows)
 {
     if (!flush && w->out_len < w->opts.buffer_size)
         return 0;
@@ -391,6 +296,10 @@ struct csv_writer *csv_writer_free(struct csv_writer *w)
     csv_bytes_done(&w->list_text);
     csv_bytes_done(&w->resource_id);
     csv_bytes_done(&w->consumer_id);
+    csv_bytes_done(&w->rc_text);
+    csv_bytes_done(&w->empty_tail);
+    for (size_t i = 0; i < CSV_TAILS; i++)
+        csv_bytes_done(&w->tails[i].text);
     for (size_t i = 0; i < w->names_len; i++)
         free(w->names[i].text);
     free(w->names);
@@ -419,7 +328,7 @@ static int32_t csv_lookup_column(const struct csv_writer *w, const char *key)
 
 /* Column (or CSV_COL_LATE) and length of attribute key, from the cache of
  * the buffer being written (see struct csv_key). */
-static const struct csv_key *csv_key_of(struct csv_writer *w, const char *key)
+const struct csv_key *csv_key_of(struct csv_writer *w, const char *key)
 {
     uintptr_t a = (uintptr_t)key;
     struct csv_key *e =
@@ -492,7 +401,7 @@ err_nomem:
 
 /* ---- rows ---- */
 
-static int csv_reserve_cells(struct csv_writer *w, size_t n)
+int csv_reserve_cells(struct csv_writer *w, size_t n)
 {
     if (n <= w->cells_cap)
         return 0;
@@ -607,7 +516,7 @@ static int csv_put_cell_of(struct csv_writer *w, const struct csv_cell *c, char 
  * them at most, to __late_attributes, and none is a list. The same text as
  * csv_emit_row. Returns 1 (nothing written) when the point is not such a
  * row, else 0 or -ENOMEM. */
-static int csv_emit_fast(struct csv_writer *w, struct csv_cell *cells, size_t n)
+int csv_emit_fast(struct csv_writer *w, struct csv_cell *cells, size_t n)
 {
     size_t ne = w->ncols - CSV_FIXED_COLUMNS;
     int32_t *slot = w->slot + CSV_FIXED_COLUMNS;
@@ -683,7 +592,7 @@ static int csv_emit_fast(struct csv_writer *w, struct csv_cell *cells, size_t n)
 }
 
 /* Write one row from n cells (see csv_writer_write_line for the rules). */
-static int csv_emit_row(struct csv_writer *w, struct csv_cell *cells, size_t n)
+int csv_emit_row(struct csv_writer *w, struct csv_cell *cells, size_t n)
 {
     size_t nlate = 0;
     int r;
@@ -762,256 +671,4 @@ int csv_writer_write_line(struct csv_writer *w, const struct csv_field *fields, 
     }
     w->out_rows++;
     return csv_out_commit(w, /* flush= */ false, mark, mark_rows);
-}
-
-/* ---- measurements ---- */
-
-static int csv_cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Header of a measurement buffer: the fixed columns, then the distinct
- * attribute keys of buf in byte order. */
-static int csv_write_measurement_header(struct csv_writer *w, const struct alumet_buffer *buf)
-{
-    size_t len = alumet_buffer_len(buf);
-    size_t nkeys = 0, cap = 0;
-    const char **keys = NULL;
-    const char **set = NULL; /* open addressing set of the keys */
-    size_t set_mask = 0;
-    int r = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        const struct alumet_point *p = alumet_buffer_get(buf, i);
-        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
-        for (uint32_t j = 0; j < p->attr_count; j++) {
-            const char *k = attrs[j].key;
-            if (nkeys + 1 > cap) {
-                /* grow both the list and the set (rehash) */
-                size_t ncap = cap ? cap * 2 : 16;
-                const char **nk = realloc(keys, (CSV_FIXED_COLUMNS + ncap) * sizeof(*nk));
-                if (!nk) {
-                    r = -ENOMEM;
-                    goto out_free;
-                }
-                keys = nk;
-                cap = ncap;
-                const char **nset = calloc(4 * ncap, sizeof(*nset));
-                if (!nset) {
-                    r = -ENOMEM;
-                    goto out_free;
-                }
-                free(set);
-                set = nset;
-                set_mask = 4 * ncap - 1;
-                for (size_t q = 0; q < nkeys; q++) {
-                    const char *kk = keys[CSV_FIXED_COLUMNS + q];
-                    size_t h = csv_hash(kk) & set_mask;
-                    while (set[h])
-                        h = (h + 1) & set_mask;
-                    set[h] = kk;
-                }
-            }
-            size_t h = csv_hash(k) & set_mask;
-            while (set[h] && strcmp(set[h], k) != 0)
-                h = (h + 1) & set_mask;
-            if (set[h])
-                continue;
-            set[h] = k;
-            keys[CSV_FIXED_COLUMNS + nkeys++] = k;
-        }
-    }
-    if (!keys) {
-        keys = malloc(CSV_FIXED_COLUMNS * sizeof(*keys));
-        if (!keys) {
-            r = -ENOMEM;
-            goto out_free;
-        }
-    }
-    memcpy(keys, csv_fixed_columns, sizeof(csv_fixed_columns));
-    qsort(keys + CSV_FIXED_COLUMNS, nkeys, sizeof(*keys), csv_cmp_str);
-    r = csv_writer_write_header(w, keys, CSV_FIXED_COLUMNS + nkeys);
-out_free:
-    free(set);
-    free(keys);
-    return r;
-}
-
-/* Metric cell of metric id, cached (metrics may be registered late: the
- * cache grows as new ids show up). NULL with *ret_r set on failure. */
-static const struct csv_name *csv_metric_cell(struct csv_writer *w,
-                                              const struct alumet_registry *reg,
-                                              alumet_metric_id id, int *ret_r)
-{
-    if (id < w->names_len && w->names[id].text)
-        return &w->names[id];
-
-    const struct alumet_metric *m = alumet_registry_get(reg, id);
-    if (!m) {
-        *ret_r = -EINVAL;
-        return NULL;
-    }
-    if (id >= w->names_len) {
-        size_t n = w->names_len ? w->names_len : 16;
-        while (n <= id)
-            n *= 2;
-        struct csv_name *names = realloc(w->names, n * sizeof(*names));
-        if (!names) {
-            *ret_r = -ENOMEM;
-            return NULL;
-        }
-        memset(names + w->names_len, 0, (n - w->names_len) * sizeof(*names));
-        w->names = names;
-        w->names_len = n;
-    }
-    size_t len = csv_metric_name(&w->opts, m, /* buf= */ NULL, /* size= */ 0);
-    char *name = malloc(len + 1);
-    char *text = malloc(2 * len + 3);
-    if (!name || !text) {
-        free(name);
-        free(text);
-        *ret_r = -ENOMEM;
-        return NULL;
-    }
-    csv_metric_name(&w->opts, m, name, len + 1);
-    w->names[id].len = csv_escape_table(w->special, name, len, text);
-    w->names[id].text = text;
-    free(name);
-    return &w->names[id];
-}
-
-/* Id text of a resource or consumer into b. */
-static const char *csv_id_text(struct csv_bytes *b, const void *rc, bool resource, size_t *ret_len)
-{
-    size_t n = resource ? alumet_resource_id_text(rc, b->s, b->cap)
-                        : alumet_consumer_id_text(rc, b->s, b->cap);
-    if (n >= b->cap) {
-        if (csv_bytes_reserve(b, n + 1) < 0)
-            return NULL;
-        n = resource ? alumet_resource_id_text(rc, b->s, b->cap)
-                     : alumet_consumer_id_text(rc, b->s, b->cap);
-    }
-    *ret_len = n;
-    return b->s;
-}
-
-int csv_writer_write_buffer(struct csv_writer *w, const struct alumet_buffer *buf,
-                            const struct alumet_registry *reg, struct alumet_error *err)
-{
-    int r;
-
-    if (!w->has_header) {
-        r = csv_write_measurement_header(w, buf);
-        if (r < 0)
-            return r;
-    }
-    if (!w->fixed_header)
-        return -EINVAL; /* a header from csv_writer_write_header */
-    if (csv_bytes_reserve(&w->resource_id, 64) < 0 || csv_bytes_reserve(&w->consumer_id, 64) < 0)
-        return -ENOMEM;
-
-    w->keys_gen++; /* a new buffer: its keys may be at new addresses */
-
-    /* all the rows of buf or none: taken back on any error */
-    size_t mark = w->out_len, mark_rows = w->out_rows;
-    size_t len = alumet_buffer_len(buf);
-    for (size_t i = 0; i < len; i++) {
-        const struct alumet_point *p = alumet_buffer_get(buf, i);
-        size_t n = CSV_FIXED_COLUMNS + p->attr_count;
-        r = csv_reserve_cells(w, n);
-        if (r < 0)
-            goto err_rollback;
-        struct csv_cell *c = w->cells;
-
-        const struct csv_name *name = csv_metric_cell(w, reg, p->metric, &r);
-        if (!name) {
-            if (r == -EINVAL)
-                alumet_error_set(err, -EINVAL, "unknown metric id %u in a buffer",
-                                 (unsigned)p->metric);
-            goto err_rollback;
-        }
-        c[0] = (struct csv_cell){.key = "metric", .raw = true, .val = name->text, .len = name->len};
-
-        if (!w->ts_valid || w->ts_last != p->timestamp) {
-            char ts[FORMAT_RFC3339_MAX];
-            size_t tl = format_rfc3339(p->timestamp, ts, sizeof(ts));
-            w->ts_len = csv_escape_table(w->special, ts, tl, w->ts_text);
-            w->ts_last = p->timestamp;
-            w->ts_valid = true;
-        }
-        c[1] =
-            (struct csv_cell){.key = "timestamp", .raw = true, .val = w->ts_text, .len = w->ts_len};
-
-        size_t vlen = p->value_type == ALUMET_VALUE_F64
-                          ? format_f64(p->value.f64, w->value_text, sizeof(w->value_text))
-                          : format_u64(p->value.u64, w->value_text);
-        c[2] = (struct csv_cell){
-            .key = "value", .raw = w->numbers_raw, .val = w->value_text, .len = vlen};
-
-        const char *kind = alumet_resource_kind_name(&p->resource);
-        bool raw = p->resource.kind >= 0 && p->resource.kind < _ALUMET_RESOURCE_MAX &&
-                   w->resource_kind_raw[p->resource.kind];
-        c[3] =
-            (struct csv_cell){.key = "resource_kind",
-                              .raw = raw,
-                              .val = kind,
-                              .len = raw ? w->resource_kind_len[p->resource.kind] : strlen(kind)};
-        if (p->resource.kind == ALUMET_RESOURCE_LOCAL_MACHINE) {
-            c[4] = (struct csv_cell){.key = "resource_id", .raw = true, .val = "", .len = 0};
-        } else {
-            size_t l;
-            const char *id = csv_id_text(&w->resource_id, &p->resource, /* resource= */ true, &l);
-            if (!id) {
-                r = -ENOMEM;
-                goto err_rollback;
-            }
-            c[4] = (struct csv_cell){.key = "resource_id", .val = id, .len = l};
-        }
-
-        kind = alumet_consumer_kind_name(&p->consumer);
-        raw = p->consumer.kind >= 0 && p->consumer.kind < _ALUMET_CONSUMER_MAX &&
-              w->consumer_kind_raw[p->consumer.kind];
-        c[5] =
-            (struct csv_cell){.key = "consumer_kind",
-                              .raw = raw,
-                              .val = kind,
-                              .len = raw ? w->consumer_kind_len[p->consumer.kind] : strlen(kind)};
-        if (p->consumer.kind == ALUMET_CONSUMER_LOCAL_MACHINE) {
-            c[6] = (struct csv_cell){.key = "consumer_id", .raw = true, .val = "", .len = 0};
-        } else {
-            size_t l;
-            const char *id = csv_id_text(&w->consumer_id, &p->consumer, /* resource= */ false, &l);
-            if (!id) {
-                r = -ENOMEM;
-                goto err_rollback;
-            }
-            c[6] = (struct csv_cell){.key = "consumer_id", .val = id, .len = l};
-        }
-        for (int k = 0; k < CSV_FIXED_COLUMNS; k++)
-            c[k].col = k;
-
-        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
-        for (uint32_t j = 0; j < p->attr_count; j++) {
-            const struct csv_key *k = csv_key_of(w, attrs[j].key);
-            c[CSV_FIXED_COLUMNS + j] = (struct csv_cell){
-                .key = attrs[j].key,
-                .col = k->col,
-                .klen = k->len,
-                .attr = &attrs[j],
-            };
-        }
-
-        r = csv_emit_fast(w, c, n);
-        if (r > 0)
-            r = csv_emit_row(w, c, n);
-        if (r < 0)
-            goto err_rollback;
-        w->out_rows++;
-    }
-    return csv_out_commit(w, w->opts.flush_each_buffer, mark, mark_rows);
-
-err_rollback:
-    csv_out_rollback(w, mark, mark_rows);
-    return r;
 }
