@@ -189,8 +189,10 @@ static void procfs_group_source_reset(void *data)
 {
     struct procfs_group_source *src = data;
     /* after a pause, the next poll takes a new baseline: no delta spans the pause */
-    for (size_t i = 0; i < src->n; i++)
+    for (size_t i = 0; i < src->n; i++) {
         src->procs[i].rebase = src->procs[i].measured;
+        src->procs[i].handed = false;
+    }
 }
 
 size_t procfs_group_source_count(const struct procfs_group_source *src)
@@ -480,6 +482,18 @@ static void procfs_group_settle(struct procfs_group_source *src)
     }
 }
 
+/* Whether the watcher measured p, just handed over, less than half a poll
+ * interval ago: the group's poll then emits nothing for it (no second read
+ * of its files in the same period, no delta over a fraction of it), and the
+ * next poll measures it. Only the group's first poll after the hand-over. */
+static bool procfs_handed_recently(struct procfs_group_source *src, struct procfs_proc *p,
+                                   alumet_time_ns mono)
+{
+    p->handed = false;
+    p->skip = mono - p->last < src->g->poll_interval / 2;
+    return p->skip;
+}
+
 static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
                                     struct alumet_error *err)
 {
@@ -498,8 +512,11 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
      * found), settle the processes that have gone, then emit */
     size_t n_gone = 0;
     for (size_t i = 0; r == 0 && i < src->n; i++) {
-        src->procs[i].gone = procfs_proc_read(src->pfs, src->g, &src->procs[i], src->scratch) == 1;
-        n_gone += src->procs[i].gone;
+        struct procfs_proc *p = &src->procs[i];
+        if (p->handed && procfs_handed_recently(src, p, mono))
+            continue; /* the watcher's measurement stands for this poll */
+        p->gone = procfs_proc_read(src->pfs, src->g, p, src->scratch) == 1;
+        n_gone += p->gone;
     }
     if (n_gone)
         procfs_group_settle(src);
@@ -580,37 +597,35 @@ static bool procfs_group_match(struct procfs_watcher_source *w, const struct pro
     return regexec(&g->regex, w->scratch, 0, NULL, 0) == 0;
 }
 
-/* Open a new process for group g and measure it at once, as upstream's new
- * sources do (so a process is measured from the refresh that found it, even
- * when the group's source is polled before the watcher), then hand it to the
- * group. 0 (also when the process has gone), 1 when it cannot be read for
- * want of a descriptor, or -ENOMEM. */
+/* Measure a new process, probed by the watcher, at once for group g, as
+ * upstream's new sources do (so a process is measured from the refresh that
+ * found it, even when the group's source is polled before the watcher), then
+ * hand it to the group with what was opened and read: the group reads it
+ * again at its first poll at least half a poll interval later. 0 or -ENOMEM
+ * (probe is then closed). */
 static int procfs_watcher_hand_over(struct procfs_watcher_source *w, struct procfs_group *g,
-                                    pid_t pid, uint64_t starttime, struct alumet_buffer *buf,
+                                    struct procfs_proc *probe, struct alumet_buffer *buf,
                                     alumet_time_ns now, alumet_time_ns mono)
 {
-    struct procfs_proc *proc = calloc(1, sizeof(*proc));
-    if (!proc)
+    struct procfs_proc *proc = malloc(sizeof(*proc));
+    if (!proc) {
+        procfs_proc_close(w->pfs, probe);
         return -ENOMEM;
-    int r = procfs_proc_open(w->pfs, g, pid, starttime, w->scratch, proc);
-    if (r < 0)
-        goto out_free;
-    r = procfs_proc_emit(w->pfs, g, proc, buf, now, mono, w->scratch);
-    if (r != 0)
-        goto out_close;
-    struct procfs_request req = {.pid = pid, .starttime = starttime, .proc = proc};
-    r = procfs_group_push(g, &req);
-    if (r < 0)
-        goto out_close;
+    }
+    *proc = *probe;
+    procfs_proc_adopt(w->pfs, g, proc, w->scratch);
+    if (procfs_proc_emit(w->pfs, g, proc, buf, now, mono, w->scratch) < 0)
+        goto err;
+    proc->handed = true;
+    struct procfs_request req = {.pid = proc->pid, .starttime = proc->starttime, .proc = proc};
+    if (procfs_group_push(g, &req) < 0)
+        goto err;
     return 0;
 
-out_close:
+err:
     procfs_proc_close(w->pfs, proc);
-out_free:
     free(proc);
-    if (r == -EMFILE || r == -ENFILE)
-        return 1;
-    return r == -ENOMEM ? r : 0;
+    return -ENOMEM;
 }
 
 static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
@@ -651,37 +666,32 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
             continue;
         }
 
-        char rel[64];
-        struct procfs_pid_stat st;
-        snprintf(rel, sizeof(rel), "proc/%ld/stat", pid);
-        ssize_t len = procfs_read_once(pfs, rel, w->scratch, PROCFS_SCRATCH);
-        if (len < 0) {
+        /* opened, read and parsed once: what a group takes comes with it */
+        struct procfs_proc probe;
+        int r = procfs_proc_probe(pfs, (pid_t)pid, w->scratch, &probe);
+        if (r < 0) {
             /* a process that ends between the listing and the read is skipped
-             * silently; one that cannot be read now is read at the next refresh */
-            procfs_open_failed(pfs, rel, (int)len);
+             * silently; one that cannot be read now (or for want of a
+             * descriptor) is read at the next refresh */
             continue;
         }
-        if (len == 0 || procfs_pid_stat_parse(w->scratch, (size_t)len, &st) < 0)
-            continue;
-        key.starttime = st.starttime;
-        if (known && known->starttime == st.starttime) {
+        key.starttime = probe.starttime;
+        if (known && known->starttime == probe.starttime) {
+            procfs_proc_close(pfs, &probe);
             w->next[w->n_next++] = key; /* the same process, a new inode */
             continue;
         }
         /* a new process, or a new process under a reused pid: the first group
          * that accepts it measures it */
-        int r = 0;
-        for (size_t i = 0; i < pfs->n_groups; i++) {
-            struct procfs_group *g = &pfs->groups[i];
-            if (!procfs_group_match(w, g, &st))
-                continue;
-            r = procfs_watcher_hand_over(w, g, (pid_t)pid, st.starttime, buf, now, mono);
-            if (r < 0)
-                return alumet_error_set(err, r, "out of memory");
-            break;
-        }
-        if (r == 0) /* else out of descriptors: try again at the next refresh */
-            w->next[w->n_next++] = key;
+        struct procfs_group *taker = NULL;
+        for (size_t i = 0; i < pfs->n_groups && !taker; i++)
+            if (procfs_group_match(w, &pfs->groups[i], &probe.now))
+                taker = &pfs->groups[i];
+        if (!taker)
+            procfs_proc_close(pfs, &probe);
+        else if (procfs_watcher_hand_over(w, taker, &probe, buf, now, mono) < 0)
+            return alumet_error_set(err, -ENOMEM, "out of memory");
+        w->next[w->n_next++] = key;
     }
     if (errno) {
         int r = -errno;
@@ -689,6 +699,7 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
         fsroot_path(&pfs->proc, "proc", path, sizeof(path));
         return alumet_error_set(err, r, "cannot list '%s': %s", path, strerror(-r));
     }
+    procfs_fd_cap_fit(pfs, w->n_next);
     /* what was not seen now has ended: forget it (upstream never forgets) */
     qsort(w->next, w->n_next, sizeof(*w->next), procfs_seen_cmp);
     struct procfs_seen *t = w->seen;
