@@ -12,7 +12,8 @@
  *     listed).
  *
  * Descriptors are kept open up to the soft limit of open files (raised to
- * the hard limit) minus 64; the processes beyond it are read by path (open,
+ * fs.nr_open when it may, with CAP_SYS_RESOURCE, else to the hard limit)
+ * minus 64; the processes beyond it are read by path (open,
  * read, close), and counted apart.
  *
  * Usage: procfs-floor OUT_FILE [INTERVAL_MS]
@@ -100,8 +101,20 @@ int main(int argc, char **argv)
     long interval_ms = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        /* as the agent's procfs with CAP_SYS_RESOURCE: up to fs.nr_open */
+        long nr_open = 0;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+        if (f) {
+            if (fscanf(f, "%ld", &nr_open) != 1)
+                nr_open = 0;
+            fclose(f);
+        }
+        struct rlimit up = {(rlim_t)nr_open, (rlim_t)nr_open};
+        if (nr_open <= 0 || rl.rlim_max == RLIM_INFINITY || (rlim_t)nr_open <= rl.rlim_max ||
+            setrlimit(RLIMIT_NOFILE, &up) < 0) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
         getrlimit(RLIMIT_NOFILE, &rl);
         fd_left = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : (long)rl.rlim_cur - 64;
     }

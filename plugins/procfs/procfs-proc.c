@@ -8,7 +8,8 @@
  * cheapest way to read them again (no path lookup), and a process that has
  * ended answers ESRCH, so a reused pid is never mistaken for it. The plugin
  * keeps at most pfs->fd_cap such descriptors (half the soft RLIMIT_NOFILE,
- * see procfs_fd_cap_set): the processes beyond it are measured all the same,
+ * see procfs_fd_cap_set; with the watcher, that limit is raised to cover the
+ * processes, procfs_fd_cap_fit): the processes beyond it are measured all the same,
  * by opening, reading and closing their files at each poll, and they take
  * the descriptors of processes that end. The start time read from stat is
  * compared at every read as well (fixture trees are plain files, and a
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -47,7 +49,7 @@ void procfs_open_failed(struct procfs *pfs, const char *rel, int r)
                     "(procfs keeps at most %ld open, other plugins use the rest): raise its "
                     "limit of open files (ulimit -Hn, LimitNOFILE=), skipping the processes "
                     "that cannot be read until descriptors are free again",
-                    path, strerror(-r), pfs->fd_cap);
+                    path, strerror(-r), atomic_load(&pfs->fd_cap));
     } else {
         procfs_debug(pfs, "cannot open '%s': %s, skipping", rel, strerror(-r));
     }
@@ -60,8 +62,54 @@ void procfs_open_failed(struct procfs *pfs, const char *rel, int r)
 void procfs_fd_cap_set(struct procfs *pfs, long soft_limit)
 {
     long cap = soft_limit > 0 ? soft_limit / 2 : 0;
-    pfs->fd_cap = cap;
+    atomic_store(&pfs->fd_cap, cap);
     atomic_store(&pfs->fd_left, cap);
+}
+
+long procfs_fd_limit_for(size_t n_procs, long current, long nr_open)
+{
+    long n = n_procs > (size_t)(LONG_MAX / 16) ? LONG_MAX / 16 : (long)n_procs;
+    if (current / 2 >= 3 * n)
+        return current; /* the cap covers 1.5 times the processes */
+    long want = (8 * n + 1023) / 1024 * 1024;
+    if (want > nr_open)
+        want = nr_open;
+    return want > current ? want : current;
+}
+
+void procfs_fd_cap_fit(struct procfs *pfs, size_t n_procs)
+{
+    if (!pfs->fd_raise ||
+        atomic_load(&pfs->fd_cap) / 3 >= (long)(n_procs < LONG_MAX / 4 ? n_procs : LONG_MAX / 4))
+        return;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > LONG_MAX / 2)
+        return;
+    long current = (long)rl.rlim_cur;
+    long want = procfs_fd_limit_for(n_procs, current, pfs->nr_open);
+    if (want <= current)
+        return;
+    rl.rlim_cur = (rlim_t)want;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+        rl.rlim_max = rl.rlim_cur;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        /* without CAP_SYS_RESOURCE the hard limit stays: the processes
+         * beyond the cap are read by path */
+        procfs_debug(pfs,
+                     "cannot raise the limit of open files to %ld for %zu processes: %s; "
+                     "the processes beyond %ld are read by path",
+                     want, n_procs, strerror(errno), atomic_load(&pfs->fd_cap) / 2);
+        pfs->fd_raise = false;
+        return;
+    }
+    long cap = atomic_load(&pfs->fd_cap);
+    atomic_store(&pfs->fd_cap, want / 2);
+    atomic_fetch_add(&pfs->fd_left, want / 2 - cap);
+    procfs_debug(pfs,
+                 "%zu processes: limit of open files raised from %ld to %ld, keeping at most "
+                 "%ld files of processes open",
+                 n_procs, current, want, want / 2);
 }
 
 static bool procfs_fd_take(struct procfs *pfs)
@@ -130,10 +178,83 @@ void procfs_proc_close(struct procfs *pfs, struct procfs_proc *p)
     p->kept = false;
 }
 
-/* Keep the files of p open when the budget allows. A process that cannot
- * keep them (no budget, or the system is out of descriptors) is read by
- * path. -ENOMEM never happens; returns 0, or the negative errno of opening
- * stat when it is not about descriptors (the process has gone, permission). */
+/* The discovery read: open /proc/<pid>/stat (kept open when the budget
+ * allows, else read by path), read it once and parse it into ret->now. The
+ * descriptor, the budget it took and what was parsed go with ret, to the
+ * group that takes the process (procfs_proc_adopt) or back
+ * (procfs_proc_close). 0, -ESRCH when the process has gone, another negative
+ * errno when it cannot be read (already reported; -EMFILE, -ENFILE: no
+ * descriptor, try again later), -EINVAL when the text cannot be parsed. */
+int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procfs_proc *ret)
+{
+    struct procfs_proc p = {.pid = pid, .stat_fd = -1, .mem_fd = -1};
+    char rel[64];
+    int r;
+
+    snprintf(rel, sizeof(rel), "proc/%d/stat", (int)pid);
+    if (procfs_fd_take(pfs)) {
+        p.stat_fd = openat(pfs->proc.fd, rel, O_RDONLY | O_CLOEXEC);
+        if (p.stat_fd < 0) {
+            r = -errno;
+            procfs_fd_give(pfs);
+            if (r != -EMFILE && r != -ENFILE) {
+                procfs_open_failed(pfs, rel, r);
+                return procfs_gone(r) ? -ESRCH : r;
+            }
+        } else {
+            p.kept = true;
+        }
+    }
+    ssize_t len = procfs_proc_file(pfs, p.stat_fd, pid, "stat", scratch);
+    if (len == 0)
+        len = -ESRCH;
+    if (len < 0) {
+        procfs_open_failed(pfs, rel, (int)len);
+        r = (int)len;
+        goto err_close;
+    }
+    if (procfs_pid_stat_parse(scratch, (size_t)len, &p.now) < 0) {
+        procfs_debug(pfs, "cannot parse '%s', skipping", rel);
+        r = -EINVAL;
+        goto err_close;
+    }
+    p.starttime = p.now.starttime;
+    *ret = p;
+    return 0;
+
+err_close:
+    procfs_proc_close(pfs, &p);
+    return procfs_gone(r) ? -ESRCH : r;
+}
+
+void procfs_proc_adopt(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                       char *scratch)
+{
+    char rel[64];
+    snprintf(rel, sizeof(rel), "proc/%d/%s", (int)p->pid, procfs_mem_file(g));
+    if (p->kept) {
+        p->mem_fd = openat(pfs->proc.fd, rel, O_RDONLY | O_CLOEXEC);
+        if (p->mem_fd >= 0)
+            return;
+        int r = -errno;
+        procfs_open_failed(pfs, rel, r);
+        if (r == -EMFILE || r == -ENFILE || procfs_gone(r))
+            procfs_proc_close(pfs, p); /* read by path; the next read decides */
+        else
+            p->no_mem = true; /* CPU times are still measured: smaps_rollup needs ptrace access */
+        return;
+    }
+    /* not kept open: find out now whether the memory file can be read */
+    ssize_t len = procfs_proc_file(pfs, -1, p->pid, procfs_mem_file(g), scratch);
+    if (len < 0 && !procfs_gone((int)len) && len != -EMFILE && len != -ENFILE) {
+        procfs_open_failed(pfs, rel, (int)len);
+        p->no_mem = true;
+    }
+}
+
+/* Keep the files of a process read by path open, when the budget allows
+ * now. 0, or the negative errno of opening stat when it is not about
+ * descriptors (the process has gone, permission). */
 static int procfs_proc_keep(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p)
 {
     if (!procfs_fd_take(pfs))
@@ -159,7 +280,6 @@ static int procfs_proc_keep(struct procfs *pfs, const struct procfs_group *g, st
                 procfs_fd_give(pfs);
                 return 0;
             }
-            /* CPU times are still measured: smaps_rollup needs ptrace access */
             p->no_mem = true;
         }
     }
@@ -172,48 +292,18 @@ static int procfs_proc_keep(struct procfs *pfs, const struct procfs_group *g, st
 int procfs_proc_open(struct procfs *pfs, const struct procfs_group *g, pid_t pid,
                      uint64_t starttime, char *scratch, struct procfs_proc *ret)
 {
-    struct procfs_proc p = {.pid = pid, .stat_fd = -1, .mem_fd = -1};
-    char rel[64];
-    struct procfs_pid_stat st;
-
-    int r = procfs_proc_keep(pfs, g, &p);
+    struct procfs_proc p;
+    int r = procfs_proc_probe(pfs, pid, scratch, &p);
     if (r < 0)
-        return procfs_gone(r) ? -ESRCH : r;
-    ssize_t len = procfs_proc_file(pfs, p.stat_fd, pid, "stat", scratch);
-    snprintf(rel, sizeof(rel), "proc/%d/stat", (int)pid);
-    if (len == 0)
-        len = -ESRCH;
-    if (len < 0) {
-        procfs_open_failed(pfs, rel, (int)len);
-        r = (int)len;
-        goto err_close;
+        return r;
+    if (starttime && p.starttime != starttime) {
+        procfs_proc_close(pfs, &p);
+        return -ESRCH; /* the pid was reused since the watcher saw it */
     }
-    if (procfs_pid_stat_parse(scratch, (size_t)len, &st) < 0) {
-        procfs_debug(pfs, "cannot parse '%s', skipping", rel);
-        r = -EINVAL;
-        goto err_close;
-    }
-    if (starttime && st.starttime != starttime) {
-        r = -ESRCH; /* the pid was reused since the watcher saw it */
-        goto err_close;
-    }
-    p.starttime = st.starttime;
-    p.now = st; /* what procfs_proc_read would give: ready to emit */
-    if (!p.kept && !p.no_mem) {
-        /* not kept open: find out now whether the memory file can be read */
-        snprintf(rel, sizeof(rel), "proc/%d/%s", (int)pid, procfs_mem_file(g));
-        len = procfs_proc_file(pfs, -1, pid, procfs_mem_file(g), scratch);
-        if (len < 0 && !procfs_gone((int)len) && len != -EMFILE && len != -ENFILE) {
-            procfs_open_failed(pfs, rel, (int)len);
-            p.no_mem = true;
-        }
-    }
+    procfs_proc_adopt(pfs, g, &p, scratch);
+    p.ready = true; /* p.now is what procfs_proc_read would give: the next read uses it */
     *ret = p;
     return 0;
-
-err_close:
-    procfs_proc_close(pfs, &p);
-    return procfs_gone(r) ? -ESRCH : r;
 }
 
 /* ---- /proc/<pid>/stat ---- */
@@ -437,6 +527,10 @@ int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct pr
                      char *scratch)
 {
     p->skip = false;
+    if (p->ready) {
+        p->ready = false; /* read when it was opened, in this poll */
+        return 0;
+    }
     if (!p->kept && procfs_proc_keep(pfs, g, p) < 0)
         return 1;
     ssize_t len = procfs_proc_file(pfs, p->stat_fd, p->pid, "stat", scratch);

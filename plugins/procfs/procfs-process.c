@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -52,11 +53,19 @@ struct procfs_seen {
     uint64_t starttime;
 };
 
+/* Bytes of the buffer for getdents64: about 2,700 entries of /proc per call */
+#define PROCFS_DENTS 65536
+
 struct procfs_watcher_source {
     struct procfs *pfs;
-    DIR *dir; /* listing of /proc, rewound at every refresh */
+    int dir_fd;  /* /proc, kept open: listed with getdents64 at every refresh */
+    char *dents; /* PROCFS_DENTS bytes, 8-byte aligned (malloc) */
+    /* the processes of the previous listing (seen, sorted by pid) and of this
+     * one (next); the kernel lists pids in increasing order, so this listing
+     * walks seen with a cursor (and sorts next only when it was not) */
     struct procfs_seen *seen, *next;
-    size_t n_seen, cap_seen, n_next, cap_next;
+    size_t n_seen, cap_seen, n_next, cap_next, cursor;
+    bool next_sorted;
     char *scratch;
 };
 
@@ -191,8 +200,10 @@ static void procfs_group_source_reset(void *data)
 {
     struct procfs_group_source *src = data;
     /* after a pause, the next poll takes a new baseline: no delta spans the pause */
-    for (size_t i = 0; i < src->n; i++)
+    for (size_t i = 0; i < src->n; i++) {
         src->procs[i].rebase = src->procs[i].measured;
+        src->procs[i].handed = false;
+    }
 }
 
 size_t procfs_group_source_count(const struct procfs_group_source *src)
@@ -487,6 +498,18 @@ static void procfs_group_settle(struct procfs_group_source *src)
     }
 }
 
+/* Whether the watcher measured p, just handed over, less than half a poll
+ * interval ago: the group's poll then emits nothing for it (no second read
+ * of its files in the same period, no delta over a fraction of it), and the
+ * next poll measures it. Only the group's first poll after the hand-over. */
+static bool procfs_handed_recently(struct procfs_group_source *src, struct procfs_proc *p,
+                                   alumet_time_ns mono)
+{
+    p->handed = false;
+    p->skip = mono - p->last < src->g->poll_interval / 2;
+    return p->skip;
+}
+
 static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
                                     struct alumet_error *err)
 {
@@ -518,8 +541,11 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
      * found), settle the processes that have gone, then emit */
     size_t n_gone = 0;
     for (size_t i = 0; r == 0 && i < src->n; i++) {
-        src->procs[i].gone = procfs_proc_read(src->pfs, src->g, &src->procs[i], src->scratch) == 1;
-        n_gone += src->procs[i].gone;
+        struct procfs_proc *p = &src->procs[i];
+        if (p->handed && procfs_handed_recently(src, p, mono))
+            continue; /* the watcher's measurement stands for this poll */
+        p->gone = procfs_proc_read(src->pfs, src->g, p, src->scratch) == 1;
+        n_gone += p->gone;
     }
     if (n_gone)
         procfs_group_settle(src);
@@ -554,13 +580,18 @@ int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source *
         return -ENOMEM;
     w->pfs = pfs;
     w->scratch = malloc(PATH_MAX > PROCFS_SCRATCH ? PATH_MAX : PROCFS_SCRATCH);
-    if (!w->scratch) {
+    w->dents = malloc(PROCFS_DENTS);
+    if (!w->scratch || !w->dents) {
+        free(w->scratch);
+        free(w->dents);
         free(w);
         return -ENOMEM;
     }
-    int r = fsroot_opendir(&pfs->proc, "proc", &w->dir);
-    if (r < 0) {
+    w->dir_fd = fsroot_openat(&pfs->proc, "proc", O_RDONLY | O_DIRECTORY);
+    if (w->dir_fd < 0) {
+        int r = w->dir_fd;
         free(w->scratch);
+        free(w->dents);
         free(w);
         return r;
     }
@@ -573,10 +604,11 @@ static void procfs_watcher_source_free(void *data)
     struct procfs_watcher_source *w = data;
     if (!w)
         return;
-    if (w->dir)
-        closedir(w->dir);
+    if (w->dir_fd >= 0)
+        close(w->dir_fd);
     free(w->seen);
     free(w->next);
+    free(w->dents);
     free(w->scratch);
     free(w);
 }
@@ -608,37 +640,112 @@ static bool procfs_group_match(struct procfs_watcher_source *w, const struct pro
     return regexec(&g->regex, w->scratch, 0, NULL, 0) == 0;
 }
 
-/* Open a new process for group g and measure it at once, as upstream's new
- * sources do (so a process is measured from the refresh that found it, even
- * when the group's source is polled before the watcher), then hand it to the
- * group. 0 (also when the process has gone), 1 when it cannot be read for
- * want of a descriptor, or -ENOMEM. */
+/* Measure a new process, probed by the watcher, at once for group g, as
+ * upstream's new sources do (so a process is measured from the refresh that
+ * found it, even when the group's source is polled before the watcher), then
+ * hand it to the group with what was opened and read: the group reads it
+ * again at its first poll at least half a poll interval later. 0 or -ENOMEM
+ * (probe is then closed). */
 static int procfs_watcher_hand_over(struct procfs_watcher_source *w, struct procfs_group *g,
-                                    pid_t pid, uint64_t starttime, struct alumet_buffer *buf,
+                                    struct procfs_proc *probe, struct alumet_buffer *buf,
                                     alumet_time_ns now, alumet_time_ns mono)
 {
-    struct procfs_proc *proc = calloc(1, sizeof(*proc));
-    if (!proc)
+    struct procfs_proc *proc = malloc(sizeof(*proc));
+    if (!proc) {
+        procfs_proc_close(w->pfs, probe);
         return -ENOMEM;
-    int r = procfs_proc_open(w->pfs, g, pid, starttime, w->scratch, proc);
-    if (r < 0)
-        goto out_free;
-    r = procfs_proc_emit(w->pfs, g, proc, buf, now, mono, w->scratch);
-    if (r != 0)
-        goto out_close;
-    struct procfs_request req = {.pid = pid, .starttime = starttime, .proc = proc};
-    r = procfs_group_push(g, &req);
-    if (r < 0)
-        goto out_close;
+    }
+    *proc = *probe;
+    procfs_proc_adopt(w->pfs, g, proc, w->scratch);
+    if (procfs_proc_emit(w->pfs, g, proc, buf, now, mono, w->scratch) < 0)
+        goto err;
+    proc->handed = true;
+    struct procfs_request req = {.pid = proc->pid, .starttime = proc->starttime, .proc = proc};
+    if (procfs_group_push(g, &req) < 0)
+        goto err;
     return 0;
 
-out_close:
+err:
     procfs_proc_close(w->pfs, proc);
-out_free:
     free(proc);
-    if (r == -EMFILE || r == -ENFILE)
-        return 1;
-    return r == -ENOMEM ? r : 0;
+    return -ENOMEM;
+}
+
+/* The entry of pid in the previous listing, or NULL. The listing comes in
+ * increasing pid order: the cursor walks seen along with it (a binary search
+ * when the order breaks, as in fixture trees). */
+static const struct procfs_seen *procfs_watcher_known(struct procfs_watcher_source *w, pid_t pid)
+{
+    size_t j = w->cursor;
+    if (j > 0 && w->seen[j - 1].pid >= pid) {
+        struct procfs_seen key = {.pid = pid};
+        return bsearch(&key, w->seen, w->n_seen, sizeof(*w->seen), procfs_seen_cmp);
+    }
+    while (j < w->n_seen && w->seen[j].pid < pid)
+        j++;
+    w->cursor = j;
+    return j < w->n_seen && w->seen[j].pid == pid ? &w->seen[j] : NULL;
+}
+
+/* One pid of the listing, with the inode number of its directory. 0 or
+ * -ENOMEM. */
+static int procfs_watcher_entry(struct procfs_watcher_source *w, pid_t pid, uint64_t ino,
+                                struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono)
+{
+    struct procfs *pfs = w->pfs;
+    void *grown = procfs_grow(w->next, &w->cap_next, w->n_next + 1, sizeof(*w->next));
+    if (!grown)
+        return -ENOMEM;
+    w->next = grown;
+    if (w->n_next > 0 && w->next[w->n_next - 1].pid >= pid)
+        w->next_sorted = false;
+    struct procfs_seen key = {pid, ino, 0};
+    const struct procfs_seen *known = procfs_watcher_known(w, pid);
+    if (known && key.ino != 0 && known->ino == key.ino) {
+        w->next[w->n_next++] = *known; /* the same process: nothing to read */
+        return 0;
+    }
+
+    /* opened, read and parsed once: what a group takes comes with it */
+    struct procfs_proc probe;
+    if (procfs_proc_probe(pfs, pid, w->scratch, &probe) < 0) {
+        /* a process that ends between the listing and the read is skipped
+         * silently; one that cannot be read now (or for want of a
+         * descriptor) is read at the next refresh */
+        return 0;
+    }
+    key.starttime = probe.starttime;
+    if (known && known->starttime == probe.starttime) {
+        procfs_proc_close(pfs, &probe);
+        w->next[w->n_next++] = key; /* the same process, a new inode */
+        return 0;
+    }
+    /* a new process, or a new process under a reused pid: the first group
+     * that accepts it measures it */
+    struct procfs_group *taker = NULL;
+    for (size_t i = 0; i < pfs->n_groups && !taker; i++)
+        if (procfs_group_match(w, &pfs->groups[i], &probe.now))
+            taker = &pfs->groups[i];
+    if (!taker)
+        procfs_proc_close(pfs, &probe);
+    else if (procfs_watcher_hand_over(w, taker, &probe, buf, now, mono) < 0)
+        return -ENOMEM;
+    w->next[w->n_next++] = key;
+    return 0;
+}
+
+/* The pid that an entry of /proc names ("1234"), or 0 ("self", "sys"...). */
+static pid_t procfs_dirent_pid(const char *name)
+{
+    int64_t pid = 0;
+    if (*name < '1' || *name > '9')
+        return 0;
+    for (; *name; name++) {
+        if (*name < '0' || *name > '9' || pid > INT32_MAX / 10)
+            return 0;
+        pid = pid * 10 + (*name - '0');
+    }
+    return pid <= INT32_MAX ? (pid_t)pid : 0;
 }
 
 static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
@@ -647,78 +754,44 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
     struct procfs_watcher_source *w = data;
     struct procfs *pfs = w->pfs;
     alumet_time_ns mono = procfs_now(pfs);
-    struct dirent *e;
+    int r = 0;
 
     /* under exec and watch the events group measures the announced process:
      * no listing of /proc (exec_strategy "event") */
     if (atomic_load(&pfs->exec_mode))
         return ALUMET_POLL_OK;
     w->n_next = 0;
-    rewinddir(w->dir);
-    for (;;) {
+    w->cursor = 0;
+    w->next_sorted = true;
+    /* the directory's descriptor stays open: one getdents64 per PROCFS_DENTS
+     * bytes of entries (readdir's buffer is 32 KiB) */
+    if (lseek(w->dir_fd, 0, SEEK_SET) < 0)
+        r = -errno;
+    while (r == 0) {
+        long got = syscall(SYS_getdents64, w->dir_fd, w->dents, PROCFS_DENTS);
+        if (got <= 0) {
+            r = got < 0 ? -errno : 0;
+            break;
+        }
         if (atomic_load(&pfs->exec_mode))
             return ALUMET_POLL_OK; /* announced during this listing */
-        errno = 0;
-        e = readdir(w->dir);
-        if (!e)
-            break;
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0 || pid > INT32_MAX)
-            continue;
-
-        void *grown = procfs_grow(w->next, &w->cap_next, w->n_next + 1, sizeof(*w->next));
-        if (!grown)
-            return alumet_error_set(err, -ENOMEM, "out of memory");
-        w->next = grown;
-        struct procfs_seen key = {(pid_t)pid, (uint64_t)e->d_ino, 0};
-        const struct procfs_seen *known =
-            w->seen ? bsearch(&key, w->seen, w->n_seen, sizeof(*w->seen), procfs_seen_cmp) : NULL;
-        if (known && key.ino != 0 && known->ino == key.ino) {
-            w->next[w->n_next++] = *known; /* the same process: nothing to read */
-            continue;
+        for (long off = 0; off < got;) {
+            const struct dirent64 *e = (const struct dirent64 *)(w->dents + off);
+            off += e->d_reclen;
+            pid_t pid = procfs_dirent_pid(e->d_name);
+            if (pid > 0 && procfs_watcher_entry(w, pid, (uint64_t)e->d_ino, buf, now, mono) < 0)
+                return alumet_error_set(err, -ENOMEM, "out of memory");
         }
-
-        char rel[64];
-        struct procfs_pid_stat st;
-        snprintf(rel, sizeof(rel), "proc/%ld/stat", pid);
-        ssize_t len = procfs_read_once(pfs, rel, w->scratch, PROCFS_SCRATCH);
-        if (len < 0) {
-            /* a process that ends between the listing and the read is skipped
-             * silently; one that cannot be read now is read at the next refresh */
-            procfs_open_failed(pfs, rel, (int)len);
-            continue;
-        }
-        if (len == 0 || procfs_pid_stat_parse(w->scratch, (size_t)len, &st) < 0)
-            continue;
-        key.starttime = st.starttime;
-        if (known && known->starttime == st.starttime) {
-            w->next[w->n_next++] = key; /* the same process, a new inode */
-            continue;
-        }
-        /* a new process, or a new process under a reused pid: the first group
-         * that accepts it measures it */
-        int r = 0;
-        for (size_t i = 0; i < pfs->n_groups; i++) {
-            struct procfs_group *g = &pfs->groups[i];
-            if (!procfs_group_match(w, g, &st))
-                continue;
-            r = procfs_watcher_hand_over(w, g, (pid_t)pid, st.starttime, buf, now, mono);
-            if (r < 0)
-                return alumet_error_set(err, r, "out of memory");
-            break;
-        }
-        if (r == 0) /* else out of descriptors: try again at the next refresh */
-            w->next[w->n_next++] = key;
     }
-    if (errno) {
-        int r = -errno;
+    if (r < 0) {
         char path[PATH_MAX];
         fsroot_path(&pfs->proc, "proc", path, sizeof(path));
         return alumet_error_set(err, r, "cannot list '%s': %s", path, strerror(-r));
     }
+    procfs_fd_cap_fit(pfs, w->n_next);
     /* what was not seen now has ended: forget it (upstream never forgets) */
-    qsort(w->next, w->n_next, sizeof(*w->next), procfs_seen_cmp);
+    if (!w->next_sorted)
+        qsort(w->next, w->n_next, sizeof(*w->next), procfs_seen_cmp);
     struct procfs_seen *t = w->seen;
     size_t tcap = w->cap_seen;
     w->seen = w->next;

@@ -3,6 +3,7 @@
  * procfs plugin 0.3.0 (see README.md). This file holds the plugin struct,
  * the options, the metrics, the lifecycle, the consumer events and the
  * advice given when /proc cannot be read. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -695,7 +696,9 @@ static void procfs_check_hidepid(struct procfs *pfs)
 /* The files of the measured processes stay open, within a budget of half
  * the soft limit of open files (procfs-proc.c). The watcher, which may
  * measure every process, first raises the soft limit to the hard one
- * (upstream does this too). */
+ * (upstream does this too), then, when the processes need more, both
+ * (procfs_fd_cap_fit: at start for the processes listed now, and after
+ * every refresh). */
 static void procfs_limit_fds(struct procfs *pfs, bool raise)
 {
     struct rlimit rl;
@@ -717,7 +720,28 @@ static void procfs_limit_fds(struct procfs *pfs, bool raise)
     procfs_debug(pfs,
                  "keeping at most %ld files of processes open (half the limit of open "
                  "files, %ld); the other processes are read by path",
-                 pfs->fd_cap, soft);
+                 atomic_load(&pfs->fd_cap), soft);
+    if (!raise)
+        return;
+    /* the system's ceiling, not the proc root's (fixture trees) */
+    FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+    long nr_open = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &nr_open) != 1)
+            nr_open = 0;
+        fclose(f);
+    }
+    pfs->nr_open = nr_open > 0 ? nr_open : 1048576;
+    pfs->fd_raise = true;
+    size_t n = 0;
+    DIR *d;
+    if (fsroot_opendir(&pfs->proc, "proc", &d) == 0) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            n += e->d_name[0] >= '1' && e->d_name[0] <= '9';
+        closedir(d);
+    }
+    procfs_fd_cap_fit(pfs, n);
 }
 
 struct procfs_metric_def {

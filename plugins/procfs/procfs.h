@@ -152,8 +152,12 @@ struct procfs {
     /* descriptors kept open for the files of the measured processes: at most
      * fd_cap (set in start, procfs_fd_cap_set), fd_left of them still free;
      * taken and given back by the sources' threads */
-    long fd_cap;
+    atomic_long fd_cap;
     atomic_long fd_left;
+    /* the watcher may raise the limit of open files (procfs_fd_cap_fit), up
+     * to nr_open (fs.nr_open, read in start) */
+    bool fd_raise;
+    long nr_open;
 
     /* warnings given once */
     bool warned_access;
@@ -232,6 +236,9 @@ struct procfs_proc {
     bool gone;                  /* the current poll found it gone */
     bool measured;              /* a poll already emitted the values since process start */
     bool rebase;                /* after a pause: take a new baseline, emit no CPU point */
+    bool ready;                 /* now was read when the process was opened: the next read
+                                   uses it (procfs_proc_open) */
+    bool handed;                /* measured by the watcher at last, not yet polled by its group */
     uint64_t starttime;         /* fingerprint: clock ticks after boot */
     struct procfs_pid_stat now; /* read by the current poll */
     /* at the previous poll, in clock ticks: user and system time (with the
@@ -248,12 +255,40 @@ struct procfs_proc {
  * the agent), 2 per process kept open. */
 void procfs_fd_cap_set(struct procfs *pfs, long soft_limit);
 
+/* The limit of open files that n_procs processes call for, given the
+ * current soft limit: current while the cap (half of it) holds 1.5 times
+ * their descriptors (3 per process); else 8 per process (a cap of twice
+ * their 2 descriptors), rounded up to a multiple of 1024, at most nr_open,
+ * never less than current. */
+long procfs_fd_limit_for(size_t n_procs, long current, long nr_open);
+
+/* With the watcher strategy (pfs->fd_raise): raise the limit of open files
+ * (soft, and hard when the agent may: root or CAP_SYS_RESOURCE) to
+ * procfs_fd_limit_for(n_procs) and the cap with it. Once raising fails, it
+ * is not tried again (fd_raise cleared). */
+void procfs_fd_cap_fit(struct procfs *pfs, size_t n_procs);
+
 /* Whether a failure to open or read means that the process has gone. */
 bool procfs_gone(int r);
 
 /* Report a failure to open rel (below the proc root): permission and the
  * descriptor limit once as warnings, a vanished process never. */
 void procfs_open_failed(struct procfs *pfs, const char *rel, int r);
+
+/* The watcher's discovery read of a process: open /proc/<pid>/stat (kept
+ * open when the budget allows, else read by path), read it once and parse it
+ * into ret->now (ret->starttime too). What it opened goes with ret: to
+ * procfs_proc_adopt, or back with procfs_proc_close. 0, -ESRCH (gone),
+ * -EMFILE or -ENFILE (no descriptor: try again later), -EINVAL (cannot be
+ * parsed), another negative errno (cannot be read, already reported). */
+int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procfs_proc *ret);
+
+/* Make a probed process one of group g: open its memory file next to its
+ * stat (or check that it can be read by path). A process whose memory file
+ * has gone already, or that finds no descriptor for it, is read by path
+ * from now on: its next read tells whether it is still there. */
+void procfs_proc_adopt(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                       char *scratch);
 
 /* Start measuring pid for group g, reading its stat once into ret->now, so
  * that it can be emitted at once (scratch holds PROCFS_SCRATCH bytes). starttime, when not 0, is

@@ -929,17 +929,16 @@ static void test_watcher_groups(void **state)
     expect_u64(&e, (struct query)PROC_CPU(5100, "guest"), 1500 * 10 * MS);
     assert_int_equal(count_metric(&e, "cpu_percent"), 0);
 
-    /* the groups take them */
-    assert_int_equal(poll_group(&e, 0), 6);
+    /* the groups take them, with the descriptors and the stat the watcher
+     * read: at the same instant they emit nothing more (the watcher's
+     * measurement stands for this poll) */
+    assert_int_equal(poll_group(&e, 0), 0);
     assert_true(group_has(&e.pfs->groups[0], 4300));
-    assert_int_equal(poll_group(&e, 1), 6);
+    assert_int_equal(poll_group(&e, 1), 0);
     assert_true(group_has(&e.pfs->groups[1], 4242));
-    assert_int_equal(poll_group(&e, 2), 12);
+    assert_int_equal(poll_group(&e, 2), 0);
     assert_true(group_has(&e.pfs->groups[2], 1));
     assert_true(group_has(&e.pfs->groups[2], 5100));
-    /* at the same instant: nothing more, and no cpu_percent over an empty interval */
-    expect_u64(&e, (struct query)PROC_CPU(5100, "guest"), 0);
-    assert_int_equal(count_metric(&e, "cpu_percent"), 0);
 
     /* a second refresh finds nothing new */
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
@@ -996,7 +995,9 @@ static void test_watcher_groups(void **state)
     expect_u64(&e, (struct query)PROC_CPU(4242, "system"), 3 * 10 * MS);
     expect_u64(&e, (struct query)PROC_MEM(4242, "resident"), 256ull * 4096);
     assert_int_equal(e.pfs->groups[1].n_queue, 1);
-    env_advance(&e, 1 * SEC);
+    /* the group's first poll after the hand-over, half its poll interval (5 s)
+     * later or more, measures it: the delta against what the watcher read */
+    env_advance(&e, 2500 * MS);
     assert_int_equal(poll_group(&e, 1), 9);
     expect_u64(&e, (struct query)PROC_CPU(4242, "user"), 0);
     expect_f64(&e, (struct query)PROC_PCT(4242, "total"), 0.0);
@@ -1019,11 +1020,15 @@ static void test_watcher_pid_reuse_first(void **state)
     env_new_process(&e, "t2", 4242);
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
     expect_u64(&e, (struct query)PROC_CPU(4242, "user"), 7 * 10 * MS);
-    /* the group replaces its old 4242 by the new one */
-    assert_int_equal(poll_group(&e, 1), 6);
-    expect_u64(&e, (struct query)PROC_CPU(4242, "user"), 0);
-    assert_int_equal(count_metric(&e, "cpu_percent"), 0);
+    /* the group replaces its old 4242 by the new one, measured by the watcher
+     * at this instant */
+    assert_int_equal(poll_group(&e, 1), 0);
     assert_int_equal(procfs_group_source_count(e.pfs->groups[1].source), 1);
+    /* 1 s later: the new process's delta, against its own start (t2) */
+    env_advance(&e, 1 * SEC);
+    assert_int_equal(poll_group(&e, 1), 9);
+    expect_u64(&e, (struct query)PROC_CPU(4242, "user"), 0);
+    expect_f64(&e, (struct query)PROC_PCT(4242, "total"), 0.0);
     env_done(&e);
 }
 
@@ -1142,6 +1147,7 @@ static void test_many_processes(void **state)
     alumet_test_write_at(e.tmp, "sys/devices/system/cpu/online", "0-1\n");
     size_t fds_before = open_fds();
     env_start(&e);
+    e.pfs->fd_raise = false; /* keep this budget: no raising of the limit */
     procfs_fd_cap_set(e.pfs, 2 * MANY_CAP);
     assert_int_equal(e.pfs->fd_cap, MANY_CAP);
     size_t fds = open_fds();
@@ -1206,6 +1212,125 @@ static void test_many_processes(void **state)
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
     env_done(&e);
     assert_int_equal(open_fds(), fds_before); /* every descriptor closed */
+}
+
+/* ---- processes: the hand-over from the watcher to a group ---- */
+
+static const char *const hand_over_cfg = "[plugins.procfs.kernel]\nenabled = false\n"
+                                         "[plugins.procfs.memory]\nenabled = false\n"
+                                         "[plugins.procfs.network]\nenabled = false\n"
+                                         "[[plugins.procfs.processes.groups]]\n"
+                                         "ppid = 77\n"
+                                         "poll_interval = \"2s\"\n";
+
+/* A child of 77 in the tree, written in place (the descriptors kept open on
+ * its files read the new text); statm only when mem. */
+static void job_write(const char *tmp, int pid, int utime, int stime, uint64_t start, bool mem)
+{
+    char rel[64], text[512];
+    snprintf(rel, sizeof(rel), "proc/%d/stat", pid);
+    snprintf(text, sizeof(text),
+             "%d (job) S 77 %d %d 0 -1 4194304 100 0 0 0 %d %d 0 0 20 0 1 0 %llu 8388608 "
+             "200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+             pid, pid, pid, utime, stime, (unsigned long long)start);
+    alumet_test_write_at(tmp, rel, text);
+    if (!mem)
+        return;
+    snprintf(rel, sizeof(rel), "proc/%d/statm", pid);
+    alumet_test_write_at(tmp, rel, "2048 300 100 5 0 300 0\n");
+}
+
+/* The process has ended: its files read empty, its directory goes. */
+static void job_end(const char *tmp, int pid)
+{
+    char rel[64], path[PATH_MAX];
+    snprintf(rel, sizeof(rel), "proc/%d", pid);
+    alumet_test_path_join(path, sizeof(path), tmp, rel);
+    alumet_test_sync_tree(path, "/nonexistent");
+    assert_int_equal(rmdir(path), 0);
+}
+
+/* A new process is read once, by the watcher: the group takes its
+ * descriptors and what was read, emits nothing for it within half a poll
+ * interval (no second read in the same period), then measures its delta
+ * against the watcher's read. A process that ends right after discovery (its
+ * statm already gone when the group was to keep it) is dropped without a
+ * word. */
+static void test_watcher_hand_over(void **state)
+{
+    (void)state;
+    struct env e;
+    size_t fds_before = open_fds();
+    env_setup(&e, "busy-host", "t0", hand_over_cfg);
+    size_t fds = open_fds();
+    job_write(e.tmp, 9000, 40, 10, 5000, true);
+    job_write(e.tmp, 9001, 5, 5, 5001, false);
+    /* 9000: 3 memory, 3 CPU time; 9001: CPU time only */
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6 + 3);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "user"), 400 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "system"), 100 * MS);
+    expect_u64(&e, (struct query)PROC_MEM(9000, "resident"), 300ull * 4096);
+    expect_u64(&e, (struct query)PROC_CPU(9001, "user"), 50 * MS);
+    assert_int_equal(count_metric(&e, "memory_usage"), 3);
+    /* 9000 keeps stat and statm open, 9001 is read by path */
+    assert_int_equal(open_fds(), fds + 2);
+    assert_int_equal(e.pfs->groups[0].n_queue, 2);
+
+    job_end(e.tmp, 9001);
+    job_write(e.tmp, 9000, 100, 30, 5000, true);
+    env_advance(&e, 999 * MS);
+    assert_int_equal(poll_group(&e, 0), 0);
+    assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 2);
+
+    env_advance(&e, 1 * MS);
+    assert_int_equal(poll_group(&e, 0), 9);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "user"), 600 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "system"), 200 * MS);
+    expect_f64(&e, (struct query)PROC_PCT(9000, "user"), 30.0);
+    expect_f64(&e, (struct query)PROC_PCT(9000, "total"), 40.0);
+    assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 1);
+    assert_int_equal(open_fds(), fds + 2);
+
+    /* 9000 ends, a new process takes its pid (a new start time, a new
+     * directory): the group drops the old one, the watcher hands over the new
+     * one, measured from its own start */
+    job_end(e.tmp, 9000);
+    job_write(e.tmp, 9000, 3, 1, 7000, true);
+    env_advance(&e, 1 * SEC);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "user"), 30 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "system"), 10 * MS);
+    assert_int_equal(poll_group(&e, 0), 0);
+    assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 1);
+    job_write(e.tmp, 9000, 5, 1, 7000, true);
+    env_advance(&e, 2 * SEC);
+    assert_int_equal(poll_group(&e, 0), 9);
+    expect_u64(&e, (struct query)PROC_CPU(9000, "user"), 20 * MS);
+    assert_int_equal(open_fds(), fds + 2);
+    if (alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL) != 0)
+        alumet_test_log_dump();
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    env_done(&e);
+    assert_int_equal(open_fds(), fds_before); /* every descriptor closed */
+}
+
+/* The limit of open files that the watcher asks for (plugins/procfs/README.md,
+ * "Open files"). */
+static void test_fd_limit_rule(void **state)
+{
+    (void)state;
+    /* the cap (half the limit) holds 1.5 times the processes' 2 descriptors */
+    assert_int_equal(procfs_fd_limit_for(300, 20000, 1048576), 20000);
+    assert_int_equal(procfs_fd_limit_for(3333, 20000, 1048576), 20000);
+    /* else 8 per process, in steps of 1024 */
+    assert_int_equal(procfs_fd_limit_for(3334, 20000, 1048576), 27648);
+    assert_int_equal(procfs_fd_limit_for(10000, 20000, 1048576), 80896);
+    assert_int_equal(procfs_fd_limit_for(10000, 1024, 1048576), 80896);
+    /* at most fs.nr_open, never lower than now */
+    assert_int_equal(procfs_fd_limit_for(10000, 20000, 50000), 50000);
+    assert_int_equal(procfs_fd_limit_for(200000, 20000, 1048576), 1048576);
+    assert_int_equal(procfs_fd_limit_for(10000, 2000000, 1048576), 2000000);
+    assert_int_equal(procfs_fd_limit_for(10000, 20000, 10000), 20000);
 }
 
 /* ---- processes: event strategy ---- */
@@ -1348,7 +1473,7 @@ static void test_exec_strategy_event(void **state)
     /* as `run`: the watcher hands the 4 processes to the group */
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 4 * 6);
     assert_int_equal(e.pfs->groups[0].n_queue, 4);
-    assert_int_equal(poll_group(&e, 0), 4 * 6);
+    assert_int_equal(poll_group(&e, 0), 0); /* measured by the watcher at this instant */
     assert_int_equal(procfs_group_source_count(e.pfs->groups[0].source), 4);
     assert_int_equal(poll_events(&e), 0);
     assert_false(atomic_load(&e.pfs->exec_mode));
@@ -1440,7 +1565,8 @@ static void test_hidepid_mount(void **state)
     /* the one process of our user is measured */
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
     expect_u64(&e, (struct query)PROC_CPU(1234, "user"), 200 * MS);
-    assert_int_equal(poll_group(&e, 0), 6);
+    env_advance(&e, 2 * SEC);
+    assert_int_equal(poll_group(&e, 0), 9);
     assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 1);
     env_done(&e);
 }
@@ -1526,7 +1652,8 @@ static void test_restart(void **state)
     assert_int_equal(env_poll(&e, &procfs_kernel_source_ops, e.pfs->kernel), 31);
     /* the default group measures every process of the tree */
     assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6 * 6);
-    assert_int_equal(poll_group(&e, 0), 6 * 6);
+    env_advance(&e, 2 * SEC);
+    assert_int_equal(poll_group(&e, 0), 6 * 9);
     env_done(&e);
 }
 
@@ -1568,6 +1695,8 @@ int main(void)
         cmocka_unit_test(test_watcher_pid_reuse_first),
         cmocka_unit_test(test_accurate_memory),
         cmocka_unit_test(test_many_processes),
+        cmocka_unit_test(test_watcher_hand_over),
+        cmocka_unit_test(test_fd_limit_rule),
         cmocka_unit_test(test_event_strategy),
         cmocka_unit_test(test_event_ppid_scan),
         cmocka_unit_test(test_event_unknown_pid),

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """End to end: the built agent, with a limit of 256 open files (soft and
-hard), watches 1000 real sleeping processes (children of this test, chosen
+hard, and without CAP_SYS_RESOURCE when run as root, so that it cannot
+raise it), watches 1000 real sleeping processes (children of this test, chosen
 with ppid) on the real /proc. procfs keeps at most half the limit open (128
 descriptors: 64 processes) and reads the others by path: every one of the
 1000 must be measured, with no warning, and the agent must never hold more
@@ -9,6 +10,7 @@ than the limit allows. While it runs, its threads carry their names
 
 Needs ALUMET_E2E_AGENT and PYTHONPATH = tests/e2e (set by Meson). Python 3
 standard library only."""
+import ctypes
 import os
 import resource
 import shutil
@@ -24,8 +26,21 @@ SLEEPERS = 1000
 LIMIT = 256
 
 
+PR_CAPBSET_DROP = 24
+CAP_SYS_RESOURCE = 24
+
+
 def limit_fds():
+    """In the agent's child: a hard limit of LIMIT that it cannot raise. As
+    root, CAP_SYS_RESOURCE leaves the bounding set, so that the agent does
+    not get it at exec (with it, procfs raises the hard limit to cover the
+    processes: test_procfs_many_e2e.py)."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) != 0:
+            os.write(2, b"prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE) failed\n")
+            os._exit(1)
 
 
 def measured_pids(out):

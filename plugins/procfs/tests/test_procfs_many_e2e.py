@@ -2,11 +2,12 @@
 """End to end: the built agent on the real /proc with 20,000 sleeping
 processes (children of tests/spawn-pausers, chosen with ppid), every process
 refreshed and polled each second. procfs keeps at most half the soft limit of
-open files (the agent inherits this test's and raises the soft limit to the
-hard one) as descriptors of processes, and
-reads the others by path: every one of the 20,000 must be in the CSV (a
-resident memory row), with no warning, and the agent must hold no more
-descriptors than the cap allows.
+open files as descriptors of processes (the agent inherits this test's and
+raises the soft limit to the hard one; with CAP_SYS_RESOURCE, e.g. as root,
+it raises both to 8 per process listed, at most fs.nr_open), and reads the
+others by path: every one of the 20,000 must be in the CSV (a resident
+memory row), with no warning, and the agent must hold no more descriptors
+than the cap allows (and, when it could raise its limit, 2 per process).
 
 Skipped, saying which, when the machine cannot hold 20,000 more processes:
 pid_max, threads-max, RLIMIT_NPROC (not for root), or less than 3 GiB of
@@ -117,7 +118,8 @@ def run(tmp):
                     '[[plugins.procfs.processes.groups]]\nppid = %d\n'
                     'poll_interval = "1s"\nflush_interval = "1s"\n' % (out, helper.pid))
         log = open(os.path.join(tmp, "agent.log"), "w+")
-        # the watcher raises the agent's soft limit to the hard one first
+        # the watcher raises the agent's soft limit to the hard one first (and
+        # more with CAP_SYS_RESOURCE)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard != resource.RLIM_INFINITY:
             soft = hard
@@ -138,6 +140,7 @@ def run(tmp):
             time.sleep(0.5)
         took = time.monotonic() - start
         check(agent.poll() is None, "the agent has stopped early (status %s)" % agent.returncode)
+        agent_soft = open_files_limit(agent.pid)
         agent.send_signal(signal.SIGTERM)
         status = agent.wait(timeout=60)
         log.seek(0)
@@ -148,12 +151,28 @@ def run(tmp):
         noise = [line for line in text.splitlines()
                  if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
         check(not noise, "warnings or errors:\n%s" % "\n".join(noise))
-        # the cap (half the soft limit) + the agent's own (CSV file, /proc, pipes...)
-        check(0 < most_fds <= soft // 2 + 32,
-              "the agent held up to %d descriptors (limit %d: cap %d)"
-              % (most_fds, soft, soft // 2))
-        print("%d processes measured in %.1f s; limit of open files %d, the agent held "
-              "at most %d descriptors" % (len(seen), took, soft, most_fds))
+        # the cap (half the agent's soft limit) + the agent's own (CSV file,
+        # /proc, pipes...)
+        check(0 < most_fds <= agent_soft // 2 + 32,
+              "the agent held up to %d descriptors (its limit %d: cap %d)"
+              % (most_fds, agent_soft, agent_soft // 2))
+        if can_raise_limit():
+            # it raised its limits to 8 descriptors per process listed (its
+            # cap: twice the 2 per process), at most fs.nr_open: every
+            # process kept open
+            nr_open = read_int("/proc/sys/fs/nr_open")
+            check(agent_soft >= min(nr_open, 8 * COUNT),
+                  "the agent's limit of open files is %d, expected at least %d"
+                  % (agent_soft, min(nr_open, 8 * COUNT)))
+            if agent_soft // 2 >= 2 * COUNT:
+                check(most_fds >= 2 * COUNT,
+                      "the agent held at most %d descriptors, expected 2 per process (%d)"
+                      % (most_fds, 2 * COUNT))
+        else:
+            check(agent_soft == soft, "the agent's limit of open files is %d, expected %d"
+                  % (agent_soft, soft))
+        print("%d processes measured in %.1f s; limit of open files %d (started with %d), the "
+              "agent held at most %d descriptors" % (len(seen), took, agent_soft, soft, most_fds))
         return None
     finally:
         if agent and agent.poll() is None:
@@ -162,6 +181,24 @@ def run(tmp):
         if helper.poll() is None:
             helper.stdin.close()
             helper.wait(timeout=120)
+
+
+def open_files_limit(pid):
+    """The soft limit of open files of process pid."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    raise AssertionError("no 'Max open files' in /proc/%d/limits" % pid)
+
+
+def can_raise_limit():
+    """Whether this test (and the agent it starts) has CAP_SYS_RESOURCE."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
 
 
 def read_ppid(pid):
