@@ -50,10 +50,12 @@ int filesink_write_whole(void *data, const char *bytes, size_t len)
     struct filesink *s = data;
     off_t start = s->truncatable ? lseek(s->fd, 0, SEEK_CUR) : -1;
 
-    /* the space first: on a full disk nothing is written, so that a reader
-     * never sees a cut row, not even for a moment (file systems without
-     * fallocate fall back on the truncation below) */
-    if (start >= 0 && len > 0 && fallocate(s->fd, FALLOC_FL_KEEP_SIZE, start, (off_t)len) < 0 &&
+    /* once the disk was found full, the space first: nothing is written
+     * until all of it is there, so that a reader never sees a cut row while
+     * the writes are retried (file systems without fallocate fall back on the
+     * truncation below) */
+    if (start >= 0 && s->reserve && len > 0 &&
+        fallocate(s->fd, FALLOC_FL_KEEP_SIZE, start, (off_t)len) < 0 &&
         (errno == ENOSPC || errno == EDQUOT))
         return -errno;
     int r = filesink_write(s, bytes, len);
@@ -62,6 +64,7 @@ int filesink_write_whole(void *data, const char *bytes, size_t len)
         if (ftruncate(s->fd, start) == 0)
             lseek(s->fd, start, SEEK_SET);
     }
+    s->reserve = r == -ENOSPC || r == -EDQUOT;
     return r;
 }
 

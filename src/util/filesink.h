@@ -22,11 +22,12 @@ struct filesink {
     int fd;           /* -1 when closed */
     char *path;       /* owned copy of the path; NULL: the standard output */
     bool truncatable; /* a regular file: filesink_write_whole can undo a part */
+    bool reserve;     /* the last write found the disk full: reserve space first */
 };
 
 #define FILESINK_INIT                                                                              \
     {                                                                                              \
-        -1, NULL, false                                                                            \
+        -1, NULL, false, false                                                                     \
     }
 
 /* Open path (borrowed, copied) for writing: created with mode 0666 (less the
@@ -43,9 +44,11 @@ int filesink_write(void *s, const char *bytes, size_t len);
 
 /* Like filesink_write, but all or nothing, so that a reader never finds half
  * a record and the same bytes can be written again once the cause is gone (a
- * full disk): the space is reserved first (fallocate; on ENOSPC or EDQUOT
- * nothing is written), and when an error stops the write after a part of
- * bytes went out, the file is truncated back to where it was. Only when
+ * full disk): when an error stops the write after a part of bytes went out,
+ * the file is truncated back to where it was, and after a full disk the next
+ * writes reserve their space first (fallocate; on ENOSPC or EDQUOT nothing is
+ * written) until one succeeds, so that retries never show a cut record
+ * either. Only when
  * s->truncatable (a regular file); otherwise a part may stay, as with
  * filesink_write. 0 or the errno of fallocate or write. */
 int filesink_write_whole(void *s, const char *bytes, size_t len);
