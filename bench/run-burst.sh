@@ -79,7 +79,7 @@ trap 'exit 143' TERM
 rss() { awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"; }
 procs() { find /proc -maxdepth 1 -name '[0-9]*' 2>/dev/null | wc -l; }
 
-sed -e "s|@WORK_DIR@|$work_dir|g" -e "s|@FORCE_FLUSH@|true|g" \
+sed -e "s|@WORK_DIR@|$work_dir|g" -e "s|@FORCE_FLUSH@|true|g" -e "s|@SYSTEM@|true|g" \
     "$src_dir/bench/overhead/agent.toml.in" >"$work_dir/agent.toml"
 env ALUMET_LOG=warn "$agent" --config "$work_dir/agent.toml" --no-default-config \
     --plugins procfs,csv run </dev/null >"$work_dir/agent.log" 2>&1 &

@@ -5,8 +5,9 @@
 # process of a busy machine once per second, and so do, one after the other on
 # the same workload, `pidstat -u -r -p ALL 1` (sysstat) and collectd (cpu,
 # memory, processes, csv), and the syscall floor (bench/procfs-floor.c: only
-# the system calls that the same per-process metrics need). For each tool: its own CPU time (utime + stime, plus
-# cutime + cstime, from /proc/<pid>/stat) and its peak RSS (VmHWM from
+# the system calls that the same per-process metrics need). For each tool: its
+# own CPU time (the scheduler's count of all its threads, /proc/<pid>/task/*/
+# schedstat, in ns) and its peak RSS (VmHWM from
 # /proc/<pid>/status), both read just before it is stopped, and how much data
 # it wrote. Then the ratios agent/peer. See bench/README.md.
 
@@ -29,6 +30,9 @@ Usage: $0 [OPTIONS]
                        time is reported (default 1)
   --cpus LIST          CPUs (taskset) of the measured tools (default "": unpinned)
   --busy-cpus LIST     CPUs of the busy loop (default "": unpinned)
+  --processes-only     the agent measures the processes only (its kernel, memory
+                       and network sources off), i.e. the metrics of the floor;
+                       by default it also reads /proc/stat, meminfo and net/dev
   --force-flush BOOL   the agent's csv force_flush (default true: the file is
                        written after every buffer, i.e. every second, like the peers)
   --perf               record the agent with \`perf record -g\` (after the warm-up)
@@ -54,6 +58,7 @@ repeat=1
 cpus=
 busy_cpus=
 force_flush=true
+processes_only=false
 do_perf=0
 do_install=1
 work_dir=
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
     --cpus) cpus=$2; shift ;;
     --busy-cpus) busy_cpus=$2; shift ;;
     --force-flush) force_flush=$2; shift ;;
+    --processes-only) processes_only=true ;;
     --perf) do_perf=1 ;;
     --no-install) do_install=0 ;;
     --work-dir) work_dir=$2; shift ;;
@@ -207,19 +213,22 @@ trap 'exit 143' TERM
 
 pin=()
 if [ -n "$cpus" ]; then pin=(taskset -c "$cpus"); fi
-clk_tck=$(getconf CLK_TCK)
+clk_tck=1000000000 # proc_ticks counts ns
 
 now_ns() { date +%s%N; }
 
-# proc_ticks PID: utime + stime + cutime + cstime of the process (all its
-# threads, and its children that it waited for), in clock ticks.
+# proc_ticks PID: the CPU time of the process, all its threads, in ns: the
+# sum of the first field of /proc/PID/task/*/schedstat (the scheduler's own
+# count, exact, where utime + stime of /proc/PID/stat counts 10 ms ticks).
+# None of the tools has children or threads that end before it is read.
 proc_ticks() {
-    local s
-    s=$(<"/proc/$1/stat") || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2206
-    local a=($s)
-    echo $((a[11] + a[12] + a[13] + a[14]))
+    local t v sum=0
+    [ -d "/proc/$1/task" ] || return 1
+    for t in /proc/"$1"/task/*/schedstat; do
+        read -r v _ <"$t" 2>/dev/null || continue
+        sum=$((sum + v))
+    done
+    echo "$sum"
 }
 # proc_status_kib PID FIELD: a "kB" field of /proc/PID/status
 proc_status_kib() {
@@ -264,7 +273,10 @@ start_workload() {
 
 # ---- the tools ----------------------------------------------------------------------
 write_configs() {
+    local system=true
+    if [ "$processes_only" = true ]; then system=false; fi
     sed -e "s|@WORK_DIR@|$work_dir|g" -e "s|@FORCE_FLUSH@|$force_flush|g" \
+        -e "s|@SYSTEM@|$system|g" \
         "$src_dir/bench/overhead/agent.toml.in" >"$work_dir/agent.toml"
     sed -e "s|@WORK_DIR@|$work_dir|g" -e "s|@PLUGIN_DIR@|$collectd_plugin_dir|g" \
         -e "s|@TYPES_DB@|$collectd_types_db|g" \
@@ -430,7 +442,7 @@ run_tool() {
         echo "error: $name reported $procs processes, fewer than the $n_idle idle ones" >&2
         exit 1
     fi
-    echo "  $name run $round/$repeat: $(awk -v t="$k2" -v c="$clk_tck" 'BEGIN { printf "%.2f", t / c }') CPU s," \
+    echo "  $name run $round/$repeat: $(awk -v t="$k2" -v c="$clk_tck" 'BEGIN { printf "%.3f", t / c }') CPU s," \
         "peak RSS ${hwm} KiB, RSS ${rss1} KiB after the warm-up and ${rss} KiB at the end," \
         "$thr threads, $values values, $samples process samples," \
         "$procs processes" >&2
@@ -503,7 +515,7 @@ for t in "${sel[@]}"; do
     esac
     awk -v n="$t" -v d="$duration" -v k="$k2" -v dk="$dk" -v dns="$dns" -v c="$clk_tck" \
         -v m="$hwm" -v th="$thr" -v v="$values" -v s="$samples" -v w="$what" 'BEGIN {
-        printf "| %-8s | %5d | %6.2f | %6.2f | %8.2f | %7.2f | %7d | %8.0f | %12.0f | %7.1f | %-12s |\n",
+        printf "| %-8s | %5d | %6.3f | %6.3f | %8.2f | %7.2f | %7d | %8.0f | %12.0f | %7.1f | %-12s |\n",
             n, d, k / c, 100 * k / c / d, 100 * dk / c / (dns / 1e9), m / 1024, th, v / d,
             (k > 0 ? v / (k / c) : 0), s / d, w }'
 done
