@@ -9,6 +9,7 @@ output: the transform thread waits for the slow output, so the csv output is
 only as fast as the slow one, and the queue between the sources and the
 transforms absorbs the difference."""
 
+import os
 import re
 import time
 
@@ -92,7 +93,12 @@ class TestSlowOutput(AgentTestCase):
     def test_block_is_lossless(self):
         self.write_config(config("block", "50ms"))
         p = self.start("run")
-        time.sleep(0.6)
+        # the source goes on at the output's pace: more than the queue holds
+        # (waited for, not timed: a loaded machine starts the agent late)
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(self.path("count")) and self.read_count() > 10):
+            self.assertLess(time.monotonic(), deadline, "fewer than 11 polls in 60 s")
+            time.sleep(0.05)
         res = self.stop(p)
         self.assert_exit(res, 0)
         count = self.read_count()
