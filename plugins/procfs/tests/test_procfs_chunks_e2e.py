@@ -14,27 +14,18 @@ Needs ALUMET_E2E_AGENT, PROCFS_SPAWN_PAUSERS and PYTHONPATH = tests/e2e (set
 by Meson). Python 3 standard library only."""
 import collections
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+from e2e_common import check, read_csv_rows, skip_reason, summary
+from procfs_e2e import (group_config, kill_agent, pausers_missing, start_agent, start_pausers,
+                        stop_agent, stop_pausers)
 
 COUNT = 700
-HELPER = os.environ.get("PROCFS_SPAWN_PAUSERS", "")
 FIRST = {("memory_usage", "resident"), ("memory_usage", "shared"), ("memory_usage", "virtual"),
          ("cpu_time_delta", "user"), ("cpu_time_delta", "system"), ("cpu_time_delta", "guest")}
 FULL = FIRST | {("cpu_percent", "user"), ("cpu_percent", "system"), ("cpu_percent", "total")}
-
-
-def read_ppid(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
 
 
 def base_metric(name):
@@ -62,36 +53,15 @@ def full_polls(out, pids):
 
 
 def run(tmp):
-    helper = subprocess.Popen([HELPER, str(COUNT)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    helper, pids = start_pausers(COUNT)
+    if helper is None:
+        print("skipped: " + pids)
+        return 77
     agent = None
     try:
-        line = helper.stdout.readline().split()
-        made = int(line[1]) if len(line) == 2 and line[0] == "ready" else 0
-        if made < COUNT:
-            helper.stdin.close()
-            helper.wait()
-            print("skipped: only %d of %d processes could be made: %s"
-                  % (made, COUNT, helper.stderr.read().strip()))
-            return 77
-        pids = {int(d) for d in os.listdir("/proc") if d.isdigit()
-                and read_ppid(int(d)) == helper.pid}
-        check(len(pids) == COUNT, "%d children of the helper in /proc" % len(pids))
         out = os.path.join(tmp, "out.csv")
-        cfg = os.path.join(tmp, "alumet.toml")
-        with open(cfg, "w") as f:
-            f.write('[plugins.csv]\noutput_path = "%s"\nforce_flush = true\n\n'
-                    '[plugins.procfs.kernel]\nenabled = false\n'
-                    '[plugins.procfs.memory]\nenabled = false\n'
-                    '[plugins.procfs.network]\nenabled = false\n'
-                    '[plugins.procfs.processes]\nstrategy = "watcher"\n'
-                    'refresh_interval = "1s"\n'
-                    '[[plugins.procfs.processes.groups]]\nppid = %d\n'
-                    'poll_interval = "1s"\nflush_interval = "1s"\nmemory_mode = "quick"\n'
-                    % (out, helper.pid))
-        log = open(os.path.join(tmp, "agent.log"), "w+")
-        agent = subprocess.Popen([AGENT, "--plugins", "procfs,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=log, stderr=log, cwd=tmp)
+        agent, log = start_agent(tmp, group_config(out, helper.pid, "force_flush = true\n",
+                                                   'memory_mode = "quick"\n'))
         start = time.monotonic()
         # three polls of the group with every process (the bound only to
         # fail rather than hang)
@@ -99,15 +69,7 @@ def run(tmp):
             if full_polls(out, pids) >= 4:
                 break
             time.sleep(0.5)
-        check(agent.poll() is None, "the agent has stopped early (status %s)" % agent.returncode)
-        agent.send_signal(signal.SIGTERM)
-        status = agent.wait(timeout=60)
-        log.seek(0)
-        text = log.read()
-        check(status == 0, "agent exit status %d\n%s" % (status, text[-3000:]))
-        noise = [line for line in text.splitlines()
-                 if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
-        check(not noise, "warnings or errors:\n%s" % "\n".join(noise))
+        stop_agent(agent, log)
 
         # per timestamp, per pid: the (metric, kind) of its rows, in a list
         # so that a value written twice shows
@@ -134,12 +96,8 @@ def run(tmp):
               % (n_full, COUNT, len(values)))
         return None
     finally:
-        if agent and agent.poll() is None:
-            agent.kill()
-            agent.wait()
-        if helper.poll() is None:
-            helper.stdin.close()
-            helper.wait(timeout=120)
+        kill_agent(agent)
+        stop_pausers(helper)
 
 
 def main():
@@ -147,8 +105,9 @@ def main():
     if why:
         print("skipped: " + why)
         return 77
-    if not HELPER or not os.path.exists(HELPER) or not os.path.exists("/proc/self/stat"):
-        print("skipped: no /proc or no spawn-pausers helper (PROCFS_SPAWN_PAUSERS)")
+    why = pausers_missing()
+    if why:
+        print("skipped: " + why)
         return 77
     with tempfile.TemporaryDirectory(prefix="alumet-procfs-chunks-") as tmp:
         r = run(tmp)

@@ -14,13 +14,13 @@ import ctypes
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from e2e_common import AGENT, check, read_csv_rows, skip_reason, summary
+from e2e_common import check, read_csv_rows, skip_reason, summary
+from procfs_e2e import group_config, kill_agent, start_agent, stop_agent
 
 SLEEPERS = 1000
 LIMIT = 256
@@ -64,20 +64,7 @@ def run(tmp, sleep):
             sleepers.append(subprocess.Popen([sleep, "600"], stdin=subprocess.DEVNULL))
         pids = {p.pid for p in sleepers}
         out = os.path.join(tmp, "out.csv")
-        cfg = os.path.join(tmp, "alumet.toml")
-        with open(cfg, "w") as f:
-            f.write('[plugins.csv]\noutput_path = "%s"\n\n'
-                    '[plugins.procfs.kernel]\nenabled = false\n'
-                    '[plugins.procfs.memory]\nenabled = false\n'
-                    '[plugins.procfs.network]\nenabled = false\n'
-                    '[plugins.procfs.processes]\nstrategy = "watcher"\n'
-                    'refresh_interval = "1s"\n'
-                    '[[plugins.procfs.processes.groups]]\nppid = %d\n'
-                    'poll_interval = "1s"\nflush_interval = "1s"\n' % (out, os.getpid()))
-        log = open(os.path.join(tmp, "agent.log"), "w+")
-        agent = subprocess.Popen([AGENT, "--plugins", "procfs,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=log, stderr=log,
-                                 cwd=tmp, preexec_fn=limit_fds)
+        agent, log = start_agent(tmp, group_config(out, os.getpid()), preexec_fn=limit_fds)
         # wait (up to 90 s, whatever the load) until every sleeper is in the CSV
         # of a group poll, watching the agent's descriptors meanwhile
         most_fds = 0
@@ -99,17 +86,9 @@ def run(tmp, sleep):
             if len(seen) == SLEEPERS:
                 break
             time.sleep(0.5)
-        check(agent.poll() is None, "the agent has stopped early (status %s)" % agent.returncode)
-        agent.send_signal(signal.SIGTERM)
-        status = agent.wait(timeout=30)
-        log.seek(0)
-        text = log.read()
-        check(status == 0, "agent exit status %d\n%s" % (status, text[-3000:]))
+        text = stop_agent(agent, log, timeout=30)
         check(len(seen) == SLEEPERS, "%d of the %d sleepers measured; missing e.g. %s\n%s"
               % (len(seen), SLEEPERS, sorted(pids - seen)[:5], text[-3000:]))
-        noise = [line for line in text.splitlines()
-                 if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
-        check(not noise, "warnings or errors:\n%s" % "\n".join(noise))
         # 128 kept open + the agent's own (CSV file, /proc, pipes, eventfds...)
         check(0 < most_fds <= LIMIT // 2 + 32,
               "the agent held up to %d descriptors (limit %d)" % (most_fds, LIMIT))
@@ -120,9 +99,7 @@ def run(tmp, sleep):
         print("%d sleepers measured with a limit of %d open files; the agent held at most %d"
               % (len(seen), LIMIT, most_fds))
     finally:
-        if agent and agent.poll() is None:
-            agent.kill()
-            agent.wait()
+        kill_agent(agent)
         for p in sleepers:
             p.kill()
         for p in sleepers:

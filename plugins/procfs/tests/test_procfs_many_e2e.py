@@ -18,16 +18,15 @@ Needs ALUMET_E2E_AGENT, PROCFS_SPAWN_PAUSERS and PYTHONPATH = tests/e2e (set
 by Meson). Python 3 standard library only."""
 import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-from e2e_common import AGENT, check, skip_reason, summary
+from e2e_common import check, skip_reason, summary
+from procfs_e2e import (group_config, kill_agent, pausers_missing, start_agent, start_pausers,
+                        stop_agent, stop_pausers)
 
 COUNT = 20000
-HELPER = os.environ.get("PROCFS_SPAWN_PAUSERS", "")
 
 
 def read_int(path):
@@ -91,40 +90,19 @@ class Resident:
 
 
 def run(tmp):
-    helper = subprocess.Popen([HELPER, str(COUNT)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    helper, pids = start_pausers(COUNT)
+    if helper is None:
+        print("skipped: " + pids)
+        return 77
     agent = None
     try:
-        line = helper.stdout.readline().split()
-        made = int(line[1]) if len(line) == 2 and line[0] == "ready" else 0
-        if made < COUNT:
-            helper.stdin.close()
-            helper.wait()
-            print("skipped: only %d of %d processes could be made: %s"
-                  % (made, COUNT, helper.stderr.read().strip()))
-            return 77
-        pids = {int(d) for d in os.listdir("/proc") if d.isdigit()
-                and read_ppid(int(d)) == helper.pid}
-        check(len(pids) == COUNT, "%d children of the helper in /proc" % len(pids))
         out = os.path.join(tmp, "out.csv")
-        cfg = os.path.join(tmp, "alumet.toml")
-        with open(cfg, "w") as f:
-            f.write('[plugins.csv]\noutput_path = "%s"\nforce_flush = true\n\n'
-                    '[plugins.procfs.kernel]\nenabled = false\n'
-                    '[plugins.procfs.memory]\nenabled = false\n'
-                    '[plugins.procfs.network]\nenabled = false\n'
-                    '[plugins.procfs.processes]\nstrategy = "watcher"\n'
-                    'refresh_interval = "1s"\n'
-                    '[[plugins.procfs.processes.groups]]\nppid = %d\n'
-                    'poll_interval = "1s"\nflush_interval = "1s"\n' % (out, helper.pid))
-        log = open(os.path.join(tmp, "agent.log"), "w+")
         # the watcher raises the agent's soft limit to the hard one first (and
         # more with CAP_SYS_RESOURCE)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard != resource.RLIM_INFINITY:
             soft = hard
-        agent = subprocess.Popen([AGENT, "--plugins", "procfs,csv", "--config", cfg,
-                                  "--no-default-config", "run"], stdout=log, stderr=log, cwd=tmp)
+        agent, log = start_agent(tmp, group_config(out, helper.pid, "force_flush = true\n"))
         start = time.monotonic()
         most_fds = 0
         res = Resident(out)
@@ -141,16 +119,9 @@ def run(tmp):
         took = time.monotonic() - start
         check(agent.poll() is None, "the agent has stopped early (status %s)" % agent.returncode)
         agent_soft = open_files_limit(agent.pid)
-        agent.send_signal(signal.SIGTERM)
-        status = agent.wait(timeout=60)
-        log.seek(0)
-        text = log.read()
-        check(status == 0, "agent exit status %d\n%s" % (status, text[-3000:]))
+        text = stop_agent(agent, log)
         check(len(seen) == COUNT, "%d of the %d processes measured; missing e.g. %s\n%s"
               % (len(seen), COUNT, sorted(pids - seen)[:5], text[-3000:]))
-        noise = [line for line in text.splitlines()
-                 if ("WARN" in line or "ERROR" in line) and "hidepid" not in line]
-        check(not noise, "warnings or errors:\n%s" % "\n".join(noise))
         # the cap (half the agent's soft limit) + the agent's own (CSV file,
         # /proc, pipes...)
         check(0 < most_fds <= agent_soft // 2 + 32,
@@ -175,12 +146,8 @@ def run(tmp):
               "agent held at most %d descriptors" % (len(seen), took, agent_soft, soft, most_fds))
         return None
     finally:
-        if agent and agent.poll() is None:
-            agent.kill()
-            agent.wait()
-        if helper.poll() is None:
-            helper.stdin.close()
-            helper.wait(timeout=120)
+        kill_agent(agent)
+        stop_pausers(helper)
 
 
 def open_files_limit(pid):
@@ -201,21 +168,14 @@ def can_raise_limit():
     return False
 
 
-def read_ppid(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
-
-
 def main():
     why = skip_reason(("procfs", "csv"))
     if why:
         print("skipped: " + why)
         return 77
-    if not HELPER or not os.path.exists(HELPER) or not os.path.exists("/proc/self/stat"):
-        print("skipped: no /proc or no spawn-pausers helper (PROCFS_SPAWN_PAUSERS)")
+    why = pausers_missing()
+    if why:
+        print("skipped: " + why)
         return 77
     why = limits_reason()
     if why:
