@@ -10,6 +10,7 @@
 #include "alumet/resource.h"
 #include "csv-writer-impl.h"
 #include "util/format.h"
+#include "util/point-same.h"
 
 /* ---- measurements ---- */
 
@@ -226,34 +227,13 @@ static int csv_write_point_cells(struct csv_writer *w, const struct alumet_point
  * new buffer, whose recycled memory may put other text at the same
  * addresses. A row is then one reservation, four copies and the number. */
 
-/* Whether two attributes write the same text (strings by address; f64 by
- * bits; a list never: rare, and not kept). */
-static bool csv_same_attr(const struct alumet_attr *a, const struct alumet_attr *b)
-{
-    if (a->key != b->key || a->type != b->type)
-        return false;
-    switch (a->type) {
-    case ALUMET_ATTR_STR:
-        return a->v.str == b->v.str;
-    case ALUMET_ATTR_U64:
-        return a->v.u64 == b->v.u64;
-    case ALUMET_ATTR_F64:
-        return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0;
-    case ALUMET_ATTR_BOOL:
-        return a->v.b == b->v.b;
-    case ALUMET_ATTR_LIST_U64:
-        break;
-    }
-    return false;
-}
-
 static bool csv_tail_hit(const struct csv_writer *w, const struct csv_tail *t,
                          const struct alumet_attr *attrs, uint32_t n)
 {
     if (t->gen != w->keys_gen || t->n != n)
         return false;
     for (uint32_t i = 0; i < n; i++) {
-        if (!csv_same_attr(&attrs[i], &t->attrs[i]))
+        if (!point_same_attr(&attrs[i], &t->attrs[i]))
             return false;
     }
     return true;
@@ -326,12 +306,8 @@ static bool csv_tail_keepable(struct csv_writer *w, const struct alumet_attr *at
 
 static bool csv_same_rc(const struct csv_writer *w, const struct alumet_point *p)
 {
-    const struct alumet_resource *r = &w->rc_resource;
-    const struct alumet_consumer *c = &w->rc_consumer;
-    return w->rc_valid && p->resource.kind == r->kind && p->resource.num == r->num &&
-           p->resource.str == r->str && p->resource.custom_kind == r->custom_kind &&
-           p->consumer.kind == c->kind && p->consumer.num == c->num && p->consumer.str == c->str &&
-           p->consumer.custom_kind == c->custom_kind;
+    return w->rc_valid && point_same_resource(&p->resource, &w->rc_resource) &&
+           point_same_consumer(&p->consumer, &w->rc_consumer);
 }
 
 /* Whether the id of a resource or consumer of this kind is its number

@@ -18,12 +18,8 @@
 #include "jsonl-writer.h"
 #include "util/format.h"
 #include "util/json.h"
-
-struct jsonl_text {
-    char *s;
-    size_t len;
-    size_t cap;
-};
+#include "util/point-same.h"
+#include "util/text.h"
 
 struct jsonl_head {
     char *text; /* NULL: not built yet */
@@ -34,8 +30,8 @@ struct jsonl_writer {
     jsonl_sink_fn sink;
     void *sink_data;
     size_t buffer_size;
-    struct jsonl_text out;
-    struct jsonl_text tmp;
+    struct text out;
+    struct text tmp;
     /* "timestamp":"…","timestamp_ns":…,"value": of the last timestamp
      * (the points of a poll share it) */
     bool ts_valid;
@@ -45,7 +41,7 @@ struct jsonl_writer {
     /* the end of the line of tail_point (NULL: none), from ,"resource_kind":
      * to }\n; kept for the next points of the same buffer that have the same
      * resource, consumer and attributes (tail_attrs: those of tail_point) */
-    struct jsonl_text tail;
+    struct text tail;
     const struct alumet_point *tail_point;
     const struct alumet_attr *tail_attrs;
     struct jsonl_head *heads; /* by metric id */
@@ -55,40 +51,8 @@ struct jsonl_writer {
 
 /* ---- text ---- */
 
-static int jsonl_text_reserve(struct jsonl_text *b, size_t more)
-{
-    if (more < SIZE_MAX / 8 && b->len + more < b->cap)
-        return 0;
-    if (more >= SIZE_MAX / 8 || b->len >= SIZE_MAX / 8)
-        return -ENOMEM;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap <= b->len + more)
-        cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s)
-        return -ENOMEM;
-    b->s = s;
-    b->cap = cap;
-    return 0;
-}
-
-static int jsonl_text_add(struct jsonl_text *b, const char *s, size_t len)
-{
-    int r = jsonl_text_reserve(b, len);
-    if (r < 0)
-        return r;
-    memcpy(b->s + b->len, s, len);
-    b->len += len;
-    return 0;
-}
-
-static int jsonl_text_adds(struct jsonl_text *b, const char *s)
-{
-    return jsonl_text_add(b, s, strlen(s));
-}
-
 /* Append a string literal. */
-#define JSONL_ADD_LIT(b, lit) jsonl_text_add((b), (lit), sizeof(lit) - 1)
+#define JSONL_ADD_LIT(b, lit) text_add((b), (lit), sizeof(lit) - 1)
 
 /* Bytes that jsonl_escape changes: controls, '"', '\\' and non-ASCII (checked
  * as UTF-8). */
@@ -118,9 +82,9 @@ static bool jsonl_plain(const char *s, size_t len)
 }
 
 /* Append "s" (quoted and escaped). */
-static int jsonl_text_add_string(struct jsonl_text *b, const char *s, size_t len)
+static int jsonl_text_add_string(struct text *b, const char *s, size_t len)
 {
-    int r = jsonl_text_reserve(b, 6 * len + 3);
+    int r = text_reserve(b, 6 * len + 3);
     if (r < 0)
         return r;
     b->s[b->len++] = '"';
@@ -139,18 +103,6 @@ static int jsonl_text_add_string(struct jsonl_text *b, const char *s, size_t len
 size_t jsonl_escape(const char *s, size_t len, char *out)
 {
     return json_escape(s, len, out, true);
-}
-
-static int jsonl_text_add_u64(struct jsonl_text *b, uint64_t v)
-{
-    char num[FORMAT_U64_MAX];
-    return jsonl_text_add(b, num, format_u64(v, num));
-}
-
-static int jsonl_text_add_f64(struct jsonl_text *b, double v)
-{
-    char num[FORMAT_F64_POINT_MAX];
-    return jsonl_text_add(b, num, format_f64_json(v, num, sizeof(num)));
 }
 
 /* ---- writer ---- */
@@ -225,12 +177,12 @@ static const struct jsonl_head *jsonl_head(struct jsonl_writer *w,
         alumet_unit_display_name(&m->unit, display, sizeof(display));
         du = display;
     }
-    struct jsonl_text t = {0};
-    if (jsonl_text_adds(&t, "{\"metric\":") < 0 ||
+    struct text t = {0};
+    if (text_adds(&t, "{\"metric\":") < 0 ||
         jsonl_text_add_string(&t, m->name, strlen(m->name)) < 0 ||
-        jsonl_text_adds(&t, ",\"unit\":") < 0 || jsonl_text_add_string(&t, u, strlen(u)) < 0 ||
-        jsonl_text_adds(&t, ",\"unit_display\":") < 0 ||
-        jsonl_text_add_string(&t, du, strlen(du)) < 0 || jsonl_text_adds(&t, ",") < 0) {
+        text_adds(&t, ",\"unit\":") < 0 || jsonl_text_add_string(&t, u, strlen(u)) < 0 ||
+        text_adds(&t, ",\"unit_display\":") < 0 || jsonl_text_add_string(&t, du, strlen(du)) < 0 ||
+        text_adds(&t, ",") < 0) {
         free(t.s);
         return NULL;
     }
@@ -244,7 +196,7 @@ static const struct jsonl_head *jsonl_head(struct jsonl_writer *w,
 static int jsonl_id_text(struct jsonl_writer *w, const struct alumet_point *p, bool consumer,
                          size_t *ret_len)
 {
-    if (w->tmp.cap < 64 && jsonl_text_reserve(&w->tmp, 64) < 0)
+    if (w->tmp.cap < 64 && text_reserve(&w->tmp, 64) < 0)
         return -ENOMEM;
     for (;;) {
         size_t n = consumer ? alumet_consumer_id_text(&p->consumer, w->tmp.s, w->tmp.cap)
@@ -253,41 +205,41 @@ static int jsonl_id_text(struct jsonl_writer *w, const struct alumet_point *p, b
             *ret_len = n;
             return 0;
         }
-        if (jsonl_text_reserve(&w->tmp, n + 1) < 0)
+        if (text_reserve(&w->tmp, n + 1) < 0)
             return -ENOMEM;
     }
 }
 
-static int jsonl_add_attr_value(struct jsonl_text *b, const struct alumet_attr *a)
+static int jsonl_add_attr_value(struct text *b, const struct alumet_attr *a)
 {
     switch (a->type) {
     case ALUMET_ATTR_F64:
-        return jsonl_text_add_f64(b, a->v.f64);
+        return json_text_add_f64(b, a->v.f64);
     case ALUMET_ATTR_U64:
-        return jsonl_text_add_u64(b, a->v.u64);
+        return json_text_add_u64(b, a->v.u64);
     case ALUMET_ATTR_BOOL:
-        return jsonl_text_adds(b, a->v.b ? "true" : "false");
+        return text_adds(b, a->v.b ? "true" : "false");
     case ALUMET_ATTR_STR:
         return jsonl_text_add_string(b, a->v.str, strlen(a->v.str));
     case ALUMET_ATTR_LIST_U64: {
-        int r = jsonl_text_add(b, "[", 1);
+        int r = text_add(b, "[", 1);
         for (size_t i = 0; r == 0 && i < a->v.list.len; i++) {
             if (i > 0)
-                r = jsonl_text_add(b, ",", 1);
+                r = text_add(b, ",", 1);
             if (r == 0)
-                r = jsonl_text_add_u64(b, a->v.list.items[i]);
+                r = json_text_add_u64(b, a->v.list.items[i]);
         }
-        return r < 0 ? r : jsonl_text_add(b, "]", 1);
+        return r < 0 ? r : text_add(b, "]", 1);
     }
     }
-    return jsonl_text_adds(b, "null");
+    return text_adds(b, "null");
 }
 
 /* The attributes object: keys in order of first appearance, the last value of
  * a repeated key (JSON objects should not repeat a key). */
-static int jsonl_add_attrs(struct jsonl_text *b, const struct alumet_attr *attrs, uint32_t n)
+static int jsonl_add_attrs(struct text *b, const struct alumet_attr *attrs, uint32_t n)
 {
-    int r = jsonl_text_add(b, "{", 1);
+    int r = text_add(b, "{", 1);
     bool first = true;
     for (uint32_t i = 0; r == 0 && i < n; i++) {
         uint32_t last = i;
@@ -304,39 +256,16 @@ static int jsonl_add_attrs(struct jsonl_text *b, const struct alumet_attr *attrs
         if (seen)
             continue;
         if (!first)
-            r = jsonl_text_add(b, ",", 1);
+            r = text_add(b, ",", 1);
         first = false;
         if (r == 0)
             r = jsonl_text_add_string(b, attrs[i].key, strlen(attrs[i].key));
         if (r == 0)
-            r = jsonl_text_add(b, ":", 1);
+            r = text_add(b, ":", 1);
         if (r == 0)
             r = jsonl_add_attr_value(b, &attrs[last]);
     }
-    return r < 0 ? r : jsonl_text_add(b, "}", 1);
-}
-
-/* Whether two attributes write the same text, judged by their addresses: the
- * keys and strings of one buffer are static or owned by the buffer, so an
- * address cannot change its text while the buffer is written. Lists are
- * never the same (rare; not worth comparing). */
-static bool jsonl_same_attr(const struct alumet_attr *a, const struct alumet_attr *b)
-{
-    if (a->key != b->key || a->type != b->type)
-        return false;
-    switch (a->type) {
-    case ALUMET_ATTR_STR:
-        return a->v.str == b->v.str;
-    case ALUMET_ATTR_U64:
-        return a->v.u64 == b->v.u64;
-    case ALUMET_ATTR_F64:
-        return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0; /* -0, NaN: by bits */
-    case ALUMET_ATTR_BOOL:
-        return a->v.b == b->v.b;
-    case ALUMET_ATTR_LIST_U64:
-        break;
-    }
-    return false;
+    return r < 0 ? r : text_add(b, "}", 1);
 }
 
 /* Whether point p (attributes attrs) ends its line with the text of the tail
@@ -345,14 +274,11 @@ static bool jsonl_same_tail(const struct jsonl_writer *w, const struct alumet_po
                             const struct alumet_attr *attrs)
 {
     const struct alumet_point *q = w->tail_point;
-    if (!q || p->attr_count != q->attr_count || p->resource.kind != q->resource.kind ||
-        p->resource.num != q->resource.num || p->resource.str != q->resource.str ||
-        p->resource.custom_kind != q->resource.custom_kind ||
-        p->consumer.kind != q->consumer.kind || p->consumer.num != q->consumer.num ||
-        p->consumer.str != q->consumer.str || p->consumer.custom_kind != q->consumer.custom_kind)
+    if (!q || p->attr_count != q->attr_count || !point_same_resource(&p->resource, &q->resource) ||
+        !point_same_consumer(&p->consumer, &q->consumer))
         return false;
     for (uint32_t i = 0; i < p->attr_count; i++) {
-        if (!jsonl_same_attr(&attrs[i], &w->tail_attrs[i]))
+        if (!point_same_attr(&attrs[i], &w->tail_attrs[i]))
             return false;
     }
     return true;
@@ -362,7 +288,7 @@ static bool jsonl_same_tail(const struct jsonl_writer *w, const struct alumet_po
 static int jsonl_build_tail(struct jsonl_writer *w, const struct alumet_point *p,
                             const struct alumet_attr *attrs)
 {
-    struct jsonl_text *t = &w->tail;
+    struct text *t = &w->tail;
     const char *rk = alumet_resource_kind_name(&p->resource);
     const char *ck = alumet_consumer_kind_name(&p->consumer);
     size_t n;
@@ -433,8 +359,8 @@ int jsonl_writer_write_buffer(struct jsonl_writer *w, const struct alumet_buffer
             return r;
         if (!w->ts_valid || w->ts_last != p->timestamp)
             jsonl_build_ts(w, p->timestamp);
-        if ((r = jsonl_text_reserve(&w->out, head->len + w->ts_len + FORMAT_F64_POINT_MAX +
-                                                 w->tail.len)) < 0)
+        if ((r = text_reserve(&w->out,
+                              head->len + w->ts_len + FORMAT_F64_POINT_MAX + w->tail.len)) < 0)
             return r;
         char *o = w->out.s + w->out.len;
         memcpy(o, head->text, head->len);
