@@ -178,14 +178,29 @@ void procfs_proc_close(struct procfs *pfs, struct procfs_proc *p)
     p->kept = false;
 }
 
+bool procfs_proc_drop(struct procfs *pfs, struct procfs_proc *p)
+{
+    bool kept = p->kept;
+    p->kept = false;
+    procfs_proc_close(pfs, p);
+    return kept;
+}
+
+void procfs_fd_give_back(struct procfs *pfs, size_t n_procs)
+{
+    if (n_procs)
+        atomic_fetch_add(&pfs->fd_left, (long)n_procs * PROCFS_FDS_PER_PROC);
+}
+
 /* The discovery read: open /proc/<pid>/stat (kept open when the budget
- * allows, else read by path), read it once and parse it into ret->now. The
+ * allows, else read by path), read it once and parse it into st. The
  * descriptor, the budget it took and what was parsed go with ret, to the
  * group that takes the process (procfs_proc_adopt) or back
  * (procfs_proc_close). 0, -ESRCH when the process has gone, another negative
  * errno when it cannot be read (already reported; -EMFILE, -ENFILE: no
  * descriptor, try again later), -EINVAL when the text cannot be parsed. */
-int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procfs_proc *ret)
+int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procfs_proc *ret,
+                      struct procfs_pid_stat *st)
 {
     struct procfs_proc p = {.pid = pid, .stat_fd = -1, .mem_fd = -1};
     char rel[64];
@@ -213,12 +228,12 @@ int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procf
         r = (int)len;
         goto err_close;
     }
-    if (procfs_pid_stat_parse(scratch, (size_t)len, &p.now) < 0) {
+    if (procfs_pid_stat_parse(scratch, (size_t)len, st) < 0) {
         procfs_debug(pfs, "cannot parse '%s', skipping", rel);
         r = -EINVAL;
         goto err_close;
     }
-    p.starttime = p.now.starttime;
+    p.starttime = st->starttime;
     *ret = p;
     return 0;
 
@@ -290,10 +305,11 @@ static int procfs_proc_keep(struct procfs *pfs, const struct procfs_group *g, st
 }
 
 int procfs_proc_open(struct procfs *pfs, const struct procfs_group *g, pid_t pid,
-                     uint64_t starttime, char *scratch, struct procfs_proc *ret)
+                     uint64_t starttime, char *scratch, struct procfs_proc *ret,
+                     struct procfs_pid_stat *st)
 {
     struct procfs_proc p;
-    int r = procfs_proc_probe(pfs, pid, scratch, &p);
+    int r = procfs_proc_probe(pfs, pid, scratch, &p, st);
     if (r < 0)
         return r;
     if (starttime && p.starttime != starttime) {
@@ -301,7 +317,7 @@ int procfs_proc_open(struct procfs *pfs, const struct procfs_group *g, pid_t pid
         return -ESRCH; /* the pid was reused since the watcher saw it */
     }
     procfs_proc_adopt(pfs, g, &p, scratch);
-    p.ready = true; /* p.now is what procfs_proc_read would give: the next read uses it */
+    p.ready = true; /* st is what procfs_proc_read would give: the next read uses it */
     *ret = p;
     return 0;
 }
@@ -524,7 +540,7 @@ static uint64_t procfs_ticks_delta(uint64_t now, uint64_t before)
 }
 
 int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
-                     char *scratch)
+                     char *scratch, struct procfs_pid_stat *st)
 {
     p->skip = false;
     if (p->ready) {
@@ -547,8 +563,7 @@ int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct pr
                          strerror((int)-len));
         return 1;
     }
-    if (procfs_pid_stat_parse(scratch, (size_t)len, &p->now) < 0 ||
-        p->now.starttime != p->starttime)
+    if (procfs_pid_stat_parse(scratch, (size_t)len, st) < 0 || st->starttime != p->starttime)
         return 1;
     return 0;
 }
@@ -556,12 +571,12 @@ int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct pr
 /* User and system time of the process, in ticks. With descendants, the
  * times of the children it has waited for are included: a descendant that
  * runs and ends between two polls is then still counted (in its parent). */
-static void procfs_proc_times(const struct procfs_group *g, const struct procfs_pid_stat *st,
-                              uint64_t *user, uint64_t *sys)
+static void procfs_proc_times(const struct procfs_pid_stat *st, bool descendants, uint64_t *user,
+                              uint64_t *sys)
 {
     *user = st->utime;
     *sys = st->stime;
-    if (g->descendants) {
+    if (descendants) {
         *user += st->cutime;
         *sys += st->cstime;
     }
@@ -576,9 +591,8 @@ static uint64_t procfs_apply_credit(uint64_t delta, uint64_t children_delta, uin
     return delta - take;
 }
 
-/* Phase 3: emit the points of a process read by procfs_proc_read. Returns 0
- * or -ENOMEM. */
 int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     const struct procfs_pid_stat *st, struct procfs_proc_desc *d,
                      struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono,
                      char *scratch)
 {
@@ -588,7 +602,6 @@ int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct pr
     if (alumet_buffer_len(buf) + PROCFS_PROC_MAX_POINTS > PROCFS_EMIT_CHUNK &&
         alumet_buffer_hand_over(buf) == -ENOMEM)
         return -ENOMEM;
-    const struct procfs_pid_stat *st = &p->now;
     const struct alumet_consumer c = {ALUMET_CONSUMER_PROCESS, (uint32_t)p->pid, NULL, NULL};
 
     int r = procfs_proc_memory(pfs, g, p, st, buf, now, &c, scratch);
@@ -596,21 +609,22 @@ int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct pr
         return r;
 
     uint64_t user, sys;
-    procfs_proc_times(g, st, &user, &sys);
+    procfs_proc_times(st, d != NULL, &user, &sys);
     if (p->rebase) {
         p->rebase = false;
-        p->credit_user = p->credit_sys = 0;
+        if (d)
+            d->credit_user = d->credit_sys = 0;
         goto out;
     }
     /* the first measurement reports the CPU time since the process started */
     uint64_t du = procfs_ticks_delta(user, p->measured ? p->user : 0);
     uint64_t ds = procfs_ticks_delta(sys, p->measured ? p->sys : 0);
     uint64_t dg = procfs_ticks_delta(st->guest_time, p->measured ? p->guest : 0);
-    if (g->descendants) {
-        du = procfs_apply_credit(du, procfs_ticks_delta(st->cutime, p->measured ? p->cutime : 0),
-                                 &p->credit_user);
-        ds = procfs_apply_credit(ds, procfs_ticks_delta(st->cstime, p->measured ? p->cstime : 0),
-                                 &p->credit_sys);
+    if (d) {
+        du = procfs_apply_credit(du, procfs_ticks_delta(st->cutime, p->measured ? d->cutime : 0),
+                                 &d->credit_user);
+        ds = procfs_apply_credit(ds, procfs_ticks_delta(st->cstime, p->measured ? d->cstime : 0),
+                                 &d->credit_sys);
     }
     uint64_t ns_per_tick = pfs->clk_tck > 0 ? (uint64_t)(ALUMET_NSEC_PER_SEC / pfs->clk_tck) : 0;
     alumet_metric_id m = pfs->m.cpu_time_delta;
@@ -634,11 +648,13 @@ int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct pr
 out:
     p->user = user;
     p->sys = sys;
-    p->cutime = st->cutime;
-    p->cstime = st->cstime;
     p->guest = st->guest_time;
-    p->ppid = st->ppid;
     p->last = mono;
+    if (d) {
+        d->cutime = st->cutime;
+        d->cstime = st->cstime;
+        d->ppid = st->ppid;
+    }
     p->measured = true;
     return 0;
 }

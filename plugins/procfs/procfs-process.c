@@ -30,7 +30,9 @@ struct procfs_group_source {
     struct procfs *pfs;
     struct procfs_group *g;
     struct procfs_proc *procs; /* in the order they were found */
-    size_t n, cap;
+    /* when g measures descendants: the rest of procs[i] in desc[i], else NULL */
+    struct procfs_proc_desc *desc;
+    size_t n, cap;                /* both arrays hold cap */
     struct procfs_request *drain; /* swapped with the group's queue */
     size_t n_drain, cap_drain;
     /* 2 × PROCFS_SCRATCH bytes: the first half for the files of a process,
@@ -41,18 +43,6 @@ struct procfs_group_source {
     size_t n_trimmed; /* n when the poll last gave freed memory back */
 };
 
-/* A process the watcher has listed. The inode number of a /proc/<pid>
- * directory (d_ino) is given when the kernel creates its inode, so a new
- * process under a reused pid has a new one: a pid listed again with the same
- * inode is the same process and its stat is not read again. The kernel may
- * drop the inode of a running process under memory pressure: its next one
- * costs one more read, after which the start time decides. */
-struct procfs_seen {
-    pid_t pid;
-    uint64_t ino; /* d_ino of /proc/<pid>, 0 = unknown (always read) */
-    uint64_t starttime;
-};
-
 /* Bytes of the buffer for getdents64: about 2,700 entries of /proc per call */
 #define PROCFS_DENTS 65536
 
@@ -60,12 +50,16 @@ struct procfs_watcher_source {
     struct procfs *pfs;
     int dir_fd;  /* /proc, kept open: listed with getdents64 at every refresh */
     char *dents; /* PROCFS_DENTS bytes, 8-byte aligned (malloc) */
-    /* the processes of the previous listing (seen, sorted by pid) and of this
-     * one (next); the kernel lists pids in increasing order, so this listing
-     * walks seen with a cursor (and sorts next only when it was not) */
-    struct procfs_seen *seen, *next;
-    size_t n_seen, cap_seen, n_next, cap_next, cursor;
-    bool next_sorted;
+    /* the processes of the previous listing, sorted by pid, in seen[0, n_seen);
+     * the current listing marks those it lists again (listed), updates them
+     * in place, and appends the new pids after them (seen[n_seen, n_seen +
+     * n_new)), then drops the unmarked and merges the new ones in. The
+     * kernel lists pids in increasing order, so the listing walks seen with a
+     * cursor (and sorts the new ones only when they came out of order) */
+    struct procfs_seen *seen;
+    size_t n_seen, n_new, cap_seen, cursor;
+    size_t n_listed; /* processes listed (and read) by the current listing */
+    bool new_sorted;
     char *scratch;
 };
 
@@ -97,16 +91,16 @@ static ssize_t procfs_read_once(struct procfs *pfs, const char *rel, char *buf, 
 /* Phase 2, for a process that has gone: what we reported for it is now part
  * of the children times of the parent that waited for it, so the parent
  * must not report it again. */
-static void procfs_proc_credit_parent(struct procfs_group_source *src,
-                                      const struct procfs_proc *gone)
+static void procfs_proc_credit_parent(struct procfs_group_source *src, size_t gone)
 {
-    if (!src->g->descendants || !gone->measured || gone->ppid <= 0)
+    const struct procfs_proc *p = &src->procs[gone];
+    int64_t ppid = src->desc[gone].ppid;
+    if (!p->measured || ppid <= 0)
         return;
     for (size_t i = 0; i < src->n; i++) {
-        struct procfs_proc *parent = &src->procs[i];
-        if (parent->pid == gone->ppid && !parent->gone) {
-            parent->credit_user += gone->user;
-            parent->credit_sys += gone->sys;
+        if (src->procs[i].pid == ppid && !src->procs[i].gone) {
+            src->desc[i].credit_user += p->user;
+            src->desc[i].credit_sys += p->sys;
             return;
         }
     }
@@ -132,10 +126,9 @@ int procfs_group_push(struct procfs_group *g, const struct procfs_request *req)
 
 static void procfs_request_done(struct procfs *pfs, struct procfs_request *req)
 {
-    if (req->proc) {
-        procfs_proc_close(pfs, req->proc);
-        free(req->proc);
-        req->proc = NULL;
+    if (req->opened) {
+        procfs_proc_close(pfs, &req->proc);
+        req->opened = false;
     }
 }
 
@@ -190,6 +183,7 @@ static void procfs_group_source_free(void *data)
     if (src->g->source == src)
         src->g->source = NULL;
     free(src->procs);
+    free(src->desc);
     free(src->drain);
     free(src->pids);
     free(src->scratch);
@@ -228,7 +222,45 @@ static void procfs_group_remove(struct procfs_group_source *src, size_t i)
 {
     procfs_proc_close(src->pfs, &src->procs[i]);
     memmove(&src->procs[i], &src->procs[i + 1], (src->n - i - 1) * sizeof(*src->procs));
+    if (src->desc)
+        memmove(&src->desc[i], &src->desc[i + 1], (src->n - i - 1) * sizeof(*src->desc));
     src->n--;
+}
+
+/* Make room for need processes in both arrays. 0 or -ENOMEM. */
+static int procfs_group_reserve(struct procfs_group_source *src, size_t need)
+{
+    if (need <= src->cap && src->procs)
+        return 0;
+    size_t cap = src->cap;
+    void *grown = procfs_grow(src->procs, &cap, need, sizeof(*src->procs));
+    if (!grown)
+        return -ENOMEM;
+    src->procs = grown;
+    if (src->g->descendants) {
+        grown = reallocarray(src->desc, cap, sizeof(*src->desc));
+        if (!grown)
+            return -ENOMEM; /* procs is larger than cap: no harm */
+        src->desc = grown;
+    }
+    src->cap = cap;
+    return 0;
+}
+
+/* Shrink both arrays to cap (smaller than src->cap, at least src->n). */
+static void procfs_group_shrink(struct procfs_group_source *src, size_t cap)
+{
+    void *smaller = reallocarray(src->procs, cap, sizeof(*src->procs));
+    if (!smaller)
+        return;
+    src->procs = smaller;
+    if (src->desc) {
+        smaller = reallocarray(src->desc, cap, sizeof(*src->desc));
+        if (!smaller)
+            return; /* procs holds cap, desc more: no harm */
+        src->desc = smaller;
+    }
+    src->cap = cap;
 }
 
 /* Start measuring pid in this group. 1 when added, 0 when it is not there
@@ -244,15 +276,22 @@ static int procfs_group_track(struct procfs_group_source *src, pid_t pid, uint64
         /* the watcher saw a new process under a pid we measure: ours has gone */
         procfs_group_remove(src, (size_t)at);
     }
-    void *grown = procfs_grow(src->procs, &src->cap, src->n + 1, sizeof(*src->procs));
-    if (!grown)
+    if (procfs_group_reserve(src, src->n + 1) < 0)
         return -ENOMEM;
-    src->procs = grown;
-    int r = procfs_proc_open(src->pfs, src->g, pid, starttime, src->scratch, &src->procs[src->n]);
+    /* the stat read now is kept for the first read of the poll (ready), when
+     * the group keeps stats (descendants) */
+    struct procfs_pid_stat st;
+    struct procfs_proc *p = &src->procs[src->n];
+    int r = procfs_proc_open(src->pfs, src->g, pid, starttime, src->scratch, p,
+                             src->desc ? &src->desc[src->n].now : &st);
     if (r == -ENOMEM)
         return r;
     if (r < 0)
         return 0;
+    if (src->desc)
+        src->desc[src->n] = (struct procfs_proc_desc){.now = src->desc[src->n].now};
+    else
+        p->ready = false; /* read again by the poll */
     src->n++;
     procfs_debug(src->pfs, "%s: measuring process %d", src->g->name, (int)pid);
     return 1;
@@ -276,7 +315,7 @@ static bool procfs_group_drain_overlaps(struct procfs_group_source *src)
         return true;
     src->pids = grown;
     for (size_t i = 0; i < m; i++)
-        src->pids[i] = src->drain[i].pid;
+        src->pids[i] = src->drain[i].proc.pid;
     qsort(src->pids, m, sizeof(*src->pids), procfs_pid_cmp);
     for (size_t i = 1; i < m; i++)
         if (src->pids[i] == src->pids[i - 1])
@@ -311,23 +350,24 @@ static int procfs_group_drain(struct procfs_group_source *src)
             procfs_request_done(src->pfs, req);
             continue;
         }
-        ssize_t at = !absent && (req->remove || req->proc) ? procfs_group_find(src, req->pid) : -1;
+        pid_t pid = req->proc.pid;
+        ssize_t at = !absent && (req->remove || req->opened) ? procfs_group_find(src, pid) : -1;
         if (at >= 0) /* forgotten, or a pid that another process now has */
             procfs_group_remove(src, (size_t)at);
-        if (req->proc) {
+        if (req->opened) {
             /* opened and measured once by the watcher */
-            void *grown = procfs_grow(src->procs, &src->cap, src->n + 1, sizeof(*src->procs));
-            if (!grown) {
+            if (procfs_group_reserve(src, src->n + 1) < 0) {
                 r = -ENOMEM;
                 procfs_request_done(src->pfs, req);
                 continue;
             }
-            src->procs = grown;
-            src->procs[src->n++] = *req->proc;
-            free(req->proc);
-            req->proc = NULL;
+            src->procs[src->n] = req->proc;
+            if (src->desc)
+                src->desc[src->n] = (struct procfs_proc_desc){0};
+            src->n++;
+            req->opened = false;
         } else if (!req->remove) {
-            r = procfs_group_track(src, req->pid, req->starttime, absent);
+            r = procfs_group_track(src, pid, req->proc.starttime, absent);
         }
     }
     src->n_drain = 0;
@@ -465,37 +505,39 @@ static void procfs_group_stand_down(struct procfs_group_source *src)
     procfs_group_clear(src->g);
 }
 
+/* After a poll that lost processes: give back the memory of a burst, the
+ * arrays halved until they are at most 4 times what is left (after a burst,
+ * at once rather than once per poll that loses a process). */
+static void procfs_group_fit(struct procfs_group_source *src)
+{
+    size_t cap = src->cap;
+    while (cap > 64 && src->n < cap / 4)
+        cap /= 2;
+    if (cap != src->cap)
+        procfs_group_shrink(src, cap);
+}
+
 /* Forget the processes that the poll found gone, in one pass (thousands may
- * end at once), and give back the memory of a burst: the array shrinks when
- * three quarters of it are unused. */
+ * end at once); their parents take back what was reported for them. */
 static void procfs_group_settle(struct procfs_group_source *src)
 {
     for (size_t i = 0; i < src->n; i++) {
         if (!src->procs[i].gone)
             continue;
         procfs_debug(src->pfs, "%s: process %d has ended", src->g->name, (int)src->procs[i].pid);
-        procfs_proc_credit_parent(src, &src->procs[i]);
+        procfs_proc_credit_parent(src, i);
     }
     size_t k = 0;
     for (size_t i = 0; i < src->n; i++) {
-        if (src->procs[i].gone)
+        if (src->procs[i].gone) {
             procfs_proc_close(src->pfs, &src->procs[i]);
-        else
-            src->procs[k++] = src->procs[i];
-    }
-    src->n = k;
-    /* halved until it is at most 4 times what is left (after a burst, at
-     * once rather than once per poll that loses a process) */
-    size_t cap = src->cap;
-    while (cap > 64 && src->n < cap / 4)
-        cap /= 2;
-    if (cap != src->cap) {
-        void *smaller = reallocarray(src->procs, cap, sizeof(*src->procs));
-        if (smaller) {
-            src->procs = smaller;
-            src->cap = cap;
+        } else {
+            src->procs[k] = src->procs[i];
+            src->desc[k++] = src->desc[i];
         }
     }
+    src->n = k;
+    procfs_group_fit(src);
 }
 
 /* Whether the watcher measured p, just handed over, less than half a poll
@@ -508,6 +550,60 @@ static bool procfs_handed_recently(struct procfs_group_source *src, struct procf
     p->handed = false;
     p->skip = mono - p->last < src->g->poll_interval / 2;
     return p->skip;
+}
+
+/* The poll of a group without descendants, in one pass: each process is
+ * read and emitted (the stat on the stack), or forgotten when it has gone.
+ * 0 or -ENOMEM. */
+static int procfs_group_poll_each(struct procfs_group_source *src, struct alumet_buffer *buf,
+                                  alumet_time_ns now, alumet_time_ns mono)
+{
+    int r = 0;
+    size_t k = 0, n = src->n, n_freed = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct procfs_proc *p = &src->procs[i];
+        struct procfs_pid_stat st;
+        if (r == 0 && !(p->handed && procfs_handed_recently(src, p, mono))) {
+            if (procfs_proc_read(src->pfs, src->g, p, src->scratch, &st) == 1) {
+                procfs_debug(src->pfs, "%s: process %d has ended", src->g->name, (int)p->pid);
+                n_freed += procfs_proc_drop(src->pfs, p);
+                continue;
+            }
+            r = procfs_proc_emit(src->pfs, src->g, p, &st, NULL, buf, now, mono, src->scratch);
+        }
+        if (k != i)
+            src->procs[k] = *p;
+        k++;
+    }
+    /* the descriptors of the processes that have gone go to the next poll's */
+    procfs_fd_give_back(src->pfs, n_freed);
+    src->n = k;
+    if (k < n)
+        procfs_group_fit(src);
+    return r;
+}
+
+/* The poll of a group with descendants: add the new descendants, read every
+ * stat first (parents before children, in the order they were found),
+ * settle the processes that have gone, then emit. 0 or -ENOMEM. */
+static int procfs_group_poll_tree(struct procfs_group_source *src, struct alumet_buffer *buf,
+                                  alumet_time_ns now, alumet_time_ns mono)
+{
+    int r = procfs_group_descendants(src);
+    size_t n_gone = 0;
+    for (size_t i = 0; r == 0 && i < src->n; i++) {
+        struct procfs_proc *p = &src->procs[i];
+        if (p->handed && procfs_handed_recently(src, p, mono))
+            continue; /* the watcher's measurement stands for this poll */
+        p->gone = procfs_proc_read(src->pfs, src->g, p, src->scratch, &src->desc[i].now) == 1;
+        n_gone += p->gone;
+    }
+    if (n_gone)
+        procfs_group_settle(src);
+    for (size_t i = 0; r == 0 && i < src->n; i++)
+        r = procfs_proc_emit(src->pfs, src->g, &src->procs[i], &src->desc[i].now, &src->desc[i],
+                             buf, now, mono, src->scratch);
+    return r;
 }
 
 static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
@@ -524,7 +620,7 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
     int r = procfs_group_drain(src);
     /* the request arrays of a burst (thousands of new processes, as at the
      * start) are not kept: swapped with the group's queue at every drain,
-     * they would stay at that size (32 bytes per process, twice) */
+     * they would stay at that size (64 bytes per process, twice) */
     if (src->cap_drain >= PROCFS_TRIM_AFTER) {
         free(src->drain);
         src->drain = NULL;
@@ -535,22 +631,9 @@ static int procfs_group_source_poll(void *data, struct alumet_buffer *buf, alume
         src->pids = NULL;
         src->cap_pids = 0;
     }
-    if (r == 0 && src->g->descendants)
-        r = procfs_group_descendants(src);
-    /* read every stat first (parents before children, in the order they were
-     * found), settle the processes that have gone, then emit */
-    size_t n_gone = 0;
-    for (size_t i = 0; r == 0 && i < src->n; i++) {
-        struct procfs_proc *p = &src->procs[i];
-        if (p->handed && procfs_handed_recently(src, p, mono))
-            continue; /* the watcher's measurement stands for this poll */
-        p->gone = procfs_proc_read(src->pfs, src->g, p, src->scratch) == 1;
-        n_gone += p->gone;
-    }
-    if (n_gone)
-        procfs_group_settle(src);
-    for (size_t i = 0; r == 0 && i < src->n; i++)
-        r = procfs_proc_emit(src->pfs, src->g, &src->procs[i], buf, now, mono, src->scratch);
+    if (r == 0)
+        r = src->g->descendants ? procfs_group_poll_tree(src, buf, now, mono)
+                                : procfs_group_poll_each(src, buf, now, mono);
     if (r < 0)
         return alumet_error_set(err, r, "out of memory");
     /* after a burst of processes found or gone (thousands of watcher's
@@ -607,7 +690,6 @@ static void procfs_watcher_source_free(void *data)
     if (w->dir_fd >= 0)
         close(w->dir_fd);
     free(w->seen);
-    free(w->next);
     free(w->dents);
     free(w->scratch);
     free(w);
@@ -643,95 +725,149 @@ static bool procfs_group_match(struct procfs_watcher_source *w, const struct pro
 /* Measure a new process, probed by the watcher, at once for group g, as
  * upstream's new sources do (so a process is measured from the refresh that
  * found it, even when the group's source is polled before the watcher), then
- * hand it to the group with what was opened and read: the group reads it
- * again at its first poll at least half a poll interval later. 0 or -ENOMEM
- * (probe is then closed). */
+ * hand it to the group with what was opened and read, by value: the group
+ * reads it again at its first poll at least half a poll interval later. 0 or
+ * -ENOMEM (probe is then closed). */
 static int procfs_watcher_hand_over(struct procfs_watcher_source *w, struct procfs_group *g,
-                                    struct procfs_proc *probe, struct alumet_buffer *buf,
+                                    const struct procfs_proc *probe,
+                                    const struct procfs_pid_stat *st, struct alumet_buffer *buf,
                                     alumet_time_ns now, alumet_time_ns mono)
 {
-    struct procfs_proc *proc = malloc(sizeof(*proc));
-    if (!proc) {
-        procfs_proc_close(w->pfs, probe);
-        return -ENOMEM;
-    }
-    *proc = *probe;
-    procfs_proc_adopt(w->pfs, g, proc, w->scratch);
-    if (procfs_proc_emit(w->pfs, g, proc, buf, now, mono, w->scratch) < 0)
+    struct procfs_request req = {.proc = *probe, .opened = true};
+    procfs_proc_adopt(w->pfs, g, &req.proc, w->scratch);
+    if (procfs_proc_emit(w->pfs, g, &req.proc, st, NULL, buf, now, mono, w->scratch) < 0)
         goto err;
-    proc->handed = true;
-    struct procfs_request req = {.pid = proc->pid, .starttime = proc->starttime, .proc = proc};
+    req.proc.handed = true;
     if (procfs_group_push(g, &req) < 0)
         goto err;
     return 0;
 
 err:
-    procfs_proc_close(w->pfs, proc);
-    free(proc);
+    procfs_proc_close(w->pfs, &req.proc);
     return -ENOMEM;
 }
 
 /* The entry of pid in the previous listing, or NULL. The listing comes in
  * increasing pid order: the cursor walks seen along with it (a binary search
  * when the order breaks, as in fixture trees). */
-static const struct procfs_seen *procfs_watcher_known(struct procfs_watcher_source *w, pid_t pid)
+static struct procfs_seen *procfs_watcher_known(struct procfs_watcher_source *w, pid_t pid)
 {
     size_t j = w->cursor;
-    if (j > 0 && w->seen[j - 1].pid >= pid) {
-        struct procfs_seen key = {.pid = pid};
+    if (j > 0 && (pid_t)w->seen[j - 1].pid >= pid) {
+        struct procfs_seen key = {.pid = (uint32_t)pid};
         return bsearch(&key, w->seen, w->n_seen, sizeof(*w->seen), procfs_seen_cmp);
     }
-    while (j < w->n_seen && w->seen[j].pid < pid)
+    while (j < w->n_seen && (pid_t)w->seen[j].pid < pid)
         j++;
     w->cursor = j;
-    return j < w->n_seen && w->seen[j].pid == pid ? &w->seen[j] : NULL;
+    return j < w->n_seen && (pid_t)w->seen[j].pid == pid ? &w->seen[j] : NULL;
 }
 
 /* One pid of the listing, with the inode number of its directory. 0 or
  * -ENOMEM. */
-static int procfs_watcher_entry(struct procfs_watcher_source *w, pid_t pid, uint64_t ino,
+static int procfs_watcher_entry(struct procfs_watcher_source *w, pid_t pid, uint64_t d_ino,
                                 struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono)
 {
     struct procfs *pfs = w->pfs;
-    void *grown = procfs_grow(w->next, &w->cap_next, w->n_next + 1, sizeof(*w->next));
-    if (!grown)
-        return -ENOMEM;
-    w->next = grown;
-    if (w->n_next > 0 && w->next[w->n_next - 1].pid >= pid)
-        w->next_sorted = false;
-    struct procfs_seen key = {pid, ino, 0};
-    const struct procfs_seen *known = procfs_watcher_known(w, pid);
-    if (known && key.ino != 0 && known->ino == key.ino) {
-        w->next[w->n_next++] = *known; /* the same process: nothing to read */
+    uint32_t ino = d_ino <= UINT32_MAX ? (uint32_t)d_ino : 0;
+    struct procfs_seen *known = procfs_watcher_known(w, pid);
+    if (known && ino != 0 && known->ino == ino) {
+        known->listed = 1; /* the same process: nothing to read */
+        w->n_listed++;
         return 0;
     }
 
     /* opened, read and parsed once: what a group takes comes with it */
     struct procfs_proc probe;
-    if (procfs_proc_probe(pfs, pid, w->scratch, &probe) < 0) {
+    struct procfs_pid_stat st;
+    if (procfs_proc_probe(pfs, pid, w->scratch, &probe, &st) < 0) {
         /* a process that ends between the listing and the read is skipped
          * silently; one that cannot be read now (or for want of a
          * descriptor) is read at the next refresh */
         return 0;
     }
-    key.starttime = probe.starttime;
+    struct procfs_seen entry = {
+        .pid = (uint32_t)pid, .listed = 1, .ino = ino, .starttime = probe.starttime};
     if (known && known->starttime == probe.starttime) {
         procfs_proc_close(pfs, &probe);
-        w->next[w->n_next++] = key; /* the same process, a new inode */
+        *known = entry; /* the same process, a new inode */
+        w->n_listed++;
         return 0;
     }
     /* a new process, or a new process under a reused pid: the first group
      * that accepts it measures it */
+    if (!known) {
+        void *grown =
+            procfs_grow(w->seen, &w->cap_seen, w->n_seen + w->n_new + 1, sizeof(*w->seen));
+        if (!grown) {
+            procfs_proc_close(pfs, &probe);
+            return -ENOMEM;
+        }
+        w->seen = grown;
+    }
     struct procfs_group *taker = NULL;
     for (size_t i = 0; i < pfs->n_groups && !taker; i++)
-        if (procfs_group_match(w, &pfs->groups[i], &probe.now))
+        if (procfs_group_match(w, &pfs->groups[i], &st))
             taker = &pfs->groups[i];
     if (!taker)
         procfs_proc_close(pfs, &probe);
-    else if (procfs_watcher_hand_over(w, taker, &probe, buf, now, mono) < 0)
+    else if (procfs_watcher_hand_over(w, taker, &probe, &st, buf, now, mono) < 0)
         return -ENOMEM;
-    w->next[w->n_next++] = key;
+    w->n_listed++;
+    if (known) {
+        *known = entry;
+        return 0;
+    }
+    struct procfs_seen *tail = w->seen + w->n_seen;
+    if (w->n_new > 0 && (pid_t)tail[w->n_new - 1].pid >= pid)
+        w->new_sorted = false;
+    tail[w->n_new++] = entry;
     return 0;
+}
+
+/* After a complete listing: drop the processes that were not listed again
+ * (they have ended; upstream never forgets them), put the new ones in their
+ * place, and give back the room of a burst (the array halved until it is at
+ * most 4 times what is kept). */
+static void procfs_watcher_settle(struct procfs_watcher_source *w)
+{
+    struct procfs_seen *seen = w->seen;
+    size_t m = w->n_new, k = 0;
+    /* the kernel lists the new pids after the others, but for a wrap of the
+     * pids: then (and in fixture trees) sort the whole */
+    bool sorted = w->new_sorted &&
+                  (m == 0 || w->n_seen == 0 || seen[w->n_seen - 1].pid < seen[w->n_seen].pid);
+    for (size_t i = 0; i < w->n_seen; i++) {
+        if (seen[i].listed) {
+            seen[i].listed = 0;
+            seen[k++] = seen[i];
+        }
+    }
+    memmove(seen + k, seen + w->n_seen, m * sizeof(*seen));
+    for (size_t i = k; i < k + m; i++)
+        seen[i].listed = 0;
+    w->n_seen = k + m;
+    w->n_new = 0;
+    if (!sorted)
+        qsort(seen, w->n_seen, sizeof(*seen), procfs_seen_cmp);
+    size_t cap = w->cap_seen;
+    while (cap > 64 && w->n_seen < cap / 4)
+        cap /= 2;
+    if (cap != w->cap_seen) {
+        void *smaller = reallocarray(w->seen, cap, sizeof(*w->seen));
+        if (smaller) {
+            w->seen = smaller;
+            w->cap_seen = cap;
+        }
+    }
+}
+
+/* A listing cut short: the list stays that of the previous one. */
+static void procfs_watcher_abandon(struct procfs_watcher_source *w)
+{
+    for (size_t i = 0; i < w->n_seen; i++)
+        w->seen[i].listed = 0;
+    w->n_new = 0;
 }
 
 /* The pid that an entry of /proc names ("1234"), or 0 ("self", "sys"...). */
@@ -760,9 +896,9 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
      * no listing of /proc (exec_strategy "event") */
     if (atomic_load(&pfs->exec_mode))
         return ALUMET_POLL_OK;
-    w->n_next = 0;
+    w->n_new = w->n_listed = 0;
     w->cursor = 0;
-    w->next_sorted = true;
+    w->new_sorted = true;
     /* the directory's descriptor stays open: one getdents64 per PROCFS_DENTS
      * bytes of entries (readdir's buffer is 32 KiB) */
     if (lseek(w->dir_fd, 0, SEEK_SET) < 0)
@@ -773,32 +909,28 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
             r = got < 0 ? -errno : 0;
             break;
         }
-        if (atomic_load(&pfs->exec_mode))
+        if (atomic_load(&pfs->exec_mode)) {
+            procfs_watcher_abandon(w);
             return ALUMET_POLL_OK; /* announced during this listing */
+        }
         for (long off = 0; off < got;) {
             const struct dirent64 *e = (const struct dirent64 *)(w->dents + off);
             off += e->d_reclen;
             pid_t pid = procfs_dirent_pid(e->d_name);
-            if (pid > 0 && procfs_watcher_entry(w, pid, (uint64_t)e->d_ino, buf, now, mono) < 0)
+            if (pid > 0 && procfs_watcher_entry(w, pid, (uint64_t)e->d_ino, buf, now, mono) < 0) {
+                procfs_watcher_abandon(w);
                 return alumet_error_set(err, -ENOMEM, "out of memory");
+            }
         }
     }
     if (r < 0) {
         char path[PATH_MAX];
+        procfs_watcher_abandon(w);
         fsroot_path(&pfs->proc, "proc", path, sizeof(path));
         return alumet_error_set(err, r, "cannot list '%s': %s", path, strerror(-r));
     }
-    procfs_fd_cap_fit(pfs, w->n_next);
-    /* what was not seen now has ended: forget it (upstream never forgets) */
-    if (!w->next_sorted)
-        qsort(w->next, w->n_next, sizeof(*w->next), procfs_seen_cmp);
-    struct procfs_seen *t = w->seen;
-    size_t tcap = w->cap_seen;
-    w->seen = w->next;
-    w->cap_seen = w->cap_next;
-    w->n_seen = w->n_next;
-    w->next = t;
-    w->cap_next = tcap;
+    procfs_fd_cap_fit(pfs, w->n_listed);
+    procfs_watcher_settle(w);
     return ALUMET_POLL_OK;
 }
 

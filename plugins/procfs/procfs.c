@@ -916,7 +916,7 @@ static void procfs_on_event(void *data, enum alumet_event_kind kind,
                         "plugins.procfs.processes.exec_strategy = \"watcher\")",
                         consumers[i].num);
         struct procfs_request req = {
-            .pid = (pid_t)consumers[i].num,
+            .proc = {.pid = (pid_t)consumers[i].num},
             .remove = kind == ALUMET_EVENT_END_CONSUMER_MEASUREMENT,
         };
         if (procfs_group_push(&pfs->events, &req) < 0)

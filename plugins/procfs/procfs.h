@@ -67,16 +67,37 @@ struct procfs_group {
     struct procfs *pfs;                 /* borrowed: the plugin state, set in start */
 };
 
-struct procfs_proc;
+/* A measured process: 56 bytes, no allocation of its own. What only a group
+ * that measures descendants needs is kept apart (struct procfs_proc_desc). */
+struct procfs_proc {
+    pid_t pid;
+    int stat_fd;           /* /proc/<pid>/stat kept open, or -1: read by path */
+    int mem_fd;            /* statm or smaps_rollup kept open, or -1 */
+    unsigned kept : 1;     /* the two descriptors count in the plugin's budget */
+    unsigned no_mem : 1;   /* the memory file cannot be read: CPU times only */
+    unsigned skip : 1;     /* the current poll could not read it (no descriptor) */
+    unsigned gone : 1;     /* the current poll found it gone */
+    unsigned measured : 1; /* a poll already emitted the values since process start */
+    unsigned rebase : 1;   /* after a pause: take a new baseline, emit no CPU point */
+    unsigned ready : 1;    /* its stat was read when it was opened, into the stat that
+                              the caller keeps with it: the next read uses it
+                              (procfs_proc_open) */
+    unsigned handed : 1;   /* measured by the watcher at last, not yet polled by its group */
+    uint64_t starttime;    /* fingerprint: clock ticks after boot */
+    /* at the previous poll, in clock ticks: user and system time (with the
+     * children's when the group measures descendants), guest */
+    uint64_t user, sys, guest;
+    alumet_time_ns last; /* monotonic time of the previous poll */
+};
 
 /* A request in a group's queue: a process that the watcher has opened and
- * measured once (proc, owned by the request), a pid announced by an event
- * (proc NULL), or a pid to forget (remove). */
+ * measured once (opened: proc holds its state, descriptors included, owned by
+ * the request), a pid announced by an event (proc.pid, proc.starttime 0), or
+ * a pid to forget (remove). Handed over by value: no allocation per process. */
 struct procfs_request {
-    pid_t pid;
-    uint64_t starttime;       /* the fingerprint the watcher saw, 0 = unknown */
-    bool remove;              /* END event: forget this pid */
-    struct procfs_proc *proc; /* owned, or NULL */
+    struct procfs_proc proc; /* pid, and starttime: the fingerprint the watcher saw (0 = unknown) */
+    bool opened;
+    bool remove; /* END event: forget this pid */
 };
 
 struct procfs_config {
@@ -225,30 +246,18 @@ struct procfs_pid_stat {
 /* Parse the text of /proc/<pid>/stat. 0 or -EINVAL. */
 int procfs_pid_stat_parse(const char *text, size_t len, struct procfs_pid_stat *ret);
 
-/* A measured process: about 180 bytes, no allocation of its own. */
-struct procfs_proc {
-    pid_t pid;
-    int stat_fd;                /* /proc/<pid>/stat kept open, or -1: read by path */
-    int mem_fd;                 /* statm or smaps_rollup kept open, or -1 */
-    bool kept;                  /* the two descriptors count in the plugin's budget */
-    bool no_mem;                /* the memory file cannot be read: CPU times only */
-    bool skip;                  /* the current poll could not read it (no descriptor) */
-    bool gone;                  /* the current poll found it gone */
-    bool measured;              /* a poll already emitted the values since process start */
-    bool rebase;                /* after a pause: take a new baseline, emit no CPU point */
-    bool ready;                 /* now was read when the process was opened: the next read
-                                   uses it (procfs_proc_open) */
-    bool handed;                /* measured by the watcher at last, not yet polled by its group */
-    uint64_t starttime;         /* fingerprint: clock ticks after boot */
+/* The rest of a measured process in a group that measures descendants (the
+ * events group), in an array parallel to its processes: its poll reads every
+ * process first (into now), settles those that have gone (their parent takes
+ * back what was reported for them), then emits. */
+struct procfs_proc_desc {
     struct procfs_pid_stat now; /* read by the current poll */
-    /* at the previous poll, in clock ticks: user and system time (with the
-     * children's when the group measures descendants), children's times, guest */
-    uint64_t user, sys, cutime, cstime, guest;
+    /* at the previous poll: children's times (clock ticks) and parent */
+    uint64_t cutime, cstime;
     int64_t ppid;
     /* ticks already reported for descendants that have gone, to take back
      * from the children's times when this process waits for them */
     uint64_t credit_user, credit_sys;
-    alumet_time_ns last; /* monotonic time of the previous poll */
 };
 
 /* The budget of descriptors: half of soft_limit (the soft RLIMIT_NOFILE of
@@ -277,11 +286,12 @@ void procfs_open_failed(struct procfs *pfs, const char *rel, int r);
 
 /* The watcher's discovery read of a process: open /proc/<pid>/stat (kept
  * open when the budget allows, else read by path), read it once and parse it
- * into ret->now (ret->starttime too). What it opened goes with ret: to
+ * into st (ret->starttime too). What it opened goes with ret: to
  * procfs_proc_adopt, or back with procfs_proc_close. 0, -ESRCH (gone),
  * -EMFILE or -ENFILE (no descriptor: try again later), -EINVAL (cannot be
  * parsed), another negative errno (cannot be read, already reported). */
-int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procfs_proc *ret);
+int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procfs_proc *ret,
+                      struct procfs_pid_stat *st);
 
 /* Make a probed process one of group g: open its memory file next to its
  * stat (or check that it can be read by path). A process whose memory file
@@ -290,39 +300,70 @@ int procfs_proc_probe(struct procfs *pfs, pid_t pid, char *scratch, struct procf
 void procfs_proc_adopt(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
                        char *scratch);
 
-/* Start measuring pid for group g, reading its stat once into ret->now, so
- * that it can be emitted at once (scratch holds PROCFS_SCRATCH bytes). starttime, when not 0, is
- * the fingerprint that the watcher saw: another process with the same pid is not ours. Returns 0,
- * -ESRCH when the process is not there (or not the expected one), another
- * negative errno when it cannot be read (already reported). */
+/* Start measuring pid for group g, reading its stat once into st, so that it
+ * can be emitted at once (scratch holds PROCFS_SCRATCH bytes): ret->ready is
+ * set, and the next procfs_proc_read of ret with the same st uses what st
+ * holds. starttime, when not 0, is the fingerprint that the watcher saw:
+ * another process with the same pid is not ours. Returns 0, -ESRCH when the
+ * process is not there (or not the expected one), another negative errno
+ * when it cannot be read (already reported). */
 int procfs_proc_open(struct procfs *pfs, const struct procfs_group *g, pid_t pid,
-                     uint64_t starttime, char *scratch, struct procfs_proc *ret);
+                     uint64_t starttime, char *scratch, struct procfs_proc *ret,
+                     struct procfs_pid_stat *st);
 
 /* Close the files of p and give its descriptors back (idempotent). */
 void procfs_proc_close(struct procfs *pfs, struct procfs_proc *p);
 
-/* Phase 1 of a poll: read the stat of the process into p->now. Returns 0
- * (p->skip set when it could not be read for want of a descriptor), or 1
- * when the process has gone (or its pid now belongs to another process). */
-int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
-                     char *scratch);
+/* Close the files of a process that has gone but keep the budget of its
+ * descriptors until the caller gives it back (procfs_fd_give_back), as a
+ * poll does once it has read every process: the processes read by path
+ * after it in the same poll do not take them. Returns whether it held
+ * descriptors of the budget. */
+bool procfs_proc_drop(struct procfs *pfs, struct procfs_proc *p);
+void procfs_fd_give_back(struct procfs *pfs, size_t n_procs);
 
-/* Phase 3: emit the points of a process read by procfs_proc_read (nothing
- * when p->skip). When the points of one more process might not fit in
- * PROCFS_EMIT_CHUNK, those of buf are handed over to the pipeline first
+/* Read the stat of the process into st. Returns 0 (p->skip set when it
+ * could not be read for want of a descriptor), or 1 when the process has
+ * gone (or its pid now belongs to another process). */
+int procfs_proc_read(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     char *scratch, struct procfs_pid_stat *st);
+
+/* Emit the points of a process whose stat procfs_proc_read read into st
+ * (nothing when p->skip); d: its descendants' state when g measures
+ * descendants, else NULL. When the points of one more process might not fit
+ * in PROCFS_EMIT_CHUNK, those of buf are handed over to the pipeline first
  * (alumet_buffer_hand_over), so that a poll of thousands of processes holds
  * at most a chunk, in arrays that never grow beyond it; the points of one
  * process stay in one buffer. 0 or -ENOMEM. */
 #define PROCFS_EMIT_CHUNK 1024
-#define PROCFS_PROC_MAX_POINTS 10
+#define PROCFS_PROC_MAX_POINTS 10 /* memory (4 with smaps), CPU time (3), CPU % (3) */
 /* a group poll trims malloc's heaps when it has this many processes more or
  * fewer than at its last trim */
-#define PROCFS_TRIM_AFTER 1024 /* memory (4 with smaps), CPU time (3), CPU % (3) */
+#define PROCFS_TRIM_AFTER 1024
 int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct procfs_proc *p,
+                     const struct procfs_pid_stat *st, struct procfs_proc_desc *d,
                      struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono,
                      char *scratch);
 
 /* ---- procfs-process.c ---- */
+
+/* A process the watcher has listed: 16 bytes. The inode number of a
+ * /proc/<pid> directory (d_ino) is given when the kernel creates its inode,
+ * so a new process under a reused pid has a new one: a pid listed again with
+ * the same inode is the same process and its stat is not read again. The
+ * kernel may drop the inode of a running process under memory pressure: its
+ * next one costs one more read, after which the start time decides. Linux
+ * numbers the inodes of /proc/<pid> with get_next_ino(), an unsigned int
+ * (never 0): they fit in 32 bits. A larger one (a proc root that is not a
+ * procfs, as the tests' fixture trees on a file system with 64-bit inode
+ * numbers) is kept as 0, unknown: that pid's stat is read at every refresh,
+ * and its start time decides. */
+struct procfs_seen {
+    uint32_t pid : 31;   /* at most INT32_MAX */
+    uint32_t listed : 1; /* listed again by the current refresh */
+    uint32_t ino;        /* d_ino of /proc/<pid>, 0 = unknown (always read) */
+    uint64_t starttime;
+};
 
 /* The watcher lists proc/ (kept open); a group source measures group g
  * (borrowed, owned by the plugin state). 0 or a negative errno. */
@@ -333,7 +374,7 @@ extern const struct alumet_source_ops procfs_watcher_source_ops;
 extern const struct alumet_source_ops procfs_group_source_ops;
 
 /* Queue a request for the group (thread-safe). 0, or -ENOMEM (the caller
- * then still owns req->proc). */
+ * then still owns what req->proc opened). */
 int procfs_group_push(struct procfs_group *g, const struct procfs_request *req);
 
 /* Drop the queued requests of a group (thread-safe). */

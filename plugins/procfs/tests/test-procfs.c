@@ -1314,6 +1314,105 @@ static void test_watcher_hand_over(void **state)
     assert_int_equal(open_fds(), fds_before); /* every descriptor closed */
 }
 
+/* The state kept per process: a regression of these sizes costs
+ * 10,000 × the difference at 10,000 processes (bench/README.md, "Memory at
+ * 10,000 processes, second pass"). */
+static void test_state_sizes(void **state)
+{
+    (void)state;
+    assert_true(sizeof(struct procfs_proc) <= 64);
+    assert_int_equal(sizeof(struct procfs_seen), 16);
+    assert_true(sizeof(struct procfs_request) <= 64);
+}
+
+/* The points of the process at index i of the group's array, in order:
+ * 3 memory, 3 CPU time, 3 CPU %. */
+static void expect_proc_block(struct env *e, size_t first, pid_t pid)
+{
+    static const char *const order[9] = {"memory_usage",   "memory_usage",   "memory_usage",
+                                         "cpu_time_delta", "cpu_time_delta", "cpu_time_delta",
+                                         "cpu_percent",    "cpu_percent",    "cpu_percent"};
+    for (size_t i = 0; i < 9; i++) {
+        const struct alumet_point *p = alumet_buffer_get(e->buf, first + i);
+        const struct alumet_metric *m =
+            alumet_registry_get(alumet_pipeline_registry(e->p), p->metric);
+        assert_string_equal(m->name, order[i]);
+        assert_int_equal(p->consumer.num, (uint32_t)pid);
+    }
+}
+
+/* A group of the watcher reads and emits each process in one pass: a
+ * process that has gone (9101) or whose pid now names another process
+ * (9102, read by path) is dropped where it stands, the others keep their
+ * order and their previous values, and the descriptors of those that have
+ * gone are free for the next poll, not for the processes after them. */
+static void test_group_one_pass(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "busy-host", "t0", hand_over_cfg);
+    procfs_fd_cap_set(e.pfs, 12); /* 6 descriptors: 3 processes kept open */
+    e.pfs->fd_raise = false;
+    job_write(e.tmp, 9100, 10, 10, 5000, true);
+    job_write(e.tmp, 9101, 20, 10, 5001, true);
+    job_write(e.tmp, 9102, 30, 10, 5002, true);
+    job_write(e.tmp, 9103, 40, 10, 5003, true);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 4 * 6);
+    struct procfs_group_source *src = e.pfs->groups[0].source;
+    env_advance(&e, 2 * SEC);
+    assert_int_equal(poll_group(&e, 0), 4 * 9);
+    assert_int_equal(procfs_group_source_count(src), 4);
+    pid_t order[4];
+    for (size_t i = 0; i < 4; i++)
+        order[i] = procfs_group_source_pid(src, i);
+    /* the last one listed is read by path (the budget held 3) */
+    assert_int_equal(e.pfs->fd_left, 0);
+
+    /* 2 s later: 9101 has ended, 9102 is another process (a new start time),
+     * the others ran 1 s user (100 ticks) and 0.5 s system */
+    job_end(e.tmp, 9101);
+    job_end(e.tmp, 9102);
+    job_write(e.tmp, 9102, 1, 1, 9999, true);
+    job_write(e.tmp, 9100, 110, 60, 5000, true);
+    job_write(e.tmp, 9103, 140, 60, 5003, true);
+    env_advance(&e, 2 * SEC);
+    assert_int_equal(poll_group(&e, 0), 2 * 9);
+    assert_int_equal(procfs_group_source_count(src), 2);
+    size_t k = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (order[i] != 9100 && order[i] != 9103)
+            continue;
+        assert_int_equal(procfs_group_source_pid(src, k), order[i]);
+        expect_proc_block(&e, 9 * k, order[i]);
+        k++;
+    }
+    for (pid_t pid = 9100; pid <= 9103; pid += 3) {
+        expect_u64(&e, (struct query)PROC_CPU(pid, "user"), 1000 * MS);
+        expect_u64(&e, (struct query)PROC_CPU(pid, "system"), 500 * MS);
+        /* 100 × 1 s / 2 s / 2 CPUs */
+        expect_f64(&e, (struct query)PROC_PCT(pid, "user"), 25.0);
+        expect_f64(&e, (struct query)PROC_PCT(pid, "total"), 37.5);
+        expect_u64(&e, (struct query)PROC_MEM(pid, "resident"), 300ull * 4096);
+    }
+    /* the two processes gone gave back what they held, after the poll */
+    size_t kept_gone = 0;
+    for (size_t i = 0; i < 4; i++)
+        kept_gone += (order[i] == 9101 || order[i] == 9102) && i < 3;
+    assert_int_equal(e.pfs->fd_left, 2 * (long)kept_gone);
+
+    /* again, against the values of this poll */
+    job_write(e.tmp, 9100, 120, 60, 5000, true);
+    job_write(e.tmp, 9103, 140, 70, 5003, true);
+    env_advance(&e, 2 * SEC);
+    assert_int_equal(poll_group(&e, 0), 2 * 9);
+    expect_u64(&e, (struct query)PROC_CPU(9100, "user"), 100 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9100, "system"), 0);
+    expect_u64(&e, (struct query)PROC_CPU(9103, "user"), 0);
+    expect_u64(&e, (struct query)PROC_CPU(9103, "system"), 100 * MS);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    env_done(&e);
+}
+
 /* The limit of open files that the watcher asks for (plugins/procfs/README.md,
  * "Open files"). */
 static void test_fd_limit_rule(void **state)
@@ -1351,6 +1450,67 @@ static void publish(struct env *e, enum alumet_event_kind kind, enum alumet_cons
 static size_t poll_events(struct env *e)
 {
     return env_poll(e, &procfs_group_source_ops, e->pfs->events.source);
+}
+
+/* A process of the tree in /proc/<pid>/stat, with its children's times. */
+static void tree_write(const char *tmp, int pid, int ppid, int utime, int stime, int cutime,
+                       int cstime, uint64_t start)
+{
+    char rel[64], text[512];
+    snprintf(rel, sizeof(rel), "proc/%d/stat", pid);
+    snprintf(text, sizeof(text),
+             "%d (job) S %d %d %d 0 -1 4194304 100 0 0 0 %d %d %d %d 20 0 1 0 %llu 8388608 "
+             "200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+             pid, ppid, pid, pid, utime, stime, cutime, cstime, (unsigned long long)start);
+    alumet_test_write_at(tmp, rel, text);
+    snprintf(rel, sizeof(rel), "proc/%d/statm", pid);
+    alumet_test_write_at(tmp, rel, "2048 300 100 5 0 300 0\n");
+}
+
+/* A group that measures descendants reads every process before it emits
+ * any: a child found gone (9301, after its parent in the group) is settled
+ * first, so its parent, which has waited for it, takes back what the child
+ * had reported from its children's times in the same poll (read and emitted
+ * in one pass, the parent would report the child's 0.3 s user and 0.1 s
+ * system again). */
+static void test_group_two_phase(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "busy-host", "t0", event_strategy);
+    tree_write(e.tmp, 9300, 1, 10, 0, 0, 0, 6000);
+    alumet_test_write_at(e.tmp, "proc/9300/task/9300/children", "9301 ");
+    tree_write(e.tmp, 9301, 9300, 30, 10, 0, 0, 6001);
+    publish(&e, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, ALUMET_CONSUMER_PROCESS, 9300);
+    assert_int_equal(poll_events(&e), 2 * 6);
+    struct procfs_group_source *src = e.pfs->events.source;
+    assert_int_equal(procfs_group_source_pid(src, 0), 9300);
+    assert_int_equal(procfs_group_source_pid(src, 1), 9301);
+    expect_u64(&e, (struct query)PROC_CPU(9300, "user"), 100 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9301, "user"), 300 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9301, "system"), 100 * MS);
+
+    /* 1 s later 9301 has run 0.2 s user more and ended; 9300 ran 2 ticks and
+     * waited for it: its children's times are 9301's final 50 and 10 ticks */
+    job_end(e.tmp, 9301);
+    alumet_test_write_at(e.tmp, "proc/9300/task/9300/children", "");
+    tree_write(e.tmp, 9300, 1, 12, 0, 50, 10, 6000);
+    env_advance(&e, 1 * SEC);
+    assert_int_equal(poll_events(&e), 9);
+    assert_int_equal(procfs_group_source_count(src), 1);
+    expect_proc_block(&e, 0, 9300);
+    /* own 2 ticks + 9301's last 20 user ticks; its last system ticks: none */
+    expect_u64(&e, (struct query)PROC_CPU(9300, "user"), 220 * MS);
+    expect_u64(&e, (struct query)PROC_CPU(9300, "system"), 0);
+    expect_f64(&e, (struct query)PROC_PCT(9300, "user"), 11.0);
+
+    /* the credit is spent: the next growth of the children's times counts */
+    tree_write(e.tmp, 9300, 1, 12, 0, 60, 10, 6000);
+    env_advance(&e, 1 * SEC);
+    assert_int_equal(poll_events(&e), 9);
+    expect_u64(&e, (struct query)PROC_CPU(9300, "user"), 100 * MS);
+    assert_int_equal(alumet_test_log_count(ALUMET_LOG_WARN, NULL, NULL), 0);
+    env_done(&e);
 }
 
 static void test_event_strategy(void **state)
@@ -1696,6 +1856,9 @@ int main(void)
         cmocka_unit_test(test_accurate_memory),
         cmocka_unit_test(test_many_processes),
         cmocka_unit_test(test_watcher_hand_over),
+        cmocka_unit_test(test_state_sizes),
+        cmocka_unit_test(test_group_one_pass),
+        cmocka_unit_test(test_group_two_phase),
         cmocka_unit_test(test_fd_limit_rule),
         cmocka_unit_test(test_event_strategy),
         cmocka_unit_test(test_event_ppid_scan),
