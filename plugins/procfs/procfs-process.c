@@ -32,8 +32,8 @@ struct procfs_group_source {
     struct procfs_proc *procs; /* in the order they were found */
     /* when g measures descendants: the rest of procs[i] in desc[i], else NULL */
     struct procfs_proc_desc *desc;
-    size_t n, cap;                /* both arrays hold cap */
-    struct procfs_request *drain; /* swapped with the group's queue */
+    size_t n, cap;             /* both arrays hold cap */
+    struct procfs_proc *drain; /* requests, swapped with the group's queue */
     size_t n_drain, cap_drain;
     /* 2 × PROCFS_SCRATCH bytes: the first half for the files of a process,
      * the second for a list of children that is walked while they are opened */
@@ -108,7 +108,7 @@ static void procfs_proc_credit_parent(struct procfs_group_source *src, size_t go
 
 /* ---- a group's source ---- */
 
-int procfs_group_push(struct procfs_group *g, const struct procfs_request *req)
+int procfs_group_push(struct procfs_group *g, const struct procfs_proc *req)
 {
     int r = 0;
 
@@ -124,10 +124,10 @@ int procfs_group_push(struct procfs_group *g, const struct procfs_request *req)
     return r;
 }
 
-static void procfs_request_done(struct procfs *pfs, struct procfs_request *req)
+static void procfs_request_done(struct procfs *pfs, struct procfs_proc *req)
 {
     if (req->opened) {
-        procfs_proc_close(pfs, &req->proc);
+        procfs_proc_close(pfs, req);
         req->opened = false;
     }
 }
@@ -315,7 +315,7 @@ static bool procfs_group_drain_overlaps(struct procfs_group_source *src)
         return true;
     src->pids = grown;
     for (size_t i = 0; i < m; i++)
-        src->pids[i] = src->drain[i].proc.pid;
+        src->pids[i] = src->drain[i].pid;
     qsort(src->pids, m, sizeof(*src->pids), procfs_pid_cmp);
     for (size_t i = 1; i < m; i++)
         if (src->pids[i] == src->pids[i - 1])
@@ -326,13 +326,37 @@ static bool procfs_group_drain_overlaps(struct procfs_group_source *src)
     return false;
 }
 
+/* When the group measures nothing yet and every request of the drain is a
+ * process opened by the watcher (pids all different), as at the first
+ * refresh: the drain becomes the array of processes, without a copy (at
+ * 10,000 processes, 560 kB less at the peak). Returns whether it did. */
+static bool procfs_group_adopt_drain(struct procfs_group_source *src)
+{
+    if (src->g->descendants)
+        return false;
+    for (size_t i = 0; i < src->n_drain; i++)
+        if (!src->drain[i].opened)
+            return false;
+    for (size_t i = 0; i < src->n_drain; i++)
+        src->drain[i].opened = false;
+    struct procfs_proc *procs = src->procs;
+    size_t cap = src->cap;
+    src->procs = src->drain;
+    src->cap = src->cap_drain;
+    src->n = src->n_drain;
+    src->drain = procs;
+    src->cap_drain = cap;
+    src->n_drain = 0;
+    return true;
+}
+
 /* Take the requests queued by the watcher or by the events. */
 static int procfs_group_drain(struct procfs_group_source *src)
 {
     struct procfs_group *g = src->g;
 
     pthread_mutex_lock(&g->lock);
-    struct procfs_request *q = g->queue;
+    struct procfs_proc *q = g->queue;
     size_t n = g->n_queue, cap = g->cap_queue;
     g->queue = src->drain;
     g->cap_queue = src->cap_drain;
@@ -344,13 +368,15 @@ static int procfs_group_drain(struct procfs_group_source *src)
 
     int r = 0;
     bool absent = src->n_drain > 0 && !procfs_group_drain_overlaps(src);
+    if (absent && src->n == 0 && procfs_group_adopt_drain(src))
+        return 0;
     for (size_t i = 0; i < src->n_drain; i++) {
-        struct procfs_request *req = &src->drain[i];
+        struct procfs_proc *req = &src->drain[i];
         if (r < 0) {
             procfs_request_done(src->pfs, req);
             continue;
         }
-        pid_t pid = req->proc.pid;
+        pid_t pid = req->pid;
         ssize_t at = !absent && (req->remove || req->opened) ? procfs_group_find(src, pid) : -1;
         if (at >= 0) /* forgotten, or a pid that another process now has */
             procfs_group_remove(src, (size_t)at);
@@ -361,13 +387,14 @@ static int procfs_group_drain(struct procfs_group_source *src)
                 procfs_request_done(src->pfs, req);
                 continue;
             }
-            src->procs[src->n] = req->proc;
+            src->procs[src->n] = *req;
+            src->procs[src->n].opened = false;
             if (src->desc)
                 src->desc[src->n] = (struct procfs_proc_desc){0};
             src->n++;
             req->opened = false;
         } else if (!req->remove) {
-            r = procfs_group_track(src, pid, req->proc.starttime, absent);
+            r = procfs_group_track(src, pid, req->starttime, absent);
         }
     }
     src->n_drain = 0;
@@ -733,17 +760,18 @@ static int procfs_watcher_hand_over(struct procfs_watcher_source *w, struct proc
                                     const struct procfs_pid_stat *st, struct alumet_buffer *buf,
                                     alumet_time_ns now, alumet_time_ns mono)
 {
-    struct procfs_request req = {.proc = *probe, .opened = true};
-    procfs_proc_adopt(w->pfs, g, &req.proc, w->scratch);
-    if (procfs_proc_emit(w->pfs, g, &req.proc, st, NULL, buf, now, mono, w->scratch) < 0)
+    struct procfs_proc req = *probe;
+    procfs_proc_adopt(w->pfs, g, &req, w->scratch);
+    if (procfs_proc_emit(w->pfs, g, &req, st, NULL, buf, now, mono, w->scratch) < 0)
         goto err;
-    req.proc.handed = true;
+    req.handed = true;
+    req.opened = true;
     if (procfs_group_push(g, &req) < 0)
         goto err;
     return 0;
 
 err:
-    procfs_proc_close(w->pfs, &req.proc);
+    procfs_proc_close(w->pfs, &req);
     return -ENOMEM;
 }
 
@@ -769,7 +797,7 @@ static int procfs_watcher_entry(struct procfs_watcher_source *w, pid_t pid, uint
                                 struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono)
 {
     struct procfs *pfs = w->pfs;
-    uint32_t ino = d_ino <= UINT32_MAX ? (uint32_t)d_ino : 0;
+    uint32_t ino = (uint32_t)(d_ino ^ (d_ino >> 32)); /* d_ino itself on Linux's /proc */
     struct procfs_seen *known = procfs_watcher_known(w, pid);
     if (known && ino != 0 && known->ino == ino) {
         known->listed = 1; /* the same process: nothing to read */

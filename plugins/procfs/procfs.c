@@ -915,8 +915,8 @@ static void procfs_on_event(void *data, enum alumet_event_kind kind,
                         "the other processes are not measured (to measure them all, set "
                         "plugins.procfs.processes.exec_strategy = \"watcher\")",
                         consumers[i].num);
-        struct procfs_request req = {
-            .proc = {.pid = (pid_t)consumers[i].num},
+        struct procfs_proc req = {
+            .pid = (pid_t)consumers[i].num,
             .remove = kind == ALUMET_EVENT_END_CONSUMER_MEASUREMENT,
         };
         if (procfs_group_push(&pfs->events, &req) < 0)

@@ -61,7 +61,7 @@ struct procfs_group {
     char name[32]; /* source name */
     pthread_mutex_t lock;
     bool lock_ready;
-    struct procfs_request *queue; /* owned, n_queue used of cap_queue */
+    struct procfs_proc *queue; /* owned requests (see struct procfs_proc), n_queue of cap_queue */
     size_t n_queue, cap_queue;
     struct procfs_group_source *source; /* borrowed while registered (core owns it) */
     struct procfs *pfs;                 /* borrowed: the plugin state, set in start */
@@ -83,21 +83,20 @@ struct procfs_proc {
                               the caller keeps with it: the next read uses it
                               (procfs_proc_open) */
     unsigned handed : 1;   /* measured by the watcher at last, not yet polled by its group */
-    uint64_t starttime;    /* fingerprint: clock ticks after boot */
+    /* as a request in a group's queue: a process that the watcher has opened
+     * and measured once (opened: the request holds its state, descriptors
+     * included), a pid announced by an event (pid; starttime 0), or a pid to
+     * forget (remove). A process goes from the watcher to its group by value
+     * (no allocation per process), and the queue of a group that measures
+     * nothing yet becomes its array of processes (no copy). */
+    unsigned opened : 1;
+    unsigned remove : 1; /* END event: forget this pid */
+    uint64_t starttime;  /* fingerprint: clock ticks after boot (of a request: the one the
+                            watcher saw, 0 = unknown) */
     /* at the previous poll, in clock ticks: user and system time (with the
      * children's when the group measures descendants), guest */
     uint64_t user, sys, guest;
     alumet_time_ns last; /* monotonic time of the previous poll */
-};
-
-/* A request in a group's queue: a process that the watcher has opened and
- * measured once (opened: proc holds its state, descriptors included, owned by
- * the request), a pid announced by an event (proc.pid, proc.starttime 0), or
- * a pid to forget (remove). Handed over by value: no allocation per process. */
-struct procfs_request {
-    struct procfs_proc proc; /* pid, and starttime: the fingerprint the watcher saw (0 = unknown) */
-    bool opened;
-    bool remove; /* END event: forget this pid */
 };
 
 struct procfs_config {
@@ -356,8 +355,8 @@ int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct pr
  * numbers the inodes of /proc/<pid> with get_next_ino(), an unsigned int
  * (never 0): they fit in 32 bits. A larger one (a proc root that is not a
  * procfs, as the tests' fixture trees on a file system with 64-bit inode
- * numbers) is kept as 0, unknown: that pid's stat is read at every refresh,
- * and its start time decides. */
+ * numbers) is kept folded (its high half xor its low half): two directories
+ * of one pid would have to fold to the same number to be taken for one. */
 struct procfs_seen {
     uint32_t pid : 31;   /* at most INT32_MAX */
     uint32_t listed : 1; /* listed again by the current refresh */
@@ -374,8 +373,8 @@ extern const struct alumet_source_ops procfs_watcher_source_ops;
 extern const struct alumet_source_ops procfs_group_source_ops;
 
 /* Queue a request for the group (thread-safe). 0, or -ENOMEM (the caller
- * then still owns what req->proc opened). */
-int procfs_group_push(struct procfs_group *g, const struct procfs_request *req);
+ * then still owns what req opened). */
+int procfs_group_push(struct procfs_group *g, const struct procfs_proc *req);
 
 /* Drop the queued requests of a group (thread-safe). */
 void procfs_group_clear(struct procfs_group *g);

@@ -1322,7 +1322,6 @@ static void test_state_sizes(void **state)
     (void)state;
     assert_true(sizeof(struct procfs_proc) <= 64);
     assert_int_equal(sizeof(struct procfs_seen), 16);
-    assert_true(sizeof(struct procfs_request) <= 64);
 }
 
 /* The points of the process at index i of the group's array, in order:
