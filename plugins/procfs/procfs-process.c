@@ -890,7 +890,8 @@ static void procfs_watcher_settle(struct procfs_watcher_source *w)
     }
 }
 
-/* A listing cut short: the list stays that of the previous one. */
+/* A listing cut short: its new pids are not kept (the next listing reads
+ * them again) and the marks are cleared. */
 static void procfs_watcher_abandon(struct procfs_watcher_source *w)
 {
     for (size_t i = 0; i < w->n_seen; i++)
