@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* One measured process: its files, the budget of descriptors kept open, its
  * reads and its points. Used by the group sources and the watcher
- * (procfs-process.c).
+ * (procfs-process.c, procfs-watcher.c).
  *
  * Descriptors. A process keeps /proc/<pid>/stat and its memory file (statm
  * or smaps_rollup) open, and every poll reads them with one pread each: the

@@ -5,8 +5,9 @@
  *   procfs.c          plugin struct, options, metrics, lifecycle, events, advice
  *   procfs-system.c   sources "kernel" (/proc/stat), "memory" (/proc/meminfo),
  *                     "network" (/proc/net/dev)
- *   procfs-process.c  source "process-watcher" and one source per process group
- *                     ("process-group-<i>", "process-events")
+ *   procfs-process.c  one source per process group ("process-group-<i>",
+ *                     "process-events")
+ *   procfs-watcher.c  source "process-watcher"
  *   procfs-proc.c     one measured process: its files, the budget of descriptors
  *                     kept open, its reads and its points
  *
@@ -344,7 +345,7 @@ int procfs_proc_emit(struct procfs *pfs, const struct procfs_group *g, struct pr
                      struct alumet_buffer *buf, alumet_time_ns now, alumet_time_ns mono,
                      char *scratch);
 
-/* ---- procfs-process.c ---- */
+/* ---- procfs-process.c, procfs-watcher.c ---- */
 
 /* A process the watcher has listed: 16 bytes. The inode number of a
  * /proc/<pid> directory (d_ino) is given when the kernel creates its inode,
