@@ -24,7 +24,7 @@ static void assert_parse_fails(const char *s, int code)
     alumet_time_ns d = 12345;
     int r = alumet_duration_parse(s, &d);
     if (r != code)
-        fail_msg("parse \"%s\": expected %d, got %d", s, code, r);
+        fail_msg("parse \"%s\": expected %d, got %d", s ? s : "(null)", code, r);
     assert_int_equal(d, 12345); /* not written on failure */
 }
 
