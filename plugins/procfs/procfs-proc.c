@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -142,8 +143,12 @@ static ssize_t procfs_proc_file(struct procfs *pfs, int fd, pid_t pid, const cha
 {
     ssize_t n;
     if (fd >= 0) {
+        /* the system call itself: glibc's pread is a cancellation point,
+         * whose bookkeeping in a threaded process (two atomic operations
+         * around the call) was 1.6 % of a group's CPU; no thread of the
+         * agent is ever cancelled */
         do
-            n = pread(fd, buf, PROCFS_SCRATCH - 1, 0);
+            n = syscall(SYS_pread64, fd, buf, PROCFS_SCRATCH - 1, (off_t)0);
         while (n < 0 && errno == EINTR);
     } else {
         char rel[64];
