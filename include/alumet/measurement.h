@@ -130,7 +130,7 @@ ALUMET_API void *alumet_buffer_alloc(struct alumet_buffer *buf, size_t size);
  * invalid after it (strings of its arena too). On a buffer that is not a
  * managed source's (a test's, an autonomous source's, a transform's) it
  * does nothing and returns 0: the points stay in buf. May block while the
- * queue to the transforms is full, and up to 100 ms once per poll while 4
+ * queue to the transforms is full, and up to 100 ms once per poll while 2
  * handed-over buffers have not reached the outputs yet (so that a source
  * faster than its outputs does not pile chunks up). 0, -ENOMEM (buf kept
  * as it was) or

@@ -71,7 +71,7 @@ static int source_push(struct alumet_pipeline *p, struct source *s, struct alume
  * takes in exchange. At most HAND_OVER_IN_FLIGHT such buffers (of all
  * sources) are on their way to the outputs; a hand-over waits up to
  * HAND_OVER_WAIT_NS for one to come back. */
-#define HAND_OVER_IN_FLIGHT 4
+#define HAND_OVER_IN_FLIGHT 2
 #define HAND_OVER_WAIT_NS (100 * ALUMET_NSEC_PER_MSEC)
 static int source_hand_over(void *ctx, struct alumet_buffer *buf)
 {
