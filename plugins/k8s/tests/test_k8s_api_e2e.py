@@ -118,6 +118,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_fake_api(tmp, handler=None):
+    """A fake server (handler: FakeApi by default) over TLS on a free
+    loopback port, serving from a thread, with a self-signed certificate for
+    127.0.0.1 in tmp/cert.pem (the agent's k8s_ca_file) and tmp/key.pem, made
+    by the openssl command when it is not there yet. Returns the server (its
+    address: server.server_address)."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    if not os.path.exists(cert):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler or FakeApi)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def run_agent(tmp, url, extra="", done=None, step=None, path=None, fixture="k8s-v2",
               plugins="k8s,csv", k8s_sources=True):
     """Run the agent on a fresh copy of the fixture until done(rows) (default:
@@ -224,20 +244,10 @@ def main():
         return 77
     tmp = tempfile.mkdtemp(prefix="alumet-k8s-")
     try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", os.path.join(tmp, "key.pem"),
-                        "-out", os.path.join(tmp, "cert.pem")],
-                       check=True, capture_output=True, timeout=60)
         with open(os.path.join(tmp, "token"), "w") as f:
             f.write(TOKEN + "\n")
-        port = free_port()
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), FakeApi)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem"))
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = "https://127.0.0.1:%d" % port
+        server = start_fake_api(tmp)
+        url = "https://127.0.0.1:%d" % server.server_address[1]
 
         # 1. API up
         rows, log = run_agent(tmp, url)
@@ -349,10 +359,8 @@ def main():
         check_points(rows, {"uid": UID1, "node": NODE}, {"uid": UID2, "node": NODE})
 
         # 8. API down, the kubelet answers: full labels, one warning
-        kport = free_port()
-        kubelet = http.server.ThreadingHTTPServer(("127.0.0.1", kport), FakeKubelet)
-        kubelet.socket = ctx.wrap_socket(kubelet.socket, server_side=True)
-        threading.Thread(target=kubelet.serve_forever, daemon=True).start()
+        kubelet = start_fake_api(tmp, FakeKubelet)
+        kport = kubelet.server_address[1]
         down = "https://127.0.0.1:%d" % free_port()
         try:
             rows, log = run_agent(tmp, down, 'kubelet_url = "https://127.0.0.1:%d/"\n' % kport)

@@ -20,21 +20,17 @@ server of test_k8s_api_e2e.py. It checks:
 No deadline: it waits (up to a generous limit) for a poll after the loop
 finished. Skipped when not root, without a cgroup2 mount, or without
 openssl. Python 3 standard library only."""
-import http.server
 import os
 import shutil
 import signal
-import ssl
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from e2e_cgroups import (CLK_TCK, cgroup2_mount, cgroup_mounts, cpu_ticks, csv_rows_of, kill_all,
                          remove_dirs, start_agent, start_busy_loop, stop_agent, wait_for)
 from e2e_common import check, parse_rfc3339_ns, skip_reason, summary
-from test_k8s_api_e2e import CID, NODE, TOKEN, UID1, FakeApi, free_port
+from test_k8s_api_e2e import CID, NODE, TOKEN, UID1, start_fake_api
 
 
 def mounts():
@@ -63,18 +59,9 @@ def main():
     made, procs, agent, server = [], [], None, None
     tmp = tempfile.mkdtemp(prefix="alumet-k8s-real-")
     try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", os.path.join(tmp, "key.pem"),
-                        "-out", os.path.join(tmp, "cert.pem")],
-                       check=True, capture_output=True, timeout=60)
         with open(os.path.join(tmp, "token"), "w") as f:
             f.write(TOKEN)
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), FakeApi)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem"))
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = start_fake_api(tmp)
 
         loop = start_busy_loop()
         procs.append(loop)
