@@ -91,8 +91,13 @@ output_path = "out.csv"
         got = joules(m)
         print(f"rapl {seconds} s: {got:.4f} J over {duration:.4f} s, expected {want:.4f} J "
               f"({100 * (got - want) / want:+.2f} %), avg {m.group(3)} W", file=sys.stderr)
-        self.assertLess(abs(got - want), 0.05 * want, res)
-        self.assertLessEqual(float(m.group(3)), WATTS * 1.05, res)
+        # 5 %, and at least 20 ms of the counter's power: the two reads that
+        # bound the child's life may each come up to 10 ms after the instant
+        # they stand for when the machine is loaded (a 0.1 s run under
+        # ASan with every core busy: +0.39 J of 6.4 J)
+        slack = max(0.05 * want, 0.020 * WATTS)
+        self.assertLess(abs(got - want), slack, res)
+        self.assertLessEqual(float(m.group(3)), WATTS * (1 + slack / want), res)
         self.assertGreaterEqual(duration, seconds)
         # the whole CSV holds more (the agent's start-up, the last poll): never billed
         header, rows = self.read_csv("out.csv")
