@@ -226,22 +226,6 @@ static int procfs_group_reserve(struct procfs_group_source *src, size_t need)
     return 0;
 }
 
-/* Shrink both arrays to cap (smaller than src->cap, at least src->n). */
-static void procfs_group_shrink(struct procfs_group_source *src, size_t cap)
-{
-    void *smaller = reallocarray(src->procs, cap, sizeof(*src->procs));
-    if (!smaller)
-        return;
-    src->procs = smaller;
-    if (src->desc) {
-        smaller = reallocarray(src->desc, cap, sizeof(*src->desc));
-        if (!smaller)
-            return; /* procs holds cap, desc more: no harm */
-        src->desc = smaller;
-    }
-    src->cap = cap;
-}
-
 /* Start measuring pid in this group. 1 when added, 0 when it is not there
  * (or already measured), -ENOMEM. absent: the caller knows that the group
  * does not measure pid (no lookup). */
@@ -516,11 +500,14 @@ static void procfs_group_stand_down(struct procfs_group_source *src)
  * at once rather than once per poll that loses a process). */
 static void procfs_group_fit(struct procfs_group_source *src)
 {
-    size_t cap = src->cap;
-    while (cap > 64 && src->n < cap / 4)
-        cap /= 2;
-    if (cap != src->cap)
-        procfs_group_shrink(src, cap);
+    size_t cap = procfs_fit_cap(src->cap, src->n);
+    void *smaller;
+    if (cap == src->cap || !(smaller = reallocarray(src->procs, cap, sizeof(*src->procs))))
+        return;
+    src->procs = smaller;
+    src->cap = cap; /* desc may stay larger: no harm */
+    if (src->desc && (smaller = reallocarray(src->desc, cap, sizeof(*src->desc))))
+        src->desc = smaller;
 }
 
 /* Forget the processes that the poll found gone, in one pass (thousands may

@@ -36,32 +36,6 @@ struct procfs_watcher_source {
     char *scratch;
 };
 
-int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source **ret)
-{
-    struct procfs_watcher_source *w = calloc(1, sizeof(*w));
-    if (!w)
-        return -ENOMEM;
-    w->pfs = pfs;
-    w->scratch = malloc(PATH_MAX > PROCFS_SCRATCH ? PATH_MAX : PROCFS_SCRATCH);
-    w->dents = malloc(PROCFS_DENTS);
-    if (!w->scratch || !w->dents) {
-        free(w->scratch);
-        free(w->dents);
-        free(w);
-        return -ENOMEM;
-    }
-    w->dir_fd = fsroot_openat(&pfs->proc, "proc", O_RDONLY | O_DIRECTORY);
-    if (w->dir_fd < 0) {
-        int r = w->dir_fd;
-        free(w->scratch);
-        free(w->dents);
-        free(w);
-        return r;
-    }
-    *ret = w;
-    return 0;
-}
-
 static void procfs_watcher_source_free(void *data)
 {
     struct procfs_watcher_source *w = data;
@@ -73,6 +47,26 @@ static void procfs_watcher_source_free(void *data)
     free(w->dents);
     free(w->scratch);
     free(w);
+}
+
+int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source **ret)
+{
+    struct procfs_watcher_source *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->pfs = pfs;
+    w->dir_fd = -1;
+    w->scratch = malloc(PATH_MAX > PROCFS_SCRATCH ? PATH_MAX : PROCFS_SCRATCH);
+    w->dents = malloc(PROCFS_DENTS);
+    int r = !w->scratch || !w->dents ? -ENOMEM
+                                     : fsroot_openat(&pfs->proc, "proc", O_RDONLY | O_DIRECTORY);
+    if (r < 0) {
+        procfs_watcher_source_free(w);
+        return r;
+    }
+    w->dir_fd = r;
+    *ret = w;
+    return 0;
 }
 
 static int procfs_seen_cmp(const void *a, const void *b)
@@ -231,9 +225,7 @@ static void procfs_watcher_settle(struct procfs_watcher_source *w)
     w->n_new = 0;
     if (!sorted)
         qsort(seen, w->n_seen, sizeof(*seen), procfs_seen_cmp);
-    size_t cap = w->cap_seen;
-    while (cap > 64 && w->n_seen < cap / 4)
-        cap /= 2;
+    size_t cap = procfs_fit_cap(w->cap_seen, w->n_seen);
     if (cap != w->cap_seen) {
         void *smaller = reallocarray(w->seen, cap, sizeof(*w->seen));
         if (smaller) {

@@ -177,6 +177,13 @@ void *procfs_grow(void *items, size_t *cap, size_t need, size_t size)
     return n;
 }
 
+size_t procfs_fit_cap(size_t cap, size_t n)
+{
+    while (cap > 64 && n < cap / 4)
+        cap /= 2;
+    return cap;
+}
+
 static alumet_time_ns procfs_monotonic(void *data)
 {
     (void)data;

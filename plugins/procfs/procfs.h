@@ -205,6 +205,10 @@ alumet_time_ns procfs_now(const struct procfs *pfs);
  * -ENOMEM (items is then unchanged and still owned by the caller). */
 void *procfs_grow(void *items, size_t *cap, size_t need, size_t size);
 
+/* The capacity that an array of cap items holding n should shrink to once a
+ * burst has passed: halved until it is at most 4 times n (never below 64). */
+size_t procfs_fit_cap(size_t cap, size_t n);
+
 /* ---- procfs-system.c ---- */
 
 /* Write the metric name of a /proc/meminfo key (MemTotal → mem_total,
