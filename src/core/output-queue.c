@@ -24,6 +24,23 @@ int alumet__bqueue_init(struct bqueue *q, size_t cap, enum alumet_queue_policy p
     return 0;
 }
 
+int alumet__bqueue_grow(struct bqueue *q, size_t cap)
+{
+    struct alumet_buffer **items = calloc(cap, sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = 0; i < q->len; i++)
+        items[i] = q->items[(q->head + i) % q->cap];
+    free(q->items);
+    q->items = items;
+    q->cap = cap;
+    q->head = 0;
+    pthread_cond_broadcast(&q->not_full);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
 void alumet__bqueue_done(struct bqueue *q)
 {
     if (!q->items)

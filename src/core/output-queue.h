@@ -22,6 +22,8 @@ struct bqueue {
 };
 
 int alumet__bqueue_init(struct bqueue *q, size_t cap, enum alumet_queue_policy policy);
+/* Room for cap buffers (more than now), keeping what is queued; 0 or -ENOMEM. */
+int alumet__bqueue_grow(struct bqueue *q, size_t cap);
 /* Frees the queue and unrefs every buffer still in it. */
 void alumet__bqueue_done(struct bqueue *q);
 /* Takes the caller's reference on buf. BLOCK waits for room; DROP_OLDEST

@@ -110,6 +110,9 @@ struct alumet_pipeline {
     struct alumet__buffer_pool *pool; /* recycled source buffers */
     pthread_t transformer;
     bool started, transformer_started;
+    /* no transform: the sources push straight to the outputs' queues (set
+     * at the start; see alumet__pipeline_send) */
+    bool direct;
     bool sources_exit; /* under lock: source threads finish (pending triggers first) */
     /* monotonic; INT64_MAX until the stop begins, then the time after which
      * outputs drop (and count) what they could not write yet */
@@ -127,6 +130,11 @@ struct alumet_pipeline {
     atomic_bool warned_realtime;      /* SCHED_FIFO was refused (logged once for all sources) */
     atomic_uint_fast64_t lost_points; /* sources to transforms: the pipeline was closed */
 };
+
+/* pipeline.c: a source's buffer (the caller's reference) goes on to the
+ * transform thread, or, without transforms, straight to every output.
+ * 0, or -EPIPE once the pipeline is closed (buf unref'd). */
+int alumet__pipeline_send(struct alumet_pipeline *p, struct alumet_buffer *buf);
 
 /* pipeline-sources.c */
 int alumet__sources_start(struct alumet_pipeline *p, struct alumet_error *err);

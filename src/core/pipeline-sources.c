@@ -3,9 +3,10 @@
  *
  * Each thread sleeps until its own absolute deadline (CLOCK_MONOTONIC, so
  * the period never drifts and missed ticks collapse), polls, and flushes
- * its buffer to the transform queue every `flush_rounds` polls. A source
- * that blocks (a hung NFS read, a GPU driver call that takes seconds) only
- * delays itself: the other sources and the final measurement go on.
+ * its buffer on to the transforms (or straight to the outputs when there
+ * is none) every `flush_rounds` polls. A source that blocks (a hung NFS
+ * read, a GPU driver call that takes seconds) only delays itself: the
+ * other sources and the final measurement go on.
  *
  * Requests from other threads (control, exec's triggers, the stop) are
  * flags set under p->lock; the source's thread applies them between two
@@ -45,19 +46,30 @@ void alumet__source_wake(struct source *s)
     pthread_cond_signal(&s->wake);
 }
 
-/* Push a full buffer of source s (hint points) to the transform queue.
+/* A push to q would wait for room. */
+static bool queue_full(struct bqueue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool full = q->len == q->cap && q->policy == ALUMET_QUEUE_BLOCK;
+    pthread_mutex_unlock(&q->lock);
+    return full;
+}
+
+/* Push a full buffer of source s (hint points) on to the transforms (or
+ * the outputs).
  * Called without p->lock: a full queue blocks (backpressure). */
 static int source_push(struct alumet_pipeline *p, struct source *s, struct alumet_buffer *full,
                        size_t hint)
 {
-    pthread_mutex_lock(&p->input.lock);
-    bool full_queue = p->input.len == p->input.cap;
-    pthread_mutex_unlock(&p->input.lock);
+    bool full_queue = !p->direct && queue_full(&p->input);
+    for (size_t i = 0; p->direct && i < p->outputs.len; i++)
+        full_queue |= queue_full(&p->outputs.items[i]->queue);
     if (full_queue && !atomic_exchange(&p->warned_input_full, true))
-        alumet_log_warn("the buffer between sources and transforms is full: the transforms or "
-                        "outputs are too slow; consider a larger poll_interval or "
-                        "source_channel_size");
-    int r = alumet__bqueue_push(&p->input, full);
+        alumet_log_warn("the buffers between the sources and the outputs are full: the %s too "
+                        "slow and the sources wait; consider a larger poll_interval, "
+                        "source_channel_size or output_queue_size",
+                        p->direct ? "outputs are" : "transforms or outputs are");
+    int r = alumet__pipeline_send(p, full);
     if (r < 0) {
         atomic_fetch_add(&p->lost_points, hint);
         alumet_log_error("source %s/%s: pipeline closed, %zu points lost", s->plugin, s->name,
@@ -92,7 +104,7 @@ static int source_hand_over(void *ctx, struct alumet_buffer *buf)
     return source_push(p, s, full, n);
 }
 
-/* Hand the source's buffer to the transform thread. Called with p->lock
+/* Hand the source's buffer on (alumet__pipeline_send). Called with p->lock
  * held; the lock is released while a full queue blocks. */
 static void source_flush(struct alumet_pipeline *p, struct source *s)
 {

@@ -5,6 +5,9 @@
  *  autonomous source threads ──────────┼─► input queue ─► transform thread ─┬─► output queue ─►
  * output thread ┘                                    └─► ...
  *
+ * Without transforms there is no transform thread: the sources push to the
+ * output queues themselves (alumet__pipeline_send).
+ *
  * Control requests mutate element state under the pipeline lock and wake
  * the scheduler; nothing else is shared between threads. */
 #include <errno.h>
@@ -355,7 +358,7 @@ int alumet_autonomous_push(struct alumet_autonomous *ctx, struct alumet_buffer *
         return 0;
     }
     size_t n = alumet_buffer_len(buf);
-    int r = alumet__bqueue_push(&ctx->p->input, buf);
+    int r = alumet__pipeline_send(ctx->p, buf);
     if (r < 0)
         atomic_fetch_add(&ctx->p->lost_points, n);
     return r;
@@ -399,6 +402,17 @@ static void pipeline_broadcast(struct alumet_pipeline *p, struct alumet_buffer *
     for (size_t i = 0; i < p->outputs.len; i++)
         alumet__bqueue_push(&p->outputs.items[i]->queue, alumet__buffer_ref(buf));
     alumet__buffer_unref(buf);
+}
+
+int alumet__pipeline_send(struct alumet_pipeline *p, struct alumet_buffer *buf)
+{
+    if (!p->direct)
+        return alumet__bqueue_push(&p->input, buf);
+    if (alumet_buffer_len(buf) > 0)
+        pipeline_broadcast(p, buf);
+    else
+        alumet__buffer_unref(buf);
+    return 0;
 }
 
 static void transform_run(struct alumet_pipeline *p, struct alumet_buffer *buf)
@@ -544,10 +558,24 @@ int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
                                     strerror(r));
         o->started = true;
     }
-    r = pthread_create(&p->transformer, NULL, transformer_main, p);
-    if (r)
-        return alumet_error_set(err, -r, "cannot start the transform thread: %s", strerror(r));
-    p->transformer_started = true;
+    /* Without transforms, the sources push straight to the outputs: no
+     * thread woken for every buffer only to pass it on. A blocking output's
+     * queue then takes the room of the sources' queue too, so that a slow
+     * output makes the sources wait no sooner than through the transforms. */
+    p->direct = p->transforms.len == 0;
+    for (size_t i = 0; p->direct && i < p->outputs.len; i++) {
+        struct bqueue *q = &p->outputs.items[i]->queue;
+        if (q->policy == ALUMET_QUEUE_BLOCK &&
+            alumet__bqueue_grow(q, q->cap + p->settings.source_queue_size) < 0)
+            return alumet_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (!p->direct) {
+        r = pthread_create(&p->transformer, NULL, transformer_main, p);
+        if (r)
+            return alumet_error_set(err, -r, "cannot start the transform thread: %s",
+                                    strerror(r));
+        p->transformer_started = true;
+    }
     r = alumet__sources_start(p, err);
     if (r < 0)
         return r;

@@ -148,8 +148,10 @@ class RealtimeTest(AgentTestCase):
         self.assertEqual(t.get(FAST), (SCHED_FIFO, 55), t)
         self.assertEqual(t.get(SLOW), (SCHED_OTHER, 0), t)
         # the agent's other threads are untouched
-        for name in ("transform", "out:csv", "signals"):
+        for name in ("out:csv", "signals"):
             self.assertEqual(t.get(name), (SCHED_OTHER, 0), (name, t))
+        # no transform configured: the sources push straight to the outputs
+        self.assertNotIn("transform", t)
         res = self.stop(p)
         self.assert_exit(res, 0)
         self.assertNotIn("ERROR", res.stderr)

@@ -3,11 +3,11 @@
 
 slow-output sleeps for every buffer. With output_queue_policy = "drop_oldest"
 its queue drops buffers (counted and reported at shutdown) while the csv
-output, fed by the same transform thread, gets every point on time and the
-source keeps its rate. With "block" (the default) no point is lost for any
-output: the transform thread waits for the slow output, so the csv output is
-only as fast as the slow one, and the queue between the sources and the
-transforms absorbs the difference."""
+output, fed by the same source, gets every point on time and the source
+keeps its rate. With "block" (the default) no point is lost for any output:
+without transforms the source pushes straight to the outputs' queues, and
+the slow output's queue, which has the room of the sources' queue too
+(source_channel_size), absorbs the difference."""
 
 import os
 import re

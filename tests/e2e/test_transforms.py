@@ -2,6 +2,9 @@
 """Transforms run on every point, chained in the order of the plugin
 sections in the configuration file."""
 
+import os
+import time
+
 from e2e_common import AgentTestCase, main, needs_csv
 
 
@@ -55,6 +58,27 @@ class TestTransforms(AgentTestCase):
         self.assertTrue(rows)
         for row in rows:
             self.assertEqual(row[7:], ["tb", "true", ""], row)
+
+    def test_transform_thread_named(self):
+        """With transforms the points go through a thread of their own,
+        named "transform" (without, the sources push to the outputs)."""
+        self.write_config(config("test-transform", "test-transform-b")
+                          .replace('"1h"', '"10ms"'))
+        p = self.start("run")
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(self.path("count")) and self.read_count() > 0):
+            self.assertLess(time.monotonic(), deadline, "no poll in 60 s")
+            time.sleep(0.05)
+        names = set()
+        for tid in os.listdir("/proc/%d/task" % p.pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (p.pid, tid)) as f:
+                    names.add(f.read().strip())
+            except OSError:
+                pass  # the thread ended
+        res = self.stop(p)
+        self.assert_exit(res, 0)
+        self.assertLessEqual({"transform", "out:csv", "signals"}, names)
 
 
 if __name__ == "__main__":
