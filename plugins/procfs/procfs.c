@@ -776,9 +776,10 @@ static int procfs_create_metrics(struct alumet_start_ctx *ctx, const struct proc
 /* Register a source; on failure free it (the caller still owned it). */
 static int procfs_add(struct alumet_start_ctx *ctx, const char *name,
                       const struct alumet_source_ops *ops, void *src, alumet_time_ns poll,
-                      alumet_time_ns flush, struct alumet_error *err)
+                      alumet_time_ns flush, bool paused, struct alumet_error *err)
 {
-    struct alumet_source_opts o = {.poll_interval = poll, .flush_interval = flush};
+    struct alumet_source_opts o = {
+        .poll_interval = poll, .flush_interval = flush, .start_paused = paused};
     int r = alumet_add_source(ctx, name, ops, src, &o, err);
     if (r < 0)
         ops->free(src);
@@ -831,7 +832,7 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
                 return r;
         } else {
             r = procfs_add(ctx, "kernel", &procfs_kernel_source_ops, k, c->kernel_poll,
-                           c->kernel_flush, err);
+                           c->kernel_flush, false, err);
             if (r < 0)
                 return r;
             pfs->kernel = k;
@@ -862,7 +863,7 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
                 return r;
         } else {
             r = procfs_add(ctx, "memory", &procfs_memory_source_ops, m, c->memory_poll,
-                           c->memory_flush, err);
+                           c->memory_flush, false, err);
             if (r < 0)
                 return r;
             pfs->memory = m;
@@ -891,7 +892,7 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
                 return r;
         } else {
             r = procfs_add(ctx, "network", &procfs_network_source_ops, n, c->network_poll,
-                           c->network_flush, err);
+                           c->network_flush, false, err);
             if (r < 0)
                 return r;
             pfs->network = n;
@@ -906,6 +907,32 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
  * watcher strategy (and exec_strategy "event"), the first START switches
  * the process measurement to the announced processes: the watcher and its
  * groups stand down from their next poll on. */
+/* The events group starts paused: resume it once a process was announced
+ * and the pipeline is known (from the event, or from post_pipeline_start
+ * for an announce made before the pipeline started, as exec's). Either side
+ * may come first; a second resume is harmless. */
+static void procfs_wake_events(struct procfs *pfs)
+{
+    struct alumet_pipeline *p = atomic_load(&pfs->pipeline);
+    if (!p || !atomic_load(&pfs->events_wanted) || atomic_exchange(&pfs->events_awake, true))
+        return;
+    struct alumet_error err = {0};
+    if (alumet_pipeline_control(p, "src/procfs/process-events", ALUMET_CONTROL_RESUME, 0, &err) <
+        1)
+        procfs_warn(pfs, "cannot resume the source process-events: %s",
+                    err.msg[0] ? err.msg : "not found");
+}
+
+static int procfs_post_start(void *state, struct alumet_post_start_ctx *ctx,
+                             struct alumet_error *err)
+{
+    struct procfs *pfs = state;
+    (void)err;
+    atomic_store(&pfs->pipeline, alumet_post_start_pipeline(ctx));
+    procfs_wake_events(pfs);
+    return 0;
+}
+
 static void procfs_on_event(void *data, enum alumet_event_kind kind,
                             const struct alumet_consumer *consumers, size_t n)
 {
@@ -930,7 +957,10 @@ static void procfs_on_event(void *data, enum alumet_event_kind kind,
             alumet_log_at(pfs->log, ALUMET_LOG_ERROR,
                           "out of memory: cannot measure process %u, skipping it",
                           consumers[i].num);
+        else if (!req.remove)
+            atomic_store(&pfs->events_wanted, true);
     }
+    procfs_wake_events(pfs);
 }
 
 static int procfs_add_group(struct procfs *pfs, struct alumet_start_ctx *ctx,
@@ -941,8 +971,10 @@ static int procfs_add_group(struct procfs *pfs, struct alumet_start_ctx *ctx,
     int r = procfs_group_source_new(pfs, g, &src);
     if (r < 0)
         return alumet_error_set(err, r, "out of memory");
+    /* the events group has nothing to poll until a process is announced:
+     * it sleeps until then (procfs_wake_events) */
     r = procfs_add(ctx, g->name, &procfs_group_source_ops, src, g->poll_interval, g->flush_interval,
-                   err);
+                   g == &pfs->events, err);
     if (r < 0)
         return r;
     g->source = src;
@@ -1003,7 +1035,7 @@ static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *c
                                 strerror(-r));
     }
     r = procfs_add(ctx, "process-watcher", &procfs_watcher_source_ops, w, pfs->cfg.refresh_interval,
-                   0, err);
+                   0, false, err);
     if (r < 0)
         return r;
     pfs->watcher = w;
@@ -1058,6 +1090,9 @@ static int procfs_stop(void *state, struct alumet_error *err)
     procfs_group_clear(&pfs->events);
     pfs->events.source = NULL;
     atomic_store(&pfs->exec_mode, false);
+    atomic_store(&pfs->pipeline, NULL);
+    atomic_store(&pfs->events_wanted, false);
+    atomic_store(&pfs->events_awake, false);
     pfs->warned_access = false;
     pfs->warned_fd_limit = false;
     return 0;
@@ -1070,6 +1105,7 @@ const struct alumet_plugin alumet_plugin_procfs = {
     .default_config = PROCFS_DEFAULT_CONFIG,
     .init = procfs_init,
     .start = procfs_start,
+    .post_pipeline_start = procfs_post_start,
     .stop = procfs_stop,
     .free = procfs_free,
 };

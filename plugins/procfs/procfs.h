@@ -169,6 +169,12 @@ struct procfs {
      * the events group measures that process and its descendants. Set by the
      * event callback, read by the sources' threads. */
     atomic_bool exec_mode;
+    /* the events group starts paused and is resumed at the first announced
+     * process (procfs_wake_events): no thread woken every second for nothing
+     * under `run`, where nothing announces processes */
+    _Atomic(struct alumet_pipeline *) pipeline; /* from post_pipeline_start */
+    atomic_bool events_wanted;                   /* a process was announced */
+    atomic_bool events_awake;                    /* resumed */
 
     /* descriptors kept open for the files of the measured processes: at most
      * fd_cap (set in start, procfs_fd_cap_set), fd_left of them still free;

@@ -61,16 +61,16 @@ def regen(tmp):
           "regen: no exec_strategy = \"event\":\n" + section)
 
 
-def run_exec(tmp, overrides, sleeper):
-    """`exec` of EXEC_CHILD in tmp with the generated configuration; returns
-    (rows, pids of the child tree, stderr) or Nones."""
+def run_exec(tmp, overrides, sleeper, child=EXEC_CHILD):
+    """`exec` of child (a shell script) in tmp with the generated
+    configuration; returns (rows, pids of the child tree, stderr) or Nones."""
     for name in ("child.pid", "bg1.pid", "bg2.pid", "alumet-output.csv"):
         if os.path.exists(os.path.join(tmp, name)):
             os.unlink(os.path.join(tmp, name))
     args = [AGENT]
     for o in overrides:
         args += ["--config-override", o]
-    args += ["exec", "sh", "-c", EXEC_CHILD]
+    args += ["exec", "sh", "-c", child]
     proc = subprocess.run(args, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=60)
     what = "exec %s" % (overrides or "(generated config)")
@@ -111,6 +111,27 @@ def case_exec_watcher(tmp, sleeper):
     check(len(set(seen) - tree) >= 2, "exec_strategy watcher: only %s measured" % sorted(seen))
     check_machine_totals("exec_strategy watcher", rows)
     print("exec_strategy watcher: %d processes measured" % len(seen))
+
+
+def case_exec_periodic(tmp, sleeper):
+    """The events group sleeps until a process is announced (no wake-up
+    every second under `run`), then polls it at its interval: exec
+    announces its child before the pipeline starts, and the group is
+    resumed once it has. Paused, it would poll the child only at exec's
+    two triggers (the start and the end)."""
+    child = "echo $$ > child.pid; echo $$ > bg1.pid; echo $$ > bg2.pid; sleep 2; true"
+    rows, _, _ = run_exec(tmp, ['plugins.procfs.processes.events.poll_interval = "100ms"',
+                                'plugins.procfs.processes.events.flush_interval = "100ms"'],
+                          sleeper, child)
+    if rows is None:
+        return
+    pid = read_pid(tmp, "child.pid")
+    polls = {r["timestamp"] for r in rows
+             if r["metric"] == "cpu_time_delta_ns" and r["consumer_id"] == pid}
+    # about 20 polls in 2 s; 4 or more even on a loaded machine
+    check(len(polls) >= 4, "exec: the child %s was polled at %d times only: %s"
+          % (pid, len(polls), sorted(polls)))
+    print("exec, events group at 100 ms: the child polled at %d times in 2 s" % len(polls))
 
 
 def case_watch(tmp, sleeper):
@@ -169,11 +190,12 @@ def main():
             regen(tmp)
             case_exec_default(tmp, sleeper.pid)
             case_exec_watcher(tmp, sleeper.pid)
+            case_exec_periodic(tmp, sleeper.pid)
             case_watch(tmp, sleeper.pid)
         finally:
             sleeper.kill()
             sleeper.wait()
-    return summary(cases=4)
+    return summary(cases=5)
 
 
 if __name__ == "__main__":

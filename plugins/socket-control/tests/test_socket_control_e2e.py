@@ -211,6 +211,21 @@ class TestSocketControl(AgentTestCase):
         self.assert_in_stderr("a file that is not a socket exists there", res)
         self.assertEqual(self.read(SOCK), "precious")
 
+    def test_procfs_events_group_sleeps_under_run(self):
+        """Under `run` nothing announces processes: procfs's events group
+        stays paused (no wake-up every second) while the watcher runs."""
+        self.write_config(PROCFS_CONFIG.replace(
+            "[plugins.procfs.processes]\nenabled = false\n",
+            '[plugins.procfs.processes]\nenabled = true\nstrategy = "watcher"\n'
+            'refresh_interval = "1s"\n[[plugins.procfs.processes.groups]]\n'
+            'exe_regex = "^/nothing-runs-this$"\npoll_interval = "1s"\n'))
+        p = self.start("run", plugin_dir=False)
+        c = self.client()
+        status = c.send("status")
+        self.assertIn("source/procfs/process-watcher running 1s", status)
+        self.assertIn("source/procfs/process-events paused 1s", status)
+        self.shutdown(p, c)
+
     def test_procfs_kernel_1s_1ms_1s(self):
         self.write_config(PROCFS_CONFIG)
         p = self.start("run", plugin_dir=False)
