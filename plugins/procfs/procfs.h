@@ -173,8 +173,8 @@ struct procfs {
      * process (procfs_wake_events): no thread woken every second for nothing
      * under `run`, where nothing announces processes */
     _Atomic(struct alumet_pipeline *) pipeline; /* from post_pipeline_start */
-    atomic_bool events_wanted;                   /* a process was announced */
-    atomic_bool events_awake;                    /* resumed */
+    atomic_bool events_wanted;                  /* a process was announced */
+    atomic_bool events_awake;                   /* resumed */
 
     /* descriptors kept open for the files of the measured processes: at most
      * fd_cap (set in start, procfs_fd_cap_set), fd_left of them still free;
@@ -196,6 +196,17 @@ struct procfs {
 #define procfs_warn(pfs, ...) procfs_log((pfs), ALUMET_LOG_WARN, __VA_ARGS__)
 #define procfs_info(pfs, ...) procfs_log((pfs), ALUMET_LOG_INFO, __VA_ARGS__)
 #define procfs_debug(pfs, ...) procfs_log((pfs), ALUMET_LOG_DEBUG, __VA_ARGS__)
+
+#define PROCFS_SEC ALUMET_NSEC_PER_SEC
+
+/* ---- procfs-config.c ---- */
+
+/* What `config regen` writes: upstream's defaults, with comments. */
+extern const char procfs_default_config[];
+/* Read [plugins.procfs] into pfs (cfg, groups, events); errors name the key. */
+int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg, struct alumet_error *err);
+/* The lock of a group's queue; 0 or -ENOMEM. */
+int procfs_group_init_lock(struct procfs_group *g);
 
 /* ---- procfs.c ---- */
 

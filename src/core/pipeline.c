@@ -572,8 +572,7 @@ int alumet__pipeline_start(struct alumet_pipeline *p, struct alumet_error *err)
     if (!p->direct) {
         r = pthread_create(&p->transformer, NULL, transformer_main, p);
         if (r)
-            return alumet_error_set(err, -r, "cannot start the transform thread: %s",
-                                    strerror(r));
+            return alumet_error_set(err, -r, "cannot start the transform thread: %s", strerror(r));
         p->transformer_started = true;
     }
     r = alumet__sources_start(p, err);

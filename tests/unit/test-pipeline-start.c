@@ -104,7 +104,8 @@ static void test_output_thread_fails(void **state)
 static void test_transform_thread_fails(void **state)
 {
     (void)state;
-    start_failing_at(3, true, "cannot start the transform thread: Resource temporarily unavailable");
+    start_failing_at(3, true,
+                     "cannot start the transform thread: Resource temporarily unavailable");
 }
 
 static void test_source_thread_fails(void **state)
