@@ -91,7 +91,9 @@ class TestSlowOutput(AgentTestCase):
                          "down (see above)")
 
     def test_block_is_lossless(self):
-        self.write_config(config("block", "50ms"))
+        # without transforms the source pushes to the outputs' queues, which
+        # have room for output_queue_size + source_channel_size buffers (4)
+        self.write_config("source_channel_size = 2\n" + config("block", "50ms"))
         p = self.start("run")
         # the source goes on at the output's pace: more than the queue holds
         # (waited for, not timed: a loaded machine starts the agent late)
@@ -107,6 +109,11 @@ class TestSlowOutput(AgentTestCase):
         self.assert_sequence(self.read_slow_values(), count, what="slow-output")
         self.assert_not_in_stderr("dropped", res)
         self.assert_not_in_stderr("ERROR", res)
+        # once, when the slow output's queue is full and the source waits
+        self.assertEqual(res.stderr.count("the buffers between the sources and the outputs are "
+                                          "full: the outputs are too slow and the sources wait; "
+                                          "consider a larger poll_interval, source_channel_size "
+                                          "or output_queue_size"), 1, res.stderr)
 
     def test_block_is_the_default(self):
         self.write_config(config("block", "50ms").replace('output_queue_policy = "block"\n', ""))
