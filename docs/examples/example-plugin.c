@@ -210,7 +210,7 @@ static int example_init(struct alumet_config *cfg, void **ret_state, struct alum
     int64_t max_polls, step;
     const char *path;
     int r;
-    if ((r = alumet_config_get_duration(cfg, "poll_interval", ALUMET_NSEC_PER_SEC,
+    if ((r = alumet_config_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC,
                                         &ex->poll_interval, err)) < 0 ||
         (r = alumet_config_get_int(cfg, "max_polls", 0, &max_polls, err)) < 0 ||
         (r = alumet_config_get_int(cfg, "step", 1, &step, err)) < 0 ||
@@ -218,10 +218,6 @@ static int example_init(struct alumet_config *cfg, void **ret_state, struct alum
         (r = alumet_config_get_bool(cfg, "print_timestamp", true, &ex->print_timestamp, err)) < 0)
         goto err_free;
     /* right type, wrong value: the message still names file:line:col */
-    if (ex->poll_interval <= 0) {
-        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL, "expected a positive duration");
-        goto err_free;
-    }
     if (max_polls < 0 || step < 0) {
         const char *key = max_polls < 0 ? "max_polls" : "step";
         r = alumet_config_error(cfg, key, err, -EINVAL, "expected a non-negative integer");

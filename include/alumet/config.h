@@ -40,6 +40,11 @@ ALUMET_API int alumet_config_get_float(struct alumet_config *t, const char *key,
 ALUMET_API int alumet_config_get_duration(struct alumet_config *t, const char *key,
                                           alumet_time_ns def, alumet_time_ns *ret,
                                           struct alumet_error *err);
+/* A duration greater than zero (a poll or flush interval); "0s" is an
+ * error that names the key and gives def as the example. */
+ALUMET_API int alumet_config_get_interval(struct alumet_config *t, const char *key,
+                                          alumet_time_ns def, alumet_time_ns *ret,
+                                          struct alumet_error *err);
 /* A single character string (such as a CSV delimiter). */
 ALUMET_API int alumet_config_get_char(struct alumet_config *t, const char *key, char def, char *ret,
                                       struct alumet_error *err);

@@ -86,16 +86,11 @@ static int aggregation_init(struct alumet_config *cfg, void **ret_state, struct 
 
     if (!a)
         return alumet_error_set(err, -ENOMEM, "out of memory");
-    if ((r = alumet_config_get_duration(cfg, "interval", 60 * ALUMET_NSEC_PER_SEC, &a->interval,
+    if ((r = alumet_config_get_interval(cfg, "interval", 60 * ALUMET_NSEC_PER_SEC, &a->interval,
                                         err)) < 0 ||
         (r = aggregation_functions(cfg, &a->functions, err)) < 0 ||
         (r = alumet_config_get_string_array(cfg, "metrics", &names, &n, err)) < 0)
         goto err_free;
-    if (a->interval <= 0) {
-        r = alumet_config_error(cfg, "interval", err, -EINVAL,
-                                "expected a duration greater than zero such as \"1m\"");
-        goto err_free;
-    }
     if (n && !(a->metrics = calloc(n, sizeof(char *)))) {
         r = alumet_error_set(err, -ENOMEM, "out of memory");
         goto err_free;

@@ -137,14 +137,9 @@ static int energy_estimation_tdp_init(struct alumet_config *cfg, void **ret_stat
         (r = energy_estimation_tdp_positive(cfg, "nb_cpu", false, online > 0 ? (double)online : 1.0,
                                             &eet->nb_cpu, err)) < 0 ||
         (r = energy_estimation_tdp_positive(cfg, "nb_vcpu", false, 1.0, &eet->nb_vcpu, err)) < 0 ||
-        (r = alumet_config_get_duration(cfg, "poll_interval", 5 * ALUMET_NSEC_PER_SEC,
+        (r = alumet_config_get_interval(cfg, "poll_interval", 5 * ALUMET_NSEC_PER_SEC,
                                         &eet->poll_interval, err)) < 0)
         goto err_free;
-    if (eet->poll_interval <= 0) {
-        r = alumet_config_error(cfg, "poll_interval", err, -EINVAL,
-                                "expected a duration greater than zero such as \"5s\"");
-        goto err_free;
-    }
     const char *sys_root, *proc_root;
     if ((r = alumet_config_get_bool(cfg, "total", false, &eet->total, err)) < 0 ||
         (r = alumet_config_get_string(cfg, "sys_root", "/", &sys_root, err)) < 0 ||

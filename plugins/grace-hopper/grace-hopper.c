@@ -185,8 +185,8 @@ static int gh_discover(struct gh *g, struct gh_source *src, struct alumet_error 
 /* Every key is optional (upstream requires both when the section exists). */
 static int gh_parse_config(struct gh_config *c, struct alumet_config *cfg, struct alumet_error *err)
 {
-    int r =
-        gpu_plugin_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
+    int r = alumet_config_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval,
+                                       err);
     if (r < 0)
         return r;
     r = gpu_plugin_get_path(cfg, "root_path", "/sys/class/hwmon", "a directory", &c->root_path,

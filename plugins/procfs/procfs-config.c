@@ -152,18 +152,6 @@ static int procfs_check_meminfo_key(struct alumet_config *t, const char *proc_ro
 
 /* ---- options ---- */
 
-static int procfs_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
-                               alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(t, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 /* flush_interval of a system source (an extension): absent or "0s" hands
  * the points over after every poll, as upstream. */
 static int procfs_get_flush(struct alumet_config *t, alumet_time_ns *ret, struct alumet_error *err)
@@ -248,10 +236,10 @@ static int procfs_parse_group(struct alumet_config *t, struct procfs_group *g, b
             g->has_regex = true;
         }
     }
-    r = procfs_get_interval(t, "poll_interval", def_poll, &g->poll_interval, err);
+    r = alumet_config_get_interval(t, "poll_interval", def_poll, &g->poll_interval, err);
     if (r < 0)
         return r;
-    r = procfs_get_interval(t, "flush_interval", 4 * PROCFS_SEC, &g->flush_interval, err);
+    r = alumet_config_get_interval(t, "flush_interval", 4 * PROCFS_SEC, &g->flush_interval, err);
     if (r < 0)
         return r;
     return procfs_get_memory_mode(t, &g->memory_mode, err);
@@ -294,7 +282,8 @@ static int procfs_parse_processes(struct procfs *pfs, struct alumet_config *t,
     int r = alumet_config_get_bool(t, "enabled", true, &c->processes_enabled, err);
     if (r < 0)
         return r;
-    r = procfs_get_interval(t, "refresh_interval", 2 * PROCFS_SEC, &c->refresh_interval, err);
+    r = alumet_config_get_interval(t, "refresh_interval", 2 * PROCFS_SEC, &c->refresh_interval,
+                                   err);
     if (r < 0)
         return r;
     r = procfs_get_strategy(t, "strategy", "watcher", &c->strategy, err);
@@ -375,7 +364,7 @@ int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg, struct al
     r = alumet_config_get_bool(t, "enabled", true, &c->kernel_enabled, err);
     if (r < 0)
         return r;
-    r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->kernel_poll, err);
+    r = alumet_config_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->kernel_poll, err);
     if (r < 0)
         return r;
     r = procfs_get_flush(t, &c->kernel_flush, err);
@@ -388,7 +377,7 @@ int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg, struct al
     r = alumet_config_get_bool(t, "enabled", true, &c->memory_enabled, err);
     if (r < 0)
         return r;
-    r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->memory_poll, err);
+    r = alumet_config_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->memory_poll, err);
     if (r < 0)
         return r;
     r = procfs_get_flush(t, &c->memory_flush, err);
@@ -437,7 +426,7 @@ int procfs_parse_config(struct procfs *pfs, struct alumet_config *cfg, struct al
     r = alumet_config_get_bool(t, "enabled", true, &c->network_enabled, err);
     if (r < 0)
         return r;
-    r = procfs_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->network_poll, err);
+    r = alumet_config_get_interval(t, "poll_interval", 5 * PROCFS_SEC, &c->network_poll, err);
     if (r < 0)
         return r;
     r = procfs_get_flush(t, &c->network_flush, err);

@@ -195,18 +195,6 @@ int rapl_parse_u64(const char *text, uint64_t *ret)
 
 /* ---- options ---- */
 
-static int rapl_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
-                             alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(t, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(t, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 static int rapl_get_root(struct alumet_config *t, const char *key, char **ret,
                          struct alumet_error *err)
 {
@@ -228,10 +216,12 @@ static int rapl_get_root(struct alumet_config *t, const char *key, char **ret,
 static int rapl_parse_config(struct rapl_config *c, struct alumet_config *cfg,
                              struct alumet_error *err)
 {
-    int r = rapl_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval, err);
+    int r = alumet_config_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, &c->poll_interval,
+                                       err);
     if (r < 0)
         return r;
-    r = rapl_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, &c->flush_interval, err);
+    r = alumet_config_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC,
+                                   &c->flush_interval, err);
     if (r < 0)
         return r;
     r = alumet_config_get_bool(cfg, "no_perf_events", /* def= */ false, &c->no_perf_events, err);

@@ -11,25 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-int gpu_plugin_get_interval(struct alumet_config *cfg, const char *key, alumet_time_ns def,
-                            alumet_time_ns *ret, struct alumet_error *err)
-{
-    int r = alumet_config_get_duration(cfg, key, def, ret, err);
-    if (r < 0)
-        return r;
-    if (*ret <= 0)
-        return alumet_config_error(cfg, key, err, -EINVAL,
-                                   "expected a duration greater than zero such as \"1s\"");
-    return 0;
-}
-
 int gpu_plugin_get_intervals(struct alumet_config *cfg, alumet_time_ns *ret_poll,
                              alumet_time_ns *ret_flush, struct alumet_error *err)
 {
-    int r = gpu_plugin_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, ret_poll, err);
+    int r = alumet_config_get_interval(cfg, "poll_interval", ALUMET_NSEC_PER_SEC, ret_poll, err);
     if (r < 0)
         return r;
-    return gpu_plugin_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, ret_flush, err);
+    return alumet_config_get_interval(cfg, "flush_interval", 5 * ALUMET_NSEC_PER_SEC, ret_flush,
+                                      err);
 }
 
 int gpu_plugin_get_path(struct alumet_config *cfg, const char *key, const char *def,

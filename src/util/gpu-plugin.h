@@ -26,10 +26,6 @@
 #include "alumet/units.h"
 #include "fsroot.h"
 
-/* The duration at key (def when absent); it must be above zero. */
-int gpu_plugin_get_interval(struct alumet_config *cfg, const char *key, alumet_time_ns def,
-                            alumet_time_ns *ret, struct alumet_error *err);
-
 /* poll_interval (default 1 s) then flush_interval (default 5 s), both above
  * zero: upstream's defaults for the GPU sources. */
 int gpu_plugin_get_intervals(struct alumet_config *cfg, alumet_time_ns *ret_poll,

@@ -180,6 +180,30 @@ static void test_get_duration(void **state)
     toml_free(root);
 }
 
+/* A poll or flush interval: a duration above zero; "0s" names the key and
+ * gives the default as the example. */
+static void test_get_interval(void **state)
+{
+    (void)state;
+    struct toml_value *root = load("a = \"500ms\"\nzero = \"0s\"\nn = 1\n");
+    struct alumet_error err = {0};
+    alumet_time_ns v = 0;
+
+    assert_int_equal(alumet_config_get_interval(cfg(root), "a", 1, &v, &err), 0);
+    assert_int_equal(v, 500 * ALUMET_NSEC_PER_MSEC);
+    assert_int_equal(alumet_config_get_interval(cfg(root), "absent", 7, &v, &err), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(
+        alumet_config_get_interval(cfg(root), "zero", 60 * ALUMET_NSEC_PER_SEC, &v, &err), -EINVAL);
+    assert_string_equal(err.msg,
+                        FILE_NAME ":2:8: zero: expected a duration greater than zero such as "
+                                  "\"1m\"");
+    assert_int_equal(alumet_config_get_interval(cfg(root), "n", 1, &v, &err), -EINVAL);
+    assert_string_equal(err.msg,
+                        FILE_NAME ":3:5: n: expected a duration such as \"1s\", got integer 1");
+    toml_free(root);
+}
+
 static void test_get_char(void **state)
 {
     (void)state;
@@ -854,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_get_int),
         cmocka_unit_test(test_get_float),
         cmocka_unit_test(test_get_duration),
+        cmocka_unit_test(test_get_interval),
         cmocka_unit_test(test_get_char),
         cmocka_unit_test(test_get_string_array),
         cmocka_unit_test(test_get_table),

@@ -458,6 +458,21 @@ int alumet_config_get_duration(struct alumet_config *t, const char *key, alumet_
     return 0;
 }
 
+int alumet_config_get_interval(struct alumet_config *t, const char *key, alumet_time_ns def,
+                               alumet_time_ns *ret, struct alumet_error *err)
+{
+    int r = alumet_config_get_duration(t, key, def, ret, err);
+    if (r < 0 || *ret > 0)
+        return r;
+    char example[64];
+    alumet_duration_format(def > 0 ? def : ALUMET_NSEC_PER_SEC, example, sizeof(example));
+    r = alumet_config_error(t, key, err, -EINVAL,
+                            "expected a duration greater than zero such as \"%s\"", example);
+    if (r == 0)
+        *ret = def;
+    return r;
+}
+
 int alumet_config_get_char(struct alumet_config *t, const char *key, char def, char *ret,
                            struct alumet_error *err)
 {
