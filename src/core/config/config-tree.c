@@ -332,63 +332,49 @@ static int config_lookup(struct alumet_config *c, const char *key, struct toml_v
     return 0;
 }
 
+/* The value at key when it has the type `type`: 1 and *ret. 0 when the
+ * key is absent, or has another type and the error was collected (`config
+ * check`): the caller keeps its default. < 0 on an error. */
+static int config_lookup_typed(struct alumet_config *t, const char *key, enum toml_type type,
+                               const char *expected, struct toml_value **ret,
+                               struct alumet_error *err)
+{
+    int r = config_lookup(t, key, ret, err);
+    if (r < 0 || !*ret)
+        return r;
+    if ((*ret)->type != type)
+        return config_type_error(*ret, expected, err);
+    return 1;
+}
+
 int alumet_config_get_string(struct alumet_config *t, const char *key, const char *def,
                              const char **ret, struct alumet_error *err)
 {
     struct toml_value *v;
-    int r = config_lookup(t, key, &v, err);
-    if (r < 0)
-        return r;
-    if (!v) {
+    int r = config_lookup_typed(t, key, TOML_STRING, "a string", &v, err);
+    if (r == 0)
         *ret = def;
-        return 0;
-    }
-    if (v->type != TOML_STRING) {
-        if ((r = config_type_error(v, "a string", err)) == 0)
-            *ret = def;
-        return r;
-    }
-    return config_string_out(v, def, ret, err);
+    return r > 0 ? config_string_out(v, def, ret, err) : r;
 }
 
 int alumet_config_get_bool(struct alumet_config *t, const char *key, bool def, bool *ret,
                            struct alumet_error *err)
 {
     struct toml_value *v;
-    int r = config_lookup(t, key, &v, err);
-    if (r < 0)
-        return r;
-    if (!v) {
-        *ret = def;
-        return 0;
-    }
-    if (v->type != TOML_BOOL) {
-        if ((r = config_type_error(v, "a boolean", err)) == 0)
-            *ret = def;
-        return r;
-    }
-    *ret = v->u.b;
-    return 0;
+    int r = config_lookup_typed(t, key, TOML_BOOL, "a boolean", &v, err);
+    if (r >= 0)
+        *ret = r > 0 ? v->u.b : def;
+    return r > 0 ? 0 : r;
 }
 
 int alumet_config_get_int(struct alumet_config *t, const char *key, int64_t def, int64_t *ret,
                           struct alumet_error *err)
 {
     struct toml_value *v;
-    int r = config_lookup(t, key, &v, err);
-    if (r < 0)
-        return r;
-    if (!v) {
-        *ret = def;
-        return 0;
-    }
-    if (v->type != TOML_INTEGER) {
-        if ((r = config_type_error(v, "an integer", err)) == 0)
-            *ret = def;
-        return r;
-    }
-    *ret = v->u.i;
-    return 0;
+    int r = config_lookup_typed(t, key, TOML_INTEGER, "an integer", &v, err);
+    if (r >= 0)
+        *ret = r > 0 ? v->u.i : def;
+    return r > 0 ? 0 : r;
 }
 
 int alumet_config_get_float(struct alumet_config *t, const char *key, double def, double *ret,
@@ -418,18 +404,11 @@ int alumet_config_get_duration(struct alumet_config *t, const char *key, alumet_
                                alumet_time_ns *ret, struct alumet_error *err)
 {
     struct toml_value *v;
-    int r = config_lookup(t, key, &v, err);
-    if (r < 0)
-        return r;
-    if (!v) {
+    int r = config_lookup_typed(t, key, TOML_STRING, "a duration such as \"1s\"", &v, err);
+    if (r == 0)
         *ret = def;
-        return 0;
-    }
-    if (v->type != TOML_STRING) {
-        if ((r = config_type_error(v, "a duration such as \"1s\"", err)) == 0)
-            *ret = def;
+    if (r <= 0)
         return r;
-    }
 
     alumet_time_ns d;
     if (strlen(v->u.str.ptr) != v->u.str.len)
