@@ -98,9 +98,7 @@ ALUMET_API struct alumet_log_topic *alumet_start_log_topic(struct alumet_start_c
 /* Consumer measurement events: exec and watch publish START when the
  * measured process starts (or is found) and END after it ended (after the
  * last measurement). Callbacks run synchronously in the publisher's thread,
- * in subscription order, one publish at a time (a callback is never called
- * concurrently with itself, even when two sources publish at once); they
- * should only hand work off. */
+ * in subscription order; they should only hand work off. */
 enum alumet_event_kind {
     ALUMET_EVENT_START_CONSUMER_MEASUREMENT,
     ALUMET_EVENT_END_CONSUMER_MEASUREMENT,

@@ -105,8 +105,6 @@ struct alumet_pipeline {
     VEC(struct transform *) transforms;
     VEC(struct output *) outputs;
     VEC(struct subscriber) subscribers;
-    /* one publish at a time (recursive: a callback may publish) */
-    pthread_mutex_t publish_lock;
 
     struct bqueue input;
     struct alumet__buffer_pool *pool; /* recycled source buffers */

@@ -86,11 +86,6 @@ struct alumet_pipeline *alumet__pipeline_new(const struct pipeline_settings *s)
     pthread_mutex_init(&p->shutdown_lock, NULL);
     pthread_cond_init(&p->shutdown_cond, NULL);
     pthread_condattr_destroy(&ca);
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&p->publish_lock, &ma);
-    pthread_mutexattr_destroy(&ma);
     atomic_init(&p->shutdown_deadline, INT64_MAX);
     return p;
 }
@@ -330,17 +325,12 @@ int alumet__pipeline_subscribe(struct alumet_pipeline *p, enum alumet_event_kind
     return 0;
 }
 
-/* Two sources may publish at once (the cgroup detectors of cgroups and
- * slurm at their first polls): the callbacks run one publish at a time, so
- * that a plugin's callback is never called concurrently with itself. */
 void alumet_pipeline_publish(struct alumet_pipeline *p, enum alumet_event_kind kind,
                              const struct alumet_consumer *consumers, size_t n)
 {
-    pthread_mutex_lock(&p->publish_lock);
     for (size_t i = 0; i < p->subscribers.len; i++)
         if (p->subscribers.items[i].kind == kind)
             p->subscribers.items[i].fn(p->subscribers.items[i].data, kind, consumers, n);
-    pthread_mutex_unlock(&p->publish_lock);
 }
 
 void alumet__pipeline_counts(struct alumet_pipeline *p, size_t *sources, size_t *transforms,
@@ -809,7 +799,6 @@ void alumet__pipeline_free(struct alumet_pipeline *p)
     pthread_cond_destroy(&p->polled);
     pthread_mutex_destroy(&p->shutdown_lock);
     pthread_cond_destroy(&p->shutdown_cond);
-    pthread_mutex_destroy(&p->publish_lock);
     free(p);
 }
 

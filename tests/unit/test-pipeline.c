@@ -2,7 +2,7 @@
 /* The pipeline in-process: conservation of points through transforms to
  * every output, clean stop, trigger-now, flush-now, pause, bad patterns,
  * the status listing, the flush interval kept across a new poll interval,
- * points handed over during a poll, events published by two threads at once. */
+ * points handed over during a poll. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -498,62 +498,6 @@ static void test_hand_over_outside_a_source(void **state)
     alumet__buffer_free(buf);
 }
 
-/* Two threads publish at once (two sources' detectors): a subscriber's
- * callback never runs concurrently with itself, and sees every event. */
-struct publish_seen {
-    atomic_int inside, overlaps;
-    atomic_ulong events;
-};
-
-static void on_publish(void *data, enum alumet_event_kind kind,
-                       const struct alumet_consumer *consumers, size_t n)
-{
-    (void)kind;
-    (void)consumers;
-    struct publish_seen *ps = data;
-    if (atomic_fetch_add(&ps->inside, 1) != 0)
-        atomic_fetch_add(&ps->overlaps, 1);
-    struct timespec ts = {0, 50 * 1000}; /* widen the window: 50 us */
-    nanosleep(&ts, NULL);
-    atomic_fetch_add(&ps->events, n);
-    atomic_fetch_sub(&ps->inside, 1);
-}
-
-struct publisher {
-    struct alumet_pipeline *p;
-    int rounds;
-};
-
-static void *publish_main(void *arg)
-{
-    struct publisher *pub = arg;
-    struct alumet_consumer c = {.kind = ALUMET_CONSUMER_PROCESS, .num = 42};
-    for (int i = 0; i < pub->rounds; i++)
-        alumet_pipeline_publish(pub->p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT, &c, 1);
-    return NULL;
-}
-
-static void test_publish_one_at_a_time(void **state)
-{
-    (void)state;
-    struct pipeline_settings s = {0};
-    struct alumet_pipeline *p = alumet__pipeline_new(&s);
-    struct alumet_error err = {0};
-    struct publish_seen ps = {0};
-    assert_int_equal(alumet__pipeline_subscribe(p, ALUMET_EVENT_START_CONSUMER_MEASUREMENT,
-                                                on_publish, &ps, &err),
-                     0);
-    struct publisher pub = {p, 200};
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, publish_main, &pub), 0);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
-    assert_int_equal(atomic_load(&ps.overlaps), 0);
-    assert_int_equal(atomic_load(&ps.events), 400);
-    alumet__pipeline_free(p);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,7 +512,6 @@ int main(void)
         cmocka_unit_test(test_hand_over_in_chunks),
         cmocka_unit_test(test_hand_over_nothing_lost_at_stop),
         cmocka_unit_test(test_hand_over_outside_a_source),
-        cmocka_unit_test(test_publish_one_at_a_time),
     };
     return alumet_run_tests(tests);
 }
