@@ -98,7 +98,9 @@ ALUMET_API struct alumet_log_topic *alumet_start_log_topic(struct alumet_start_c
 /* Consumer measurement events: exec and watch publish START when the
  * measured process starts (or is found) and END after it ended (after the
  * last measurement). Callbacks run synchronously in the publisher's thread,
- * in subscription order; they should only hand work off. */
+ * in subscription order; they should only hand work off. Two sources may
+ * publish at once (the cgroup detectors at their first polls): a callback
+ * may run concurrently with itself and must lock what it changes. */
 enum alumet_event_kind {
     ALUMET_EVENT_START_CONSUMER_MEASUREMENT,
     ALUMET_EVENT_END_CONSUMER_MEASUREMENT,

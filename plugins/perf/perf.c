@@ -82,6 +82,7 @@ static void perf_destroy(struct perf *perf)
     free(perf->sys_root);
     free(perf->cgroup_root);
     pthread_mutex_destroy(&perf->lock);
+    pthread_mutex_destroy(&perf->event_lock);
     free(perf);
 }
 
@@ -199,6 +200,7 @@ static int perf_init(struct alumet_config *cfg, void **ret_state, struct alumet_
     if (!perf)
         return alumet_error_set(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&perf->lock, NULL);
+    pthread_mutex_init(&perf->event_lock, NULL);
     atomic_init(&perf->refs, 1);
     perf->own_log = (struct alumet_log_topic)ALUMET_LOG_TOPIC_INIT("perf");
     perf->log = &perf->own_log;
@@ -363,6 +365,7 @@ static void perf_on_event(void *data, enum alumet_event_kind kind,
 {
     struct perf *perf = data;
 
+    pthread_mutex_lock(&perf->event_lock);
     for (size_t i = 0; i < n; i++) {
         const struct alumet_consumer *c = &consumers[i];
         if (c->kind != ALUMET_CONSUMER_PROCESS && (c->kind != ALUMET_CONSUMER_CGROUP || !c->str))
@@ -372,6 +375,7 @@ static void perf_on_event(void *data, enum alumet_event_kind kind,
         else if (kind == ALUMET_EVENT_END_CONSUMER_MEASUREMENT)
             perf_consumer_end(perf, c);
     }
+    pthread_mutex_unlock(&perf->event_lock);
 }
 
 /* ---- the source ---- */

@@ -224,7 +224,11 @@ struct perf {
 
     /* one run: start -> stop */
     pthread_mutex_t lock; /* targets, running (the source polls in another thread) */
-    atomic_int refs;      /* the plugin, and the source while the pipeline has it */
+    /* one consumer event at a time: two sources may publish at once (the
+     * cgroup detectors of cgroups and slurm at their first polls), and the
+     * event path sets the told/explained flags below */
+    pthread_mutex_t event_lock;
+    atomic_int refs; /* the plugin, and the source while the pipeline has it */
     bool running;
     int proc_fd; /* proc_root, opened at start */
     int sys_fd;  /* sys_root */
