@@ -65,11 +65,16 @@ def expected_summary(text):
     """{(metric, domain): (points, energy, duration, power)} as the report
     must print them, computed from the CSV."""
     series = collections.defaultdict(lambda: collections.defaultdict(float))
-    for c in list(csv.reader(io.StringIO(text), delimiter=";"))[1:]:
+    table = list(csv.reader(io.StringIO(text), delimiter=";"))
+    # the attribute columns are those of the first points the output saw
+    # (which source's buffer comes first varies), then __late_attributes
+    header = table[0]
+    for c in table[1:]:
         metric, t, v, rk, rid, ck = c[0], parse_rfc3339_ns(c[1]), float(c[2]), c[3], c[4], c[5]
         if metric.startswith("exec_") or not metric.endswith("_J") or ck not in ("", "local_machine"):
             continue
-        attrs = dict(kv.split("=", 1) for kv in c[7].split(",") if kv)
+        attrs = {k: x for k, x in zip(header[7:-1], c[7:-1]) if x != ""}
+        attrs.update(kv.split("=", 1) for kv in c[-1].split(",") if kv)
         key = " ".join(x for x in (rk, rid, attrs.get("domain", "")) if x)
         series[(metric[:-2], key)][t] += v
     out = {}
