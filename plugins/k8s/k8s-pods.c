@@ -232,7 +232,7 @@ static int k8s_token_kubectl(const struct k8s *k, char **ret, char *errbuf, size
     }
     close(out[0]);
     buf[len] = '\0';
-    int status;
+    int status = -1; /* waitpid failing: reported as not exited */
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     char err[512];

@@ -87,10 +87,12 @@ static void slurm_job_info_free(struct slurm_job_info *j)
     free(j->partition);
 }
 
-/* Run `<command> -o show job <id>`; its output (stdout and stderr) in out.
- * The exit status, -ETIMEDOUT, or a negative errno from the spawn. */
+/* Run `<command> -o show job <id>`; its output (stdout and stderr) in out,
+ * always a string (empty when the spawn fails). The exit status, -ETIMEDOUT,
+ * or a negative errno from the spawn. */
 static int slurm_scontrol(const char *command, uint64_t job_id, char *out, size_t size)
 {
+    out[0] = '\0';
     char id[32];
     snprintf(id, sizeof(id), "%llu", (unsigned long long)job_id);
     char *argv[] = {(char *)command, "-o", "show", "job", id, NULL};
