@@ -547,6 +547,27 @@ static void test_edit_distance(void **state)
     assert_int_equal(edit_distance("pol_interval", "poll_interval"), 1);
     assert_int_equal(edit_distance("exec", "exce"), 1);
     assert_int_equal(edit_distance("run", "watch"), 5);
+    /* rows longer than the stack's 64 are allocated */
+    char a[201], b[201];
+    memset(a, 'x', 200);
+    memcpy(b, a, 200);
+    a[200] = b[200] = '\0';
+    b[7] = 'y';
+    b[150] = 'z';
+    assert_int_equal(edit_distance(a, b), 2);
+    a[100] = b[101] = 'p'; /* and a transposed pair */
+    a[101] = b[100] = 'q';
+    assert_int_equal(edit_distance(a, b), 3);
+
+    /* bounded: the distance when at most max, else max + 1 */
+    assert_int_equal(edit_distance_within("kitten", 6, "sitting", 7, 3), 3);
+    assert_int_equal(edit_distance_within("kitten", 6, "sitting", 7, 2), 3);
+    assert_int_equal(edit_distance_within("kitten", 6, "sitting", 7, 0), 1);
+    assert_int_equal(edit_distance_within("ab", 2, "abcdef", 6, 3), 4); /* lengths alone */
+    assert_int_equal(edit_distance_within("exec", 4, "exce", 4, 1), 1);
+    assert_int_equal(edit_distance_within("same", 4, "same", 4, 0), 0);
+    assert_int_equal(edit_distance_within(a, 200, b, 200, 2), 3);
+    assert_int_equal(edit_distance_within(a, 200, b, 200, 5), 3);
 }
 
 static void test_path(void **state)

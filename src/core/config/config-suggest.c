@@ -58,45 +58,6 @@ static void config_known_init(struct config_known *k, const struct toml_value *t
         k->keys[k->n++] = extra->u.tab.items[i].key;
 }
 
-/* Optimal string alignment distance of a and b when it is at most max,
- * else max + 1 (early exit once a whole row exceeds max). Both lengths are
- * at most SUGGEST_KEY_MAX. */
-static size_t config_distance_within(const char *a, size_t la, const char *b, size_t lb, size_t max)
-{
-    size_t rows[3][SUGGEST_KEY_MAX + 1];
-    size_t *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];
-
-    if ((la > lb ? la - lb : lb - la) > max)
-        return max + 1;
-    for (size_t j = 0; j <= lb; j++)
-        r1[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t row_min = r0[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t d = r1[j] + 1;
-            if (r0[j - 1] + 1 < d)
-                d = r0[j - 1] + 1;
-            if (r1[j - 1] + cost < d)
-                d = r1[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && r2[j - 2] + 1 < d)
-                d = r2[j - 2] + 1;
-            r0[j] = d;
-            if (d < row_min)
-                row_min = d;
-        }
-        /* rows never decrease by more than one from the row before (a transposition
-         * adds one to the row two above): past max, they stay past it */
-        if (row_min > max)
-            return max + 1;
-        size_t *tmp = r2;
-        r2 = r1;
-        r1 = r0;
-        r0 = tmp;
-    }
-    return r1[lb] <= max ? r1[lb] : max + 1;
-}
-
 /* The closest known key to key, NULL when none is close enough. */
 static const char *config_suggest(struct config_known *k, const char *key)
 {
@@ -115,7 +76,7 @@ static const char *config_suggest(struct config_known *k, const char *key)
             break;
         size_t max = best ? best_d - 1 : best_d;
         k->budget--;
-        size_t d = config_distance_within(key, len, k->keys[i], klen, max);
+        size_t d = edit_distance_within(key, len, k->keys[i], klen, max);
         if (d <= max) {
             best = k->keys[i];
             best_d = d;
