@@ -86,9 +86,8 @@ void prometheus_table_unref(struct prometheus_table *t)
     free(t->metric_family);
     free(t->series);
     free(t->buckets);
-    free(t->scratch.s);
+    prom_labels_free(&t->labels);
     free(t->key.s);
-    free(t->labels);
     free(t->prefix);
     free(t->suffix);
     pthread_mutex_destroy(&t->lock);
@@ -254,134 +253,25 @@ static int prometheus_table_family(struct prometheus_table *t, const struct alum
 
 /* ---- the labels of a point ---- */
 
-/* Append a label whose key and value are already at the end of scratch. */
-static int prometheus_label_push(struct prometheus_table *t, size_t *n, size_t key, size_t key_len,
-                                 size_t value, size_t value_len)
-{
-    if (*n == t->cap_labels) {
-        size_t cap = t->cap_labels ? 2 * t->cap_labels : 16;
-        struct prometheus_label *l = realloc(t->labels, cap * sizeof(*l));
-        if (!l)
-            return -ENOMEM;
-        t->labels = l;
-        t->cap_labels = cap;
-    }
-    t->labels[(*n)++] = (struct prometheus_label){key, key_len, value, value_len};
-    return 0;
-}
-
-/* Copy s into scratch; *ret_off = its offset. */
-static int prometheus_scratch_add(struct prometheus_table *t, const char *s, size_t len,
-                                  size_t *ret_off)
-{
-    *ret_off = t->scratch.len;
-    return text_add(&t->scratch, s, len);
-}
-
-static int prometheus_fixed_label(struct prometheus_table *t, size_t *n, int which,
-                                  const char *value, size_t value_len, size_t value_off)
-{
-    size_t k;
-    const char *key = prom_fixed_labels[which];
-    int r = prometheus_scratch_add(t, key, strlen(key), &k);
-    if (r < 0)
-        return r;
-    size_t v = value_off;
-    if (value) {
-        r = prometheus_scratch_add(t, value, value_len, &v);
-        if (r < 0)
-            return r;
-    }
-    return prometheus_label_push(t, n, k, strlen(key), v, value_len);
-}
-
-static int prometheus_attr_label(struct prometheus_table *t, size_t *n, const struct alumet_attr *a)
-{
-    size_t klen = strlen(a->key);
-    if (text_reserve(&t->scratch, klen + sizeof(PROM_ATTR_RENAME) + 1) < 0)
-        return -ENOMEM;
-    size_t k = t->scratch.len;
-    size_t kn = prom_attr_label_name(a->key, klen, t->scratch.s + k);
-    t->scratch.len += kn;
-    size_t v = t->scratch.len, vn;
-    int r = text_add_written(&t->scratch, text_of_attr, a, &vn);
-    return r < 0 ? r : prometheus_label_push(t, n, k, kn, v, vn);
-}
-
-static int prometheus_label_cmp(const struct prometheus_table *t, const struct prometheus_label *a,
-                                const struct prometheus_label *b)
-{
-    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-    int c = memcmp(t->scratch.s + a->key, t->scratch.s + b->key, n);
-    if (c)
-        return c;
-    return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
-}
-
 /* Build the label text of p into t->key: the four fixed labels and the
  * attributes, sorted by key (byte order, stable); of attributes with the
  * same key the last one wins. */
 static int prometheus_point_key(struct prometheus_table *t, const struct alumet_buffer *buf,
                                 const struct alumet_point *p)
 {
-    size_t n = 0, off, len;
-    int r;
-
-    t->scratch.len = 0;
+    struct prom_labels *l = &t->labels;
+    prom_labels_reset(l);
     t->key.len = 0;
-    const char *rk = alumet_resource_kind_name(&p->resource);
-    r = prometheus_fixed_label(t, &n, 0, rk, strlen(rk), 0);
+    int r = prom_labels_add_point(l, buf, p, t->add_attributes);
     if (r < 0)
         return r;
-    off = t->scratch.len;
-    r = text_add_written(&t->scratch, text_of_resource_id, &p->resource, &len);
-    if (r < 0)
-        return r;
-    r = prometheus_fixed_label(t, &n, 1, NULL, len, off);
-    if (r < 0)
-        return r;
-    const char *ck = alumet_consumer_kind_name(&p->consumer);
-    r = prometheus_fixed_label(t, &n, 2, ck, strlen(ck), 0);
-    if (r < 0)
-        return r;
-    off = t->scratch.len;
-    r = text_add_written(&t->scratch, text_of_consumer_id, &p->consumer, &len);
-    if (r < 0)
-        return r;
-    r = prometheus_fixed_label(t, &n, 3, NULL, len, off);
-    if (r < 0)
-        return r;
-    if (t->add_attributes) {
-        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
-        for (uint32_t i = 0; i < p->attr_count; i++) {
-            r = prometheus_attr_label(t, &n, &attrs[i]);
-            if (r < 0)
-                return r;
-        }
-    }
-
-    /* insertion sort: a handful of labels, and stable */
-    for (size_t i = 1; i < n; i++) {
-        struct prometheus_label x = t->labels[i];
-        size_t j = i;
-        while (j > 0 && prometheus_label_cmp(t, &t->labels[j - 1], &x) > 0) {
-            t->labels[j] = t->labels[j - 1];
-            j--;
-        }
-        t->labels[j] = x;
-    }
-
-    bool first = true;
+    size_t n = prom_labels_sort(l);
     for (size_t i = 0; i < n; i++) {
-        const struct prometheus_label *l = &t->labels[i];
-        if (i + 1 < n && prometheus_label_cmp(t, l, &t->labels[i + 1]) == 0)
-            continue; /* a later attribute of the same name wins */
-        if (!first && (r = text_add(&t->key, ",", 1)) < 0)
-            return r;
-        first = false;
-        if ((r = text_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
+        const struct prom_label *x = &l->items[i];
+        if ((i > 0 && (r = text_add(&t->key, ",", 1)) < 0) ||
+            (r = text_add(&t->key, prom_label_key(l, x), x->key_len)) < 0 ||
             (r = text_add(&t->key, "=\"", 2)) < 0 ||
-            (r = prometheus_text_add_escaped(&t->key, t->scratch.s + l->value, l->value_len,
+            (r = prometheus_text_add_escaped(&t->key, prom_label_value(l, x), x->value_len,
                                              /* quote= */ true)) < 0 ||
             (r = text_add(&t->key, "\"", 1)) < 0)
             return r;

@@ -9,12 +9,7 @@
 #include <stdatomic.h>
 
 #include "prometheus-exporter.h"
-
-/* One label of the point being written: offsets into the scratch text. */
-struct prometheus_label {
-    size_t key, key_len;
-    size_t value, value_len;
-};
+#include "util/prom-labels.h"
 
 struct prometheus_family {
     char *name;     /* sanitize(prefix + metric name + suffix): the family key */
@@ -70,10 +65,8 @@ struct prometheus_table {
     size_t n_buckets;  /* a power of two */
 
     /* the writer's scratch (used under the lock) */
-    struct text scratch;
+    struct prom_labels labels;
     struct text key;
-    struct prometheus_label *labels;
-    size_t cap_labels;
 };
 
 /* Append the exposition of t in format fmt to out; stale delta gauges (at

@@ -17,12 +17,6 @@
 
 #include "prometheus-remote-write.h"
 
-/* One label of the point being built: offsets into scratch. */
-struct prw_label {
-    size_t key, key_len;
-    size_t value, value_len;
-};
-
 struct prw_table {
     char *prefix;
     char *suffix;
@@ -47,10 +41,8 @@ struct prw_table {
     uint32_t *buckets;
     size_t n_buckets; /* a power of two */
 
-    struct text scratch;
+    struct prom_labels labels;
     struct text key;
-    struct prw_label *labels;
-    size_t cap_labels;
 };
 
 static char **prw_strv_dup(const char *const *v, size_t n)
@@ -122,9 +114,8 @@ void prw_table_free(struct prw_table *t)
     free(t->metric_family);
     free(t->series);
     free(t->buckets);
-    free(t->scratch.s);
+    prom_labels_free(&t->labels);
     free(t->key.s);
-    free(t->labels);
     free(t->prefix);
     free(t->suffix);
     free(t);
@@ -250,72 +241,6 @@ int prw_table_family(struct prw_table *t, const struct alumet_registry *reg, alu
 
 /* ---- the labels of a point ---- */
 
-static int prw_label_push(struct prw_table *t, size_t *n, size_t key, size_t key_len, size_t value,
-                          size_t value_len)
-{
-    if (*n == t->cap_labels) {
-        size_t cap = t->cap_labels ? 2 * t->cap_labels : 16;
-        struct prw_label *l = realloc(t->labels, cap * sizeof(*l));
-        if (!l)
-            return -ENOMEM;
-        t->labels = l;
-        t->cap_labels = cap;
-    }
-    t->labels[(*n)++] = (struct prw_label){key, key_len, value, value_len};
-    return 0;
-}
-
-/* Append s to scratch; *ret_off = its offset. */
-static int prw_scratch_add(struct prw_table *t, const char *s, size_t len, size_t *ret_off)
-{
-    *ret_off = t->scratch.len;
-    return text_add(&t->scratch, s, len);
-}
-
-static int prw_label_add(struct prw_table *t, size_t *n, const char *key, const char *value,
-                         size_t value_len)
-{
-    size_t k, v = 0;
-    int r = prw_scratch_add(t, key, strlen(key), &k);
-    if (r == 0)
-        r = prw_scratch_add(t, value, value_len, &v);
-    return r < 0 ? r : prw_label_push(t, n, k, strlen(key), v, value_len);
-}
-
-static int prw_label_text(struct prw_table *t, size_t *n, const char *key, text_writer fn,
-                          const void *obj)
-{
-    size_t k, vn = 0;
-    int r = prw_scratch_add(t, key, strlen(key), &k);
-    size_t v = t->scratch.len;
-    if (r == 0)
-        r = text_add_written(&t->scratch, fn, obj, &vn);
-    return r < 0 ? r : prw_label_push(t, n, k, strlen(key), v, vn);
-}
-
-static int prw_attr_label(struct prw_table *t, size_t *n, const struct alumet_attr *a)
-{
-    size_t klen = strlen(a->key);
-    if (text_reserve(&t->scratch, klen + sizeof(PROM_ATTR_RENAME) + 1) < 0)
-        return -ENOMEM;
-    size_t k = t->scratch.len;
-    size_t kn = prom_attr_label_name(a->key, klen, t->scratch.s + k);
-    t->scratch.len += kn;
-    size_t v = t->scratch.len, vn;
-    int r = text_add_written(&t->scratch, text_of_attr, a, &vn);
-    return r < 0 ? r : prw_label_push(t, n, k, kn, v, vn);
-}
-
-static int prw_label_cmp(const struct prw_table *t, const struct prw_label *a,
-                         const struct prw_label *b)
-{
-    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-    int c = memcmp(t->scratch.s + a->key, t->scratch.s + b->key, n);
-    if (c)
-        return c;
-    return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
-}
-
 /* Whether the label name key (len bytes, not NUL-terminated) sorts before
  * "__name__" in byte order. */
 static bool prw_key_before_name(const char *key, size_t len)
@@ -334,55 +259,30 @@ static bool prw_key_before_name(const char *key, size_t len)
 static int prw_point_labels(struct prw_table *t, const struct alumet_buffer *buf,
                             const struct alumet_point *p, uint32_t *ret_n, uint32_t *ret_name_pos)
 {
-    size_t n = 0;
+    struct prom_labels *l = &t->labels;
     int r = 0;
 
-    t->scratch.len = 0;
+    prom_labels_reset(l);
     t->key.len = 0;
     for (size_t i = 0; r == 0 && i < t->n_extra; i++)
-        r = prw_label_add(t, &n, t->extra[2 * i], t->extra[2 * i + 1], strlen(t->extra[2 * i + 1]));
-    const char *rk = alumet_resource_kind_name(&p->resource);
-    const char *ck = alumet_consumer_kind_name(&p->consumer);
+        r = prom_labels_add(l, t->extra[2 * i], t->extra[2 * i + 1], strlen(t->extra[2 * i + 1]));
     if (r == 0)
-        r = prw_label_add(t, &n, prom_fixed_labels[0], rk, strlen(rk));
-    if (r == 0)
-        r = prw_label_text(t, &n, prom_fixed_labels[1], text_of_resource_id, &p->resource);
-    if (r == 0)
-        r = prw_label_add(t, &n, prom_fixed_labels[2], ck, strlen(ck));
-    if (r == 0)
-        r = prw_label_text(t, &n, prom_fixed_labels[3], text_of_consumer_id, &p->consumer);
-    if (r == 0 && t->add_attributes) {
-        const struct alumet_attr *attrs = alumet_point_attrs(buf, p);
-        for (uint32_t i = 0; r == 0 && i < p->attr_count; i++)
-            r = prw_attr_label(t, &n, &attrs[i]);
-    }
+        r = prom_labels_add_point(l, buf, p, t->add_attributes);
     if (r < 0)
         return r;
 
-    /* insertion sort: a handful of labels, and stable */
-    for (size_t i = 1; i < n; i++) {
-        struct prw_label x = t->labels[i];
-        size_t j = i;
-        while (j > 0 && prw_label_cmp(t, &t->labels[j - 1], &x) > 0) {
-            t->labels[j] = t->labels[j - 1];
-            j--;
-        }
-        t->labels[j] = x;
-    }
-
+    size_t n = prom_labels_sort(l);
     uint32_t pairs = 0, name_pos = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct prw_label *l = &t->labels[i];
-        if (i + 1 < n && prw_label_cmp(t, l, &t->labels[i + 1]) == 0)
-            continue; /* a later label of the same name wins */
-        if (l->value_len == 0)
+        const struct prom_label *x = &l->items[i];
+        if (x->value_len == 0)
             continue; /* Prometheus drops labels with an empty value */
-        if ((r = text_add(&t->key, t->scratch.s + l->key, l->key_len)) < 0 ||
+        if ((r = text_add(&t->key, prom_label_key(l, x), x->key_len)) < 0 ||
             (r = text_add(&t->key, "", 1)) < 0 ||
-            (r = text_add(&t->key, t->scratch.s + l->value, l->value_len)) < 0 ||
+            (r = text_add(&t->key, prom_label_value(l, x), x->value_len)) < 0 ||
             (r = text_add(&t->key, "", 1)) < 0)
             return r;
-        if (prw_key_before_name(t->scratch.s + l->key, l->key_len))
+        if (prw_key_before_name(prom_label_key(l, x), x->key_len))
             name_pos = pairs + 1;
         pairs++;
     }

@@ -19,6 +19,7 @@
 #include "alumet/measurement.h"
 #include "alumet/metric.h"
 #include "alumet/time.h"
+#include "util/prom-labels.h"
 #include "util/prom-names.h"
 #include "util/text.h"
 
