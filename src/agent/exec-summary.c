@@ -791,7 +791,14 @@ void exec_summary_print(struct exec_summary *s, FILE *f, const struct exec_summa
     if (s->truncated)
         fprintf(f, "   (more series were measured than this summary shows)\n");
     if (child >= 0) {
-        fprintf(f, "\n   the process's share of the CPU energy (its CPU time / the machine's):\n");
+        if (estimated && s->w_per_cpu > 0)
+            fprintf(f,
+                    "\n   the process's share of the CPU energy (its CPU time x %g W per busy "
+                    "CPU, the estimate's model):\n",
+                    s->w_per_cpu);
+        else
+            fprintf(f, "\n   the process's share of the CPU energy (its CPU time / the "
+                       "machine's):\n");
         fprintf(f, "   ");
         summary_energy(f, child);
         fprintf(f, " %10.3f W   process and its descendants\n", seconds > 0 ? child / seconds : 0);
