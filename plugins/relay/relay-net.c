@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "alumet/config.h"
@@ -230,6 +231,32 @@ static int relay_tls_handshake(struct relay_conn *c, SSL_CTX *tls, bool server,
     return r;
 }
 
+/* A send or receive that makes no progress for this long fails with
+ * -ETIMEDOUT (a peer that stopped reading, or stalled inside a message):
+ * without it a stalled peer would hold the thread until TCP gives up, many
+ * minutes later. */
+#define RELAY_IO_STALL_S 10
+
+static void relay_set_stall_timeouts(int fd)
+{
+    struct timeval tv = {RELAY_IO_STALL_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* The error of a send or receive that timed out (SO_SNDTIMEO/SO_RCVTIMEO);
+ * a TLS connection is then closed without its close_notify, which could
+ * wait as long again. */
+static int relay_stalled(struct relay_conn *c, bool sending, struct alumet_error *err)
+{
+    if (c->ssl)
+        SSL_set_quiet_shutdown(c->ssl, 1);
+    return alumet_error_set(err, -ETIMEDOUT,
+                            sending ? "%s took no data for %d s (it stopped reading)"
+                                    : "%s sent part of a message, then nothing for %d s",
+                            c->peer, RELAY_IO_STALL_S);
+}
+
 int relay_net_connect(const char *addr, alumet_time_ns timeout, struct ssl_ctx_st *tls,
                       const char *server_name, struct relay_conn *ret, struct alumet_error *err)
 {
@@ -261,6 +288,7 @@ int relay_net_connect(const char *addr, alumet_time_ns timeout, struct ssl_ctx_s
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        relay_set_stall_timeouts(fd);
         ret->fd = fd;
         ret->ssl = NULL;
         snprintf(ret->peer, sizeof(ret->peer), "%s", addr);
@@ -321,6 +349,7 @@ int relay_net_accept(int fd, struct ssl_ctx_st *tls, alumet_time_ns timeout, str
         snprintf(ret->peer, sizeof(ret->peer), "?");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    relay_set_stall_timeouts(fd);
     return tls ? relay_tls_handshake(ret, tls, true, NULL, timeout, err) : 0;
 }
 
@@ -359,6 +388,9 @@ int relay_conn_write(struct relay_conn *c, const void *data, size_t len, struct 
             errno = 0;
             int k = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
             if (k <= 0) {
+                int e = SSL_get_error(c->ssl, k);
+                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+                    return relay_stalled(c, true, err);
                 int r = relay_tls_io_error(c, k, "cannot send to", err);
                 return r ? r : alumet_error_set(err, -EPIPE, "%s closed the connection", c->peer);
             }
@@ -367,6 +399,8 @@ int relay_conn_write(struct relay_conn *c, const void *data, size_t len, struct 
             n = send(c->fd, p, len, MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR)
                 continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return relay_stalled(c, true, err);
             if (n < 0) {
                 int r = -errno;
                 return alumet_error_set(err, r, "cannot send to %s: %s", c->peer, strerror(-r));
@@ -411,6 +445,9 @@ static ssize_t relay_read_full(struct relay_conn *c, uint8_t *buf, size_t len,
             int k =
                 SSL_read(c->ssl, buf + got, len - got > INT32_MAX ? INT32_MAX : (int)(len - got));
             if (k <= 0) {
+                int e = SSL_get_error(c->ssl, k);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                    return relay_stalled(c, false, err);
                 int r = relay_tls_io_error(c, k, "cannot read from", err);
                 if (r == 0 || r == -ECONNRESET)
                     return (ssize_t)got;
@@ -421,6 +458,8 @@ static ssize_t relay_read_full(struct relay_conn *c, uint8_t *buf, size_t len,
             n = recv(c->fd, buf + got, len - got, 0);
             if (n < 0 && errno == EINTR)
                 continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return relay_stalled(c, false, err);
             if (n < 0) {
                 int r = -errno;
                 if (r == -ECONNRESET)

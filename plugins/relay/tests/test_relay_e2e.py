@@ -475,6 +475,41 @@ class TestRelay(AgentTestCase):
             values += [r.point()["value"] for _ in range(r.varint())]
         self.assertEqual(values, list(range(client.count())))
 
+    def test_stalled_server_is_left(self):
+        """A server that greets, then stops reading: once the socket's buffers
+        are full, the client's send makes no progress for 10 s, fails, and the
+        client reconnects (what was not sent stays in the spool). Before, the
+        send blocked until TCP gave up, many minutes later, and held the
+        output meanwhile."""
+        lsock = socket.socket()
+        self.addCleanup(lsock.close)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(4)
+        port = lsock.getsockname()[1]
+        extra = 'spool_dir = "spool"\nacknowledgments = false\nshutdown_timeout = "1s"\n'
+        client = Agent(self, "client", client_config(port, extra, poll="10ms", points=2000))
+        client.start(wait_ready=False)
+        lsock.settimeout(WAIT)
+        conn, _ = lsock.accept()
+        self.addCleanup(conn.close)
+        conn.settimeout(WAIT)
+        self.assertEqual(read_frame(conn).hex(), greet("node1", 2)[4:].hex())
+        conn.sendall(bytes.fromhex("0000001000010105302e392e3505302e362e3002"))
+        # nothing read from here on: the reconnection comes 10 s after the
+        # client's last progress (20 to 30 s here; each send that moved some
+        # bytes starts its 10 s again)
+        lsock.settimeout(4 * WAIT)
+        again, _ = lsock.accept()
+        self.addCleanup(again.close)
+        want = ("relay server 127.0.0.1:%d: 127.0.0.1:%d took no data for 10 s "
+                "(it stopped reading); reconnecting" % (port, port))
+        self.assertEqual(client.stderr().count(want), 1, client.stderr())
+        again.close()
+        conn.close()
+        lsock.close()
+        client.stop()
+
     def test_version_mismatch_and_truncated_body(self):
         port = free_port()
         server = Agent(self, "server", server_config(port)).start()
