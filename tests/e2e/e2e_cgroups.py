@@ -15,10 +15,13 @@ from e2e_common import AGENT, check, read_csv_rows
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Waits for "go" on stdin, spins for about 1.5 s of CPU, says "done", sleeps
+# Says "ready", waits for "go" on stdin, writes 8 MiB (charged to the cgroup
+# it is in by then), spins for about 1.5 s of CPU, says "done", sleeps
 # (staying in the cgroup, idle) until killed.
 BUSY_LOOP = ("import sys, time\n"
+             "print('ready', flush=True)\n"
              "sys.stdin.readline()\n"
+             "m = b'x' * (8 << 20)\n"
              "t = time.process_time()\n"
              "while time.process_time() - t < 1.5:\n"
              "    pass\n"
@@ -61,9 +64,15 @@ def cpu_ticks(pid):
 
 
 def start_busy_loop():
-    """A BUSY_LOOP process, waiting for "go"."""
-    return subprocess.Popen([sys.executable, "-c", BUSY_LOOP], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    """A BUSY_LOOP process, waiting for "go", its start over: the CPU time of
+    the interpreter's start (up to 0.1 s on a loaded machine) is not spent
+    in the cgroup it is moved to, where the agent would count it while the
+    test counts only the loop's."""
+    p = subprocess.Popen([sys.executable, "-c", BUSY_LOOP], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    if p.stdout.readline().strip() != "ready":
+        raise RuntimeError("the busy loop %d did not start" % p.pid)
+    return p
 
 
 def start_agent(plugins, cfg, log, cwd, env=None):
