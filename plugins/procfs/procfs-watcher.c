@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@
 
 /* Bytes of the buffer for getdents64: about 2,700 entries of /proc per call */
 #define PROCFS_DENTS 65536
+/* Refreshes in a row that may skip the listing when no pid was allocated:
+ * /proc is listed at least once every PROCFS_SKIP_MAX + 1 refreshes */
+#define PROCFS_SKIP_MAX 9
 
 struct procfs_watcher_source {
     struct procfs *pfs;
@@ -33,6 +37,13 @@ struct procfs_watcher_source {
     size_t n_seen, n_new, cap_seen, cursor;
     size_t n_listed; /* processes listed (and read) by the current listing */
     bool new_sorted;
+    /* /proc/loadavg, kept open when /proc is the agent's own pid namespace,
+     * or -1: its last field is the last pid allocated there */
+    int loadavg_fd;
+    int64_t listed_pid;  /* the last pid allocated before the last listing, or -1 */
+    bool settled;        /* the last two listings saw the same last pid */
+    bool retry;          /* a process of the last listing could not be read */
+    unsigned skipped;    /* refreshes in a row without a listing */
     char *scratch;
 };
 
@@ -43,10 +54,72 @@ static void procfs_watcher_source_free(void *data)
         return;
     if (w->dir_fd >= 0)
         close(w->dir_fd);
+    if (w->loadavg_fd >= 0)
+        close(w->loadavg_fd);
     free(w->seen);
     free(w->dents);
     free(w->scratch);
     free(w);
+}
+
+/* /proc/loadavg, opened when /proc is the pid namespace the agent is in
+ * (the kernel gives the last pid of the reader's namespace), or -1: then
+ * "self" and pid 1 of that /proc are in the same namespace (readable by
+ * root; another user without CAP_SYS_PTRACE lists /proc at every refresh). */
+static int procfs_watcher_open_loadavg(const struct procfs *pfs)
+{
+    struct stat self, init;
+    int fd = fsroot_openat(&pfs->proc, "proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fstat(fd, &self);
+    close(fd);
+    fd = fsroot_openat(&pfs->proc, "proc/1/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (r < 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    r = fstat(fd, &init);
+    close(fd);
+    if (r < 0 || self.st_dev != init.st_dev || self.st_ino != init.st_ino)
+        return -1;
+    fd = fsroot_openat(&pfs->proc, "proc/loadavg", O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -1 : fd;
+}
+
+/* The last pid allocated in the namespace (the last field of loadavg), or -1. */
+static int64_t procfs_watcher_last_pid(struct procfs_watcher_source *w)
+{
+    char text[128];
+    ssize_t n = pread(w->loadavg_fd, text, sizeof(text) - 1, 0);
+    if (n <= 0)
+        return -1;
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        n--;
+    text[n] = '\0';
+    const char *last = strrchr(text, ' ');
+    if (!last || !last[1])
+        return -1;
+    char *end;
+    errno = 0;
+    long long pid = strtoll(last + 1, &end, 10);
+    return errno || *end || pid < 0 ? -1 : pid;
+}
+
+/* Whether this refresh may skip the listing: no pid was allocated in the
+ * namespace since the last two listings began (a process is in /proc before
+ * its fork returns: the second listing sees one that was being made during
+ * the first), every process they listed was read, and /proc was listed
+ * less than PROCFS_SKIP_MAX refreshes ago. *last is the last pid now. */
+static bool procfs_watcher_quiet(struct procfs_watcher_source *w, int64_t *last)
+{
+    *last = w->loadavg_fd >= 0 ? procfs_watcher_last_pid(w) : -1;
+    if (*last < 0 || *last != w->listed_pid || !w->settled || w->retry ||
+        w->skipped >= PROCFS_SKIP_MAX)
+        return false;
+    w->skipped++;
+    return true;
 }
 
 int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source **ret)
@@ -56,6 +129,8 @@ int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source *
         return -ENOMEM;
     w->pfs = pfs;
     w->dir_fd = -1;
+    w->listed_pid = -1;
+    w->loadavg_fd = procfs_watcher_open_loadavg(pfs);
     w->scratch = malloc(PATH_MAX > PROCFS_SCRATCH ? PATH_MAX : PROCFS_SCRATCH);
     w->dents = malloc(PROCFS_DENTS);
     int r = !w->scratch || !w->dents ? -ENOMEM
@@ -155,10 +230,12 @@ static int procfs_watcher_entry(struct procfs_watcher_source *w, pid_t pid, uint
     /* opened, read and parsed once: what a group takes comes with it */
     struct procfs_proc probe;
     struct procfs_pid_stat st;
-    if (procfs_proc_probe(pfs, pid, w->scratch, &probe, &st) < 0) {
+    int r = procfs_proc_probe(pfs, pid, w->scratch, &probe, &st);
+    if (r < 0) {
         /* a process that ends between the listing and the read is skipped
          * silently; one that cannot be read now (or for want of a
-         * descriptor) is read at the next refresh */
+         * descriptor) is read at the next refresh, which lists /proc */
+        w->retry |= r != -ESRCH;
         return 0;
     }
     struct procfs_seen entry = {
@@ -235,10 +312,11 @@ static void procfs_watcher_settle(struct procfs_watcher_source *w)
     }
 }
 
-/* A listing cut short: its new pids are not kept (the next listing reads
- * them again) and the marks are cleared. */
+/* A listing cut short: its new pids are not kept (the next refresh lists
+ * /proc and reads them again) and the marks are cleared. */
 static void procfs_watcher_abandon(struct procfs_watcher_source *w)
 {
+    w->retry = true;
     for (size_t i = 0; i < w->n_seen; i++)
         w->seen[i].listed = 0;
     w->n_new = 0;
@@ -270,7 +348,11 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
      * no listing of /proc (exec_strategy "event") */
     if (atomic_load(&pfs->exec_mode))
         return ALUMET_POLL_OK;
+    int64_t last;
+    if (procfs_watcher_quiet(w, &last))
+        return ALUMET_POLL_OK; /* no new process since the last listings */
     w->n_new = w->n_listed = 0;
+    w->retry = false;
     w->cursor = 0;
     w->new_sorted = true;
     /* the directory's descriptor stays open: one getdents64 per PROCFS_DENTS
@@ -305,6 +387,9 @@ static int procfs_watcher_source_poll(void *data, struct alumet_buffer *buf, alu
     }
     procfs_fd_cap_fit(pfs, w->n_listed);
     procfs_watcher_settle(w);
+    w->settled = last >= 0 && last == w->listed_pid;
+    w->listed_pid = last;
+    w->skipped = 0;
     return ALUMET_POLL_OK;
 }
 

@@ -1314,6 +1314,94 @@ static void test_watcher_hand_over(void **state)
     assert_int_equal(open_fds(), fds_before); /* every descriptor closed */
 }
 
+/* The tree is the agent's own pid namespace when "self" and pid 1 name the
+ * same ns/pid (the kernel's nsfs inode; here one file with two names, or two
+ * files when same is false), with the namespace's last allocated pid in
+ * loadavg. Written before the plugin starts (it checks at its start). */
+static void quiet_tree(const char *tmp, bool same, int last_pid)
+{
+    char a[PATH_MAX], b[PATH_MAX], text[64];
+    alumet_test_write_at(tmp, "proc/1/ns/pid", "");
+    alumet_test_path_join(a, sizeof(a), tmp, "proc/1/ns/pid");
+    alumet_test_path_join(b, sizeof(b), tmp, "proc/self/ns");
+    assert_int_equal(mkdir(b, 0755), 0);
+    alumet_test_path_join(b, sizeof(b), tmp, "proc/self/ns/pid");
+    if (same)
+        assert_int_equal(link(a, b), 0);
+    else
+        alumet_test_write_file(b, "");
+    snprintf(text, sizeof(text), "0.08 0.05 0.01 1/133 %d\n", last_pid);
+    alumet_test_write_at(tmp, "proc/loadavg", text);
+}
+
+static void quiet_last_pid(const char *tmp, int last_pid)
+{
+    char text[64];
+    snprintf(text, sizeof(text), "0.08 0.05 0.01 2/134 %d\n", last_pid);
+    alumet_test_write_at(tmp, "proc/loadavg", text);
+}
+
+/* In the agent's own pid namespace the watcher lists /proc only when a pid
+ * was allocated since its last two listings (the last field of loadavg), and
+ * at least once every 10 refreshes; elsewhere at every refresh. A process
+ * that appears without a new pid (impossible on a real /proc) shows which
+ * refreshes listed. */
+static void test_watcher_quiet(void **state)
+{
+    (void)state;
+    struct env e;
+    assert_int_equal(env_init(&e, "busy-host", hand_over_cfg, &(struct alumet_error){0}), 0);
+    env_step(&e, "t0");
+    quiet_tree(e.tmp, true, 5100);
+    env_start(&e);
+    job_write(e.tmp, 9000, 40, 10, 5000, true);
+    quiet_last_pid(e.tmp, 9000);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    /* the second listing confirms the first (a fork in progress during the
+     * first would be in /proc now) */
+    job_write(e.tmp, 9001, 5, 5, 5001, true);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    expect_u64(&e, (struct query)PROC_CPU(9001, "user"), 50 * MS);
+    /* then no pid allocated: no listing */
+    job_write(e.tmp, 9002, 7, 0, 5002, true);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    /* a pid allocated: listed at once, and once more to confirm */
+    quiet_last_pid(e.tmp, 9002);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    expect_u64(&e, (struct query)PROC_CPU(9002, "user"), 70 * MS);
+    job_write(e.tmp, 9003, 1, 0, 5003, true);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    /* quiet: 9 refreshes skip the listing, the 10th lists */
+    job_write(e.tmp, 9004, 2, 0, 5004, true);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    expect_u64(&e, (struct query)PROC_CPU(9004, "user"), 20 * MS);
+    /* a process that could not be read (not ended: its stat unparsable) is
+     * read again at the next refresh, which lists /proc */
+    alumet_test_write_at(e.tmp, "proc/9005/stat", "9005 (job\n");
+    quiet_last_pid(e.tmp, 9005);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 0);
+    job_write(e.tmp, 9005, 3, 0, 5005, true);
+    assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    assert_int_equal(e.pfs->groups[0].n_queue, 6);
+    env_done(&e);
+
+    /* "self" in another pid namespace than pid 1 of the tree: its loadavg
+     * is not the agent's; every refresh lists */
+    assert_int_equal(env_init(&e, "busy-host", hand_over_cfg, &(struct alumet_error){0}), 0);
+    env_step(&e, "t0");
+    quiet_tree(e.tmp, false, 9000);
+    env_start(&e);
+    for (int pid = 9000; pid < 9004; pid++) {
+        job_write(e.tmp, pid, 1, 0, 5000 + pid, true);
+        assert_int_equal(env_poll(&e, &procfs_watcher_source_ops, e.pfs->watcher), 6);
+    }
+    env_done(&e);
+}
+
 /* The state kept per process: a regression of these sizes costs
  * 10,000 × the difference at 10,000 processes (bench/README.md, "Memory at
  * 10,000 processes, second pass"). */
@@ -1855,6 +1943,7 @@ int main(void)
         cmocka_unit_test(test_accurate_memory),
         cmocka_unit_test(test_many_processes),
         cmocka_unit_test(test_watcher_hand_over),
+        cmocka_unit_test(test_watcher_quiet),
         cmocka_unit_test(test_state_sizes),
         cmocka_unit_test(test_group_one_pass),
         cmocka_unit_test(test_group_two_phase),
