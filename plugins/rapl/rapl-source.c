@@ -154,7 +154,38 @@ static int rapl_push(struct rapl_source *src, struct alumet_buffer *buf, alumet_
     return 0;
 }
 
-static int rapl_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+/* The counters of a poll are read within one window no longer than
+ * RAPL_READ_WINDOW and stamped at its middle: a thread preempted between the
+ * instant a poll stands for and its reads (tens of ms on a loaded machine)
+ * would otherwise move that much energy into the next interval, and an exec
+ * of a short program would be billed for it. A longer window is read again,
+ * RAPL_READ_TRIES times at most (the last one stands). */
+#define RAPL_READ_WINDOW ALUMET_NSEC_PER_MSEC
+#define RAPL_READ_TRIES 3
+
+static alumet_time_ns rapl_clock(const struct rapl *rapl)
+{
+    return rapl->clock ? rapl->clock(rapl->clock_data) : alumet_time_now();
+}
+
+static alumet_time_ns rapl_source_read_all(struct rapl_source *src)
+{
+    struct rapl *rapl = src->rapl;
+    alumet_time_ns from = 0, to = 0;
+    for (int t = 0; t < RAPL_READ_TRIES; t++) {
+        from = rapl_clock(rapl);
+        for (size_t i = 0; i < src->n; i++) {
+            struct rapl_counter *c = &src->counters[i];
+            c->read_r = rapl_counter_read(rapl, c, &c->raw);
+        }
+        to = rapl_clock(rapl);
+        if (to - from <= RAPL_READ_WINDOW)
+            break;
+    }
+    return from + (to - from) / 2;
+}
+
+static int rapl_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns scheduled,
                             struct alumet_error *err)
 {
     struct rapl_source *src = data;
@@ -165,11 +196,13 @@ static int rapl_source_poll(void *data, struct alumet_buffer *buf, alumet_time_n
     size_t failures = 0;
     int r;
 
+    (void)scheduled; /* the points carry the instant of the reads themselves */
+    alumet_time_ns now = rapl_source_read_all(src);
     for (size_t i = 0; i < src->n; i++) {
         struct rapl_counter *c = &src->counters[i];
-        uint64_t raw, delta = 0;
+        uint64_t raw = c->raw, delta = 0;
 
-        r = rapl_counter_read(rapl, c, &raw);
+        r = c->read_r;
         if (r < 0) {
             /* the next good value is a new baseline, never a difference with
              * a value from before the failure */

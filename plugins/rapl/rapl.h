@@ -119,6 +119,10 @@ struct rapl {
     unsigned domains;           /* measured domains (0: the plugin measures nothing) */
     bool using_perf;            /* which interface the source reads */
     struct rapl_source *source; /* borrowed once registered (the core owns it) */
+    /* the clock that stamps a poll's reads: NULL for alumet_time_now, or a
+     * test's */
+    alumet_time_ns (*clock)(void *data);
+    void *clock_data;
 };
 
 /* ---- the perf_event power PMU (rapl-perf.c) ---- */
@@ -197,6 +201,8 @@ struct rapl_counter {
     uint64_t max;       /* wrap value: 2^64-1 (perf), max_energy_range_uj; 0 = unknown */
     uint64_t prev;
     bool has_prev;
+    uint64_t raw; /* the value of the current poll's read, when read_r is 0 */
+    int read_r;
 };
 
 /* Feed a raw value to c: returns what it gives, the difference in *ret_delta

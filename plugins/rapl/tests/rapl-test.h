@@ -93,7 +93,26 @@ struct env {
     struct alumet_buffer *buf;
     struct fake_perf perf;
     alumet_time_ns now;
+    /* the plugin's clock reads e->now; a preemption: at its read number
+     * stall_at (from 1, counted from the start), now moves on by stall and
+     * stall_rel is set to stall_value (the counter went on meanwhile) */
+    int clock_reads, stall_at;
+    alumet_time_ns stall;
+    const char *stall_rel;
+    uint64_t stall_value;
 };
+
+static inline void env_set(struct env *e, const char *rel, uint64_t value);
+
+static alumet_time_ns env_clock(void *data)
+{
+    struct env *e = data;
+    if (++e->clock_reads == e->stall_at) {
+        e->now += e->stall;
+        env_set(e, e->stall_rel, e->stall_value);
+    }
+    return e->now;
+}
 
 /* Copy scenario (NULL: an empty root) into a temp dir and init the plugin
  * with sys_root = proc_root = the copy and the extra config lines. */
@@ -117,6 +136,8 @@ static inline int env_init(struct env *e, const char *scenario, const char *extr
         return r;
     e->rapl = state;
     e->rapl->perf_ops = (struct rapl_perf_ops){fake_open, fake_read, &e->perf};
+    e->rapl->clock = env_clock;
+    e->rapl->clock_data = e;
     return 0;
 }
 

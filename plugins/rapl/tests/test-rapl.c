@@ -154,6 +154,41 @@ static void test_powercap_two_sockets(void **state)
     env_done(&e);
 }
 
+/* A poll's reads are stamped with the instant they were made: a thread
+ * preempted for 30 ms between the start and the end of its reads (the
+ * counter went on meanwhile) reads them again, and its points carry the
+ * instant of the second reads, with their values. */
+static void test_preempted_reads(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, "intel-xeon-2s", powercap_only);
+    assert_int_equal(env_poll(&e), 0);
+    alumet_time_ns polled = e.now + ALUMET_NSEC_PER_SEC;
+    env_set(&e, P0, 124629532281ull); /* +30 J */
+    /* the poll reads the clock (3), the counters, the clock (4): 30 ms
+     * later, package 0 at +31.2 J (40 W more); then the clock (5), the
+     * counters again, the clock (6) */
+    e.stall_at = e.clock_reads + 2;
+    e.stall = 30 * ALUMET_NSEC_PER_MSEC;
+    e.stall_rel = P0;
+    e.stall_value = 124629532281ull + 1200000;
+    assert_int_equal(env_poll(&e), 8);
+    assert_int_equal(e.clock_reads, 6);
+    assert_int_equal(e.now, polled + 30 * ALUMET_NSEC_PER_MSEC);
+    expect_joules(&e, "package", PKG(0), 31.2); /* value_of checks the stamp is e.now */
+    expect_joules(&e, "package_total", MACHINE, 31.2);
+    /* a window of less than 1 ms: read once */
+    e.stall_at = e.clock_reads + 2;
+    e.stall = ALUMET_NSEC_PER_MSEC;
+    e.stall_value = 124629532281ull + 1200000 + 40000;
+    assert_int_equal(env_poll(&e), 8);
+    assert_int_equal(e.clock_reads, 8);
+    e.now -= ALUMET_NSEC_PER_MSEC / 2; /* stamped at the middle of its window */
+    expect_joules(&e, "package", PKG(0), 0.0); /* read before the counter moved */
+    env_done(&e);
+}
+
 static void test_powercap_wrap(void **state)
 {
     (void)state;
@@ -437,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_cpu_list),
         cmocka_unit_test(test_counter_update),
         cmocka_unit_test(test_powercap_two_sockets),
+        cmocka_unit_test(test_preempted_reads),
         cmocka_unit_test(test_powercap_wrap),
         cmocka_unit_test(test_powercap_read_failure),
         cmocka_unit_test(test_reset),
