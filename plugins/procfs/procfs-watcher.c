@@ -40,10 +40,10 @@ struct procfs_watcher_source {
     /* /proc/loadavg, kept open when /proc is the agent's own pid namespace,
      * or -1: its last field is the last pid allocated there */
     int loadavg_fd;
-    int64_t listed_pid;  /* the last pid allocated before the last listing, or -1 */
-    bool settled;        /* the last two listings saw the same last pid */
-    bool retry;          /* a process of the last listing could not be read */
-    unsigned skipped;    /* refreshes in a row without a listing */
+    int64_t listed_pid; /* the last pid allocated before the last listing, or -1 */
+    bool settled;       /* the last two listings saw the same last pid */
+    bool retry;         /* a process of the last listing could not be read */
+    unsigned skipped;   /* refreshes in a row without a listing */
     char *scratch;
 };
 

@@ -184,7 +184,7 @@ static void test_preempted_reads(void **state)
     e.stall_value = 124629532281ull + 1200000 + 40000;
     assert_int_equal(env_poll(&e), 8);
     assert_int_equal(e.clock_reads, 8);
-    e.now -= ALUMET_NSEC_PER_MSEC / 2; /* stamped at the middle of its window */
+    e.now -= ALUMET_NSEC_PER_MSEC / 2;         /* stamped at the middle of its window */
     expect_joules(&e, "package", PKG(0), 0.0); /* read before the counter moved */
     env_done(&e);
 }
