@@ -40,6 +40,12 @@ struct alumet_source_opts {
     alumet_time_ns flush_interval; /* 0 = flush after every poll */
     bool manual_only;              /* polled only on trigger-now requests */
     bool start_paused;
+    /* The source measures differences (counters, CPU times): its first poll,
+     * and its first after a reset, only take the baselines. A trigger that
+     * such a poll served is served again at once by the next poll, so that a
+     * trigger (exec's measurements before and after the child) always gives
+     * values. Read when size covers it. */
+    bool baseline_first;
 };
 
 /* An autonomous source runs its own loop in a thread of its own. It builds

@@ -599,8 +599,10 @@ static int amd_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     if (r < 0)
         goto out_free;
     struct alumet_source_opts opts = {
+        .size = sizeof(opts),
         .poll_interval = amd->cfg.poll_interval,
         .flush_interval = amd->cfg.flush_interval,
+        .baseline_first = true, /* energy counters */
     };
     amd->source = src;
     r = alumet_add_source(ctx, AMD_GPU_SOURCE_NAME, &amd_source_ops, src, &opts, err);

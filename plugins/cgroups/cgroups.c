@@ -209,8 +209,10 @@ int cgroups_common_start(struct cgroups *cg, struct alumet_start_ctx *ctx, const
     struct cgroups_source *src;
     if ((r = cgroups_source_new(cg, &src)) < 0)
         return alumet_error_set(err, r, "out of memory");
-    struct alumet_source_opts o = {
-        .size = sizeof(o), .poll_interval = cg->poll_interval, .start_paused = cg->start_paused};
+    struct alumet_source_opts o = {.size = sizeof(o),
+                                   .poll_interval = cg->poll_interval,
+                                   .start_paused = cg->start_paused,
+                                   .baseline_first = true}; /* CPU time differences */
     r = alumet_add_source(ctx, source_name, &cgroups_source_ops, src, &o, err);
     if (r < 0) {
         cgroups_source_ops.free(src);

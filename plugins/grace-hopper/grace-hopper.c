@@ -258,7 +258,8 @@ static int gh_start(void *state, struct alumet_start_ctx *ctx, struct alumet_err
     struct alumet_source_opts opts = {
         .size = sizeof(opts),
         .poll_interval = g->cfg.poll_interval,
-        .flush_interval = 0, /* upstream flushes after every poll */
+        .flush_interval = 0,    /* upstream flushes after every poll */
+        .baseline_first = true, /* energy: the power integrated since the previous poll */
     };
     if (r == 0)
         r = alumet_add_source(ctx, GH_SOURCE_NAME, &gh_source_ops, src, &opts, err);

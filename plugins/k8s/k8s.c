@@ -267,7 +267,9 @@ static int k8s_start(void *state, struct alumet_start_ctx *ctx, struct alumet_er
     struct cgroups_source *src;
     if ((r = cgroups_source_new(&k->cg, &src)) < 0)
         return alumet_error_set(err, r, "out of memory");
-    struct alumet_source_opts o = {.size = sizeof(o), .poll_interval = k->cg.poll_interval};
+    struct alumet_source_opts o = {.size = sizeof(o),
+                                   .poll_interval = k->cg.poll_interval,
+                                   .baseline_first = true}; /* CPU time differences */
     if ((r = alumet_add_source(ctx, "k8s", &cgroups_source_ops, src, &o, err)) < 0) {
         cgroups_source_ops.free(src);
         return r;

@@ -124,6 +124,7 @@ static int jetson_start(void *state, struct alumet_start_ctx *ctx, struct alumet
         .size = sizeof(opts),
         .poll_interval = j->cfg.poll_interval,
         .flush_interval = j->cfg.flush_interval,
+        .baseline_first = true, /* energy: the power integrated since the previous poll */
     };
     r = alumet_add_source(ctx, JETSON_SOURCE_NAME, &jetson_source_ops, src, &opts, err);
     if (r < 0) {

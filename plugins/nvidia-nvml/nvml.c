@@ -415,8 +415,10 @@ static int nvml_add_device(struct nvml *nvml, struct alumet_start_ctx *ctx, stru
     char name[64 + NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
     snprintf(name, sizeof(name), "device_%s", d->bus_id);
     struct alumet_source_opts opts = {
+        .size = sizeof(opts),
         .poll_interval = nvml->cfg.poll_interval,
         .flush_interval = nvml->cfg.flush_interval,
+        .baseline_first = true, /* the energy counter */
     };
     /* room for the first samples, so that the poll rarely allocates */
     d->samples = calloc(16, sizeof(*d->samples));

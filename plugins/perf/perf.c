@@ -510,9 +510,11 @@ static int perf_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     }
 
     struct alumet_source_opts opts = {
+        .size = sizeof(opts),
         .poll_interval = perf->poll_interval,
         .flush_interval = perf->flush_interval,
         .start_paused = perf->start_paused,
+        .baseline_first = true, /* counter differences */
     };
     atomic_fetch_add(&perf->refs, 1);
     r = alumet_add_source(ctx, PERF_SOURCE_NAME, &perf_source_ops, perf, &opts, err);

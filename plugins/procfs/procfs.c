@@ -325,13 +325,17 @@ static int procfs_create_metrics(struct alumet_start_ctx *ctx, const struct proc
 
 #define PROCFS_N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Register a source; on failure free it (the caller still owned it). */
+/* Register a source; on failure free it (the caller still owned it).
+ * baselines: its first poll only takes baselines (CPU times, byte counts). */
 static int procfs_add(struct alumet_start_ctx *ctx, const char *name,
                       const struct alumet_source_ops *ops, void *src, alumet_time_ns poll,
-                      alumet_time_ns flush, bool paused, struct alumet_error *err)
+                      alumet_time_ns flush, bool paused, bool baselines, struct alumet_error *err)
 {
-    struct alumet_source_opts o = {
-        .poll_interval = poll, .flush_interval = flush, .start_paused = paused};
+    struct alumet_source_opts o = {.size = sizeof(o),
+                                   .poll_interval = poll,
+                                   .flush_interval = flush,
+                                   .start_paused = paused,
+                                   .baseline_first = baselines};
     int r = alumet_add_source(ctx, name, ops, src, &o, err);
     if (r < 0)
         ops->free(src);
@@ -384,7 +388,7 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
                 return r;
         } else {
             r = procfs_add(ctx, "kernel", &procfs_kernel_source_ops, k, c->kernel_poll,
-                           c->kernel_flush, false, err);
+                           c->kernel_flush, false, true, err);
             if (r < 0)
                 return r;
             pfs->kernel = k;
@@ -415,7 +419,7 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
                 return r;
         } else {
             r = procfs_add(ctx, "memory", &procfs_memory_source_ops, m, c->memory_poll,
-                           c->memory_flush, false, err);
+                           c->memory_flush, false, false, err);
             if (r < 0)
                 return r;
             pfs->memory = m;
@@ -444,7 +448,7 @@ static int procfs_start_system(struct procfs *pfs, struct alumet_start_ctx *ctx,
                 return r;
         } else {
             r = procfs_add(ctx, "network", &procfs_network_source_ops, n, c->network_poll,
-                           c->network_flush, false, err);
+                           c->network_flush, false, true, err);
             if (r < 0)
                 return r;
             pfs->network = n;
@@ -525,7 +529,7 @@ static int procfs_add_group(struct procfs *pfs, struct alumet_start_ctx *ctx,
     /* the events group has nothing to poll until a process is announced:
      * it sleeps until then (procfs_wake_events) */
     r = procfs_add(ctx, g->name, &procfs_group_source_ops, src, g->poll_interval, g->flush_interval,
-                   g == &pfs->events, err);
+                   g == &pfs->events, true, err);
     if (r < 0)
         return r;
     g->source = src;
@@ -586,7 +590,7 @@ static int procfs_start_processes(struct procfs *pfs, struct alumet_start_ctx *c
                                 strerror(-r));
     }
     r = procfs_add(ctx, "process-watcher", &procfs_watcher_source_ops, w, pfs->cfg.refresh_interval,
-                   0, false, err);
+                   0, false, false, err);
     if (r < 0)
         return r;
     pfs->watcher = w;

@@ -484,8 +484,10 @@ static int rapl_start(void *state, struct alumet_start_ctx *ctx, struct alumet_e
     src->metric = rapl->metric;
     size_t n = src->n;
     struct alumet_source_opts opts = {
+        .size = sizeof(opts),
         .poll_interval = rapl->cfg.poll_interval,
         .flush_interval = rapl->cfg.flush_interval,
+        .baseline_first = true, /* energy counter differences */
     };
     r = alumet_add_source(ctx, RAPL_SOURCE_NAME, &rapl_source_ops, src, &opts, err);
     if (r < 0) {

@@ -718,7 +718,7 @@ static int relay_server_start(void *state, struct alumet_start_ctx *ctx, struct 
     if (r < 0)
         goto err_close;
     if (srv->stats_interval > 0) {
-        struct alumet_source_opts o = {sizeof(o), srv->stats_interval, 0, false, false};
+        struct alumet_source_opts o = {.size = sizeof(o), .poll_interval = srv->stats_interval};
         r = alumet_add_source(ctx, "stats", &relay_stats_ops, srv, &o, err);
         if (r < 0)
             goto err_close;

@@ -41,7 +41,9 @@ struct source {
     bool no_throttle; /* a hand-over of this poll waited in vain for the outputs */
     unsigned retries; /* consecutive non-fatal failures */
     uint64_t polls;
-    bool realtime; /* the thread asked for SCHED_FIFO (its period is 3 ms or less) */
+    bool baseline_first; /* alumet_source_opts.baseline_first */
+    bool baselines; /* the next poll only takes baselines: the first, or the first after a reset */
+    bool realtime;  /* the thread asked for SCHED_FIFO (its period is 3 ms or less) */
     /* requests, written by any thread under p->lock */
     bool req_pause, req_resume, req_stop, req_flush;
     alumet_time_ns req_interval; /* 0: none */

@@ -138,6 +138,7 @@ static void source_poll(struct alumet_pipeline *p, struct source *s)
     int r = s->ops->poll(s->data, s->buf, alumet_time_now(), &err);
     pthread_mutex_lock(&p->lock);
     s->polls++;
+    s->baselines = false;
     if (r == ALUMET_POLL_OK) {
         if (s->retries)
             alumet_log_info("source %s/%s recovered after %u failed polls", s->plugin, s->name,
@@ -246,6 +247,7 @@ static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
         if (s->state == SRC_RUN) {
             s->state = SRC_PAUSE;
             if (s->ops->reset) {
+                s->baselines = s->baseline_first;
                 pthread_mutex_unlock(&p->lock);
                 s->ops->reset(s->data);
                 pthread_mutex_lock(&p->lock);
@@ -278,6 +280,23 @@ static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
     }
 }
 
+/* Poll; for a trigger, poll until the source measured. A trigger asks for
+ * values at that instant, but the first poll of a source that measures
+ * differences (baseline_first: RAPL and perf counters, CPU times), and its
+ * first after a pause (whose reset forgot them), only takes the baselines.
+ * exec's "before" measurement served by such a poll gave no point, the
+ * child's first interval then started at an instant the summary did not
+ * know, and on a loaded machine (the trigger came before the source's
+ * thread first ran) the child was billed 5-17 % too little. Such a trigger
+ * is served by the next poll, at once. */
+static void source_poll_measuring(struct alumet_pipeline *p, struct source *s, bool triggered)
+{
+    bool baselines = s->baselines;
+    source_poll(p, s);
+    if (triggered && baselines && s->state != SRC_DONE)
+        source_poll(p, s);
+}
+
 static void *source_main(void *arg)
 {
     struct source *s = arg;
@@ -294,7 +313,7 @@ static void *source_main(void *arg)
         bool triggered = s->triggers_requested > s->triggers_done;
         if (triggered || (periodic && s->deadline <= now)) {
             uint64_t target = s->triggers_requested;
-            source_poll(p, s);
+            source_poll_measuring(p, s, triggered);
             if (triggered) {
                 s->triggers_done = target;
                 pthread_cond_broadcast(&p->polled);
@@ -315,7 +334,7 @@ static void *source_main(void *arg)
     /* the final measurement: a pending trigger is honoured before the flush */
     if (s->state != SRC_DONE && s->triggers_requested > s->triggers_done) {
         uint64_t target = s->triggers_requested;
-        source_poll(p, s);
+        source_poll_measuring(p, s, true);
         s->triggers_done = target;
     }
     source_flush(p, s);
@@ -335,6 +354,7 @@ int alumet__sources_start(struct alumet_pipeline *p, struct alumet_error *err)
          * period are polled together */
         s->deadline = start;
         s->p = p;
+        s->baselines = s->baseline_first;
         alumet__buffer_set_hand_over(s->buf, source_hand_over, s);
         int r = pthread_create(&s->thread, NULL, source_main, s);
         if (r)

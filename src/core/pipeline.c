@@ -189,6 +189,9 @@ int alumet__pipeline_add_source(struct alumet_pipeline *p, const char *plugin, c
     s->flush_rounds = alumet__sched_flush_rounds(opts->poll_interval, opts->flush_interval);
     s->flush_interval = opts->flush_interval;
     s->state = opts->start_paused ? SRC_PAUSE : SRC_RUN;
+    s->baseline_first =
+        opts->size >= offsetof(struct alumet_source_opts, baseline_first) + sizeof(bool) &&
+        opts->baseline_first;
     s->p = p;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

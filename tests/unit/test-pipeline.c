@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The pipeline in-process: conservation of points through transforms to
- * every output, clean stop, trigger-now, flush-now, pause, bad patterns,
+ * every output, clean stop, trigger-now (served by a poll that measures),
+ * flush-now, pause, bad patterns,
  * the status listing, the flush interval kept across a new poll interval,
  * points handed over during a poll. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -218,6 +220,108 @@ static void test_set_interval_keeps_a_manual_source_manual(void **state)
     assert_int_equal(atomic_load(&c.polls), 0); /* still polled on demand only */
     assert_int_equal(alumet__pipeline_trigger_all_wait(p, 5 * ALUMET_NSEC_PER_SEC), 1);
     assert_int_equal(atomic_load(&c.polls), 1);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+}
+
+/* A source that measures differences, as RAPL does (baseline_first): a
+ * counter that moves by 10 per poll; its first poll (and its first after a
+ * reset) only takes the baseline. */
+struct diff {
+    atomic_ulong polls, points, resets, last;
+    uint64_t prev;
+    bool has_prev;
+};
+
+static int diff_poll(void *data, struct alumet_buffer *buf, alumet_time_ns now,
+                     struct alumet_error *err)
+{
+    (void)err;
+    struct diff *d = data;
+    uint64_t counter = 10 * (atomic_fetch_add(&d->polls, 1) + 1);
+    if (d->has_prev) {
+        alumet_buffer_push_u64(buf, now, 0, &res, &con, counter - d->prev);
+        atomic_store(&d->last, counter - d->prev);
+        atomic_fetch_add(&d->points, 1);
+    }
+    d->prev = counter;
+    d->has_prev = true;
+    return ALUMET_POLL_OK;
+}
+
+static void diff_reset(void *data)
+{
+    struct diff *d = data;
+    d->has_prev = false;
+    atomic_fetch_add(&d->resets, 1);
+}
+
+static const struct alumet_source_ops diff_ops = {ALUMET_SOURCE_OPS_V1, diff_poll, diff_reset,
+                                                  NULL};
+
+static void wait_for(atomic_ulong *v, unsigned long want)
+{
+    /* up to a minute: far more than a loaded machine needs */
+    for (int i = 0; i < 60000 && atomic_load(v) < want; i++)
+        sleep_ms(1);
+    assert_int_equal(atomic_load(v), want);
+}
+
+/* A trigger gives a measurement, even when it reaches a source that
+ * measures differences before its first poll (exec's "before" measurement
+ * on a loaded machine) or before its first poll after a pause: the trigger
+ * is served by the poll after the baselines. Without baseline_first (the
+ * plain sources of the other tests, and a plugin built before the field
+ * existed), one poll per trigger. */
+static void test_trigger_measures_after_baselines(void **state)
+{
+    (void)state;
+    struct diff manual = {0}, paused = {0}, old = {0};
+    struct pipeline_settings st = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&st);
+    struct alumet_error err = {0};
+    struct alumet_source_opts mo = {.size = sizeof(mo),
+                                    .poll_interval = ALUMET_NSEC_PER_SEC,
+                                    .manual_only = true,
+                                    .baseline_first = true};
+    struct alumet_source_opts po = {
+        .size = sizeof(po), .poll_interval = 3600 * ALUMET_NSEC_PER_SEC, .baseline_first = true};
+    /* a plugin of the first version: the flag is past its struct's size */
+    struct alumet_source_opts oo = {.size = offsetof(struct alumet_source_opts, baseline_first),
+                                    .manual_only = true,
+                                    .baseline_first = true};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "manual", &diff_ops, &manual, &mo, &err),
+                     0);
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "paused", &diff_ops, &paused, &po, &err),
+                     0);
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "old", &diff_ops, &old, &oo, &err), 0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    /* the periodic source's first poll, at start: a baseline */
+    wait_for(&paused.polls, 1);
+    assert_int_equal(atomic_load(&paused.points), 0);
+    assert_int_equal(alumet_pipeline_control(p, "t/paused", ALUMET_CONTROL_PAUSE, 0, &err), 1);
+    wait_for(&paused.resets, 1);
+
+    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 3);
+    assert_int_equal(atomic_load(&old.polls), 1);
+    assert_int_equal(atomic_load(&old.points), 0);
+    /* the manual source had never polled: baseline 10, then 20 */
+    assert_int_equal(atomic_load(&manual.polls), 2);
+    assert_int_equal(atomic_load(&manual.points), 1);
+    assert_int_equal(atomic_load(&manual.last), 10);
+    /* the paused one forgot its baseline (20) at the pause: 30, then 40 */
+    assert_int_equal(atomic_load(&paused.polls), 3);
+    assert_int_equal(atomic_load(&paused.points), 1);
+    assert_int_equal(atomic_load(&paused.last), 10);
+
+    /* from then on, one poll per trigger */
+    assert_int_equal(alumet__pipeline_trigger_all_wait(p, 60 * ALUMET_NSEC_PER_SEC), 3);
+    assert_int_equal(atomic_load(&old.polls), 2);
+    assert_int_equal(atomic_load(&old.points), 1);
+    assert_int_equal(atomic_load(&manual.polls), 3);
+    assert_int_equal(atomic_load(&manual.points), 2);
+    assert_int_equal(atomic_load(&paused.polls), 4);
+    assert_int_equal(atomic_load(&paused.points), 2);
     assert_int_equal(alumet__pipeline_stop(p), 0);
     alumet__pipeline_free(p);
 }
@@ -506,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_control_never_overlaps_a_poll),
         cmocka_unit_test(test_set_interval_keeps_a_manual_source_manual),
         cmocka_unit_test(test_pending_trigger_honoured_at_stop),
+        cmocka_unit_test(test_trigger_measures_after_baselines),
         cmocka_unit_test(test_unknown_ops_version_is_refused),
         cmocka_unit_test(test_list_elements),
         cmocka_unit_test(test_set_interval_keeps_the_flush_interval),
