@@ -37,9 +37,9 @@ struct procfs_watcher_source {
     size_t n_seen, n_new, cap_seen, cursor;
     size_t n_listed; /* processes listed (and read) by the current listing */
     bool new_sorted;
-    /* /proc/loadavg, kept open when /proc is the agent's own pid namespace,
-     * or -1: its last field is the last pid allocated there */
-    int loadavg_fd;
+    /* /proc/loadavg, kept open when /proc is the agent's own pid namespace
+     * (else closed, fd -1): its last field is the last pid allocated there */
+    struct procfile loadavg;
     int64_t listed_pid; /* the last pid allocated before the last listing, or -1 */
     bool settled;       /* the last two listings saw the same last pid */
     bool retry;         /* a process of the last listing could not be read */
@@ -54,57 +54,50 @@ static void procfs_watcher_source_free(void *data)
         return;
     if (w->dir_fd >= 0)
         close(w->dir_fd);
-    if (w->loadavg_fd >= 0)
-        close(w->loadavg_fd);
+    procfile_close(&w->loadavg);
     free(w->seen);
     free(w->dents);
     free(w->scratch);
     free(w);
 }
 
-/* /proc/loadavg, opened when /proc is the pid namespace the agent is in
- * (the kernel gives the last pid of the reader's namespace), or -1: then
- * "self" and pid 1 of that /proc are in the same namespace (readable by
- * root; another user without CAP_SYS_PTRACE lists /proc at every refresh). */
-static int procfs_watcher_open_loadavg(const struct procfs *pfs)
+/* The identity (device, inode) of the namespace file rel, false when it
+ * cannot be read. */
+static bool procfs_watcher_ns(const struct procfs *pfs, const char *rel, struct stat *st)
 {
-    struct stat self, init;
-    int fd = fsroot_openat(&pfs->proc, "proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    int fd = fsroot_openat(&pfs->proc, rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    int r = fstat(fd, &self);
+        return false;
+    int r = fstat(fd, st);
     close(fd);
-    fd = fsroot_openat(&pfs->proc, "proc/1/ns/pid", O_RDONLY | O_CLOEXEC);
-    if (r < 0 || fd < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    r = fstat(fd, &init);
-    close(fd);
-    if (r < 0 || self.st_dev != init.st_dev || self.st_ino != init.st_ino)
-        return -1;
-    fd = fsroot_openat(&pfs->proc, "proc/loadavg", O_RDONLY | O_CLOEXEC);
-    return fd < 0 ? -1 : fd;
+    return r == 0;
 }
 
-/* The last pid allocated in the namespace (the last field of loadavg), or -1. */
+/* Open /proc/loadavg when /proc is the pid namespace the agent is in (the
+ * kernel gives the last pid of the reader's namespace): then "self" and pid
+ * 1 of that /proc are in the same namespace (readable by root; another user
+ * without CAP_SYS_PTRACE lists /proc at every refresh). Else it stays closed. */
+static void procfs_watcher_open_loadavg(struct procfs_watcher_source *w)
+{
+    struct stat self, init;
+    if (procfs_watcher_ns(w->pfs, "proc/self/ns/pid", &self) &&
+        procfs_watcher_ns(w->pfs, "proc/1/ns/pid", &init) && self.st_dev == init.st_dev &&
+        self.st_ino == init.st_ino)
+        procfile_open(&w->loadavg, w->pfs->proc.fd, "proc/loadavg", 128);
+}
+
+/* The last pid allocated in the namespace (the fifth and last field of
+ * loadavg: "0.52 0.58 0.59 1/467 31337"), or -1. */
 static int64_t procfs_watcher_last_pid(struct procfs_watcher_source *w)
 {
-    char text[128];
-    ssize_t n = pread(w->loadavg_fd, text, sizeof(text) - 1, 0);
-    if (n <= 0)
+    int64_t pid;
+    if (procfile_read(&w->loadavg) < 0)
         return -1;
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
-        n--;
-    text[n] = '\0';
-    const char *last = strrchr(text, ' ');
-    if (!last || !last[1])
+    struct procfile_scan sc = procfile_scan_of(w->loadavg.buf, w->loadavg.len);
+    if (procfile_scan_skip_words(&sc, 4) != 4 || procfile_scan_i64(&sc, &pid) < 0 || pid < 0 ||
+        !procfile_scan_at_eol(&sc))
         return -1;
-    char *end;
-    errno = 0;
-    long long pid = strtoll(last + 1, &end, 10);
-    return errno || *end || pid < 0 ? -1 : pid;
+    return pid;
 }
 
 /* Whether this refresh may skip the listing: no pid was allocated in the
@@ -114,7 +107,7 @@ static int64_t procfs_watcher_last_pid(struct procfs_watcher_source *w)
  * less than PROCFS_SKIP_MAX refreshes ago. *last is the last pid now. */
 static bool procfs_watcher_quiet(struct procfs_watcher_source *w, int64_t *last)
 {
-    *last = w->loadavg_fd >= 0 ? procfs_watcher_last_pid(w) : -1;
+    *last = w->loadavg.fd >= 0 ? procfs_watcher_last_pid(w) : -1;
     if (*last < 0 || *last != w->listed_pid || !w->settled || w->retry ||
         w->skipped >= PROCFS_SKIP_MAX)
         return false;
@@ -130,7 +123,8 @@ int procfs_watcher_source_new(struct procfs *pfs, struct procfs_watcher_source *
     w->pfs = pfs;
     w->dir_fd = -1;
     w->listed_pid = -1;
-    w->loadavg_fd = procfs_watcher_open_loadavg(pfs);
+    w->loadavg = (struct procfile)PROCFILE_INIT;
+    procfs_watcher_open_loadavg(w);
     w->scratch = malloc(PATH_MAX > PROCFS_SCRATCH ? PATH_MAX : PROCFS_SCRATCH);
     w->dents = malloc(PROCFS_DENTS);
     int r = !w->scratch || !w->dents ? -ENOMEM
