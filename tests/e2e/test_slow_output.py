@@ -92,8 +92,12 @@ class TestSlowOutput(AgentTestCase):
 
     def test_block_is_lossless(self):
         # without transforms the source pushes to the outputs' queues, which
-        # have room for output_queue_size + source_channel_size buffers (4)
-        self.write_config("source_channel_size = 2\n" + config("block", "50ms"))
+        # have room for output_queue_size + source_channel_size buffers (4).
+        # The output takes 250 ms a buffer, 12 times the poll interval: the
+        # source waits before its 11th poll even when a loaded machine
+        # delays its polls (at 50 ms, CI's ASan pass under load once polled
+        # so late that the output kept up, and the source never waited)
+        self.write_config("source_channel_size = 2\n" + config("block", "250ms"))
         p = self.start("run")
         # the source goes on at the output's pace: more than the queue holds
         # (waited for, not timed: a loaded machine starts the agent late)
