@@ -25,6 +25,7 @@
 #include "amd-smi-api.h"
 #include "util/gpu-plugin.h"
 #include "util/gpu-split.h"
+#include "util/read-clock.h"
 
 #define AMD_GPU_LIBRARY_DEFAULT "libamd_smi.so"
 #define AMD_GPU_ATTRIBUTED_METRIC "amd_gpu_attributed_energy"
@@ -143,6 +144,7 @@ struct amd_gpu {
     /* the source registered by start (borrowed: the core owns it; it clears
      * this pointer when freed), for the tests */
     struct amd_gpu_source *source;
+    struct read_clock clock; /* stamps the energy reads (a test's, or zeroed) */
 };
 
 /* Resolve the entry points of the library opened in lib->handle. 0, or

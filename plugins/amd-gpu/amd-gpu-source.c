@@ -368,7 +368,12 @@ static int amd_poll_energy(struct amd_poll *p, double *mj, double *dt)
     struct amd_device *d = p->d;
     uint64_t count = 0, ts = 0;
     float res = 0;
-    if (!amd_ok(p, p->lib->get_energy(d->handle, &count, &res, &ts), "amdsmi_get_energy_count")) {
+    /* the energy and what follows it carry the instant of this read
+     * (util/read-clock.h) */
+    alumet_time_ns from = read_clock_now(&p->amd->clock);
+    amdsmi_status_t got = p->lib->get_energy(d->handle, &count, &res, &ts);
+    p->now = read_clock_middle(from, read_clock_now(&p->amd->clock));
+    if (!amd_ok(p, got, "amdsmi_get_energy_count")) {
         d->has_energy = false; /* no difference across a failure */
         return 0;
     }

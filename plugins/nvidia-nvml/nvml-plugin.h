@@ -24,6 +24,7 @@
 #include "nvml-api.h"
 #include "util/gpu-plugin.h"
 #include "util/gpu-split.h"
+#include "util/read-clock.h"
 
 #define NVML_LIBRARY_DEFAULT "libnvidia-ml.so.1"
 #define NVML_ATTRIBUTED_METRIC "nvml_attributed_energy"
@@ -125,6 +126,7 @@ struct nvml {
      * clears its slot when freed), for the tests */
     struct nvml_device **sources;
     size_t n_sources;
+    struct read_clock clock; /* stamps the energy reads (a test's, or zeroed) */
 };
 
 /* Resolve the entry points of the library opened in lib->handle. 0, or

@@ -301,8 +301,12 @@ static int nvml_poll_full(struct nvml_poll *p)
     } while (0)
 
     if (HAS(ENERGY)) {
+        /* the poll's points carry the instant of this read (util/read-clock.h) */
         unsigned long long e;
-        if (nvml_ok(p, lib->get_energy(d->handle, &e), "nvmlDeviceGetTotalEnergyConsumption")) {
+        alumet_time_ns from = read_clock_now(&d->nvml->clock);
+        nvmlReturn_t got = lib->get_energy(d->handle, &e);
+        p->now = read_clock_middle(from, read_clock_now(&d->nvml->clock));
+        if (nvml_ok(p, got, "nvmlDeviceGetTotalEnergyConsumption")) {
             uint64_t prev = d->energy_mj;
             bool reset;
             interval = nvml_energy_update(d, e, p->now, &mj, &dt, &reset);
@@ -428,7 +432,11 @@ static int nvml_poll_minimal(struct nvml_poll *p)
 {
     struct nvml_device *d = p->d;
     unsigned mw;
-    if (!nvml_ok(p, p->lib->get_power(d->handle, &mw), "nvmlDeviceGetPowerUsage")) {
+    /* the points carry the instant of this read (util/read-clock.h) */
+    alumet_time_ns from = read_clock_now(&d->nvml->clock);
+    nvmlReturn_t got = p->lib->get_power(d->handle, &mw);
+    p->now = read_clock_middle(from, read_clock_now(&d->nvml->clock));
+    if (!nvml_ok(p, got, "nvmlDeviceGetPowerUsage")) {
         d->has_power = false;
         return 0;
     }

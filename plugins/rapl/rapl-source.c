@@ -163,26 +163,21 @@ static int rapl_push(struct rapl_source *src, struct alumet_buffer *buf, alumet_
 #define RAPL_READ_WINDOW ALUMET_NSEC_PER_MSEC
 #define RAPL_READ_TRIES 3
 
-static alumet_time_ns rapl_clock(const struct rapl *rapl)
-{
-    return rapl->clock ? rapl->clock(rapl->clock_data) : alumet_time_now();
-}
-
 static alumet_time_ns rapl_source_read_all(struct rapl_source *src)
 {
     struct rapl *rapl = src->rapl;
     alumet_time_ns from = 0, to = 0;
     for (int t = 0; t < RAPL_READ_TRIES; t++) {
-        from = rapl_clock(rapl);
+        from = read_clock_now(&rapl->clock);
         for (size_t i = 0; i < src->n; i++) {
             struct rapl_counter *c = &src->counters[i];
             c->read_r = rapl_counter_read(rapl, c, &c->raw);
         }
-        to = rapl_clock(rapl);
+        to = read_clock_now(&rapl->clock);
         if (to - from <= RAPL_READ_WINDOW)
             break;
     }
-    return from + (to - from) / 2;
+    return read_clock_middle(from, to);
 }
 
 static int rapl_source_poll(void *data, struct alumet_buffer *buf, alumet_time_ns scheduled,

@@ -24,6 +24,7 @@
 #include "alumet/plugin.h"
 #include "util/fsroot.h"
 #include "util/procfile.h"
+#include "util/read-clock.h"
 
 /* Below the sys root (hidden option sys_root, default "/"). */
 #define RAPL_POWER_DIR "sys/devices/power"
@@ -119,10 +120,7 @@ struct rapl {
     unsigned domains;           /* measured domains (0: the plugin measures nothing) */
     bool using_perf;            /* which interface the source reads */
     struct rapl_source *source; /* borrowed once registered (the core owns it) */
-    /* the clock that stamps a poll's reads: NULL for alumet_time_now, or a
-     * test's */
-    alumet_time_ns (*clock)(void *data);
-    void *clock_data;
+    struct read_clock clock;    /* stamps a poll's reads (a test's, or zeroed) */
 };
 
 /* ---- the perf_event power PMU (rapl-perf.c) ---- */

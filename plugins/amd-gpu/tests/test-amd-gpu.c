@@ -40,7 +40,17 @@ struct env {
     struct alumet_test_source t;
     struct amd_gpu *amd;
     alumet_time_ns now;
+    /* the plugin's clock: now + delay at the start of a read, + call at its
+     * end (a thread preempted delay ns after the poll's instant) */
+    alumet_time_ns delay, call;
+    unsigned clock_reads;
 };
+
+static alumet_time_ns env_clock(void *data)
+{
+    struct env *e = data;
+    return e->now + e->delay + (e->clock_reads++ % 2 ? e->call : 0);
+}
 
 /* Load library (a stub: scripted with script) and init the plugin with
  * library = its path and the extra config lines. */
@@ -55,6 +65,8 @@ static int env_init(struct env *e, const char *library, const char *script, cons
         *(void **)&e->calls = dlsym(e->stub, "amd_smi_stub_calls");
     int r = alumet_test_source_init(&e->t, &alumet_plugin_amd_gpu, "library", library, extra, err);
     e->amd = e->t.state;
+    if (e->amd)
+        e->amd->clock = (struct read_clock){env_clock, e};
     return r;
 }
 
@@ -529,6 +541,31 @@ static void test_poll_errors(void **state)
 
 /* ---- per-process energy ---- */
 
+/* A poll preempted 30 ms after its instant, whose energy read takes 2 ms:
+ * the energy and its split carry the middle of the read, and the interval
+ * (the idle energy) is 1.031 s long; the activity, read before, keeps the
+ * poll's instant. */
+static void test_read_instant(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e,
+              "devices 1\ndevice 0\nuuid " UUID "\nactivity 50 0 0\nenergy 0 1000 1000\n"
+              "cu 100\nprocess 111 a 1 1000 0 0 0 0 0 0\n",
+              "idle_power = 0.3\n");
+    env_poll(&e);
+    env_script(&e, "device 0\nclear_processes\nprocess 111 a 1 4000 0 0 0 0 0 0\n");
+    e.delay = 30 * ALUMET_NSEC_PER_MSEC;
+    e.call = 2 * ALUMET_NSEC_PER_MSEC;
+    env_poll(&e);
+    expect_near(f64_of(&e, "amd_gpu_activity_usage", 0, "activity_type", "graphic_core"), 50);
+    e.now += 31 * ALUMET_NSEC_PER_MSEC; /* find() checks the stamps against it */
+    expect_near(f64_of(&e, "amd_gpu_energy_consumption", 0, NULL, NULL), 1000);
+    expect_near(part_of(&e, "idle", 0, "gfx_share"), 309.3);
+    expect_near(part_of(&e, "process", 111, "gfx_share"), 690.7);
+    env_done(&e);
+}
+
 static void test_split_by_gfx_time(void **state)
 {
     (void)state;
@@ -646,6 +683,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_config),
+        cmocka_unit_test(test_read_instant),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_no_library_no_driver_no_gpu),
         cmocka_unit_test(test_failing_devices),

@@ -41,7 +41,17 @@ struct env {
     struct alumet_test_source t;
     struct nvml *nvml;
     alumet_time_ns now;
+    /* the plugin's clock: now + delay at the start of a read, + call at its
+     * end (a thread preempted delay ns after the poll's instant) */
+    alumet_time_ns delay, call;
+    unsigned clock_reads;
 };
+
+static alumet_time_ns env_clock(void *data)
+{
+    struct env *e = data;
+    return e->now + e->delay + (e->clock_reads++ % 2 ? e->call : 0);
+}
 
 /* Load library (a stub: scripted with script) and init the plugin with
  * library = its path and the extra config lines. */
@@ -56,6 +66,8 @@ static int env_init(struct env *e, const char *library, const char *script, cons
         *(void **)&e->last_seen = dlsym(e->stub, "nvml_stub_last_seen");
     int r = alumet_test_source_init(&e->t, &alumet_plugin_nvml, "library", library, extra, err);
     e->nvml = e->t.state;
+    if (e->nvml)
+        e->nvml->clock = (struct read_clock){env_clock, e};
     return r;
 }
 
@@ -395,6 +407,35 @@ static const char SPLIT[] = "devices 1\ndevice 0\nname G\nbus " BUS "\n"
                             "compute 100 1 - -\n"
                             "compute 200 1 - -\n";
 
+/* A poll preempted 30 ms after its instant, whose energy read takes 2 ms:
+ * its points carry the middle of the read, and the interval (the idle
+ * energy) is 1.031 s long. Minimal mode stamps its power read so. */
+static void test_read_instant(void **state)
+{
+    (void)state;
+    struct env e;
+    env_setup(&e, SPLIT, "idle_power = 2\n");
+    env_poll(&e, 0);
+    e.delay = 30 * ALUMET_NSEC_PER_MSEC;
+    e.call = 2 * ALUMET_NSEC_PER_MSEC;
+    env_poll(&e, 0);
+    e.now += 31 * ALUMET_NSEC_PER_MSEC; /* find() checks every stamp against it */
+    expect_f64(f64_of(&e, "nvml_energy_consumption", 0, NULL, NULL), 8000);
+    expect_f64(part_of(&e, "idle", 0, "sm_share"), 2062);
+    expect_f64(part_of(&e, "process", 100, "sm_share"), 4453.5);
+    expect_f64(part_of(&e, "process", 200, "sm_share"), 1484.5);
+    env_done(&e);
+
+    env_setup(&e, "devices 1\ndevice 0\nname G\nbus " BUS "\npower 5000\n", "mode = \"minimal\"\n");
+    env_poll(&e, 0);
+    e.delay = 30 * ALUMET_NSEC_PER_MSEC;
+    e.call = 2 * ALUMET_NSEC_PER_MSEC;
+    env_poll(&e, 0);
+    e.now += 31 * ALUMET_NSEC_PER_MSEC;
+    expect_f64(f64_of(&e, "nvml_energy_consumption", 0, NULL, NULL), 5155); /* 5 W x 1.031 s */
+    env_done(&e);
+}
+
 static void test_split_configured_idle(void **state)
 {
     (void)state;
@@ -669,6 +710,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_config),
+        cmocka_unit_test(test_read_instant),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_no_library),
         cmocka_unit_test(test_no_driver_no_gpu),

@@ -136,8 +136,7 @@ static inline int env_init(struct env *e, const char *scenario, const char *extr
         return r;
     e->rapl = state;
     e->rapl->perf_ops = (struct rapl_perf_ops){fake_open, fake_read, &e->perf};
-    e->rapl->clock = env_clock;
-    e->rapl->clock_data = e;
+    e->rapl->clock = (struct read_clock){env_clock, e};
     return 0;
 }
 
