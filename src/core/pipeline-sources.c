@@ -257,8 +257,15 @@ static void source_apply_requests(struct alumet_pipeline *p, struct source *s)
     if (s->req_resume) {
         s->req_resume = false;
         if (s->state == SRC_PAUSE) {
+            /* the deadline stays on the ticks of the pipeline's start (a
+             * paused source's is a past tick, or the next one): it polls at
+             * once, then on the same ticks as the other sources of its
+             * period. A resume that started a new phase left procfs's
+             * process-events group (resumed when exec announces the child,
+             * 100 ms after the start on a loaded machine) polling 100 ms
+             * after the kernel source, and the attribution of the child's
+             * CPU time to the tdp estimate counted an interval twice */
             s->state = SRC_RUN;
-            s->deadline = alumet_time_monotonic();
         }
     }
     if (s->req_interval) {

@@ -14,6 +14,7 @@
 
 #include "alumet-test.h"
 #include "core/buffer.h"
+#include "core/pipeline-internal.h"
 #include "core/pipeline.h"
 #include "core/registry.h"
 
@@ -347,6 +348,41 @@ static void test_pending_trigger_honoured_at_stop(void **state)
     alumet__pipeline_free(p);
 }
 
+/* A source resumed from a pause polls on the ticks of the pipeline's start,
+ * as the other sources of its period (procfs's process-events group,
+ * resumed when exec announces the child, must poll with the kernel source
+ * for the attribution to line their intervals up): after its resume, its
+ * deadline and a running source's are the same tick, or whole periods
+ * apart. Exact: the deadlines are read, not the poll instants. */
+static void test_resume_keeps_the_ticks(void **state)
+{
+    (void)state;
+    struct diff run = {0}, resumed = {0};
+    struct pipeline_settings st = {0};
+    struct alumet_pipeline *p = alumet__pipeline_new(&st);
+    struct alumet_error err = {0};
+    const alumet_time_ns period = 20 * ALUMET_NSEC_PER_MSEC;
+    struct alumet_source_opts ro = {.size = sizeof(ro), .poll_interval = period};
+    struct alumet_source_opts po = {
+        .size = sizeof(po), .poll_interval = period, .start_paused = true};
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "run", &diff_ops, &run, &ro, &err), 0);
+    assert_int_equal(alumet__pipeline_add_source(p, "t", "resumed", &diff_ops, &resumed, &po, &err),
+                     0);
+    assert_int_equal(alumet__pipeline_start(p, &err), 0);
+    while (atomic_load(&run.polls) < 3)
+        sleep_ms(1);
+    sleep_ms(7); /* between two ticks, most likely */
+    assert_int_equal(alumet_pipeline_control(p, "t/resumed", ALUMET_CONTROL_RESUME, 0, &err), 1);
+    while (atomic_load(&resumed.polls) < 2) /* at once, then on a tick */
+        sleep_ms(1);
+    pthread_mutex_lock(&p->lock);
+    alumet_time_ns a = p->sources.items[0]->deadline, b = p->sources.items[1]->deadline;
+    pthread_mutex_unlock(&p->lock);
+    assert_int_equal((b - a) % period, 0);
+    assert_int_equal(alumet__pipeline_stop(p), 0);
+    alumet__pipeline_free(p);
+}
+
 static void test_unknown_ops_version_is_refused(void **state)
 {
     (void)state;
@@ -611,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_set_interval_keeps_a_manual_source_manual),
         cmocka_unit_test(test_pending_trigger_honoured_at_stop),
         cmocka_unit_test(test_trigger_measures_after_baselines),
+        cmocka_unit_test(test_resume_keeps_the_ticks),
         cmocka_unit_test(test_unknown_ops_version_is_refused),
         cmocka_unit_test(test_list_elements),
         cmocka_unit_test(test_set_interval_keeps_the_flush_interval),
