@@ -10,6 +10,9 @@
  *   - a point stamped within a tenth of the reference interval before t was
  *     measured in the same poll round: its value (whether or not a later
  *     point has come yet);
+ *   - else the next point, if it is stamped within a tenth of the reference
+ *     interval after t (the same poll round, its source stamped a little
+ *     later): its value;
  *   - between two points: the point at t, or the linear interpolation, as
  *     upstream does;
  *   - before the first point: the first point, if its interval overlaps the
@@ -65,8 +68,12 @@ enum energy_attribution_cover energy_attribution_cover(const struct energy_attri
             return EA_COVERED;
         }
         if (next) {
+            /* interpolating between a whole interval's point and the next
+             * one's over a short reference interval (exec's last, 50 ms)
+             * counted part of the whole interval again (+10 % for the child
+             * of energy-attribution-joules-e2e under load) */
             at->k = k;
-            at->interpolate = true;
+            at->interpolate = next->t - t > tol;
             return EA_COVERED;
         }
         /* after the last point: its interval, or as long as the reference's */

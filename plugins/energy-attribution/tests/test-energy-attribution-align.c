@@ -191,6 +191,52 @@ static void test_order_of_buffers(void **state)
     }
 }
 
+/* A usage series stamped 2 ms after the references (its source stamped
+ * later in the same round), and exec's last interval 50 ms long: at each
+ * reference the value is that of the usage point just after it, within a
+ * tenth of the interval. References at 1, 2 and 2.05 s at 40 W; usage at
+ * 1.002 (20 %), 2.002 (10 %), 2.052 s (100 %): 8 J, 4 J, 2 J. Interpolating
+ * (the rule before) gave 4.008 J at 2 s and 1.928 J at 2.05 s, counting part
+ * of the usage of (1.002, 2.002] again in the short interval. Both orders
+ * of the buffers of a round. */
+static void test_same_round_after(void **state)
+{
+    (void)state;
+    static const double tr[] = {1.0, 2.0, 2.05}, tu[] = {1.002, 2.002, 2.052};
+    static const double usage[] = {20.0, 10.0, 100.0}, want[] = {8.0, 4.0, 2.0};
+    for (int usage_first = 0; usage_first < 2; usage_first++) {
+        struct ea_run r;
+        struct ea_out got[8];
+        size_t n = 0;
+        assert_int_equal(ea_run_init(&r, config), 0);
+        assert_int_equal(ea_run_start(&r, metrics, 2), 0);
+        double prev = 0.0;
+        for (int k = 0; k < 3; k++) {
+            for (int src = 0; src < 2; src++) {
+                alumet__buffer_clear(r.buf);
+                if ((src == 0) == (usage_first == 1))
+                    ea_attr(&r, ea_push(&r, r.ids[1], &machine, 7, tu[k], usage[k]), "kind",
+                            "total");
+                else
+                    ea_attr(&r, ea_push(&r, r.ids[0], &machine, 0, tr[k], WATTS * (tr[k] - prev)),
+                            "domain", "package_total");
+                ea_apply(&r, 0);
+                collect(&r, got, &n, 8);
+            }
+            prev = tr[k];
+        }
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            char what[64];
+            snprintf(what, sizeof(what), "usage %s, reference at %.2f s",
+                     usage_first ? "first" : "second", tr[i]);
+            assert_int_equal(got[i].t, ea_t(tr[i]));
+            ea_check_close(got[i].value, want[i], 1e-9, what);
+        }
+        ea_run_done(&r);
+    }
+}
+
 /* Two consumers share each reference point; the remainder is the rest, and
  * the points at one timestamp add up to the reference exactly. */
 static void test_remainder_exact(void **state)
@@ -306,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_exec_first_and_last_intervals),
         cmocka_unit_test(test_process_found_later),
         cmocka_unit_test(test_order_of_buffers),
+        cmocka_unit_test(test_same_round_after),
         cmocka_unit_test(test_remainder_exact),
         cmocka_unit_test(test_ambiguous_filter),
         cmocka_unit_test(test_filter_matching_nothing),

@@ -125,8 +125,9 @@ def usage_at(usage, t, ref_prev):
     series [(ns, value)] at the reference point t whose interval starts at
     ref_prev (None: the first one), or None when the usage does not cover t:
     the point at t; else the point stamped within a tenth of the reference
-    interval before t (the same poll round); else the interpolation between
-    the points around t; before the first point, that point if its interval
+    interval before t (the same poll round); else the next point if it is
+    stamped within a tenth after t (the same round too); else the
+    interpolation between the points around t; before the first point, that point if its interval
     (since the point before it: none, so as long as the reference interval,
     else as the time to the second point, else 100 ms) overlaps the
     reference interval by half or more; after the last one, the same with
@@ -147,6 +148,8 @@ def usage_at(usage, t, ref_prev):
             tol = SAME_POLL
         if t - before <= tol:
             return usage[k - 1][1]
+        if k < n and times[k] - t <= tol:
+            return usage[k][1]
         if k < n:
             u = (t - before) / (times[k] - before)
             return (1.0 - u) * usage[k - 1][1] + u * usage[k][1]
