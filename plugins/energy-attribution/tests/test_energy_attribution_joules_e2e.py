@@ -127,6 +127,14 @@ def run_agent(tmp, plugins, config, seconds):
     return read_csv_rows(os.path.join(tmp, "out.csv")), cpu, proc.stderr
 
 
+# /proc/<pid>/stat gives utime and stime in whole 10 ms ticks, each rounded
+# down: the agent's view of the child's CPU time can be up to 20 ms below its
+# own reading. Each check allows 5 %, and at least the energy of those 20 ms
+# (under ASan with every core busy a 0.5 s child gets 0.24 s of CPU, and
+# /proc read 13 ms less: -5.7 %)
+PROC_RESOLUTION_S = 0.020
+
+
 def child_rows(rows, metric):
     """The rows of metric for the one process consumer (the child)."""
     mine = [r for r in rows if r["metric"] == metric and r["consumer_kind"] == "process"]
@@ -172,7 +180,8 @@ def rapl_case(seconds):
         want = WATTS * cpu / n
         print("rapl, %.1f s busy loop: child CPU %.4f s, %d CPUs: attributed %.4f J, expected "
               "%.4f J (%+.1f %%)" % (seconds, cpu, n, got, want, 100 * (got - want) / want))
-        check(abs(got - want) <= 0.05 * want, "rapl %.1f s: attributed %.4f J, expected %.4f J "
+        slack = max(0.05 * want, WATTS / n * PROC_RESOLUTION_S)
+        check(abs(got - want) <= slack, "rapl %.1f s: attributed %.4f J, expected %.4f J "
               "= %g W x %.4f s CPU / %d CPUs" % (seconds, got, want, WATTS, cpu, n))
         energy = {r["timestamp"]: float(r["value"]) for r in rows
                   if r["metric"] == "rapl_consumed_energy_J"
@@ -197,7 +206,8 @@ def vm_case(seconds):
         print("vm recipe, %.1f s busy loop: child CPU %.4f s: attributed %.4f J, expected "
               "%.4f J = CPU time x %g W / %g (%+.1f %%)"
               % (seconds, cpu, got, want, TDP, NB_CPU, 100 * (got - want) / want))
-        check(abs(got - want) <= 0.05 * want, "vm %.1f s: attributed %.4f J, expected %.4f J"
+        slack = max(0.05 * want, TDP / NB_CPU * PROC_RESOLUTION_S)
+        check(abs(got - want) <= slack, "vm %.1f s: attributed %.4f J, expected %.4f J"
               % (seconds, got, want))
         energy = {r["timestamp"]: float(r["value"]) for r in rows
                   if r["metric"] == "estimated_consumed_energy_total_J"
