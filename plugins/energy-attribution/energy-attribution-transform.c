@@ -199,22 +199,51 @@ static int energy_attribution_ingest(struct energy_attribution_transform *t,
 
 /* ---- attribution ---- */
 
-/* The value of series s at the reference point refp (which s covers,
- * energy-attribution-align.c): one of its points, or the linear
+/* The value v of an integer series as the expression's integer: -ERANGE
+ * (*ret_big set) when it does not fit in 64 bits signed. */
+static int energy_attribution_int_value(double v, struct energy_attribution_value *ret,
+                                        uint64_t *ret_big)
+{
+    v = round(v); /* half away from zero, as upstream */
+    if (!(v < 9223372036854775808.0)) {
+        *ret_big = v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
+        return -ERANGE;
+    }
+    ret->type = EA_VALUE_INT;
+    ret->v.i = v < 0 ? 0 : (int64_t)v;
+    return 0;
+}
+
+/* The value of input i's series s at the reference point refp (which s
+ * covers, energy-attribution-align.c): one of its points, or the linear
  * interpolation between two, which keeps the type and the attributes of the
- * earlier one. -ERANGE when an integer does not fit in the expression's
- * 64-bit signed integers. */
-static int energy_attribution_value_at(const struct energy_attribution_transform *t,
-                                       const struct energy_attribution_series *s,
+ * earlier one, or for a prorated series the sum of the shares of its points
+ * (which moves the series' bound to the end of this share). -ERANGE when an
+ * integer does not fit in the expression's 64-bit signed integers. */
+static int energy_attribution_value_at(const struct energy_attribution_transform *t, size_t i,
+                                       struct energy_attribution_series *s,
                                        const struct energy_attribution_sample *refp,
                                        struct energy_attribution_value *ret, uint32_t *ret_set,
                                        uint64_t *ret_big)
 {
-    struct energy_attribution_at at = {0, false};
-    (void)energy_attribution_cover(s, refp->t, refp->prev, t->ending, &at);
+    struct energy_attribution_at at = {0};
+    (void)energy_attribution_cover(s, refp->t, refp->prev, t->ending, t->formula->inputs[i].prorate,
+                                   &at);
     size_t k = at.k;
     const struct energy_attribution_sample *p0 = energy_attribution_series_at(s, k);
 
+    if (at.prorate) {
+        double v = energy_attribution_prorated_sum(s, &at, &k);
+        s->bound = at.upper;
+        s->has_bound = true;
+        p0 = energy_attribution_series_at(s, k);
+        *ret_set = p0->attrs;
+        if (p0->type != ALUMET_VALUE_F64)
+            return energy_attribution_int_value(v, ret, ret_big);
+        ret->type = EA_VALUE_FLOAT;
+        ret->v.f = v;
+        return 0;
+    }
     if (!at.interpolate) {
         *ret_set = p0->attrs;
         if (p0->type == ALUMET_VALUE_F64) {
@@ -237,18 +266,10 @@ static int energy_attribution_value_at(const struct energy_attribution_transform
     double v1 = p1->type == ALUMET_VALUE_F64 ? p1->value.f64 : (double)p1->value.u64;
     double v = (1.0 - u) * v0 + u * v1;
     *ret_set = p0->attrs;
-    if (p0->type == ALUMET_VALUE_F64) {
-        ret->type = EA_VALUE_FLOAT;
-        ret->v.f = v;
-        return 0;
-    }
-    v = round(v); /* half away from zero, as upstream */
-    if (!(v < 9223372036854775808.0)) {
-        *ret_big = v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
-        return -ERANGE;
-    }
-    ret->type = EA_VALUE_INT;
-    ret->v.i = v < 0 ? 0 : (int64_t)v;
+    if (p0->type != ALUMET_VALUE_F64)
+        return energy_attribution_int_value(v, ret, ret_big);
+    ret->type = EA_VALUE_FLOAT;
+    ret->v.f = v;
     return 0;
 }
 
@@ -356,7 +377,7 @@ static int energy_attribution_point(struct energy_attribution_transform *t,
         t->sets[i] = UINT32_MAX;
         if (!t->series[i])
             continue;
-        r = energy_attribution_value_at(t, t->series[i], refp, &t->vars[i], &t->sets[i], &big);
+        r = energy_attribution_value_at(t, i, t->series[i], refp, &t->vars[i], &t->sets[i], &big);
         if (r < 0) {
             energy_attribution_describe(&res->id, &c->id, ts, where, sizeof(where));
             energy_attribution_problem(t, ALUMET_LOG_ERROR,
@@ -398,13 +419,19 @@ static int energy_attribution_point(struct energy_attribution_transform *t,
     return 0;
 }
 
-/* Prune every series of consumer c. */
+/* Prune every series of consumer c; keep_anchor: the points that its next
+ * reference point may need (those after a prorated series' bound). */
 static void energy_attribution_prune_consumer(struct energy_attribution_transform *t,
                                               struct energy_attribution_consumer *c,
                                               alumet_time_ns before, bool keep_anchor)
 {
-    for (size_t i = 0; i < t->state.n_per_consumer; i++)
-        energy_attribution_series_prune(&c->series[i], before, keep_anchor);
+    for (size_t i = 0; i < t->state.n_per_consumer; i++) {
+        struct energy_attribution_series *s = &c->series[i];
+        alumet_time_ns at = before;
+        if (keep_anchor && s->has_bound && s->bound < before)
+            at = s->bound + 1;
+        energy_attribution_series_prune(s, at, keep_anchor);
+    }
 }
 
 /* Where the reference timestamp ts (interval since ref_prev) stands for
@@ -430,7 +457,7 @@ static enum energy_attribution_cover energy_attribution_consumer_cover(
             continue;
         struct energy_attribution_at at;
         enum energy_attribution_cover cv =
-            energy_attribution_cover(s, ts, ref_prev, t->ending, &at);
+            energy_attribution_cover(s, ts, ref_prev, t->ending, f->inputs[i].prorate, &at);
         if (cv == EA_TOO_EARLY)
             return EA_TOO_EARLY;
         if (cv == EA_TOO_LATE)

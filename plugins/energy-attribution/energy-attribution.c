@@ -82,7 +82,8 @@ static int energy_attribution_opt_string(struct alumet_config *t, const char *ke
 }
 
 static const char *const energy_attribution_input_keys[] = {
-    "metric", "resource_kind", "resource_id", "consumer_kind", "consumer_id", "keep_attributes",
+    "metric",      "resource_kind",   "resource_id", "consumer_kind",
+    "consumer_id", "keep_attributes", "prorate",
 };
 
 /* An attribute filter: `domain = "package_total"`, `core = 3`, `on = true`. */
@@ -129,7 +130,7 @@ static int energy_attribution_filter_parse(struct alumet_config *t, const char *
                                    "expected an attribute filter (a non-negative integer, a "
                                    "float, a boolean or a string), or one of the options metric, "
                                    "resource_kind, resource_id, consumer_kind, consumer_id, "
-                                   "keep_attributes");
+                                   "keep_attributes, prorate");
     }
     return r;
 }
@@ -166,8 +167,13 @@ static int energy_attribution_input_parse(struct alumet_config *table, const cha
         (r = energy_attribution_opt_string(t, "resource_id", &in->resource_id, err)) < 0 ||
         (r = energy_attribution_opt_string(t, "consumer_kind", &in->consumer_kind, err)) < 0 ||
         (r = energy_attribution_opt_string(t, "consumer_id", &in->consumer_id, err)) < 0 ||
-        (r = alumet_config_get_bool(t, "keep_attributes", true, &in->keep_attributes, err)) < 0)
+        (r = alumet_config_get_bool(t, "keep_attributes", true, &in->keep_attributes, err)) < 0 ||
+        (r = alumet_config_get_bool(t, "prorate", false, &in->prorate, err)) < 0)
         return r;
+    if (in->prorate && !per_consumer)
+        return alumet_config_error(t, "prorate", err, -EINVAL,
+                                   "prorate applies to per_consumer series only (the amounts of "
+                                   "a consumer over its own intervals, such as cpu_time_delta)");
     size_t n = alumet_config_len(t);
     in->filters = calloc(n ? n : 1, sizeof(*in->filters));
     if (!in->filters)

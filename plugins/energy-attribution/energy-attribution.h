@@ -89,6 +89,10 @@ struct energy_attribution_input {
     char *metric_name;
     bool per_consumer;
     bool keep_attributes;
+    /* per_consumer only: a point is an amount over its own interval, which
+     * counts for its overlap with the reference interval (README.md,
+     * "Prorated series") */
+    bool prorate;
     char *resource_kind; /* NULL: any; likewise for the three below */
     char *resource_id;
     char *consumer_kind;
@@ -151,6 +155,10 @@ struct energy_attribution_series {
     struct energy_attribution_sample *items;
     size_t head, len, cap;
     alumet_time_ns dropped_t; /* timestamp of the newest dropped point, INT64_MIN: none */
+    /* a prorated series: where the share of the last attributed reference
+     * point ended (its `upper`), where the next one starts */
+    alumet_time_ns bound;
+    bool has_bound;
     struct energy_attribution_attrset *sets;
     size_t n_sets, cap_sets;
 };
@@ -239,20 +247,30 @@ enum energy_attribution_cover {
 };
 
 /* Where the value of a series at t comes from: its point k, or the linear
- * interpolation between its points k - 1 and k. */
+ * interpolation between its points k - 1 and k; for a prorated series, the
+ * shares of its points in (lower, upper]. */
 struct energy_attribution_at {
     size_t k;
     bool interpolate;
+    bool prorate;
+    alumet_time_ns lower, upper;
 };
 
 /* Whether series s gives a value at the reference timestamp t, whose
  * reference interval starts at ref_prev (INT64_MIN: unknown), and from
  * which points (*at, when covered). ended: no point of s will come any more
- * (the agent stops), so its last point may cover t. */
+ * (the agent stops), so its last point may cover t. prorate: the input's
+ * option. */
 enum energy_attribution_cover energy_attribution_cover(const struct energy_attribution_series *s,
                                                        alumet_time_ns t, alumet_time_ns ref_prev,
-                                                       bool ended,
+                                                       bool ended, bool prorate,
                                                        struct energy_attribution_at *at);
+
+/* The sum of the shares of the points of prorated series s in (at->lower,
+ * at->upper] (energy_attribution_cover), and in *ret_k the last point that
+ * gave one (the attributes of the result). */
+double energy_attribution_prorated_sum(const struct energy_attribution_series *s,
+                                       const struct energy_attribution_at *at, size_t *ret_k);
 
 /* ---- the transform (energy-attribution-transform.c) ---- */
 

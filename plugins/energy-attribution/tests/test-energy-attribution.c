@@ -144,6 +144,14 @@ static void test_config_errors(void **state)
         {"[plugins.energy-attribution.formulas.e]\nexpr = \"a > 1\"\nref = \"a\"\n"
          "per_resource = { a = { metric = \"x\" } }\nper_consumer = {}\n",
          "must give a number"},
+        {"[plugins.energy-attribution.formulas.e]\nexpr = \"a\"\nref = \"a\"\n"
+         "per_resource = { a = { metric = \"x\", prorate = true } }\nper_consumer = {}\n",
+         "test.toml:4:48: plugins.energy-attribution.formulas.e.per_resource.a.prorate: prorate "
+         "applies to per_consumer series only"},
+        {"[plugins.energy-attribution.formulas.e]\nexpr = \"a\"\nref = \"a\"\n"
+         "per_resource = { a = { metric = \"x\" } }\n"
+         "per_consumer = { b = { metric = \"y\", prorate = \"yes\" } }\n",
+         "prorate"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ea_run r;
