@@ -260,11 +260,19 @@ static void diff_reset(void *data)
 static const struct alumet_source_ops diff_ops = {ALUMET_SOURCE_OPS_V1, diff_poll, diff_reset,
                                                   NULL};
 
-static void wait_for(atomic_ulong *v, unsigned long want)
+/* Wait until *v reaches want: up to a minute, far more than a loaded
+ * machine needs. */
+static void wait_at_least(atomic_ulong *v, unsigned long want)
 {
-    /* up to a minute: far more than a loaded machine needs */
     for (int i = 0; i < 60000 && atomic_load(v) < want; i++)
         sleep_ms(1);
+    assert_true(atomic_load(v) >= want);
+}
+
+/* Wait until *v reaches want, which it must not pass. */
+static void wait_for(atomic_ulong *v, unsigned long want)
+{
+    wait_at_least(v, want);
     assert_int_equal(atomic_load(v), want);
 }
 
@@ -369,12 +377,10 @@ static void test_resume_keeps_the_ticks(void **state)
     assert_int_equal(alumet__pipeline_add_source(p, "t", "resumed", &diff_ops, &resumed, &po, &err),
                      0);
     assert_int_equal(alumet__pipeline_start(p, &err), 0);
-    while (atomic_load(&run.polls) < 3)
-        sleep_ms(1);
+    wait_at_least(&run.polls, 3);
     sleep_ms(7); /* between two ticks, most likely */
     assert_int_equal(alumet_pipeline_control(p, "t/resumed", ALUMET_CONTROL_RESUME, 0, &err), 1);
-    while (atomic_load(&resumed.polls) < 2) /* at once, then on a tick */
-        sleep_ms(1);
+    wait_at_least(&resumed.polls, 2); /* at once, then on a tick */
     pthread_mutex_lock(&p->lock);
     alumet_time_ns a = p->sources.items[0]->deadline, b = p->sources.items[1]->deadline;
     pthread_mutex_unlock(&p->lock);
