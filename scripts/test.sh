@@ -30,7 +30,8 @@ if [ "${1:-}" = "--sanitize" ]; then
     # threads for real) but the scale one: 20,000 processes are 10x slower
     # there and past its timeout; the watcher's threads are covered by procfs-e2e.
     # One test per CPU here: TSan makes the agent 5-15x slower, and at three
-    # per CPU e2e-relay's stalled client once took more than 30 s to stop
+    # per CPU the relay output of e2e-relay's stalled-server case (200,000
+    # points/s) fell so far behind that its stop drained for over 30 s
     [ -d build-tsan ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false \
         -Dwerror=$werror -Dbench=false >/dev/null
     ninja -C build-tsan

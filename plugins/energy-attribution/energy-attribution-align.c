@@ -98,9 +98,9 @@ double energy_attribution_prorated_sum(const struct energy_attribution_series *s
             break;
         alumet_time_ns from = start > at->lower ? start : at->lower;
         alumet_time_ns to = p->t < at->upper ? p->t : at->upper;
-        double v = p->type == ALUMET_VALUE_F64 ? p->value.f64 : (double)p->value.u64;
         if (to > from)
-            sum += v * ((double)(to - from) / (double)(p->t - start));
+            sum +=
+                energy_attribution_sample_value(p) * ((double)(to - from) / (double)(p->t - start));
         *ret_k = k;
     }
     return sum;

@@ -199,12 +199,21 @@ static int energy_attribution_ingest(struct energy_attribution_transform *t,
 
 /* ---- attribution ---- */
 
-/* The value v of an integer series as the expression's integer: -ERANGE
- * (*ret_big set) when it does not fit in 64 bits signed. */
-static int energy_attribution_int_value(double v, struct energy_attribution_value *ret,
-                                        uint64_t *ret_big)
+/* v, computed from the points of a series whose first contributing point
+ * is p0, as the expression's value: p0's type (an integer rounded half away
+ * from zero, as upstream) and attributes. -ERANGE (*ret_big set) when an
+ * integer does not fit in 64 bits signed. */
+static int energy_attribution_computed(const struct energy_attribution_sample *p0, double v,
+                                       struct energy_attribution_value *ret, uint32_t *ret_set,
+                                       uint64_t *ret_big)
 {
-    v = round(v); /* half away from zero, as upstream */
+    *ret_set = p0->attrs;
+    if (p0->type == ALUMET_VALUE_F64) {
+        ret->type = EA_VALUE_FLOAT;
+        ret->v.f = v;
+        return 0;
+    }
+    v = round(v);
     if (!(v < 9223372036854775808.0)) {
         *ret_big = v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
         return -ERANGE;
@@ -230,21 +239,17 @@ static int energy_attribution_value_at(const struct energy_attribution_transform
     (void)energy_attribution_cover(s, refp->t, refp->prev, t->ending, t->formula->inputs[i].prorate,
                                    &at);
     size_t k = at.k;
-    const struct energy_attribution_sample *p0 = energy_attribution_series_at(s, k);
 
     if (at.prorate) {
         double v = energy_attribution_prorated_sum(s, &at, &k);
         s->bound = at.upper;
         s->has_bound = true;
-        p0 = energy_attribution_series_at(s, k);
-        *ret_set = p0->attrs;
-        if (p0->type != ALUMET_VALUE_F64)
-            return energy_attribution_int_value(v, ret, ret_big);
-        ret->type = EA_VALUE_FLOAT;
-        ret->v.f = v;
-        return 0;
+        return energy_attribution_computed(energy_attribution_series_at(s, k), v, ret, ret_set,
+                                           ret_big);
     }
+    const struct energy_attribution_sample *p0 = energy_attribution_series_at(s, k);
     if (!at.interpolate) {
+        /* a point as it is: a U64 above 2^63 - 1 is exact in the error */
         *ret_set = p0->attrs;
         if (p0->type == ALUMET_VALUE_F64) {
             ret->type = EA_VALUE_FLOAT;
@@ -262,15 +267,9 @@ static int energy_attribution_value_at(const struct energy_attribution_transform
     p0 = energy_attribution_series_at(s, k - 1);
     const struct energy_attribution_sample *p1 = energy_attribution_series_at(s, k);
     double u = (double)(refp->t - p0->t) / (double)(p1->t - p0->t);
-    double v0 = p0->type == ALUMET_VALUE_F64 ? p0->value.f64 : (double)p0->value.u64;
-    double v1 = p1->type == ALUMET_VALUE_F64 ? p1->value.f64 : (double)p1->value.u64;
-    double v = (1.0 - u) * v0 + u * v1;
-    *ret_set = p0->attrs;
-    if (p0->type != ALUMET_VALUE_F64)
-        return energy_attribution_int_value(v, ret, ret_big);
-    ret->type = EA_VALUE_FLOAT;
-    ret->v.f = v;
-    return 0;
+    double v =
+        (1.0 - u) * energy_attribution_sample_value(p0) + u * energy_attribution_sample_value(p1);
+    return energy_attribution_computed(p0, v, ret, ret_set, ret_big);
 }
 
 /* Copy res/con ids into buf (their strings must live as long as the buffer). */
@@ -627,7 +626,7 @@ static int energy_attribution_close(struct energy_attribution_transform *t,
         }
         if (!done)
             break;
-        double e = refp->type == ALUMET_VALUE_F64 ? refp->value.f64 : (double)refp->value.u64;
+        double e = energy_attribution_sample_value(refp);
         refp->closed = true;
         if (energy_attribution_emit_rest(t, buf, res, refp, e - refp->share) < 0)
             return -ENOMEM;

@@ -150,6 +150,12 @@ struct energy_attribution_sample {
     bool closed;
 };
 
+/* The value of sample p as a double. */
+static inline double energy_attribution_sample_value(const struct energy_attribution_sample *p)
+{
+    return p->type == ALUMET_VALUE_F64 ? p->value.f64 : (double)p->value.u64;
+}
+
 /* Points of one input, sorted by timestamp: items[head .. len) are alive. */
 struct energy_attribution_series {
     struct energy_attribution_sample *items;

@@ -48,10 +48,13 @@ enum delivery {
     DELIVERY_COUNT,
 };
 
-static void push_ref(struct ea_run *r, const struct scenario *sc, size_t i)
+/* Push reference point i: the machine's energy since the one before (1 s
+ * for the first), which is returned. */
+static double push_ref(struct ea_run *r, const struct scenario *sc, size_t i)
 {
-    double len = i ? sc->ref[i] - sc->ref[i - 1] : 1.0;
-    ea_push(r, r->ids[0], &machine, 0, sc->ref[i], MACHINE_W * len);
+    double e = MACHINE_W * (i ? sc->ref[i] - sc->ref[i - 1] : 1.0);
+    ea_push(r, r->ids[0], &machine, 0, sc->ref[i], e);
+    return e;
 }
 
 static void push_con(struct ea_run *r, const struct scenario *sc, size_t i)
@@ -59,8 +62,8 @@ static void push_con(struct ea_run *r, const struct scenario *sc, size_t i)
     ea_push(r, r->ids[1], &machine, PID, sc->con[i], sc->cpu[i] * 1e9);
 }
 
-/* Apply the buffer (unless it is to be kept for later) and gather the
- * results and the remainder points into got[] and *rest. */
+/* Apply the buffer, gather its results into got[] (by reference point) and
+ * its remainder points into *rest, and clear it. */
 static void flush(struct ea_run *r, const struct scenario *sc, double *got, double *rest)
 {
     alumet_metric_id m = ea_metric(r, "attributed_energy");
@@ -100,9 +103,7 @@ static void run(const struct scenario *sc, enum delivery how)
     while (i < sc->n_ref || j < sc->n_con) {
         bool ref_next = j == sc->n_con || (i < sc->n_ref && sc->ref[i] <= sc->con[j]);
         if (ref_next) {
-            push_ref(&r, sc, i);
-            energy += MACHINE_W * (i ? sc->ref[i] - sc->ref[i - 1] : 1.0);
-            i++;
+            energy += push_ref(&r, sc, i++);
             if (how == PROCESS_LATE) /* the process points held back until now */
                 for (; late < j; late++)
                     push_con(&r, sc, late);
