@@ -11,12 +11,18 @@
  *   - close the files of the processes that have gone (ESRCH, or no longer
  *     listed).
  *
+ * With --system, every interval also reads /proc/stat, /proc/meminfo and
+ * /proc/net/dev to their end with pread, through descriptors kept open: the files of the agent's
+ * kernel, memory and network sources, so that the floor of the benchmark's
+ * full configuration reads what the same metrics need too.
+ *
  * Descriptors are kept open up to the soft limit of open files (raised to
  * fs.nr_open when it may, with CAP_SYS_RESOURCE, else to the hard limit)
- * minus 64; the processes beyond it are read by path (open,
- * read, close), and counted apart.
+ * minus 64, or to N with --fd-cap N (the agent's cap, half its limit, to
+ * compare like with like where the limit cannot be raised); the processes
+ * beyond it are read by path (open, read, close), and counted apart.
  *
- * Usage: procfs-floor OUT_FILE [INTERVAL_MS]
+ * Usage: procfs-floor OUT_FILE [INTERVAL_MS [--system] [--fd-cap N]]
  * On SIGTERM or SIGINT it writes "samples S procs P by_path B polls N" to
  * OUT_FILE (S: process samples read, P: distinct pids, B: samples read by
  * path) and exits 0. */
@@ -24,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,10 +102,33 @@ static void proc_open(struct proc *p, int pid)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s OUT_FILE [INTERVAL_MS]\n", argv[0]);
+        fprintf(stderr, "usage: %s OUT_FILE [INTERVAL_MS [--system] [--fd-cap N]]\n", argv[0]);
         return 2;
     }
     long interval_ms = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
+    bool system = false;
+    long fd_cap = -1;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--system") == 0) {
+            system = true;
+        } else if (strcmp(argv[i], "--fd-cap") == 0 && i + 1 < argc) {
+            fd_cap = strtol(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[i]);
+            return 2;
+        }
+    }
+    static const char *const system_files[3] = {"/proc/stat", "/proc/meminfo", "/proc/net/dev"};
+    int system_fds[3] = {-1, -1, -1};
+    if (system) {
+        for (int i = 0; i < 3; i++) {
+            system_fds[i] = open(system_files[i], O_RDONLY | O_CLOEXEC);
+            if (system_fds[i] < 0) {
+                perror(system_files[i]);
+                return 1;
+            }
+        }
+    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         /* as the agent's procfs with CAP_SYS_RESOURCE: up to fs.nr_open */
@@ -118,6 +148,8 @@ int main(int argc, char **argv)
         getrlimit(RLIMIT_NOFILE, &rl);
         fd_left = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : (long)rl.rlim_cur - 64;
     }
+    if (fd_cap >= 0 && fd_cap < fd_left)
+        fd_left = fd_cap;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -136,6 +168,18 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t);
 
     while (!stop) {
+        /* to the end of each file, as the agent (seq_file answers about a
+         * page per call for /proc/net/dev) */
+        for (int i = 0; i < 3 && system_fds[i] >= 0; i++) {
+            static char sys_buf[65536];
+            off_t off = 0;
+            ssize_t got;
+            while ((got = pread(system_fds[i], sys_buf, sizeof(sys_buf), off)) > 0)
+                off += got;
+            if (got < 0 || off == 0)
+                return 1;
+        }
+
         /* list /proc; the entries come in increasing pid order, as procs */
         lseek(dir, 0, SEEK_SET);
         n_next = 0;

@@ -5,7 +5,8 @@
 # process of a busy machine once per second, and so do, one after the other on
 # the same workload, `pidstat -u -r -p ALL 1` (sysstat) and collectd (cpu,
 # memory, processes, csv), and the syscall floor (bench/procfs-floor.c: only
-# the system calls that the same per-process metrics need). For each tool: its
+# the system calls that the same metrics need: per process, and the files of
+# the agent's kernel, memory and network sources unless --processes-only). For each tool: its
 # own CPU time (the scheduler's count of all its threads, /proc/<pid>/task/*/
 # schedstat, in ns) and its peak RSS (VmHWM from
 # /proc/<pid>/status), both read just before it is stopped, and how much data
@@ -33,6 +34,9 @@ Usage: $0 [OPTIONS]
   --processes-only     the agent measures the processes only (its kernel, memory
                        and network sources off), i.e. the metrics of the floor;
                        by default it also reads /proc/stat, meminfo and net/dev
+  --floor-fd-cap N     the floor keeps at most N descriptors open (default: its
+                       limit of open files, raised as far as it may, minus 64);
+                       the agent's cap is half its limit
   --force-flush BOOL   the agent's csv force_flush (default true: the file is
                        written after every buffer, i.e. every second, like the peers)
   --perf               record the agent with \`perf record -g\` (after the warm-up)
@@ -59,6 +63,7 @@ cpus=
 busy_cpus=
 force_flush=true
 processes_only=false
+floor_fd_cap=
 do_perf=0
 do_install=1
 work_dir=
@@ -77,6 +82,7 @@ while [ $# -gt 0 ]; do
     --busy-cpus) busy_cpus=$2; shift ;;
     --force-flush) force_flush=$2; shift ;;
     --processes-only) processes_only=true ;;
+    --floor-fd-cap) floor_fd_cap=$2; shift ;;
     --perf) do_perf=1 ;;
     --no-install) do_install=0 ;;
     --work-dir) work_dir=$2; shift ;;
@@ -301,7 +307,12 @@ start_tool() {
         ;;
     floor)
         rm -f "$work_dir/floor.txt"
-        env "${pin[@]}" "$floor" "$work_dir/floor.txt" 1000 </dev/null >"$work_dir/floor.log" 2>&1 &
+        # the full configuration's floor reads the system sources' files too
+        floor_sys=(--system)
+        [ "$processes_only" = true ] && floor_sys=()
+        [ -n "$floor_fd_cap" ] && floor_sys+=(--fd-cap "$floor_fd_cap")
+        env "${pin[@]}" "$floor" "$work_dir/floor.txt" 1000 "${floor_sys[@]}" </dev/null \
+            >"$work_dir/floor.log" 2>&1 &
         ;;
     collectd)
         rm -rf "$work_dir/collectd"
