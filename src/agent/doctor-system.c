@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor: cgroups v1/v2, /proc hidepid, real-time priority, Slurm, Kubernetes (token, API),
- * GPUs (NVML and AMD SMI libraries, Jetson and Grace power sensors) and the
+/* doctor: cgroups v1/v2, /proc hidepid, procfs's open files, real-time priority, Slurm, Kubernetes
+ * (token, API), GPUs (NVML and AMD SMI libraries, Jetson and Grace power sensors) and the
  * exporter's and the relay server's ports, the relay server from the client. */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -20,6 +20,7 @@
 #define CAP_SYS_PTRACE_BIT 19
 #define CAP_SYS_NICE_BIT 23
 #define CAP_NET_BIND_SERVICE_BIT 10
+#define CAP_SYS_RESOURCE_BIT 24
 
 /* What proc/self/mountinfo (else proc/self/mounts) says. */
 struct doctor_mounts {
@@ -343,6 +344,99 @@ static int doctor_count_dir(struct doctor *d, const char *rel, const char *prefi
     return n;
 }
 
+/* The limit of open files in proc/self/limits:
+ * "Max open files            1024                 524288               files"
+ * (-1: unlimited). 0 or a negative errno. */
+static int doctor_nofile(struct doctor *d, long *soft, long *hard)
+{
+    int fd = fsroot_openat(&d->root, "proc/self/limits", O_RDONLY);
+    if (fd < 0)
+        return fd;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "Max open files");
+    long v[2];
+    if (!p)
+        return -EINVAL;
+    p += strlen("Max open files");
+    for (int i = 0; i < 2; i++) {
+        p += strspn(p, " \t");
+        char *end;
+        if (strncmp(p, "unlimited", 9) == 0) {
+            v[i] = -1;
+            end = (char *)p + 9;
+        } else {
+            v[i] = strtol(p, &end, 10);
+            if (end == p)
+                return -EINVAL;
+        }
+        p = end;
+    }
+    *soft = v[0];
+    *hard = v[1];
+    return 0;
+}
+
+/* What procfs's watcher will keep open (plugins/procfs/README.md, "Open
+ * files": half its limit, two descriptors per process; the soft limit raised
+ * to the hard one, and both to 8 x the processes, up to fs.nr_open, with
+ * CAP_SYS_RESOURCE). Never fails: the processes beyond are read by path. */
+static void doctor_open_files(struct doctor *d)
+{
+    if (!doctor_enabled(d, "procfs"))
+        return;
+    struct doctor_check *c = doctor_add(d, "proc-open-files", "procfs", false, DOCTOR_MEASURED);
+    long soft, hard, nr_open = 1048576;
+    int n = doctor_count_dir(d, "proc", NULL);
+    int r = doctor_nofile(d, &soft, &hard);
+    if (n < 0 || r < 0) {
+        doctor_why(c, "cannot read %s: %s", doctor_path(d, n < 0 ? "proc" : "proc/self/limits"),
+                   doctor_errno(-(n < 0 ? n : r)));
+        return;
+    }
+    char text[32];
+    if (doctor_read_line(d, "proc/sys/fs/nr_open", text, sizeof(text)) == 0)
+        nr_open = strtol(text, NULL, 10);
+    if (hard < 0) {
+        doctor_why(c, "%d processes; no hard limit of open files: procfs keeps every one open", n);
+        return;
+    }
+    long want = ((long)n * 8 + 1023) / 1024 * 1024;
+    if (want > nr_open)
+        want = nr_open;
+    long limit = hard;
+    if (want > hard && doctor_has_cap(d, CAP_SYS_RESOURCE_BIT))
+        limit = want;
+    if (limit / 4 >= n) {
+        doctor_why(c,
+                   "%d processes; limit of open files %ld (hard %ld%s): procfs keeps every one "
+                   "open (two descriptors each, at most half the limit)",
+                   n, limit, hard, limit > hard ? ", raised with CAP_SYS_RESOURCE" : "");
+        return;
+    }
+    doctor_why(c,
+               "%d processes; the hard limit of open files is %ld%s: procfs keeps %ld of them "
+               "open (half the limit, two descriptors each) and reads the other %ld by path, at "
+               "about twice the CPU time per process",
+               n, limit,
+               doctor_has_cap(d, CAP_SYS_RESOURCE_BIT)
+                   ? " (fs.nr_open)"
+                   : " and this process has no CAP_SYS_RESOURCE",
+               limit / 4, n - limit / 4);
+    long enough = ((long)n * 8 + 1023) / 1024 * 1024;
+    doctor_fix(c,
+               "raise the hard limit of open files to %ld (ulimit -Hn %ld before starting the "
+               "agent, LimitNOFILE=%ld in its systemd unit) or grant CAP_SYS_RESOURCE",
+               enough, enough, enough);
+    if (enough > nr_open)
+        doctor_fix(c, "and fs.nr_open (%ld) above it: sysctl -w fs.nr_open=%ld", nr_open, enough);
+}
+
 /* NVIDIA Jetson: the INA3221 power monitors (hwmon or iio driver). */
 static void doctor_jetson(struct doctor *d)
 {
@@ -521,6 +615,7 @@ void doctor_check_system(struct doctor *d)
     doctor_read_mounts(d, &m);
     doctor_cgroups(d, &m);
     doctor_hidepid(d, &m);
+    doctor_open_files(d);
     doctor_realtime(d);
     doctor_slurm(d, &m);
     doctor_k8s(d);

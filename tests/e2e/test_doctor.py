@@ -20,6 +20,7 @@ NVML_STUB = os.environ.get("ALUMET_E2E_NVML_STUB", "")
 CAP_PERFMON = 1 << 38
 CAP_SYS_PTRACE = 1 << 19
 CAP_SYS_NICE = 1 << 23
+CAP_SYS_RESOURCE = 1 << 24
 
 POWER_PMU = {
     "sys/devices/power/type": "23\n",
@@ -270,6 +271,75 @@ class TestHidepid(DoctorCase):
         root = os.path.join(FIXTURES, "procfs", "hidepid", "t0")
         _, c = self.doctor("[plugins.procfs]\n", root, code=0)
         self.assert_check(c, "proc-hidepid", "UNAVAILABLE", "hidepid=invisible")
+
+
+class TestOpenFiles(DoctorCase):
+    """procfs keeps half the limit of open files, two per process: the
+    processes beyond are read by path (never UNAVAILABLE: every process is
+    still measured)."""
+
+    @staticmethod
+    def limits(soft, hard):
+        return ("Limit                     Soft Limit           Hard Limit           Units     \n"
+                "Max cpu time              unlimited            unlimited            seconds   \n"
+                f"Max open files            {soft:<21}{hard:<21}files     \n")
+
+    def procs(self, n, soft, hard, nr_open="1048576\n", cap_eff=0):
+        shutil.rmtree(self.path("root"), ignore_errors=True)
+        files = {f"proc/{pid}": None for pid in range(100, 100 + n)}
+        files["proc/self/limits"] = self.limits(soft, hard)
+        files["proc/sys/fs/nr_open"] = nr_open
+        return self.tree(files, cap_eff=cap_eff)
+
+    def test_beyond_the_hard_limit(self):
+        root = self.procs(10, 16, 16)
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "proc-open-files", "MEASURED",
+                          "10 processes; the hard limit of open files is 16 and this process "
+                          "has no CAP_SYS_RESOURCE: procfs keeps 4 of them open (half the limit, "
+                          "two descriptors each) and reads the other 6 by path",
+                          "raise the hard limit of open files to 1024 (ulimit -Hn 1024 before "
+                          "starting the agent, LimitNOFILE=1024 in its systemd unit) or grant "
+                          "CAP_SYS_RESOURCE", required=False)
+        self.assertNotIn("fs.nr_open", c["proc-open-files"]["fix"])
+
+    def test_nr_open_too_low(self):
+        root = self.procs(10, 16, 16, nr_open="40\n")
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assertIn("and fs.nr_open (40) above it: sysctl -w fs.nr_open=1024",
+                      c["proc-open-files"]["fix"])
+
+    def test_raised_with_cap_sys_resource(self):
+        root = self.procs(10, 16, 16, cap_eff=CAP_SYS_RESOURCE)
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "proc-open-files", "MEASURED",
+                          "10 processes; limit of open files 1024 (hard 16, raised with "
+                          "CAP_SYS_RESOURCE): procfs keeps every one open", "")
+        # capped by fs.nr_open: 5 processes of 10 kept
+        root = self.procs(10, 16, 16, nr_open="20\n", cap_eff=CAP_SYS_RESOURCE)
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "proc-open-files", "MEASURED",
+                          "10 processes; the hard limit of open files is 20 (fs.nr_open): "
+                          "procfs keeps 5 of them open")
+
+    def test_enough_or_unlimited(self):
+        root = self.procs(10, 1024, 524288)
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "proc-open-files", "MEASURED",
+                          "10 processes; limit of open files 524288 (hard 524288): procfs keeps "
+                          "every one open", "")
+        root = self.procs(3, "unlimited", "unlimited")
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "proc-open-files", "MEASURED",
+                          "3 processes; no hard limit of open files")
+
+    def test_unreadable_and_off(self):
+        root = self.tree({"proc/1": None})
+        _, c = self.doctor("[plugins.procfs]\n", root, code=0)
+        self.assert_check(c, "proc-open-files", "MEASURED",
+                          f"cannot read {root}/proc/self/limits: ENOENT")
+        _, c = self.doctor("[plugins.procfs]\nenabled = false\n", root, code=0)
+        self.assertNotIn("proc-open-files", c)
 
 
 class TestRealtime(DoctorCase):
