@@ -12,9 +12,9 @@
  *     listed).
  *
  * With --system, every interval also reads /proc/stat, /proc/meminfo and
- * /proc/net/dev to their end with pread, through descriptors kept open: the files of the agent's
- * kernel, memory and network sources, so that the floor of the benchmark's
- * full configuration reads what the same metrics need too.
+ * /proc/net/dev to their end with pread, through descriptors kept open: the
+ * files of the agent's kernel, memory and network sources, so that the floor
+ * of the benchmark's full configuration reads what the same metrics need.
  *
  * Descriptors are kept open up to the soft limit of open files (raised to
  * fs.nr_open when it may, with CAP_SYS_RESOURCE, else to the hard limit)
@@ -106,11 +106,11 @@ int main(int argc, char **argv)
         return 2;
     }
     long interval_ms = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
-    bool system = false;
+    bool read_system = false;
     long fd_cap = -1;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--system") == 0) {
-            system = true;
+            read_system = true;
         } else if (strcmp(argv[i], "--fd-cap") == 0 && i + 1 < argc) {
             fd_cap = strtol(argv[++i], NULL, 10);
         } else {
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     }
     static const char *const system_files[3] = {"/proc/stat", "/proc/meminfo", "/proc/net/dev"};
     int system_fds[3] = {-1, -1, -1};
-    if (system) {
+    if (read_system) {
         for (int i = 0; i < 3; i++) {
             system_fds[i] = open(system_files[i], O_RDONLY | O_CLOEXEC);
             if (system_fds[i] < 0) {

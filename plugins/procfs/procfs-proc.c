@@ -67,17 +67,6 @@ void procfs_fd_cap_set(struct procfs *pfs, long soft_limit)
     atomic_store(&pfs->fd_left, cap);
 }
 
-long procfs_fd_limit_for(size_t n_procs, long current, long nr_open)
-{
-    long n = n_procs > (size_t)(LONG_MAX / 16) ? LONG_MAX / 16 : (long)n_procs;
-    if (current / 2 >= 3 * n)
-        return current; /* the cap covers 1.5 times the processes */
-    long want = (8 * n + 1023) / 1024 * 1024;
-    if (want > nr_open)
-        want = nr_open;
-    return want > current ? want : current;
-}
-
 void procfs_fd_cap_fit(struct procfs *pfs, size_t n_procs)
 {
     if (!pfs->fd_raise ||
@@ -88,7 +77,7 @@ void procfs_fd_cap_fit(struct procfs *pfs, size_t n_procs)
         rl.rlim_cur > LONG_MAX / 2)
         return;
     long current = (long)rl.rlim_cur;
-    long want = procfs_fd_limit_for(n_procs, current, pfs->nr_open);
+    long want = procfile_fd_limit_for(n_procs, current, pfs->nr_open);
     if (want <= current)
         return;
     rl.rlim_cur = (rlim_t)want;

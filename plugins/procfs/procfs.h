@@ -285,16 +285,9 @@ struct procfs_proc_desc {
  * the agent), 2 per process kept open. */
 void procfs_fd_cap_set(struct procfs *pfs, long soft_limit);
 
-/* The limit of open files that n_procs processes call for, given the
- * current soft limit: current while the cap (half of it) holds 1.5 times
- * their descriptors (3 per process); else 8 per process (a cap of twice
- * their 2 descriptors), rounded up to a multiple of 1024, at most nr_open,
- * never less than current. */
-long procfs_fd_limit_for(size_t n_procs, long current, long nr_open);
-
 /* With the watcher strategy (pfs->fd_raise): raise the limit of open files
  * (soft, and hard when the agent may: root or CAP_SYS_RESOURCE) to
- * procfs_fd_limit_for(n_procs) and the cap with it. Once raising fails, it
+ * procfile_fd_limit_for(n_procs) and the cap with it. Once raising fails, it
  * is not tried again (fd_raise cleared). */
 void procfs_fd_cap_fit(struct procfs *pfs, size_t n_procs);
 

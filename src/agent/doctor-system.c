@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "util/procfile.h"
 
 #define CAP_SYS_PTRACE_BIT 19
 #define CAP_SYS_NICE_BIT 23
@@ -344,10 +346,10 @@ static int doctor_count_dir(struct doctor *d, const char *rel, const char *prefi
     return n;
 }
 
-/* The limit of open files in proc/self/limits:
+/* The hard limit of open files in proc/self/limits (-1: unlimited):
  * "Max open files            1024                 524288               files"
- * (-1: unlimited). 0 or a negative errno. */
-static int doctor_nofile(struct doctor *d, long *soft, long *hard)
+ * 0 or a negative errno. */
+static int doctor_nofile_hard(struct doctor *d, long *hard)
 {
     int fd = fsroot_openat(&d->root, "proc/self/limits", O_RDONLY);
     if (fd < 0)
@@ -360,40 +362,33 @@ static int doctor_nofile(struct doctor *d, long *soft, long *hard)
         return -e;
     buf[n] = '\0';
     const char *p = strstr(buf, "Max open files");
-    long v[2];
     if (!p)
         return -EINVAL;
     p += strlen("Max open files");
-    for (int i = 0; i < 2; i++) {
-        p += strspn(p, " \t");
-        char *end;
-        if (strncmp(p, "unlimited", 9) == 0) {
-            v[i] = -1;
-            end = (char *)p + 9;
-        } else {
-            v[i] = strtol(p, &end, 10);
-            if (end == p)
-                return -EINVAL;
-        }
-        p = end;
+    p += strspn(p, " \t");
+    p += strcspn(p, " \t"); /* the soft limit: procfs raises it to the hard one */
+    p += strspn(p, " \t");
+    if (strncmp(p, "unlimited", 9) == 0) {
+        *hard = -1;
+        return 0;
     }
-    *soft = v[0];
-    *hard = v[1];
-    return 0;
+    char *end;
+    *hard = strtol(p, &end, 10);
+    return end == p ? -EINVAL : 0;
 }
 
 /* What procfs's watcher will keep open (plugins/procfs/README.md, "Open
- * files": half its limit, two descriptors per process; the soft limit raised
- * to the hard one, and both to 8 x the processes, up to fs.nr_open, with
- * CAP_SYS_RESOURCE). Never fails: the processes beyond are read by path. */
+ * files"): half its limit, two descriptors per process, the soft limit
+ * raised to the hard one, and both to procfile_fd_limit_for() with
+ * CAP_SYS_RESOURCE. Never fails: the processes beyond are read by path. */
 static void doctor_open_files(struct doctor *d)
 {
     if (!doctor_enabled(d, "procfs"))
         return;
     struct doctor_check *c = doctor_add(d, "proc-open-files", "procfs", false, DOCTOR_MEASURED);
-    long soft, hard, nr_open = 1048576;
+    long hard, nr_open = 1048576;
     int n = doctor_count_dir(d, "proc", NULL);
-    int r = doctor_nofile(d, &soft, &hard);
+    int r = doctor_nofile_hard(d, &hard);
     if (n < 0 || r < 0) {
         doctor_why(c, "cannot read %s: %s", doctor_path(d, n < 0 ? "proc" : "proc/self/limits"),
                    doctor_errno(-(n < 0 ? n : r)));
@@ -406,12 +401,8 @@ static void doctor_open_files(struct doctor *d)
         doctor_why(c, "%d processes; no hard limit of open files: procfs keeps every one open", n);
         return;
     }
-    long want = ((long)n * 8 + 1023) / 1024 * 1024;
-    if (want > nr_open)
-        want = nr_open;
-    long limit = hard;
-    if (want > hard && doctor_has_cap(d, CAP_SYS_RESOURCE_BIT))
-        limit = want;
+    bool may_raise = doctor_has_cap(d, CAP_SYS_RESOURCE_BIT);
+    long limit = may_raise ? procfile_fd_limit_for((size_t)n, hard, nr_open) : hard;
     if (limit / 4 >= n) {
         doctor_why(c,
                    "%d processes; limit of open files %ld (hard %ld%s): procfs keeps every one "
@@ -423,12 +414,10 @@ static void doctor_open_files(struct doctor *d)
                "%d processes; the hard limit of open files is %ld%s: procfs keeps %ld of them "
                "open (half the limit, two descriptors each) and reads the other %ld by path, at "
                "about twice the CPU time per process",
-               n, limit,
-               doctor_has_cap(d, CAP_SYS_RESOURCE_BIT)
-                   ? " (fs.nr_open)"
-                   : " and this process has no CAP_SYS_RESOURCE",
+               n, limit, may_raise ? " (fs.nr_open)" : " and this process has no CAP_SYS_RESOURCE",
                limit / 4, n - limit / 4);
-    long enough = ((long)n * 8 + 1023) / 1024 * 1024;
+    /* what procfs would ask for with no other bound */
+    long enough = procfile_fd_limit_for((size_t)n, 0, LONG_MAX);
     doctor_fix(c,
                "raise the hard limit of open files to %ld (ulimit -Hn %ld before starting the "
                "agent, LimitNOFILE=%ld in its systemd unit) or grant CAP_SYS_RESOURCE",

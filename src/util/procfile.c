@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,4 +106,15 @@ int procfile_read(struct procfile *pf)
     }
     pf->buf[pf->len] = '\0';
     return 0;
+}
+
+long procfile_fd_limit_for(size_t n_procs, long current, long nr_open)
+{
+    long n = n_procs > (size_t)(LONG_MAX / 16) ? LONG_MAX / 16 : (long)n_procs;
+    if (current / 2 >= 3 * n)
+        return current; /* the cap covers 1.5 times the processes */
+    long want = (8 * n + 1023) / 1024 * 1024;
+    if (want > nr_open)
+        want = nr_open;
+    return want > current ? want : current;
 }

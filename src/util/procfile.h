@@ -57,6 +57,14 @@ int procfile_reopen(struct procfile *pf);
 /* Close the file and release its memory (idempotent). */
 void procfile_close(struct procfile *pf);
 
+/* The limit of open files that procfs asks for to keep n_procs processes
+ * open (two descriptors each, within a cap of half the limit), given the
+ * current limit: current while its half holds 1.5 times their descriptors
+ * (3 per process); else 8 per process (a cap of twice their 2 descriptors),
+ * rounded up to a multiple of 1024, at most nr_open, never less than
+ * current. Shared by procfs and doctor's check of it. */
+long procfile_fd_limit_for(size_t n_procs, long current, long nr_open);
+
 /* ---- scanners over a NUL-terminated text ---- */
 
 /* A cursor over text; p never passes end (which points at the NUL). */

@@ -1506,17 +1506,17 @@ static void test_fd_limit_rule(void **state)
 {
     (void)state;
     /* the cap (half the limit) holds 1.5 times the processes' 2 descriptors */
-    assert_int_equal(procfs_fd_limit_for(300, 20000, 1048576), 20000);
-    assert_int_equal(procfs_fd_limit_for(3333, 20000, 1048576), 20000);
+    assert_int_equal(procfile_fd_limit_for(300, 20000, 1048576), 20000);
+    assert_int_equal(procfile_fd_limit_for(3333, 20000, 1048576), 20000);
     /* else 8 per process, in steps of 1024 */
-    assert_int_equal(procfs_fd_limit_for(3334, 20000, 1048576), 27648);
-    assert_int_equal(procfs_fd_limit_for(10000, 20000, 1048576), 80896);
-    assert_int_equal(procfs_fd_limit_for(10000, 1024, 1048576), 80896);
+    assert_int_equal(procfile_fd_limit_for(3334, 20000, 1048576), 27648);
+    assert_int_equal(procfile_fd_limit_for(10000, 20000, 1048576), 80896);
+    assert_int_equal(procfile_fd_limit_for(10000, 1024, 1048576), 80896);
     /* at most fs.nr_open, never lower than now */
-    assert_int_equal(procfs_fd_limit_for(10000, 20000, 50000), 50000);
-    assert_int_equal(procfs_fd_limit_for(200000, 20000, 1048576), 1048576);
-    assert_int_equal(procfs_fd_limit_for(10000, 2000000, 1048576), 2000000);
-    assert_int_equal(procfs_fd_limit_for(10000, 20000, 10000), 20000);
+    assert_int_equal(procfile_fd_limit_for(10000, 20000, 50000), 50000);
+    assert_int_equal(procfile_fd_limit_for(200000, 20000, 1048576), 1048576);
+    assert_int_equal(procfile_fd_limit_for(10000, 2000000, 1048576), 2000000);
+    assert_int_equal(procfile_fd_limit_for(10000, 20000, 10000), 20000);
 }
 
 /* ---- processes: event strategy ---- */
